@@ -1,0 +1,203 @@
+"""The ``sigmse`` command line: ``train``, ``sweep``, ``data check``, ``book``.
+
+Every flag maps onto a :class:`~sigmse.config.RunConfig` field (flags are made
+from the dataclass, so the two cannot drift apart). Bad input exits with status 2
+and one line naming the bad value and what is allowed, before any data is
+loaded or any run starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["main", "build_parser", "UsageError"]
+
+
+class UsageError(Exception):
+    """Bad user input: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line (no usage dump), exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _parse_option_value(text: str) -> Any:
+    """``0.9`` -> 0.9, ``true`` -> True, ``3`` -> 3; anything else stays a string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _loss_option(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. pos=0.9), got {text!r}")
+    return key, _parse_option_value(value)
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per RunConfig field, typed from the field's default."""
+    from sigmse.config import RunConfig
+
+    for f in fields(RunConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = None if f.default is MISSING else f.default
+        if f.name == "loss_options":
+            parser.add_argument("--loss-option", dest="loss_options", action="append", type=_loss_option,
+                                default=None, metavar="KEY=VALUE", help="a loss option, e.g. pos=0.9 (repeatable)")
+        elif f.name == "test_input_sigmas":
+            parser.add_argument(flag, dest=f.name, type=float, nargs="+", default=None, metavar="SIGMA",
+                                help="extra final test evaluations on inputs with this Gaussian noise")
+        elif isinstance(default, bool):
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                                help=f"default: {default}")
+        else:
+            kind = {"int | None": int, "int": int, "float": float}.get(str(f.type), str)
+            parser.add_argument(flag, dest=f.name, type=kind, default=None, help=f"default: {default}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from sigmse.profiles import experiment_names, profile_names
+
+    parser = _Parser(prog="sigmse", description="Sigmoid-MSE with Output Reset versus softmax cross-entropy.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train one run and print a per-epoch table")
+    _add_config_flags(train)
+    train.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
+    train.add_argument("--download", action="store_true", help="let torchvision download a missing dataset")
+
+    sweep = commands.add_parser("sweep", help="run (or load) every run of a profile's experiments")
+    sweep.add_argument("--profile", required=True, help=f"one of: {', '.join(profile_names())}")
+    sweep.add_argument("--only", action="append", metavar="NAME",
+                       help=f"run only this experiment (repeatable): {', '.join(experiment_names())}")
+    sweep.add_argument("--results-dir", default="results", help="the results store (default: results)")
+    sweep.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
+    sweep.add_argument("--device", help="override the profile's device (auto, cpu, cuda)")
+    sweep.add_argument("--dry-run", action="store_true", help="list the runs and how many are stored; train none")
+
+    data = commands.add_parser("data", help="datasets: what was found where")
+    data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    check = data_commands.add_parser("check", help="find every dataset, count it and verify its checksums")
+    check.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
+    return parser
+
+
+def _check_data_dir(data_dir: str | None) -> None:
+    """An explicitly given data root that does not exist is an error, before any work."""
+    from sigmse.data import resolve_data_dir
+
+    root = resolve_data_dir(data_dir)
+    explicit = data_dir is not None or "SIGMSE_DATA_DIR" in __import__("os").environ
+    if explicit and not root.is_dir():
+        raise UsageError(f"sigmse: error: data root {str(root)!r} does not exist or is not a folder; "
+                         "pass --data-dir or set SIGMSE_DATA_DIR to the folder that holds the datasets")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from sigmse.config import RunConfig, config_from_dict
+    from sigmse.data import load_dataset
+    from sigmse.train import resolve_device, train
+
+    names = {f.name for f in fields(RunConfig)}
+    values = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    if "loss_options" in values:
+        values["loss_options"] = dict(values["loss_options"])
+    config = config_from_dict(values)
+    resolve_device(config.device)
+    _check_data_dir(args.data_dir)
+    load_dataset(config.dataset, args.data_dir, download=args.download)  # fails fast, fills the cache
+
+    columns = ("epoch", "train_loss", "train_acc", "val_acc", "test_acc", "reset_fraction", "seconds")
+    print(f"run {config.hash}: {config.canonical_json()}")
+    print(" ".join(f"{c:>14}" for c in columns))
+
+    def show(row: dict[str, Any]) -> None:
+        cells = [row.get(c) for c in columns]
+        print(" ".join(f"{'-':>14}" if v is None else f"{v:>14.4f}" if isinstance(v, float) else f"{v:>14}"
+                       for v in cells), flush=True)
+
+    result = train(config, data_dir=args.data_dir, on_epoch=show)
+    metrics = result["metrics"]
+    if result["status"] != "ok":
+        print(f"status: {result['status']} after {metrics['epochs_run']} epoch(s)")
+        return 1
+    print(f"test accuracy {metrics['test_acc']:.4f}, NLL {metrics['test_nll']:.4f}, ECE {metrics['test_ece']:.4f}, "
+          f"training {metrics['train_seconds']:.1f} s")
+    return 0
+
+
+def _run_sweep(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from sigmse.profiles import experiment_configs, experiment_names, get_profile
+    from sigmse.store import read_record, record_path, run_or_load
+
+    profile = get_profile(args.profile)
+    names = args.only or experiment_names()
+    for name in names:
+        if name not in experiment_names():
+            raise UsageError(f"sigmse sweep: error: unknown experiment {name!r}; choose one of: {', '.join(experiment_names())}")
+    configs = {}
+    for name in names:
+        for config in experiment_configs(name, profile, device=args.device):
+            configs.setdefault(config.hash, config)
+    _check_data_dir(args.data_dir)
+    stored = sum(record_path(c, profile.name, args.results_dir).exists() for c in configs.values())
+    print(f"profile {profile.name}: {len(configs)} runs in {', '.join(names)}; {stored} already stored "
+          f"in {Path(args.results_dir) / profile.name}")
+    if args.dry_run:
+        return 0
+    statuses: dict[str, int] = {}
+    for config in tqdm(list(configs.values()), desc=f"sweep {profile.name}", unit="run"):
+        if read_record(record_path(config, profile.name, args.results_dir)) is None:
+            tqdm.write(f"training {config.dataset}/{config.model}/{config.loss} lr={config.lr:g} seed={config.seed}")
+        record = run_or_load(config, profile=profile.name, results_dir=args.results_dir, data_dir=args.data_dir,
+                             progress=False)
+        statuses[record["status"]] = statuses.get(record["status"], 0) + 1
+    print("done: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+    return 0
+
+
+def _run_data_check(args: argparse.Namespace) -> int:
+    from sigmse.data import check_datasets, format_report
+
+    _check_data_dir(args.data_dir)
+    reports = check_datasets(args.data_dir)
+    print(format_report(reports))
+    return 0 if all(r.ok for r in reports) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sigmse`` console script; returns the exit status."""
+    from sigmse.data import DatasetIntegrityError, DatasetNotFoundError
+
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "train":
+            return _run_train(args)
+        if args.command == "sweep":
+            return _run_sweep(args)
+        return _run_data_check(args)
+    except UsageError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    except (ValueError, DatasetNotFoundError, DatasetIntegrityError) as error:
+        print(f"sigmse: error: {error}".replace("\n", " "), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sigmse: interrupted; stored results are kept, rerun to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

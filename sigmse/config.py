@@ -1,0 +1,177 @@
+"""``RunConfig``: everything that defines one training run, validated on construction.
+
+A config is a frozen dataclass. Its canonical JSON (sorted keys, no spaces)
+identifies the run, and the first 16 hex digits of its SHA-256 name the result
+file in the store. ``device`` is deliberately *not* part of that identity: it
+says where a run executes, not what it is, so results trained on a GPU are found
+again when the book is built on a CPU (each record's provenance says where it ran).
+
+Anything a user can pass in is checked here with a message that quotes the bad
+value and lists what is allowed, before any data is loaded or any training starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Mapping
+
+from sigmse.noise import INPUT_NOISE_WHERE, LABEL_NOISE_KINDS
+
+__all__ = [
+    "RunConfig",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "PRECISIONS",
+    "DEVICES",
+    "config_from_dict",
+]
+
+OPTIMIZERS = ("sgd", "nesterov", "adam")
+SCHEDULES = ("constant", "cosine", "linear")  # after the linear warm-up
+PRECISIONS = ("float32", "bfloat16")  # bfloat16 = autocast on CUDA only
+DEVICES = ("auto", "cpu", "cuda")
+
+# Not part of a run's identity (see the module docstring).
+_EXECUTION_FIELDS = ("device",)
+
+
+def _choice(name: str, value: object, allowed: tuple[str, ...] | list[str]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} {value!r} is not allowed; choose one of: {', '.join(allowed)}")
+
+
+def _number(name: str, value: object, *, low: float | None = None, high: float | None = None,
+            low_open: bool = False, high_open: bool = False, integer: bool = False) -> None:
+    """Check that ``value`` is a (finite) number in the stated interval."""
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or value != value:
+        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run. Defaults give a 3-epoch MNIST MLP run that takes seconds on a CPU."""
+
+    dataset: str = "mnist"
+    model: str = "mlp"
+    loss: str = "softmax_ce"
+    # Keyword options of the loss (e.g. {"pos": 0.9, "neg": 0.1}); stored sorted as pairs so
+    # the config stays hashable. Unknown options are rejected by the loss registry.
+    loss_options: tuple[tuple[str, Any], ...] = ()
+    optimizer: str = "adam"  # adam is insensitive to the gradient scale, which differs by loss
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # sgd and nesterov only
+    batch_size: int = 128
+    epochs: int = 3
+    schedule: str = "constant"
+    warmup_epochs: float = 0.0  # linear warm-up from 0 to lr, in (fractional) epochs
+    augment: bool = False  # random 4-pixel-padded crop + horizontal flip, batched on the device
+    label_noise: str = "none"
+    label_noise_rate: float = 0.0  # share of training labels changed, in [0, 1)
+    input_noise_sigma: float = 0.0  # Gaussian sigma on the [0, 1] pixel scale, clipped
+    input_noise_at: str = "both"
+    test_input_sigmas: tuple[float, ...] = ()  # extra final evaluations on noisy test inputs
+    train_subset: int | None = None  # class-stratified subset of the training split (CPU profiles)
+    test_subset: int | None = None  # evaluate on the first N test images (official order; smoke/quick only)
+    val_size: int = 5000  # validation examples carved from the training set (fixed split)
+    seed: int = 0  # model initialisation and batch order
+    noise_seed: int | None = None  # label/input noise; None = same as seed
+    precision: str = "float32"
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        # Late imports: the registries import torch, and a config should be cheap to build.
+        from sigmse.data import dataset_names
+        from sigmse.losses import loss_options
+        from sigmse.models import model_names
+
+        _choice("dataset", self.dataset, dataset_names())
+        _choice("model", self.model, model_names())
+        # raises ValueError for an unknown loss; the trainer fixes the reduction to "mean"
+        allowed_options = set(loss_options(self.loss)) - {"reduction"}
+        options = dict(self.loss_options)
+        unknown = sorted(set(options) - allowed_options)
+        if unknown:
+            allowed = ", ".join(sorted(allowed_options)) or "none"
+            raise ValueError(f"loss {self.loss!r} has no option {unknown[0]!r}; its options are: {allowed}")
+        object.__setattr__(self, "loss_options", tuple(sorted(options.items())))
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _number("lr", self.lr, low=0.0, low_open=True)
+        _number("weight_decay", self.weight_decay, low=0.0)
+        _number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        _number("batch_size", self.batch_size, low=1, integer=True)
+        _number("epochs", self.epochs, low=1, integer=True)
+        _choice("schedule", self.schedule, SCHEDULES)
+        _number("warmup_epochs", self.warmup_epochs, low=0.0, high=self.epochs)
+        _choice("label_noise", self.label_noise, LABEL_NOISE_KINDS)
+        _number("label_noise_rate", self.label_noise_rate, low=0.0, high=1.0, high_open=True)
+        if self.label_noise == "none" and self.label_noise_rate != 0.0:
+            raise ValueError(f"label_noise_rate {self.label_noise_rate!r} needs label_noise symmetric or asymmetric")
+        _number("input_noise_sigma", self.input_noise_sigma, low=0.0)
+        _choice("input_noise_at", self.input_noise_at, INPUT_NOISE_WHERE)
+        object.__setattr__(self, "test_input_sigmas", tuple(float(s) for s in self.test_input_sigmas))
+        for sigma in self.test_input_sigmas:
+            _number("test_input_sigmas entry", sigma, low=0.0)
+        if self.train_subset is not None:
+            _number("train_subset", self.train_subset, low=1, integer=True)
+        if self.test_subset is not None:
+            _number("test_subset", self.test_subset, low=1, integer=True)
+        _number("val_size", self.val_size, low=0, integer=True)
+        _number("seed", self.seed, integer=True)
+        if self.noise_seed is not None:
+            _number("noise_seed", self.noise_seed, integer=True)
+        _choice("precision", self.precision, PRECISIONS)
+        _choice("device", self.device, DEVICES)
+
+    # -- identity -------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as plain JSON types (``loss_options`` as a dict)."""
+        data = asdict(self)
+        data["loss_options"] = dict(self.loss_options)
+        data["test_input_sigmas"] = list(self.test_input_sigmas)
+        return data
+
+    def canonical_json(self) -> str:
+        """The run's identity: sorted-key JSON of every field except ``device``."""
+        data = {k: v for k, v in self.to_dict().items() if k not in _EXECUTION_FIELDS}
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def hash(self) -> str:
+        """16 hex digits of the SHA-256 of :meth:`canonical_json`; stable across processes."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+    @property
+    def effective_noise_seed(self) -> int:
+        return self.seed if self.noise_seed is None else self.noise_seed
+
+    def with_(self, **changes: Any) -> "RunConfig":
+        """A copy with ``changes`` applied (and validated)."""
+        if "loss_options" in changes and isinstance(changes["loss_options"], Mapping):
+            changes["loss_options"] = tuple(sorted(changes["loss_options"].items()))
+        return replace(self, **changes)
+
+
+def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
+    """Build a :class:`RunConfig` from a mapping, rejecting unknown keys by name."""
+    known = {f.name for f in fields(RunConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown config key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
+    values = dict(data)
+    if isinstance(values.get("loss_options"), Mapping):
+        values["loss_options"] = tuple(sorted(values["loss_options"].items()))
+    if "test_input_sigmas" in values:
+        values["test_input_sigmas"] = tuple(values["test_input_sigmas"])
+    return RunConfig(**values)

@@ -1,0 +1,235 @@
+"""Profiles (how big) and experiments (which runs): every sweep the book needs, in one place.
+
+A *profile* fixes the budget: per dataset the model, epochs, batch size and
+training subset, plus the seeds, the learning-rate grid and the device.
+
+* ``smoke``: seconds per run, for CI: tiny subsets, one epoch, one seed. It
+  checks that everything runs end to end; its numbers mean nothing.
+* ``quick``: CPU minutes for the whole book: subsets, few epochs, 2 seeds.
+* ``paper``: full data, full epochs, 5 seeds, on a GPU.
+
+An *experiment* turns a profile into the list of :class:`~sigmse.config.RunConfig`
+a notebook reads. Notebooks and ``sigmse sweep`` ask the same functions, so the
+runs a notebook shows are exactly the runs a sweep makes (and the runs a test
+checks the committed ``results/paper`` against).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from sigmse.config import RunConfig
+
+__all__ = [
+    "Budget",
+    "Profile",
+    "PROFILES",
+    "get_profile",
+    "profile_names",
+    "base_config",
+    "Experiment",
+    "EXPERIMENTS",
+    "experiment_names",
+    "experiment_configs",
+    "ACCURACY_LOSSES",
+    "OUTPUT_RESET_VARIANTS",
+]
+
+ACCURACY_LOSSES = ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or", "softmax_mse", "rescaled_square")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How one dataset is trained under a profile."""
+
+    model: str
+    epochs: int
+    batch_size: int = 128
+    optimizer: str = "adam"
+    lr_grid: tuple[float, ...] = (3e-4, 1e-3, 3e-3, 1e-2)  # each loss picks its lr on validation
+    schedule: str = "constant"
+    warmup_epochs: float = 0.0
+    weight_decay: float = 0.0
+    augment: bool = False
+    train_subset: int | None = None
+    test_subset: int | None = None
+    val_size: int = 5000
+    precision: str = "float32"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named budget for every dataset, with seeds and a device."""
+
+    name: str
+    description: str
+    budgets: dict[str, Budget]
+    seeds: tuple[int, ...]
+    device: str = "auto"
+    datasets: tuple[str, ...] = ("mnist", "fashion-mnist", "cifar10")
+    # the Output Reset chapter's ablation and learning-rate sweep run on these datasets
+    ablation_datasets: tuple[str, ...] = ("mnist",)
+    # plain SGD, wide grid: the gradient scale of each loss shows here, unlike with Adam
+    sgd_lr_grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
+
+
+_SMOKE = Profile(
+    name="smoke",
+    description="seconds per run, for CI: tiny subsets, one epoch, one seed; numbers mean nothing",
+    budgets={
+        "mnist": Budget("mlp", epochs=1, train_subset=512, test_subset=1000, val_size=500, lr_grid=(1e-3, 3e-3)),
+        "fashion-mnist": Budget("mlp", epochs=1, train_subset=512, test_subset=1000, val_size=500,
+                                lr_grid=(1e-3, 3e-3)),
+        "cifar10": Budget("resnet9_small", epochs=1, batch_size=128, optimizer="nesterov", lr_grid=(0.05, 0.2),
+                          weight_decay=5e-4, augment=True, train_subset=256, test_subset=256, val_size=256),
+    },
+    seeds=(0,),
+    sgd_lr_grid=(0.1, 1.0),
+)
+
+_QUICK = Profile(
+    name="quick",
+    description="CPU minutes for the whole book: training subsets, few epochs, 2 seeds, an MLP even on CIFAR-10",
+    budgets={
+        "mnist": Budget("mlp", epochs=3, train_subset=5000, val_size=5000),
+        "fashion-mnist": Budget("mlp", epochs=3, train_subset=5000, val_size=5000),
+        # an MLP, not ResNet-9: on 2 CPU cores a ResNet-9 run takes minutes and even the small
+        # cnn ~30 s, too slow for the 40 runs of the accuracy grid; the paper profile uses ResNet-9
+        "cifar10": Budget("mlp", epochs=3, train_subset=5000, test_subset=5000, val_size=2000),
+    },
+    seeds=(0, 1),
+)
+
+_PAPER = Profile(
+    name="paper",
+    description="full data, full epochs, 5 seeds, on one GPU",
+    budgets={
+        "mnist": Budget("mlp", epochs=20),
+        "fashion-mnist": Budget("mlp", epochs=20),
+        "cifar10": Budget("resnet9", epochs=16, batch_size=512, optimizer="nesterov",
+                          lr_grid=(0.05, 0.1, 0.2, 0.4), schedule="linear", warmup_epochs=2.0,
+                          weight_decay=5e-4, augment=True, precision="bfloat16"),
+    },
+    seeds=(0, 1, 2, 3, 4),
+    device="cuda",
+    ablation_datasets=("mnist", "fashion-mnist"),
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (_SMOKE, _QUICK, _PAPER)}
+
+
+def profile_names() -> list[str]:
+    return list(PROFILES)
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called ``name``; unknown names raise ``ValueError`` listing the valid ones."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def _check_datasets(profile: Profile, datasets: Sequence[str] | None) -> tuple[str, ...]:
+    chosen = tuple(profile.datasets if datasets is None else datasets)
+    for name in chosen:
+        if name not in profile.budgets:
+            raise ValueError(f"dataset {name!r} is not in profile {profile.name!r}; "
+                             f"choose from: {', '.join(profile.budgets)}")
+    return chosen
+
+
+def base_config(profile: Profile, dataset: str, *, loss: str, lr: float, seed: int,
+                device: str | None = None, **changes: object) -> RunConfig:
+    """The run for ``dataset`` under ``profile``'s budget, with ``changes`` applied on top."""
+    budget = profile.budgets[dataset]
+    values: dict[str, object] = dict(
+        dataset=dataset, model=budget.model, loss=loss, optimizer=budget.optimizer, lr=lr,
+        weight_decay=budget.weight_decay, batch_size=budget.batch_size, epochs=budget.epochs,
+        schedule=budget.schedule, warmup_epochs=budget.warmup_epochs, augment=budget.augment,
+        train_subset=budget.train_subset, test_subset=budget.test_subset, val_size=budget.val_size,
+        seed=seed, precision=budget.precision, device=device or profile.device,
+    )
+    values.update(changes)
+    return RunConfig(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A registry entry: a named sweep and the function that lists its runs."""
+
+    name: str
+    description: str
+    configs: Callable[..., list[RunConfig]]
+
+
+def accuracy_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
+                     seeds: Sequence[int] | None = None, device: str | None = None) -> list[RunConfig]:
+    """Every dataset x loss x learning rate x seed of the headline table (and the convergence chapter)."""
+    return [
+        base_config(profile, dataset, loss=loss, lr=lr, seed=seed, device=device)
+        for dataset in _check_datasets(profile, datasets)
+        for loss in ACCURACY_LOSSES
+        for lr in profile.budgets[dataset].lr_grid
+        for seed in (profile.seeds if seeds is None else seeds)
+    ]
+
+
+# name -> (loss, loss options): the Output Reset ablation
+OUTPUT_RESET_VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
+    "no reset, targets 1/0": ("sigmoid_mse", {}),
+    "reset without shift, targets 1/0": ("sigmoid_mse_or", {"shift": False}),
+    "reset with shift, targets 1/0": ("sigmoid_mse_or", {"shift": True}),
+    "no reset, targets 0.9/0.1": ("sigmoid_mse", {"pos": 0.9, "neg": 0.1}),
+    "reset without shift, targets 0.9/0.1": ("sigmoid_mse_or", {"shift": False, "pos": 0.9, "neg": 0.1}),
+    "reset with shift, targets 0.9/0.1": ("sigmoid_mse_or", {"shift": True, "pos": 0.9, "neg": 0.1}),
+}
+SGD_SWEEP_LOSSES = ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or", "softmax_mse", "rescaled_square")
+
+
+def output_reset_ablation_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
+                                  seeds: Sequence[int] | None = None,
+                                  device: str | None = None) -> list[RunConfig]:
+    """The ablation: no reset / reset without shift / with shift, for targets 1/0 and 0.9/0.1."""
+    return [
+        base_config(profile, dataset, loss=loss, lr=lr, seed=seed, device=device, loss_options=options)
+        for dataset in _check_datasets(profile, profile.ablation_datasets if datasets is None else datasets)
+        for loss, options in OUTPUT_RESET_VARIANTS.values()
+        for lr in profile.budgets[dataset].lr_grid
+        for seed in (profile.seeds if seeds is None else seeds)
+    ]
+
+
+def sgd_lr_sweep_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
+                         seeds: Sequence[int] | None = None, device: str | None = None) -> list[RunConfig]:
+    """Accuracy versus learning rate with plain SGD (momentum 0.9), where each loss's gradient scale shows."""
+    return [
+        base_config(profile, dataset, loss=loss, lr=lr, seed=seed, device=device, optimizer="sgd")
+        for dataset in _check_datasets(profile, profile.ablation_datasets if datasets is None else datasets)
+        for loss in SGD_SWEEP_LOSSES
+        for lr in profile.sgd_lr_grid
+        for seed in (profile.seeds if seeds is None else seeds)
+    ]
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        Experiment("accuracy", "headline table and convergence: datasets x losses x lr grid x seeds",
+                   accuracy_configs),
+        Experiment("output_reset", "Output Reset ablation (shift, targets)", output_reset_ablation_configs),
+        Experiment("lr_sweep", "accuracy versus learning rate with plain SGD", sgd_lr_sweep_configs),
+    )
+}
+
+
+def experiment_names() -> list[str]:
+    return list(EXPERIMENTS)
+
+
+def experiment_configs(name: str, profile: str | Profile, **options: object) -> list[RunConfig]:
+    """The runs of experiment ``name`` under ``profile`` (a name or a :class:`Profile`)."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose one of: {', '.join(EXPERIMENTS)}")
+    chosen = get_profile(profile) if isinstance(profile, str) else profile
+    return EXPERIMENTS[name].configs(chosen, **options)

@@ -1,0 +1,176 @@
+"""The results store: one JSON record per run, written atomically, found again by hash.
+
+Layout: ``<results_dir>/<profile>/<config hash>.json``. A record holds the full
+config, the per-epoch history, the final metrics and the provenance (sigmse
+version, git commit, torch version, device, wall time, date), so every number in
+the book can be traced to the run that made it.
+
+Writes go to a temporary file in the same folder and are renamed into place
+(``os.replace`` is atomic on POSIX), so a run killed at any moment leaves either
+no record or a complete one, and a restarted sweep simply skips what exists.
+The store is also the merge: runs made on different machines are copied into one
+folder, and each file name says which run it is.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+import sigmse
+from sigmse.config import RunConfig, config_from_dict
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "record_path",
+    "read_record",
+    "write_record",
+    "validate_record",
+    "provenance",
+    "run_or_load",
+    "load_records",
+]
+
+SCHEMA_VERSION = 1
+REQUIRED_KEYS = ("schema_version", "hash", "profile", "config", "status", "history", "metrics", "provenance")
+STATUSES = ("ok", "diverged", "failed")
+
+
+def record_path(config: RunConfig, profile: str, results_dir: str | Path = "results") -> Path:
+    """Where the record of ``config`` under ``profile`` lives."""
+    return Path(results_dir) / profile / f"{config.hash}.json"
+
+
+def validate_record(record: Any, expected_hash: str | None = None) -> list[str]:
+    """Problems with a record, as sentences; an empty list means it is valid."""
+    if not isinstance(record, dict):
+        return [f"record is a {type(record).__name__}, not an object"]
+    problems = [f"missing key {key!r}" for key in REQUIRED_KEYS if key not in record]
+    if problems:
+        return problems
+    if record["schema_version"] != SCHEMA_VERSION:
+        problems.append(f"schema_version {record['schema_version']!r}, expected {SCHEMA_VERSION}")
+    if record["status"] not in STATUSES:
+        problems.append(f"status {record['status']!r} is not one of {', '.join(STATUSES)}")
+    try:
+        config = config_from_dict(record["config"])
+    except (TypeError, ValueError) as error:
+        problems.append(f"config does not validate: {error}")
+    else:
+        if config.hash != record["hash"]:
+            problems.append(f"hash {record['hash']!r} does not match its config ({config.hash})")
+    if expected_hash is not None and record.get("hash") != expected_hash:
+        problems.append(f"hash {record.get('hash')!r} does not match the file name ({expected_hash})")
+    if record["status"] == "ok" and "test_acc" not in record["metrics"]:
+        problems.append("an 'ok' record has no metrics.test_acc")
+    return problems
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """The record at ``path``; ``None`` if absent. A corrupt record is reported, moved aside, and ``None``."""
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        problems = validate_record(record, expected_hash=path.stem)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        problems = [str(error)]
+    if not problems:
+        return record
+    aside = path.with_suffix(".json.corrupt")
+    os.replace(path, aside)
+    warnings.warn(f"corrupt result record {path} ({problems[0]}); moved to {aside.name} and will rerun",
+                  RuntimeWarning, stacklevel=2)
+    return None
+
+
+def write_record(record: dict[str, Any], path: Path) -> None:
+    """Write ``record`` to ``path`` atomically (temporary file + rename in the same folder)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(record, stream, indent=1, sort_keys=True, allow_nan=False)
+            stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _git_commit() -> dict[str, Any]:
+    """The commit of the sigmse source tree and whether it had uncommitted changes."""
+    source = Path(sigmse.__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "sigmse"],
+                               cwd=source, capture_output=True, text=True, timeout=10).stdout.strip() != ""
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": None, "git_dirty": None}
+    return {"git_commit": commit, "git_dirty": dirty}
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU: {platform.processor() or platform.machine()} ({os.cpu_count()} logical cores)"
+
+
+def provenance(device: str) -> dict[str, Any]:
+    """Where and with what a run was made."""
+    return {
+        "sigmse_version": sigmse.__version__,
+        **_git_commit(),
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "device": device,
+        "device_name": _device_name(device),
+        "torch_threads": torch.get_num_threads(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def run_or_load(config: RunConfig, *, profile: str, results_dir: str | Path = "results",
+                data_dir: str | Path | None = None, progress: bool | None = None) -> dict[str, Any]:
+    """The stored record of ``config`` under ``profile``, training and storing it first if absent."""
+    from sigmse.train import resolve_device, train  # late: keeps reading records light
+
+    path = record_path(config, profile, results_dir)
+    record = read_record(path)
+    if record is not None:
+        return record
+    device = str(resolve_device(config.device))
+    started = time.perf_counter()
+    result = train(config, data_dir=data_dir, progress=progress)
+    info = provenance(device)
+    info["wall_seconds"] = time.perf_counter() - started
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "hash": config.hash,
+        "profile": profile,
+        "config": config.to_dict(),
+        **result,
+        "provenance": info,
+    }
+    write_record(record, path)
+    return record
+
+
+def load_records(configs: Iterable[RunConfig], *, profile: str,
+                 results_dir: str | Path = "results") -> list[dict[str, Any] | None]:
+    """The stored records of ``configs`` (``None`` where a run is missing), without training."""
+    return [read_record(record_path(config, profile, results_dir)) for config in configs]

@@ -1,0 +1,75 @@
+"""The command line: bad input is one line on stderr and exit status 2, before any work; the commands work."""
+
+import subprocess
+import sys
+
+import pytest
+
+from sigmse.cli import main
+
+SIGMSE = [sys.executable, "-m", "sigmse.cli"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--dataset", "imagenet"], "dataset 'imagenet' is not allowed; choose one of: mnist, fashion-mnist, cifar10"),
+        (["train", "--loss", "hinge"], "unknown loss 'hinge'"),
+        (["train", "--model", "vit"], "model 'vit' is not allowed; choose one of: cnn, mlp, resnet9, resnet9_small"),
+        (["train", "--lr", "-0.1"], "lr must be in (0.0, inf], got -0.1"),
+        (["train", "--label-noise", "symmetric", "--label-noise-rate", "1.2"], "label_noise_rate must be in [0.0, 1.0), got 1.2"),
+        (["train", "--label-noise", "symmetric", "--label-noise-rate", "-0.1"], "got -0.1"),
+        (["train", "--data-dir", "/no/such/folder"], "data root '/no/such/folder' does not exist"),
+        (["train", "--loss-option", "shift"], "expected KEY=VALUE"),
+        (["train", "--epochs", "two"], "invalid int value: 'two'"),
+        (["sweep", "--profile", "huge"], "unknown profile 'huge'; choose one of: smoke, quick, paper"),
+        (["sweep", "--profile", "smoke", "--only", "everything"], "unknown experiment 'everything'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_value(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_missing_dataset_is_one_line_listing_where_it_looked(tmp_path, capsys):
+    assert main(["train", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert str(tmp_path / "mnist") in err and "--download" in err
+
+
+def test_console_script_help_and_errors_in_a_real_process():
+    assert subprocess.run([*SIGMSE, "--help"], capture_output=True, text=True).returncode == 0
+    bad = subprocess.run([*SIGMSE, "train", "--lr", "-1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+
+
+@pytest.mark.shared_data
+def test_train_prints_a_per_epoch_table(shared_data_dir, capsys):
+    argv = ["train", "--dataset", "fashion-mnist", "--epochs", "2", "--train-subset", "1000", "--val-size", "500",
+            "--test-subset", "500", "--device", "cpu", "--data-dir", str(shared_data_dir)]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:5] == ["epoch", "train_loss", "train_acc", "val_acc", "test_acc"]
+    assert [line.split()[0] for line in lines[2:4]] == ["1", "2"]
+    assert lines[-1].startswith("test accuracy")
+
+
+@pytest.mark.shared_data
+def test_data_check_finds_all_three_datasets(shared_data_dir, capsys):
+    assert main(["data", "check", "--data-dir", str(shared_data_dir)]) == 0
+    out = capsys.readouterr().out
+    for name in ("mnist", "fashion-mnist", "cifar10"):
+        assert name in out
+
+
+@pytest.mark.shared_data
+def test_sweep_dry_run_lists_runs_without_training(tmp_path, shared_data_dir, capsys):
+    argv = ["sweep", "--profile", "smoke", "--only", "accuracy", "--results-dir", str(tmp_path), "--dry-run",
+            "--data-dir", str(shared_data_dir)]
+    assert main(argv) == 0
+    assert "profile smoke: 30 runs in accuracy; 0 already stored" in capsys.readouterr().out
+    assert not any(tmp_path.iterdir())
