@@ -1,4 +1,4 @@
-"""The ``sigmse`` command line: ``train``, ``sweep``, ``data check``, ``book``.
+"""The ``sigmse`` command line: ``train``, ``sweep``, ``book``, ``data check``.
 
 Every flag maps onto a :class:`~sigmse.config.RunConfig` field (flags are made
 from the dataclass, so the two cannot drift apart). Bad input exits with status 2
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any, Sequence
@@ -66,6 +67,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sigmse.book import add_book_arguments
     from sigmse.profiles import experiment_names, profile_names
 
     parser = _Parser(prog="sigmse", description="Sigmoid-MSE with Output Reset versus softmax cross-entropy.")
@@ -84,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
     sweep.add_argument("--device", help="override the profile's device (auto, cpu, cuda)")
     sweep.add_argument("--dry-run", action="store_true", help="list the runs and how many are stored; train none")
+
+    book = commands.add_parser("book", help="run every notebook with papermill and build the HTML book")
+    add_book_arguments(book)
 
     data = commands.add_parser("data", help="datasets: what was found where")
     data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
@@ -137,10 +142,8 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
     from sigmse.profiles import experiment_configs, experiment_names, get_profile
-    from sigmse.store import read_record, record_path, run_or_load
+    from sigmse.store import record_path, run_sweep
 
     profile = get_profile(args.profile)
     names = args.only or experiment_names()
@@ -157,13 +160,9 @@ def _run_sweep(args: argparse.Namespace) -> int:
           f"in {Path(args.results_dir) / profile.name}")
     if args.dry_run:
         return 0
-    statuses: dict[str, int] = {}
-    for config in tqdm(list(configs.values()), desc=f"sweep {profile.name}", unit="run"):
-        if read_record(record_path(config, profile.name, args.results_dir)) is None:
-            tqdm.write(f"training {config.dataset}/{config.model}/{config.loss} lr={config.lr:g} seed={config.seed}")
-        record = run_or_load(config, profile=profile.name, results_dir=args.results_dir, data_dir=args.data_dir,
-                             progress=False)
-        statuses[record["status"]] = statuses.get(record["status"], 0) + 1
+    records = run_sweep(configs.values(), profile=profile.name, results_dir=args.results_dir,
+                        data_dir=args.data_dir)
+    statuses = Counter(record["status"] for record in records)
     print("done: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
     return 0
 
@@ -187,6 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_train(args)
         if args.command == "sweep":
             return _run_sweep(args)
+        if args.command == "book":
+            from sigmse.book import run_book_command
+
+            return run_book_command(args)
         return _run_data_check(args)
     except UsageError as error:
         print(str(error), file=sys.stderr)

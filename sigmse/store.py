@@ -39,6 +39,7 @@ __all__ = [
     "provenance",
     "run_or_load",
     "load_records",
+    "run_sweep",
 ]
 
 SCHEMA_VERSION = 1
@@ -146,12 +147,15 @@ def provenance(device: str) -> dict[str, Any]:
 
 def run_or_load(config: RunConfig, *, profile: str, results_dir: str | Path = "results",
                 data_dir: str | Path | None = None, progress: bool | None = None) -> dict[str, Any]:
-    """The stored record of ``config`` under ``profile``, training and storing it first if absent."""
+    """The stored record of ``config`` under ``profile``, training and storing it first if absent.
+
+    A record with status ``failed`` (a run that raised, stored by an executor) is run again.
+    """
     from sigmse.train import resolve_device, train  # late: keeps reading records light
 
     path = record_path(config, profile, results_dir)
     record = read_record(path)
-    if record is not None:
+    if record is not None and record["status"] != "failed":  # a failed run is tried again
         return record
     device = str(resolve_device(config.device))
     started = time.perf_counter()
@@ -174,3 +178,24 @@ def load_records(configs: Iterable[RunConfig], *, profile: str,
                  results_dir: str | Path = "results") -> list[dict[str, Any] | None]:
     """The stored records of ``configs`` (``None`` where a run is missing), without training."""
     return [read_record(record_path(config, profile, results_dir)) for config in configs]
+
+
+def run_sweep(configs: Iterable[RunConfig], *, profile: str, results_dir: str | Path = "results",
+              data_dir: str | Path | None = None, progress: bool | None = None) -> list[dict[str, Any]]:
+    """The records of ``configs`` (duplicates once), training the missing ones, with a progress bar over runs.
+
+    Every config is validated before the first run starts (construction validates), and each record is
+    stored as soon as its run ends, so an interrupted sweep keeps what it finished and a rerun resumes.
+    """
+    from tqdm.auto import tqdm
+
+    unique = list({config.hash: config for config in configs}.values())
+    missing = sum(not record_path(c, profile, results_dir).exists() for c in unique)
+    records = []
+    bar = tqdm(unique, desc=f"{profile}: {len(unique)} runs, {missing} to train", unit="run",
+               disable=None if progress is None else not progress)
+    for config in bar:
+        bar.set_postfix_str(f"{config.dataset}/{config.loss} lr={config.lr:g} seed={config.seed}")
+        records.append(run_or_load(config, profile=profile, results_dir=results_dir, data_dir=data_dir,
+                                   progress=False))
+    return records

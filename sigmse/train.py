@@ -193,8 +193,9 @@ def expected_calibration_error(probabilities: torch.Tensor, labels: torch.Tensor
     return float((acc_sum - conf_sum).abs().sum() / max(1, len(labels)))
 
 
-def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    return float((logits.argmax(1) == labels).float().mean()) if len(labels) else float("nan")
+def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float | None:
+    """Share of correct argmax predictions; ``None`` for an empty split (e.g. ``val_size=0``)."""
+    return float((logits.argmax(1) == labels).float().mean()) if len(labels) else None
 
 
 def train(config: RunConfig, *, data_dir: str | Path | None = None, progress: bool | None = None,
@@ -264,12 +265,15 @@ def train(config: RunConfig, *, data_dir: str | Path | None = None, progress: bo
                     resets += loss_fn.reset_count
         train_loss = float(loss_sum) / n_train
         seconds = _synchronized_time(device) - epoch_start
-        if not math.isfinite(train_loss):
-            status = "diverged"
-            history.append({"epoch": epoch + 1, "train_loss": None, "seconds": seconds})
-            break
         val_logits = evaluate_logits(model, data.val_images, autocast)
         test_logits = evaluate_logits(model, data.test_images, autocast)
+        # the last update can overflow the weights after the last finite loss: check the outputs too
+        if not (math.isfinite(train_loss) and bool(torch.isfinite(test_logits).all())
+                and bool(torch.isfinite(val_logits).all())):
+            status = "diverged"
+            history.append({"epoch": epoch + 1, "train_loss": train_loss if math.isfinite(train_loss) else None,
+                            "seconds": seconds})
+            break
         record: dict[str, Any] = {
             "epoch": epoch + 1,
             "train_loss": train_loss,
@@ -305,7 +309,7 @@ def train(config: RunConfig, *, data_dir: str | Path | None = None, progress: bo
             test_acc=last["test_acc"],
             val_acc=last["val_acc"],
             train_acc=last["train_acc"],
-            best_val_acc=max(h["val_acc"] for h in history),
+            best_val_acc=max((h["val_acc"] for h in history if h["val_acc"] is not None), default=None),
             test_nll=float(-picked.log().mean()),
             test_ece=expected_calibration_error(probabilities, data.test_labels),
         )

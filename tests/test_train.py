@@ -70,6 +70,19 @@ def test_non_finite_loss_marks_the_run_diverged_instead_of_raising(tiny):
     assert "test_acc" not in result["metrics"]
 
 
+def test_a_last_update_that_overflows_the_outputs_is_diverged_not_a_crash(tiny):
+    """One step per epoch: the loss of that step is finite, the update it makes is not."""
+    config = tiny_config(loss="softmax_ce", optimizer="sgd", lr=1e30, epochs=2, batch_size=500)
+    result = train(config, dataset=tiny, progress=False)
+    assert result["history"][0]["train_loss"] is not None
+    assert result["status"] == "diverged" and result["metrics"]["epochs_run"] == 1
+
+
+def test_without_a_validation_split_val_accuracy_is_none(tiny):
+    result = train(tiny_config(val_size=0, epochs=1), dataset=tiny, progress=False)
+    assert result["history"][0]["val_acc"] is None and result["metrics"]["best_val_acc"] is None
+
+
 def test_history_carries_reset_share_and_memorisation_where_they_apply(tiny):
     noisy = train(tiny_config(loss="sigmoid_mse_or", label_noise="symmetric", label_noise_rate=0.4, epochs=1),
                   dataset=tiny, progress=False)

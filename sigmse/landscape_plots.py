@@ -1,0 +1,373 @@
+"""Figures and tables for the loss-surface chapter (``notebooks/landscape.ipynb``).
+
+Presentation only: the numbers come from :mod:`sigmse.landscape`; this module turns them into
+matplotlib figures (heatmaps of surfaces and gradient norms, grid refinement, descent paths) and
+pandas tables, and composes the chapter's one-line verdict from booleans the notebook computes.
+
+Every figure function returns a :class:`matplotlib.figure.Figure` with a solid white background
+(readable in a dark-mode page), already closed in pyplot, so that a notebook shows it only where it
+is displayed or glued. Non-finite cells (the naive formulas' NaN and inf) are drawn in grey and
+counted in the panel, never dropped silently.
+
+Heatmap convention: ``surface[i, j]`` is the value at ``(z1[i], z2[j])`` (as in
+:mod:`sigmse.landscape`), drawn with ``z1`` on the horizontal axis and ``z2`` on the vertical one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from matplotlib.axes import Axes
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from sigmse.landscape import NUM_CLASSES, LandscapeConfig, free_indices, target_index
+
+__all__ = [
+    "RC",
+    "LOSS_LABELS",
+    "TARGET_LABELS",
+    "LOG_FLOOR",
+    "SMOOTHNESS_COLUMNS",
+    "apply_style",
+    "label",
+    "heatmap_grid",
+    "trajectory_figure",
+    "margins",
+    "refinement_figure",
+    "refinement_slopes",
+    "smoothness_frame",
+    "descent_frame",
+    "style_table",
+    "verdict_sentence",
+]
+
+# Solid white backgrounds: transparent figures are unreadable in a dark-mode page.
+RC: Mapping[str, Any] = {
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "savefig.transparent": False,
+    "axes.facecolor": "white",
+}
+LOSS_LABELS: Mapping[str, str] = {
+    "softmax_mse": "softmax-MSE",
+    "softmax_ce": "cross-entropy",
+    "sigmoid_mse": "sigmoid-MSE",
+    "sigmoid_mse_or": "sigmoid-MSE + OR",
+    "logit_mse": "logit-MSE",
+}
+TARGET_LABELS: Mapping[str, str] = {"fixed": "pinned class true", "free": "z1's class true"}
+LOG_FLOOR = 1e-12  # log colour scales draw values below this (exact zeros included) at this value
+NONFINITE_COLOUR = "#b0b0b0"  # grey for NaN / inf cells
+CMAP = "viridis"
+_DASHES = {"softmax_ce": "-", "softmax_mse": "--", "sigmoid_mse": "-.", "sigmoid_mse_or": ":", "logit_mse": "-"}
+
+
+def _line_styles() -> dict[str, dict[str, Any]]:
+    """Colour and dash per loss, so that overlapping curves stay distinguishable."""
+    colours = sns.color_palette("colorblind", len(LOSS_LABELS))
+    return {loss: {"color": c, "ls": _DASHES[loss]} for loss, c in zip(LOSS_LABELS, colours)}
+
+
+def apply_style() -> None:
+    """Seaborn's white style with the solid backgrounds of :data:`RC`, for the whole session."""
+    sns.set_theme(style="white", context="notebook", rc=dict(RC))
+
+
+def label(loss: str) -> str:
+    """The printed name of a landscape loss (the key itself if it has none)."""
+    return LOSS_LABELS.get(loss, loss)
+
+
+def _figure(rows: int, cols: int, panel: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+    """A white figure of ``rows x cols`` panels, already closed in pyplot.
+
+    Created through pyplot so that the notebook's backend (and its display hooks) is set up, then
+    closed at once: a notebook shows it only where it is displayed or glued, not again at the end of
+    the cell, and no figure piles up in pyplot's registry.
+    """
+    fig, axes = plt.subplots(rows, cols, figsize=(panel[0] * cols, panel[1] * rows), squeeze=False,
+                             layout="constrained", facecolor="white")
+    plt.close(fig)
+    return fig, axes
+
+
+def _as_numpy(t: Tensor | np.ndarray) -> np.ndarray:
+    return t.detach().to("cpu", torch.float64).numpy() if isinstance(t, Tensor) else np.asarray(t, np.float64)
+
+
+def _extent(axis: Tensor | np.ndarray) -> tuple[float, float, float, float]:
+    a = _as_numpy(axis)
+    half = (a[-1] - a[0]) / (len(a) - 1) / 2  # cells are centred on the grid points
+    return a[0] - half, a[-1] + half, a[0] - half, a[-1] + half
+
+
+def _norm(data: np.ndarray, log: bool) -> tuple[np.ndarray, Normalize]:
+    """The values to draw (non-finite -> NaN, drawn grey) and a colour norm over the finite ones."""
+    shown = np.where(np.isfinite(data), data, np.nan)
+    if log:
+        shown = np.maximum(shown, LOG_FLOOR)  # NaN stays NaN
+    finite = shown[np.isfinite(shown)]
+    low, high = (finite.min(), finite.max()) if finite.size else ((LOG_FLOOR, 1.0) if log else (0.0, 1.0))
+    if high <= low:  # a constant surface: widen so the colour bar has a range
+        low, high = (low / 10, high * 10) if log else (low - 0.5, high + 0.5)
+    return shown, (LogNorm(low, high) if log else Normalize(low, high))
+
+
+def _draw_surface(ax: Axes, surface: Tensor, axis: Tensor, *, log: bool = False, title: str = "",
+                  colorbar: str | None = None) -> None:
+    """One heatmap panel; non-finite cells grey and counted in the panel."""
+    data = _as_numpy(surface).T  # imshow rows are the vertical axis: (z2, z1)
+    shown, norm = _norm(data, log)
+    cmap = mpl.colormaps[CMAP].with_extremes(bad=NONFINITE_COLOUR)
+    image = ax.imshow(np.ma.masked_invalid(shown), origin="lower", extent=_extent(axis), cmap=cmap, norm=norm,
+                      aspect="equal", interpolation="nearest")  # one cell = one block: no smoothing hides a cliff
+    ax.set(title=title, xlabel="$z_1$", ylabel="$z_2$")
+    bad = int((~np.isfinite(data)).sum())
+    if bad:
+        what = f"{bad} NaN/inf cells" if bad < data.size else "every cell NaN/inf"
+        ax.text(0.5, 0.5, what, transform=ax.transAxes, ha="center", va="center", fontsize=9,
+                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
+    if colorbar is not None:
+        ax.figure.colorbar(image, ax=ax, label=colorbar, shrink=0.85)
+
+
+def heatmap_grid(panels: Sequence[Sequence[tuple[str, Tensor]]], axis: Tensor, *, log: bool = False,
+                 colorbar: str = "loss", suptitle: str | None = None,
+                 panel: tuple[float, float] = (4.0, 3.3)) -> Figure:
+    """Heatmaps in rows and columns, each ``(title, surface (G, G))`` with its own colour bar.
+
+    ``axis`` is the grid axis ``(G,)`` (both free logits share it). ``log=True`` draws a log colour
+    scale, values below :data:`LOG_FLOOR` (exact zeros included) at the floor. The figure has
+    ``2 * panels`` axes: one heatmap and one colour bar per panel.
+    """
+    if not panels or any(len(row) != len(panels[0]) or not row for row in panels):
+        raise ValueError(f"panels must be equal, non-empty rows, got row lengths {[len(r) for r in panels]}")
+    fig, axes = _figure(len(panels), len(panels[0]), panel)
+    label_text = f"{colorbar} (log scale)" if log else colorbar
+    for row, row_axes in zip(panels, axes):
+        for (title, surface), ax in zip(row, row_axes):
+            _draw_surface(ax, surface, axis, log=log, title=title, colorbar=label_text)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+# --------------------------------------------------------------------------- descent
+
+
+def margins(path: Tensor, config: LandscapeConfig) -> Tensor:
+    """The true logit minus the largest other logit along a descent path ``(K, 2)`` -> ``(K,)``.
+
+    Positive means the pattern is classified correctly (the pinned logit is ``config.fixed_logit``).
+    """
+    logits = torch.full((path.shape[0], NUM_CLASSES), float(config.fixed_logit), dtype=path.dtype)  # (K, 3)
+    logits[:, list(free_indices(config))] = path
+    t = target_index(config)
+    others = [c for c in range(NUM_CLASSES) if c != t]
+    return logits[:, t] - logits[:, others].amax(dim=1)
+
+
+def _recovery(run: Mapping[str, Any]) -> str:
+    step = run["first_correct_step"]
+    return f"correct at step {step}" if step is not None else f"not correct in {len(run['loss']) - 1} steps"
+
+
+def _draw_path(ax: Axes, path: Tensor, axis: Tensor) -> None:
+    xy = _as_numpy(path)
+    low, high = _extent(axis)[:2]
+    ax.plot(xy[:, 0], xy[:, 1], color="white", lw=1.6, marker=".", ms=3, mec="black", mew=0.3)
+    ax.plot(*xy[0], "o", color="white", mec="black", ms=7, label="start")
+    inside = np.all((xy >= low) & (xy <= high), axis=1)  # False for NaN (a diverged run)
+    box = {"facecolor": "white", "alpha": 0.85, "edgecolor": "none"}
+    if inside[-1]:
+        ax.plot(*xy[-1], "X", color="tab:red", mec="white", ms=9, label="end")
+    elif inside[0]:  # the path leaves the frame (cross-entropy heads for z < fixed_logit) or turns NaN
+        k = int(np.argmin(inside))  # the first point outside
+        ax.annotate(f"leaves the frame\nafter step {k - 1}", xy=xy[k - 1], xytext=(0.05, 0.08),
+                    textcoords="axes fraction", fontsize=8, bbox=box,
+                    arrowprops={"arrowstyle": "->", "color": "white"})
+    else:
+        ax.text(0.05, 0.08, "starts outside the frame", transform=ax.transAxes, fontsize=8, bbox=box)
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
+
+
+def trajectory_figure(rows: Sequence[tuple[str, LandscapeConfig, Sequence[tuple[str, Tensor, Mapping[str, Any]]]]],
+                      axis: Tensor, *, panel: tuple[float, float] = (3.4, 3.3)) -> Figure:
+    """Descent paths over their loss surfaces, one row per landscape, plus each row's margin curves.
+
+    ``rows``: ``(row title, config, [(loss, surface (G, G), run), ...])`` with ``run`` a
+    :func:`sigmse.landscape.descent_trajectory` result. Each loss gets a heatmap (no colour bar:
+    darker is lower, each panel on its own scale) with the path in white, the start as a circle and
+    the end as a red cross (or a note where the path leaves the frame); the last column plots the
+    margin (true logit minus the largest other, symlog scale) against the step for every loss, so
+    a path that leaves the frame is still followed. ``len(rows) * (losses + 1)`` axes.
+    """
+    n = len(rows[0][2])
+    fig, axes = _figure(len(rows), n + 1, panel)
+    styles = _line_styles()
+    for (row_title, config, runs), row_axes in zip(rows, axes):
+        for (loss, surface, run), ax in zip(runs, row_axes[:n]):
+            _draw_surface(ax, surface, axis, title=f"{label(loss)}\n{_recovery(run)}")
+            _draw_path(ax, run["path"], axis)
+        ax = row_axes[n]
+        for loss, _, run in runs:
+            ax.plot(_as_numpy(margins(run["path"], config)), lw=2, label=label(loss), **styles.get(loss, {}))
+        ax.axhline(0, color="black", lw=0.8, ls="--")
+        ax.set_yscale("symlog", linthresh=1.0)
+        low, high = ax.get_ylim()  # pad, so that curves along the limits stay visible
+        ax.set_ylim(2 * low if low < -1 else low - 1, 2 * high if high > 1 else high + 1)
+        ax.set(title=f"{row_title}: margin", xlabel="step", ylabel="true logit − largest other")
+        ax.legend(fontsize=8, loc="best")
+        row_axes[0].set_ylabel(f"{row_title}\n$z_2$")
+    return fig
+
+
+def descent_frame(runs: Sequence[tuple[str, str, Mapping[str, Any]]]) -> pd.DataFrame:
+    """One row per ``(target, loss, run)``: steps to the first correct point, start and end gradient norm."""
+    return pd.DataFrame([{
+        "target": target, "loss": label(loss),
+        "first correct step": run["first_correct_step"],  # None: never (an Int64 column keeps the integers)
+        "correct at the end": run["final_correct"],
+        "start ‖∇‖": float(run["grad_norm"][0]), "end ‖∇‖": float(run["grad_norm"][-1]),
+        "end z1": float(run["path"][-1, 0]), "end z2": float(run["path"][-1, 1]),
+    } for target, loss, run in runs]).astype({"first correct step": "Int64"}).set_index(["target", "loss"])
+
+
+# --------------------------------------------------------------------------- grid refinement
+
+
+def _frame(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    return rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+
+
+def refinement_slopes(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Least-squares slope of ``log(jump)`` against ``log(grid_size)`` per target and loss.
+
+    ``rows`` are :func:`sigmse.landscape.smoothness_table` rows (or their DataFrame) at two or more
+    grid sizes. A continuous surface's largest neighbour jump shrinks like ``1 / G`` (slope -1); a
+    cliff of fixed height keeps it (slope 0). Columns: the jumps at each ``G`` and ``slope`` /
+    ``grad_slope`` for the surface and the gradient-norm surface (NaN where a jump is undefined).
+    """
+    df = _frame(rows)
+    sizes = sorted(int(g) for g in df["grid_size"].unique())
+    if len(sizes) < 2:
+        raise ValueError(f"grid refinement needs at least 2 grid sizes, got {sizes}")
+    out = []
+    for (target, loss), group in df.groupby(["target", "loss"], sort=False):
+        group = group.sort_values("grid_size")
+        entry: dict[str, Any] = {"target": target, "loss": loss}
+        for key, name in (("max_rel_jump", "slope"), ("grad_max_rel_jump", "grad_slope")):
+            jumps = group[key].astype(float).to_numpy()
+            entry.update({f"{key} @ {g}": j for g, j in zip(group["grid_size"], jumps)})
+            ok = np.isfinite(jumps) & (jumps > 0)
+            entry[name] = (np.polyfit(np.log(group["grid_size"].to_numpy(float)[ok]), np.log(jumps[ok]), 1)[0]
+                           if ok.sum() >= 2 else math.nan)
+        out.append(entry)
+    return pd.DataFrame(out).set_index(["target", "loss"])
+
+
+def refinement_figure(rows: Sequence[Mapping[str, Any]] | pd.DataFrame, *,
+                      panel: tuple[float, float] = (4.6, 3.6)) -> Figure:
+    """Largest relative neighbour jump against grid size (log-log), surface and gradient norm: 2 axes.
+
+    One line per loss (colour) and target (solid: ``fixed``, dashed: ``free``); the grey dotted
+    line is ``1 / (G - 1)``, a straight ramp's jump, the slope every continuous surface follows.
+    """
+    df = _frame(rows)
+    fig, axes = _figure(1, 2, panel)
+    colours = {loss: style["color"] for loss, style in _line_styles().items()}
+    sizes = np.array(sorted(df["grid_size"].unique()), dtype=float)
+    for ax, key, title in zip(axes[0], ("max_rel_jump", "grad_max_rel_jump"), ("loss surface", "gradient norm")):
+        for (target, loss), group in df.groupby(["target", "loss"], sort=False):
+            group = group.sort_values("grid_size")
+            ax.plot(group["grid_size"], group[key].astype(float), marker="o", color=colours.get(loss),
+                    ls="-" if target == "fixed" else "--", label=f"{label(loss)} ({target})")
+        ax.plot(sizes, 1 / (sizes - 1), color="grey", ls=":", lw=2, label="1 / (G − 1): a straight ramp")
+        ax.set(xscale="log", yscale="log", xlabel="grid size G (cells per axis)",
+               ylabel="largest neighbour jump / range", title=title)
+        ax.set_xticks(sizes, [f"{int(s)}" for s in sizes])
+        ax.minorticks_off()
+    axes[0, 1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    return fig
+
+
+# --------------------------------------------------------------------------- tables
+
+SMOOTHNESS_COLUMNS: Mapping[str, str] = {
+    "max_rel_jump": "max jump / range",
+    "grad_max_rel_jump": "‖∇‖ max jump / range",
+    "surface_nan": "loss NaN",
+    "surface_inf": "loss inf",
+    "grad_nan": "‖∇‖ NaN",
+    "grad_inf": "‖∇‖ inf",
+    "vanishing_share_of_wrong": "vanishing share (wrong cells)",
+    "exploding_share": "exploding share",
+    "fixed_grad_abs_max": "max |∂/∂ pinned|",
+    "fixed_grad_nonfinite": "pinned ∂ NaN/inf",
+}
+
+
+def smoothness_frame(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """:func:`sigmse.landscape.smoothness_table` rows as a table indexed by target, loss, formula, dtype,
+    with the columns of :data:`SMOOTHNESS_COLUMNS` under readable names (``None`` becomes NaN)."""
+    df = _frame(rows)
+    df["loss"] = df["loss"].map(label)
+    df = df.set_index(["target", "loss", "formula", "dtype"])[list(SMOOTHNESS_COLUMNS)]
+    return df.astype(float).rename(columns=SMOOTHNESS_COLUMNS)
+
+
+_READABLE = (("grad_max_rel_jump", "‖∇‖ jump / range"), ("max_rel_jump", "jump / range"),
+             ("grad_slope", "‖∇‖ slope"), ("slope", "slope"), ("nonfinite", "NaN or inf"),
+             ("fixed_logit", "pinned logit"), ("grid_size", "grid size"))
+
+
+def _readable(text: str) -> str:
+    """Raw metric names in table labels, in words (``max_rel_jump @ 100`` -> ``jump / range @ 100``)."""
+    for raw, words in _READABLE:
+        if text == raw or text.startswith(raw + " "):
+            return words + text[len(raw):]
+    return text
+
+
+def style_table(df: pd.DataFrame, *, precision: int = 3, caption: str | None = None) -> Any:
+    """A pandas Styler: floats to ``precision`` significant digits, whole numbers as integers, booleans as
+    yes/no, NaN and None as "—"; raw metric names in the labels in words; everything HTML-escaped."""
+    def fmt(value: Any) -> str:
+        if isinstance(value, (bool, np.bool_)):
+            return "yes" if value else "no"
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+            return "—"
+        if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer()
+                                                     and abs(value) < 1e6):
+            return f"{int(value)}"
+        return f"{value:.{precision}g}" if isinstance(value, float) else str(value)
+
+    styler = (df.style.format(fmt, escape="html")  # labels like "< 1e-06" stay text, not HTML
+              .format_index(lambda v: _readable(fmt(v)), axis=0, escape="html")
+              .format_index(lambda v: _readable(fmt(v)), axis=1, escape="html"))
+    return styler.set_caption(caption) if caption else styler
+
+
+# --------------------------------------------------------------------------- verdict
+
+
+def verdict_sentence(*, cliffs: bool, discontinuities: bool, vanishing: bool, exploding: bool) -> str:
+    """Compose the chapter's one-line verdict from four measured booleans (no conclusion is built in)."""
+    if cliffs or discontinuities:
+        shape = " and ".join(w for w, b in (("cliffs", cliffs), ("discontinuities", discontinuities)) if b)
+        shape = f"{shape} found"
+    else:
+        shape = "no cliffs or discontinuities"
+    small = "gradients vanish (saturation)" if vanishing else "no vanishing gradients"
+    large = "some explode" if exploding else "none explode"
+    return f"{shape}; {small}, {large}"

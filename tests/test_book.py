@@ -1,0 +1,346 @@
+"""The book: committed notebooks are clean and parameterised, and ``build_book`` runs papermill,
+tags and annotates the executed copies, resolves cross-page glue, and fails loudly.
+
+The build tests use a throwaway two-notebook book in a temp folder (a real ``jupyter-book``
+build of it takes a few seconds); the committed notebooks are only checked statically here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from sigmse.book import (
+    CORE_PARAMETERS,
+    VERDICT_KEYS,
+    BookBuildError,
+    add_book_arguments,
+    build_book,
+    discover_notebooks,
+    run_book_command,
+    verdict_key,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+COMMITTED = sorted((REPO / "notebooks").glob("*.ipynb"))
+GLUE_REF = re.compile(r"\{glue:text\}`/notebooks/(\w+)\.ipynb::(\w+):s`")
+
+# ---------------------------------------------------------------------------------------------
+# A throwaway book (also used by tests/test_browser.py)
+
+PARAMETERS = "profile = 'quick'\nresults_dir = 'results'\ndata_dir = None\ndevice = None"
+
+ALPHA_CODE = """\
+import matplotlib.pyplot as plt
+from myst_nb import glue
+glue("answer", f"forty-two under {profile}", display=False)
+glue("pi", 3.14159, display=False)
+fig, ax = plt.subplots(figsize=(3, 2), facecolor="white")
+ax.plot([0, 1, 2], [0, 1, 4])
+glue("alpha_fig", fig, display=False)
+plt.close(fig)
+"""
+
+ALPHA_FIGURE = """\
+```{glue:figure} alpha_fig
+:alt: A rising line through three points
+:name: fig-alpha
+
+A glued figure with a caption.
+```
+"""
+
+INTRO = """\
+# Tiny book
+
+The answer is {glue:text}`/notebooks/alpha.ipynb::answer:s`, pi is {glue:text}`/notebooks/alpha.ipynb::pi:.2f`.
+
+| claim | verdict |
+|---|---|
+| alpha | {glue:text}`/notebooks/alpha.ipynb::answer:s` |
+"""
+
+
+def _notebook(cells: list[tuple[str, str, list[str]]]) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    for kind, source, tags in cells:
+        cell = nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
+        if tags:
+            cell.metadata["tags"] = tags
+        nb.cells.append(cell)
+    return nb
+
+
+def write_tiny_book(root: Path, *, extra_notebooks: dict[str, nbformat.NotebookNode] | None = None) -> Path:
+    """A book with book/intro.md (gluing from alpha across pages) and notebooks alpha and beta."""
+    (root / "notebooks").mkdir(parents=True, exist_ok=True)
+    (root / "book").mkdir(exist_ok=True)
+    shutil.copy(REPO / "_config.yml", root / "_config.yml")
+    shutil.copytree(REPO / "book" / "_ext", root / "book" / "_ext", dirs_exist_ok=True)  # the config's extension
+    (root / "book" / "references.bib").write_text(
+        "@misc{tiny2024, title = {Tiny}, author = {Doe, Jane}, year = {2024}}\n", encoding="utf-8")
+    (root / "book" / "intro.md").write_text(INTRO, encoding="utf-8")
+    notebooks = {
+        "alpha": _notebook([("markdown", "# Alpha", []), ("code", PARAMETERS, ["parameters"]),
+                            ("code", ALPHA_CODE, []), ("markdown", ALPHA_FIGURE, [])]),
+        # beta declares an extra knob and fewer core parameters: it gets only what it declares
+        "beta": _notebook([("markdown", "# Beta", []), ("code", "profile = 'quick'\nknob = 1", ["parameters"]),
+                           ("code", "print(f'beta ran with knob={knob} under {profile}')", [])]),
+        **(extra_notebooks or {}),
+    }
+    for name, nb in notebooks.items():
+        nbformat.write(nb, str(root / "notebooks" / f"{name}.ipynb"))
+    toc = {"format": "jb-book", "root": "book/intro",
+           "parts": [{"caption": "Results", "chapters": [{"file": f"notebooks/{n}"} for n in notebooks]}]}
+    (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
+    return root
+
+
+def build_tiny_book(root: Path, **options) -> Path:
+    write_tiny_book(root)
+    options.setdefault("results_dir", root / "results")
+    return build_book("smoke", root=root, **options)
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.ipynb"))}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The tiny book, built once with two workers and an extra parameter."""
+    root = tmp_path_factory.mktemp("tiny")
+    write_tiny_book(root)
+    before = _snapshot(root / "notebooks")
+    html = build_book("smoke", root=root, results_dir=root / "results", extra_parameters={"knob": 7}, jobs=2)
+    return root, html, before
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) the committed notebooks and book files
+
+
+@pytest.mark.parametrize("path", COMMITTED or [None], ids=[p.name for p in COMMITTED] or ["no-notebooks-yet"])
+def test_committed_notebook_is_clean_and_parameterised(path):
+    if path is None:
+        pytest.skip("no notebooks committed under notebooks/ yet")
+    nb = nbformat.read(str(path), as_version=4)
+    dirty = [i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    assert not dirty, f"{path.name}: cells {dirty} have outputs or execution counts; clear them before committing"
+    tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells tagged 'parameters'; exactly one is needed"
+    assigned = set(re.findall(r"^(\w+)\s*(?::[^=]*)?=", tagged[0].source, flags=re.M))
+    missing = [name for name in CORE_PARAMETERS if name not in assigned]
+    assert not missing, f"{path.name}: the parameters cell does not declare {missing}"
+    assert not [c for c in nb.cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])], \
+        f"{path.name}: has a papermill injected-parameters cell; commit the source, not an executed copy"
+
+
+@pytest.mark.parametrize("path", COMMITTED or [None], ids=[p.name for p in COMMITTED] or ["no-notebooks-yet"])
+def test_committed_notebook_figures_have_alt_text_and_captions(path):
+    if path is None:
+        pytest.skip("no notebooks committed under notebooks/ yet")
+    nb = nbformat.read(str(path), as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for match in re.finditer(r"```\{glue:figure\}[^\n]*\n(.*?)```", text, flags=re.S):
+        body = match.group(1)
+        assert re.search(r"^:alt:\s*\S", body, flags=re.M), f"{path.name}: a glue:figure has no :alt: text"
+        caption = [line for line in body.splitlines() if line.strip() and not line.startswith(":")]
+        assert caption, f"{path.name}: a glue:figure has no caption"
+    for alt in re.findall(r"!\[([^\]]*)\]\(", text):
+        assert alt.strip(), f"{path.name}: a markdown image has empty alt text"
+
+
+@pytest.mark.parametrize("name", sorted(VERDICT_KEYS))
+def test_committed_notebook_glues_its_verdict_keys(name):
+    path = REPO / "notebooks" / f"{name}.ipynb"
+    if not path.exists():
+        pytest.skip(f"notebooks/{name}.ipynb is not written yet")
+    source = "\n".join(c.source for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code")
+    missing = [key for key in VERDICT_KEYS[name] if key not in source]
+    assert not missing, f"notebooks/{name}.ipynb never mentions glue keys {missing} that book/intro.md reads"
+
+
+def test_intro_reads_exactly_the_verdict_keys():
+    refs = GLUE_REF.findall((REPO / "book" / "intro.md").read_text(encoding="utf-8"))
+    assert {(nb, key) for nb, key in refs} == {(nb, key) for nb, keys in VERDICT_KEYS.items() for key in keys}
+    assert verdict_key("fashion-mnist") == "verdict_fashion_mnist"
+
+
+def test_toc_and_config_are_what_the_build_expects():
+    config = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert config["only_build_toc_files"] is True
+    assert (REPO / config["bibtex_bibfiles"][0]).is_file()
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
+    assert toc["format"] == "jb-book" and toc["root"] == "book/intro"
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    for page in [toc["root"]] + [f for f in files if f.startswith("book/")]:
+        assert (REPO / f"{page}.md").is_file(), f"_toc.yml names {page} but {page}.md is missing"
+    in_toc = {f for f in files if f.startswith("notebooks/")}
+    orphans = sorted(p.stem for p in COMMITTED if f"notebooks/{p.stem}" not in in_toc)
+    assert not orphans, f"notebooks not in _toc.yml: {orphans}"
+
+
+def test_every_citation_key_is_in_the_bibliography():
+    bib = (REPO / "book" / "references.bib").read_text(encoding="utf-8")
+    keys = set(re.findall(r"@\w+\{([^,\s]+),", bib))
+    cited = set()
+    for page in (REPO / "book").glob("*.md"):
+        for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", page.read_text(encoding="utf-8")):
+            cited |= {k.strip() for k in group.split(",")}
+    assert cited and not cited - keys, f"cited but not in references.bib: {sorted(cited - keys)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) a real build of the tiny book
+
+
+def test_build_writes_html_and_resolves_cross_page_glue(tiny):
+    root, html, _ = tiny
+    assert html == root / "_build" / "html"
+    assert (html / "index.html").is_file() and (html / ".nojekyll").is_file()
+    intro = (html / "book" / "intro.html").read_text(encoding="utf-8")
+    assert intro.count("forty-two under smoke") == 2  # the profile reached the notebook, glue crossed pages
+    assert ">3.14<" in intro
+    alpha = (html / "notebooks" / "alpha.html").read_text(encoding="utf-8")
+    assert "A rising line through three points" in alpha and "A glued figure with a caption." in alpha
+    assert "How this page was made" in alpha
+
+
+def test_executed_copies_are_tagged_and_carry_provenance(tiny):
+    root, _, before = tiny
+    assert _snapshot(root / "notebooks") == before, "the committed notebooks were modified"
+    alpha = nbformat.read(str(root / "_build" / "executed" / "notebooks" / "alpha.ipynb"), as_version=4)
+    tags = [c.metadata.get("tags", []) for c in alpha.cells]
+    injected = next(i for i, t in enumerate(tags) if "injected-parameters" in t)
+    assert "remove-input" in tags[injected]
+    assert "sigmse-provenance" in tags[injected + 1] and "hide-input" in tags[injected - 1]
+    meta = alpha.metadata["sigmse"]
+    assert meta["profile"] == "smoke" and meta["parameters"]["profile"] == "smoke"
+    assert meta["parameters"]["results_dir"] == str(root / "results")
+    assert Path(meta["parameters"]["data_dir"]).is_absolute()  # notebooks run in notebooks/, so never relative
+    assert "knob" not in meta["parameters"]  # alpha does not declare it, so it is not passed
+    assert {"git_commit", "sigmse_version", "machine", "built_at"} <= set(meta)
+
+
+def test_notebooks_get_only_the_parameters_they_declare(tiny):
+    root, html, _ = tiny
+    beta = nbformat.read(str(root / "_build" / "executed" / "notebooks" / "beta.ipynb"), as_version=4)
+    assert beta.metadata["sigmse"]["parameters"] == {"profile": "smoke", "knob": 7}
+    assert "beta ran with knob=7 under smoke" in (html / "notebooks" / "beta.html").read_text(encoding="utf-8")
+
+
+def test_only_reuses_earlier_copies_and_a_fresh_partial_build_leaves_chapters_out(tiny, tmp_path):
+    root, _, _ = tiny
+    html = build_book("smoke", root=root, notebooks=["beta"], results_dir=root / "results")
+    assert "forty-two under smoke" in (html / "book" / "intro.html").read_text(encoding="utf-8")  # alpha reused
+    assert "knob=1 under smoke" in (html / "notebooks" / "beta.html").read_text(encoding="utf-8")
+
+    # in a new build folder alpha was never run: it is left out, and the intro's glue from it is tolerated
+    html = build_book("smoke", root=root, notebooks=["beta"], results_dir=root / "results",
+                      build_dir=tmp_path / "partial")
+    assert not (html / "notebooks" / "alpha.html").exists() and (html / "notebooks" / "beta.html").exists()
+
+
+def test_a_different_profile_does_not_reuse_copies(tiny, tmp_path):
+    root, _, _ = tiny
+    build_dir = tmp_path / "profiles"
+    shutil.copytree(root / "_build" / "executed", build_dir / "executed")  # smoke copies of alpha and beta
+    html = build_book("quick", root=root, notebooks=["beta"], results_dir=root / "results", build_dir=build_dir)
+    assert not (html / "notebooks" / "alpha.html").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# (c) failures are loud and precise
+
+
+def test_a_failing_notebook_names_itself_the_cell_and_the_exception(tmp_path):
+    bad = _notebook([("markdown", "# Bad", []), ("code", PARAMETERS, ["parameters"]),
+                     ("code", "x = 1", []), ("code", "raise ValueError('boom from the test')", [])])
+    write_tiny_book(tmp_path, extra_notebooks={"bad": bad})
+    before = _snapshot(tmp_path / "notebooks")
+    with pytest.raises(BookBuildError) as caught:
+        build_book("smoke", root=tmp_path, notebooks=["bad"], results_dir=tmp_path / "results")
+    message = str(caught.value)
+    assert "notebooks/bad.ipynb" in message and "cell 4" in message
+    assert "ValueError: boom from the test" in message
+    executed = tmp_path / "_build" / "executed" / "notebooks" / "bad.ipynb"
+    assert str(executed) in message and executed.is_file()
+    assert _snapshot(tmp_path / "notebooks") == before
+    assert not (tmp_path / "_build" / "html").exists()
+
+
+def test_a_chapter_that_does_not_glue_its_verdict_keys_fails(tmp_path):
+    accuracy = _notebook([("code", PARAMETERS, ["parameters"]),
+                          ("code", "from myst_nb import glue\nglue('verdict_mnist', 'fine', display=False)", [])])
+    write_tiny_book(tmp_path, extra_notebooks={"accuracy": accuracy})
+    with pytest.raises(BookBuildError, match=r"verdict_fashion_mnist.*verdict_cifar10"):
+        build_book("smoke", root=tmp_path, notebooks=["accuracy"], results_dir=tmp_path / "results")
+
+
+def test_a_sphinx_warning_fails_the_build(tmp_path):
+    write_tiny_book(tmp_path)
+    (tmp_path / "book" / "intro.md").write_text(INTRO + "\n{glue:text}`/notebooks/alpha.ipynb::no_such_key:s`\n")
+    with pytest.raises(BookBuildError, match="no_such_key"):
+        build_book("smoke", root=tmp_path, results_dir=tmp_path / "results")
+
+
+# ---------------------------------------------------------------------------------------------
+# (d) bad input: clear one-line errors before anything runs
+
+
+def test_bad_profile_lists_the_profiles(tmp_path):
+    write_tiny_book(tmp_path)
+    with pytest.raises(ValueError, match=r"unknown profile 'nope'; choose one of: smoke, quick, paper"):
+        build_book("nope", root=tmp_path)
+
+
+def test_unknown_notebook_lists_the_notebooks(tmp_path):
+    write_tiny_book(tmp_path)
+    with pytest.raises(ValueError, match=r"unknown notebook 'gamma'; choose from: alpha, beta"):
+        build_book("smoke", root=tmp_path, notebooks=["alpha", "gamma"])
+    assert [c.name for c in discover_notebooks(tmp_path)] == ["alpha", "beta"]
+
+
+def test_missing_toc_file_and_missing_toc_are_errors(tmp_path):
+    with pytest.raises(ValueError, match="no _toc.yml"):
+        build_book("smoke", root=tmp_path)
+    write_tiny_book(tmp_path)
+    (tmp_path / "notebooks" / "beta.ipynb").unlink()
+    with pytest.raises(ValueError, match=r"_toc.yml names 'notebooks/beta' but there is no notebooks/beta.ipynb"):
+        build_book("smoke", root=tmp_path)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"nonsense": 1}, r"parameter 'nonsense' is declared by none of the notebooks run; declared: .*knob"),
+    ({"profile": "paper"}, r"parameter 'profile' has its own option \(--profile\)"),
+])
+def test_bad_extra_parameters(tmp_path, extra, message):
+    write_tiny_book(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        build_book("smoke", root=tmp_path, extra_parameters=extra)
+
+
+def test_command_line_flags(tmp_path, monkeypatch):
+    parser = argparse.ArgumentParser()
+    add_book_arguments(parser)
+    args = parser.parse_args(["--only", "alpha", "--only", "beta", "-p", "knob=3", "-p", "name=x y",
+                              "--device", "cpu", "--build-dir", "out"])
+    assert args.profile == "quick" and args.only == ["alpha", "beta"] and args.device == "cpu"
+    assert args.parameter == [("knob", 3), ("name", "x y")] and args.build_dir == "out" and args.jobs == 1
+    with pytest.raises(SystemExit):
+        parser.parse_args(["-p", "no-equals-sign"])
+    write_tiny_book(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="given twice"):
+        run_book_command(parser.parse_args(["-p", "knob=1", "-p", "knob=2"]))
+    with pytest.raises(ValueError, match="unknown notebook 'zeta'"):
+        run_book_command(parser.parse_args(["--profile", "smoke", "--only", "zeta"]))

@@ -1,0 +1,194 @@
+"""Light tests of sigmse.landscape_plots: figures build and render (naive formulas' NaN/inf included), have
+the expected axes, and the tables and the verdict sentence say what their inputs say.
+
+Grids are tiny (8-16 cells per axis); references are hand-made rows and hand-computed margins.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pytest
+
+pytest.importorskip("seaborn")
+pytest.importorskip("pandas")
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from sigmse import landscape_plots as lp  # noqa: E402
+from sigmse.landscape import (  # noqa: E402
+    LANDSCAPE_LOSSES,
+    TARGETS,
+    LandscapeConfig,
+    descent_trajectory,
+    gradient_norm_surface,
+    logit_grid,
+    loss_surface,
+    smoothness_table,
+)
+
+LOSSES = tuple(LANDSCAPE_LOSSES)
+
+
+def _render(fig) -> bytes:
+    """Draw the figure to PNG bytes, as a notebook does when it shows it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=40)
+    return buffer.getvalue()
+
+
+def _is_white(fig) -> bool:
+    return tuple(fig.get_facecolor()) == (1.0, 1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("formula", ("stable", "naive"))
+@pytest.mark.parametrize("log", (False, True))
+def test_heatmap_grid_builds_for_every_loss_and_formula(formula, log):
+    """All losses x both targets as heatmaps (one colour bar per panel: 2 axes per panel), linear and log, with the
+    naive formulas' all-inf surfaces and all-NaN gradients (cross-entropy, pinned class true) included."""
+    cfgs = [LandscapeConfig(grid_size=12, target=t, formula=formula) for t in TARGETS]
+    axis = logit_grid(cfgs[0])[0]
+    make = gradient_norm_surface if log else loss_surface
+    fig = lp.heatmap_grid([[(loss, make(loss, cfg)) for loss in LOSSES] for cfg in cfgs], axis, log=log)
+    assert len(fig.axes) == 2 * len(TARGETS) * len(LOSSES)
+    assert _is_white(fig)
+    assert _render(fig).startswith(b"\x89PNG")
+    assert plt.get_fignums() == []  # closed in pyplot: a notebook shows it only where it is glued
+
+
+def test_heatmap_grid_marks_nonfinite_cells_and_constant_surfaces():
+    """A surface that is NaN/inf everywhere, one with a few bad cells, and a constant one (zero range, log scale
+    with exact zeros) all draw; the panels with bad cells say so."""
+    axis = torch.linspace(-1, 1, 8)
+    partly = torch.ones(8, 8)
+    partly[0, 0], partly[1, 1] = float("nan"), float("inf")
+    fig = lp.heatmap_grid([[("all bad", torch.full((8, 8), float("nan"))), ("partly", partly),
+                            ("zeros", torch.zeros(8, 8))]], axis, log=True)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert "every cell NaN/inf" in texts and "2 NaN/inf cells" in texts
+    _render(fig)
+
+
+def test_heatmap_grid_rejects_ragged_panels():
+    """Rows of different lengths are an error naming the lengths."""
+    axis = torch.linspace(-1, 1, 4)
+    with pytest.raises(ValueError, match=r"row lengths \[2, 1\]"):
+        lp.heatmap_grid([[("a", torch.ones(4, 4)), ("b", torch.ones(4, 4))], [("c", torch.ones(4, 4))]], axis)
+
+
+def test_margins_by_hand():
+    """Pinned class true (index 0 at -1000): margin = -1000 - max(z1, z2); z1's class true: z1 - max(-1000, z2)."""
+    path = torch.tensor([[1.0, 2.0], [-1001.0, -1002.0]], dtype=torch.float64)
+    fixed = LandscapeConfig(target="fixed", dtype="float64")
+    free = LandscapeConfig(target="free", dtype="float64")
+    assert lp.margins(path, fixed).tolist() == [-1002.0, 1.0]
+    assert lp.margins(path, free).tolist() == [-1.0, -1.0]
+
+
+def test_trajectory_figure_and_descent_frame():
+    """Two landscapes x 4 losses: a heatmap per run plus one margin panel per row; the table has one row per run
+    and an integer first-correct step that is missing (NA) where the run never classified correctly."""
+    losses = ("softmax_ce", "softmax_mse", "sigmoid_mse", "sigmoid_mse_or")
+    rows, runs = [], []
+    for target in TARGETS:
+        cfg = LandscapeConfig(grid_size=10, target=target, dtype="float64")
+        axis = logit_grid(cfg)[0]
+        entries = []
+        for loss in losses:
+            run = descent_trajectory(loss, cfg, (-8.0, 8.0), lr=10.0, steps=30)
+            entries.append((loss, loss_surface(loss, cfg), run))
+            runs.append((target, loss, run))
+        rows.append((lp.TARGET_LABELS[target], cfg, entries))
+    fig = lp.trajectory_figure(rows, axis)
+    assert len(fig.axes) == len(TARGETS) * (len(losses) + 1)
+    _render(fig)
+    frame = lp.descent_frame(runs)
+    assert len(frame) == len(runs) and str(frame["first correct step"].dtype) == "Int64"
+    assert frame.loc[("free", "cross-entropy"), "first correct step"] == 1  # CE: one step of 10 flips the order
+    assert pd.isna(frame.loc[("fixed", "softmax-MSE"), "first correct step"])
+
+
+def test_trajectory_figure_survives_diverging_and_outside_paths():
+    """A run that diverges to NaN (logit-MSE at step size 10 overshoots more each step) and a start outside the
+    drawn window both draw without error, with a note in the panel."""
+    cfg = LandscapeConfig(grid_size=8, target="free")
+    axis = logit_grid(cfg)[0]
+    diverged = descent_trajectory("logit_mse", cfg, (-8.0, 8.0), lr=10.0, steps=200)
+    assert torch.isnan(diverged["path"][-1]).all()
+    outside = descent_trajectory("softmax_ce", cfg, (50.0, 60.0), lr=1.0, steps=5)
+    surface = loss_surface("logit_mse", cfg)
+    fig = lp.trajectory_figure([("row", cfg, [("logit_mse", surface, diverged), ("softmax_ce", surface, outside)])],
+                               axis)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any(t.startswith("leaves the frame") for t in texts) and "starts outside the frame" in texts
+    _render(fig)
+
+
+def _rows(jumps: dict[int, float], loss: str = "softmax_mse", target: str = "fixed") -> list[dict]:
+    return [{"loss": loss, "target": target, "grid_size": g, "max_rel_jump": j, "grad_max_rel_jump": j}
+            for g, j in jumps.items()]
+
+
+def test_refinement_slopes_tell_a_ramp_from_a_cliff():
+    """A jump proportional to 1/G fits slope -1; a jump that stays put (a cliff) fits slope 0; an undefined jump
+    (None: no finite neighbours) gives NaN; fewer than two grid sizes is an error."""
+    rows = (_rows({100: 0.08, 200: 0.04, 400: 0.02}) + _rows({100: 0.5, 200: 0.5, 400: 0.5}, loss="cliff")
+            + _rows({100: None, 200: None, 400: None}, loss="undefined"))
+    slopes = lp.refinement_slopes(rows)
+    assert slopes.loc[("fixed", "softmax_mse"), "slope"] == pytest.approx(-1.0, abs=1e-12)
+    assert slopes.loc[("fixed", "cliff"), "grad_slope"] == pytest.approx(0.0, abs=1e-12)
+    assert math.isnan(slopes.loc[("fixed", "undefined"), "slope"])
+    assert slopes.loc[("fixed", "softmax_mse"), "max_rel_jump @ 200"] == 0.04
+    with pytest.raises(ValueError, match=r"at least 2 grid sizes, got \[100\]"):
+        lp.refinement_slopes(_rows({100: 0.1}))
+
+
+def test_refinement_figure_from_smoothness_rows():
+    """Real smoothness_table rows at two grid sizes (naive formulas too: their None jumps must not break the
+    log axes) make a 2-axes figure."""
+    rows = [row for g in (8, 16) for t in TARGETS
+            for row in smoothness_table(LandscapeConfig(grid_size=g, target=t), dtypes=["float32"])]
+    fig = lp.refinement_figure(pd.DataFrame(rows))
+    assert len(fig.axes) == 2
+    _render(fig)
+
+
+def test_smoothness_frame_and_style_table():
+    """The table is indexed by target, loss, formula, dtype, keeps every row, shows NaN as a dash and
+    escapes labels such as '< 1e-06'."""
+    rows = smoothness_table(LandscapeConfig(grid_size=8))
+    frame = lp.smoothness_frame(rows)
+    assert frame.index.names == ["target", "loss", "formula", "dtype"] and len(frame) == len(rows)
+    assert list(frame.columns) == list(lp.SMOOTHNESS_COLUMNS.values())
+    html = lp.style_table(frame, caption="cap").to_html()
+    assert "—" in html  # naive cross-entropy's undefined jump
+    html = lp.style_table(pd.DataFrame({"share < 1e-06": [0.5, True]}, index=["max_rel_jump @ 100", "x"])).to_html()
+    assert "share &lt; 1e-06" in html and "jump / range @ 100" in html and "yes" in html
+
+
+@pytest.mark.parametrize("cliffs, discontinuities, vanishing, exploding, expected", [
+    (False, False, True, False, "no cliffs or discontinuities; gradients vanish (saturation), none explode"),
+    (True, False, False, True, "cliffs found; no vanishing gradients, some explode"),
+    (True, True, False, False, "cliffs and discontinuities found; no vanishing gradients, none explode"),
+    (False, True, True, True, "discontinuities found; gradients vanish (saturation), some explode"),
+])
+def test_verdict_sentence_follows_its_inputs(cliffs, discontinuities, vanishing, exploding, expected):
+    """The sentence is composed from the four booleans, nothing else."""
+    assert lp.verdict_sentence(cliffs=cliffs, discontinuities=discontinuities, vanishing=vanishing,
+                               exploding=exploding) == expected
+
+
+def test_apply_style_gives_white_backgrounds():
+    """After apply_style, figures and saved files have solid white backgrounds (readable in dark mode)."""
+    with matplotlib.rc_context():
+        lp.apply_style()
+        assert matplotlib.rcParams["figure.facecolor"] == "white"
+        assert matplotlib.rcParams["savefig.facecolor"] == "white"
+        assert matplotlib.rcParams["savefig.transparent"] is False
