@@ -76,6 +76,8 @@ VERDICT_KEYS: dict[str, tuple[str, ...]] = {
     "noise": ("noise_verdict",),
     # landscape: is the loss surface of sigmoid-MSE cliff-ridden / badly conditioned at extreme logits?
     "landscape": ("landscape_verdict",),
+    # unification: one MSE objective for a digit and its rotation angle versus separate CE + MSE heads
+    "unification": ("unification_verdict",),
 }
 
 # The parameters every chapter notebook declares in its `parameters` cell (tests/test_book.py checks).

@@ -1,4 +1,4 @@
-"""The ``sigmse`` command line: ``train``, ``sweep``, ``book``, ``data check``.
+"""The ``sigmse`` command line: ``train``, ``sweep``, ``book``, ``bench``, ``data check``.
 
 Every flag maps onto a :class:`~sigmse.config.RunConfig` field (flags are made
 from the dataclass, so the two cannot drift apart). Bad input exits with status 2
@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any, Sequence
@@ -67,6 +66,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sigmse.bench import add_bench_arguments
     from sigmse.book import add_book_arguments
     from sigmse.profiles import experiment_names, profile_names
 
@@ -86,9 +86,21 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
     sweep.add_argument("--device", help="override the profile's device (auto, cpu, cuda)")
     sweep.add_argument("--dry-run", action="store_true", help="list the runs and how many are stored; train none")
+    sweep.add_argument("--executor", default="local",
+                       help="where the runs execute: local (this machine) or ray (a Ray cluster); default: local")
+    sweep.add_argument("--jobs", type=int, metavar="N",
+                       help="local: worker processes (default 1: in this process); "
+                            "ray: most runs in flight at once (default: as many as the cluster's resources allow)")
+    sweep.add_argument("--ray-address", metavar="HOST:PORT",
+                       help="the Ray cluster to use, or 'auto' (default: start a local cluster for the sweep)")
+    sweep.add_argument("--retries", type=int, default=2, metavar="N",
+                       help="resubmit a run whose worker process died up to N times (default: 2)")
 
     book = commands.add_parser("book", help="run every notebook with papermill and build the HTML book")
     add_book_arguments(book)
+
+    bench = commands.add_parser("bench", help="time the trainer against a naive loop, loss steps and the OR solver")
+    add_bench_arguments(bench)
 
     data = commands.add_parser("data", help="datasets: what was found where")
     data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
@@ -142,9 +154,11 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
+    from sigmse.executors import check_executor_options, run_configs
     from sigmse.profiles import experiment_configs, experiment_names, get_profile
-    from sigmse.store import record_path, run_sweep
+    from sigmse.store import record_path
 
+    check_executor_options(args.executor, args.jobs, args.retries)  # before any work, e.g. Ray not installed
     profile = get_profile(args.profile)
     names = args.only or experiment_names()
     for name in names:
@@ -160,11 +174,11 @@ def _run_sweep(args: argparse.Namespace) -> int:
           f"in {Path(args.results_dir) / profile.name}")
     if args.dry_run:
         return 0
-    records = run_sweep(configs.values(), profile=profile.name, results_dir=args.results_dir,
-                        data_dir=args.data_dir)
-    statuses = Counter(record["status"] for record in records)
-    print("done: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
-    return 0
+    summary = run_configs(configs.values(), profile=profile.name, results_dir=args.results_dir,
+                          data_dir=args.data_dir, executor=args.executor, jobs=args.jobs,
+                          ray_address=args.ray_address, retries=args.retries)
+    print(summary)
+    return 1 if summary.failed else 0
 
 
 def _run_data_check(args: argparse.Namespace) -> int:
@@ -186,6 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_train(args)
         if args.command == "sweep":
             return _run_sweep(args)
+        if args.command == "bench":
+            from sigmse.bench import run_bench_command
+
+            return run_bench_command(args)
         if args.command == "book":
             from sigmse.book import run_book_command
 

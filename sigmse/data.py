@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from sigmse.seeds import stream_seed
+
 __all__ = [
     "DATA_DIR_ENV",
     "CACHE_DIR_ENV",
@@ -628,7 +630,7 @@ def validation_split(num_train: int, val_size: int, seed: int = 0) -> tuple[torc
     """
     num_train = _check_int("num_train", num_train, 1)
     val_size = _check_int("val_size", val_size, 0, num_train)
-    permutation = torch.randperm(num_train, generator=torch.Generator().manual_seed(seed))
+    permutation = torch.randperm(num_train, generator=torch.Generator().manual_seed(stream_seed("validation-split", seed)))
     return permutation[val_size:].sort().values, permutation[:val_size].sort().values
 
 
@@ -642,7 +644,7 @@ def subset_indices(labels: torch.Tensor, size: int, seed: int = 0) -> torch.Tens
         raise ValueError(f"labels must be 1-D, got shape {tuple(labels.shape)}")
     size = _check_int("size", size, 1, labels.numel() + 1)
     cpu_labels = labels.cpu()
-    permutation = torch.randperm(labels.numel(), generator=torch.Generator().manual_seed(seed))
+    permutation = torch.randperm(labels.numel(), generator=torch.Generator().manual_seed(stream_seed("train-subset", seed)))
     classes, counts = torch.unique(cpu_labels, return_counts=True)  # classes sorted
     exact = counts.double() * size / labels.numel()
     quota = exact.floor().long()

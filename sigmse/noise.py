@@ -21,6 +21,8 @@ from typing import NamedTuple
 
 import torch
 
+from sigmse.seeds import stream_seed
+
 __all__ = [
     "LABEL_NOISE_KINDS",
     "INPUT_NOISE_WHERE",
@@ -115,7 +117,7 @@ def corrupt_labels(
     rate = _check_rate(rate)
     _check_labels(labels, num_classes)
     clean = labels.detach().to("cpu", torch.int64)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(stream_seed("label-noise", seed))
     if kind == "none":
         if rate != 0.0:
             raise ValueError(f"label noise kind 'none' needs rate 0, got {rate!r}; use 'symmetric' or 'asymmetric'")

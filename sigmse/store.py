@@ -21,9 +21,10 @@ import platform
 import subprocess
 import tempfile
 import time
+import traceback
 import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 
@@ -38,6 +39,7 @@ __all__ = [
     "validate_record",
     "provenance",
     "run_or_load",
+    "record_failure",
     "load_records",
     "run_sweep",
 ]
@@ -63,6 +65,11 @@ def validate_record(record: Any, expected_hash: str | None = None) -> list[str]:
         problems.append(f"schema_version {record['schema_version']!r}, expected {SCHEMA_VERSION}")
     if record["status"] not in STATUSES:
         problems.append(f"status {record['status']!r} is not one of {', '.join(STATUSES)}")
+    if record["status"] == "failed":
+        error = record.get("error")
+        if not (isinstance(error, dict) and isinstance(error.get("type"), str)
+                and isinstance(error.get("message"), str)):
+            problems.append("a 'failed' record has no error.type and error.message")
     try:
         config = config_from_dict(record["config"])
     except (TypeError, ValueError) as error:
@@ -77,13 +84,17 @@ def validate_record(record: Any, expected_hash: str | None = None) -> list[str]:
     return problems
 
 
-def read_record(path: Path) -> dict[str, Any] | None:
-    """The record at ``path``; ``None`` if absent. A corrupt record is reported, moved aside, and ``None``."""
+def read_record(path: Path, validate: Callable[..., list[str]] | None = None) -> dict[str, Any] | None:
+    """The record at ``path``; ``None`` if absent. A corrupt record is reported, moved aside, and ``None``.
+
+    ``validate(record, expected_hash=...)`` lists a record's problems (default :func:`validate_record`);
+    records of other experiments (e.g. :mod:`sigmse.unification`) pass their own.
+    """
     if not path.exists():
         return None
     try:
         record = json.loads(path.read_text())
-        problems = validate_record(record, expected_hash=path.stem)
+        problems = (validate or validate_record)(record, expected_hash=path.stem)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         problems = [str(error)]
     if not problems:
@@ -174,6 +185,41 @@ def run_or_load(config: RunConfig, *, profile: str, results_dir: str | Path = "r
     return record
 
 
+def record_failure(config: RunConfig, error: BaseException, *, profile: str,
+                   results_dir: str | Path = "results") -> dict[str, Any]:
+    """Store that the run of ``config`` raised ``error`` (status ``failed``) and return the record.
+
+    The record has the usual keys, an empty history and metrics, and an ``error`` object with the
+    exception's ``type``, ``message`` and ``traceback``. :func:`run_or_load` runs a failed config again,
+    so rerunning a sweep retries it. A stored ``ok`` or ``diverged`` record is never replaced (a worker
+    can die after storing its run): it is returned as it is.
+    """
+    from sigmse.train import resolve_device  # late: keeps reading records light
+
+    path = record_path(config, profile, results_dir)
+    stored = read_record(path)
+    if stored is not None and stored["status"] != "failed":
+        return stored
+    try:
+        device = str(resolve_device(config.device))
+    except ValueError:  # e.g. 'cuda' asked for where there is none: the failure itself
+        device = config.device
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "hash": config.hash,
+        "profile": profile,
+        "config": config.to_dict(),
+        "status": "failed",
+        "history": [],
+        "metrics": {},
+        "error": {"type": type(error).__name__, "message": str(error),
+                  "traceback": "".join(traceback.format_exception(error))},
+        "provenance": provenance(device),
+    }
+    write_record(record, path)
+    return record
+
+
 def load_records(configs: Iterable[RunConfig], *, profile: str,
                  results_dir: str | Path = "results") -> list[dict[str, Any] | None]:
     """The stored records of ``configs`` (``None`` where a run is missing), without training."""
@@ -187,7 +233,7 @@ def run_sweep(configs: Iterable[RunConfig], *, profile: str, results_dir: str | 
     Every config is validated before the first run starts (construction validates), and each record is
     stored as soon as its run ends, so an interrupted sweep keeps what it finished and a rerun resumes.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # the text bar: tqdm.auto warns in notebooks without ipywidgets
 
     unique = list({config.hash: config for config in configs}.values())
     missing = sum(not record_path(c, profile, results_dir).exists() for c in unique)

@@ -22,13 +22,14 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the text bar: tqdm.auto warns in notebooks without ipywidgets
 
 from sigmse.config import RunConfig
 from sigmse.data import Dataset, load_dataset, subset_indices, validation_split
 from sigmse.losses import class_probabilities, get_loss
 from sigmse.models import get_model
 from sigmse.noise import add_input_noise, corrupt_labels
+from sigmse.seeds import stream_seed
 
 __all__ = ["resolve_device", "DeviceData", "prepare_data", "train", "evaluate_logits", "expected_calibration_error"]
 
@@ -90,7 +91,7 @@ def prepare_data(config: RunConfig, device: torch.device, data_dir: str | Path |
     if config.test_subset is not None:
         test_images, test_labels = test_images[:config.test_subset], test_labels[:config.test_subset]
 
-    generator = torch.Generator(device="cpu").manual_seed(config.effective_noise_seed)
+    generator = torch.Generator(device="cpu").manual_seed(stream_seed("input-noise", config.effective_noise_seed))
     kept = torch.cat([train_index, val_index])  # convert only the examples this run uses
     train01 = dataset.train_images[kept].to(device).float().div_(255)  # (N, C, H, W) in [0, 1]
     test01 = test_images.to(device).float().div_(255)
@@ -313,7 +314,7 @@ def train(config: RunConfig, *, data_dir: str | Path | None = None, progress: bo
             test_nll=float(-picked.log().mean()),
             test_ece=expected_calibration_error(probabilities, data.test_labels),
         )
-        noise_generator = torch.Generator(device=device).manual_seed(config.effective_noise_seed + 1)
+        noise_generator = torch.Generator(device=device).manual_seed(stream_seed("test-input-noise", config.effective_noise_seed))
         for sigma in config.test_input_sigmas:
             noisy = add_input_noise(data.test_images_clean01, sigma, generator=noise_generator)
             logits = evaluate_logits(model, (noisy - data.mean) / data.std, autocast)

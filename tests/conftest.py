@@ -153,3 +153,16 @@ def shared_data_dir() -> Path:
     if not root.is_dir():
         pytest.skip(f"no shared data root at {root} (set SIGMSE_DATA_DIR)")
     return root
+
+
+@pytest.fixture(scope="session")
+def smoke_book(shared_data_dir: Path) -> Path:
+    """The real book, every chapter executed with the ``smoke`` profile, built once per session.
+
+    Executed notebooks, results and HTML go under ``_build/smoke*`` (git-ignored build output), so a
+    failing build can be inspected afterwards. Returns the HTML folder.
+    """
+    from sigmse.book import build_book
+
+    return build_book("smoke", root=REPO_ROOT, results_dir=REPO_ROOT / "_build" / "smoke-results",
+                      data_dir=shared_data_dir, build_dir=REPO_ROOT / "_build" / "smoke")

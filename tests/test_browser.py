@@ -2,9 +2,9 @@
 and the console shows no severe error. Screenshots of each page go to ``_build/screenshots/``.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them); skipped without.
-The book under test is ``_build/html`` when a build left one there (the real book), else the tiny
-throwaway book of ``tests/test_book.py`` built into a temp folder. ``SIGMSE_BOOK_HTML`` names
-another folder.
+The book under test is the real book built with the smoke profile (the ``smoke_book`` fixture of
+``conftest.py``; needs the shared data), else the tiny throwaway book of ``tests/test_book.py``.
+``SIGMSE_BOOK_HTML`` names another folder (e.g. ``_build/html`` after ``make book``).
 """
 
 from __future__ import annotations
@@ -33,14 +33,16 @@ SKIP_PAGES = {"genindex.html", "search.html", "index.html"}  # index.html only r
 
 
 @pytest.fixture(scope="module")
-def book_html(tmp_path_factory) -> Path:
-    """The HTML folder to test: $SIGMSE_BOOK_HTML, else _build/html, else the tiny book built now."""
+def book_html(request, tmp_path_factory) -> Path:
+    """The HTML folder to test: $SIGMSE_BOOK_HTML, else the real book built with the smoke profile
+    (needs the shared data), else the tiny book built now."""
     given = os.environ.get("SIGMSE_BOOK_HTML")
     if given:
         return Path(given)
-    if (REPO / "_build" / "html" / "index.html").is_file():
-        return REPO / "_build" / "html"
-    return build_tiny_book(tmp_path_factory.mktemp("browser-book"))
+    try:
+        return request.getfixturevalue("smoke_book")
+    except pytest.skip.Exception:
+        return build_tiny_book(tmp_path_factory.mktemp("browser-book"))
 
 
 @pytest.fixture(scope="module")

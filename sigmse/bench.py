@@ -1,0 +1,784 @@
+"""Benchmarks: the sigmse trainer against the loop a user writes by hand, the cost of each loss, Output Reset.
+
+``sigmse bench`` measures four things side by side, in one process on one machine, and writes them with
+their provenance to ``<out_dir>/bench-<size>-<device>-<UTC time>.json``:
+
+1. :func:`training_throughput`: images per second of :func:`sigmse.train.train` (data resident on the
+   device, ``randperm`` slices, batched augmentation) against the usual hand-written loop: a torchvision
+   dataset that builds a PIL image per item, ``ToTensor``/``Normalize`` per item, and a ``DataLoader``
+   (``num_workers`` 0 and 2; also 4 on a GPU), with the same model, optimizer, loss and batch size.
+2. :func:`loss_step_times`: forward + backward of every registered loss on random logits, as a ratio to
+   softmax cross-entropy, and the bytes each loss saves for backward.
+3. :func:`output_reset_solver`: the exact Output Reset solver against the original alternating procedure
+   (time, largest disagreement of the targets) and the solver's share of a whole training step.
+4. :func:`epoch_scaling`: seconds per epoch of the trainer as the training set grows.
+
+How it is timed. Every measurement runs the same work once as warm-up (allocator, kernel choice,
+``DataLoader`` workers), then a fixed number of steps; on CUDA the clock is read with CUDA events after a
+``synchronize``, so queued GPU work is counted. The trainer is timed by its own per-epoch clock (also
+synchronised), over epochs after the first. The naive loop is given every usual courtesy: persistent
+workers, pinned memory and non-blocking copies on a GPU. What is compared takes turns (the trainer's epochs
+and the naive loops' passes; the losses block by block; the solvers and training steps), and medians are
+reported, so that a slow spell of a shared machine hits all of them alike. The numbers still move from run
+to run on a busy CPU, and with several torch threads on oversubscribed cores they can be many times too
+slow (threads wait on each other): ``threads=1`` (``--threads 1``) is steadier there. The JSON records the
+core count, torch's thread counts and the load average before and after.
+
+The issue's targets (:data:`TARGETS`) are reported as met or not with the measured value; nothing is tuned
+towards them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import gzip
+import json
+import math
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from sigmse.config import RunConfig
+from sigmse.data import DATASETS, Dataset, get_dataset_spec, load_dataset
+from sigmse.losses import get_loss, loss_names
+from sigmse.models import get_model
+from sigmse.output_reset import output_reset
+from sigmse.train import resolve_device, train
+
+__all__ = [
+    "BenchSize",
+    "BENCH_SIZES",
+    "get_bench_size",
+    "Target",
+    "TARGETS",
+    "synthetic_dataset",
+    "ArrayImageDataset",
+    "training_throughput",
+    "loss_step_times",
+    "output_reset_solver",
+    "epoch_seconds",
+    "epoch_scaling",
+    "check_targets",
+    "run_bench",
+    "latest_bench",
+    "format_table",
+    "add_bench_arguments",
+    "run_bench_command",
+]
+
+SCHEMA = "sigmse.bench/1"
+_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+BASELINE_LOSS = "softmax_ce"  # loss_step_times divides by this loss's time
+SECTIONS = ("throughput", "loss_steps", "output_reset", "epoch_scaling")
+
+
+@dataclass(frozen=True)
+class BenchSize:
+    """How much :func:`run_bench` measures. Steps are optimizer steps of ``batch_size`` images."""
+
+    name: str
+    throughput_steps: dict[str, int]  # measured steps per pass, per model ("cpu" CIFAR net: resnet9_small)
+    throughput_repeats: int  # measured passes after the warm-up pass; each pass is as long as the warm-up
+    loss_blocks: int  # timed blocks per loss (the median is reported); the losses alternate block by block
+    loss_inner: int  # forward + backward steps per timed block
+    solver_repeats: int  # timed calls per solver (median)
+    scaling_sizes: tuple[int, ...]  # training-set sizes of epoch_scaling (MNIST mlp)
+    batch_size: int = 128  # training batch, as in the user's DataLoader
+    loss_batch: int = 512  # logits rows in loss_step_times and output_reset_solver
+    classes: tuple[int, ...] = (10, 1000)
+    or_iterations: int = 50  # steps of the alternating procedure compared with the exact solver
+    workers: tuple[int, ...] | None = None  # num_workers of the naive loops; None: (0, 2), and 4 too on a GPU
+
+
+BENCH_SIZES: dict[str, BenchSize] = {
+    s.name: s
+    for s in (
+        # seconds: for tests and the smoke book; its numbers say only that everything runs
+        BenchSize("smoke", {"mlp": 3, "cnn": 2, "resnet9_small": 1, "resnet9": 2}, throughput_repeats=1,
+                  loss_blocks=3, loss_inner=3, solver_repeats=3, scaling_sizes=(256, 1024)),
+        # under a minute on 2 CPU cores
+        BenchSize("ci", {"mlp": 20, "cnn": 5, "resnet9_small": 1, "resnet9": 20}, throughput_repeats=3,
+                  loss_blocks=7, loss_inner=10, solver_repeats=7, scaling_sizes=(1000, 4000)),
+        BenchSize("full", {"mlp": 100, "cnn": 30, "resnet9_small": 6, "resnet9": 100}, throughput_repeats=5,
+                  loss_blocks=21, loss_inner=20, solver_repeats=21, scaling_sizes=(1000, 10000, 60000)),
+    )
+}
+
+
+def get_bench_size(name: str | BenchSize) -> BenchSize:
+    """The :class:`BenchSize` called ``name`` (or ``name`` itself if it is one); an unknown name raises
+    ``ValueError`` listing the valid ones."""
+    if isinstance(name, BenchSize):
+        return name
+    if name not in BENCH_SIZES:
+        raise ValueError(f"unknown bench size {name!r}; choose one of: {', '.join(BENCH_SIZES)}")
+    return BENCH_SIZES[name]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal from the issue: ``measured >= threshold`` (``at_least``) or ``measured <= threshold``."""
+
+    key: str
+    description: str
+    threshold: float
+    at_least: bool
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("mnist_mlp_cpu_speedup", "MNIST mlp on CPU: sigmse trainer / fastest naive loop, images/s", 5.0, True),
+    Target("cifar_gpu_speedup", "CIFAR-10 resnet9 on GPU: sigmse trainer / fastest naive loop, images/s", 10.0,
+           True),
+    Target("or_step_c10", "sigmoid_mse_or / softmax_ce loss forward+backward time, C = 10", 1.3, False),
+    Target("or_step_c1000", "sigmoid_mse_or / softmax_ce loss forward+backward time, C = 1000", 2.0, False),
+)
+
+
+# ------------------------------------------------------------------------------------------------------ timing
+
+
+class _Stopwatch:
+    """Seconds of the work queued inside ``with``: CUDA events after a synchronize on a GPU, else perf_counter."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self.seconds = float("nan")
+
+    def __enter__(self) -> "_Stopwatch":
+        if self.cuda:
+            torch.cuda.synchronize()
+            self._start = torch.cuda.Event(enable_timing=True)
+            self._start.record()
+        else:
+            self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.cuda:
+            end = torch.cuda.Event(enable_timing=True)
+            end.record()
+            end.synchronize()
+            self.seconds = self._start.elapsed_time(end) / 1000.0  # elapsed_time is in milliseconds
+        else:
+            self.seconds = time.perf_counter() - self._t0
+
+
+def _interleaved_seconds(works: dict[str, Callable[[], object]], device: torch.device, blocks: int,
+                         inner: int = 1) -> dict[str, list[float]]:
+    """Seconds per call of each work, per block: after one warm-up call each, ``blocks`` rounds in which every
+    work runs ``inner`` times in turn, so that a slow spell of a shared machine hits all of them alike."""
+    for work in works.values():
+        work()
+    times: dict[str, list[float]] = {name: [] for name in works}
+    for _ in range(blocks):
+        for name, work in works.items():
+            with _Stopwatch(device) as watch:
+                for _ in range(inner):
+                    work()
+            times[name].append(watch.seconds / inner)
+    return times
+
+
+def _check_positive(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+# -------------------------------------------------------------------------------------------------------- data
+
+
+def synthetic_dataset(name: str, n_train: int, n_test: int = 256, seed: int = 0) -> Dataset:
+    """Random ``uint8`` images and labels of dataset ``name``'s shape: timings do not depend on pixel values."""
+    spec = get_dataset_spec(name)
+    generator = torch.Generator().manual_seed(seed)
+
+    def split(n: int) -> tuple[Tensor, Tensor]:
+        images = torch.randint(0, 256, (n, *spec.image_shape), generator=generator, dtype=torch.uint8)
+        return images, torch.randint(0, spec.num_classes, (n,), generator=generator)
+
+    (train_x, train_y), (test_x, test_y) = split(n_train), split(n_test)
+    return Dataset(name, spec, train_x, train_y, test_x, test_y, source=Path("<synthetic>"), format="synthetic")
+
+
+class ArrayImageDataset(torch.utils.data.Dataset):
+    """What torchvision's ``MNIST`` and ``CIFAR10`` do per item, over decoded ``uint8`` arrays.
+
+    ``__getitem__`` builds a PIL image from one example and applies ``transform`` to it, exactly as
+    torchvision's datasets do; it stands in for them where their files are not in the data root.
+    """
+
+    def __init__(self, images: Tensor, labels: Tensor, transform: Callable[[Any], Tensor]) -> None:
+        array = images.permute(0, 2, 3, 1).contiguous().numpy()  # (N, H, W, C), as torchvision keeps it
+        self.images = array[..., 0] if array.shape[-1] == 1 else array  # PIL mode "L" or "RGB"
+        self.labels = labels.tolist()
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.images[index])), self.labels[index]
+
+
+def _transform(name: str, augment: bool) -> Callable[[Any], Tensor]:
+    """``ToTensor`` + ``Normalize`` with the dataset's statistics; with ``augment`` the usual crop and flip first."""
+    from torchvision import transforms
+
+    spec = get_dataset_spec(name)
+    steps: list[Any] = []
+    if augment:  # what the trainer's augment_batch does, written the torchvision way
+        steps += [transforms.RandomCrop(spec.image_shape[1], padding=4, padding_mode="reflect"),
+                  transforms.RandomHorizontalFlip()]
+    return transforms.Compose([*steps, transforms.ToTensor(), transforms.Normalize(spec.mean, spec.std)])
+
+
+@contextmanager
+def _naive_dataset(data: Dataset, augment: bool) -> Iterator[tuple[torch.utils.data.Dataset, str]]:
+    """The dataset a user builds by hand, and its name: torchvision's own class over the official files where
+    the data root has them in a form it reads (IDX, CIFAR python batches), else :class:`ArrayImageDataset`.
+
+    torchvision's MNIST reads uncompressed IDX files from ``<root>/<class>/raw``: gzip-compressed files are
+    decompressed into a temporary root, removed on exit.
+    """
+    import torchvision.datasets
+
+    transform = _transform(data.name, augment)
+    spec = data.spec
+    if data.format in ("idx", "idx.gz"):
+        cls = getattr(torchvision.datasets, spec.torchvision_class)
+        with tempfile.TemporaryDirectory(prefix="sigmse-bench-") as root:
+            raw = Path(root) / spec.torchvision_class / "raw"
+            raw.mkdir(parents=True)
+            for name in _IDX_FILES:  # torchvision checks that all four exist; it reads the train pair
+                if data.format == "idx":
+                    (raw / name).symlink_to((data.source / name).resolve())
+                else:
+                    with gzip.open(data.source / f"{name}.gz") as packed, open(raw / name, "wb") as out:
+                        shutil.copyfileobj(packed, out)
+            yield cls(root, train=True, transform=transform), f"torchvision.datasets.{cls.__name__}"
+    elif data.format == "cifar-python":
+        cifar = torchvision.datasets.CIFAR10(str(data.source.parent), train=True, transform=transform)
+        yield cifar, "torchvision.datasets.CIFAR10"
+    else:
+        yield ArrayImageDataset(data.train_images, data.train_labels, transform), "ArrayImageDataset"
+
+
+# ----------------------------------------------------------------------------------------------- 1. throughput
+
+
+class _NaiveLoop:
+    """The loop a user writes by hand: a ``DataLoader`` over a torchvision-style dataset, the model, Adam, the loss.
+
+    Given every usual courtesy: persistent workers, and pinned memory with non-blocking copies on a GPU.
+    """
+
+    def __init__(self, dataset: torch.utils.data.Dataset, data: Dataset, model_name: str, *, loss: str,
+                 device: torch.device, batch_size: int, workers: int, lr: float, seed: int) -> None:
+        from torch.utils.data import DataLoader
+
+        torch.manual_seed(seed)
+        self.device, self.cuda = device, device.type == "cuda"
+        self.model = get_model(model_name, data.spec.image_shape, data.spec.num_classes).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
+        self.loss_fn = get_loss(loss)
+        self.loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers,
+                                 pin_memory=self.cuda, persistent_workers=workers > 0)
+
+    def one_pass(self) -> float:
+        """Seconds of one pass over the loader (one epoch of the benchmark's subset)."""
+        self.model.train()
+        with _Stopwatch(self.device) as watch:
+            for images, labels in self.loader:
+                images = images.to(self.device, non_blocking=self.cuda)
+                labels = labels.to(self.device, non_blocking=self.cuda)
+                loss = self.loss_fn(self.model(images), labels)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+        return watch.seconds
+
+
+def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: str | torch.device | None = None,
+                        steps: int = 20, repeats: int = 3, batch_size: int = 128,
+                        workers: Sequence[int] | None = None, augment: bool = False, loss: str = BASELINE_LOSS,
+                        lr: float = 1e-3, data_dir: str | Path | None = None, data: Dataset | None = None,
+                        seed: int = 0) -> list[dict[str, Any]]:
+    """Images per second of the sigmse trainer and of the hand-written ``DataLoader`` loops, one row each.
+
+    All train ``model`` with Adam (``lr``) and ``loss`` on ``steps * batch_size`` training images: the trainer
+    a class-stratified subset, the naive loops the first as many images of their dataset. The trainer runs
+    ``1 + repeats`` epochs (:func:`sigmse.train.train`); after each epoch, through its ``on_epoch`` hook, every
+    naive loop makes one pass, so the loops take turns and a slow spell of a shared machine hits all of them.
+    The first epoch and the first pass warm up; ``images_per_s`` is the median over the ``repeats`` timed
+    passes (``images_per_s_min`` and ``_max`` show the spread). Rows of the naive loops carry ``speedup``: the
+    trainer's median images/s over theirs.
+
+    Args:
+        dataset, model: what is trained; ``data`` replaces loading ``dataset`` from ``data_dir``.
+        device: ``None``/``"auto"``, ``"cpu"`` or ``"cuda"``.
+        workers: the ``num_workers`` of the naive loops; default ``(0, 2)``, with 4 added on a GPU.
+        augment: random crop and flip in every loop (batched in the trainer, per item in torchvision).
+
+    On a GPU the trainer runs conv nets in ``channels_last``, as it always does; the naive loops keep the
+    default memory format, as hand-written loops usually do. Both train in float32.
+    """
+    device = resolve_device(str(device or "auto"))
+    for name, value in (("steps", steps), ("repeats", repeats), ("batch_size", batch_size)):
+        _check_positive(name, value)
+    workers = tuple((0, 2, 4) if device.type == "cuda" else (0, 2)) if workers is None else tuple(workers)
+    if any(isinstance(w, bool) or not isinstance(w, int) or w < 0 for w in workers):
+        raise ValueError(f"workers must be integers >= 0, got {workers!r}")
+    data = data if data is not None else load_dataset(dataset, data_dir)
+    n = min(steps * batch_size, len(data.train_labels))
+    config = RunConfig(dataset=dataset, model=model, loss=loss, lr=lr, batch_size=batch_size, epochs=1 + repeats,
+                       augment=augment, train_subset=n, val_size=0, test_subset=batch_size, seed=seed,
+                       device=device.type)
+    passes: dict[int, list[float]] = {w: [] for w in workers}
+    with _naive_dataset(data, augment) as (naive, data_class):
+        naive = torch.utils.data.Subset(naive, range(n))
+        loops = {w: _NaiveLoop(naive, data, model, loss=loss, device=device, batch_size=batch_size, workers=w,
+                               lr=lr, seed=seed) for w in workers}
+
+        def naive_turn(entry: dict[str, Any]) -> None:  # called by the trainer after each of its epochs
+            for w, loop in loops.items():
+                seconds = loop.one_pass()
+                if entry["epoch"] > 1:  # the first pass warms up, like the trainer's first epoch
+                    passes[w].append(seconds)
+
+        result = train(config, dataset=data, progress=False, on_epoch=naive_turn)
+        del loops  # shuts the persistent workers down
+    if result["status"] != "ok":
+        raise RuntimeError(f"the trainer's run {dataset}/{model}/{loss} diverged; the benchmark needs a finite loss")
+    n_train = result["metrics"]["n_train"]
+    common = dict(dataset=dataset, model=model, loss=loss, augment=augment, batch_size=batch_size,
+                  steps_per_pass=math.ceil(n_train / batch_size), passes=repeats, device=device.type)
+
+    def row(loop: str, w: int | None, data_class: str, seconds: list[float]) -> dict[str, Any]:
+        rates = [n_train / s for s in seconds]
+        return dict(common, loop=loop, workers=w, data_class=data_class, seconds=sum(seconds),
+                    images_per_s=statistics.median(rates), images_per_s_min=min(rates),
+                    images_per_s_max=max(rates), speedup=None)
+
+    rows = [row("sigmse", None, "sigmse.train (device-resident tensors)",
+                [h["seconds"] for h in result["history"][1:]])]
+    rows += [row(f"naive, num_workers={w}", w, data_class, passes[w]) for w in workers]
+    for naive_row in rows[1:]:
+        naive_row["speedup"] = rows[0]["images_per_s"] / naive_row["images_per_s"]
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------- 2. losses
+
+
+def _saved_bytes(loss_fn: nn.Module, logits: Tensor, labels: Tensor) -> int:
+    """Bytes of the distinct storages ``loss_fn`` saves for backward, other than its inputs' (alive anyway)."""
+    inputs = {logits.untyped_storage().data_ptr(), labels.untyped_storage().data_ptr()}
+    saved: dict[int, int] = {}
+
+    def pack(tensor: Tensor) -> Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in inputs:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = loss_fn(logits, labels)
+    torch.autograd.grad(loss, logits)
+    return sum(saved.values())
+
+
+def _peak_bytes(step: Callable[[], object], device: torch.device) -> int:
+    """CUDA memory allocated at the peak of ``step`` above what was allocated before it."""
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    step()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated(device) - before
+
+
+def _random_logits(batch: int, classes: int, device: torch.device, seed: int) -> tuple[Tensor, Tensor]:
+    generator = torch.Generator().manual_seed(seed)  # drawn on the CPU: the same numbers on every device
+    logits = torch.randn(batch, classes, generator=generator) * 2.0  # (B, C), spread like a trained net's
+    return logits.to(device), torch.randint(classes, (batch,), generator=generator).to(device)
+
+
+def loss_step_times(batch: int = 512, classes: Sequence[int] = (10, 1000), *,
+                    device: str | torch.device | None = None, losses: Sequence[str] | None = None,
+                    blocks: int = 7, inner: int = 10, seed: int = 0) -> list[dict[str, Any]]:
+    """Forward + backward time of each loss on random logits ``(batch, C)``, one row per loss and ``C``.
+
+    A step is ``torch.autograd.grad(loss(logits, labels), logits)``. The losses alternate block by block
+    (``blocks`` blocks of ``inner`` steps each), so a slow spell of a shared CPU hits all of them; each row
+    holds the median over blocks, ``ratio`` to softmax_ce's median, and the memory of the step:
+    ``saved_bytes`` (tensors saved for backward, other than the logits and labels, counted with
+    ``torch.autograd.graph.saved_tensors_hooks``; the same on every device) and, on CUDA, ``peak_bytes``
+    (``torch.cuda.max_memory_allocated`` during the step, above what was allocated before it).
+    """
+    device = resolve_device(str(device or "auto"))
+    for name, value in (("batch", batch), ("blocks", blocks), ("inner", inner)):
+        _check_positive(name, value)
+    names = loss_names() if losses is None else list(dict.fromkeys([BASELINE_LOSS, *losses]))
+    rows = []
+    for c in classes:
+        if isinstance(c, bool) or not isinstance(c, int) or c < 2:
+            raise ValueError(f"classes must be integers >= 2, got {c!r}")
+        logits, labels = _random_logits(batch, c, device, seed)
+        logits.requires_grad_()
+        functions = {name: get_loss(name) for name in names}  # raises ValueError listing the valid names
+        steps = {name: (lambda f=f: torch.autograd.grad(f(logits, labels), logits)) for name, f in functions.items()}
+        times = _interleaved_seconds(steps, device, blocks, inner)
+        baseline = statistics.median(times[BASELINE_LOSS])
+        for name in names:
+            rows.append(dict(
+                loss=name, classes=c, batch=batch, device=device.type, seconds=statistics.median(times[name]),
+                seconds_min=min(times[name]), seconds_max=max(times[name]),
+                ratio=statistics.median(times[name]) / baseline,
+                saved_bytes=_saved_bytes(functions[name], logits, labels),
+                peak_bytes=_peak_bytes(steps[name], device) if device.type == "cuda" else None,
+            ))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------- 3. Output Reset
+
+
+def _training_step(model_name: str, classes: int, batch: int, loss: str, device: torch.device,
+                   seed: int) -> Callable[[], None]:
+    """One whole training step (forward, loss, backward, Adam) of ``model_name`` on a random MNIST-shaped batch."""
+    torch.manual_seed(seed)
+    image_shape = DATASETS["mnist"].image_shape
+    model = get_model(model_name, image_shape, classes).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = get_loss(loss)
+    images = torch.randn(batch, *image_shape, device=device)  # (B, 1, 28, 28)
+    labels = torch.randint(classes, (batch,), device=device)
+
+    def step() -> None:
+        batch_loss = loss_fn(model(images), labels)
+        optimizer.zero_grad(set_to_none=True)
+        batch_loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def output_reset_solver(batch: int = 512, classes: Sequence[int] = (10, 1000), *, iterations: int = 50,
+                        device: str | torch.device | None = None, repeats: int = 10, step_model: str = "mlp",
+                        seed: int = 0) -> list[dict[str, Any]]:
+    """The exact Output Reset solver against ``iterations`` steps of the alternating procedure, per ``C``.
+
+    On sigmoid outputs of random logits ``(batch, C)``: the median seconds of each over ``repeats`` calls, the
+    largest absolute difference of their targets and the share of patterns differing by more than ``1e-5``;
+    and the exact solver's share of a whole training step of ``step_model`` (MNIST-shaped input, ``C``
+    outputs, Adam) with sigmoid_mse_or, next to the same step with softmax_ce. The four take turns.
+    """
+    device = resolve_device(str(device or "auto"))
+    for name, value in (("batch", batch), ("iterations", iterations), ("repeats", repeats)):
+        _check_positive(name, value)
+    rows = []
+    for c in classes:
+        logits, labels = _random_logits(batch, c, device, seed)
+        outputs = torch.sigmoid(logits)  # (B, C): the solver sees sigmoid outputs in training
+        works = {
+            "exact": lambda: output_reset(outputs, labels).targets,
+            "alternating": lambda: output_reset(outputs, labels, iterations=iterations).targets,
+            "step_or": _training_step(step_model, c, batch, "sigmoid_mse_or", device, seed),
+            "step_ce": _training_step(step_model, c, batch, BASELINE_LOSS, device, seed),
+        }
+        difference = (works["exact"]() - works["alternating"]()).abs().amax(dim=1)  # (B,)
+        median = {name: statistics.median(t) for name, t in _interleaved_seconds(works, device, repeats).items()}
+        rows.append(dict(
+            classes=c, batch=batch, iterations=iterations, device=device.type, exact_seconds=median["exact"],
+            alternating_seconds=median["alternating"], alternating_over_exact=median["alternating"] / median["exact"],
+            max_abs_disagreement=float(difference.max()), share_disagreeing=float((difference > 1e-5).float().mean()),
+            step_model=step_model, step_seconds_or=median["step_or"], step_seconds_ce=median["step_ce"],
+            step_ratio=median["step_or"] / median["step_ce"], solver_share_of_step=median["exact"] / median["step_or"],
+        ))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------- 4. epochs
+
+
+def epoch_seconds(config: RunConfig, *, data_dir: str | Path | None = None,
+                  data: Dataset | None = None) -> dict[str, Any]:
+    """Seconds of one training epoch of ``config`` with the sigmse trainer: the second of two (the first warms up)."""
+    result = train(config.with_(epochs=2, warmup_epochs=0.0), data_dir=data_dir, dataset=data, progress=False)
+    seconds = result["history"][-1]["seconds"]
+    n = result["metrics"]["n_train"]
+    return dict(dataset=config.dataset, model=config.model, loss=config.loss, batch_size=config.batch_size,
+                augment=config.augment, device=resolve_device(config.device).type, n_train=n,
+                steps=math.ceil(n / config.batch_size), seconds_per_epoch=seconds, images_per_s=n / seconds,
+                microseconds_per_image=1e6 * seconds / n)
+
+
+def epoch_scaling(sizes: Sequence[int] = (1000, 10000, 60000), *, dataset: str = "mnist", model: str = "mlp",
+                  device: str | torch.device | None = None, batch_size: int = 128,
+                  data_dir: str | Path | None = None, data: Dataset | None = None) -> list[dict[str, Any]]:
+    """Seconds per epoch of the sigmse trainer on the first ``n`` (class-stratified) training images, per size.
+
+    No validation split is carved out, so ``n`` may go up to the whole training set (60000 for MNIST).
+    """
+    device = resolve_device(str(device or "auto"))
+    data = data if data is not None else load_dataset(dataset, data_dir)
+    available = len(data.train_labels)
+    rows = []
+    for n in sizes:
+        _check_positive("epoch_scaling size", n)
+        if n > available:
+            raise ValueError(f"epoch_scaling size {n} is more than the {available} training images of {dataset!r}")
+        config = RunConfig(dataset=dataset, model=model, batch_size=batch_size, val_size=0,
+                           train_subset=n if n < available else None, test_subset=batch_size, device=device.type)
+        rows.append(epoch_seconds(config, data=data))
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------------- targets
+
+
+def check_targets(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each of :data:`TARGETS` with the measured value, ``met`` (``None`` where not measured) and ``margin``.
+
+    A speedup is measured against the *fastest* naive loop; ``margin`` is measured / threshold.
+    """
+    device = record["device"]
+
+    def speedup(dataset: str, model: str) -> float | None:
+        ratios = [r["speedup"] for r in record["throughput"]
+                  if r["dataset"] == dataset and r["model"] == model and r["speedup"] is not None]
+        return min(ratios) if ratios else None
+
+    def loss_ratio(classes: int) -> float | None:
+        ratios = [r["ratio"] for r in record["loss_steps"] if r["loss"] == "sigmoid_mse_or" and r["classes"] == classes]
+        return ratios[0] if ratios else None
+
+    measured = {
+        "mnist_mlp_cpu_speedup": (speedup("mnist", "mlp") if device == "cpu" else None, "needs a CPU run"),
+        "cifar_gpu_speedup": (speedup("cifar10", "resnet9") if device == "cuda" else None,
+                              "needs a GPU run (on a CPU the CIFAR net is resnet9_small)"),
+        "or_step_c10": (loss_ratio(10), "C = 10 was not measured"),
+        "or_step_c1000": (loss_ratio(1000), "C = 1000 was not measured"),
+    }
+    rows = []
+    for target in TARGETS:
+        value, why_not = measured[target.key]
+        met = None if value is None else (value >= target.threshold if target.at_least else value <= target.threshold)
+        rows.append(dict(key=target.key, description=target.description,
+                         goal=f"{'≥' if target.at_least else '≤'} {target.threshold:g}", threshold=target.threshold,
+                         measured=value, met=met, margin=None if value is None else value / target.threshold,
+                         note=why_not if value is None else ""))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------- run_bench
+
+
+def _check_device(device: str | None) -> torch.device:
+    allowed = ("auto", "cpu", "cuda")
+    if device is not None and device not in allowed:
+        raise ValueError(f"device {device!r} is not allowed; choose one of: {', '.join(allowed)}")
+    return resolve_device(device or "auto")  # "cuda" without a GPU raises ValueError
+
+
+def _throughput_cases(device: torch.device) -> list[tuple[str, str, bool]]:
+    """(dataset, model, augment): MNIST mlp and cnn, and the CIFAR net with the paper profile's random crop and
+    flip (but batch 128, Adam and float32, like the others); on a CPU it is resnet9_small, a quarter of the width."""
+    cifar_net = "resnet9" if device.type == "cuda" else "resnet9_small"
+    return [("mnist", "mlp", False), ("mnist", "cnn", False), ("cifar10", cifar_net, True)]
+
+
+def _machine() -> dict[str, Any]:
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return dict(cpu_count=os.cpu_count(), cpus_usable=affinity, torch_interop_threads=torch.get_num_interop_threads(),
+                load_average_1min=load)
+
+
+def run_bench(size: str | BenchSize = "full", device: str | None = None, out_dir: str | Path = "results/bench", *,
+              data_dir: str | Path | None = None, synthetic: bool = False, threads: int | None = None,
+              progress: bool = False) -> dict[str, Any]:
+    """Run all four measurements, write them as JSON into ``out_dir`` and return the record.
+
+    Args:
+        size: a key of :data:`BENCH_SIZES`: ``full``, ``ci`` (under a minute on 2 CPU cores) or ``smoke``;
+            or a :class:`BenchSize`.
+        device: ``None``/``"auto"``, ``"cpu"`` or ``"cuda"``.
+        out_dir: where ``bench-<size>-<device>-<UTC time>.json`` is written; the record's ``path`` says which.
+        data_dir: the data root (else ``$SIGMSE_DATA_DIR``, else ``./data``).
+        synthetic: random images of each dataset's shape instead of the data root (timings do not depend on
+            pixel values; the naive loop then uses :class:`ArrayImageDataset`).
+        threads: torch's intra-op threads during the run (restored after); ``None`` keeps torch's default.
+        progress: print each measurement's name to stderr as it starts.
+    """
+    bench = get_bench_size(size)
+    torch_device = _check_device(device)
+    if threads is None:
+        return _run_bench(bench, torch_device, Path(out_dir), data_dir, synthetic, progress)
+    _check_positive("threads", threads)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _run_bench(bench, torch_device, Path(out_dir), data_dir, synthetic, progress)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_bench(bench: BenchSize, torch_device: torch.device, out_dir: Path, data_dir: str | Path | None,
+               synthetic: bool, progress: bool) -> dict[str, Any]:
+    from sigmse.store import provenance, write_record
+
+    say = (lambda text: print(f"bench: {text}", file=sys.stderr, flush=True)) if progress else (lambda text: None)
+    started = time.perf_counter()
+    record: dict[str, Any] = {"schema": SCHEMA, "size": bench.name, "device": torch_device.type,
+                              "synthetic": synthetic, "parameters": asdict(bench),
+                              "provenance": {**provenance(torch_device.type), **_machine()}}
+    cases = _throughput_cases(torch_device)
+    needed = {"mnist": max(bench.scaling_sizes), "cifar10": 0}
+    for dataset, model, _ in cases:
+        needed[dataset] = max(needed[dataset], bench.throughput_steps[model] * bench.batch_size)
+    data = {name: synthetic_dataset(name, n) if synthetic else load_dataset(name, data_dir)
+            for name, n in needed.items()}
+    seconds: dict[str, float] = {}
+
+    section = time.perf_counter()
+    record["throughput"] = []
+    for dataset, model, augment in cases:
+        say(f"throughput {dataset}/{model}")
+        record["throughput"] += training_throughput(
+            dataset, model, device=torch_device, steps=bench.throughput_steps[model],
+            repeats=bench.throughput_repeats, batch_size=bench.batch_size, workers=bench.workers, augment=augment,
+            data=data[dataset])
+    seconds["throughput"] = time.perf_counter() - section
+
+    section = time.perf_counter()
+    say("loss steps")
+    record["loss_steps"] = loss_step_times(bench.loss_batch, bench.classes, device=torch_device,
+                                           blocks=bench.loss_blocks, inner=bench.loss_inner)
+    seconds["loss_steps"] = time.perf_counter() - section
+
+    section = time.perf_counter()
+    say("Output Reset solver")
+    record["output_reset"] = output_reset_solver(bench.loss_batch, bench.classes, iterations=bench.or_iterations,
+                                                 device=torch_device, repeats=bench.solver_repeats)
+    seconds["output_reset"] = time.perf_counter() - section
+
+    section = time.perf_counter()
+    say("epoch scaling")
+    record["epoch_scaling"] = epoch_scaling(bench.scaling_sizes, device=torch_device, batch_size=bench.batch_size,
+                                            data=data["mnist"])
+    seconds["epoch_scaling"] = time.perf_counter() - section
+
+    record["targets"] = check_targets(record)
+    record["provenance"]["load_average_1min_end"] = _machine()["load_average_1min"]
+    record["section_seconds"] = seconds
+    record["wall_seconds"] = time.perf_counter() - started
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    path = out_dir / f"bench-{bench.name}-{torch_device.type}-{stamp}.json"
+    record = json.loads(json.dumps(record))  # tuples become lists: the record returned is the record stored
+    write_record(record, path)
+    return {**record, "path": str(path)}
+
+
+def latest_bench(out_dir: str | Path = "results/bench", *, size: str | None = None,
+                 device: str | None = None) -> dict[str, Any] | None:
+    """The newest bench record in ``out_dir`` (of ``size`` and ``device`` type when given), or ``None``."""
+    if size is not None:
+        get_bench_size(size)
+    newest: tuple[str, dict[str, Any]] | None = None
+    for path in sorted(Path(out_dir).glob("bench-*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict) or record.get("schema") != SCHEMA:
+            continue
+        if (size is None or record["size"] == size) and (device is None or record["device"] == device):
+            date = str(record["provenance"]["date"])
+            if newest is None or date >= newest[0]:
+                newest = (date, {**record, "path": str(path)})
+    return None if newest is None else newest[1]
+
+
+# ------------------------------------------------------------------------------------------------------ tables
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1e5 else f"{value:.0f}"
+    return str(value)
+
+
+def _text_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    cells = [list(columns)] + [[_cell(row.get(column)) for column in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    lines = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells]
+    return "\n".join([title, *lines])
+
+
+def format_table(record: dict[str, Any]) -> str:
+    """The record as plain-text tables, one per measurement, then the targets."""
+    p = record["provenance"]
+    head = (f"sigmse bench, size {record['size']}, {p['device_name']}, torch {p['torch_version']} "
+            f"({p['torch_threads']} threads), commit {str(p.get('git_commit'))[:10]}, {p['date']}"
+            + (", synthetic data" if record.get("synthetic") else ""))
+    load, cpus = p.get("load_average_1min"), p.get("cpus_usable") or p.get("cpu_count")
+    if load is not None and cpus and load > cpus:
+        head += (f"\nNote: the machine was busy (1-minute load average {load:.1f} on {cpus} CPUs): timings are noisy"
+                 + ("; with several torch threads they can be many times too slow (try --threads 1)"
+                    if p["torch_threads"] > 1 and record["device"] == "cpu" else ""))
+    return "\n\n".join([
+        head,
+        _text_table("Training throughput (images/s; speedup = sigmse / this loop)", record["throughput"],
+                    ("dataset", "model", "augment", "loop", "steps_per_pass", "passes", "images_per_s", "speedup")),
+        _text_table("Loss forward + backward on random logits (ratio to softmax_ce)", record["loss_steps"],
+                    ("loss", "classes", "batch", "seconds", "ratio", "saved_bytes", "peak_bytes")),
+        _text_table("Output Reset: exact solver vs alternating procedure", record["output_reset"],
+                    ("classes", "batch", "iterations", "exact_seconds", "alternating_seconds",
+                     "max_abs_disagreement", "step_ratio", "solver_share_of_step")),
+        _text_table("Seconds per epoch (sigmse trainer)", record["epoch_scaling"],
+                    ("dataset", "model", "n_train", "seconds_per_epoch", "microseconds_per_image")),
+        _text_table("Targets", record["targets"], ("key", "goal", "measured", "met", "note")),
+    ])
+
+
+# --------------------------------------------------------------------------------------------------------- CLI
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``sigmse bench``."""
+    parser.add_argument("--size", default="full",
+                        help=f"one of: {', '.join(BENCH_SIZES)} (default: full; ci: under a minute on 2 CPU cores)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument("--out-dir", default="results/bench", help="where the JSON goes (default: results/bench)")
+    parser.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="random images of each dataset's shape instead of the data root")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's own choice)")
+
+
+def run_bench_command(args: argparse.Namespace) -> int:
+    """``sigmse bench``: run, print the tables and where the JSON went; 0 whether or not the targets are met."""
+    record = run_bench(args.size, args.device, args.out_dir, data_dir=args.data_dir,
+                       synthetic=args.synthetic, threads=args.threads, progress=True)
+    print(format_table(record))
+    print(f"\nwritten to {record['path']} in {record['wall_seconds']:.0f} s")
+    return 0

@@ -1,0 +1,190 @@
+"""The benchmark: a tiny run end to end, its JSON, the naive loop's data against torchvision, the solver check,
+the target verdicts and the errors. Sizes here are tiny: the numbers are not checked, only their shape."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+import torch
+
+from sigmse import bench
+from sigmse.bench import (BENCH_SIZES, SCHEMA, SECTIONS, TARGETS, ArrayImageDataset, BenchSize, add_bench_arguments,
+                          check_targets, epoch_scaling, format_table, get_bench_size, latest_bench, loss_step_times,
+                          output_reset_solver, run_bench, run_bench_command, synthetic_dataset, training_throughput)
+from sigmse.data import DATASETS, load_dataset
+from sigmse.losses import loss_names
+
+TINY = BenchSize("tiny", {"mlp": 2, "cnn": 1, "resnet9_small": 1, "resnet9": 1}, throughput_repeats=1,
+                 loss_blocks=1, loss_inner=1, solver_repeats=1, scaling_sizes=(128, 256), loss_batch=64,
+                 classes=(10, 100), workers=(0,))
+PROVENANCE_KEYS = {"torch_version", "device_name", "cpu_count", "torch_threads", "date", "git_commit"}
+THROUGHPUT_KEYS = {"dataset", "model", "loop", "workers", "data_class", "images_per_s", "speedup", "steps_per_pass"}
+
+
+@pytest.fixture(scope="module")
+def tiny_record(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    return run_bench(TINY, "cpu", out, synthetic=True, threads=1), out
+
+
+def test_tiny_run_writes_one_json_with_every_section_and_provenance(tiny_record):
+    record, out = tiny_record
+    files = list(out.glob("bench-tiny-cpu-*.json"))
+    assert [str(f) for f in files] == [record["path"]]
+    stored = json.loads(files[0].read_text())
+    assert stored == {k: v for k, v in record.items() if k != "path"}
+    assert stored["schema"] == SCHEMA and stored["size"] == "tiny" and stored["device"] == "cpu"
+    assert PROVENANCE_KEYS <= set(stored["provenance"])
+    assert set(SECTIONS) <= set(stored["section_seconds"])
+    assert stored["parameters"]["scaling_sizes"] == [128, 256]
+
+
+def test_throughput_rows_compare_each_naive_loop_with_the_trainer(tiny_record):
+    rows = tiny_record[0]["throughput"]
+    assert [(r["dataset"], r["model"], r["loop"]) for r in rows] == [
+        (d, m, loop) for d, m in (("mnist", "mlp"), ("mnist", "cnn"), ("cifar10", "resnet9_small"))
+        for loop in ("sigmse", "naive, num_workers=0")]
+    for row in rows:
+        assert THROUGHPUT_KEYS <= set(row) and row["images_per_s"] > 0
+    for sigmse_row, naive_row in zip(rows[::2], rows[1::2]):
+        assert naive_row["data_class"] == "ArrayImageDataset"  # synthetic data: no files for torchvision
+        assert naive_row["speedup"] == pytest.approx(sigmse_row["images_per_s"] / naive_row["images_per_s"])
+        assert sigmse_row["speedup"] is None
+
+
+def test_loss_rows_cover_every_loss_at_every_class_count(tiny_record):
+    rows = tiny_record[0]["loss_steps"]
+    assert sorted((r["loss"], r["classes"]) for r in rows) == sorted((n, c) for n in loss_names() for c in (10, 100))
+    for row in rows:
+        assert row["seconds"] > 0 and row["peak_bytes"] is None  # peak memory only on CUDA
+        if row["loss"] == "softmax_ce":
+            assert row["ratio"] == 1.0
+            assert row["saved_bytes"] >= 64 * row["classes"] * 4  # log-probabilities, float32
+
+
+def test_targets_name_every_goal_and_leave_the_gpu_one_unmeasured_on_cpu(tiny_record):
+    targets = {t["key"]: t for t in tiny_record[0]["targets"]}
+    assert list(targets) == [t.key for t in TARGETS]
+    assert targets["cifar_gpu_speedup"]["met"] is None and "GPU" in targets["cifar_gpu_speedup"]["note"]
+    assert targets["or_step_c1000"]["met"] is None  # TINY measures C = 10 and 100
+    assert isinstance(targets["or_step_c10"]["met"], bool) and isinstance(targets["mnist_mlp_cpu_speedup"]["met"], bool)
+
+
+def test_latest_bench_and_the_text_table(tiny_record, tmp_path):
+    record, out = tiny_record
+    assert latest_bench(out)["path"] == record["path"]
+    assert latest_bench(out, size="ci") is None and latest_bench(out, device="cuda") is None
+    assert latest_bench(tmp_path) is None
+    text = format_table(record)
+    for heading in ("Training throughput", "Loss forward + backward", "Output Reset", "Seconds per epoch", "Targets"):
+        assert heading in text
+
+
+def test_check_targets_takes_the_fastest_naive_loop_and_compares_with_the_threshold():
+    record = {
+        "device": "cpu",
+        "throughput": [
+            {"dataset": "mnist", "model": "mlp", "speedup": None},
+            {"dataset": "mnist", "model": "mlp", "speedup": 7.0},
+            {"dataset": "mnist", "model": "mlp", "speedup": 5.5},
+        ],
+        "loss_steps": [{"loss": "sigmoid_mse_or", "classes": 10, "ratio": 1.4},
+                       {"loss": "sigmoid_mse_or", "classes": 1000, "ratio": 2.0}],
+    }
+    targets = {t["key"]: t for t in check_targets(record)}
+    assert targets["mnist_mlp_cpu_speedup"]["measured"] == 5.5 and targets["mnist_mlp_cpu_speedup"]["met"] is True
+    assert targets["mnist_mlp_cpu_speedup"]["margin"] == pytest.approx(1.1)
+    assert targets["or_step_c10"]["met"] is False  # 1.4 > 1.3
+    assert targets["or_step_c1000"]["met"] is True  # 2.0 <= 2, the bound included
+    assert targets["cifar_gpu_speedup"]["measured"] is None
+
+
+def test_exact_solver_and_fifty_alternating_steps_agree_at_ten_classes():
+    rows = output_reset_solver(batch=256, classes=(10,), iterations=50, device="cpu", repeats=1)
+    assert rows[0]["max_abs_disagreement"] < 1e-5 and rows[0]["share_disagreeing"] == 0.0
+    assert 0 < rows[0]["solver_share_of_step"] and rows[0]["step_ratio"] > 0
+
+
+def test_more_alternating_steps_never_disagree_more():
+    few, many = (output_reset_solver(batch=128, classes=(200,), iterations=k, device="cpu", repeats=1)[0]
+                 for k in (5, 500))
+    assert many["max_abs_disagreement"] <= few["max_abs_disagreement"]
+
+
+def test_naive_mnist_is_torchvision_reading_the_same_files_with_the_same_normalisation(tmp_path, make_fake_idx):
+    make_fake_idx(tmp_path, "mnist", layout="plain", compression=".gz", n_train=30)
+    data = load_dataset("mnist", tmp_path, verify=False, cache_dir=tmp_path / "cache")
+    spec = DATASETS["mnist"]
+    with bench._naive_dataset(data, augment=False) as (naive, name):
+        assert name == "torchvision.datasets.MNIST" and len(naive) == 30
+        image, label = naive[7]
+    expected = (data.train_images[7].float() / 255 - spec.mean[0]) / spec.std[0]
+    torch.testing.assert_close(image, expected, rtol=0, atol=1e-5)
+    assert label == int(data.train_labels[7])
+
+
+def test_array_dataset_builds_a_pil_image_per_item_like_torchvision_cifar():
+    data = synthetic_dataset("cifar10", 12)
+    with bench._naive_dataset(data, augment=False) as (naive, name):
+        assert name == "ArrayImageDataset" and isinstance(naive, ArrayImageDataset)
+        image, label = naive[3]
+    mean, std = torch.tensor(DATASETS["cifar10"].mean), torch.tensor(DATASETS["cifar10"].std)
+    expected = (data.train_images[3].float() / 255 - mean[:, None, None]) / std[:, None, None]
+    torch.testing.assert_close(image, expected, rtol=0, atol=1e-5)
+    assert label == int(data.train_labels[3])
+
+
+def test_naive_loop_with_worker_processes():
+    rows = training_throughput("mnist", "mlp", device="cpu", steps=2, repeats=1, workers=(2,),
+                               data=synthetic_dataset("mnist", 256))
+    assert [r["loop"] for r in rows] == ["sigmse", "naive, num_workers=2"] and rows[1]["speedup"] > 0
+
+
+@pytest.mark.shared_data
+def test_naive_loops_read_the_official_files_with_torchvision(shared_data_dir):
+    rows = training_throughput("mnist", "mlp", device="cpu", steps=2, repeats=1, workers=(0,),
+                               data_dir=shared_data_dir)
+    assert rows[1]["data_class"] == "torchvision.datasets.MNIST"
+    scaling = epoch_scaling((256, 512), device="cpu", data_dir=shared_data_dir)
+    assert [r["n_train"] for r in scaling] == [256, 512] and all(r["seconds_per_epoch"] > 0 for r in scaling)
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: get_bench_size("huge"), "unknown bench size 'huge'; choose one of: smoke, ci, full"),
+    (lambda: run_bench("huge"), "unknown bench size 'huge'; choose one of: smoke, ci, full"),
+    (lambda: run_bench("ci", "tpu"), "device 'tpu' is not allowed; choose one of: auto, cpu, cuda"),
+    (lambda: run_bench("ci", "cpu", threads=0), "threads must be an integer >= 1, got 0"),
+    (lambda: latest_bench(size="big"), "unknown bench size 'big'"),
+    (lambda: training_throughput(steps=0, device="cpu"), "steps must be an integer >= 1, got 0"),
+    (lambda: training_throughput(workers=(-1,), device="cpu", data=synthetic_dataset("mnist", 8)),
+     "workers must be integers >= 0, got (-1,)"),
+    (lambda: loss_step_times(classes=(1,), device="cpu"), "classes must be integers >= 2, got 1"),
+    (lambda: loss_step_times(losses=["nope"], device="cpu"), "nope"),
+    (lambda: output_reset_solver(iterations=0, device="cpu"), "iterations must be an integer >= 1, got 0"),
+    (lambda: epoch_scaling((300,), device="cpu", data=synthetic_dataset("mnist", 200)),
+     "epoch_scaling size 300 is more than the 200 training images of 'mnist'"),
+])
+def test_bad_input_raises_one_line_naming_the_value(call, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
+        call()
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without a GPU")
+def test_asking_for_cuda_without_one_is_an_error():
+    with pytest.raises(ValueError, match="device 'cuda' was asked for"):
+        run_bench("ci", "cuda")
+
+
+def test_command_prints_the_tables_and_where_the_json_went(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(BENCH_SIZES, "smoke", TINY)
+    parser = argparse.ArgumentParser()
+    add_bench_arguments(parser)
+    args = parser.parse_args(["--size", "smoke", "--device", "cpu", "--out-dir", str(tmp_path), "--synthetic",
+                              "--threads", "1"])
+    assert run_bench_command(args) == 0
+    out = capsys.readouterr().out
+    assert "Training throughput" in out and f"written to {tmp_path}" in out
+    assert len(list(tmp_path.glob("bench-*.json"))) == 1
