@@ -1,0 +1,575 @@
+"""From result records to the tables the book prints: frames, learning-rate choice, summaries, paired tests.
+
+Every chapter reads its runs through :func:`sigmse.store.run_sweep` and hands the records to this module:
+
+1. :func:`records_frame` flattens records into one row per run; :func:`history_frame` into one row per epoch.
+2. :func:`select_learning_rates` keeps, per group (dataset x loss variant by default), the learning rate whose
+   mean *validation* accuracy over seeds is highest. Test metrics are never looked at, so the test set
+   stays an honest estimate of what the chosen configuration does on new data.
+3. :func:`summarize` gives mean, standard deviation and a Student-t 95% confidence interval over seeds.
+4. :func:`paired_comparison` compares each loss with a baseline seed by seed (same seed = same
+   initialisation and batch order), with a paired t-test and a plain-words verdict.
+5. :func:`epochs_to_reach` reads convergence speed off the seed-mean curves.
+6. :func:`provenance_line` says which runs, machines and commits made the numbers.
+
+Diverged runs (``status == "diverged"``) stay in every frame with NaN metrics: they are counted, shown,
+and, when a learning rate is chosen, scored as chance level (see :func:`select_learning_rates`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "variant_label",
+    "records_frame",
+    "chance_level",
+    "select_learning_rates",
+    "summarize",
+    "paired_comparison",
+    "verdict_text",
+    "history_frame",
+    "relative_thresholds",
+    "epochs_to_reach",
+    "provenance_line",
+    "output_reset_example",
+    "no_shift_identity",
+    "VERDICT_DATASETS",
+    "dataset_key",
+    "comparison_row",
+    "order_index",
+    "headline_table",
+    "comparison_table",
+    "keyed_values",
+    "convergence_verdict",
+    "ablation_names",
+    "lr_sweep_table",
+    "lr_sweep_verdict",
+    "grid_edges",
+    "page_note",
+]
+
+RUN_COLUMNS = (
+    "hash", "profile", "dataset", "model", "loss", "variant", "lr", "optimizer", "epochs", "seed",
+    "label_noise", "label_noise_rate", "input_noise_sigma", "input_noise_at", "status",
+    "test_acc", "val_acc", "test_nll", "test_ece", "train_seconds",
+)
+HISTORY_COLUMNS = (
+    "hash", "dataset", "loss", "variant", "lr", "seed", "label_noise", "label_noise_rate", "input_noise_sigma",
+    "status", "epoch", "train_loss", "train_acc", "test_acc", "val_acc", "reset_fraction",
+    "train_acc_flipped", "train_acc_clean", "seconds",
+)
+_OPTION_ORDER = ("shift", "pos", "neg")  # the Output Reset ablation's knobs, in the order a reader scans them
+
+
+def _as_list(keys: str | Sequence[str]) -> list[str]:
+    return [keys] if isinstance(keys, str) else list(keys)
+
+
+def _number(value: Any) -> float:
+    """A float, with ``None`` (JSON for "not measured") as NaN."""
+    return float("nan") if value is None else float(value)
+
+
+# -- runs -------------------------------------------------------------------------------------------
+
+
+def variant_label(loss: str, options: Mapping[str, Any] | None = None) -> str:
+    """A readable name for a loss with options: ``"sigmoid_mse_or (shift=False, pos=0.9, neg=0.1)"``.
+
+    Without options it is the loss name. ``shift``, ``pos``, ``neg`` come first, other options after, sorted.
+    """
+    options = dict(options or {})
+    if not options:
+        return loss
+    names = [k for k in _OPTION_ORDER if k in options] + sorted(k for k in options if k not in _OPTION_ORDER)
+    text = ", ".join(f"{k}={options[k]:g}" if isinstance(options[k], float) else f"{k}={options[k]}" for k in names)
+    return f"{loss} ({text})"
+
+
+def records_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per run: the config fields that vary between experiments, the status and the final metrics.
+
+    Columns: ``RUN_COLUMNS`` plus every ``metrics`` key starting ``test_acc_sigma_`` (accuracy on noisy test
+    inputs). A diverged run keeps its row, with NaN metrics and ``status == "diverged"``.
+    """
+    rows = []
+    for record in records:
+        config, metrics = record["config"], record.get("metrics", {})
+        ok = record["status"] == "ok"
+        row: dict[str, Any] = {key: config.get(key) for key in RUN_COLUMNS if key in config}
+        row.update(hash=record["hash"], profile=record.get("profile"), status=record["status"],
+                   variant=variant_label(config["loss"], config.get("loss_options")))
+        for key in ("test_acc", "val_acc", "test_nll", "test_ece"):
+            row[key] = _number(metrics.get(key)) if ok else float("nan")
+        row["train_seconds"] = _number(metrics.get("train_seconds"))
+        row.update({k: _number(v) if ok else float("nan") for k, v in metrics.items()
+                    if k.startswith("test_acc_sigma_")})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    extra = sorted(c for c in frame.columns if c not in RUN_COLUMNS)
+    return frame.reindex(columns=[*RUN_COLUMNS, *extra])
+
+
+def chance_level(dataset: str) -> float:
+    """Accuracy of guessing: ``1 / number of classes`` of ``dataset``."""
+    from sigmse.data import get_dataset_spec  # late: keeps this module free of torch until needed
+
+    return 1.0 / get_dataset_spec(dataset).num_classes
+
+
+# -- learning-rate choice ---------------------------------------------------------------------------
+
+
+def _scored(frame: pd.DataFrame, metric: str) -> pd.Series:
+    """``metric`` with diverged (or unmeasured) runs replaced by chance level for their dataset."""
+    chance = frame["dataset"].map(chance_level)
+    return frame[metric].where(frame[metric].notna() & (frame["status"] == "ok"), chance)
+
+
+def select_learning_rates(frame: pd.DataFrame, group: str | Sequence[str] = ("dataset", "variant"),
+                          metric: str = "val_acc") -> pd.DataFrame:
+    """The rows (all seeds) of the learning rate chosen on validation for each group, with ``chosen_lr``.
+
+    Per group, each learning rate is scored by the mean of ``metric`` over its seeds, and the highest score
+    wins; ties go to the smaller learning rate. A diverged run scores chance level (``1 / classes``), so a
+    learning rate that sometimes diverges is penalised rather than judged on its surviving seeds, and a
+    group whose every rate diverges still gets a (chance-level) choice instead of vanishing. Only
+    ``metric`` is read: test metrics never influence the choice. The score is returned as
+    ``selection_score``.
+    """
+    keys = _as_list(group)
+    if metric.startswith("test"):
+        raise ValueError(f"metric {metric!r} is a test metric; choose the learning rate on validation (val_acc)")
+    missing = [c for c in [*keys, "lr", metric, "status", "dataset"] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame has no column {missing[0]!r}; columns are: {', '.join(frame.columns)}")
+    if frame.empty:
+        return frame.assign(chosen_lr=pd.Series(dtype=float), selection_score=pd.Series(dtype=float))
+    scores = frame.assign(_score=_scored(frame, metric)).groupby([*keys, "lr"], dropna=False)["_score"].mean()
+    scores = scores.reset_index().sort_values([*keys, "_score", "lr"], ascending=[True] * len(keys) + [False, True])
+    best = scores.drop_duplicates(keys, keep="first").rename(columns={"lr": "chosen_lr", "_score": "selection_score"})
+    chosen = frame.merge(best, on=keys, how="inner")
+    return chosen[chosen["lr"] == chosen["chosen_lr"]].reset_index(drop=True)
+
+
+# -- summaries and tests ----------------------------------------------------------------------------
+
+
+def _t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float, float]:
+    """Mean, sample std and the Student-t interval (n-1 dof); std and interval NaN for n < 2."""
+    n = len(values)
+    if n == 0:
+        return (math.nan,) * 4
+    mean = float(values.mean())
+    if n < 2:
+        return mean, math.nan, math.nan, math.nan
+    std = float(values.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * std / math.sqrt(n)
+    return mean, std, mean - half, mean + half
+
+
+def summarize(frame: pd.DataFrame, metric: str, by: str | Sequence[str]) -> pd.DataFrame:
+    """Per group: ``n`` (runs with a value), ``n_diverged``, ``mean``, ``std``, ``ci95_low``, ``ci95_high``.
+
+    The interval is Student's t with n-1 degrees of freedom around the mean over seeds; with n = 1 the std
+    and the interval are NaN. Diverged runs have no value and are counted in ``n_diverged`` only.
+    """
+    keys = _as_list(by)
+    rows = []
+    for group, part in frame.groupby(keys, sort=True, dropna=False):
+        values = part[metric].dropna().to_numpy(dtype=float)
+        mean, std, low, high = _t_interval(values)
+        diverged = int((part["status"] != "ok").sum()) if "status" in part else 0
+        rows.append({**dict(zip(keys, group)), "n": len(values), "n_diverged": diverged, "mean": mean,
+                     "std": std, "ci95_low": low, "ci95_high": high})
+    return pd.DataFrame(rows, columns=[*keys, "n", "n_diverged", "mean", "std", "ci95_low", "ci95_high"])
+
+
+def _paired_row(level: np.ndarray, base: np.ndarray, alpha: float, higher_is_better: bool,
+                dropped: int) -> dict[str, Any]:
+    diffs = level - base
+    mean, _, low, high = _t_interval(diffs)
+    notes = []
+    if len(diffs) < 2:
+        p, notes = math.nan, ["too few seeds to tell"]
+    elif np.all(diffs == 0):
+        p, notes = 1.0, ["identical results"]
+    else:
+        with warnings.catch_warnings():  # identical non-zero differences: t is infinite, scipy warns
+            warnings.simplefilter("ignore", RuntimeWarning)
+            p = float(stats.ttest_rel(level, base).pvalue)
+    if dropped:
+        notes.append(f"{dropped} pair(s) without a value (diverged or missing) left out")
+    if len(diffs) < 2 or not p < alpha:
+        verdict = "same"
+    else:
+        verdict = "better" if (mean > 0) == higher_is_better else "worse"
+    return {"n_pairs": len(diffs), "mean_diff": mean, "ci95_low": low, "ci95_high": high, "p_value": p,
+            "verdict": verdict, "note": "; ".join(notes)}
+
+
+def paired_comparison(frame: pd.DataFrame, metric: str, by: str | Sequence[str] = "dataset",
+                      baseline: str = "softmax_ce", column: str = "loss", pair_on: str | Sequence[str] = "seed",
+                      alpha: float = 0.05, higher_is_better: bool = True) -> pd.DataFrame:
+    """Each level of ``column`` against ``baseline``, paired on ``pair_on``, within each group of ``by``.
+
+    Per group and non-baseline level: ``n_pairs``, ``mean_diff`` (level minus baseline), its Student-t 95%
+    interval, the two-sided p-value of a paired t-test (``scipy.stats.ttest_rel``), and ``verdict``:
+    ``"better"``/``"worse"`` when p < ``alpha`` (direction from ``higher_is_better``), else ``"same"``.
+    Fewer than 2 pairs also give ``"same"``, with ``note`` "too few seeds to tell". Pairs where either side
+    has no value (a diverged run) are left out and counted in ``note``.
+    """
+    keys, pairs = _as_list(by), _as_list(pair_on)
+    duplicated = frame.duplicated([*keys, column, *pairs])
+    if duplicated.any():
+        row = frame[duplicated].iloc[0]
+        raise ValueError(f"more than one run for {dict(row[[*keys, column, *pairs]])}; select one learning rate "
+                         f"per group first (select_learning_rates) or pair on more columns")
+    rows = []
+    for group, part in frame.groupby(keys, sort=True, dropna=False):
+        table = part.pivot(index=pairs, columns=column, values=metric)
+        if baseline not in table.columns:
+            continue
+        for level in [c for c in table.columns if c != baseline]:
+            both = table[[level, baseline]].dropna()
+            present = table[[level, baseline]].notna().any(axis=1).sum()
+            rows.append({**dict(zip(keys, group)), column: level, "baseline": baseline,
+                         **_paired_row(both[level].to_numpy(dtype=float), both[baseline].to_numpy(dtype=float),
+                                       alpha, higher_is_better, int(present - len(both)))})
+    columns = [*keys, column, "baseline", "n_pairs", "mean_diff", "ci95_low", "ci95_high", "p_value", "verdict",
+               "note"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def verdict_text(row: Mapping[str, Any] | None, scale: float = 100.0, unit: str = "pp") -> str:
+    """One line for prose from a :func:`paired_comparison` row: ``"same (-0.12 pp, p = 0.41, 2 seeds)"``.
+
+    ``None`` gives ``"not run"``. The difference is multiplied by ``scale`` (100: accuracy in percentage points).
+    """
+    if row is None:
+        return "not run"
+    n = int(row["n_pairs"])
+    if n == 0:
+        return "not measured (no complete pairs)"
+    p = row["p_value"]
+    p_text = "p n/a" if not np.isfinite(p) else ("p < 0.001" if p < 0.001 else f"p = {p:.2f}")
+    diff = f"{row['mean_diff'] * scale:+.2f} {unit}".replace("-", "\u2212")
+    return f"{row['verdict']} ({diff}, {p_text}, {n} seed{'s' if n != 1 else ''})"
+
+
+# -- curves -----------------------------------------------------------------------------------------
+
+
+def history_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per run and epoch (long format): ``HISTORY_COLUMNS``; unmeasured values are NaN."""
+    rows = []
+    for record in records:
+        config = record["config"]
+        run = {"hash": record["hash"], "dataset": config["dataset"], "loss": config["loss"],
+               "variant": variant_label(config["loss"], config.get("loss_options")), "lr": config["lr"],
+               "seed": config["seed"], "label_noise": config.get("label_noise"),
+               "label_noise_rate": config.get("label_noise_rate"),
+               "input_noise_sigma": config.get("input_noise_sigma"), "status": record["status"]}
+        for entry in record["history"]:
+            values = {k: _number(entry.get(k)) for k in HISTORY_COLUMNS[10:]}
+            rows.append({**run, **values, "epoch": int(entry["epoch"])})
+    return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+
+
+def relative_thresholds(history: pd.DataFrame, fractions: Sequence[float], by: str | Sequence[str] = "dataset",
+                        metric: str = "test_acc", curve: str | Sequence[str] = "variant") -> pd.DataFrame:
+    """Accuracy levels per group of ``by``: each fraction of the best final seed-mean ``metric`` in the group.
+
+    The best is taken over the curves (``curve``) of the group at their last epoch, e.g. 0.9/0.95/0.99 of the
+    best final test accuracy any loss reaches on a dataset. Columns: ``by``, ``fraction``, ``best``,
+    ``threshold``.
+    """
+    keys, curves = _as_list(by), _as_list(curve)
+    mean = history.groupby([*keys, *curves, "epoch"])[metric].mean().reset_index()
+    final = mean.sort_values("epoch").groupby([*keys, *curves]).tail(1)
+    best = final.groupby(keys)[metric].max().rename("best").reset_index()
+    grid = best.merge(pd.DataFrame({"fraction": list(fractions)}), how="cross")
+    return grid.assign(threshold=grid["fraction"] * grid["best"])
+
+
+def epochs_to_reach(history: pd.DataFrame, thresholds: Sequence[float] | pd.DataFrame, metric: str = "test_acc",
+                    by: str | Sequence[str] = ("dataset", "variant")) -> pd.DataFrame:
+    """The first epoch at which the seed-mean curve of ``metric`` reaches each threshold (NaN: never).
+
+    ``thresholds`` is a list of levels for every group, or a frame with a ``threshold`` column and any of the
+    ``by`` columns (e.g. from :func:`relative_thresholds`, per dataset), whose other columns are carried along.
+    The mean at an epoch is over the seeds that reached it (a diverged run stops early).
+    """
+    keys = _as_list(by)
+    if not isinstance(thresholds, pd.DataFrame):
+        thresholds = pd.DataFrame({"threshold": [float(t) for t in thresholds]})
+    mean = history.groupby([*keys, "epoch"])[metric].mean().rename("_value").reset_index()
+    join = [k for k in keys if k in thresholds.columns]
+    curves = mean[keys].drop_duplicates()
+    grid = curves.merge(thresholds, on=join, how="inner") if join else curves.merge(thresholds, how="cross")
+    reached = grid.merge(mean, on=keys)
+    reached = reached[reached["_value"] >= reached["threshold"]]
+    first = reached.groupby([*keys, "threshold"])["epoch"].min().rename("epoch").reset_index()
+    out = grid.merge(first, on=[*keys, "threshold"], how="left")
+    return out.assign(epoch=out["epoch"].astype(float)).reset_index(drop=True)
+
+
+# -- provenance -------------------------------------------------------------------------------------
+
+
+def _listing(values: Iterable[Any]) -> str:
+    unique = sorted({str(v) for v in values if v is not None})
+    return ", ".join(unique) if unique else "unknown"
+
+
+def provenance_line(records: Sequence[Mapping[str, Any]]) -> str:
+    """``"N runs, profile P, device(s) ..., sigmse commit(s) ..., torch ..."`` for a list of records."""
+    records = list(records)
+    if not records:
+        return "0 runs"
+    info = [r.get("provenance", {}) for r in records]
+    diverged = sum(r["status"] != "ok" for r in records)
+    commits = [None if p.get("git_commit") is None else p["git_commit"][:7] + ("+dirty" if p.get("git_dirty") else "")
+               for p in info]
+    dates = sorted(str(p["date"])[:10] for p in info if p.get("date"))
+    when = f", made {dates[0]}" + (f" to {dates[-1]}" if dates[-1] != dates[0] else "") if dates else ""
+    return (f"{len(records)} runs" + (f" ({diverged} diverged)" if diverged else "")
+            + f", profile {_listing(r.get('profile') for r in records)}"
+            + f", device(s) {_listing(p.get('device_name') for p in info)}"
+            + f", sigmse commit(s) {_listing(commits)}"
+            + f", torch {_listing(p.get('torch_version') for p in info)}{when}")
+
+
+# -- Output Reset, worked -----------------------------------------------------------------------------
+
+
+def output_reset_example(outputs: Sequence[Sequence[float]], labels: Sequence[int], *, pos: float = 1.0,
+                         neg: float = 0.0, shift: bool = True) -> pd.DataFrame:
+    """What :func:`sigmse.output_reset.output_reset` does to a few patterns, one row per pattern and class.
+
+    Columns: ``pattern``, ``class``, ``correct``, ``output`` y, ``target`` t, ``shift`` a (per pattern),
+    ``reset`` d, ``reset_target`` t' = t + a + d, and the squared errors ``error_before`` (y - t)^2 and
+    ``error_after`` (y - t')^2.
+    """
+    import torch
+
+    from sigmse.output_reset import output_reset
+
+    y = torch.tensor(outputs, dtype=torch.float64)  # (N, C)
+    c = torch.tensor(labels, dtype=torch.long)  # (N,)
+    result = output_reset(y, c, pos=pos, neg=neg, shift=shift)
+    n, classes = y.shape
+    correct = torch.arange(classes) == c[:, None]  # (N, C)
+    target = torch.where(correct, pos, neg).to(y.dtype)
+    columns = {"pattern": torch.arange(n).repeat_interleave(classes), "class": torch.arange(classes).repeat(n),
+               "correct": correct, "output": y, "target": target, "shift": result.shift[:, None].expand(n, classes),
+               "reset": result.resets, "reset_target": result.targets, "error_before": (y - target) ** 2,
+               "error_after": (y - result.targets) ** 2}
+    return pd.DataFrame({k: v.reshape(-1).numpy() for k, v in columns.items()})
+
+
+def no_shift_identity(patterns: int = 10_000, classes: int = 10, seed: int = 0, scale: float = 5.0) -> dict[str, float]:
+    """Numerical check that Output Reset without shift, with targets 1/0, changes nothing on sigmoid outputs.
+
+    Sigmoid outputs lie in (0, 1): the correct output is below its target 1 and every other output above its
+    target 0, so no output is more correct than its target and every reset d is 0. Draws ``patterns`` random
+    logits (normal, std ``scale``) and returns the largest absolute differences between plain sigmoid-MSE and
+    sigmoid-MSE with OR (shift off) in targets, per-pattern loss and gradient, and the number of resets.
+    """
+    import torch
+
+    from sigmse import functional
+    from sigmse.output_reset import output_reset
+
+    generator = torch.Generator().manual_seed(seed)
+    logits = (scale * torch.randn(patterns, classes, generator=generator, dtype=torch.float64)).requires_grad_()
+    labels = torch.randint(classes, (patterns,), generator=generator)
+    plain = functional.sigmoid_mse(logits, labels, reduction="none")
+    reset = functional.sigmoid_mse_or(logits, labels, reduction="none", shift=False)
+    grad_plain, = torch.autograd.grad(plain.sum(), logits)
+    grad_reset, = torch.autograd.grad(reset.sum(), logits)
+    result = output_reset(torch.sigmoid(logits.detach()), labels, shift=False)
+    targets = torch.nn.functional.one_hot(labels, classes).to(logits.dtype)
+    return {"patterns": patterns, "outputs_reset": int((result.resets != 0).sum()),
+            "max_target_change": float((result.targets - targets).abs().max()),
+            "max_loss_difference": float((plain - reset).detach().abs().max()),
+            "max_gradient_difference": float((grad_plain - grad_reset).abs().max())}
+
+
+# -- for the chapters ---------------------------------------------------------------------------------
+
+VERDICT_DATASETS = ("mnist", "fashion-mnist", "cifar10")  # the intro reads verdict_<key> for each
+
+
+def dataset_key(name: str) -> str:
+    """A dataset name as a glue-key part: ``fashion-mnist`` -> ``fashion_mnist``."""
+    return name.replace("-", "_")
+
+
+def comparison_row(comparison: pd.DataFrame, level: str, column: str = "loss",
+                   **where: Any) -> dict[str, Any] | None:
+    """The row of a :func:`paired_comparison` frame for ``level`` (and ``where``, e.g. dataset=...); None if absent."""
+    mask = comparison[column] == level
+    for key, value in where.items():
+        mask &= comparison[key] == value
+    rows = comparison[mask]
+    if len(rows) > 1:
+        raise ValueError(f"{len(rows)} rows match {column}={level!r}, {where}; narrow the selection")
+    return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def _pm(mean: float, std: float, scale: float, digits: int) -> str:
+    if np.isnan(mean):
+        return "n/a"
+    return f"{mean * scale:.{digits}f}" + ("" if np.isnan(std) else f" \u00b1 {std * scale:.{digits}f}")
+
+
+def _interval(low: float, high: float, scale: float, digits: int) -> str:
+    return "n/a" if np.isnan(low) else f"[{low * scale:.{digits}f}, {high * scale:.{digits}f}]"
+
+
+def order_index(table: pd.DataFrame, orders: Mapping[str, Sequence[Any]] | None) -> pd.DataFrame:
+    """``table`` with the index levels named in ``orders`` sorted in the given order (others alphabetically)."""
+    if not orders:
+        return table
+    def rank(index: pd.Index) -> pd.Index:
+        order = orders.get(index.name)
+        return index.map({level: i for i, level in enumerate(order)}.get) if order is not None else index
+    return table.sort_index(key=rank)
+
+
+def headline_table(chosen: pd.DataFrame, by: Sequence[str] = ("dataset", "loss"),
+                   orders: Mapping[str, Sequence[Any]] | None = None) -> pd.DataFrame:
+    """The results table: per group the chosen lr, seeds, test accuracy in % (mean +- std and 95% CI),
+    ECE and NLL (mean +- std), as strings ready to print. ``orders`` sorts index levels (see :func:`order_index`)."""
+    keys = list(by)
+    parts = {m: summarize(chosen, m, keys).set_index(keys) for m in ("test_acc", "test_ece", "test_nll")}
+    acc = parts["test_acc"]
+    table = pd.DataFrame({
+        "lr (chosen on val)": chosen.groupby(keys)["chosen_lr"].first().map("{:g}".format),
+        "seeds": acc["n"].astype(str) + np.where(acc["n_diverged"] > 0, " (+" + acc["n_diverged"].astype(str)
+                                                 + " diverged)", ""),
+        "test acc (%)": [_pm(m, s, 100, 2) for m, s in zip(acc["mean"], acc["std"])],
+        "95% CI (%)": [_interval(lo, hi, 100, 2) for lo, hi in zip(acc["ci95_low"], acc["ci95_high"])],
+        "ECE": [_pm(m, s, 1, 3) for m, s in zip(parts["test_ece"]["mean"], parts["test_ece"]["std"])],
+        "NLL": [_pm(m, s, 1, 3) for m, s in zip(parts["test_nll"]["mean"], parts["test_nll"]["std"])],
+    }, index=acc.index)
+    return order_index(table, orders)
+
+
+def comparison_table(comparison: pd.DataFrame, scale: float = 100.0, unit: str = "pp", digits: int = 2,
+                     orders: Mapping[str, Sequence[Any]] | None = None) -> pd.DataFrame:
+    """A :func:`paired_comparison` frame for print: difference and CI (times ``scale``, in ``unit``), p-value,
+    verdict, note; ``orders`` sorts index levels (see :func:`order_index`)."""
+    suffix = f" ({unit})" if unit else ""
+    keys = [c for c in comparison.columns if c not in ("n_pairs", "mean_diff", "ci95_low", "ci95_high",
+                                                       "p_value", "verdict", "note", "baseline")]
+    table = pd.DataFrame({
+        "vs": comparison["baseline"].to_numpy(),
+        "pairs": comparison["n_pairs"].to_numpy(),
+        f"difference{suffix}": [f"{d * scale:+.{digits}f}" if not np.isnan(d) else "n/a"
+                                for d in comparison["mean_diff"]],
+        f"95% CI{suffix}": [_interval(lo, hi, scale, digits) for lo, hi in zip(comparison["ci95_low"],
+                                                                              comparison["ci95_high"])],
+        "p (paired t)": [f"{p:.3f}" if np.isfinite(p) else "n/a" for p in comparison["p_value"]],
+        "verdict": comparison["verdict"].to_numpy(),
+        "note": comparison["note"].to_numpy(),
+    }, index=pd.MultiIndex.from_frame(comparison[keys]))
+    return order_index(table, orders)
+
+
+def keyed_values(summary: pd.DataFrame, prefix: str, datasets: Sequence[str], levels: Sequence[str],
+                 column: str = "loss", value: str = "mean") -> dict[str, float]:
+    """Glue keys ``<prefix>_<dataset>_<level>`` -> plain float (NaN where not run), for every combination.
+
+    Plain ``float`` matters: a numpy scalar glues as ``np.float64(...)``, which MyST-NB cannot format.
+    """
+    found = {(row["dataset"], row[column]): float(row[value]) for _, row in summary.iterrows()}
+    return {f"{prefix}_{dataset_key(d)}_{level}": found.get((d, level), float("nan"))
+            for d in datasets for level in levels}
+
+
+def convergence_verdict(table: pd.DataFrame, candidate: str = "sigmoid_mse_or", baseline: str = "softmax_ce",
+                        column: str = "variant") -> str:
+    """One line from an :func:`epochs_to_reach` table: in how many (dataset, level) cells ``candidate`` needs no
+    more epochs than ``baseline`` (never reaching counts as infinitely many), and the mean epochs of each."""
+    keys = [c for c in table.columns if c not in (column, "epoch", "best", "threshold")]
+    wide = table.pivot(index=keys, columns=column, values="epoch")  # only the (dataset, level) rows that exist
+    if candidate not in wide or baseline not in wide:
+        return "not run"
+    ours, theirs = wide[candidate].fillna(np.inf), wide[baseline].fillna(np.inf)
+    as_fast = int((ours <= theirs).sum())
+    faster, slower = int((ours < theirs).sum()), int((ours > theirs).sum())
+    word = ("as fast or faster" if faster else "as fast") if slower == 0 else "slower" if faster == 0 else "mixed"
+    return (f"{word}: {candidate} reaches {as_fast} of {len(wide)} accuracy levels in no more epochs than "
+            f"{baseline} ({faster} sooner, {slower} later)")
+
+
+def ablation_names() -> dict[str, str]:
+    """Variant label (as in :func:`records_frame`) -> the ablation's readable name, from OUTPUT_RESET_VARIANTS."""
+    from sigmse.profiles import OUTPUT_RESET_VARIANTS
+
+    return {variant_label(loss, options): name for name, (loss, options) in OUTPUT_RESET_VARIANTS.items()}
+
+
+def lr_sweep_table(frame: pd.DataFrame, metric: str = "test_acc", by: Sequence[str] = ("dataset", "variant"),
+                   usable: float = 0.9) -> pd.DataFrame:
+    """Accuracy versus learning rate: seed-mean ``metric`` per group (rows) and lr (columns), plus
+    ``diverged`` (runs) and ``usable lrs``: how many learning rates reach ``usable`` x the best seed-mean
+    validation accuracy of any group in the dataset (on validation, so the test set stays unread for choices)."""
+    keys = list(by)
+    scored = frame.assign(_val=_scored(frame, "val_acc"))
+    means = scored.groupby([*keys, "lr"]).agg(value=(metric, "mean"), val=("_val", "mean"),
+                                              diverged=("status", lambda s: int((s != "ok").sum())))
+    means = means.reset_index()
+    best = means.groupby(keys[0])["val"].transform("max")
+    means["usable"] = means["val"] >= usable * best
+    table = means.pivot_table(index=keys, columns="lr", values="value", dropna=False)
+    table.columns = [f"lr={lr:g}" for lr in table.columns]
+    grouped = means.groupby(keys)
+    return table.assign(diverged=grouped["diverged"].sum(), **{"usable lrs": grouped["usable"].sum()})
+
+
+def lr_sweep_verdict(frame: pd.DataFrame, candidate: str = "sigmoid_mse_or", baseline: str = "sigmoid_mse",
+                     column: str = "loss", metric: str = "test_acc", margin: float = 0.05) -> str:
+    """One line: at how many learning rates the seed-mean ``metric`` of ``candidate`` is ahead of / behind /
+    within ``margin`` of ``baseline``'s (a diverged run counts as chance), listing the rates where they differ."""
+    scored = frame.assign(_value=_scored(frame, metric))
+    means = scored.pivot_table(index="lr", columns=column, values="_value", aggfunc="mean")
+    if candidate not in means or baseline not in means:
+        return "not run"
+    gap = (means[candidate] - means[baseline]).dropna()
+    ahead, behind = gap[gap > margin].index, gap[gap < -margin].index
+    rates = lambda index: f" ({', '.join(f'{lr:g}' for lr in index)})" if len(index) else ""  # noqa: E731
+    return (f"{candidate} is ahead of {baseline} by more than {margin * 100:g} pp at {len(ahead)} of {len(gap)} "
+            f"learning rates{rates(ahead)}, behind at {len(behind)}{rates(behind)}, "
+            f"within {margin * 100:g} pp at {len(gap) - len(ahead) - len(behind)}")
+
+
+def grid_edges(chosen: pd.DataFrame, runs: pd.DataFrame,
+               group: str | Sequence[str] = ("dataset", "variant")) -> pd.DataFrame:
+    """The groups whose chosen learning rate is the smallest or largest one tried: their best rate may lie
+    outside the grid. Columns: ``group``, ``chosen_lr``, ``edge`` ("smallest" or "largest")."""
+    keys = _as_list(group)
+    tried = runs.groupby(keys)["lr"].agg(["min", "max"])
+    picked = chosen.groupby(keys)["chosen_lr"].first().to_frame().join(tried)
+    edge = np.where(picked["chosen_lr"] == picked["min"], "smallest",
+                    np.where(picked["chosen_lr"] == picked["max"], "largest", ""))
+    picked = picked.assign(edge=edge)
+    return picked[picked["edge"] != ""][["chosen_lr", "edge"]].reset_index()
+
+
+def page_note(records: Sequence[Mapping[str, Any]], profile: str) -> str:
+    """What a chapter prints first: the provenance line, and a warning when the numbers mean nothing."""
+    line = provenance_line(records)
+    if profile == "smoke":
+        return ("SMOKE PROFILE: tiny subsets, one epoch, one seed. These numbers only show that the pipeline "
+                "runs; they say nothing about the losses.\n" + line)
+    return line

@@ -1,0 +1,325 @@
+"""Tests of sigmse.analysis against hand-computed numbers, on small hand-made records (no training).
+
+Hand computations used below:
+
+* mean 0.92, sample std 0.02 of [0.90, 0.92, 0.94]; the 95% Student-t quantile with 2 dof is 4.302652729911275,
+  so the half-width is 4.302652729911275 * 0.02 / sqrt(3) = 0.0496827...
+* with 2 dof the t distribution has the closed form CDF F(t) = 1/2 + t / (2 sqrt(2 + t^2)), so a two-sided
+  paired t-test has p = 1 - |t| / sqrt(2 + t^2).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("scipy")
+
+from sigmse import analysis  # noqa: E402
+
+T_975_2DOF = 4.302652729911275
+
+
+def _record(*, loss="softmax_ce", options=None, lr=0.1, seed=0, dataset="mnist", status="ok", test_acc=0.9,
+            val_acc=0.9, history=None, extra_metrics=None, provenance=None):
+    config = {"dataset": dataset, "model": "mlp", "loss": loss, "loss_options": options or {}, "lr": lr,
+              "optimizer": "adam", "epochs": 3, "seed": seed, "label_noise": "none", "label_noise_rate": 0.0,
+              "input_noise_sigma": 0.0, "input_noise_at": "both"}
+    metrics = {"train_seconds": 1.5}
+    if status == "ok":
+        metrics.update(test_acc=test_acc, val_acc=val_acc, test_nll=0.3, test_ece=0.02, **(extra_metrics or {}))
+    return {"hash": f"{loss}-{lr}-{seed}-{dataset}", "profile": "quick", "config": config, "status": status,
+            "history": history or [], "metrics": metrics,
+            "provenance": provenance or {"git_commit": "abcdef1234567", "git_dirty": False, "device_name": "CPU",
+                                         "torch_version": "2.9", "date": "2026-01-02T00:00:00+00:00"}}
+
+
+def _frame(rows):
+    """A runs frame from (variant, lr, seed, val_acc, test_acc, status) tuples on MNIST."""
+    return pd.DataFrame([{"dataset": "mnist", "variant": v, "loss": v, "lr": lr, "seed": s, "val_acc": va,
+                          "test_acc": ta, "status": st} for v, lr, s, va, ta, st in rows])
+
+
+# -- records_frame ----------------------------------------------------------------------------------
+
+
+def test_variant_label_puts_output_reset_knobs_first():
+    assert analysis.variant_label("softmax_ce", {}) == "softmax_ce"
+    assert analysis.variant_label("sigmoid_mse_or", {"neg": 0.1, "pos": 0.9, "shift": False}) == \
+        "sigmoid_mse_or (shift=False, pos=0.9, neg=0.1)"
+    assert analysis.variant_label("gce", {"q": 0.7}) == "gce (q=0.7)"
+
+
+def test_records_frame_keeps_diverged_runs_with_nan_metrics_and_noise_columns():
+    records = [_record(extra_metrics={"test_acc_sigma_0.1": 0.8}),
+               _record(loss="sigmoid_mse_or", options={"shift": True}, status="diverged")]
+    frame = analysis.records_frame(records)
+    assert len(frame) == 2
+    assert list(frame.columns[:len(analysis.RUN_COLUMNS)]) == list(analysis.RUN_COLUMNS)
+    ok, bad = frame.iloc[0], frame.iloc[1]
+    assert ok["test_acc"] == 0.9 and ok["test_acc_sigma_0.1"] == 0.8 and ok["test_nll"] == 0.3
+    assert bad["status"] == "diverged" and math.isnan(bad["test_acc"]) and math.isnan(bad["test_acc_sigma_0.1"])
+    assert bad["variant"] == "sigmoid_mse_or (shift=True)" and bad["train_seconds"] == 1.5
+
+
+# -- select_learning_rates --------------------------------------------------------------------------
+
+
+def test_select_learning_rates_scores_diverged_runs_at_chance():
+    """lr 1.0 has the best surviving seed (0.95) but one diverged seed: (0.95 + 0.1) / 2 = 0.525 < 0.8."""
+    frame = _frame([("a", 0.1, 0, 0.8, 0.5, "ok"), ("a", 0.1, 1, 0.8, 0.5, "ok"),
+                    ("a", 1.0, 0, 0.95, 0.99, "ok"), ("a", 1.0, 1, np.nan, np.nan, "diverged")])
+    chosen = analysis.select_learning_rates(frame)
+    assert sorted(chosen["seed"]) == [0, 1]
+    assert set(chosen["lr"]) == {0.1} and set(chosen["chosen_lr"]) == {0.1}
+    assert chosen["selection_score"].iloc[0] == pytest.approx(0.8)
+
+
+def test_select_learning_rates_keeps_a_group_whose_every_run_diverged():
+    frame = _frame([("a", 0.1, 0, np.nan, np.nan, "diverged"), ("a", 1.0, 0, np.nan, np.nan, "diverged"),
+                    ("b", 0.1, 0, 0.7, 0.7, "ok")])
+    chosen = analysis.select_learning_rates(frame)
+    row = chosen[chosen["variant"] == "a"].iloc[0]
+    assert row["chosen_lr"] == 0.1 and row["selection_score"] == pytest.approx(0.1)  # a tie: the smaller lr
+    assert len(chosen) == 2
+
+
+def test_select_learning_rates_picks_best_mean_per_group():
+    frame = _frame([("a", 0.1, 0, 0.80, 0.1, "ok"), ("a", 0.1, 1, 0.90, 0.1, "ok"),  # mean 0.85
+                    ("a", 1.0, 0, 0.95, 0.9, "ok"), ("a", 1.0, 1, 0.70, 0.9, "ok"),  # mean 0.825
+                    ("b", 0.1, 0, 0.50, 0.9, "ok"), ("b", 0.1, 1, 0.50, 0.9, "ok"),
+                    ("b", 1.0, 0, 0.60, 0.1, "ok"), ("b", 1.0, 1, 0.55, 0.1, "ok")])
+    chosen = analysis.select_learning_rates(frame).groupby("variant")["chosen_lr"].first()
+    assert chosen.to_dict() == {"a": 0.1, "b": 1.0}
+
+
+def test_select_learning_rates_never_reads_test_metrics():
+    rng = np.random.default_rng(0)
+    rows = [(v, lr, s, float(rng.uniform(0.5, 1.0)), float(rng.uniform(0.5, 1.0)), "ok")
+            for v in "abc" for lr in (0.01, 0.1, 1.0) for s in range(3)]
+    frame = _frame(rows)
+    before = analysis.select_learning_rates(frame)[["variant", "chosen_lr"]].drop_duplicates()
+    for permutation_seed in range(5):
+        shuffled = frame.assign(test_acc=np.random.default_rng(permutation_seed).permutation(frame["test_acc"]))
+        after = analysis.select_learning_rates(shuffled)[["variant", "chosen_lr"]].drop_duplicates()
+        pd.testing.assert_frame_equal(before.reset_index(drop=True), after.reset_index(drop=True))
+    with pytest.raises(ValueError, match="test metric"):
+        analysis.select_learning_rates(frame, metric="test_acc")
+    with pytest.raises(ValueError, match="no column 'optimizer'"):
+        analysis.select_learning_rates(frame, group=("dataset", "optimizer"))
+
+
+# -- summarize and paired_comparison ----------------------------------------------------------------
+
+
+def test_summarize_matches_hand_computed_t_interval():
+    frame = _frame([("a", 0.1, s, 0.0, acc, "ok") for s, acc in enumerate((0.90, 0.92, 0.94))]
+                   + [("b", 0.1, 0, 0.0, 0.5, "ok"), ("b", 0.1, 1, np.nan, np.nan, "diverged")])
+    table = analysis.summarize(frame, "test_acc", "variant").set_index("variant")
+    half = T_975_2DOF * 0.02 / math.sqrt(3)
+    a = table.loc["a"]
+    assert (a["n"], a["n_diverged"]) == (3, 0)
+    assert a["mean"] == pytest.approx(0.92) and a["std"] == pytest.approx(0.02)
+    assert a["ci95_low"] == pytest.approx(0.92 - half) and a["ci95_high"] == pytest.approx(0.92 + half)
+    b = table.loc["b"]
+    assert (b["n"], b["n_diverged"], b["mean"]) == (1, 1, 0.5)
+    assert math.isnan(b["std"]) and math.isnan(b["ci95_low"]) and math.isnan(b["ci95_high"])
+
+
+def _paired_frame(baseline, other, name="sigmoid_mse_or"):
+    return pd.DataFrame([{"dataset": "mnist", "loss": loss, "seed": s, "test_acc": acc}
+                         for loss, values in (("softmax_ce", baseline), (name, other))
+                         for s, acc in enumerate(values)])
+
+
+def test_paired_comparison_not_significant_matches_hand_computation():
+    """Differences [0.01, 0.03, 0.02]: mean 0.02, sd 0.01, t = 0.02 / (0.01/sqrt 3) = 2 sqrt 3."""
+    result = analysis.paired_comparison(_paired_frame([0.90, 0.92, 0.94], [0.91, 0.95, 0.96]), "test_acc")
+    row = result.iloc[0]
+    t = 0.02 / (0.01 / math.sqrt(3))
+    half = T_975_2DOF * 0.01 / math.sqrt(3)
+    assert row["loss"] == "sigmoid_mse_or" and row["baseline"] == "softmax_ce" and row["n_pairs"] == 3
+    assert row["mean_diff"] == pytest.approx(0.02)
+    assert row["ci95_low"] == pytest.approx(0.02 - half) and row["ci95_high"] == pytest.approx(0.02 + half)
+    assert row["p_value"] == pytest.approx(1 - t / math.sqrt(2 + t * t))  # 0.0742
+    assert row["verdict"] == "same" and row["note"] == ""
+
+
+def test_paired_comparison_significant_worse_and_better():
+    """Differences [-0.05, -0.04, -0.06]: t = -5 sqrt 3, p = 1 - |t| / sqrt(2 + t^2) = 0.0131 < 0.05."""
+    worse = analysis.paired_comparison(_paired_frame([0.90, 0.92, 0.94], [0.85, 0.88, 0.88]), "test_acc").iloc[0]
+    t = 0.05 / (0.01 / math.sqrt(3))
+    assert worse["p_value"] == pytest.approx(1 - t / math.sqrt(2 + t * t))
+    assert worse["verdict"] == "worse"
+    nll = analysis.paired_comparison(_paired_frame([0.90, 0.92, 0.94], [0.85, 0.88, 0.88]), "test_acc",
+                                     higher_is_better=False).iloc[0]
+    assert nll["verdict"] == "better"  # lower is better (e.g. NLL, ECE)
+    strict = analysis.paired_comparison(_paired_frame([0.90, 0.92, 0.94], [0.85, 0.88, 0.88]), "test_acc",
+                                        alpha=0.01).iloc[0]
+    assert strict["verdict"] == "same"
+
+
+def test_paired_comparison_one_seed_is_too_few_and_diverged_pairs_are_counted():
+    one = analysis.paired_comparison(_paired_frame([0.9], [0.95]), "test_acc").iloc[0]
+    assert one["verdict"] == "same" and one["note"] == "too few seeds to tell" and math.isnan(one["p_value"])
+    assert one["mean_diff"] == pytest.approx(0.05)
+    gap = analysis.paired_comparison(_paired_frame([0.9, 0.9, 0.9], [0.95, np.nan, 0.97]), "test_acc").iloc[0]
+    assert gap["n_pairs"] == 2 and "1 pair(s) without a value" in gap["note"]
+    assert gap["mean_diff"] == pytest.approx(0.06)
+
+
+def test_paired_comparison_rejects_several_runs_per_seed():
+    frame = pd.concat([_paired_frame([0.9, 0.9], [0.8, 0.8]), _paired_frame([0.9, 0.9], [0.8, 0.8])])
+    with pytest.raises(ValueError, match="select_learning_rates"):
+        analysis.paired_comparison(frame, "test_acc")
+
+
+def test_verdict_text():
+    row = {"verdict": "same", "mean_diff": -0.0012, "p_value": 0.4134, "n_pairs": 2}
+    assert analysis.verdict_text(row) == "same (\u22120.12 pp, p = 0.41, 2 seeds)"
+    assert analysis.verdict_text(None) == "not run"
+    one_seed = {**row, "p_value": float("nan"), "n_pairs": 1}
+    assert analysis.verdict_text(one_seed) == "same (\u22120.12 pp, p n/a, 1 seed)"
+    assert analysis.verdict_text({**row, "verdict": "better", "mean_diff": 0.02, "p_value": 1e-5}) == \
+        "better (+2.00 pp, p < 0.001, 2 seeds)"
+
+
+# -- histories --------------------------------------------------------------------------------------
+
+
+def _history_records():
+    def epochs(values, flipped=False):
+        return [{"epoch": i + 1, "train_loss": 1.0 / (i + 1), "train_acc": v, "val_acc": v, "test_acc": v,
+                 "reset_fraction": None, "lr": 0.1, "seconds": 0.1,
+                 **({"train_acc_flipped": 0.1, "train_acc_clean": v} if flipped else {})}
+                for i, v in enumerate(values)]
+    return [_record(seed=0, history=epochs([0.5, 0.7, 0.9])), _record(seed=1, history=epochs([0.6, 0.8, 0.8])),
+            _record(loss="sigmoid_mse", seed=0, history=epochs([0.2, 0.4, 0.6], flipped=True)),
+            _record(loss="sigmoid_mse", seed=1, status="diverged",
+                    history=[{"epoch": 1, "train_loss": None, "seconds": 0.1}])]
+
+
+def test_history_frame_long_format():
+    history = analysis.history_frame(_history_records())
+    assert list(history.columns) == list(analysis.HISTORY_COLUMNS)
+    assert len(history) == 3 + 3 + 3 + 1
+    diverged = history[history["status"] == "diverged"].iloc[0]
+    assert diverged["epoch"] == 1 and math.isnan(diverged["train_loss"]) and math.isnan(diverged["test_acc"])
+    assert history["reset_fraction"].isna().all()
+    assert history.loc[history["loss"] == "sigmoid_mse", "train_acc_flipped"].iloc[0] == 0.1
+
+
+def test_epochs_to_reach_reads_the_seed_mean_curve():
+    """softmax_ce mean curve [0.55, 0.75, 0.85]; sigmoid_mse [0.2, 0.4, 0.6] (the diverged seed has no accuracy)."""
+    history = analysis.history_frame(_history_records())
+    table = analysis.epochs_to_reach(history, [0.7, 0.8, 0.9], by="variant")
+    epochs = table.set_index(["variant", "threshold"])["epoch"]
+    assert epochs[("softmax_ce", 0.7)] == 2 and epochs[("softmax_ce", 0.8)] == 3
+    assert math.isnan(epochs[("softmax_ce", 0.9)])
+    assert epochs[("sigmoid_mse", 0.7)] != epochs[("sigmoid_mse", 0.7)]  # NaN: never
+    assert len(table) == 6
+
+
+def test_relative_thresholds_and_epochs_to_reach_per_dataset():
+    history = analysis.history_frame(_history_records())
+    levels = analysis.relative_thresholds(history, [0.5, 1.0])  # best final seed-mean: softmax_ce 0.85
+    assert levels["best"].tolist() == pytest.approx([0.85, 0.85])
+    assert levels["threshold"].tolist() == pytest.approx([0.425, 0.85])
+    table = analysis.epochs_to_reach(history, levels)
+    epochs = table.set_index(["variant", "fraction"])["epoch"]
+    assert epochs[("softmax_ce", 0.5)] == 1 and epochs[("softmax_ce", 1.0)] == 3
+    assert epochs[("sigmoid_mse", 0.5)] == 3 and math.isnan(epochs[("sigmoid_mse", 1.0)])
+    assert set(table.columns) >= {"dataset", "variant", "fraction", "best", "threshold", "epoch"}
+
+
+# -- provenance -------------------------------------------------------------------------------------
+
+
+def test_provenance_line():
+    records = [_record(), _record(seed=1, status="diverged",
+                                  provenance={"git_commit": "1234567890", "git_dirty": True, "device_name": "H100",
+                                              "torch_version": "2.9", "date": "2026-01-05T00:00:00+00:00"})]
+    assert analysis.provenance_line(records) == (
+        "2 runs (1 diverged), profile quick, device(s) CPU, H100, sigmse commit(s) 1234567+dirty, abcdef1, "
+        "torch 2.9, made 2026-01-02 to 2026-01-05")
+    assert analysis.provenance_line([]) == "0 runs"
+
+
+# -- chapter helpers --------------------------------------------------------------------------------
+
+
+def test_headline_and_comparison_tables_format_hand_computed_numbers():
+    frame = _paired_frame([0.90, 0.92, 0.94], [0.91, 0.95, 0.96]).assign(
+        chosen_lr=0.1, test_ece=0.05, test_nll=0.25, status="ok")
+    table = analysis.headline_table(frame, orders={"loss": ["sigmoid_mse_or", "softmax_ce"]})
+    assert list(table.index.get_level_values("loss")) == ["sigmoid_mse_or", "softmax_ce"]
+    row = table.loc[("mnist", "softmax_ce")]
+    half = 100 * T_975_2DOF * 0.02 / math.sqrt(3)
+    assert row["test acc (%)"] == "92.00 \u00b1 2.00" and row["seeds"] == "3"
+    assert row["95% CI (%)"] == f"[{92 - half:.2f}, {92 + half:.2f}]" and row["lr (chosen on val)"] == "0.1"
+    assert row["ECE"] == "0.050 \u00b1 0.000"
+    printed = analysis.comparison_table(analysis.paired_comparison(frame, "test_acc")).iloc[0]
+    assert printed["difference (pp)"] == "+2.00" and printed["p (paired t)"] == "0.074"
+    assert printed["verdict"] == "same" and printed["vs"] == "softmax_ce"
+
+
+def test_keyed_values_are_plain_floats_with_nan_for_missing():
+    summary = pd.DataFrame({"dataset": ["fashion-mnist"], "loss": ["softmax_ce"], "mean": [np.float64(0.9)]})
+    values = analysis.keyed_values(summary, "acc", ["fashion-mnist", "cifar10"], ["softmax_ce"])
+    assert values["acc_fashion_mnist_softmax_ce"] == 0.9 and type(values["acc_fashion_mnist_softmax_ce"]) is float
+    assert math.isnan(values["acc_cifar10_softmax_ce"])
+
+
+def test_convergence_verdict_counts_levels():
+    table = pd.DataFrame({"dataset": ["mnist"] * 4, "fraction": [0.9, 0.9, 0.99, 0.99],
+                          "variant": ["softmax_ce", "sigmoid_mse_or"] * 2, "epoch": [2.0, 1.0, 3.0, np.nan]})
+    assert analysis.convergence_verdict(table) == ("mixed: sigmoid_mse_or reaches 1 of 2 accuracy levels in no more "
+                                                   "epochs than softmax_ce (1 sooner, 1 later)")
+    assert analysis.convergence_verdict(table[table["variant"] == "softmax_ce"]) == "not run"
+
+
+def test_lr_sweep_table_and_verdict():
+    frame = _frame([("sigmoid_mse", 0.1, 0, 0.5, 0.5, "ok"), ("sigmoid_mse", 1.0, 0, 0.9, 0.9, "ok"),
+                    ("sigmoid_mse_or", 0.1, 0, 0.85, 0.85, "ok"),
+                    ("sigmoid_mse_or", 1.0, 0, np.nan, np.nan, "diverged")])
+    table = analysis.lr_sweep_table(frame, by=("dataset", "loss"))
+    assert table.loc[("mnist", "sigmoid_mse"), "lr=1"] == 0.9
+    assert table.loc[("mnist", "sigmoid_mse_or"), "diverged"] == 1
+    assert table["usable lrs"].to_dict() == {("mnist", "sigmoid_mse"): 1, ("mnist", "sigmoid_mse_or"): 1}
+    assert analysis.lr_sweep_verdict(frame) == ("sigmoid_mse_or is ahead of sigmoid_mse by more than 5 pp at 1 of 2 "
+                                                "learning rates (0.1), behind at 1 (1), within 5 pp at 0")
+
+
+def test_output_reset_example_matches_the_docstring_example():
+    """output_reset's docstring: y = [0.9, 0.2, 0.7], class 2 -> shift 0.3, targets [0.3, 0.2, 1.3]."""
+    table = analysis.output_reset_example([[0.9, 0.2, 0.7]], [2])
+    np.testing.assert_allclose(table["reset_target"], [0.3, 0.2, 1.3])
+    np.testing.assert_allclose(table["shift"], [0.3] * 3)
+    np.testing.assert_allclose(table["reset"], [0.0, -0.1, 0.0], atol=1e-12)
+    np.testing.assert_allclose(table["error_after"], [0.36, 0.0, 0.36])
+    assert table["correct"].tolist() == [False, False, True]
+
+
+def test_no_shift_identity_holds():
+    identity = analysis.no_shift_identity(patterns=200, classes=4)
+    assert identity["outputs_reset"] == 0 and identity["max_target_change"] == 0.0
+    assert identity["max_gradient_difference"] == 0.0
+
+
+def test_ablation_names_and_page_note():
+    names = analysis.ablation_names()
+    assert names["sigmoid_mse"] == "no reset, targets 1/0"
+    assert names["sigmoid_mse_or (shift=True, pos=0.9, neg=0.1)"] == "reset with shift, targets 0.9/0.1"
+    assert analysis.page_note([_record()], "smoke").startswith("SMOKE PROFILE")
+    assert analysis.page_note([_record()], "quick").startswith("1 runs")
+
+
+def test_grid_edges_flags_rates_at_either_end():
+    frame = _frame([(v, lr, 0, val, 0.5, "ok") for v, vals in (("a", (0.9, 0.5, 0.4)), ("b", (0.4, 0.9, 0.5)),
+                                                                 ("c", (0.4, 0.5, 0.9)))
+                    for lr, val in zip((0.01, 0.1, 1.0), vals)])
+    edges = analysis.grid_edges(analysis.select_learning_rates(frame), frame)
+    assert edges[["variant", "chosen_lr", "edge"]].values.tolist() == [["a", 0.01, "smallest"], ["c", 1.0, "largest"]]

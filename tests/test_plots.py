@@ -1,0 +1,120 @@
+"""Light tests of sigmse.plots: figures build and render from small hand-made frames, with white backgrounds,
+labelled axes, one panel per facet, and the fixed colours per loss. No training."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("seaborn")
+pytest.importorskip("scipy")
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+
+from sigmse import analysis, plots  # noqa: E402
+from sigmse.profiles import ACCURACY_LOSSES, OUTPUT_RESET_VARIANTS  # noqa: E402
+
+
+def _render(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=30)
+    return buffer.getvalue()
+
+
+def _white(fig) -> bool:
+    return tuple(fig.get_facecolor()) == (1.0, 1.0, 1.0, 1.0)
+
+
+@pytest.fixture
+def history():
+    rows = [{"dataset": d, "variant": v, "seed": s, "epoch": e, "test_acc": 0.5 + 0.1 * e + 0.01 * s,
+             "train_loss": 1.0 / e, "reset_fraction": np.nan if v == "softmax_ce" else 0.1 / e}
+            for d in ("mnist", "cifar10") for v in ("softmax_ce", "sigmoid_mse_or") for s in (0, 1)
+            for e in (1, 2, 3)]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def runs():
+    rows = [{"dataset": d, "variant": v, "loss": v, "lr": lr, "seed": s, "status": "ok",
+             "test_acc": 0.8 + 0.01 * s + (0.02 if v == "softmax_ce" else 0.0), "val_acc": 0.8}
+            for d in ("mnist", "cifar10") for v in ACCURACY_LOSSES for lr in (0.1, 1.0) for s in (0, 1)]
+    frame = pd.DataFrame(rows)
+    frame.loc[(frame["lr"] == 1.0) & (frame["seed"] == 1), ["status", "test_acc", "val_acc"]] = ["diverged", np.nan,
+                                                                                                   np.nan]
+    return frame
+
+
+def test_apply_style_sets_white_backgrounds():
+    plots.apply_style()
+    assert matplotlib.rcParams["figure.facecolor"] == "white"
+    assert matplotlib.rcParams["savefig.facecolor"] == "white"
+
+
+def test_pretty_and_palette():
+    assert plots.pretty("sigmoid_mse_or (shift=False)") == "sigmoid-MSE + OR (shift=False)"
+    assert plots.pretty("gce") == "gce"
+    first, second = plots.palette(["sigmoid_mse_or", "softmax_ce"]), plots.palette(["softmax_ce", "zzz"])
+    assert first["softmax_ce"] == second["softmax_ce"]  # a loss keeps its colour whatever else is drawn
+    assert second["zzz"] not in [plots.palette(ACCURACY_LOSSES)[loss] for loss in ACCURACY_LOSSES]
+    assert len(set(plots.palette(list(OUTPUT_RESET_VARIANTS)).values())) == len(OUTPUT_RESET_VARIANTS)
+
+
+@pytest.mark.parametrize("band", ("range", "sd", "none"))
+def test_curves_with_band(history, band):
+    fig = plots.curves_with_band(history, y="test_acc", hue="variant", col="dataset", band=band,
+                                 col_order=["mnist", "cifar10"])
+    assert _white(fig) and len(fig.axes) == 2
+    assert [ax.get_title() for ax in fig.axes] == ["mnist", "cifar10"]
+    assert fig.axes[0].get_xlabel() == "epoch" and fig.axes[0].get_ylabel() == "test accuracy"
+    assert list(fig.axes[0].get_xticks()) == [1, 2, 3]
+    line = fig.axes[0].get_lines()[0]  # softmax_ce on mnist, mean over seeds 0 and 1
+    np.testing.assert_allclose(line.get_ydata(), [0.605, 0.705, 0.805])
+    assert len(fig.axes[0].collections) == (0 if band == "none" else 2)
+    assert fig.legends and [t.get_text() for t in fig.legends[0].get_texts()] == ["sigmoid-MSE + OR", "softmax CE"]
+    assert _render(fig)
+
+
+def test_curves_with_band_skips_missing_values_and_rejects_unknown_band(history):
+    fig = plots.curves_with_band(history, y="reset_fraction", col=None, logy=True)
+    assert len(fig.axes[0].get_lines()) == 1 and fig.axes[0].get_yscale() == "log"
+    with pytest.raises(ValueError, match="band 'ci' is not allowed"):
+        plots.curves_with_band(history, band="ci")
+
+
+def test_point_ci_draws_one_row_per_level(runs):
+    chosen = analysis.select_learning_rates(runs)
+    summary = analysis.summarize(chosen, "test_acc", ["dataset", "variant"])
+    fig = plots.point_ci(summary, y="variant", runs=chosen, order=ACCURACY_LOSSES, col_order=["mnist", "cifar10"])
+    assert _white(fig) and len(fig.axes) == 2
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == [plots.pretty(loss) for loss in ACCURACY_LOSSES]
+    assert "test accuracy" in fig.axes[0].get_xlabel()
+    assert _render(fig)
+
+
+def test_metric_vs_lr_marks_diverged_runs(runs):
+    fig = plots.metric_vs_lr(runs, hue="variant", hue_order=ACCURACY_LOSSES)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "learning rate" and ax.get_ylabel() == "test accuracy"
+    crosses = [line for line in ax.get_lines() if line.get_marker() == "x"]
+    assert len(crosses) == len(ACCURACY_LOSSES)  # one diverged run per loss, at chance
+    assert all(np.allclose(line.get_ydata(), 0.1) for line in crosses)
+    assert _render(fig)
+
+
+def test_verdict_heatmap_annotates_every_cell(runs):
+    chosen = analysis.select_learning_rates(runs, group=("dataset", "loss"))
+    comparison = analysis.paired_comparison(chosen, "test_acc")
+    fig = plots.verdict_heatmap(comparison, index_order=["mnist", "cifar10"], column_order=ACCURACY_LOSSES)
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert len(texts) == 2 * (len(ACCURACY_LOSSES) - 1)
+    assert all("same" in t or "better" in t or "worse" in t for t in texts)
+    assert "sigmoid-MSE + OR" in [t.get_text() for t in ax.get_xticklabels()]
+    assert _white(fig) and _render(fig)
