@@ -53,6 +53,7 @@ __all__ = [
     "lr_sweep_verdict",
     "grid_edges",
     "page_note",
+    "experiment_records",
 ]
 
 RUN_COLUMNS = (
@@ -573,3 +574,14 @@ def page_note(records: Sequence[Mapping[str, Any]], profile: str) -> str:
         return ("SMOKE PROFILE: tiny subsets, one epoch, one seed. These numbers only show that the pipeline "
                 "runs; they say nothing about the losses.\n" + line)
     return line
+
+
+def experiment_records(name: str, profile: str, *, results_dir: str, data_dir: str | None = None,
+                       device: str | None = None, datasets: Sequence[str] | None = None,
+                       seeds: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """The records of experiment ``name`` under ``profile`` (:func:`sigmse.profiles.experiment_configs`), through
+    :func:`sigmse.store.run_sweep`: stored runs load, missing ones train. No progress bar (pages stay clean)."""
+    from sigmse import profiles, store
+
+    configs = profiles.experiment_configs(name, profile, datasets=datasets, seeds=seeds, device=device)
+    return store.run_sweep(configs, profile=profile, results_dir=results_dir, data_dir=data_dir, progress=False)
