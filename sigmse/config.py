@@ -21,6 +21,7 @@ from sigmse.noise import INPUT_NOISE_WHERE, LABEL_NOISE_KINDS
 
 __all__ = [
     "RunConfig",
+    "IdentifiedConfig",
     "OPTIMIZERS",
     "SCHEDULES",
     "PRECISIONS",
@@ -57,8 +58,29 @@ def _number(name: str, value: object, *, low: float | None = None, high: float |
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
 
 
+class IdentifiedConfig:
+    """Run identity for a frozen config dataclass that defines ``to_dict()``.
+
+    The canonical JSON (sorted keys, no spaces, every field but ``device``) names the run, and 16 hex
+    digits of its SHA-256 name the result file, stably across processes and machines.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def canonical_json(self) -> str:
+        """The run's identity: sorted-key JSON of every field except ``device``."""
+        data = {k: v for k, v in self.to_dict().items() if k not in _EXECUTION_FIELDS}
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def hash(self) -> str:
+        """16 hex digits of the SHA-256 of :meth:`canonical_json`; stable across processes."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(IdentifiedConfig):
     """One training run. Defaults give a 3-epoch MNIST MLP run that takes seconds on a CPU."""
 
     dataset: str = "mnist"
@@ -141,16 +163,6 @@ class RunConfig:
         data["loss_options"] = dict(self.loss_options)
         data["test_input_sigmas"] = list(self.test_input_sigmas)
         return data
-
-    def canonical_json(self) -> str:
-        """The run's identity: sorted-key JSON of every field except ``device``."""
-        data = {k: v for k, v in self.to_dict().items() if k not in _EXECUTION_FIELDS}
-        return json.dumps(data, sort_keys=True, separators=(",", ":"))
-
-    @property
-    def hash(self) -> str:
-        """16 hex digits of the SHA-256 of :meth:`canonical_json`; stable across processes."""
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
 
     @property
     def effective_noise_seed(self) -> int:

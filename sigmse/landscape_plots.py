@@ -30,9 +30,9 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from sigmse.landscape import NUM_CLASSES, LandscapeConfig, free_indices, target_index
+from sigmse.plots import RC
 
 __all__ = [
-    "RC",
     "LOSS_LABELS",
     "TARGET_LABELS",
     "LOG_FLOOR",
@@ -50,13 +50,6 @@ __all__ = [
     "verdict_sentence",
 ]
 
-# Solid white backgrounds: transparent figures are unreadable in a dark-mode page.
-RC: Mapping[str, Any] = {
-    "figure.facecolor": "white",
-    "savefig.facecolor": "white",
-    "savefig.transparent": False,
-    "axes.facecolor": "white",
-}
 LOSS_LABELS: Mapping[str, str] = {
     "softmax_mse": "softmax-MSE",
     "softmax_ce": "cross-entropy",

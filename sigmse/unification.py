@@ -37,8 +37,6 @@ Neural Network Classification*, arXiv:2411.11213, 2024.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import statistics
 import time
@@ -51,7 +49,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sigmse import functional
-from sigmse.config import DEVICES, _choice, _number
+from sigmse.config import DEVICES, IdentifiedConfig, _choice, _number
 from sigmse.data import Dataset, load_dataset, resolve_data_dir, subset_indices, validation_split
 from sigmse.models import get_model
 from sigmse.store import SCHEMA_VERSION, STATUSES, provenance, read_record, write_record
@@ -101,14 +99,13 @@ DATASETS = ("mnist", "fashion-mnist")  # 28x28 greyscale on a black background: 
 LR = 1e-3  # Adam, every method and profile (see the module docstring)
 SPLIT_SEED = 0  # validation split and training subset, as in sigmse.train
 ROTATE_CHUNK = 8192  # images per affine_grid/grid_sample call: bounds the grid's memory (N*H*W*2 floats)
-_EXECUTION_FIELDS = ("device",)  # where a run executes, not what it is: not in the hash
 
 
 # ---- config ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class UnificationConfig:
+class UnificationConfig(IdentifiedConfig):
     """One run of the unification experiment. Defaults: the quick profile's unified run with Output Reset."""
 
     method: str = "unified_mse_or"
@@ -150,16 +147,6 @@ class UnificationConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "targets": list(self.targets)}
-
-    def canonical_json(self) -> str:
-        """The run's identity: sorted-key JSON of every field except ``device``."""
-        data = {k: v for k, v in self.to_dict().items() if k not in _EXECUTION_FIELDS}
-        return json.dumps(data, sort_keys=True, separators=(",", ":"))
-
-    @property
-    def hash(self) -> str:
-        """16 hex digits of the SHA-256 of :meth:`canonical_json`."""
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
 
     @property
     def classifies(self) -> bool:
