@@ -175,12 +175,17 @@ class RunConfig(IdentifiedConfig):
         return replace(self, **changes)
 
 
-def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
-    """Build a :class:`RunConfig` from a mapping, rejecting unknown keys by name."""
-    known = {f.name for f in fields(RunConfig)}
+def reject_unknown_keys(config_class: type, data: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` naming the first key of ``data`` that is not a field of ``config_class``."""
+    known = {f.name for f in fields(config_class)}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"unknown config key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
+
+
+def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
+    """Build a :class:`RunConfig` from a mapping, rejecting unknown keys by name."""
+    reject_unknown_keys(RunConfig, data)
     values = dict(data)
     if isinstance(values.get("loss_options"), Mapping):
         values["loss_options"] = tuple(sorted(values["loss_options"].items()))

@@ -37,6 +37,7 @@ __all__ = [
     "read_record",
     "write_record",
     "validate_record",
+    "envelope_problems",
     "provenance",
     "run_or_load",
     "record_failure",
@@ -54,13 +55,19 @@ def record_path(config: RunConfig, profile: str, results_dir: str | Path = "resu
     return Path(results_dir) / profile / f"{config.hash}.json"
 
 
-def validate_record(record: Any, expected_hash: str | None = None) -> list[str]:
-    """Problems with a record, as sentences; an empty list means it is valid."""
+def envelope_problems(record: Any, expected_hash: str | None,
+                      parse_config: Callable[[Any], Any]) -> tuple[list[str], Any]:
+    """The checks every record shares, and its parsed config (``None`` where it does not parse).
+
+    Object with the required keys, schema version, status, a failed record's error, a config that
+    ``parse_config`` accepts and whose hash matches the record's and the file name's. Record types add
+    their own checks on the metrics (:func:`validate_record`, ``sigmse.unification``).
+    """
     if not isinstance(record, dict):
-        return [f"record is a {type(record).__name__}, not an object"]
+        return [f"record is a {type(record).__name__}, not an object"], None
     problems = [f"missing key {key!r}" for key in REQUIRED_KEYS if key not in record]
     if problems:
-        return problems
+        return problems, None
     if record["schema_version"] != SCHEMA_VERSION:
         problems.append(f"schema_version {record['schema_version']!r}, expected {SCHEMA_VERSION}")
     if record["status"] not in STATUSES:
@@ -70,8 +77,9 @@ def validate_record(record: Any, expected_hash: str | None = None) -> list[str]:
         if not (isinstance(error, dict) and isinstance(error.get("type"), str)
                 and isinstance(error.get("message"), str)):
             problems.append("a 'failed' record has no error.type and error.message")
+    config = None
     try:
-        config = config_from_dict(record["config"])
+        config = parse_config(record["config"])
     except (TypeError, ValueError) as error:
         problems.append(f"config does not validate: {error}")
     else:
@@ -79,7 +87,13 @@ def validate_record(record: Any, expected_hash: str | None = None) -> list[str]:
             problems.append(f"hash {record['hash']!r} does not match its config ({config.hash})")
     if expected_hash is not None and record.get("hash") != expected_hash:
         problems.append(f"hash {record.get('hash')!r} does not match the file name ({expected_hash})")
-    if record["status"] == "ok" and "test_acc" not in record["metrics"]:
+    return problems, config
+
+
+def validate_record(record: Any, expected_hash: str | None = None) -> list[str]:
+    """Problems with a training-run record, as sentences; an empty list means it is valid."""
+    problems, _ = envelope_problems(record, expected_hash, config_from_dict)
+    if isinstance(record, dict) and record.get("status") == "ok" and "test_acc" not in record.get("metrics", {}):
         problems.append("an 'ok' record has no metrics.test_acc")
     return problems
 

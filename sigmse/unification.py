@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -49,10 +49,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sigmse import functional
-from sigmse.config import DEVICES, IdentifiedConfig, _choice, _number
+from sigmse.config import DEVICES, IdentifiedConfig, _choice, _number, reject_unknown_keys
 from sigmse.data import Dataset, load_dataset, resolve_data_dir, subset_indices, validation_split
 from sigmse.models import get_model
-from sigmse.store import SCHEMA_VERSION, STATUSES, provenance, read_record, write_record
+from sigmse.store import SCHEMA_VERSION, envelope_problems, provenance, read_record, write_record
 from sigmse.train import evaluate_logits, resolve_device
 from sigmse.seeds import stream_seed
 
@@ -162,10 +162,7 @@ class UnificationConfig(IdentifiedConfig):
 
 def unification_config_from_dict(data: Mapping[str, Any]) -> UnificationConfig:
     """Build a :class:`UnificationConfig` from a mapping, rejecting unknown keys by name."""
-    known = {f.name for f in fields(UnificationConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"unknown config key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
+    reject_unknown_keys(UnificationConfig, data)
     values = dict(data)
     if isinstance(values.get("targets"), list):
         values["targets"] = tuple(values["targets"])
@@ -469,27 +466,12 @@ def unification_record_path(config: UnificationConfig, profile: str, results_dir
 def validate_unification_record(record: Any, expected_hash: str | None = None) -> list[str]:
     """Problems with a unification record, as sentences; empty means valid.
 
-    :func:`sigmse.store.validate_record` checks a record's config as a ``RunConfig``, so these records have
-    this thin validator of their own, with the same rules.
+    The checks every record shares come from :func:`sigmse.store.envelope_problems`; the metrics an 'ok'
+    record must carry depend on the method.
     """
-    if not isinstance(record, dict):
-        return [f"record is a {type(record).__name__}, not an object"]
-    required = ("schema_version", "hash", "profile", "config", "status", "history", "metrics", "provenance")
-    problems = [f"missing key {key!r}" for key in required if key not in record]
-    if problems:
+    problems, config = envelope_problems(record, expected_hash, unification_config_from_dict)
+    if config is None:
         return problems
-    if record["schema_version"] != SCHEMA_VERSION:
-        problems.append(f"schema_version {record['schema_version']!r}, expected {SCHEMA_VERSION}")
-    if record["status"] not in STATUSES:
-        problems.append(f"status {record['status']!r} is not one of {', '.join(STATUSES)}")
-    try:
-        config = unification_config_from_dict(record["config"])
-    except (TypeError, ValueError) as error:
-        return [*problems, f"config does not validate: {error}"]
-    if config.hash != record["hash"]:
-        problems.append(f"hash {record['hash']!r} does not match its config ({config.hash})")
-    if expected_hash is not None and record["hash"] != expected_hash:
-        problems.append(f"hash {record['hash']!r} does not match the file name ({expected_hash})")
     needed = (["test_acc"] if config.classifies else []) + ([f"test_rmse_{config.targets[0]}"] if config.regresses
                                                             else [])
     if record["status"] == "ok":
