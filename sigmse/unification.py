@@ -443,7 +443,7 @@ def unification_configs(profile_name: str, seeds: Sequence[int] | None = None,
     """Every method x seed of the unification experiment under a profile of :mod:`sigmse.profiles`.
 
     The budget is the profile's MNIST budget (smoke: 512 training images, 1 epoch, 1 seed; quick: 5000 images,
-    3 epochs, 2 seeds; paper: the full 55,000, 20 epochs, 5 seeds on CUDA), with Adam at ``LR``.
+    3 epochs, 3 seeds; paper: the full 55,000, 20 epochs, 5 seeds on CUDA), with Adam at ``LR``.
     """
     from sigmse.profiles import get_profile
 

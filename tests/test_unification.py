@@ -76,8 +76,8 @@ def test_config_identity():
 
 def test_profiles_give_the_budgets():
     quick = U.unification_configs("quick")
-    assert len(quick) == 10 and {c.method for c in quick} == set(U.METHODS)
-    assert {(c.train_subset, c.epochs, c.seed) for c in quick} == {(5000, 3, 0), (5000, 3, 1)}
+    assert len(quick) == 15 and {c.method for c in quick} == set(U.METHODS)
+    assert {(c.train_subset, c.epochs, c.seed) for c in quick} == {(5000, 3, 0), (5000, 3, 1), (5000, 3, 2)}
     paper = U.unification_configs("paper")
     assert {(c.train_subset, c.epochs, c.device) for c in paper} == {(None, 20, "cuda")} and len(paper) == 25
     assert {c.device for c in U.unification_configs("smoke", seeds=[3], device="cpu")} == {"cpu"}
