@@ -1,11 +1,13 @@
 # The two commands of the README:
-#   make book   set everything up, run every notebook with papermill, build the HTML book
+#   make book   set everything up, train the chapters' runs (JOBS at once), run every notebook with
+#               papermill, build the HTML book
 #   make test   set everything up, run the test suite
 # Both create .venv with the exact versions of constraints.txt (torch 2.14.1, torchvision 0.29.1).
 
 PYTHON ?= python3
 VENV ?= .venv
 PROFILE ?= quick
+JOBS ?= 2
 PY := $(VENV)/bin/python
 
 .PHONY: setup book test clean
@@ -20,7 +22,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 setup: $(VENV)/.installed
 
 book: setup
-	$(VENV)/bin/sigmse book --profile $(PROFILE)
+	$(VENV)/bin/sigmse book --profile $(PROFILE) --sweep-jobs $(JOBS)
 
 test: setup
 	$(PY) -m pytest

@@ -2,6 +2,10 @@
 
 One command rebuilds everything (``sigmse book``, which ``make book`` runs):
 
+0. The runs the chapters read (:data:`CHAPTER_EXPERIMENTS`) train first, as one sweep through
+   :func:`sigmse.executors.run_configs`: in this process, in a process pool (``--sweep-jobs N``) or on a
+   Ray cluster (``--executor ray``). Stored runs are skipped. If a run fails the build stops there,
+   listing the failed runs; what finished stays stored, and a rerun retries only the failed ones.
 1. The chapter notebooks are the ``.ipynb`` entries of ``_toc.yml``. Each runs with
    papermill in its own folder (Jupyter Book's ``run_in_temp: false`` convention), with
    the parameters its ``parameters`` cell declares: ``profile``, ``results_dir``,
@@ -50,6 +54,7 @@ from typing import Any
 __all__ = [
     "VERDICT_KEYS",
     "CORE_PARAMETERS",
+    "CHAPTER_EXPERIMENTS",
     "BookBuildError",
     "Chapter",
     "verdict_key",
@@ -82,6 +87,19 @@ VERDICT_KEYS: dict[str, tuple[str, ...]] = {
 
 # The parameters every chapter notebook declares in its `parameters` cell (tests/test_book.py checks).
 CORE_PARAMETERS = ("profile", "results_dir", "data_dir", "device")
+
+# The experiments (sigmse.profiles) each chapter reads with analysis.experiment_records(name, ...). Before
+# running the notebooks, build_book runs the experiments of the chapters it executes as one sweep, on the
+# executor asked for (this process, a process pool, a Ray cluster), so the notebooks only load stored runs.
+# tests/test_book.py checks this table against the notebooks' calls.
+CHAPTER_EXPERIMENTS: dict[str, tuple[str, ...]] = {
+    "accuracy": ("accuracy",),
+    "convergence": ("accuracy",),
+    "output_reset": ("output_reset", "lr_sweep"),
+    "noise": ("noise",),
+}
+# Notebook parameters that change which runs a chapter reads; given with -p, the sweep uses them too.
+SWEEP_PARAMETERS = ("datasets", "seeds")
 
 KERNEL_NAME = "python3"
 DATA_DIR_ENV = "SIGMSE_DATA_DIR"
@@ -542,6 +560,10 @@ def build_book(
     build_dir: str | os.PathLike[str] = "_build",
     extra_parameters: dict[str, Any] | None = None,
     jobs: int = 1,
+    executor: str = "local",
+    sweep_jobs: int | None = None,
+    ray_address: str | None = None,
+    retries: int = 2,
     root: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Run the chapter notebooks with papermill and build the HTML book; return the ``html`` folder.
@@ -556,18 +578,28 @@ def build_book(
         build_dir: where ``executed/`` (the staging tree) and ``html/`` go (relative to ``root``).
         extra_parameters: more papermill parameters; each must be declared by one of the notebooks.
         jobs: notebooks run at once (each in its own process and kernel).
+        executor: where the chapters' runs train before the notebooks run (:func:`sigmse.executors.run_configs`):
+            ``local`` or ``ray``.
+        sweep_jobs: ``local``: runs at once in a process pool (default 1: in this process);
+            ``ray``: most runs in flight.
+        ray_address: ``ray`` only: the cluster (default: a local one, started for the sweep).
+        retries: how often a run whose worker process died is resubmitted.
         root: the folder with ``_config.yml`` and ``_toc.yml``; default the current folder or the checkout.
 
     Raises:
         ValueError: an unknown profile, notebook or parameter, or a toc entry with no file.
-        BookBuildError: a notebook failed (naming it, the cell, the exception, the executed copy),
+        DatasetNotFoundError: a dataset the chapters' runs need is not under the data root (before any run).
+        BookBuildError: a run of the sweep failed (listing them; nothing stored is lost and a rerun retries),
+            a notebook failed (naming it, the cell, the exception, the executed copy),
             or ``jupyter-book build`` warned or failed, or a page shows an error.
     """
+    from sigmse.executors import check_executor_options
     from sigmse.profiles import get_profile
 
     get_profile(profile)  # ValueError listing the profiles
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    check_executor_options(executor, sweep_jobs, retries)  # e.g. Ray not installed: said before any work
     base = _find_root(root)
     absent: list[str] = []  # toc entries with no file: an error for a full build, left out of a partial one
     chapters = discover_notebooks(base, absent=None if notebooks is None else absent)
@@ -577,6 +609,7 @@ def build_book(
             "data_dir": str(_data_root(data_dir, base)), "device": device}
     tasks = _plan(selected, core, dict(extra_parameters or {}), build / "executed")
 
+    _run_chapter_sweep(tasks, core, executor=executor, jobs=sweep_jobs, ray_address=ray_address, retries=retries)
     _run_notebooks(tasks, chapters, jobs, profile, base)
     left_out = _left_out(chapters, selected, build / "executed", profile)
     if absent:
@@ -601,6 +634,28 @@ def _plan(selected: list[Chapter], core: dict[str, Any], extra: dict[str, Any], 
                       "output": str(output), "defaults": defaults,
                       "parameters": {k: v for k, v in wanted.items() if k in defaults}})
     return tasks
+
+
+def _run_chapter_sweep(tasks: list[dict], core: dict[str, Any], **executor_options: Any) -> None:
+    """Train the runs the chapters will read (:data:`CHAPTER_EXPERIMENTS`) as one sweep; stop if any failed."""
+    from sigmse.executors import run_configs
+    from sigmse.profiles import experiment_configs
+
+    configs = {}
+    for task in tasks:
+        given = {k: task["parameters"].get(k) for k in SWEEP_PARAMETERS}
+        for name in CHAPTER_EXPERIMENTS.get(task["name"], ()):
+            for config in experiment_configs(name, core["profile"], device=core["device"], **given):
+                configs.setdefault(config.hash, config)
+    if not configs:
+        return
+    summary = run_configs(configs.values(), profile=core["profile"], results_dir=core["results_dir"],
+                          data_dir=core["data_dir"], **executor_options)
+    print(summary, file=sys.stderr)
+    if summary.failed:
+        raise BookBuildError(f"{len(summary.failed)} of the chapters' runs failed, so no notebook was run; "
+                             f"the {summary.done} runs that finished are stored, and rerunning the build "
+                             f"retries the failed ones.\n{summary}")
 
 
 def _run_notebooks(tasks: list[dict], chapters: list[Chapter], jobs: int, profile: str, root: Path) -> None:
@@ -688,6 +743,7 @@ def _key_value(text: str) -> tuple[str, Any]:
 
 def add_book_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``sigmse book``."""
+    from sigmse.executors import add_executor_arguments
     from sigmse.profiles import profile_names
 
     parser.add_argument("--profile", default="quick", help=f"one of: {', '.join(profile_names())} (default: quick)")
@@ -700,6 +756,7 @@ def add_book_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-p", "--parameter", action="append", type=_key_value, metavar="KEY=VALUE",
                         help="another papermill parameter, JSON-typed (repeatable), e.g. -p seeds=[0]")
     parser.add_argument("-j", "--jobs", type=int, default=1, help="notebooks to run at once (default: 1)")
+    add_executor_arguments(parser, jobs_flag="--sweep-jobs")  # where the chapters' runs train, before the notebooks
 
 
 def run_book_command(args: argparse.Namespace) -> int:
@@ -714,8 +771,9 @@ def run_book_command(args: argparse.Namespace) -> int:
         extra[key] = value
     try:
         html = build_book(args.profile, notebooks=args.only, results_dir=args.results_dir, data_dir=args.data_dir,
-                          device=args.device, build_dir=args.build_dir, extra_parameters=extra,
-                          jobs=getattr(args, "jobs", 1))
+                          device=args.device, build_dir=args.build_dir, extra_parameters=extra, jobs=args.jobs,
+                          executor=args.executor, sweep_jobs=args.sweep_jobs, ray_address=args.ray_address,
+                          retries=args.retries)
     except BookBuildError as error:  # a failed build is not a usage error: exit status 1, no Python traceback
         print(f"sigmse book: error: {error}", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""The ``sigmse`` command line: ``train``, ``sweep``, ``book``, ``bench``, ``data check``.
+"""The ``sigmse`` command line: ``train``, ``sweep``, ``book``, ``bench``, ``data check``, ``data download``.
 
 Every flag maps onto a :class:`~sigmse.config.RunConfig` field (flags are made
 from the dataclass, so the two cannot drift apart). Bad input exits with status 2
@@ -68,6 +68,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from sigmse.bench import add_bench_arguments
     from sigmse.book import add_book_arguments
+    from sigmse.data import dataset_names
+    from sigmse.executors import add_executor_arguments
     from sigmse.profiles import experiment_names, profile_names
 
     parser = _Parser(prog="sigmse", description="Sigmoid-MSE with Output Reset versus softmax cross-entropy.")
@@ -86,15 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
     sweep.add_argument("--device", help="override the profile's device (auto, cpu, cuda)")
     sweep.add_argument("--dry-run", action="store_true", help="list the runs and how many are stored; train none")
-    sweep.add_argument("--executor", default="local",
-                       help="where the runs execute: local (this machine) or ray (a Ray cluster); default: local")
-    sweep.add_argument("--jobs", type=int, metavar="N",
-                       help="local: worker processes (default 1: in this process); "
-                            "ray: most runs in flight at once (default: as many as the cluster's resources allow)")
-    sweep.add_argument("--ray-address", metavar="HOST:PORT",
-                       help="the Ray cluster to use, or 'auto' (default: start a local cluster for the sweep)")
-    sweep.add_argument("--retries", type=int, default=2, metavar="N",
-                       help="resubmit a run whose worker process died up to N times (default: 2)")
+    add_executor_arguments(sweep)
 
     book = commands.add_parser("book", help="run every notebook with papermill and build the HTML book")
     add_book_arguments(book)
@@ -106,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
     check = data_commands.add_parser("check", help="find every dataset, count it and verify its checksums")
     check.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
+    download = data_commands.add_parser(
+        "download", help="fetch missing datasets into the data root with torchvision (needs internet), then check")
+    download.add_argument("names", nargs="*", metavar="NAME",
+                          help=f"datasets to fetch (default: all): {', '.join(dataset_names())}")
+    download.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
     return parser
 
 
@@ -181,10 +180,19 @@ def _run_sweep(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
-def _run_data_check(args: argparse.Namespace) -> int:
-    from sigmse.data import check_datasets, format_report
+def _run_data_command(args: argparse.Namespace) -> int:
+    """``sigmse data check`` and ``sigmse data download``: both end with the report of what is where."""
+    from sigmse.data import check_datasets, dataset_names, format_report, load_dataset
 
-    _check_data_dir(args.data_dir)
+    if args.data_command == "download":
+        for name in args.names:  # every name checked before the first download
+            if name not in dataset_names():
+                raise UsageError(f"sigmse data download: error: unknown dataset {name!r}; "
+                                 f"choose from: {', '.join(dataset_names())}")
+        for name in args.names or dataset_names():
+            load_dataset(name, args.data_dir, download=True)  # files already there are not fetched again
+    else:
+        _check_data_dir(args.data_dir)
     reports = check_datasets(args.data_dir)
     print(format_report(reports))
     return 0 if all(r.ok for r in reports) else 1
@@ -208,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sigmse.book import run_book_command
 
             return run_book_command(args)
-        return _run_data_check(args)
+        return _run_data_command(args)
     except UsageError as error:
         print(str(error), file=sys.stderr)
         return 2

@@ -56,6 +56,7 @@ __all__ = [
     "resolve_data_dir",
     "resolve_cache_dir",
     "load_dataset",
+    "require_dataset_files",
     "DatasetReport",
     "check_datasets",
     "format_report",
@@ -311,6 +312,16 @@ def _locate(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None, download
         message = _not_found_message(spec, root, origin, looked)
         raise DatasetNotFoundError(f"{message}\ntorchvision's download finished, yet the files are still missing.")
     return source
+
+
+def require_dataset_files(names: Sequence[str], data_dir: str | os.PathLike[str] | None = None) -> None:
+    """Raise :class:`DatasetNotFoundError` unless every dataset in ``names`` has its files under the data root.
+
+    It only looks for the files (no reading, no md5), so a sweep calls it before its first run: a missing
+    dataset is then one clear error up front instead of every run failing with it.
+    """
+    for name in dict.fromkeys(names):
+        _locate(get_dataset_spec(name), data_dir, download=False)
 
 
 # ---------------------------------------------------------------------------------------------------------- decoding

@@ -29,6 +29,7 @@ folder if the worker's copy is not there (no shared disk needed for the store).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import multiprocessing
 import os
@@ -42,8 +43,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 from sigmse.config import RunConfig
 
-__all__ = ["EXECUTORS", "RAY_INSTALL_HINT", "FailedRun", "SweepSummary", "check_executor_options",
-           "run_configs", "run_one"]
+__all__ = ["EXECUTORS", "RAY_INSTALL_HINT", "FailedRun", "SweepSummary", "add_executor_arguments",
+           "check_executor_options", "run_configs", "run_one"]
 
 EXECUTORS = ("local", "ray")
 RESOURCE_KEYS = ("num_cpus", "num_gpus")  # what a Ray task may declare through ``resources``
@@ -62,9 +63,14 @@ class FailedRun:
     config: RunConfig
     error: str  # "TypeName: first line of the message"
 
-    def __str__(self) -> str:
+    @property
+    def run(self) -> str:
+        """The run in a few words: ``<hash> <dataset>/<model>/<loss> lr=<lr> seed=<seed>``."""
         c = self.config
-        return f"{c.hash} {c.dataset}/{c.model}/{c.loss} lr={c.lr:g} seed={c.seed}: {self.error}"
+        return f"{c.hash} {c.dataset}/{c.model}/{c.loss} lr={c.lr:g} seed={c.seed}"
+
+    def __str__(self) -> str:
+        return f"{self.run}: {self.error}"
 
 
 @dataclass(frozen=True)
@@ -89,9 +95,14 @@ class SweepSummary:
         lines = [f"sweep {self.profile} ({self.executor}): {self.total} runs: {self.done} trained, "
                  f"{self.skipped} already stored, {len(self.failed)} failed, in {self.seconds:.1f} s; "
                  f"statuses: {counts}"]
-        if self.failed:
+        if self.failed:  # grouped by error: a missing file fails every run the same way
             lines.append(f"failed runs ({len(self.failed)}; rerun the sweep to try them again):")
-            lines += [f"  {run}" for run in self.failed]
+            by_error: dict[str, list[FailedRun]] = {}
+            for run in self.failed:
+                by_error.setdefault(run.error, []).append(run)
+            for error, runs in by_error.items():
+                lines.append(f"  {len(runs)} runs: {error}" if len(runs) > 1 else f"  {error}")
+                lines += [f"    {run.run}" for run in runs]
         return "\n".join(lines)
 
 
@@ -158,6 +169,21 @@ def check_executor_options(executor: str, jobs: int | None = None, retries: int 
         _import_ray()
 
 
+def add_executor_arguments(parser: argparse.ArgumentParser, *, jobs_flag: str = "--jobs") -> None:
+    """The flags that choose where a sweep's runs execute: ``--executor``, ``jobs_flag``, ``--ray-address``,
+    ``--retries`` (``sigmse sweep`` calls the jobs flag ``--jobs``; ``sigmse book``, whose ``--jobs`` counts
+    notebooks, ``--sweep-jobs``)."""
+    parser.add_argument("--executor", default="local",
+                        help="where the runs execute: local (this machine) or ray (a Ray cluster); default: local")
+    parser.add_argument(jobs_flag, type=int, metavar="N",
+                        help="local: runs at once in a process pool (default 1: in this process); "
+                             "ray: most runs in flight at once (default: as many as the cluster's resources allow)")
+    parser.add_argument("--ray-address", metavar="HOST:PORT",
+                        help="the Ray cluster to use, or 'auto' (default: start a local cluster for the sweep)")
+    parser.add_argument("--retries", type=int, default=2, metavar="N",
+                        help="resubmit a run whose worker process died up to N times (default: 2)")
+
+
 def _cores() -> int:
     """CPU cores this process may use (the affinity mask where there is one)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -191,10 +217,14 @@ def run_configs(configs: Iterable[RunConfig], *, profile: str, results_dir: str 
 
     Returns:
         A :class:`SweepSummary`; a failed run does not raise, it is listed there and stored as ``failed``.
+
+    Raises:
+        ValueError: a bad executor option (before any work).
+        DatasetNotFoundError: a dataset of a run still to do has no files under the data root (before any run).
     """
     from tqdm.auto import tqdm
 
-    from sigmse.data import resolve_data_dir
+    from sigmse.data import require_dataset_files, resolve_data_dir
     from sigmse.store import read_record, record_path
 
     check_executor_options(executor, jobs, retries, resources)
@@ -212,6 +242,7 @@ def run_configs(configs: Iterable[RunConfig], *, profile: str, results_dir: str 
             statuses[record["status"]] += 1
         else:
             pending.append(config)
+    require_dataset_files([config.dataset for config in pending], data_dir)  # one clear error, before any run
     skipped = len(unique) - len(pending)
     failed: list[FailedRun] = []
     bar = tqdm(total=len(unique), initial=skipped, unit="run", dynamic_ncols=True,

@@ -159,10 +159,11 @@ def shared_data_dir() -> Path:
 def smoke_book(shared_data_dir: Path) -> Path:
     """The real book, every chapter executed with the ``smoke`` profile, built once per session.
 
+    The chapters' runs train first in a pool of two processes (``sweep_jobs=2``), as ``make book`` does.
     Executed notebooks, results and HTML go under ``_build/smoke*`` (git-ignored build output), so a
     failing build can be inspected afterwards. Returns the HTML folder.
     """
     from sigmse.book import build_book
 
     return build_book("smoke", root=REPO_ROOT, results_dir=REPO_ROOT / "_build" / "smoke-results",
-                      data_dir=shared_data_dir, build_dir=REPO_ROOT / "_build" / "smoke")
+                      data_dir=shared_data_dir, build_dir=REPO_ROOT / "_build" / "smoke", sweep_jobs=2)

@@ -8,6 +8,7 @@ build of it takes a few seconds); the committed notebooks are only checked stati
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 import yaml
 
 from sigmse.book import (
+    CHAPTER_EXPERIMENTS,
     CORE_PARAMETERS,
     VERDICT_KEYS,
     BookBuildError,
@@ -30,6 +32,7 @@ from sigmse.book import (
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = sorted((REPO / "notebooks").glob("*.ipynb"))
 GLUE_REF = re.compile(r"\{glue:text\}`/notebooks/(\w+)\.ipynb::(\w+):s`")
+EXPERIMENT_READ = re.compile(r"experiment_records\(\s*\"(\w+)\"")
 
 # ---------------------------------------------------------------------------------------------
 # A throwaway book (also used by tests/test_browser.py)
@@ -168,6 +171,14 @@ def test_committed_notebook_glues_its_verdict_keys(name):
     assert not missing, f"notebooks/{name}.ipynb never mentions glue keys {missing} that book/intro.md reads"
 
 
+def test_chapter_experiments_are_the_experiments_each_notebook_reads():
+    read = {}
+    for path in COMMITTED:
+        source = "\n".join(cell.source for cell in nbformat.read(str(path), as_version=4).cells)
+        read[path.stem] = tuple(dict.fromkeys(EXPERIMENT_READ.findall(source)))
+    assert {name: experiments for name, experiments in read.items() if experiments} == CHAPTER_EXPERIMENTS
+
+
 def test_intro_reads_exactly_the_verdict_keys():
     refs = GLUE_REF.findall((REPO / "book" / "intro.md").read_text(encoding="utf-8"))
     assert {(nb, key) for nb, key in refs} == {(nb, key) for nb, keys in VERDICT_KEYS.items() for key in keys}
@@ -279,11 +290,11 @@ def test_a_failing_notebook_names_itself_the_cell_and_the_exception(tmp_path):
 
 
 def test_a_chapter_that_does_not_glue_its_verdict_keys_fails(tmp_path):
-    accuracy = _notebook([("code", PARAMETERS, ["parameters"]),
-                          ("code", "from myst_nb import glue\nglue('verdict_mnist', 'fine', display=False)", [])])
-    write_tiny_book(tmp_path, extra_notebooks={"accuracy": accuracy})
-    with pytest.raises(BookBuildError, match=r"verdict_fashion_mnist.*verdict_cifar10"):
-        build_book("smoke", root=tmp_path, notebooks=["accuracy"], results_dir=tmp_path / "results")
+    landscape = _notebook([("code", PARAMETERS, ["parameters"]),
+                           ("code", "from myst_nb import glue\nglue('verdict', 'fine', display=False)", [])])
+    write_tiny_book(tmp_path, extra_notebooks={"landscape": landscape})
+    with pytest.raises(BookBuildError, match=r"landscape_verdict"):
+        build_book("smoke", root=tmp_path, notebooks=["landscape"], results_dir=tmp_path / "results")
 
 
 def test_a_sphinx_warning_fails_the_build(tmp_path):
@@ -291,6 +302,36 @@ def test_a_sphinx_warning_fails_the_build(tmp_path):
     (tmp_path / "book" / "intro.md").write_text(INTRO + "\n{glue:text}`/notebooks/alpha.ipynb::no_such_key:s`\n")
     with pytest.raises(BookBuildError, match="no_such_key"):
         build_book("smoke", root=tmp_path, results_dir=tmp_path / "results")
+
+
+def _tiny_book_with_a_sweeping_chapter(root: Path) -> Path:
+    """The tiny book plus a chapter named ``output_reset``: the book sweeps its experiments before the notebooks."""
+    chapter = _notebook([("markdown", "# Output Reset", []),
+                         ("code", PARAMETERS + "\ndatasets = None\nseeds = None", ["parameters"]),
+                         ("code", "print('the notebook ran')", [])])
+    return write_tiny_book(root, extra_notebooks={"output_reset": chapter})
+
+
+def test_a_failed_run_stops_the_book_before_any_notebook_and_keeps_what_is_stored(tmp_path, make_fake_idx):
+    _tiny_book_with_a_sweeping_chapter(tmp_path)
+    fake = tmp_path / "data"
+    make_fake_idx(fake, "mnist")  # files of the right names but not the official ones: every run fails
+    with pytest.raises(BookBuildError, match=r"(?s)runs failed, so no notebook was run.*DatasetIntegrityError"):
+        build_book("smoke", root=tmp_path, notebooks=["output_reset"], results_dir=tmp_path / "results",
+                   data_dir=fake, extra_parameters={"seeds": [0]}, sweep_jobs=2)
+    assert not (tmp_path / "_build" / "executed" / "notebooks" / "output_reset.ipynb").exists()
+    statuses = [json.loads(p.read_text())["status"] for p in (tmp_path / "results" / "smoke").glob("*.json")]
+    assert statuses and set(statuses) == {"failed"}  # stored as failed: a rerun retries them
+
+
+def test_a_missing_dataset_stops_the_book_before_any_run(tmp_path):
+    from sigmse.data import DatasetNotFoundError
+
+    _tiny_book_with_a_sweeping_chapter(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetNotFoundError, match="Dataset 'mnist' not found"):
+        build_book("smoke", root=tmp_path, results_dir=tmp_path / "results", data_dir=tmp_path / "empty")
+    assert not (tmp_path / "results").exists() and not (tmp_path / "_build").exists()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,6 +370,18 @@ def test_bad_extra_parameters(tmp_path, extra, message):
         build_book("smoke", root=tmp_path, extra_parameters=extra)
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"executor": "slurm"}, r"executor 'slurm' is not allowed; choose one of: local, ray"),
+    ({"sweep_jobs": 0}, r"jobs must be an integer >= 1, got 0"),
+    ({"retries": -1}, r"retries must be an integer >= 0, got -1"),
+])
+def test_bad_sweep_options_fail_before_anything_runs(tmp_path, options, message):
+    _tiny_book_with_a_sweeping_chapter(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        build_book("smoke", root=tmp_path, results_dir=tmp_path / "results", **options)
+    assert not (tmp_path / "results").exists() and not (tmp_path / "_build").exists()
+
+
 def test_command_line_flags(tmp_path, monkeypatch):
     parser = argparse.ArgumentParser()
     add_book_arguments(parser)
@@ -336,6 +389,9 @@ def test_command_line_flags(tmp_path, monkeypatch):
                               "--device", "cpu", "--build-dir", "out"])
     assert args.profile == "quick" and args.only == ["alpha", "beta"] and args.device == "cpu"
     assert args.parameter == [("knob", 3), ("name", "x y")] and args.build_dir == "out" and args.jobs == 1
+    assert (args.executor, args.sweep_jobs, args.ray_address, args.retries) == ("local", None, None, 2)
+    args = parser.parse_args(["--executor", "ray", "--ray-address", "10.0.0.5:6379", "--sweep-jobs", "8"])
+    assert (args.executor, args.sweep_jobs, args.ray_address) == ("ray", 8, "10.0.0.5:6379")
     with pytest.raises(SystemExit):
         parser.parse_args(["-p", "no-equals-sign"])
     write_tiny_book(tmp_path)

@@ -67,6 +67,22 @@ def test_data_check_finds_all_three_datasets(shared_data_dir, capsys):
 
 
 @pytest.mark.shared_data
+def test_data_download_fetches_nothing_that_is_already_there_and_reports(shared_data_dir, capsys):
+    # The official files are all present: no network is touched (there is none here), the report follows.
+    assert main(["data", "download", "mnist", "cifar10", "--data-dir", str(shared_data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "mnist" in out and "verified" in out
+
+
+def test_data_download_rejects_an_unknown_dataset_before_fetching_anything(tmp_path, capsys):
+    assert main(["data", "download", "mnist", "svhn", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("sigmse data download: error: unknown dataset 'svhn'; "
+                           "choose from: mnist, fashion-mnist, cifar10")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.shared_data
 def test_sweep_dry_run_lists_runs_without_training(tmp_path, shared_data_dir, capsys):
     argv = ["sweep", "--profile", "smoke", "--only", "accuracy", "--results-dir", str(tmp_path), "--dry-run",
             "--data-dir", str(shared_data_dir)]

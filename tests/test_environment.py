@@ -143,3 +143,14 @@ def test_workflow_passes_actionlint():
     done = subprocess.run([actionlint, "-no-color", str(WORKFLOW)], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_binder_start_script_sets_one_data_root_and_runs_the_server_command(tmp_path):
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([str(REPO / "start"), "sh", "-c", 'echo "$SIGMSE_DATA_DIR"'], env=env,
+                          capture_output=True, text=True, timeout=30, check=True)
+    assert done.stdout.strip() == str(tmp_path / "data")
+    done = subprocess.run([str(REPO / "start"), "sh", "-c", 'echo "$SIGMSE_DATA_DIR"'],
+                          env={**env, "SIGMSE_DATA_DIR": "/data/elsewhere"}, capture_output=True, text=True,
+                          timeout=30, check=True)
+    assert done.stdout.strip() == "/data/elsewhere"  # a root the user set is kept

@@ -128,11 +128,14 @@ def test_cli_refuses_bad_jobs_and_executor(tmp_path, capsys):
 
 
 @pytest.mark.shared_data
-def test_a_run_that_raises_is_stored_as_failed_the_others_finish_and_a_rerun_retries_it(tmp_path, shared_data_dir):
-    # A data root with MNIST only: the Fashion-MNIST run fails inside training, when it loads its data.
+def test_a_run_that_raises_is_stored_as_failed_the_others_finish_and_a_rerun_retries_it(tmp_path, shared_data_dir,
+                                                                                        make_fake_idx):
+    # A data root with the real MNIST and a fake Fashion-MNIST (files of the right names, not the official ones):
+    # the Fashion-MNIST run raises inside training, when its data fails the md5 check.
     partial = tmp_path / "data"
     partial.mkdir()
     (partial / "mnist").symlink_to(shared_data_dir / "mnist", target_is_directory=True)
+    make_fake_idx(partial, "fashion-mnist")
     fashion = RunConfig(**{**SMALL, "dataset": "fashion-mnist"}, loss="sigmoid_mse_or")
     configs = [CONFIGS[0], fashion, CONFIGS[1]]
     results = tmp_path / "results"
@@ -140,13 +143,13 @@ def test_a_run_that_raises_is_stored_as_failed_the_others_finish_and_a_rerun_ret
     summary = run_configs(configs, profile="p", results_dir=results, data_dir=partial, threads=1, progress=False)
     assert (summary.done, summary.skipped, len(summary.failed)) == (2, 0, 1)
     assert summary.failed[0].config == fashion
-    assert summary.failed[0].error.startswith("DatasetNotFoundError: ")
+    assert summary.failed[0].error.startswith("DatasetIntegrityError: ")
     assert "1 failed" in str(summary) and fashion.hash in str(summary)
     records = stored(results, "p")
     assert {h: r["status"] for h, r in records.items()} == {configs[0].hash: "ok", fashion.hash: "failed",
                                                             configs[2].hash: "ok"}
     failure = records[fashion.hash]
-    assert failure["error"]["type"] == "DatasetNotFoundError" and "Traceback" in failure["error"]["traceback"]
+    assert failure["error"]["type"] == "DatasetIntegrityError" and "Traceback" in failure["error"]["traceback"]
     assert failure["metrics"] == {} and failure["history"] == []
 
     rerun = run_configs(configs, profile="p", results_dir=results, data_dir=shared_data_dir, threads=1,
@@ -155,18 +158,36 @@ def test_a_run_that_raises_is_stored_as_failed_the_others_finish_and_a_rerun_ret
     assert read_record(record_path(fashion, "p", results))["status"] == "ok"
 
 
-def test_cli_sweep_with_failed_runs_lists_them_and_exits_1(tmp_path, capsys):
+def test_cli_sweep_with_failed_runs_lists_them_and_exits_1(tmp_path, capsys, make_fake_idx):
     from sigmse.cli import main
 
-    empty = tmp_path / "data"  # a data root without any dataset: every run fails when it loads its data
-    empty.mkdir()
+    fake = tmp_path / "data"  # fake MNIST files: every run fails their md5 check when it loads its data
+    make_fake_idx(fake, "mnist")
     argv = ["sweep", "--profile", "smoke", "--only", "lr_sweep", "--results-dir", str(tmp_path / "results"),
-            "--data-dir", str(empty)]
+            "--data-dir", str(fake)]
     assert main(argv) == 1
     out = capsys.readouterr().out
     assert "10 runs: 0 trained, 0 already stored, 10 failed" in out
-    assert out.count(": DatasetNotFoundError: ") == 10
+    assert out.count("DatasetIntegrityError: ") == 1 and "md5 of the uncompressed content" in out  # said once
+    assert "\n  10 runs: DatasetIntegrityError: " in out
     assert {r["status"] for r in stored(tmp_path / "results", "smoke").values()} == {"failed"}
+
+
+def test_a_missing_dataset_is_one_error_before_any_run(tmp_path, capsys):
+    from sigmse.cli import main
+    from sigmse.data import DatasetNotFoundError
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DatasetNotFoundError, match=r"Dataset 'mnist' not found under the data root"):
+        run_configs(CONFIGS, profile="p", results_dir=tmp_path / "results", data_dir=empty, progress=False)
+    assert not (tmp_path / "results").exists()  # nothing ran, nothing was stored
+
+    argv = ["sweep", "--profile", "smoke", "--only", "lr_sweep", "--results-dir", str(tmp_path / "results"),
+            "--data-dir", str(empty)]
+    assert main(argv) == 2
+    assert "Dataset 'mnist' not found" in capsys.readouterr().err
+    assert not (tmp_path / "results" / "smoke").exists()
 
 
 def test_a_failed_record_must_carry_its_error():
@@ -479,6 +500,22 @@ def test_killing_a_ray_worker_mid_sweep_still_stores_every_run_exactly_once(tmp_
     assert killed is not None, "no Ray worker was found running a task"
     assert summary == {"done": len(CONFIGS), "skipped": 0, "failed": []}
     assert_same_records(tmp_path / "results", "p", records)
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_a_run_that_raises_on_ray_is_reported_failed_while_the_others_complete(tmp_path, shared_data_dir,
+                                                                              make_fake_idx, ray_cluster):
+    partial = tmp_path / "data"  # the real MNIST and a fake Fashion-MNIST, whose run fails its md5 check
+    partial.mkdir()
+    (partial / "mnist").symlink_to(shared_data_dir / "mnist", target_is_directory=True)
+    make_fake_idx(partial, "fashion-mnist")
+    fashion = RunConfig(**{**SMALL, "dataset": "fashion-mnist"}, loss="sigmoid_mse_or")
+    summary = _summary(ray_cluster.sweep([CONFIGS[0], fashion, CONFIGS[1]], tmp_path / "results", partial))
+    assert (summary["done"], summary["skipped"], len(summary["failed"])) == (2, 0, 1)
+    assert summary["failed"][0].startswith(fashion.hash) and "DatasetIntegrityError: " in summary["failed"][0]
+    statuses = {h: r["status"] for h, r in stored(tmp_path / "results", "p").items()}
+    assert statuses == {CONFIGS[0].hash: "ok", fashion.hash: "failed", CONFIGS[1].hash: "ok"}
 
 
 @pytest.mark.slow

@@ -38,3 +38,15 @@ def test_intro_verdict_table_is_glued_from_the_notebooks(smoke_book):
     intro = (smoke_book / "book" / "intro.html").read_text(encoding="utf-8")
     assert "glue:text" not in intro and "::verdict" not in intro  # every cross-page glue resolved
     assert "not run" in intro or "same" in intro or "better" in intro or "worse" in intro
+
+
+def test_the_book_swept_every_run_its_chapters_read_before_the_notebooks(smoke_book):
+    from sigmse.book import CHAPTER_EXPERIMENTS
+    from sigmse.profiles import experiment_configs
+    from sigmse.store import read_record, record_path
+
+    results = REPO / "_build" / "smoke-results"
+    names = dict.fromkeys(name for experiments in CHAPTER_EXPERIMENTS.values() for name in experiments)
+    configs = {c.hash: c for name in names for c in experiment_configs(name, "smoke")}
+    statuses = {h: (read_record(record_path(c, "smoke", results)) or {}).get("status") for h, c in configs.items()}
+    assert statuses and set(statuses.values()) <= {"ok", "diverged"}, statuses
