@@ -4,9 +4,10 @@
 their provenance to ``<out_dir>/bench-<size>-<device>-<UTC time>.json``:
 
 1. :func:`training_throughput`: images per second of :func:`sigmse.train.train` (data resident on the
-   device, ``randperm`` slices, batched augmentation) against the usual hand-written loop: a torchvision
-   dataset that builds a PIL image per item, ``ToTensor``/``Normalize`` per item, and a ``DataLoader``
-   (``num_workers`` 0 and 2; also 4 on a GPU), with the same model, optimizer, loss and batch size.
+   device, ``randperm`` slices, batched augmentation) against the usual hand-written loop
+   (:mod:`sigmse.naive_loop`): a torchvision dataset that builds a PIL image per item,
+   ``ToTensor``/``Normalize`` per item, and a ``DataLoader`` (``num_workers`` 0 and 2; also 4 on a GPU),
+   with the same model, optimizer, loss and batch size.
 2. :func:`loss_step_times`: forward + backward of every registered loss on random logits, as a ratio to
    softmax cross-entropy, and the bytes each loss saves for backward.
 3. :func:`output_reset_solver`: the exact Output Reset solver against the original alternating procedure
@@ -32,19 +33,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import gzip
 import json
 import math
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -53,6 +50,7 @@ from sigmse.config import RunConfig
 from sigmse.data import DATASETS, Dataset, get_dataset_spec, load_dataset
 from sigmse.losses import get_loss, loss_names
 from sigmse.models import get_model
+from sigmse.naive_loop import NaiveLoop, naive_dataset
 from sigmse.output_reset import output_reset
 from sigmse.train import resolve_device, train
 
@@ -63,7 +61,6 @@ __all__ = [
     "Target",
     "TARGETS",
     "synthetic_dataset",
-    "ArrayImageDataset",
     "training_throughput",
     "loss_step_times",
     "output_reset_solver",
@@ -78,7 +75,6 @@ __all__ = [
 ]
 
 SCHEMA = "sigmse.bench/1"
-_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 BASELINE_LOSS = "softmax_ce"  # loss_step_times divides by this loss's time
 SECTIONS = ("throughput", "loss_steps", "output_reset", "epoch_scaling")
 
@@ -212,104 +208,7 @@ def synthetic_dataset(name: str, n_train: int, n_test: int = 256, seed: int = 0)
     return Dataset(name, spec, train_x, train_y, test_x, test_y, source=Path("<synthetic>"), format="synthetic")
 
 
-class ArrayImageDataset(torch.utils.data.Dataset):
-    """What torchvision's ``MNIST`` and ``CIFAR10`` do per item, over decoded ``uint8`` arrays.
-
-    ``__getitem__`` builds a PIL image from one example and applies ``transform`` to it, exactly as
-    torchvision's datasets do; it stands in for them where their files are not in the data root.
-    """
-
-    def __init__(self, images: Tensor, labels: Tensor, transform: Callable[[Any], Tensor]) -> None:
-        array = images.permute(0, 2, 3, 1).contiguous().numpy()  # (N, H, W, C), as torchvision keeps it
-        self.images = array[..., 0] if array.shape[-1] == 1 else array  # PIL mode "L" or "RGB"
-        self.labels = labels.tolist()
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> tuple[Tensor, int]:
-        from PIL import Image
-
-        return self.transform(Image.fromarray(self.images[index])), self.labels[index]
-
-
-def _transform(name: str, augment: bool) -> Callable[[Any], Tensor]:
-    """``ToTensor`` + ``Normalize`` with the dataset's statistics; with ``augment`` the usual crop and flip first."""
-    from torchvision import transforms
-
-    spec = get_dataset_spec(name)
-    steps: list[Any] = []
-    if augment:  # what the trainer's augment_batch does, written the torchvision way
-        steps += [transforms.RandomCrop(spec.image_shape[1], padding=4, padding_mode="reflect"),
-                  transforms.RandomHorizontalFlip()]
-    return transforms.Compose([*steps, transforms.ToTensor(), transforms.Normalize(spec.mean, spec.std)])
-
-
-@contextmanager
-def _naive_dataset(data: Dataset, augment: bool) -> Iterator[tuple[torch.utils.data.Dataset, str]]:
-    """The dataset a user builds by hand, and its name: torchvision's own class over the official files where
-    the data root has them in a form it reads (IDX, CIFAR python batches), else :class:`ArrayImageDataset`.
-
-    torchvision's MNIST reads uncompressed IDX files from ``<root>/<class>/raw``: gzip-compressed files are
-    decompressed into a temporary root, removed on exit.
-    """
-    import torchvision.datasets
-
-    transform = _transform(data.name, augment)
-    spec = data.spec
-    if data.format in ("idx", "idx.gz"):
-        cls = getattr(torchvision.datasets, spec.torchvision_class)
-        with tempfile.TemporaryDirectory(prefix="sigmse-bench-") as root:
-            raw = Path(root) / spec.torchvision_class / "raw"
-            raw.mkdir(parents=True)
-            for name in _IDX_FILES:  # torchvision checks that all four exist; it reads the train pair
-                if data.format == "idx":
-                    (raw / name).symlink_to((data.source / name).resolve())
-                else:
-                    with gzip.open(data.source / f"{name}.gz") as packed, open(raw / name, "wb") as out:
-                        shutil.copyfileobj(packed, out)
-            yield cls(root, train=True, transform=transform), f"torchvision.datasets.{cls.__name__}"
-    elif data.format == "cifar-python":
-        cifar = torchvision.datasets.CIFAR10(str(data.source.parent), train=True, transform=transform)
-        yield cifar, "torchvision.datasets.CIFAR10"
-    else:
-        yield ArrayImageDataset(data.train_images, data.train_labels, transform), "ArrayImageDataset"
-
-
 # ----------------------------------------------------------------------------------------------- 1. throughput
-
-
-class _NaiveLoop:
-    """The loop a user writes by hand: a ``DataLoader`` over a torchvision-style dataset, the model, Adam, the loss.
-
-    Given every usual courtesy: persistent workers, and pinned memory with non-blocking copies on a GPU.
-    """
-
-    def __init__(self, dataset: torch.utils.data.Dataset, data: Dataset, model_name: str, *, loss: str,
-                 device: torch.device, batch_size: int, workers: int, lr: float, seed: int) -> None:
-        from torch.utils.data import DataLoader
-
-        torch.manual_seed(seed)
-        self.device, self.cuda = device, device.type == "cuda"
-        self.model = get_model(model_name, data.spec.image_shape, data.spec.num_classes).to(device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
-        self.loss_fn = get_loss(loss)
-        self.loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers,
-                                 pin_memory=self.cuda, persistent_workers=workers > 0)
-
-    def one_pass(self) -> float:
-        """Seconds of one pass over the loader (one epoch of the benchmark's subset)."""
-        self.model.train()
-        with _Stopwatch(self.device) as watch:
-            for images, labels in self.loader:
-                images = images.to(self.device, non_blocking=self.cuda)
-                labels = labels.to(self.device, non_blocking=self.cuda)
-                loss = self.loss_fn(self.model(images), labels)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-        return watch.seconds
 
 
 def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: str | torch.device | None = None,
@@ -348,16 +247,17 @@ def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: s
                        augment=augment, train_subset=n, val_size=0, test_subset=batch_size, seed=seed,
                        device=device.type)
     passes: dict[int, list[float]] = {w: [] for w in workers}
-    with _naive_dataset(data, augment) as (naive, data_class):
+    with naive_dataset(data, augment) as (naive, data_class):
         naive = torch.utils.data.Subset(naive, range(n))
-        loops = {w: _NaiveLoop(naive, data, model, loss=loss, device=device, batch_size=batch_size, workers=w,
-                               lr=lr, seed=seed) for w in workers}
+        loops = {w: NaiveLoop(naive, data, model, loss=loss, device=device, batch_size=batch_size, workers=w,
+                              lr=lr, seed=seed) for w in workers}
 
         def naive_turn(entry: dict[str, Any]) -> None:  # called by the trainer after each of its epochs
             for w, loop in loops.items():
-                seconds = loop.one_pass()
+                with _Stopwatch(device) as watch:
+                    loop.one_pass()
                 if entry["epoch"] > 1:  # the first pass warms up, like the trainer's first epoch
-                    passes[w].append(seconds)
+                    passes[w].append(watch.seconds)
 
         result = train(config, dataset=data, progress=False, on_epoch=naive_turn)
         del loops  # shuts the persistent workers down
@@ -621,7 +521,7 @@ def run_bench(size: str | BenchSize = "full", device: str | None = None, out_dir
         out_dir: where ``bench-<size>-<device>-<UTC time>.json`` is written; the record's ``path`` says which.
         data_dir: the data root (else ``$SIGMSE_DATA_DIR``, else ``./data``).
         synthetic: random images of each dataset's shape instead of the data root (timings do not depend on
-            pixel values; the naive loop then uses :class:`ArrayImageDataset`).
+            pixel values; the naive loop then uses :class:`~sigmse.naive_loop.ArrayImageDataset`).
         threads: torch's intra-op threads during the run (restored after); ``None`` keeps torch's default.
         progress: print each measurement's name to stderr as it starts.
     """

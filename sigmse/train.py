@@ -188,7 +188,6 @@ def expected_calibration_error(probabilities: torch.Tensor, labels: torch.Tensor
     confidence, predicted = probabilities.max(dim=1)
     correct = (predicted == labels).float()
     bin_index = (confidence * bins).long().clamp_(max=bins - 1)
-    count = torch.zeros(bins, device=labels.device).index_add_(0, bin_index, torch.ones_like(confidence))
     conf_sum = torch.zeros(bins, device=labels.device).index_add_(0, bin_index, confidence)
     acc_sum = torch.zeros(bins, device=labels.device).index_add_(0, bin_index, correct)
     return float((acc_sum - conf_sum).abs().sum() / max(1, len(labels)))

@@ -1,5 +1,5 @@
-"""The benchmark: a tiny run end to end, its JSON, the naive loop's data against torchvision, the solver check,
-the target verdicts and the errors. Sizes here are tiny: the numbers are not checked, only their shape."""
+"""The benchmark: a tiny run end to end, its JSON, the naive loops with workers and on the official files, the
+solver check, the target verdicts and the errors. Sizes here are tiny: the numbers are not checked, only their shape."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ import json
 import pytest
 import torch
 
-from sigmse import bench
-from sigmse.bench import (BENCH_SIZES, SCHEMA, SECTIONS, TARGETS, ArrayImageDataset, BenchSize, add_bench_arguments,
+from sigmse.bench import (BENCH_SIZES, SCHEMA, SECTIONS, TARGETS, BenchSize, add_bench_arguments,
                           check_targets, epoch_scaling, format_table, get_bench_size, latest_bench, loss_step_times,
                           output_reset_solver, run_bench, run_bench_command, synthetic_dataset, training_throughput)
-from sigmse.data import DATASETS, load_dataset
 from sigmse.losses import loss_names
 
 TINY = BenchSize("tiny", {"mlp": 2, "cnn": 1, "resnet9_small": 1, "resnet9": 1}, throughput_repeats=1,
@@ -111,29 +109,6 @@ def test_more_alternating_steps_never_disagree_more():
     few, many = (output_reset_solver(batch=128, classes=(200,), iterations=k, device="cpu", repeats=1)[0]
                  for k in (5, 500))
     assert many["max_abs_disagreement"] <= few["max_abs_disagreement"]
-
-
-def test_naive_mnist_is_torchvision_reading_the_same_files_with_the_same_normalisation(tmp_path, make_fake_idx):
-    make_fake_idx(tmp_path, "mnist", layout="plain", compression=".gz", n_train=30)
-    data = load_dataset("mnist", tmp_path, verify=False, cache_dir=tmp_path / "cache")
-    spec = DATASETS["mnist"]
-    with bench._naive_dataset(data, augment=False) as (naive, name):
-        assert name == "torchvision.datasets.MNIST" and len(naive) == 30
-        image, label = naive[7]
-    expected = (data.train_images[7].float() / 255 - spec.mean[0]) / spec.std[0]
-    torch.testing.assert_close(image, expected, rtol=0, atol=1e-5)
-    assert label == int(data.train_labels[7])
-
-
-def test_array_dataset_builds_a_pil_image_per_item_like_torchvision_cifar():
-    data = synthetic_dataset("cifar10", 12)
-    with bench._naive_dataset(data, augment=False) as (naive, name):
-        assert name == "ArrayImageDataset" and isinstance(naive, ArrayImageDataset)
-        image, label = naive[3]
-    mean, std = torch.tensor(DATASETS["cifar10"].mean), torch.tensor(DATASETS["cifar10"].std)
-    expected = (data.train_images[3].float() / 255 - mean[:, None, None]) / std[:, None, None]
-    torch.testing.assert_close(image, expected, rtol=0, atol=1e-5)
-    assert label == int(data.train_labels[3])
 
 
 def test_naive_loop_with_worker_processes():
