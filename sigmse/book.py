@@ -564,6 +564,7 @@ def build_book(
     sweep_jobs: int | None = None,
     ray_address: str | None = None,
     retries: int = 2,
+    resources: dict[str, float] | None = None,
     root: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Run the chapter notebooks with papermill and build the HTML book; return the ``html`` folder.
@@ -584,6 +585,7 @@ def build_book(
             ``ray``: most runs in flight.
         ray_address: ``ray`` only: the cluster (default: a local one, started for the sweep).
         retries: how often a run whose worker process died is resubmitted.
+        resources: ``ray`` only: ``num_cpus`` and/or ``num_gpus`` each run reserves.
         root: the folder with ``_config.yml`` and ``_toc.yml``; default the current folder or the checkout.
 
     Raises:
@@ -599,7 +601,7 @@ def build_book(
     get_profile(profile)  # ValueError listing the profiles
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
-    check_executor_options(executor, sweep_jobs, retries)  # e.g. Ray not installed: said before any work
+    check_executor_options(executor, sweep_jobs, retries, resources)  # e.g. Ray not installed: said before any work
     base = _find_root(root)
     absent: list[str] = []  # toc entries with no file: an error for a full build, left out of a partial one
     chapters = discover_notebooks(base, absent=None if notebooks is None else absent)
@@ -609,7 +611,8 @@ def build_book(
             "data_dir": str(_data_root(data_dir, base)), "device": device}
     tasks = _plan(selected, core, dict(extra_parameters or {}), build / "executed")
 
-    _run_chapter_sweep(tasks, core, executor=executor, jobs=sweep_jobs, ray_address=ray_address, retries=retries)
+    _run_chapter_sweep(tasks, core, executor=executor, jobs=sweep_jobs, ray_address=ray_address, retries=retries,
+                       resources=resources)
     _run_notebooks(tasks, chapters, jobs, profile, base)
     left_out = _left_out(chapters, selected, build / "executed", profile)
     if absent:
@@ -764,6 +767,8 @@ def run_book_command(args: argparse.Namespace) -> int:
 
     Bad input raises ``ValueError`` (the CLI's exit status 2); a failed build prints why and returns 1.
     """
+    from sigmse.executors import executor_resources
+
     extra: dict[str, Any] = {}
     for key, value in args.parameter or []:
         if key in extra:
@@ -773,7 +778,7 @@ def run_book_command(args: argparse.Namespace) -> int:
         html = build_book(args.profile, notebooks=args.only, results_dir=args.results_dir, data_dir=args.data_dir,
                           device=args.device, build_dir=args.build_dir, extra_parameters=extra, jobs=args.jobs,
                           executor=args.executor, sweep_jobs=args.sweep_jobs, ray_address=args.ray_address,
-                          retries=args.retries)
+                          retries=args.retries, resources=executor_resources(args))
     except BookBuildError as error:  # a failed build is not a usage error: exit status 1, no Python traceback
         print(f"sigmse book: error: {error}", file=sys.stderr)
         return 1

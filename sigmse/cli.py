@@ -153,11 +153,12 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from sigmse.executors import check_executor_options, run_configs
+    from sigmse.executors import check_executor_options, executor_resources, run_configs
     from sigmse.profiles import experiment_configs, experiment_names, get_profile
     from sigmse.store import record_path
 
-    check_executor_options(args.executor, args.jobs, args.retries)  # before any work, e.g. Ray not installed
+    resources = executor_resources(args)
+    check_executor_options(args.executor, args.jobs, args.retries, resources)  # before any work, e.g. no Ray
     profile = get_profile(args.profile)
     names = args.only or experiment_names()
     for name in names:
@@ -175,7 +176,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
         return 0
     summary = run_configs(configs.values(), profile=profile.name, results_dir=args.results_dir,
                           data_dir=args.data_dir, executor=args.executor, jobs=args.jobs,
-                          ray_address=args.ray_address, retries=args.retries)
+                          ray_address=args.ray_address, retries=args.retries, resources=resources)
     print(summary)
     return 1 if summary.failed else 0
 

@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterable, Mapping
 from sigmse.config import RunConfig
 
 __all__ = ["EXECUTORS", "RAY_INSTALL_HINT", "FailedRun", "SweepSummary", "add_executor_arguments",
-           "check_executor_options", "run_configs", "run_one"]
+           "check_executor_options", "executor_resources", "run_configs", "run_one"]
 
 EXECUTORS = ("local", "ray")
 RESOURCE_KEYS = ("num_cpus", "num_gpus")  # what a Ray task may declare through ``resources``
@@ -165,6 +165,8 @@ def check_executor_options(executor: str, jobs: int | None = None, retries: int 
                 raise ValueError(f"resource {key!r} is not allowed; choose from: {', '.join(RESOURCE_KEYS)}")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
                 raise ValueError(f"resource {key} must be a number >= 0, got {value!r}")
+        if resources.get("num_cpus") == 0 and resources.get("num_gpus", 1) == 0:
+            raise ValueError("a run must reserve some CPU or GPU, got num_cpus=0 and num_gpus=0")
     if executor == "ray":
         _import_ray()
 
@@ -182,6 +184,17 @@ def add_executor_arguments(parser: argparse.ArgumentParser, *, jobs_flag: str = 
                         help="the Ray cluster to use, or 'auto' (default: start a local cluster for the sweep)")
     parser.add_argument("--retries", type=int, default=2, metavar="N",
                         help="resubmit a run whose worker process died up to N times (default: 2)")
+    parser.add_argument("--cpus-per-run", type=float, metavar="N",
+                        help="ray: CPUs each run reserves (default: 1)")
+    parser.add_argument("--gpus-per-run", type=float, metavar="F",
+                        help=f"ray: GPUs each run reserves, fractions allowed: 0.5 packs two runs on a GPU "
+                             f"(default: {GPU_SHARE:g} where the run's device is CUDA, else 0)")
+
+
+def executor_resources(args: argparse.Namespace) -> dict[str, float] | None:
+    """The per-run ``resources`` that ``--cpus-per-run`` and ``--gpus-per-run`` ask for (``None``: the defaults)."""
+    given = {"num_cpus": args.cpus_per_run, "num_gpus": args.gpus_per_run}
+    return {key: value for key, value in given.items() if value is not None} or None
 
 
 def _cores() -> int:

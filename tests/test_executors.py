@@ -93,6 +93,30 @@ def test_bad_options_are_refused_quoting_the_value_and_the_allowed_ones(options,
         check_executor_options(**options)
 
 
+def test_per_run_resource_flags_become_ray_resources_and_bad_ones_exit_2(tmp_path, capsys):
+    import argparse
+
+    from sigmse.cli import main
+    from sigmse.executors import add_executor_arguments, executor_resources
+
+    parser = argparse.ArgumentParser()
+    add_executor_arguments(parser)
+    assert executor_resources(parser.parse_args([])) is None  # the defaults: 1 CPU, a quarter GPU on CUDA
+    assert executor_resources(parser.parse_args(["--gpus-per-run", "0.5"])) == {"num_gpus": 0.5}
+    assert executor_resources(parser.parse_args(["--cpus-per-run", "2", "--gpus-per-run", "0"])) == {
+        "num_cpus": 2.0, "num_gpus": 0.0}
+    sweep = ["sweep", "--profile", "smoke", "--results-dir", str(tmp_path / "results")]
+    for flags, message in ((["--gpus-per-run", "0.5"], "apply to executor 'ray' only, not 'local'"),
+                           (["--executor", "ray", "--gpus-per-run", "-1"], "resource num_gpus must be a number >= 0"),
+                           (["--executor", "ray", "--cpus-per-run", "0", "--gpus-per-run", "0"],
+                            "a run must reserve some CPU or GPU")):
+        if "ray" in flags:
+            pytest.importorskip("ray")
+        assert main(sweep + flags) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
+
+
 def test_bad_options_fail_before_any_run_starts(tmp_path):
     with pytest.raises(ValueError, match="jobs must be"):
         run_configs(CONFIGS, profile="p", results_dir=tmp_path, jobs=0)
