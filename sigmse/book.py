@@ -644,15 +644,14 @@ def _run_chapter_sweep(tasks: list[dict], core: dict[str, Any], **executor_optio
     from sigmse.executors import run_configs
     from sigmse.profiles import experiment_configs
 
-    configs = {}
+    configs = []  # two chapters may read the same experiment: run_configs runs each run once
     for task in tasks:
         given = {k: task["parameters"].get(k) for k in SWEEP_PARAMETERS}
         for name in CHAPTER_EXPERIMENTS.get(task["name"], ()):
-            for config in experiment_configs(name, core["profile"], device=core["device"], **given):
-                configs.setdefault(config.hash, config)
+            configs += experiment_configs(name, core["profile"], device=core["device"], **given)
     if not configs:
         return
-    summary = run_configs(configs.values(), profile=core["profile"], results_dir=core["results_dir"],
+    summary = run_configs(configs, profile=core["profile"], results_dir=core["results_dir"],
                           data_dir=core["data_dir"], **executor_options)
     print(summary, file=sys.stderr)
     if summary.failed:

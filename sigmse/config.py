@@ -27,6 +27,8 @@ __all__ = [
     "PRECISIONS",
     "DEVICES",
     "config_from_dict",
+    "check_data_budget",
+    "reject_unknown_keys",
 ]
 
 OPTIMIZERS = ("sgd", "nesterov", "adam")
@@ -56,6 +58,17 @@ def _number(name: str, value: object, *, low: float | None = None, high: float |
         right = ")" if high_open else "]"
         interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
+
+
+def check_data_budget(config: Any) -> None:
+    """The fields every run config shares for its data: ``train_subset`` and ``test_subset`` (``None`` or
+    >= 1), ``val_size`` (>= 0) and ``seed`` (an integer); :class:`RunConfig` and the unification config."""
+    if config.train_subset is not None:
+        _number("train_subset", config.train_subset, low=1, integer=True)
+    if config.test_subset is not None:
+        _number("test_subset", config.test_subset, low=1, integer=True)
+    _number("val_size", config.val_size, low=0, integer=True)
+    _number("seed", config.seed, integer=True)
 
 
 class IdentifiedConfig:
@@ -144,12 +157,7 @@ class RunConfig(IdentifiedConfig):
         object.__setattr__(self, "test_input_sigmas", tuple(float(s) for s in self.test_input_sigmas))
         for sigma in self.test_input_sigmas:
             _number("test_input_sigmas entry", sigma, low=0.0)
-        if self.train_subset is not None:
-            _number("train_subset", self.train_subset, low=1, integer=True)
-        if self.test_subset is not None:
-            _number("test_subset", self.test_subset, low=1, integer=True)
-        _number("val_size", self.val_size, low=0, integer=True)
-        _number("seed", self.seed, integer=True)
+        check_data_budget(self)
         if self.noise_seed is not None:
             _number("noise_seed", self.noise_seed, integer=True)
         _choice("precision", self.precision, PRECISIONS)

@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sigmse import functional
-from sigmse.config import DEVICES, IdentifiedConfig, _choice, _number, reject_unknown_keys
+from sigmse.config import DEVICES, IdentifiedConfig, _choice, _number, check_data_budget, reject_unknown_keys
 from sigmse.data import Dataset, load_dataset, resolve_data_dir, subset_indices, validation_split
 from sigmse.models import get_model
 from sigmse.store import SCHEMA_VERSION, envelope_problems, provenance, read_record, write_record
@@ -137,12 +137,7 @@ class UnificationConfig(IdentifiedConfig):
         _number("epochs", self.epochs, low=1, integer=True)
         _number("lr", self.lr, low=0.0, low_open=True)
         _number("batch_size", self.batch_size, low=1, integer=True)
-        if self.train_subset is not None:
-            _number("train_subset", self.train_subset, low=1, integer=True)
-        if self.test_subset is not None:
-            _number("test_subset", self.test_subset, low=1, integer=True)
-        _number("val_size", self.val_size, low=0, integer=True)
-        _number("seed", self.seed, integer=True)
+        check_data_budget(self)
         _choice("device", self.device, DEVICES)
 
     def to_dict(self) -> dict[str, Any]:
