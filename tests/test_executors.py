@@ -294,10 +294,13 @@ def test_a_pool_worker_killed_mid_sweep_is_replaced_and_its_runs_resubmitted(tmp
 
 
 SIGINT_SCRIPT = """
-import sys
+import signal, sys
 from sigmse.config import RunConfig
 from sigmse.executors import run_configs
 if __name__ == "__main__":
+    # Ctrl-C as in a terminal: a test run started in the background (`cmd &` without job control) inherits
+    # SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     small = dict(dataset="mnist", model="mlp", epochs=1, train_subset=4096, val_size=500, test_subset=1000,
                  device="cpu", loss="sigmoid_mse_or")
     configs = [RunConfig(**small, seed=seed) for seed in range(40)]
