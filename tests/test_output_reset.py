@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import Tensor
 
+from sigmse import output_reset as output_reset_module
 from sigmse.functional import sigmoid_mse, sigmoid_mse_or
 from sigmse.output_reset import OutputReset, output_reset, output_reset_targets, reset_count
 
@@ -147,6 +148,45 @@ def test_exact_solver_agrees_with_the_alternating_procedure(c: int, pos: float, 
         torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
     errors = _or_loss(outputs, exact)
     assert (errors[2::3] < 1e-20).all() and (errors > 1e-3).any()  # both kinds of pattern are present
+
+
+def _shift_by_bisection(outputs: Tensor, labels: Tensor, pos: float, neg: float) -> Tensor:
+    """The root of E'(a) = 0 by 200 bisection steps on [min r, max r] (float64), written out independently."""
+    correct = torch.nn.functional.one_hot(labels, outputs.shape[1]).bool()
+    r = outputs - torch.full_like(outputs, neg).masked_fill(correct, pos)  # (N, C), pos and neg in float64
+    r_c, r_others = r[correct], r[~correct].reshape(len(r), -1)
+    low, high = r.amin(dim=1), r.amax(dim=1)
+    for _ in range(200):
+        middle = (low + high) / 2
+        slope = (middle - r_c).clamp(min=0) - (r_others - middle[:, None]).clamp(min=0).sum(dim=1)  # E'(a) / 2
+        low, high = torch.where(slope < 0, middle, low), torch.where(slope < 0, high, middle)
+    return (low + high) / 2
+
+
+@pytest.mark.parametrize("method, sort_max_classes", [("sort", 10_000), ("iteration", 0)])
+@pytest.mark.parametrize("c", [3, 10, 100, 1000])
+def test_both_exact_methods_find_the_root_for_few_and_many_classes(
+    monkeypatch: pytest.MonkeyPatch, method: str, sort_max_classes: int, c: int
+) -> None:
+    """Sorting and the active-set iteration (forced through SORT_MAX_CLASSES) both give the root of
+    (a - r_c)_+ = sum_{i != c} (r_i - a)_+ to 1e-12, against bisection, from 3 to 1000 classes; raw and
+    sigmoid outputs, where E > 0 so the root is unique."""
+    monkeypatch.setattr(output_reset_module, "SORT_MAX_CLASSES", sort_max_classes)
+    outputs, labels = _random(64, c, seed=c, scale=3.0)
+    outputs[1::2] = torch.sigmoid(outputs[1::2])
+    result = output_reset(outputs, labels, pos=0.9, neg=0.05)
+    unique = _or_loss(outputs, result) > 1e-9  # E > 0: one root
+    assert unique.float().mean() > 0.5
+    expected = _shift_by_bisection(outputs, labels, 0.9, 0.05)
+    torch.testing.assert_close(result.shift[unique], expected[unique], rtol=0, atol=1e-12)
+
+
+def test_outputs_past_their_shifted_targets_are_their_own_targets_exactly() -> None:
+    """t'_i = y_i wherever an output is reset, with no rounding: a pattern with E = 0 has loss exactly 0."""
+    outputs = torch.tensor([[0.1, 0.95, 0.2], [0.6, 0.5, 0.3]])
+    result = output_reset(outputs, torch.tensor([1, 0]), pos=0.6, neg=0.4)
+    assert torch.equal(result.targets[0], outputs[0])  # class 1 leads by more than pos - neg = 0.2
+    assert torch.equal(result.targets[result.resets != 0], outputs[result.resets != 0])
 
 
 def test_one_iteration_uses_the_mean_residual_as_shift() -> None:
