@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sigmse.book import discover_notebooks
+from sigmse.book_site import discover_notebooks
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 REPO = Path(__file__).resolve().parent.parent
