@@ -1,0 +1,79 @@
+"""The wheel a user installs with ``pip install sigmse``: what it ships and what it needs.
+
+The wheel is built from the checkout the way pip builds it for a user, installed into a fresh folder,
+and used from a process whose path holds that folder but not the checkout, so nothing can come from
+the source tree. The core install (torch, torchvision, numpy, tqdm) must be enough for the losses, Output
+Reset, training and the CLI; the plotting and book stacks are extras.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+import sigmse
+
+ROOT = Path(__file__).resolve().parents[1]
+EXTRAS_ONLY = ("matplotlib", "seaborn", "pandas", "scipy", "papermill", "jupyter_book", "ray", "yaml")
+
+# Run in the child: refuse every module of the extras, then use the installed package as a user would.
+CORE_USE = f"""
+import importlib.abc, sys
+class RefuseExtras(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {EXTRAS_ONLY!r}:
+            raise ImportError(f"{{name}} belongs to an extra, not to the core install")
+sys.meta_path.insert(0, RefuseExtras())
+
+import torch
+import sigmse, sigmse.losses, sigmse.output_reset, sigmse.train, sigmse.data, sigmse.cli
+from sigmse.losses import get_loss
+logits = torch.randn(8, 10, requires_grad=True)
+get_loss("sigmoid_mse_or")(logits, torch.randint(10, (8,))).backward()
+assert logits.grad is not None and torch.isfinite(logits.grad).all()
+print(sigmse.__file__)
+"""
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel pip builds from this checkout (in an isolated build environment, as for a user)."""
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(ROOT)],
+                   check=True, timeout=300, capture_output=True)
+    (built,) = dist.glob("sigmse-*.whl")
+    return built
+
+
+def test_wheel_ships_the_package_and_its_type_marker_and_nothing_else(wheel: Path) -> None:
+    """Every module of sigmse/ and py.typed (PEP 561) are in the wheel; tests, notebooks and data are not."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = {f"sigmse/{path.name}" for path in (ROOT / "sigmse").glob("*.py")}
+    assert modules <= names, sorted(modules - names)
+    assert "sigmse/py.typed" in names
+    assert {name.split("/")[0] for name in names} == {"sigmse", f"sigmse-{sigmse.__version__}.dist-info"}
+
+
+@pytest.mark.slow
+def test_installed_wheel_works_with_the_core_dependencies_only(wheel: Path, tmp_path: Path) -> None:
+    """From the installed wheel, with every extra refused at import: a loss with Output Reset trains a step,
+    and the CLI answers --help."""
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
+                   check=True, timeout=300, capture_output=True)
+    # -S: no site-packages processing, so the checkout's editable install (a .pth hook) is not seen; the
+    # dependencies come from the folder that holds torch.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(Path(torch.__file__).parents[1])])}
+    used = subprocess.run([sys.executable, "-S", "-c", CORE_USE], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert used.returncode == 0, used.stderr
+    assert Path(used.stdout.strip()).is_relative_to(target)
+    helped = subprocess.run([sys.executable, "-S", "-c", "import sys; from sigmse.cli import main; sys.exit(main())", "--help"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0 and "sweep" in helped.stdout, helped.stderr
