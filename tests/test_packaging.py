@@ -9,6 +9,7 @@ Reset, training and the CLI; the plotting and book stacks are extras.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -43,20 +44,27 @@ print(sigmse.__file__)
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel pip builds from this checkout (in an isolated build environment, as for a user)."""
-    dist = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(ROOT)],
+    """The wheel pip builds from this checkout's sources (in an isolated build environment, as for a user).
+
+    It builds from a copy, because setuptools leaves a ``build/`` folder in the tree it builds from.
+    """
+    source, dist = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("dist")
+    shutil.copytree(ROOT / "sigmse", source / "sigmse", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(source)],
                    check=True, timeout=300, capture_output=True)
     (built,) = dist.glob("sigmse-*.whl")
     return built
 
 
 def test_wheel_ships_the_package_and_its_type_marker_and_nothing_else(wheel: Path) -> None:
-    """Every module of sigmse/ and py.typed (PEP 561) are in the wheel; tests, notebooks and data are not."""
+    """Every module of sigmse/, py.typed (PEP 561) and the licence are in the wheel; tests, notebooks and data are not."""
     names = set(zipfile.ZipFile(wheel).namelist())
     modules = {f"sigmse/{path.name}" for path in (ROOT / "sigmse").glob("*.py")}
     assert modules <= names, sorted(modules - names)
     assert "sigmse/py.typed" in names
+    assert f"sigmse-{sigmse.__version__}.dist-info/licenses/LICENSE" in names
     assert {name.split("/")[0] for name in names} == {"sigmse", f"sigmse-{sigmse.__version__}.dist-info"}
 
 
