@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from sigmse.bench import synthetic_dataset
+from sigmse.bench_measures import synthetic_dataset
 from sigmse.data import DATASETS, load_dataset
 from sigmse.naive_loop import ArrayImageDataset, NaiveLoop, naive_dataset
 

@@ -1,0 +1,53 @@
+"""The measurements of the benchmark, each on its own: the solver check, the naive loops with workers and on the
+official files, epoch scaling, and the errors. Sizes here are tiny: the numbers are not checked, only their shape."""
+
+from __future__ import annotations
+
+import pytest
+
+from sigmse.bench_measures import (check_positive, epoch_scaling, loss_step_times, output_reset_solver,
+                                   synthetic_dataset, training_throughput)
+
+
+def test_exact_solver_and_fifty_alternating_steps_agree_at_ten_classes():
+    rows = output_reset_solver(batch=256, classes=(10,), iterations=50, device="cpu", repeats=1)
+    assert rows[0]["max_abs_disagreement"] < 1e-5 and rows[0]["share_disagreeing"] == 0.0
+    assert 0 < rows[0]["solver_share_of_step"] and rows[0]["step_ratio"] > 0
+
+
+def test_more_alternating_steps_never_disagree_more():
+    few, many = (output_reset_solver(batch=128, classes=(200,), iterations=k, device="cpu", repeats=1)[0]
+                 for k in (5, 500))
+    assert many["max_abs_disagreement"] <= few["max_abs_disagreement"]
+
+
+def test_naive_loop_with_worker_processes():
+    rows = training_throughput("mnist", "mlp", device="cpu", steps=2, repeats=1, workers=(2,),
+                               data=synthetic_dataset("mnist", 256))
+    assert [r["loop"] for r in rows] == ["sigmse", "naive, num_workers=2"] and rows[1]["speedup"] > 0
+
+
+@pytest.mark.shared_data
+def test_naive_loops_read_the_official_files_with_torchvision(shared_data_dir):
+    rows = training_throughput("mnist", "mlp", device="cpu", steps=2, repeats=1, workers=(0,),
+                               data_dir=shared_data_dir)
+    assert rows[1]["data_class"] == "torchvision.datasets.MNIST"
+    scaling = epoch_scaling((256, 512), device="cpu", data_dir=shared_data_dir)
+    assert [r["n_train"] for r in scaling] == [256, 512] and all(r["seconds_per_epoch"] > 0 for r in scaling)
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: check_positive("threads", 0), "threads must be an integer >= 1, got 0"),
+    (lambda: training_throughput(steps=0, device="cpu"), "steps must be an integer >= 1, got 0"),
+    (lambda: training_throughput(workers=(-1,), device="cpu", data=synthetic_dataset("mnist", 8)),
+     "workers must be integers >= 0, got (-1,)"),
+    (lambda: loss_step_times(classes=(1,), device="cpu"), "classes must be integers >= 2, got 1"),
+    (lambda: loss_step_times(losses=["nope"], device="cpu"), "nope"),
+    (lambda: output_reset_solver(iterations=0, device="cpu"), "iterations must be an integer >= 1, got 0"),
+    (lambda: epoch_scaling((300,), device="cpu", data=synthetic_dataset("mnist", 200)),
+     "epoch_scaling size 300 is more than the 200 training images of 'mnist'"),
+])
+def test_bad_input_raises_one_line_naming_the_value(call, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
+        call()
+    assert "\n" not in str(error.value)
