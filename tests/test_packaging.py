@@ -52,14 +52,15 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(ROOT / "sigmse", source / "sigmse", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(ROOT / name, source / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(source)],
-                   check=True, timeout=300, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist),
+                    str(source)], check=True, timeout=300, capture_output=True)
     (built,) = dist.glob("sigmse-*.whl")
     return built
 
 
 def test_wheel_ships_the_package_and_its_type_marker_and_nothing_else(wheel: Path) -> None:
-    """Every module of sigmse/, py.typed (PEP 561) and the licence are in the wheel; tests, notebooks and data are not."""
+    """Every module of sigmse/, py.typed (PEP 561) and the licence are in the wheel; tests, notebooks and
+    data are not."""
     names = set(zipfile.ZipFile(wheel).namelist())
     modules = {f"sigmse/{path.name}" for path in (ROOT / "sigmse").glob("*.py")}
     assert modules <= names, sorted(modules - names)
@@ -73,8 +74,8 @@ def test_installed_wheel_works_with_the_core_dependencies_only(wheel: Path, tmp_
     """From the installed wheel, with every extra refused at import: a loss with Output Reset trains a step,
     and the CLI answers --help."""
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
-                   check=True, timeout=300, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                    str(wheel)], check=True, timeout=300, capture_output=True)
     # -S: no site-packages processing, so the checkout's editable install (a .pth hook) is not seen; the
     # dependencies come from the folder that holds torch.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(Path(torch.__file__).parents[1])])}
