@@ -183,7 +183,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
 def _run_data_command(args: argparse.Namespace) -> int:
     """``sigmse data check`` and ``sigmse data download``: both end with the report of what is where."""
-    from sigmse.data import check_datasets, dataset_names, format_report, load_dataset
+    from sigmse.data import dataset_names, load_dataset
+    from sigmse.data_report import check_datasets, format_report
 
     if args.data_command == "download":
         for name in args.names:  # every name checked before the first download
@@ -201,7 +202,8 @@ def _run_data_command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sigmse`` console script; returns the exit status."""
-    from sigmse.data import DatasetIntegrityError, DatasetNotFoundError
+    from sigmse.data import DatasetNotFoundError
+    from sigmse.data_files import DatasetIntegrityError
 
     try:
         args = build_parser().parse_args(argv)

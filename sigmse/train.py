@@ -25,11 +25,12 @@ from torch import nn
 from tqdm import tqdm  # the text bar: tqdm.auto warns in notebooks without ipywidgets
 
 from sigmse.config import RunConfig
-from sigmse.data import Dataset, load_dataset, subset_indices, validation_split
+from sigmse.data import Dataset, load_dataset
 from sigmse.losses import class_probabilities, get_loss
 from sigmse.models import get_model
 from sigmse.noise import add_input_noise, corrupt_labels
 from sigmse.seeds import stream_seed
+from sigmse.splits import subset_indices, validation_split
 
 __all__ = ["resolve_device", "DeviceData", "prepare_data", "train", "evaluate_logits", "expected_calibration_error"]
 

@@ -50,11 +50,12 @@ from torch import Tensor, nn
 
 from sigmse import functional
 from sigmse.config import DEVICES, IdentifiedConfig, _choice, _number, check_data_budget, reject_unknown_keys
-from sigmse.data import Dataset, load_dataset, resolve_data_dir, subset_indices, validation_split
+from sigmse.data import Dataset, load_dataset, resolve_data_dir
 from sigmse.models import get_model
 from sigmse.store import SCHEMA_VERSION, envelope_problems, provenance, read_record, write_record
-from sigmse.train import evaluate_logits, resolve_device
 from sigmse.seeds import stream_seed
+from sigmse.splits import subset_indices, validation_split
+from sigmse.train import evaluate_logits, resolve_device
 
 __all__ = [
     "METHODS",

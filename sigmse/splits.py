@@ -1,0 +1,64 @@
+"""Which training examples a run uses: a seeded validation split and a class-stratified subset, as index tensors.
+
+Both draw one seeded ``torch.randperm`` on the CPU (the seed goes through :func:`sigmse.seeds.stream_seed`, so
+each use has its own stream), so the same seed gives the same indices on every machine, and neither loops over
+examples. :func:`validation_split` carves a fixed validation part out of the training split;
+:func:`subset_indices` keeps a smaller training set with each class's share (for the quick CPU profiles).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sigmse.seeds import stream_seed
+
+__all__ = [
+    "validation_split",
+    "subset_indices",
+]
+
+
+def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
+    """``value`` as an int in ``[low, high)``; a ``ValueError`` quoting it otherwise."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low or (
+        high is not None and value >= high
+    ):
+        allowed = f"an integer with {low} <= {name}" + (f" < {high}" if high is not None else "")
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return int(value)
+
+
+def validation_split(num_train: int, val_size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split ``range(num_train)`` into (train, validation) index tensors, each sorted, by a seeded permutation.
+
+    The same ``seed`` gives the same split on every machine (``torch.Generator`` on the CPU); the two parts are
+    disjoint and together cover every index once.
+    """
+    num_train = _check_int("num_train", num_train, 1)
+    val_size = _check_int("val_size", val_size, 0, num_train)
+    permutation = torch.randperm(num_train, generator=torch.Generator().manual_seed(stream_seed("validation-split", seed)))
+    return permutation[val_size:].sort().values, permutation[:val_size].sort().values
+
+
+def subset_indices(labels: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
+    """``size`` sorted indices into ``labels``, class-stratified: each class keeps its share, chosen at random.
+
+    Shares are ``size * n_class / N`` rounded by largest remainder, so they sum to ``size`` exactly; which examples
+    of a class are kept is decided by one seeded permutation (no loop over examples). For quick CPU profiles.
+    """
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be 1-D, got shape {tuple(labels.shape)}")
+    size = _check_int("size", size, 1, labels.numel() + 1)
+    cpu_labels = labels.cpu()
+    permutation = torch.randperm(labels.numel(), generator=torch.Generator().manual_seed(stream_seed("train-subset", seed)))
+    classes, counts = torch.unique(cpu_labels, return_counts=True)  # classes sorted
+    exact = counts.double() * size / labels.numel()
+    quota = exact.floor().long()
+    leftover = size - int(quota.sum())
+    quota[torch.argsort(exact - quota, descending=True, stable=True)[:leftover]] += 1
+    shuffled = cpu_labels[permutation]
+    order = torch.argsort(shuffled, stable=True)  # grouped by class, random order within each class
+    class_index = torch.searchsorted(classes, shuffled[order])
+    rank = torch.arange(labels.numel()) - (counts.cumsum(0) - counts)[class_index]  # position within its class
+    return permutation[order[rank < quota[class_index]]].sort().values.to(labels.device)
