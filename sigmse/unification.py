@@ -20,8 +20,8 @@ Methods (all on the ``mlp`` trunk 784-256-256, ReLU; only the last layer's width
 * ``classifier_only`` (cross-entropy, 10 outputs) and ``regressor_only`` (squared error, R outputs): the
   single-task references.
 
-Every method trains with Adam at one fixed learning rate (``lr``, 1e-3 in every profile), without tuning: a
-grid chosen on validation would need one criterion for two tasks, which is what a task weight is.
+A run is a :class:`~sigmse.unification_config.UnificationConfig` (:mod:`sigmse.unification_config`: the methods,
+the targets, the budget; every method trains with Adam at one fixed learning rate, without tuning).
 
 Data path, as in :mod:`sigmse.train`: the dataset is loaded once, the angles are drawn on the CPU from their own
 seed (``angle_seed``: every method and training seed sees the same rotated images), the kept images are
@@ -29,7 +29,8 @@ rotated in one batched ``affine_grid``/``grid_sample`` pass on the device and no
 one ``randperm`` on the device and trains on slices. Rotation is bilinear with zero fill and matches
 :func:`torchvision.transforms.functional.rotate` (counter-clockwise for positive angles; tested).
 
-Records are stored through :func:`sigmse.store.write_record` under ``<results_dir>/<profile>/unification/``.
+Records are stored through :func:`sigmse.store.write_record` under ``<results_dir>/<profile>/unification/``;
+:mod:`sigmse.unification_analysis` turns them into the chapter's table, figure and verdicts.
 
 Reference: K. Tyagi et al., *Making Sigmoid-MSE Great Again: Output Reset Challenges Softmax Cross-Entropy in
 Neural Network Classification*, arXiv:2411.11213, 2024.
@@ -38,131 +39,40 @@ Neural Network Classification*, arXiv:2411.11213, 2024.
 from __future__ import annotations
 
 import math
-import statistics
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sigmse import functional
-from sigmse.config import DEVICES, IdentifiedConfig, _choice, _number, check_data_budget, reject_unknown_keys
 from sigmse.data import Dataset, load_dataset, resolve_data_dir
 from sigmse.models import get_model
-from sigmse.store import SCHEMA_VERSION, envelope_problems, provenance, read_record, write_record
 from sigmse.seeds import stream_seed
 from sigmse.splits import subset_indices, validation_split
+from sigmse.store import SCHEMA_VERSION, envelope_problems, provenance, read_record, write_record
 from sigmse.train import evaluate_logits, resolve_device
+from sigmse.unification_config import METHODS, UnificationConfig, unification_config_from_dict
 
 __all__ = [
-    "METHODS",
-    "METHOD_LABELS",
-    "REGRESSION_TARGETS",
-    "DATASETS",
-    "UnificationConfig",
-    "unification_config_from_dict",
     "rotate_images",
     "RotatedData",
     "prepare_rotated",
     "unified_mse",
     "method_loss",
     "train_unification",
-    "unification_configs",
     "unification_record_path",
     "validate_unification_record",
     "read_unification_record",
     "run_or_load_unification",
     "run_unification_sweep",
-    "unification_table",
-    "unification_figure",
-    "unification_verdict",
-    "unification_versus_single",
-    "unification_numbers",
-    "unification_display",
-    "unification_provenance",
 ]
 
-METHODS = ("unified_mse", "unified_mse_or", "separate_heads", "classifier_only", "regressor_only")
-METHOD_LABELS = {
-    "unified_mse": "unified sigmoid-MSE",
-    "unified_mse_or": "unified sigmoid-MSE + OR",
-    "separate_heads": "separate heads (CE + MSE)",
-    "classifier_only": "classifier only (CE)",
-    "regressor_only": "regressor only (MSE)",
-}
-CLASSIFYING = ("unified_mse", "unified_mse_or", "separate_heads", "classifier_only")
-REGRESSING = ("unified_mse", "unified_mse_or", "separate_heads", "regressor_only")
-REGRESSION_TARGETS = ("angle", "ink")  # stored in this order whatever order they are given in
-DATASETS = ("mnist", "fashion-mnist")  # 28x28 greyscale on a black background: zero fill is the background
-LR = 1e-3  # Adam, every method and profile (see the module docstring)
 SPLIT_SEED = 0  # validation split and training subset, as in sigmse.train
 ROTATE_CHUNK = 8192  # images per affine_grid/grid_sample call: bounds the grid's memory (N*H*W*2 floats)
-
-
-# ---- config ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UnificationConfig(IdentifiedConfig):
-    """One run of the unification experiment. Defaults: the quick profile's unified run with Output Reset."""
-
-    method: str = "unified_mse_or"
-    dataset: str = "mnist"
-    targets: tuple[str, ...] = ("angle",)  # regression targets, a non-empty subset of REGRESSION_TARGETS
-    max_angle: float = 45.0  # degrees; angles ~ U[-max_angle, max_angle]
-    angle_seed: int = 0  # the angles' own seed: the same rotated data for every method and training seed
-    epochs: int = 3
-    lr: float = LR  # Adam
-    batch_size: int = 128
-    train_subset: int | None = 5000  # class-stratified subset of the training split; None = all of it
-    test_subset: int | None = None  # the first N test images
-    val_size: int = 5000  # validation images carved from the training set (fixed split)
-    seed: int = 0  # initialisation and batch order
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        _choice("method", self.method, METHODS)
-        _choice("dataset", self.dataset, DATASETS)
-        targets = tuple(self.targets) if isinstance(self.targets, (tuple, list)) else None
-        if not targets or len(set(targets)) != len(targets):
-            raise ValueError(f"targets must be a non-empty list of distinct names from "
-                             f"{', '.join(REGRESSION_TARGETS)}; got {self.targets!r}")
-        for target in targets:
-            _choice("regression target", target, REGRESSION_TARGETS)
-        object.__setattr__(self, "targets", tuple(t for t in REGRESSION_TARGETS if t in targets))
-        _number("max_angle", self.max_angle, low=0.0, high=180.0, low_open=True)
-        _number("angle_seed", self.angle_seed, integer=True)
-        _number("epochs", self.epochs, low=1, integer=True)
-        _number("lr", self.lr, low=0.0, low_open=True)
-        _number("batch_size", self.batch_size, low=1, integer=True)
-        check_data_budget(self)
-        _choice("device", self.device, DEVICES)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "targets": list(self.targets)}
-
-    @property
-    def classifies(self) -> bool:
-        return self.method in CLASSIFYING
-
-    @property
-    def regresses(self) -> bool:
-        return self.method in REGRESSING
-
-    def with_(self, **changes: Any) -> "UnificationConfig":
-        return replace(self, **changes)
-
-
-def unification_config_from_dict(data: Mapping[str, Any]) -> UnificationConfig:
-    """Build a :class:`UnificationConfig` from a mapping, rejecting unknown keys by name."""
-    reject_unknown_keys(UnificationConfig, data)
-    values = dict(data)
-    if isinstance(values.get("targets"), list):
-        values["targets"] = tuple(values["targets"])
-    return UnificationConfig(**values)
 
 
 # ---- data: rotated images and their regression targets --------------------------------------------------
@@ -431,27 +341,6 @@ def train_unification(config: UnificationConfig, data_dir: str | Path | None = N
     return {"status": status, "history": history, "metrics": metrics}
 
 
-# ---- which runs -----------------------------------------------------------------------------------------
-
-
-def unification_configs(profile_name: str, seeds: Sequence[int] | None = None,
-                        device: str | None = None) -> list[UnificationConfig]:
-    """Every method x seed of the unification experiment under a profile of :mod:`sigmse.profiles`.
-
-    The budget is the profile's MNIST budget (smoke: 512 training images, 1 epoch, 1 seed; quick: 5000 images,
-    3 epochs, 3 seeds; paper: the full 55,000, 20 epochs, 5 seeds on CUDA), with Adam at ``LR``.
-    """
-    from sigmse.profiles import get_profile
-
-    profile = get_profile(profile_name)
-    budget = profile.budgets["mnist"]
-    return [UnificationConfig(method=method, dataset="mnist", epochs=budget.epochs, lr=LR,
-                              batch_size=budget.batch_size, train_subset=budget.train_subset,
-                              test_subset=budget.test_subset, val_size=budget.val_size, seed=seed,
-                              device=device or profile.device)
-            for method in METHODS for seed in (profile.seeds if seeds is None else seeds)]
-
-
 # ---- the store ------------------------------------------------------------------------------------------
 
 
@@ -507,154 +396,3 @@ def run_unification_sweep(configs: Iterable[UnificationConfig], *, profile: str,
     bar = tqdm(configs, desc=f"unification ({profile})", unit="run",
                disable=None if progress is None else not progress)
     return [run_or_load_unification(c, profile, results_dir, data_dir) for c in bar]
-
-
-# ---- summary, figure, verdict ---------------------------------------------------------------------------
-
-
-def unification_table(records: Sequence[Mapping[str, Any]], target: str = "angle") -> Any:
-    """Mean and std over seeds per method (a ``pandas.DataFrame`` indexed by method, in ``METHODS`` order).
-
-    Columns: ``runs``, ``acc_mean``/``acc_std`` (test accuracy), ``rmse_mean``/``rmse_std`` (test RMSE of
-    ``target``, degrees for the angle), ``r2_mean``/``r2_std`` and ``seconds_mean``/``seconds_std`` (training
-    seconds per epoch, the median over a run's epochs: robust to a burst of load on a shared machine); NaN where
-    a method has no such output. Only ``ok`` records count.
-    """
-    import pandas as pd
-
-    rows = [{"method": r["config"]["method"], "acc": r["metrics"].get("test_acc", math.nan),
-             "rmse": r["metrics"].get(f"test_rmse_{target}", math.nan),
-             "r2": r["metrics"].get(f"test_r2_{target}", math.nan),
-             "seconds": statistics.median(h["seconds"] for h in r["history"])}
-            for r in records if r["status"] == "ok"]
-    frame = pd.DataFrame(rows, columns=["method", "acc", "rmse", "r2", "seconds"])
-    grouped = frame.groupby("method")
-    table = grouped.agg(["mean", "std"])
-    table.columns = [f"{name}_{stat}" for name, stat in table.columns]
-    table.insert(0, "runs", grouped.size())
-    return table.reindex([m for m in METHODS if m in table.index])
-
-
-def unification_figure(table: Any, *, unit: str = "°") -> Any:
-    """Test accuracy (x) against regression RMSE (y) per method, error bars one std over seeds.
-
-    The single-task references have one metric each, so they are lines: a vertical one at the classifier's
-    accuracy and a horizontal one at the regressor's RMSE, each with a band of one std.
-    """
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), facecolor="white")
-    markers = {"unified_mse": "o", "unified_mse_or": "s", "separate_heads": "D"}
-    for method, marker in markers.items():
-        if method in table.index:
-            row = table.loc[method]
-            ax.errorbar(100 * row.acc_mean, row.rmse_mean, xerr=100 * _zero(row.acc_std), yerr=_zero(row.rmse_std),
-                        fmt=marker, capsize=4, markersize=8, label=METHOD_LABELS[method])
-    for method, draw, span, column in (("classifier_only", ax.axvline, ax.axvspan, "acc"),
-                                       ("regressor_only", ax.axhline, ax.axhspan, "rmse")):
-        if method in table.index:
-            scale = 100 if column == "acc" else 1
-            mean, std = scale * table.loc[method, f"{column}_mean"], scale * _zero(table.loc[method, f"{column}_std"])
-            draw(mean, color="grey", linestyle="--" if column == "acc" else ":", label=METHOD_LABELS[method])
-            span(mean - std, mean + std, color="grey", alpha=0.15, linewidth=0)
-    ax.set_xlabel("test accuracy (%)  →  better")
-    ax.set_ylabel(f"test RMSE of the angle ({unit})  ↓  better")
-    ax.legend(fontsize="small", loc="best")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
-
-
-def _zero(value: float) -> float:
-    """A std that is NaN (one seed) drawn as 0."""
-    return 0.0 if value != value else float(value)
-
-
-def _compare(a_mean: float, a_std: float, b_mean: float, b_std: float, higher_better: bool, floor: float) -> str:
-    """``better``, ``worse`` or ``level``: a difference counts beyond ``VERDICT_SIGMAS`` larger stds and ``floor``."""
-    margin = max(VERDICT_SIGMAS * max(_zero(a_std), _zero(b_std)), floor)
-    diff = (a_mean - b_mean) if higher_better else (b_mean - a_mean)
-    return "better" if diff > margin else "worse" if diff < -margin else "level"
-
-
-VERDICT_SIGMAS = 2.0  # a difference counts when it exceeds this many (larger) seed stds ...
-VERDICT_FLOORS = {"acc": 0.001, "rmse": 0.1}  # ... and at least 0.1 accuracy points or 0.1 degree
-_WORDS = {"level": "level with", "better": "better than", "worse": "worse than"}
-
-
-def unification_verdict(table: Any, method: str = "unified_mse_or", reference: str = "separate_heads") -> str:
-    """A sentence comparing ``method`` with ``reference`` on both tasks, with the numbers it rests on.
-
-    On each task a difference counts when it exceeds ``VERDICT_SIGMAS`` times the larger seed std and
-    ``VERDICT_FLOORS``.
-    """
-    missing = [m for m in (method, reference) if m not in table.index]
-    if missing:
-        return f"no verdict: {METHOD_LABELS[missing[0]]} has no finished run"
-    a, b = table.loc[method], table.loc[reference]
-    acc = _compare(a.acc_mean, a.acc_std, b.acc_mean, b.acc_std, True, VERDICT_FLOORS["acc"])
-    rmse = _compare(a.rmse_mean, a.rmse_std, b.rmse_mean, b.rmse_std, False, VERDICT_FLOORS["rmse"])
-    words = _WORDS
-    if acc == rmse == "level":
-        lead = f"one MSE objective ({METHOD_LABELS[method]}) does both tasks as well as {METHOD_LABELS[reference]}"
-    elif acc == rmse:
-        lead = f"{METHOD_LABELS[method]} is {words[acc]} {METHOD_LABELS[reference]} on both tasks"
-    else:
-        lead = (f"{METHOD_LABELS[method]} is {words[acc]} {METHOD_LABELS[reference]} on accuracy and "
-                f"{words[rmse]} it on the angle")
-    return (f"{lead}: {100 * a.acc_mean:.1f} % vs {100 * b.acc_mean:.1f} % accuracy, "
-            f"{a.rmse_mean:.1f}° vs {b.rmse_mean:.1f}° RMSE")
-
-
-def unification_versus_single(table: Any, method: str = "unified_mse_or") -> str:
-    """A sentence comparing ``method`` with the classifier and the regressor trained alone, by the same rule."""
-    missing = [m for m in (method, "classifier_only", "regressor_only") if m not in table.index]
-    if missing:
-        return f"no comparison: {METHOD_LABELS[missing[0]]} has no finished run"
-    a, c, r = table.loc[method], table.loc["classifier_only"], table.loc["regressor_only"]
-    acc = _compare(a.acc_mean, a.acc_std, c.acc_mean, c.acc_std, True, VERDICT_FLOORS["acc"])
-    rmse = _compare(a.rmse_mean, a.rmse_std, r.rmse_mean, r.rmse_std, False, VERDICT_FLOORS["rmse"])
-    return (f"{METHOD_LABELS[method]} is {_WORDS[acc]} the classifier alone on accuracy "
-            f"({100 * a.acc_mean:.1f} % vs {100 * c.acc_mean:.1f} %) and {_WORDS[rmse]} the regressor alone on the "
-            f"angle ({a.rmse_mean:.1f}° vs {r.rmse_mean:.1f}°)")
-
-
-def unification_numbers(table: Any) -> dict[str, float]:
-    """Plain floats for the page's prose: ``<method>_<acc|rmse|r2|seconds>`` and ``..._std`` (accuracy in %).
-
-    A std over one seed (NaN) is given as 0; a metric a method does not have is NaN.
-    """
-    numbers = {}
-    for method, row in table.iterrows():
-        for name, scale in (("acc", 100.0), ("rmse", 1.0), ("r2", 1.0), ("seconds", 1.0)):
-            numbers[f"{method}_{name}"] = scale * float(row[f"{name}_mean"])
-            numbers[f"{method}_{name}_std"] = scale * _zero(float(row[f"{name}_std"]))
-    return numbers
-
-
-def unification_display(table: Any) -> Any:
-    """``table`` as text for the page: one row per method, "mean ± std" cells, "—" where a method has none."""
-    import pandas as pd
-
-    def cell(mean: float, std: float, scale: float, digits: int) -> str:
-        if mean != mean:
-            return "—"
-        return f"{scale * mean:.{digits}f}" + ("" if std != std else f" ± {scale * std:.{digits}f}")
-
-    columns = {"test accuracy (%)": ("acc", 100, 2), "angle RMSE (°)": ("rmse", 1, 2), "angle R²": ("r2", 1, 3),
-               "seconds per epoch": ("seconds", 1, 2)}
-    shown = pd.DataFrame({name: [cell(r[f"{key}_mean"], r[f"{key}_std"], scale, digits) for _, r in table.iterrows()]
-                          for name, (key, scale, digits) in columns.items()},
-                         index=[METHOD_LABELS[m] for m in table.index])
-    shown.insert(0, "runs", list(table.runs))
-    return shown
-
-
-def unification_provenance(records: Sequence[Mapping[str, Any]], profile: str) -> str:
-    """One line: where and from which commit the records were made, and under which profile."""
-    info = [r["provenance"] for r in records]
-    machines = sorted({i["device_name"] for i in info})
-    commits = sorted({(i["git_commit"] or "unknown")[:12] + (" (modified)" if i["git_dirty"] else "") for i in info})
-    return (f"{len(records)} runs under profile {profile} on {'; '.join(machines)}, sigmse commit "
-            f"{', '.join(commits)}, torch {', '.join(sorted({i['torch_version'] for i in info}))}")
