@@ -42,7 +42,7 @@ __all__ = [
     "run_book_command",
 ]
 
-# The experiments (sigmse.profiles) each chapter reads with analysis.experiment_records(name, ...). Before
+# The experiments (sigmse.profiles) each chapter reads with chapters.experiment_records(name, ...). Before
 # running the notebooks, build_book runs the experiments of the chapters it executes as one sweep, on the
 # executor asked for (this process, a process pool, a Ray cluster), so the notebooks only load stored runs.
 # tests/test_book.py checks this table against the notebooks' calls.

@@ -27,7 +27,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from sigmse.analysis import dataset_key, paired_comparison, select_learning_rates, summarize
+from sigmse.analysis import paired_comparison, select_learning_rates, summarize
+from sigmse.chapters import dataset_key
 from sigmse.plots import LOSS_LABELS, palette, pretty
 from sigmse.profiles import NOISE_LOSSES
 
