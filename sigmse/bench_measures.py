@@ -178,7 +178,7 @@ def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: s
                     passes[w].append(watch.seconds)
 
         result = train(config, dataset=data, progress=False, on_epoch=naive_turn)
-        del loops  # shuts the persistent workers down
+        loops.clear()  # drops the loops, which shuts their persistent workers down
     if result["status"] != "ok":
         raise RuntimeError(f"the trainer's run {dataset}/{model}/{loss} diverged; the benchmark needs a finite loss")
     n_train = result["metrics"]["n_train"]
