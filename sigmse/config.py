@@ -28,6 +28,8 @@ __all__ = [
     "DEVICES",
     "config_from_dict",
     "check_data_budget",
+    "check_choice",
+    "check_number",
     "reject_unknown_keys",
 ]
 
@@ -40,12 +42,13 @@ DEVICES = ("auto", "cpu", "cuda")
 _EXECUTION_FIELDS = ("device",)
 
 
-def _choice(name: str, value: object, allowed: tuple[str, ...] | list[str]) -> None:
+def check_choice(name: str, value: object, allowed: tuple[str, ...] | list[str]) -> None:
+    """Check that ``value`` is one of ``allowed``; the error names the value and lists the choices."""
     if value not in allowed:
         raise ValueError(f"{name} {value!r} is not allowed; choose one of: {', '.join(allowed)}")
 
 
-def _number(name: str, value: object, *, low: float | None = None, high: float | None = None,
+def check_number(name: str, value: object, *, low: float | None = None, high: float | None = None,
             low_open: bool = False, high_open: bool = False, integer: bool = False) -> None:
     """Check that ``value`` is a (finite) number in the stated interval."""
     kind = int if integer else (int, float)
@@ -64,11 +67,11 @@ def check_data_budget(config: Any) -> None:
     """The fields every run config shares for its data: ``train_subset`` and ``test_subset`` (``None`` or
     >= 1), ``val_size`` (>= 0) and ``seed`` (an integer); :class:`RunConfig` and the unification config."""
     if config.train_subset is not None:
-        _number("train_subset", config.train_subset, low=1, integer=True)
+        check_number("train_subset", config.train_subset, low=1, integer=True)
     if config.test_subset is not None:
-        _number("test_subset", config.test_subset, low=1, integer=True)
-    _number("val_size", config.val_size, low=0, integer=True)
-    _number("seed", config.seed, integer=True)
+        check_number("test_subset", config.test_subset, low=1, integer=True)
+    check_number("val_size", config.val_size, low=0, integer=True)
+    check_number("seed", config.seed, integer=True)
 
 
 class IdentifiedConfig:
@@ -130,8 +133,8 @@ class RunConfig(IdentifiedConfig):
         from sigmse.losses import loss_options
         from sigmse.models import model_names
 
-        _choice("dataset", self.dataset, dataset_names())
-        _choice("model", self.model, model_names())
+        check_choice("dataset", self.dataset, dataset_names())
+        check_choice("model", self.model, model_names())
         # raises ValueError for an unknown loss; the trainer fixes the reduction to "mean"
         allowed_options = set(loss_options(self.loss)) - {"reduction"}
         options = dict(self.loss_options)
@@ -140,28 +143,28 @@ class RunConfig(IdentifiedConfig):
             allowed = ", ".join(sorted(allowed_options)) or "none"
             raise ValueError(f"loss {self.loss!r} has no option {unknown[0]!r}; its options are: {allowed}")
         object.__setattr__(self, "loss_options", tuple(sorted(options.items())))
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _number("lr", self.lr, low=0.0, low_open=True)
-        _number("weight_decay", self.weight_decay, low=0.0)
-        _number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
-        _number("batch_size", self.batch_size, low=1, integer=True)
-        _number("epochs", self.epochs, low=1, integer=True)
-        _choice("schedule", self.schedule, SCHEDULES)
-        _number("warmup_epochs", self.warmup_epochs, low=0.0, high=self.epochs)
-        _choice("label_noise", self.label_noise, LABEL_NOISE_KINDS)
-        _number("label_noise_rate", self.label_noise_rate, low=0.0, high=1.0, high_open=True)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_number("lr", self.lr, low=0.0, low_open=True)
+        check_number("weight_decay", self.weight_decay, low=0.0)
+        check_number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        check_number("batch_size", self.batch_size, low=1, integer=True)
+        check_number("epochs", self.epochs, low=1, integer=True)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_number("warmup_epochs", self.warmup_epochs, low=0.0, high=self.epochs)
+        check_choice("label_noise", self.label_noise, LABEL_NOISE_KINDS)
+        check_number("label_noise_rate", self.label_noise_rate, low=0.0, high=1.0, high_open=True)
         if self.label_noise == "none" and self.label_noise_rate != 0.0:
             raise ValueError(f"label_noise_rate {self.label_noise_rate!r} needs label_noise symmetric or asymmetric")
-        _number("input_noise_sigma", self.input_noise_sigma, low=0.0)
-        _choice("input_noise_at", self.input_noise_at, INPUT_NOISE_WHERE)
+        check_number("input_noise_sigma", self.input_noise_sigma, low=0.0)
+        check_choice("input_noise_at", self.input_noise_at, INPUT_NOISE_WHERE)
         object.__setattr__(self, "test_input_sigmas", tuple(float(s) for s in self.test_input_sigmas))
         for sigma in self.test_input_sigmas:
-            _number("test_input_sigmas entry", sigma, low=0.0)
+            check_number("test_input_sigmas entry", sigma, low=0.0)
         check_data_budget(self)
         if self.noise_seed is not None:
-            _number("noise_seed", self.noise_seed, integer=True)
-        _choice("precision", self.precision, PRECISIONS)
-        _choice("device", self.device, DEVICES)
+            check_number("noise_seed", self.noise_seed, integer=True)
+        check_choice("precision", self.precision, PRECISIONS)
+        check_choice("device", self.device, DEVICES)
 
     # -- identity -------------------------------------------------------------------
 

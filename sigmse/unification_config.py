@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Mapping, Sequence
 
-from sigmse.config import DEVICES, IdentifiedConfig, _choice, _number, check_data_budget, reject_unknown_keys
+from sigmse.config import (DEVICES, IdentifiedConfig, check_choice, check_data_budget, check_number,
+                           reject_unknown_keys)
 
 __all__ = [
     "METHODS",
@@ -58,22 +59,22 @@ class UnificationConfig(IdentifiedConfig):
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        _choice("method", self.method, METHODS)
-        _choice("dataset", self.dataset, DATASETS)
+        check_choice("method", self.method, METHODS)
+        check_choice("dataset", self.dataset, DATASETS)
         targets = tuple(self.targets) if isinstance(self.targets, (tuple, list)) else None
         if not targets or len(set(targets)) != len(targets):
             raise ValueError(f"targets must be a non-empty list of distinct names from "
                              f"{', '.join(REGRESSION_TARGETS)}; got {self.targets!r}")
         for target in targets:
-            _choice("regression target", target, REGRESSION_TARGETS)
+            check_choice("regression target", target, REGRESSION_TARGETS)
         object.__setattr__(self, "targets", tuple(t for t in REGRESSION_TARGETS if t in targets))
-        _number("max_angle", self.max_angle, low=0.0, high=180.0, low_open=True)
-        _number("angle_seed", self.angle_seed, integer=True)
-        _number("epochs", self.epochs, low=1, integer=True)
-        _number("lr", self.lr, low=0.0, low_open=True)
-        _number("batch_size", self.batch_size, low=1, integer=True)
+        check_number("max_angle", self.max_angle, low=0.0, high=180.0, low_open=True)
+        check_number("angle_seed", self.angle_seed, integer=True)
+        check_number("epochs", self.epochs, low=1, integer=True)
+        check_number("lr", self.lr, low=0.0, low_open=True)
+        check_number("batch_size", self.batch_size, low=1, integer=True)
         check_data_budget(self)
-        _choice("device", self.device, DEVICES)
+        check_choice("device", self.device, DEVICES)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "targets": list(self.targets)}
