@@ -217,8 +217,19 @@ def experiment_records(name: str, profile: str, *, results_dir: str, data_dir: s
                        device: str | None = None, datasets: Sequence[str] | None = None,
                        seeds: Sequence[int] | None = None) -> list[dict[str, Any]]:
     """The records of experiment ``name`` under ``profile`` (:func:`sigmse.profiles.experiment_configs`), through
-    :func:`sigmse.store.run_sweep`: stored runs load, missing ones train. No progress bar (pages stay clean)."""
+    :func:`sigmse.store.run_sweep`: stored runs load, missing ones train. No progress bar (pages stay clean).
+
+    A notebook run on its own with new parameters (more seeds, say) may have many runs to train, one at a time;
+    it then prints one line saying how many, and how ``sigmse book`` would train them in parallel first. A
+    build by ``sigmse book`` has trained them already, so its pages never show that line.
+    """
     from sigmse import profiles, store
 
     configs = profiles.experiment_configs(name, profile, datasets=datasets, seeds=seeds, device=device)
+    unique = {config.hash: config for config in configs}.values()
+    missing = sum(not store.record_path(config, profile, results_dir).exists() for config in unique)
+    if missing:
+        print(f"{name}: {missing} of {len(unique)} runs are not in {results_dir}/{profile}/ and train now, one at "
+              f"a time; `sigmse book --only CHAPTER -p KEY=VALUE --sweep-jobs N` trains a chapter's runs N at "
+              f"a time before running it")
     return store.run_sweep(configs, profile=profile, results_dir=results_dir, data_dir=data_dir, progress=False)

@@ -77,3 +77,20 @@ def test_grid_edges_flags_rates_at_either_end():
                     for lr, val in zip((0.01, 0.1, 1.0), vals)])
     edges = chapters.grid_edges(analysis.select_learning_rates(frame), frame)
     assert edges[["variant", "chosen_lr", "edge"]].values.tolist() == [["a", 0.01, "smallest"], ["c", 1.0, "largest"]]
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_experiment_records_says_when_it_trains_missing_runs_and_is_silent_once_stored(shared_data_dir, tmp_path,
+                                                                                       capsys):
+    """A first call trains the smoke MNIST runs and prints how many and how to train them in parallel; a second
+    call loads the same records and prints nothing."""
+    first = chapters.experiment_records("accuracy", "smoke", results_dir=str(tmp_path), data_dir=str(shared_data_dir),
+                                        datasets=["mnist"])
+    line = capsys.readouterr().out
+    assert line.startswith(f"accuracy: {len(first)} of {len(first)} runs are not in {tmp_path}/smoke/ and train now")
+    assert "--sweep-jobs N" in line
+    second = chapters.experiment_records("accuracy", "smoke", results_dir=str(tmp_path),
+                                         data_dir=str(shared_data_dir), datasets=["mnist"])
+    assert capsys.readouterr().out == ""
+    assert [r["config"] for r in second] == [r["config"] for r in first]

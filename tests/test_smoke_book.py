@@ -50,3 +50,7 @@ def test_the_book_swept_every_run_its_chapters_read_before_the_notebooks(smoke_b
     configs = {c.hash: c for name in names for c in experiment_configs(name, "smoke")}
     statuses = {h: (read_record(record_path(c, "smoke", results)) or {}).get("status") for h, c in configs.items()}
     assert statuses and set(statuses.values()) <= {"ok", "diverged"}, statuses
+    chapters = sorted((smoke_book / "notebooks").glob("*.html"))
+    assert chapters
+    for page in chapters:  # so no chapter trained anything itself
+        assert "train now, one at a time" not in page.read_text(encoding="utf-8"), page.name
