@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--results-dir", default="results", help="the results store (default: results)")
     sweep.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
     sweep.add_argument("--device", help="override the profile's device (auto, cpu, cuda)")
+    sweep.add_argument("--datasets", nargs="+", metavar="NAME",
+                       help="only these datasets (default: each experiment's own), as a chapter's `datasets`")
+    sweep.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
+                       help="these seeds instead of the profile's, as a chapter's `seeds`")
     sweep.add_argument("--dry-run", action="store_true", help="list the runs and how many are stored; train none")
     add_executor_arguments(sweep)
 
@@ -166,7 +170,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
             raise UsageError(f"sigmse sweep: error: unknown experiment {name!r}; choose one of: {', '.join(experiment_names())}")
     configs = {}
     for name in names:
-        for config in experiment_configs(name, profile, device=args.device):
+        for config in experiment_configs(name, profile, device=args.device, datasets=args.datasets, seeds=args.seeds):
             configs.setdefault(config.hash, config)
     _check_data_dir(args.data_dir)
     stored = sum(record_path(c, profile.name, args.results_dir).exists() for c in configs.values())

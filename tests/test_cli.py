@@ -24,6 +24,9 @@ SIGMSE = [sys.executable, "-m", "sigmse.cli"]
         (["train", "--epochs", "two"], "invalid int value: 'two'"),
         (["sweep", "--profile", "huge"], "unknown profile 'huge'; choose one of: smoke, quick, paper"),
         (["sweep", "--profile", "smoke", "--only", "everything"], "unknown experiment 'everything'"),
+        (["sweep", "--profile", "smoke", "--datasets", "imagenet"],
+         "dataset 'imagenet' is not in profile 'smoke'; choose from: mnist, fashion-mnist, cifar10"),
+        (["sweep", "--profile", "smoke", "--seeds", "one"], "argument --seeds: invalid int value: 'one'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )
@@ -89,3 +92,15 @@ def test_sweep_dry_run_lists_runs_without_training(tmp_path, shared_data_dir, ca
     assert main(argv) == 0
     assert "profile smoke: 30 runs in accuracy; 0 already stored" in capsys.readouterr().out
     assert not any(tmp_path.iterdir())
+
+
+def test_sweep_takes_a_chapters_datasets_and_seeds(tmp_path, shared_data_dir, capsys):
+    """--datasets and --seeds give the runs a chapter asks for with the same papermill parameters."""
+    from sigmse.profiles import experiment_configs
+
+    argv = ["sweep", "--profile", "smoke", "--only", "noise", "--datasets", "mnist", "--seeds", "0", "1", "2",
+            "--results-dir", str(tmp_path), "--data-dir", str(shared_data_dir), "--dry-run"]
+    assert main(argv) == 0
+    expected = experiment_configs("noise", "smoke", datasets=["mnist"], seeds=[0, 1, 2])
+    assert {c.seed for c in expected} == {0, 1, 2}
+    assert f"profile smoke: {len(expected)} runs in noise; 0 already stored" in capsys.readouterr().out
