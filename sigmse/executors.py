@@ -282,6 +282,7 @@ def run_configs(configs: Iterable[RunConfig], *, profile: str, results_dir: str 
         elif executor == "local" and pending:
             _run_pool(pending, common, jobs=jobs, retries=retries, threads=threads or max(1, _cores() // jobs),
                       finished=finished, show=show)
+        show(0)  # the bar's last line: nothing running, every failure counted
     finally:
         bar.close()
     done = len(pending) - len(failed)

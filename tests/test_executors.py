@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -151,35 +152,54 @@ def test_cli_refuses_bad_jobs_and_executor(tmp_path, capsys):
 # -- local executor -----------------------------------------------------------------------------
 
 
-@pytest.mark.shared_data
-def test_a_run_that_raises_is_stored_as_failed_the_others_finish_and_a_rerun_retries_it(tmp_path, shared_data_dir,
-                                                                                        make_fake_idx):
-    # A data root with the real MNIST and a fake Fashion-MNIST (files of the right names, not the official ones):
-    # the Fashion-MNIST run raises inside training, when its data fails the md5 check.
+FASHION = RunConfig(**{**SMALL, "dataset": "fashion-mnist"}, loss="sigmoid_mse_or")  # raises on `partial_data`
+
+
+@pytest.fixture
+def partial_data(tmp_path, shared_data_dir, make_fake_idx) -> Path:
+    """A data root with the real MNIST and a fake Fashion-MNIST (files of the right names, not the official
+    ones): a Fashion-MNIST run such as ``FASHION`` raises inside training, when its data fails the md5 check."""
     partial = tmp_path / "data"
     partial.mkdir()
     (partial / "mnist").symlink_to(shared_data_dir / "mnist", target_is_directory=True)
     make_fake_idx(partial, "fashion-mnist")
-    fashion = RunConfig(**{**SMALL, "dataset": "fashion-mnist"}, loss="sigmoid_mse_or")
-    configs = [CONFIGS[0], fashion, CONFIGS[1]]
+    return partial
+
+
+@pytest.mark.shared_data
+def test_a_run_that_raises_is_stored_as_failed_the_others_finish_and_a_rerun_retries_it(tmp_path, shared_data_dir,
+                                                                                        partial_data):
+    configs = [CONFIGS[0], FASHION, CONFIGS[1]]
     results = tmp_path / "results"
 
-    summary = run_configs(configs, profile="p", results_dir=results, data_dir=partial, threads=1, progress=False)
+    summary = run_configs(configs, profile="p", results_dir=results, data_dir=partial_data, threads=1,
+                          progress=False)
     assert (summary.done, summary.skipped, len(summary.failed)) == (2, 0, 1)
-    assert summary.failed[0].config == fashion
+    assert summary.failed[0].config == FASHION
     assert summary.failed[0].error.startswith("DatasetIntegrityError: ")
-    assert "1 failed" in str(summary) and fashion.hash in str(summary)
+    assert "1 failed" in str(summary) and FASHION.hash in str(summary)
     records = stored(results, "p")
-    assert {h: r["status"] for h, r in records.items()} == {configs[0].hash: "ok", fashion.hash: "failed",
+    assert {h: r["status"] for h, r in records.items()} == {configs[0].hash: "ok", FASHION.hash: "failed",
                                                             configs[2].hash: "ok"}
-    failure = records[fashion.hash]
+    failure = records[FASHION.hash]
     assert failure["error"]["type"] == "DatasetIntegrityError" and "Traceback" in failure["error"]["traceback"]
     assert failure["metrics"] == {} and failure["history"] == []
 
     rerun = run_configs(configs, profile="p", results_dir=results, data_dir=shared_data_dir, threads=1,
                         progress=False)
     assert (rerun.done, rerun.skipped, len(rerun.failed)) == (1, 2, 0)
-    assert read_record(record_path(fashion, "p", results))["status"] == "ok"
+    assert read_record(record_path(FASHION, "p", results))["status"] == "ok"
+
+
+@pytest.mark.shared_data
+def test_progress_counts_runs_done_running_and_failed_and_shows_the_time_left(tmp_path, partial_data, capsys):
+    run_configs([CONFIGS[0], FASHION], profile="p", results_dir=tmp_path / "results", data_dir=partial_data,
+                threads=1, progress=True)
+    bar = capsys.readouterr().err.split("\r")  # tqdm redraws one line on stderr
+    assert any("p (local): 2 to run" in line and "0/2" in line and "running 1, failed 0" in line for line in bar)
+    final = [line for line in bar if "2/2" in line][-1]
+    assert "failed 1" in final
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d", final), final  # [elapsed<time left, ...]
 
 
 def test_cli_sweep_with_failed_runs_lists_them_and_exits_1(tmp_path, capsys, make_fake_idx):
@@ -531,18 +551,13 @@ def test_killing_a_ray_worker_mid_sweep_still_stores_every_run_exactly_once(tmp_
 
 @pytest.mark.slow
 @pytest.mark.shared_data
-def test_a_run_that_raises_on_ray_is_reported_failed_while_the_others_complete(tmp_path, shared_data_dir,
-                                                                              make_fake_idx, ray_cluster):
-    partial = tmp_path / "data"  # the real MNIST and a fake Fashion-MNIST, whose run fails its md5 check
-    partial.mkdir()
-    (partial / "mnist").symlink_to(shared_data_dir / "mnist", target_is_directory=True)
-    make_fake_idx(partial, "fashion-mnist")
-    fashion = RunConfig(**{**SMALL, "dataset": "fashion-mnist"}, loss="sigmoid_mse_or")
-    summary = _summary(ray_cluster.sweep([CONFIGS[0], fashion, CONFIGS[1]], tmp_path / "results", partial))
+def test_a_run_that_raises_on_ray_is_reported_failed_while_the_others_complete(tmp_path, partial_data,
+                                                                              ray_cluster):
+    summary = _summary(ray_cluster.sweep([CONFIGS[0], FASHION, CONFIGS[1]], tmp_path / "results", partial_data))
     assert (summary["done"], summary["skipped"], len(summary["failed"])) == (2, 0, 1)
-    assert summary["failed"][0].startswith(fashion.hash) and "DatasetIntegrityError: " in summary["failed"][0]
+    assert summary["failed"][0].startswith(FASHION.hash) and "DatasetIntegrityError: " in summary["failed"][0]
     statuses = {h: r["status"] for h, r in stored(tmp_path / "results", "p").items()}
-    assert statuses == {CONFIGS[0].hash: "ok", fashion.hash: "failed", CONFIGS[1].hash: "ok"}
+    assert statuses == {CONFIGS[0].hash: "ok", FASHION.hash: "failed", CONFIGS[1].hash: "ok"}
 
 
 @pytest.mark.slow
