@@ -368,14 +368,18 @@ def test_ctrl_c_stops_the_pool_and_leaves_only_complete_records(tmp_path, shared
 # environment and a timeout, and this process only starts and stops the cluster and watches it.
 
 RAY_DRIVER = """
-import json, sys
+import json, signal, sys
 from sigmse.config import config_from_dict
 from sigmse.executors import run_configs
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as in a terminal (see SIGINT_SCRIPT)
     configs_file, results, data, address = sys.argv[1:5]
     configs = [config_from_dict(c) for c in json.load(open(configs_file))]
-    summary = run_configs(configs, profile="p", results_dir=results, data_dir=data, executor="ray",
-                          ray_address=address, retries=2, progress=False)
+    try:
+        summary = run_configs(configs, profile="p", results_dir=results, data_dir=data, executor="ray",
+                              ray_address=address, retries=2, progress=False)
+    except KeyboardInterrupt:
+        sys.exit(130)
     print(json.dumps({"done": summary.done, "skipped": summary.skipped,
                       "failed": [str(f) for f in summary.failed]}))
 """
@@ -547,6 +551,36 @@ def test_killing_a_ray_worker_mid_sweep_still_stores_every_run_exactly_once(tmp_
     assert killed is not None, "no Ray worker was found running a task"
     assert summary == {"done": len(CONFIGS), "skipped": 0, "failed": []}
     assert_same_records(tmp_path / "results", "p", records)
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_ctrl_c_on_a_ray_sweep_cancels_its_tasks_and_a_rerun_resumes(tmp_path, shared_data_dir, reference,
+                                                                    ray_cluster):
+    records, _ = reference
+    results = tmp_path / "results"
+    driver = ray_cluster.sweep(CONFIGS, results, shared_data_dir)
+    try:
+        deadline = time.monotonic() + SWEEP_SECONDS
+        while not ray_cluster.running_tasks():
+            assert time.monotonic() < deadline and driver.poll() is None, "no Ray task started"
+            time.sleep(0.05)
+        driver.send_signal(signal.SIGINT)  # the driver only, as a `kill -INT` would
+        _, err = driver.communicate(timeout=60)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+    assert driver.returncode == 130, err[-3000:]
+    deadline = time.monotonic() + 30
+    while ray_cluster.running_tasks():  # the sweep's tasks end with it: none is left running on the cluster
+        assert time.monotonic() < deadline, "Ray tasks still running after Ctrl-C"
+        time.sleep(0.1)
+    before = stored(results, "p") if (results / "p").exists() else {}  # only complete, valid records
+    assert len(before) < len(CONFIGS) and all(r["status"] == "ok" for r in before.values())
+    rerun = _summary(ray_cluster.sweep(CONFIGS, results, shared_data_dir))
+    assert rerun == {"done": len(CONFIGS) - len(before), "skipped": len(before), "failed": []}
+    assert_same_records(results, "p", records)
 
 
 @pytest.mark.slow
