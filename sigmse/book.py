@@ -87,6 +87,7 @@ def build_book(
     ray_address: str | None = None,
     retries: int = 2,
     resources: dict[str, float] | None = None,
+    threads: int | None = None,
     root: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Run the chapter notebooks with papermill and build the HTML book; return the ``html`` folder.
@@ -108,6 +109,7 @@ def build_book(
         ray_address: ``ray`` only: the cluster (default: a local one, started for the sweep).
         retries: how often a run whose worker process died is resubmitted.
         resources: ``ray`` only: ``num_cpus`` and/or ``num_gpus`` each run reserves.
+        threads: torch threads per run of the sweep (default: see :func:`sigmse.executors.run_configs`).
         root: the folder with ``_config.yml`` and ``_toc.yml``; default the current folder or the checkout.
 
     Raises:
@@ -123,7 +125,7 @@ def build_book(
     get_profile(profile)  # ValueError listing the profiles
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
-    check_executor_options(executor, sweep_jobs, retries, resources)  # e.g. Ray not installed: said before any work
+    check_executor_options(executor, sweep_jobs, retries, resources, threads)  # e.g. no Ray: said before any work
     base = find_book_root(root)
     absent: list[str] = []  # toc entries with no file: an error for a full build, left out of a partial one
     chapters = discover_notebooks(base, absent=None if notebooks is None else absent)
@@ -134,7 +136,7 @@ def build_book(
     tasks = plan_notebook_runs(selected, core, dict(extra_parameters or {}), build / "executed")
 
     _run_chapter_sweep(tasks, core, executor=executor, jobs=sweep_jobs, ray_address=ray_address, retries=retries,
-                       resources=resources)
+                       resources=resources, threads=threads)
     run_notebooks(tasks, chapters, jobs, profile, base)
     left_out = left_out_chapters(chapters, selected, build / "executed", profile)
     if absent:
@@ -213,7 +215,7 @@ def run_book_command(args: argparse.Namespace) -> int:
         html = build_book(args.profile, notebooks=args.only, results_dir=args.results_dir, data_dir=args.data_dir,
                           device=args.device, build_dir=args.build_dir, extra_parameters=extra, jobs=args.jobs,
                           executor=args.executor, sweep_jobs=args.sweep_jobs, ray_address=args.ray_address,
-                          retries=args.retries, resources=executor_resources(args))
+                          retries=args.retries, resources=executor_resources(args), threads=args.threads)
     except BookBuildError as error:  # a failed build is not a usage error: exit status 1, no Python traceback
         print(f"sigmse book: error: {error}", file=sys.stderr)
         return 1

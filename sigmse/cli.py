@@ -162,7 +162,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     from sigmse.store import record_path
 
     resources = executor_resources(args)
-    check_executor_options(args.executor, args.jobs, args.retries, resources)  # before any work, e.g. no Ray
+    check_executor_options(args.executor, args.jobs, args.retries, resources, args.threads)  # before any work
     profile = get_profile(args.profile)
     names = args.only or experiment_names()
     for name in names:
@@ -180,7 +180,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
         return 0
     summary = run_configs(configs.values(), profile=profile.name, results_dir=args.results_dir,
                           data_dir=args.data_dir, executor=args.executor, jobs=args.jobs,
-                          ray_address=args.ray_address, retries=args.retries, resources=resources)
+                          ray_address=args.ray_address, retries=args.retries, resources=resources,
+                          threads=args.threads)
     print(summary)
     return 1 if summary.failed else 0
 

@@ -145,16 +145,22 @@ def _import_ray() -> Any:
     return ray
 
 
+def _is_count(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and value >= 1
+
+
 def check_executor_options(executor: str, jobs: int | None = None, retries: int = 2,
-                           resources: Mapping[str, float] | None = None) -> None:
+                           resources: Mapping[str, float] | None = None, threads: int | None = None) -> None:
     """Raise ``ValueError`` (quoting the bad value and the allowed ones) before any work starts.
 
     For ``executor="ray"`` this also checks that Ray can be imported.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor {executor!r} is not allowed; choose one of: {', '.join(EXECUTORS)}")
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+    if jobs is not None and not _is_count(jobs):
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    if threads is not None and not _is_count(threads):
+        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
     if resources is not None:
@@ -184,6 +190,10 @@ def add_executor_arguments(parser: argparse.ArgumentParser, *, jobs_flag: str = 
                         help="the Ray cluster to use, or 'auto' (default: start a local cluster for the sweep)")
     parser.add_argument("--retries", type=int, default=2, metavar="N",
                         help="resubmit a run whose worker process died up to N times (default: 2)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="torch threads per run (default: torch's own in this process, cores // N in a "
+                             "pool of N, the run's CPUs on Ray); 1 keeps a busy machine from oversubscribing "
+                             "and makes CPU records identical across executors")
     parser.add_argument("--cpus-per-run", type=float, metavar="N",
                         help="ray: CPUs each run reserves (default: 1)")
     parser.add_argument("--gpus-per-run", type=float, metavar="F",
@@ -240,9 +250,7 @@ def run_configs(configs: Iterable[RunConfig], *, profile: str, results_dir: str 
     from sigmse.data import require_dataset_files, resolve_data_dir
     from sigmse.store import read_record, record_path
 
-    check_executor_options(executor, jobs, retries, resources)
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    check_executor_options(executor, jobs, retries, resources, threads)
     started = time.perf_counter()
     unique = list({config.hash: config for config in configs}.values())
     results_dir = str(Path(results_dir).absolute())

@@ -316,6 +316,7 @@ def test_bad_extra_parameters(tmp_path, extra, message):
     ({"executor": "slurm"}, r"executor 'slurm' is not allowed; choose one of: local, ray"),
     ({"sweep_jobs": 0}, r"jobs must be an integer >= 1, got 0"),
     ({"retries": -1}, r"retries must be an integer >= 0, got -1"),
+    ({"threads": 0}, r"threads must be an integer >= 1, got 0"),
 ])
 def test_bad_sweep_options_fail_before_anything_runs(tmp_path, options, message):
     _tiny_book_with_a_sweeping_chapter(tmp_path)
@@ -331,9 +332,11 @@ def test_command_line_flags(tmp_path, monkeypatch):
                               "--device", "cpu", "--build-dir", "out"])
     assert args.profile == "quick" and args.only == ["alpha", "beta"] and args.device == "cpu"
     assert args.parameter == [("knob", 3), ("name", "x y")] and args.build_dir == "out" and args.jobs == 1
-    assert (args.executor, args.sweep_jobs, args.ray_address, args.retries) == ("local", None, None, 2)
-    args = parser.parse_args(["--executor", "ray", "--ray-address", "10.0.0.5:6379", "--sweep-jobs", "8"])
-    assert (args.executor, args.sweep_jobs, args.ray_address) == ("ray", 8, "10.0.0.5:6379")
+    assert (args.executor, args.sweep_jobs, args.ray_address, args.retries, args.threads) == (
+        "local", None, None, 2, None)
+    args = parser.parse_args(["--executor", "ray", "--ray-address", "10.0.0.5:6379", "--sweep-jobs", "8",
+                              "--threads", "1"])
+    assert (args.executor, args.sweep_jobs, args.ray_address, args.threads) == ("ray", 8, "10.0.0.5:6379", 1)
     with pytest.raises(SystemExit):
         parser.parse_args(["-p", "no-equals-sign"])
     write_tiny_book(tmp_path)

@@ -87,6 +87,7 @@ def reference(tmp_path_factory, shared_data_dir):
     (dict(executor="local", jobs=0), "jobs must be an integer >= 1, got 0"),
     (dict(executor="local", jobs=1.5), "jobs must be an integer >= 1, got 1.5"),
     (dict(executor="local", retries=-1), "retries must be an integer >= 0, got -1"),
+    (dict(executor="local", threads=0), "threads must be an integer >= 1, got 0"),
     (dict(executor="local", resources={"num_cpus": 1}), "apply to executor 'ray' only, not 'local'"),
 ])
 def test_bad_options_are_refused_quoting_the_value_and_the_allowed_ones(options, message):
@@ -147,6 +148,21 @@ def test_cli_refuses_bad_jobs_and_executor(tmp_path, capsys):
     assert "jobs must be an integer >= 1, got 0" in capsys.readouterr().err
     assert main(["sweep", "--profile", "smoke", "--executor", "mpi", "--results-dir", str(tmp_path)]) == 2
     assert "executor 'mpi' is not allowed; choose one of: local, ray" in capsys.readouterr().err
+    assert main(["sweep", "--profile", "smoke", "--threads", "0", "--results-dir", str(tmp_path)]) == 2
+    assert "threads must be an integer >= 1, got 0" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("jobs, threads", [(1, 1), (2, 2)])  # on 2 cores, each the other's default
+def test_cli_threads_sets_the_torch_threads_of_every_run(tmp_path, shared_data_dir, jobs, threads):
+    from sigmse.cli import main
+
+    argv = ["sweep", "--profile", "smoke", "--only", "lr_sweep", "--threads", str(threads), "--jobs", str(jobs),
+            "--results-dir", str(tmp_path), "--data-dir", str(shared_data_dir)]
+    assert main(argv) == 0
+    records = stored(tmp_path, "smoke")
+    assert len(records) == 10 and {r["provenance"]["torch_threads"] for r in records.values()} == {threads}
 
 
 # -- local executor -----------------------------------------------------------------------------
