@@ -483,7 +483,8 @@ class RayCluster:
         found = []
         for child in children:
             try:
-                if child.cmdline() and child.cmdline()[0].startswith("ray::sigmse-"):
+                command = child.cmdline()  # once: a worker can exit between two reads and leave it empty
+                if command and command[0].startswith("ray::sigmse-"):
                     found.append(child)
             except psutil.Error:
                 continue
