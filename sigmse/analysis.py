@@ -17,7 +17,8 @@ What the chapters print and glue from these frames (formatted tables, glue keys,
 :mod:`sigmse.chapters`.
 
 Diverged runs (``status == "diverged"``) stay in every frame with NaN metrics: they are counted, shown,
-and, when a learning rate is chosen, scored as chance level (see :func:`select_learning_rates`).
+and, when a learning rate is chosen, scored as chance level (see :func:`select_learning_rates`). Failed
+runs (``status == "failed"``: the run raised, so there is no result) are refused with a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -85,14 +86,28 @@ def variant_label(loss: str, options: Mapping[str, Any] | None = None) -> str:
     return f"{loss} ({text})"
 
 
+def _results(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """``records`` as a list, refusing a run that failed: it has no result, and scoring it like a diverged run
+    (at chance) would blame the loss for what was, say, a missing file."""
+    records = list(records)
+    failed = [record for record in records if record["status"] == "failed"]
+    if failed:
+        error = failed[0].get("error", {})
+        raise ValueError(f"{len(failed)} of {len(records)} runs failed and have no result, e.g. run "
+                         f"{failed[0]['hash']}: {error.get('type', 'error')}: {error.get('message', '')}; "
+                         "fix the cause and rerun the sweep (failed runs are tried again)")
+    return records
+
+
 def records_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per run: the config fields that vary between experiments, the status and the final metrics.
 
     Columns: ``RUN_COLUMNS`` plus every ``metrics`` key starting ``test_acc_sigma_`` (accuracy on noisy test
-    inputs). A diverged run keeps its row, with NaN metrics and ``status == "diverged"``.
+    inputs). A diverged run keeps its row, with NaN metrics and ``status == "diverged"``; a failed run
+    (``status == "failed"``, no result) raises ``ValueError``.
     """
     rows = []
-    for record in records:
+    for record in _results(records):
         config, metrics = record["config"], record.get("metrics", {})
         ok = record["status"] == "ok"
         row: dict[str, Any] = {key: config.get(key) for key in RUN_COLUMNS if key in config}
@@ -261,9 +276,10 @@ def verdict_text(row: Mapping[str, Any] | None, scale: float = 100.0, unit: str 
 
 
 def history_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per run and epoch (long format): ``HISTORY_COLUMNS``; unmeasured values are NaN."""
+    """One row per run and epoch (long format): ``HISTORY_COLUMNS``; unmeasured values are NaN. A failed run
+    raises ``ValueError``, as in :func:`records_frame`."""
     rows = []
-    for record in records:
+    for record in _results(records):
         config = record["config"]
         run = {"hash": record["hash"], "dataset": config["dataset"], "loss": config["loss"],
                "variant": variant_label(config["loss"], config.get("loss_options")), "lr": config["lr"],

@@ -65,6 +65,15 @@ def test_records_frame_keeps_diverged_runs_with_nan_metrics_and_noise_columns():
     assert bad["variant"] == "sigmoid_mse_or (shift=True)" and bad["train_seconds"] == 1.5
 
 
+@pytest.mark.parametrize("frame", [analysis.records_frame, analysis.history_frame])
+def test_a_failed_run_is_refused_not_scored_like_a_diverged_one(frame):
+    failed = {**_record(seed=1, status="failed"),
+              "error": {"type": "DatasetIntegrityError", "message": "md5 mismatch", "traceback": ""}}
+    with pytest.raises(ValueError, match=r"1 of 2 runs failed and have no result, e\.g\. run softmax_ce-0\.1-1-mnist: "
+                                         r"DatasetIntegrityError: md5 mismatch; fix the cause and rerun the sweep"):
+        frame([_record(), failed])
+
+
 # -- select_learning_rates --------------------------------------------------------------------------
 
 
