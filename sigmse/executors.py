@@ -191,8 +191,8 @@ def add_executor_arguments(parser: argparse.ArgumentParser, *, jobs_flag: str = 
     parser.add_argument("--retries", type=int, default=2, metavar="N",
                         help="resubmit a run whose worker process died up to N times (default: 2)")
     parser.add_argument("--threads", type=int, metavar="N",
-                        help="torch threads per run (default: torch's own in this process, cores // N in a "
-                             "pool of N, the run's CPUs on Ray); 1 keeps a busy machine from oversubscribing "
+                        help="torch threads per run (default: torch's own one run at a time, cores // jobs in a "
+                             "pool, the run's CPUs on Ray); 1 keeps a busy machine from oversubscribing "
                              "and makes CPU records identical across executors")
     parser.add_argument("--cpus-per-run", type=float, metavar="N",
                         help="ray: CPUs each run reserves (default: 1)")
