@@ -145,8 +145,8 @@ def _import_ray() -> Any:
     return ray
 
 
-def _is_count(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int) and value >= 1
+def _is_integer_at_least(value: Any, low: int) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and value >= low
 
 
 def check_executor_options(executor: str, jobs: int | None = None, retries: int = 2,
@@ -157,11 +157,11 @@ def check_executor_options(executor: str, jobs: int | None = None, retries: int 
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor {executor!r} is not allowed; choose one of: {', '.join(EXECUTORS)}")
-    if jobs is not None and not _is_count(jobs):
+    if jobs is not None and not _is_integer_at_least(jobs, 1):
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
-    if threads is not None and not _is_count(threads):
+    if threads is not None and not _is_integer_at_least(threads, 1):
         raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+    if not _is_integer_at_least(retries, 0):
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
     if resources is not None:
         if executor != "ray":
