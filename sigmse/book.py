@@ -2,7 +2,10 @@
 
 One command rebuilds everything (``sigmse book``, which ``make book`` runs); :func:`build_book` does, in order:
 
-0. The runs the chapters read (:data:`CHAPTER_EXPERIMENTS`) train first, as one sweep through
+0. The datasets the chapters read must be under the data root: missing ones are fetched with torchvision
+   and md5-checked (``--no-download``: not fetched); offline, the build stops here, before any work, with one
+   line naming the data root and the two ways to fill it (:func:`sigmse.data.ensure_datasets`).
+   Then the runs the chapters read (:data:`CHAPTER_EXPERIMENTS`) train first, as one sweep through
    :func:`sigmse.executors.run_configs`: in this process, in a process pool (``--sweep-jobs N``) or on a
    Ray cluster (``--executor ray``). Stored runs are skipped. If a run fails the build stops there,
    listing the failed runs; what finished stays stored, and a rerun retries only the failed ones.
@@ -37,6 +40,7 @@ from sigmse.notebook_runs import left_out_chapters, plan_notebook_runs, run_note
 
 __all__ = [
     "CHAPTER_EXPERIMENTS",
+    "CHAPTER_DATASETS",
     "build_book",
     "add_book_arguments",
     "run_book_command",
@@ -56,6 +60,13 @@ CHAPTER_EXPERIMENTS: dict[str, tuple[str, ...]] = {
 SWEEP_PARAMETERS = ("datasets", "seeds")
 
 DATA_DIR_ENV = "SIGMSE_DATA_DIR"
+# The datasets chapters load themselves, beside the runs of CHAPTER_EXPERIMENTS (whose datasets come from their
+# configs): build_book has them all under the data root before any work (downloading them if allowed).
+CHAPTER_DATASETS: dict[str, tuple[str, ...]] = {
+    "unification": ("mnist",),  # sigmse.unification_config: the MNIST budget of each profile
+    "cost": ("mnist", "fashion-mnist", "cifar10"),  # an epoch's time per dataset of the profile
+    "performance": ("mnist", "cifar10"),  # sigmse.bench: MNIST mlp and cnn, the CIFAR-10 net
+}
 
 
 def _absolute(path: str | os.PathLike[str], base: Path) -> Path:
@@ -89,6 +100,7 @@ def build_book(
     resources: dict[str, float] | None = None,
     threads: int | None = None,
     root: str | os.PathLike[str] | None = None,
+    download: bool = True,
 ) -> Path:
     """Run the chapter notebooks with papermill and build the HTML book; return the ``html`` folder.
 
@@ -111,10 +123,14 @@ def build_book(
         resources: ``ray`` only: ``num_cpus`` and/or ``num_gpus`` each run reserves.
         threads: torch threads per run of the sweep (default: see :func:`sigmse.executors.run_configs`).
         root: the folder with ``_config.yml`` and ``_toc.yml``; default the current folder or the checkout.
+        download: fetch datasets missing from the data root with torchvision (md5-checked) before any work;
+            with ``False``, a missing dataset stops the build at once. Only the datasets the selected chapters
+            read are needed (:data:`CHAPTER_EXPERIMENTS`, :data:`CHAPTER_DATASETS`).
 
     Raises:
         ValueError: an unknown profile, notebook or parameter, or a toc entry with no file.
-        DatasetNotFoundError: a dataset the chapters' runs need is not under the data root (before any run).
+        DatasetNotFoundError: a dataset the chapters need is not under the data root and was not (or could
+            not be) downloaded: said in one line before any run or notebook, naming the data root and how to fill it.
         BookBuildError (:mod:`sigmse.book_site`): a run of the sweep failed (listing them; nothing stored
             is lost and a rerun retries), a notebook failed (naming it, the cell, the exception, the executed copy),
             or ``jupyter-book build`` warned or failed, or a page shows an error.
@@ -134,8 +150,9 @@ def build_book(
     core = {"profile": profile, "results_dir": str(_absolute(results_dir, base)),
             "data_dir": str(_data_root(data_dir, base)), "device": device}
     tasks = plan_notebook_runs(selected, core, dict(extra_parameters or {}), build / "executed")
-
-    _run_chapter_sweep(tasks, core, executor=executor, jobs=sweep_jobs, ray_address=ray_address, retries=retries,
+    configs = _chapter_configs(tasks, core)
+    _ensure_book_data(tasks, configs, core["data_dir"], download)
+    _run_chapter_sweep(configs, core, executor=executor, jobs=sweep_jobs, ray_address=ray_address, retries=retries,
                        resources=resources, threads=threads)
     run_notebooks(tasks, chapters, jobs, profile, base)
     left_out = left_out_chapters(chapters, selected, build / "executed", profile)
@@ -146,9 +163,8 @@ def build_book(
     return publish_book(build, left_out)
 
 
-def _run_chapter_sweep(tasks: list[dict], core: dict[str, Any], **executor_options: Any) -> None:
-    """Train the runs the chapters will read (:data:`CHAPTER_EXPERIMENTS`) as one sweep; stop if any failed."""
-    from sigmse.executors import run_configs
+def _chapter_configs(tasks: list[dict], core: dict[str, Any]) -> list[Any]:
+    """The runs the chapters of ``tasks`` will read (:data:`CHAPTER_EXPERIMENTS`), with the ``-p`` seeds and datasets."""
     from sigmse.profiles import experiment_configs
 
     configs = []  # two chapters may read the same experiment: run_configs runs each run once
@@ -156,6 +172,25 @@ def _run_chapter_sweep(tasks: list[dict], core: dict[str, Any], **executor_optio
         given = {k: task["parameters"].get(k) for k in SWEEP_PARAMETERS}
         for name in CHAPTER_EXPERIMENTS.get(task["name"], ()):
             configs += experiment_configs(name, core["profile"], device=core["device"], **given)
+    return configs
+
+
+def _ensure_book_data(tasks: list[dict], configs: list[Any], data_dir: str, download: bool) -> None:
+    """The datasets the chapters read, under the data root before any work: fetched if missing and allowed
+    (:func:`sigmse.data.ensure_datasets`), else one line saying how to fill the data root."""
+    from sigmse.data import ensure_datasets, missing_datasets
+
+    needed = [c.dataset for c in configs] + [d for task in tasks for d in CHAPTER_DATASETS.get(task["name"], ())]
+    missing = missing_datasets(needed, data_dir)
+    if missing and download:
+        print(f"fetching {', '.join(missing)} into {data_dir} with torchvision (missing there)", file=sys.stderr)
+    ensure_datasets(needed, data_dir, download=download)
+
+
+def _run_chapter_sweep(configs: list[Any], core: dict[str, Any], **executor_options: Any) -> None:
+    """Train the runs the chapters will read as one sweep; stop if any failed."""
+    from sigmse.executors import run_configs
+
     if not configs:
         return
     summary = run_configs(configs, profile=core["profile"], results_dir=core["results_dir"],
@@ -191,6 +226,9 @@ def add_book_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run only this notebook (repeatable); the others reuse their last executed copy")
     parser.add_argument("--results-dir", default="results", help="the results store (default: results)")
     parser.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
+    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
+                        help="fetch datasets missing from the data root with torchvision before any work "
+                             "(default: yes; --no-download stops at once instead)")
     parser.add_argument("--device", help="override the profile's device (auto, cpu, cuda)")
     parser.add_argument("--build-dir", default="_build", help="executed notebooks and HTML go here (default: _build)")
     parser.add_argument("-p", "--parameter", action="append", type=_key_value, metavar="KEY=VALUE",
@@ -215,7 +253,8 @@ def run_book_command(args: argparse.Namespace) -> int:
         html = build_book(args.profile, notebooks=args.only, results_dir=args.results_dir, data_dir=args.data_dir,
                           device=args.device, build_dir=args.build_dir, extra_parameters=extra, jobs=args.jobs,
                           executor=args.executor, sweep_jobs=args.sweep_jobs, ray_address=args.ray_address,
-                          retries=args.retries, resources=executor_resources(args), threads=args.threads)
+                          retries=args.retries, resources=executor_resources(args), threads=args.threads,
+                          download=args.download)
     except BookBuildError as error:  # a failed build is not a usage error: exit status 1, no Python traceback
         print(f"sigmse book: error: {error}", file=sys.stderr)
         return 1

@@ -8,7 +8,8 @@
    ``book/`` and the executed notebooks at the paths ``_toc.yml`` names, so cross-page glue such as
    ``{glue:text}`/notebooks/accuracy.ipynb::verdict_mnist:s``` resolves. Chapters left out of a partial
    build are dropped from the staged ``_toc.yml``. ``_config.yml`` sets ``execute_notebooks: "off"``:
-   Jupyter Book never runs anything itself.
+   Jupyter Book never runs anything itself. The command line reference that ``book/api.md`` includes is
+   written there too (:data:`CLI_REFERENCE`); the rest of that page is Sphinx autodoc of the docstrings.
 3. :func:`publish_book`: ``jupyter-book build -W --keep-going`` over the staging tree, which fails loudly:
    on any Sphinx warning (only references to chapters left out are tolerated), a missing ``index.html``,
    or a page that shows a traceback or a figure pasted as ``<Figure size ...>`` text (MyST-NB #591). The
@@ -41,6 +42,8 @@ __all__ = [
 ]
 
 _TOC_SUFFIXES = (".ipynb", ".md", ".myst", ".rst")
+# Written into the staging tree by stage_book and included by book/api.md: every command's --help.
+CLI_REFERENCE = Path("book") / "_generated" / "cli-reference.md"
 # Text that means a page shows a failure: an error output, or a figure glued across pages (MyST-NB #591).
 _BAD_HTML = {
     'class="output traceback': "an error output (traceback)",
@@ -215,6 +218,16 @@ def stage_book(root: Path, staging: Path, missing: set[str]) -> None:
             path = _resolve_doc(root, docpath)
             if path.suffix != ".ipynb":
                 shutil.copy2(path, staging / path.name)
+    _write_generated(staging)
+
+
+def _write_generated(staging: Path) -> None:
+    """Pages parts made from the code at build time: the command line's ``--help`` texts (:data:`CLI_REFERENCE`)."""
+    from sigmse.cli import command_reference
+
+    path = staging / CLI_REFERENCE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(command_reference(), encoding="utf-8")
 
 
 def _warnings(log: str) -> list[str]:

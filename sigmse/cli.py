@@ -15,7 +15,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["main", "build_parser", "UsageError"]
+__all__ = ["main", "build_parser", "command_reference", "UsageError"]
 
 
 class UsageError(Exception):
@@ -66,6 +66,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``sigmse`` parser, every subcommand with its flags (its errors raise :class:`UsageError`)."""
     from sigmse.bench import add_bench_arguments
     from sigmse.book import add_book_arguments
     from sigmse.data import dataset_names
@@ -110,6 +111,29 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"datasets to fetch (default: all): {', '.join(dataset_names())}")
     download.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
     return parser
+
+
+def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``parser`` and every (sub)command parser under it, depth first in the order they were added."""
+    found = [parser]
+    for action in parser._actions:  # argparse keeps subcommands only here; sphinx-argparse reads them so too
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases would repeat a parser
+                found += _commands(sub)
+    return found
+
+
+def command_reference(width: int = 80) -> str:
+    """Every command's ``--help`` as Markdown: a heading and a text block each, wrapped at ``width`` columns.
+
+    The book's API reference includes it (:func:`sigmse.book_site.stage_book` writes it at build time),
+    so the page always shows the flags this version parses.
+    """
+    sections = []
+    for command in _commands(build_parser()):
+        command.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=width)
+        sections.append(f"### `{command.prog}`\n\n```text\n{command.format_help().rstrip()}\n```\n")
+    return "\n".join(sections)
 
 
 def _check_data_dir(data_dir: str | None) -> None:

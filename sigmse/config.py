@@ -13,7 +13,9 @@ value and lists what is allowed, before any data is loaded or any training start
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Mapping
 
@@ -30,6 +32,8 @@ __all__ = [
     "check_data_budget",
     "check_choice",
     "check_number",
+    "check_typed",
+    "check_loss_options",
     "reject_unknown_keys",
 ]
 
@@ -50,10 +54,16 @@ def check_choice(name: str, value: object, allowed: tuple[str, ...] | list[str])
 
 def check_number(name: str, value: object, *, low: float | None = None, high: float | None = None,
             low_open: bool = False, high_open: bool = False, integer: bool = False) -> None:
-    """Check that ``value`` is a (finite) number in the stated interval."""
+    """Check that ``value`` is a finite number (an ``int`` if ``integer``) in the stated interval.
+
+    ``bool`` is refused although it is an ``int`` (``lr=True`` is a mistake, not 1.0), and so are NaN and
+    +-inf: each would pass a range check (NaN compares false to every bound) and then train until it diverges.
+    """
     kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or value != value:
+    if isinstance(value, bool) or not isinstance(value, kind):
         raise ValueError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:
@@ -63,15 +73,51 @@ def check_number(name: str, value: object, *, low: float | None = None, high: fl
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
 
 
+def check_typed(name: str, value: object, annotation: str) -> None:
+    """Check ``value`` against a declared type, given as its source text: ``float``, ``int``, ``bool``, ``str``,
+    each optionally ``| None``. Numbers go through :func:`check_number` (finite; ``int`` for ``int``).
+
+    Values parsed from text (``--loss-option pos=abc`` is the string ``'abc'``, ``shift=3`` the int 3)
+    meet their declared type here, before any work, instead of failing deep inside a run.
+    """
+    base, _, optional = annotation.partition("|")
+    base = base.strip()
+    if value is None and optional.strip() == "None":
+        return
+    if base in ("float", "int"):
+        check_number(name, value, integer=base == "int")
+    elif base == "bool" and not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    elif base == "str" and not isinstance(value, str):
+        raise ValueError(f"{name} must be a string, got {value!r}")
+
+
+def check_loss_options(loss: str, options: Mapping[str, Any]) -> None:
+    """Check a run's loss options: each a known option of ``loss`` (``reduction`` excepted: the trainer sets
+    it), of its declared type, and then accepted by the loss itself (its own range checks, e.g. ``pos > neg``)."""
+    from sigmse.losses import LOSSES, get_loss, loss_options
+
+    allowed_options = set(loss_options(loss)) - {"reduction"}  # ValueError listing the losses for an unknown one
+    unknown = sorted(set(options) - allowed_options)
+    if unknown:
+        allowed = ", ".join(sorted(allowed_options)) or "none"
+        raise ValueError(f"loss {loss!r} has no option {unknown[0]!r}; its options are: {allowed}")
+    declared = inspect.signature(LOSSES[loss].module.__init__).parameters
+    for key, value in options.items():
+        annotation = declared[key].annotation
+        check_typed(f"loss option {key}", value, annotation if isinstance(annotation, str) else annotation.__name__)
+    get_loss(loss, **options)
+
+
 def check_data_budget(config: Any) -> None:
     """The fields every run config shares for its data: ``train_subset`` and ``test_subset`` (``None`` or
-    >= 1), ``val_size`` (>= 0) and ``seed`` (an integer); :class:`RunConfig` and the unification config."""
+    >= 1), ``val_size`` (>= 0) and ``seed`` (an integer >= 0); :class:`RunConfig` and the unification config."""
     if config.train_subset is not None:
         check_number("train_subset", config.train_subset, low=1, integer=True)
     if config.test_subset is not None:
         check_number("test_subset", config.test_subset, low=1, integer=True)
     check_number("val_size", config.val_size, low=0, integer=True)
-    check_number("seed", config.seed, integer=True)
+    check_number("seed", config.seed, low=0, integer=True)  # numpy's generators take no negative seed
 
 
 class IdentifiedConfig:
@@ -130,18 +176,12 @@ class RunConfig(IdentifiedConfig):
     def __post_init__(self) -> None:
         # Late imports: the registries import torch, and a config should be cheap to build.
         from sigmse.data import dataset_names
-        from sigmse.losses import loss_options
         from sigmse.models import model_names
 
         check_choice("dataset", self.dataset, dataset_names())
         check_choice("model", self.model, model_names())
-        # raises ValueError for an unknown loss; the trainer fixes the reduction to "mean"
-        allowed_options = set(loss_options(self.loss)) - {"reduction"}
         options = dict(self.loss_options)
-        unknown = sorted(set(options) - allowed_options)
-        if unknown:
-            allowed = ", ".join(sorted(allowed_options)) or "none"
-            raise ValueError(f"loss {self.loss!r} has no option {unknown[0]!r}; its options are: {allowed}")
+        check_loss_options(self.loss, options)  # names, types and values; the trainer fixes the reduction
         object.__setattr__(self, "loss_options", tuple(sorted(options.items())))
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_number("lr", self.lr, low=0.0, low_open=True)
@@ -157,12 +197,12 @@ class RunConfig(IdentifiedConfig):
             raise ValueError(f"label_noise_rate {self.label_noise_rate!r} needs label_noise symmetric or asymmetric")
         check_number("input_noise_sigma", self.input_noise_sigma, low=0.0)
         check_choice("input_noise_at", self.input_noise_at, INPUT_NOISE_WHERE)
-        object.__setattr__(self, "test_input_sigmas", tuple(float(s) for s in self.test_input_sigmas))
         for sigma in self.test_input_sigmas:
             check_number("test_input_sigmas entry", sigma, low=0.0)
+        object.__setattr__(self, "test_input_sigmas", tuple(float(s) for s in self.test_input_sigmas))
         check_data_budget(self)
         if self.noise_seed is not None:
-            check_number("noise_seed", self.noise_seed, integer=True)
+            check_number("noise_seed", self.noise_seed, low=0, integer=True)
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("device", self.device, DEVICES)
 

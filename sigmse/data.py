@@ -25,7 +25,9 @@ Krizhevsky 2009, *Learning Multiple Layers of Features from Tiny Images* (CIFAR-
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -54,6 +56,8 @@ __all__ = [
     "resolve_cache_dir",
     "load_dataset",
     "require_dataset_files",
+    "missing_datasets",
+    "ensure_datasets",
     "load_arrays",
 ]
 
@@ -229,6 +233,48 @@ def require_dataset_files(names: Sequence[str], data_dir: str | os.PathLike[str]
         _locate(get_dataset_spec(name), data_dir, download=False)
 
 
+def missing_datasets(names: Sequence[str], data_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """The datasets of ``names`` (each once, in order) whose files are not under the data root (no reading)."""
+    root = resolve_data_dir(data_dir)
+    return [name for name in dict.fromkeys(names) if find_dataset_files(get_dataset_spec(name), root)[0] is None]
+
+
+def ensure_datasets(names: Sequence[str], data_dir: str | os.PathLike[str] | None = None, *,
+                    download: bool = True) -> list[str]:
+    """Make sure every dataset of ``names`` is under the data root, fetching the missing ones; return those fetched.
+
+    A missing dataset is downloaded with torchvision (``download``), exactly as ``sigmse data download`` does,
+    and its files are checked against the official md5s at once (so a bad download fails here, not in a run).
+    torchvision's own lines ("Downloading ...", "Failed to download (trying next)") are kept off stdout;
+    its progress bars (stderr) stay. Datasets already there are not read.
+
+    Raises:
+        DatasetNotFoundError: a dataset is missing and ``download`` is off, or its download failed (offline).
+            The message is one line: the data root, and the two ways to fill it.
+        DatasetIntegrityError (:mod:`sigmse.data_files`): a downloaded file is not the official one.
+    """
+    root, origin = _data_dir_and_origin(data_dir)
+    missing = missing_datasets(names, root)
+    if not missing:
+        return []
+    where = f"the data root {root.absolute()} (from {origin})"
+    point = (f"point the data root at a folder of the official files with --data-dir PATH or {DATA_DIR_ENV}=PATH "
+             f"(Python: data_dir=PATH)")
+    if not download:
+        raise DatasetNotFoundError(f"dataset {', '.join(missing)} not found under {where}; either {point}, or let "
+                                   f"torchvision download them there (--download; needs internet)")
+    for name in missing:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                load_dataset(name, root, download=True)
+        except DatasetNotFoundError as error:
+            reason = str(error.__cause__ or error).strip().splitlines()[-1].strip()
+            raise DatasetNotFoundError(
+                f"dataset {', '.join(missing[missing.index(name):])} not found under {where}, and torchvision could "
+                f"not download {name} there ({reason}); either {point}, or run where downloads work") from error
+    return missing
+
+
 # ---------------------------------------------------------------------------------------------------------- caching
 
 
@@ -245,7 +291,7 @@ def _load_cached(entry: Path) -> DatasetArrays | None:
         return None
     try:
         train_x, train_y, test_x, test_y = (np.load(entry / f"{name}.npy", allow_pickle=False) for name in _ARRAY_NAMES)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, EOFError) as err:  # EOFError: an empty (truncated) .npy
         warnings.warn(f"ignoring the unreadable cache entry {entry} ({err}); decoding again", stacklevel=3)
         return None
     return train_x, train_y, test_x, test_y

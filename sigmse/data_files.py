@@ -25,6 +25,7 @@ import gzip
 import hashlib
 import lzma
 import os
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -150,12 +151,18 @@ def _md5(data: bytes) -> str:
 
 def _read(path: Path, expected_md5: str | None) -> bytes:
     """The uncompressed bytes of ``path`` (by suffix: .gz, .xz or raw), checked against ``expected_md5`` if given."""
-    if path.suffix == ".gz":
-        data = gzip.decompress(path.read_bytes())
-    elif path.suffix == ".xz":
-        data = lzma.decompress(path.read_bytes())
-    else:
-        data = path.read_bytes()
+    try:
+        if path.suffix == ".gz":
+            data = gzip.decompress(path.read_bytes())
+        elif path.suffix == ".xz":
+            data = lzma.decompress(path.read_bytes())
+        else:
+            data = path.read_bytes()
+    except (EOFError, gzip.BadGzipFile, zlib.error, lzma.LZMAError) as err:  # truncated or damaged archive
+        raise DatasetIntegrityError(
+            f"{path}: not a complete {path.suffix} file ({err}): truncated or damaged, e.g. by an interrupted "
+            f"copy or download; replace it, or delete it and use --download."
+        ) from err
     if expected_md5 is not None and (actual := _md5(data)) != expected_md5:
         raise DatasetIntegrityError(
             f"{path}: md5 of the uncompressed content is {actual}, expected {expected_md5}. The file is not the "

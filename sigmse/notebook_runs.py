@@ -10,10 +10,11 @@
    ``run_in_temp: false`` convention), in order or ``jobs`` at a time, each in its own process and kernel.
    Training is cached in the results store, so a rerun only re-plots. The first failure stops the build,
    naming the notebook, the cell, the exception and the executed copy.
-3. Each executed copy is tidied: the papermill ``injected-parameters`` cell is tagged ``remove-input``
-   (papermill does not copy the ``parameters`` tags, papermill #731) and a dropdown after it records how
-   the page was made (parameters, sigmse commit, machine); the same goes into the notebook's metadata.
-   Then the copy must have glued its :data:`VERDICT_KEYS`.
+3. Each executed copy is tidied (:func:`_postprocess`): every code input goes behind a click
+   (``hide-input``), the papermill ``injected-parameters`` cell is removed from the page (papermill does
+   not copy the ``parameters`` tags, papermill #731) and a dropdown in its place records how the page was
+   made (parameters, sigmse commit, machine); the same goes into the notebook's metadata. Then the copy
+   must have glued its :data:`VERDICT_KEYS`. Kernels talk over Unix sockets (:func:`_kernel_config`).
 4. :func:`left_out_chapters`: a chapter not run now (``--only``) reuses its executed copy from an earlier
    build with the same profile, or is left out of the book.
 
@@ -22,6 +23,7 @@ Reference: papermill, https://papermill.readthedocs.io/.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import datetime as _dt
 import json
@@ -30,6 +32,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -74,6 +77,8 @@ CORE_PARAMETERS = ("profile", "results_dir", "data_dir", "device")
 
 KERNEL_NAME = "python3"
 PROVENANCE_KEY = "sigmse"  # notebook metadata key holding how the executed copy was made
+# Tags after which a code cell's input is already hidden or gone: _postprocess adds no hide-input then.
+_HIDDEN_INPUT_TAGS = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
 
 
 def verdict_key(dataset: str) -> str:
@@ -101,6 +106,40 @@ def _check_extra(extra: dict[str, Any], declared: dict[str, dict[str, Any]]) -> 
     if unknown:
         raise ValueError(f"parameter {', '.join(map(repr, unknown))} is declared by none of the notebooks run; "
                          f"declared: {', '.join(known) or '(none)'}")
+    for key, value in extra.items():
+        for params in declared.values():
+            if key in params:
+                _check_like_default(f"parameter {key}", value, _literal(params[key].get("default")))
+
+
+def _literal(source: Any) -> Any:
+    """A ``parameters`` cell's default, from its source text (papermill reports it as text); ``None`` if not a literal."""
+    try:
+        return ast.literal_eval(str(source))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def _check_like_default(name: str, value: Any, default: Any) -> None:
+    """A ``-p`` value has the kind of the notebook's default (a list: of its first entry's kind), and no number
+    in it is NaN or infinite (JSON's ``NaN`` and ``Infinity`` parse): checked before any notebook runs, rather
+    than failing in a cell after the training (:func:`sigmse.config.check_typed`). A ``None`` default takes anything finite."""
+    from sigmse.config import check_number, check_typed
+
+    kinds = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"))
+    kind = next((text for python, text in kinds if isinstance(default, python)), None)
+    if kind is not None:
+        check_typed(name, value, kind)
+    elif isinstance(default, (list, tuple)):
+        if not isinstance(value, list):
+            raise ValueError(f"{name} must be a list like its default {list(default)!r}, got {value!r}")
+        for item in value:
+            _check_like_default(f"{name} entry", item, default[0] if default else None)
+    elif isinstance(value, float):
+        check_number(name, value)  # finite
+    elif isinstance(value, (list, dict)):
+        for item in value.values() if isinstance(value, dict) else value:
+            _check_like_default(f"{name} entry", item, None)
 
 
 def plan_notebook_runs(selected: list[Chapter], core: dict[str, Any], extra: dict[str, Any],
@@ -129,6 +168,19 @@ def plan_notebook_runs(selected: list[Chapter], core: dict[str, Any], extra: dic
 # Execution
 
 
+def _kernel_config(sockets: Path) -> Any:
+    """The kernel talks to papermill over Unix sockets in ``sockets``, not over TCP.
+
+    With jupyter_client's default ``tcp`` transport, ipykernel logs "Kernel is running over TCP without
+    encryption" at every start: a local kernel has no need of a network port. The ``ipc`` socket paths
+    start with ``KernelManager.ip``; a folder of its own per run keeps notebooks run at once in one
+    folder apart (left to the default, every kernel would use ``./kernel-ipc-1`` ... in its cwd).
+    """
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
+
+
 def _execute(task: dict[str, Any]) -> dict[str, Any]:
     """Run one notebook with papermill; return a summary (also in worker processes, so no exception escapes)."""
     import papermill
@@ -139,10 +191,11 @@ def _execute(task: dict[str, Any]) -> dict[str, Any]:
     output.parent.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"name": task["name"], "output": str(output)}
     try:
-        papermill.execute_notebook(
-            task["source"], str(output), parameters=task["parameters"], kernel_name=KERNEL_NAME,
-            cwd=task["cwd"], progress_bar=False, log_output=False,
-        )
+        with tempfile.TemporaryDirectory(prefix="sigmse-kernel-") as sockets:
+            papermill.execute_notebook(
+                task["source"], str(output), parameters=task["parameters"], kernel_name=KERNEL_NAME,
+                cwd=task["cwd"], progress_bar=False, log_output=False, config=_kernel_config(Path(sockets)),
+            )
     except PapermillExecutionError as error:
         summary.update(ok=False, ename=error.ename, evalue=str(error.evalue), cell_index=error.cell_index,
                        exec_count=error.exec_count, cell_source=str(error.source))
@@ -287,7 +340,14 @@ def _provenance_markdown(meta: dict[str, Any], root: Path) -> str:
 
 
 def _postprocess(path: Path, meta: dict[str, Any], root: Path) -> None:
-    """Hide the injected-parameters cell (papermill #731), add the provenance dropdown and metadata."""
+    """Tidy an executed copy for readers: code behind a click, the injected cell gone, provenance added.
+
+    * Every code cell's input is tagged ``hide-input`` (Jupyter Book shows it one click away): a reader
+      of a paper's companion reads prose, figures and tables; the code is there for whoever asks.
+    * papermill's ``injected-parameters`` cell is tagged ``remove-cell`` (papermill does not copy the
+      ``parameters`` cell's tags, papermill #731): the values it set are in the dropdown, with the others.
+    * A dropdown after it records how the page was made; the same goes into the notebook's metadata.
+    """
     import nbformat
 
     nb = nbformat.read(str(path), as_version=4)
@@ -295,11 +355,11 @@ def _postprocess(path: Path, meta: dict[str, Any], root: Path) -> None:
     for index, cell in enumerate(nb.cells):
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
         if "injected-parameters" in tags:
-            if "remove-input" not in tags:
-                tags.append("remove-input")
+            if "remove-cell" not in tags:
+                tags.append("remove-cell")
             insert_at = index + 1
-        elif "parameters" in tags and not {"hide-input", "remove-input", "remove-cell"} & set(tags):
-            tags.append("hide-input")  # the defaults, one click away; the values used are in the dropdown
+        elif cell.cell_type == "code" and not _HIDDEN_INPUT_TAGS & set(tags):
+            tags.append("hide-input")
     if insert_at is None:  # no parameters: after the title cell if the notebook starts with one
         first = nb.cells[0] if nb.cells else None
         insert_at = 1 if first is not None and first.cell_type == "markdown" and \

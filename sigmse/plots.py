@@ -9,6 +9,7 @@ every figure of the book (:func:`palette`).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -23,6 +24,7 @@ from sigmse.profiles import ACCURACY_LOSSES
 
 __all__ = [
     "RC",
+    "FIGURE_WIDTH",
     "LOSS_LABELS",
     "AXIS_LABELS",
     "apply_style",
@@ -35,8 +37,11 @@ __all__ = [
     "verdict_heatmap",
 ]
 
-# Solid white backgrounds: transparent figures are unreadable in a dark-mode page.
+# Solid white backgrounds: transparent figures are unreadable in a dark-mode page. 100 dpi (matplotlib's
+# default, stated because the figure widths below are chosen for it): a figure of FIGURE_WIDTH inches is
+# 800 px wide, which the book's content column (about 700 px) shows at 85 % or more, text included.
 RC: Mapping[str, Any] = {
+    "figure.dpi": 100,
     "figure.facecolor": "white",
     "savefig.facecolor": "white",
     "savefig.transparent": False,
@@ -63,6 +68,7 @@ AXIS_LABELS: Mapping[str, str] = {
     "mean_diff": "difference to baseline",
 }
 _BANDS = ("range", "sd", "none")
+FIGURE_WIDTH = 8.0  # inches: the widest figure drawn here; more panels than fit wrap into rows
 
 
 def apply_style() -> None:
@@ -106,6 +112,25 @@ def _figure(rows: int, cols: int, panel: tuple[float, float], extra_width: float
     return fig, axes
 
 
+def _panel_grid(count: int, panel: tuple[float, float], extra_width: float = 0.0,
+                **options: Any) -> tuple[Figure, np.ndarray]:
+    """``count`` panels of about ``panel`` inches in as few rows as keep the figure within :data:`FIGURE_WIDTH`.
+
+    One long row of panels is shrunk to the page's width, and its text with it (three 4.2-inch panels shown
+    in a 700 px column are drawn at half size); so panels wrap into rows instead, each at most
+    ``FIGURE_WIDTH / columns`` wide (a panel gives up to a fifth of its width before a row is added). The
+    slots of the last row left empty are removed; the returned array holds the ``count`` panels in order.
+    """
+    rows = max(1, math.ceil((panel[0] * count + extra_width) / (1.25 * FIGURE_WIDTH)))
+    columns = math.ceil(count / rows)
+    rows = math.ceil(count / columns)
+    width = min(panel[0], (FIGURE_WIDTH - extra_width) / columns)
+    fig, axes = _figure(rows, columns, (width, panel[1]), extra_width, **options)
+    for ax in axes.flat[count:]:
+        ax.remove()
+    return fig, axes.flat[:count]
+
+
 def _levels(frame: pd.DataFrame, column: str | None, order: Sequence[Any] | None) -> list[Any]:
     if column is None:
         return [None]
@@ -119,7 +144,7 @@ def _axis_label(name: str) -> str:
 
 def _legend(fig: Figure, axes: np.ndarray, title: str | None) -> None:
     """One legend for the figure, below the panels, from the first panel that has labelled artists."""
-    for ax in axes.flat:
+    for ax in axes:
         handles, labels = ax.get_legend_handles_labels()
         if handles:
             columns = 2 if max(map(len, labels)) > 24 else 3  # long names (the ablation's) in two columns
@@ -141,8 +166,8 @@ def curves_with_band(history: pd.DataFrame, x: str = "epoch", y: str = "test_acc
         raise ValueError(f"band {band!r} is not allowed; choose one of: {', '.join(_BANDS)}")
     panels, lines = _levels(history, col, col_order), _levels(history, hue, hue_order)
     colours = palette(lines)
-    fig, axes = _figure(1, len(panels), panel, sharey=sharey)
-    for ax, level in zip(axes.flat, panels):
+    fig, axes = _panel_grid(len(panels), panel, sharey=sharey)
+    for ax, level in zip(axes, panels):
         part = history if col is None else history[history[col] == level]
         for line in lines:
             data = part[part[hue] == line] if hue is not None else part
@@ -177,9 +202,9 @@ def point_ci(summary: pd.DataFrame, y: str = "variant", col: str | None = "datas
     rows = _levels(summary, y, order)
     colours = palette(rows)
     labels = [pretty(r) for r in rows]
-    fig, axes = _figure(1, len(panels), (panel[0], max(panel[1], 0.45 * len(rows) + 1.0)), sharey=True,
-                        extra_width=0.08 * max(map(len, labels), default=0))  # room for the loss names
-    for ax, level in zip(axes.flat, panels):
+    fig, axes = _panel_grid(len(panels), (panel[0], max(panel[1], 0.45 * len(rows) + 1.0)), sharey=True,
+                            extra_width=0.08 * max(map(len, labels), default=0))  # room for the loss names
+    for ax, level in zip(axes, panels):
         part = summary if col is None else summary[summary[col] == level]
         for position, row_level in enumerate(rows):
             entry = part[part[y] == row_level]
@@ -209,8 +234,8 @@ def metric_vs_lr(frame: pd.DataFrame, y: str = "test_acc", hue: str = "variant",
     """
     panels, lines = _levels(frame, col, None), _levels(frame, hue, hue_order)
     colours = palette(lines)
-    fig, axes = _figure(1, len(panels), panel, sharey=True)
-    for ax, level in zip(axes.flat, panels):
+    fig, axes = _panel_grid(len(panels), panel, sharey=True)
+    for ax, level in zip(axes, panels):
         part = frame if col is None else frame[frame[col] == level]
         for line in lines:
             data = part[part[hue] == line]
@@ -232,9 +257,15 @@ def heatmap(values: pd.DataFrame, annotations: pd.DataFrame | None = None, *, ti
             colorbar: str = "", center: float | None = 0.0, cmap: str = "vlag",
             panel: tuple[float, float] = (1.6, 0.8)) -> Figure:
     """A table as coloured cells: ``values`` (index x columns) colour the cells, ``annotations`` (same shape,
-    strings) are written in them (default: the values). NaN cells stay blank."""
+    strings) are written in them (default: the values). NaN cells stay blank.
+
+    The figure is ``panel[0]`` inches per column, but at most 1.5 x :data:`FIGURE_WIDTH` wide (so the page
+    shows it at half size or more); narrower cells get a proportionally smaller annotation font.
+    """
     rows, cols = values.shape
-    fig, axes = _figure(1, 1, (max(4.0, panel[0] * cols + 2.0), max(2.5, panel[1] * rows + 1.2)))
+    wanted = max(4.0, panel[0] * cols + 2.0)
+    width = min(wanted, 1.5 * FIGURE_WIDTH)
+    fig, axes = _figure(1, 1, (width, max(2.5, panel[1] * rows + 1.2)))
     ax: Axes = axes[0, 0]
     annot = annotations.loc[values.index, values.columns].to_numpy() if annotations is not None else True
     data = values.astype(float)
@@ -242,7 +273,8 @@ def heatmap(values: pd.DataFrame, annotations: pd.DataFrame | None = None, *, ti
         else None
     limits = {"vmin": center - spread, "vmax": center + spread} if spread else {}  # symmetric: 0 is the middle colour
     sns.heatmap(data, annot=annot, fmt="" if annotations is not None else ".3g", center=center, cmap=cmap, ax=ax,
-                cbar_kws={"label": colorbar}, linewidths=0.5, linecolor="white", **limits)
+                cbar_kws={"label": colorbar}, linewidths=0.5, linecolor="white", **limits,
+                annot_kws={"fontsize": max(6.0, plt.rcParams["font.size"] * (width - 2.0) / (wanted - 2.0))})
     ax.set_xticklabels([pretty(t.get_text()) for t in ax.get_xticklabels()], rotation=20, ha="right")
     ax.set_yticklabels(ax.get_yticklabels(), rotation=0)
     ax.set(title=title, xlabel=values.columns.name or "", ylabel=values.index.name or "")

@@ -99,10 +99,13 @@ def validate_record(record: Any, expected_hash: str | None = None) -> list[str]:
 
 
 def read_record(path: Path, validate: Callable[..., list[str]] | None = None) -> dict[str, Any] | None:
-    """The record at ``path``; ``None`` if absent. A corrupt record is reported, moved aside, and ``None``.
+    """The record at ``path``; ``None`` if absent. A damaged record is reported, moved aside, and ``None``.
 
     ``validate(record, expected_hash=...)`` lists a record's problems (default :func:`validate_record`);
-    records of other experiments (e.g. :mod:`sigmse.unification`) pass their own.
+    records of other experiments (e.g. :mod:`sigmse.unification`) pass their own. Damaged means unreadable,
+    not JSON (e.g. truncated by a copy), or failing ``validate``, however it fails. It is never deleted:
+    it moves to ``<hash>.json.corrupt`` (``.corrupt-2``, ``-3``, ... if that name is taken), so the run is
+    trained again and nothing is lost; where the folder is read-only it stays in place, with the warning.
     """
     if not path.exists():
         return None
@@ -111,13 +114,29 @@ def read_record(path: Path, validate: Callable[..., list[str]] | None = None) ->
         problems = (validate or validate_record)(record, expected_hash=path.stem)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         problems = [str(error)]
+    except (TypeError, KeyError, AttributeError, ValueError) as error:  # a validator tripped on a strange shape
+        problems = [f"unexpected structure ({type(error).__name__}: {error})"]
     if not problems:
         return record
-    aside = path.with_suffix(".json.corrupt")
-    os.replace(path, aside)
+    aside = _free_name(path.with_suffix(".json.corrupt"))
+    try:
+        os.replace(path, aside)
+    except OSError as error:
+        warnings.warn(f"damaged result record {path} ({problems[0]}); could not move it aside ({error}), so it "
+                      "is left in place and the run counts as missing", RuntimeWarning, stacklevel=2)
+        return None
     warnings.warn(f"corrupt result record {path} ({problems[0]}); moved to {aside.name} and will rerun",
                   RuntimeWarning, stacklevel=2)
     return None
+
+
+def _free_name(path: Path) -> Path:
+    """``path`` if nothing is there, else ``path-2``, ``path-3``, ...: an earlier damaged copy is kept too."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}-{number}")
+    return candidate
 
 
 def write_record(record: dict[str, Any], path: Path) -> None:

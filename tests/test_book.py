@@ -77,6 +77,7 @@ def write_tiny_book(root: Path, *, extra_notebooks: dict[str, nbformat.NotebookN
     (root / "book").mkdir(exist_ok=True)
     shutil.copy(REPO / "_config.yml", root / "_config.yml")
     shutil.copytree(REPO / "book" / "_ext", root / "book" / "_ext", dirs_exist_ok=True)  # the config's extension
+    shutil.copytree(REPO / "book" / "_static", root / "book" / "_static", dirs_exist_ok=True)  # and its CSS
     (root / "book" / "references.bib").write_text(
         "@misc{tiny2024, title = {Tiny}, author = {Doe, Jane}, year = {2024}}\n", encoding="utf-8")
     (root / "book" / "intro.md").write_text(INTRO, encoding="utf-8")
@@ -175,8 +176,10 @@ def test_executed_copies_are_tagged_and_carry_provenance(tiny):
     alpha = nbformat.read(str(root / "_build" / "executed" / "notebooks" / "alpha.ipynb"), as_version=4)
     tags = [c.metadata.get("tags", []) for c in alpha.cells]
     injected = next(i for i, t in enumerate(tags) if "injected-parameters" in t)
-    assert "remove-input" in tags[injected]
+    assert "remove-cell" in tags[injected]  # its values are in the provenance dropdown that follows
     assert "sigmse-provenance" in tags[injected + 1] and "hide-input" in tags[injected - 1]
+    code = [c for c in alpha.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata["tags"]]
+    assert code and all("hide-input" in c.metadata["tags"] for c in code)  # every input one click away
     meta = alpha.metadata["sigmse"]
     assert meta["profile"] == "smoke" and meta["parameters"]["profile"] == "smoke"
     assert meta["parameters"]["results_dir"] == str(root / "results")

@@ -35,7 +35,7 @@ def test_hash_is_stable_across_processes():
         ({"model": "vit"}, "model 'vit' is not allowed"),
         ({"loss": "hinge"}, "hinge"),
         ({"lr": -0.1}, "lr must be in (0.0, inf], got -0.1"),
-        ({"lr": float("nan")}, "lr must be a number"),
+        ({"lr": float("nan")}, "lr must be a finite number, got nan"),
         ({"label_noise": "symmetric", "label_noise_rate": 1.0}, "label_noise_rate must be in [0.0, 1.0), got 1.0"),
         ({"label_noise_rate": 0.2}, "needs label_noise symmetric or asymmetric"),
         ({"label_noise": "gaussian"}, "label_noise 'gaussian' is not allowed; choose one of: none, symmetric, asymmetric"),

@@ -118,3 +118,25 @@ def test_verdict_heatmap_annotates_every_cell(runs):
     assert all("same" in t or "better" in t or "worse" in t for t in texts)
     assert "sigmoid-MSE + OR" in [t.get_text() for t in ax.get_xticklabels()]
     assert _white(fig) and _render(fig)
+
+
+def test_many_panels_wrap_into_rows_within_the_page_width(history):
+    """Three 4.2-inch panels in one row would be 12.6 in (1260 px at 100 dpi): the book's ~700 px column shows
+    that below half size. They wrap into two rows of at most FIGURE_WIDTH, and no empty slot is left."""
+    three = pd.concat([history, history[history["dataset"] == "mnist"].assign(dataset="fashion-mnist")])
+    fig = plots.curves_with_band(three, col_order=["mnist", "fashion-mnist", "cifar10"])
+    width, height = fig.get_size_inches()
+    assert width <= plots.FIGURE_WIDTH and plots.RC["figure.dpi"] * width <= 2 * 700
+    assert [ax.get_title() for ax in fig.axes] == ["mnist", "fashion-mnist", "cifar10"]
+    rows = sorted({round(ax.get_position().y0, 3) for ax in fig.axes})
+    assert len(rows) == 2 and height > 2 * 3.0  # two rows of panels of their own height
+    two = plots.curves_with_band(history, col_order=["mnist", "cifar10"])
+    assert len({round(ax.get_position().y0, 3) for ax in two.axes}) == 1  # two panels still share a row
+    assert two.get_size_inches()[0] <= plots.FIGURE_WIDTH
+
+
+def test_heatmap_is_capped_at_one_and_a_half_page_widths():
+    values = pd.DataFrame(np.arange(20.0).reshape(2, 10), columns=[f"c{i}" for i in range(10)])
+    fig = plots.heatmap(values, panel=(1.9, 0.9))
+    assert fig.get_size_inches()[0] == pytest.approx(1.5 * plots.FIGURE_WIDTH)
+    assert _render(fig)
