@@ -1,5 +1,8 @@
 """The built book in a real browser: every chapter page loads, every image decodes and has alt text,
-and the console shows no severe error. Screenshots of each page go to ``_build/screenshots/``.
+and the console shows no severe error; and the book reads as prose, figures and compact tables: no code
+input shown without a click, at most :data:`MAX_WIDE_OUTPUTS` outputs wider than the content column, no
+figure drawn below half its pixel width. Screenshots of each page go to ``_build/screenshots/``, with what
+was measured in ``_build/screenshots/layout.json``.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them); skipped without.
 The book under test is the real book built with the smoke profile (the ``smoke_book`` fixture of
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import shutil
 import threading
@@ -29,7 +33,9 @@ CHROMEDRIVER = shutil.which("chromedriver")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                   "--no-first-run", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--window-size=1280,1000")
-SKIP_PAGES = {"genindex.html", "search.html", "index.html"}  # index.html only redirects to the root page
+SKIP_PAGES = {"genindex.html", "search.html", "index.html", "py-modindex.html"}  # index.html only redirects
+MAX_WIDE_OUTPUTS = 2  # outputs (over the whole book) that may be wider than the content column, scrolling in their box
+MIN_FIGURE_SCALE = 0.5  # a figure drawn below half its pixel width has text too small to read
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +136,73 @@ def _is_local(message: str, server: str) -> bool:
     if "favicon.ico" in message:
         return False
     return server in message or "http" not in message
+
+
+# In the page, after the images decoded: what a reader sees without clicking anything.
+#  - code inputs of notebook cells that are rendered (a hide-input cell sits in a closed <details>: no box);
+#  - outputs wider than the content column: some part of them reaches past it, whether it scrolls sideways
+#    in its own box (a wide table, a long printed line) or spills over;
+#  - figures of the article drawn below MIN_FIGURE_SCALE of their natural pixel width.
+_LAYOUT_JS = """
+const article = document.querySelector('article.bd-article') || document.querySelector('article');
+if (!article) { return {column: 0, inputs: [], wide: [], shrunk: []}; }
+const style = getComputedStyle(article);
+const box = article.getBoundingClientRect();
+const left = box.left + parseFloat(style.paddingLeft), right = box.right - parseFloat(style.paddingRight);
+// Shown: not in a closed <details> (a hide-input cell, a dropdown), and rendered (Chromium keeps the boxes
+// of a closed <details>'s content, but marks them content-visibility: hidden, which checkVisibility sees).
+const shown = el => !el.closest('details:not([open])') && el.getClientRects().length > 0
+    && (!el.checkVisibility || el.checkVisibility({visibilityProperty: true}));
+const name = el => (el.closest('.cell')?.id || el.closest('section')?.id || '?');
+const inputs = Array.from(article.querySelectorAll('.cell_input')).filter(shown)
+    .map(el => ({where: name(el), text: el.innerText.slice(0, 60)}));
+const outputs = Array.from(article.querySelectorAll('.cell_output, div.output'))
+    .filter(el => !el.parentElement.closest('.cell_output, div.output')).filter(shown);
+// How far an output's content reaches: the right edge of its widest part, boxes inside a scrolling box
+// included (a rectangle is not clipped by its scroll container), and the full scroll width of any box
+// that scrolls (a <pre> whose long line is text, not an element): a table or a line that needs sideways
+// scrolling counts.
+const extent = el => Math.max(el.getBoundingClientRect().right, el.getBoundingClientRect().left + el.scrollWidth);
+const reach = el => Math.max(extent(el), ...Array.from(el.querySelectorAll('*')).map(extent));
+const wide = outputs.filter(el => reach(el) > right + 1)
+    .map(el => ({where: name(el), width: Math.round(reach(el) - left), column: Math.round(right - left),
+                 text: el.innerText.slice(0, 60)}));
+const shrunk = Array.from(article.querySelectorAll('img')).filter(shown)
+    .filter(img => img.naturalWidth > 0 && img.getBoundingClientRect().width < arguments[0] * img.naturalWidth)
+    .map(img => ({src: img.getAttribute('src'), natural: img.naturalWidth,
+                  drawn: Math.round(img.getBoundingClientRect().width)}));
+const figures = Array.from(article.querySelectorAll('img')).filter(shown).length;
+return {column: Math.round(right - left), inputs: inputs, wide: wide, shrunk: shrunk, outputs: outputs.length,
+        figures: figures};
+"""
+
+
+def test_the_book_reads_as_prose_figures_and_compact_outputs(book_html, server, browser):
+    """At 1280 px: every code input behind a click, at most MAX_WIDE_OUTPUTS outputs wider than the column
+    (each scrolls in its own box, the page never does), and no figure below half its pixel width."""
+    pages = _pages(book_html)
+    assert pages, f"no pages in {book_html}"
+    measured = {}
+    for page in pages:
+        browser.get(f"{server}/{page}")
+        browser.execute_async_script(_IMAGES_JS)  # every image loaded and decoded before measuring
+        measured[page] = browser.execute_script(_LAYOUT_JS, MIN_FIGURE_SCALE)
+        page_width = browser.execute_script("return document.documentElement.scrollWidth")
+        window_width = browser.execute_script("return document.documentElement.clientWidth")
+        measured[page]["page_scrolls_sideways"] = page_width > window_width
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "layout.json").write_text(json.dumps(measured, indent=1), encoding="utf-8")
+    inputs = [f"{page}: {item['where']}: {item['text']!r}" for page, m in measured.items() for item in m["inputs"]]
+    wide = [f"{page}: {item['where']}: {item['width']} px in a {item['column']} px column: {item['text']!r}"
+            for page, m in measured.items() for item in m["wide"]]
+    shrunk = [f"{page}: {item['src']} drawn {item['drawn']} px of {item['natural']}"
+              for page, m in measured.items() for item in m["shrunk"]]
+    sideways = [page for page, m in measured.items() if m["page_scrolls_sideways"]]
+    print(f"{len(pages)} pages: {len(inputs)} code inputs shown, {len(wide)} wide outputs of "
+          f"{sum(m.get('outputs', 0) for m in measured.values())}, {len(shrunk)} shrunk figures of "
+          f"{sum(m.get('figures', 0) for m in measured.values())}, columns "
+          f"{sorted({m['column'] for m in measured.values()})} px")
+    assert not inputs, f"{len(inputs)} code inputs shown without a click:\n" + "\n".join(inputs)
+    assert len(wide) <= MAX_WIDE_OUTPUTS, f"{len(wide)} outputs wider than the column:\n" + "\n".join(wide)
+    assert not shrunk, f"{len(shrunk)} figures below {MIN_FIGURE_SCALE:.0%} of their width:\n" + "\n".join(shrunk)
+    assert not sideways, f"pages that scroll sideways: {sideways}"

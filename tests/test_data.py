@@ -7,6 +7,7 @@ themselves are tested in ``tests/test_data_files.py``.
 
 from __future__ import annotations
 
+import http.server
 import os
 import time
 from pathlib import Path
@@ -99,6 +100,79 @@ def test_download_goes_through_torchvision(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(torchvision.datasets, "FashionMNIST", Offline)
     with pytest.raises(DatasetNotFoundError, match=r"(?s)Looked in.*download into .* failed: Error downloading"):
         load_dataset("fashion-mnist", tmp_path, download=True, cache_dir=tmp_path / "cache")
+
+
+# A port nothing listens on: torchvision's download is refused at once, as offline, without mocking torchvision.
+UNREACHABLE = "http://127.0.0.1:9/"
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchvision's real download, pointed at an unreachable mirror (its class attributes ``mirrors`` / ``url``)."""
+    import torchvision.datasets
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [UNREACHABLE])
+    monkeypatch.setattr(torchvision.datasets.FashionMNIST, "mirrors", [UNREACHABLE])
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "url", UNREACHABLE + "cifar-10-python.tar.gz")
+
+
+def test_ensure_datasets_offline_is_one_line_naming_the_root_and_both_fixes(tmp_path: Path, offline: None) -> None:
+    root = tmp_path / "data"
+    with pytest.raises(DatasetNotFoundError) as error:
+        data.ensure_datasets(["mnist", "cifar10"], root)
+    message = str(error.value)
+    assert "\n" not in message
+    assert f"dataset mnist, cifar10 not found under the data root {root}" in message
+    assert "torchvision could not download mnist there" in message and "Connection refused" in message
+    assert "--data-dir PATH or SIGMSE_DATA_DIR=PATH" in message and "run where downloads work" in message
+
+
+def test_ensure_datasets_without_download_says_how_to_fill_the_root(tmp_path: Path, make_fake_idx) -> None:
+    make_fake_idx(tmp_path)  # mnist is there: only fashion-mnist is missing, and nothing is fetched
+    assert data.missing_datasets(["mnist", "fashion-mnist", "mnist"], tmp_path) == ["fashion-mnist"]
+    with pytest.raises(DatasetNotFoundError, match=r"^dataset fashion-mnist not found under the data root .*"
+                                                   r"--data-dir PATH or SIGMSE_DATA_DIR=PATH.*--download"):
+        data.ensure_datasets(["mnist", "fashion-mnist"], tmp_path, download=False)
+    assert data.ensure_datasets(["mnist"], tmp_path, download=False) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist"]
+
+
+@pytest.mark.shared_data
+def test_ensure_datasets_downloads_from_a_mirror_and_checks_the_md5s(tmp_path: Path, shared_data_dir: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a reachable mirror (the shared data's official MNIST files over HTTP on 127.0.0.1), the real
+    torchvision download fills an empty data root, which then loads with every md5 checked."""
+    import functools
+    import hashlib
+    import threading
+
+    import torchvision.datasets
+
+    if not (shared_data_dir / "mnist" / "t10k-labels-idx1-ubyte.gz").is_file():
+        pytest.skip("the shared data has no gzipped MNIST files to serve")
+    handler = functools.partial(_QuietHandler, directory=str(shared_data_dir / "mnist"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [f"http://127.0.0.1:{server.server_address[1]}/"])
+        # The shared files are the official content, gzipped anew: torchvision checks the .gz files' own md5s,
+        # so its manifest names these; sigmse's check of the uncompressed content (below) is the official one.
+        served = [(name, hashlib.md5((shared_data_dir / "mnist" / name).read_bytes()).hexdigest())
+                  for name, _ in torchvision.datasets.MNIST.resources]
+        monkeypatch.setattr(torchvision.datasets.MNIST, "resources", served)
+        root = tmp_path / "fresh"
+        assert data.ensure_datasets(["mnist"], root) == ["mnist"]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert data.ensure_datasets(["mnist"], root) == []  # there now: nothing fetched again
+    dataset = load_dataset("mnist", root, cache_dir=tmp_path / "cache")  # verify=True: official md5s
+    assert dataset.source == root / "MNIST" / "raw" and len(dataset.train_labels) == 60000
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+        pass
 
 
 # ---------------------------------------------------------------------------------------------------------- cache
