@@ -19,6 +19,7 @@ import yaml
 
 from sigmse.book import CHAPTER_EXPERIMENTS, add_book_arguments, build_book, run_book_command
 from sigmse.book_site import BookBuildError
+from test_data import offline  # noqa: F401 - the fixture: torchvision's download, refused at once
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -270,14 +271,44 @@ def test_a_failed_run_stops_the_book_before_any_notebook_and_keeps_what_is_store
     assert statuses and set(statuses) == {"failed"}  # stored as failed: a rerun retries them
 
 
-def test_a_missing_dataset_stops_the_book_before_any_run(tmp_path):
+def test_a_missing_dataset_stops_the_book_before_any_run_when_downloads_are_off(tmp_path):
     from sigmse.data import DatasetNotFoundError
 
     _tiny_book_with_a_sweeping_chapter(tmp_path)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DatasetNotFoundError, match="Dataset 'mnist' not found"):
-        build_book("smoke", root=tmp_path, results_dir=tmp_path / "results", data_dir=tmp_path / "empty")
+    with pytest.raises(DatasetNotFoundError, match=r"dataset mnist not found under the data root .*--download"):
+        build_book("smoke", root=tmp_path, results_dir=tmp_path / "results", data_dir=tmp_path / "empty",
+                   download=False)
     assert not (tmp_path / "results").exists() and not (tmp_path / "_build").exists()
+    assert list((tmp_path / "empty").iterdir()) == []  # nothing fetched
+
+
+def test_a_book_of_chapters_that_read_no_data_needs_none(tmp_path):
+    write_tiny_book(tmp_path)  # alpha and beta train nothing and read no dataset
+    html = build_book("smoke", root=tmp_path, results_dir=tmp_path / "results", data_dir=tmp_path / "no-data",
+                      notebooks=["beta"], download=False)
+    assert (html / "notebooks" / "beta.html").is_file() and not (tmp_path / "no-data").exists()
+
+
+def test_offline_the_book_command_stops_before_any_work_with_one_line(tmp_path, offline, capsys, monkeypatch):
+    """A fresh machine with no data and no network: ``sigmse book`` (what ``make book`` runs) tries torchvision's
+    real download (to a mirror that refuses at once), then stops with one line and exit status 2."""
+    from sigmse.cli import main
+
+    _tiny_book_with_a_sweeping_chapter(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    empty = tmp_path / "fresh-data"
+    argv = ["book", "--profile", "smoke", "--data-dir", str(empty), "--results-dir", str(tmp_path / "results")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[0] == f"fetching mnist into {empty} with torchvision (missing there)"
+    assert len(lines) == 2 and lines[1].startswith(f"sigmse: error: dataset mnist not found under the data root {empty}")
+    assert "--data-dir PATH or SIGMSE_DATA_DIR=PATH" in lines[1] and "run where downloads work" in lines[1]
+    assert not (tmp_path / "results").exists() and not (tmp_path / "_build").exists()  # no run, no notebook
+    assert main([*argv, "--no-download"]) == 2
+    assert "--download" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,6 +368,7 @@ def test_command_line_flags(tmp_path, monkeypatch):
     assert args.parameter == [("knob", 3), ("name", "x y")] and args.build_dir == "out" and args.jobs == 1
     assert (args.executor, args.sweep_jobs, args.ray_address, args.retries, args.threads) == (
         "local", None, None, 2, None)
+    assert args.download is True and parser.parse_args(["--no-download"]).download is False  # make book: fetch
     args = parser.parse_args(["--executor", "ray", "--ray-address", "10.0.0.5:6379", "--sweep-jobs", "8",
                               "--threads", "1"])
     assert (args.executor, args.sweep_jobs, args.ray_address, args.threads) == ("ray", 8, "10.0.0.5:6379", 1)

@@ -49,3 +49,23 @@ def test_intro_reads_exactly_the_verdict_keys():
     refs = GLUE_REF.findall((REPO / "book" / "intro.md").read_text(encoding="utf-8"))
     assert {(nb, key) for nb, key in refs} == {(nb, key) for nb, keys in VERDICT_KEYS.items() for key in keys}
     assert verdict_key("fashion-mnist") == "verdict_fashion_mnist"
+
+
+def test_kernels_talk_over_unix_sockets_so_ipykernel_has_no_tcp_warning(tmp_path, capfd):
+    """ipykernel logs "Kernel is running over TCP without encryption" at the start of a tcp kernel; the
+    book's kernels use the ipc transport in a folder of their own, and leave no socket file behind."""
+    from sigmse.notebook_runs import _execute
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import json\nfrom ipykernel import get_connection_file\n"
+        "print(json.load(open(get_connection_file()))['transport'])")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(tmp_path / "probe.ipynb"))
+    summary = _execute({"name": "probe", "source": str(tmp_path / "probe.ipynb"), "cwd": str(tmp_path),
+                        "output": str(tmp_path / "out" / "probe.ipynb"), "parameters": {}})
+    assert summary["ok"], summary
+    executed = nbformat.read(str(tmp_path / "out" / "probe.ipynb"), as_version=4)
+    assert executed.cells[0].outputs[0]["text"].strip() == "ipc"
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.err + captured.out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "probe.ipynb"]  # no kernel-ipc-* sockets here
