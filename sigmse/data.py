@@ -253,11 +253,11 @@ def ensure_datasets(names: Sequence[str], data_dir: str | os.PathLike[str] | Non
             The message is one line: the data root, and the two ways to fill it.
         DatasetIntegrityError (:mod:`sigmse.data_files`): a downloaded file is not the official one.
     """
-    root, origin = _data_dir_and_origin(data_dir)
+    root = resolve_data_dir(data_dir)
     missing = missing_datasets(names, root)
     if not missing:
         return []
-    where = f"the data root {root.absolute()} (from {origin})"
+    where = f"the data root {root.absolute()}"
     point = (f"point the data root at a folder of the official files with --data-dir PATH or {DATA_DIR_ENV}=PATH "
              f"(Python: data_dir=PATH)")
     if not download:
