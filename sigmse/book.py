@@ -164,7 +164,8 @@ def build_book(
 
 
 def _chapter_configs(tasks: list[dict], core: dict[str, Any]) -> list[Any]:
-    """The runs the chapters of ``tasks`` will read (:data:`CHAPTER_EXPERIMENTS`), with the ``-p`` seeds and datasets."""
+    """The runs the chapters of ``tasks`` will read (:data:`CHAPTER_EXPERIMENTS`), with their ``-p`` seeds
+    and datasets."""
     from sigmse.profiles import experiment_configs
 
     configs = []  # two chapters may read the same experiment: run_configs runs each run once

@@ -113,7 +113,7 @@ def _check_extra(extra: dict[str, Any], declared: dict[str, dict[str, Any]]) -> 
 
 
 def _literal(source: Any) -> Any:
-    """A ``parameters`` cell's default, from its source text (papermill reports it as text); ``None`` if not a literal."""
+    """A ``parameters`` cell's default from its source text (papermill reports text); ``None`` if not a literal."""
     try:
         return ast.literal_eval(str(source))
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -123,7 +123,8 @@ def _literal(source: Any) -> Any:
 def _check_like_default(name: str, value: Any, default: Any) -> None:
     """A ``-p`` value has the kind of the notebook's default (a list: of its first entry's kind), and no number
     in it is NaN or infinite (JSON's ``NaN`` and ``Infinity`` parse): checked before any notebook runs, rather
-    than failing in a cell after the training (:func:`sigmse.config.check_typed`). A ``None`` default takes anything finite."""
+    than failing in a cell after the training (:func:`sigmse.config.check_typed`). A ``None`` default takes
+    anything finite."""
     from sigmse.config import check_number, check_typed
 
     kinds = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"))

@@ -304,7 +304,8 @@ def test_offline_the_book_command_stops_before_any_work_with_one_line(tmp_path, 
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines[0] == f"fetching mnist into {empty} with torchvision (missing there)"
-    assert len(lines) == 2 and lines[1].startswith(f"sigmse: error: dataset mnist not found under the data root {empty}")
+    assert len(lines) == 2
+    assert lines[1].startswith(f"sigmse: error: dataset mnist not found under the data root {empty}")
     assert "--data-dir PATH or SIGMSE_DATA_DIR=PATH" in lines[1] and "run where downloads work" in lines[1]
     assert not (tmp_path / "results").exists() and not (tmp_path / "_build").exists()  # no run, no notebook
     assert main([*argv, "--no-download"]) == 2
