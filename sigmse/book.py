@@ -53,7 +53,7 @@ CHAPTER_EXPERIMENTS: dict[str, tuple[str, ...]] = {
     "noise": ("noise",),
 }
 # Notebook parameters that change which runs a chapter reads; given with -p, the sweep uses them too.
-SWEEP_PARAMETERS = ("datasets", "seeds")
+SWEEP_PARAMETERS = ("datasets", "selection_seeds", "seeds")
 
 DATA_DIR_ENV = "SIGMSE_DATA_DIR"
 
@@ -147,24 +147,32 @@ def build_book(
 
 
 def _run_chapter_sweep(tasks: list[dict], core: dict[str, Any], **executor_options: Any) -> None:
-    """Train the runs the chapters will read (:data:`CHAPTER_EXPERIMENTS`) as one sweep; stop if any failed."""
+    """Train the runs the chapters will read (:data:`CHAPTER_EXPERIMENTS`): selection runs, then the reporting
+    runs they choose (:func:`sigmse.protocol.sweep_stages`); stop if any failed."""
     from sigmse.executors import run_configs
-    from sigmse.profiles import experiment_configs
+    from sigmse.protocol import sweep_stages
 
-    configs = []  # two chapters may read the same experiment: run_configs runs each run once
+    def run(configs: list) -> Any:
+        summary = run_configs(configs, profile=core["profile"], results_dir=core["results_dir"],
+                              data_dir=core["data_dir"], **executor_options)
+        print(summary, file=sys.stderr)
+        if summary.failed:
+            raise BookBuildError(f"{len(summary.failed)} of the chapters' runs failed, so no notebook was run; "
+                                 f"the {summary.done} runs that finished are stored, and rerunning the build "
+                                 f"retries the failed ones.\n{summary}")
+        return summary
+
+    # one sweep per set of run parameters (a chapter's -p datasets/seeds change which runs it reads), so the
+    # runs of every chapter that reads the same parameters share one pool
+    by_parameters: dict[str, tuple[dict[str, Any], list[str]]] = {}
     for task in tasks:
         given = {k: task["parameters"].get(k) for k in SWEEP_PARAMETERS}
-        for name in CHAPTER_EXPERIMENTS.get(task["name"], ()):
-            configs += experiment_configs(name, core["profile"], device=core["device"], **given)
-    if not configs:
-        return
-    summary = run_configs(configs, profile=core["profile"], results_dir=core["results_dir"],
-                          data_dir=core["data_dir"], **executor_options)
-    print(summary, file=sys.stderr)
-    if summary.failed:
-        raise BookBuildError(f"{len(summary.failed)} of the chapters' runs failed, so no notebook was run; "
-                             f"the {summary.done} runs that finished are stored, and rerunning the build "
-                             f"retries the failed ones.\n{summary}")
+        entry = by_parameters.setdefault(json.dumps(given, sort_keys=True), (given, []))
+        entry[1].extend(n for n in CHAPTER_EXPERIMENTS.get(task["name"], ()) if n not in entry[1])
+    for given, names in by_parameters.values():
+        if names:
+            sweep_stages(names, core["profile"], run, results_dir=core["results_dir"], device=core["device"],
+                         **given)
 
 
 # ---------------------------------------------------------------------------------------------

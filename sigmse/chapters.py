@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sigmse.analysis import metric_or_chance, provenance_line, summarize, variant_label
+from sigmse.protocol import ExperimentRecords
 
 __all__ = [
     "VERDICT_DATASETS",
@@ -215,21 +216,28 @@ def page_note(records: Sequence[Mapping[str, Any]], profile: str) -> str:
 
 def experiment_records(name: str, profile: str, *, results_dir: str, data_dir: str | None = None,
                        device: str | None = None, datasets: Sequence[str] | None = None,
-                       seeds: Sequence[int] | None = None) -> list[dict[str, Any]]:
-    """The records of experiment ``name`` under ``profile`` (:func:`sigmse.profiles.experiment_configs`), through
-    :func:`sigmse.store.run_sweep`: stored runs load, missing ones train. No progress bar (pages stay clean).
+                       selection_seeds: Sequence[int] | None = None,
+                       seeds: Sequence[int] | None = None) -> ExperimentRecords:
+    """The selection and reporting records of experiment ``name`` under ``profile``
+    (:func:`sigmse.protocol.run_experiment`, through :func:`sigmse.store.run_sweep`: stored runs load, missing
+    ones train). No progress bar (pages stay clean). ``seeds`` are the reporting seeds.
 
     A notebook run on its own with new parameters (more seeds, say) may have many runs to train, one at a time;
     it then prints one line saying how many, and how ``sigmse book`` would train them in parallel first. A
     build by ``sigmse book`` has trained them already, so its pages never show that line.
     """
-    from sigmse import profiles, store
+    from sigmse import store
+    from sigmse.protocol import plan_stages, run_experiment
 
-    configs = profiles.experiment_configs(name, profile, datasets=datasets, seeds=seeds, device=device)
-    unique = {config.hash: config for config in configs}.values()
-    missing = sum(not store.record_path(config, profile, results_dir).exists() for config in unique)
+    options = dict(datasets=datasets, selection_seeds=selection_seeds, seeds=seeds, device=device)
+    first, second, waiting = plan_stages([name], profile, results_dir=results_dir, **options)
+    missing = sum(not store.record_path(c, profile, results_dir).exists() for c in first + second) + waiting
     if missing:
-        print(f"{name}: {missing} of {len(unique)} runs are not in {results_dir}/{profile}/ and train now, one at "
-              f"a time; `sigmse book --only CHAPTER -p KEY=VALUE --sweep-jobs N` trains a chapter's runs N at "
-              f"a time before running it")
-    return store.run_sweep(configs, profile=profile, results_dir=results_dir, data_dir=data_dir, progress=False)
+        print(f"{name}: {missing} of {len(first) + len(second) + waiting} runs are not in {results_dir}/{profile}/ "
+              f"and train now, one at a time; `sigmse book --only CHAPTER -p KEY=VALUE --sweep-jobs N` trains a "
+              f"chapter's runs N at a time before running it")
+
+    def run(configs: list) -> list[dict[str, Any]]:
+        return store.run_sweep(configs, profile=profile, results_dir=results_dir, data_dir=data_dir, progress=False)
+
+    return run_experiment(name, profile, run, results_dir=results_dir, **options)
