@@ -110,8 +110,12 @@ def plan_experiment(name: str, profile: str | Profile, *, results_dir: str | Pat
     if not experiment.selects_lr:
         runs = experiment.configs(chosen, datasets=datasets, seeds=report_seeds, device=device)
         return ExperimentPlan(name, [], runs, len(runs))
-    selection = experiment.configs(chosen, datasets=datasets, seeds=_seeds(selection_seeds, chosen.selection_seeds),
-                                   device=device)
+    chosen_selection = _seeds(selection_seeds, chosen.selection_seeds)
+    overlap = sorted(set(chosen_selection) & set(report_seeds))
+    if overlap:
+        raise ValueError(f"seeds {overlap} are both selection seeds {list(chosen_selection)} and reporting seeds "
+                         f"{list(report_seeds)}; report with fresh seeds only")
+    selection = experiment.configs(chosen, datasets=datasets, seeds=chosen_selection, device=device)
     groups = len({lr_group(c) for c in selection})
     records = [read_record(record_path(c, chosen.name, results_dir)) for c in selection]
     if any(r is None or r["status"] == "failed" for r in records):

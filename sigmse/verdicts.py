@@ -41,6 +41,7 @@ __all__ = [
     "accuracy_margin",
     "paired_tests",
     "holm_verdicts",
+    "decisive_p",
     "verdict_label",
     "verdict_text",
     "tost_power",
@@ -204,6 +205,13 @@ def holm_verdicts(tests: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     return out
 
 
+def decisive_p(row: Mapping[str, Any]) -> float:
+    """The Holm-adjusted p-value behind a verdict: its hypothesis's, or for ``inconclusive`` the claim's
+    primary hypothesis's (the first of :data:`PRIORITY`)."""
+    hypothesis = PRIORITY[row["claim"]][0] if row["verdict"] == "inconclusive" else row["verdict"]
+    return float(row["padj_" + hypothesis.replace(" ", "_")])
+
+
 def verdict_label(row: Mapping[str, Any], scale: float = 100.0, unit: str = "pp") -> str:
     """The verdict with its margin where it has one: ``"equivalent (within ±0.50 pp)"``,
     ``"not worse (non-inferior by 0.50 pp)"``, ``"better"``, ``"worse"``, ``"inconclusive"``."""
@@ -252,7 +260,8 @@ def reporting_seeds_needed(margin: float, spread: float, *, power: float = 0.8, 
                            family_size: int = 1, minimum: int = 5, maximum: int = 50) -> int:
     """The fewest reporting seeds (at least ``minimum``) for which two losses that truly differ by nothing are
     called equivalent with probability ``power``, at the Bonferroni level ``alpha / family_size`` (Holm's first
-    step, so a safe bound for the whole family). Raises ``ValueError`` if even ``maximum`` seeds fall short."""
+    step, so a safe bound for the whole family). ``family_size`` counts *hypotheses*: an equivalence comparison
+    brings three (better, worse, equivalent). Raises ``ValueError`` if even ``maximum`` seeds fall short."""
     level = alpha / family_size
     for n in range(max(2, minimum), maximum + 1):
         if tost_power(n, margin, spread, level) >= power:
