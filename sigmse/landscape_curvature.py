@@ -8,7 +8,7 @@ numbers a condition claim is about.
 
 * The losses are the library's own (:func:`sigmse.losses.get_loss`, stable formulas, ``reduction="sum"``),
   named as in :data:`sigmse.landscape.LANDSCAPE_LOSSES`; :data:`REGISTRY_LOSSES` maps one onto the other.
-* :func:`logit_hessians` takes the Hessians with :func:`torch.func.hessian`, vectorised over the points by
+* :func:`logit_hessians` takes the Hessians by autograd (:func:`torch.func.jacrev` twice), vectorised over the points by
   :func:`torch.func.vmap`: no hand-derived formula (the tests compare with the closed forms).
 * :func:`hessian_spectrum` takes the eigenvalues (:func:`torch.linalg.eigvalsh`). A loss that sees the
   logits only through ``softmax(z)`` (:data:`SHIFT_INVARIANT`) is unchanged by ``z -> z + a 1``, so its
@@ -114,9 +114,12 @@ def logit_hessians(loss: str, logits: Tensor, labels: Tensor) -> Tensor:
         torch.Size([4, 3, 3])
 
     Note:
-        :func:`torch.func.hessian` (forward-over-reverse autograd) of the one-row loss, vectorised over the
-        rows with :func:`torch.func.vmap`. Output Reset's solver has in-place ops without a batching rule,
-        so vmap falls back to a loop for them and warns about speed; that warning is silenced here, only it.
+        The Jacobian of the gradient, ``torch.func.jacrev(torch.func.jacrev(.))`` (reverse over reverse), of
+        the one-row loss, vectorised over the rows with :func:`torch.func.vmap`. :func:`torch.func.hessian`
+        computes the same matrix forward over reverse, but its first use loads forward-mode decompositions
+        through the deprecated ``torch.jit.script`` (a FutureWarning and two seconds). Output Reset's solver
+        has in-place ops without a batching rule, so vmap falls back to a loop for them and warns about
+        speed; that warning is silenced here, only it.
     """
     module = _loss_module(loss)
     if logits.ndim != 2 or labels.shape != logits.shape[:1]:
@@ -127,7 +130,7 @@ def logit_hessians(loss: str, logits: Tensor, labels: Tensor) -> Tensor:
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_BATCHING_WARNING, category=UserWarning)
-        return torch.func.vmap(torch.func.hessian(one_row))(logits, labels)  # (N, C, C)
+        return torch.func.vmap(torch.func.jacrev(torch.func.jacrev(one_row)))(logits, labels)  # (N, C, C)
 
 
 def shift_free_basis(num_classes: int, *, dtype: torch.dtype = torch.float64) -> Tensor:

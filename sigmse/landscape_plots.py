@@ -110,11 +110,18 @@ def _norm(data: np.ndarray, log: bool) -> tuple[np.ndarray, Normalize]:
 
 
 def _signed_norm(data: np.ndarray) -> tuple[np.ndarray, Normalize]:
-    """Non-finite -> NaN, and a symmetric log norm over the finite values' largest size (1 if all are 0)."""
+    """Non-finite -> NaN, and a symmetric log norm over the finite values' largest size, at least ten times
+    :data:`SIGNED_LINTHRESH` (so that values of rounding size, 1e-17, are drawn as 0, not as a full scale)."""
     shown = np.where(np.isfinite(data), data, np.nan)
     finite = np.abs(shown[np.isfinite(shown)])
-    top = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    top = max(float(finite.max()) if finite.size else 0.0, 10 * SIGNED_LINTHRESH)
     return shown, SymLogNorm(SIGNED_LINTHRESH, vmin=-top, vmax=top, base=10)
+
+
+def _signed_ticks(norm: Normalize) -> list[float]:
+    """0 and every other decade from :data:`SIGNED_LINTHRESH` up to the scale's limit, both signs."""
+    decades = [10.0**k for k in range(round(math.log10(SIGNED_LINTHRESH)), math.floor(math.log10(norm.vmax)) + 1, 2)]
+    return [-d for d in reversed(decades)] + [0.0] + decades
 
 
 def _draw_surface(ax: Axes, surface: Tensor, axis: Tensor, *, log: bool = False, signed: bool = False,
@@ -127,13 +134,15 @@ def _draw_surface(ax: Axes, surface: Tensor, axis: Tensor, *, log: bool = False,
     image = ax.imshow(np.ma.masked_invalid(shown), origin="lower", extent=_extent(axis), cmap=cmap, norm=norm,
                       aspect="equal", interpolation="nearest")  # one cell = one block: no smoothing hides a cliff
     ax.set(title=title, xlabel="$z_1$", ylabel="$z_2$")
+    if title:
+        ax.title.set_fontsize(10)
     bad = int((~np.isfinite(data)).sum())
     if bad:
         what = f"{bad} NaN/inf cells" if bad < data.size else "every cell NaN/inf"
         ax.text(0.5, 0.5, what, transform=ax.transAxes, ha="center", va="center", fontsize=9,
                 bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
     if colorbar is not None:
-        ax.figure.colorbar(image, ax=ax, label=colorbar, shrink=0.85)
+        ax.figure.colorbar(image, ax=ax, label=colorbar, shrink=0.85, ticks=_signed_ticks(norm) if signed else None)
 
 
 def heatmap_grid(panels: Sequence[Sequence[tuple[str, Tensor]]], axis: Tensor, *, log: bool = False,
@@ -367,7 +376,7 @@ def _grid_values(rows: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarra
     return rows[column].to_numpy(float).reshape(g, g), axis
 
 
-def curvature_figure(curvature: pd.DataFrame, *, panel: tuple[float, float] = (3.0, 2.7)) -> Figure:
+def curvature_figure(curvature: pd.DataFrame, *, panel: tuple[float, float] = (3.3, 2.7)) -> Figure:
     """The condition number (log scale) and the smallest eigenvalue (signed) over the grid, per loss.
 
     ``curvature`` holds :func:`sigmse.landscape_curvature.curvature_frame` rows for one pinned value and one or
@@ -381,12 +390,13 @@ def curvature_figure(curvature: pd.DataFrame, *, panel: tuple[float, float] = (3
     for t, target in enumerate(targets):
         for col, loss in enumerate(losses):
             rows = curvature[(curvature["loss"] == loss) & (curvature["target"] == target)]
-            for r, (column, signed, what) in enumerate((("condition", False, "κ (log scale)"),
-                                                        ("lambda_min", True, "smallest λ (symlog)"))):
+            panels = (("condition", False, "κ"), ("lambda_min", True, "smallest λ"))
+            for r, (column, signed, what) in enumerate(panels):
                 values, axis = _grid_values(rows, column)
-                _draw_surface(axes[2 * t + r, col], values, axis, log=not signed, signed=signed,
-                              title=f"{label(loss)}: {what.split(' (')[0]}\n{TARGET_LABELS.get(target, target)}",
-                              colorbar=what)
+                ax = axes[2 * t + r, col]
+                _draw_surface(ax, values, axis, log=not signed, signed=signed, title=label(loss), colorbar=what)
+                if col == 0:
+                    ax.set_ylabel(f"{TARGET_LABELS.get(target, target)}\n{what}\n$z_2$")
     return fig
 
 
@@ -404,7 +414,7 @@ def condition_by_pin(curvature: pd.DataFrame) -> pd.DataFrame:
     """Median ``kappa`` per target and loss (rows) and pinned value (columns, from mild to extreme)."""
     table = curvature.assign(loss=curvature["loss"].map(label)).pivot_table(
         index=["target", "loss"], columns="fixed_logit", values="condition", aggfunc="median", sort=False)
-    return table[sorted(table.columns, reverse=True)]
+    return table[sorted(table.columns, reverse=True)].rename_axis(columns="pinned logit")
 
 
 def checks_frame(verdict: Any) -> pd.DataFrame:

@@ -72,6 +72,18 @@ def test_sigmoid_mse_hessians_are_diagonal_with_the_closed_form(loss):
                                rtol=0, atol=1e-12)
 
 
+def test_sigmoid_mse_curves_down_exactly_where_an_output_is_confidently_wrong():
+    """The diagonal 2 s' (s (2 - 3 s)) for a wrong class (t = 0) is negative iff s > 2/3, and
+    2 s' (1 - s)(3 s - 1) for the true class (t = 1) iff s < 1/3: checked on a fine sweep of z."""
+    z = torch.linspace(-8, 8, 1601, dtype=torch.float64)
+    for label, wrong_side in ((1, lambda s: s > 2 / 3), (0, lambda s: s < 1 / 3)):  # column 0: a wrong class if label 1
+        logits = torch.stack([z, torch.zeros_like(z), torch.zeros_like(z)], dim=1)
+        h = logit_hessians("sigmoid_mse", logits, torch.full((len(z),), label))[:, 0, 0]
+        s = torch.sigmoid(z)
+        away = (s - 2 / 3).abs().gt(1e-3) & (s - 1 / 3).abs().gt(1e-3)  # off the sign changes
+        assert torch.equal((h < 0)[away], wrong_side(s)[away])
+
+
 @pytest.mark.parametrize("loss", LOSSES)
 def test_batched_hessians_match_per_row_autograd(loss):
     """vmap(hessian) over the rows equals torch.autograd.functional.hessian of each row's loss (1e-12)."""
