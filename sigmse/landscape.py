@@ -20,6 +20,9 @@ surfaces and their gradients exactly as described and measures what is there:
   :func:`smoothness_table` does it for every loss x formula x dtype.
 * :func:`descent_trajectory` runs plain gradient descent on the free logits.
 
+Second derivatives (Hessians, condition numbers) are in :mod:`sigmse.landscape_curvature`; the rule that
+turns these measurements into the chapter's verdict is in :mod:`sigmse.landscape_verdict`.
+
 Every loss is summed over the 3 classes per cell, as in :mod:`sigmse.functional`
 (``reduction="none"``): softmax-MSE at one-hot ``y`` is ``sum_c (p_c - y_c)^2``.
 

@@ -12,8 +12,10 @@ import math
 import pytest
 import torch
 
-from sigmse.landscape import LANDSCAPE_LOSSES, LandscapeConfig, logit_grid, loss_surface, target_index
-from sigmse.landscape_curvature import (
+pytest.importorskip("pandas")
+
+from sigmse.landscape import LANDSCAPE_LOSSES, LandscapeConfig, logit_grid, loss_surface, target_index  # noqa: E402
+from sigmse.landscape_curvature import (  # noqa: E402
     NULL_TOLERANCE,
     REGISTRY_LOSSES,
     SHIFT_INVARIANT,
@@ -23,8 +25,8 @@ from sigmse.landscape_curvature import (
     logit_hessians,
     shift_free_basis,
 )
-from sigmse.losses import get_loss
-from sigmse.output_reset import output_reset_targets
+from sigmse.losses import get_loss  # noqa: E402
+from sigmse.output_reset import output_reset_targets  # noqa: E402
 
 LOSSES = tuple(LANDSCAPE_LOSSES)
 

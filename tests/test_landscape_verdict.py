@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
-from sigmse.landscape import LandscapeConfig, smoothness, smoothness_table
-from sigmse.landscape_curvature import curvature_frame
-from sigmse.landscape_verdict import (
+pd = pytest.importorskip("pandas")
+
+from sigmse.landscape import LandscapeConfig, smoothness, smoothness_table  # noqa: E402
+from sigmse.landscape_curvature import curvature_frame  # noqa: E402
+from sigmse.landscape_verdict import (  # noqa: E402
     CLIFF_STEEPNESS,
     CONDITION_MARGIN,
     MSE_LOSSES,
