@@ -50,30 +50,36 @@ def _score(config: RunConfig, record: Mapping[str, Any]) -> float:
     return 1.0 / get_dataset_spec(config.dataset).num_classes if value is None else float(value)
 
 
-def chosen_learning_rates(configs: Iterable[RunConfig],
-                          records: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+Score = Callable[[Any, Mapping[str, Any]], float]  # (config, record) -> selection score, higher is better
+
+
+def chosen_learning_rates(configs: Iterable[RunConfig], records: Iterable[Mapping[str, Any]], *,
+                          score: Score = _score) -> dict[str, float]:
     """Per :func:`lr_group`, the learning rate with the best mean selection score (ties: the smaller rate).
 
-    ``records`` are the stored records of ``configs`` in the same order. A failed run has no result and
-    raises ``ValueError``: the choice would otherwise blame the loss for, say, a missing file.
+    ``records`` are the stored records of ``configs`` in the same order. ``score`` (default: final validation
+    accuracy, chance level when diverged) may be replaced by an experiment whose runs have other outputs (e.g.
+    :func:`sigmse.unification_config.validation_score`); it must read validation metrics only. A failed run has
+    no result and raises ``ValueError``: the choice would otherwise blame the loss for, say, a missing file.
     """
     scores: dict[str, dict[float, list[float]]] = {}
     for config, record in zip(configs, records, strict=True):
         if record["status"] == "failed":
             raise ValueError(f"selection run {config.hash} failed ({record.get('error', {}).get('message', '')}); "
                              "fix the cause and rerun the sweep before reporting runs are chosen")
-        scores.setdefault(lr_group(config), {}).setdefault(config.lr, []).append(_score(config, record))
+        scores.setdefault(lr_group(config), {}).setdefault(config.lr, []).append(score(config, record))
     return {group: min(by_lr, key=lambda lr: (-sum(by_lr[lr]) / len(by_lr[lr]), lr))
             for group, by_lr in scores.items()}
 
 
 def report_configs(selection: Sequence[RunConfig], records: Sequence[Mapping[str, Any]],
-                   report_seeds: Sequence[int]) -> list[RunConfig]:
-    """The reporting runs: each group's configuration at its chosen rate, once per reporting seed."""
+                   report_seeds: Sequence[int], *, score: Score = _score) -> list[RunConfig]:
+    """The reporting runs: each group's configuration at its chosen rate (by ``score``, see
+    :func:`chosen_learning_rates`), once per reporting seed."""
     overlap = sorted({c.seed for c in selection} & set(report_seeds))
     if overlap:
         raise ValueError(f"reporting seeds {overlap} are also selection seeds; report with fresh seeds only")
-    chosen = chosen_learning_rates(selection, records)
+    chosen = chosen_learning_rates(selection, records, score=score)
     first = {}
     for config in selection:
         first.setdefault(lr_group(config), config)

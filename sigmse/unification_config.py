@@ -186,21 +186,11 @@ def validation_score(config: UnificationConfig, record: Mapping[str, Any]) -> fl
     return sum(scores) / len(scores)
 
 
-def _as_protocol_records(configs: Sequence[UnificationConfig],
-                         records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The records as :mod:`sigmse.protocol`'s choice reads them: each run 'ok' with its :func:`validation_score`
-    as ``metrics.val_acc`` (a diverged run scores 0 there, below anything protocol's chance level would give);
-    a failed record unchanged, so that protocol refuses it."""
-    return [dict(record) if record["status"] == "failed" else
-            {"status": "ok", "metrics": {"val_acc": validation_score(config, record)}}
-            for config, record in zip(configs, records, strict=True)]
-
-
 def chosen_learning_rates(selection: Sequence[UnificationConfig],
                           records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Per method, the learning rate with the best mean validation score over the selection seeds (ties: the
     smaller rate); ``records`` are the stored records of ``selection`` in the same order."""
-    by_group = protocol.chosen_learning_rates(selection, _as_protocol_records(selection, records))
+    by_group = protocol.chosen_learning_rates(selection, records, score=validation_score)
     methods = {protocol.lr_group(config): config.method for config in selection}
     return {methods[group]: lr for group, lr in by_group.items()}
 
@@ -209,4 +199,4 @@ def report_configs(selection: Sequence[UnificationConfig], records: Sequence[Map
                    report_seeds: Sequence[int]) -> list[UnificationConfig]:
     """The reporting runs: each method at its chosen learning rate, once per reporting seed (never a selection
     seed: :func:`sigmse.protocol.report_configs` refuses an overlap)."""
-    return protocol.report_configs(selection, _as_protocol_records(selection, records), report_seeds)
+    return protocol.report_configs(selection, records, report_seeds, score=validation_score)
