@@ -62,16 +62,16 @@ def dataset_key(name: str) -> str:
     return name.replace("-", "_")
 
 
-def comparison_row(comparison: pd.DataFrame, level: str, column: str = "loss",
+def comparison_row(comparison: pd.DataFrame, compared: str, column: str = "loss",
                    **where: Any) -> dict[str, Any] | None:
-    """The row of a :func:`~sigmse.analysis.paired_comparison` frame for ``level`` (and ``where``, e.g.
-    dataset=...); None if absent."""
-    mask = comparison[column] == level
+    """The row of a :func:`~sigmse.verdicts.holm_verdicts` frame where ``column`` is ``compared`` (and each
+    ``where`` column has its value, e.g. ``dataset="mnist", level=0.8``); None if absent."""
+    mask = comparison[column] == compared
     for key, value in where.items():
         mask &= comparison[key] == value
     rows = comparison[mask]
     if len(rows) > 1:
-        raise ValueError(f"{len(rows)} rows match {column}={level!r}, {where}; narrow the selection")
+        raise ValueError(f"{len(rows)} rows match {column}={compared!r}, {where}; narrow the selection")
     return None if rows.empty else rows.iloc[0].to_dict()
 
 
@@ -161,8 +161,9 @@ def claim_cells(prefix: str, row: Mapping[str, Any] | None, profile: str, scale:
     if row is None:
         return {prefix: "not run", f"{prefix}_effect": "n/a", f"{prefix}_margin": "n/a", f"{prefix}_seeds": "0",
                 f"{prefix}_profile": profile}
+    interval = _interval(row["ci95_low"], row["ci95_high"], scale, digits)
     effect = "n/a" if np.isnan(row["mean_diff"]) else (
-        f"{row['mean_diff'] * scale:+.{digits}f} {unit} {_interval(row['ci95_low'], row['ci95_high'], scale, digits)}")
+        f"{row['mean_diff'] * scale:+.{digits}f} {unit}" + ("" if interval == "n/a" else f" {interval}"))
     return {prefix: verdict_label(row, scale, unit), f"{prefix}_effect": effect.replace("-", "\u2212"),
             f"{prefix}_margin": f"\u00b1{row['margin'] * scale:.{digits}f} {unit}".strip(),
             f"{prefix}_seeds": str(int(row["n_pairs"])), f"{prefix}_profile": profile}
