@@ -1,30 +1,25 @@
-"""From result records to the tables the book prints: frames, learning-rate choice, summaries, paired tests.
+"""From result records to the frames the book summarises: runs, epochs, summaries over seeds, provenance.
 
-Every chapter reads its runs through :func:`sigmse.store.run_sweep` and hands the records to this module:
+Every chapter reads its runs through :func:`sigmse.chapters.experiment_records` and hands the records to this
+module; the tests that turn them into verdicts are in :mod:`sigmse.verdicts` (and :mod:`sigmse.convergence`),
+the learning-rate choice in :mod:`sigmse.protocol`:
 
 1. :func:`records_frame` flattens records into one row per run; :func:`history_frame` into one row per epoch.
-2. :func:`select_learning_rates` keeps, per group (dataset x loss variant by default), the learning rate whose
-   mean *validation* accuracy over seeds is highest. Test metrics are never looked at, so the test set
-   stays an honest estimate of what the chosen configuration does on new data.
+2. :func:`metric_or_chance` scores a diverged run at chance level, as the learning-rate choice does.
 3. :func:`summarize` gives mean, standard deviation and a Student-t 95% confidence interval over seeds.
-4. :func:`paired_comparison` compares each loss with a baseline seed by seed (same seed = same
-   initialisation and batch order), with a paired t-test and a plain-words verdict.
-5. :func:`epochs_to_reach` reads convergence speed off the seed-mean curves.
-6. :func:`provenance_line` says which runs, machines and commits made the numbers.
-7. :func:`output_reset_example` and :func:`no_shift_identity` work Output Reset through on a few patterns.
+4. :func:`provenance_line` says which runs, machines and commits made the numbers.
+5. :func:`output_reset_example` and :func:`no_shift_identity` work Output Reset through on a few patterns.
 
 What the chapters print and glue from these frames (formatted tables, glue keys, one-line verdicts) is in
 :mod:`sigmse.chapters`.
 
-Diverged runs (``status == "diverged"``) stay in every frame with NaN metrics: they are counted, shown,
-and, when a learning rate is chosen, scored as chance level (see :func:`select_learning_rates`). Failed
-runs (``status == "failed"``: the run raised, so there is no result) are refused with a ``ValueError``.
+Diverged runs (``status == "diverged"``) stay in every frame with NaN metrics: they are counted and shown.
+Failed runs (``status == "failed"``: the run raised, so there is no result) are refused with a ``ValueError``.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -36,13 +31,8 @@ __all__ = [
     "records_frame",
     "chance_level",
     "metric_or_chance",
-    "select_learning_rates",
     "summarize",
-    "paired_comparison",
-    "verdict_text",
     "history_frame",
-    "relative_thresholds",
-    "epochs_to_reach",
     "provenance_line",
     "output_reset_example",
     "no_shift_identity",
@@ -51,7 +41,7 @@ __all__ = [
 RUN_COLUMNS = (
     "hash", "profile", "dataset", "model", "loss", "variant", "lr", "optimizer", "epochs", "seed",
     "label_noise", "label_noise_rate", "input_noise_sigma", "input_noise_at", "status",
-    "test_acc", "val_acc", "test_nll", "test_ece", "train_seconds",
+    "test_acc", "val_acc", "test_nll", "test_ece", "temperature", "test_nll_ts", "test_ece_ts", "train_seconds",
 )
 HISTORY_COLUMNS = (
     "hash", "dataset", "loss", "variant", "lr", "seed", "label_noise", "label_noise_rate", "input_noise_sigma",
@@ -113,7 +103,7 @@ def records_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         row: dict[str, Any] = {key: config.get(key) for key in RUN_COLUMNS if key in config}
         row.update(hash=record["hash"], profile=record.get("profile"), status=record["status"],
                    variant=variant_label(config["loss"], config.get("loss_options")))
-        for key in ("test_acc", "val_acc", "test_nll", "test_ece"):
+        for key in ("test_acc", "val_acc", "test_nll", "test_ece", "temperature", "test_nll_ts", "test_ece_ts"):
             row[key] = _number(metrics.get(key)) if ok else float("nan")
         row["train_seconds"] = _number(metrics.get("train_seconds"))
         row.update({k: _number(v) if ok else float("nan") for k, v in metrics.items()
@@ -131,7 +121,7 @@ def chance_level(dataset: str) -> float:
     return 1.0 / get_dataset_spec(dataset).num_classes
 
 
-# -- learning-rate choice ---------------------------------------------------------------------------
+# -- scores ---------------------------------------------------------------------------------------------
 
 
 def metric_or_chance(frame: pd.DataFrame, metric: str) -> pd.Series:
@@ -140,34 +130,7 @@ def metric_or_chance(frame: pd.DataFrame, metric: str) -> pd.Series:
     return frame[metric].where(frame[metric].notna() & (frame["status"] == "ok"), chance)
 
 
-def select_learning_rates(frame: pd.DataFrame, group: str | Sequence[str] = ("dataset", "variant"),
-                          metric: str = "val_acc") -> pd.DataFrame:
-    """The rows (all seeds) of the learning rate chosen on validation for each group, with ``chosen_lr``.
-
-    Per group, each learning rate is scored by the mean of ``metric`` over its seeds, and the highest score
-    wins; ties go to the smaller learning rate. A diverged run scores chance level (``1 / classes``), so a
-    learning rate that sometimes diverges is penalised rather than judged on its surviving seeds, and a
-    group whose every rate diverges still gets a (chance-level) choice instead of vanishing. Only
-    ``metric`` is read: test metrics never influence the choice. The score is returned as
-    ``selection_score``.
-    """
-    keys = _as_list(group)
-    if metric.startswith("test"):
-        raise ValueError(f"metric {metric!r} is a test metric; choose the learning rate on validation (val_acc)")
-    missing = [c for c in [*keys, "lr", metric, "status", "dataset"] if c not in frame.columns]
-    if missing:
-        raise ValueError(f"frame has no column {missing[0]!r}; columns are: {', '.join(frame.columns)}")
-    if frame.empty:
-        return frame.assign(chosen_lr=pd.Series(dtype=float), selection_score=pd.Series(dtype=float))
-    scored = frame.assign(_score=metric_or_chance(frame, metric))
-    scores = scored.groupby([*keys, "lr"], dropna=False)["_score"].mean()
-    scores = scores.reset_index().sort_values([*keys, "_score", "lr"], ascending=[True] * len(keys) + [False, True])
-    best = scores.drop_duplicates(keys, keep="first").rename(columns={"lr": "chosen_lr", "_score": "selection_score"})
-    chosen = frame.merge(best, on=keys, how="inner")
-    return chosen[chosen["lr"] == chosen["chosen_lr"]].reset_index(drop=True)
-
-
-# -- summaries and tests ----------------------------------------------------------------------------
+# -- summaries ----------------------------------------------------------------------------
 
 
 def _t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float, float]:
@@ -200,78 +163,6 @@ def summarize(frame: pd.DataFrame, metric: str, by: str | Sequence[str]) -> pd.D
     return pd.DataFrame(rows, columns=[*keys, "n", "n_diverged", "mean", "std", "ci95_low", "ci95_high"])
 
 
-def _paired_row(level: np.ndarray, base: np.ndarray, alpha: float, higher_is_better: bool,
-                dropped: int) -> dict[str, Any]:
-    diffs = level - base
-    mean, _, low, high = _t_interval(diffs)
-    notes = []
-    if len(diffs) < 2:
-        p, notes = math.nan, ["too few seeds to tell"]
-    elif np.all(diffs == 0):
-        p, notes = 1.0, ["identical results"]
-    else:
-        with warnings.catch_warnings():  # identical non-zero differences: t is infinite, scipy warns
-            warnings.simplefilter("ignore", RuntimeWarning)
-            p = float(stats.ttest_rel(level, base).pvalue)
-    if dropped:
-        notes.append(f"{dropped} pair(s) without a value (diverged or missing) left out")
-    if len(diffs) < 2 or not p < alpha:
-        verdict = "same"
-    else:
-        verdict = "better" if (mean > 0) == higher_is_better else "worse"
-    return {"n_pairs": len(diffs), "mean_diff": mean, "ci95_low": low, "ci95_high": high, "p_value": p,
-            "verdict": verdict, "note": "; ".join(notes)}
-
-
-def paired_comparison(frame: pd.DataFrame, metric: str, by: str | Sequence[str] = "dataset",
-                      baseline: str = "softmax_ce", column: str = "loss", pair_on: str | Sequence[str] = "seed",
-                      alpha: float = 0.05, higher_is_better: bool = True) -> pd.DataFrame:
-    """Each level of ``column`` against ``baseline``, paired on ``pair_on``, within each group of ``by``.
-
-    Per group and non-baseline level: ``n_pairs``, ``mean_diff`` (level minus baseline), its Student-t 95%
-    interval, the two-sided p-value of a paired t-test (``scipy.stats.ttest_rel``), and ``verdict``:
-    ``"better"``/``"worse"`` when p < ``alpha`` (direction from ``higher_is_better``), else ``"same"``.
-    Fewer than 2 pairs also give ``"same"``, with ``note`` "too few seeds to tell". Pairs where either side
-    has no value (a diverged run) are left out and counted in ``note``.
-    """
-    keys, pairs = _as_list(by), _as_list(pair_on)
-    duplicated = frame.duplicated([*keys, column, *pairs])
-    if duplicated.any():
-        row = frame[duplicated].iloc[0]
-        raise ValueError(f"more than one run for {dict(row[[*keys, column, *pairs]])}; select one learning rate "
-                         f"per group first (select_learning_rates) or pair on more columns")
-    rows = []
-    for group, part in frame.groupby(keys, sort=True, dropna=False):
-        table = part.pivot(index=pairs, columns=column, values=metric)
-        if baseline not in table.columns:
-            continue
-        for level in [c for c in table.columns if c != baseline]:
-            both = table[[level, baseline]].dropna()
-            present = table[[level, baseline]].notna().any(axis=1).sum()
-            rows.append({**dict(zip(keys, group)), column: level, "baseline": baseline,
-                         **_paired_row(both[level].to_numpy(dtype=float), both[baseline].to_numpy(dtype=float),
-                                       alpha, higher_is_better, int(present - len(both)))})
-    columns = [*keys, column, "baseline", "n_pairs", "mean_diff", "ci95_low", "ci95_high", "p_value", "verdict",
-               "note"]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def verdict_text(row: Mapping[str, Any] | None, scale: float = 100.0, unit: str = "pp") -> str:
-    """One line for prose from a :func:`paired_comparison` row: ``"same (-0.12 pp, p = 0.41, 2 seeds)"``.
-
-    ``None`` gives ``"not run"``. The difference is multiplied by ``scale`` (100: accuracy in percentage points).
-    """
-    if row is None:
-        return "not run"
-    n = int(row["n_pairs"])
-    if n == 0:
-        return "not measured (no complete pairs)"
-    p = row["p_value"]
-    p_text = "p n/a" if not np.isfinite(p) else ("p < 0.001" if p < 0.001 else f"p = {p:.2f}")
-    diff = f"{row['mean_diff'] * scale:+.2f} {unit}".replace("-", "\u2212")
-    return f"{row['verdict']} ({diff}, {p_text}, {n} seed{'s' if n != 1 else ''})"
-
-
 # -- curves -----------------------------------------------------------------------------------------
 
 
@@ -290,44 +181,6 @@ def history_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             values = {k: _number(entry.get(k)) for k in HISTORY_COLUMNS[10:]}
             rows.append({**run, **values, "epoch": int(entry["epoch"])})
     return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
-
-
-def relative_thresholds(history: pd.DataFrame, fractions: Sequence[float], by: str | Sequence[str] = "dataset",
-                        metric: str = "test_acc", curve: str | Sequence[str] = "variant") -> pd.DataFrame:
-    """Accuracy levels per group of ``by``: each fraction of the best final seed-mean ``metric`` in the group.
-
-    The best is taken over the curves (``curve``) of the group at their last epoch, e.g. 0.9/0.95/0.99 of the
-    best final test accuracy any loss reaches on a dataset. Columns: ``by``, ``fraction``, ``best``,
-    ``threshold``.
-    """
-    keys, curves = _as_list(by), _as_list(curve)
-    mean = history.groupby([*keys, *curves, "epoch"])[metric].mean().reset_index()
-    final = mean.sort_values("epoch").groupby([*keys, *curves]).tail(1)
-    best = final.groupby(keys)[metric].max().rename("best").reset_index()
-    grid = best.merge(pd.DataFrame({"fraction": list(fractions)}), how="cross")
-    return grid.assign(threshold=grid["fraction"] * grid["best"])
-
-
-def epochs_to_reach(history: pd.DataFrame, thresholds: Sequence[float] | pd.DataFrame, metric: str = "test_acc",
-                    by: str | Sequence[str] = ("dataset", "variant")) -> pd.DataFrame:
-    """The first epoch at which the seed-mean curve of ``metric`` reaches each threshold (NaN: never).
-
-    ``thresholds`` is a list of levels for every group, or a frame with a ``threshold`` column and any of the
-    ``by`` columns (e.g. from :func:`relative_thresholds`, per dataset), whose other columns are carried along.
-    The mean at an epoch is over the seeds that reached it (a diverged run stops early).
-    """
-    keys = _as_list(by)
-    if not isinstance(thresholds, pd.DataFrame):
-        thresholds = pd.DataFrame({"threshold": [float(t) for t in thresholds]})
-    mean = history.groupby([*keys, "epoch"])[metric].mean().rename("_value").reset_index()
-    join = [k for k in keys if k in thresholds.columns]
-    curves = mean[keys].drop_duplicates()
-    grid = curves.merge(thresholds, on=join, how="inner") if join else curves.merge(thresholds, how="cross")
-    reached = grid.merge(mean, on=keys)
-    reached = reached[reached["_value"] >= reached["threshold"]]
-    first = reached.groupby([*keys, "threshold"])["epoch"].min().rename("epoch").reset_index()
-    out = grid.merge(first, on=[*keys, "threshold"], how="left")
-    return out.assign(epoch=out["epoch"].astype(float)).reset_index(drop=True)
 
 
 # -- provenance -------------------------------------------------------------------------------------

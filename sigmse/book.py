@@ -57,7 +57,7 @@ CHAPTER_EXPERIMENTS: dict[str, tuple[str, ...]] = {
     "noise": ("noise",),
 }
 # Notebook parameters that change which runs a chapter reads; given with -p, the sweep uses them too.
-SWEEP_PARAMETERS = ("datasets", "seeds")
+SWEEP_PARAMETERS = ("datasets", "selection_seeds", "seeds")
 
 DATA_DIR_ENV = "SIGMSE_DATA_DIR"
 # The datasets chapters load themselves, beside the runs of CHAPTER_EXPERIMENTS (whose datasets come from their
@@ -150,9 +150,8 @@ def build_book(
     core = {"profile": profile, "results_dir": str(_absolute(results_dir, base)),
             "data_dir": str(_data_root(data_dir, base)), "device": device}
     tasks = plan_notebook_runs(selected, core, dict(extra_parameters or {}), build / "executed")
-    configs = _chapter_configs(tasks, core)
-    _ensure_book_data(tasks, configs, core["data_dir"], download)
-    _run_chapter_sweep(configs, core, executor=executor, jobs=sweep_jobs, ray_address=ray_address, retries=retries,
+    _ensure_book_data(tasks, core, download)
+    _run_chapter_sweep(tasks, core, executor=executor, jobs=sweep_jobs, ray_address=ray_address, retries=retries,
                        resources=resources, threads=threads)
     run_notebooks(tasks, chapters, jobs, profile, base)
     left_out = left_out_chapters(chapters, selected, build / "executed", profile)
@@ -163,44 +162,53 @@ def build_book(
     return publish_book(build, left_out)
 
 
-def _chapter_configs(tasks: list[dict], core: dict[str, Any]) -> list[Any]:
-    """The runs the chapters of ``tasks`` will read (:data:`CHAPTER_EXPERIMENTS`), with their ``-p`` seeds
-    and datasets."""
-    from sigmse.profiles import experiment_configs
-
-    configs = []  # two chapters may read the same experiment: run_configs runs each run once
+def _chapter_parameters(tasks: list[dict]) -> list[tuple[dict[str, Any], list[str]]]:
+    """The experiments (:data:`CHAPTER_EXPERIMENTS`) the chapters of ``tasks`` read, grouped by the run
+    parameters they give with ``-p`` (datasets, seeds), so the runs of chapters that agree share one sweep."""
+    by_parameters: dict[str, tuple[dict[str, Any], list[str]]] = {}
     for task in tasks:
         given = {k: task["parameters"].get(k) for k in SWEEP_PARAMETERS}
-        for name in CHAPTER_EXPERIMENTS.get(task["name"], ()):
-            configs += experiment_configs(name, core["profile"], device=core["device"], **given)
-    return configs
+        entry = by_parameters.setdefault(json.dumps(given, sort_keys=True), (given, []))
+        entry[1].extend(n for n in CHAPTER_EXPERIMENTS.get(task["name"], ()) if n not in entry[1])
+    return [(given, names) for given, names in by_parameters.values() if names]
 
 
-def _ensure_book_data(tasks: list[dict], configs: list[Any], data_dir: str, download: bool) -> None:
+def _ensure_book_data(tasks: list[dict], core: dict[str, Any], download: bool) -> None:
     """The datasets the chapters read, under the data root before any work: fetched if missing and allowed
     (:func:`sigmse.data.ensure_datasets`), else one line saying how to fill the data root."""
     from sigmse.data import ensure_datasets, missing_datasets
+    from sigmse.protocol import plan_stages
 
-    needed = [c.dataset for c in configs] + [d for task in tasks for d in CHAPTER_DATASETS.get(task["name"], ())]
-    missing = missing_datasets(needed, data_dir)
+    needed = [d for task in tasks for d in CHAPTER_DATASETS.get(task["name"], ())]
+    for given, names in _chapter_parameters(tasks):  # the reporting runs train on the selection runs' datasets
+        first, _, _ = plan_stages(names, core["profile"], results_dir=core["results_dir"], device=core["device"],
+                                  **given)
+        needed += [c.dataset for c in first]
+    missing = missing_datasets(needed, core["data_dir"])
     if missing and download:
-        print(f"fetching {', '.join(missing)} into {data_dir} with torchvision (missing there)", file=sys.stderr)
-    ensure_datasets(needed, data_dir, download=download)
+        print(f"fetching {', '.join(missing)} into {core['data_dir']} with torchvision (missing there)",
+              file=sys.stderr)
+    ensure_datasets(needed, core["data_dir"], download=download)
 
 
-def _run_chapter_sweep(configs: list[Any], core: dict[str, Any], **executor_options: Any) -> None:
-    """Train the runs the chapters will read as one sweep; stop if any failed."""
+def _run_chapter_sweep(tasks: list[dict], core: dict[str, Any], **executor_options: Any) -> None:
+    """Train the runs the chapters will read (:data:`CHAPTER_EXPERIMENTS`): selection runs, then the reporting
+    runs they choose (:func:`sigmse.protocol.sweep_stages`); stop if any failed."""
     from sigmse.executors import run_configs
+    from sigmse.protocol import sweep_stages
 
-    if not configs:
-        return
-    summary = run_configs(configs, profile=core["profile"], results_dir=core["results_dir"],
-                          data_dir=core["data_dir"], **executor_options)
-    print(summary, file=sys.stderr)
-    if summary.failed:
-        raise BookBuildError(f"{len(summary.failed)} of the chapters' runs failed, so no notebook was run; "
-                             f"the {summary.done} runs that finished are stored, and rerunning the build "
-                             f"retries the failed ones.\n{summary}")
+    def run(configs: list) -> Any:
+        summary = run_configs(configs, profile=core["profile"], results_dir=core["results_dir"],
+                              data_dir=core["data_dir"], **executor_options)
+        print(summary, file=sys.stderr)
+        if summary.failed:
+            raise BookBuildError(f"{len(summary.failed)} of the chapters' runs failed, so no notebook was run; "
+                                 f"the {summary.done} runs that finished are stored, and rerunning the build "
+                                 f"retries the failed ones.\n{summary}")
+        return summary
+
+    for given, names in _chapter_parameters(tasks):
+        sweep_stages(names, core["profile"], run, results_dir=core["results_dir"], device=core["device"], **given)
 
 
 # ---------------------------------------------------------------------------------------------

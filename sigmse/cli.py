@@ -91,7 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--datasets", nargs="+", metavar="NAME",
                        help="only these datasets (default: each experiment's own), as a chapter's `datasets`")
     sweep.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
-                       help="these seeds instead of the profile's, as a chapter's `seeds`")
+                       help="these reporting seeds instead of the profile's, as a chapter's `seeds`")
+    sweep.add_argument("--selection-seeds", nargs="+", type=int, metavar="SEED",
+                       help="these seeds choose the learning rates instead of the profile's selection seeds, "
+                            "as a chapter's `selection_seeds`")
     sweep.add_argument("--dry-run", action="store_true", help="list the runs and how many are stored; train none")
     add_executor_arguments(sweep)
 
@@ -182,7 +185,8 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def _run_sweep(args: argparse.Namespace) -> int:
     from sigmse.executors import check_executor_options, executor_resources, run_configs
-    from sigmse.profiles import experiment_configs, experiment_names, get_profile
+    from sigmse.profiles import experiment_names, get_profile
+    from sigmse.protocol import plan_stages, sweep_stages
     from sigmse.store import record_path
 
     resources = executor_resources(args)
@@ -191,23 +195,29 @@ def _run_sweep(args: argparse.Namespace) -> int:
     names = args.only or experiment_names()
     for name in names:
         if name not in experiment_names():
-            raise UsageError(f"sigmse sweep: error: unknown experiment {name!r}; choose one of: {', '.join(experiment_names())}")
-    configs = {}
-    for name in names:
-        for config in experiment_configs(name, profile, device=args.device, datasets=args.datasets, seeds=args.seeds):
-            configs.setdefault(config.hash, config)
+            raise UsageError(f"sigmse sweep: error: unknown experiment {name!r}; "
+                             f"choose one of: {', '.join(experiment_names())}")
+    options = dict(results_dir=args.results_dir, device=args.device, datasets=args.datasets,
+                   selection_seeds=args.selection_seeds, seeds=args.seeds)
+    first, second, waiting = plan_stages(names, profile, **options)
     _check_data_dir(args.data_dir)
-    stored = sum(record_path(c, profile.name, args.results_dir).exists() for c in configs.values())
-    print(f"profile {profile.name}: {len(configs)} runs in {', '.join(names)}; {stored} already stored "
-          f"in {Path(args.results_dir) / profile.name}")
+    listed = first + second
+    stored = sum(record_path(c, profile.name, args.results_dir).exists() for c in listed)
+    print(f"profile {profile.name}: {len(listed) + waiting} runs in {', '.join(names)}; {stored} already stored "
+          f"in {Path(args.results_dir) / profile.name}"
+          + (f"; {waiting} reporting runs wait for their selection runs" if waiting else ""))
     if args.dry_run:
         return 0
-    summary = run_configs(configs.values(), profile=profile.name, results_dir=args.results_dir,
-                          data_dir=args.data_dir, executor=args.executor, jobs=args.jobs,
-                          ray_address=args.ray_address, retries=args.retries, resources=resources,
-                          threads=args.threads)
-    print(summary)
-    return 1 if summary.failed else 0
+
+    def run(configs: list) -> Any:
+        summary = run_configs(configs, profile=profile.name, results_dir=args.results_dir, data_dir=args.data_dir,
+                              executor=args.executor, jobs=args.jobs, ray_address=args.ray_address,
+                              retries=args.retries, resources=resources, threads=args.threads)
+        print(summary)
+        return summary
+
+    summaries = sweep_stages(names, profile, run, **options)
+    return 1 if any(summary.failed for summary in summaries) else 0
 
 
 def _run_data_command(args: argparse.Namespace) -> int:

@@ -157,6 +157,9 @@ class RunConfig(IdentifiedConfig):
     momentum: float = 0.9  # sgd and nesterov only
     batch_size: int = 128
     epochs: int = 3
+    # validation accuracy measured this many times per epoch, at evenly spaced steps (the last at the
+    # epoch's end), so a convergence curve resolves fractions of an epoch; training itself is unchanged
+    evals_per_epoch: int = 4
     schedule: str = "constant"
     warmup_epochs: float = 0.0  # linear warm-up from 0 to lr, in (fractional) epochs
     augment: bool = False  # random 4-pixel-padded crop + horizontal flip, batched on the device
@@ -189,6 +192,7 @@ class RunConfig(IdentifiedConfig):
         check_number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
         check_number("batch_size", self.batch_size, low=1, integer=True)
         check_number("epochs", self.epochs, low=1, integer=True)
+        check_number("evals_per_epoch", self.evals_per_epoch, low=1, integer=True)
         check_choice("schedule", self.schedule, SCHEDULES)
         check_number("warmup_epochs", self.warmup_epochs, low=0.0, high=self.epochs)
         check_choice("label_noise", self.label_noise, LABEL_NOISE_KINDS)

@@ -20,6 +20,9 @@ surfaces and their gradients exactly as described and measures what is there:
   :func:`smoothness_table` does it for every loss x formula x dtype.
 * :func:`descent_trajectory` runs plain gradient descent on the free logits.
 
+Second derivatives (Hessians, condition numbers) are in :mod:`sigmse.landscape_curvature`; the rule that
+turns these measurements into the chapter's verdict is in :mod:`sigmse.landscape_verdict`.
+
 Every loss is summed over the 3 classes per cell, as in :mod:`sigmse.functional`
 (``reduction="none"``): softmax-MSE at one-hot ``y`` is ``sum_c (p_c - y_c)^2``.
 
@@ -47,6 +50,8 @@ __all__ = [
     "LandscapeConfig",
     "LandscapeLoss",
     "LANDSCAPE_LOSSES",
+    "LOSS_LABELS",
+    "label",
     "TARGETS",
     "FORMULAS",
     "DTYPES",
@@ -207,6 +212,20 @@ LANDSCAPE_LOSSES: Mapping[str, LandscapeLoss] = MappingProxyType({
 })
 
 
+LOSS_LABELS: Mapping[str, str] = MappingProxyType({
+    "softmax_mse": "softmax-MSE",
+    "softmax_ce": "cross-entropy",
+    "sigmoid_mse": "sigmoid-MSE",
+    "sigmoid_mse_or": "sigmoid-MSE + OR",
+    "logit_mse": "logit-MSE",
+})
+
+
+def label(loss: str) -> str:
+    """The printed name of a landscape loss (the key itself if it has none)."""
+    return LOSS_LABELS.get(loss, loss)
+
+
 def _entry(loss: str) -> LandscapeLoss:
     if loss not in LANDSCAPE_LOSSES:
         raise ValueError(f"unknown landscape loss {loss!r}; choose one of: {', '.join(LANDSCAPE_LOSSES)}")
@@ -316,6 +335,7 @@ def smoothness(surface: Tensor, grad_norm: Tensor, *, correct: Tensor | None = N
     * ``grad_max_rel_jump``: the same for the gradient-norm surface.
     * ``surface_min``, ``surface_max``: the finite range.
     * ``surface_nan``, ``surface_inf``, ``grad_nan``, ``grad_inf``: cell counts.
+    * ``grad_norm_max``: the largest finite gradient norm (``None`` if none is finite).
     * ``vanishing_share``: share of all cells with a finite gradient norm ``< vanishing``.
     * ``exploding_share``: share of all cells with a finite gradient norm ``> exploding``
       (infinite norms are counted in ``grad_inf`` only).
@@ -340,6 +360,7 @@ def smoothness(surface: Tensor, grad_norm: Tensor, *, correct: Tensor | None = N
         "surface_inf": int(torch.isinf(surface).sum()),
         "grad_nan": int(torch.isnan(grad_norm).sum()),
         "grad_inf": int(torch.isinf(grad_norm).sum()),
+        "grad_norm_max": _finite_min_max(grad_norm)[1],
         "vanishing_share": vanish.sum().item() / cells,
         "exploding_share": (finite_grad & (grad_norm > exploding)).sum().item() / cells,
     }

@@ -1,8 +1,9 @@
 """Figures and tables for the loss-surface chapter (``notebooks/landscape.ipynb``).
 
-Presentation only: the numbers come from :mod:`sigmse.landscape`; this module turns them into
-matplotlib figures (heatmaps of surfaces and gradient norms, grid refinement, descent paths) and
-pandas tables, and composes the chapter's one-line verdict from booleans the notebook computes.
+Presentation only: the numbers come from :mod:`sigmse.landscape`, :mod:`sigmse.landscape_curvature` and
+:mod:`sigmse.landscape_verdict`; this module turns them into matplotlib figures (heatmaps of surfaces,
+gradient norms, condition numbers and eigenvalues, grid refinement, descent paths) and pandas tables
+(the verdict's decision table among them).
 
 Every figure function returns a :class:`matplotlib.figure.Figure` with a solid white background
 (readable in a dark-mode page), already closed in pyplot, so that a notebook shows it only where it
@@ -25,11 +26,11 @@ import pandas as pd
 import seaborn as sns
 import torch
 from matplotlib.axes import Axes
-from matplotlib.colors import LogNorm, Normalize
+from matplotlib.colors import LogNorm, Normalize, SymLogNorm
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from sigmse.landscape import NUM_CLASSES, LandscapeConfig, free_indices, target_index
+from sigmse.landscape import LOSS_LABELS, NUM_CLASSES, LandscapeConfig, free_indices, label, target_index
 from sigmse.plots import RC
 
 __all__ = [
@@ -47,20 +48,18 @@ __all__ = [
     "smoothness_frame",
     "descent_frame",
     "style_table",
-    "verdict_sentence",
+    "curvature_figure",
+    "curvature_table",
+    "condition_by_pin",
+    "checks_frame",
 ]
 
-LOSS_LABELS: Mapping[str, str] = {
-    "softmax_mse": "softmax-MSE",
-    "softmax_ce": "cross-entropy",
-    "sigmoid_mse": "sigmoid-MSE",
-    "sigmoid_mse_or": "sigmoid-MSE + OR",
-    "logit_mse": "logit-MSE",
-}
 TARGET_LABELS: Mapping[str, str] = {"fixed": "pinned class true", "free": "z1's class true"}
 LOG_FLOOR = 1e-12  # log colour scales draw values below this (exact zeros included) at this value
 NONFINITE_COLOUR = "#b0b0b0"  # grey for NaN / inf cells
 CMAP = "viridis"
+SIGNED_CMAP = "RdBu_r"  # diverging: negative blue, positive red, 0 white
+SIGNED_LINTHRESH = 1e-6  # signed panels are linear within +-1e-6 of 0, logarithmic beyond
 _DASHES = {"softmax_ce": "-", "softmax_mse": "--", "sigmoid_mse": "-.", "sigmoid_mse_or": ":", "logit_mse": "-"}
 
 
@@ -73,11 +72,6 @@ def _line_styles() -> dict[str, dict[str, Any]]:
 def apply_style() -> None:
     """Seaborn's white style with the solid backgrounds of :data:`RC`, for the whole session."""
     sns.set_theme(style="white", context="notebook", rc=dict(RC))
-
-
-def label(loss: str) -> str:
-    """The printed name of a landscape loss (the key itself if it has none)."""
-    return LOSS_LABELS.get(loss, loss)
 
 
 def _figure(rows: int, cols: int, panel: tuple[float, float]) -> tuple[Figure, np.ndarray]:
@@ -115,22 +109,40 @@ def _norm(data: np.ndarray, log: bool) -> tuple[np.ndarray, Normalize]:
     return shown, (LogNorm(low, high) if log else Normalize(low, high))
 
 
-def _draw_surface(ax: Axes, surface: Tensor, axis: Tensor, *, log: bool = False, title: str = "",
-                  colorbar: str | None = None) -> None:
-    """One heatmap panel; non-finite cells grey and counted in the panel."""
+def _signed_norm(data: np.ndarray) -> tuple[np.ndarray, Normalize]:
+    """Non-finite -> NaN, and a symmetric log norm over the finite values' largest size, at least ten times
+    :data:`SIGNED_LINTHRESH` (so that values of rounding size, 1e-17, are drawn as 0, not as a full scale)."""
+    shown = np.where(np.isfinite(data), data, np.nan)
+    finite = np.abs(shown[np.isfinite(shown)])
+    top = max(float(finite.max()) if finite.size else 0.0, 10 * SIGNED_LINTHRESH)
+    return shown, SymLogNorm(SIGNED_LINTHRESH, vmin=-top, vmax=top, base=10)
+
+
+def _signed_ticks(norm: Normalize) -> list[float]:
+    """0 and every other decade from :data:`SIGNED_LINTHRESH` up to the scale's limit, both signs."""
+    decades = [10.0**k for k in range(round(math.log10(SIGNED_LINTHRESH)), math.floor(math.log10(norm.vmax)) + 1, 2)]
+    return [-d for d in reversed(decades)] + [0.0] + decades
+
+
+def _draw_surface(ax: Axes, surface: Tensor, axis: Tensor, *, log: bool = False, signed: bool = False,
+                  title: str = "", colorbar: str | None = None) -> None:
+    """One heatmap panel; non-finite cells grey and counted in the panel. ``signed``: a diverging colour
+    map on a symmetric log scale around 0 (linear within :data:`SIGNED_LINTHRESH`), for values of both signs."""
     data = _as_numpy(surface).T  # imshow rows are the vertical axis: (z2, z1)
-    shown, norm = _norm(data, log)
-    cmap = mpl.colormaps[CMAP].with_extremes(bad=NONFINITE_COLOUR)
+    shown, norm = _signed_norm(data) if signed else _norm(data, log)
+    cmap = mpl.colormaps[SIGNED_CMAP if signed else CMAP].with_extremes(bad=NONFINITE_COLOUR)
     image = ax.imshow(np.ma.masked_invalid(shown), origin="lower", extent=_extent(axis), cmap=cmap, norm=norm,
                       aspect="equal", interpolation="nearest")  # one cell = one block: no smoothing hides a cliff
     ax.set(title=title, xlabel="$z_1$", ylabel="$z_2$")
+    if title:
+        ax.title.set_fontsize(10)
     bad = int((~np.isfinite(data)).sum())
     if bad:
         what = f"{bad} NaN/inf cells" if bad < data.size else "every cell NaN/inf"
         ax.text(0.5, 0.5, what, transform=ax.transAxes, ha="center", va="center", fontsize=9,
                 bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
     if colorbar is not None:
-        ax.figure.colorbar(image, ax=ax, label=colorbar, shrink=0.85)
+        ax.figure.colorbar(image, ax=ax, label=colorbar, shrink=0.85, ticks=_signed_ticks(norm) if signed else None)
 
 
 def heatmap_grid(panels: Sequence[Sequence[tuple[str, Tensor]]], axis: Tensor, *, log: bool = False,
@@ -351,16 +363,62 @@ def style_table(df: pd.DataFrame, *, precision: int = 3, caption: str | None = N
     return styler.set_caption(caption) if caption else styler
 
 
-# --------------------------------------------------------------------------- verdict
+# --------------------------------------------------------------------------- curvature
 
 
-def verdict_sentence(*, cliffs: bool, discontinuities: bool, vanishing: bool, exploding: bool) -> str:
-    """Compose the chapter's one-line verdict from four measured booleans (no conclusion is built in)."""
-    if cliffs or discontinuities:
-        shape = " and ".join(w for w, b in (("cliffs", cliffs), ("discontinuities", discontinuities)) if b)
-        shape = f"{shape} found"
-    else:
-        shape = "no cliffs or discontinuities"
-    small = "gradients vanish (saturation)" if vanishing else "no vanishing gradients"
-    large = "some explode" if exploding else "none explode"
-    return f"{shape}; {small}, {large}"
+def _grid_values(rows: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """One loss and target's ``curvature_frame`` rows as a ``(G, G)`` array ``[i, j]`` at ``(z1[i], z2[j])``."""
+    rows = rows.sort_values(["z1", "z2"])
+    axis = np.unique(rows["z1"].to_numpy())
+    g = len(axis)
+    if len(rows) != g * g:
+        raise ValueError(f"expected a full {g} x {g} grid of rows, got {len(rows)} rows")
+    return rows[column].to_numpy(float).reshape(g, g), axis
+
+
+def curvature_figure(curvature: pd.DataFrame, *, panel: tuple[float, float] = (3.3, 2.7)) -> Figure:
+    """The condition number (log scale) and the smallest eigenvalue (signed) over the grid, per loss.
+
+    ``curvature`` holds :func:`sigmse.landscape_curvature.curvature_frame` rows for one pinned value and one or
+    more targets; a pair of rows per target (``kappa``, then ``lambda_min``), one column per loss, each panel
+    with its own colour bar: ``2 * rows * losses`` axes. NaN condition numbers (an all-null spectrum) are grey.
+    """
+    if curvature["fixed_logit"].nunique() != 1:
+        raise ValueError(f"one pinned value per figure, got {sorted(curvature['fixed_logit'].unique().tolist())}")
+    losses, targets = list(curvature["loss"].unique()), list(curvature["target"].unique())
+    fig, axes = _figure(2 * len(targets), len(losses), panel)
+    for t, target in enumerate(targets):
+        for col, loss in enumerate(losses):
+            rows = curvature[(curvature["loss"] == loss) & (curvature["target"] == target)]
+            panels = (("condition", False, "κ"), ("lambda_min", True, "smallest λ"))
+            for r, (column, signed, what) in enumerate(panels):
+                values, axis = _grid_values(rows, column)
+                ax = axes[2 * t + r, col]
+                _draw_surface(ax, values, axis, log=not signed, signed=signed, title=label(loss), colorbar=what)
+                if col == 0:
+                    ax.set_ylabel(f"{TARGET_LABELS.get(target, target)}\n{what}\n$z_2$")
+    return fig
+
+
+def curvature_table(curvature: pd.DataFrame) -> pd.DataFrame:
+    """Per target and loss over the grid: median and largest ``kappa``, smallest eigenvalue, share of points
+    with a negative eigenvalue; NaN ``kappa`` (an all-null spectrum) is left out of the first two."""
+    grouped = curvature.assign(loss=curvature["loss"].map(label)).groupby(["target", "loss"], sort=False)
+    return pd.DataFrame({
+        "median κ": grouped["condition"].median(), "max κ": grouped["condition"].max(),
+        "smallest λ": grouped["lambda_min"].min(), "share λ < 0": grouped["negative"].mean(),
+    })
+
+
+def condition_by_pin(curvature: pd.DataFrame) -> pd.DataFrame:
+    """Median ``kappa`` per target and loss (rows) and pinned value (columns, from mild to extreme)."""
+    table = curvature.assign(loss=curvature["loss"].map(label)).pivot_table(
+        index=["target", "loss"], columns="fixed_logit", values="condition", aggfunc="median", sort=False)
+    return table[sorted(table.columns, reverse=True)].rename_axis(columns="pinned logit")
+
+
+def checks_frame(verdict: Any) -> pd.DataFrame:
+    """A :class:`sigmse.landscape_verdict.LandscapeVerdict`'s decision table, one row per check."""
+    return pd.DataFrame([{"part of the claim": c.part, "measured (MSE losses, stable)": c.measured,
+                          "value": c.value, "true if": c.rule, "true": c.holds}
+                         for c in verdict.checks()]).set_index("part of the claim")

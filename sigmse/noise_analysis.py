@@ -5,13 +5,16 @@ symmetric or asymmetric label noise at a rate, or Gaussian input noise at a sigm
 The clean runs are also evaluated on noisy test inputs (``test_acc_sigma_<s>``), which makes a fourth kind of
 curve without extra training. This module turns the runs into those curves:
 
-1. :func:`select_noise_learning_rates`: each loss's learning rate per dataset *and noise setting*, chosen on a
-   validation split that carries the same noise as the training split (never on test).
-2. :func:`noise_curves`: one row per run and curve, with ``kind`` (:data:`NOISE_KINDS`) and ``level`` (rate or
+Each loss chooses its learning rate per dataset *and noise setting* on a validation split that carries the same
+noise as the training split (never on test), with the selection seeds (:mod:`sigmse.protocol`); the chapter reads
+the reporting runs at those rates.
+
+1. :func:`noise_curves`: one row per run and curve, with ``kind`` (:data:`NOISE_KINDS`) and ``level`` (rate or
    sigma); the clean runs sit at level 0 of every curve.
-3. :func:`noise_comparison`, :func:`noise_verdict` and :func:`tally`: paired t-tests against softmax CE, in words.
-4. :func:`noise_table`, :func:`standings`, :func:`literature_table`: the tables the chapter prints.
-5. :func:`accuracy_vs_noise` and :func:`memorisation_figure`: its figures.
+2. :func:`noise_verdicts`, :func:`noise_verdict` and :func:`tally`: the chapter's family of paired tests
+   (:mod:`sigmse.verdicts`): superiority over softmax CE, non-inferiority to the losses built for noise.
+3. :func:`noise_table`, :func:`standings`, :func:`literature_table`: the tables the chapter prints.
+4. :func:`accuracy_vs_noise` and :func:`memorisation_figure`: its figures.
 
 Reference for the quoted CIFAR-10 numbers: Liu et al., *Early-Learning Regularization Prevents Memorization of
 Noisy Labels*, NeurIPS 2020.
@@ -27,21 +30,22 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from sigmse.analysis import paired_comparison, select_learning_rates, summarize
+from sigmse.analysis import summarize
 from sigmse.chapters import dataset_key
 from sigmse.plots import LOSS_LABELS, palette, pretty
 from sigmse.profiles import NOISE_LOSSES
+from sigmse.verdicts import ACCURACY_MARGINS, holm_verdicts, paired_tests
 
 __all__ = [
     "NOISE_KINDS",
     "KIND_LEVEL_NAMES",
     "SETTING_COLUMNS",
     "LIU2020_CIFAR10_SYMMETRIC",
-    "select_noise_learning_rates",
     "noise_curves",
     "setting_label",
     "label",
-    "noise_comparison",
+    "ROBUST_LOSSES",
+    "noise_verdicts",
     "noise_verdict",
     "tally",
     "noise_table",
@@ -87,18 +91,13 @@ LIU2020_CIFAR10_SYMMETRIC: Mapping[str, Mapping[float, float]] = {
 # -- runs to curves ---------------------------------------------------------------------------------
 
 
-def select_noise_learning_rates(frame: pd.DataFrame, metric: str = "val_acc") -> pd.DataFrame:
-    """:func:`sigmse.analysis.select_learning_rates` per dataset, loss and noise setting (validation only)."""
-    return select_learning_rates(frame, group=("dataset", "loss", *SETTING_COLUMNS), metric=metric)
-
-
 def _curve(runs: pd.DataFrame, kind: str, level: pd.Series | float, value: str = "test_acc") -> pd.DataFrame:
     columns = ["hash", "dataset", "loss", "seed", "lr", "status"]
     return runs[columns].assign(kind=kind, level=level, test_acc=runs[value])
 
 
 def noise_curves(chosen: pd.DataFrame) -> pd.DataFrame:
-    """One row per chosen run and curve: ``dataset, loss, seed, lr, status, kind, level, test_acc``.
+    """One row per reporting run and curve: ``dataset, loss, seed, lr, status, kind, level, test_acc``.
 
     Label-noise runs lie on their kind's curve at their rate, input-noise runs on ``input (train+test)`` at
     their sigma, and the clean runs at level 0 of every curve and, through their ``test_acc_sigma_<s>``
@@ -133,33 +132,45 @@ def _order(frame: pd.DataFrame) -> pd.DataFrame:
 
 # -- comparisons and verdict ------------------------------------------------------------------------
 
+ROBUST_LOSSES = ("mae", "gce", "symmetric_ce")
 
-def noise_comparison(curves: pd.DataFrame, baseline: str = "softmax_ce", alpha: float = 0.05) -> pd.DataFrame:
-    """Each loss against ``baseline``, paired on the seed (same seed = same noise and initialisation), per
-    dataset, kind and level; the clean runs once, as kind ``clean`` at level 0."""
-    clean = curves[(curves["level"] == 0) & (curves["kind"] == NOISE_KINDS[0])].assign(kind="clean")
-    both = pd.concat([clean, curves[curves["level"] > 0]], ignore_index=True)
-    compared = paired_comparison(both, "test_acc", by=["dataset", "kind", "level"], baseline=baseline, alpha=alpha)
-    return _order(compared).reset_index(drop=True)
+
+def noise_verdicts(curves: pd.DataFrame, candidate: str = "sigmoid_mse_or", baseline: str = "softmax_ce",
+                   robust: Sequence[str] = ROBUST_LOSSES, alpha: float = 0.05,
+                   margins: Mapping[str, float] = ACCURACY_MARGINS) -> pd.DataFrame:
+    """The chapter's family of verdicts, over the *noisy* settings, paired on the seed (same seed = same noise
+    and initialisation), per dataset, kind and level:
+
+    * ``candidate`` against ``baseline`` with claim ``superiority`` (the paper says OR *beats* CE on noisy data);
+    * ``candidate`` against each loss built for label noise (``robust``) with claim ``noninferiority``.
+
+    All p-values are adjusted together (:func:`sigmse.verdicts.holm_verdicts`).
+    """
+    noisy = curves[curves["level"] > 0]
+    keys = ["dataset", "kind", "level"]
+    parts = [paired_tests(noisy, "test_acc", claim="superiority", margins=margins, by=keys, baseline=baseline,
+                          levels=[candidate])]
+    parts += [paired_tests(noisy, "test_acc", claim="noninferiority", margins=margins, by=keys, baseline=other,
+                           levels=[candidate]) for other in robust]
+    family = holm_verdicts(pd.concat(parts, ignore_index=True), alpha=alpha)
+    return _order(family).reset_index(drop=True)
 
 
 def _cell(row: Mapping[str, Any]) -> str:
-    """``"better at 0.8 (+5.1 pp)"`` for one comparison row."""
+    """``"better at 0.8 (+5.1 pp)"`` for one verdict row."""
     level = f"σ={row['level']:g}" if str(row["kind"]).startswith("input") else f"{row['level']:g}"
     diff = f"{row['mean_diff'] * 100:+.1f} pp" if np.isfinite(row["mean_diff"]) else "no pairs"
     return f"{row['verdict']} at {level} ({diff})".replace("-", "\u2212")
 
 
-def noise_verdict(comparison: pd.DataFrame, candidate: str = "sigmoid_mse_or",
+def noise_verdict(family: pd.DataFrame, baseline: str = "softmax_ce",
                   datasets: Sequence[str] | None = None) -> dict[str, str]:
-    """Per dataset, one line: the verdict of ``candidate`` against the baseline at each noisy level of each kind.
-
-    E.g. ``"symmetric: same at 0.4 (+0.3 pp), better at 0.8 (+6.1 pp); asymmetric: ..."``; a dataset without
-    runs gives ``"not run"``. The seeds and the test are said once, at the end.
-    """
-    rows = comparison[(comparison["loss"] == candidate) & (comparison["level"] > 0)]
+    """Per dataset, one line: the verdict against ``baseline`` at each noisy level of each kind, e.g.
+    ``"symmetric: inconclusive at 0.4 (+0.3 pp), better at 0.8 (+6.1 pp); asymmetric: ..."``; a dataset without
+    runs gives ``"not run"``. The seeds are said once, at the end."""
+    rows = family[family["baseline"] == baseline]
     out = {}
-    for dataset in (datasets if datasets is not None else pd.unique(comparison["dataset"])):
+    for dataset in (datasets if datasets is not None else pd.unique(family["dataset"])):
         part = rows[rows["dataset"] == dataset]
         if part.empty:
             out[dataset] = "not run"
@@ -167,22 +178,19 @@ def noise_verdict(comparison: pd.DataFrame, candidate: str = "sigmoid_mse_or",
         kinds = [f"{kind}: " + ", ".join(_cell(r) for _, r in group.iterrows())
                  for kind, group in part.groupby("kind", sort=False)]
         seeds = int(part["n_pairs"].max())
-        out[dataset] = "; ".join(kinds) + f" ({seeds} seed{'s' if seeds != 1 else ''}, paired t-test)"
+        out[dataset] = "; ".join(kinds) + f" ({seeds} seed{'s' if seeds != 1 else ''})"
     return out
 
 
-def tally(comparison: pd.DataFrame, losses: Sequence[str] = ("sigmoid_mse_or", "mae", "gce", "symmetric_ce"),
-          datasets: Sequence[str] | None = None) -> dict[str, str]:
-    """Per dataset, one line counting each loss's verdicts against the baseline over the *noisy* settings,
-    e.g. ``"over 4 noisy settings: GCE 1 better, 3 same, 0 worse; ..."``."""
-    noisy = comparison[comparison["level"] > 0]
+def tally(family: pd.DataFrame, datasets: Sequence[str] | None = None) -> dict[str, str]:
+    """Per dataset, one line counting the candidate's verdicts against each baseline over the noisy settings,
+    e.g. ``"over 4 noisy settings: vs softmax CE 1 better, 3 inconclusive; vs GCE 4 not worse"``."""
     out = {}
-    for dataset in (datasets if datasets is not None else pd.unique(comparison["dataset"])):
-        part = noisy[noisy["dataset"] == dataset]
-        counts = part.groupby("loss")["verdict"].value_counts().unstack(fill_value=0)
-        cells = [f"{label(loss)} " + ", ".join(f"{int(counts.loc[loss].get(v, 0))} {v}"
-                                               for v in ("better", "same", "worse"))
-                 for loss in losses if loss in counts.index]
+    for dataset in (datasets if datasets is not None else pd.unique(family["dataset"])):
+        part = family[family["dataset"] == dataset]
+        counts = part.groupby("baseline", sort=False)["verdict"].value_counts(sort=False)
+        cells = [f"vs {label(other)} " + ", ".join(f"{n} {verdict}" for verdict, n in counts[other].items())
+                 for other in pd.unique(part["baseline"])]
         settings = len(part[["kind", "level"]].drop_duplicates())
         out[dataset] = f"over {settings} noisy settings: " + "; ".join(cells) if cells else "not run"
     return out
@@ -198,9 +206,7 @@ def _summary(curves: pd.DataFrame) -> pd.DataFrame:
 def _cell_text(row: Mapping[str, Any]) -> str:
     if not np.isfinite(row["mean"]):
         return "n/a"
-    text = f"{row['mean'] * 100:.2f}" + ("" if not np.isfinite(row["std"]) else f" ± {row['std'] * 100:.2f}")
-    return text + ("" if not np.isfinite(row["ci95_low"]) else
-                   f" [{row['ci95_low'] * 100:.2f}, {row['ci95_high'] * 100:.2f}]")
+    return f"{row['mean'] * 100:.1f}" + ("" if not np.isfinite(row["std"]) else f" ± {row['std'] * 100:.1f}")
 
 
 def _setting_index(frame: pd.DataFrame) -> pd.DataFrame:
@@ -211,16 +217,17 @@ def _setting_index(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def noise_table(curves: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES) -> pd.DataFrame:
-    """Test accuracy (%) per dataset and setting (rows) and loss (columns): ``mean ± std [95% CI]`` over seeds."""
+    """Test accuracy (%) per dataset and setting (rows) and loss (columns): ``mean ± std`` over seeds (the
+    intervals of the differences that matter are in the verdict table)."""
     summary = _setting_index(_summary(curves))
     table = summary.assign(text=[_cell_text(r) for _, r in summary.iterrows()])
     wide = table.pivot_table(index=["dataset", "setting"], columns="loss", values="text", aggfunc="first", sort=False)
     return wide.reindex(columns=[loss for loss in losses if loss in wide.columns])
 
 
-def chosen_lr_table(chosen: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES) -> pd.DataFrame:
-    """The learning rate each loss chose on validation, per dataset and setting."""
-    runs = noise_curves(chosen)
+def chosen_lr_table(report: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES) -> pd.DataFrame:
+    """The learning rate each loss chose on validation (that of its reporting runs), per dataset and setting."""
+    runs = noise_curves(report)
     runs = _setting_index(runs[runs["kind"] != "input (test only)"])
     wide = runs.pivot_table(index=["dataset", "setting"], columns="loss", values="lr", aggfunc="first", sort=False)
     return wide.reindex(columns=[loss for loss in losses if loss in wide.columns])
@@ -291,10 +298,10 @@ def accuracy_vs_noise(curves: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES
     return fig
 
 
-def memorisation_history(history: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:
-    """The epochs of the chosen label-noise runs in long form: ``dataset, loss, seed, setting, epoch, labels``
+def memorisation_history(history: pd.DataFrame) -> pd.DataFrame:
+    """The epochs of the (reporting) label-noise runs of ``history`` in long form: ``dataset, loss, seed, setting, epoch, labels``
     (``"clean"`` or ``"flipped"``) and ``train_acc`` against the (noisy) training label."""
-    runs = history[history["hash"].isin(chosen["hash"]) & (history["label_noise"] != "none")]
+    runs = history[history["label_noise"] != "none"]
     runs = runs.assign(setting=[setting_label(k, r) for k, r in zip(runs["label_noise"], runs["label_noise_rate"])])
     runs = runs.drop(columns="train_acc")
     long = runs.melt(id_vars=["dataset", "loss", "seed", "setting", "label_noise", "label_noise_rate", "epoch"],

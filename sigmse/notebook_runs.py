@@ -51,6 +51,11 @@ __all__ = [
     "left_out_chapters",
 ]
 
+def _claim_cells(prefix: str) -> tuple[str, ...]:
+    """The glue keys of one row of the intro's claim table (see :func:`sigmse.chapters.claim_cells`)."""
+    return (prefix, *(f"{prefix}_{cell}" for cell in ("effect", "margin", "seeds", "profile")))
+
+
 # Glue keys that book/intro.md pastes into its verdict table, per notebook (notebooks/<name>.ipynb).
 # Notebook authors: glue each as a short plain string, e.g.
 #     from myst_nb import glue
@@ -60,12 +65,15 @@ __all__ = [
 # (the trailing ``:s`` is needed: without a format spec the role splits ``::`` wrongly).
 # ``run_notebooks`` checks after execution that every key below was glued.
 VERDICT_KEYS: dict[str, tuple[str, ...]] = {
-    # accuracy: one verdict per dataset, key "verdict_" + dataset with "-" -> "_" (see verdict_key)
-    "accuracy": ("verdict_mnist", "verdict_fashion_mnist", "verdict_cifar10"),
-    # convergence: epochs (or time) to a target accuracy, sigmoid-MSE+OR versus softmax CE
-    "convergence": ("convergence_verdict",),
+    # accuracy: the intro's claim-table cells per dataset, "claim_accuracy_<dataset>[_effect|_margin|_seeds|
+    # _profile]" (chapters.claim_cells; the dataset part as in verdict_key)
+    "accuracy": (*_claim_cells("claim_accuracy_mnist"), *_claim_cells("claim_accuracy_fashion_mnist"),
+                 *_claim_cells("claim_accuracy_cifar10")),
+    # convergence: area under the validation curve and time to accuracy levels, sigmoid-MSE+OR versus softmax CE
+    "convergence": ("convergence_verdict", *_claim_cells("claim_convergence_mnist"),
+                    *_claim_cells("claim_convergence_fashion_mnist"), *_claim_cells("claim_convergence_cifar10")),
     # noise: accuracy under label noise, sigmoid-MSE+OR versus softmax CE and the robust losses
-    "noise": ("noise_verdict",),
+    "noise": ("noise_verdict", *_claim_cells("claim_noise")),
     # landscape: is the loss surface of sigmoid-MSE cliff-ridden / badly conditioned at extreme logits?
     "landscape": ("landscape_verdict",),
     # unification: one MSE objective for a digit and its rotation angle versus separate CE + MSE heads

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from sigmse.profiles import ACCURACY_LOSSES
+from sigmse.verdicts import decisive_p
 
 __all__ = [
     "RC",
@@ -284,12 +285,13 @@ def heatmap(values: pd.DataFrame, annotations: pd.DataFrame | None = None, *, ti
 def verdict_heatmap(comparison: pd.DataFrame, index: str = "dataset", columns: str = "loss", *, scale: float = 100.0,
                     unit: str = "pp", title: str = "", index_order: Sequence[Any] | None = None,
                     column_order: Sequence[Any] | None = None) -> Figure:
-    """A :func:`sigmse.analysis.paired_comparison` frame as a grid: colour = mean difference to the baseline
-    (times ``scale``), text = the difference, its verdict and p-value."""
+    """A :func:`sigmse.verdicts.holm_verdicts` frame as a grid: colour = mean difference to the baseline
+    (times ``scale``), text = the difference, its verdict and the Holm-adjusted p-value behind it."""
     values = comparison.pivot(index=index, columns=columns, values="mean_diff") * scale
     text = comparison.assign(_text=[
-        f"{d * scale:+.2f} {unit}\n{v}" + (f"\np = {p:.2f}" if np.isfinite(p) else "")
-        for d, v, p in zip(comparison["mean_diff"], comparison["verdict"], comparison["p_value"])])
+        f"{row['mean_diff'] * scale:+.2f} {unit}\n{row['verdict']}"
+        + (f"\np = {decisive_p(row):.2f}" if np.isfinite(decisive_p(row)) else "")
+        for _, row in comparison.iterrows()])
     annotations = text.pivot(index=index, columns=columns, values="_text")
     rows = [r for r in (index_order or sorted(values.index)) if r in values.index]
     cols = [c for c in (column_order or sorted(values.columns)) if c in values.columns]

@@ -1,17 +1,19 @@
 """Profiles (how big) and experiments (which runs): every sweep the book needs, in one place.
 
 A *profile* fixes the budget: per dataset the model, epochs, batch size and
-training subset, plus the seeds, the learning-rate grid and the device.
+training subset, plus the learning-rate grid, the device and two disjoint seed sets: the
+*selection* seeds choose each learning rate on validation, the *reporting* seeds are what the
+book shows and tests (:mod:`sigmse.protocol`).
 
-* ``smoke``: seconds per run, for CI: tiny subsets, one epoch, one seed. It
-  checks that everything runs end to end; its numbers mean nothing.
-* ``quick``: CPU minutes for the whole book: subsets, few epochs, 3 seeds.
-* ``paper``: full data, full epochs, 5 seeds, on a GPU.
+* ``smoke``: seconds per run, for CI: tiny subsets, one epoch, one seed of each kind. It
+  checks that everything runs end to end; its numbers mean nothing and every verdict is inconclusive.
+* ``quick``: CPU minutes for the whole book: subsets, few epochs, 2 selection and 3 reporting seeds.
+* ``paper``: full data, full epochs, on a GPU.
 
-An *experiment* turns a profile into the list of :class:`~sigmse.config.RunConfig`
-a notebook reads. Notebooks and ``sigmse sweep`` ask the same functions, so the
-runs a notebook shows are exactly the runs a sweep makes (and the runs a test
-checks the committed ``results/paper`` against).
+An *experiment* turns a profile and a list of seeds into :class:`~sigmse.config.RunConfig`
+objects; :mod:`sigmse.protocol` calls it with the selection seeds, chooses the learning rates and
+adds the reporting runs. Notebooks and ``sigmse sweep`` ask the same functions, so the
+runs a notebook shows are exactly the runs a sweep makes.
 """
 
 from __future__ import annotations
@@ -64,12 +66,18 @@ class Budget:
 
 @dataclass(frozen=True)
 class Profile:
-    """A named budget for every dataset, with seeds and a device."""
+    """A named budget for every dataset, with selection and reporting seeds and a device."""
+
+    def __post_init__(self) -> None:
+        overlap = sorted(set(self.selection_seeds) & set(self.report_seeds))
+        if overlap:
+            raise ValueError(f"profile {self.name!r}: seeds {overlap} are both selection and reporting seeds")
 
     name: str
     description: str
     budgets: dict[str, Budget]
-    seeds: tuple[int, ...]
+    selection_seeds: tuple[int, ...]  # choose each learning rate on validation; never reported
+    report_seeds: tuple[int, ...]  # trained at the chosen rate; every table and test reads these
     device: str = "auto"
     datasets: tuple[str, ...] = ("mnist", "fashion-mnist", "cifar10")
     # the Output Reset chapter's ablation and learning-rate sweep run on these datasets
@@ -95,7 +103,8 @@ _SMOKE = Profile(
         "cifar10": Budget("resnet9_small", epochs=1, batch_size=128, optimizer="nesterov", lr_grid=(0.05, 0.2),
                           weight_decay=5e-4, augment=True, train_subset=256, test_subset=256, val_size=256),
     },
-    seeds=(0,),
+    selection_seeds=(0,),
+    report_seeds=(1,),
     sgd_lr_grid=(0.1, 1.0),
     noise_datasets=("mnist",),
     symmetric_rates=(0.0, 0.4),
@@ -106,7 +115,8 @@ _SMOKE = Profile(
 
 _QUICK = Profile(
     name="quick",
-    description="CPU minutes for the whole book: training subsets, few epochs, 3 seeds, an MLP even on CIFAR-10",
+    description="CPU minutes for the whole book: training subsets, few epochs, 2 selection and 3 reporting seeds, "
+                "an MLP even on CIFAR-10",
     budgets={
         # 1e-4 added: plain sigmoid-MSE chose the smallest rate, 3e-4, of the default grid on MNIST
         "mnist": Budget("mlp", epochs=3, train_subset=5000, val_size=5000, lr_grid=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2)),
@@ -118,7 +128,8 @@ _QUICK = Profile(
         "cifar10": Budget("mlp", epochs=3, train_subset=5000, test_subset=5000, val_size=2000,
                           lr_grid=(1e-4, 3e-4, 1e-3, 3e-3)),
     },
-    seeds=(0, 1, 2),
+    selection_seeds=(0, 1),
+    report_seeds=(2, 3, 4),
     # noise: 180 runs of ~1 s (the paper's grid would be ~20 times as many). Two learning rates a decade
     # apart: on clean MNIST validation, every noise loss's best rate of the 4-value grid is within 3x of one
     # (plain sigmoid-MSE and MAE prefer smaller rates than the others)
@@ -131,7 +142,7 @@ _QUICK = Profile(
 
 _PAPER = Profile(
     name="paper",
-    description="full data, full epochs, 5 seeds, on one GPU",
+    description="full data, full epochs, 2 selection and 5 reporting seeds, on one GPU",
     budgets={
         "mnist": Budget("mlp", epochs=20),
         "fashion-mnist": Budget("mlp", epochs=20),
@@ -139,7 +150,8 @@ _PAPER = Profile(
                           lr_grid=(0.05, 0.1, 0.2, 0.4), schedule="linear", warmup_epochs=2.0,
                           weight_decay=5e-4, augment=True, precision="bfloat16"),
     },
-    seeds=(0, 1, 2, 3, 4),
+    selection_seeds=(0, 1),
+    report_seeds=(2, 3, 4, 5, 6),
     device="cuda",
     ablation_datasets=("mnist", "fashion-mnist"),
 )
@@ -184,11 +196,16 @@ def base_config(profile: Profile, dataset: str, *, loss: str, lr: float, seed: i
 
 @dataclass(frozen=True)
 class Experiment:
-    """A registry entry: a named sweep and the function that lists its runs."""
+    """A registry entry: a named sweep and the function that lists its runs for given seeds.
+
+    ``selects_lr``: the runs choose a learning rate per group with the selection seeds, and the chosen rate
+    is trained again with the reporting seeds (:mod:`sigmse.protocol`); otherwise every run is reported.
+    """
 
     name: str
     description: str
     configs: Callable[..., list[RunConfig]]
+    selects_lr: bool = True
 
 
 def accuracy_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
@@ -199,7 +216,7 @@ def accuracy_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
         for dataset in _check_datasets(profile, datasets)
         for loss in ACCURACY_LOSSES
         for lr in profile.budgets[dataset].lr_grid
-        for seed in (profile.seeds if seeds is None else seeds)
+        for seed in (profile.report_seeds if seeds is None else seeds)
     ]
 
 
@@ -224,7 +241,7 @@ def output_reset_ablation_configs(profile: Profile, *, datasets: Sequence[str] |
         for dataset in _check_datasets(profile, profile.ablation_datasets if datasets is None else datasets)
         for loss, options in OUTPUT_RESET_VARIANTS.values()
         for lr in profile.budgets[dataset].lr_grid
-        for seed in (profile.seeds if seeds is None else seeds)
+        for seed in (profile.report_seeds if seeds is None else seeds)
     ]
 
 
@@ -236,7 +253,7 @@ def sgd_lr_sweep_configs(profile: Profile, *, datasets: Sequence[str] | None = N
         for dataset in _check_datasets(profile, profile.ablation_datasets if datasets is None else datasets)
         for loss in SGD_SWEEP_LOSSES
         for lr in profile.sgd_lr_grid
-        for seed in (profile.seeds if seeds is None else seeds)
+        for seed in (profile.report_seeds if seeds is None else seeds)
     ]
 
 
@@ -266,7 +283,7 @@ def noise_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
         for setting in _noise_settings(profile)
         for loss in NOISE_LOSSES
         for lr in (profile.noise_lr_grid or profile.budgets[dataset].lr_grid)
-        for seed in (profile.seeds if seeds is None else seeds)
+        for seed in (profile.report_seeds if seeds is None else seeds)
     ]
 
 
@@ -276,7 +293,8 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment("accuracy", "headline table and convergence: datasets x losses x lr grid x seeds",
                    accuracy_configs),
         Experiment("output_reset", "Output Reset ablation (shift, targets)", output_reset_ablation_configs),
-        Experiment("lr_sweep", "accuracy versus learning rate with plain SGD", sgd_lr_sweep_configs),
+        Experiment("lr_sweep", "accuracy versus learning rate with plain SGD", sgd_lr_sweep_configs,
+                   selects_lr=False),
         Experiment("noise", "label noise (symmetric, asymmetric) and input noise: datasets x settings x "
                    "noise losses x lr grid x seeds", noise_configs),
     )
@@ -288,7 +306,9 @@ def experiment_names() -> list[str]:
 
 
 def experiment_configs(name: str, profile: str | Profile, **options: object) -> list[RunConfig]:
-    """The runs of experiment ``name`` under ``profile`` (a name or a :class:`Profile`)."""
+    """The runs of experiment ``name`` under ``profile`` (a name or a :class:`Profile`) for the given ``seeds``
+    (default: the reporting seeds); :func:`sigmse.protocol.plan_experiment` builds the selection and reporting
+    runs from it."""
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose one of: {', '.join(EXPERIMENTS)}")
     chosen = get_profile(profile) if isinstance(profile, str) else profile

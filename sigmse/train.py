@@ -5,11 +5,14 @@ Written in the manner of airbench: the dataset is decoded once (cached by
 draws one ``randperm`` on the device and trains on slices of it; augmentation
 (random 4-pixel-padded crop, horizontal flip) runs for the whole batch with
 index arithmetic and masks, never a loop over examples. Per-step statistics stay
-on the device and are read once per epoch, so the loop never waits on the host.
+on the device and are read once per epoch, so the loop never waits on the host
+except to measure validation accuracy ``evals_per_epoch`` times an epoch.
 
-``train(config)`` returns a plain-JSON result: the per-epoch history and the
-final metrics. A non-finite training loss stops the run and marks it
-``diverged``, so a sweep continues with the next run.
+``train(config)`` returns a plain-JSON result: the per-epoch history, the
+validation curve within epochs (to resolve convergence finer than an epoch) and
+the final metrics, among them test NLL and ECE raw and after temperature scaling
+(:mod:`sigmse.calibration`). A non-finite training loss stops the run and marks
+it ``diverged``, so a sweep continues with the next run.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import torch
 from torch import nn
 from tqdm import tqdm  # the text bar: tqdm.auto warns in notebooks without ipywidgets
 
+from sigmse.calibration import (expected_calibration_error, fit_temperature, negative_log_likelihood,
+                                temperature_scaled_probabilities)
 from sigmse.config import RunConfig
 from sigmse.data import Dataset, load_dataset
 from sigmse.losses import class_probabilities, get_loss
@@ -32,10 +37,9 @@ from sigmse.noise import add_input_noise, corrupt_labels
 from sigmse.seeds import stream_seed
 from sigmse.splits import subset_indices, validation_split
 
-__all__ = ["resolve_device", "DeviceData", "prepare_data", "train", "evaluate_logits", "expected_calibration_error"]
+__all__ = ["resolve_device", "DeviceData", "prepare_data", "train", "evaluate_logits", "evaluation_steps"]
 
 EVAL_BATCH = 2048  # evaluation batch size: large, since no activations are kept for backward
-ECE_BINS = 15
 SPLIT_SEED = 0  # the validation split and training subset are the same for every run
 
 
@@ -184,24 +188,193 @@ def evaluate_logits(model: nn.Module, images: torch.Tensor, autocast: bool = Fal
     return torch.cat(outputs) if outputs else images.new_zeros((0, 0))
 
 
-def expected_calibration_error(probabilities: torch.Tensor, labels: torch.Tensor, bins: int = ECE_BINS) -> float:
-    """ECE with equal-width confidence bins: ``sum_b |B_b|/N * |acc(B_b) - conf(B_b)|``."""
-    confidence, predicted = probabilities.max(dim=1)
-    correct = (predicted == labels).float()
-    bin_index = (confidence * bins).long().clamp_(max=bins - 1)
-    conf_sum = torch.zeros(bins, device=labels.device).index_add_(0, bin_index, confidence)
-    acc_sum = torch.zeros(bins, device=labels.device).index_add_(0, bin_index, correct)
-    return float((acc_sum - conf_sum).abs().sum() / max(1, len(labels)))
-
-
 def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float | None:
     """Share of correct argmax predictions; ``None`` for an empty split (e.g. ``val_size=0``)."""
     return float((logits.argmax(1) == labels).float().mean()) if len(labels) else None
 
 
+def evaluation_steps(steps_per_epoch: int, evals_per_epoch: int) -> list[int]:
+    """The steps of an epoch (counted from 1) after which validation accuracy is measured.
+
+    ``evals_per_epoch`` evenly spaced steps, ``ceil(k * steps_per_epoch / evals_per_epoch)`` for
+    ``k = 1..evals_per_epoch``, so the last is the epoch's end; an epoch of fewer steps than
+    ``evals_per_epoch`` is measured after each of its steps.
+    """
+    return sorted({-(-k * steps_per_epoch // evals_per_epoch) for k in range(1, evals_per_epoch + 1)})
+
+
+@dataclass(frozen=True)
+class _EpochSums:
+    """Per-step statistics summed on the device (0-dim tensors), read once per epoch: no host sync per step."""
+
+    loss: torch.Tensor  # sum of batch-mean loss * batch size
+    hits: torch.Tensor  # correct argmax predictions on the (possibly noisy) training labels
+    hits_flipped: torch.Tensor  # of which on examples whose label noise changed
+    resets: torch.Tensor  # outputs whose target Output Reset changed
+
+    @classmethod
+    def zeros(cls, device: torch.device) -> "_EpochSums":
+        count = torch.zeros((), device=device, dtype=torch.long)
+        return cls(torch.zeros((), device=device), count, count.clone(), count.clone())
+
+    @torch.no_grad()
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, flipped: torch.Tensor | None,
+            reset_count: torch.Tensor | None) -> None:
+        """Add one step's batch-mean ``loss``, hits, hits on ``flipped`` labels (if given) and resets."""
+        self.loss.add_(loss.detach() * len(labels))
+        hit = logits.argmax(1) == labels
+        self.hits.add_(hit.sum())
+        if flipped is not None:
+            self.hits_flipped.add_((hit & flipped).sum())
+        if reset_count is not None:
+            self.resets.add_(reset_count)
+
+
+class _Run:
+    """One run's model, loss, optimiser, schedule and batch-order generator, built from its config.
+
+    The global RNG is seeded with ``config.seed`` just before the model is built (its initialisation);
+    batch order and augmentation draw from ``generator`` alone, so evaluating never moves either.
+    """
+
+    def __init__(self, config: RunConfig, data: DeviceData, device: torch.device) -> None:
+        torch.manual_seed(config.seed)
+        model = get_model(config.model, tuple(data.train_images.shape[1:]), data.num_classes).to(device)
+        self.channels_last = device.type == "cuda" and data.train_images.dim() == 4 and config.model != "mlp"
+        self.model = model.to(memory_format=torch.channels_last) if self.channels_last else model
+        self.autocast = config.precision == "bfloat16" and device.type == "cuda"
+        self.loss_fn = get_loss(config.loss, **dict(config.loss_options))
+        self.optimizer = _optimizer(config, self.model)
+        self.steps_per_epoch = math.ceil(len(data.train_labels) / config.batch_size)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_factor(config, self.steps_per_epoch))
+        self.generator = torch.Generator(device=device).manual_seed(config.seed)
+        self.noisy_labels = bool(data.train_flipped.any())  # else skip the memorisation counts
+        self.config, self.data, self.device = config, data, device
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits of ``images`` in evaluation mode (the model stays in it)."""
+        return evaluate_logits(self.model, images, self.autocast)
+
+    def step(self, index: torch.Tensor, sums: _EpochSums) -> None:
+        """One optimizer step on the training examples ``index``; its statistics are added to ``sums``."""
+        images, labels = self.data.train_images[index], self.data.train_labels[index]
+        if self.config.augment:
+            images = augment_batch(images, self.generator)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
+            logits = self.model(images)
+        loss = self.loss_fn(logits.float(), labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        flipped = self.data.train_flipped[index] if self.noisy_labels else None
+        sums.add(loss, logits, labels, flipped, self.loss_fn.reset_count)
+
+
+def _curve_point(run: _Run, step: int, train_seconds: float, val_acc: float | None) -> dict[str, Any]:
+    """One entry of ``result["curve"]``: validation accuracy after ``step`` optimizer steps in all."""
+    return {"step": step, "epoch": step / run.steps_per_epoch, "train_seconds": train_seconds, "val_acc": val_acc}
+
+
+def _mid_epoch_val_acc(run: _Run) -> float | None:
+    """Validation accuracy now, back in training mode after; ``None`` without a split or on non-finite logits."""
+    logits = run.logits(run.data.val_images)
+    run.model.train()
+    return _accuracy(logits, run.data.val_labels) if bool(torch.isfinite(logits).all()) else None
+
+
+def _train_epoch(run: _Run, epoch: int, seconds_before: float, curve: list[dict[str, Any]]) -> tuple[_EpochSums, float]:
+    """Train one epoch; return its sums and training seconds (evaluation excluded).
+
+    Appends to ``curve`` the validation accuracy at every evaluation step but the epoch's last, which
+    :func:`train` measures with the per-epoch evaluation.
+    """
+    run.model.train()
+    sums, seconds = _EpochSums.zeros(run.device), 0.0
+    mid_epoch = set(evaluation_steps(run.steps_per_epoch, run.config.evals_per_epoch)[:-1])
+    segment_start = _synchronized_time(run.device)
+    order = torch.randperm(len(run.data.train_labels), device=run.device, generator=run.generator)
+    for step, start in enumerate(range(0, len(order), run.config.batch_size), start=1):
+        run.step(order[start:start + run.config.batch_size], sums)
+        if step in mid_epoch:
+            seconds += _synchronized_time(run.device) - segment_start
+            point_step = epoch * run.steps_per_epoch + step
+            curve.append(_curve_point(run, point_step, seconds_before + seconds, _mid_epoch_val_acc(run)))
+            segment_start = _synchronized_time(run.device)
+    return sums, seconds + _synchronized_time(run.device) - segment_start
+
+
+def _epoch_record(run: _Run, epoch: int, sums: _EpochSums, seconds: float, val_logits: torch.Tensor,
+                  test_logits: torch.Tensor) -> dict[str, Any]:
+    """The history entry of an epoch; without accuracies (and ``train_loss`` ``None`` if non-finite) if it diverged."""
+    data, n_train = run.data, len(run.data.train_labels)
+    train_loss = float(sums.loss) / n_train
+    # the last update can overflow the weights after the last finite loss: check the outputs too
+    if not (math.isfinite(train_loss) and bool(torch.isfinite(test_logits).all())
+            and bool(torch.isfinite(val_logits).all())):
+        return {"epoch": epoch + 1, "train_loss": train_loss if math.isfinite(train_loss) else None,
+                "seconds": seconds}
+    counts_resets = run.loss_fn.reset_count is not None
+    record: dict[str, Any] = {
+        "epoch": epoch + 1,
+        "train_loss": train_loss,
+        "train_acc": float(sums.hits) / n_train,
+        "val_acc": _accuracy(val_logits, data.val_labels),
+        "test_acc": _accuracy(test_logits, data.test_labels),
+        "reset_fraction": float(sums.resets) / (n_train * data.num_classes) if counts_resets else None,
+        "lr": run.scheduler.get_last_lr()[0],
+        "seconds": seconds,
+    }
+    n_flipped = int(data.train_flipped.sum())
+    if n_flipped:
+        record["train_acc_flipped"] = float(sums.hits_flipped) / n_flipped
+        record["train_acc_clean"] = float(sums.hits - sums.hits_flipped) / (n_train - n_flipped)
+    return record
+
+
+def _calibration_metrics(config: RunConfig, data: DeviceData, val_logits: torch.Tensor,
+                         test_logits: torch.Tensor) -> dict[str, Any]:
+    """Test NLL and ECE of the loss's probabilities, raw and after temperature scaling fitted on validation.
+
+    The temperature divides the logits before :func:`sigmse.losses.class_probabilities` (see
+    :mod:`sigmse.calibration`); without a validation split it and the scaled metrics are ``None``.
+    """
+    probabilities = class_probabilities(test_logits, config.loss)
+    metrics: dict[str, Any] = {
+        "test_nll": negative_log_likelihood(probabilities, data.test_labels),
+        "test_ece": expected_calibration_error(probabilities, data.test_labels),
+        "temperature": None, "test_nll_ts": None, "test_ece_ts": None,
+    }
+    if len(data.val_labels):
+        temperature = fit_temperature(val_logits, data.val_labels, config.loss)
+        scaled = temperature_scaled_probabilities(test_logits, config.loss, temperature)
+        metrics.update(temperature=temperature, test_nll_ts=negative_log_likelihood(scaled, data.test_labels),
+                       test_ece_ts=expected_calibration_error(scaled, data.test_labels))
+    return metrics
+
+
+def _noisy_test_metrics(run: _Run) -> dict[str, float | None]:
+    """Test accuracy on inputs with Gaussian noise of each of ``config.test_input_sigmas``."""
+    data, metrics = run.data, {}
+    generator = torch.Generator(device=run.device).manual_seed(
+        stream_seed("test-input-noise", run.config.effective_noise_seed))
+    for sigma in run.config.test_input_sigmas:
+        noisy = add_input_noise(data.test_images_clean01, sigma, generator=generator)
+        metrics[f"test_acc_sigma_{sigma:g}"] = _accuracy(run.logits((noisy - data.mean) / data.std), data.test_labels)
+    return metrics
+
+
 def train(config: RunConfig, *, data_dir: str | Path | None = None, progress: bool | None = None,
           on_epoch: Callable[[dict[str, Any]], None] | None = None, dataset: Dataset | None = None) -> dict[str, Any]:
-    """Train one run and return ``{"status", "history", "metrics"}`` as plain JSON types.
+    """Train one run and return ``{"status", "history", "curve", "metrics"}`` as plain JSON types.
+
+    ``history`` has one entry per epoch. ``curve`` has ``config.evals_per_epoch`` entries per epoch (at the
+    steps of :func:`evaluation_steps`; fewer if an epoch has fewer steps), each ``{"step", "epoch",
+    "train_seconds", "val_acc"}``: optimizer steps so far, the same in epochs, training seconds so far without
+    evaluation time, and validation accuracy (``None`` without a validation split or once the model diverged).
+    Each epoch's last entry is that epoch's per-epoch evaluation.
 
     Args:
         config: the run.
@@ -214,112 +387,46 @@ def train(config: RunConfig, *, data_dir: str | Path | None = None, progress: bo
     started = time.perf_counter()
     data = prepare_data(config, device, data_dir, dataset)
     setup_seconds = time.perf_counter() - started
-
-    torch.manual_seed(config.seed)
-    model = get_model(config.model, tuple(data.train_images.shape[1:]), data.num_classes).to(device)
-    channels_last = device.type == "cuda" and data.train_images.dim() == 4 and config.model != "mlp"
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    autocast = config.precision == "bfloat16" and device.type == "cuda"
-    loss_fn = get_loss(config.loss, **dict(config.loss_options))
-    optimizer = _optimizer(config, model)
-    n_train = len(data.train_labels)
-    steps_per_epoch = math.ceil(n_train / config.batch_size)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(config, steps_per_epoch))
-    generator = torch.Generator(device=device).manual_seed(config.seed)
-    noisy_labels = bool(data.train_flipped.any())
-    outputs_per_epoch = n_train * data.num_classes
+    run = _Run(config, data, device)
 
     history: list[dict[str, Any]] = []
-    status = "ok"
+    curve: list[dict[str, Any]] = []
+    status, train_seconds = "ok", 0.0
     bar = tqdm(range(config.epochs), desc=f"{config.dataset}/{config.model}/{config.loss}",
                disable=None if progress is None else not progress, leave=False)
     for epoch in bar:
-        model.train()
-        epoch_start = _synchronized_time(device)
-        loss_sum = torch.zeros((), device=device)
-        hits = torch.zeros((), device=device, dtype=torch.long)
-        hits_flipped = torch.zeros((), device=device, dtype=torch.long)
-        resets = torch.zeros((), device=device, dtype=torch.long)
-        order = torch.randperm(n_train, device=device, generator=generator)
-        for start in range(0, n_train, config.batch_size):
-            index = order[start:start + config.batch_size]
-            images, labels = data.train_images[index], data.train_labels[index]
-            if config.augment:
-                images = augment_batch(images, generator)
-            if channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-                logits = model(images)
-            loss = loss_fn(logits.float(), labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            with torch.no_grad():
-                loss_sum += loss.detach() * len(index)
-                hit = logits.argmax(1) == labels
-                hits += hit.sum()
-                if noisy_labels:
-                    hits_flipped += (hit & data.train_flipped[index]).sum()
-                if loss_fn.reset_count is not None:
-                    resets += loss_fn.reset_count
-        train_loss = float(loss_sum) / n_train
-        seconds = _synchronized_time(device) - epoch_start
-        val_logits = evaluate_logits(model, data.val_images, autocast)
-        test_logits = evaluate_logits(model, data.test_images, autocast)
-        # the last update can overflow the weights after the last finite loss: check the outputs too
-        if not (math.isfinite(train_loss) and bool(torch.isfinite(test_logits).all())
-                and bool(torch.isfinite(val_logits).all())):
-            status = "diverged"
-            history.append({"epoch": epoch + 1, "train_loss": train_loss if math.isfinite(train_loss) else None,
-                            "seconds": seconds})
-            break
-        record: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "train_loss": train_loss,
-            "train_acc": float(hits) / n_train,
-            "val_acc": _accuracy(val_logits, data.val_labels),
-            "test_acc": _accuracy(test_logits, data.test_labels),
-            "reset_fraction": float(resets) / outputs_per_epoch if loss_fn.reset_count is not None else None,
-            "lr": scheduler.get_last_lr()[0],
-            "seconds": seconds,
-        }
-        if noisy_labels:
-            n_flipped = int(data.train_flipped.sum())
-            record["train_acc_flipped"] = float(hits_flipped) / n_flipped
-            record["train_acc_clean"] = float(hits - hits_flipped) / (n_train - n_flipped)
+        sums, seconds = _train_epoch(run, epoch, train_seconds, curve)
+        train_seconds += seconds
+        val_logits, test_logits = run.logits(data.val_images), run.logits(data.test_images)
+        record = _epoch_record(run, epoch, sums, seconds, val_logits, test_logits)
         history.append(record)
+        curve.append(_curve_point(run, (epoch + 1) * run.steps_per_epoch, train_seconds, record.get("val_acc")))
+        if "test_acc" not in record:
+            status = "diverged"
+            break
         if on_epoch is not None:
             on_epoch(record)
-        bar.set_postfix(loss=f"{train_loss:.4f}", test_acc=f"{record['test_acc']:.4f}")
+        bar.set_postfix(loss=f"{record['train_loss']:.4f}", test_acc=f"{record['test_acc']:.4f}")
     bar.close()
 
     metrics: dict[str, Any] = {
-        "train_seconds": sum(h["seconds"] for h in history),
+        "train_seconds": train_seconds,
         "setup_seconds": setup_seconds,
         "epochs_run": len(history),
         "realised_label_noise": data.realised_label_noise,
-        "n_train": n_train,
+        "n_train": len(data.train_labels),
     }
     if status == "ok":
         last = history[-1]
-        probabilities = class_probabilities(test_logits, config.loss)
-        picked = probabilities.gather(1, data.test_labels[:, None]).clamp_min(1e-12)
         metrics.update(
             test_acc=last["test_acc"],
             val_acc=last["val_acc"],
             train_acc=last["train_acc"],
             best_val_acc=max((h["val_acc"] for h in history if h["val_acc"] is not None), default=None),
-            test_nll=float(-picked.log().mean()),
-            test_ece=expected_calibration_error(probabilities, data.test_labels),
+            **_calibration_metrics(config, data, val_logits, test_logits),
+            **_noisy_test_metrics(run),
         )
-        noise_generator = torch.Generator(device=device).manual_seed(stream_seed("test-input-noise", config.effective_noise_seed))
-        for sigma in config.test_input_sigmas:
-            noisy = add_input_noise(data.test_images_clean01, sigma, generator=noise_generator)
-            logits = evaluate_logits(model, (noisy - data.mean) / data.std, autocast)
-            metrics[f"test_acc_sigma_{sigma:g}"] = _accuracy(logits, data.test_labels)
-    return {"status": status, "history": history, "metrics": metrics}
+    return {"status": status, "history": history, "curve": curve, "metrics": metrics}
 
 
 def _synchronized_time(device: torch.device) -> float:

@@ -21,7 +21,9 @@ Methods (all on the ``mlp`` trunk 784-256-256, ReLU; only the last layer's width
   single-task references.
 
 A run is a :class:`~sigmse.unification_config.UnificationConfig` (:mod:`sigmse.unification_config`: the methods,
-the targets, the budget; every method trains with Adam at one fixed learning rate, without tuning).
+the targets, the budget, and which runs a profile trains). Every method trains with Adam at its own learning
+rate, chosen on validation with the profile's selection seeds and then trained with its reporting seeds
+(:func:`run_unification_experiment`, the protocol of :mod:`sigmse.protocol`).
 
 Data path, as in :mod:`sigmse.train`: the dataset is loaded once, the angles are drawn on the CPU from their own
 seed (``angle_seed``: every method and training seed sees the same rotated images), the kept images are
@@ -29,8 +31,10 @@ rotated in one batched ``affine_grid``/``grid_sample`` pass on the device and no
 one ``randperm`` on the device and trains on slices. Rotation is bilinear with zero fill and matches
 :func:`torchvision.transforms.functional.rotate` (counter-clockwise for positive angles; tested).
 
-Records are stored through :func:`sigmse.store.write_record` under ``<results_dir>/<profile>/unification/``;
-:mod:`sigmse.unification_analysis` turns them into the chapter's table, figure and verdicts.
+A run evaluates the validation and test splits once, after its last epoch (its history keeps the training loss
+and time per epoch). Records are stored through :func:`sigmse.store.write_record` under
+``<results_dir>/<profile>/unification/``; :mod:`sigmse.unification_analysis` turns them into the chapter's
+tables, figure and verdicts.
 
 Reference: K. Tyagi et al., *Making Sigmoid-MSE Great Again: Output Reset Challenges Softmax Cross-Entropy in
 Neural Network Classification*, arXiv:2411.11213, 2024.
@@ -42,7 +46,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -51,11 +55,14 @@ from torch import Tensor, nn
 from sigmse import functional
 from sigmse.data import Dataset, load_dataset, resolve_data_dir
 from sigmse.models import get_model
+from sigmse.profiles import Profile, get_profile
+from sigmse.protocol import ExperimentRecords
 from sigmse.seeds import stream_seed
 from sigmse.splits import subset_indices, validation_split
 from sigmse.store import SCHEMA_VERSION, envelope_problems, provenance, read_record, write_record
 from sigmse.train import evaluate_logits, resolve_device
-from sigmse.unification_config import METHODS, UnificationConfig, unification_config_from_dict
+from sigmse.unification_config import (METHODS, UnificationConfig, report_configs, selection_configs,
+                                       unification_config_from_dict)
 
 __all__ = [
     "rotate_images",
@@ -69,6 +76,7 @@ __all__ = [
     "read_unification_record",
     "run_or_load_unification",
     "run_unification_sweep",
+    "run_unification_experiment",
 ]
 
 SPLIT_SEED = 0  # validation split and training subset, as in sigmse.train
@@ -279,6 +287,20 @@ def _metrics(config: UnificationConfig, outputs: Tensor, labels: Tensor, targets
     return result
 
 
+def _final_metrics(config: UnificationConfig, model: nn.Module, data: RotatedData) -> dict[str, float] | None:
+    """Validation (what the learning-rate choice reads) and test metrics after the last epoch; ``None`` if any
+    output is not finite (the run diverged)."""
+    splits = {"val": (data.val_images, data.val_labels, data.val_targets),
+              "test": (data.test_images, data.test_labels, data.test_targets)}
+    outputs = {name: evaluate_logits(model, images) for name, (images, _, _) in splits.items() if len(images)}
+    if not all(bool(torch.isfinite(out).all()) for out in outputs.values()):
+        return None
+    result: dict[str, float] = {}
+    for name, out in outputs.items():
+        result.update(_metrics(config, out, splits[name][1], splits[name][2], data, name))
+    return result
+
+
 def _synchronized_time(device: torch.device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -319,25 +341,22 @@ def train_unification(config: UnificationConfig, data_dir: str | Path | None = N
             optimizer.step()
             loss_sum += loss.detach() * len(index)
         train_loss = float(loss_sum) / n_train  # the one host sync of the epoch's training
-        seconds = _synchronized_time(device) - epoch_start
-        test_out = evaluate_logits(model, data.test_images)
-        if not (math.isfinite(train_loss) and bool(torch.isfinite(test_out).all())):
+        finite = math.isfinite(train_loss)
+        history.append({"epoch": epoch + 1, "train_loss": train_loss if finite else None,
+                        "seconds": _synchronized_time(device) - epoch_start})
+        if not finite:
             status = "diverged"
-            history.append({"epoch": epoch + 1, "train_loss": None, "seconds": seconds})
             break
-        entry = {"epoch": epoch + 1, "train_loss": train_loss, "seconds": seconds}
-        entry.update(_metrics(config, test_out, data.test_labels, data.test_targets, data, "test"))
-        history.append(entry)
 
     metrics: dict[str, Any] = {"train_seconds": sum(h["seconds"] for h in history),
                                "setup_seconds": setup_seconds, "epochs_run": len(history), "n_train": n_train,
                                "n_test": len(data.test_labels)}
-    if status == "ok":  # validation once, at the end: nothing is selected on it, so per epoch it would only cost
-        if len(data.val_labels):
-            val_out = evaluate_logits(model, data.val_images)
-            metrics.update(_metrics(config, val_out, data.val_labels, data.val_targets, data, "val"))
-        metrics.update({k: v for k, v in history[-1].items() if k.startswith("test_")})
-        metrics["train_loss"] = history[-1]["train_loss"]
+    if status == "ok":
+        final = _final_metrics(config, model, data)
+        if final is None:
+            status = "diverged"
+        else:
+            metrics.update(final, train_loss=history[-1]["train_loss"])
     return {"status": status, "history": history, "metrics": metrics}
 
 
@@ -396,3 +415,24 @@ def run_unification_sweep(configs: Iterable[UnificationConfig], *, profile: str,
     bar = tqdm(configs, desc=f"unification ({profile})", unit="run",
                disable=None if progress is None else not progress)
     return [run_or_load_unification(c, profile, results_dir, data_dir) for c in bar]
+
+
+def run_unification_experiment(profile: str | Profile, *, results_dir: str | Path = "results",
+                               data_dir: str | Path | None = None, device: str | None = None,
+                               selection_seeds: Sequence[int] | None = None, seeds: Sequence[int] | None = None,
+                               progress: bool | None = None) -> ExperimentRecords:
+    """The selection runs and the reporting runs they choose, training (and storing) those not stored yet.
+
+    Every method trains at every rate of the grid with ``selection_seeds`` (default: the profile's); per method
+    the rate with the best mean validation score wins (:func:`sigmse.unification_config.report_configs`); it
+    trains again with the reporting ``seeds`` (default: the profile's ``report_seeds``). Returns both sets of
+    records; the chapter's tables and tests read ``report`` only.
+    """
+    chosen = get_profile(profile) if isinstance(profile, str) else profile
+    selection = selection_configs(chosen, seeds=selection_seeds, device=device)
+    selection_records = run_unification_sweep(selection, profile=chosen.name, results_dir=results_dir,
+                                              data_dir=data_dir, progress=progress)
+    report = report_configs(selection, selection_records, chosen.report_seeds if seeds is None else seeds)
+    return ExperimentRecords(selection_records, run_unification_sweep(report, profile=chosen.name,
+                                                                      results_dir=results_dir, data_dir=data_dir,
+                                                                      progress=progress))

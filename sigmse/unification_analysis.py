@@ -1,11 +1,22 @@
-"""The unification chapter's numbers: a table over seeds, a figure, verdicts in words, plain values for the prose.
+"""The unification chapter's numbers: the learning-rate choice, a table over seeds, a figure, and paired verdicts.
 
-:func:`unification_table` summarises the stored records of :mod:`sigmse.unification` per method (mean and std over
-seeds of test accuracy, the angle's RMSE and R², seconds per epoch); :func:`unification_figure` draws accuracy
-against RMSE; :func:`unification_verdict` and :func:`unification_versus_single` compare two methods on both tasks
-in one sentence with the numbers they rest on, counting a difference only beyond :data:`VERDICT_SIGMAS` seed stds
-and :data:`VERDICT_FLOORS`; :func:`unification_numbers`, :func:`unification_display` and
-:func:`unification_provenance` give the page its glued values, its printed table and its provenance line.
+The chapter reads the records of :func:`sigmse.unification.run_unification_experiment`: the *selection* records
+only for the learning-rate table (:func:`selection_display`), the *reporting* records for everything else.
+
+* :func:`unification_table` summarises the reporting runs per method (mean and std over seeds of test accuracy,
+  the angle's RMSE and R², seconds per epoch); :func:`unification_display` prints it and
+  :func:`unification_figure` draws accuracy against RMSE.
+* :func:`unification_tests` judges the chapter's whole family of comparisons (:data:`COMPARISONS`), paired on
+  the seed, with the tests of :mod:`sigmse.verdicts` (:func:`~sigmse.verdicts.paired_tests`, then Holm's
+  adjustment over the family with :func:`~sigmse.verdicts.holm_verdicts`). The claim is
+  **non-inferiority** (:data:`CLAIM`): the paper suggests one MSE objective *could serve* for both tasks, i.e.
+  do each at least as well as the usual recipe; the verdict is ``better``, ``equivalent (within ±m)``,
+  ``not worse (non-inferior by m)``, ``worse`` or ``inconclusive``, in that order of priority. The margins are
+  fixed in code: :data:`sigmse.verdicts.ACCURACY_MARGINS` for accuracy, :data:`ANGLE_RMSE_MARGIN` for the
+  angle.
+* :func:`unification_verdict` and :func:`unification_versus_single` put two of those verdicts in one line each
+  for the prose; :func:`verdict_display` prints the family; :func:`unification_numbers` and
+  :func:`unification_provenance` give the page its glued values and its provenance line.
 """
 
 from __future__ import annotations
@@ -14,18 +25,29 @@ import math
 import statistics
 from typing import Any, Mapping, Sequence
 
-from sigmse.unification_config import METHODS
+import pandas as pd
+
+from sigmse import verdicts
+from sigmse.unification_config import (METHODS, chosen_learning_rates, unification_config_from_dict,
+                                       validation_score)
 
 __all__ = [
     "METHOD_LABELS",
-    "VERDICT_SIGMAS",
-    "VERDICT_FLOORS",
+    "SHORT_LABELS",
+    "CLAIM",
+    "ALPHA",
+    "ANGLE_RMSE_MARGIN",
+    "COMPARISONS",
+    "records_frame",
+    "selection_display",
     "unification_table",
+    "unification_display",
     "unification_figure",
+    "unification_tests",
+    "verdict_display",
     "unification_verdict",
     "unification_versus_single",
     "unification_numbers",
-    "unification_display",
     "unification_provenance",
 ]
 
@@ -36,35 +58,92 @@ METHOD_LABELS = {
     "classifier_only": "classifier only (CE)",
     "regressor_only": "regressor only (MSE)",
 }
-VERDICT_SIGMAS = 2.0  # a difference counts when it exceeds this many (larger) seed stds ...
-VERDICT_FLOORS = {"acc": 0.001, "rmse": 0.1}  # ... and at least 0.1 accuracy points or 0.1 degree
-_WORDS = {"level": "level with", "better": "better than", "worse": "worse than"}
+SHORT_LABELS = {"unified_mse": "unified", "unified_mse_or": "unified + OR", "separate_heads": "separate heads",
+                "classifier_only": "classifier alone", "regressor_only": "regressor alone"}
+
+CLAIM = "noninferiority"  # "one objective could serve both tasks": at least as well as the usual recipe
+ALPHA = 0.05  # family-wise level of the Holm-adjusted tests
+# Margin on the angle's test RMSE, in degrees, fixed before any run it judges. A rotation by 1 degree moves a
+# point 10 px from the centre of a 28x28 digit (about the reach of its strokes) by 0.17 px, well under the
+# one-pixel blur of the bilinear resampling that made the images: a gap in the error that small is finer than
+# the images can show. It is also under 4% of the RMSE of always predicting 0 degrees (45/sqrt(3) = 26 degrees).
+ANGLE_RMSE_MARGIN = 1.0
+# The chapter's family: each unified objective against the two-head network on both tasks, and against each
+# single-task network on its task. (candidate, baseline, metric)
+COMPARISONS: tuple[tuple[str, str, str], ...] = tuple(
+    (method, baseline, metric)
+    for method in ("unified_mse_or", "unified_mse")
+    for baseline, metric in (("separate_heads", "test_acc"), ("separate_heads", "test_rmse_angle"),
+                             ("classifier_only", "test_acc"), ("regressor_only", "test_rmse_angle")))
+_MEASURES = {"test_acc": ("accuracy", 100.0, "pp"), "test_rmse_angle": ("angle RMSE", 1.0, "°")}
 
 
-def unification_table(records: Sequence[Mapping[str, Any]], target: str = "angle") -> Any:
-    """Mean and std over seeds per method (a ``pandas.DataFrame`` indexed by method, in ``METHODS`` order).
+def records_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per run: ``dataset``, ``method``, ``lr``, ``seed``, ``status``, the test metrics (NaN where the
+    method has no such output or the run diverged) and ``seconds`` (the median over the run's epochs: robust to
+    a burst of load on a shared machine)."""
+    rows = []
+    for record in records:
+        config, metrics = record["config"], record["metrics"]
+        rows.append({"dataset": config["dataset"], "method": config["method"], "lr": config["lr"],
+                     "seed": config["seed"], "status": record["status"],
+                     **{key: metrics.get(key, math.nan) for key in ("test_acc", "test_rmse_angle", "test_r2_angle")},
+                     "seconds": statistics.median(h["seconds"] for h in record["history"])})
+    return pd.DataFrame(rows, columns=["dataset", "method", "lr", "seed", "status", "test_acc", "test_rmse_angle",
+                                       "test_r2_angle", "seconds"])
 
-    Columns: ``runs``, ``acc_mean``/``acc_std`` (test accuracy), ``rmse_mean``/``rmse_std`` (test RMSE of
-    ``target``, degrees for the angle), ``r2_mean``/``r2_std`` and ``seconds_mean``/``seconds_std`` (training
-    seconds per epoch, the median over a run's epochs: robust to a burst of load on a shared machine); NaN where
-    a method has no such output. Only ``ok`` records count.
+
+def selection_display(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The learning-rate choice: per method (rows) the mean validation score over the selection seeds at each
+    rate (columns), and the rate chosen (the best; ties to the smaller). Reads validation metrics only."""
+    configs = [unification_config_from_dict(r["config"]) for r in records]
+    scores = pd.DataFrame({"method": [c.method for c in configs], "lr": [c.lr for c in configs],
+                           "score": [validation_score(c, r) for c, r in zip(configs, records)]})
+    table = scores.pivot_table(index="method", columns="lr", values="score", aggfunc="mean")
+    table = table.reindex([m for m in METHODS if m in table.index])
+    shown = table.map(lambda value: f"{value:.3f}")
+    shown.columns = [f"{lr:g}" for lr in table.columns]
+    chosen = chosen_learning_rates(configs, records)
+    shown["chosen"] = [f"{chosen[m]:g}" for m in table.index]
+    shown.index = [SHORT_LABELS[m] for m in table.index]
+    return shown
+
+
+def unification_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Mean and std over seeds per method of the reporting runs (indexed by method, in ``METHODS`` order).
+
+    Columns: ``runs``, ``lr`` (the chosen rate), ``acc_mean``/``acc_std`` (test accuracy), ``rmse_mean``/
+    ``rmse_std`` (test RMSE of the angle, degrees), ``r2_mean``/``r2_std`` and ``seconds_mean``/``seconds_std``
+    (training seconds per epoch); NaN where a method has no such output. Only ``ok`` runs count.
     """
-    import pandas as pd
-
-    rows = [{"method": r["config"]["method"], "acc": r["metrics"].get("test_acc", math.nan),
-             "rmse": r["metrics"].get(f"test_rmse_{target}", math.nan),
-             "r2": r["metrics"].get(f"test_r2_{target}", math.nan),
-             "seconds": statistics.median(h["seconds"] for h in r["history"])}
-            for r in records if r["status"] == "ok"]
-    frame = pd.DataFrame(rows, columns=["method", "acc", "rmse", "r2", "seconds"])
+    frame = records_frame(records)
+    frame = frame[frame.status == "ok"].rename(columns={"test_acc": "acc", "test_rmse_angle": "rmse",
+                                                        "test_r2_angle": "r2"})
     grouped = frame.groupby("method")
-    table = grouped.agg(["mean", "std"])
+    table = grouped[["acc", "rmse", "r2", "seconds"]].agg(["mean", "std"])
     table.columns = [f"{name}_{stat}" for name, stat in table.columns]
+    table.insert(0, "lr", grouped["lr"].first())
     table.insert(0, "runs", grouped.size())
     return table.reindex([m for m in METHODS if m in table.index])
 
 
-def unification_figure(table: Any, *, unit: str = "°") -> Any:
+def unification_display(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` as text for the page: one row per method, "mean ± std" cells, "—" where a method has none."""
+    def cell(mean: float, std: float, scale: float, digits: int) -> str:
+        if mean != mean:
+            return "—"
+        return f"{scale * mean:.{digits}f}" + ("" if std != std else f" ± {scale * std:.{digits}f}")
+
+    columns = {"accuracy (%)": ("acc", 100, 2), "angle RMSE (°)": ("rmse", 1, 2), "s / epoch": ("seconds", 1, 2)}
+    shown = pd.DataFrame({name: [cell(r[f"{key}_mean"], r[f"{key}_std"], scale, digits) for _, r in table.iterrows()]
+                          for name, (key, scale, digits) in columns.items()},
+                         index=[SHORT_LABELS[m] for m in table.index])
+    shown.insert(0, "runs", list(table.runs))
+    shown.insert(0, "lr", [f"{lr:g}" for lr in table.lr])
+    return shown
+
+
+def unification_figure(table: pd.DataFrame, *, unit: str = "°") -> Any:
     """Test accuracy (x) against regression RMSE (y) per method, error bars one std over seeds.
 
     The single-task references have one metric each, so they are lines: a vertical one at the classifier's
@@ -100,79 +179,83 @@ def _zero(value: float) -> float:
     return 0.0 if value != value else float(value)
 
 
-def _compare(a_mean: float, a_std: float, b_mean: float, b_std: float, higher_better: bool, floor: float) -> str:
-    """``better``, ``worse`` or ``level``: a difference counts beyond ``VERDICT_SIGMAS`` larger stds and ``floor``."""
-    margin = max(VERDICT_SIGMAS * max(_zero(a_std), _zero(b_std)), floor)
-    diff = (a_mean - b_mean) if higher_better else (b_mean - a_mean)
-    return "better" if diff > margin else "worse" if diff < -margin else "level"
+def unification_tests(records: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -> pd.DataFrame:
+    """Every comparison of :data:`COMPARISONS` on the reporting ``records``, paired on the seed, Holm-adjusted
+    together: :func:`sigmse.verdicts.holm_verdicts`'s frame with a ``metric`` column, in ``COMPARISONS`` order.
 
-
-def unification_verdict(table: Any, method: str = "unified_mse_or", reference: str = "separate_heads") -> str:
-    """A sentence comparing ``method`` with ``reference`` on both tasks, with the numbers it rests on.
-
-    On each task a difference counts when it exceeds ``VERDICT_SIGMAS`` times the larger seed std and
-    ``VERDICT_FLOORS``.
+    Accuracy is judged against :data:`sigmse.verdicts.ACCURACY_MARGINS` of the dataset, the angle's RMSE
+    (lower is better) against :data:`ANGLE_RMSE_MARGIN`. A diverged run has no test metric, so its pairs are
+    left out and counted in ``note``.
     """
-    missing = [m for m in (method, reference) if m not in table.index]
-    if missing:
-        return f"no verdict: {METHOD_LABELS[missing[0]]} has no finished run"
-    a, b = table.loc[method], table.loc[reference]
-    acc = _compare(a.acc_mean, a.acc_std, b.acc_mean, b.acc_std, True, VERDICT_FLOORS["acc"])
-    rmse = _compare(a.rmse_mean, a.rmse_std, b.rmse_mean, b.rmse_std, False, VERDICT_FLOORS["rmse"])
-    words = _WORDS
-    if acc == rmse == "level":
-        lead = f"one MSE objective ({METHOD_LABELS[method]}) does both tasks as well as {METHOD_LABELS[reference]}"
-    elif acc == rmse:
-        lead = f"{METHOD_LABELS[method]} is {words[acc]} {METHOD_LABELS[reference]} on both tasks"
-    else:
-        lead = (f"{METHOD_LABELS[method]} is {words[acc]} {METHOD_LABELS[reference]} on accuracy and "
-                f"{words[rmse]} it on the angle")
-    return (f"{lead}: {100 * a.acc_mean:.1f} % vs {100 * b.acc_mean:.1f} % accuracy, "
-            f"{a.rmse_mean:.1f}° vs {b.rmse_mean:.1f}° RMSE")
+    frame = records_frame(records)
+    if frame.duplicated(["dataset", "method", "seed"]).any():
+        raise ValueError("more than one run per method and seed: pass the reporting records only (one learning "
+                         "rate per method)")
+    parts = [verdicts.paired_tests(frame, metric, claim=CLAIM, baseline=baseline, column="method", levels=[method],
+                                   margins=verdicts.ACCURACY_MARGINS if metric == "test_acc" else ANGLE_RMSE_MARGIN,
+                                   higher_is_better=metric == "test_acc").assign(metric=metric)
+             for method, baseline, metric in COMPARISONS]
+    return verdicts.holm_verdicts(pd.concat(parts, ignore_index=True), alpha=alpha)
 
 
-def unification_versus_single(table: Any, method: str = "unified_mse_or") -> str:
-    """A sentence comparing ``method`` with the classifier and the regressor trained alone, by the same rule."""
-    missing = [m for m in (method, "classifier_only", "regressor_only") if m not in table.index]
-    if missing:
-        return f"no comparison: {METHOD_LABELS[missing[0]]} has no finished run"
-    a, c, r = table.loc[method], table.loc["classifier_only"], table.loc["regressor_only"]
-    acc = _compare(a.acc_mean, a.acc_std, c.acc_mean, c.acc_std, True, VERDICT_FLOORS["acc"])
-    rmse = _compare(a.rmse_mean, a.rmse_std, r.rmse_mean, r.rmse_std, False, VERDICT_FLOORS["rmse"])
-    return (f"{METHOD_LABELS[method]} is {_WORDS[acc]} the classifier alone on accuracy "
-            f"({100 * a.acc_mean:.1f} % vs {100 * c.acc_mean:.1f} %) and {_WORDS[rmse]} the regressor alone on the "
-            f"angle ({a.rmse_mean:.1f}° vs {r.rmse_mean:.1f}°)")
+def _row(tests: pd.DataFrame, method: str, baseline: str, metric: str) -> pd.Series | None:
+    found = tests[(tests.method == method) & (tests.baseline == baseline) & (tests.metric == metric)]
+    return None if found.empty else found.iloc[0]
 
 
-def unification_numbers(table: Any) -> dict[str, float]:
-    """Plain floats for the page's prose: ``<method>_<acc|rmse|r2|seconds>`` and ``..._std`` (accuracy in %).
+def _text(row: pd.Series | None, metric: str) -> str:
+    """:func:`sigmse.verdicts.verdict_text` on the metric's scale (degrees written without a space)."""
+    _, scale, unit = _MEASURES[metric]
+    return verdicts.verdict_text(row, scale=scale, unit=unit).replace(" °", "°")
 
-    A std over one seed (NaN) is given as 0; a metric a method does not have is NaN.
-    """
+
+def unification_verdict(tests: pd.DataFrame, method: str = "unified_mse_or",
+                        baseline: str = "separate_heads") -> str:
+    """One line: ``method`` against ``baseline`` on accuracy and on the angle, each verdict with its effect,
+    interval and seeds, e.g. ``"accuracy not worse (non-inferior by 0.50 pp): −0.10 pp [−0.40, +0.20], 5 seeds;
+    angle RMSE worse: +1.20° [+0.60, +1.80], 5 seeds"``; ``not run`` where a method has no runs."""
+    return (f"accuracy {_text(_row(tests, method, baseline, 'test_acc'), 'test_acc')}; "
+            f"angle RMSE {_text(_row(tests, method, baseline, 'test_rmse_angle'), 'test_rmse_angle')}")
+
+
+def unification_versus_single(tests: pd.DataFrame, method: str = "unified_mse_or") -> str:
+    """One line: ``method`` against the classifier alone on accuracy and the regressor alone on the angle."""
+    return (f"accuracy against the classifier alone "
+            f"{_text(_row(tests, method, 'classifier_only', 'test_acc'), 'test_acc')}; angle RMSE against the "
+            f"regressor alone {_text(_row(tests, method, 'regressor_only', 'test_rmse_angle'), 'test_rmse_angle')}")
+
+
+def verdict_display(tests: pd.DataFrame) -> pd.DataFrame:
+    """The family as text for the page: per comparison the measure, the mean paired difference with its 95%
+    interval, the Holm-adjusted p-value of the verdict's hypothesis ("—" when inconclusive) and the verdict;
+    a ``note`` column only where pairs were left out."""
+    rows = []
+    for _, row in tests.iterrows():
+        measure, scale, unit = _MEASURES[row["metric"]]
+        if row["n_pairs"] < 2:
+            difference = "—" if row["n_pairs"] == 0 else f"{row['mean_diff'] * scale:+.2f}"
+        else:
+            difference = (f"{row['mean_diff'] * scale:+.2f} [{row['ci95_low'] * scale:+.2f}, "
+                          f"{row['ci95_high'] * scale:+.2f}]")
+        p_column = "padj_" + row["verdict"].replace(" ", "_")
+        rows.append({"comparison": f"{SHORT_LABELS[row['method']]} vs {SHORT_LABELS[row['baseline']]}",
+                     "measure": f"{measure} ({unit})", "difference [95% CI]": difference.replace("-", "\u2212"),
+                     "p (Holm)": f"{row[p_column]:.3g}" if p_column in row.index else "—",
+                     "verdict": verdicts.verdict_label(row, scale, unit).replace(" °", "°"), "note": row["note"]})
+    shown = pd.DataFrame(rows).set_index("comparison")
+    return shown if shown["note"].astype(bool).any() else shown.drop(columns="note")
+
+
+def unification_numbers(table: pd.DataFrame) -> dict[str, float]:
+    """Plain floats for the page's prose: ``<method>_<acc|rmse|r2|seconds>`` and ``..._std`` (accuracy in %),
+    and ``<method>_lr``. A std over one seed (NaN) is given as 0; a metric a method does not have is NaN."""
     numbers = {}
     for method, row in table.iterrows():
+        numbers[f"{method}_lr"] = float(row["lr"])
         for name, scale in (("acc", 100.0), ("rmse", 1.0), ("r2", 1.0), ("seconds", 1.0)):
             numbers[f"{method}_{name}"] = scale * float(row[f"{name}_mean"])
             numbers[f"{method}_{name}_std"] = scale * _zero(float(row[f"{name}_std"]))
     return numbers
-
-
-def unification_display(table: Any) -> Any:
-    """``table`` as text for the page: one row per method, "mean ± std" cells, "—" where a method has none."""
-    import pandas as pd
-
-    def cell(mean: float, std: float, scale: float, digits: int) -> str:
-        if mean != mean:
-            return "—"
-        return f"{scale * mean:.{digits}f}" + ("" if std != std else f" ± {scale * std:.{digits}f}")
-
-    columns = {"test accuracy (%)": ("acc", 100, 2), "angle RMSE (°)": ("rmse", 1, 2), "angle R²": ("r2", 1, 3),
-               "seconds per epoch": ("seconds", 1, 2)}
-    shown = pd.DataFrame({name: [cell(r[f"{key}_mean"], r[f"{key}_std"], scale, digits) for _, r in table.iterrows()]
-                          for name, (key, scale, digits) in columns.items()},
-                         index=[METHOD_LABELS[m] for m in table.index])
-    shown.insert(0, "runs", list(table.runs))
-    return shown
 
 
 def unification_provenance(records: Sequence[Mapping[str, Any]], profile: str) -> str:

@@ -4,8 +4,6 @@ Hand computations used below:
 
 * mean 0.92, sample std 0.02 of [0.90, 0.92, 0.94]; the 95% Student-t quantile with 2 dof is 4.302652729911275,
   so the half-width is 4.302652729911275 * 0.02 / sqrt(3) = 0.0496827...
-* with 2 dof the t distribution has the closed form CDF F(t) = 1/2 + t / (2 sqrt(2 + t^2)), so a two-sided
-  paired t-test has p = 1 - |t| / sqrt(2 + t^2).
 """
 
 from __future__ import annotations
@@ -77,51 +75,7 @@ def test_a_failed_run_is_refused_not_scored_like_a_diverged_one(frame):
 # -- select_learning_rates --------------------------------------------------------------------------
 
 
-def test_select_learning_rates_scores_diverged_runs_at_chance():
-    """lr 1.0 has the best surviving seed (0.95) but one diverged seed: (0.95 + 0.1) / 2 = 0.525 < 0.8."""
-    frame = _frame([("a", 0.1, 0, 0.8, 0.5, "ok"), ("a", 0.1, 1, 0.8, 0.5, "ok"),
-                    ("a", 1.0, 0, 0.95, 0.99, "ok"), ("a", 1.0, 1, np.nan, np.nan, "diverged")])
-    chosen = analysis.select_learning_rates(frame)
-    assert sorted(chosen["seed"]) == [0, 1]
-    assert set(chosen["lr"]) == {0.1} and set(chosen["chosen_lr"]) == {0.1}
-    assert chosen["selection_score"].iloc[0] == pytest.approx(0.8)
-
-
-def test_select_learning_rates_keeps_a_group_whose_every_run_diverged():
-    frame = _frame([("a", 0.1, 0, np.nan, np.nan, "diverged"), ("a", 1.0, 0, np.nan, np.nan, "diverged"),
-                    ("b", 0.1, 0, 0.7, 0.7, "ok")])
-    chosen = analysis.select_learning_rates(frame)
-    row = chosen[chosen["variant"] == "a"].iloc[0]
-    assert row["chosen_lr"] == 0.1 and row["selection_score"] == pytest.approx(0.1)  # a tie: the smaller lr
-    assert len(chosen) == 2
-
-
-def test_select_learning_rates_picks_best_mean_per_group():
-    frame = _frame([("a", 0.1, 0, 0.80, 0.1, "ok"), ("a", 0.1, 1, 0.90, 0.1, "ok"),  # mean 0.85
-                    ("a", 1.0, 0, 0.95, 0.9, "ok"), ("a", 1.0, 1, 0.70, 0.9, "ok"),  # mean 0.825
-                    ("b", 0.1, 0, 0.50, 0.9, "ok"), ("b", 0.1, 1, 0.50, 0.9, "ok"),
-                    ("b", 1.0, 0, 0.60, 0.1, "ok"), ("b", 1.0, 1, 0.55, 0.1, "ok")])
-    chosen = analysis.select_learning_rates(frame).groupby("variant")["chosen_lr"].first()
-    assert chosen.to_dict() == {"a": 0.1, "b": 1.0}
-
-
-def test_select_learning_rates_never_reads_test_metrics():
-    rng = np.random.default_rng(0)
-    rows = [(v, lr, s, float(rng.uniform(0.5, 1.0)), float(rng.uniform(0.5, 1.0)), "ok")
-            for v in "abc" for lr in (0.01, 0.1, 1.0) for s in range(3)]
-    frame = _frame(rows)
-    before = analysis.select_learning_rates(frame)[["variant", "chosen_lr"]].drop_duplicates()
-    for permutation_seed in range(5):
-        shuffled = frame.assign(test_acc=np.random.default_rng(permutation_seed).permutation(frame["test_acc"]))
-        after = analysis.select_learning_rates(shuffled)[["variant", "chosen_lr"]].drop_duplicates()
-        pd.testing.assert_frame_equal(before.reset_index(drop=True), after.reset_index(drop=True))
-    with pytest.raises(ValueError, match="test metric"):
-        analysis.select_learning_rates(frame, metric="test_acc")
-    with pytest.raises(ValueError, match="no column 'optimizer'"):
-        analysis.select_learning_rates(frame, group=("dataset", "optimizer"))
-
-
-# -- summarize and paired_comparison ----------------------------------------------------------------
+# -- summarize ----------------------------------------------------------------
 
 
 def test_summarize_matches_hand_computed_t_interval():
@@ -136,67 +90,6 @@ def test_summarize_matches_hand_computed_t_interval():
     b = table.loc["b"]
     assert (b["n"], b["n_diverged"], b["mean"]) == (1, 1, 0.5)
     assert math.isnan(b["std"]) and math.isnan(b["ci95_low"]) and math.isnan(b["ci95_high"])
-
-
-def _paired_frame(baseline, other, name="sigmoid_mse_or"):
-    return pd.DataFrame([{"dataset": "mnist", "loss": loss, "seed": s, "test_acc": acc}
-                         for loss, values in (("softmax_ce", baseline), (name, other))
-                         for s, acc in enumerate(values)])
-
-
-def test_paired_comparison_not_significant_matches_hand_computation():
-    """Differences [0.01, 0.03, 0.02]: mean 0.02, sd 0.01, t = 0.02 / (0.01/sqrt 3) = 2 sqrt 3."""
-    result = analysis.paired_comparison(_paired_frame([0.90, 0.92, 0.94], [0.91, 0.95, 0.96]), "test_acc")
-    row = result.iloc[0]
-    t = 0.02 / (0.01 / math.sqrt(3))
-    half = T_975_2DOF * 0.01 / math.sqrt(3)
-    assert row["loss"] == "sigmoid_mse_or" and row["baseline"] == "softmax_ce" and row["n_pairs"] == 3
-    assert row["mean_diff"] == pytest.approx(0.02)
-    assert row["ci95_low"] == pytest.approx(0.02 - half) and row["ci95_high"] == pytest.approx(0.02 + half)
-    assert row["p_value"] == pytest.approx(1 - t / math.sqrt(2 + t * t))  # 0.0742
-    assert row["verdict"] == "same" and row["note"] == ""
-
-
-def test_paired_comparison_significant_worse_and_better():
-    """Differences [-0.05, -0.04, -0.06]: t = -5 sqrt 3, p = 1 - |t| / sqrt(2 + t^2) = 0.0131 < 0.05."""
-    worse = analysis.paired_comparison(_paired_frame([0.90, 0.92, 0.94], [0.85, 0.88, 0.88]), "test_acc").iloc[0]
-    t = 0.05 / (0.01 / math.sqrt(3))
-    assert worse["p_value"] == pytest.approx(1 - t / math.sqrt(2 + t * t))
-    assert worse["verdict"] == "worse"
-    nll = analysis.paired_comparison(_paired_frame([0.90, 0.92, 0.94], [0.85, 0.88, 0.88]), "test_acc",
-                                     higher_is_better=False).iloc[0]
-    assert nll["verdict"] == "better"  # lower is better (e.g. NLL, ECE)
-    strict = analysis.paired_comparison(_paired_frame([0.90, 0.92, 0.94], [0.85, 0.88, 0.88]), "test_acc",
-                                        alpha=0.01).iloc[0]
-    assert strict["verdict"] == "same"
-
-
-def test_paired_comparison_one_seed_is_too_few_and_diverged_pairs_are_counted():
-    one = analysis.paired_comparison(_paired_frame([0.9], [0.95]), "test_acc").iloc[0]
-    assert one["verdict"] == "same" and one["note"] == "too few seeds to tell" and math.isnan(one["p_value"])
-    assert one["mean_diff"] == pytest.approx(0.05)
-    gap = analysis.paired_comparison(_paired_frame([0.9, 0.9, 0.9], [0.95, np.nan, 0.97]), "test_acc").iloc[0]
-    assert gap["n_pairs"] == 2 and "1 pair(s) without a value" in gap["note"]
-    assert gap["mean_diff"] == pytest.approx(0.06)
-
-
-def test_paired_comparison_rejects_several_runs_per_seed():
-    frame = pd.concat([_paired_frame([0.9, 0.9], [0.8, 0.8]), _paired_frame([0.9, 0.9], [0.8, 0.8])])
-    with pytest.raises(ValueError, match="select_learning_rates"):
-        analysis.paired_comparison(frame, "test_acc")
-
-
-def test_verdict_text():
-    row = {"verdict": "same", "mean_diff": -0.0012, "p_value": 0.4134, "n_pairs": 2}
-    assert analysis.verdict_text(row) == "same (\u22120.12 pp, p = 0.41, 2 seeds)"
-    assert analysis.verdict_text(None) == "not run"
-    one_seed = {**row, "p_value": float("nan"), "n_pairs": 1}
-    assert analysis.verdict_text(one_seed) == "same (\u22120.12 pp, p n/a, 1 seed)"
-    assert analysis.verdict_text({**row, "verdict": "better", "mean_diff": 0.02, "p_value": 1e-5}) == \
-        "better (+2.00 pp, p < 0.001, 2 seeds)"
-
-
-# -- histories --------------------------------------------------------------------------------------
 
 
 def _history_records():
@@ -219,32 +112,6 @@ def test_history_frame_long_format():
     assert diverged["epoch"] == 1 and math.isnan(diverged["train_loss"]) and math.isnan(diverged["test_acc"])
     assert history["reset_fraction"].isna().all()
     assert history.loc[history["loss"] == "sigmoid_mse", "train_acc_flipped"].iloc[0] == 0.1
-
-
-def test_epochs_to_reach_reads_the_seed_mean_curve():
-    """softmax_ce mean curve [0.55, 0.75, 0.85]; sigmoid_mse [0.2, 0.4, 0.6] (the diverged seed has no accuracy)."""
-    history = analysis.history_frame(_history_records())
-    table = analysis.epochs_to_reach(history, [0.7, 0.8, 0.9], by="variant")
-    epochs = table.set_index(["variant", "threshold"])["epoch"]
-    assert epochs[("softmax_ce", 0.7)] == 2 and epochs[("softmax_ce", 0.8)] == 3
-    assert math.isnan(epochs[("softmax_ce", 0.9)])
-    assert epochs[("sigmoid_mse", 0.7)] != epochs[("sigmoid_mse", 0.7)]  # NaN: never
-    assert len(table) == 6
-
-
-def test_relative_thresholds_and_epochs_to_reach_per_dataset():
-    history = analysis.history_frame(_history_records())
-    levels = analysis.relative_thresholds(history, [0.5, 1.0])  # best final seed-mean: softmax_ce 0.85
-    assert levels["best"].tolist() == pytest.approx([0.85, 0.85])
-    assert levels["threshold"].tolist() == pytest.approx([0.425, 0.85])
-    table = analysis.epochs_to_reach(history, levels)
-    epochs = table.set_index(["variant", "fraction"])["epoch"]
-    assert epochs[("softmax_ce", 0.5)] == 1 and epochs[("softmax_ce", 1.0)] == 3
-    assert epochs[("sigmoid_mse", 0.5)] == 3 and math.isnan(epochs[("sigmoid_mse", 1.0)])
-    assert set(table.columns) >= {"dataset", "variant", "fraction", "best", "threshold", "epoch"}
-
-
-# -- provenance -------------------------------------------------------------------------------------
 
 
 def test_provenance_line():

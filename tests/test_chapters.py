@@ -14,24 +14,48 @@ import pytest
 
 pytest.importorskip("scipy")
 
-from test_analysis import T_975_2DOF, _frame, _paired_frame, _record  # noqa: E402
+from test_analysis import T_975_2DOF, _frame, _record  # noqa: E402
 
-from sigmse import analysis, chapters  # noqa: E402
+from sigmse import chapters, verdicts  # noqa: E402
+
+
+def _paired_frame(baseline, other, name="sigmoid_mse_or"):
+    """Reporting runs of softmax CE (``baseline`` per seed) and ``name`` (``other``) on MNIST at lr 0.1."""
+    rows = [{"dataset": "mnist", "loss": loss, "seed": s, "lr": 0.1, "test_acc": v, "status": "ok"}
+            for loss, values in (("softmax_ce", baseline), (name, other)) for s, v in enumerate(values)]
+    return pd.DataFrame(rows)
 
 
 def test_headline_and_comparison_tables_format_hand_computed_numbers():
-    frame = _paired_frame([0.90, 0.92, 0.94], [0.91, 0.95, 0.96]).assign(
-        chosen_lr=0.1, test_ece=0.05, test_nll=0.25, status="ok")
+    """Differences 0.01, 0.03, 0.02: mean 2.00 pp, sd 1 pp, 95% CI 2 ± 4.303/sqrt(3) pp; one-sided p of better
+    with t = 2 sqrt(3) on 2 dof: (1 - t / sqrt(2 + t^2)) / 2 = 0.0371; the family holds 3 p-values."""
+    frame = _paired_frame([0.90, 0.92, 0.94], [0.91, 0.95, 0.96])
     table = chapters.headline_table(frame, orders={"loss": ["sigmoid_mse_or", "softmax_ce"]})
     assert list(table.index.get_level_values("loss")) == ["sigmoid_mse_or", "softmax_ce"]
     row = table.loc[("mnist", "softmax_ce")]
     half = 100 * T_975_2DOF * 0.02 / math.sqrt(3)
     assert row["test acc (%)"] == "92.00 \u00b1 2.00" and row["seeds"] == "3"
-    assert row["95% CI (%)"] == f"[{92 - half:.2f}, {92 + half:.2f}]" and row["lr (chosen on val)"] == "0.1"
-    assert row["ECE"] == "0.050 \u00b1 0.000"
-    printed = chapters.comparison_table(analysis.paired_comparison(frame, "test_acc")).iloc[0]
-    assert printed["difference (pp)"] == "+2.00" and printed["p (paired t)"] == "0.074"
-    assert printed["verdict"] == "same" and printed["vs"] == "softmax_ce"
+    assert row["95% CI (%)"] == f"[{92 - half:.2f}, {92 + half:.2f}]" and row["lr"] == "0.1"
+    family = verdicts.holm_verdicts(verdicts.paired_tests(frame, "test_acc", claim="equivalence", margins=0.005))
+    t = 2 * math.sqrt(3)
+    assert family["p_better"].iloc[0] == pytest.approx((1 - t / math.sqrt(2 + t * t)) / 2)
+    printed = chapters.comparison_table(family, keys=["dataset", "loss"]).iloc[0]
+    half = 100 * T_975_2DOF * 0.01 / math.sqrt(3)
+    assert printed["difference [95% CI] (pp)"] == f"+2.00 [{2 - half:.2f}, {2 + half:.2f}]"
+    assert printed["margin (pp)"] == "\u00b10.50" and printed["seeds"] == 3
+    assert printed["verdict"] == "inconclusive"  # 3 x 0.0371 = 0.111 after Holm
+    assert printed["p (Holm)"] == "1.000"  # inconclusive shows the claim's primary hypothesis: equivalence
+    cells = chapters.claim_cells("claim_x", family.iloc[0].to_dict(), "quick")
+    effect = f"+2.00 pp [{2 - half:.2f}, {2 + half:.2f}]".replace("-", "\u2212")  # prose: a true minus sign
+    assert cells == {"claim_x": "inconclusive", "claim_x_effect": effect,
+                     "claim_x_margin": "\u00b10.50 pp", "claim_x_seeds": "3", "claim_x_profile": "quick"}
+
+
+def test_calibration_table_shows_raw_and_temperature_scaled_figures():
+    frame = _paired_frame([0.9, 0.9], [0.9, 0.9]).assign(test_ece=[0.05, 0.07, 0.1, 0.1], test_ece_ts=0.02,
+                                                         test_nll=0.3, test_nll_ts=0.25, temperature=[1.5, 2.5, 1, 1])
+    row = chapters.calibration_table(frame).loc[("mnist", "softmax_ce")]
+    assert row["ECE"] == "0.060 \u00b1 0.014" and row["ECE (TS)"] == "0.020 \u00b1 0.000" and row["T"] == "2.00"
 
 
 def test_keyed_values_are_plain_floats_with_nan_for_missing():
@@ -39,14 +63,6 @@ def test_keyed_values_are_plain_floats_with_nan_for_missing():
     values = chapters.keyed_values(summary, "acc", ["fashion-mnist", "cifar10"], ["softmax_ce"])
     assert values["acc_fashion_mnist_softmax_ce"] == 0.9 and type(values["acc_fashion_mnist_softmax_ce"]) is float
     assert math.isnan(values["acc_cifar10_softmax_ce"])
-
-
-def test_convergence_verdict_counts_levels():
-    table = pd.DataFrame({"dataset": ["mnist"] * 4, "fraction": [0.9, 0.9, 0.99, 0.99],
-                          "variant": ["softmax_ce", "sigmoid_mse_or"] * 2, "epoch": [2.0, 1.0, 3.0, np.nan]})
-    assert chapters.convergence_verdict(table) == ("mixed: sigmoid_mse_or reaches 1 of 2 accuracy levels in no more "
-                                                   "epochs than softmax_ce (1 sooner, 1 later)")
-    assert chapters.convergence_verdict(table[table["variant"] == "softmax_ce"]) == "not run"
 
 
 def test_lr_sweep_table_and_verdict():
@@ -75,7 +91,8 @@ def test_grid_edges_flags_rates_at_either_end():
     frame = _frame([(v, lr, 0, val, 0.5, "ok") for v, vals in (("a", (0.9, 0.5, 0.4)), ("b", (0.4, 0.9, 0.5)),
                                                                  ("c", (0.4, 0.5, 0.9)))
                     for lr, val in zip((0.01, 0.1, 1.0), vals)])
-    edges = chapters.grid_edges(analysis.select_learning_rates(frame), frame)
+    report = frame.loc[frame.groupby("variant")["val_acc"].idxmax()]  # the rate each variant chose
+    edges = chapters.grid_edges(report, frame)
     assert edges[["variant", "chosen_lr", "edge"]].values.tolist() == [["a", 0.01, "smallest"], ["c", 1.0, "largest"]]
 
 
@@ -83,14 +100,16 @@ def test_grid_edges_flags_rates_at_either_end():
 @pytest.mark.shared_data
 def test_experiment_records_says_when_it_trains_missing_runs_and_is_silent_once_stored(shared_data_dir, tmp_path,
                                                                                        capsys):
-    """A first call trains the smoke MNIST runs and prints how many and how to train them in parallel; a second
-    call loads the same records and prints nothing."""
+    """A first call trains the smoke MNIST selection runs, then the reporting runs they choose, and prints how many
+    and how to train them in parallel; a second call loads the same records and prints nothing."""
     first = chapters.experiment_records("accuracy", "smoke", results_dir=str(tmp_path), data_dir=str(shared_data_dir),
                                         datasets=["mnist"])
+    total = len(first.selection) + len(first.report)
     line = capsys.readouterr().out
-    assert line.startswith(f"accuracy: {len(first)} of {len(first)} runs are not in {tmp_path}/smoke/ and train now")
+    assert line.startswith(f"accuracy: {total} of {total} runs are not in {tmp_path}/smoke/ and train now")
     assert "--sweep-jobs N" in line
+    assert {r["config"]["seed"] for r in first.report}.isdisjoint(r["config"]["seed"] for r in first.selection)
     second = chapters.experiment_records("accuracy", "smoke", results_dir=str(tmp_path),
                                          data_dir=str(shared_data_dir), datasets=["mnist"])
     assert capsys.readouterr().out == ""
-    assert [r["config"] for r in second] == [r["config"] for r in first]
+    assert [r["config"] for r in second.report] == [r["config"] for r in first.report]

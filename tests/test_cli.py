@@ -90,17 +90,24 @@ def test_sweep_dry_run_lists_runs_without_training(tmp_path, shared_data_dir, ca
     argv = ["sweep", "--profile", "smoke", "--only", "accuracy", "--results-dir", str(tmp_path), "--dry-run",
             "--data-dir", str(shared_data_dir)]
     assert main(argv) == 0
-    assert "profile smoke: 30 runs in accuracy; 0 already stored" in capsys.readouterr().out
+    out = capsys.readouterr().out  # 30 selection runs (one seed), 15 reporting runs once they have chosen
+    assert "profile smoke: 45 runs in accuracy; 0 already stored" in out
+    assert "15 reporting runs wait for their selection runs" in out
     assert not any(tmp_path.iterdir())
 
 
 def test_sweep_takes_a_chapters_datasets_and_seeds(tmp_path, shared_data_dir, capsys):
-    """--datasets and --seeds give the runs a chapter asks for with the same papermill parameters."""
-    from sigmse.profiles import experiment_configs
+    """--datasets, --selection-seeds and --seeds give the runs a chapter asks for with the same papermill
+    parameters; seeds that would both choose and report are refused before any work."""
+    from sigmse.protocol import plan_experiment
 
-    argv = ["sweep", "--profile", "smoke", "--only", "noise", "--datasets", "mnist", "--seeds", "0", "1", "2",
-            "--results-dir", str(tmp_path), "--data-dir", str(shared_data_dir), "--dry-run"]
+    argv = ["sweep", "--profile", "smoke", "--only", "noise", "--datasets", "mnist", "--selection-seeds", "7",
+            "--seeds", "1", "2", "3", "--results-dir", str(tmp_path), "--data-dir", str(shared_data_dir), "--dry-run"]
     assert main(argv) == 0
-    expected = experiment_configs("noise", "smoke", datasets=["mnist"], seeds=[0, 1, 2])
-    assert {c.seed for c in expected} == {0, 1, 2}
-    assert f"profile smoke: {len(expected)} runs in noise; 0 already stored" in capsys.readouterr().out
+    plan = plan_experiment("noise", "smoke", results_dir=tmp_path, datasets=["mnist"], selection_seeds=[7],
+                           seeds=[1, 2, 3])
+    assert {c.seed for c in plan.selection} == {7}
+    assert (f"profile smoke: {len(plan.selection) + plan.report_count} runs in noise; 0 already stored"
+            in capsys.readouterr().out)
+    assert main([*argv[:-1], "--seeds", "7", "8", "--dry-run"]) == 2
+    assert "seeds [7] are both selection seeds [7] and reporting seeds [7, 8]" in capsys.readouterr().err

@@ -19,6 +19,7 @@ def test_hash_ignores_device_and_option_order_but_not_values():
     b = RunConfig(loss="sigmoid_mse", loss_options={"neg": 0.1, "pos": 0.9}, device="auto")
     assert a.hash == b.hash
     assert a.hash != a.with_(lr=2e-3).hash
+    assert a.hash != a.with_(evals_per_epoch=1).hash  # it changes the record (its curve)
     assert len(a.hash) == 16
 
 
@@ -41,6 +42,9 @@ def test_hash_is_stable_across_processes():
         ({"label_noise": "gaussian"}, "label_noise 'gaussian' is not allowed; choose one of: none, symmetric, asymmetric"),
         ({"epochs": 0}, "epochs must be in [1, inf], got 0"),
         ({"batch_size": 2.5}, "batch_size must be an integer, got 2.5"),
+        ({"evals_per_epoch": 0}, "evals_per_epoch must be in [1, inf], got 0"),
+        ({"evals_per_epoch": 1.5}, "evals_per_epoch must be an integer, got 1.5"),
+        ({"evals_per_epoch": True}, "evals_per_epoch must be an integer, got True"),
         ({"optimizer": "lbfgs"}, "optimizer 'lbfgs' is not allowed; choose one of: sgd, nesterov, adam"),
         ({"device": "tpu"}, "device 'tpu' is not allowed"),
         ({"loss": "sigmoid_mse", "loss_options": {"shift": True}}, "loss 'sigmoid_mse' has no option 'shift'"),

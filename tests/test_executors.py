@@ -41,8 +41,10 @@ SWEEP_SECONDS = 180  # bound on one sweep in a subprocess
 def comparable(record: dict) -> dict:
     """A record without what legitimately differs between two sweeps: timings and provenance."""
     history = [{k: v for k, v in entry.items() if k != "seconds"} for entry in record["history"]]
+    curve = [{k: v for k, v in point.items() if k != "train_seconds"} for point in record.get("curve", [])]
     metrics = {k: v for k, v in record["metrics"].items() if not k.endswith("_seconds")}
-    return {**{k: v for k, v in record.items() if k != "provenance"}, "history": history, "metrics": metrics}
+    return {**{k: v for k, v in record.items() if k != "provenance"}, "history": history, "curve": curve,
+            "metrics": metrics}
 
 
 def assert_same_records(results_dir: Path, profile: str, expected: dict[str, dict]) -> None:

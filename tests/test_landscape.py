@@ -242,7 +242,7 @@ def test_smoothness_counts_nonfinite_and_gradient_regimes():
     assert out == {
         "max_rel_jump": 1.0, "grad_max_rel_jump": pytest.approx((1e4 - 1e-7) / (1e4 - 1e-7)),
         "surface_min": 0.0, "surface_max": 2.0,
-        "surface_nan": 1, "surface_inf": 1, "grad_nan": 1, "grad_inf": 1,
+        "surface_nan": 1, "surface_inf": 1, "grad_nan": 1, "grad_inf": 1, "grad_norm_max": 1e4,
         "vanishing_share": 2 / 16, "exploding_share": 1 / 16,
         "wrong_share": 15 / 16, "vanishing_share_of_wrong": 1 / 15,
     }

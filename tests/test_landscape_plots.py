@@ -1,5 +1,5 @@
 """Light tests of sigmse.landscape_plots: figures build and render (naive formulas' NaN/inf included), have
-the expected axes, and the tables and the verdict sentence say what their inputs say.
+the expected axes, and the tables say what their inputs say.
 
 Grids are tiny (8-16 cells per axis); references are hand-made rows and hand-computed margins.
 """
@@ -33,6 +33,8 @@ from sigmse.landscape import (  # noqa: E402
     loss_surface,
     smoothness_table,
 )
+from sigmse.landscape_curvature import curvature_frame  # noqa: E402
+from sigmse.landscape_verdict import LandscapeVerdict, compare_conditioning  # noqa: E402
 
 LOSSES = tuple(LANDSCAPE_LOSSES)
 
@@ -173,16 +175,36 @@ def test_smoothness_frame_and_style_table():
     assert "share &lt; 1e-06" in html and "jump / range @ 100" in html and "yes" in html
 
 
-@pytest.mark.parametrize("cliffs, discontinuities, vanishing, exploding, expected", [
-    (False, False, True, False, "no cliffs or discontinuities; gradients vanish (saturation), none explode"),
-    (True, False, False, True, "cliffs found; no vanishing gradients, some explode"),
-    (True, True, False, False, "cliffs and discontinuities found; no vanishing gradients, none explode"),
-    (False, True, True, True, "discontinuities found; gradients vanish (saturation), some explode"),
-])
-def test_verdict_sentence_follows_its_inputs(cliffs, discontinuities, vanishing, exploding, expected):
-    """The sentence is composed from the four booleans, nothing else."""
-    assert lp.verdict_sentence(cliffs=cliffs, discontinuities=discontinuities, vanishing=vanishing,
-                               exploding=exploding) == expected
+def test_curvature_figure_table_and_pin_table():
+    """Real curvature rows on a tiny grid: 2 rows (kappa, lambda_min) per target x 5 losses, each with a colour
+    bar; the table has one row per target x loss and logit-MSE's H = 2 I in it; pins run mild to extreme."""
+    frames = [curvature_frame(LandscapeConfig(grid_size=6, target=t, fixed_logit=pin))
+              for t in TARGETS for pin in (-10.0, -1000.0)]
+    note = pd.concat([f for f in frames if f.fixed_logit.iloc[0] == -1000.0])
+    fig = lp.curvature_figure(note)
+    assert len(fig.axes) == 2 * (2 * len(TARGETS) * len(LOSSES))
+    assert _is_white(fig)
+    _render(fig)
+    table = lp.curvature_table(note)
+    assert list(table.columns) == ["median κ", "max κ", "smallest λ", "share λ < 0"]
+    assert len(table) == len(TARGETS) * len(LOSSES)
+    assert table.loc[("free", "logit-MSE")].tolist() == [1.0, 1.0, 2.0, 0.0]
+    assert list(lp.condition_by_pin(pd.concat(frames)).columns) == [-10.0, -1000.0]
+    with pytest.raises(ValueError, match=r"one pinned value per figure, got \[-1000.0, -10.0\]"):
+        lp.curvature_figure(pd.concat(frames))
+
+
+def test_checks_frame_lists_every_check():
+    """The decision table has the verdict's checks in order, indexed by the part of the claim."""
+    verdict = LandscapeVerdict(max_rel_jump=0.1, steepness=5.0, reference_steepness=1.0, worst_slope=-1.0,
+                               nonfinite=0, pinned_grad_max=0.0, vanishing_share_of_wrong=0.5, grad_max=1.0,
+                               grad_nonfinite=0, conditioning=compare_conditioning(pd.DataFrame({
+                                   "loss": ["sigmoid_mse", "softmax_ce"], "target": "free", "fixed_logit": 0.0,
+                                   "z1": 0.0, "z2": 0.0, "condition": [20.0, 1.0], "negative": False})))
+    frame = lp.checks_frame(verdict)
+    assert list(frame.index) == [c.part for c in verdict.checks()]
+    assert list(frame["true"]) == [c.holds for c in verdict.checks()]
+    lp.style_table(frame).to_html()
 
 
 def test_apply_style_gives_white_backgrounds():

@@ -41,12 +41,12 @@ def expected_settings(symmetric, asymmetric, sigmas) -> set[tuple]:
 # The runs each profile lists
 
 
-def test_paper_lists_every_rate_kind_sigma_loss_and_five_seeds():
+def test_paper_lists_every_rate_kind_sigma_loss_and_five_reporting_seeds():
     paper = get_profile("paper")
-    configs = experiment_configs("noise", paper)
+    configs = experiment_configs("noise", paper)  # the reporting seeds (the selection runs: seeds=...)
     assert {c.dataset for c in configs} == {"mnist", "fashion-mnist", "cifar10"}
     assert {c.loss for c in configs} == set(NOISE_LOSSES) and len(NOISE_LOSSES) == 6
-    assert {c.seed for c in configs} == {0, 1, 2, 3, 4}
+    assert {c.seed for c in configs} == set(paper.report_seeds) and len(paper.report_seeds) == 5
     settings = expected_settings((0.2, 0.4, 0.6, 0.8), (0.2, 0.4), (0.1, 0.2, 0.4))
     assert {setting(c) for c in configs} == settings
     for dataset in ("mnist", "fashion-mnist", "cifar10"):
@@ -73,8 +73,10 @@ def test_quick_is_the_documented_reduction():
     assert {setting(c) for c in configs} == expected_settings((0.4, 0.8), (0.4,), (0.4,))
     assert {c.loss for c in configs} == set(NOISE_LOSSES)
     assert sorted({c.lr for c in configs}) == [3e-4, 3e-3]
-    assert {c.seed for c in configs} == {0, 1, 2}
-    assert len(configs) <= 200  # ~1 s each on a CPU: the chapter's quick budget
+    assert {c.seed for c in configs} == {2, 3, 4}
+    selection = experiment_configs("noise", quick, seeds=quick.selection_seeds)
+    reporting = len(selection) // 2 // len(quick.selection_seeds) * len(quick.report_seeds)  # one rate of two
+    assert len(selection) + reporting <= 220  # ~1 s each on a CPU: the chapter's quick budget
 
 
 def test_smoke_is_a_handful_of_runs_and_options_narrow_the_grid():
@@ -208,28 +210,34 @@ def fake_record(config: RunConfig, accuracy: float) -> dict:
                         "train_seconds": 1.0, **sigmas}, "provenance": {}}
 
 
-def test_curves_put_clean_runs_on_every_curve_and_the_verdict_reads_the_pairs():
+def test_curves_put_clean_runs_on_every_curve_and_the_verdicts_read_the_pairs():
+    """Reporting runs where OR is 5 pp ahead of every loss with a seed-to-seed wobble: better than CE, and better
+    than (so also not worse than) the robust losses, in every noisy setting; the whole family is Holm-adjusted."""
     from sigmse import analysis, noise_analysis
 
-    def accuracy(c: RunConfig) -> float:  # OR 5 pp ahead of CE; the larger lr is better for every loss
-        return 0.8 + 0.05 * (c.loss == "sigmoid_mse_or") + 0.01 * (c.lr == 3e-3) + 0.001 * c.seed
-    records = [fake_record(c, accuracy(c)) for c in experiment_configs("noise", "quick")]
-    chosen = noise_analysis.select_noise_learning_rates(analysis.records_frame(records))
-    assert set(chosen["lr"]) == {3e-3} and len(chosen) == len(records) // 2
-    curves = noise_analysis.noise_curves(chosen)
+    def accuracy(c: RunConfig) -> float:
+        return 0.8 + 0.05 * (c.loss == "sigmoid_mse_or") + 0.001 * c.seed + 0.0005 * (c.seed % 2) * (c.loss == "gce")
+    quick = get_profile("quick")
+    records = [fake_record(c, accuracy(c)) for c in experiment_configs("noise", quick) if c.lr == 3e-3]
+    curves = noise_analysis.noise_curves(analysis.records_frame(records))
     clean = curves[curves["level"] == 0]
-    seeds = len(get_profile("quick").seeds)
+    seeds = len(quick.report_seeds)
     assert set(clean["kind"]) == set(noise_analysis.NOISE_KINDS) and len(clean) == 4 * 6 * seeds
     test_only = curves[(curves["kind"] == "input (test only)") & (curves["level"] == 0.4)]
     assert len(test_only) == 6 * seeds and (test_only["test_acc"] < 0.8).all()  # the clean runs' noisy-input metric
     assert sorted(curves.loc[curves["kind"] == "symmetric", "level"].unique()) == [0.0, 0.4, 0.8]
-    comparison = noise_analysis.noise_comparison(curves)
-    row = comparison[(comparison["loss"] == "sigmoid_mse_or") & (comparison["kind"] == "symmetric")
-                     & (comparison["level"] == 0.8)].iloc[0]
-    assert row["mean_diff"] == pytest.approx(0.05) and row["verdict"] == "better"
-    verdict = noise_analysis.noise_verdict(comparison, datasets=["mnist", "cifar10"])
+    family = noise_analysis.noise_verdicts(curves)
+    assert set(family["baseline"]) == {"softmax_ce", "mae", "gce", "symmetric_ce"}
+    assert (family["level"] > 0).all() and len(family) == 4 * 5  # 5 noisy settings x 4 opponents
+    row = family[(family["baseline"] == "softmax_ce") & (family["kind"] == "symmetric")
+                 & (family["level"] == 0.8)].iloc[0]
+    assert row["mean_diff"] == pytest.approx(0.05) and row["claim"] == "superiority" and row["verdict"] == "better"
+    assert set(family.loc[family["baseline"] != "softmax_ce", "claim"]) == {"noninferiority"}
+    verdict = noise_analysis.noise_verdict(family, datasets=["mnist", "cifar10"])
     assert verdict["mnist"].startswith("symmetric: better at 0.4 (+5.0 pp), better at 0.8 (+5.0 pp); asymmetric")
     assert verdict["cifar10"] == "not run"
-    memory = noise_analysis.memorisation_history(analysis.history_frame(records), chosen)
+    assert noise_analysis.tally(family, datasets=["mnist"])["mnist"].startswith(
+        "over 5 noisy settings: vs softmax CE 5 better")
+    memory = noise_analysis.memorisation_history(analysis.history_frame(records))
     assert set(memory["setting"]) == {"symmetric 0.4", "symmetric 0.8", "asymmetric 0.4"}
     assert set(memory["labels"]) == {"clean", "flipped"}

@@ -20,9 +20,9 @@ def test_quick_and_paper_give_every_loss_a_grid_of_at_least_four_learning_rates(
         assert len(get_profile(name).sgd_lr_grid) >= 4
 
 
-def test_paper_profile_uses_full_data_and_five_seeds():
+def test_paper_profile_uses_full_data_and_five_reporting_seeds():
     paper = get_profile("paper")
-    assert len(paper.seeds) == 5
+    assert len(paper.report_seeds) == 5 and len(paper.selection_seeds) == 2
     assert all(b.train_subset is None and b.test_subset is None for b in paper.budgets.values())
     configs = experiment_configs("accuracy", "paper")
     assert {c.loss for c in configs} == set(ACCURACY_LOSSES)

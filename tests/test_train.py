@@ -1,13 +1,12 @@
-"""The trainer: learns, is deterministic on CPU, stops diverged runs, augments per batch, logs what it promises."""
-
-import math
+"""The trainer: learns, is deterministic on CPU, stops diverged runs, augments per batch, logs what it promises
+(including a validation curve within epochs that leaves training unchanged, and temperature-scaled calibration)."""
 
 import pytest
 import torch
 
 from sigmse.config import RunConfig
 from sigmse.data import DATASETS, Dataset
-from sigmse.train import augment_batch, expected_calibration_error, train
+from sigmse.train import augment_batch, evaluation_steps, train
 
 
 def separable_dataset(n_train: int = 600, n_test: int = 200, seed: int = 0) -> Dataset:
@@ -41,8 +40,9 @@ def tiny_config(**changes) -> RunConfig:
 
 def without_timing(result: dict) -> dict:
     history = [{k: v for k, v in h.items() if k != "seconds"} for h in result["history"]]
+    curve = [{k: v for k, v in point.items() if k != "train_seconds"} for point in result["curve"]]
     metrics = {k: v for k, v in result["metrics"].items() if not k.endswith("seconds")}
-    return {"status": result["status"], "history": history, "metrics": metrics}
+    return {"status": result["status"], "history": history, "curve": curve, "metrics": metrics}
 
 
 @pytest.mark.parametrize("loss", ["softmax_ce", "sigmoid_mse_or", "rescaled_square"])
@@ -120,13 +120,72 @@ def test_augmentation_crops_and_flips_each_image_of_the_batch():
         assert any(torch.equal(out[n], c) for c in candidates)
 
 
-def test_expected_calibration_error_against_hand_computed_values():
-    probabilities = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.3, 0.7]])
-    labels = torch.tensor([0, 1, 0, 1])
-    # bins (15 equal): 0.9 -> accuracy 1/2 vs confidence 0.9; 0.6 -> 1 vs 0.6; 0.7 -> 1 vs 0.7
-    expected = (2 * abs(0.5 - 0.9) + abs(1 - 0.6) + abs(1 - 0.7)) / 4
-    assert expected_calibration_error(probabilities, labels) == pytest.approx(expected)
-    assert math.isclose(expected_calibration_error(torch.eye(3), torch.arange(3)), 0.0, abs_tol=1e-7)
+def test_evaluation_steps_are_evenly_spaced_and_end_the_epoch():
+    assert evaluation_steps(469, 4) == [118, 235, 352, 469]
+    assert evaluation_steps(10, 1) == [10]
+    assert evaluation_steps(8, 4) == [2, 4, 6, 8]
+    assert evaluation_steps(2, 4) == [1, 2]  # fewer steps than evaluations: after every step
+
+
+def test_evaluating_within_epochs_leaves_the_training_trajectory_unchanged(tiny):
+    config = tiny_config(loss="sigmoid_mse_or", label_noise="symmetric", label_noise_rate=0.2, augment=True)
+    once = without_timing(train(config.with_(evals_per_epoch=1), dataset=tiny, progress=False))
+    four = without_timing(train(config.with_(evals_per_epoch=4), dataset=tiny, progress=False))
+    assert once["history"] == four["history"] and once["metrics"] == four["metrics"]
+    assert four["curve"][3::4] == once["curve"]  # each epoch's last point is the per-epoch evaluation
+
+
+def test_curve_has_evals_per_epoch_points_per_epoch_with_training_time_without_evaluation(tiny):
+    result = train(tiny_config(epochs=2, evals_per_epoch=3), dataset=tiny, progress=False)  # 500 / 32: 16 steps
+    curve, history = result["curve"], result["history"]
+    assert [p["step"] for p in curve] == [6, 11, 16, 22, 27, 32]
+    assert [p["epoch"] for p in curve] == pytest.approx([s / 16 for s in (6, 11, 16, 22, 27, 32)])
+    assert [curve[2]["val_acc"], curve[5]["val_acc"]] == [h["val_acc"] for h in history]
+    assert all(0.0 <= p["val_acc"] <= 1.0 for p in curve)
+    seconds = [p["train_seconds"] for p in curve]
+    assert seconds == sorted(seconds) and seconds[0] > 0
+    epoch_seconds = [h["seconds"] for h in history]
+    assert [seconds[2], seconds[5]] == pytest.approx([epoch_seconds[0], sum(epoch_seconds)])
+    assert seconds[-1] == pytest.approx(result["metrics"]["train_seconds"])
+
+
+def test_a_diverged_epoch_ends_the_curve_without_accuracy(tiny):
+    result = train(tiny_config(loss="rescaled_square", optimizer="sgd", lr=1e30, epochs=3, evals_per_epoch=2),
+                   dataset=tiny, progress=False)
+    assert result["status"] == "diverged"
+    assert [p["step"] for p in result["curve"]] == [8, 16] and result["curve"][-1]["val_acc"] is None
+
+
+@pytest.mark.parametrize("loss", ["softmax_ce", "sigmoid_mse_or"])
+def test_temperature_scaling_metrics_sit_beside_the_raw_ones(tiny, loss):
+    config = tiny_config(loss=loss, epochs=1, label_noise="symmetric", label_noise_rate=0.3)  # val not separable
+    metrics = train(config, dataset=tiny, progress=False)["metrics"]
+    assert metrics["temperature"] > 0 and metrics["temperature"] != 1.0
+    assert metrics["test_nll_ts"] > 0 and 0.0 <= metrics["test_ece_ts"] <= 1.0
+    assert metrics["test_nll_ts"] != metrics["test_nll"]
+
+
+def test_temperature_is_fitted_on_the_final_validation_logits_and_applied_to_the_test_logits(tiny, monkeypatch):
+    import sigmse.train
+
+    seen = {}
+
+    def unit_temperature(val_logits, val_labels, loss):
+        seen.update(shape=tuple(val_logits.shape), labels=len(val_labels), loss=loss)
+        return 1.0
+
+    monkeypatch.setattr(sigmse.train, "fit_temperature", unit_temperature)
+    metrics = train(tiny_config(loss="sigmoid_mse_or", epochs=1), dataset=tiny, progress=False)["metrics"]
+    assert seen == {"shape": (100, 10), "labels": 100, "loss": "sigmoid_mse_or"}
+    assert (metrics["test_nll_ts"], metrics["test_ece_ts"]) == (metrics["test_nll"], metrics["test_ece"])
+
+
+def test_without_a_validation_split_there_is_no_temperature_and_no_curve_accuracy(tiny):
+    result = train(tiny_config(val_size=0, epochs=1, evals_per_epoch=2), dataset=tiny, progress=False)
+    assert [p["val_acc"] for p in result["curve"]] == [None, None]
+    metrics = result["metrics"]
+    assert metrics["temperature"] is None and metrics["test_nll_ts"] is None and metrics["test_ece_ts"] is None
+    assert metrics["test_nll"] > 0
 
 
 @pytest.mark.shared_data

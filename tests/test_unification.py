@@ -175,3 +175,25 @@ def test_store_round_trip(tmp_path, monkeypatch):
     with pytest.warns(RuntimeWarning, match="does not match its config"):
         assert U.read_unification_record(path) is None
     assert path.with_suffix(".json.corrupt").is_file() and not path.exists()
+
+
+def test_experiment_chooses_on_selection_seeds_and_reports_with_the_reporting_seeds(tmp_path, monkeypatch):
+    from sigmse.profiles import Budget, Profile
+    from sigmse.unification_config import chosen_learning_rates, unification_config_from_dict
+
+    dataset = fake_dataset()
+    monkeypatch.setattr(U, "load_dataset", lambda name, data_dir=None: dataset)
+    monkeypatch.setattr(U, "_PREPARED", {})
+    budget = Budget("mlp", epochs=1, batch_size=32, train_subset=None, val_size=40, lr_grid=(1e-3, 1e-2))
+    profile = Profile(name="tiny", description="test", budgets={"mnist": budget}, selection_seeds=(0, 1),
+                      report_seeds=(5, 6, 7), device="cpu")
+    records = U.run_unification_experiment(profile, results_dir=tmp_path, progress=False)
+    selection = [unification_config_from_dict(r["config"]) for r in records.selection]
+    report = [unification_config_from_dict(r["config"]) for r in records.report]
+    assert len(selection) == 5 * 2 * 2 and {(c.lr, c.seed) for c in selection} == {(a, b) for a in (1e-3, 1e-2)
+                                                                                    for b in (0, 1)}
+    chosen = chosen_learning_rates(selection, records.selection)
+    assert {(c.method, c.lr, c.seed) for c in report} == {(m, chosen[m], s) for m in U.METHODS for s in (5, 6, 7)}
+    stored = sorted(p.stem for p in (tmp_path / "tiny" / "unification").glob("*.json"))
+    assert stored == sorted({c.hash for c in selection + report})  # every run stored once
+    assert all(set(h) == {"epoch", "train_loss", "seconds"} for r in records.report for h in r["history"])

@@ -1,5 +1,6 @@
 """Tests of sigmse.unification_config: config errors quote the value and the allowed ones, the identity of a run,
-and the runs of each profile."""
+the runs of each profile, the validation score worked out by hand, and the learning-rate choice (validation only,
+reported with fresh seeds)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import json
 
 import pytest
 
-from sigmse.unification_config import (METHODS, UnificationConfig, unification_config_from_dict,
-                                       unification_configs)
+from sigmse.profiles import get_profile
+from sigmse.unification_config import (METHODS, UnificationConfig, chosen_learning_rates, report_configs,
+                                       selection_configs, unification_config_from_dict, unification_lr_grid,
+                                       validation_score)
 
 
 # ---- config ---------------------------------------------------------------------------------------------
@@ -39,18 +42,87 @@ def test_config_identity():
     a = UnificationConfig(targets=("ink", "angle"), device="cpu")
     assert a.targets == ("angle", "ink")  # canonical order
     assert a.hash == UnificationConfig(targets=["angle", "ink"], device="cuda").hash  # device is not identity
-    assert a.hash != a.with_(seed=1).hash and len(a.hash) == 16
+    assert a.hash != a.with_(seed=1).hash and a.hash != a.with_(lr=3e-3).hash and len(a.hash) == 16
     assert unification_config_from_dict(json.loads(json.dumps(a.to_dict()))) == a
     with pytest.raises(ValueError, match=r"unknown config key 'loss'; known keys: angle_seed, batch_size"):
         unification_config_from_dict({**a.to_dict(), "loss": "mse"})
 
 
-def test_profiles_give_the_budgets():
-    quick = unification_configs("quick")
-    assert len(quick) == 15 and {c.method for c in quick} == set(METHODS)
-    assert {(c.train_subset, c.epochs, c.seed) for c in quick} == {(5000, 3, 0), (5000, 3, 1), (5000, 3, 2)}
-    paper = unification_configs("paper")
-    assert {(c.train_subset, c.epochs, c.device) for c in paper} == {(None, 20, "cuda")} and len(paper) == 25
-    assert {c.device for c in unification_configs("smoke", seeds=[3], device="cpu")} == {"cpu"}
+# ---- which runs -----------------------------------------------------------------------------------------
+
+
+def test_selection_runs_of_each_profile():
+    quick = selection_configs("quick")
+    grid = get_profile("quick").budgets["mnist"].lr_grid
+    assert unification_lr_grid("quick") == grid and len(grid) == 5
+    assert len(quick) == len(METHODS) * len(grid) * 2 and {c.method for c in quick} == set(METHODS)
+    assert {c.seed for c in quick} == set(get_profile("quick").selection_seeds) == {0, 1}
+    assert {c.lr for c in quick} == set(grid)
+    assert {(c.train_subset, c.epochs, c.val_size) for c in quick} == {(5000, 3, 5000)}  # a validation split
+    paper = selection_configs("paper")
+    assert {(c.train_subset, c.epochs, c.device) for c in paper} == {(None, 20, "cuda")} and len(paper) == 40
+    smoke = selection_configs("smoke", seeds=[3], device="cpu")
+    assert {c.device for c in smoke} == {"cpu"} and {c.seed for c in smoke} == {3} and len(smoke) == 10
     with pytest.raises(ValueError, match="unknown profile 'fast'; choose one of: smoke, quick, paper"):
-        unification_configs("fast")
+        selection_configs("fast")
+
+
+def ok(**metrics) -> dict:
+    return {"status": "ok", "metrics": metrics}
+
+
+def test_validation_score_by_hand():
+    cls, reg, both = (UnificationConfig(method=m) for m in ("classifier_only", "regressor_only", "unified_mse"))
+    # accuracy 0.91: error 0.09 of chance error 0.9 -> 1 - 0.1 = 0.9; R^2 0.75: RMSE/SD = 0.5 -> 0.5
+    assert validation_score(cls, ok(val_acc=0.91)) == pytest.approx(0.9, abs=1e-12)
+    assert validation_score(reg, ok(val_r2_angle=0.75)) == pytest.approx(0.5, abs=1e-12)
+    assert validation_score(both, ok(val_acc=0.91, val_r2_angle=0.75)) == pytest.approx(0.7, abs=1e-12)
+    assert validation_score(both, ok(val_acc=0.05, val_r2_angle=-0.5)) == 0.0  # worse than trivial: clipped at 0
+    assert validation_score(both, {"status": "diverged", "metrics": {}}) == 0.0  # the worst score
+    two = UnificationConfig(method="separate_heads", targets=("angle", "ink"))
+    # R^2 0.75 and 0.96: (0.5 + 0.8) / 2 = 0.65, then with accuracy 0.9: (0.65 + 0.9) / 2
+    assert validation_score(two, ok(val_acc=0.91, val_r2_angle=0.75, val_r2_ink=0.96)) == pytest.approx(0.775)
+    with pytest.raises(ValueError, match=r"has no val_r2_angle: choosing a learning rate needs the validation "
+                                         r"metrics \(val_size is 5000\)"):
+        validation_score(both, ok(val_acc=0.9, test_r2_angle=0.9))
+
+
+class ValidationOnly(dict):
+    """Metrics that fail the test if anything reads a test metric."""
+
+    def __getitem__(self, key):
+        assert not key.startswith("test_"), f"the learning-rate choice read {key}"
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        assert not key.startswith("test_"), f"the learning-rate choice read {key}"
+        return super().get(key, default)
+
+
+def test_choice_picks_the_best_validation_rate_reads_no_test_metric_and_reports_with_fresh_seeds():
+    selection = [UnificationConfig(method=m, lr=lr, seed=s, device="cpu")
+                 for m in METHODS for lr in (1e-3, 3e-3, 1e-2) for s in (0, 1)]
+    # validation accuracy per (lr, seed); the test accuracy would pick 1e-2 everywhere
+    val = {(1e-3, 0): 0.80, (1e-3, 1): 0.82, (3e-3, 0): 0.85, (3e-3, 1): 0.84, (1e-2, 0): 0.95, (1e-2, 1): None}
+    tie = {1e-3: 0.90, 3e-3: 0.90, 1e-2: 0.70}  # the classifier: a tie between 1e-3 and 3e-3
+
+    def record(config):
+        if config.method == "classifier_only":
+            acc = tie[config.lr]
+        else:
+            acc = val[(config.lr, config.seed)]
+        if acc is None:  # 1e-2 diverges with seed 1: scores 0, so its mean (0.95 + 0) / 2 loses
+            return {"status": "diverged", "metrics": ValidationOnly(test_acc=1.0)}
+        return {"status": "ok", "metrics": ValidationOnly(val_acc=acc, val_r2_angle=acc, test_acc=1.0,
+                                                          test_rmse_angle=0.0, test_r2_angle=1.0)}
+
+    records = [record(c) for c in selection]
+    chosen = chosen_learning_rates(selection, records)
+    assert chosen == {"unified_mse": 3e-3, "unified_mse_or": 3e-3, "separate_heads": 3e-3, "classifier_only": 1e-3,
+                      "regressor_only": 3e-3}
+    report = report_configs(selection, records, report_seeds=(2, 3, 4))
+    assert len(report) == len(METHODS) * 3
+    assert {(c.method, c.lr, c.seed) for c in report} == {(m, chosen[m], s) for m in METHODS for s in (2, 3, 4)}
+    assert all(c.with_(lr=1e-3, seed=0) in selection for c in report)  # only lr and seed changed
+    with pytest.raises(ValueError, match=r"reporting seeds \[1\] are also selection seeds"):
+        report_configs(selection, records, report_seeds=(1, 2))

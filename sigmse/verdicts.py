@@ -1,0 +1,270 @@
+"""Verdicts a reviewer can accept: paired equivalence, superiority and non-inferiority tests, Holm-adjusted.
+
+A failed significance test never shows that two losses are equal (Benavoli et al., JMLR 2017). So every
+comparison of a candidate with a baseline, paired on the seed, tests up to four one-sided hypotheses with
+statsmodels' paired t machinery, against a margin ``m`` fixed in this module *before* the runs it judges exist:
+
+* **better**: the mean paired improvement is above 0 (``DescrStatsW.ttest_mean(0, alternative=...)``);
+* **worse**: it is below 0;
+* **equivalent (within ±m)**: it lies inside (−m, m): the two one-sided tests (TOST) of
+  ``statsmodels.stats.weightstats.ttost_paired``;
+* **not worse (non-inferior by m)**: it is above −m (only where the claim is non-inferiority).
+
+The p-values of a chapter's whole family of comparisons are adjusted together with Holm's step-down method
+(``statsmodels.stats.multitest.multipletests(method="holm")``, Dror et al., ACL 2018), and only adjusted p-values
+decide. The verdict is the first hypothesis, in the claim's order of priority (:data:`PRIORITY`), whose adjusted
+p-value is below ``alpha``; when none is, the verdict is **inconclusive**. A comparison with fewer than two pairs
+is inconclusive by construction: a paired test needs a spread.
+
+The margins (:data:`ACCURACY_MARGINS`) and the reporting seeds' power calculation
+(:func:`reporting_seeds_needed`) are part of the protocol: they live in code, and the method page names the
+commit that fixed them.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
+from statsmodels.stats.weightstats import DescrStatsW, ttost_paired
+
+__all__ = [
+    "CLAIMS",
+    "HYPOTHESES",
+    "PRIORITY",
+    "ACCURACY_MARGINS",
+    "accuracy_margin",
+    "paired_tests",
+    "holm_verdicts",
+    "decisive_p",
+    "verdict_label",
+    "verdict_text",
+    "tost_power",
+    "reporting_seeds_needed",
+]
+
+# What a comparison claims; it decides which hypotheses are tested and which verdict wins when several hold.
+CLAIMS = ("equivalence", "superiority", "noninferiority")
+HYPOTHESES = ("better", "worse", "equivalent", "not worse")
+PRIORITY: dict[str, tuple[str, ...]] = {
+    # "matches": equality within the margin is the claim; a significant gap inside it is not practically one
+    "equivalence": ("equivalent", "better", "worse"),
+    # "beats": a significant improvement is the claim, however small
+    "superiority": ("better", "worse", "equivalent"),
+    # "no worse than the losses built for noise": equivalence says more than non-inferiority, which says more
+    # than nothing
+    "noninferiority": ("better", "equivalent", "not worse", "worse"),
+}
+
+# Equivalence and non-inferiority margins on test accuracy (fractions, 0.005 = 0.5 percentage points), fixed
+# before any run they judge. MNIST and Fashion-MNIST: 0.5 pp is about the gap between neighbouring entries of a
+# leaderboard at this accuracy, and several times the seed-to-seed spread of a full-data MLP, so a true gap
+# that size matters to a practitioner and can be resolved with a handful of seeds. CIFAR-10: 1 pp, since the
+# seed-to-seed spread of a convnet is about twice as large there and a 1 pp gap is the smallest that
+# papers on the dataset report as a difference.
+ACCURACY_MARGINS: dict[str, float] = {"mnist": 0.005, "fashion-mnist": 0.005, "cifar10": 0.01}
+
+
+def accuracy_margin(dataset: str) -> float:
+    """The accuracy margin of ``dataset`` (:data:`ACCURACY_MARGINS`); unknown datasets raise ``ValueError``."""
+    if dataset not in ACCURACY_MARGINS:
+        raise ValueError(f"no accuracy margin is fixed for dataset {dataset!r}; margins exist for: "
+                         f"{', '.join(ACCURACY_MARGINS)}")
+    return ACCURACY_MARGINS[dataset]
+
+
+def _one_sided_p(improvement: np.ndarray, value: float, alternative: str) -> float:
+    """p of the paired t-test that the mean improvement is ``alternative`` ('larger'/'smaller') than ``value``."""
+    spread = float(improvement.std(ddof=1))
+    mean = float(improvement.mean())
+    if spread == 0.0:  # every pair moved by the same amount: the test's limit is certainty either way
+        holds = mean > value if alternative == "larger" else mean < value
+        return 0.0 if holds else 1.0
+    return float(DescrStatsW(improvement).ttest_mean(value, alternative=alternative)[1])
+
+
+def _equivalence_p(improvement: np.ndarray, margin: float) -> float:
+    """TOST p-value that the mean improvement lies in (−margin, margin) (``ttost_paired``)."""
+    if float(improvement.std(ddof=1)) == 0.0:
+        return 0.0 if abs(float(improvement.mean())) < margin else 1.0
+    return float(ttost_paired(improvement, np.zeros_like(improvement), -margin, margin)[0])
+
+
+def _tests(improvement: np.ndarray, margin: float, claim: str) -> dict[str, float]:
+    """The raw one-sided p-values of the claim's hypotheses (NaN for those not tested, and all below 2 pairs)."""
+    tested = PRIORITY[claim]
+    p = {name: math.nan for name in HYPOTHESES}
+    if len(improvement) < 2:
+        return p
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p["better"] = _one_sided_p(improvement, 0.0, "larger")
+        p["worse"] = _one_sided_p(improvement, 0.0, "smaller")
+        if "equivalent" in tested:
+            p["equivalent"] = _equivalence_p(improvement, margin)
+        if "not worse" in tested:
+            p["not worse"] = _one_sided_p(improvement, -margin, "larger")
+    return p
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    """Student-t 95% interval of the mean (NaN below two values)."""
+    if len(values) < 2:
+        return math.nan, math.nan
+    if float(values.std(ddof=1)) == 0.0:
+        return float(values.mean()), float(values.mean())
+    low, high = DescrStatsW(values).tconfint_mean(alpha=0.05)
+    return float(low), float(high)
+
+
+def paired_tests(frame: pd.DataFrame, metric: str, *, claim: str, margins: float | Mapping[str, float],
+                 by: str | Sequence[str] = "dataset", baseline: str = "softmax_ce", column: str = "loss",
+                 pair_on: str | Sequence[str] = "seed", higher_is_better: bool = True,
+                 levels: Sequence[str] | None = None) -> pd.DataFrame:
+    """Each level of ``column`` against ``baseline``, paired on ``pair_on`` within each group of ``by``: raw tests.
+
+    Args:
+        frame: one row per run (``records_frame``), one learning rate per group already.
+        metric: the column compared (e.g. ``test_acc``).
+        claim: one of :data:`CLAIMS`.
+        margins: the margin on ``metric``'s scale, or a mapping from the first ``by`` key (the dataset) to it.
+        higher_is_better: ``False`` for a loss or an error: the improvement is then baseline minus level.
+        levels: the levels compared (default: every level but the baseline).
+
+    Returns:
+        One row per group and level: the ``by`` keys, ``column``, ``baseline``, ``claim``, ``margin``,
+        ``n_pairs``, ``mean_diff`` (level minus baseline, on the metric's scale) with its Student-t 95% interval
+        ``ci95_low``/``ci95_high``, ``higher_is_better`` and the raw one-sided p-values ``p_better``,
+        ``p_worse``, ``p_equivalent``, ``p_not_worse`` (NaN: not tested). Pairs where either run has no value
+        (a diverged run) are left out and counted in ``note``. Run :func:`holm_verdicts` on the chapter's
+        family to get verdicts.
+    """
+    if claim not in CLAIMS:
+        raise ValueError(f"claim {claim!r} is not allowed; choose one of: {', '.join(CLAIMS)}")
+    keys = [by] if isinstance(by, str) else list(by)
+    pairs = [pair_on] if isinstance(pair_on, str) else list(pair_on)
+    duplicated = frame.duplicated([*keys, column, *pairs])
+    if duplicated.any():
+        row = frame[duplicated].iloc[0]
+        raise ValueError(f"more than one run for {dict(row[[*keys, column, *pairs]])}; keep one learning rate "
+                         "per group (the reporting runs) or pair on more columns")
+    rows = []
+    for group, part in frame.groupby(keys, sort=True, dropna=False):
+        group = group if isinstance(group, tuple) else (group,)
+        table = part.pivot(index=pairs, columns=column, values=metric)
+        if baseline not in table.columns:
+            continue
+        margin = float(margins[group[0]] if isinstance(margins, Mapping) else margins)
+        for level in [c for c in table.columns if c != baseline and (levels is None or c in levels)]:
+            both = table[[level, baseline]].dropna()
+            dropped = int(table[[level, baseline]].notna().any(axis=1).sum()) - len(both)
+            diff = (both[level] - both[baseline]).to_numpy(dtype=float)
+            improvement = diff if higher_is_better else -diff
+            low, high = _interval(diff)
+            note = f"{dropped} pair(s) without a value (diverged or missing) left out" if dropped else ""
+            rows.append({**dict(zip(keys, group)), column: level, "baseline": baseline, "claim": claim,
+                         "margin": margin, "n_pairs": len(diff),
+                         "mean_diff": float(diff.mean()) if len(diff) else math.nan, "ci95_low": low,
+                         "ci95_high": high, "higher_is_better": higher_is_better,
+                         **{f"p_{h.replace(' ', '_')}": p for h, p in _tests(improvement, margin, claim).items()},
+                         "note": note})
+    columns = [*keys, column, "baseline", "claim", "margin", "n_pairs", "mean_diff", "ci95_low", "ci95_high",
+               "higher_is_better", *(f"p_{h.replace(' ', '_')}" for h in HYPOTHESES), "note"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def holm_verdicts(tests: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Adjust every tested p-value of ``tests`` (one chapter's family) with Holm's method and decide verdicts.
+
+    Adds ``padj_<hypothesis>`` columns, ``family_size`` (how many hypotheses were adjusted together) and
+    ``verdict``: the first hypothesis in ``PRIORITY[claim]`` whose adjusted p-value is below ``alpha``, else
+    ``"inconclusive"`` (always so below two pairs).
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    out = tests.copy()
+    names = [f"p_{h.replace(' ', '_')}" for h in HYPOTHESES]
+    raw = out[names].to_numpy(dtype=float)
+    tested = np.isfinite(raw)
+    adjusted = np.full_like(raw, np.nan)
+    if tested.any():
+        adjusted[tested] = multipletests(raw[tested], alpha=alpha, method="holm")[1]
+    for index, name in enumerate(names):
+        out["padj_" + name[2:]] = adjusted[:, index]
+    out["family_size"] = int(tested.sum())
+    verdicts = []
+    for row_index, claim in enumerate(out["claim"]):
+        found = [h for h in PRIORITY[claim] if adjusted[row_index, HYPOTHESES.index(h)] < alpha]
+        verdicts.append(found[0] if found else "inconclusive")
+    out["verdict"] = verdicts
+    return out
+
+
+def decisive_p(row: Mapping[str, Any]) -> float:
+    """The Holm-adjusted p-value behind a verdict: its hypothesis's, or for ``inconclusive`` the claim's
+    primary hypothesis's (the first of :data:`PRIORITY`)."""
+    hypothesis = PRIORITY[row["claim"]][0] if row["verdict"] == "inconclusive" else row["verdict"]
+    return float(row["padj_" + hypothesis.replace(" ", "_")])
+
+
+def verdict_label(row: Mapping[str, Any], scale: float = 100.0, unit: str = "pp") -> str:
+    """The verdict with its margin where it has one: ``"equivalent (within ±0.50 pp)"``,
+    ``"not worse (non-inferior by 0.50 pp)"``, ``"better"``, ``"worse"``, ``"inconclusive"``."""
+    verdict, margin = row["verdict"], f"{row['margin'] * scale:.2f} {unit}".strip()
+    if verdict == "equivalent":
+        return f"equivalent (within \u00b1{margin})"
+    if verdict == "not worse":
+        return f"not worse (non-inferior by {margin})"
+    return str(verdict)
+
+
+def _signed(value: float, scale: float, digits: int) -> str:
+    return f"{value * scale:+.{digits}f}".replace("-", "\u2212")
+
+
+def verdict_text(row: Mapping[str, Any] | None, scale: float = 100.0, unit: str = "pp", digits: int = 2) -> str:
+    """One line for prose from a :func:`holm_verdicts` row:
+    ``"equivalent (within ±0.50 pp): −0.12 pp [−0.40, +0.15], 5 seeds"``; ``None`` gives ``"not run"``."""
+    if row is None:
+        return "not run"
+    n = int(row["n_pairs"])
+    seeds = f"{n} seed{'s' if n != 1 else ''}"
+    if n == 0:
+        return "inconclusive: no complete pairs"
+    effect = f"{_signed(row['mean_diff'], scale, digits)} {unit}".strip()
+    if n < 2:
+        return f"inconclusive: {effect}, {seeds} (a paired test needs two)"
+    interval = f"[{_signed(row['ci95_low'], scale, digits)}, {_signed(row['ci95_high'], scale, digits)}]"
+    return f"{verdict_label(row, scale, unit)}: {effect} {interval}, {seeds}"
+
+
+def tost_power(n: int, margin: float, spread: float, alpha: float = 0.05) -> float:
+    """Lower bound on the power of the paired TOST at a true difference of 0: ``1 - 2 (1 - power_one_sided)``.
+
+    ``power_one_sided`` is statsmodels' ``TTestPower().power`` of one one-sided test at effect size
+    ``margin / spread`` (``spread``: the standard deviation of the paired differences); the bound follows from
+    the union bound on the two one-sided tests' type II errors, and is clipped at 0.
+    """
+    if n < 2:
+        return 0.0
+    one_sided = TTestPower().power(effect_size=margin / spread, nobs=n, alpha=alpha, alternative="larger")
+    return max(0.0, 1.0 - 2.0 * (1.0 - float(one_sided)))
+
+
+def reporting_seeds_needed(margin: float, spread: float, *, power: float = 0.8, alpha: float = 0.05,
+                           family_size: int = 1, minimum: int = 5, maximum: int = 50) -> int:
+    """The fewest reporting seeds (at least ``minimum``) for which two losses that truly differ by nothing are
+    called equivalent with probability ``power``, at the Bonferroni level ``alpha / family_size`` (Holm's first
+    step, so a safe bound for the whole family). ``family_size`` counts *hypotheses*: an equivalence comparison
+    brings three (better, worse, equivalent). Raises ``ValueError`` if even ``maximum`` seeds fall short."""
+    level = alpha / family_size
+    for n in range(max(2, minimum), maximum + 1):
+        if tost_power(n, margin, spread, level) >= power:
+            return n
+    raise ValueError(f"even {maximum} seeds give TOST power below {power} at margin {margin} and spread "
+                     f"{spread}; widen the margin or reduce the spread")

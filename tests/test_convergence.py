@@ -1,0 +1,112 @@
+"""Tests of sigmse.convergence on made-up validation curves whose truth is known: a level reached by neither loss
+is censored and inconclusive (never "as fast"), identical curves are equivalent, a loss twice as slow is worse."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sigmse import convergence, verdicts
+
+
+def _record(loss: str, seed: int, values: list[float], dataset: str = "mnist", seconds_per_step: float = 0.01,
+            steps_per_eval: int = 100) -> dict:
+    curve = [{"step": (i + 1) * steps_per_eval, "epoch": (i + 1) / 4, "val_acc": v,
+              "train_seconds": (i + 1) * steps_per_eval * seconds_per_step} for i, v in enumerate(values)]
+    return {"hash": f"{loss}-{seed}-{dataset}", "status": "ok", "curve": curve,
+            "config": {"dataset": dataset, "loss": loss, "loss_options": {}, "lr": 0.1, "seed": seed}}
+
+
+def _levels(level: float, dataset: str = "mnist") -> pd.DataFrame:
+    return pd.DataFrame({"dataset": [dataset], "fraction": [0.99], "best": [level / 0.99], "level": [level]})
+
+
+def _family(records: list[dict], level: float) -> pd.DataFrame:
+    curves = convergence.curve_frame(records)
+    times = convergence.time_to_level(curves, _levels(level))
+    return verdicts.holm_verdicts(pd.concat([
+        convergence.area_tests(curves).assign(measure="area"),
+        convergence.time_tests(times, "step").assign(measure="steps"),
+        convergence.time_tests(times, "train_seconds").assign(measure="seconds")], ignore_index=True))
+
+
+RISING = [0.5, 0.8, 0.9, 0.95, 0.96, 0.97, 0.975, 0.98]
+
+
+def test_time_to_level_is_the_first_evaluation_at_or_above_it_and_never_is_censored():
+    records = [_record("softmax_ce", 0, RISING), _record("sigmoid_mse_or", 0, [0.1] * 8)]
+    times = convergence.time_to_level(convergence.curve_frame(records), _levels(0.95)).set_index("loss")
+    assert times.loc["softmax_ce", "step"] == 400 and times.loc["softmax_ce", "train_seconds"] == pytest.approx(4.0)
+    assert not times.loc["sigmoid_mse_or", "reached"] and math.isnan(times.loc["sigmoid_mse_or", "step"])
+
+
+def test_a_level_neither_loss_reached_is_censored_and_inconclusive_never_as_fast():
+    rng = np.random.default_rng(0)
+    records = [_record(loss, s, list(0.5 + rng.normal(0, 0.01, 8))) for loss in ("softmax_ce", "sigmoid_mse_or")
+               for s in range(6)]
+    family = _family(records, level=0.99)
+    for measure in ("steps", "seconds"):
+        row = family[family["measure"] == measure].iloc[0]
+        assert row["verdict"] == "inconclusive" and row["n_pairs"] == 0
+        assert "neither reached" in row["note"]
+
+
+def test_identical_curves_over_many_seeds_are_equivalent():
+    records = [_record(loss, s, RISING) for loss in ("softmax_ce", "sigmoid_mse_or") for s in range(8)]
+    family = _family(records, level=0.95).set_index("measure")
+    assert family.loc["area", "verdict"] == "equivalent"
+    assert family.loc["steps", "verdict"] == "equivalent" and family.loc["steps", "mean_diff"] == 0.0
+
+
+def test_a_loss_twice_as_slow_is_worse_in_steps_and_its_ratio_reads_two():
+    rng = np.random.default_rng(1)
+    records = []
+    for s in range(8):
+        fast = list(np.minimum(1, np.array(RISING) + rng.normal(0, 0.002, 8)))
+        records.append(_record("softmax_ce", s, fast, steps_per_eval=100))
+        records.append(_record("sigmoid_mse_or", s, fast, steps_per_eval=200))  # same curve, twice the steps
+    family = _family(records, level=0.95).set_index("measure")
+    steps = family.loc["steps"]
+    assert steps["verdict"] == "worse"
+    assert convergence.ratio_text(steps).startswith("\u00d72.00")
+
+
+def test_censoring_on_one_side_uses_the_sign_test_which_never_says_equivalent():
+    """OR reaches the level in every pair, CE never: the sign test, 8 of 8 first, p = 1/256 one-sided."""
+    records = [r for s in range(8) for r in (_record("sigmoid_mse_or", s, RISING), _record("softmax_ce", s, [0.5] * 8))]
+    curves = convergence.curve_frame(records)
+    row = convergence.time_tests(convergence.time_to_level(curves, _levels(0.95)), "step").iloc[0]
+    assert row["p_better"] == pytest.approx(1 / 256) and math.isnan(row["p_equivalent"])
+    assert row["note"].startswith("censored: sign test over 8 pair(s), 8 first")
+    assert verdicts.holm_verdicts(pd.DataFrame([row]))["verdict"].tolist() == ["better"]
+
+
+def test_levels_come_from_the_selection_runs_at_the_chosen_rates():
+    selection = pd.DataFrame({"dataset": "mnist", "loss": ["a", "a", "b", "b"], "lr": [0.1, 1.0, 0.1, 1.0],
+                              "val_acc": [0.90, 0.99, 0.95, 0.50]})
+    report = pd.DataFrame({"dataset": "mnist", "loss": ["a", "b"], "lr": [0.1, 0.1]})  # a's 0.99 was not chosen
+    levels = convergence.validation_levels(selection, report, [0.5, 1.0])
+    assert levels["best"].tolist() == [0.95, 0.95] and levels["level"].tolist() == pytest.approx([0.475, 0.95])
+    with pytest.raises(ValueError, match="fraction 1.5"):
+        convergence.validation_levels(selection, report, [1.5])
+
+
+def test_a_record_without_a_curve_is_refused():
+    record = _record("softmax_ce", 0, RISING)
+    del record["curve"]
+    with pytest.raises(ValueError, match="no validation curve"):
+        convergence.curve_frame([record])
+
+
+def test_summary_and_table_read_the_family():
+    records = [_record(loss, s, RISING) for loss in ("softmax_ce", "sigmoid_mse_or") for s in range(8)]
+    family = _family(records, level=0.95)
+    text = convergence.convergence_summary(family)
+    assert text.startswith("area under the validation curve: mnist equivalent") and "same" not in text
+    table = convergence.verdict_table(family)
+    assert list(table.columns) == ["pairs", "effect", "p (Holm)", "verdict"]
+    summary = convergence.time_summary(convergence.time_to_level(convergence.curve_frame(records), _levels(0.95)))
+    assert summary.loc[("mnist", "99%"), "softmax_ce"] == "400 (8/8)"

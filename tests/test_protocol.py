@@ -1,0 +1,101 @@
+"""Tests of sigmse.protocol: learning rates chosen by the selection seeds on validation only, reported with fresh
+seeds, and the list of runs computed from the store the same way everywhere."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sigmse import protocol
+from sigmse.profiles import get_profile
+from sigmse.store import record_path, write_record
+from sigmse.config import RunConfig
+
+
+def _record(config: RunConfig, val_acc: float | None, test_acc: float = 0.5, status: str = "ok") -> dict:
+    metrics = {} if status != "ok" else {"val_acc": val_acc, "test_acc": test_acc}
+    return {"hash": config.hash, "status": status, "config": config.to_dict(), "metrics": metrics}
+
+
+def _configs(losses=("softmax_ce", "sigmoid_mse"), lrs=(0.1, 1.0), seeds=(0, 1)) -> list[RunConfig]:
+    return [RunConfig(loss=loss, lr=lr, seed=seed) for loss in losses for lr in lrs for seed in seeds]
+
+
+def test_diverged_runs_score_at_chance():
+    """lr 1.0 has the best surviving seed (0.95) but one diverged seed: (0.95 + 0.1) / 2 = 0.525 < 0.8."""
+    configs = _configs(losses=("softmax_ce",))
+    records = [_record(configs[0], 0.8), _record(configs[1], 0.8), _record(configs[2], 0.95),
+               _record(configs[3], None, status="diverged")]
+    chosen = protocol.chosen_learning_rates(configs, records)
+    assert list(chosen.values()) == [0.1]
+
+
+def test_best_mean_per_group_and_ties_to_the_smaller_rate():
+    configs = _configs()
+    values = [0.80, 0.90, 0.95, 0.70,  # softmax_ce: lr 0.1 mean 0.85 beats lr 1.0 mean 0.825
+              0.50, 0.50, 0.60, 0.40]  # sigmoid_mse: a tie at 0.5: the smaller rate
+    chosen = protocol.chosen_learning_rates(configs, [_record(c, v) for c, v in zip(configs, values)])
+    by_loss = {RunConfig(loss=loss).loss: chosen[protocol.lr_group(RunConfig(loss=loss))]
+               for loss in ("softmax_ce", "sigmoid_mse")}
+    assert by_loss == {"softmax_ce": 0.1, "sigmoid_mse": 0.1}
+
+
+def test_the_choice_never_reads_test_metrics():
+    configs = _configs(losses=("softmax_ce", "sigmoid_mse", "mae"), lrs=(0.01, 0.1, 1.0), seeds=(0, 1, 2))
+    rng = np.random.default_rng(0)
+    val = rng.uniform(0.5, 1.0, len(configs))
+    before = protocol.chosen_learning_rates(configs, [_record(c, v) for c, v in zip(configs, val)])
+    for seed in range(5):
+        tests = np.random.default_rng(seed).uniform(0, 1, len(configs))
+        after = protocol.chosen_learning_rates(configs, [_record(c, v, t) for c, v, t in zip(configs, val, tests)])
+        assert after == before
+
+
+def test_a_failed_selection_run_is_refused():
+    configs = _configs(losses=("softmax_ce",))
+    records = [_record(c, 0.8) for c in configs[:-1]] + [_record(configs[-1], None, status="failed")]
+    with pytest.raises(ValueError, match="failed"):
+        protocol.chosen_learning_rates(configs, records)
+
+
+def test_reporting_runs_are_the_chosen_rate_with_fresh_seeds_only():
+    configs = _configs()
+    records = [_record(c, 0.9 if c.lr == 1.0 else 0.8) for c in configs]
+    report = protocol.report_configs(configs, records, report_seeds=(5, 6, 7))
+    assert {(c.loss, c.lr, c.seed) for c in report} == {(loss, 1.0, s) for loss in ("softmax_ce", "sigmoid_mse")
+                                                        for s in (5, 6, 7)}
+    with pytest.raises(ValueError, match=r"reporting seeds \[1\] are also selection seeds"):
+        protocol.report_configs(configs, records, report_seeds=(1, 2))
+
+
+def test_profiles_keep_selection_and_reporting_seeds_apart():
+    for name in ("smoke", "quick", "paper"):
+        profile = get_profile(name)
+        assert profile.selection_seeds and profile.report_seeds
+        assert not set(profile.selection_seeds) & set(profile.report_seeds)
+
+
+def test_the_plan_waits_for_selection_runs_then_lists_the_reporting_runs(tmp_path):
+    plan = protocol.plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"])
+    smoke = get_profile("smoke")
+    assert plan.report is None and {c.seed for c in plan.selection} == set(smoke.selection_seeds)
+    groups = {protocol.lr_group(c) for c in plan.selection}
+    assert plan.report_count == len(groups) * len(smoke.report_seeds)
+    for config in plan.selection:  # the larger rate wins on validation for every loss
+        record = _record(config, 0.9 if config.lr == max(smoke.budgets["mnist"].lr_grid) else 0.5)
+        write_record({**record, "schema_version": 1, "profile": "smoke", "history": [], "provenance": {}},
+                     record_path(config, "smoke", tmp_path))
+    plan = protocol.plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"])
+    assert len(plan.report) == plan.report_count
+    assert {c.lr for c in plan.report} == {max(smoke.budgets["mnist"].lr_grid)}
+    assert {c.seed for c in plan.report} == set(smoke.report_seeds)
+    first, second, waiting = protocol.plan_stages(["accuracy", "lr_sweep"], "smoke", results_dir=tmp_path,
+                                                  datasets=["mnist"])
+    assert second == plan.report and waiting == 0
+    assert {c.optimizer for c in first} == {"adam", "sgd"}  # lr_sweep chooses nothing: reported runs, stage one
+    assert {c.seed for c in first if c.optimizer == "sgd"} == set(smoke.report_seeds)
+
+
+def test_unknown_experiment_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown experiment 'x'; choose one of: accuracy"):
+        protocol.plan_experiment("x", "smoke", results_dir=tmp_path)
