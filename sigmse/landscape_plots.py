@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from sigmse.landscape import LOSS_LABELS, NUM_CLASSES, LandscapeConfig, free_indices, label, target_index
-from sigmse.plots import RC
+from sigmse.plots import RC, panel_grid
 
 __all__ = [
     "LOSS_LABELS",
@@ -156,11 +156,10 @@ def heatmap_grid(panels: Sequence[Sequence[tuple[str, Tensor]]], axis: Tensor, *
     """
     if not panels or any(len(row) != len(panels[0]) or not row for row in panels):
         raise ValueError(f"panels must be equal, non-empty rows, got row lengths {[len(r) for r in panels]}")
-    fig, axes = _figure(len(panels), len(panels[0]), panel)
+    fig, flat = panel_grid(len(panels) * len(panels[0]), panel)  # rows wrap to the page's width
     label_text = f"{colorbar} (log scale)" if log else colorbar
-    for row, row_axes in zip(panels, axes):
-        for (title, surface), ax in zip(row, row_axes):
-            _draw_surface(ax, surface, axis, log=log, title=title, colorbar=label_text)
+    for (title, surface), ax in zip((cell for row in panels for cell in row), flat):
+        _draw_surface(ax, surface, axis, log=log, title=title, colorbar=label_text)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
@@ -218,9 +217,10 @@ def trajectory_figure(rows: Sequence[tuple[str, LandscapeConfig, Sequence[tuple[
     a path that leaves the frame is still followed. ``len(rows) * (losses + 1)`` axes.
     """
     n = len(rows[0][2])
-    fig, axes = _figure(len(rows), n + 1, panel)
+    fig, flat = panel_grid(len(rows) * (n + 1), panel)  # each landscape's n + 1 panels in order, wrapped
     styles = _line_styles()
-    for (row_title, config, runs), row_axes in zip(rows, axes):
+    for index, (row_title, config, runs) in enumerate(rows):
+        row_axes = flat[index * (n + 1):(index + 1) * (n + 1)]
         for (loss, surface, run), ax in zip(runs, row_axes[:n]):
             _draw_surface(ax, surface, axis, title=f"{label(loss)}\n{_recovery(run)}")
             _draw_path(ax, run["path"], axis)

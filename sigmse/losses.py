@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sigmse import functional
+from sigmse.config import check_typed
 from sigmse.output_reset import check_iterations, check_targets, reset_count
 
 __all__ = [
@@ -245,6 +246,10 @@ def get_loss(name: str, **options: Any) -> nn.Module:
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for loss {name!r}; allowed: {sorted(allowed)}")
+    declared = inspect.signature(_spec(name).module.__init__).parameters
+    for key, value in options.items():  # e.g. pos="high" is named here, not a TypeError deep in a check
+        annotation = declared[key].annotation
+        check_typed(f"loss option {key}", value, annotation if isinstance(annotation, str) else annotation.__name__)
     return _spec(name).module(**options)
 
 

@@ -279,20 +279,21 @@ def _legend(fig: Figure, axes: np.ndarray) -> None:
 
 def accuracy_vs_noise(curves: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES,
                       panel: tuple[float, float] = (3.6, 2.9)) -> Figure:
-    """Test accuracy against the noise level: rows = datasets, columns = :data:`NOISE_KINDS`; one line per loss
-    (mean over seeds) with its 95% confidence band, clipped to [0, 1] (none with one seed)."""
+    """Test accuracy against the noise level: two rows of two panels per dataset, one panel per kind of
+    :data:`NOISE_KINDS` (two columns keep the panels legible at the page's width); one line per loss (mean over
+    seeds) with its 95% confidence band, clipped to [0, 1] (none with one seed)."""
     summary = _summary(curves)
     datasets = list(pd.unique(curves["dataset"]))
     colours = palette(list(losses))
-    fig, axes = _figure(len(datasets), len(NOISE_KINDS), panel)
+    fig, axes = _figure(2 * len(datasets), 2, panel)
     for (row, dataset), (col, kind) in ((r, c) for r in enumerate(datasets) for c in enumerate(NOISE_KINDS)):
-        ax = axes[row, col]
+        ax = axes[2 * row + col // 2, col % 2]
         for loss in losses:
             line = summary[(summary["dataset"] == dataset) & (summary["kind"] == kind) & (summary["loss"] == loss)]
             ax.plot(line["level"], line["mean"], marker="o", ms=3, color=colours[loss], label=label(loss))
             ax.fill_between(line["level"], line["ci95_low"].clip(0, 1), line["ci95_high"].clip(0, 1),
                             color=colours[loss], alpha=0.12, lw=0)  # an accuracy interval ends at 0 and 1
-        ax.set(title=f"{dataset}: {kind}", xlabel=KIND_LEVEL_NAMES[kind], ylabel="test accuracy" if col == 0 else "",
+        ax.set(title=f"{dataset}: {kind}", xlabel=KIND_LEVEL_NAMES[kind], ylabel="test accuracy" if col % 2 == 0 else "",
                ylim=(0, 1.01))
     _legend(fig, axes)
     return fig

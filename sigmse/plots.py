@@ -26,6 +26,7 @@ from sigmse.verdicts import decisive_p
 __all__ = [
     "RC",
     "FIGURE_WIDTH",
+    "panel_grid",
     "LOSS_LABELS",
     "AXIS_LABELS",
     "apply_style",
@@ -113,7 +114,7 @@ def _figure(rows: int, cols: int, panel: tuple[float, float], extra_width: float
     return fig, axes
 
 
-def _panel_grid(count: int, panel: tuple[float, float], extra_width: float = 0.0,
+def panel_grid(count: int, panel: tuple[float, float], extra_width: float = 0.0,
                 **options: Any) -> tuple[Figure, np.ndarray]:
     """``count`` panels of about ``panel`` inches in as few rows as keep the figure within :data:`FIGURE_WIDTH`.
 
@@ -167,7 +168,7 @@ def curves_with_band(history: pd.DataFrame, x: str = "epoch", y: str = "test_acc
         raise ValueError(f"band {band!r} is not allowed; choose one of: {', '.join(_BANDS)}")
     panels, lines = _levels(history, col, col_order), _levels(history, hue, hue_order)
     colours = palette(lines)
-    fig, axes = _panel_grid(len(panels), panel, sharey=sharey)
+    fig, axes = panel_grid(len(panels), panel, sharey=sharey)
     for ax, level in zip(axes, panels):
         part = history if col is None else history[history[col] == level]
         for line in lines:
@@ -203,7 +204,7 @@ def point_ci(summary: pd.DataFrame, y: str = "variant", col: str | None = "datas
     rows = _levels(summary, y, order)
     colours = palette(rows)
     labels = [pretty(r) for r in rows]
-    fig, axes = _panel_grid(len(panels), (panel[0], max(panel[1], 0.45 * len(rows) + 1.0)), sharey=True,
+    fig, axes = panel_grid(len(panels), (panel[0], max(panel[1], 0.45 * len(rows) + 1.0)), sharey=True,
                             extra_width=0.08 * max(map(len, labels), default=0))  # room for the loss names
     for ax, level in zip(axes, panels):
         part = summary if col is None else summary[summary[col] == level]
@@ -235,7 +236,7 @@ def metric_vs_lr(frame: pd.DataFrame, y: str = "test_acc", hue: str = "variant",
     """
     panels, lines = _levels(frame, col, None), _levels(frame, hue, hue_order)
     colours = palette(lines)
-    fig, axes = _panel_grid(len(panels), panel, sharey=True)
+    fig, axes = panel_grid(len(panels), panel, sharey=True)
     for ax, level in zip(axes, panels):
         part = frame if col is None else frame[frame[col] == level]
         for line in lines:

@@ -339,3 +339,11 @@ def test_class_probabilities_are_rows_summing_to_one(name: str) -> None:
     else:
         expected = torch.softmax(logits, dim=1)
     torch.testing.assert_close(probabilities[:N], expected, rtol=1e-12, atol=1e-15)
+
+
+def test_get_loss_names_an_option_of_the_wrong_type():
+    """The Python API meets the declared type of each option before the loss's own checks compare values."""
+    with pytest.raises(ValueError, match="loss option pos must be a number, got 'high'"):
+        get_loss("sigmoid_mse_or", pos="high")
+    with pytest.raises(ValueError, match="loss option shift must be true or false, got 3"):
+        get_loss("sigmoid_mse_or", shift=3)
