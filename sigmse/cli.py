@@ -186,7 +186,7 @@ def _run_train(args: argparse.Namespace) -> int:
 def _run_sweep(args: argparse.Namespace) -> int:
     from sigmse.executors import check_executor_options, executor_resources, run_configs
     from sigmse.profiles import experiment_names, get_profile
-    from sigmse.protocol import plan_stages, sweep_stages
+    from sigmse.protocol import estimate_seconds, plan_stages, sweep_stages
     from sigmse.store import record_path
 
     resources = executor_resources(args)
@@ -207,6 +207,13 @@ def _run_sweep(args: argparse.Namespace) -> int:
           f"in {Path(args.results_dir) / profile.name}"
           + (f"; {waiting} reporting runs wait for their selection runs" if waiting else ""))
     if args.dry_run:
+        missing = [c for c in listed if not record_path(c, profile.name, args.results_dir).exists()]
+        seconds, source = estimate_seconds(missing, profile.name, args.results_dir)
+        if waiting:  # not listed yet: as many runs as their groups' selection runs, at the same cost each
+            selection = [c for c in first if c not in second]
+            seconds += estimate_seconds(selection, profile.name, args.results_dir)[0] / max(1, len(selection)) * waiting
+        print(f"estimated training time of the runs still to do: {seconds / 3600:.1f} hours of a machine like "
+              f"this one, one run at a time (per-epoch costs from the {source}; start-up not counted)")
         return 0
 
     def run(configs: list) -> Any:

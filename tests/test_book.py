@@ -265,7 +265,7 @@ def test_a_failed_run_stops_the_book_before_any_notebook_and_keeps_what_is_store
     make_fake_idx(fake, "mnist")  # files of the right names but not the official ones: every run fails
     with pytest.raises(BookBuildError, match=r"(?s)runs failed, so no notebook was run.*DatasetIntegrityError"):
         build_book("smoke", root=tmp_path, notebooks=["output_reset"], results_dir=tmp_path / "results",
-                   data_dir=fake, extra_parameters={"seeds": [0]}, sweep_jobs=2)
+                   data_dir=fake, extra_parameters={"seeds": [1]}, sweep_jobs=2)
     assert not (tmp_path / "_build" / "executed" / "notebooks" / "output_reset.ipynb").exists()
     statuses = [json.loads(p.read_text())["status"] for p in (tmp_path / "results" / "smoke").glob("*.json")]
     assert statuses and set(statuses) == {"failed"}  # stored as failed: a rerun retries them
@@ -318,7 +318,7 @@ def test_offline_the_book_command_stops_before_any_work_with_one_line(tmp_path, 
 
 def test_bad_profile_lists_the_profiles(tmp_path):
     write_tiny_book(tmp_path)
-    with pytest.raises(ValueError, match=r"unknown profile 'nope'; choose one of: smoke, quick, paper"):
+    with pytest.raises(ValueError, match=r"unknown profile 'nope'; choose one of: smoke, quick, full, paper"):
         build_book("nope", root=tmp_path)
 
 

@@ -22,7 +22,7 @@ SIGMSE = [sys.executable, "-m", "sigmse.cli"]
         (["train", "--data-dir", "/no/such/folder"], "data root '/no/such/folder' does not exist"),
         (["train", "--loss-option", "shift"], "expected KEY=VALUE"),
         (["train", "--epochs", "two"], "invalid int value: 'two'"),
-        (["sweep", "--profile", "huge"], "unknown profile 'huge'; choose one of: smoke, quick, paper"),
+        (["sweep", "--profile", "huge"], "unknown profile 'huge'; choose one of: smoke, quick, full, paper"),
         (["sweep", "--profile", "smoke", "--only", "everything"], "unknown experiment 'everything'"),
         (["sweep", "--profile", "smoke", "--datasets", "imagenet"],
          "dataset 'imagenet' is not in profile 'smoke'; choose from: mnist, fashion-mnist, cifar10"),
@@ -101,13 +101,13 @@ def test_sweep_takes_a_chapters_datasets_and_seeds(tmp_path, shared_data_dir, ca
     parameters; seeds that would both choose and report are refused before any work."""
     from sigmse.protocol import plan_experiment
 
-    argv = ["sweep", "--profile", "smoke", "--only", "noise", "--datasets", "mnist", "--selection-seeds", "7",
+    argv = ["sweep", "--profile", "smoke", "--only", "accuracy", "--datasets", "mnist", "--selection-seeds", "7",
             "--seeds", "1", "2", "3", "--results-dir", str(tmp_path), "--data-dir", str(shared_data_dir), "--dry-run"]
     assert main(argv) == 0
-    plan = plan_experiment("noise", "smoke", results_dir=tmp_path, datasets=["mnist"], selection_seeds=[7],
+    plan = plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"], selection_seeds=[7],
                            seeds=[1, 2, 3])
     assert {c.seed for c in plan.selection} == {7}
-    assert (f"profile smoke: {len(plan.selection) + plan.report_count} runs in noise; 0 already stored"
+    assert (f"profile smoke: {len(plan.selection) + plan.report_count} runs in accuracy; 0 already stored"
             in capsys.readouterr().out)
     assert main([*argv[:-1], "--seeds", "7", "8", "--dry-run"]) == 2
     assert "seeds [7] are both selection seeds [7] and reporting seeds [7, 8]" in capsys.readouterr().err

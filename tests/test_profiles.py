@@ -33,3 +33,25 @@ def test_datasets_outside_the_profile_are_rejected():
         experiment_configs("accuracy", "quick", datasets=["svhn"])
     with pytest.raises(ValueError, match="unknown experiment 'x'; choose one of: accuracy"):
         experiment_configs("x", "quick")
+
+
+def test_full_profile_trains_full_data_with_the_reporting_seeds_its_power_calculation_asks_for():
+    from sigmse.profiles import FULL_PLANNING_SPREADS
+    from sigmse.verdicts import ACCURACY_MARGINS, reporting_seeds_needed
+
+    full = get_profile("full")
+    for budget in full.budgets.values():
+        assert budget.train_subset is None and budget.test_subset is None
+    # the accuracy chapter's claim family: sigmoid_mse_or vs softmax_ce on three datasets, three hypotheses each
+    needed = max(reporting_seeds_needed(ACCURACY_MARGINS[d], FULL_PLANNING_SPREADS[d], family_size=9)
+                 for d in full.datasets)
+    assert len(full.report_seeds) == needed
+    assert not set(full.selection_seeds) & set(full.report_seeds)
+
+
+def test_full_profile_noise_runs_cifar10_at_the_largest_symmetric_rate_for_three_losses():
+    configs = experiment_configs("noise", "full", seeds=[2])
+    cifar = [c for c in configs if c.dataset == "cifar10"]
+    assert {(c.label_noise, c.label_noise_rate) for c in cifar} == {("symmetric", 0.8)}
+    assert {c.loss for c in cifar} == {"softmax_ce", "sigmoid_mse", "sigmoid_mse_or"}
+    assert {c.epochs for c in configs if c.dataset != "cifar10"} == {20}

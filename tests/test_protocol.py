@@ -99,3 +99,23 @@ def test_the_plan_waits_for_selection_runs_then_lists_the_reporting_runs(tmp_pat
 def test_unknown_experiment_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown experiment 'x'; choose one of: accuracy"):
         protocol.plan_experiment("x", "smoke", results_dir=tmp_path)
+
+
+def test_a_grid_of_one_rate_chooses_nothing_and_reports_directly(tmp_path):
+    plan = protocol.plan_experiment("noise", "full", results_dir=tmp_path, datasets=["mnist"])
+    assert plan.selection == [] and {c.seed for c in plan.report} == set(get_profile("full").report_seeds)
+
+
+def test_the_estimate_uses_stored_costs_where_it_has_them(tmp_path):
+    config = RunConfig(dataset="mnist", epochs=2, train_subset=1000, val_size=500)
+    table, source = protocol.estimate_seconds([config], "quick", tmp_path)
+    assert source == "measured table"
+    assert table == pytest.approx(protocol.MEASURED_SECONDS_PER_IMAGE[("mnist", "mlp")] * 1000 * 2)
+    record = {**_record(config, 0.9), "schema_version": 1, "profile": "quick", "history": [], "provenance": {},
+              "metrics": {"val_acc": 0.9, "test_acc": 0.9, "train_seconds": 4.0, "n_train": 1000,
+                          "epochs_run": 2}}
+    write_record(record, record_path(config, "quick", tmp_path))
+    stored, source = protocol.estimate_seconds([config.with_(epochs=3)], "quick", tmp_path)
+    assert source == "stored runs" and stored == pytest.approx(6.0)  # 2 s per epoch of 1000 images, measured
+    _, note = protocol.estimate_seconds([RunConfig(dataset="cifar10", model="resnet9")], "quick", tmp_path)
+    assert note == "nothing timed; 1 runs of a kind never timed here not counted"
