@@ -38,6 +38,7 @@ __all__ = [
     "headline_table",
     "calibration_table",
     "comparison_table",
+    "difference_table",
     "claim_cells",
     "keyed_values",
     "ablation_names",
@@ -146,6 +147,21 @@ def comparison_table(verdicts: pd.DataFrame, scale: float = 100.0, unit: str = "
         "p (Holm)": [_p_text(decisive_p(row)) for _, row in verdicts.iterrows()],
         "verdict": verdicts["verdict"].to_numpy(),
     }, index=pd.MultiIndex.from_frame(verdicts[keys]))
+    return order_index(table, orders)
+
+
+def difference_table(tests: pd.DataFrame, scale: float = 100.0, unit: str = "pp", digits: int = 2,
+                     orders: Mapping[str, Sequence[Any]] | None = None,
+                     keys: Sequence[str] = ("dataset", "loss")) -> pd.DataFrame:
+    """Paired differences without verdicts (a :func:`~sigmse.verdicts.paired_tests` frame, no test read): seeds
+    and the difference with its 95% interval, for comparisons a chapter shows but does not judge."""
+    suffix = f" ({unit})" if unit else ""
+    table = pd.DataFrame({
+        "seeds": tests["n_pairs"].to_numpy(),
+        f"difference [95% CI]{suffix}": [
+            "n/a" if np.isnan(d) else f"{d * scale:+.{digits}f} {_interval(lo, hi, scale, digits)}".replace(" n/a", "")
+            for d, lo, hi in zip(tests["mean_diff"], tests["ci95_low"], tests["ci95_high"])],
+    }, index=pd.MultiIndex.from_frame(tests[list(keys)]))
     return order_index(table, orders)
 
 

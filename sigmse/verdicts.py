@@ -41,6 +41,7 @@ __all__ = [
     "accuracy_margin",
     "paired_tests",
     "holm_verdicts",
+    "NOT_JUDGED",
     "decisive_p",
     "verdict_label",
     "verdict_text",
@@ -205,9 +206,14 @@ def holm_verdicts(tests: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     return out
 
 
+NOT_JUDGED = "not judged"  # a comparison shown for context, outside every family of tests
+
+
 def decisive_p(row: Mapping[str, Any]) -> float:
     """The Holm-adjusted p-value behind a verdict: its hypothesis's, or for ``inconclusive`` the claim's
-    primary hypothesis's (the first of :data:`PRIORITY`)."""
+    primary hypothesis's (the first of :data:`PRIORITY`); NaN for a comparison :data:`NOT_JUDGED`."""
+    if row["verdict"] == NOT_JUDGED:
+        return math.nan
     hypothesis = PRIORITY[row["claim"]][0] if row["verdict"] == "inconclusive" else row["verdict"]
     return float(row["padj_" + hypothesis.replace(" ", "_")])
 

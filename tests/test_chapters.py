@@ -113,3 +113,12 @@ def test_experiment_records_says_when_it_trains_missing_runs_and_is_silent_once_
                                          data_dir=str(shared_data_dir), datasets=["mnist"])
     assert capsys.readouterr().out == ""
     assert [r["config"] for r in second.report] == [r["config"] for r in first.report]
+
+
+def test_context_comparisons_are_shown_without_a_verdict_or_p():
+    frame = _paired_frame([0.90, 0.92, 0.94], [0.91, 0.95, 0.96], name="sigmoid_mse")
+    tests = verdicts.paired_tests(frame, "test_acc", claim="equivalence", margins=0.005)
+    row = chapters.difference_table(tests).loc[("mnist", "sigmoid_mse")]
+    half = 100 * T_975_2DOF * 0.01 / math.sqrt(3)
+    assert row.to_dict() == {"seeds": 3, "difference [95% CI] (pp)": f"+2.00 [{2 - half:.2f}, {2 + half:.2f}]"}
+    assert math.isnan(verdicts.decisive_p({**tests.iloc[0].to_dict(), "verdict": verdicts.NOT_JUDGED}))
