@@ -380,23 +380,23 @@ def curvature_figure(curvature: pd.DataFrame, *, panel: tuple[float, float] = (3
     """The condition number (log scale) and the smallest eigenvalue (signed) over the grid, per loss.
 
     ``curvature`` holds :func:`sigmse.landscape_curvature.curvature_frame` rows for one pinned value and one or
-    more targets; a pair of rows per target (``kappa``, then ``lambda_min``), one column per loss, each panel
-    with its own colour bar: ``2 * rows * losses`` axes. NaN condition numbers (an all-null spectrum) are grey.
+    more targets; per target the condition numbers of every loss, then their smallest eigenvalues, wrapped into
+    rows that fit the page, each panel titled with its loss, quantity and target and with its own colour bar:
+    ``2 * targets * losses`` axes. NaN condition numbers (an all-null spectrum) are grey.
     """
     if curvature["fixed_logit"].nunique() != 1:
         raise ValueError(f"one pinned value per figure, got {sorted(curvature['fixed_logit'].unique().tolist())}")
     losses, targets = list(curvature["loss"].unique()), list(curvature["target"].unique())
-    fig, axes = _figure(2 * len(targets), len(losses), panel)
-    for t, target in enumerate(targets):
-        for col, loss in enumerate(losses):
-            rows = curvature[(curvature["loss"] == loss) & (curvature["target"] == target)]
-            panels = (("condition", False, "κ"), ("lambda_min", True, "smallest λ"))
-            for r, (column, signed, what) in enumerate(panels):
+    panels = (("condition", False, "κ"), ("lambda_min", True, "smallest λ"))
+    fig, flat = panel_grid(2 * len(targets) * len(losses), panel)  # wrapped to the page's width, in this order
+    slots = iter(flat)
+    for target in targets:
+        for column, signed, what in panels:
+            for loss in losses:
+                rows = curvature[(curvature["loss"] == loss) & (curvature["target"] == target)]
                 values, axis = _grid_values(rows, column)
-                ax = axes[2 * t + r, col]
-                _draw_surface(ax, values, axis, log=not signed, signed=signed, title=label(loss), colorbar=what)
-                if col == 0:
-                    ax.set_ylabel(f"{TARGET_LABELS.get(target, target)}\n{what}\n$z_2$")
+                title = f"{label(loss)}\n{what}, {TARGET_LABELS.get(target, target)}"
+                _draw_surface(next(slots), values, axis, log=not signed, signed=signed, title=title, colorbar=what)
     return fig
 
 

@@ -113,8 +113,7 @@ def test_every_page_loads_with_decoded_images_and_a_clean_console(book_html, ser
     problems: list[str] = []
     for page in pages:
         browser.get(f"{server}/{page}")
-        title = browser.execute_script("return document.querySelector('article h1')?.textContent ?? ''")
-        if not title.strip():
+        if not _heading(browser):
             problems.append(f"{page}: no heading in the article")
         for image in browser.execute_async_script(_IMAGES_JS):
             if not (image["decoded"] and image["width"] > 0):
@@ -129,6 +128,19 @@ def test_every_page_loads_with_decoded_images_and_a_clean_console(book_html, ser
         browser.save_screenshot(str(SCREENSHOTS / (page.replace("/", "__").removesuffix(".html") + ".png")))
         browser.set_window_size(1280, 1000)
     assert not problems, "\n".join(problems)
+
+
+def _heading(browser, seconds: float = 10.0) -> str:
+    """The article's first heading, waiting up to ``seconds`` for it (a long page may still be laying out when
+    the load event fires); empty if there is none."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    script = "return document.querySelector('article h1')?.textContent ?? ''"
+    try:
+        return WebDriverWait(browser, seconds).until(lambda driver: driver.execute_script(script).strip())
+    except TimeoutException:
+        return ""
 
 
 def _is_local(message: str, server: str) -> bool:
