@@ -76,3 +76,19 @@ def test_comparable_leaves_out_timings_only():
               "metrics": {"test_acc": 0.5, "train_seconds": 3.0, "setup_seconds": 1.0}}
     assert comparable(result) == {"status": "ok", "history": [{"epoch": 1, "test_acc": 0.5}],
                                   "curve": [{"step": 4, "val_acc": 0.4}], "metrics": {"test_acc": 0.5}}
+
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_one_committed_full_mnist_record_reproduces(shared_data_dir):
+    """CI retrains one committed full-profile MNIST record (the cheapest kind), drawn by its hash order."""
+    folder = REPO / "results" / "full"
+    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    mnist = [r for r in records if r["config"]["dataset"] == "mnist" and r["status"] == "ok"
+             and r["config"]["model"] == "mlp"]
+    if not mnist:
+        pytest.skip("no full-profile MNIST record is committed yet")
+    result, = audit("full", results_dir=REPO / "results", hashes=[mnist[0]["hash"]], data_dir=shared_data_dir)
+    assert result.reproduced, result.line
