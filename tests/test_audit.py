@@ -1,0 +1,94 @@
+"""Tests of sigmse.audit: a record retrained on the same setup is bit-identical; a tampered one is caught, through
+the Python API and the command line; bad input is refused before any training."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sigmse.audit import audit, comparable
+from sigmse.cli import main
+from sigmse.config import RunConfig
+from sigmse.store import record_path, run_or_load
+
+pytestmark = pytest.mark.shared_data
+
+TINY = dict(dataset="mnist", epochs=1, train_subset=256, test_subset=500, val_size=256, device="cpu")
+
+
+@pytest.fixture()
+def store(tmp_path, shared_data_dir):
+    """Two stored smoke-sized MNIST runs (seeds 0 and 1)."""
+    for seed in (0, 1):
+        run_or_load(RunConfig(**TINY, seed=seed), profile="full", results_dir=tmp_path, data_dir=shared_data_dir)
+    return tmp_path
+
+
+def test_a_stored_record_retrains_bit_identically_on_the_same_setup(store, shared_data_dir):
+    results = audit("full", results_dir=store, sample=2, seed=0, data_dir=shared_data_dir)
+    assert [r.reproduced and r.bitwise for r in results] == [True, True]
+    assert all("bit-identical (same torch, device and threads)" in r.line for r in results)
+
+
+def test_a_tampered_record_does_not_reproduce_and_the_cli_exits_1(store, shared_data_dir, capsys):
+    config = RunConfig(**TINY, seed=0)
+    path = record_path(config, "full", store)
+    record = json.loads(path.read_text())
+    record["metrics"]["test_acc"] += 0.01
+    path.write_text(json.dumps(record))
+    argv = ["audit", "--profile", "full", "--hash", config.hash, "--results-dir", str(store),
+            "--data-dir", str(shared_data_dir)]
+    assert main(argv) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"{config.hash} NOT bit-identical (same torch, device and threads)",
+                   "0 of 1 records reproduce (0 bit-identical)"]
+
+
+def test_another_setup_is_judged_against_the_seed_spread(store, shared_data_dir):
+    """A record whose provenance names another torch cannot be compared bit for bit: the accuracy must lie within
+    three standard deviations of the stored seeds (or a quarter point)."""
+    config = RunConfig(**TINY, seed=0)
+    path = record_path(config, "full", store)
+    record = json.loads(path.read_text())
+    record["provenance"]["torch_version"] = "0.0.1"
+    path.write_text(json.dumps(record))
+    result, = audit("full", results_dir=store, hashes=[config.hash], data_dir=shared_data_dir)
+    assert result.reproduced and not result.bitwise and "within" in result.line and "another setup" in result.line
+    record["metrics"]["test_acc"] = 0.0
+    path.write_text(json.dumps(record))
+    result, = audit("full", results_dir=store, hashes=[config.hash], data_dir=shared_data_dir)
+    assert not result.reproduced and "OUTSIDE" in result.line
+
+
+def test_bad_input_is_refused_before_any_training(tmp_path, capsys):
+    assert main(["audit", "--profile", "full", "--results-dir", str(tmp_path)]) == 2
+    assert "nothing to audit: no stored record under" in capsys.readouterr().err
+    assert main(["audit", "--profile", "full", "--sample", "0", "--results-dir", str(tmp_path)]) == 2
+    assert "sample must be in [1, inf], got 0" in capsys.readouterr().err
+    assert main(["audit", "--profile", "huge", "--results-dir", str(tmp_path)]) == 2
+    assert "unknown profile 'huge'" in capsys.readouterr().err
+
+
+def test_comparable_leaves_out_timings_only():
+    result = {"status": "ok", "history": [{"epoch": 1, "seconds": 2.0, "test_acc": 0.5}],
+              "curve": [{"step": 4, "train_seconds": 1.0, "val_acc": 0.4}],
+              "metrics": {"test_acc": 0.5, "train_seconds": 3.0, "setup_seconds": 1.0}}
+    assert comparable(result) == {"status": "ok", "history": [{"epoch": 1, "test_acc": 0.5}],
+                                  "curve": [{"step": 4, "val_acc": 0.4}], "metrics": {"test_acc": 0.5}}
+
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_one_committed_full_mnist_record_reproduces(shared_data_dir):
+    """CI retrains one committed full-profile MNIST record (the cheapest kind), drawn by its hash order."""
+    folder = REPO / "results" / "full"
+    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    mnist = [r for r in records if r["config"]["dataset"] == "mnist" and r["status"] == "ok"
+             and r["config"]["model"] == "mlp"]
+    if not mnist:
+        pytest.skip("no full-profile MNIST record is committed yet")
+    result, = audit("full", results_dir=REPO / "results", hashes=[mnist[0]["hash"]], data_dir=shared_data_dir)
+    assert result.reproduced, result.line
