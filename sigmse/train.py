@@ -8,6 +8,12 @@ index arithmetic and masks, never a loop over examples. Per-step statistics stay
 on the device and are read once per epoch, so the loop never waits on the host
 except to measure validation accuracy ``evals_per_epoch`` times an epoch.
 
+A step is cheap around its matrix products: ``index_select`` gathers the batch, one ``argmax`` per step
+is all the bookkeeping (the epoch's statistics are reduced once at its end), and Adam and SGD take
+``fused=True`` steps (see :func:`_optimizer`). ``torch.compile`` is not used: on a 2-core CPU it took
+about 20 s to compile the MNIST MLP and its compiled step was no faster than the eager one, so it cannot
+pay for itself in runs that last seconds to minutes.
+
 ``train(config)`` returns a plain-JSON result: the per-epoch history, the
 validation curve within epochs (to resolve convergence finer than an epoch) and
 the final metrics, among them test NLL and ECE raw and after temperature scaling

@@ -1,5 +1,6 @@
 """The measurements of the benchmark, each on its own: the solver check, the naive loops with workers and on the
-official files, the GEMM floor against the products autograd runs, epoch scaling, and the errors. Sizes here are tiny: the numbers are not checked, only their shape."""
+official files, the GEMM floor against the products autograd runs, epoch scaling, and the errors. Sizes here are
+tiny: the numbers are not checked, only their shape."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def test_bad_input_raises_one_line_naming_the_value(call, message):
 
 
 def _matrix_products(work) -> list[tuple[str, list]]:
-    """The ``aten::mm`` / ``aten::addmm`` calls of ``work()`` with their operand shapes, as torch's profiler saw them."""
+    """The ``aten::mm`` / ``aten::addmm`` calls of ``work()`` with their operand shapes, as torch's profiler saw
+    them."""
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:

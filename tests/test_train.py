@@ -1,5 +1,6 @@
-"""The trainer: learns, is deterministic on CPU (with fused optimizer steps), stops diverged runs, augments per batch, logs what it promises
-(including a validation curve within epochs that leaves training unchanged, and temperature-scaled calibration)."""
+"""The trainer: learns, is deterministic on CPU (with fused optimizer steps that agree with the for-loop ones),
+stops diverged runs, augments per batch, logs what it promises (including a validation curve within epochs that
+leaves training unchanged, and temperature-scaled calibration)."""
 
 import pytest
 import torch
