@@ -158,7 +158,7 @@ def _optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     """Adam or SGD (plain, momentum, Nesterov) with ``fused=True``: one kernel updates every parameter.
 
     The default (for-loop) implementation launches about ten small kernels per parameter tensor and
-    step; on a CPU that made Adam's step about three times dearer than the fused one, a large share of a
+    step; on a CPU that made Adam's step three to four times dearer than the fused one, a large share of a
     small model's step. The fused kernels compute the same update in a different order of floating-point
     operations, so their numbers can differ from the for-loop ones in the last bits; the same seed still
     gives a bit-identical history from run to run on one machine.
@@ -247,7 +247,7 @@ class _EpochSums:
         ``labels`` and ``flipped`` are in the epoch's order, like the predictions.
         """
         sizes = torch.tensor(self.batch_sizes, dtype=torch.float32, device=self.predictions.device)
-        hit = self.predictions[:len(labels)] == labels
+        hit = self.predictions == labels
         return {"loss": float(torch.stack(self.losses) @ sizes) if self.losses else 0.0,
                 "hits": int(hit.sum()),
                 "hits_flipped": int((hit & flipped).sum()) if flipped is not None else 0,
