@@ -175,9 +175,9 @@ def gemm_floor_step(model_name: str, image_shape: tuple[int, int, int], num_clas
 
     without :math:`\nabla x` for the first layer, exactly the products autograd runs for ``nn.Linear``.
     A convolution contributes the same three products of its im2col lowering (``rows = N H_out W_out``,
-    ``inner = C_in k_h k_w``), once per group. That is a floor of the same arithmetic, not what oneDNN's
-    direct convolutions run, so for a conv net the ratio to it also counts how far those kernels are from a
-    plain matrix product. Everything else of a step (data, activations, loss, bias gradients, optimizer)
+    ``inner = C_in k_h k_w``), once per group. That is the same arithmetic, not what oneDNN's direct
+    convolutions run (they can be faster than those products), so for a conv net the ratio to it compares
+    the step with plain matrix products rather than bounding it from below. Everything else of a step (data, activations, loss, bias gradients, optimizer)
     is left out: a trainer's time over this floor is what it spends beyond its matrix products.
     Operands are random tensors of the shapes one forward of the real model shows (found with forward
     hooks), made once; the products write new outputs every call, as autograd does.
