@@ -4,7 +4,8 @@
    device, ``randperm`` slices, batched augmentation) against the usual hand-written loop
    (:mod:`sigmse.naive_loop`): a torchvision dataset that builds a PIL image per item,
    ``ToTensor``/``Normalize`` per item, and a ``DataLoader`` (``num_workers`` 0 and 2; also 4 on a GPU),
-   with the same model, optimizer, loss and batch size.
+   with the same model, optimizer, loss and batch size; and each loop's time per image over the GEMM floor,
+   the matrix products of the same training step alone (:func:`gemm_floor_step`), timed in the same process.
 2. :func:`loss_step_times`: forward + backward of every registered loss on random logits, as a ratio to
    softmax cross-entropy, and the bytes each loss saves for backward.
 3. :func:`output_reset_solver`: the exact Output Reset solver against the original alternating procedure
@@ -48,6 +49,7 @@ __all__ = [
     "BASELINE_LOSS",
     "check_positive",
     "synthetic_dataset",
+    "gemm_floor_step",
     "training_throughput",
     "loss_step_times",
     "output_reset_solver",
@@ -126,6 +128,82 @@ def synthetic_dataset(name: str, n_train: int, n_test: int = 256, seed: int = 0)
     return Dataset(name, spec, train_x, train_y, test_x, test_y, source=Path("<synthetic>"), format="synthetic")
 
 
+# ------------------------------------------------------------------------------------------------ GEMM floor
+
+
+def _layer_products(model: nn.Module, images: Tensor) -> list[tuple[str, tuple[int, ...], bool, bool]]:
+    """``(kind, shape, bias, input_grad)`` of every ``nn.Linear`` and ``nn.Conv2d`` of one forward of ``images``.
+
+    ``shape`` is ``(rows, inner, outputs, groups)`` of the layer's forward product: ``(batch, in, out, 1)``
+    for a linear layer, ``(N * H_out * W_out, C_in / groups * k_h * k_w, C_out / groups, groups)`` for a
+    convolution (its im2col lowering); ``input_grad`` says whether backward needs the gradient of the
+    layer's input (not for the first layer, whose input is the data).
+    """
+    found: list[tuple[str, tuple[int, ...], bool, bool]] = []
+
+    def record(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+        needs_input_grad = inputs[0].requires_grad
+        if isinstance(module, nn.Linear):
+            shape = (output.numel() // module.out_features, module.in_features, module.out_features, 1)
+            found.append(("linear", shape, module.bias is not None, needs_input_grad))
+        else:
+            groups = module.groups
+            rows = output.shape[0] * output.shape[2] * output.shape[3]  # N * H_out * W_out
+            inner = module.in_channels // groups * module.kernel_size[0] * module.kernel_size[1]
+            found.append(("conv2d", (rows, inner, module.out_channels // groups, groups), module.bias is not None,
+                          needs_input_grad))
+
+    hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    try:
+        model(images)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return found
+
+
+def gemm_floor_step(model_name: str, image_shape: tuple[int, int, int], num_classes: int, batch: int, *,
+                    device: torch.device, seed: int = 0) -> Callable[[], None]:
+    r"""One training step's matrix products of ``model_name`` at ``batch`` images, and nothing else.
+
+    For every linear layer (input ``x``: ``(B, in)``, weight ``W``: ``(out, in)``, output gradient ``g``:
+    ``(B, out)``) the step runs
+
+    .. math::
+        y = b + x W^\top \quad (\text{addmm}), \qquad
+        \nabla W = g^\top x, \qquad \nabla x = g W \quad (\text{mm}),
+
+    without :math:`\nabla x` for the first layer, exactly the products autograd runs for ``nn.Linear``.
+    A convolution contributes the same three products of its im2col lowering (``rows = N H_out W_out``,
+    ``inner = C_in k_h k_w``), once per group. That is the same arithmetic, not what oneDNN's direct
+    convolutions run (they can be faster than those products), so for a conv net the ratio to it compares
+    the step with plain matrix products rather than bounding it from below. Everything else of a step (data, activations, loss, bias gradients, optimizer)
+    is left out: a trainer's time over this floor is what it spends beyond its matrix products.
+    Operands are random tensors of the shapes one forward of the real model shows (found with forward
+    hooks), made once; the products write new outputs every call, as autograd does.
+    """
+    torch.manual_seed(seed)
+    model = get_model(model_name, image_shape, num_classes).to(device)
+    products = _layer_products(model, torch.randn(batch, *image_shape, device=device))
+    calls: list[Callable[[], Tensor]] = []
+    for _kind, (rows, inner, outputs, groups), bias, input_grad in products:
+        for _ in range(groups):
+            x, weight = torch.randn(rows, inner, device=device), torch.randn(outputs, inner, device=device)
+            grad = torch.randn(rows, outputs, device=device)
+            b = torch.randn(outputs, device=device)
+            calls.append((lambda x=x, w=weight, b=b: torch.addmm(b, x, w.t())) if bias else
+                         (lambda x=x, w=weight: torch.mm(x, w.t())))
+            calls.append(lambda x=x, g=grad: torch.mm(g.t(), x))  # weight gradient, (out, inner)
+            if input_grad:
+                calls.append(lambda w=weight, g=grad: torch.mm(g, w))  # input gradient, (rows, inner)
+
+    def step() -> None:
+        for call in calls:
+            call()
+
+    return step
+
+
 # ----------------------------------------------------------------------------------------------- 1. throughput
 
 
@@ -143,6 +221,13 @@ def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: s
     The first epoch and the first pass warm up; ``images_per_s`` is the median over the ``repeats`` timed
     passes (``images_per_s_min`` and ``_max`` show the spread). Rows of the naive loops carry ``speedup``: the
     trainer's median images/s over theirs.
+
+    Right after each trainer epoch, before the naive loops, the same process runs the epoch's matrix
+    products alone (:func:`gemm_floor_step`, as many steps as the epoch has, same threads), timed the same
+    way. Every row carries ``gemm_floor_images_per_s`` (median over the timed passes) and
+    ``over_gemm_floor``: that floor's median images/s over the row's, i.e. its time per image over the
+    floor's (1 would be a step that does nothing but its matrix products); ``over_gemm_floor_fastest``
+    divides the fastest passes of each instead, which a slow spell of a shared machine moves less.
 
     Args:
         dataset, model: what is trained; ``data`` replaces loading ``dataset`` from ``data_dir``.
@@ -165,12 +250,21 @@ def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: s
                        augment=augment, train_subset=n, val_size=0, test_subset=batch_size, seed=seed,
                        device=device.type)
     passes: dict[int, list[float]] = {w: [] for w in workers}
+    floor_passes: list[float] = []
+    floor_step = gemm_floor_step(model, data.spec.image_shape, data.spec.num_classes, batch_size, device=device,
+                                 seed=seed)
+    floor_steps = math.ceil(n / batch_size)
     with naive_dataset(data, augment) as (naive, data_class):
         naive = torch.utils.data.Subset(naive, range(n))
         loops = {w: NaiveLoop(naive, data, model, loss=loss, device=device, batch_size=batch_size, workers=w,
                               lr=lr, seed=seed) for w in workers}
 
         def naive_turn(entry: dict[str, Any]) -> None:  # called by the trainer after each of its epochs
+            with _Stopwatch(device) as watch:  # the GEMM floor right after the trainer's epoch
+                for _ in range(floor_steps):
+                    floor_step()
+            if entry["epoch"] > 1:
+                floor_passes.append(watch.seconds)
             for w, loop in loops.items():
                 with _Stopwatch(device) as watch:
                     loop.one_pass()
@@ -182,14 +276,19 @@ def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: s
     if result["status"] != "ok":
         raise RuntimeError(f"the trainer's run {dataset}/{model}/{loss} diverged; the benchmark needs a finite loss")
     n_train = result["metrics"]["n_train"]
+    floor_rates = [floor_steps * batch_size / s for s in floor_passes]
+    floor_rate = statistics.median(floor_rates)
     common = dict(dataset=dataset, model=model, loss=loss, augment=augment, batch_size=batch_size,
-                  steps_per_pass=math.ceil(n_train / batch_size), passes=repeats, device=device.type)
+                  steps_per_pass=math.ceil(n_train / batch_size), passes=repeats, device=device.type,
+                  gemm_floor_images_per_s=floor_rate)
 
     def row(loop: str, w: int | None, data_class: str, seconds: list[float]) -> dict[str, Any]:
         rates = [n_train / s for s in seconds]
         return dict(common, loop=loop, workers=w, data_class=data_class, seconds=sum(seconds),
                     images_per_s=statistics.median(rates), images_per_s_min=min(rates),
-                    images_per_s_max=max(rates), speedup=None)
+                    images_per_s_max=max(rates), speedup=None,
+                    over_gemm_floor=floor_rate / statistics.median(rates),
+                    over_gemm_floor_fastest=max(floor_rates) / max(rates))
 
     rows = [row("sigmse", None, "sigmse.train (device-resident tensors)",
                 [h["seconds"] for h in result["history"][1:]])]
@@ -277,11 +376,12 @@ def loss_step_times(batch: int = 512, classes: Sequence[int] = (10, 1000), *,
 
 def _training_step(model_name: str, classes: int, batch: int, loss: str, device: torch.device,
                    seed: int) -> Callable[[], None]:
-    """One whole training step (forward, loss, backward, Adam) of ``model_name`` on a random MNIST-shaped batch."""
+    """One whole training step (forward, loss, backward, fused Adam) of ``model_name`` on a random MNIST-shaped
+    batch."""
     torch.manual_seed(seed)
     image_shape = DATASETS["mnist"].image_shape
     model = get_model(model_name, image_shape, classes).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)  # the trainer's step (sigmse.train)
     loss_fn = get_loss(loss)
     images = torch.randn(batch, *image_shape, device=device)  # (B, 1, 28, 28)
     labels = torch.randint(classes, (batch,), device=device)

@@ -1,8 +1,9 @@
 """The training loop a user writes by hand: the baseline :mod:`sigmse.bench` measures the trainer against.
 
 A torchvision dataset builds one PIL image per item and applies ``ToTensor`` and ``Normalize`` to it (plus
-``RandomCrop`` and ``RandomHorizontalFlip`` with augmentation); a ``DataLoader`` batches the items; the model,
-Adam and the loss are the same as the trainer's. Where the data root holds files torchvision reads (IDX,
+``RandomCrop`` and ``RandomHorizontalFlip`` with augmentation); a ``DataLoader`` batches the items; the model
+and the loss are the same as the trainer's, and so is Adam, in torch's default implementation as a hand-written
+loop calls it (the trainer asks for the fused one). Where the data root holds files torchvision reads (IDX,
 CIFAR-10 python batches), the baseline uses torchvision's own class over them; otherwise
 :class:`ArrayImageDataset` does per item what torchvision's classes do. The baseline is given every usual
 courtesy: persistent workers, and pinned memory with non-blocking copies on a GPU.

@@ -10,15 +10,17 @@ import json
 import pytest
 import torch
 
-from sigmse.bench import (BENCH_SIZES, SCHEMA, SECTIONS, TARGETS, BenchSize, add_bench_arguments, check_targets,
-                          format_table, get_bench_size, latest_bench, run_bench, run_bench_command)
+from sigmse.bench import (BENCH_SIZES, MAX_MLP_OVER_GEMM_FLOOR, SCHEMA, SECTIONS, TARGETS, BenchSize,
+                          add_bench_arguments, check_targets, format_table, get_bench_size, latest_bench, run_bench,
+                          run_bench_command)
 from sigmse.losses import loss_names
 
 TINY = BenchSize("tiny", {"mlp": 2, "cnn": 1, "resnet9_small": 1, "resnet9": 1}, throughput_repeats=1,
                  loss_blocks=1, loss_inner=1, solver_repeats=1, scaling_sizes=(128, 256), loss_batch=64,
                  classes=(10, 100), workers=(0,))
 PROVENANCE_KEYS = {"torch_version", "device_name", "cpu_count", "torch_threads", "date", "git_commit"}
-THROUGHPUT_KEYS = {"dataset", "model", "loop", "workers", "data_class", "images_per_s", "speedup", "steps_per_pass"}
+THROUGHPUT_KEYS = {"dataset", "model", "loop", "workers", "data_class", "images_per_s", "speedup", "steps_per_pass",
+                   "gemm_floor_images_per_s", "over_gemm_floor", "over_gemm_floor_fastest"}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def test_throughput_rows_compare_each_naive_loop_with_the_trainer(tiny_record):
         (d, m, loop) for d, m in (("mnist", "mlp"), ("mnist", "cnn"), ("cifar10", "resnet9_small"))
         for loop in ("sigmse", "naive, num_workers=0")]
     for row in rows:
-        assert THROUGHPUT_KEYS <= set(row) and row["images_per_s"] > 0
+        assert THROUGHPUT_KEYS <= set(row) and row["images_per_s"] > 0 and row["over_gemm_floor"] > 0
     for sigmse_row, naive_row in zip(rows[::2], rows[1::2]):
         assert naive_row["data_class"] == "ArrayImageDataset"  # synthetic data: no files for torchvision
         assert naive_row["speedup"] == pytest.approx(sigmse_row["images_per_s"] / naive_row["images_per_s"])
@@ -68,6 +70,10 @@ def test_targets_name_every_goal_and_leave_the_gpu_one_unmeasured_on_cpu(tiny_re
     assert targets["cifar_gpu_speedup"]["met"] is None and "GPU" in targets["cifar_gpu_speedup"]["note"]
     assert targets["or_step_c1000"]["met"] is None  # TINY measures C = 10 and 100
     assert isinstance(targets["or_step_c10"]["met"], bool) and isinstance(targets["mnist_mlp_cpu_speedup"]["met"], bool)
+    floor = targets["mnist_mlp_cpu_over_floor"]  # measured in this run: a finite positive ratio
+    mlp = next(r for r in tiny_record[0]["throughput"] if r["model"] == "mlp" and r["loop"] == "sigmse")
+    assert floor["measured"] == mlp["over_gemm_floor"] and 0 < floor["measured"] < float("inf")
+    assert isinstance(floor["met"], bool) and all(t["reason"] for t in targets.values())
 
 
 def test_latest_bench_and_the_text_table(tiny_record, tmp_path):
@@ -84,9 +90,11 @@ def test_check_targets_takes_the_fastest_naive_loop_and_compares_with_the_thresh
     record = {
         "device": "cpu",
         "throughput": [
-            {"dataset": "mnist", "model": "mlp", "speedup": None},
-            {"dataset": "mnist", "model": "mlp", "speedup": 7.0},
-            {"dataset": "mnist", "model": "mlp", "speedup": 5.5},
+            {"dataset": "mnist", "model": "mlp", "loop": "sigmse", "speedup": None, "over_gemm_floor": 1.4},
+            {"dataset": "mnist", "model": "mlp", "loop": "naive, num_workers=0", "speedup": 7.0,
+             "over_gemm_floor": 9.8},
+            {"dataset": "mnist", "model": "mlp", "loop": "naive, num_workers=2", "speedup": 5.5,
+             "over_gemm_floor": 7.7},
         ],
         "loss_steps": [{"loss": "sigmoid_mse_or", "classes": 10, "ratio": 1.4},
                        {"loss": "sigmoid_mse_or", "classes": 1000, "ratio": 2.0}],
@@ -94,6 +102,8 @@ def test_check_targets_takes_the_fastest_naive_loop_and_compares_with_the_thresh
     targets = {t["key"]: t for t in check_targets(record)}
     assert targets["mnist_mlp_cpu_speedup"]["measured"] == 5.5 and targets["mnist_mlp_cpu_speedup"]["met"] is True
     assert targets["mnist_mlp_cpu_speedup"]["margin"] == pytest.approx(1.1)
+    floor = targets["mnist_mlp_cpu_over_floor"]
+    assert floor["measured"] == 1.4 and floor["met"] is False and floor["threshold"] == MAX_MLP_OVER_GEMM_FLOOR
     assert targets["or_step_c10"]["met"] is False  # 1.4 > 1.3
     assert targets["or_step_c1000"]["met"] is True  # 2.0 <= 2, the bound included
     assert targets["cifar_gpu_speedup"]["measured"] is None

@@ -1,12 +1,13 @@
 """The measurements of the benchmark, each on its own: the solver check, the naive loops with workers and on the
-official files, epoch scaling, and the errors. Sizes here are tiny: the numbers are not checked, only their shape."""
+official files, the GEMM floor against the products autograd runs, epoch scaling, and the errors. Sizes here are
+tiny: the numbers are not checked, only their shape."""
 
 from __future__ import annotations
 
 import pytest
 
-from sigmse.bench_measures import (check_positive, epoch_scaling, loss_step_times, output_reset_solver,
-                                   synthetic_dataset, training_throughput)
+from sigmse.bench_measures import (check_positive, epoch_scaling, gemm_floor_step, loss_step_times,
+                                   output_reset_solver, synthetic_dataset, training_throughput)
 
 
 def test_exact_solver_and_fifty_alternating_steps_agree_at_ten_classes():
@@ -51,3 +52,43 @@ def test_bad_input_raises_one_line_naming_the_value(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
         call()
     assert "\n" not in str(error.value)
+
+
+def _matrix_products(work) -> list[tuple[str, list]]:
+    """The ``aten::mm`` / ``aten::addmm`` calls of ``work()`` with their operand shapes, as torch's profiler saw
+    them."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        work()
+    return sorted((e.name, e.input_shapes[:3]) for e in prof.events() if e.name in ("aten::mm", "aten::addmm"))
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_gemm_floor_runs_the_matrix_products_autograd_runs_for_the_linear_layers(model):
+    """Reference: the products torch itself runs for one forward + backward of the real model, by the profiler."""
+    import torch
+
+    from sigmse.models import get_model
+
+    net = get_model(model, (1, 28, 28), 10)
+    images, labels = torch.randn(16, 1, 28, 28), torch.randint(10, (16,))
+    autograd = _matrix_products(lambda: torch.nn.functional.cross_entropy(net(images), labels).backward())
+    floor = _matrix_products(gemm_floor_step(model, (1, 28, 28), 10, 16, device=torch.device("cpu")))
+    linear_floor = [call for call in floor if call in autograd]
+    assert linear_floor == autograd  # every product of the linear layers, with its shapes (convolutions run none)
+    if model == "mlp":
+        assert len(floor) == 8  # 3 forward, 3 weight gradients, 2 input gradients (none for the first layer)
+    else:  # and each convolution's im2col lowering: (N H W, C_in k k) x (C_in k k, C_out)
+        assert ("aten::addmm", [[32], [16 * 28 * 28, 9], [9, 32]]) in floor
+        assert len(floor) == len(autograd) + 2 + 3  # the first conv needs no input gradient
+
+
+def test_throughput_rows_carry_the_measured_ratio_to_the_gemm_floor():
+    rows = training_throughput("mnist", "mlp", device="cpu", steps=3, repeats=2, workers=(0,),
+                               data=synthetic_dataset("mnist", 512))
+    for row in rows:
+        assert 0 < row["over_gemm_floor"] < float("inf") and 0 < row["over_gemm_floor_fastest"] < float("inf")
+        assert row["over_gemm_floor"] == pytest.approx(row["gemm_floor_images_per_s"] / row["images_per_s"])
+    assert rows[0]["gemm_floor_images_per_s"] == rows[1]["gemm_floor_images_per_s"]  # one floor, measured once
+    assert rows[0]["over_gemm_floor"] != rows[1]["over_gemm_floor"]

@@ -1,12 +1,13 @@
-"""The trainer: learns, is deterministic on CPU, stops diverged runs, augments per batch, logs what it promises
-(including a validation curve within epochs that leaves training unchanged, and temperature-scaled calibration)."""
+"""The trainer: learns, is deterministic on CPU (with fused optimizer steps that agree with the for-loop ones),
+stops diverged runs, augments per batch, logs what it promises (including a validation curve within epochs that
+leaves training unchanged, and temperature-scaled calibration)."""
 
 import pytest
 import torch
 
 from sigmse.config import RunConfig
 from sigmse.data import DATASETS, Dataset
-from sigmse.train import augment_batch, evaluation_steps, train
+from sigmse.train import _optimizer, augment_batch, evaluation_steps, train
 
 
 def separable_dataset(n_train: int = 600, n_test: int = 200, seed: int = 0) -> Dataset:
@@ -60,6 +61,49 @@ def test_same_seed_gives_identical_history_on_cpu(tiny):
     assert first == second
     other = without_timing(train(config.with_(seed=1), dataset=tiny, progress=False))
     assert other["history"] != first["history"]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "nesterov"])
+def test_same_seed_gives_identical_history_with_the_fused_sgd_steps(tiny, optimizer):
+    config = tiny_config(optimizer=optimizer, lr=0.05, momentum=0.9, weight_decay=1e-4)
+    first = without_timing(train(config, dataset=tiny, progress=False))
+    assert first == without_timing(train(config, dataset=tiny, progress=False))
+
+
+@pytest.mark.parametrize(("optimizer", "kernel"), [("adam", "_fused_adam_"), ("sgd", "_fused_sgd_"),
+                                                   ("nesterov", "_fused_sgd_")])
+def test_the_optimizer_steps_with_its_fused_kernel_once_per_step(tiny, monkeypatch, optimizer, kernel):
+    import sigmse.train
+
+    built = []
+    monkeypatch.setattr(sigmse.train, "_optimizer", lambda *a: built.append(_optimizer(*a)) or built[-1])
+    calls = []
+    fused = getattr(torch, kernel)
+    monkeypatch.setattr(torch, kernel, lambda *a, **k: calls.append(1) or fused(*a, **k))
+    train(tiny_config(optimizer=optimizer, lr=0.01, epochs=2), dataset=tiny, progress=False)
+    assert built[0].defaults["fused"] is True
+    assert len(calls) == 2 * 16  # 500 training images in batches of 32: 16 steps an epoch
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "nesterov"])
+def test_fused_steps_agree_with_the_for_loop_implementation(optimizer):
+    """Reference: torch's default (for-loop) optimizer with the same settings, over 20 steps of an MLP."""
+    config = tiny_config(optimizer=optimizer, lr=0.01, momentum=0.9, weight_decay=1e-3)
+    params = {}
+    for fused in (True, False):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(20, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+        step = _optimizer(config, model)
+        if not fused:
+            step = type(step)(model.parameters(), **{**step.defaults, "fused": None, "foreach": False})
+        data = torch.Generator().manual_seed(1)
+        for _ in range(20):
+            images, labels = torch.randn(8, 20, generator=data), torch.randint(3, (8,), generator=data)
+            step.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(model(images), labels).backward()
+            step.step()
+        params[fused] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    torch.testing.assert_close(params[True], params[False], rtol=1e-5, atol=1e-6)
 
 
 def test_non_finite_loss_marks_the_run_diverged_instead_of_raising(tiny):
@@ -192,7 +236,8 @@ def test_without_a_validation_split_there_is_no_temperature_and_no_curve_accurac
 @pytest.mark.slow
 @pytest.mark.parametrize("loss", ["sigmoid_mse_or", "softmax_ce"])
 def test_mnist_mlp_reaches_96_percent_in_3_epochs(shared_data_dir, loss):
-    """The issue's bar: `sigmse train --dataset mnist --model mlp --loss L --epochs 3` reaches >= 96%."""
+    """`sigmse train --dataset mnist --model mlp --loss L --epochs 3` reaches >= 96%: a full-data MLP reaches about
+    98%, so three epochs below 96% would mean the trainer learns slower than an ordinary loop."""
     result = train(RunConfig(dataset="mnist", model="mlp", loss=loss, epochs=3, device="cpu"),
                    data_dir=shared_data_dir, progress=False)
     assert result["metrics"]["test_acc"] >= 0.96
