@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sigmse.profiles import experiment_configs, experiment_names
+from sigmse.profiles import experiment_names
+from sigmse.protocol import plan_stages
 from sigmse.store import record_path, validate_record
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,7 @@ def test_every_committed_record_validates():
 @needs_records
 @pytest.mark.parametrize("experiment", experiment_names())
 def test_every_run_the_notebooks_ask_for_is_committed(experiment):
-    missing = [c for c in experiment_configs(experiment, "paper")
-               if not record_path(c, "paper", PAPER.parent).is_file()]
-    assert not missing, f"{len(missing)} {experiment} runs missing, e.g. {missing[0].canonical_json()}"
+    first, second, waiting = plan_stages([experiment], "paper", results_dir=PAPER.parent)
+    missing = [c for c in first + second if not record_path(c, "paper", PAPER.parent).is_file()]
+    assert not missing and not waiting, (f"{len(missing) + waiting} {experiment} runs missing"
+                                         + (f", e.g. {missing[0].canonical_json()}" if missing else ""))
