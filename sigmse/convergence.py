@@ -165,8 +165,10 @@ def ratio_text(row: Mapping[str, Any]) -> str:
     censoring note when a sign test was used."""
     if not np.isfinite(row["mean_diff"]):
         return str(row["note"])
-    low, high = math.exp(row["ci95_low"]), math.exp(row["ci95_high"])
-    return f"\u00d7{math.exp(row['mean_diff']):.2f} [{low:.2f}, {high:.2f}]"
+    ratio = f"\u00d7{math.exp(row['mean_diff']):.2f}"
+    if not np.isfinite(row["ci95_low"]):  # one pair: no interval
+        return ratio
+    return f"{ratio} [{math.exp(row['ci95_low']):.2f}, {math.exp(row['ci95_high']):.2f}]"
 
 
 def time_summary(times: pd.DataFrame, unit: str = "step", column: str = "loss",
