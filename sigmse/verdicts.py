@@ -46,6 +46,7 @@ __all__ = [
     "verdict_label",
     "verdict_text",
     "tost_power",
+    "power_table",
     "reporting_seeds_needed",
 ]
 
@@ -140,7 +141,7 @@ def paired_tests(frame: pd.DataFrame, metric: str, *, claim: str, margins: float
     Returns:
         One row per group and level: the ``by`` keys, ``column``, ``baseline``, ``claim``, ``margin``,
         ``n_pairs``, ``mean_diff`` (level minus baseline, on the metric's scale) with its Student-t 95% interval
-        ``ci95_low``/``ci95_high``, ``higher_is_better`` and the raw one-sided p-values ``p_better``,
+        ``ci95_low``/``ci95_high`` and the standard deviation ``sd_diff`` of the differences, ``higher_is_better`` and the raw one-sided p-values ``p_better``,
         ``p_worse``, ``p_equivalent``, ``p_not_worse`` (NaN: not tested). Pairs where either run has no value
         (a diverged run) are left out and counted in ``note``. Run :func:`holm_verdicts` on the chapter's
         family to get verdicts.
@@ -171,11 +172,12 @@ def paired_tests(frame: pd.DataFrame, metric: str, *, claim: str, margins: float
             rows.append({**dict(zip(keys, group)), column: level, "baseline": baseline, "claim": claim,
                          "margin": margin, "n_pairs": len(diff),
                          "mean_diff": float(diff.mean()) if len(diff) else math.nan, "ci95_low": low,
-                         "ci95_high": high, "higher_is_better": higher_is_better,
+                         "ci95_high": high, "sd_diff": float(diff.std(ddof=1)) if len(diff) > 1 else math.nan,
+                         "higher_is_better": higher_is_better,
                          **{f"p_{h.replace(' ', '_')}": p for h, p in _tests(improvement, margin, claim).items()},
                          "note": note})
     columns = [*keys, column, "baseline", "claim", "margin", "n_pairs", "mean_diff", "ci95_low", "ci95_high",
-               "higher_is_better", *(f"p_{h.replace(' ', '_')}" for h in HYPOTHESES), "note"]
+               "sd_diff", "higher_is_better", *(f"p_{h.replace(' ', '_')}" for h in HYPOTHESES), "note"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -260,6 +262,28 @@ def tost_power(n: int, margin: float, spread: float, alpha: float = 0.05) -> flo
         return 0.0
     one_sided = TTestPower().power(effect_size=margin / spread, nobs=n, alpha=alpha, alternative="larger")
     return max(0.0, 1.0 - 2.0 * (1.0 - float(one_sided)))
+
+
+def power_table(family: pd.DataFrame, by: Sequence[str] = ("dataset",)) -> pd.DataFrame:
+    """What the runs say about the power calculation, per row of a :func:`holm_verdicts` family: the pairs, the
+    observed spread of the paired differences, the TOST power those pairs give at that spread and at the family's
+    Bonferroni level (:func:`tost_power`), and the reporting seeds :func:`reporting_seeds_needed` would ask for.
+    Computed after the fact: it informs the next profile's plan, never this one's verdicts."""
+    rows = []
+    for _, row in family.iterrows():
+        spread, n, level = row["sd_diff"], int(row["n_pairs"]), 0.05 / max(1, int(row["family_size"]))
+        usable = n >= 2 and np.isfinite(spread) and spread > 0
+        needed: float = math.nan
+        if usable:
+            try:
+                needed = reporting_seeds_needed(row["margin"], spread, family_size=max(1, int(row["family_size"])),
+                                                minimum=2)
+            except ValueError:  # more than the most we would ever plan
+                needed = math.inf
+        rows.append({**{k: row[k] for k in by}, "pairs": n, "observed sd": spread,
+                     "power now": tost_power(n, row["margin"], spread, level) if usable else math.nan,
+                     "seeds needed": needed})
+    return pd.DataFrame(rows)
 
 
 def reporting_seeds_needed(margin: float, spread: float, *, power: float = 0.8, alpha: float = 0.05,

@@ -167,3 +167,14 @@ def test_the_power_bound_is_met_by_simulation(monkeypatch):
     calls = [_verdict(_runs({"x": rng.normal(0, 0.004, n)}, np.full(n, 0.97)),
                       "equivalence").loc["x", "verdict"] == "equivalent" for _ in range(200)]
     assert np.mean(calls) >= verdicts.tost_power(n, 0.005, 0.004, alpha=0.05 / 3) - 0.05 >= 0.75
+
+
+def test_power_table_reports_the_observed_spread_and_the_seeds_it_would_need():
+    rng = np.random.default_rng(7)
+    base = 0.97 + rng.normal(0, 0.002, 6)
+    family = _verdict(_runs({"x": rng.normal(0, 0.002, 6)}, base)).reset_index()
+    row = verdicts.power_table(family).iloc[0]
+    assert row["observed sd"] == pytest.approx(family["sd_diff"].iloc[0])
+    assert row["power now"] == pytest.approx(verdicts.tost_power(6, 0.005, row["observed sd"], 0.05 / 3))
+    assert row["seeds needed"] == verdicts.reporting_seeds_needed(0.005, row["observed sd"], family_size=3,
+                                                                  minimum=2)
