@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from sigmse.analysis import variant_label
-from sigmse.verdicts import ACCURACY_MARGINS, HYPOTHESES, decisive_p, paired_tests
+from sigmse.verdicts import ACCURACY_MARGINS, P_COLUMNS, decisive_p, paired_tests
 
 __all__ = ["TIME_RATIO_MARGIN", "TIME_UNITS", "curve_frame", "validation_levels", "time_to_level", "time_tests",
            "area_tests", "ratio_text", "time_summary", "verdict_table", "convergence_summary"]
@@ -105,7 +105,7 @@ def _sign_row(candidate: pd.Series, baseline: pd.Series) -> dict[str, Any]:
     informative = ~(np.isinf(cand) & np.isinf(base)) & (cand != base)
     faster, slower = int((cand < base)[informative].sum()), int((cand > base)[informative].sum())
     n = faster + slower
-    p = {f"p_{h.replace(' ', '_')}": math.nan for h in HYPOTHESES}
+    p = dict.fromkeys(P_COLUMNS.values(), math.nan)
     if n:
         p["p_better"] = float(stats.binomtest(faster, n, 0.5, alternative="greater").pvalue)
         p["p_worse"] = float(stats.binomtest(faster, n, 0.5, alternative="less").pvalue)

@@ -227,7 +227,8 @@ def unification_versus_single(tests: pd.DataFrame, method: str = "unified_mse_or
 
 def verdict_display(tests: pd.DataFrame) -> pd.DataFrame:
     """The family as text for the page: per comparison the measure, the mean paired difference with its 95%
-    interval, the Holm-adjusted p-value of the verdict's hypothesis ("—" when inconclusive) and the verdict;
+    interval, the Holm-adjusted p-value behind the verdict (:func:`sigmse.verdicts.decisive_p`; "—" without a
+    test) and the verdict;
     a ``note`` column only where pairs were left out."""
     rows = []
     for _, row in tests.iterrows():
@@ -237,10 +238,9 @@ def verdict_display(tests: pd.DataFrame) -> pd.DataFrame:
         else:
             difference = (f"{row['mean_diff'] * scale:+.2f} [{row['ci95_low'] * scale:+.2f}, "
                           f"{row['ci95_high'] * scale:+.2f}]")
-        p_column = "padj_" + row["verdict"].replace(" ", "_")
         rows.append({"comparison": f"{SHORT_LABELS[row['method']]} vs {SHORT_LABELS[row['baseline']]}",
                      "measure": f"{measure} ({unit})", "difference [95% CI]": difference.replace("-", "\u2212"),
-                     "p (Holm)": f"{row[p_column]:.3g}" if p_column in row.index else "—",
+                     "p (Holm)": f"{p:.3g}" if math.isfinite(p := verdicts.decisive_p(row)) else "—",
                      "verdict": verdicts.verdict_label(row, scale, unit).replace(" °", "°"), "note": row["note"]})
     shown = pd.DataFrame(rows).set_index("comparison")
     return shown if shown["note"].astype(bool).any() else shown.drop(columns="note")

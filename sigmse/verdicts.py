@@ -53,6 +53,7 @@ __all__ = [
 # What a comparison claims; it decides which hypotheses are tested and which verdict wins when several hold.
 CLAIMS = ("equivalence", "superiority", "noninferiority")
 HYPOTHESES = ("better", "worse", "equivalent", "not worse")
+P_COLUMNS = {h: "p_" + h.replace(" ", "_") for h in HYPOTHESES}  # the raw p-value column of each hypothesis
 PRIORITY: dict[str, tuple[str, ...]] = {
     # "matches": equality within the margin is the claim; a significant gap inside it is not practically one
     "equivalence": ("equivalent", "better", "worse"),
@@ -100,7 +101,7 @@ def _equivalence_p(improvement: np.ndarray, margin: float) -> float:
 def _tests(improvement: np.ndarray, margin: float, claim: str) -> dict[str, float]:
     """The raw one-sided p-values of the claim's hypotheses (NaN for those not tested, and all below 2 pairs)."""
     tested = PRIORITY[claim]
-    p = {name: math.nan for name in HYPOTHESES}
+    p = dict.fromkeys(HYPOTHESES, math.nan)
     if len(improvement) < 2:
         return p
     with warnings.catch_warnings():
@@ -174,10 +175,10 @@ def paired_tests(frame: pd.DataFrame, metric: str, *, claim: str, margins: float
                          "mean_diff": float(diff.mean()) if len(diff) else math.nan, "ci95_low": low,
                          "ci95_high": high, "sd_diff": float(diff.std(ddof=1)) if len(diff) > 1 else math.nan,
                          "higher_is_better": higher_is_better,
-                         **{f"p_{h.replace(' ', '_')}": p for h, p in _tests(improvement, margin, claim).items()},
+                         **{P_COLUMNS[h]: p for h, p in _tests(improvement, margin, claim).items()},
                          "note": note})
     columns = [*keys, column, "baseline", "claim", "margin", "n_pairs", "mean_diff", "ci95_low", "ci95_high",
-               "sd_diff", "higher_is_better", *(f"p_{h.replace(' ', '_')}" for h in HYPOTHESES), "note"]
+               "sd_diff", "higher_is_better", *P_COLUMNS.values(), "note"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -191,7 +192,7 @@ def holm_verdicts(tests: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     out = tests.copy()
-    names = [f"p_{h.replace(' ', '_')}" for h in HYPOTHESES]
+    names = list(P_COLUMNS.values())
     raw = out[names].to_numpy(dtype=float)
     tested = np.isfinite(raw)
     adjusted = np.full_like(raw, np.nan)
