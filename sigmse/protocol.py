@@ -89,13 +89,18 @@ def report_configs(selection: Sequence[RunConfig], records: Sequence[Mapping[str
 
 @dataclass(frozen=True)
 class ExperimentPlan:
-    """The runs of one experiment: ``selection`` (empty when it chooses nothing) and ``report``; ``report`` is
-    ``None`` while selection runs are missing from the store, with ``report_count`` what it will hold."""
+    """The runs of one experiment: ``selection`` (empty when it chooses nothing) and the ``report`` runs that can
+    be listed now, those of every group whose selection runs are all stored; ``waiting`` counts the reporting runs
+    of the other groups, and ``report_count`` all reporting runs once every group has chosen."""
 
     name: str
     selection: list[RunConfig]
-    report: list[RunConfig] | None
-    report_count: int
+    report: list[RunConfig]
+    waiting: int = 0
+
+    @property
+    def report_count(self) -> int:
+        return len(self.report) + self.waiting
 
 
 def _seeds(given: Sequence[int] | None, default: tuple[int, ...]) -> tuple[int, ...]:
@@ -115,8 +120,7 @@ def plan_experiment(name: str, profile: str | Profile, *, results_dir: str | Pat
         raise ValueError(f"unknown experiment {name!r}; choose one of: {', '.join(EXPERIMENTS)}")
     report_seeds = _seeds(seeds, chosen.report_seeds)
     if not experiment.selects_lr:  # its own default seeds (the profile's reporting or sweep seeds) unless given
-        runs = experiment.configs(chosen, datasets=datasets, seeds=seeds, device=device)
-        return ExperimentPlan(name, [], runs, len(runs))
+        return ExperimentPlan(name, [], experiment.configs(chosen, datasets=datasets, seeds=seeds, device=device))
     chosen_selection = _seeds(selection_seeds, chosen.selection_seeds)
     overlap = sorted(set(chosen_selection) & set(report_seeds))
     if overlap:
@@ -127,14 +131,13 @@ def plan_experiment(name: str, profile: str | Profile, *, results_dir: str | Pat
     for config in selection:
         rates.setdefault(lr_group(config), set()).add(config.lr)
     if all(len(grid) == 1 for grid in rates.values()):  # a grid of one rate: nothing to choose
-        runs = experiment.configs(chosen, datasets=datasets, seeds=report_seeds, device=device)
-        return ExperimentPlan(name, [], runs, len(runs))
-    groups = len(rates)
+        return ExperimentPlan(name, [], experiment.configs(chosen, datasets=datasets, seeds=report_seeds,
+                                                           device=device))
     records = [read_record(record_path(c, chosen.name, results_dir)) for c in selection]
-    if any(r is None or r["status"] == "failed" for r in records):
-        return ExperimentPlan(name, selection, None, groups * len(report_seeds))
-    report = report_configs(selection, records, report_seeds)  # type: ignore[arg-type]
-    return ExperimentPlan(name, selection, report, len(report))
+    missing = {lr_group(c) for c, r in zip(selection, records) if r is None or r["status"] == "failed"}
+    ready = [(c, r) for c, r in zip(selection, records) if lr_group(c) not in missing]
+    report = report_configs([c for c, _ in ready], [r for _, r in ready], report_seeds) if ready else []
+    return ExperimentPlan(name, selection, report, len(missing) * len(report_seeds))
 
 
 @dataclass(frozen=True)
@@ -151,10 +154,10 @@ def run_experiment(name: str, profile: str | Profile, run: Callable[[list[RunCon
     the reporting runs they choose, and return both. ``options`` go to :func:`plan_experiment`."""
     plan = plan_experiment(name, profile, results_dir=results_dir, **options)
     selection = run(plan.selection) if plan.selection else []
-    if plan.report is None:
+    if plan.waiting:
         plan = plan_experiment(name, profile, results_dir=results_dir, **options)
-    if plan.report is None:
-        raise ValueError(f"experiment {name!r}: selection runs failed, so no learning rate can be chosen")
+    if plan.waiting:
+        raise ValueError(f"experiment {name!r}: selection runs failed, so not every learning rate can be chosen")
     return ExperimentRecords(selection, run(plan.report))
 
 
@@ -167,13 +170,13 @@ def plan_stages(names: Sequence[str], profile: str | Profile, *, results_dir: st
     """The runs that can train now, in two stages, for the experiments ``names`` (duplicates once).
 
     Returns ``(first, second, waiting)``: ``first`` holds every selection run and the runs of experiments that
-    choose nothing; ``second`` the reporting runs whose selection runs are all stored; ``waiting`` counts the
-    reporting runs that cannot be listed yet because their selection runs are missing.
+    choose nothing; ``second`` the reporting runs of the groups whose selection runs are all stored; ``waiting``
+    counts the reporting runs that cannot be listed yet because their group's selection runs are missing.
     """
     plans = [plan_experiment(name, profile, results_dir=results_dir, **options) for name in names]
-    first = _unique(c for plan in plans for c in (plan.selection or plan.report or []))
-    second = _unique(c for plan in plans if plan.selection and plan.report for c in plan.report)
-    waiting = sum(plan.report_count for plan in plans if plan.report is None)
+    first = _unique(c for plan in plans for c in (plan.selection or plan.report))
+    second = _unique(c for plan in plans if plan.selection for c in plan.report)
+    waiting = sum(plan.waiting for plan in plans)
     return first, second, waiting
 
 

@@ -78,10 +78,17 @@ def test_profiles_keep_selection_and_reporting_seeds_apart():
 def test_the_plan_waits_for_selection_runs_then_lists_the_reporting_runs(tmp_path):
     plan = protocol.plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"])
     smoke = get_profile("smoke")
-    assert plan.report is None and {c.seed for c in plan.selection} == set(smoke.selection_seeds)
+    assert plan.report == [] and {c.seed for c in plan.selection} == set(smoke.selection_seeds)
     groups = {protocol.lr_group(c) for c in plan.selection}
-    assert plan.report_count == len(groups) * len(smoke.report_seeds)
-    for config in plan.selection:  # the larger rate wins on validation for every loss
+    assert plan.report_count == plan.waiting == len(groups) * len(smoke.report_seeds)
+    first = next(c for c in plan.selection if c.loss == "softmax_ce")  # one group's selection runs stored first
+    for config in (c for c in plan.selection if protocol.lr_group(c) == protocol.lr_group(first)):
+        write_record({**_record(config, 0.5), "schema_version": 1, "profile": "smoke", "history": [],
+                      "provenance": {}}, record_path(config, "smoke", tmp_path))
+    partial = protocol.plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"])
+    assert {c.loss for c in partial.report} == {"softmax_ce"}  # that group's reporting runs are listed now
+    assert partial.waiting == (len(groups) - 1) * len(smoke.report_seeds)
+    for config in plan.selection:  # the larger rate wins on validation for every loss (rewrites the first group)
         record = _record(config, 0.9 if config.lr == max(smoke.budgets["mnist"].lr_grid) else 0.5)
         write_record({**record, "schema_version": 1, "profile": "smoke", "history": [], "provenance": {}},
                      record_path(config, "smoke", tmp_path))
