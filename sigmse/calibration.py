@@ -3,7 +3,7 @@ r"""Calibration of a classifier's probabilities: NLL, ECE, and temperature scali
 Temperature scaling (Guo et al. 2017) divides every logit by one scalar :math:`T > 0`, fitted on held-out
 (validation) data by minimising the negative log-likelihood, and leaves the argmax, hence the accuracy,
 unchanged. What is scaled is the same for every loss: the logits :math:`z`, *before* the loss's map to
-probabilities (:func:`sigmse.losses.class_probabilities`), so
+probabilities (:func:`sigmse.losses.modules.class_probabilities`), so
 
 .. math::
     p_i(z; T) = \operatorname{softmax}(z / T)_i
@@ -26,7 +26,7 @@ import math
 import torch
 from torch import Tensor
 
-from sigmse.losses import class_probabilities
+from sigmse.losses.modules import class_probabilities
 
 __all__ = [
     "ECE_BINS",

@@ -67,11 +67,11 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``sigmse`` parser, every subcommand with its flags (its errors raise :class:`UsageError`)."""
-    from sigmse.bench import add_bench_arguments
-    from sigmse.book import add_book_arguments
-    from sigmse.data import dataset_names
-    from sigmse.executors import add_executor_arguments
-    from sigmse.profiles import experiment_names, profile_names
+    from sigmse.bench.run import add_bench_arguments
+    from sigmse.site.book import add_book_arguments
+    from sigmse.data.datasets import dataset_names
+    from sigmse.runs.executors import add_executor_arguments
+    from sigmse.runs.profiles import experiment_names, profile_names
 
     parser = _Parser(prog="sigmse", description="Sigmoid-MSE with Output Reset versus softmax cross-entropy.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -137,7 +137,7 @@ def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
 def command_reference(width: int = 80) -> str:
     """Every command's ``--help`` as Markdown: a heading and a text block each, wrapped at ``width`` columns.
 
-    The book's API reference includes it (:func:`sigmse.book_site.stage_book` writes it at build time),
+    The book's API reference includes it (:func:`sigmse.site.pages.stage_book` writes it at build time),
     so the page always shows the flags this version parses.
     """
     sections = []
@@ -149,7 +149,7 @@ def command_reference(width: int = 80) -> str:
 
 def _check_data_dir(data_dir: str | None) -> None:
     """An explicitly given data root that does not exist is an error, before any work."""
-    from sigmse.data import resolve_data_dir
+    from sigmse.data.datasets import resolve_data_dir
 
     root = resolve_data_dir(data_dir)
     explicit = data_dir is not None or "SIGMSE_DATA_DIR" in __import__("os").environ
@@ -160,7 +160,7 @@ def _check_data_dir(data_dir: str | None) -> None:
 
 def _run_train(args: argparse.Namespace) -> int:
     from sigmse.config import RunConfig, config_from_dict
-    from sigmse.data import load_dataset
+    from sigmse.data.datasets import load_dataset
     from sigmse.train import resolve_device, train
 
     names = {f.name for f in fields(RunConfig)}
@@ -192,10 +192,10 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from sigmse.executors import check_executor_options, executor_resources, run_configs
-    from sigmse.profiles import experiment_names, get_profile
-    from sigmse.protocol import estimate_seconds, plan_stages, sweep_stages
-    from sigmse.store import record_path
+    from sigmse.runs.executors import check_executor_options, executor_resources, run_configs
+    from sigmse.runs.profiles import experiment_names, get_profile
+    from sigmse.runs.protocol import estimate_seconds, plan_stages, sweep_stages
+    from sigmse.runs.store import record_path
 
     resources = executor_resources(args)
     check_executor_options(args.executor, args.jobs, args.retries, resources, args.threads)  # before any work
@@ -237,8 +237,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
 def _run_audit(args: argparse.Namespace) -> int:
     """``sigmse audit``: one line per retrained record, then the summary; exit 1 if any does not reproduce."""
-    from sigmse.audit import audit, summary_line
-    from sigmse.profiles import get_profile
+    from sigmse.runs.audit import audit, summary_line
+    from sigmse.runs.profiles import get_profile
 
     get_profile(args.profile)  # an unknown profile: one line listing them, before any work
     _check_data_dir(args.data_dir)
@@ -252,8 +252,8 @@ def _run_audit(args: argparse.Namespace) -> int:
 
 def _run_data_command(args: argparse.Namespace) -> int:
     """``sigmse data check`` and ``sigmse data download``: both end with the report of what is where."""
-    from sigmse.data import dataset_names, load_dataset
-    from sigmse.data_report import check_datasets, format_report
+    from sigmse.data.datasets import dataset_names, load_dataset
+    from sigmse.data.report import check_datasets, format_report
 
     if args.data_command == "download":
         for name in args.names:  # every name checked before the first download
@@ -271,8 +271,8 @@ def _run_data_command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sigmse`` console script; returns the exit status."""
-    from sigmse.data import DatasetNotFoundError
-    from sigmse.data_files import DatasetIntegrityError
+    from sigmse.data.datasets import DatasetNotFoundError
+    from sigmse.data.files import DatasetIntegrityError
 
     try:
         args = build_parser().parse_args(argv)
@@ -283,11 +283,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "audit":
             return _run_audit(args)
         if args.command == "bench":
-            from sigmse.bench import run_bench_command
+            from sigmse.bench.run import run_bench_command
 
             return run_bench_command(args)
         if args.command == "book":
-            from sigmse.book import run_book_command
+            from sigmse.site.book import run_book_command
 
             return run_book_command(args)
         return _run_data_command(args)

@@ -18,7 +18,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Mapping
 
-from sigmse.noise import INPUT_NOISE_WHERE, LABEL_NOISE_KINDS
+from sigmse.data.noise import INPUT_NOISE_WHERE, LABEL_NOISE_KINDS
 
 __all__ = [
     "RunConfig",
@@ -94,7 +94,7 @@ def check_typed(name: str, value: object, annotation: str) -> None:
 def check_loss_options(loss: str, options: Mapping[str, Any]) -> None:
     """Check a run's loss options: each a known option of ``loss`` (``reduction`` excepted: the trainer sets
     it), of its declared type, and then accepted by the loss itself (its own range checks, e.g. ``pos > neg``)."""
-    from sigmse.losses import get_loss, loss_options  # late: the loss registry imports torch
+    from sigmse.losses.modules import get_loss, loss_options  # late: the loss registry imports torch
 
     allowed_options = set(loss_options(loss)) - {"reduction"}  # ValueError listing the losses for an unknown one
     unknown = sorted(set(options) - allowed_options)
@@ -173,7 +173,7 @@ class RunConfig(IdentifiedConfig):
 
     def __post_init__(self) -> None:
         # Late imports: the registries import torch, and a config should be cheap to build.
-        from sigmse.data import dataset_names
+        from sigmse.data.datasets import dataset_names
         from sigmse.models import model_names
 
         check_choice("dataset", self.dataset, dataset_names())

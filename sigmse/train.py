@@ -1,7 +1,7 @@
 """The training loop: data resident on the device, index slices, batched augmentation.
 
 Written in the manner of airbench: the dataset is decoded once (cached by
-:mod:`sigmse.data`), normalised once, and moved to the device once; every epoch
+:mod:`sigmse.data.datasets`), normalised once, and moved to the device once; every epoch
 draws one ``randperm`` on the device and trains on slices of it; augmentation
 (random 4-pixel-padded crop, horizontal flip) runs for the whole batch with
 index arithmetic and masks, never a loop over examples. Per-step statistics stay
@@ -36,12 +36,12 @@ from tqdm import tqdm  # the text bar: tqdm.auto warns in notebooks without ipyw
 from sigmse.calibration import (expected_calibration_error, fit_temperature, negative_log_likelihood,
                                 temperature_scaled_probabilities)
 from sigmse.config import RunConfig
-from sigmse.data import Dataset, load_dataset
-from sigmse.losses import class_probabilities, get_loss
+from sigmse.data.datasets import Dataset, load_dataset
+from sigmse.losses.modules import class_probabilities, get_loss
 from sigmse.models import get_model
-from sigmse.noise import add_input_noise, corrupt_labels
+from sigmse.data.noise import add_input_noise, corrupt_labels
 from sigmse.seeds import stream_seed
-from sigmse.splits import subset_indices, validation_split
+from sigmse.data.splits import subset_indices, validation_split
 
 __all__ = ["resolve_device", "DeviceData", "prepare_data", "train", "evaluate_logits", "evaluation_steps"]
 
@@ -370,7 +370,7 @@ def _calibration_metrics(config: RunConfig, data: DeviceData, val_logits: torch.
                          test_logits: torch.Tensor) -> dict[str, Any]:
     """Test NLL and ECE of the loss's probabilities, raw and after temperature scaling fitted on validation.
 
-    The temperature divides the logits before :func:`sigmse.losses.class_probabilities` (see
+    The temperature divides the logits before :func:`sigmse.losses.modules.class_probabilities` (see
     :mod:`sigmse.calibration`); without a validation split it and the scaled metrics are ``None``.
     """
     probabilities = class_probabilities(test_logits, config.loss)

@@ -1,6 +1,6 @@
 """Shared fixtures: tiny fake files in the official dataset formats, and the shared data root.
 
-The fake files are written here independently of ``sigmse.data`` (straight from the format descriptions), so a
+The fake files are written here independently of ``sigmse.data.datasets`` (straight from the format descriptions), so a
 round trip through the loader checks the decoder against the formats, not against itself.
 """
 
@@ -163,7 +163,7 @@ def smoke_book(shared_data_dir: Path) -> Path:
     Executed notebooks, results and HTML go under ``_build/smoke*`` (git-ignored build output), so a
     failing build can be inspected afterwards. Returns the HTML folder.
     """
-    from sigmse.book import build_book
+    from sigmse.site.book import build_book
 
     return build_book("smoke", root=REPO_ROOT, results_dir=REPO_ROOT / "_build" / "smoke-results",
                       data_dir=shared_data_dir, build_dir=REPO_ROOT / "_build" / "smoke", sweep_jobs=2)

@@ -1,4 +1,4 @@
-"""Tests of sigmse.analysis against hand-computed numbers, on small hand-made records (no training).
+"""Tests of sigmse.report.analysis against hand-computed numbers, on small hand-made records (no training).
 
 Hand computations used below:
 
@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("scipy")
 
-from sigmse import analysis  # noqa: E402
+from sigmse.report import analysis  # noqa: E402
 
 T_975_2DOF = 4.302652729911275
 

@@ -1,4 +1,4 @@
-"""Tests of sigmse.audit: a record retrained on the same setup is bit-identical; a tampered one is caught, through
+"""Tests of sigmse.runs.audit: a record retrained on the same setup is bit-identical; a tampered one is caught, through
 the Python API and the command line; bad input is refused before any training."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from sigmse.audit import audit, comparable
+from sigmse.runs.audit import audit, comparable
 from sigmse.cli import main
 from sigmse.config import RunConfig
-from sigmse.store import record_path, run_or_load
+from sigmse.runs.store import record_path, run_or_load
 
 pytestmark = pytest.mark.shared_data
 

@@ -16,9 +16,9 @@ import pytest
 
 from sigmse.cli import main
 from sigmse.config import RunConfig
-from sigmse.data import load_dataset
-from sigmse.data_files import DatasetIntegrityError
-from sigmse.store import read_record, record_path, write_record
+from sigmse.data.datasets import load_dataset
+from sigmse.data.files import DatasetIntegrityError
+from sigmse.runs.store import read_record, record_path, write_record
 
 
 def _one_line_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -57,7 +57,7 @@ def test_non_finite_papermill_parameters_are_refused_before_any_notebook(capsys)
     # JSON's NaN and Infinity parse as floats; the notebook default of alpha is 0.05
     assert "parameter alpha must be a finite number, got nan" in _one_line_exit_2(
         ["book", "--only", "accuracy", "-p", "alpha=NaN", "--build-dir", "/nonexistent/never-written"], capsys)
-    from sigmse.notebook_runs import _check_extra
+    from sigmse.site.notebooks import _check_extra
 
     with pytest.raises(ValueError, match="parameter alpha must be a finite number, got inf"):
         _check_extra({"alpha": float("inf")}, {"accuracy": {"alpha": {"default": "0.05"}}})
@@ -95,7 +95,7 @@ def test_option_values_meet_the_losss_own_checks_when_the_config_is_made(tmp_pat
 def test_papermill_parameters_of_the_wrong_type_are_refused(capsys):
     assert "parameter alpha must be a number, got 'abc'" in _one_line_exit_2(
         ["book", "--only", "accuracy", "-p", "alpha=abc"], capsys)
-    from sigmse.notebook_runs import _check_extra
+    from sigmse.site.notebooks import _check_extra
 
     declared = {"landscape": {"grid_size": {"default": "100"}, "descent_start": {"default": "[-8.0, 8.0]"}}}
     with pytest.raises(ValueError, match="parameter grid_size must be an integer, got 0.5"):
@@ -140,7 +140,7 @@ def test_out_of_range_job_counts_are_refused(argv, message, capsys):
 
 
 def test_out_of_range_counts_through_the_book_api(tmp_path):
-    from sigmse.book import build_book
+    from sigmse.site.book import build_book
 
     with pytest.raises(ValueError, match="jobs must be a positive integer, got 0"):
         build_book("smoke", jobs=0, build_dir=tmp_path)

@@ -10,10 +10,10 @@ import json
 import pytest
 import torch
 
-from sigmse.bench import (BENCH_SIZES, MAX_MLP_OVER_GEMM_FLOOR, SCHEMA, SECTIONS, TARGETS, BenchSize,
+from sigmse.bench.run import (BENCH_SIZES, MAX_MLP_OVER_GEMM_FLOOR, SCHEMA, SECTIONS, TARGETS, BenchSize,
                           add_bench_arguments, check_targets, format_table, get_bench_size, latest_bench, run_bench,
                           run_bench_command)
-from sigmse.losses import loss_names
+from sigmse.losses.modules import loss_names
 
 TINY = BenchSize("tiny", {"mlp": 2, "cnn": 1, "resnet9_small": 1, "resnet9": 1}, throughput_repeats=1,
                  loss_blocks=1, loss_inner=1, solver_repeats=1, scaling_sizes=(128, 256), loss_batch=64,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from sigmse.bench_measures import (check_positive, epoch_scaling, gemm_floor_step, loss_step_times,
+from sigmse.bench.measures import (check_positive, epoch_scaling, gemm_floor_step, loss_step_times,
                                    output_reset_solver, synthetic_dataset, training_throughput)
 
 

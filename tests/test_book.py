@@ -17,8 +17,8 @@ import nbformat
 import pytest
 import yaml
 
-from sigmse.book import CHAPTER_EXPERIMENTS, add_book_arguments, build_book, run_book_command
-from sigmse.book_site import BookBuildError
+from sigmse.site.book import CHAPTER_EXPERIMENTS, add_book_arguments, build_book, run_book_command
+from sigmse.site.pages import BookBuildError
 from test_data import offline  # noqa: F401 - the fixture: torchvision's download, refused at once
 
 REPO = Path(__file__).resolve().parent.parent
@@ -272,7 +272,7 @@ def test_a_failed_run_stops_the_book_before_any_notebook_and_keeps_what_is_store
 
 
 def test_a_missing_dataset_stops_the_book_before_any_run_when_downloads_are_off(tmp_path):
-    from sigmse.data import DatasetNotFoundError
+    from sigmse.data.datasets import DatasetNotFoundError
 
     _tiny_book_with_a_sweeping_chapter(tmp_path)
     (tmp_path / "empty").mkdir()

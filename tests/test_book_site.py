@@ -19,7 +19,7 @@ import pytest
 import yaml
 from test_book import write_tiny_book
 
-from sigmse.book_site import discover_notebooks, select_chapters
+from sigmse.site.pages import discover_notebooks, select_chapters
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -56,8 +56,8 @@ API_PAGE = REPO / "book" / "api.md"
 AUTODOC = re.compile(r"^\.\. (automodule|autofunction|autoclass):: ([\w.]+)", flags=re.M)
 # What the reference must document (issue 14): the losses and their functional forms, Output Reset's targets,
 # the loss registry, the trainer's entry point, the results store and the command line.
-REQUIRED = ("sigmse.losses", "sigmse.functional", "sigmse.output_reset.output_reset_targets", "sigmse.train.train",
-            "sigmse.store.run_or_load", "sigmse.store.read_record", "sigmse.cli.main")
+REQUIRED = ("sigmse.losses.modules", "sigmse.losses.functional", "sigmse.losses.output_reset.output_reset_targets", "sigmse.train.train",
+            "sigmse.runs.store.run_or_load", "sigmse.runs.store.read_record", "sigmse.cli.main")
 
 
 def _documented() -> list[tuple[str, object]]:
@@ -78,7 +78,7 @@ def test_the_api_page_documents_what_users_call():
     targets = {target for _, target in AUTODOC.findall(API_PAGE.read_text(encoding="utf-8"))}
     assert set(REQUIRED) <= targets
     names = {name for name, _ in _documented()}
-    assert "sigmse.losses.get_loss" in names and "sigmse.functional.sigmoid_mse_or" in names
+    assert "sigmse.losses.modules.get_loss" in names and "sigmse.losses.functional.sigmoid_mse_or" in names
     toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
     assert "book/api" in [c["file"] for part in toc["parts"] for c in part["chapters"]]
 
@@ -98,14 +98,14 @@ def test_every_section_of_the_api_page_has_a_runnable_example_and_they_all_pass(
     assert result.attempted >= 20 and result.failed == 0, result
 
 
-@pytest.mark.parametrize("module", ["sigmse.losses", "sigmse.functional", "sigmse.output_reset"])
+@pytest.mark.parametrize("module", ["sigmse.losses.modules", "sigmse.losses.functional", "sigmse.losses.output_reset"])
 def test_the_examples_in_the_documented_docstrings_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0, result
 
 
 def test_the_command_line_reference_has_every_command_and_is_staged(tmp_path):
-    from sigmse.book_site import CLI_REFERENCE, stage_book
+    from sigmse.site.pages import CLI_REFERENCE, stage_book
     from sigmse.cli import command_reference
 
     reference = command_reference()
@@ -121,7 +121,7 @@ def test_the_command_line_reference_has_every_command_and_is_staged(tmp_path):
 
 def test_a_broken_reference_on_the_api_page_fails_the_build(tmp_path):
     """The build runs with -W: autodoc's warning for a name that does not exist stops it."""
-    from sigmse.book_site import BookBuildError, publish_book
+    from sigmse.site.pages import BookBuildError, publish_book
 
     staging = tmp_path / "build" / "executed"
     (staging / "book").mkdir(parents=True)
@@ -131,6 +131,6 @@ def test_a_broken_reference_on_the_api_page_fails_the_build(tmp_path):
     (staging / "book" / "references.bib").write_text("", encoding="utf-8")
     (staging / "_toc.yml").write_text("format: jb-book\nroot: book/api\n", encoding="utf-8")
     (staging / "book" / "api.md").write_text(
-        "# API\n\n```{eval-rst}\n.. autofunction:: sigmse.store.no_such_function\n```\n", encoding="utf-8")
+        "# API\n\n```{eval-rst}\n.. autofunction:: sigmse.runs.store.no_such_function\n```\n", encoding="utf-8")
     with pytest.raises(BookBuildError, match="no_such_function"):
         publish_book(tmp_path / "build", set())

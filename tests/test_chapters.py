@@ -1,4 +1,4 @@
-"""Tests of sigmse.chapters against hand-computed numbers, on small hand-made records (no training).
+"""Tests of sigmse.report.chapters against hand-computed numbers, on small hand-made records (no training).
 
 The records, frames and the Student-t quantile are those of ``tests/test_analysis.py``, whose frames these
 helpers format.
@@ -16,7 +16,7 @@ pytest.importorskip("scipy")
 
 from test_analysis import T_975_2DOF, _frame, _record  # noqa: E402
 
-from sigmse import chapters, verdicts  # noqa: E402
+from sigmse.report import chapters, verdicts  # noqa: E402
 
 
 def _paired_frame(baseline, other, name="sigmoid_mse_or"):

@@ -10,8 +10,8 @@ import hashlib
 import pytest
 
 from sigmse.config import RunConfig
-from sigmse.profiles import experiment_configs, get_profile
-from sigmse.unification_config import selection_configs
+from sigmse.runs.profiles import experiment_configs, get_profile
+from sigmse.unification.config import selection_configs
 
 PINNED = {
     ("smoke", "accuracy", "selection"): (30, "3791b156f1d34779"),

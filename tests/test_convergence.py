@@ -1,4 +1,4 @@
-"""Tests of sigmse.convergence on made-up validation curves whose truth is known: a level reached by neither loss
+"""Tests of sigmse.report.convergence on made-up validation curves whose truth is known: a level reached by neither loss
 is censored and inconclusive (never "as fast"), identical curves are equivalent, a loss twice as slow is worse."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sigmse import convergence, verdicts
+from sigmse.report import convergence, verdicts
 
 
 def _record(loss: str, seed: int, values: list[float], dataset: str = "mnist", seconds_per_step: float = 0.01,

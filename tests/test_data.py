@@ -1,4 +1,4 @@
-"""sigmse.data: the registry, the data root and the not-found message, downloads, the decode cache, the real datasets.
+"""sigmse.data.datasets: the registry, the data root and the not-found message, downloads, the decode cache, the real datasets.
 
 Tiny generated files (see conftest.py) cover the error paths and the cache; the real datasets are checked when the
 shared data root is present (``shared_data`` marker), decoded once per session into a temporary cache. The formats
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from sigmse import data
-from sigmse.data import (
+from sigmse.data import datasets as data
+from sigmse.data.datasets import (
     DatasetNotFoundError,
     dataset_names,
     get_dataset_spec,

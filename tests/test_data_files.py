@@ -1,7 +1,7 @@
-"""sigmse.data_files: decoding every official format and layout, the md5 and count checks, and the error messages.
+"""sigmse.data.files: decoding every official format and layout, the md5 and count checks, and the error messages.
 
 Tiny generated files (see conftest.py) cover every format and layout, written independently of the decoder; they go
-through :func:`sigmse.data.load_dataset`, as a user's files do.
+through :func:`sigmse.data.datasets.load_dataset`, as a user's files do.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from sigmse.data import Dataset, get_dataset_spec, load_dataset
-from sigmse.data_files import MANIFEST_MD5, DatasetIntegrityError
+from sigmse.data.datasets import Dataset, get_dataset_spec, load_dataset
+from sigmse.data.files import MANIFEST_MD5, DatasetIntegrityError
 
 
 def assert_matches(dataset: Dataset, fake) -> None:

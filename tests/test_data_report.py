@@ -1,4 +1,4 @@
-"""sigmse.data_report: what ``sigmse data check`` reports for found, missing and broken datasets, and the table."""
+"""sigmse.data.report: what ``sigmse data check`` reports for found, missing and broken datasets, and the table."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sigmse.data import dataset_names
-from sigmse.data_report import check_datasets, format_report
+from sigmse.data.datasets import dataset_names
+from sigmse.data.report import check_datasets, format_report
 
 
 def test_check_datasets_reports_found_missing_and_errors(make_fake_idx, make_fake_cifar_bin, tmp_path: Path) -> None:

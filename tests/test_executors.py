@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 
 from sigmse.config import RunConfig
-from sigmse.executors import RAY_INSTALL_HINT, check_executor_options, run_configs
-from sigmse.store import read_record, record_path, validate_record
+from sigmse.runs.executors import RAY_INSTALL_HINT, check_executor_options, run_configs
+from sigmse.runs.store import read_record, record_path, validate_record
 
 SMALL = dict(dataset="mnist", model="mlp", epochs=1, train_subset=512, val_size=500, test_subset=1000, device="cpu")
 CONFIGS = [RunConfig(**SMALL, loss=loss, lr=lr)
@@ -101,7 +101,7 @@ def test_per_run_resource_flags_become_ray_resources_and_bad_ones_exit_2(tmp_pat
     import argparse
 
     from sigmse.cli import main
-    from sigmse.executors import add_executor_arguments, executor_resources
+    from sigmse.runs.executors import add_executor_arguments, executor_resources
 
     parser = argparse.ArgumentParser()
     add_executor_arguments(parser)
@@ -237,7 +237,7 @@ def test_cli_sweep_with_failed_runs_lists_them_and_exits_1(tmp_path, capsys, mak
 
 def test_a_missing_dataset_is_one_error_before_any_run(tmp_path, capsys):
     from sigmse.cli import main
-    from sigmse.data import DatasetNotFoundError
+    from sigmse.data.datasets import DatasetNotFoundError
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -334,7 +334,7 @@ def test_a_pool_worker_killed_mid_sweep_is_replaced_and_its_runs_resubmitted(tmp
 SIGINT_SCRIPT = """
 import signal, sys
 from sigmse.config import RunConfig
-from sigmse.executors import run_configs
+from sigmse.runs.executors import run_configs
 if __name__ == "__main__":
     # Ctrl-C as in a terminal: a test run started in the background (`cmd &` without job control) inherits
     # SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
@@ -388,7 +388,7 @@ def test_ctrl_c_stops_the_pool_and_leaves_only_complete_records(tmp_path, shared
 RAY_DRIVER = """
 import json, signal, sys
 from sigmse.config import config_from_dict
-from sigmse.executors import run_configs
+from sigmse.runs.executors import run_configs
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as in a terminal (see SIGINT_SCRIPT)
     configs_file, results, data, address = sys.argv[1:5]

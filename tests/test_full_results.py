@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sigmse.profiles import experiment_names
-from sigmse.protocol import plan_stages
-from sigmse.store import record_path, validate_record
+from sigmse.runs.profiles import experiment_names
+from sigmse.runs.protocol import plan_stages
+from sigmse.runs.store import record_path, validate_record
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = ROOT / "results" / "full"
@@ -52,8 +52,8 @@ def test_every_run_the_chapters_read_is_committed():
 def test_every_committed_record_is_a_run_a_chapter_reads():
     """No stray records: each is a selection run, a reporting run, or (while its group's selection runs are still
     missing) a possible reporting run: a selection run's configuration with a reporting seed."""
-    from sigmse.profiles import get_profile
-    from sigmse.protocol import plan_experiment
+    from sigmse.runs.profiles import get_profile
+    from sigmse.runs.protocol import plan_experiment
 
     full = get_profile("full")
     allowed = set()

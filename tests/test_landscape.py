@@ -1,4 +1,4 @@
-"""Tests of sigmse.landscape: values, gradients, dtypes, naive-formula artefacts, metrics, configs.
+"""Tests of sigmse.landscape.surfaces: values, gradients, dtypes, naive-formula artefacts, metrics, configs.
 
 References are independent of the module: hand-computed values, textbook gradient formulas
 in float64, and torch's own primitives. Tolerances are stated where used.
@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from sigmse.landscape import (
+from sigmse.landscape.surfaces import (
     LANDSCAPE_LOSSES,
     LandscapeConfig,
     closed_form_gradient,
@@ -99,9 +99,9 @@ def test_bad_logit_surfaces_have_closed_forms():
 
 
 def test_landscape_losses_match_sigmse_functional():
-    """Each stable landscape loss equals sigmse.functional's per-sample loss (reduction="none", summed
+    """Each stable landscape loss equals sigmse.losses.functional's per-sample loss (reduction="none", summed
     over classes), on random logits with one pinned at -1000. Tolerance 1e-12 (float64)."""
-    functional = pytest.importorskip("sigmse.functional")
+    functional = pytest.importorskip("sigmse.losses.functional")
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(64, 3, generator=gen, dtype=torch.float64) * 5
     logits[:, 0] = -1000.0

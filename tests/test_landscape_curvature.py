@@ -1,4 +1,4 @@
-"""Tests of sigmse.landscape_curvature: Hessians against closed forms and a per-row autograd reference,
+"""Tests of sigmse.landscape.curvature: Hessians against closed forms and a per-row autograd reference,
 the shift symmetry, the spectrum and condition-number definitions, and the grid frame.
 
 References are independent of the module: softmax cross-entropy's Hessian diag(p) - p p^T, sigmoid-MSE's
@@ -14,8 +14,8 @@ import torch
 
 pytest.importorskip("pandas")
 
-from sigmse.landscape import LANDSCAPE_LOSSES, LandscapeConfig, logit_grid, loss_surface, target_index  # noqa: E402
-from sigmse.landscape_curvature import (  # noqa: E402
+from sigmse.landscape.surfaces import LANDSCAPE_LOSSES, LandscapeConfig, logit_grid, loss_surface, target_index  # noqa: E402
+from sigmse.landscape.curvature import (  # noqa: E402
     NULL_TOLERANCE,
     REGISTRY_LOSSES,
     SHIFT_INVARIANT,
@@ -25,8 +25,8 @@ from sigmse.landscape_curvature import (  # noqa: E402
     logit_hessians,
     shift_free_basis,
 )
-from sigmse.losses import get_loss  # noqa: E402
-from sigmse.output_reset import output_reset_targets  # noqa: E402
+from sigmse.losses.modules import get_loss  # noqa: E402
+from sigmse.losses.output_reset import output_reset_targets  # noqa: E402
 
 LOSSES = tuple(LANDSCAPE_LOSSES)
 

@@ -1,4 +1,4 @@
-"""Light tests of sigmse.landscape_plots: figures build and render (naive formulas' NaN/inf included), have
+"""Light tests of sigmse.landscape.plots: figures build and render (naive formulas' NaN/inf included), have
 the expected axes, and the tables say what their inputs say.
 
 Grids are tiny (8-16 cells per axis); references are hand-made rows and hand-computed margins.
@@ -22,8 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from sigmse import landscape_plots as lp  # noqa: E402
-from sigmse.landscape import (  # noqa: E402
+from sigmse.landscape import plots as lp  # noqa: E402
+from sigmse.landscape.surfaces import (  # noqa: E402
     LANDSCAPE_LOSSES,
     TARGETS,
     LandscapeConfig,
@@ -33,8 +33,8 @@ from sigmse.landscape import (  # noqa: E402
     loss_surface,
     smoothness_table,
 )
-from sigmse.landscape_curvature import curvature_frame  # noqa: E402
-from sigmse.landscape_verdict import LandscapeVerdict, compare_conditioning  # noqa: E402
+from sigmse.landscape.curvature import curvature_frame  # noqa: E402
+from sigmse.landscape.verdict import LandscapeVerdict, compare_conditioning  # noqa: E402
 
 LOSSES = tuple(LANDSCAPE_LOSSES)
 

@@ -16,8 +16,8 @@ import pytest
 import torch
 from torch import Tensor
 
-from sigmse import functional
-from sigmse.losses import (
+from sigmse.losses import functional
+from sigmse.losses.modules import (
     LOSSES,
     LossSpec,
     SigmoidMSEOutputResetLoss,
@@ -26,7 +26,7 @@ from sigmse.losses import (
     loss_names,
     loss_options,
 )
-from sigmse.output_reset import output_reset, reset_count
+from sigmse.losses.output_reset import output_reset, reset_count
 
 N, C = 6, 5
 REDUCTIONS = ("none", "mean", "sum")
@@ -145,7 +145,7 @@ def _reference(name: str, logits: Tensor, labels: Tensor, reduction: str, option
 
 
 def test_every_registered_loss_has_a_reference_and_a_function() -> None:
-    """The registry, sigmse.functional and these references name the same losses."""
+    """The registry, sigmse.losses.functional and these references name the same losses."""
     assert set(LOSSES) == set(REFERENCES) == set(functional.__all__) == {name for name, _ in CASES}
 
 
@@ -206,7 +206,7 @@ def test_half_precision_logits_are_computed_in_float32() -> None:
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("name, options", CASES, ids=CASE_IDS)
 def test_module_equals_functional_form(name: str, options: dict, reduction: str) -> None:
-    """get_loss(name, **options)(z, c) is exactly sigmse.functional.<name>(z, c, **options)."""
+    """get_loss(name, **options)(z, c) is exactly sigmse.losses.functional.<name>(z, c, **options)."""
     logits, labels = _batch(seed=3)
     module = get_loss(name, reduction=reduction, **options)
     expected = getattr(functional, name)(logits, labels, reduction=reduction, **options)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from sigmse.bench_measures import synthetic_dataset
-from sigmse.data import DATASETS, load_dataset
-from sigmse.naive_loop import ArrayImageDataset, NaiveLoop, naive_dataset
+from sigmse.bench.measures import synthetic_dataset
+from sigmse.data.datasets import DATASETS, load_dataset
+from sigmse.bench.naive_loop import ArrayImageDataset, NaiveLoop, naive_dataset
 
 
 def test_naive_mnist_is_torchvision_reading_the_same_files_with_the_same_normalisation(tmp_path, make_fake_idx):

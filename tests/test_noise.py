@@ -1,12 +1,12 @@
-"""sigmse.noise: realised rates, which labels may flip where, seeding, validation, and input noise."""
+"""sigmse.data.noise: realised rates, which labels may flip where, seeding, validation, and input noise."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from sigmse.data import get_dataset_spec
-from sigmse.noise import ASYMMETRIC_FLIPS, LABEL_NOISE_KINDS, add_input_noise, corrupt_labels
+from sigmse.data.datasets import get_dataset_spec
+from sigmse.data.noise import ASYMMETRIC_FLIPS, LABEL_NOISE_KINDS, add_input_noise, corrupt_labels
 
 N = 50_000
 

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from sigmse.config import RunConfig
-from sigmse.data import DATASETS, Dataset
-from sigmse.noise import ASYMMETRIC_FLIPS
-from sigmse.profiles import NOISE_LOSSES, base_config, experiment_configs, get_profile
+from sigmse.data.datasets import DATASETS, Dataset
+from sigmse.data.noise import ASYMMETRIC_FLIPS
+from sigmse.runs.profiles import NOISE_LOSSES, base_config, experiment_configs, get_profile
 from sigmse.train import SPLIT_SEED, DeviceData, prepare_data, train
 
 N_TRAIN, VAL_SIZE, N_TEST = 55_000, 5_000, 1_000  # 50,000 training labels after the validation split
@@ -196,7 +196,7 @@ def test_a_noisy_run_logs_memorisation_and_a_clean_run_its_noisy_test_inputs(dat
 
 
 # ---------------------------------------------------------------------------------------------
-# From records to the chapter's curves and verdict (sigmse.noise_analysis), on made-up records
+# From records to the chapter's curves and verdict (sigmse.report.noise_analysis), on made-up records
 
 
 def fake_record(config: RunConfig, accuracy: float) -> dict:
@@ -213,7 +213,7 @@ def fake_record(config: RunConfig, accuracy: float) -> dict:
 def test_curves_put_clean_runs_on_every_curve_and_the_verdicts_read_the_pairs():
     """Reporting runs where OR is 5 pp ahead of every loss with a seed-to-seed wobble: better than CE, and better
     than (so also not worse than) the robust losses, in every noisy setting; the whole family is Holm-adjusted."""
-    from sigmse import analysis, noise_analysis
+    from sigmse.report import analysis, noise_analysis
 
     def accuracy(c: RunConfig) -> float:
         return 0.8 + 0.05 * (c.loss == "sigmoid_mse_or") + 0.001 * c.seed + 0.0005 * (c.seed % 2) * (c.loss == "gce")

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sigmse.notebook_runs import CORE_PARAMETERS, VERDICT_KEYS, verdict_key
+from sigmse.site.notebooks import CORE_PARAMETERS, VERDICT_KEYS, verdict_key
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -56,7 +56,7 @@ def test_intro_reads_exactly_the_verdict_keys():
 def test_kernels_talk_over_unix_sockets_so_ipykernel_has_no_tcp_warning(tmp_path, capfd):
     """ipykernel logs "Kernel is running over TCP without encryption" at the start of a tcp kernel; the
     book's kernels use the ipc transport in a folder of their own, and leave no socket file behind."""
-    from sigmse.notebook_runs import _execute
+    from sigmse.site.notebooks import _execute
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "import json\nfrom ipykernel import get_connection_file\n"

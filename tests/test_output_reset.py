@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import Tensor
 
-from sigmse import output_reset as output_reset_module
-from sigmse.functional import sigmoid_mse, sigmoid_mse_or
-from sigmse.output_reset import OutputReset, output_reset, output_reset_targets, reset_count
+from sigmse.losses import output_reset as output_reset_module
+from sigmse.losses.functional import sigmoid_mse, sigmoid_mse_or
+from sigmse.losses.output_reset import OutputReset, output_reset, output_reset_targets, reset_count
 
 DTYPE = torch.float64
 

@@ -33,8 +33,8 @@ class RefuseExtras(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, RefuseExtras())
 
 import torch
-import sigmse, sigmse.losses, sigmse.output_reset, sigmse.train, sigmse.data, sigmse.cli
-from sigmse.losses import get_loss
+import sigmse, sigmse.losses.modules, sigmse.losses.output_reset, sigmse.train, sigmse.data.datasets, sigmse.cli
+from sigmse.losses.modules import get_loss
 logits = torch.randn(8, 10, requires_grad=True)
 get_loss("sigmoid_mse_or")(logits, torch.randint(10, (8,))).backward()
 assert logits.grad is not None and torch.isfinite(logits.grad).all()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sigmse.profiles import experiment_names
-from sigmse.protocol import plan_stages
-from sigmse.store import record_path, validate_record
+from sigmse.runs.profiles import experiment_names
+from sigmse.runs.protocol import plan_stages
+from sigmse.runs.store import record_path, validate_record
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = ROOT / "results" / "paper"

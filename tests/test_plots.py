@@ -1,4 +1,4 @@
-"""Light tests of sigmse.plots: figures build and render from small hand-made frames, with white backgrounds,
+"""Light tests of sigmse.report.plots: figures build and render from small hand-made frames, with white backgrounds,
 labelled axes, one panel per facet, and the fixed colours per loss. No training."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 
-from sigmse import analysis, plots, verdicts  # noqa: E402
-from sigmse.profiles import ACCURACY_LOSSES, OUTPUT_RESET_VARIANTS  # noqa: E402
+from sigmse.report import analysis, plots, verdicts  # noqa: E402
+from sigmse.runs.profiles import ACCURACY_LOSSES, OUTPUT_RESET_VARIANTS  # noqa: E402
 
 
 def _render(fig) -> bytes:

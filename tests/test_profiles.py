@@ -2,7 +2,7 @@
 
 import pytest
 
-from sigmse.profiles import (ACCURACY_LOSSES, EXPERIMENTS, PROFILES, experiment_configs, get_profile)
+from sigmse.runs.profiles import (ACCURACY_LOSSES, EXPERIMENTS, PROFILES, experiment_configs, get_profile)
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))
@@ -36,8 +36,8 @@ def test_datasets_outside_the_profile_are_rejected():
 
 
 def test_full_profile_trains_full_data_with_the_reporting_seeds_its_power_calculation_asks_for():
-    from sigmse.profiles import FULL_PLANNING_SPREADS
-    from sigmse.verdicts import ACCURACY_MARGINS, reporting_seeds_needed
+    from sigmse.runs.profiles import FULL_PLANNING_SPREADS
+    from sigmse.report.verdicts import ACCURACY_MARGINS, reporting_seeds_needed
 
     full = get_profile("full")
     for budget in full.budgets.values():

@@ -1,4 +1,4 @@
-"""Tests of sigmse.protocol: learning rates chosen by the selection seeds on validation only, reported with fresh
+"""Tests of sigmse.runs.protocol: learning rates chosen by the selection seeds on validation only, reported with fresh
 seeds, and the list of runs computed from the store the same way everywhere."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sigmse import protocol
-from sigmse.profiles import get_profile
-from sigmse.store import record_path, write_record
+from sigmse.runs import protocol
+from sigmse.runs.profiles import get_profile
+from sigmse.runs.store import record_path, write_record
 from sigmse.config import RunConfig
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sigmse.book_site import discover_notebooks
+from sigmse.site.pages import discover_notebooks
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 REPO = Path(__file__).resolve().parent.parent
@@ -59,7 +59,7 @@ def test_intro_verdict_table_is_glued_from_the_notebooks(smoke_book):
 def test_every_verdict_of_the_smoke_book_is_inconclusive_and_none_says_same(smoke_book):
     """With one reporting seed no paired test can be made, so every verdict the smoke build glues is inconclusive
     (the landscape chapter's verdict is measured, not a paired test over seeds, and is left out here)."""
-    from sigmse.notebook_runs import VERDICT_KEYS
+    from sigmse.site.notebooks import VERDICT_KEYS
 
     executed = smoke_book.parent / "executed" / "notebooks"
     checked = 0
@@ -80,9 +80,9 @@ def test_every_verdict_of_the_smoke_book_is_inconclusive_and_none_says_same(smok
 
 
 def test_the_book_swept_every_run_its_chapters_read_before_the_notebooks(smoke_book):
-    from sigmse.book import CHAPTER_EXPERIMENTS
-    from sigmse.protocol import plan_stages
-    from sigmse.store import read_record, record_path
+    from sigmse.site.book import CHAPTER_EXPERIMENTS
+    from sigmse.runs.protocol import plan_stages
+    from sigmse.runs.store import read_record, record_path
 
     results = REPO / "_build" / "smoke-results"
     names = list(dict.fromkeys(name for experiments in CHAPTER_EXPERIMENTS.values() for name in experiments))

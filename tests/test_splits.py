@@ -1,4 +1,4 @@
-"""sigmse.splits: the validation split and the stratified subset are deterministic, disjoint and exact, and bad
+"""sigmse.data.splits: the validation split and the stratified subset are deterministic, disjoint and exact, and bad
 sizes are errors that quote the value."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sigmse.splits import subset_indices, validation_split
+from sigmse.data.splits import subset_indices, validation_split
 
 
 def test_validation_split_deterministic_disjoint_complete() -> None:

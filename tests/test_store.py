@@ -11,7 +11,7 @@ import time
 import pytest
 
 from sigmse.config import RunConfig
-from sigmse.store import read_record, record_path, run_or_load, validate_record, write_record
+from sigmse.runs.store import read_record, record_path, run_or_load, validate_record, write_record
 
 SMALL = dict(dataset="mnist", model="mlp", epochs=1, train_subset=256, val_size=256, test_subset=256, device="cpu")
 
@@ -65,7 +65,7 @@ def test_corrupt_record_is_reported_moved_aside_and_rerun(tmp_path, shared_data_
 SWEEP_SCRIPT = textwrap.dedent("""
     import sys
     from sigmse.config import RunConfig
-    from sigmse.store import run_or_load
+    from sigmse.runs.store import run_or_load
     results, data = sys.argv[1], sys.argv[2]
     for seed in range(8):
         config = RunConfig(dataset="mnist", model="mlp", epochs=2, train_subset=1024, val_size=256,

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sigmse.config import RunConfig
-from sigmse.data import DATASETS, Dataset
+from sigmse.data.datasets import DATASETS, Dataset
 from sigmse.train import _optimizer, augment_batch, evaluation_steps, train
 
 

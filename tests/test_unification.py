@@ -1,4 +1,4 @@
-"""Tests of sigmse.unification: rotation and its targets, the unified loss, determinism, the store.
+"""Tests of sigmse.unification.train: rotation and its targets, the unified loss, determinism, the store.
 
 Every test runs on tiny generated images on the CPU (no data root needed); the rotation is compared with
 torchvision's own ``rotate`` and the loss with values worked out by hand (in the comments).
@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms.functional import InterpolationMode, rotate
 
-from sigmse import unification as U
-from sigmse.data import Dataset, get_dataset_spec
-from sigmse.unification_config import UnificationConfig
+from sigmse.unification import train as U
+from sigmse.data.datasets import Dataset, get_dataset_spec
+from sigmse.unification.config import UnificationConfig
 
 ROTATION_TOL = 1e-5  # max |difference| on the [0, 1] pixel scale (float32 rounding of the same bilinear sample)
 
@@ -178,8 +178,8 @@ def test_store_round_trip(tmp_path, monkeypatch):
 
 
 def test_experiment_chooses_on_selection_seeds_and_reports_with_the_reporting_seeds(tmp_path, monkeypatch):
-    from sigmse.profiles import Budget, Profile
-    from sigmse.unification_config import chosen_learning_rates, unification_config_from_dict
+    from sigmse.runs.profiles import Budget, Profile
+    from sigmse.unification.config import chosen_learning_rates, unification_config_from_dict
 
     dataset = fake_dataset()
     monkeypatch.setattr(U, "load_dataset", lambda name, data_dir=None: dataset)

@@ -1,4 +1,4 @@
-"""Tests of sigmse.unification_analysis on synthetic records with a known truth: identical methods over many
+"""Tests of sigmse.unification.analysis on synthetic records with a known truth: identical methods over many
 seeds are equivalent, a shifted one is worse, one seed is inconclusive; the table, the learning-rate table and
 the verdict lines."""
 
@@ -10,9 +10,9 @@ from typing import Sequence
 import numpy as np
 import pytest
 
-from sigmse import unification_analysis as ua
-from sigmse.profiles import get_profile
-from sigmse.unification_config import CLASSIFYING, METHODS, REGRESSING, UnificationConfig
+from sigmse.unification import analysis as ua
+from sigmse.runs.profiles import get_profile
+from sigmse.unification.config import CLASSIFYING, METHODS, REGRESSING, UnificationConfig
 
 VERDICT_WORDS = ("better", "worse", "equivalent", "not worse")
 

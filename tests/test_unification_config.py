@@ -1,4 +1,4 @@
-"""Tests of sigmse.unification_config: config errors quote the value and the allowed ones, the identity of a run,
+"""Tests of sigmse.unification.config: config errors quote the value and the allowed ones, the identity of a run,
 the runs of each profile, the validation score worked out by hand, and the learning-rate choice (validation only,
 reported with fresh seeds)."""
 
@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from sigmse.profiles import get_profile
-from sigmse.unification_config import (METHODS, UnificationConfig, chosen_learning_rates, report_configs,
+from sigmse.runs.profiles import get_profile
+from sigmse.unification.config import (METHODS, UnificationConfig, chosen_learning_rates, report_configs,
                                        selection_configs, unification_config_from_dict, unification_lr_grid,
                                        validation_score)
 

@@ -1,4 +1,4 @@
-"""Tests of sigmse.verdicts on synthetic paired results whose truth is known, and against statsmodels/scipy.
+"""Tests of sigmse.report.verdicts on synthetic paired results whose truth is known, and against statsmodels/scipy.
 
 The truths: two identical distributions over many seeds are equivalent; a 2 pp shift is worse (or better);
 one seed, or three very noisy seeds, are inconclusive; Holm's adjustment matches a worked example.
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sigmse import verdicts
+from sigmse.report import verdicts
 
 
 def _runs(differences: dict[str, np.ndarray], base: np.ndarray, dataset: str = "mnist") -> pd.DataFrame:

@@ -1,0 +1,466 @@
+"""The four measurements of ``sigmse bench``, and how they are timed.
+
+1. :func:`training_throughput`: images per second of :func:`sigmse.train.train` (data resident on the
+   device, ``randperm`` slices, batched augmentation) against the usual hand-written loop
+   (:mod:`sigmse.bench.naive_loop`): a torchvision dataset that builds a PIL image per item,
+   ``ToTensor``/``Normalize`` per item, and a ``DataLoader`` (``num_workers`` 0 and 2; also 4 on a GPU),
+   with the same model, optimizer, loss and batch size; and each loop's time per image over the GEMM floor,
+   the matrix products of the same training step alone (:func:`gemm_floor_step`), timed in the same process.
+2. :func:`loss_step_times`: forward + backward of every registered loss on random logits, as a ratio to
+   softmax cross-entropy, and the bytes each loss saves for backward.
+3. :func:`output_reset_solver`: the exact Output Reset solver against the original alternating procedure
+   (time, largest disagreement of the targets) and the solver's share of a whole training step.
+4. :func:`epoch_scaling`: seconds per epoch of the trainer as the training set grows.
+
+How it is timed. Every measurement runs the same work once as warm-up (allocator, kernel choice,
+``DataLoader`` workers), then a fixed number of steps; on CUDA the clock is read with CUDA events after a
+``synchronize``, so queued GPU work is counted. The trainer is timed by its own per-epoch clock (also
+synchronised), over epochs after the first. The naive loop is given every usual courtesy: persistent
+workers, pinned memory and non-blocking copies on a GPU. What is compared takes turns (the trainer's epochs
+and the naive loops' passes; the losses block by block; the solvers and training steps), and medians are
+reported, so that a slow spell of a shared machine hits all of them alike. The numbers still move from run
+to run on a busy CPU, and with several torch threads on oversubscribed cores they can be many times too
+slow (threads wait on each other): ``threads=1`` (``--threads 1`` of :func:`sigmse.bench.run.run_bench`) is
+steadier there.
+
+:func:`sigmse.bench.run.run_bench` runs all four at the sizes of a :class:`sigmse.bench.run.BenchSize` and stores them.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from sigmse.config import RunConfig
+from sigmse.data.datasets import DATASETS, Dataset, get_dataset_spec, load_dataset
+from sigmse.losses.modules import get_loss, loss_names
+from sigmse.models import get_model
+from sigmse.bench.naive_loop import NaiveLoop, naive_dataset
+from sigmse.losses.output_reset import output_reset
+from sigmse.train import resolve_device, train
+
+__all__ = [
+    "BASELINE_LOSS",
+    "check_positive",
+    "synthetic_dataset",
+    "gemm_floor_step",
+    "training_throughput",
+    "loss_step_times",
+    "output_reset_solver",
+    "epoch_seconds",
+    "epoch_scaling",
+]
+
+BASELINE_LOSS = "softmax_ce"  # loss_step_times divides by this loss's time
+
+
+# ------------------------------------------------------------------------------------------------------ timing
+
+
+class _Stopwatch:
+    """Seconds of the work queued inside ``with``: CUDA events after a synchronize on a GPU, else perf_counter."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self.seconds = float("nan")
+
+    def __enter__(self) -> "_Stopwatch":
+        if self.cuda:
+            torch.cuda.synchronize()
+            self._start = torch.cuda.Event(enable_timing=True)
+            self._start.record()
+        else:
+            self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.cuda:
+            end = torch.cuda.Event(enable_timing=True)
+            end.record()
+            end.synchronize()
+            self.seconds = self._start.elapsed_time(end) / 1000.0  # elapsed_time is in milliseconds
+        else:
+            self.seconds = time.perf_counter() - self._t0
+
+
+def _interleaved_seconds(works: dict[str, Callable[[], object]], device: torch.device, blocks: int,
+                         inner: int = 1) -> dict[str, list[float]]:
+    """Seconds per call of each work, per block: after one warm-up call each, ``blocks`` rounds in which every
+    work runs ``inner`` times in turn, so that a slow spell of a shared machine hits all of them alike."""
+    for work in works.values():
+        work()
+    times: dict[str, list[float]] = {name: [] for name in works}
+    for _ in range(blocks):
+        for name, work in works.items():
+            with _Stopwatch(device) as watch:
+                for _ in range(inner):
+                    work()
+            times[name].append(watch.seconds / inner)
+    return times
+
+
+def check_positive(name: str, value: object) -> int:
+    """``value`` if it is an integer >= 1 (a bool is not); else a one-line ``ValueError`` quoting it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+# -------------------------------------------------------------------------------------------------------- data
+
+
+def synthetic_dataset(name: str, n_train: int, n_test: int = 256, seed: int = 0) -> Dataset:
+    """Random ``uint8`` images and labels of dataset ``name``'s shape: timings do not depend on pixel values."""
+    spec = get_dataset_spec(name)
+    generator = torch.Generator().manual_seed(seed)
+
+    def split(n: int) -> tuple[Tensor, Tensor]:
+        images = torch.randint(0, 256, (n, *spec.image_shape), generator=generator, dtype=torch.uint8)
+        return images, torch.randint(0, spec.num_classes, (n,), generator=generator)
+
+    (train_x, train_y), (test_x, test_y) = split(n_train), split(n_test)
+    return Dataset(name, spec, train_x, train_y, test_x, test_y, source=Path("<synthetic>"), format="synthetic")
+
+
+# ------------------------------------------------------------------------------------------------ GEMM floor
+
+
+def _layer_products(model: nn.Module, images: Tensor) -> list[tuple[str, tuple[int, ...], bool, bool]]:
+    """``(kind, shape, bias, input_grad)`` of every ``nn.Linear`` and ``nn.Conv2d`` of one forward of ``images``.
+
+    ``shape`` is ``(rows, inner, outputs, groups)`` of the layer's forward product: ``(batch, in, out, 1)``
+    for a linear layer, ``(N * H_out * W_out, C_in / groups * k_h * k_w, C_out / groups, groups)`` for a
+    convolution (its im2col lowering); ``input_grad`` says whether backward needs the gradient of the
+    layer's input (not for the first layer, whose input is the data).
+    """
+    found: list[tuple[str, tuple[int, ...], bool, bool]] = []
+
+    def record(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+        needs_input_grad = inputs[0].requires_grad
+        if isinstance(module, nn.Linear):
+            shape = (output.numel() // module.out_features, module.in_features, module.out_features, 1)
+            found.append(("linear", shape, module.bias is not None, needs_input_grad))
+        else:
+            groups = module.groups
+            rows = output.shape[0] * output.shape[2] * output.shape[3]  # N * H_out * W_out
+            inner = module.in_channels // groups * module.kernel_size[0] * module.kernel_size[1]
+            found.append(("conv2d", (rows, inner, module.out_channels // groups, groups), module.bias is not None,
+                          needs_input_grad))
+
+    hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    try:
+        model(images)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return found
+
+
+def gemm_floor_step(model_name: str, image_shape: tuple[int, int, int], num_classes: int, batch: int, *,
+                    device: torch.device, seed: int = 0) -> Callable[[], None]:
+    r"""One training step's matrix products of ``model_name`` at ``batch`` images, and nothing else.
+
+    For every linear layer (input ``x``: ``(B, in)``, weight ``W``: ``(out, in)``, output gradient ``g``:
+    ``(B, out)``) the step runs
+
+    .. math::
+        y = b + x W^\top \quad (\text{addmm}), \qquad
+        \nabla W = g^\top x, \qquad \nabla x = g W \quad (\text{mm}),
+
+    without :math:`\nabla x` for the first layer, exactly the products autograd runs for ``nn.Linear``.
+    A convolution contributes the same three products of its im2col lowering (``rows = N H_out W_out``,
+    ``inner = C_in k_h k_w``), once per group. That is the same arithmetic, not what oneDNN's direct
+    convolutions run (they can be faster than those products), so for a conv net the ratio to it compares
+    the step with plain matrix products rather than bounding it from below. Everything else of a step (data, activations, loss, bias gradients, optimizer)
+    is left out: a trainer's time over this floor is what it spends beyond its matrix products.
+    Operands are random tensors of the shapes one forward of the real model shows (found with forward
+    hooks), made once; the products write new outputs every call, as autograd does.
+    """
+    torch.manual_seed(seed)
+    model = get_model(model_name, image_shape, num_classes).to(device)
+    products = _layer_products(model, torch.randn(batch, *image_shape, device=device))
+    calls: list[Callable[[], Tensor]] = []
+    for _kind, (rows, inner, outputs, groups), bias, input_grad in products:
+        for _ in range(groups):
+            x, weight = torch.randn(rows, inner, device=device), torch.randn(outputs, inner, device=device)
+            grad = torch.randn(rows, outputs, device=device)
+            b = torch.randn(outputs, device=device)
+            calls.append((lambda x=x, w=weight, b=b: torch.addmm(b, x, w.t())) if bias else
+                         (lambda x=x, w=weight: torch.mm(x, w.t())))
+            calls.append(lambda x=x, g=grad: torch.mm(g.t(), x))  # weight gradient, (out, inner)
+            if input_grad:
+                calls.append(lambda w=weight, g=grad: torch.mm(g, w))  # input gradient, (rows, inner)
+
+    def step() -> None:
+        for call in calls:
+            call()
+
+    return step
+
+
+# ----------------------------------------------------------------------------------------------- 1. throughput
+
+
+def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: str | torch.device | None = None,
+                        steps: int = 20, repeats: int = 3, batch_size: int = 128,
+                        workers: Sequence[int] | None = None, augment: bool = False, loss: str = BASELINE_LOSS,
+                        lr: float = 1e-3, data_dir: str | Path | None = None, data: Dataset | None = None,
+                        seed: int = 0) -> list[dict[str, Any]]:
+    """Images per second of the sigmse trainer and of the hand-written ``DataLoader`` loops, one row each.
+
+    All train ``model`` with Adam (``lr``) and ``loss`` on ``steps * batch_size`` training images: the trainer
+    a class-stratified subset, the naive loops the first as many images of their dataset. The trainer runs
+    ``1 + repeats`` epochs (:func:`sigmse.train.train`); after each epoch, through its ``on_epoch`` hook, every
+    naive loop makes one pass, so the loops take turns and a slow spell of a shared machine hits all of them.
+    The first epoch and the first pass warm up; ``images_per_s`` is the median over the ``repeats`` timed
+    passes (``images_per_s_min`` and ``_max`` show the spread). Rows of the naive loops carry ``speedup``: the
+    trainer's median images/s over theirs.
+
+    Right after each trainer epoch, before the naive loops, the same process runs the epoch's matrix
+    products alone (:func:`gemm_floor_step`, as many steps as the epoch has, same threads), timed the same
+    way. Every row carries ``gemm_floor_images_per_s`` (median over the timed passes) and
+    ``over_gemm_floor``: that floor's median images/s over the row's, i.e. its time per image over the
+    floor's (1 would be a step that does nothing but its matrix products); ``over_gemm_floor_fastest``
+    divides the fastest passes of each instead, which a slow spell of a shared machine moves less.
+
+    Args:
+        dataset, model: what is trained; ``data`` replaces loading ``dataset`` from ``data_dir``.
+        device: ``None``/``"auto"``, ``"cpu"`` or ``"cuda"``.
+        workers: the ``num_workers`` of the naive loops; default ``(0, 2)``, with 4 added on a GPU.
+        augment: random crop and flip in every loop (batched in the trainer, per item in torchvision).
+
+    On a GPU the trainer runs conv nets in ``channels_last``, as it always does; the naive loops keep the
+    default memory format, as hand-written loops usually do. Both train in float32.
+    """
+    device = resolve_device(str(device or "auto"))
+    for name, value in (("steps", steps), ("repeats", repeats), ("batch_size", batch_size)):
+        check_positive(name, value)
+    workers = tuple((0, 2, 4) if device.type == "cuda" else (0, 2)) if workers is None else tuple(workers)
+    if any(isinstance(w, bool) or not isinstance(w, int) or w < 0 for w in workers):
+        raise ValueError(f"workers must be integers >= 0, got {workers!r}")
+    data = data if data is not None else load_dataset(dataset, data_dir)
+    n = min(steps * batch_size, len(data.train_labels))
+    config = RunConfig(dataset=dataset, model=model, loss=loss, lr=lr, batch_size=batch_size, epochs=1 + repeats,
+                       augment=augment, train_subset=n, val_size=0, test_subset=batch_size, seed=seed,
+                       device=device.type)
+    passes: dict[int, list[float]] = {w: [] for w in workers}
+    floor_passes: list[float] = []
+    floor_step = gemm_floor_step(model, data.spec.image_shape, data.spec.num_classes, batch_size, device=device,
+                                 seed=seed)
+    floor_steps = math.ceil(n / batch_size)
+    with naive_dataset(data, augment) as (naive, data_class):
+        naive = torch.utils.data.Subset(naive, range(n))
+        loops = {w: NaiveLoop(naive, data, model, loss=loss, device=device, batch_size=batch_size, workers=w,
+                              lr=lr, seed=seed) for w in workers}
+
+        def naive_turn(entry: dict[str, Any]) -> None:  # called by the trainer after each of its epochs
+            with _Stopwatch(device) as watch:  # the GEMM floor right after the trainer's epoch
+                for _ in range(floor_steps):
+                    floor_step()
+            if entry["epoch"] > 1:
+                floor_passes.append(watch.seconds)
+            for w, loop in loops.items():
+                with _Stopwatch(device) as watch:
+                    loop.one_pass()
+                if entry["epoch"] > 1:  # the first pass warms up, like the trainer's first epoch
+                    passes[w].append(watch.seconds)
+
+        result = train(config, dataset=data, progress=False, on_epoch=naive_turn)
+        loops.clear()  # drops the loops, which shuts their persistent workers down
+    if result["status"] != "ok":
+        raise RuntimeError(f"the trainer's run {dataset}/{model}/{loss} diverged; the benchmark needs a finite loss")
+    n_train = result["metrics"]["n_train"]
+    floor_rates = [floor_steps * batch_size / s for s in floor_passes]
+    floor_rate = statistics.median(floor_rates)
+    common = dict(dataset=dataset, model=model, loss=loss, augment=augment, batch_size=batch_size,
+                  steps_per_pass=math.ceil(n_train / batch_size), passes=repeats, device=device.type,
+                  gemm_floor_images_per_s=floor_rate)
+
+    def row(loop: str, w: int | None, data_class: str, seconds: list[float]) -> dict[str, Any]:
+        rates = [n_train / s for s in seconds]
+        return dict(common, loop=loop, workers=w, data_class=data_class, seconds=sum(seconds),
+                    images_per_s=statistics.median(rates), images_per_s_min=min(rates),
+                    images_per_s_max=max(rates), speedup=None,
+                    over_gemm_floor=floor_rate / statistics.median(rates),
+                    over_gemm_floor_fastest=max(floor_rates) / max(rates))
+
+    rows = [row("sigmse", None, "sigmse.train (device-resident tensors)",
+                [h["seconds"] for h in result["history"][1:]])]
+    rows += [row(f"naive, num_workers={w}", w, data_class, passes[w]) for w in workers]
+    for naive_row in rows[1:]:
+        naive_row["speedup"] = rows[0]["images_per_s"] / naive_row["images_per_s"]
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------- 2. losses
+
+
+def _saved_bytes(loss_fn: nn.Module, logits: Tensor, labels: Tensor) -> int:
+    """Bytes of the distinct storages ``loss_fn`` saves for backward, other than its inputs' (alive anyway)."""
+    inputs = {logits.untyped_storage().data_ptr(), labels.untyped_storage().data_ptr()}
+    saved: dict[int, int] = {}
+
+    def pack(tensor: Tensor) -> Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in inputs:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = loss_fn(logits, labels)
+    torch.autograd.grad(loss, logits)
+    return sum(saved.values())
+
+
+def _peak_bytes(step: Callable[[], object], device: torch.device) -> int:
+    """CUDA memory allocated at the peak of ``step`` above what was allocated before it."""
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    step()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated(device) - before
+
+
+def _random_logits(batch: int, classes: int, device: torch.device, seed: int) -> tuple[Tensor, Tensor]:
+    generator = torch.Generator().manual_seed(seed)  # drawn on the CPU: the same numbers on every device
+    logits = torch.randn(batch, classes, generator=generator) * 2.0  # (B, C), spread like a trained net's
+    return logits.to(device), torch.randint(classes, (batch,), generator=generator).to(device)
+
+
+def loss_step_times(batch: int = 512, classes: Sequence[int] = (10, 1000), *,
+                    device: str | torch.device | None = None, losses: Sequence[str] | None = None,
+                    blocks: int = 7, inner: int = 10, seed: int = 0) -> list[dict[str, Any]]:
+    """Forward + backward time of each loss on random logits ``(batch, C)``, one row per loss and ``C``.
+
+    A step is ``torch.autograd.grad(loss(logits, labels), logits)``. The losses alternate block by block
+    (``blocks`` blocks of ``inner`` steps each), so a slow spell of a shared CPU hits all of them; each row
+    holds the median over blocks, ``ratio`` to softmax_ce's median, and the memory of the step:
+    ``saved_bytes`` (tensors saved for backward, other than the logits and labels, counted with
+    ``torch.autograd.graph.saved_tensors_hooks``; the same on every device) and, on CUDA, ``peak_bytes``
+    (``torch.cuda.max_memory_allocated`` during the step, above what was allocated before it).
+    """
+    device = resolve_device(str(device or "auto"))
+    for name, value in (("batch", batch), ("blocks", blocks), ("inner", inner)):
+        check_positive(name, value)
+    names = loss_names() if losses is None else list(dict.fromkeys([BASELINE_LOSS, *losses]))
+    rows = []
+    for c in classes:
+        if isinstance(c, bool) or not isinstance(c, int) or c < 2:
+            raise ValueError(f"classes must be integers >= 2, got {c!r}")
+        logits, labels = _random_logits(batch, c, device, seed)
+        logits.requires_grad_()
+        functions = {name: get_loss(name) for name in names}  # raises ValueError listing the valid names
+        steps = {name: (lambda f=f: torch.autograd.grad(f(logits, labels), logits)) for name, f in functions.items()}
+        times = _interleaved_seconds(steps, device, blocks, inner)
+        baseline = statistics.median(times[BASELINE_LOSS])
+        for name in names:
+            rows.append(dict(
+                loss=name, classes=c, batch=batch, device=device.type, seconds=statistics.median(times[name]),
+                seconds_min=min(times[name]), seconds_max=max(times[name]),
+                ratio=statistics.median(times[name]) / baseline,
+                saved_bytes=_saved_bytes(functions[name], logits, labels),
+                peak_bytes=_peak_bytes(steps[name], device) if device.type == "cuda" else None,
+            ))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------- 3. Output Reset
+
+
+def _training_step(model_name: str, classes: int, batch: int, loss: str, device: torch.device,
+                   seed: int) -> Callable[[], None]:
+    """One whole training step (forward, loss, backward, fused Adam) of ``model_name`` on a random MNIST-shaped
+    batch."""
+    torch.manual_seed(seed)
+    image_shape = DATASETS["mnist"].image_shape
+    model = get_model(model_name, image_shape, classes).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)  # the trainer's step (sigmse.train)
+    loss_fn = get_loss(loss)
+    images = torch.randn(batch, *image_shape, device=device)  # (B, 1, 28, 28)
+    labels = torch.randint(classes, (batch,), device=device)
+
+    def step() -> None:
+        batch_loss = loss_fn(model(images), labels)
+        optimizer.zero_grad(set_to_none=True)
+        batch_loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def output_reset_solver(batch: int = 512, classes: Sequence[int] = (10, 1000), *, iterations: int = 50,
+                        device: str | torch.device | None = None, repeats: int = 10, step_model: str = "mlp",
+                        seed: int = 0) -> list[dict[str, Any]]:
+    """The exact Output Reset solver against ``iterations`` steps of the alternating procedure, per ``C``.
+
+    On sigmoid outputs of random logits ``(batch, C)``: the median seconds of each over ``repeats`` calls, the
+    largest absolute difference of their targets and the share of patterns differing by more than ``1e-5``;
+    and the exact solver's share of a whole training step of ``step_model`` (MNIST-shaped input, ``C``
+    outputs, Adam) with sigmoid_mse_or, next to the same step with softmax_ce. The four take turns.
+    """
+    device = resolve_device(str(device or "auto"))
+    for name, value in (("batch", batch), ("iterations", iterations), ("repeats", repeats)):
+        check_positive(name, value)
+    rows = []
+    for c in classes:
+        logits, labels = _random_logits(batch, c, device, seed)
+        outputs = torch.sigmoid(logits)  # (B, C): the solver sees sigmoid outputs in training
+        works = {
+            "exact": lambda: output_reset(outputs, labels).targets,
+            "alternating": lambda: output_reset(outputs, labels, iterations=iterations).targets,
+            "step_or": _training_step(step_model, c, batch, "sigmoid_mse_or", device, seed),
+            "step_ce": _training_step(step_model, c, batch, BASELINE_LOSS, device, seed),
+        }
+        difference = (works["exact"]() - works["alternating"]()).abs().amax(dim=1)  # (B,)
+        median = {name: statistics.median(t) for name, t in _interleaved_seconds(works, device, repeats).items()}
+        rows.append(dict(
+            classes=c, batch=batch, iterations=iterations, device=device.type, exact_seconds=median["exact"],
+            alternating_seconds=median["alternating"], alternating_over_exact=median["alternating"] / median["exact"],
+            max_abs_disagreement=float(difference.max()), share_disagreeing=float((difference > 1e-5).float().mean()),
+            step_model=step_model, step_seconds_or=median["step_or"], step_seconds_ce=median["step_ce"],
+            step_ratio=median["step_or"] / median["step_ce"], solver_share_of_step=median["exact"] / median["step_or"],
+        ))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------- 4. epochs
+
+
+def epoch_seconds(config: RunConfig, *, data_dir: str | Path | None = None,
+                  data: Dataset | None = None) -> dict[str, Any]:
+    """Seconds of one training epoch of ``config`` with the sigmse trainer: the second of two (the first warms up)."""
+    result = train(config.with_(epochs=2, warmup_epochs=0.0), data_dir=data_dir, dataset=data, progress=False)
+    seconds = result["history"][-1]["seconds"]
+    n = result["metrics"]["n_train"]
+    return dict(dataset=config.dataset, model=config.model, loss=config.loss, batch_size=config.batch_size,
+                augment=config.augment, device=resolve_device(config.device).type, n_train=n,
+                steps=math.ceil(n / config.batch_size), seconds_per_epoch=seconds, images_per_s=n / seconds,
+                microseconds_per_image=1e6 * seconds / n)
+
+
+def epoch_scaling(sizes: Sequence[int] = (1000, 10000, 60000), *, dataset: str = "mnist", model: str = "mlp",
+                  device: str | torch.device | None = None, batch_size: int = 128,
+                  data_dir: str | Path | None = None, data: Dataset | None = None) -> list[dict[str, Any]]:
+    """Seconds per epoch of the sigmse trainer on the first ``n`` (class-stratified) training images, per size.
+
+    No validation split is carved out, so ``n`` may go up to the whole training set (60000 for MNIST).
+    """
+    device = resolve_device(str(device or "auto"))
+    data = data if data is not None else load_dataset(dataset, data_dir)
+    available = len(data.train_labels)
+    rows = []
+    for n in sizes:
+        check_positive("epoch_scaling size", n)
+        if n > available:
+            raise ValueError(f"epoch_scaling size {n} is more than the {available} training images of {dataset!r}")
+        config = RunConfig(dataset=dataset, model=model, batch_size=batch_size, val_size=0,
+                           train_subset=n if n < available else None, test_subset=batch_size, device=device.type)
+        rows.append(epoch_seconds(config, data=data))
+    return rows

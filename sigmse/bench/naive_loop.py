@@ -1,0 +1,126 @@
+"""The training loop a user writes by hand: the baseline :mod:`sigmse.bench.run` measures the trainer against.
+
+A torchvision dataset builds one PIL image per item and applies ``ToTensor`` and ``Normalize`` to it (plus
+``RandomCrop`` and ``RandomHorizontalFlip`` with augmentation); a ``DataLoader`` batches the items; the model
+and the loss are the same as the trainer's, and so is Adam, in torch's default implementation as a hand-written
+loop calls it (the trainer asks for the fused one). Where the data root holds files torchvision reads (IDX,
+CIFAR-10 python batches), the baseline uses torchvision's own class over them; otherwise
+:class:`ArrayImageDataset` does per item what torchvision's classes do. The baseline is given every usual
+courtesy: persistent workers, and pinned memory with non-blocking copies on a GPU.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+from torch import Tensor
+
+from sigmse.data.datasets import Dataset, get_dataset_spec
+from sigmse.losses.modules import get_loss
+from sigmse.models import get_model
+
+__all__ = ["ArrayImageDataset", "NaiveLoop", "naive_dataset", "torchvision_transform"]
+
+# torchvision's MNIST checks that all four exist under <root>/<class>/raw, uncompressed
+_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+class ArrayImageDataset(torch.utils.data.Dataset):
+    """What torchvision's ``MNIST`` and ``CIFAR10`` do per item, over decoded ``uint8`` arrays.
+
+    ``__getitem__`` builds a PIL image from one example and applies ``transform`` to it, exactly as
+    torchvision's datasets do; it stands in for them where their files are not in the data root.
+    """
+
+    def __init__(self, images: Tensor, labels: Tensor, transform: Callable[[Any], Tensor]) -> None:
+        array = images.permute(0, 2, 3, 1).contiguous().numpy()  # (N, H, W, C), as torchvision keeps it
+        self.images = array[..., 0] if array.shape[-1] == 1 else array  # PIL mode "L" or "RGB"
+        self.labels = labels.tolist()
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.images[index])), self.labels[index]
+
+
+def torchvision_transform(name: str, augment: bool) -> Callable[[Any], Tensor]:
+    """``ToTensor`` + ``Normalize`` with the dataset's statistics; with ``augment`` the usual crop and flip first."""
+    from torchvision import transforms
+
+    spec = get_dataset_spec(name)
+    steps: list[Any] = []
+    if augment:  # what the trainer's augment_batch does, written the torchvision way
+        steps += [transforms.RandomCrop(spec.image_shape[1], padding=4, padding_mode="reflect"),
+                  transforms.RandomHorizontalFlip()]
+    return transforms.Compose([*steps, transforms.ToTensor(), transforms.Normalize(spec.mean, spec.std)])
+
+
+@contextmanager
+def naive_dataset(data: Dataset, augment: bool) -> Iterator[tuple[torch.utils.data.Dataset, str]]:
+    """The dataset a user builds by hand, and its name: torchvision's own class over the official files where
+    the data root has them in a form it reads (IDX, CIFAR python batches), else :class:`ArrayImageDataset`.
+
+    torchvision's MNIST reads uncompressed IDX files from ``<root>/<class>/raw``: gzip-compressed files are
+    decompressed into a temporary root, removed on exit.
+    """
+    import torchvision.datasets
+
+    transform = torchvision_transform(data.name, augment)
+    spec = data.spec
+    if data.format in ("idx", "idx.gz"):
+        cls = getattr(torchvision.datasets, spec.torchvision_class)
+        with tempfile.TemporaryDirectory(prefix="sigmse-bench-") as root:
+            raw = Path(root) / spec.torchvision_class / "raw"
+            raw.mkdir(parents=True)
+            for name in _IDX_FILES:  # it reads the train pair
+                if data.format == "idx":
+                    (raw / name).symlink_to((data.source / name).resolve())
+                else:
+                    with gzip.open(data.source / f"{name}.gz") as packed, open(raw / name, "wb") as out:
+                        shutil.copyfileobj(packed, out)
+            yield cls(root, train=True, transform=transform), f"torchvision.datasets.{cls.__name__}"
+    elif data.format == "cifar-python":
+        cifar = torchvision.datasets.CIFAR10(str(data.source.parent), train=True, transform=transform)
+        yield cifar, "torchvision.datasets.CIFAR10"
+    else:
+        yield ArrayImageDataset(data.train_images, data.train_labels, transform), "ArrayImageDataset"
+
+
+class NaiveLoop:
+    """The loop a user writes by hand: a ``DataLoader`` over a torchvision-style dataset, the model, Adam, the loss.
+
+    ``workers`` is the loader's ``num_workers``; with workers they persist across passes.
+    """
+
+    def __init__(self, dataset: torch.utils.data.Dataset, data: Dataset, model_name: str, *, loss: str,
+                 device: torch.device, batch_size: int, workers: int, lr: float, seed: int) -> None:
+        from torch.utils.data import DataLoader
+
+        torch.manual_seed(seed)
+        self.device, self.cuda = device, device.type == "cuda"
+        self.model = get_model(model_name, data.spec.image_shape, data.spec.num_classes).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
+        self.loss_fn = get_loss(loss)
+        self.loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers,
+                                 pin_memory=self.cuda, persistent_workers=workers > 0)
+
+    def one_pass(self) -> None:
+        """One pass over the loader: an epoch of the dataset it was given (the caller times it)."""
+        self.model.train()
+        for images, labels in self.loader:
+            images = images.to(self.device, non_blocking=self.cuda)
+            labels = labels.to(self.device, non_blocking=self.cuda)
+            loss = self.loss_fn(self.model(images), labels)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()

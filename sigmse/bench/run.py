@@ -1,0 +1,375 @@
+"""Benchmarks: the sigmse trainer against the loop a user writes by hand, the cost of each loss, Output Reset.
+
+``sigmse bench`` runs the four measurements of :mod:`sigmse.bench.measures` side by side, in one process on
+one machine, at one of the sizes of :data:`BENCH_SIZES`, and writes them with their provenance to
+``<out_dir>/bench-<size>-<device>-<UTC time>.json``: training throughput of the trainer against hand-written
+``DataLoader`` loops, forward + backward time of every loss, the exact Output Reset solver against the
+alternating procedure, and seconds per epoch as the training set grows. The JSON records the core count,
+torch's thread counts and the load average before and after, since the numbers move on a busy machine.
+
+Every throughput row also carries its loop's time per image over the GEMM floor, the same training step's
+matrix products alone, timed in the same process right after each trainer epoch
+(:func:`sigmse.bench.measures.gemm_floor_step`). The project's performance goals (:data:`TARGETS`, each with
+its reason) are reported as met or not with the measured value; nothing is tuned towards them.
+:func:`latest_bench` reads the newest record back and :func:`format_table` prints one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from sigmse.bench.measures import (check_positive, epoch_scaling, loss_step_times, output_reset_solver,
+                                   synthetic_dataset, training_throughput)
+from sigmse.data.datasets import load_dataset
+from sigmse.train import resolve_device
+
+__all__ = [
+    "BenchSize",
+    "BENCH_SIZES",
+    "get_bench_size",
+    "Target",
+    "MAX_MLP_OVER_GEMM_FLOOR",
+    "TARGETS",
+    "check_targets",
+    "run_bench",
+    "latest_bench",
+    "format_table",
+    "add_bench_arguments",
+    "run_bench_command",
+]
+
+SCHEMA = "sigmse.bench/2"  # 2: throughput rows carry the GEMM floor; records of 1 lack it and are not read
+SECTIONS = ("throughput", "loss_steps", "output_reset", "epoch_scaling")
+
+
+@dataclass(frozen=True)
+class BenchSize:
+    """How much :func:`run_bench` measures. Steps are optimizer steps of ``batch_size`` images."""
+
+    name: str
+    throughput_steps: dict[str, int]  # measured steps per pass, per model ("cpu" CIFAR net: resnet9_small)
+    throughput_repeats: int  # measured passes after the warm-up pass; each pass is as long as the warm-up
+    loss_blocks: int  # timed blocks per loss (the median is reported); the losses alternate block by block
+    loss_inner: int  # forward + backward steps per timed block
+    solver_repeats: int  # timed calls per solver (median)
+    scaling_sizes: tuple[int, ...]  # training-set sizes of epoch_scaling (MNIST mlp)
+    batch_size: int = 128  # training batch, as in the user's DataLoader
+    loss_batch: int = 512  # logits rows in loss_step_times and output_reset_solver
+    classes: tuple[int, ...] = (10, 1000)
+    or_iterations: int = 50  # steps of the alternating procedure compared with the exact solver
+    workers: tuple[int, ...] | None = None  # num_workers of the naive loops; None: (0, 2), and 4 too on a GPU
+
+
+BENCH_SIZES: dict[str, BenchSize] = {
+    s.name: s
+    for s in (
+        # seconds: for tests and the smoke book; its numbers say only that everything runs
+        BenchSize("smoke", {"mlp": 3, "cnn": 2, "resnet9_small": 1, "resnet9": 2}, throughput_repeats=1,
+                  loss_blocks=3, loss_inner=3, solver_repeats=3, scaling_sizes=(256, 1024)),
+        # under a minute on 2 CPU cores
+        BenchSize("ci", {"mlp": 20, "cnn": 5, "resnet9_small": 1, "resnet9": 20}, throughput_repeats=3,
+                  loss_blocks=7, loss_inner=10, solver_repeats=7, scaling_sizes=(1000, 4000)),
+        BenchSize("full", {"mlp": 100, "cnn": 30, "resnet9_small": 6, "resnet9": 100}, throughput_repeats=5,
+                  loss_blocks=21, loss_inner=20, solver_repeats=21, scaling_sizes=(1000, 10000, 60000)),
+    )
+}
+
+
+def get_bench_size(name: str | BenchSize) -> BenchSize:
+    """The :class:`BenchSize` called ``name`` (or ``name`` itself if it is one); an unknown name raises
+    ``ValueError`` listing the valid ones."""
+    if isinstance(name, BenchSize):
+        return name
+    if name not in BENCH_SIZES:
+        raise ValueError(f"unknown bench size {name!r}; choose one of: {', '.join(BENCH_SIZES)}")
+    return BENCH_SIZES[name]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A performance goal: ``measured >= threshold`` (``at_least``) or ``measured <= threshold``, and why."""
+
+    key: str
+    description: str
+    threshold: float
+    at_least: bool
+    reason: str
+
+
+MAX_MLP_OVER_GEMM_FLOOR = 1.3
+"""The most the MNIST MLP trainer's time per image may exceed its matrix products' (on a CPU).
+
+Full-data MNIST runs make up most of the project's long CPU sweeps, and the three layers' matrix products
+are work no trainer can skip: a step at most 30% above them leaves the data path, the loss, the activations
+and the optimizer a small share of the time, so a faster trainer could save little more."""
+
+TARGETS: tuple[Target, ...] = (
+    Target("mnist_mlp_cpu_speedup", "MNIST mlp on CPU: sigmse trainer / fastest naive loop, images/s", 5.0, True,
+           "where decoding a PIL image per example dominates a small model's step, device-resident batches "
+           "should win several-fold"),
+    Target("mnist_mlp_cpu_over_floor", "MNIST mlp on CPU: sigmse trainer's time per image / its GEMM floor's",
+           MAX_MLP_OVER_GEMM_FLOOR, False, "see MAX_MLP_OVER_GEMM_FLOOR: the trainer adds little to the matrix "
+           "products it cannot avoid"),
+    Target("cifar_gpu_speedup", "CIFAR-10 resnet9 on GPU: sigmse trainer / fastest naive loop, images/s", 10.0,
+           True, "a GPU outruns a per-item CPU data path by an order of magnitude, so the gain should be that large"),
+    Target("or_step_c10", "sigmoid_mse_or / softmax_ce loss forward+backward time, C = 10", 1.3, False,
+           "Output Reset should cost little more than the softmax it is compared with"),
+    Target("or_step_c1000", "sigmoid_mse_or / softmax_ce loss forward+backward time, C = 1000", 2.0, False,
+           "with many classes a per-row solver may cost more, but not a multiple of the baseline's time"),
+)
+
+
+# ----------------------------------------------------------------------------------------------------- targets
+
+
+def check_targets(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each of :data:`TARGETS` with the measured value, ``met`` (``None`` where not measured) and ``margin``.
+
+    A speedup is measured against the *fastest* naive loop; the floor ratio is the trainer's median
+    ``over_gemm_floor``; ``margin`` is measured / threshold.
+    """
+    device = record["device"]
+
+    def speedup(dataset: str, model: str) -> float | None:
+        ratios = [r["speedup"] for r in record["throughput"]
+                  if r["dataset"] == dataset and r["model"] == model and r["speedup"] is not None]
+        return min(ratios) if ratios else None
+
+    def over_floor(dataset: str, model: str) -> float | None:
+        ratios = [r.get("over_gemm_floor") for r in record["throughput"]
+                  if r["dataset"] == dataset and r["model"] == model and r["loop"] == "sigmse"]
+        return ratios[0] if ratios and ratios[0] is not None else None
+
+    def loss_ratio(classes: int) -> float | None:
+        ratios = [r["ratio"] for r in record["loss_steps"] if r["loss"] == "sigmoid_mse_or" and r["classes"] == classes]
+        return ratios[0] if ratios else None
+
+    measured = {
+        "mnist_mlp_cpu_speedup": (speedup("mnist", "mlp") if device == "cpu" else None, "needs a CPU run"),
+        "mnist_mlp_cpu_over_floor": (over_floor("mnist", "mlp") if device == "cpu" else None,
+                                     "needs a CPU run with the GEMM floor measured"),
+        "cifar_gpu_speedup": (speedup("cifar10", "resnet9") if device == "cuda" else None,
+                              "needs a GPU run (on a CPU the CIFAR net is resnet9_small)"),
+        "or_step_c10": (loss_ratio(10), "C = 10 was not measured"),
+        "or_step_c1000": (loss_ratio(1000), "C = 1000 was not measured"),
+    }
+    rows = []
+    for target in TARGETS:
+        value, why_not = measured[target.key]
+        met = None if value is None else (value >= target.threshold if target.at_least else value <= target.threshold)
+        rows.append(dict(key=target.key, description=target.description,
+                         goal=f"{'≥' if target.at_least else '≤'} {target.threshold:g}", threshold=target.threshold,
+                         measured=value, met=met, margin=None if value is None else value / target.threshold,
+                         note=why_not if value is None else "", reason=target.reason))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------- run_bench
+
+
+def _check_device(device: str | None) -> torch.device:
+    allowed = ("auto", "cpu", "cuda")
+    if device is not None and device not in allowed:
+        raise ValueError(f"device {device!r} is not allowed; choose one of: {', '.join(allowed)}")
+    return resolve_device(device or "auto")  # "cuda" without a GPU raises ValueError
+
+
+def _throughput_cases(device: torch.device) -> list[tuple[str, str, bool]]:
+    """(dataset, model, augment): MNIST mlp and cnn, and the CIFAR net with the paper profile's random crop and
+    flip (but batch 128, Adam and float32, like the others); on a CPU it is resnet9_small, a quarter of the width."""
+    cifar_net = "resnet9" if device.type == "cuda" else "resnet9_small"
+    return [("mnist", "mlp", False), ("mnist", "cnn", False), ("cifar10", cifar_net, True)]
+
+
+def _machine() -> dict[str, Any]:
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return dict(cpu_count=os.cpu_count(), cpus_usable=affinity, torch_interop_threads=torch.get_num_interop_threads(),
+                load_average_1min=load)
+
+
+def run_bench(size: str | BenchSize = "full", device: str | None = None, out_dir: str | Path = "results/bench", *,
+              data_dir: str | Path | None = None, synthetic: bool = False, threads: int | None = None,
+              progress: bool = False) -> dict[str, Any]:
+    """Run all four measurements, write them as JSON into ``out_dir`` and return the record.
+
+    Args:
+        size: a key of :data:`BENCH_SIZES`: ``full``, ``ci`` (under a minute on 2 CPU cores) or ``smoke``;
+            or a :class:`BenchSize`.
+        device: ``None``/``"auto"``, ``"cpu"`` or ``"cuda"``.
+        out_dir: where ``bench-<size>-<device>-<UTC time>.json`` is written; the record's ``path`` says which.
+        data_dir: the data root (else ``$SIGMSE_DATA_DIR``, else ``./data``).
+        synthetic: random images of each dataset's shape instead of the data root (timings do not depend on
+            pixel values; the naive loop then uses :class:`~sigmse.bench.naive_loop.ArrayImageDataset`).
+        threads: torch's intra-op threads during the run (restored after); ``None`` keeps torch's default.
+        progress: print each measurement's name to stderr as it starts.
+    """
+    bench = get_bench_size(size)
+    torch_device = _check_device(device)
+    if threads is None:
+        return _run_bench(bench, torch_device, Path(out_dir), data_dir, synthetic, progress)
+    check_positive("threads", threads)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _run_bench(bench, torch_device, Path(out_dir), data_dir, synthetic, progress)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_bench(bench: BenchSize, torch_device: torch.device, out_dir: Path, data_dir: str | Path | None,
+               synthetic: bool, progress: bool) -> dict[str, Any]:
+    from sigmse.runs.store import provenance, write_record
+
+    say = (lambda text: print(f"bench: {text}", file=sys.stderr, flush=True)) if progress else (lambda text: None)
+    started = time.perf_counter()
+    record: dict[str, Any] = {"schema": SCHEMA, "size": bench.name, "device": torch_device.type,
+                              "synthetic": synthetic, "parameters": asdict(bench),
+                              "provenance": {**provenance(torch_device.type), **_machine()}}
+    cases = _throughput_cases(torch_device)
+    needed = {"mnist": max(bench.scaling_sizes), "cifar10": 0}
+    for dataset, model, _ in cases:
+        needed[dataset] = max(needed[dataset], bench.throughput_steps[model] * bench.batch_size)
+    data = {name: synthetic_dataset(name, n) if synthetic else load_dataset(name, data_dir)
+            for name, n in needed.items()}
+    seconds: dict[str, float] = {}
+
+    section = time.perf_counter()
+    record["throughput"] = []
+    for dataset, model, augment in cases:
+        say(f"throughput {dataset}/{model}")
+        record["throughput"] += training_throughput(
+            dataset, model, device=torch_device, steps=bench.throughput_steps[model],
+            repeats=bench.throughput_repeats, batch_size=bench.batch_size, workers=bench.workers, augment=augment,
+            data=data[dataset])
+    seconds["throughput"] = time.perf_counter() - section
+
+    section = time.perf_counter()
+    say("loss steps")
+    record["loss_steps"] = loss_step_times(bench.loss_batch, bench.classes, device=torch_device,
+                                           blocks=bench.loss_blocks, inner=bench.loss_inner)
+    seconds["loss_steps"] = time.perf_counter() - section
+
+    section = time.perf_counter()
+    say("Output Reset solver")
+    record["output_reset"] = output_reset_solver(bench.loss_batch, bench.classes, iterations=bench.or_iterations,
+                                                 device=torch_device, repeats=bench.solver_repeats)
+    seconds["output_reset"] = time.perf_counter() - section
+
+    section = time.perf_counter()
+    say("epoch scaling")
+    record["epoch_scaling"] = epoch_scaling(bench.scaling_sizes, device=torch_device, batch_size=bench.batch_size,
+                                            data=data["mnist"])
+    seconds["epoch_scaling"] = time.perf_counter() - section
+
+    record["targets"] = check_targets(record)
+    record["provenance"]["load_average_1min_end"] = _machine()["load_average_1min"]
+    record["section_seconds"] = seconds
+    record["wall_seconds"] = time.perf_counter() - started
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    path = out_dir / f"bench-{bench.name}-{torch_device.type}-{stamp}.json"
+    record = json.loads(json.dumps(record))  # tuples become lists: the record returned is the record stored
+    write_record(record, path)
+    return {**record, "path": str(path)}
+
+
+def latest_bench(out_dir: str | Path = "results/bench", *, size: str | None = None,
+                 device: str | None = None) -> dict[str, Any] | None:
+    """The newest bench record in ``out_dir`` (of ``size`` and ``device`` type when given), or ``None``."""
+    if size is not None:
+        get_bench_size(size)
+    newest: tuple[str, dict[str, Any]] | None = None
+    for path in sorted(Path(out_dir).glob("bench-*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict) or record.get("schema") != SCHEMA:
+            continue
+        if (size is None or record["size"] == size) and (device is None or record["device"] == device):
+            date = str(record["provenance"]["date"])
+            if newest is None or date >= newest[0]:
+                newest = (date, {**record, "path": str(path)})
+    return None if newest is None else newest[1]
+
+
+# ------------------------------------------------------------------------------------------------------ tables
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1e5 else f"{value:.0f}"
+    return str(value)
+
+
+def _text_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    cells = [list(columns)] + [[_cell(row.get(column)) for column in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    lines = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells]
+    return "\n".join([title, *lines])
+
+
+def format_table(record: dict[str, Any]) -> str:
+    """The record as plain-text tables, one per measurement, then the targets."""
+    p = record["provenance"]
+    head = (f"sigmse bench, size {record['size']}, {p['device_name']}, torch {p['torch_version']} "
+            f"({p['torch_threads']} threads), commit {str(p.get('git_commit'))[:10]}, {p['date']}"
+            + (", synthetic data" if record.get("synthetic") else ""))
+    load, cpus = p.get("load_average_1min"), p.get("cpus_usable") or p.get("cpu_count")
+    if load is not None and cpus and load > cpus:
+        head += (f"\nNote: the machine was busy (1-minute load average {load:.1f} on {cpus} CPUs): timings are noisy"
+                 + ("; with several torch threads they can be many times too slow (try --threads 1)"
+                    if p["torch_threads"] > 1 and record["device"] == "cpu" else ""))
+    return "\n\n".join([
+        head,
+        _text_table("Training throughput (images/s; speedup = sigmse / this loop; over_gemm_floor = time per image "
+                    "/ the matrix products' alone)", record["throughput"],
+                    ("dataset", "model", "augment", "loop", "steps_per_pass", "passes", "images_per_s", "speedup",
+                     "over_gemm_floor", "over_gemm_floor_fastest")),
+        _text_table("Loss forward + backward on random logits (ratio to softmax_ce)", record["loss_steps"],
+                    ("loss", "classes", "batch", "seconds", "ratio", "saved_bytes", "peak_bytes")),
+        _text_table("Output Reset: exact solver vs alternating procedure", record["output_reset"],
+                    ("classes", "batch", "iterations", "exact_seconds", "alternating_seconds",
+                     "max_abs_disagreement", "step_ratio", "solver_share_of_step")),
+        _text_table("Seconds per epoch (sigmse trainer)", record["epoch_scaling"],
+                    ("dataset", "model", "n_train", "seconds_per_epoch", "microseconds_per_image")),
+        _text_table("Targets", record["targets"], ("key", "goal", "measured", "met", "note")),
+    ])
+
+
+# --------------------------------------------------------------------------------------------------------- CLI
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``sigmse bench``."""
+    parser.add_argument("--size", default="full",
+                        help=f"one of: {', '.join(BENCH_SIZES)} (default: full; ci: under a minute on 2 CPU cores)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument("--out-dir", default="results/bench", help="where the JSON goes (default: results/bench)")
+    parser.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="random images of each dataset's shape instead of the data root")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's own choice)")
+
+
+def run_bench_command(args: argparse.Namespace) -> int:
+    """``sigmse bench``: run, print the tables and where the JSON went; 0 whether or not the targets are met."""
+    record = run_bench(args.size, args.device, args.out_dir, data_dir=args.data_dir,
+                       synthetic=args.synthetic, threads=args.threads, progress=True)
+    print(format_table(record))
+    print(f"\nwritten to {record['path']} in {record['wall_seconds']:.0f} s")
+    return 0

@@ -1,0 +1,274 @@
+"""The official dataset files: where they may lie under a data root, their checksums, and how they decode.
+
+The files of a dataset are looked for in each folder its :class:`~sigmse.data.datasets.DatasetSpec` names, in one of three
+layouts: ``idx`` (MNIST and Fashion-MNIST), ``cifar-bin`` (CIFAR-10's binary batches) and ``cifar-python``
+(CIFAR-10's python batches, as torchvision extracts them). :func:`find_dataset_files` returns the first complete
+set, and :func:`decode_dataset_files` turns it into numpy arrays (after torchvision's ``datasets/mnist.py``,
+``cifar.py`` and ``utils.py``):
+
+* A manifest (:data:`MANIFEST_MD5`) holds the MD5 of each official file's *uncompressed* content, so the check is the
+  same whether a file is stored raw, ``.gz`` or ``.xz``; it runs on the decode, with the example counts, and a
+  mismatch (:class:`DatasetIntegrityError`) names the file and both checksums.
+* Nothing is unpickled here: IDX files and CIFAR-10's *binary* batches are plain bytes. CIFAR-10's *python* batches
+  are pickles, so they are read only through torchvision's ``CIFAR10``, after their md5s are checked.
+* The decode is vectorised: ``np.frombuffer`` + reshape, the files decompressed in parallel threads.
+
+:func:`sigmse.data.datasets.load_dataset` caches what this module decodes.
+
+References: LeCun, Cortes & Burges, *The MNIST database* (IDX format); Xiao, Rasul & Vollgraf 2017, *Fashion-MNIST*;
+Krizhevsky 2009, *Learning Multiple Layers of Features from Tiny Images* (CIFAR-10).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import lzma
+import os
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # sigmse.data.datasets imports this module; the spec is only read here
+    from sigmse.data.datasets import DatasetSpec
+
+__all__ = [
+    "MANIFEST_MD5",
+    "DatasetIntegrityError",
+    "DatasetFiles",
+    "DatasetArrays",
+    "find_dataset_files",
+    "torchvision_class",
+    "decode_dataset_files",
+]
+
+_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_CIFAR_BIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6)) + ("test_batch.bin",)  # 5 train, then test
+_CIFAR_PY_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta")
+_CIFAR_RECORD = 1 + 3 * 32 * 32  # one label byte, then the red, green and blue planes, each 32x32 row-major
+
+# MD5 of the *uncompressed* official files (the raw MNIST and CIFAR-10 binary checksums published with them).
+MANIFEST_MD5: dict[str, dict[str, str]] = {
+    "mnist": {
+        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
+    },
+    "cifar10": {
+        "data_batch_1.bin": "5dd7e06a14cb22eb9f671a540d1b7c25",
+        "data_batch_2.bin": "5ea93a67294ea407fff1d09f752e9692",
+        "data_batch_3.bin": "942cd6a4bcdd0dd3c604fbe906cb4421",
+        "data_batch_4.bin": "ae636b3ba5c66a11e91e8cb52e771fcb",
+        "data_batch_5.bin": "53f37980c15c3d472c316c40844f3f0d",
+        "test_batch.bin": "803d5f7f4d78ea53de84dbe85f74fb6d",
+    },
+}
+
+# Per layout: the files it needs (without compression suffix) and the suffixes accepted, preferred first.
+_LAYOUT_FILES: dict[str, tuple[str, ...]] = {
+    "idx": _IDX_FILES,
+    "cifar-bin": _CIFAR_BIN_FILES,
+    "cifar-python": _CIFAR_PY_FILES,
+}
+_LAYOUT_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "idx": ("", ".gz"),
+    "cifar-bin": ("", ".gz", ".xz"),
+    "cifar-python": ("",),  # torchvision's extracted tarball
+}
+
+
+class DatasetIntegrityError(RuntimeError):
+    """The files were found but are not the official ones: an md5 or an example count differs from the manifest."""
+
+
+@dataclass(frozen=True)
+class DatasetFiles:
+    """A complete set of one dataset's files in one folder."""
+
+    folder: Path
+    layout: str  # a key of _LAYOUT_FILES
+    suffix: str  # compression suffix shared by all files: "", ".gz" or ".xz"
+    files: tuple[Path, ...]  # in _LAYOUT_FILES order
+
+    @property
+    def format(self) -> str:
+        return self.layout + self.suffix
+
+
+# What a decode gives: train images (N, C, H, W) uint8, train labels (N,) int64, then the same for the test split.
+DatasetArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+# ---------------------------------------------------------------------------------------------------------- locating
+
+
+def find_dataset_files(spec: DatasetSpec, root: Path) -> tuple[DatasetFiles | None, tuple[str, ...]]:
+    """The first complete set of files under ``root``, or None and a line per place looked saying what was missing."""
+    looked = []
+    for relative, layout in spec.layouts:
+        folder = root / relative
+        if not folder.is_dir():
+            looked.append(f"{folder.absolute()}  [{layout}]: no such folder")
+            continue
+        fewest_missing: list[str] | None = None
+        for suffix in _LAYOUT_SUFFIXES[layout]:
+            files = tuple(folder / (name + suffix) for name in _LAYOUT_FILES[layout])
+            missing = [name for name, path in zip(_LAYOUT_FILES[layout], files) if not path.is_file()]
+            if not missing:
+                return DatasetFiles(folder, layout, suffix, files), ()
+            if fewest_missing is None or len(missing) < len(fewest_missing):
+                fewest_missing = missing
+        forms = " or ".join(suffix or "raw" for suffix in _LAYOUT_SUFFIXES[layout])
+        looked.append(f"{folder.absolute()}  [{layout}]: missing {', '.join(fewest_missing or [])} ({forms})")
+    return None, tuple(looked)
+
+
+def torchvision_class(spec: DatasetSpec) -> Any:  # a torchvision VisionDataset subclass
+    """torchvision's dataset class for ``spec``, imported late: only downloads and python batches need it."""
+    import torchvision.datasets
+
+    return getattr(torchvision.datasets, spec.torchvision_class)
+
+
+# ---------------------------------------------------------------------------------------------------------- decoding
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()  # an integrity check, not security
+
+
+def _read(path: Path, expected_md5: str | None) -> bytes:
+    """The uncompressed bytes of ``path`` (by suffix: .gz, .xz or raw), checked against ``expected_md5`` if given."""
+    try:
+        if path.suffix == ".gz":
+            data = gzip.decompress(path.read_bytes())
+        elif path.suffix == ".xz":
+            data = lzma.decompress(path.read_bytes())
+        else:
+            data = path.read_bytes()
+    except (EOFError, gzip.BadGzipFile, zlib.error, lzma.LZMAError) as err:  # truncated or damaged archive
+        raise DatasetIntegrityError(
+            f"{path}: not a complete {path.suffix} file ({err}): truncated or damaged, e.g. by an interrupted "
+            f"copy or download; replace it, or delete it and use --download."
+        ) from err
+    if expected_md5 is not None and (actual := _md5(data)) != expected_md5:
+        raise DatasetIntegrityError(
+            f"{path}: md5 of the uncompressed content is {actual}, expected {expected_md5}. The file is not the "
+            f"official one (corrupt, truncated or a different version); replace it, or delete it and use --download."
+        )
+    return data
+
+
+def _read_all(paths: Sequence[Path], md5s: Sequence[str | None]) -> list[bytes]:
+    """:func:`_read` for each path, in parallel threads (zlib, lzma and hashlib release the GIL)."""
+    with ThreadPoolExecutor(max_workers=max(1, min(len(paths), os.cpu_count() or 1))) as pool:
+        return list(pool.map(_read, paths, md5s))
+
+
+def _parse_idx(data: bytes, path: Path, ndim: int) -> np.ndarray:
+    """An IDX file's ``uint8`` array: 2 zero bytes, type 0x08, ``ndim``, big-endian int32 sizes, then the data."""
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise ValueError(f"{path}: not an IDX file (first bytes {data[:4].hex()}, expected 0000 then type and ndim)")
+    if data[2] != 0x08:
+        raise ValueError(f"{path}: IDX type code 0x{data[2]:02x}, expected 0x08 (unsigned byte)")
+    if data[3] != ndim:
+        raise ValueError(f"{path}: IDX with {data[3]} dimensions, expected {ndim}")
+    header = 4 + 4 * ndim
+    shape = tuple(int(size) for size in np.frombuffer(data, dtype=">i4", count=ndim, offset=4))
+    if len(data) != header + int(np.prod(shape)):
+        raise ValueError(f"{path}: {len(data)} bytes, but an IDX header of shape {shape} implies "
+                         f"{header + int(np.prod(shape))}")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _decode_idx(spec: DatasetSpec, source: DatasetFiles, verify: bool) -> DatasetArrays:
+    md5s = [MANIFEST_MD5[spec.name][name] if verify else None for name in _IDX_FILES]
+    blobs = _read_all(source.files, md5s)
+    train_x, train_y, test_x, test_y = (
+        _parse_idx(blob, path, ndim) for blob, path, ndim in zip(blobs, source.files, (3, 1, 3, 1))
+    )
+    return (
+        train_x[:, None].copy(),  # (N, 1, H, W); a copy, as frombuffer's array is read-only
+        train_y.astype(np.int64),
+        test_x[:, None].copy(),
+        test_y.astype(np.int64),
+    )
+
+
+def _cifar_records(blobs: Sequence[bytes], paths: Sequence[Path]) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``(N, 3, 32, 32)`` and labels ``(N,)`` from CIFAR-10 binary batches, in file order."""
+    for blob, path in zip(blobs, paths):
+        if len(blob) % _CIFAR_RECORD:
+            raise ValueError(f"{path}: {len(blob)} bytes is not a whole number of {_CIFAR_RECORD}-byte "
+                             f"CIFAR-10 records (1 label byte + 3072 pixel bytes)")
+    records = np.concatenate([np.frombuffer(blob, dtype=np.uint8).reshape(-1, _CIFAR_RECORD) for blob in blobs])
+    images = np.ascontiguousarray(records[:, 1:]).reshape(-1, 3, 32, 32)  # planes R, G, B, each row-major
+    return images, records[:, 0].astype(np.int64)
+
+
+def _decode_cifar_bin(spec: DatasetSpec, source: DatasetFiles, verify: bool) -> DatasetArrays:
+    md5s = [MANIFEST_MD5[spec.name][name] if verify else None for name in _CIFAR_BIN_FILES]
+    blobs = _read_all(source.files, md5s)
+    return (*_cifar_records(blobs[:5], source.files[:5]), *_cifar_records(blobs[5:], source.files[5:]))
+
+
+def _decode_cifar_python(spec: DatasetSpec, source: DatasetFiles) -> DatasetArrays:
+    """CIFAR-10 python batches through torchvision, always md5-checked first since they are pickles."""
+    cifar = torchvision_class(spec)
+    official = [*cifar.train_list, *cifar.test_list, [cifar.meta["filename"], cifar.meta["md5"]]]
+    contents = _read_all([source.folder / name for name, _ in official], [None] * len(official))
+    for (name, expected), content in zip(official, contents):
+        if (actual := _md5(content)) != expected:
+            raise DatasetIntegrityError(
+                f"{source.folder / name}: md5 is {actual}, expected {expected}. It is not the official file, "
+                f"and as a pickle it is never loaded unverified; replace it, or delete it and use --download."
+            )
+    train = cifar(str(source.folder.parent), train=True, download=False)
+    test = cifar(str(source.folder.parent), train=False, download=False)
+    return (
+        np.ascontiguousarray(train.data.transpose(0, 3, 1, 2)),  # (N, H, W, C) -> (N, C, H, W)
+        np.asarray(train.targets, dtype=np.int64),
+        np.ascontiguousarray(test.data.transpose(0, 3, 1, 2)),
+        np.asarray(test.targets, dtype=np.int64),
+    )
+
+
+def _check_arrays(spec: DatasetSpec, source: DatasetFiles, arrays: DatasetArrays, verify: bool) -> None:
+    """Shapes and label range always; the official example counts when verifying."""
+    train_x, train_y, test_x, test_y = arrays
+    for split, images, labels in (("train", train_x, train_y), ("test", test_x, test_y)):
+        if images.shape[1:] != spec.image_shape:
+            raise ValueError(f"{source.folder}: {split} images have shape {images.shape[1:]} each, "
+                             f"expected {spec.image_shape} for {spec.name}")
+        if len(labels) != len(images):
+            raise ValueError(f"{source.folder}: {len(images)} {split} images but {len(labels)} labels")
+        if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < spec.num_classes:
+            raise ValueError(f"{source.folder}: {split} labels span {int(labels.min())}..{int(labels.max())}, "
+                             f"expected 0..{spec.num_classes - 1}")
+    if verify and (len(train_y), len(test_y)) != (spec.train_size, spec.test_size):
+        raise DatasetIntegrityError(f"{source.folder}: {len(train_y)} train / {len(test_y)} test examples, "
+                                    f"expected {spec.train_size} / {spec.test_size} for {spec.name}")
+
+
+def decode_dataset_files(spec: DatasetSpec, source: DatasetFiles, verify: bool) -> DatasetArrays:
+    """Decode ``source`` into numpy arrays and check them (md5s and counts when ``verify``)."""
+    if source.layout == "idx":
+        arrays = _decode_idx(spec, source, verify)
+    elif source.layout == "cifar-bin":
+        arrays = _decode_cifar_bin(spec, source, verify)
+    else:
+        arrays = _decode_cifar_python(spec, source)
+    _check_arrays(spec, source, arrays, verify)
+    return arrays

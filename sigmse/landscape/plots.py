@@ -1,0 +1,424 @@
+"""Figures and tables for the loss-surface chapter (``notebooks/landscape.ipynb``).
+
+Presentation only: the numbers come from :mod:`sigmse.landscape.surfaces`, :mod:`sigmse.landscape.curvature` and
+:mod:`sigmse.landscape.verdict`; this module turns them into matplotlib figures (heatmaps of surfaces,
+gradient norms, condition numbers and eigenvalues, grid refinement, descent paths) and pandas tables
+(the verdict's decision table among them).
+
+Every figure function returns a :class:`matplotlib.figure.Figure` with a solid white background
+(readable in a dark-mode page), already closed in pyplot, so that a notebook shows it only where it
+is displayed or glued. Non-finite cells (the naive formulas' NaN and inf) are drawn in grey and
+counted in the panel, never dropped silently.
+
+Heatmap convention: ``surface[i, j]`` is the value at ``(z1[i], z2[j])`` (as in
+:mod:`sigmse.landscape.surfaces`), drawn with ``z1`` on the horizontal axis and ``z2`` on the vertical one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from matplotlib.axes import Axes
+from matplotlib.colors import LogNorm, Normalize, SymLogNorm
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from sigmse.landscape.surfaces import LOSS_LABELS, NUM_CLASSES, LandscapeConfig, free_indices, label, target_index
+from sigmse.report.plots import RC, panel_grid
+
+__all__ = [
+    "LOSS_LABELS",
+    "TARGET_LABELS",
+    "LOG_FLOOR",
+    "SMOOTHNESS_COLUMNS",
+    "apply_style",
+    "label",
+    "heatmap_grid",
+    "trajectory_figure",
+    "margins",
+    "refinement_figure",
+    "refinement_slopes",
+    "smoothness_frame",
+    "descent_frame",
+    "style_table",
+    "curvature_figure",
+    "curvature_table",
+    "condition_by_pin",
+    "checks_frame",
+]
+
+TARGET_LABELS: Mapping[str, str] = {"fixed": "pinned class true", "free": "z1's class true"}
+LOG_FLOOR = 1e-12  # log colour scales draw values below this (exact zeros included) at this value
+NONFINITE_COLOUR = "#b0b0b0"  # grey for NaN / inf cells
+CMAP = "viridis"
+SIGNED_CMAP = "RdBu_r"  # diverging: negative blue, positive red, 0 white
+SIGNED_LINTHRESH = 1e-6  # signed panels are linear within +-1e-6 of 0, logarithmic beyond
+_DASHES = {"softmax_ce": "-", "softmax_mse": "--", "sigmoid_mse": "-.", "sigmoid_mse_or": ":", "logit_mse": "-"}
+
+
+def _line_styles() -> dict[str, dict[str, Any]]:
+    """Colour and dash per loss, so that overlapping curves stay distinguishable."""
+    colours = sns.color_palette("colorblind", len(LOSS_LABELS))
+    return {loss: {"color": c, "ls": _DASHES[loss]} for loss, c in zip(LOSS_LABELS, colours)}
+
+
+def apply_style() -> None:
+    """Seaborn's white style with the solid backgrounds of :data:`RC`, for the whole session."""
+    sns.set_theme(style="white", context="notebook", rc=dict(RC))
+
+
+def _figure(rows: int, cols: int, panel: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+    """A white figure of ``rows x cols`` panels, already closed in pyplot.
+
+    Created through pyplot so that the notebook's backend (and its display hooks) is set up, then
+    closed at once: a notebook shows it only where it is displayed or glued, not again at the end of
+    the cell, and no figure piles up in pyplot's registry.
+    """
+    fig, axes = plt.subplots(rows, cols, figsize=(panel[0] * cols, panel[1] * rows), squeeze=False,
+                             layout="constrained", facecolor="white")
+    plt.close(fig)
+    return fig, axes
+
+
+def _as_numpy(t: Tensor | np.ndarray) -> np.ndarray:
+    return t.detach().to("cpu", torch.float64).numpy() if isinstance(t, Tensor) else np.asarray(t, np.float64)
+
+
+def _extent(axis: Tensor | np.ndarray) -> tuple[float, float, float, float]:
+    a = _as_numpy(axis)
+    half = (a[-1] - a[0]) / (len(a) - 1) / 2  # cells are centred on the grid points
+    return a[0] - half, a[-1] + half, a[0] - half, a[-1] + half
+
+
+def _norm(data: np.ndarray, log: bool) -> tuple[np.ndarray, Normalize]:
+    """The values to draw (non-finite -> NaN, drawn grey) and a colour norm over the finite ones."""
+    shown = np.where(np.isfinite(data), data, np.nan)
+    if log:
+        shown = np.maximum(shown, LOG_FLOOR)  # NaN stays NaN
+    finite = shown[np.isfinite(shown)]
+    low, high = (finite.min(), finite.max()) if finite.size else ((LOG_FLOOR, 1.0) if log else (0.0, 1.0))
+    if high <= low:  # a constant surface: widen so the colour bar has a range
+        low, high = (low / 10, high * 10) if log else (low - 0.5, high + 0.5)
+    return shown, (LogNorm(low, high) if log else Normalize(low, high))
+
+
+def _signed_norm(data: np.ndarray) -> tuple[np.ndarray, Normalize]:
+    """Non-finite -> NaN, and a symmetric log norm over the finite values' largest size, at least ten times
+    :data:`SIGNED_LINTHRESH` (so that values of rounding size, 1e-17, are drawn as 0, not as a full scale)."""
+    shown = np.where(np.isfinite(data), data, np.nan)
+    finite = np.abs(shown[np.isfinite(shown)])
+    top = max(float(finite.max()) if finite.size else 0.0, 10 * SIGNED_LINTHRESH)
+    return shown, SymLogNorm(SIGNED_LINTHRESH, vmin=-top, vmax=top, base=10)
+
+
+def _signed_ticks(norm: Normalize) -> list[float]:
+    """0 and every other decade from :data:`SIGNED_LINTHRESH` up to the scale's limit, both signs."""
+    decades = [10.0**k for k in range(round(math.log10(SIGNED_LINTHRESH)), math.floor(math.log10(norm.vmax)) + 1, 2)]
+    return [-d for d in reversed(decades)] + [0.0] + decades
+
+
+def _draw_surface(ax: Axes, surface: Tensor, axis: Tensor, *, log: bool = False, signed: bool = False,
+                  title: str = "", colorbar: str | None = None) -> None:
+    """One heatmap panel; non-finite cells grey and counted in the panel. ``signed``: a diverging colour
+    map on a symmetric log scale around 0 (linear within :data:`SIGNED_LINTHRESH`), for values of both signs."""
+    data = _as_numpy(surface).T  # imshow rows are the vertical axis: (z2, z1)
+    shown, norm = _signed_norm(data) if signed else _norm(data, log)
+    cmap = mpl.colormaps[SIGNED_CMAP if signed else CMAP].with_extremes(bad=NONFINITE_COLOUR)
+    image = ax.imshow(np.ma.masked_invalid(shown), origin="lower", extent=_extent(axis), cmap=cmap, norm=norm,
+                      aspect="equal", interpolation="nearest")  # one cell = one block: no smoothing hides a cliff
+    ax.set(title=title, xlabel="$z_1$", ylabel="$z_2$")
+    if title:
+        ax.title.set_fontsize(10)
+    bad = int((~np.isfinite(data)).sum())
+    if bad:
+        what = f"{bad} NaN/inf cells" if bad < data.size else "every cell NaN/inf"
+        ax.text(0.5, 0.5, what, transform=ax.transAxes, ha="center", va="center", fontsize=9,
+                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
+    if colorbar is not None:
+        ax.figure.colorbar(image, ax=ax, label=colorbar, shrink=0.85, ticks=_signed_ticks(norm) if signed else None)
+
+
+def heatmap_grid(panels: Sequence[Sequence[tuple[str, Tensor]]], axis: Tensor, *, log: bool = False,
+                 colorbar: str = "loss", suptitle: str | None = None,
+                 panel: tuple[float, float] = (4.0, 3.3)) -> Figure:
+    """Heatmaps in rows and columns, each ``(title, surface (G, G))`` with its own colour bar.
+
+    ``axis`` is the grid axis ``(G,)`` (both free logits share it). ``log=True`` draws a log colour
+    scale, values below :data:`LOG_FLOOR` (exact zeros included) at the floor. The figure has
+    ``2 * panels`` axes: one heatmap and one colour bar per panel.
+    """
+    if not panels or any(len(row) != len(panels[0]) or not row for row in panels):
+        raise ValueError(f"panels must be equal, non-empty rows, got row lengths {[len(r) for r in panels]}")
+    fig, flat = panel_grid(len(panels) * len(panels[0]), panel)  # rows wrap to the page's width
+    label_text = f"{colorbar} (log scale)" if log else colorbar
+    for (title, surface), ax in zip((cell for row in panels for cell in row), flat):
+        _draw_surface(ax, surface, axis, log=log, title=title, colorbar=label_text)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+# --------------------------------------------------------------------------- descent
+
+
+def margins(path: Tensor, config: LandscapeConfig) -> Tensor:
+    """The true logit minus the largest other logit along a descent path ``(K, 2)`` -> ``(K,)``.
+
+    Positive means the pattern is classified correctly (the pinned logit is ``config.fixed_logit``).
+    """
+    logits = torch.full((path.shape[0], NUM_CLASSES), float(config.fixed_logit), dtype=path.dtype)  # (K, 3)
+    logits[:, list(free_indices(config))] = path
+    t = target_index(config)
+    others = [c for c in range(NUM_CLASSES) if c != t]
+    return logits[:, t] - logits[:, others].amax(dim=1)
+
+
+def _recovery(run: Mapping[str, Any]) -> str:
+    step = run["first_correct_step"]
+    return f"correct at step {step}" if step is not None else f"not correct in {len(run['loss']) - 1} steps"
+
+
+def _draw_path(ax: Axes, path: Tensor, axis: Tensor) -> None:
+    xy = _as_numpy(path)
+    low, high = _extent(axis)[:2]
+    ax.plot(xy[:, 0], xy[:, 1], color="white", lw=1.6, marker=".", ms=3, mec="black", mew=0.3)
+    ax.plot(*xy[0], "o", color="white", mec="black", ms=7, label="start")
+    inside = np.all((xy >= low) & (xy <= high), axis=1)  # False for NaN (a diverged run)
+    box = {"facecolor": "white", "alpha": 0.85, "edgecolor": "none"}
+    if inside[-1]:
+        ax.plot(*xy[-1], "X", color="tab:red", mec="white", ms=9, label="end")
+    elif inside[0]:  # the path leaves the frame (cross-entropy heads for z < fixed_logit) or turns NaN
+        k = int(np.argmin(inside))  # the first point outside
+        ax.annotate(f"leaves the frame\nafter step {k - 1}", xy=xy[k - 1], xytext=(0.05, 0.08),
+                    textcoords="axes fraction", fontsize=8, bbox=box,
+                    arrowprops={"arrowstyle": "->", "color": "white"})
+    else:
+        ax.text(0.05, 0.08, "starts outside the frame", transform=ax.transAxes, fontsize=8, bbox=box)
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
+
+
+def trajectory_figure(rows: Sequence[tuple[str, LandscapeConfig, Sequence[tuple[str, Tensor, Mapping[str, Any]]]]],
+                      axis: Tensor, *, panel: tuple[float, float] = (3.4, 3.3)) -> Figure:
+    """Descent paths over their loss surfaces, one row per landscape, plus each row's margin curves.
+
+    ``rows``: ``(row title, config, [(loss, surface (G, G), run), ...])`` with ``run`` a
+    :func:`sigmse.landscape.surfaces.descent_trajectory` result. Each loss gets a heatmap (no colour bar:
+    darker is lower, each panel on its own scale) with the path in white, the start as a circle and
+    the end as a red cross (or a note where the path leaves the frame); the last column plots the
+    margin (true logit minus the largest other, symlog scale) against the step for every loss, so
+    a path that leaves the frame is still followed. ``len(rows) * (losses + 1)`` axes.
+    """
+    n = len(rows[0][2])
+    fig, flat = panel_grid(len(rows) * (n + 1), panel)  # each landscape's n + 1 panels in order, wrapped
+    styles = _line_styles()
+    for index, (row_title, config, runs) in enumerate(rows):
+        row_axes = flat[index * (n + 1):(index + 1) * (n + 1)]
+        for (loss, surface, run), ax in zip(runs, row_axes[:n]):
+            _draw_surface(ax, surface, axis, title=f"{label(loss)}\n{_recovery(run)}")
+            _draw_path(ax, run["path"], axis)
+        ax = row_axes[n]
+        for loss, _, run in runs:
+            ax.plot(_as_numpy(margins(run["path"], config)), lw=2, label=label(loss), **styles.get(loss, {}))
+        ax.axhline(0, color="black", lw=0.8, ls="--")
+        ax.set_yscale("symlog", linthresh=1.0)
+        low, high = ax.get_ylim()  # pad, so that curves along the limits stay visible
+        ax.set_ylim(2 * low if low < -1 else low - 1, 2 * high if high > 1 else high + 1)
+        ax.set(title=f"{row_title}: margin", xlabel="step", ylabel="true logit − largest other")
+        ax.legend(fontsize=8, loc="best")
+        row_axes[0].set_ylabel(f"{row_title}\n$z_2$")
+    return fig
+
+
+def descent_frame(runs: Sequence[tuple[str, str, Mapping[str, Any]]]) -> pd.DataFrame:
+    """One row per ``(target, loss, run)``: steps to the first correct point, start and end gradient norm."""
+    return pd.DataFrame([{
+        "target": target, "loss": label(loss),
+        "first correct step": run["first_correct_step"],  # None: never (an Int64 column keeps the integers)
+        "correct at the end": run["final_correct"],
+        "start ‖∇‖": float(run["grad_norm"][0]), "end ‖∇‖": float(run["grad_norm"][-1]),
+        "end z1": float(run["path"][-1, 0]), "end z2": float(run["path"][-1, 1]),
+    } for target, loss, run in runs]).astype({"first correct step": "Int64"}).set_index(["target", "loss"])
+
+
+# --------------------------------------------------------------------------- grid refinement
+
+
+def _frame(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    return rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+
+
+def refinement_slopes(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Least-squares slope of ``log(jump)`` against ``log(grid_size)`` per target and loss.
+
+    ``rows`` are :func:`sigmse.landscape.surfaces.smoothness_table` rows (or their DataFrame) at two or more
+    grid sizes. A continuous surface's largest neighbour jump shrinks like ``1 / G`` (slope -1); a
+    cliff of fixed height keeps it (slope 0). Columns: the jumps at each ``G`` and ``slope`` /
+    ``grad_slope`` for the surface and the gradient-norm surface (NaN where a jump is undefined).
+    """
+    df = _frame(rows)
+    sizes = sorted(int(g) for g in df["grid_size"].unique())
+    if len(sizes) < 2:
+        raise ValueError(f"grid refinement needs at least 2 grid sizes, got {sizes}")
+    out = []
+    for (target, loss), group in df.groupby(["target", "loss"], sort=False):
+        group = group.sort_values("grid_size")
+        entry: dict[str, Any] = {"target": target, "loss": loss}
+        for key, name in (("max_rel_jump", "slope"), ("grad_max_rel_jump", "grad_slope")):
+            jumps = group[key].astype(float).to_numpy()
+            entry.update({f"{key} @ {g}": j for g, j in zip(group["grid_size"], jumps)})
+            ok = np.isfinite(jumps) & (jumps > 0)
+            entry[name] = (np.polyfit(np.log(group["grid_size"].to_numpy(float)[ok]), np.log(jumps[ok]), 1)[0]
+                           if ok.sum() >= 2 else math.nan)
+        out.append(entry)
+    return pd.DataFrame(out).set_index(["target", "loss"])
+
+
+def refinement_figure(rows: Sequence[Mapping[str, Any]] | pd.DataFrame, *,
+                      panel: tuple[float, float] = (4.6, 3.6)) -> Figure:
+    """Largest relative neighbour jump against grid size (log-log), surface and gradient norm: 2 axes.
+
+    One line per loss (colour) and target (solid: ``fixed``, dashed: ``free``); the grey dotted
+    line is ``1 / (G - 1)``, a straight ramp's jump, the slope every continuous surface follows.
+    """
+    df = _frame(rows)
+    fig, axes = _figure(1, 2, panel)
+    colours = {loss: style["color"] for loss, style in _line_styles().items()}
+    sizes = np.array(sorted(df["grid_size"].unique()), dtype=float)
+    for ax, key, title in zip(axes[0], ("max_rel_jump", "grad_max_rel_jump"), ("loss surface", "gradient norm")):
+        for (target, loss), group in df.groupby(["target", "loss"], sort=False):
+            group = group.sort_values("grid_size")
+            ax.plot(group["grid_size"], group[key].astype(float), marker="o", color=colours.get(loss),
+                    ls="-" if target == "fixed" else "--", label=f"{label(loss)} ({target})")
+        ax.plot(sizes, 1 / (sizes - 1), color="grey", ls=":", lw=2, label="1 / (G − 1): a straight ramp")
+        ax.set(xscale="log", yscale="log", xlabel="grid size G (cells per axis)",
+               ylabel="largest neighbour jump / range", title=title)
+        ax.set_xticks(sizes, [f"{int(s)}" for s in sizes])
+        ax.minorticks_off()
+    axes[0, 1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    return fig
+
+
+# --------------------------------------------------------------------------- tables
+
+SMOOTHNESS_COLUMNS: Mapping[str, str] = {
+    "max_rel_jump": "max jump / range",
+    "grad_max_rel_jump": "‖∇‖ max jump / range",
+    "surface_nan": "loss NaN",
+    "surface_inf": "loss inf",
+    "grad_nan": "‖∇‖ NaN",
+    "grad_inf": "‖∇‖ inf",
+    "vanishing_share_of_wrong": "vanishing share (wrong cells)",
+    "exploding_share": "exploding share",
+    "fixed_grad_abs_max": "max |∂/∂ pinned|",
+    "fixed_grad_nonfinite": "pinned ∂ NaN/inf",
+}
+
+
+def smoothness_frame(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """:func:`sigmse.landscape.surfaces.smoothness_table` rows as a table indexed by target, loss, formula, dtype,
+    with the columns of :data:`SMOOTHNESS_COLUMNS` under readable names (``None`` becomes NaN)."""
+    df = _frame(rows)
+    df["loss"] = df["loss"].map(label)
+    df = df.set_index(["target", "loss", "formula", "dtype"])[list(SMOOTHNESS_COLUMNS)]
+    return df.astype(float).rename(columns=SMOOTHNESS_COLUMNS)
+
+
+_READABLE = (("grad_max_rel_jump", "‖∇‖ jump / range"), ("max_rel_jump", "jump / range"),
+             ("grad_slope", "‖∇‖ slope"), ("slope", "slope"), ("nonfinite", "NaN or inf"),
+             ("fixed_logit", "pinned logit"), ("grid_size", "grid size"))
+
+
+def _readable(text: str) -> str:
+    """Raw metric names in table labels, in words (``max_rel_jump @ 100`` -> ``jump / range @ 100``)."""
+    for raw, words in _READABLE:
+        if text == raw or text.startswith(raw + " "):
+            return words + text[len(raw):]
+    return text
+
+
+def style_table(df: pd.DataFrame, *, precision: int = 3, caption: str | None = None) -> Any:
+    """A pandas Styler: floats to ``precision`` significant digits, whole numbers as integers, booleans as
+    yes/no, NaN and None as "—"; raw metric names in the labels in words; everything HTML-escaped."""
+    def fmt(value: Any) -> str:
+        if isinstance(value, (bool, np.bool_)):
+            return "yes" if value else "no"
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+            return "—"
+        if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer()
+                                                     and abs(value) < 1e6):
+            return f"{int(value)}"
+        return f"{value:.{precision}g}" if isinstance(value, float) else str(value)
+
+    styler = (df.style.format(fmt, escape="html")  # labels like "< 1e-06" stay text, not HTML
+              .format_index(lambda v: _readable(fmt(v)), axis=0, escape="html")
+              .format_index(lambda v: _readable(fmt(v)), axis=1, escape="html"))
+    return styler.set_caption(caption) if caption else styler
+
+
+# --------------------------------------------------------------------------- curvature
+
+
+def _grid_values(rows: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """One loss and target's ``curvature_frame`` rows as a ``(G, G)`` array ``[i, j]`` at ``(z1[i], z2[j])``."""
+    rows = rows.sort_values(["z1", "z2"])
+    axis = np.unique(rows["z1"].to_numpy())
+    g = len(axis)
+    if len(rows) != g * g:
+        raise ValueError(f"expected a full {g} x {g} grid of rows, got {len(rows)} rows")
+    return rows[column].to_numpy(float).reshape(g, g), axis
+
+
+def curvature_figure(curvature: pd.DataFrame, *, panel: tuple[float, float] = (3.3, 2.7)) -> Figure:
+    """The condition number (log scale) and the smallest eigenvalue (signed) over the grid, per loss.
+
+    ``curvature`` holds :func:`sigmse.landscape.curvature.curvature_frame` rows for one pinned value and one or
+    more targets; per target the condition numbers of every loss, then their smallest eigenvalues, wrapped into
+    rows that fit the page, each panel titled with its loss, quantity and target and with its own colour bar:
+    ``2 * targets * losses`` axes. NaN condition numbers (an all-null spectrum) are grey.
+    """
+    if curvature["fixed_logit"].nunique() != 1:
+        raise ValueError(f"one pinned value per figure, got {sorted(curvature['fixed_logit'].unique().tolist())}")
+    losses, targets = list(curvature["loss"].unique()), list(curvature["target"].unique())
+    panels = (("condition", False, "κ"), ("lambda_min", True, "smallest λ"))
+    fig, flat = panel_grid(2 * len(targets) * len(losses), panel)  # wrapped to the page's width, in this order
+    slots = iter(flat)
+    for target in targets:
+        for column, signed, what in panels:
+            for loss in losses:
+                rows = curvature[(curvature["loss"] == loss) & (curvature["target"] == target)]
+                values, axis = _grid_values(rows, column)
+                title = f"{label(loss)}\n{what}, {TARGET_LABELS.get(target, target)}"
+                _draw_surface(next(slots), values, axis, log=not signed, signed=signed, title=title, colorbar=what)
+    return fig
+
+
+def curvature_table(curvature: pd.DataFrame) -> pd.DataFrame:
+    """Per target and loss over the grid: median and largest ``kappa``, smallest eigenvalue, share of points
+    with a negative eigenvalue; NaN ``kappa`` (an all-null spectrum) is left out of the first two."""
+    grouped = curvature.assign(loss=curvature["loss"].map(label)).groupby(["target", "loss"], sort=False)
+    return pd.DataFrame({
+        "median κ": grouped["condition"].median(), "max κ": grouped["condition"].max(),
+        "smallest λ": grouped["lambda_min"].min(), "share λ < 0": grouped["negative"].mean(),
+    })
+
+
+def condition_by_pin(curvature: pd.DataFrame) -> pd.DataFrame:
+    """Median ``kappa`` per target and loss (rows) and pinned value (columns, from mild to extreme)."""
+    table = curvature.assign(loss=curvature["loss"].map(label)).pivot_table(
+        index=["target", "loss"], columns="fixed_logit", values="condition", aggfunc="median", sort=False)
+    return table[sorted(table.columns, reverse=True)].rename_axis(columns="pinned logit")
+
+
+def checks_frame(verdict: Any) -> pd.DataFrame:
+    """A :class:`sigmse.landscape.verdict.LandscapeVerdict`'s decision table, one row per check."""
+    return pd.DataFrame([{"part of the claim": c.part, "measured (MSE losses, stable)": c.measured,
+                          "value": c.value, "true if": c.rule, "true": c.holds}
+                         for c in verdict.checks()]).set_index("part of the claim")

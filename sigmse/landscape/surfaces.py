@@ -1,0 +1,455 @@
+"""Loss landscapes over two free logits, with the third pinned at a bad value.
+
+The experiment (a widely shared note about sigmoid-MSE versus cross-entropy):
+a 3-class pattern whose logit for one class is pinned at ``fixed_logit``
+(-1000, "a bad initialisation") while the two other logits ``z1, z2`` run over a
+``grid_size x grid_size`` grid on ``[-extent, extent]^2``. The note claims the MSE
+surface "shows sharp cliffs and discontinuities" with chaotic, vanishing or
+exploding gradients while cross-entropy stays smooth. This module computes the
+surfaces and their gradients exactly as described and measures what is there:
+
+* :func:`loss_surface` and :func:`gradient_norm_surface` evaluate one loss on the
+  whole grid at once (10k cells are one batch; one backward pass over the summed
+  grid gives every cell's gradient, because the cells are independent).
+* Each loss has a ``stable`` formula (``log_softmax``, ``torch.softmax``,
+  ``torch.sigmoid``) and a ``naive`` textbook one (``exp(z) / sum(exp(z))``,
+  ``log(softmax)``, ``1 / (1 + exp(-z))``), in float32 and float64, so that any
+  NaN or inf can be traced to its cause (``exp`` overflow, ``log 0``).
+* :func:`smoothness` turns a surface into a few numbers (largest neighbour jump
+  relative to the range, NaN/inf counts, vanishing/exploding gradient shares);
+  :func:`smoothness_table` does it for every loss x formula x dtype.
+* :func:`descent_trajectory` runs plain gradient descent on the free logits.
+
+Second derivatives (Hessians, condition numbers) are in :mod:`sigmse.landscape.curvature`; the rule that
+turns these measurements into the chapter's verdict is in :mod:`sigmse.landscape.verdict`.
+
+Every loss is summed over the 3 classes per cell, as in :mod:`sigmse.losses.functional`
+(``reduction="none"``): softmax-MSE at one-hot ``y`` is ``sum_c (p_c - y_c)^2``.
+
+Grid convention: ``surface[i, j]`` is the value at ``(z1[i], z2[j])``. ``z1`` and
+``z2`` are the two free logits in class order (the classes other than
+``fixed_index``); with ``target="free"`` the true class is ``z1``'s.
+
+Reference: Tyagi et al., *Making Sigmoid-MSE Great Again: Output Reset Challenges
+Softmax Cross-Entropy in Neural Network Classification*, arXiv 2411.11213.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = [
+    "LandscapeConfig",
+    "LandscapeLoss",
+    "LANDSCAPE_LOSSES",
+    "LOSS_LABELS",
+    "label",
+    "TARGETS",
+    "FORMULAS",
+    "DTYPES",
+    "free_indices",
+    "target_index",
+    "logit_grid",
+    "correct_mask",
+    "loss_surface",
+    "gradient_norm_surface",
+    "closed_form_gradient",
+    "smoothness",
+    "smoothness_table",
+    "descent_trajectory",
+]
+
+NUM_CLASSES = 3
+TARGETS = ("fixed", "free")
+FORMULAS = ("stable", "naive")
+DTYPES: Mapping[str, torch.dtype] = MappingProxyType({"float32": torch.float32, "float64": torch.float64})
+VANISHING = 1e-6  # gradient norm below this counts as vanishing
+EXPLODING = 1e3  # gradient norm above this (and finite) counts as exploding
+
+
+def _choice(name: str, value: object, allowed: Sequence[object]) -> None:
+    if value not in allowed or isinstance(value, bool):
+        raise ValueError(f"{name} {value!r} is not allowed; choose one of: {', '.join(map(repr, allowed))}")
+
+
+def _real(name: str, value: object, *, positive: bool = False, integer: bool = False, minimum: int = 0) -> None:
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite {'integer' if integer else 'number'}, got {value!r}")
+    if positive and value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if integer and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class LandscapeConfig:
+    """One landscape: the grid, the pinned logit, the true class and the arithmetic."""
+
+    grid_size: int = 100  # cells per axis: the note's 100 x 100 grid
+    extent: float = 10.0  # each free logit runs over linspace(-extent, extent, grid_size)
+    fixed_logit: float = -1000.0  # the pinned "bad initialisation" logit
+    fixed_index: int = 0  # which of the 3 classes owns the pinned logit
+    target: str = "fixed"  # "fixed": the pinned logit's class is true; "free": z1's class is true
+    dtype: str = "float32"  # "float32" or "float64"
+    formula: str = "stable"  # "stable" (log-softmax, torch.sigmoid) or "naive" (textbook exp/log)
+
+    def __post_init__(self) -> None:
+        _real("grid_size", self.grid_size, integer=True, minimum=2)
+        _real("extent", self.extent, positive=True)
+        _real("fixed_logit", self.fixed_logit)
+        _choice("fixed_index", self.fixed_index, tuple(range(NUM_CLASSES)))
+        _choice("target", self.target, TARGETS)
+        _choice("dtype", self.dtype, tuple(DTYPES))
+        _choice("formula", self.formula, FORMULAS)
+
+
+def free_indices(config: LandscapeConfig) -> tuple[int, int]:
+    """The classes of ``z1`` and ``z2``: the two classes other than ``fixed_index``, in order."""
+    i, j = (c for c in range(NUM_CLASSES) if c != config.fixed_index)
+    return i, j
+
+
+def target_index(config: LandscapeConfig) -> int:
+    """The true class: ``fixed_index`` for ``target="fixed"``, ``z1``'s class for ``"free"``."""
+    return config.fixed_index if config.target == "fixed" else free_indices(config)[0]
+
+
+def logit_grid(config: LandscapeConfig) -> tuple[Tensor, Tensor, Tensor]:
+    """The grid axes ``z1 (G,)``, ``z2 (G,)`` and the logits ``(G*G, 3)`` in row-major ``(i, j)`` order."""
+    g, dtype = config.grid_size, DTYPES[config.dtype]
+    axis = torch.linspace(-config.extent, config.extent, g, dtype=dtype)  # (G,)
+    mesh1, mesh2 = torch.meshgrid(axis, axis, indexing="ij")  # (G, G) each
+    logits = torch.full((g * g, NUM_CLASSES), float(config.fixed_logit), dtype=dtype)
+    i, j = free_indices(config)
+    logits[:, i] = mesh1.reshape(-1)
+    logits[:, j] = mesh2.reshape(-1)
+    return axis, axis.clone(), logits
+
+
+def correct_mask(config: LandscapeConfig) -> Tensor:
+    """``(G, G)`` bool: the true class's logit is strictly the largest (a tie is not correct)."""
+    _, _, logits = logit_grid(config)
+    t = target_index(config)
+    others = [c for c in range(NUM_CLASSES) if c != t]
+    g = config.grid_size
+    return (logits[:, t] > logits[:, others].amax(dim=1)).reshape(g, g)
+
+
+# --------------------------------------------------------------------------- the losses
+# Each takes logits (N, C), integer labels (N,) and naive (bool) and returns (N,).
+
+
+def _softmax(z: Tensor, naive: bool) -> Tensor:
+    if naive:
+        e = torch.exp(z)  # overflows to inf for z > 88.7 (float32) or > 709.8 (float64)
+        return e / e.sum(dim=-1, keepdim=True)
+    return torch.softmax(z, dim=-1)  # subtracts the row max first
+
+
+def _sigmoid(z: Tensor, naive: bool) -> Tensor:
+    # naive: exp(-z) = inf for z < -88.7 (float32) / -709.8 (float64); 1 / inf = 0 is still right,
+    # but its derivative is inf / inf = NaN there.
+    return 1.0 / (1.0 + torch.exp(-z)) if naive else torch.sigmoid(z)
+
+
+def _one_hot(labels: Tensor, like: Tensor) -> Tensor:
+    return F.one_hot(labels, like.shape[-1]).to(like.dtype)
+
+
+def _softmax_ce(z: Tensor, labels: Tensor, naive: bool) -> Tensor:
+    log_p = torch.log(_softmax(z, naive)) if naive else torch.log_softmax(z, dim=-1)  # naive: log 0 = -inf
+    return -log_p.gather(1, labels[:, None]).squeeze(1)
+
+
+def _softmax_mse(z: Tensor, labels: Tensor, naive: bool) -> Tensor:
+    return (_softmax(z, naive) - _one_hot(labels, z)).square().sum(dim=1)
+
+
+def _sigmoid_mse(z: Tensor, labels: Tensor, naive: bool) -> Tensor:
+    return (_sigmoid(z, naive) - _one_hot(labels, z)).square().sum(dim=1)
+
+
+def _sigmoid_mse_or(z: Tensor, labels: Tensor, naive: bool) -> Tensor:
+    from sigmse.losses.output_reset import output_reset_targets  # lazy: the landscape needs it for one loss only
+
+    y = _sigmoid(z, naive)
+    targets = output_reset_targets(y.detach(), labels)  # (N, C), held constant: no gradient
+    return (y - targets).square().sum(dim=1)
+
+
+def _logit_mse(z: Tensor, labels: Tensor, naive: bool) -> Tensor:
+    return (z - _one_hot(labels, z)).square().sum(dim=1)  # no exp or log: naive == stable
+
+
+@dataclass(frozen=True)
+class LandscapeLoss:
+    """A landscape loss: ``fn(logits (N, C), labels (N,), naive) -> (N,)``, summed over classes."""
+
+    name: str
+    description: str
+    fn: Callable[[Tensor, Tensor, bool], Tensor]
+
+
+LANDSCAPE_LOSSES: Mapping[str, LandscapeLoss] = MappingProxyType({
+    entry.name: entry
+    for entry in (
+        LandscapeLoss("softmax_mse", "sum_c (softmax(z)_c - y_c)^2: the note's MSE", _softmax_mse),
+        LandscapeLoss("softmax_ce", "-log softmax(z)_t: cross-entropy", _softmax_ce),
+        LandscapeLoss("sigmoid_mse", "sum_c (sigmoid(z_c) - y_c)^2", _sigmoid_mse),
+        LandscapeLoss("sigmoid_mse_or", "sum_c (sigmoid(z_c) - t'_c)^2, t' = Output Reset targets (constant)",
+                      _sigmoid_mse_or),
+        LandscapeLoss("logit_mse", "sum_c (z_c - y_c)^2 on raw logits", _logit_mse),
+    )
+})
+
+
+LOSS_LABELS: Mapping[str, str] = MappingProxyType({
+    "softmax_mse": "softmax-MSE",
+    "softmax_ce": "cross-entropy",
+    "sigmoid_mse": "sigmoid-MSE",
+    "sigmoid_mse_or": "sigmoid-MSE + OR",
+    "logit_mse": "logit-MSE",
+})
+
+
+def label(loss: str) -> str:
+    """The printed name of a landscape loss (the key itself if it has none)."""
+    return LOSS_LABELS.get(loss, loss)
+
+
+def _entry(loss: str) -> LandscapeLoss:
+    if loss not in LANDSCAPE_LOSSES:
+        raise ValueError(f"unknown landscape loss {loss!r}; choose one of: {', '.join(LANDSCAPE_LOSSES)}")
+    return LANDSCAPE_LOSSES[loss]
+
+
+# --------------------------------------------------------------------------- surfaces
+
+
+def _loss_and_grad(loss: str, config: LandscapeConfig) -> tuple[Tensor, Tensor]:
+    """Per-cell loss ``(G*G,)`` and its gradient ``(G*G, 3)`` with respect to all three logits."""
+    fn = _entry(loss).fn
+    _, _, logits = logit_grid(config)
+    labels = torch.full((logits.shape[0],), target_index(config), dtype=torch.long)
+    logits.requires_grad_(True)
+    with torch.enable_grad():
+        values = fn(logits, labels, config.formula == "naive")  # (G*G,)
+        # The cells are independent, so row n of d(sum)/d(logits) is d loss_n / d logits_n,
+        # even where the sum itself is inf or NaN (backward only passes ones down).
+        (grad,) = torch.autograd.grad(values.sum(), logits)
+    return values.detach(), grad
+
+
+def loss_surface(loss: str, config: LandscapeConfig) -> Tensor:
+    """The loss on the grid, ``(G, G)``: ``surface[i, j]`` at ``(z1[i], z2[j])``."""
+    g = config.grid_size
+    return _loss_and_grad(loss, config)[0].reshape(g, g)
+
+
+def _free_norm(grad: Tensor, config: LandscapeConfig, g: int) -> Tensor:
+    i, j = free_indices(config)
+    return torch.hypot(grad[:, i], grad[:, j]).reshape(g, g)  # hypot: no underflow of tiny squares
+
+
+def gradient_norm_surface(loss: str, config: LandscapeConfig) -> Tensor:
+    """Euclidean norm of the gradient with respect to the two free logits, ``(G, G)``, by autograd."""
+    return _free_norm(_loss_and_grad(loss, config)[1], config, config.grid_size)
+
+
+def closed_form_gradient(loss: str, logits: Tensor, target: Tensor | int) -> Tensor:
+    """The gradient of each row's loss with respect to its logits, ``(N, C)``, from the textbook formulas.
+
+    * ``softmax_ce``: ``p - y``
+    * ``softmax_mse``: ``J^T 2(p - y)`` with ``J = diag(p) - p p^T``, i.e. ``p * (r - <p, r>)``, ``r = 2(p - y)``
+    * ``sigmoid_mse``: ``2(s - y) s (1 - s)`` with ``s = sigmoid(z)``
+    * ``sigmoid_mse_or``: ``2(s - t') s (1 - s)`` with the Output Reset targets ``t'`` held constant
+    * ``logit_mse``: ``2(z - y)``
+
+    ``target`` is one class index for all rows or integer labels ``(N,)``. Uses the stable
+    ``torch.softmax`` / ``torch.sigmoid`` for ``p`` and ``s``.
+    """
+    _entry(loss)
+    labels = torch.as_tensor(target, dtype=torch.long).expand(logits.shape[0])
+    y = _one_hot(labels, logits)
+    if loss == "logit_mse":
+        return 2 * (logits - y)
+    if loss in ("softmax_ce", "softmax_mse"):
+        p = torch.softmax(logits, dim=1)
+        if loss == "softmax_ce":
+            return p - y
+        r = 2 * (p - y)
+        return p * (r - (p * r).sum(dim=1, keepdim=True))
+    s = torch.sigmoid(logits)
+    if loss == "sigmoid_mse_or":
+        from sigmse.losses.output_reset import output_reset_targets
+
+        y = output_reset_targets(s, labels)
+    return 2 * (s - y) * s * (1 - s)
+
+
+# --------------------------------------------------------------------------- measuring smoothness
+
+
+def _max_rel_jump(surface: Tensor) -> float | None:
+    """Largest ``|difference|`` between finite horizontal or vertical neighbours over the finite range."""
+    s = surface.detach().to(torch.float64)
+    finite = torch.isfinite(s)
+    jumps = [
+        (a - b).abs()[fa & fb]
+        for a, b, fa, fb in ((s[1:], s[:-1], finite[1:], finite[:-1]),
+                             (s[:, 1:], s[:, :-1], finite[:, 1:], finite[:, :-1]))
+    ]
+    jumps = torch.cat(jumps)
+    if jumps.numel() == 0:
+        return None
+    span = (s[finite].max() - s[finite].min()).item()
+    return 0.0 if span == 0 else jumps.max().item() / span
+
+
+def _finite_min_max(surface: Tensor) -> tuple[float | None, float | None]:
+    values = surface[torch.isfinite(surface)]
+    if values.numel() == 0:
+        return None, None
+    return values.min().item() + 0.0, values.max().item() + 0.0  # + 0.0 turns -0.0 into 0.0 for tables
+
+
+def smoothness(surface: Tensor, grad_norm: Tensor, *, correct: Tensor | None = None,
+               vanishing: float = VANISHING, exploding: float = EXPLODING) -> dict[str, Any]:
+    """Summarise a ``(G, G)`` loss surface and its gradient-norm surface in plain numbers.
+
+    Keys (all plain ``int``/``float``, or ``None`` where undefined, so the dict is JSON-ready):
+
+    * ``max_rel_jump``: the largest absolute difference between horizontally or vertically
+      neighbouring cells (both finite), divided by the surface's finite range (max - min);
+      ``0.0`` for a constant surface, ``None`` with no pair of finite neighbours. On a smooth
+      surface it shrinks like ``1 / G`` as the grid is refined; a true cliff keeps it near its height.
+    * ``grad_max_rel_jump``: the same for the gradient-norm surface.
+    * ``surface_min``, ``surface_max``: the finite range.
+    * ``surface_nan``, ``surface_inf``, ``grad_nan``, ``grad_inf``: cell counts.
+    * ``grad_norm_max``: the largest finite gradient norm (``None`` if none is finite).
+    * ``vanishing_share``: share of all cells with a finite gradient norm ``< vanishing``.
+    * ``exploding_share``: share of all cells with a finite gradient norm ``> exploding``
+      (infinite norms are counted in ``grad_inf`` only).
+    * with ``correct`` (a ``(G, G)`` bool mask of correctly classified cells): ``wrong_share``
+      and ``vanishing_share_of_wrong``, the share of misclassified cells whose gradient vanishes
+      (``None`` if no cell is misclassified): a vanishing gradient is harmless where the
+      pattern is already right and a trap where it is wrong.
+    """
+    if surface.shape != grad_norm.shape or surface.dim() != 2:
+        raise ValueError(f"surface and grad_norm must be equal 2-D shapes, got {tuple(surface.shape)} "
+                         f"and {tuple(grad_norm.shape)}")
+    cells = surface.numel()
+    finite_grad = torch.isfinite(grad_norm)
+    vanish = finite_grad & (grad_norm < vanishing)
+    low, high = _finite_min_max(surface)
+    out: dict[str, Any] = {
+        "max_rel_jump": _max_rel_jump(surface),
+        "grad_max_rel_jump": _max_rel_jump(grad_norm),
+        "surface_min": low,
+        "surface_max": high,
+        "surface_nan": int(torch.isnan(surface).sum()),
+        "surface_inf": int(torch.isinf(surface).sum()),
+        "grad_nan": int(torch.isnan(grad_norm).sum()),
+        "grad_inf": int(torch.isinf(grad_norm).sum()),
+        "grad_norm_max": _finite_min_max(grad_norm)[1],
+        "vanishing_share": vanish.sum().item() / cells,
+        "exploding_share": (finite_grad & (grad_norm > exploding)).sum().item() / cells,
+    }
+    if correct is not None:
+        if correct.shape != surface.shape or correct.dtype != torch.bool:
+            raise ValueError(f"correct must be a bool mask of shape {tuple(surface.shape)}, "
+                             f"got {correct.dtype} {tuple(correct.shape)}")
+        wrong = ~correct
+        n_wrong = int(wrong.sum())
+        out["wrong_share"] = n_wrong / cells
+        out["vanishing_share_of_wrong"] = (vanish & wrong).sum().item() / n_wrong if n_wrong else None
+    return out
+
+
+def _fixed_gradient_stats(grad: Tensor, config: LandscapeConfig) -> dict[str, Any]:
+    """How hard the loss pulls the pinned logit itself (it is fixed here, learnable in training)."""
+    g0 = grad[:, config.fixed_index].abs()
+    finite = torch.isfinite(g0)
+    return {
+        "fixed_grad_abs_min": g0[finite].min().item() if finite.any() else None,
+        "fixed_grad_abs_max": g0[finite].max().item() if finite.any() else None,
+        "fixed_grad_nonfinite": int((~finite).sum()),
+    }
+
+
+def smoothness_table(config: LandscapeConfig, losses: Sequence[str] | None = None, *,
+                     formulas: Sequence[str] = FORMULAS,
+                     dtypes: Sequence[str] = tuple(DTYPES)) -> list[dict[str, Any]]:
+    """One :func:`smoothness` row per loss x formula x dtype; ``config``'s own formula and dtype are replaced.
+
+    Each row also names its loss, formula, dtype, target, fixed_logit, grid_size and extent, and
+    adds ``fixed_grad_abs_min``/``_max``/``fixed_grad_nonfinite``: the gradient with respect to the
+    pinned logit, which the landscape holds fixed but training would update.
+    """
+    rows = []
+    for loss in (tuple(LANDSCAPE_LOSSES) if losses is None else losses):
+        for formula in formulas:
+            for dtype in dtypes:
+                cfg = dataclasses.replace(config, formula=formula, dtype=dtype)  # validates both
+                values, grad = _loss_and_grad(loss, cfg)
+                g = cfg.grid_size
+                metrics = smoothness(values.reshape(g, g), _free_norm(grad, cfg, g), correct=correct_mask(cfg))
+                rows.append({"loss": loss, "formula": formula, "dtype": dtype, "target": cfg.target,
+                             "fixed_logit": float(cfg.fixed_logit), "grid_size": g, "extent": float(cfg.extent),
+                             **metrics, **_fixed_gradient_stats(grad, cfg)})
+    return rows
+
+
+# --------------------------------------------------------------------------- gradient descent
+
+
+def descent_trajectory(loss: str, config: LandscapeConfig, start: tuple[float, float], lr: float,
+                       steps: int) -> dict[str, Any]:
+    """Plain gradient descent ``z <- z - lr * grad`` on the two free logits; the pinned logit stays put.
+
+    Returns ``path (steps + 1, 2)``, ``loss (steps + 1,)`` and ``grad_norm (steps + 1,)`` (tensors in
+    ``config.dtype``; entry ``k`` is before step ``k + 1``), ``reached`` (bool: some visited point
+    classifies correctly, the true logit strictly largest), ``first_correct_step`` (int or ``None``) and
+    ``final_correct`` (bool: the last point does; an oscillating or diverging run can pass through a
+    correct point and leave it).
+    """
+    fn = _entry(loss).fn
+    if len(start) != 2:
+        raise ValueError(f"start must be two free logits (z1, z2), got {start!r}")
+    for k, value in enumerate(start):
+        _real(f"start[{k}]", value)
+    _real("lr", lr, positive=True)
+    _real("steps", steps, integer=True, minimum=0)
+    dtype, naive = DTYPES[config.dtype], config.formula == "naive"
+    free, t = list(free_indices(config)), target_index(config)
+    others = [c for c in range(NUM_CLASSES) if c != t]
+    labels = torch.tensor([t])
+    z = torch.tensor([float(v) for v in start], dtype=dtype)  # (2,)
+    path, losses, norms = (torch.empty(steps + 1, 2, dtype=dtype), torch.empty(steps + 1, dtype=dtype),
+                           torch.empty(steps + 1, dtype=dtype))
+    first_correct, correct = None, False
+    for k in range(steps + 1):
+        logits = torch.full((1, NUM_CLASSES), float(config.fixed_logit), dtype=dtype)
+        logits[0, free] = z
+        logits.requires_grad_(True)
+        with torch.enable_grad():
+            value = fn(logits, labels, naive)  # (1,)
+            (grad,) = torch.autograd.grad(value.sum(), logits)
+        g = grad[0, free]  # (2,)
+        path[k], losses[k], norms[k] = z, value.detach()[0], torch.hypot(g[0], g[1])
+        correct = bool(logits[0, t] > logits[0, others].max())  # False for NaN logits
+        if first_correct is None and correct:
+            first_correct = k
+        z = z - lr * g
+    return {"path": path, "loss": losses, "grad_norm": norms,
+            "reached": first_correct is not None, "first_correct_step": first_correct,
+            "final_correct": correct}

@@ -1,0 +1,260 @@
+"""The loss-surface chapter's verdict on the counter-claim, from the measured frames.
+
+The counter-claim (a widely shared note, and the book's intro): sigmoid-MSE has a *cliff-ridden, badly
+conditioned* loss surface at extreme logits, with vanishing or exploding gradients, while cross-entropy
+stays smooth. The chapter measures it (:mod:`sigmse.landscape.surfaces`, :mod:`sigmse.landscape.curvature`); this
+module holds the rule that turns those measurements into the verdict, with its thresholds fixed here:
+
+* **cliffs**: the steepest single step of an MSE surface between neighbouring grid cells, as a multiple of
+  a straight ramp's step ``1 / (G - 1)`` of the range, exceeds :data:`CLIFF_STEEPNESS`;
+* **discontinuities**: under grid refinement the largest jump of an MSE surface or of its gradient norm
+  shrinks more slowly than ``G ** SMOOTH_SLOPE`` (:data:`SMOOTH_SLOPE`), or a stable formula gives NaN/inf;
+* **vanishing gradients**: with the pinned class true the MSE losses give the pinned logit a gradient
+  below :data:`~sigmse.landscape.surfaces.VANISHING`, or some misclassified cell has a free gradient below it;
+* **exploding gradients**: some gradient (free or pinned logits) exceeds
+  :data:`~sigmse.landscape.surfaces.EXPLODING`, or a stable gradient is infinite or NaN;
+* **conditioning**: sigmoid-MSE's condition number (:func:`sigmse.landscape.curvature.condition_numbers`)
+  against cross-entropy's at the same grid points; the median of their ratio decides **worse** (above
+  :data:`CONDITION_MARGIN`), **better** (below its inverse) or **equivalent (within ×10)**.
+
+The first four are measured over :data:`MSE_LOSSES` (the claim's "MSE"), stable formulas only: a NaN that
+only the naive textbook formulas produce is an artefact of the arithmetic, not of the loss.
+
+:func:`landscape_verdict` returns a frozen :class:`LandscapeVerdict`: the measured values, the booleans
+the thresholds give, its decision table (:meth:`LandscapeVerdict.checks`) and its one-line text.
+
+Reference: Tyagi et al., *Making Sigmoid-MSE Great Again: Output Reset Challenges Softmax Cross-Entropy in
+Neural Network Classification*, arXiv 2411.11213.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from sigmse.landscape.surfaces import EXPLODING, VANISHING, label
+
+__all__ = [
+    "MSE_LOSSES",
+    "SUBJECT",
+    "REFERENCE",
+    "CLIFF_STEEPNESS",
+    "SMOOTH_SLOPE",
+    "CONDITION_MARGIN",
+    "NONFINITE",
+    "Check",
+    "Conditioning",
+    "LandscapeVerdict",
+    "compare_conditioning",
+    "landscape_verdict",
+]
+
+MSE_LOSSES = ("softmax_mse", "sigmoid_mse", "sigmoid_mse_or")  # the claim's "MSE"; logit-MSE is only a reference
+SUBJECT, REFERENCE = "sigmoid_mse", "softmax_ce"  # the conditioning comparison: the paper's loss against CE
+# A cliff: the steepest step per cell is this many times a straight ramp's (1 / (G - 1) of the range), i.e. the
+# surface crosses its whole range within 1/25 of the window (a quarter of it in one cell of a 100-cell grid).
+# Smooth saturating surfaces on the note's grid stay within a few times a ramp; a step stays at ~G - 1.
+CLIFF_STEEPNESS = 25.0
+# Continuous: the largest neighbour jump shrinks like G**slope with slope <= this. A Lipschitz surface has
+# slope -1 once the grid resolves it, a discontinuity slope 0; -0.75 sits between them with room for a grid
+# that only starts to resolve a steep ramp.
+SMOOTH_SLOPE = -0.75
+# Conditioning differs when the median ratio of condition numbers is beyond one order of magnitude either
+# way: condition numbers on the grid span many decades and are compared on a log scale, and gradient
+# descent's iteration count grows like kappa, so a factor under 10 is within what a step size absorbs.
+CONDITION_MARGIN = 10.0
+NONFINITE = ("surface_nan", "surface_inf", "grad_nan", "grad_inf", "fixed_grad_nonfinite")  # smoothness counts
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row of the decision table: a part of the claim, what is measured, its value and the rule."""
+
+    part: str  # "cliffs", "discontinuities", "vanishing" or "exploding"
+    measured: str
+    value: float
+    rule: str  # when it counts as true, e.g. "> 25"
+    holds: bool
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """Condition numbers of ``subject`` against ``reference`` at the same grid points."""
+
+    subject: str
+    reference: str
+    median_ratio: float  # median over the points of kappa_subject / kappa_reference
+    worse_points: int  # points where kappa_subject > kappa_reference
+    points: int  # points where both are defined (not NaN)
+    subject_median: float
+    reference_median: float
+    subject_negative_share: float  # share of the grid points with a negative eigenvalue
+    reference_negative_share: float
+    margin: float = CONDITION_MARGIN
+
+    @property
+    def verdict(self) -> str:
+        """``worse`` / ``better`` (the subject's kappa beyond ``margin`` times the reference's, either way) or
+        ``equivalent (within ×margin)``."""
+        if self.median_ratio > self.margin:
+            return "worse"
+        if self.median_ratio < 1 / self.margin:
+            return "better"
+        return f"equivalent (within ×{self.margin:g})"
+
+
+def _ratio_text(ratio: float) -> str:
+    return f"{ratio:.3g}×" if ratio < 1e4 else f"{ratio:.1e}×"
+
+
+@dataclass(frozen=True)
+class LandscapeVerdict:
+    """The measured values behind the verdict; the booleans follow from the module's thresholds."""
+
+    max_rel_jump: float  # steepest neighbour step of an MSE surface / its range
+    steepness: float  # the same, as a multiple of a straight ramp's step 1 / (G - 1)
+    reference_steepness: float  # cross-entropy's steepness, for comparison
+    worst_slope: float  # largest refinement slope of an MSE surface or gradient-norm surface
+    nonfinite: int  # NaN / inf values of the MSE losses, stable formulas
+    pinned_grad_max: float  # largest |d loss / d pinned| of an MSE loss, pinned class true
+    vanishing_share_of_wrong: float  # largest share of misclassified cells with a vanishing free gradient
+    grad_max: float  # largest gradient of an MSE loss, free or pinned logits
+    grad_nonfinite: int  # infinite or NaN gradients of the MSE losses, stable formulas
+    conditioning: Conditioning
+
+    def checks(self) -> tuple[Check, ...]:
+        """The decision table: every part of the claim, the number that tests it and the threshold."""
+        return (
+            Check("cliffs", "steepest step / a straight ramp's step", self.steepness, f"> {CLIFF_STEEPNESS:g}",
+                  self.steepness > CLIFF_STEEPNESS),
+            Check("discontinuities", "worst refinement slope (loss, ‖∇‖)", self.worst_slope,
+                  f"> {SMOOTH_SLOPE:g}", self.worst_slope > SMOOTH_SLOPE),
+            Check("discontinuities", "NaN or inf values", self.nonfinite, "> 0", self.nonfinite > 0),
+            Check("vanishing", "largest |∂ loss / ∂ pinned|, pinned class true", self.pinned_grad_max,
+                  f"< {VANISHING:g}", self.pinned_grad_max < VANISHING),
+            Check("vanishing", f"largest share of wrong cells with ‖∇‖ < {VANISHING:g}",
+                  self.vanishing_share_of_wrong, "> 0", self.vanishing_share_of_wrong > 0),
+            Check("exploding", "largest gradient (free or pinned logits)", self.grad_max, f"> {EXPLODING:g}",
+                  self.grad_max > EXPLODING),
+            Check("exploding", "infinite or NaN gradients", self.grad_nonfinite, "> 0", self.grad_nonfinite > 0),
+        )
+
+    def _any(self, part: str) -> bool:
+        return any(check.holds for check in self.checks() if check.part == part)
+
+    @property
+    def cliffs(self) -> bool:
+        return self._any("cliffs")
+
+    @property
+    def discontinuities(self) -> bool:
+        return self._any("discontinuities")
+
+    @property
+    def vanishing(self) -> bool:
+        return self._any("vanishing")
+
+    @property
+    def exploding(self) -> bool:
+        return self._any("exploding")
+
+    @property
+    def text(self) -> str:
+        """One line for the book's intro table, composed from the booleans and the conditioning comparison."""
+        if self.cliffs or self.discontinuities:
+            found = " and ".join(w for w, b in (("cliffs", self.cliffs), ("discontinuities", self.discontinuities))
+                                 if b)
+            shape = f"{found} found"
+        else:
+            shape = "no cliffs or discontinuities"
+        small = "gradients vanish (saturation)" if self.vanishing else "no vanishing gradients"
+        large = "some explode" if self.exploding else "none explode"
+        c = self.conditioning
+        return (f"{shape}; {small}, {large}; {label(c.subject)}'s conditioning vs {label(c.reference)}'s: "
+                f"{c.verdict} (median κ ratio {_ratio_text(c.median_ratio)}, higher at {c.worse_points:,} of "
+                f"{c.points:,} points)")
+
+
+def _require(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} lacks columns {missing}; it has {list(frame.columns)}")
+
+
+def compare_conditioning(curvature: pd.DataFrame, *, subject: str = SUBJECT, reference: str = REFERENCE,
+                         margin: float = CONDITION_MARGIN) -> Conditioning:
+    """Pair ``subject``'s and ``reference``'s condition numbers at each grid point of ``curvature``.
+
+    ``curvature`` has :func:`sigmse.landscape.curvature.curvature_frame` rows (any number of targets and
+    pinned values); a point is ``(target, fixed_logit, z1, z2)``. Points where either ``kappa`` is NaN (an
+    all-null spectrum) are left out of the ratio and the counts; the negative shares are over all points.
+    """
+    _require(curvature, "curvature", ("loss", "target", "fixed_logit", "z1", "z2", "condition", "negative"))
+    if not margin > 1:
+        raise ValueError(f"margin must be > 1, got {margin!r}")
+    point = ["target", "fixed_logit", "z1", "z2"]
+    sides = {}
+    for loss in (subject, reference):
+        rows = curvature[curvature["loss"] == loss]
+        if rows.empty:
+            raise ValueError(f"curvature has no rows for loss {loss!r}; it has {sorted(curvature['loss'].unique())}")
+        sides[loss] = rows.set_index(point)
+    kappa = pd.concat({loss: rows["condition"] for loss, rows in sides.items()}, axis=1, join="inner").dropna()
+    if kappa.empty:
+        raise ValueError(f"{subject!r} and {reference!r} share no grid point with a defined condition number")
+    a, b = kappa[subject].to_numpy(float), kappa[reference].to_numpy(float)
+    return Conditioning(
+        subject=subject, reference=reference, median_ratio=float(np.median(a / b)),
+        worse_points=int((a > b).sum()), points=len(kappa),
+        subject_median=float(np.median(a)), reference_median=float(np.median(b)),
+        subject_negative_share=float(sides[subject]["negative"].mean()),
+        reference_negative_share=float(sides[reference]["negative"].mean()), margin=margin,
+    )
+
+
+def _max(values: pd.Series | np.ndarray) -> float:
+    values = pd.Series(values, dtype=float).dropna()
+    return float(values.max()) if len(values) else math.nan
+
+
+def landscape_verdict(smoothness: pd.DataFrame, slopes: pd.DataFrame, curvature: pd.DataFrame, *,
+                      losses: Sequence[str] = MSE_LOSSES, subject: str = SUBJECT,
+                      reference: str = REFERENCE) -> LandscapeVerdict:
+    """The chapter's verdict from its three measured frames.
+
+    Args:
+        smoothness: :func:`sigmse.landscape.surfaces.smoothness_table` rows (a DataFrame) on the note's grid, any
+            formulas and dtypes (only ``formula == "stable"`` rows are used), both targets.
+        slopes: :func:`sigmse.landscape.plots.refinement_slopes` (index ``(target, loss)``, columns
+            ``slope`` and ``grad_slope``).
+        curvature: :func:`sigmse.landscape.curvature.curvature_frame` rows.
+        losses: the losses the claim calls MSE. Default: :data:`MSE_LOSSES`.
+        subject, reference: the conditioning comparison. Default: sigmoid-MSE against cross-entropy.
+    """
+    _require(smoothness, "smoothness", ("loss", "formula", "target", "grid_size", "max_rel_jump",
+                                        "vanishing_share_of_wrong", "grad_norm_max", "fixed_grad_abs_max",
+                                        *NONFINITE))
+    _require(slopes, "slopes", ("slope", "grad_slope"))
+    stable = smoothness[smoothness["formula"] == "stable"]
+    mse = stable[stable["loss"].isin(losses)]
+    if mse.empty:
+        raise ValueError(f"smoothness has no stable rows for the losses {list(losses)}")
+    steep = mse["max_rel_jump"].astype(float) * (mse["grid_size"] - 1)
+    ce = stable[stable["loss"] == reference]
+    mse_slopes = slopes[slopes.index.get_level_values("loss").isin(losses)]
+    return LandscapeVerdict(
+        max_rel_jump=_max(mse["max_rel_jump"]),
+        steepness=_max(steep),
+        reference_steepness=_max(ce["max_rel_jump"].astype(float) * (ce["grid_size"] - 1)),
+        worst_slope=_max(mse_slopes[["slope", "grad_slope"]].to_numpy().ravel()),
+        nonfinite=int(mse[list(NONFINITE)].to_numpy().sum()),
+        pinned_grad_max=_max(mse.loc[mse["target"] == "fixed", "fixed_grad_abs_max"]),
+        vanishing_share_of_wrong=_max(mse["vanishing_share_of_wrong"]),
+        grad_max=max(_max(mse["grad_norm_max"]), _max(mse["fixed_grad_abs_max"])),
+        grad_nonfinite=int(mse[["grad_nan", "grad_inf", "fixed_grad_nonfinite"]].to_numpy().sum()),
+        conditioning=compare_conditioning(curvature, subject=subject, reference=reference),
+    )

@@ -1,0 +1,221 @@
+"""Convergence measured properly: validation curves, censored time to a level, and the area under the curve.
+
+"Converges as fast" is a claim about time, so this module reads each run's validation curve (``record["curve"]``:
+validation accuracy evaluated several times an epoch, with the optimizer steps and the training seconds so far)
+and compares a candidate loss with a baseline seed by seed, with the tests of :mod:`sigmse.report.verdicts`:
+
+1. :func:`curve_frame`: one row per run and evaluation.
+2. :func:`validation_levels`: the accuracy levels, fractions of the best final seed-mean *validation* accuracy
+   of any loss on a dataset, read from the **selection** runs at the chosen learning rates, so the levels are
+   fixed before the reporting runs that are timed against them.
+3. :func:`time_to_level`: per reporting run and level, the first evaluation at or above the level, in optimizer
+   steps and in training seconds (Output Reset costs more per step, so both matter), or *never*. A run that never
+   reaches a level is **censored**: it took longer than its budget, by an unknown amount.
+4. :func:`time_tests`: per dataset and level, the candidate against the baseline, paired on the seed. When every
+   pair reached the level, a paired t-test on the log of the time (a ratio of times: equivalent within a factor
+   :data:`TIME_RATIO_MARGIN`). When some pair is censored on one side, the t-test has no number to use, so the
+   pairs are compared by sign (``scipy.stats.binomtest``: who got there first; a pair where neither got there
+   says nothing and is left out), which can show better or worse but never equivalence. A level neither loss
+   reached in any pair is inconclusive, never "as fast".
+5. :func:`area_tests`: the area under the validation curve over the training budget (mean validation accuracy
+   over the run, trapezoidal rule over epochs), paired, equivalent within the accuracy margins.
+
+All rows come out in the format of :func:`sigmse.report.verdicts.paired_tests`, so the chapter adjusts its whole family
+with :func:`sigmse.report.verdicts.holm_verdicts`; :func:`time_summary`, :func:`verdict_table` and
+:func:`convergence_summary` print it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sigmse.report.analysis import variant_label
+from sigmse.report.verdicts import ACCURACY_MARGINS, P_COLUMNS, decisive_p, paired_tests
+
+__all__ = ["TIME_RATIO_MARGIN", "TIME_UNITS", "curve_frame", "validation_levels", "time_to_level", "time_tests",
+           "area_tests", "ratio_text", "time_summary", "verdict_table", "convergence_summary"]
+
+# Equivalent speed: within a factor 1.25 either way (the 80–125% rule of bioequivalence studies), fixed in code
+# before the runs it judges; a 25% difference in training time is the smallest most users would notice.
+TIME_RATIO_MARGIN = 1.25
+TIME_UNITS = {"step": "optimizer steps", "train_seconds": "training seconds"}
+CURVE_COLUMNS = ("hash", "dataset", "loss", "variant", "lr", "seed", "status", "step", "epoch", "train_seconds",
+                 "val_acc")
+
+
+def curve_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per run and validation evaluation (``CURVE_COLUMNS``), from each record's ``curve``.
+
+    A record without a curve (made before curves were recorded) raises ``ValueError``: its convergence cannot be
+    resolved within epochs, and mixing it in would compare different resolutions.
+    """
+    rows = []
+    for record in records:
+        if "curve" not in record:
+            raise ValueError(f"run {record['hash']} has no validation curve (recorded by older sigmse); "
+                             "retrain it to measure convergence")
+        config = record["config"]
+        run = {"hash": record["hash"], "dataset": config["dataset"], "loss": config["loss"],
+               "variant": variant_label(config["loss"], config.get("loss_options")), "lr": config["lr"],
+               "seed": config["seed"], "status": record["status"]}
+        for point in record["curve"]:
+            value = point.get("val_acc")
+            rows.append({**run, "step": int(point["step"]), "epoch": float(point["epoch"]),
+                         "train_seconds": float(point["train_seconds"]),
+                         "val_acc": math.nan if value is None else float(value)})
+    return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+
+
+def validation_levels(selection: pd.DataFrame, report: pd.DataFrame, fractions: Sequence[float],
+                      column: str = "loss") -> pd.DataFrame:
+    """Per dataset, each fraction of the best seed-mean final validation accuracy of any ``column`` level, from
+    the ``selection`` runs (a :func:`~sigmse.report.analysis.records_frame`) at the learning rates the ``report`` runs
+    were trained at. Columns: ``dataset``, ``fraction``, ``best``, ``level``."""
+    for fraction in fractions:
+        if not 0 < fraction <= 1:
+            raise ValueError(f"accuracy level fraction {fraction!r} must be in (0, 1]")
+    chosen = report[["dataset", column, "lr"]].drop_duplicates()
+    at_chosen = selection.merge(chosen, on=["dataset", column, "lr"])
+    best = at_chosen.groupby(["dataset", column])["val_acc"].mean().groupby("dataset").max()
+    grid = best.rename("best").reset_index().merge(pd.DataFrame({"fraction": list(fractions)}), how="cross")
+    return grid.assign(level=grid["fraction"] * grid["best"])
+
+
+def time_to_level(curves: pd.DataFrame, levels: pd.DataFrame, column: str = "loss") -> pd.DataFrame:
+    """Per run and level: ``step`` and ``train_seconds`` of the first evaluation at or above the level (NaN and
+    ``reached == False`` when the run never got there: censored at its budget)."""
+    merged = curves.merge(levels[["dataset", "fraction", "level"]], on="dataset")
+    keys = ["hash", "dataset", column, "seed", "fraction", "level"]
+    runs = merged[keys].drop_duplicates()
+    hit = merged[merged["val_acc"] >= merged["level"]].sort_values("step")
+    first = hit.groupby(keys, as_index=False)[["step", "train_seconds"]].first()
+    out = runs.merge(first, on=keys, how="left")
+    return out.assign(reached=out["step"].notna()).reset_index(drop=True)
+
+
+def _sign_row(candidate: pd.Series, baseline: pd.Series) -> dict[str, Any]:
+    """Sign-test p-values from pairs where at least one side reached the level (never counts as slowest)."""
+    cand = candidate.fillna(np.inf).to_numpy()
+    base = baseline.fillna(np.inf).to_numpy()
+    informative = ~(np.isinf(cand) & np.isinf(base)) & (cand != base)
+    faster, slower = int((cand < base)[informative].sum()), int((cand > base)[informative].sum())
+    n = faster + slower
+    p = dict.fromkeys(P_COLUMNS.values(), math.nan)
+    if n:
+        p["p_better"] = float(stats.binomtest(faster, n, 0.5, alternative="greater").pvalue)
+        p["p_worse"] = float(stats.binomtest(faster, n, 0.5, alternative="less").pvalue)
+    neither = int((np.isinf(cand) & np.isinf(base)).sum())
+    note = (f"censored: sign test over {n} pair(s), {faster} first / {slower} later"
+            + (f"; {neither} pair(s) where neither reached it" if neither else ""))
+    return {"n_pairs": n, "mean_diff": math.nan, "ci95_low": math.nan, "ci95_high": math.nan, **p, "note": note}
+
+
+def time_tests(times: pd.DataFrame, unit: str = "step", candidate: str = "sigmoid_mse_or",
+               baseline: str = "softmax_ce", column: str = "loss") -> pd.DataFrame:
+    """Per dataset and level, ``candidate`` against ``baseline`` on the time to the level, in ``unit`` (``step``
+    or ``train_seconds``), paired on the seed; rows as :func:`sigmse.report.verdicts.paired_tests` with ``metric`` and
+    ``mean_diff`` on the log scale (``exp(mean_diff)``: the ratio of times, below 1 when the candidate is
+    faster) and ``claim`` equivalence within ``log(TIME_RATIO_MARGIN)``."""
+    if unit not in TIME_UNITS:
+        raise ValueError(f"unit {unit!r} is not allowed; choose one of: {', '.join(TIME_UNITS)}")
+    rows = []
+    for (dataset, fraction), part in times.groupby(["dataset", "fraction"], sort=True):
+        wide = part.pivot(index="seed", columns=column, values=unit)
+        if candidate not in wide or baseline not in wide:
+            continue
+        base = {"dataset": dataset, "fraction": fraction, "unit": unit, column: candidate, "baseline": baseline,
+                "claim": "equivalence", "margin": math.log(TIME_RATIO_MARGIN), "higher_is_better": False}
+        if wide[[candidate, baseline]].notna().all().all():
+            tested = paired_tests(part.assign(log_time=np.log(part[unit].astype(float))), "log_time",
+                                  claim="equivalence", margins=math.log(TIME_RATIO_MARGIN), by="dataset",
+                                  baseline=baseline, column=column, levels=[candidate], higher_is_better=False)
+            rows.append({**base, **tested.iloc[0].drop(["dataset", column, "baseline", "claim", "margin",
+                                                        "higher_is_better"]).to_dict()})
+        else:
+            rows.append({**base, **_sign_row(wide[candidate], wide[baseline])})
+    return pd.DataFrame(rows)
+
+
+def _area(part: pd.DataFrame) -> float:
+    """Mean validation accuracy over the run: the trapezoidal area under the curve over epochs, per epoch."""
+    part = part.sort_values("epoch")
+    epochs = np.concatenate([[0.0], part["epoch"].to_numpy()])
+    values = part["val_acc"].to_numpy()
+    values = np.concatenate([[values[0]], values])  # flat before the first evaluation: no value at step 0
+    return float(np.trapezoid(values, epochs) / epochs[-1])
+
+
+def area_tests(curves: pd.DataFrame, candidate: str = "sigmoid_mse_or", baseline: str = "softmax_ce",
+               column: str = "loss", margins: Mapping[str, float] = ACCURACY_MARGINS) -> pd.DataFrame:
+    """Per dataset, ``candidate`` against ``baseline`` on the area under the validation curve (as an accuracy,
+    so the accuracy margins apply), paired on the seed; rows as :func:`sigmse.report.verdicts.paired_tests`."""
+    areas = (curves.dropna(subset=["val_acc"]).groupby(["hash", "dataset", column, "seed"])
+             .apply(_area, include_groups=False).rename("val_area").reset_index())
+    return paired_tests(areas, "val_area", claim="equivalence", margins=margins, by="dataset", baseline=baseline,
+                        column=column, levels=[candidate])
+
+
+def ratio_text(row: Mapping[str, Any]) -> str:
+    """A time row's effect for print: ``"×0.93 [0.85, 1.02]"`` (candidate's time over the baseline's), or its
+    censoring note when a sign test was used."""
+    if not np.isfinite(row["mean_diff"]):
+        return str(row["note"])
+    ratio = f"\u00d7{math.exp(row['mean_diff']):.2f}"
+    if not np.isfinite(row["ci95_low"]):  # one pair: no interval
+        return ratio
+    return f"{ratio} [{math.exp(row['ci95_low']):.2f}, {math.exp(row['ci95_high']):.2f}]"
+
+
+def time_summary(times: pd.DataFrame, unit: str = "step", column: str = "loss",
+                 order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per dataset and level (rows) and ``column`` level (columns): the median time to the level over the runs
+    that reached it, and how many of the runs did, as ``"1,250 (5/5)"``; ``"never (0/5)"`` when none did."""
+    def cell(part: pd.DataFrame) -> str:
+        reached = part[part["reached"]]
+        count = f"({len(reached)}/{len(part)})"
+        if reached.empty:
+            return f"never {count}"
+        median = float(reached[unit].median())
+        return (f"{median:,.0f} " if unit == "step" else f"{median:.1f} s ") + count
+
+    cells = times.groupby(["dataset", "fraction", column]).apply(cell, include_groups=False).unstack(column)
+    cells.index = cells.index.set_levels([f"{f:.0%}" for f in cells.index.levels[1]], level=1)
+    return cells[[c for c in (order or cells.columns) if c in cells.columns]]
+
+
+def verdict_table(family: pd.DataFrame) -> pd.DataFrame:
+    """The convergence family after :func:`sigmse.report.verdicts.holm_verdicts`, for print: per measure, dataset and
+    level, the pairs, the effect (area: difference in pp; times: ratio of candidate to baseline), the
+    Holm-adjusted p of the verdict and the verdict."""
+    effects = [f"{row['mean_diff'] * 100:+.2f} pp" if row["measure"] == "area" else ratio_text(row)
+               for _, row in family.iterrows()]
+    level = ["" if pd.isna(f) else f"{f:.0%}" for f in family.get("fraction", pd.Series(np.nan, family.index))]
+    table = pd.DataFrame({"measure": family["measure"], "dataset": family["dataset"], "level": level,
+                          "pairs": family["n_pairs"], "effect": effects,
+                          "p (Holm)": [decisive_p(row) for _, row in family.iterrows()],
+                          "verdict": family["verdict"]})
+    return table.set_index(["measure", "dataset", "level"])
+
+
+def convergence_summary(family: pd.DataFrame) -> str:
+    """One line from the adjusted family: the area verdict per dataset, then the counts of verdicts over the
+    levels in steps and in seconds, e.g. ``"area under the validation curve: mnist equivalent, ...; steps to a
+    level: 2 equivalent, 7 inconclusive (3 censored); seconds: ..."``."""
+    parts = []
+    area = family[family["measure"] == "area"]
+    if len(area):
+        parts.append("area under the validation curve: "
+                     + ", ".join(f"{row['dataset']} {row['verdict']}" for _, row in area.iterrows()))
+    for measure, name in (("steps", "steps to a level"), ("seconds", "seconds to a level")):
+        part = family[family["measure"] == measure]
+        if len(part):
+            counts = part["verdict"].value_counts()
+            censored = int(part["note"].str.startswith("censored").sum())
+            text = ", ".join(f"{counts[v]} {v}" for v in counts.index)
+            parts.append(f"{name}: {text}" + (f" ({censored} censored)" if censored else ""))
+    return "; ".join(parts) if parts else "not run"

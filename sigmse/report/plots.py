@@ -1,0 +1,301 @@
+"""Figures for the result chapters (accuracy, convergence, Output Reset): one theme, one colour per loss.
+
+Presentation only: the numbers come from :mod:`sigmse.report.analysis` frames. Every function returns a
+:class:`matplotlib.figure.Figure` with a solid white background (readable on a dark-mode page), already
+closed in pyplot, so a notebook shows it only where it displays or glues it. Axes are labelled with words
+(:data:`AXIS_LABELS`), losses with their printed names (:func:`pretty`), and each loss keeps its colour in
+every figure of the book (:func:`palette`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from sigmse.runs.profiles import ACCURACY_LOSSES
+from sigmse.report.verdicts import decisive_p
+
+__all__ = [
+    "RC",
+    "FIGURE_WIDTH",
+    "panel_grid",
+    "LOSS_LABELS",
+    "AXIS_LABELS",
+    "apply_style",
+    "pretty",
+    "palette",
+    "curves_with_band",
+    "point_ci",
+    "metric_vs_lr",
+    "heatmap",
+    "verdict_heatmap",
+]
+
+# Solid white backgrounds: transparent figures are unreadable in a dark-mode page. 100 dpi (matplotlib's
+# default, stated because the figure widths below are chosen for it): a figure of FIGURE_WIDTH inches is
+# 800 px wide, which the book's content column (about 700 px) shows at 85 % or more, text included.
+RC: Mapping[str, Any] = {
+    "figure.dpi": 100,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "savefig.transparent": False,
+    "axes.facecolor": "white",
+}
+LOSS_LABELS: Mapping[str, str] = {
+    "softmax_ce": "softmax CE",
+    "sigmoid_mse": "sigmoid-MSE",
+    "sigmoid_mse_or": "sigmoid-MSE + OR",
+    "softmax_mse": "softmax-MSE",
+    "rescaled_square": "rescaled square",
+}
+AXIS_LABELS: Mapping[str, str] = {
+    "epoch": "epoch",
+    "lr": "learning rate",
+    "test_acc": "test accuracy",
+    "val_acc": "validation accuracy",
+    "train_acc": "training accuracy",
+    "train_loss": "training loss",
+    "reset_fraction": "share of outputs reset",
+    "test_nll": "test NLL",
+    "test_ece": "test ECE",
+    "mean": "mean",
+    "mean_diff": "difference to baseline",
+}
+_BANDS = ("range", "sd", "none")
+FIGURE_WIDTH = 8.0  # inches: the widest figure drawn here; more panels than fit wrap into rows
+
+
+def apply_style() -> None:
+    """Seaborn's whitegrid theme with the solid backgrounds of :data:`RC`, for the whole session."""
+    sns.set_theme(style="whitegrid", context="notebook", rc=dict(RC))
+
+
+def pretty(name: Any) -> str:
+    """The printed name of a loss or variant: ``sigmoid_mse_or (shift=False)`` -> ``sigmoid-MSE + OR (shift=False)``."""
+    text = str(name)
+    loss, _, rest = text.partition(" ")
+    return f"{LOSS_LABELS[loss]} {rest}".strip() if loss in LOSS_LABELS else text
+
+
+def _ablation_colours() -> dict[str, Any]:
+    """The Output Reset ablation: one hue per reset kind, dark for targets 1/0 and light for 0.9/0.1."""
+    paired = sns.color_palette("Paired", 6)  # light blue, dark blue, light green, dark green, light red, dark red
+    colours = {}
+    for hue, kind in enumerate(("no reset", "reset without shift", "reset with shift")):
+        colours[f"{kind}, targets 1/0"] = paired[2 * hue + 1]
+        colours[f"{kind}, targets 0.9/0.1"] = paired[2 * hue]
+    return colours
+
+
+def palette(levels: Sequence[Any]) -> dict[Any, Any]:
+    """A colour per level: the five losses of the headline table and the six Output Reset ablation variants
+    (:data:`sigmse.runs.profiles.OUTPUT_RESET_VARIANTS`) always get the same colour; other levels take the rest in order."""
+    fixed = {**dict(zip(ACCURACY_LOSSES, sns.color_palette("colorblind", 10))), **_ablation_colours()}
+    others = [level for level in levels if level not in fixed]
+    spare = sns.color_palette("colorblind", 10)[len(ACCURACY_LOSSES):] + sns.color_palette("dark", 10)
+    return {**{level: fixed[level] for level in levels if level in fixed}, **dict(zip(others, spare))}
+
+
+def _figure(rows: int, cols: int, panel: tuple[float, float], extra_width: float = 0.0,
+            **options: Any) -> tuple[Figure, np.ndarray]:
+    """A white figure of ``rows x cols`` panels (plus ``extra_width`` inches, e.g. for long tick labels), closed in
+    pyplot at once (shown only where displayed or glued)."""
+    fig, axes = plt.subplots(rows, cols, figsize=(panel[0] * cols + extra_width, panel[1] * rows), squeeze=False,
+                             layout="constrained", facecolor="white", **options)
+    plt.close(fig)
+    return fig, axes
+
+
+def panel_grid(count: int, panel: tuple[float, float], extra_width: float = 0.0,
+                **options: Any) -> tuple[Figure, np.ndarray]:
+    """``count`` panels of about ``panel`` inches in as few rows as keep the figure within :data:`FIGURE_WIDTH`.
+
+    One long row of panels is shrunk to the page's width, and its text with it (three 4.2-inch panels shown
+    in a 700 px column are drawn at half size); so panels wrap into rows instead, each at most
+    ``FIGURE_WIDTH / columns`` wide (a panel gives up to a fifth of its width before a row is added). The
+    slots of the last row left empty are removed; the returned array holds the ``count`` panels in order.
+    """
+    rows = max(1, math.ceil((panel[0] * count + extra_width) / (1.25 * FIGURE_WIDTH)))
+    columns = math.ceil(count / rows)
+    rows = math.ceil(count / columns)
+    width = min(panel[0], (FIGURE_WIDTH - extra_width) / columns)
+    fig, axes = _figure(rows, columns, (width, panel[1]), extra_width, **options)
+    for ax in axes.flat[count:]:
+        ax.remove()
+    return fig, axes.flat[:count]
+
+
+def _levels(frame: pd.DataFrame, column: str | None, order: Sequence[Any] | None) -> list[Any]:
+    if column is None:
+        return [None]
+    present = list(pd.unique(frame[column]))
+    return [level for level in order if level in present] if order is not None else sorted(present, key=str)
+
+
+def _axis_label(name: str) -> str:
+    return AXIS_LABELS.get(name, name.replace("_", " "))
+
+
+def _legend(fig: Figure, axes: np.ndarray, title: str | None) -> None:
+    """One legend for the figure, below the panels, from the first panel that has labelled artists."""
+    for ax in axes:
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            columns = 2 if max(map(len, labels)) > 24 else 3  # long names (the ablation's) in two columns
+            fig.legend(handles, labels, loc="outside lower center", ncols=min(columns, len(labels)), frameon=False,
+                       title=title)
+            return
+
+
+def curves_with_band(history: pd.DataFrame, x: str = "epoch", y: str = "test_acc", hue: str = "variant",
+                     col: str | None = "dataset", *, band: str = "range", hue_order: Sequence[Any] | None = None,
+                     col_order: Sequence[Any] | None = None, logy: bool = False, sharey: bool = False,
+                     panel: tuple[float, float] = (4.2, 3.2)) -> Figure:
+    """Mean of ``y`` over seeds against ``x``, one line per ``hue`` level, one panel per ``col`` level.
+
+    The band shows the spread over seeds: ``"range"`` (min to max), ``"sd"`` (mean +- one standard
+    deviation) or ``"none"``. Missing values (a diverged run's epochs) are skipped.
+    """
+    if band not in _BANDS:
+        raise ValueError(f"band {band!r} is not allowed; choose one of: {', '.join(_BANDS)}")
+    panels, lines = _levels(history, col, col_order), _levels(history, hue, hue_order)
+    colours = palette(lines)
+    fig, axes = panel_grid(len(panels), panel, sharey=sharey)
+    for ax, level in zip(axes, panels):
+        part = history if col is None else history[history[col] == level]
+        for line in lines:
+            data = part[part[hue] == line] if hue is not None else part
+            stats = data.groupby(x)[y].agg(["mean", "min", "max", "std"]).dropna(subset=["mean"])
+            if stats.empty:
+                continue
+            ax.plot(stats.index, stats["mean"], marker="o", ms=3, color=colours.get(line), label=pretty(line))
+            low, high = ((stats["min"], stats["max"]) if band == "range" else
+                         (stats["mean"] - stats["std"], stats["mean"] + stats["std"]))
+            if band != "none":
+                ax.fill_between(stats.index, low, high, color=colours.get(line), alpha=0.2, lw=0)
+        ax.set(xlabel=_axis_label(x), ylabel=_axis_label(y), title="" if level is None else str(level))
+        if x == "epoch":  # whole epochs; each one marked when there are few
+            epochs = sorted(part[x].dropna().unique())
+            ax.set_xticks(epochs) if len(epochs) <= 10 else ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if logy:
+            ax.set_yscale("log")
+    _legend(fig, axes, None)
+    return fig
+
+
+def point_ci(summary: pd.DataFrame, y: str = "variant", col: str | None = "dataset", *,
+             runs: pd.DataFrame | None = None,
+             value: str = "test_acc", order: Sequence[Any] | None = None, col_order: Sequence[Any] | None = None,
+             xlabel: str | None = None, panel: tuple[float, float] = (4.2, 2.8)) -> Figure:
+    """Means with their 95% intervals (a :func:`sigmse.report.analysis.summarize` frame), one row per ``y`` level.
+
+    ``runs`` (the per-seed frame) adds each seed's ``value`` as a small dot. A NaN interval (one seed) draws
+    the mean alone.
+    """
+    panels = _levels(summary, col, col_order)
+    rows = _levels(summary, y, order)
+    colours = palette(rows)
+    labels = [pretty(r) for r in rows]
+    fig, axes = panel_grid(len(panels), (panel[0], max(panel[1], 0.45 * len(rows) + 1.0)), sharey=True,
+                            extra_width=0.08 * max(map(len, labels), default=0))  # room for the loss names
+    for ax, level in zip(axes, panels):
+        part = summary if col is None else summary[summary[col] == level]
+        for position, row_level in enumerate(rows):
+            entry = part[part[y] == row_level]
+            if entry.empty:
+                continue
+            entry = entry.iloc[0]
+            low, high = entry["mean"] - entry["ci95_low"], entry["ci95_high"] - entry["mean"]
+            error = None if np.isnan(low) else [[low], [high]]
+            if runs is not None:
+                seeds = runs[(runs[y] == row_level) & ((runs[col] == level) if col is not None else True)][value]
+                ax.plot(seeds, np.full(len(seeds), position), "|", ms=14, mew=1.5, color=colours[row_level],
+                        alpha=0.5)
+            ax.errorbar([entry["mean"]], [position], xerr=error, fmt="o", ms=7, capsize=4, color=colours[row_level],
+                        zorder=3)
+        ax.set_yticks(range(len(rows)), labels)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set(xlabel=xlabel or f"{_axis_label(value)} (mean, 95% CI)", title="" if level is None else str(level))
+    return fig
+
+
+def metric_vs_lr(frame: pd.DataFrame, y: str = "test_acc", hue: str = "variant", col: str | None = "dataset", *,
+                 hue_order: Sequence[Any] | None = None, chance: float | None = 0.1,
+                 panel: tuple[float, float] = (5.0, 3.4)) -> Figure:
+    """``y`` against the learning rate (log axis): seed mean as a line, each seed as a dot, diverged runs as x.
+
+    A diverged run has no accuracy; it is drawn as an ``x`` at ``chance`` (dashed line) so it stays visible.
+    """
+    panels, lines = _levels(frame, col, None), _levels(frame, hue, hue_order)
+    colours = palette(lines)
+    fig, axes = panel_grid(len(panels), panel, sharey=True)
+    for ax, level in zip(axes, panels):
+        part = frame if col is None else frame[frame[col] == level]
+        for line in lines:
+            data = part[part[hue] == line]
+            mean = data.groupby("lr")[y].mean()
+            ax.plot(mean.index, mean.values, marker="o", color=colours[line], label=pretty(line))
+            ax.plot(data["lr"], data[y], ".", color=colours[line], alpha=0.5)
+            failed = data[data[y].isna()]
+            if chance is not None and len(failed):
+                ax.plot(failed["lr"], np.full(len(failed), chance), "x", ms=8, mew=2, color=colours[line])
+        if chance is not None:
+            ax.axhline(chance, ls="--", lw=1, color="grey", label="chance (x: diverged)")
+        ax.set_xscale("log")
+        ax.set(xlabel=_axis_label("lr"), ylabel=_axis_label(y), title="" if level is None else str(level))
+    _legend(fig, axes, None)
+    return fig
+
+
+def heatmap(values: pd.DataFrame, annotations: pd.DataFrame | None = None, *, title: str = "",
+            colorbar: str = "", center: float | None = 0.0, cmap: str = "vlag",
+            panel: tuple[float, float] = (1.6, 0.8)) -> Figure:
+    """A table as coloured cells: ``values`` (index x columns) colour the cells, ``annotations`` (same shape,
+    strings) are written in them (default: the values). NaN cells stay blank.
+
+    The figure is ``panel[0]`` inches per column, but at most 1.5 x :data:`FIGURE_WIDTH` wide (so the page
+    shows it at half size or more); narrower cells get a proportionally smaller annotation font.
+    """
+    rows, cols = values.shape
+    wanted = max(4.0, panel[0] * cols + 2.0)
+    width = min(wanted, 1.5 * FIGURE_WIDTH)
+    fig, axes = _figure(1, 1, (width, max(2.5, panel[1] * rows + 1.2)))
+    ax: Axes = axes[0, 0]
+    annot = annotations.loc[values.index, values.columns].to_numpy() if annotations is not None else True
+    data = values.astype(float)
+    spread = float(np.nanmax(np.abs(data.to_numpy() - center))) if center is not None and data.notna().any().any() \
+        else None
+    limits = {"vmin": center - spread, "vmax": center + spread} if spread else {}  # symmetric: 0 is the middle colour
+    sns.heatmap(data, annot=annot, fmt="" if annotations is not None else ".3g", center=center, cmap=cmap, ax=ax,
+                cbar_kws={"label": colorbar}, linewidths=0.5, linecolor="white", **limits,
+                annot_kws={"fontsize": max(6.0, plt.rcParams["font.size"] * (width - 2.0) / (wanted - 2.0))})
+    ax.set_xticklabels([pretty(t.get_text()) for t in ax.get_xticklabels()], rotation=20, ha="right")
+    ax.set_yticklabels(ax.get_yticklabels(), rotation=0)
+    ax.set(title=title, xlabel=values.columns.name or "", ylabel=values.index.name or "")
+    return fig
+
+
+def verdict_heatmap(comparison: pd.DataFrame, index: str = "dataset", columns: str = "loss", *, scale: float = 100.0,
+                    unit: str = "pp", title: str = "", index_order: Sequence[Any] | None = None,
+                    column_order: Sequence[Any] | None = None) -> Figure:
+    """A :func:`sigmse.report.verdicts.holm_verdicts` frame as a grid: colour = mean difference to the baseline
+    (times ``scale``), text = the difference, its verdict and the Holm-adjusted p-value behind it."""
+    values = comparison.pivot(index=index, columns=columns, values="mean_diff") * scale
+    text = comparison.assign(_text=[
+        f"{row['mean_diff'] * scale:+.2f} {unit}\n{row['verdict']}"
+        + (f"\np = {decisive_p(row):.2f}" if np.isfinite(decisive_p(row)) else "")
+        for _, row in comparison.iterrows()])
+    annotations = text.pivot(index=index, columns=columns, values="_text")
+    rows = [r for r in (index_order or sorted(values.index)) if r in values.index]
+    cols = [c for c in (column_order or sorted(values.columns)) if c in values.columns]
+    baseline = comparison["baseline"].iloc[0] if len(comparison) else ""
+    return heatmap(values.loc[rows, cols], annotations, title=title, cmap="RdBu",
+                   colorbar=f"difference to {pretty(baseline)} ({unit})", panel=(1.9, 0.9))

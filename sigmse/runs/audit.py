@@ -1,0 +1,148 @@
+"""``sigmse audit``: retrain stored records drawn at random and check that they reproduce.
+
+A committed result is only as good as the claim that it can be made again. :func:`audit` draws ``sample`` records
+of a profile from the store (with its own seeded generator, so an audit names which records it drew), retrains
+each from its stored config and compares:
+
+* **same setup** (the same torch version, device and processor as the record's provenance, with this process
+  set to the record's torch thread count): the rerun must be *bit-identical*: every history entry, every point
+  of the validation curve and every metric, timings left out;
+* **another setup**: floating-point sums run in another order, so bits differ; the rerun's final test accuracy
+  must then lie within :data:`SPREAD_FACTOR` standard deviations (over the stored seeds of the same
+  configuration) of the stored one, or within :data:`MIN_TOLERANCE` where the store has no spread to offer.
+
+Each audited record gets one line saying which comparison applied and how it came out.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from sigmse.config import check_number, config_from_dict
+from sigmse.runs.store import provenance, read_record
+
+__all__ = ["SPREAD_FACTOR", "MIN_TOLERANCE", "AuditResult", "comparable", "same_setup", "audit", "summary_line"]
+
+# Another setup may move the final accuracy by rounding alone; more than three standard deviations of the
+# seed-to-seed spread is no longer rounding. Where a configuration has a single stored seed: a quarter point.
+SPREAD_FACTOR = 3.0
+MIN_TOLERANCE = 0.0025
+_TIMING_KEYS = ("seconds", "train_seconds", "setup_seconds", "wall_seconds")
+
+
+def comparable(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's history, curve and metrics with every timing left out: what a rerun must reproduce."""
+    def strip(entry: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in entry.items() if k not in _TIMING_KEYS and not k.endswith("_seconds")}
+
+    return {"status": result["status"], "history": [strip(e) for e in result.get("history", [])],
+            "curve": [strip(p) for p in result.get("curve", [])], "metrics": strip(result.get("metrics", {}))}
+
+
+def same_setup(stored: Mapping[str, Any], device: str) -> bool:
+    """Whether this process can rerun a record bit for bit, from its provenance ``stored``: the same torch version,
+    device and processor, and a recorded thread count (which :func:`audit` sets before it retrains)."""
+    here = provenance(device)
+    return all(stored.get(k) == here.get(k) for k in ("torch_version", "device", "device_name")) \
+        and stored.get("torch_threads") is not None
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """One audited record: whether it reproduced, how it was compared, and a line for the report."""
+
+    hash: str
+    reproduced: bool
+    bitwise: bool  # compared bit for bit (same setup), else within the seed spread
+    line: str
+
+
+def _spread(config: Any, profile: str, results_dir: Path) -> float | None:
+    """Standard deviation of the final test accuracy over the *other* stored seeds of ``config``'s configuration
+    (the audited record itself is what is in question)."""
+    values = []
+    for path in sorted((results_dir / profile).glob("*.json")):
+        record = read_record(path)
+        if record is None or record["status"] != "ok" or record["hash"] == config.hash:
+            continue
+        other = dict(record["config"], seed=config.seed, noise_seed=config.noise_seed, device=config.device)
+        if other == config.to_dict():
+            values.append(record["metrics"]["test_acc"])
+    return statistics.stdev(values) if len(values) >= 2 else None
+
+
+def _check(stored: Mapping[str, Any], rerun: Mapping[str, Any], profile: str, results_dir: Path,
+           bitwise: bool) -> AuditResult:
+    config = config_from_dict(stored["config"])
+    if bitwise:
+        ok = comparable(stored) == comparable(rerun)
+        verdict = "bit-identical" if ok else "NOT bit-identical"
+        return AuditResult(stored["hash"], ok, True, f"{stored['hash']} {verdict} (same torch, device and threads)")
+    before = stored["metrics"].get("test_acc")
+    after = rerun["metrics"].get("test_acc")
+    if before is None or after is None:
+        ok = stored["status"] == rerun["status"]
+        return AuditResult(stored["hash"], ok, False, f"{stored['hash']} status {stored['status']} -> "
+                                                      f"{rerun['status']} (another setup)")
+    spread = _spread(config, profile, results_dir)
+    tolerance = MIN_TOLERANCE if spread is None else max(MIN_TOLERANCE, SPREAD_FACTOR * spread)
+    ok = abs(after - before) <= tolerance
+    return AuditResult(stored["hash"], ok, False,
+                       f"{stored['hash']} test accuracy {before:.4f} -> {after:.4f} ({after - before:+.4f}; "
+                       f"{'within' if ok else 'OUTSIDE'} ±{tolerance:.4f}, another setup: "
+                       f"torch {stored['provenance'].get('torch_version')} on "
+                       f"{stored['provenance'].get('device_name')})")
+
+
+def audit(profile: str, *, results_dir: str | Path = "results", sample: int = 3, seed: int = 0,
+          data_dir: str | Path | None = None, hashes: Sequence[str] | None = None) -> list[AuditResult]:
+    """Retrain ``sample`` stored records of ``profile`` (drawn with ``seed``, or exactly ``hashes``) and compare.
+
+    Raises ``ValueError`` for a bad ``sample``/``seed``, an unknown hash, or a store with nothing to audit, before
+    any training.
+    """
+    from sigmse.train import resolve_device, train
+
+    check_number("sample", sample, low=1, integer=True)
+    check_number("seed", seed, low=0, integer=True)
+    folder = Path(results_dir)
+    records = [r for r in (read_record(p) for p in sorted((folder / profile).glob("*.json"))) if r is not None]
+    records = [r for r in records if r["status"] in ("ok", "diverged")]
+    if hashes is not None:
+        known = {r["hash"]: r for r in records}
+        unknown = [h for h in hashes if h not in known]
+        if unknown:
+            raise ValueError(f"no stored record {unknown[0]!r} under {folder / profile}")
+        chosen = [known[h] for h in hashes]
+    else:
+        if not records:
+            raise ValueError(f"nothing to audit: no stored record under {folder / profile}")
+        chosen = random.Random(seed).sample(records, min(sample, len(records)))
+    results = []
+    threads = torch.get_num_threads()
+    try:
+        for stored in chosen:
+            config = config_from_dict(stored["config"])
+            device = str(resolve_device(config.device))
+            wanted = stored["provenance"].get("torch_threads")
+            if wanted:
+                torch.set_num_threads(int(wanted))
+            bitwise = same_setup(stored["provenance"], device)
+            rerun = train(config, data_dir=data_dir, progress=False)
+            results.append(_check(stored, rerun, profile, folder, bitwise))
+    finally:
+        torch.set_num_threads(threads)
+    return results
+
+
+def summary_line(results: Sequence[AuditResult]) -> str:
+    """``"3 of 3 records reproduce (2 bit-identical)"``."""
+    good = sum(r.reproduced for r in results)
+    bitwise = sum(r.reproduced and r.bitwise for r in results)
+    return f"{good} of {len(results)} records reproduce ({bitwise} bit-identical)"

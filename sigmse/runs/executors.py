@@ -1,0 +1,443 @@
+"""Executors: run a sweep's missing runs in this process, in a local process pool, or on a Ray cluster.
+
+Every executor does the same thing per run: :func:`run_one` calls
+:func:`~sigmse.runs.store.run_or_load` where the run executes, so each record is
+written once, atomically, by the process that trained it, and a rerun of the
+sweep skips what is stored. Only *where* runs execute differs:
+
+* ``local``, ``jobs=1``: one at a time in this process (what ``run_sweep`` does).
+* ``local``, ``jobs=N``: N worker processes (``spawn``), each with
+  ``max(1, cores // N)`` torch threads, so the workers do not oversubscribe the CPU.
+* ``ray``: one Ray task per run, on an existing cluster (``ray_address``) or on a
+  local one started for the sweep and stopped after it. Each task declares what it
+  needs: 1 CPU, and a quarter of a GPU where the run's device resolves to CUDA, so
+  four runs share a GPU (``resources`` overrides both).
+
+Failures are kept apart from results. A run that raises is stored with status
+``failed`` (:func:`~sigmse.runs.store.record_failure`) and the others go on; rerunning the
+sweep tries it again. A run whose *worker process* dies (killed, out of memory) is
+retried up to ``retries`` times: by Ray (``max_retries``) or, for the process pool,
+by resubmitting the unfinished runs to a new pool. Ctrl-C stops scheduling and
+cancels the runs in flight; the atomic writes of the store mean nothing half-written
+is left behind, and a rerun resumes.
+
+Ray is optional (``pip install 'sigmse[ray]'``) and imported only when asked for.
+For a cluster of several machines, every node must see the data root at the same
+path; each record also comes back to the driver, which stores it in its own results
+folder if the worker's copy is not there (no shared disk needed for the store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import os
+import time
+from collections import Counter, deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from sigmse.config import RunConfig
+
+__all__ = ["EXECUTORS", "RAY_INSTALL_HINT", "FailedRun", "SweepSummary", "add_executor_arguments",
+           "check_executor_options", "executor_resources", "run_configs", "run_one"]
+
+EXECUTORS = ("local", "ray")
+RESOURCE_KEYS = ("num_cpus", "num_gpus")  # what a Ray task may declare through ``resources``
+GPU_SHARE = 0.25  # of one GPU per run on Ray: small models leave most of an H100 idle
+RAY_INSTALL_HINT = "executor 'ray' needs Ray, which is not installed; install it with: pip install 'sigmse[ray]'"
+POLL_SECONDS = 0.5  # how often the progress bar is refreshed while runs are in flight
+
+
+# -- what a sweep reports ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    """A run that raised (or whose worker kept dying), with the error on one line."""
+
+    config: RunConfig
+    error: str  # "TypeName: first line of the message"
+
+    @property
+    def run(self) -> str:
+        """The run in a few words: ``<hash> <dataset>/<model>/<loss> lr=<lr> seed=<seed>``."""
+        c = self.config
+        return f"{c.hash} {c.dataset}/{c.model}/{c.loss} lr={c.lr:g} seed={c.seed}"
+
+    def __str__(self) -> str:
+        return f"{self.run}: {self.error}"
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What a sweep did. ``str(summary)`` is the report the CLI prints."""
+
+    profile: str
+    executor: str
+    total: int  # distinct runs asked for
+    done: int  # trained (or found stored by a worker) in this sweep: status ok or diverged
+    skipped: int  # already stored before the sweep: not run again
+    failed: tuple[FailedRun, ...]
+    statuses: dict[str, int] = field(default_factory=dict)  # status -> runs, over all ``total`` runs
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def __str__(self) -> str:
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(self.statuses.items())) or "none"
+        lines = [f"sweep {self.profile} ({self.executor}): {self.total} runs: {self.done} trained, "
+                 f"{self.skipped} already stored, {len(self.failed)} failed, in {self.seconds:.1f} s; "
+                 f"statuses: {counts}"]
+        if self.failed:  # grouped by error: a missing file fails every run the same way
+            lines.append(f"failed runs ({len(self.failed)}; rerun the sweep to try them again):")
+            by_error: dict[str, list[FailedRun]] = {}
+            for run in self.failed:
+                by_error.setdefault(run.error, []).append(run)
+            for error, runs in by_error.items():
+                lines.append(f"  {len(runs)} runs: {error}" if len(runs) > 1 else f"  {error}")
+                lines += [f"    {run.run}" for run in runs]
+        return "\n".join(lines)
+
+
+# -- one run, wherever it executes ---------------------------------------------------------
+
+
+def run_one(config: RunConfig, *, profile: str, results_dir: str, data_dir: str | None,
+            threads: int | None = None) -> dict[str, Any]:
+    """Train (or load) one run and return its record; a run that raises is stored as ``failed``.
+
+    This is what a pool worker or a Ray task executes. ``KeyboardInterrupt`` and other
+    ``BaseException``s are not caught: an interrupted run stores nothing.
+    """
+    import torch
+
+    from sigmse.runs.store import record_failure, run_or_load
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return run_or_load(config, profile=profile, results_dir=results_dir, data_dir=data_dir, progress=False)
+    except Exception as error:  # noqa: BLE001 - every error of a run is stored, and the sweep goes on
+        return record_failure(config, error, profile=profile, results_dir=results_dir)
+
+
+def _error_line(record: Mapping[str, Any]) -> str:
+    error = record["error"]
+    message = (error["message"].strip().splitlines() or [""])[0]
+    return f"{error['type']}: {message}" if message else error["type"]
+
+
+# -- checks before any work ---------------------------------------------------------------------
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ValueError(RAY_INSTALL_HINT) from None
+    return ray
+
+
+def _is_integer_at_least(value: Any, low: int) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and value >= low
+
+
+def check_executor_options(executor: str, jobs: int | None = None, retries: int = 2,
+                           resources: Mapping[str, float] | None = None, threads: int | None = None) -> None:
+    """Raise ``ValueError`` (quoting the bad value and the allowed ones) before any work starts.
+
+    For ``executor="ray"`` this also checks that Ray can be imported.
+    """
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor {executor!r} is not allowed; choose one of: {', '.join(EXECUTORS)}")
+    if jobs is not None and not _is_integer_at_least(jobs, 1):
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    if threads is not None and not _is_integer_at_least(threads, 1):
+        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    if not _is_integer_at_least(retries, 0):
+        raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+    if resources is not None:
+        if executor != "ray":
+            raise ValueError(f"resources {dict(resources)!r} apply to executor 'ray' only, not {executor!r}")
+        for key, value in resources.items():
+            if key not in RESOURCE_KEYS:
+                raise ValueError(f"resource {key!r} is not allowed; choose from: {', '.join(RESOURCE_KEYS)}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+                raise ValueError(f"resource {key} must be a number >= 0, got {value!r}")
+        if resources.get("num_cpus") == 0 and resources.get("num_gpus", 1) == 0:
+            raise ValueError("a run must reserve some CPU or GPU, got num_cpus=0 and num_gpus=0")
+    if executor == "ray":
+        _import_ray()
+
+
+def add_executor_arguments(parser: argparse.ArgumentParser, *, jobs_flag: str = "--jobs") -> None:
+    """The flags that choose where a sweep's runs execute: ``--executor``, ``jobs_flag``, ``--ray-address``,
+    ``--retries`` (``sigmse sweep`` calls the jobs flag ``--jobs``; ``sigmse book``, whose ``--jobs`` counts
+    notebooks, ``--sweep-jobs``)."""
+    parser.add_argument("--executor", default="local",
+                        help="where the runs execute: local (this machine) or ray (a Ray cluster); default: local")
+    parser.add_argument(jobs_flag, type=int, metavar="N",
+                        help="local: runs at once in a process pool (default 1: in this process); "
+                             "ray: most runs in flight at once (default: as many as the cluster's resources allow)")
+    parser.add_argument("--ray-address", metavar="HOST:PORT",
+                        help="the Ray cluster to use, or 'auto' (default: start a local cluster for the sweep)")
+    parser.add_argument("--retries", type=int, default=2, metavar="N",
+                        help="resubmit a run whose worker process died up to N times (default: 2)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="torch threads per run (default: torch's own one run at a time, cores // jobs in a "
+                             "pool, the run's CPUs on Ray); 1 keeps a busy machine from oversubscribing "
+                             "and makes CPU records identical across executors")
+    parser.add_argument("--cpus-per-run", type=float, metavar="N",
+                        help="ray: CPUs each run reserves (default: 1)")
+    parser.add_argument("--gpus-per-run", type=float, metavar="F",
+                        help=f"ray: GPUs each run reserves, fractions allowed: 0.5 packs two runs on a GPU "
+                             f"(default: {GPU_SHARE:g} where the run's device is CUDA, else 0)")
+
+
+def executor_resources(args: argparse.Namespace) -> dict[str, float] | None:
+    """The per-run ``resources`` that ``--cpus-per-run`` and ``--gpus-per-run`` ask for (``None``: the defaults)."""
+    given = {"num_cpus": args.cpus_per_run, "num_gpus": args.gpus_per_run}
+    return {key: value for key, value in given.items() if value is not None} or None
+
+
+def _cores() -> int:
+    """CPU cores this process may use (the affinity mask where there is one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+# -- the sweep ---------------------------------------------------------------------------------
+
+
+def run_configs(configs: Iterable[RunConfig], *, profile: str, results_dir: str | Path = "results",
+                data_dir: str | Path | None = None, executor: str = "local", jobs: int | None = None,
+                ray_address: str | None = None, retries: int = 2, resources: Mapping[str, float] | None = None,
+                threads: int | None = None, progress: bool | None = None) -> SweepSummary:
+    """Run every missing run of ``configs`` (duplicates once) with ``executor`` and summarise the sweep.
+
+    Args:
+        configs: the runs; stored ones (status ok or diverged) are skipped, failed ones run again.
+        profile: the store's sub-folder the records go to.
+        results_dir: the results store.
+        data_dir: the data root (else ``$SIGMSE_DATA_DIR``, else ``./data``), resolved here to an absolute path.
+        executor: ``local`` or ``ray``.
+        jobs: ``local``: worker processes (default 1: in this process). ``ray``: most runs in flight at once
+            (default: as many as the cluster's resources allow).
+        ray_address: the cluster to use (e.g. ``10.0.0.5:6379`` or ``auto``); ``None`` starts a local cluster
+            for the sweep and stops it after.
+        retries: how often a run is resubmitted when its worker process dies (not when the run raises).
+        resources: ``ray`` only: ``num_cpus`` and/or ``num_gpus`` per run, replacing the defaults
+            (1 CPU; 0.25 GPU where the device resolves to CUDA).
+        threads: torch threads per run. Default: unchanged in this process (``jobs=1``),
+            ``max(1, cores // jobs)`` in a pool, the run's CPUs on Ray.
+        progress: a tqdm bar over the sweep; ``None`` shows it only on a terminal.
+
+    Returns:
+        A :class:`SweepSummary`; a failed run does not raise, it is listed there and stored as ``failed``.
+
+    Raises:
+        ValueError: a bad executor option (before any work).
+        DatasetNotFoundError: a dataset of a run still to do has no files under the data root (before any run).
+    """
+    from tqdm.auto import tqdm
+
+    from sigmse.data.datasets import require_dataset_files, resolve_data_dir
+    from sigmse.runs.store import read_record, record_path
+
+    check_executor_options(executor, jobs, retries, resources, threads)
+    started = time.perf_counter()
+    unique = list({config.hash: config for config in configs}.values())
+    results_dir = str(Path(results_dir).absolute())
+    data_dir = str(resolve_data_dir(data_dir).absolute())
+    statuses: Counter[str] = Counter()
+    pending = []
+    for config in unique:
+        record = read_record(record_path(config, profile, results_dir))
+        if record is not None and record["status"] != "failed":
+            statuses[record["status"]] += 1
+        else:
+            pending.append(config)
+    require_dataset_files([config.dataset for config in pending], data_dir)  # one clear error, before any run
+    skipped = len(unique) - len(pending)
+    failed: list[FailedRun] = []
+    bar = tqdm(total=len(unique), initial=skipped, unit="run", dynamic_ncols=True,
+               desc=f"{profile} ({executor}): {len(pending)} to run",
+               disable=None if progress is None else not progress)
+
+    def finished(config: RunConfig, record: Mapping[str, Any]) -> None:
+        statuses[record["status"]] += 1
+        if record["status"] == "failed":
+            failed.append(FailedRun(config, _error_line(record)))
+        bar.update(1)
+
+    def show(running: int, queued: int = 0) -> None:
+        bar.set_postfix_str(f"running {running}" + (f", queued {queued}" if queued else "")
+                            + f", failed {len(failed)}", refresh=True)
+
+    common = dict(profile=profile, results_dir=results_dir, data_dir=data_dir)
+    try:
+        if executor == "ray" and pending:
+            _run_ray(pending, common, jobs=jobs, address=ray_address, retries=retries, resources=resources,
+                     threads=threads, finished=finished, show=show)
+        elif executor == "local" and (jobs or 1) == 1:
+            _run_here(pending, common, threads=threads, finished=finished, show=show)
+        elif executor == "local" and pending:
+            _run_pool(pending, common, jobs=jobs, retries=retries, threads=threads or max(1, _cores() // jobs),
+                      finished=finished, show=show)
+        show(0)  # the bar's last line: nothing running, every failure counted
+    finally:
+        bar.close()
+    done = len(pending) - len(failed)
+    return SweepSummary(profile=profile, executor=executor if executor == "ray" else f"local, jobs={jobs or 1}",
+                        total=len(unique), done=done, skipped=skipped, failed=tuple(failed),
+                        statuses=dict(statuses), seconds=time.perf_counter() - started)
+
+
+Finished = Callable[[RunConfig, Mapping[str, Any]], None]
+Show = Callable[..., None]
+
+
+def _run_here(pending: list[RunConfig], common: dict[str, Any], *, threads: int | None,
+              finished: Finished, show: Show) -> None:
+    """One run at a time in this process (torch threads restored afterwards)."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        for config in pending:
+            show(1)
+            finished(config, run_one(config, **common, threads=threads))
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_pool(pending: list[RunConfig], common: dict[str, Any], *, jobs: int, retries: int, threads: int,
+              finished: Finished, show: Show) -> None:
+    """``jobs`` spawned worker processes; when one dies the pool breaks, and its unfinished runs go to a new one.
+
+    At most ``jobs`` runs are submitted at a time, so Ctrl-C leaves nothing queued that would start later.
+    """
+    from sigmse.runs.store import record_failure
+
+    queue = deque(pending)
+    deaths: Counter[str] = Counter()  # run hash -> times its pool broke under it
+    context = multiprocessing.get_context("spawn")
+    while queue:
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+        running: dict[Future, RunConfig] = {}
+        broken = False
+        try:
+            while running or (queue and not broken):
+                while queue and not broken and len(running) < jobs:
+                    config = queue.popleft()
+                    try:
+                        future = pool.submit(run_one, config, **common, threads=threads)
+                    except BrokenProcessPool:  # an idle worker died: the run never started, so no retry is spent
+                        queue.appendleft(config)
+                        broken = True
+                        break
+                    running[future] = config
+                show(len(running))
+                completed, _ = wait(running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                for future in completed:
+                    config = running.pop(future)
+                    try:
+                        record = future.result()
+                    except BrokenProcessPool as error:  # a worker died: this run may be innocent, or not
+                        broken = True
+                        deaths[config.hash] += 1
+                        if deaths[config.hash] <= retries:
+                            queue.appendleft(config)
+                            continue
+                        record = record_failure(config, error, profile=common["profile"],
+                                                results_dir=common["results_dir"])
+                    except Exception as error:  # noqa: BLE001 - e.g. a result that failed to pickle
+                        record = record_failure(config, error, profile=common["profile"],
+                                                results_dir=common["results_dir"])
+                    finished(config, record)
+        except BaseException:  # Ctrl-C: cancel what is queued, stop the workers now
+            for future in running:
+                future.cancel()
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _wants_gpu(config: RunConfig, cluster_gpus: float) -> bool:
+    """Whether a run's device resolves to CUDA on the cluster (``auto`` does where the cluster has GPUs)."""
+    return config.device == "cuda" or (config.device == "auto" and cluster_gpus > 0)
+
+
+def _run_ray(pending: list[RunConfig], common: dict[str, Any], *, jobs: int | None, address: str | None,
+             retries: int, resources: Mapping[str, float] | None, threads: int | None, finished: Finished,
+             show: Show) -> None:
+    """One Ray task per run; a task whose worker dies is retried by Ray up to ``retries`` times."""
+    from sigmse.runs.store import read_record, record_failure, record_path, write_record
+
+    ray = _import_ray()
+    connected_here = not ray.is_initialized()
+    if connected_here:
+        options: dict[str, Any] = dict(logging_level=logging.WARNING)
+        if address is None:  # a cluster of this machine only, for this sweep: stopped by ray.shutdown()
+            options.update(address="local", include_dashboard=False)
+        else:
+            options.update(address=address)
+        ray.init(**options)
+    refs: dict[Any, RunConfig] = {}
+    try:
+        cluster = ray.cluster_resources()
+        cluster_cpus, cluster_gpus = cluster.get("CPU", 0.0), cluster.get("GPU", 0.0)
+        needs: dict[str, dict[str, float]] = {}
+        for config in pending:
+            need = {"num_cpus": 1.0, "num_gpus": GPU_SHARE if _wants_gpu(config, cluster_gpus) else 0.0}
+            need.update(resources or {})
+            if need["num_gpus"] > cluster_gpus or need["num_cpus"] > cluster_cpus:
+                raise ValueError(f"run {config.hash} (device {config.device!r}) needs {need['num_cpus']:g} CPU "
+                                 f"and {need['num_gpus']:g} GPU, but the Ray cluster has {cluster_cpus:g} CPU "
+                                 f"and {cluster_gpus:g} GPU in all; pass --device cpu, or use a cluster with GPUs")
+            needs[config.hash] = need
+        first = needs[pending[0].hash]
+        slots = int(min(cluster_cpus / first["num_cpus"] if first["num_cpus"] else float("inf"),
+                        cluster_gpus / first["num_gpus"] if first["num_gpus"] else float("inf"), len(pending)))
+        task = ray.remote(run_one)
+        queue = deque(pending)
+        while queue or refs:
+            while queue and (jobs is None or len(refs) < jobs):
+                config = queue.popleft()
+                need = needs[config.hash]
+                ref = task.options(num_cpus=need["num_cpus"], num_gpus=need["num_gpus"], max_retries=retries,
+                                   retry_exceptions=False, name=f"sigmse-{config.hash}").remote(
+                    config, **common, threads=threads or max(1, int(need["num_cpus"])))
+                refs[ref] = config
+            show(min(len(refs), slots), len(queue) + len(refs) - min(len(refs), slots))
+            ready, _ = ray.wait(list(refs), num_returns=1, timeout=POLL_SECONDS)
+            for ref in ready:
+                config = refs.pop(ref)
+                path = record_path(config, common["profile"], common["results_dir"])
+                try:
+                    record = ray.get(ref)
+                except ray.exceptions.RayError as error:  # the worker died more than `retries` times, ...
+                    record = record_failure(config, error, profile=common["profile"],
+                                            results_dir=common["results_dir"])
+                else:  # the merge: keep the driver's copy too, when the worker ran on another disk
+                    stored = read_record(path)
+                    if stored is None or (stored["status"] == "failed" and stored != record):
+                        write_record(record, path)
+                finished(config, record)
+    except BaseException:  # Ctrl-C (or a bad cluster): stop the runs in flight; their atomic writes leave no trace
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        if connected_here:
+            ray.shutdown()

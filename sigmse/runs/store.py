@@ -1,0 +1,280 @@
+"""The results store: one JSON record per run, written atomically, found again by hash.
+
+Layout: ``<results_dir>/<profile>/<config hash>.json``. A record holds the full
+config, the per-epoch history, the final metrics and the provenance (sigmse
+version, git commit, torch version, device, wall time, date), so every number in
+the book can be traced to the run that made it.
+
+Writes go to a temporary file in the same folder and are renamed into place
+(``os.replace`` is atomic on POSIX), so a run killed at any moment leaves either
+no record or a complete one, and a restarted sweep simply skips what exists.
+The store is also the merge: runs made on different machines are copied into one
+folder, and each file name says which run it is.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+
+import sigmse
+from sigmse.config import RunConfig, config_from_dict
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "record_path",
+    "read_record",
+    "write_record",
+    "validate_record",
+    "envelope_problems",
+    "provenance",
+    "run_or_load",
+    "record_failure",
+    "load_records",
+    "run_sweep",
+]
+
+SCHEMA_VERSION = 1
+REQUIRED_KEYS = ("schema_version", "hash", "profile", "config", "status", "history", "metrics", "provenance")
+STATUSES = ("ok", "diverged", "failed")
+
+
+def record_path(config: RunConfig, profile: str, results_dir: str | Path = "results") -> Path:
+    """Where the record of ``config`` under ``profile`` lives."""
+    return Path(results_dir) / profile / f"{config.hash}.json"
+
+
+def envelope_problems(record: Any, expected_hash: str | None,
+                      parse_config: Callable[[Any], Any]) -> tuple[list[str], Any]:
+    """The checks every record shares, and its parsed config (``None`` where it does not parse).
+
+    Object with the required keys, schema version, status, a failed record's error, a config that
+    ``parse_config`` accepts and whose hash matches the record's and the file name's. Record types add
+    their own checks on the metrics (:func:`validate_record`, ``sigmse.unification.train``).
+    """
+    if not isinstance(record, dict):
+        return [f"record is a {type(record).__name__}, not an object"], None
+    problems = [f"missing key {key!r}" for key in REQUIRED_KEYS if key not in record]
+    if problems:
+        return problems, None
+    if record["schema_version"] != SCHEMA_VERSION:
+        problems.append(f"schema_version {record['schema_version']!r}, expected {SCHEMA_VERSION}")
+    if record["status"] not in STATUSES:
+        problems.append(f"status {record['status']!r} is not one of {', '.join(STATUSES)}")
+    if record["status"] == "failed":
+        error = record.get("error")
+        if not (isinstance(error, dict) and isinstance(error.get("type"), str)
+                and isinstance(error.get("message"), str)):
+            problems.append("a 'failed' record has no error.type and error.message")
+    config = None
+    try:
+        config = parse_config(record["config"])
+    except (TypeError, ValueError) as error:
+        problems.append(f"config does not validate: {error}")
+    else:
+        if config.hash != record["hash"]:
+            problems.append(f"hash {record['hash']!r} does not match its config ({config.hash})")
+    if expected_hash is not None and record.get("hash") != expected_hash:
+        problems.append(f"hash {record.get('hash')!r} does not match the file name ({expected_hash})")
+    return problems, config
+
+
+def validate_record(record: Any, expected_hash: str | None = None) -> list[str]:
+    """Problems with a training-run record, as sentences; an empty list means it is valid."""
+    problems, _ = envelope_problems(record, expected_hash, config_from_dict)
+    if isinstance(record, dict) and record.get("status") == "ok" and "test_acc" not in record.get("metrics", {}):
+        problems.append("an 'ok' record has no metrics.test_acc")
+    return problems
+
+
+def read_record(path: Path, validate: Callable[..., list[str]] | None = None) -> dict[str, Any] | None:
+    """The record at ``path``; ``None`` if absent. A damaged record is reported, moved aside, and ``None``.
+
+    ``validate(record, expected_hash=...)`` lists a record's problems (default :func:`validate_record`);
+    records of other experiments (e.g. :mod:`sigmse.unification.train`) pass their own. Damaged means unreadable,
+    not JSON (e.g. truncated by a copy), or failing ``validate``, however it fails. It is never deleted:
+    it moves to ``<hash>.json.corrupt`` (``.corrupt-2``, ``-3``, ... if that name is taken), so the run is
+    trained again and nothing is lost; where the folder is read-only it stays in place, with the warning.
+    """
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        problems = (validate or validate_record)(record, expected_hash=path.stem)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        problems = [str(error)]
+    except (TypeError, KeyError, AttributeError, ValueError) as error:  # a validator tripped on a strange shape
+        problems = [f"unexpected structure ({type(error).__name__}: {error})"]
+    if not problems:
+        return record
+    aside = _free_name(path.with_suffix(".json.corrupt"))
+    try:
+        os.replace(path, aside)
+    except OSError as error:
+        warnings.warn(f"damaged result record {path} ({problems[0]}); could not move it aside ({error}), so it "
+                      "is left in place and the run counts as missing", RuntimeWarning, stacklevel=2)
+        return None
+    warnings.warn(f"corrupt result record {path} ({problems[0]}); moved to {aside.name} and will rerun",
+                  RuntimeWarning, stacklevel=2)
+    return None
+
+
+def _free_name(path: Path) -> Path:
+    """``path`` if nothing is there, else ``path-2``, ``path-3``, ...: an earlier damaged copy is kept too."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}-{number}")
+    return candidate
+
+
+def write_record(record: dict[str, Any], path: Path) -> None:
+    """Write ``record`` to ``path`` atomically (temporary file + rename in the same folder)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(record, stream, indent=1, sort_keys=True, allow_nan=False)
+            stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _git_commit() -> dict[str, Any]:
+    """The commit of the sigmse source tree and whether it had uncommitted changes."""
+    source = Path(sigmse.__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "sigmse"],
+                               cwd=source, capture_output=True, text=True, timeout=10).stdout.strip() != ""
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": None, "git_dirty": None}
+    return {"git_commit": commit, "git_dirty": dirty}
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU: {platform.processor() or platform.machine()} ({os.cpu_count()} logical cores)"
+
+
+def provenance(device: str) -> dict[str, Any]:
+    """Where and with what a run was made."""
+    return {
+        "sigmse_version": sigmse.__version__,
+        **_git_commit(),
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "device": device,
+        "device_name": _device_name(device),
+        "torch_threads": torch.get_num_threads(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def run_or_load(config: RunConfig, *, profile: str, results_dir: str | Path = "results",
+                data_dir: str | Path | None = None, progress: bool | None = None) -> dict[str, Any]:
+    """The stored record of ``config`` under ``profile``, training and storing it first if absent.
+
+    A record with status ``failed`` (a run that raised, stored by an executor) is run again.
+    """
+    from sigmse.train import resolve_device, train  # late: keeps reading records light
+
+    path = record_path(config, profile, results_dir)
+    record = read_record(path)
+    if record is not None and record["status"] != "failed":  # a failed run is tried again
+        return record
+    device = str(resolve_device(config.device))
+    started = time.perf_counter()
+    result = train(config, data_dir=data_dir, progress=progress)
+    info = provenance(device)
+    info["wall_seconds"] = time.perf_counter() - started
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "hash": config.hash,
+        "profile": profile,
+        "config": config.to_dict(),
+        **result,
+        "provenance": info,
+    }
+    write_record(record, path)
+    return record
+
+
+def record_failure(config: RunConfig, error: BaseException, *, profile: str,
+                   results_dir: str | Path = "results") -> dict[str, Any]:
+    """Store that the run of ``config`` raised ``error`` (status ``failed``) and return the record.
+
+    The record has the usual keys, an empty history and metrics, and an ``error`` object with the
+    exception's ``type``, ``message`` and ``traceback``. :func:`run_or_load` runs a failed config again,
+    so rerunning a sweep retries it. A stored ``ok`` or ``diverged`` record is never replaced (a worker
+    can die after storing its run): it is returned as it is.
+    """
+    from sigmse.train import resolve_device  # late: keeps reading records light
+
+    path = record_path(config, profile, results_dir)
+    stored = read_record(path)
+    if stored is not None and stored["status"] != "failed":
+        return stored
+    try:
+        device = str(resolve_device(config.device))
+    except ValueError:  # e.g. 'cuda' asked for where there is none: the failure itself
+        device = config.device
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "hash": config.hash,
+        "profile": profile,
+        "config": config.to_dict(),
+        "status": "failed",
+        "history": [],
+        "metrics": {},
+        "error": {"type": type(error).__name__, "message": str(error),
+                  "traceback": "".join(traceback.format_exception(error))},
+        "provenance": provenance(device),
+    }
+    write_record(record, path)
+    return record
+
+
+def load_records(configs: Iterable[RunConfig], *, profile: str,
+                 results_dir: str | Path = "results") -> list[dict[str, Any] | None]:
+    """The stored records of ``configs`` (``None`` where a run is missing), without training."""
+    return [read_record(record_path(config, profile, results_dir)) for config in configs]
+
+
+def run_sweep(configs: Iterable[RunConfig], *, profile: str, results_dir: str | Path = "results",
+              data_dir: str | Path | None = None, progress: bool | None = None) -> list[dict[str, Any]]:
+    """The records of ``configs`` (duplicates once), training the missing ones, with a progress bar over runs.
+
+    Every config is validated before the first run starts (construction validates), and each record is
+    stored as soon as its run ends, so an interrupted sweep keeps what it finished and a rerun resumes.
+    """
+    from tqdm import tqdm  # the text bar: tqdm.auto warns in notebooks without ipywidgets
+
+    unique = list({config.hash: config for config in configs}.values())
+    missing = sum(not record_path(c, profile, results_dir).exists() for c in unique)
+    records = []
+    bar = tqdm(unique, desc=f"{profile}: {len(unique)} runs, {missing} to train", unit="run",
+               disable=None if progress is None else not progress)
+    for config in bar:
+        bar.set_postfix_str(f"{config.dataset}/{config.loss} lr={config.lr:g} seed={config.seed}")
+        records.append(run_or_load(config, profile=profile, results_dir=results_dir, data_dir=data_dir,
+                                   progress=False))
+    return records

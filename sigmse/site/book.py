@@ -1,0 +1,271 @@
+"""Build the Jupyter Book: train the chapters' runs, run every chapter notebook, then ``jupyter-book build``.
+
+One command rebuilds everything (``sigmse book``, which ``make book`` runs); :func:`build_book` does, in order:
+
+0. The datasets the chapters read must be under the data root: missing ones are fetched with torchvision
+   and md5-checked (``--no-download``: not fetched); offline, the build stops here, before any work, with one
+   line naming the data root and the two ways to fill it (:func:`sigmse.data.datasets.ensure_datasets`).
+   Then the runs the chapters read (:data:`CHAPTER_EXPERIMENTS`) train first, as one sweep through
+   :func:`sigmse.runs.executors.run_configs`: in this process, in a process pool (``--sweep-jobs N``) or on a
+   Ray cluster (``--executor ray``). Stored runs are skipped. If a run fails the build stops there,
+   listing the failed runs; what finished stays stored, and a rerun retries only the failed ones.
+1. The chapter notebooks are the ``.ipynb`` entries of ``_toc.yml`` (:mod:`sigmse.site.pages`). Each runs
+   with papermill in its own folder, with the parameters its ``parameters`` cell declares, into
+   ``_build/executed/<toc path>.ipynb``; the committed sources are never written.
+2. Each executed copy is tidied and gets a dropdown that records how the page was made, and must have
+   glued the verdict keys the book's own pages read (:mod:`sigmse.site.notebooks`).
+3. ``jupyter-book build -W --keep-going`` runs over ``_build/executed/``, a staging tree of the whole
+   book, and fails loudly on any warning or a page that shows an error; the HTML goes to ``_build/html``
+   with a ``.nojekyll`` for GitHub Pages (:mod:`sigmse.site.pages`).
+
+``--only NAME`` runs only those notebooks and reuses the executed copies of the others
+from an earlier build with the same profile; chapters with no such copy are left out of
+that build (with a note) and references to them are the only warnings tolerated.
+
+The command line (``add_book_arguments``, ``run_book_command``) is wired into :mod:`sigmse.cli`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sigmse.site.pages import (BookBuildError, discover_notebooks, find_book_root, publish_book, select_chapters,
+                               stage_book)
+from sigmse.site.notebooks import left_out_chapters, plan_notebook_runs, run_notebooks
+
+__all__ = [
+    "CHAPTER_EXPERIMENTS",
+    "CHAPTER_DATASETS",
+    "build_book",
+    "add_book_arguments",
+    "run_book_command",
+]
+
+# The experiments (sigmse.runs.profiles) each chapter reads with chapters.experiment_records(name, ...). Before
+# running the notebooks, build_book runs the experiments of the chapters it executes as one sweep, on the
+# executor asked for (this process, a process pool, a Ray cluster), so the notebooks only load stored runs.
+# tests/test_book.py checks this table against the notebooks' calls.
+CHAPTER_EXPERIMENTS: dict[str, tuple[str, ...]] = {
+    "accuracy": ("accuracy",),
+    "convergence": ("accuracy",),
+    "output_reset": ("output_reset", "lr_sweep"),
+    "noise": ("noise",),
+}
+# Notebook parameters that change which runs a chapter reads; given with -p, the sweep uses them too.
+SWEEP_PARAMETERS = ("datasets", "selection_seeds", "seeds")
+
+DATA_DIR_ENV = "SIGMSE_DATA_DIR"
+# The datasets chapters load themselves, beside the runs of CHAPTER_EXPERIMENTS (whose datasets come from their
+# configs): build_book has them all under the data root before any work (downloading them if allowed).
+CHAPTER_DATASETS: dict[str, tuple[str, ...]] = {
+    "unification": ("mnist",),  # sigmse.unification.config: the MNIST budget of each profile
+    "cost": ("mnist", "fashion-mnist", "cifar10"),  # an epoch's time per dataset of the profile
+    "performance": ("mnist", "cifar10"),  # sigmse.bench.run: MNIST mlp and cnn, the CIFAR-10 net
+}
+
+
+def _absolute(path: str | os.PathLike[str], base: Path) -> Path:
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _data_root(data_dir: str | os.PathLike[str] | None, base: Path) -> Path:
+    """``data_dir``, else ``$SIGMSE_DATA_DIR``, else ``<root>/data``: always absolute, as notebooks run elsewhere."""
+    if data_dir is not None:
+        return _absolute(data_dir, base)
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).expanduser().resolve()
+    return base / "data"
+
+
+def build_book(
+    profile: str = "quick",
+    *,
+    notebooks: Sequence[str] | None = None,
+    results_dir: str | os.PathLike[str] = "results",
+    data_dir: str | os.PathLike[str] | None = None,
+    device: str | None = None,
+    build_dir: str | os.PathLike[str] = "_build",
+    extra_parameters: dict[str, Any] | None = None,
+    jobs: int = 1,
+    executor: str = "local",
+    sweep_jobs: int | None = None,
+    ray_address: str | None = None,
+    retries: int = 2,
+    resources: dict[str, float] | None = None,
+    threads: int | None = None,
+    root: str | os.PathLike[str] | None = None,
+    download: bool = True,
+) -> Path:
+    """Run the chapter notebooks with papermill and build the HTML book; return the ``html`` folder.
+
+    Args:
+        profile: a :mod:`sigmse.runs.profiles` name (``smoke``, ``quick``, ``paper``), passed to every notebook.
+        notebooks: run only these (names as in ``_toc.yml``, e.g. ``["accuracy"]``); the others reuse
+            their executed copies from an earlier build with the same profile, or are left out.
+        results_dir: the results store (relative paths are relative to ``root``).
+        data_dir: the data root; default ``$SIGMSE_DATA_DIR``, else ``<root>/data``.
+        device: override the profile's device (``auto``, ``cpu``, ``cuda``); default: the notebook's.
+        build_dir: where ``executed/`` (the staging tree) and ``html/`` go (relative to ``root``).
+        extra_parameters: more papermill parameters; each must be declared by one of the notebooks.
+        jobs: notebooks run at once (each in its own process and kernel).
+        executor: where the chapters' runs train before the notebooks run (:func:`sigmse.runs.executors.run_configs`):
+            ``local`` or ``ray``.
+        sweep_jobs: ``local``: runs at once in a process pool (default 1: in this process);
+            ``ray``: most runs in flight.
+        ray_address: ``ray`` only: the cluster (default: a local one, started for the sweep).
+        retries: how often a run whose worker process died is resubmitted.
+        resources: ``ray`` only: ``num_cpus`` and/or ``num_gpus`` each run reserves.
+        threads: torch threads per run of the sweep (default: see :func:`sigmse.runs.executors.run_configs`).
+        root: the folder with ``_config.yml`` and ``_toc.yml``; default the current folder or the checkout.
+        download: fetch datasets missing from the data root with torchvision (md5-checked) before any work;
+            with ``False``, a missing dataset stops the build at once. Only the datasets the selected chapters
+            read are needed (:data:`CHAPTER_EXPERIMENTS`, :data:`CHAPTER_DATASETS`).
+
+    Raises:
+        ValueError: an unknown profile, notebook or parameter, or a toc entry with no file.
+        DatasetNotFoundError: a dataset the chapters need is not under the data root and was not (or could
+            not be) downloaded: said in one line before any run or notebook, naming the data root and how to fill it.
+        BookBuildError (:mod:`sigmse.site.pages`): a run of the sweep failed (listing them; nothing stored
+            is lost and a rerun retries), a notebook failed (naming it, the cell, the exception, the executed copy),
+            or ``jupyter-book build`` warned or failed, or a page shows an error.
+    """
+    from sigmse.runs.executors import check_executor_options
+    from sigmse.runs.profiles import get_profile
+
+    get_profile(profile)  # ValueError listing the profiles
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    check_executor_options(executor, sweep_jobs, retries, resources, threads)  # e.g. no Ray: said before any work
+    base = find_book_root(root)
+    absent: list[str] = []  # toc entries with no file: an error for a full build, left out of a partial one
+    chapters = discover_notebooks(base, absent=None if notebooks is None else absent)
+    selected = select_chapters(chapters, notebooks)
+    build = _absolute(build_dir, base)
+    core = {"profile": profile, "results_dir": str(_absolute(results_dir, base)),
+            "data_dir": str(_data_root(data_dir, base)), "device": device}
+    tasks = plan_notebook_runs(selected, core, dict(extra_parameters or {}), build / "executed")
+    _ensure_book_data(tasks, core, download)
+    _run_chapter_sweep(tasks, core, executor=executor, jobs=sweep_jobs, ray_address=ray_address, retries=retries,
+                       resources=resources, threads=threads)
+    run_notebooks(tasks, chapters, jobs, profile, base)
+    left_out = left_out_chapters(chapters, selected, build / "executed", profile)
+    if absent:
+        print(f"leaving out {', '.join(absent)}: named in _toc.yml but not written yet", file=sys.stderr)
+    left_out |= set(absent)
+    stage_book(base, build / "executed", left_out)
+    return publish_book(build, left_out)
+
+
+def _chapter_parameters(tasks: list[dict]) -> list[tuple[dict[str, Any], list[str]]]:
+    """The experiments (:data:`CHAPTER_EXPERIMENTS`) the chapters of ``tasks`` read, grouped by the run
+    parameters they give with ``-p`` (datasets, seeds), so the runs of chapters that agree share one sweep."""
+    by_parameters: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    for task in tasks:
+        given = {k: task["parameters"].get(k) for k in SWEEP_PARAMETERS}
+        entry = by_parameters.setdefault(json.dumps(given, sort_keys=True), (given, []))
+        entry[1].extend(n for n in CHAPTER_EXPERIMENTS.get(task["name"], ()) if n not in entry[1])
+    return [(given, names) for given, names in by_parameters.values() if names]
+
+
+def _ensure_book_data(tasks: list[dict], core: dict[str, Any], download: bool) -> None:
+    """The datasets the chapters read, under the data root before any work: fetched if missing and allowed
+    (:func:`sigmse.data.datasets.ensure_datasets`), else one line saying how to fill the data root."""
+    from sigmse.data.datasets import ensure_datasets, missing_datasets
+    from sigmse.runs.protocol import plan_stages
+
+    needed = [d for task in tasks for d in CHAPTER_DATASETS.get(task["name"], ())]
+    for given, names in _chapter_parameters(tasks):  # the reporting runs train on the selection runs' datasets
+        first, _, _ = plan_stages(names, core["profile"], results_dir=core["results_dir"], device=core["device"],
+                                  **given)
+        needed += [c.dataset for c in first]
+    missing = missing_datasets(needed, core["data_dir"])
+    if missing and download:
+        print(f"fetching {', '.join(missing)} into {core['data_dir']} with torchvision (missing there)",
+              file=sys.stderr)
+    ensure_datasets(needed, core["data_dir"], download=download)
+
+
+def _run_chapter_sweep(tasks: list[dict], core: dict[str, Any], **executor_options: Any) -> None:
+    """Train the runs the chapters will read (:data:`CHAPTER_EXPERIMENTS`): selection runs, then the reporting
+    runs they choose (:func:`sigmse.runs.protocol.sweep_stages`); stop if any failed."""
+    from sigmse.runs.executors import run_configs
+    from sigmse.runs.protocol import sweep_stages
+
+    def run(configs: list) -> Any:
+        summary = run_configs(configs, profile=core["profile"], results_dir=core["results_dir"],
+                              data_dir=core["data_dir"], **executor_options)
+        print(summary, file=sys.stderr)
+        if summary.failed:
+            raise BookBuildError(f"{len(summary.failed)} of the chapters' runs failed, so no notebook was run; "
+                                 f"the {summary.done} runs that finished are stored, and rerunning the build "
+                                 f"retries the failed ones.\n{summary}")
+        return summary
+
+    for given, names in _chapter_parameters(tasks):
+        sweep_stages(names, core["profile"], run, results_dir=core["results_dir"], device=core["device"], **given)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line (wired into sigmse.cli as `sigmse book`)
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY a Python name (e.g. seeds=[0,1]), got {text!r}")
+    try:
+        return key, json.loads(value)  # 3 -> int, 0.5 -> float, true -> True, [0,1] -> list, null -> None
+    except json.JSONDecodeError:
+        return key, value  # anything else is a string
+
+
+def add_book_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``sigmse book``."""
+    from sigmse.runs.executors import add_executor_arguments
+    from sigmse.runs.profiles import profile_names
+
+    parser.add_argument("--profile", default="quick", help=f"one of: {', '.join(profile_names())} (default: quick)")
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="run only this notebook (repeatable); the others reuse their last executed copy")
+    parser.add_argument("--results-dir", default="results", help="the results store (default: results)")
+    parser.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
+    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
+                        help="fetch datasets missing from the data root with torchvision before any work "
+                             "(default: yes; --no-download stops at once instead)")
+    parser.add_argument("--device", help="override the profile's device (auto, cpu, cuda)")
+    parser.add_argument("--build-dir", default="_build", help="executed notebooks and HTML go here (default: _build)")
+    parser.add_argument("-p", "--parameter", action="append", type=_key_value, metavar="KEY=VALUE",
+                        help="another papermill parameter, JSON-typed (repeatable), e.g. -p seeds=[0]")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="notebooks to run at once (default: 1)")
+    add_executor_arguments(parser, jobs_flag="--sweep-jobs")  # where the chapters' runs train, before the notebooks
+
+
+def run_book_command(args: argparse.Namespace) -> int:
+    """``sigmse book``: build the book and print its ``index.html``.
+
+    Bad input raises ``ValueError`` (the CLI's exit status 2); a failed build prints why and returns 1.
+    """
+    from sigmse.runs.executors import executor_resources
+
+    extra: dict[str, Any] = {}
+    for key, value in args.parameter or []:
+        if key in extra:
+            raise ValueError(f"parameter {key!r} given twice with -p")
+        extra[key] = value
+    try:
+        html = build_book(args.profile, notebooks=args.only, results_dir=args.results_dir, data_dir=args.data_dir,
+                          device=args.device, build_dir=args.build_dir, extra_parameters=extra, jobs=args.jobs,
+                          executor=args.executor, sweep_jobs=args.sweep_jobs, ray_address=args.ray_address,
+                          retries=args.retries, resources=executor_resources(args), threads=args.threads,
+                          download=args.download)
+    except BookBuildError as error:  # a failed build is not a usage error: exit status 1, no Python traceback
+        print(f"sigmse book: error: {error}", file=sys.stderr)
+        return 1
+    print(html / "index.html")
+    return 0

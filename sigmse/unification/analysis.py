@@ -1,0 +1,267 @@
+"""The unification chapter's numbers: the learning-rate choice, a table over seeds, a figure, and paired verdicts.
+
+The chapter reads the records of :func:`sigmse.unification.train.run_unification_experiment`: the *selection* records
+only for the learning-rate table (:func:`selection_display`), the *reporting* records for everything else.
+
+* :func:`unification_table` summarises the reporting runs per method (mean and std over seeds of test accuracy,
+  the angle's RMSE and R², seconds per epoch); :func:`unification_display` prints it and
+  :func:`unification_figure` draws accuracy against RMSE.
+* :func:`unification_tests` judges the chapter's whole family of comparisons (:data:`COMPARISONS`), paired on
+  the seed, with the tests of :mod:`sigmse.report.verdicts` (:func:`~sigmse.report.verdicts.paired_tests`, then Holm's
+  adjustment over the family with :func:`~sigmse.report.verdicts.holm_verdicts`). The claim is
+  **non-inferiority** (:data:`CLAIM`): the paper suggests one MSE objective *could serve* for both tasks, i.e.
+  do each at least as well as the usual recipe; the verdict is ``better``, ``equivalent (within ±m)``,
+  ``not worse (non-inferior by m)``, ``worse`` or ``inconclusive``, in that order of priority. The margins are
+  fixed in code: :data:`sigmse.report.verdicts.ACCURACY_MARGINS` for accuracy, :data:`ANGLE_RMSE_MARGIN` for the
+  angle.
+* :func:`unification_verdict` and :func:`unification_versus_single` put two of those verdicts in one line each
+  for the prose; :func:`verdict_display` prints the family; :func:`unification_numbers` and
+  :func:`unification_provenance` give the page its glued values and its provenance line.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from sigmse.report import verdicts
+from sigmse.unification.config import (METHODS, chosen_learning_rates, unification_config_from_dict,
+                                       validation_score)
+
+__all__ = [
+    "METHOD_LABELS",
+    "SHORT_LABELS",
+    "CLAIM",
+    "ALPHA",
+    "ANGLE_RMSE_MARGIN",
+    "COMPARISONS",
+    "records_frame",
+    "selection_display",
+    "unification_table",
+    "unification_display",
+    "unification_figure",
+    "unification_tests",
+    "verdict_display",
+    "unification_verdict",
+    "unification_versus_single",
+    "unification_numbers",
+    "unification_provenance",
+]
+
+METHOD_LABELS = {
+    "unified_mse": "unified sigmoid-MSE",
+    "unified_mse_or": "unified sigmoid-MSE + OR",
+    "separate_heads": "separate heads (CE + MSE)",
+    "classifier_only": "classifier only (CE)",
+    "regressor_only": "regressor only (MSE)",
+}
+SHORT_LABELS = {"unified_mse": "unified", "unified_mse_or": "unified + OR", "separate_heads": "separate heads",
+                "classifier_only": "classifier alone", "regressor_only": "regressor alone"}
+
+CLAIM = "noninferiority"  # "one objective could serve both tasks": at least as well as the usual recipe
+ALPHA = 0.05  # family-wise level of the Holm-adjusted tests
+# Margin on the angle's test RMSE, in degrees, fixed before any run it judges. A rotation by 1 degree moves a
+# point 10 px from the centre of a 28x28 digit (about the reach of its strokes) by 0.17 px, well under the
+# one-pixel blur of the bilinear resampling that made the images: a gap in the error that small is finer than
+# the images can show. It is also under 4% of the RMSE of always predicting 0 degrees (45/sqrt(3) = 26 degrees).
+ANGLE_RMSE_MARGIN = 1.0
+# The chapter's family: each unified objective against the two-head network on both tasks, and against each
+# single-task network on its task. (candidate, baseline, metric)
+COMPARISONS: tuple[tuple[str, str, str], ...] = tuple(
+    (method, baseline, metric)
+    for method in ("unified_mse_or", "unified_mse")
+    for baseline, metric in (("separate_heads", "test_acc"), ("separate_heads", "test_rmse_angle"),
+                             ("classifier_only", "test_acc"), ("regressor_only", "test_rmse_angle")))
+_MEASURES = {"test_acc": ("accuracy", 100.0, "pp"), "test_rmse_angle": ("angle RMSE", 1.0, "°")}
+
+
+def records_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per run: ``dataset``, ``method``, ``lr``, ``seed``, ``status``, the test metrics (NaN where the
+    method has no such output or the run diverged) and ``seconds`` (the median over the run's epochs: robust to
+    a burst of load on a shared machine)."""
+    rows = []
+    for record in records:
+        config, metrics = record["config"], record["metrics"]
+        rows.append({"dataset": config["dataset"], "method": config["method"], "lr": config["lr"],
+                     "seed": config["seed"], "status": record["status"],
+                     **{key: metrics.get(key, math.nan) for key in ("test_acc", "test_rmse_angle", "test_r2_angle")},
+                     "seconds": statistics.median(h["seconds"] for h in record["history"])})
+    return pd.DataFrame(rows, columns=["dataset", "method", "lr", "seed", "status", "test_acc", "test_rmse_angle",
+                                       "test_r2_angle", "seconds"])
+
+
+def selection_display(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The learning-rate choice: per method (rows) the mean validation score over the selection seeds at each
+    rate (columns), and the rate chosen (the best; ties to the smaller). Reads validation metrics only."""
+    configs = [unification_config_from_dict(r["config"]) for r in records]
+    scores = pd.DataFrame({"method": [c.method for c in configs], "lr": [c.lr for c in configs],
+                           "score": [validation_score(c, r) for c, r in zip(configs, records)]})
+    table = scores.pivot_table(index="method", columns="lr", values="score", aggfunc="mean")
+    table = table.reindex([m for m in METHODS if m in table.index])
+    shown = table.map(lambda value: f"{value:.3f}")
+    shown.columns = [f"{lr:g}" for lr in table.columns]
+    chosen = chosen_learning_rates(configs, records)
+    shown["chosen"] = [f"{chosen[m]:g}" for m in table.index]
+    shown.index = [SHORT_LABELS[m] for m in table.index]
+    return shown
+
+
+def unification_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Mean and std over seeds per method of the reporting runs (indexed by method, in ``METHODS`` order).
+
+    Columns: ``runs``, ``lr`` (the chosen rate), ``acc_mean``/``acc_std`` (test accuracy), ``rmse_mean``/
+    ``rmse_std`` (test RMSE of the angle, degrees), ``r2_mean``/``r2_std`` and ``seconds_mean``/``seconds_std``
+    (training seconds per epoch); NaN where a method has no such output. Only ``ok`` runs count.
+    """
+    frame = records_frame(records)
+    frame = frame[frame.status == "ok"].rename(columns={"test_acc": "acc", "test_rmse_angle": "rmse",
+                                                        "test_r2_angle": "r2"})
+    grouped = frame.groupby("method")
+    table = grouped[["acc", "rmse", "r2", "seconds"]].agg(["mean", "std"])
+    table.columns = [f"{name}_{stat}" for name, stat in table.columns]
+    table.insert(0, "lr", grouped["lr"].first())
+    table.insert(0, "runs", grouped.size())
+    return table.reindex([m for m in METHODS if m in table.index])
+
+
+def unification_display(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` as text for the page: one row per method, "mean ± std" cells, "—" where a method has none."""
+    def cell(mean: float, std: float, scale: float, digits: int) -> str:
+        if mean != mean:
+            return "—"
+        return f"{scale * mean:.{digits}f}" + ("" if std != std else f" ± {scale * std:.{digits}f}")
+
+    columns = {"accuracy (%)": ("acc", 100, 2), "angle RMSE (°)": ("rmse", 1, 2), "s / epoch": ("seconds", 1, 2)}
+    shown = pd.DataFrame({name: [cell(r[f"{key}_mean"], r[f"{key}_std"], scale, digits) for _, r in table.iterrows()]
+                          for name, (key, scale, digits) in columns.items()},
+                         index=[SHORT_LABELS[m] for m in table.index])
+    shown.insert(0, "runs", list(table.runs))
+    shown.insert(0, "lr", [f"{lr:g}" for lr in table.lr])
+    return shown
+
+
+def unification_figure(table: pd.DataFrame, *, unit: str = "°") -> Any:
+    """Test accuracy (x) against regression RMSE (y) per method, error bars one std over seeds.
+
+    The single-task references have one metric each, so they are lines: a vertical one at the classifier's
+    accuracy and a horizontal one at the regressor's RMSE, each with a band of one std.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), facecolor="white")
+    markers = {"unified_mse": "o", "unified_mse_or": "s", "separate_heads": "D"}
+    for method, marker in markers.items():
+        if method in table.index:
+            row = table.loc[method]
+            ax.errorbar(100 * row.acc_mean, row.rmse_mean, xerr=100 * _zero(row.acc_std), yerr=_zero(row.rmse_std),
+                        fmt=marker, capsize=4, markersize=8, label=METHOD_LABELS[method])
+    for method, draw, span, column in (("classifier_only", ax.axvline, ax.axvspan, "acc"),
+                                       ("regressor_only", ax.axhline, ax.axhspan, "rmse")):
+        if method in table.index:
+            scale = 100 if column == "acc" else 1
+            mean, std = scale * table.loc[method, f"{column}_mean"], scale * _zero(table.loc[method, f"{column}_std"])
+            draw(mean, color="grey", linestyle="--" if column == "acc" else ":", label=METHOD_LABELS[method])
+            span(mean - std, mean + std, color="grey", alpha=0.15, linewidth=0)
+    ax.set_xlabel("test accuracy (%)  →  better")
+    ax.set_ylabel(f"test RMSE of the angle ({unit})  ↓  better")
+    ax.legend(fontsize="small", loc="best")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def _zero(value: float) -> float:
+    """A std that is NaN (one seed) drawn as 0."""
+    return 0.0 if value != value else float(value)
+
+
+def unification_tests(records: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -> pd.DataFrame:
+    """Every comparison of :data:`COMPARISONS` on the reporting ``records``, paired on the seed, Holm-adjusted
+    together: :func:`sigmse.report.verdicts.holm_verdicts`'s frame with a ``metric`` column, in ``COMPARISONS`` order.
+
+    Accuracy is judged against :data:`sigmse.report.verdicts.ACCURACY_MARGINS` of the dataset, the angle's RMSE
+    (lower is better) against :data:`ANGLE_RMSE_MARGIN`. A diverged run has no test metric, so its pairs are
+    left out and counted in ``note``.
+    """
+    frame = records_frame(records)
+    if frame.duplicated(["dataset", "method", "seed"]).any():
+        raise ValueError("more than one run per method and seed: pass the reporting records only (one learning "
+                         "rate per method)")
+    parts = [verdicts.paired_tests(frame, metric, claim=CLAIM, baseline=baseline, column="method", levels=[method],
+                                   margins=verdicts.ACCURACY_MARGINS if metric == "test_acc" else ANGLE_RMSE_MARGIN,
+                                   higher_is_better=metric == "test_acc").assign(metric=metric)
+             for method, baseline, metric in COMPARISONS]
+    return verdicts.holm_verdicts(pd.concat(parts, ignore_index=True), alpha=alpha)
+
+
+def _row(tests: pd.DataFrame, method: str, baseline: str, metric: str) -> pd.Series | None:
+    found = tests[(tests.method == method) & (tests.baseline == baseline) & (tests.metric == metric)]
+    return None if found.empty else found.iloc[0]
+
+
+def _text(row: pd.Series | None, metric: str) -> str:
+    """:func:`sigmse.report.verdicts.verdict_text` on the metric's scale (degrees written without a space)."""
+    _, scale, unit = _MEASURES[metric]
+    return verdicts.verdict_text(row, scale=scale, unit=unit).replace(" °", "°")
+
+
+def unification_verdict(tests: pd.DataFrame, method: str = "unified_mse_or",
+                        baseline: str = "separate_heads") -> str:
+    """One line: ``method`` against ``baseline`` on accuracy and on the angle, each verdict with its effect,
+    interval and seeds, e.g. ``"accuracy not worse (non-inferior by 0.50 pp): −0.10 pp [−0.40, +0.20], 5 seeds;
+    angle RMSE worse: +1.20° [+0.60, +1.80], 5 seeds"``; ``not run`` where a method has no runs."""
+    return (f"accuracy {_text(_row(tests, method, baseline, 'test_acc'), 'test_acc')}; "
+            f"angle RMSE {_text(_row(tests, method, baseline, 'test_rmse_angle'), 'test_rmse_angle')}")
+
+
+def unification_versus_single(tests: pd.DataFrame, method: str = "unified_mse_or") -> str:
+    """One line: ``method`` against the classifier alone on accuracy and the regressor alone on the angle."""
+    return (f"accuracy against the classifier alone "
+            f"{_text(_row(tests, method, 'classifier_only', 'test_acc'), 'test_acc')}; angle RMSE against the "
+            f"regressor alone {_text(_row(tests, method, 'regressor_only', 'test_rmse_angle'), 'test_rmse_angle')}")
+
+
+def verdict_display(tests: pd.DataFrame) -> pd.DataFrame:
+    """The family as text for the page: per comparison the measure, the mean paired difference with its 95%
+    interval, the Holm-adjusted p-value behind the verdict (:func:`sigmse.report.verdicts.decisive_p`; "—" without a
+    test) and the verdict;
+    a ``note`` column only where pairs were left out."""
+    rows = []
+    for _, row in tests.iterrows():
+        measure, scale, unit = _MEASURES[row["metric"]]
+        if row["n_pairs"] < 2:
+            difference = "—" if row["n_pairs"] == 0 else f"{row['mean_diff'] * scale:+.2f}"
+        else:
+            difference = (f"{row['mean_diff'] * scale:+.2f} [{row['ci95_low'] * scale:+.2f}, "
+                          f"{row['ci95_high'] * scale:+.2f}]")
+        rows.append({"comparison": f"{SHORT_LABELS[row['method']]} vs {SHORT_LABELS[row['baseline']]}",
+                     "measure": f"{measure} ({unit})", "difference [95% CI]": difference.replace("-", "\u2212"),
+                     "p (Holm)": f"{p:.3g}" if math.isfinite(p := verdicts.decisive_p(row)) else "—",
+                     "verdict": verdicts.verdict_label(row, scale, unit).replace(" °", "°"), "note": row["note"]})
+    shown = pd.DataFrame(rows).set_index("comparison")
+    return shown if shown["note"].astype(bool).any() else shown.drop(columns="note")
+
+
+def unification_numbers(table: pd.DataFrame) -> dict[str, float]:
+    """Plain floats for the page's prose: ``<method>_<acc|rmse|r2|seconds>`` and ``..._std`` (accuracy in %),
+    and ``<method>_lr``. A std over one seed (NaN) is given as 0; a metric a method does not have is NaN."""
+    numbers = {}
+    for method, row in table.iterrows():
+        numbers[f"{method}_lr"] = float(row["lr"])
+        for name, scale in (("acc", 100.0), ("rmse", 1.0), ("r2", 1.0), ("seconds", 1.0)):
+            numbers[f"{method}_{name}"] = scale * float(row[f"{name}_mean"])
+            numbers[f"{method}_{name}_std"] = scale * _zero(float(row[f"{name}_std"]))
+    return numbers
+
+
+def unification_provenance(records: Sequence[Mapping[str, Any]], profile: str) -> str:
+    """One line: where and from which commit the records were made, and under which profile."""
+    info = [r["provenance"] for r in records]
+    machines = sorted({i["device_name"] for i in info})
+    commits = sorted({(i["git_commit"] or "unknown")[:12] + (" (modified)" if i["git_dirty"] else "") for i in info})
+    return (f"{len(records)} runs under profile {profile} on {'; '.join(machines)}, sigmse commit "
+            f"{', '.join(commits)}, torch {', '.join(sorted({i['torch_version'] for i in info}))}")

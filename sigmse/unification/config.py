@@ -1,0 +1,202 @@
+r"""The runs of the unification experiment: its methods, its regression targets, the config of one run, and
+which runs a profile trains.
+
+:class:`UnificationConfig` is one run of :mod:`sigmse.unification.train` (which trains and stores it): a method of
+:data:`METHODS`, a dataset of :data:`DATASETS`, the regression targets (:data:`REGRESSION_TARGETS`; the book's runs
+use the angle alone), the rotation, the learning rate, and the data and training budget. Like
+:class:`sigmse.config.RunConfig` it is a frozen dataclass validated on construction, identified by the hash of its
+fields (the device excluded), and rebuilt from a stored record by :func:`unification_config_from_dict`, which
+rejects unknown keys.
+
+Which runs follow the protocol of :mod:`sigmse.runs.protocol`: every method trains at every learning rate of the
+profile's MNIST grid (:func:`unification_lr_grid`) with the profile's *selection* seeds
+(:func:`selection_configs`); per method the rate with the best mean :func:`validation_score` wins
+(:func:`chosen_learning_rates`, ties to the smaller rate), and it trains again with the *reporting* seeds
+(:func:`report_configs`), which are all the chapter shows and tests. The choice is protocol's own
+(:func:`sigmse.runs.protocol.report_configs`), applied to the score below.
+
+**The validation score** has to rank the learning rates of methods that have one output or two. Each task is
+scored by the share of a trivial predictor's error that the method removes on the validation split, clipped
+at 0, so 0 is "no better than trivial" and 1 is perfect:
+
+.. math::
+    s_\text{cls} = \max\Bigl(0, 1 - \frac{1 - \text{acc}}{1 - 1/C}\Bigr), \qquad
+    s_\text{reg} = \max\Bigl(0, 1 - \frac{\text{RMSE}}{\text{SD}}\Bigr) = \max\bigl(0, 1 - \sqrt{1 - R^2}\bigr),
+
+with chance accuracy :math:`1/C`, SD the standard deviation of the validation targets (the RMSE of predicting
+their mean) and :math:`R^2` the validation :math:`R^2`; with several regression targets :math:`s_\text{reg}` is the
+mean over them. A method's score is the mean of the scores of the tasks it has outputs for (both, for the
+two-output methods); a diverged run scores 0, the worst any run can score.
+Why this score: each method is chosen on exactly the outputs it is then judged on, so the single-task
+references get their best classification (or regression) rate, the conservative side for the claim that one
+objective does both; the two tasks are on one scale fixed before any run (each anchored at its trivial
+predictor: guessing a class, predicting the mean target), so neither task dominates the choice by its units;
+and both terms are linear in the error, like accuracy itself. Test metrics are never read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+import math
+from typing import Any, Mapping, Sequence
+
+from sigmse.config import (DEVICES, IdentifiedConfig, check_choice, check_data_budget, check_number,
+                           reject_unknown_keys)
+from sigmse.runs import protocol
+from sigmse.data.datasets import get_dataset_spec
+from sigmse.runs.profiles import Profile, get_profile
+
+__all__ = [
+    "METHODS",
+    "REGRESSION_TARGETS",
+    "DATASETS",
+    "UnificationConfig",
+    "unification_config_from_dict",
+    "unification_lr_grid",
+    "selection_configs",
+    "validation_score",
+    "chosen_learning_rates",
+    "report_configs",
+]
+
+METHODS = ("unified_mse", "unified_mse_or", "separate_heads", "classifier_only", "regressor_only")
+CLASSIFYING = ("unified_mse", "unified_mse_or", "separate_heads", "classifier_only")
+REGRESSING = ("unified_mse", "unified_mse_or", "separate_heads", "regressor_only")
+REGRESSION_TARGETS = ("angle", "ink")  # stored in this order whatever order they are given in
+DATASETS = ("mnist", "fashion-mnist")  # 28x28 greyscale on a black background: zero fill is the background
+
+
+# ---- config ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnificationConfig(IdentifiedConfig):
+    """One run of the unification experiment. Defaults: the quick profile's unified run with Output Reset."""
+
+    method: str = "unified_mse_or"
+    dataset: str = "mnist"
+    targets: tuple[str, ...] = ("angle",)  # regression targets, a non-empty subset of REGRESSION_TARGETS
+    max_angle: float = 45.0  # degrees; angles ~ U[-max_angle, max_angle]
+    angle_seed: int = 0  # the angles' own seed: the same rotated data for every method and training seed
+    epochs: int = 3
+    lr: float = 1e-3  # Adam; a profile's runs take it from the grid (unification_lr_grid) and the choice
+    batch_size: int = 128
+    train_subset: int | None = 5000  # class-stratified subset of the training split; None = all of it
+    test_subset: int | None = None  # the first N test images
+    val_size: int = 5000  # validation images carved from the training set (fixed split)
+    seed: int = 0  # initialisation and batch order
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        check_choice("method", self.method, METHODS)
+        check_choice("dataset", self.dataset, DATASETS)
+        targets = tuple(self.targets) if isinstance(self.targets, (tuple, list)) else None
+        if not targets or len(set(targets)) != len(targets):
+            raise ValueError(f"targets must be a non-empty list of distinct names from "
+                             f"{', '.join(REGRESSION_TARGETS)}; got {self.targets!r}")
+        for target in targets:
+            check_choice("regression target", target, REGRESSION_TARGETS)
+        object.__setattr__(self, "targets", tuple(t for t in REGRESSION_TARGETS if t in targets))
+        check_number("max_angle", self.max_angle, low=0.0, high=180.0, low_open=True)
+        check_number("angle_seed", self.angle_seed, integer=True)
+        check_number("epochs", self.epochs, low=1, integer=True)
+        check_number("lr", self.lr, low=0.0, low_open=True)
+        check_number("batch_size", self.batch_size, low=1, integer=True)
+        check_data_budget(self)
+        check_choice("device", self.device, DEVICES)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "targets": list(self.targets)}
+
+    @property
+    def classifies(self) -> bool:
+        return self.method in CLASSIFYING
+
+    @property
+    def regresses(self) -> bool:
+        return self.method in REGRESSING
+
+    def with_(self, **changes: Any) -> "UnificationConfig":
+        return replace(self, **changes)
+
+
+def unification_config_from_dict(data: Mapping[str, Any]) -> UnificationConfig:
+    """Build a :class:`UnificationConfig` from a mapping, rejecting unknown keys by name."""
+    reject_unknown_keys(UnificationConfig, data)
+    values = dict(data)
+    if isinstance(values.get("targets"), list):
+        values["targets"] = tuple(values["targets"])
+    return UnificationConfig(**values)
+
+
+# ---- which runs -----------------------------------------------------------------------------------------
+
+
+def _profile(profile: str | Profile) -> Profile:
+    return get_profile(profile) if isinstance(profile, str) else profile
+
+
+def unification_lr_grid(profile: str | Profile) -> tuple[float, ...]:
+    """The learning rates every method tries: the profile's MNIST grid (same data, trunk and optimizer as the
+    accuracy chapter's MNIST runs; smoke: 1e-3, 3e-3; quick: 1e-4 to 1e-2; paper: 3e-4 to 1e-2)."""
+    return tuple(_profile(profile).budgets["mnist"].lr_grid)
+
+
+def selection_configs(profile: str | Profile, *, seeds: Sequence[int] | None = None,
+                      device: str | None = None) -> list[UnificationConfig]:
+    """The selection runs: every method x learning rate of :func:`unification_lr_grid` x selection seed.
+
+    The budget is the profile's MNIST budget (smoke: 512 training images, 1 epoch; quick: 5000 images,
+    3 epochs; paper: the full 55,000, 20 epochs, on CUDA), with its validation split; ``seeds`` default to the
+    profile's ``selection_seeds``.
+    """
+    chosen = _profile(profile)
+    budget = chosen.budgets["mnist"]
+    if budget.val_size < 1:
+        raise ValueError(f"profile {chosen.name!r} has val_size {budget.val_size} for mnist; choosing a learning "
+                         "rate needs a validation split of at least 1 image")
+    return [UnificationConfig(method=method, dataset="mnist", epochs=budget.epochs, lr=lr,
+                              batch_size=budget.batch_size, train_subset=budget.train_subset,
+                              test_subset=budget.test_subset, val_size=budget.val_size, seed=seed,
+                              device=device or chosen.device)
+            for method in METHODS for lr in unification_lr_grid(chosen)
+            for seed in (chosen.selection_seeds if seeds is None else seeds)]
+
+
+def validation_score(config: UnificationConfig, record: Mapping[str, Any]) -> float:
+    """The validation score of one run (module docstring): the mean over its tasks of the share of a trivial
+    predictor's error removed, in [0, 1]; 0 for a run that did not end 'ok'. Reads validation metrics only."""
+    if record["status"] != "ok":
+        return 0.0
+    metrics = record["metrics"]
+    needed = (["val_acc"] if config.classifies else []) + ([f"val_r2_{t}" for t in config.targets]
+                                                           if config.regresses else [])
+    missing = [key for key in needed if key not in metrics]
+    if missing:
+        raise ValueError(f"run {config.hash} has no {', '.join(missing)}: choosing a learning rate needs the "
+                         f"validation metrics (val_size is {config.val_size})")
+    scores = []
+    if config.classifies:
+        chance = 1.0 / get_dataset_spec(config.dataset).num_classes
+        scores.append(max(0.0, 1.0 - (1.0 - float(metrics["val_acc"])) / (1.0 - chance)))
+    if config.regresses:
+        per_target = [max(0.0, 1.0 - math.sqrt(max(0.0, 1.0 - float(metrics[f"val_r2_{t}"]))))
+                      for t in config.targets]
+        scores.append(sum(per_target) / len(per_target))
+    return sum(scores) / len(scores)
+
+
+def chosen_learning_rates(selection: Sequence[UnificationConfig],
+                          records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Per method, the learning rate with the best mean validation score over the selection seeds (ties: the
+    smaller rate); ``records`` are the stored records of ``selection`` in the same order."""
+    by_group = protocol.chosen_learning_rates(selection, records, score=validation_score)
+    methods = {protocol.lr_group(config): config.method for config in selection}
+    return {methods[group]: lr for group, lr in by_group.items()}
+
+
+def report_configs(selection: Sequence[UnificationConfig], records: Sequence[Mapping[str, Any]],
+                   report_seeds: Sequence[int]) -> list[UnificationConfig]:
+    """The reporting runs: each method at its chosen learning rate, once per reporting seed (never a selection
+    seed: :func:`sigmse.runs.protocol.report_configs` refuses an overlap)."""
+    return protocol.report_configs(selection, records, report_seeds, score=validation_score)

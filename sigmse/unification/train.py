@@ -1,0 +1,438 @@
+r"""One MSE objective for classification *and* regression: a test of the paper's unification claim.
+
+Tyagi et al. suggest that, since Sigmoid-MSE classifies as well as softmax cross-entropy, one squared-error
+objective could serve classification and regression alike. This module tests that on MNIST with a regression
+target made from the same images: every image is rotated by a known angle drawn uniformly from
+``[-max_angle, max_angle]`` (45 degrees by default), and the network predicts the digit *and* the angle.
+Optionally it also predicts the *ink mass* (mean pixel intensity of the rotated image, standardised); the
+book's runs use the angle alone (``targets=("angle",)``).
+
+Methods (all on the ``mlp`` trunk 784-256-256, ReLU; only the last layer's width and the loss differ):
+
+* ``unified_mse``: one output layer of ``10 + R`` units and ONE objective, the sum of per-output squared
+  errors: sigmoid of the 10 class outputs against 1/0 targets, the R regression outputs linear against the
+  standardised targets. Summing (not weighting) means there is no task weight to tune.
+* ``unified_mse_or``: the same with Output Reset on the 10 class outputs (:mod:`sigmse.losses.output_reset`).
+* ``separate_heads``: the same ``10 + R`` outputs read as two heads, cross-entropy on the 10 class logits plus
+  the squared error of the R regression outputs, summed with weight 1. (A linear layer of ``10 + R`` units *is*
+  a 10-unit and an R-unit head side by side: no weight is shared between rows, and Adam is per-parameter, so
+  the two methods differ in the loss only.)
+* ``classifier_only`` (cross-entropy, 10 outputs) and ``regressor_only`` (squared error, R outputs): the
+  single-task references.
+
+A run is a :class:`~sigmse.unification.config.UnificationConfig` (:mod:`sigmse.unification.config`: the methods,
+the targets, the budget, and which runs a profile trains). Every method trains with Adam at its own learning
+rate, chosen on validation with the profile's selection seeds and then trained with its reporting seeds
+(:func:`run_unification_experiment`, the protocol of :mod:`sigmse.runs.protocol`).
+
+Data path, as in :mod:`sigmse.train`: the dataset is loaded once, the angles are drawn on the CPU from their own
+seed (``angle_seed``: every method and training seed sees the same rotated images), the kept images are
+rotated in one batched ``affine_grid``/``grid_sample`` pass on the device and normalised once; each epoch draws
+one ``randperm`` on the device and trains on slices. Rotation is bilinear with zero fill and matches
+:func:`torchvision.transforms.functional.rotate` (counter-clockwise for positive angles; tested).
+
+A run evaluates the validation and test splits once, after its last epoch (its history keeps the training loss
+and time per epoch). Records are stored through :func:`sigmse.runs.store.write_record` under
+``<results_dir>/<profile>/unification/``; :mod:`sigmse.unification.analysis` turns them into the chapter's
+tables, figure and verdicts.
+
+Reference: K. Tyagi et al., *Making Sigmoid-MSE Great Again: Output Reset Challenges Softmax Cross-Entropy in
+Neural Network Classification*, arXiv:2411.11213, 2024.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sigmse.losses import functional
+from sigmse.data.datasets import Dataset, load_dataset, resolve_data_dir
+from sigmse.models import get_model
+from sigmse.runs.profiles import Profile, get_profile
+from sigmse.runs.protocol import ExperimentRecords
+from sigmse.seeds import stream_seed
+from sigmse.data.splits import subset_indices, validation_split
+from sigmse.runs.store import SCHEMA_VERSION, envelope_problems, provenance, read_record, write_record
+from sigmse.train import evaluate_logits, resolve_device
+from sigmse.unification.config import (METHODS, UnificationConfig, report_configs, selection_configs,
+                                       unification_config_from_dict)
+
+__all__ = [
+    "rotate_images",
+    "RotatedData",
+    "prepare_rotated",
+    "unified_mse",
+    "method_loss",
+    "train_unification",
+    "unification_record_path",
+    "validate_unification_record",
+    "read_unification_record",
+    "run_or_load_unification",
+    "run_unification_sweep",
+    "run_unification_experiment",
+]
+
+SPLIT_SEED = 0  # validation split and training subset, as in sigmse.train
+ROTATE_CHUNK = 8192  # images per affine_grid/grid_sample call: bounds the grid's memory (N*H*W*2 floats)
+
+
+# ---- data: rotated images and their regression targets --------------------------------------------------
+
+
+def rotate_images(images: Tensor, angles: Tensor) -> Tensor:
+    """Rotate each image of ``images`` (N, C, H, W) counter-clockwise by ``angles`` (N,) degrees about its centre.
+
+    Bilinear, zero fill, ``align_corners=False``: the same as
+    ``torchvision.transforms.functional.rotate(image, angle, InterpolationMode.BILINEAR)`` for square images.
+    The whole batch goes through ``affine_grid``/``grid_sample`` in chunks of ``ROTATE_CHUNK``.
+    """
+    if images.ndim != 4 or angles.shape != images.shape[:1]:
+        raise ValueError(f"images must be (N, C, H, W) and angles (N,); got {tuple(images.shape)} and "
+                         f"{tuple(angles.shape)}")
+    if images.shape[2] != images.shape[3]:
+        raise ValueError(f"images must be square, got {images.shape[2]}x{images.shape[3]}")
+    radians = angles.to(images.dtype).deg2rad()
+    cos, sin = radians.cos(), radians.sin()
+    # output pixel (x, y), in normalised coordinates with y down, reads the input at R(-angle) (x, y)
+    theta = torch.stack([torch.stack([cos, -sin, torch.zeros_like(cos)], 1),
+                         torch.stack([sin, cos, torch.zeros_like(cos)], 1)], 1)  # (N, 2, 3)
+    out = []
+    for start in range(0, len(images), ROTATE_CHUNK):  # over chunks, never over images
+        block = images[start:start + ROTATE_CHUNK]
+        grid = F.affine_grid(theta[start:start + ROTATE_CHUNK], list(block.shape), align_corners=False)
+        out.append(F.grid_sample(block, grid, mode="bilinear", padding_mode="zeros", align_corners=False))
+    return torch.cat(out) if out else images.clone()
+
+
+@dataclass(frozen=True)
+class RotatedData:
+    """Rotated, normalised images, labels and standardised regression targets of one run, on the device."""
+
+    train_images: Tensor  # (N, C, H, W) float32, normalised
+    train_labels: Tensor  # (N,) int64
+    train_targets: Tensor  # (N, R) float32, standardised
+    val_images: Tensor
+    val_labels: Tensor
+    val_targets: Tensor
+    test_images: Tensor
+    test_labels: Tensor
+    test_targets: Tensor
+    target_scale: Tensor  # (R,): a standardised target times this (plus target_offset) is in its own unit
+    target_offset: Tensor  # (R,)
+    num_classes: int
+
+
+def _angles(n_train: int, n_test: int, config: UnificationConfig) -> tuple[Tensor, Tensor]:
+    """Angles in degrees for *every* train and test image, from ``angle_seed`` on the CPU (same on any device)."""
+    generator = torch.Generator().manual_seed(stream_seed("rotation-angle", config.angle_seed))
+    draws = torch.rand(n_train + n_test, generator=generator, dtype=torch.float64)
+    angles = ((2 * draws - 1) * config.max_angle).float()
+    return angles[:n_train], angles[n_train:]
+
+
+def _data_key(config: UnificationConfig, device: torch.device, data_dir: str | Path | None) -> tuple[Any, ...]:
+    """Everything :func:`prepare_rotated` depends on: runs with the same key share one prepared copy."""
+    return (config.dataset, config.targets, config.max_angle, config.angle_seed, config.train_subset,
+            config.test_subset, config.val_size, str(device), str(resolve_data_dir(data_dir).resolve()))
+
+
+_PREPARED: dict[tuple[Any, ...], "RotatedData"] = {}  # the last prepared data (one entry): a sweep rotates once
+
+
+def prepare_rotated(config: UnificationConfig, device: torch.device, data_dir: str | Path | None = None,
+                    dataset: Dataset | None = None) -> RotatedData:
+    """Load, split, rotate, normalise and make the regression targets, on ``device``.
+
+    Targets: the angle divided by the standard deviation of ``U[-a, a]``, ``a / sqrt(3)`` (mean 0 by design);
+    the ink mass (mean of the rotated image on the [0, 1] scale) standardised with the training part's mean
+    and standard deviation. Normalisation uses the dataset's (unrotated) pixel mean and std.
+
+    The result is kept for the next call with the same data settings (the methods and seeds of a sweep share
+    it; nothing writes to it); a ``dataset`` passed in is never cached.
+    """
+    if dataset is not None:
+        return _prepare_rotated(config, device, dataset)
+    key = _data_key(config, device, data_dir)
+    if key not in _PREPARED:
+        _PREPARED.clear()  # one entry: full MNIST on a GPU is ~0.2 GB
+        _PREPARED[key] = _prepare_rotated(config, device, load_dataset(config.dataset, data_dir))
+    return _PREPARED[key]
+
+
+def _prepare_rotated(config: UnificationConfig, device: torch.device, dataset: Dataset) -> RotatedData:
+    """:func:`prepare_rotated` without the cache."""
+    spec = dataset.spec
+    train_angles, test_angles = _angles(len(dataset.train_labels), len(dataset.test_labels), config)
+    train_index, val_index = validation_split(len(dataset.train_labels), config.val_size, seed=SPLIT_SEED)
+    if config.train_subset is not None and config.train_subset < len(train_index):
+        picked = subset_indices(dataset.train_labels[train_index], config.train_subset, seed=SPLIT_SEED)
+        train_index = train_index[picked]
+    n_test = len(dataset.test_labels) if config.test_subset is None else config.test_subset
+    kept = torch.cat([train_index, val_index])  # rotate only the images this run uses
+    images01 = torch.cat([dataset.train_images[kept], dataset.test_images[:n_test]]).to(device).float().div_(255)
+    angles = torch.cat([train_angles[kept], test_angles[:n_test]]).to(device)  # (N,) degrees
+    labels = torch.cat([dataset.train_labels[kept], dataset.test_labels[:n_test]]).to(device)
+    rotated = rotate_images(images01, angles)  # (N, C, H, W) in [0, 1]
+    n_train, n_fit = len(train_index), len(kept)
+
+    raw, offset, scale = [], [], []  # per target: values (N,), and how to standardise them
+    for target in config.targets:
+        if target == "angle":
+            raw.append(angles)
+            offset.append(0.0)
+            scale.append(config.max_angle / math.sqrt(3))
+        else:  # ink
+            ink = rotated.mean(dim=(1, 2, 3))
+            raw.append(ink)
+            offset.append(float(ink[:n_train].mean()))
+            scale.append(float(ink[:n_train].std()))
+    offset_t = torch.tensor(offset, device=device)
+    scale_t = torch.tensor(scale, device=device)
+    targets = (torch.stack(raw, 1) - offset_t) / scale_t  # (N, R)
+    mean = torch.tensor(spec.mean, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(spec.std, device=device).view(1, -1, 1, 1)
+    images = (rotated - mean) / std
+    parts = [slice(0, n_train), slice(n_train, n_fit), slice(n_fit, None)]
+    (tr_x, va_x, te_x), (tr_y, va_y, te_y), (tr_t, va_t, te_t) = (
+        [tensor[p] for p in parts] for tensor in (images, labels, targets))
+    return RotatedData(tr_x, tr_y, tr_t, va_x, va_y, va_t, te_x, te_y, te_t, scale_t, offset_t, spec.num_classes)
+
+
+# ---- losses ---------------------------------------------------------------------------------------------
+
+
+def _squared_error(outputs: Tensor, targets: Tensor) -> Tensor:
+    """Per-sample sum of squared errors, (N,)."""
+    return (outputs - targets).square().sum(dim=1)
+
+
+def unified_mse(outputs: Tensor, labels: Tensor, targets: Tensor, *, num_classes: int,
+                output_reset: bool = False, reduction: str = "mean") -> Tensor:
+    r"""One squared-error objective over class and regression outputs.
+
+    .. math::
+        l_n = \sum_{i=1}^{C} \bigl(\sigma(z_{n,i}) - t_{n,i}\bigr)^2
+              + \sum_{j=1}^{R} \bigl(z_{n,C+j} - y_{n,j}\bigr)^2,
+
+    with :math:`t_{n,i} = 1` for the correct class and 0 otherwise (or, with ``output_reset=True``, the Output
+    Reset targets :math:`t'` of :func:`sigmse.losses.functional.sigmoid_mse_or`) and :math:`y_n` the standardised
+    regression targets; combined over samples by ``reduction``. Every output's squared error counts once: there
+    is no task weight.
+
+    Args:
+        outputs: the network's :math:`C + R` outputs :math:`z`.
+        labels: class indices, int64.
+        targets: standardised regression targets.
+        num_classes: :math:`C`, the number of leading outputs that are class outputs.
+        output_reset: Output Reset on the class outputs. Default: ``False``.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
+
+    Shape:
+        outputs :math:`(N, C + R)`; labels :math:`(N,)`; targets :math:`(N, R)`; output scalar or :math:`(N,)`.
+    """
+    if outputs.ndim != 2 or targets.ndim != 2 or outputs.shape != (len(targets), num_classes + targets.shape[1]):
+        raise ValueError(f"outputs must be (N, num_classes + R) = (N, {num_classes} + R) with targets (N, R); got "
+                         f"outputs {tuple(outputs.shape)} and targets {tuple(targets.shape)}")
+    functional.check_reduction(reduction)
+    classify = functional.sigmoid_mse_or if output_reset else functional.sigmoid_mse
+    per_sample = classify(outputs[:, :num_classes], labels, reduction="none")
+    per_sample = per_sample + _squared_error(outputs[:, num_classes:], targets)
+    return per_sample.mean() if reduction == "mean" else per_sample.sum() if reduction == "sum" else per_sample
+
+
+def method_loss(method: str, outputs: Tensor, labels: Tensor, targets: Tensor, num_classes: int) -> Tensor:
+    """The mean training loss of ``method`` on a batch (see the module docstring)."""
+    if method in ("unified_mse", "unified_mse_or"):
+        return unified_mse(outputs, labels, targets, num_classes=num_classes, output_reset=method == "unified_mse_or")
+    if method == "separate_heads":
+        return (F.cross_entropy(outputs[:, :num_classes], labels)
+                + _squared_error(outputs[:, num_classes:], targets).mean())
+    if method == "classifier_only":
+        return F.cross_entropy(outputs, labels)
+    if method == "regressor_only":
+        return _squared_error(outputs, targets).mean()
+    raise ValueError(f"method {method!r} is not allowed; choose one of: {', '.join(METHODS)}")
+
+
+# ---- training -------------------------------------------------------------------------------------------
+
+
+def _split_outputs(config: UnificationConfig, outputs: Tensor, num_classes: int) -> tuple[Tensor | None, Tensor | None]:
+    """(class logits or None, regression outputs or None) of a method's outputs."""
+    c = num_classes if config.classifies else 0
+    return (outputs[:, :c] if c else None), (outputs[:, c:] if config.regresses else None)
+
+
+def _metrics(config: UnificationConfig, outputs: Tensor, labels: Tensor, targets: Tensor, data: RotatedData,
+             split: str) -> dict[str, float]:
+    """Accuracy, and per regression target RMSE (in the target's unit: degrees for the angle) and R^2."""
+    logits, regression = _split_outputs(config, outputs, data.num_classes)
+    result: dict[str, float] = {}
+    if logits is not None:
+        result[f"{split}_acc"] = float((logits.argmax(1) == labels).float().mean())
+    if regression is not None:
+        error = (regression - targets) * data.target_scale  # (N, R) in the targets' units
+        truth = targets * data.target_scale
+        sse, sst = error.square().sum(0), (truth - truth.mean(0)).square().sum(0)
+        for j, name in enumerate(config.targets):
+            result[f"{split}_rmse_{name}"] = math.sqrt(float(sse[j]) / len(targets))
+            result[f"{split}_r2_{name}"] = 1.0 - float(sse[j]) / max(float(sst[j]), 1e-12)
+    return result
+
+
+def _final_metrics(config: UnificationConfig, model: nn.Module, data: RotatedData) -> dict[str, float] | None:
+    """Validation (what the learning-rate choice reads) and test metrics after the last epoch; ``None`` if any
+    output is not finite (the run diverged)."""
+    splits = {"val": (data.val_images, data.val_labels, data.val_targets),
+              "test": (data.test_images, data.test_labels, data.test_targets)}
+    outputs = {name: evaluate_logits(model, images) for name, (images, _, _) in splits.items() if len(images)}
+    if not all(bool(torch.isfinite(out).all()) for out in outputs.values()):
+        return None
+    result: dict[str, float] = {}
+    for name, out in outputs.items():
+        result.update(_metrics(config, out, splits[name][1], splits[name][2], data, name))
+    return result
+
+
+def _synchronized_time(device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def train_unification(config: UnificationConfig, data_dir: str | Path | None = None, *,
+                      dataset: Dataset | None = None) -> dict[str, Any]:
+    """Train one run; return ``{"status", "history", "metrics"}`` in plain JSON types.
+
+    ``dataset`` replaces loading ``config.dataset`` from the data root (tests pass small in-memory datasets).
+    """
+    device = resolve_device(config.device)
+    started = time.perf_counter()
+    data = prepare_rotated(config, device, data_dir, dataset)
+    setup_seconds = time.perf_counter() - started
+
+    torch.manual_seed(config.seed)
+    width = (data.num_classes if config.classifies else 0) + (len(config.targets) if config.regresses else 0)
+    model: nn.Module = get_model("mlp", tuple(data.train_images.shape[1:]), width).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    n_train = len(data.train_labels)
+    history: list[dict[str, Any]] = []
+    status = "ok"
+    for epoch in range(config.epochs):
+        model.train()
+        epoch_start = _synchronized_time(device)
+        loss_sum = torch.zeros((), device=device)
+        order = torch.randperm(n_train, device=device, generator=generator)
+        for start in range(0, n_train, config.batch_size):
+            index = order[start:start + config.batch_size]
+            outputs = model(data.train_images[index])  # (B, width)
+            loss = method_loss(config.method, outputs, data.train_labels[index], data.train_targets[index],
+                               data.num_classes)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach() * len(index)
+        train_loss = float(loss_sum) / n_train  # the one host sync of the epoch's training
+        finite = math.isfinite(train_loss)
+        history.append({"epoch": epoch + 1, "train_loss": train_loss if finite else None,
+                        "seconds": _synchronized_time(device) - epoch_start})
+        if not finite:
+            status = "diverged"
+            break
+
+    metrics: dict[str, Any] = {"train_seconds": sum(h["seconds"] for h in history),
+                               "setup_seconds": setup_seconds, "epochs_run": len(history), "n_train": n_train,
+                               "n_test": len(data.test_labels)}
+    if status == "ok":
+        final = _final_metrics(config, model, data)
+        if final is None:
+            status = "diverged"
+        else:
+            metrics.update(final, train_loss=history[-1]["train_loss"])
+    return {"status": status, "history": history, "metrics": metrics}
+
+
+# ---- the store ------------------------------------------------------------------------------------------
+
+
+def unification_record_path(config: UnificationConfig, profile: str, results_dir: str | Path = "results") -> Path:
+    return Path(results_dir) / profile / "unification" / f"{config.hash}.json"
+
+
+def validate_unification_record(record: Any, expected_hash: str | None = None) -> list[str]:
+    """Problems with a unification record, as sentences; empty means valid.
+
+    The checks every record shares come from :func:`sigmse.runs.store.envelope_problems`; the metrics an 'ok'
+    record must carry depend on the method.
+    """
+    problems, config = envelope_problems(record, expected_hash, unification_config_from_dict)
+    if config is None:
+        return problems
+    needed = (["test_acc"] if config.classifies else []) + ([f"test_rmse_{config.targets[0]}"] if config.regresses
+                                                            else [])
+    if record["status"] == "ok":
+        problems += [f"an 'ok' record has no metrics.{key}" for key in needed if key not in record["metrics"]]
+    return problems
+
+
+def read_unification_record(path: Path) -> dict[str, Any] | None:
+    """The record at ``path``; ``None`` if absent. A corrupt record is reported, moved aside, and ``None``."""
+    return read_record(path, validate=validate_unification_record)
+
+
+def run_or_load_unification(config: UnificationConfig, profile: str, results_dir: str | Path = "results",
+                            data_dir: str | Path | None = None, *, dataset: Dataset | None = None) -> dict[str, Any]:
+    """The stored record of ``config`` under ``profile``, training and storing it first if absent."""
+    path = unification_record_path(config, profile, results_dir)
+    record = read_unification_record(path)
+    if record is not None:
+        return record
+    device = str(resolve_device(config.device))
+    started = time.perf_counter()
+    result = train_unification(config, data_dir, dataset=dataset)
+    info = provenance(device)
+    info["wall_seconds"] = time.perf_counter() - started
+    record = {"schema_version": SCHEMA_VERSION, "experiment": "unification", "hash": config.hash,
+              "profile": profile, "config": config.to_dict(), **result, "provenance": info}
+    write_record(record, path)
+    return record
+
+
+def run_unification_sweep(configs: Iterable[UnificationConfig], *, profile: str, results_dir: str | Path = "results",
+                          data_dir: str | Path | None = None, progress: bool | None = None) -> list[dict[str, Any]]:
+    """The records of ``configs``, training the missing ones (each stored as soon as it ends), with a progress bar."""
+    from tqdm import tqdm  # the text bar (tqdm.auto wants ipywidgets in a notebook); off when not on a terminal
+
+    configs = list(configs)
+    bar = tqdm(configs, desc=f"unification ({profile})", unit="run",
+               disable=None if progress is None else not progress)
+    return [run_or_load_unification(c, profile, results_dir, data_dir) for c in bar]
+
+
+def run_unification_experiment(profile: str | Profile, *, results_dir: str | Path = "results",
+                               data_dir: str | Path | None = None, device: str | None = None,
+                               selection_seeds: Sequence[int] | None = None, seeds: Sequence[int] | None = None,
+                               progress: bool | None = None) -> ExperimentRecords:
+    """The selection runs and the reporting runs they choose, training (and storing) those not stored yet.
+
+    Every method trains at every rate of the grid with ``selection_seeds`` (default: the profile's); per method
+    the rate with the best mean validation score wins (:func:`sigmse.unification.config.report_configs`); it
+    trains again with the reporting ``seeds`` (default: the profile's ``report_seeds``). Returns both sets of
+    records; the chapter's tables and tests read ``report`` only.
+    """
+    chosen = get_profile(profile) if isinstance(profile, str) else profile
+    selection = selection_configs(chosen, seeds=selection_seeds, device=device)
+    selection_records = run_unification_sweep(selection, profile=chosen.name, results_dir=results_dir,
+                                              data_dir=data_dir, progress=progress)
+    report = report_configs(selection, selection_records, chosen.report_seeds if seeds is None else seeds)
+    return ExperimentRecords(selection_records, run_unification_sweep(report, profile=chosen.name,
+                                                                      results_dir=results_dir, data_dir=data_dir,
+                                                                      progress=progress))
