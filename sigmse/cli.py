@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     from sigmse.site.book import add_book_arguments
     from sigmse.data.datasets import dataset_names
     from sigmse.runs.executors import add_executor_arguments
-    from sigmse.runs.profiles import experiment_names, profile_names
+    from sigmse.runs.experiments import experiment_names
+    from sigmse.runs.profiles import profile_names
 
     parser = _Parser(prog="sigmse", description="Sigmoid-MSE with Output Reset versus softmax cross-entropy.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -193,8 +194,9 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def _run_sweep(args: argparse.Namespace) -> int:
     from sigmse.runs.executors import check_executor_options, executor_resources, run_configs
-    from sigmse.runs.profiles import experiment_names, get_profile
-    from sigmse.runs.protocol import estimate_seconds, plan_stages, sweep_stages
+    from sigmse.runs.experiments import experiment_names, plan_stages, sweep_stages
+    from sigmse.runs.profiles import get_profile
+    from sigmse.runs.protocol import estimate_seconds
     from sigmse.runs.store import record_path
 
     resources = executor_resources(args)

@@ -16,7 +16,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 from sigmse.data.noise import INPUT_NOISE_WHERE, LABEL_NOISE_KINDS
 
@@ -122,7 +122,15 @@ class IdentifiedConfig:
     digits of its SHA-256 name the result file, stably across processes and machines.
     """
 
+    # the store's sub-folder of a profile for records of this config class (sigmse.runs.store.record_path)
+    record_folder: ClassVar[str] = ""
+
     def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @property
+    def label(self) -> str:
+        """The run in a few words, for failure lists: ``<hash> <what it trains> lr=<lr> seed=<seed>``."""
         raise NotImplementedError
 
     def canonical_json(self) -> str:
@@ -217,6 +225,10 @@ class RunConfig(IdentifiedConfig):
     @property
     def effective_noise_seed(self) -> int:
         return self.seed if self.noise_seed is None else self.noise_seed
+
+    @property
+    def label(self) -> str:
+        return f"{self.hash} {self.dataset}/{self.model}/{self.loss} lr={self.lr:g} seed={self.seed}"
 
     def with_(self, **changes: Any) -> "RunConfig":
         """A copy with ``changes`` applied (and validated)."""

@@ -10,7 +10,8 @@ import pytest
 from sigmse.runs.audit import audit, comparable
 from sigmse.cli import main
 from sigmse.config import RunConfig
-from sigmse.runs.store import record_path, run_or_load
+from sigmse.runs.executors import train_and_store
+from sigmse.runs.store import record_path
 
 pytestmark = pytest.mark.shared_data
 
@@ -21,7 +22,7 @@ TINY = dict(dataset="mnist", epochs=1, train_subset=256, test_subset=500, val_si
 def store(tmp_path, shared_data_dir):
     """Two stored smoke-sized MNIST runs (seeds 0 and 1)."""
     for seed in (0, 1):
-        run_or_load(RunConfig(**TINY, seed=seed), profile="full", results_dir=tmp_path, data_dir=shared_data_dir)
+        train_and_store(RunConfig(**TINY, seed=seed), profile="full", results_dir=tmp_path, data_dir=shared_data_dir)
     return tmp_path
 
 

@@ -17,13 +17,16 @@ import nbformat
 import pytest
 import yaml
 
-from sigmse.site.book import CHAPTER_EXPERIMENTS, add_book_arguments, build_book, run_book_command
+from sigmse.runs.experiments import CHAPTERS
+from sigmse.site.book import add_book_arguments, build_book, run_book_command
 from sigmse.site.pages import BookBuildError
 from test_data import offline  # noqa: F401 - the fixture: torchvision's download, refused at once
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = sorted((REPO / "notebooks").glob("*.ipynb"))
 EXPERIMENT_READ = re.compile(r"experiment_records\(\s*\"(\w+)\"")
+# what trains runs: a notebook calling any of these would train outside the sweep engine
+TRAINING_CALL = re.compile(r"\b(train|train_unification|train_and_store|run_configs|run_experiment)\(")
 
 # ---------------------------------------------------------------------------------------------
 # A throwaway book (also used by tests/test_browser.py and tests/test_book_site.py)
@@ -137,12 +140,17 @@ def test_committed_notebook_figures_have_alt_text_and_captions(path):
         assert alt.strip(), f"{path.name}: a markdown image has empty alt text"
 
 
-def test_chapter_experiments_are_the_experiments_each_notebook_reads():
+def test_every_chapter_reads_its_runs_from_the_registry_and_trains_nothing_itself():
+    """A notebook reads runs only through chapters.experiment_records(<registered experiment>), and exactly the
+    experiments the registry lists for it, so ``sigmse book`` has swept them (pool, Ray) before it runs."""
     read = {}
     for path in COMMITTED:
         source = "\n".join(cell.source for cell in nbformat.read(str(path), as_version=4).cells)
         read[path.stem] = tuple(dict.fromkeys(EXPERIMENT_READ.findall(source)))
-    assert {name: experiments for name, experiments in read.items() if experiments} == CHAPTER_EXPERIMENTS
+        trains = TRAINING_CALL.findall(source)
+        assert not trains, f"{path.name} trains runs itself ({trains}); read them with experiment_records"
+    assert {name: e for name, e in read.items() if e} == {c.name: c.experiments for c in CHAPTERS.values()
+                                                          if c.experiments}
 
 
 def test_every_citation_key_is_in_the_bibliography():

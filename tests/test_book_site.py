@@ -57,7 +57,7 @@ AUTODOC = re.compile(r"^\.\. (automodule|autofunction|autoclass):: ([\w.]+)", fl
 # What the reference must document (issue 14): the losses and their functional forms, Output Reset's targets,
 # the loss registry, the trainer's entry point, the results store and the command line.
 REQUIRED = ("sigmse.losses.modules", "sigmse.losses.functional", "sigmse.losses.output_reset.output_reset_targets", "sigmse.train.train",
-            "sigmse.runs.store.run_or_load", "sigmse.runs.store.read_record", "sigmse.cli.main")
+            "sigmse.runs.executors.train_and_store", "sigmse.runs.store.read_record", "sigmse.cli.main")
 
 
 def _documented() -> list[tuple[str, object]]:

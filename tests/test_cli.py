@@ -99,7 +99,7 @@ def test_sweep_dry_run_lists_runs_without_training(tmp_path, shared_data_dir, ca
 def test_sweep_takes_a_chapters_datasets_and_seeds(tmp_path, shared_data_dir, capsys):
     """--datasets, --selection-seeds and --seeds give the runs a chapter asks for with the same papermill
     parameters; seeds that would both choose and report are refused before any work."""
-    from sigmse.runs.protocol import plan_experiment
+    from sigmse.runs.experiments import plan_experiment
 
     argv = ["sweep", "--profile", "smoke", "--only", "accuracy", "--datasets", "mnist", "--selection-seeds", "7",
             "--seeds", "1", "2", "3", "--results-dir", str(tmp_path), "--data-dir", str(shared_data_dir), "--dry-run"]

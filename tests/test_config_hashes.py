@@ -10,7 +10,8 @@ import hashlib
 import pytest
 
 from sigmse.config import RunConfig
-from sigmse.runs.profiles import experiment_configs, get_profile
+from sigmse.runs.experiments import experiment_configs
+from sigmse.runs.profiles import get_profile
 from sigmse.unification.config import selection_configs
 
 PINNED = {

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sigmse.runs.profiles import experiment_names
-from sigmse.runs.protocol import plan_stages
+from sigmse.runs.experiments import experiment_names, plan_stages
 from sigmse.runs.store import record_path, validate_record
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +52,7 @@ def test_every_committed_record_is_a_run_a_chapter_reads():
     """No stray records: each is a selection run, a reporting run, or (while its group's selection runs are still
     missing) a possible reporting run: a selection run's configuration with a reporting seed."""
     from sigmse.runs.profiles import get_profile
-    from sigmse.runs.protocol import plan_experiment
+    from sigmse.runs.experiments import plan_experiment
 
     full = get_profile("full")
     allowed = set()

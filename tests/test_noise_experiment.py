@@ -17,7 +17,8 @@ import torch
 from sigmse.config import RunConfig
 from sigmse.data.datasets import DATASETS, Dataset
 from sigmse.data.noise import ASYMMETRIC_FLIPS
-from sigmse.runs.profiles import NOISE_LOSSES, base_config, experiment_configs, get_profile
+from sigmse.runs.experiments import experiment_configs
+from sigmse.runs.profiles import NOISE_LOSSES, base_config, get_profile
 from sigmse.train import SPLIT_SEED, DeviceData, prepare_data, train
 
 N_TRAIN, VAL_SIZE, N_TEST = 55_000, 5_000, 1_000  # 50,000 training labels after the validation split

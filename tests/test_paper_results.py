@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sigmse.runs.profiles import experiment_names
-from sigmse.runs.protocol import plan_stages
+from sigmse.runs.experiments import experiment_names, plan_stages
 from sigmse.runs.store import record_path, validate_record
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,7 +2,8 @@
 
 import pytest
 
-from sigmse.runs.profiles import (ACCURACY_LOSSES, EXPERIMENTS, PROFILES, experiment_configs, get_profile)
+from sigmse.runs.experiments import EXPERIMENTS, experiment_configs
+from sigmse.runs.profiles import ACCURACY_LOSSES, PROFILES, get_profile
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))

@@ -75,44 +75,6 @@ def test_profiles_keep_selection_and_reporting_seeds_apart():
         assert not set(profile.selection_seeds) & set(profile.report_seeds)
 
 
-def test_the_plan_waits_for_selection_runs_then_lists_the_reporting_runs(tmp_path):
-    plan = protocol.plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"])
-    smoke = get_profile("smoke")
-    assert plan.report == [] and {c.seed for c in plan.selection} == set(smoke.selection_seeds)
-    groups = {protocol.lr_group(c) for c in plan.selection}
-    assert plan.report_count == plan.waiting == len(groups) * len(smoke.report_seeds)
-    first = next(c for c in plan.selection if c.loss == "softmax_ce")  # one group's selection runs stored first
-    for config in (c for c in plan.selection if protocol.lr_group(c) == protocol.lr_group(first)):
-        write_record({**_record(config, 0.5), "schema_version": 1, "profile": "smoke", "history": [],
-                      "provenance": {}}, record_path(config, "smoke", tmp_path))
-    partial = protocol.plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"])
-    assert {c.loss for c in partial.report} == {"softmax_ce"}  # that group's reporting runs are listed now
-    assert partial.waiting == (len(groups) - 1) * len(smoke.report_seeds)
-    for config in plan.selection:  # the larger rate wins on validation for every loss (rewrites the first group)
-        record = _record(config, 0.9 if config.lr == max(smoke.budgets["mnist"].lr_grid) else 0.5)
-        write_record({**record, "schema_version": 1, "profile": "smoke", "history": [], "provenance": {}},
-                     record_path(config, "smoke", tmp_path))
-    plan = protocol.plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"])
-    assert len(plan.report) == plan.report_count
-    assert {c.lr for c in plan.report} == {max(smoke.budgets["mnist"].lr_grid)}
-    assert {c.seed for c in plan.report} == set(smoke.report_seeds)
-    first, second, waiting = protocol.plan_stages(["accuracy", "lr_sweep"], "smoke", results_dir=tmp_path,
-                                                  datasets=["mnist"])
-    assert second == plan.report and waiting == 0
-    assert {c.optimizer for c in first} == {"adam", "sgd"}  # lr_sweep chooses nothing: reported runs, stage one
-    assert {c.seed for c in first if c.optimizer == "sgd"} == set(smoke.report_seeds)
-
-
-def test_unknown_experiment_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="unknown experiment 'x'; choose one of: accuracy"):
-        protocol.plan_experiment("x", "smoke", results_dir=tmp_path)
-
-
-def test_a_grid_of_one_rate_chooses_nothing_and_reports_directly(tmp_path):
-    plan = protocol.plan_experiment("noise", "full", results_dir=tmp_path, datasets=["mnist"])
-    assert plan.selection == [] and {c.seed for c in plan.report} == set(get_profile("full").report_seeds)
-
-
 def test_the_estimate_uses_stored_costs_where_it_has_them(tmp_path):
     config = RunConfig(dataset="mnist", epochs=2, train_subset=1000, val_size=500)
     table, source = protocol.estimate_seconds([config], "quick", tmp_path)

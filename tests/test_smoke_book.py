@@ -59,11 +59,11 @@ def test_intro_verdict_table_is_glued_from_the_notebooks(smoke_book):
 def test_every_verdict_of_the_smoke_book_is_inconclusive_and_none_says_same(smoke_book):
     """With one reporting seed no paired test can be made, so every verdict the smoke build glues is inconclusive
     (the landscape chapter's verdict is measured, not a paired test over seeds, and is left out here)."""
-    from sigmse.site.notebooks import VERDICT_KEYS
+    from sigmse.runs.experiments import CHAPTERS
 
     executed = smoke_book.parent / "executed" / "notebooks"
     checked = 0
-    for name, keys in VERDICT_KEYS.items():
+    for name, keys in ((c.name, c.verdict_keys) for c in CHAPTERS.values() if c.verdict_keys):
         values = _glued_text(executed / f"{name}.ipynb")
         for key, value in values.items():
             if "same" in value.split():
@@ -80,16 +80,14 @@ def test_every_verdict_of_the_smoke_book_is_inconclusive_and_none_says_same(smok
 
 
 def test_the_book_swept_every_run_its_chapters_read_before_the_notebooks(smoke_book):
-    from sigmse.site.book import CHAPTER_EXPERIMENTS
-    from sigmse.runs.protocol import plan_stages
-    from sigmse.runs.store import read_record, record_path
+    from sigmse.runs.experiments import CHAPTERS, load_record, plan_stages
 
     results = REPO / "_build" / "smoke-results"
-    names = list(dict.fromkeys(name for experiments in CHAPTER_EXPERIMENTS.values() for name in experiments))
+    names = list(dict.fromkeys(name for chapter in CHAPTERS.values() for name in chapter.experiments))
     first, second, waiting = plan_stages(names, "smoke", results_dir=results)
     assert waiting == 0 and second  # every selection run stored, so every reporting run is listed
     configs = {c.hash: c for c in first + second}
-    statuses = {h: (read_record(record_path(c, "smoke", results)) or {}).get("status") for h, c in configs.items()}
+    statuses = {h: (load_record(c, "smoke", results) or {}).get("status") for h, c in configs.items()}
     assert statuses and set(statuses.values()) <= {"ok", "diverged"}, statuses
     chapters = sorted((smoke_book / "notebooks").glob("*.html"))
     assert chapters

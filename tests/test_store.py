@@ -11,7 +11,8 @@ import time
 import pytest
 
 from sigmse.config import RunConfig
-from sigmse.runs.store import read_record, record_path, run_or_load, validate_record, write_record
+from sigmse.runs.executors import train_and_store
+from sigmse.runs.store import read_record, record_path, validate_record, write_record
 
 SMALL = dict(dataset="mnist", model="mlp", epochs=1, train_subset=256, val_size=256, test_subset=256, device="cpu")
 
@@ -36,12 +37,12 @@ def test_validate_record_names_each_problem():
 
 
 @pytest.mark.shared_data
-def test_run_or_load_trains_once_then_loads(tmp_path, shared_data_dir):
+def test_a_run_is_trained_and_stored_once_then_loaded(tmp_path, shared_data_dir):
     config = RunConfig(**SMALL)
-    first = run_or_load(config, profile="t", results_dir=tmp_path, data_dir=shared_data_dir, progress=False)
+    first = train_and_store(config, profile="t", results_dir=tmp_path, data_dir=shared_data_dir)
     path = record_path(config, "t", tmp_path)
     stamp = path.stat().st_mtime_ns
-    second = run_or_load(config, profile="t", results_dir=tmp_path, data_dir=shared_data_dir, progress=False)
+    second = train_and_store(config, profile="t", results_dir=tmp_path, data_dir=shared_data_dir)
     assert second == first and path.stat().st_mtime_ns == stamp
     assert validate_record(first, expected_hash=config.hash) == []
     provenance = first["provenance"]
@@ -56,7 +57,7 @@ def test_corrupt_record_is_reported_moved_aside_and_rerun(tmp_path, shared_data_
     path.parent.mkdir(parents=True)
     path.write_text('{"truncated": ')
     with pytest.warns(RuntimeWarning, match="corrupt result record"):
-        record = run_or_load(config, profile="t", results_dir=tmp_path, data_dir=shared_data_dir, progress=False)
+        record = train_and_store(config, profile="t", results_dir=tmp_path, data_dir=shared_data_dir)
     assert record["status"] == "ok"
     assert path.with_suffix(".json.corrupt").read_text() == '{"truncated": '
     assert read_record(path) == record
@@ -65,12 +66,12 @@ def test_corrupt_record_is_reported_moved_aside_and_rerun(tmp_path, shared_data_
 SWEEP_SCRIPT = textwrap.dedent("""
     import sys
     from sigmse.config import RunConfig
-    from sigmse.runs.store import run_or_load
+    from sigmse.runs.executors import train_and_store
     results, data = sys.argv[1], sys.argv[2]
     for seed in range(8):
         config = RunConfig(dataset="mnist", model="mlp", epochs=2, train_subset=1024, val_size=256,
                            test_subset=256, device="cpu", seed=seed)
-        run_or_load(config, profile="kill", results_dir=results, data_dir=data, progress=False)
+        train_and_store(config, profile="kill", results_dir=results, data_dir=data)
         print("stored", seed, flush=True)
 """)
 

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms.functional import InterpolationMode, rotate
 
+from sigmse.runs import experiments
+from sigmse.runs.executors import train_and_store
 from sigmse.unification import train as U
 from sigmse.data.datasets import Dataset, get_dataset_spec
 from sigmse.unification.config import UnificationConfig
@@ -158,28 +160,32 @@ def test_training_is_deterministic_on_cpu_and_reports_both_tasks():
     assert "test_rmse_angle" in only and "test_acc" not in only
 
 
-def test_store_round_trip(tmp_path, monkeypatch):
+def test_the_sweep_engine_stores_a_unification_run_once_in_its_folder(tmp_path, monkeypatch):
+    dataset = fake_dataset()
+    monkeypatch.setattr(U, "load_dataset", lambda name, data_dir=None: dataset)
+    monkeypatch.setattr(U, "_PREPARED", {})
     config = tiny(method="separate_heads", epochs=1)
-    record = U.run_or_load_unification(config, "smoke", tmp_path, dataset=fake_dataset())
+    record = train_and_store(config, profile="smoke", results_dir=tmp_path, data_dir=None)
     path = tmp_path / "smoke" / "unification" / f"{config.hash}.json"
     assert path.is_file() and U.validate_unification_record(json.loads(path.read_text()), config.hash) == []
-    assert record["provenance"]["device"] == "cpu" and record["config"] == config.to_dict()
+    assert record["experiment"] == "unification" and record["config"] == config.to_dict()
+    assert record["provenance"]["device"] == "cpu"
 
     def no_training(*args, **kwargs):
         raise AssertionError("a stored run was trained again")
 
-    monkeypatch.setattr(U, "train_unification", no_training)
-    assert U.run_or_load_unification(config, "smoke", tmp_path) == json.loads(path.read_text()) == record
-    broken = {**record, "hash": "0" * 16}
-    path.write_text(json.dumps(broken))
+    monkeypatch.setattr(experiments, "train_unification", no_training)
+    assert train_and_store(config, profile="smoke", results_dir=tmp_path, data_dir=None) == record
+    path.write_text(json.dumps({**record, "hash": "0" * 16}))
     with pytest.warns(RuntimeWarning, match="does not match its config"):
-        assert U.read_unification_record(path) is None
+        assert experiments.load_record(config, "smoke", tmp_path) is None
     assert path.with_suffix(".json.corrupt").is_file() and not path.exists()
 
 
 def test_experiment_chooses_on_selection_seeds_and_reports_with_the_reporting_seeds(tmp_path, monkeypatch):
     from sigmse.runs.profiles import Budget, Profile
-    from sigmse.unification.config import chosen_learning_rates, unification_config_from_dict
+    from sigmse.unification.analysis import chosen_learning_rates
+    from sigmse.unification.config import unification_config_from_dict
 
     dataset = fake_dataset()
     monkeypatch.setattr(U, "load_dataset", lambda name, data_dir=None: dataset)
@@ -187,7 +193,9 @@ def test_experiment_chooses_on_selection_seeds_and_reports_with_the_reporting_se
     budget = Budget("mlp", epochs=1, batch_size=32, train_subset=None, val_size=40, lr_grid=(1e-3, 1e-2))
     profile = Profile(name="tiny", description="test", budgets={"mnist": budget}, selection_seeds=(0, 1),
                       report_seeds=(5, 6, 7), device="cpu")
-    records = U.run_unification_experiment(profile, results_dir=tmp_path, progress=False)
+    records = experiments.run_experiment(
+        "unification", profile, results_dir=tmp_path,
+        run=lambda configs: [train_and_store(c, profile="tiny", results_dir=tmp_path, data_dir=None) for c in configs])
     selection = [unification_config_from_dict(r["config"]) for r in records.selection]
     report = [unification_config_from_dict(r["config"]) for r in records.report]
     assert len(selection) == 5 * 2 * 2 and {(c.lr, c.seed) for c in selection} == {(a, b) for a in (1e-3, 1e-2)

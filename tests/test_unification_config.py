@@ -9,9 +9,10 @@ import json
 import pytest
 
 from sigmse.runs.profiles import get_profile
-from sigmse.unification.config import (METHODS, UnificationConfig, chosen_learning_rates, report_configs,
-                                       selection_configs, unification_config_from_dict, unification_lr_grid,
-                                       validation_score)
+from sigmse.runs.protocol import report_configs
+from sigmse.unification.analysis import chosen_learning_rates
+from sigmse.unification.config import (METHODS, UnificationConfig, selection_configs, unification_config_from_dict,
+                                       unification_lr_grid, validation_score)
 
 
 # ---- config ---------------------------------------------------------------------------------------------
@@ -120,9 +121,9 @@ def test_choice_picks_the_best_validation_rate_reads_no_test_metric_and_reports_
     chosen = chosen_learning_rates(selection, records)
     assert chosen == {"unified_mse": 3e-3, "unified_mse_or": 3e-3, "separate_heads": 3e-3, "classifier_only": 1e-3,
                       "regressor_only": 3e-3}
-    report = report_configs(selection, records, report_seeds=(2, 3, 4))
+    report = report_configs(selection, records, report_seeds=(2, 3, 4), score=validation_score)
     assert len(report) == len(METHODS) * 3
     assert {(c.method, c.lr, c.seed) for c in report} == {(m, chosen[m], s) for m in METHODS for s in (2, 3, 4)}
     assert all(c.with_(lr=1e-3, seed=0) in selection for c in report)  # only lr and seed changed
     with pytest.raises(ValueError, match=r"reporting seeds \[1\] are also selection seeds"):
-        report_configs(selection, records, report_seeds=(1, 2))
+        report_configs(selection, records, report_seeds=(1, 2), score=validation_score)

@@ -1,7 +1,7 @@
 """What the chapter notebooks print and glue, from :mod:`sigmse.report.analysis` frames.
 
-A chapter loads its runs with :func:`experiment_records` (the experiment of :mod:`sigmse.runs.profiles` it names, which
-``sigmse book`` has already trained: see :data:`sigmse.site.book.CHAPTER_EXPERIMENTS`), prints :func:`page_note` first,
+A chapter loads its runs with :func:`experiment_records` (the experiment of :mod:`sigmse.runs.experiments` it names, which
+``sigmse book`` has already trained: see :data:`sigmse.runs.experiments.CHAPTERS`), prints :func:`page_note` first,
 then shows tables and glues numbers and verdicts for its prose and for the intro's verdict table:
 
 1. :func:`headline_table`, :func:`calibration_table` and :func:`comparison_table`: the results and the
@@ -23,10 +23,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from sigmse.runs import store
 from sigmse.report.analysis import metric_or_chance, provenance_line, records_frame, summarize, variant_label
 from sigmse.config import config_from_dict
-from sigmse.runs.protocol import ExperimentRecords, chosen_learning_rates, lr_group, plan_stages, run_experiment
+from sigmse.runs.executors import run_configs
+from sigmse.runs.experiments import VERDICT_DATASETS, ExperimentRecords, load_record, plan_stages, run_experiment
+from sigmse.runs.protocol import chosen_learning_rates, lr_group
 from sigmse.report.verdicts import decisive_p, verdict_label
 
 __all__ = [
@@ -50,7 +51,6 @@ __all__ = [
     "experiment_records",
 ]
 
-VERDICT_DATASETS = ("mnist", "fashion-mnist", "cifar10")  # the intro reads verdict_<key> for each
 
 
 def listing(values: Sequence[Any]) -> str:
@@ -275,22 +275,27 @@ def experiment_records(name: str, profile: str, *, results_dir: str, data_dir: s
                        selection_seeds: Sequence[int] | None = None,
                        seeds: Sequence[int] | None = None) -> ExperimentRecords:
     """The selection and reporting records of experiment ``name`` under ``profile``
-    (:func:`sigmse.runs.protocol.run_experiment`, through :func:`sigmse.runs.store.run_sweep`: stored runs load, missing
-    ones train). No progress bar (pages stay clean). ``seeds`` are the reporting seeds.
+    (:func:`sigmse.runs.experiments.run_experiment`, through the sweep engine
+    :func:`sigmse.runs.executors.run_configs`: stored runs load, missing ones train, in this process). No progress
+    bar (pages stay clean). ``seeds`` are the reporting seeds.
 
     A notebook run on its own with new parameters (more seeds, say) may have many runs to train, one at a time;
     it then prints one line saying how many, and how ``sigmse book`` would train them in parallel first. A
-    build by ``sigmse book`` has trained them already, so its pages never show that line.
+    build by ``sigmse book`` has trained them already, so its pages never show that line. A run that fails
+    raises here, with the sweep's summary of the failures.
     """
     options = dict(datasets=datasets, selection_seeds=selection_seeds, seeds=seeds, device=device)
     first, second, waiting = plan_stages([name], profile, results_dir=results_dir, **options)
-    missing = sum(not store.record_path(c, profile, results_dir).exists() for c in first + second) + waiting
+    missing = sum(load_record(c, profile, results_dir) is None for c in first + second) + waiting
     if missing:
         print(f"{name}: {missing} of {len(first) + len(second) + waiting} runs are not in {results_dir}/{profile}/ "
               f"and train now, one at a time; `sigmse book --only CHAPTER -p KEY=VALUE --sweep-jobs N` trains a "
               f"chapter's runs N at a time before running it")
 
     def run(configs: list) -> list[dict[str, Any]]:
-        return store.run_sweep(configs, profile=profile, results_dir=results_dir, data_dir=data_dir, progress=False)
+        summary = run_configs(configs, profile=profile, results_dir=results_dir, data_dir=data_dir, progress=False)
+        if summary.failed:
+            raise RuntimeError(f"experiment {name!r}: {len(summary.failed)} runs failed\n{summary}")
+        return [load_record(config, profile, results_dir) for config in configs]
 
     return run_experiment(name, profile, run, results_dir=results_dir, **options)

@@ -1,11 +1,11 @@
 """Executors: run a sweep's missing runs in this process, in a local process pool, or on a Ray cluster.
 
 Every executor does the same thing per run: :func:`run_one` calls
-:func:`~sigmse.runs.store.run_or_load` where the run executes, so each record is
+:func:`train_and_store` where the run executes, so each record is
 written once, atomically, by the process that trained it, and a rerun of the
 sweep skips what is stored. Only *where* runs execute differs:
 
-* ``local``, ``jobs=1``: one at a time in this process (what ``run_sweep`` does).
+* ``local``, ``jobs=1``: one at a time in this process (what a notebook run on its own does).
 * ``local``, ``jobs=N``: N worker processes (``spawn``), each with
   ``max(1, cores // N)`` torch threads, so the workers do not oversubscribe the CPU.
 * ``ray``: one Ray task per run, on an existing cluster (``ray_address``) or on a
@@ -41,10 +41,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from sigmse.config import RunConfig
+import torch
+from tqdm.auto import tqdm
+
+from sigmse.config import IdentifiedConfig
+from sigmse.data.datasets import require_dataset_files, resolve_data_dir
+from sigmse.runs.experiments import load_record, run_kind
+from sigmse.runs.store import new_record, read_record, record_failure, record_path, write_record
+from sigmse.train import resolve_device
 
 __all__ = ["EXECUTORS", "RAY_INSTALL_HINT", "FailedRun", "SweepSummary", "add_executor_arguments",
-           "check_executor_options", "executor_resources", "run_configs", "run_one"]
+           "check_executor_options", "executor_resources", "run_configs", "run_one", "train_and_store"]
 
 EXECUTORS = ("local", "ray")
 RESOURCE_KEYS = ("num_cpus", "num_gpus")  # what a Ray task may declare through ``resources``
@@ -60,14 +67,13 @@ POLL_SECONDS = 0.5  # how often the progress bar is refreshed while runs are in 
 class FailedRun:
     """A run that raised (or whose worker kept dying), with the error on one line."""
 
-    config: RunConfig
+    config: IdentifiedConfig
     error: str  # "TypeName: first line of the message"
 
     @property
     def run(self) -> str:
-        """The run in a few words: ``<hash> <dataset>/<model>/<loss> lr=<lr> seed=<seed>``."""
-        c = self.config
-        return f"{c.hash} {c.dataset}/{c.model}/{c.loss} lr={c.lr:g} seed={c.seed}"
+        """The run in a few words (its config's ``label``): ``<hash> <what it trains> lr=<lr> seed=<seed>``."""
+        return self.config.label
 
     def __str__(self) -> str:
         return f"{self.run}: {self.error}"
@@ -109,23 +115,49 @@ class SweepSummary:
 # -- one run, wherever it executes ---------------------------------------------------------
 
 
-def run_one(config: RunConfig, *, profile: str, results_dir: str, data_dir: str | None,
+def train_and_store(config: IdentifiedConfig, *, profile: str, results_dir: str | Path,
+                    data_dir: str | Path | None) -> dict[str, Any]:
+    """The stored record of ``config`` under ``profile``, training it (as its kind trains, see
+    :func:`sigmse.runs.experiments.run_kind`) and storing it first if absent or ``failed``."""
+    kind = run_kind(config)
+    path = record_path(config, profile, results_dir)
+    record = read_record(path, kind.validate)
+    if record is not None and record["status"] != "failed":  # a failed run is tried again
+        return record
+    device = str(resolve_device(config.device))
+    started = time.perf_counter()
+    result = kind.train(config, data_dir)
+    record = new_record(config, result, profile=profile, device=device,
+                        wall_seconds=time.perf_counter() - started, **kind.record_fields)
+    write_record(record, path)
+    return record
+
+
+def run_one(config: IdentifiedConfig, *, profile: str, results_dir: str, data_dir: str | None,
             threads: int | None = None) -> dict[str, Any]:
     """Train (or load) one run and return its record; a run that raises is stored as ``failed``.
 
     This is what a pool worker or a Ray task executes. ``KeyboardInterrupt`` and other
     ``BaseException``s are not caught: an interrupted run stores nothing.
     """
-    import torch
-
-    from sigmse.runs.store import record_failure, run_or_load
-
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return run_or_load(config, profile=profile, results_dir=results_dir, data_dir=data_dir, progress=False)
+        return train_and_store(config, profile=profile, results_dir=results_dir, data_dir=data_dir)
     except Exception as error:  # noqa: BLE001 - every error of a run is stored, and the sweep goes on
-        return record_failure(config, error, profile=profile, results_dir=results_dir)
+        return store_failure(config, error, profile=profile, results_dir=results_dir)
+
+
+def store_failure(config: IdentifiedConfig, error: BaseException, *, profile: str,
+                  results_dir: str | Path) -> dict[str, Any]:
+    """Store that the run of ``config`` failed with ``error`` (:func:`sigmse.runs.store.record_failure`), on the
+    device it would have run on, unless a finished record is already there."""
+    try:
+        device = str(resolve_device(config.device))
+    except ValueError:  # e.g. 'cuda' asked for where there is none: the failure itself
+        device = config.device
+    return record_failure(config, error, profile=profile, device=device, results_dir=results_dir,
+                          validate=run_kind(config).validate)
 
 
 def _error_line(record: Mapping[str, Any]) -> str:
@@ -215,7 +247,7 @@ def _cores() -> int:
 # -- the sweep ---------------------------------------------------------------------------------
 
 
-def run_configs(configs: Iterable[RunConfig], *, profile: str, results_dir: str | Path = "results",
+def run_configs(configs: Iterable[IdentifiedConfig], *, profile: str, results_dir: str | Path = "results",
                 data_dir: str | Path | None = None, executor: str = "local", jobs: int | None = None,
                 ray_address: str | None = None, retries: int = 2, resources: Mapping[str, float] | None = None,
                 threads: int | None = None, progress: bool | None = None) -> SweepSummary:
@@ -245,11 +277,6 @@ def run_configs(configs: Iterable[RunConfig], *, profile: str, results_dir: str 
         ValueError: a bad executor option (before any work).
         DatasetNotFoundError: a dataset of a run still to do has no files under the data root (before any run).
     """
-    from tqdm.auto import tqdm
-
-    from sigmse.data.datasets import require_dataset_files, resolve_data_dir
-    from sigmse.runs.store import read_record, record_path
-
     check_executor_options(executor, jobs, retries, resources, threads)
     started = time.perf_counter()
     unique = list({config.hash: config for config in configs}.values())
@@ -258,7 +285,7 @@ def run_configs(configs: Iterable[RunConfig], *, profile: str, results_dir: str 
     statuses: Counter[str] = Counter()
     pending = []
     for config in unique:
-        record = read_record(record_path(config, profile, results_dir))
+        record = load_record(config, profile, results_dir)
         if record is not None and record["status"] != "failed":
             statuses[record["status"]] += 1
         else:
@@ -270,7 +297,7 @@ def run_configs(configs: Iterable[RunConfig], *, profile: str, results_dir: str 
                desc=f"{profile} ({executor}): {len(pending)} to run",
                disable=None if progress is None else not progress)
 
-    def finished(config: RunConfig, record: Mapping[str, Any]) -> None:
+    def finished(config: IdentifiedConfig, record: Mapping[str, Any]) -> None:
         statuses[record["status"]] += 1
         if record["status"] == "failed":
             failed.append(FailedRun(config, _error_line(record)))
@@ -299,15 +326,13 @@ def run_configs(configs: Iterable[RunConfig], *, profile: str, results_dir: str 
                         statuses=dict(statuses), seconds=time.perf_counter() - started)
 
 
-Finished = Callable[[RunConfig, Mapping[str, Any]], None]
+Finished = Callable[[IdentifiedConfig, Mapping[str, Any]], None]
 Show = Callable[..., None]
 
 
-def _run_here(pending: list[RunConfig], common: dict[str, Any], *, threads: int | None,
+def _run_here(pending: list[IdentifiedConfig], common: dict[str, Any], *, threads: int | None,
               finished: Finished, show: Show) -> None:
     """One run at a time in this process (torch threads restored afterwards)."""
-    import torch
-
     before = torch.get_num_threads()
     try:
         for config in pending:
@@ -317,20 +342,18 @@ def _run_here(pending: list[RunConfig], common: dict[str, Any], *, threads: int 
         torch.set_num_threads(before)
 
 
-def _run_pool(pending: list[RunConfig], common: dict[str, Any], *, jobs: int, retries: int, threads: int,
+def _run_pool(pending: list[IdentifiedConfig], common: dict[str, Any], *, jobs: int, retries: int, threads: int,
               finished: Finished, show: Show) -> None:
     """``jobs`` spawned worker processes; when one dies the pool breaks, and its unfinished runs go to a new one.
 
     At most ``jobs`` runs are submitted at a time, so Ctrl-C leaves nothing queued that would start later.
     """
-    from sigmse.runs.store import record_failure
-
     queue = deque(pending)
     deaths: Counter[str] = Counter()  # run hash -> times its pool broke under it
     context = multiprocessing.get_context("spawn")
     while queue:
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
-        running: dict[Future, RunConfig] = {}
+        running: dict[Future, IdentifiedConfig] = {}
         broken = False
         try:
             while running or (queue and not broken):
@@ -355,11 +378,9 @@ def _run_pool(pending: list[RunConfig], common: dict[str, Any], *, jobs: int, re
                         if deaths[config.hash] <= retries:
                             queue.appendleft(config)
                             continue
-                        record = record_failure(config, error, profile=common["profile"],
-                                                results_dir=common["results_dir"])
+                        record = store_failure(config, error, **_store_of(common))
                     except Exception as error:  # noqa: BLE001 - e.g. a result that failed to pickle
-                        record = record_failure(config, error, profile=common["profile"],
-                                                results_dir=common["results_dir"])
+                        record = store_failure(config, error, **_store_of(common))
                     finished(config, record)
         except BaseException:  # Ctrl-C: cancel what is queued, stop the workers now
             for future in running:
@@ -373,17 +394,19 @@ def _run_pool(pending: list[RunConfig], common: dict[str, Any], *, jobs: int, re
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _wants_gpu(config: RunConfig, cluster_gpus: float) -> bool:
+def _store_of(common: Mapping[str, Any]) -> dict[str, Any]:
+    return {"profile": common["profile"], "results_dir": common["results_dir"]}
+
+
+def _wants_gpu(config: IdentifiedConfig, cluster_gpus: float) -> bool:
     """Whether a run's device resolves to CUDA on the cluster (``auto`` does where the cluster has GPUs)."""
     return config.device == "cuda" or (config.device == "auto" and cluster_gpus > 0)
 
 
-def _run_ray(pending: list[RunConfig], common: dict[str, Any], *, jobs: int | None, address: str | None,
+def _run_ray(pending: list[IdentifiedConfig], common: dict[str, Any], *, jobs: int | None, address: str | None,
              retries: int, resources: Mapping[str, float] | None, threads: int | None, finished: Finished,
              show: Show) -> None:
     """One Ray task per run; a task whose worker dies is retried by Ray up to ``retries`` times."""
-    from sigmse.runs.store import read_record, record_failure, record_path, write_record
-
     ray = _import_ray()
     connected_here = not ray.is_initialized()
     if connected_here:
@@ -393,7 +416,7 @@ def _run_ray(pending: list[RunConfig], common: dict[str, Any], *, jobs: int | No
         else:
             options.update(address=address)
         ray.init(**options)
-    refs: dict[Any, RunConfig] = {}
+    refs: dict[Any, IdentifiedConfig] = {}
     try:
         cluster = ray.cluster_resources()
         cluster_cpus, cluster_gpus = cluster.get("CPU", 0.0), cluster.get("GPU", 0.0)
@@ -427,10 +450,9 @@ def _run_ray(pending: list[RunConfig], common: dict[str, Any], *, jobs: int | No
                 try:
                     record = ray.get(ref)
                 except ray.exceptions.RayError as error:  # the worker died more than `retries` times, ...
-                    record = record_failure(config, error, profile=common["profile"],
-                                            results_dir=common["results_dir"])
+                    record = store_failure(config, error, **_store_of(common))
                 else:  # the merge: keep the driver's copy too, when the worker ran on another disk
-                    stored = read_record(path)
+                    stored = read_record(path, run_kind(config).validate)
                     if stored is None or (stored["status"] == "failed" and stored != record):
                         write_record(record, path)
                 finished(config, record)

@@ -12,15 +12,16 @@ book shows and tests (:mod:`sigmse.runs.protocol`).
 * ``paper``: full data, full epochs, on a GPU.
 
 An *experiment* turns a profile and a list of seeds into :class:`~sigmse.config.RunConfig`
-objects; :mod:`sigmse.runs.protocol` calls it with the selection seeds, chooses the learning rates and
-adds the reporting runs. Notebooks and ``sigmse sweep`` ask the same functions, so the
+objects (:func:`accuracy_configs`, :func:`noise_configs`, ...); the experiment registry
+(:mod:`sigmse.runs.experiments`) names them, calls them with the selection seeds, chooses the learning rates
+and adds the reporting runs. Notebooks and ``sigmse sweep`` ask the same functions, so the
 runs a notebook shows are exactly the runs a sweep makes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 from sigmse.config import RunConfig
 
@@ -31,13 +32,12 @@ __all__ = [
     "get_profile",
     "profile_names",
     "base_config",
-    "Experiment",
-    "EXPERIMENTS",
-    "experiment_names",
-    "experiment_configs",
     "ACCURACY_LOSSES",
     "OUTPUT_RESET_VARIANTS",
     "NOISE_LOSSES",
+    "accuracy_configs",
+    "output_reset_ablation_configs",
+    "sgd_lr_sweep_configs",
     "noise_configs",
 ]
 
@@ -237,20 +237,6 @@ def base_config(profile: Profile, dataset: str, *, loss: str, lr: float, seed: i
     return RunConfig(**values)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True)
-class Experiment:
-    """A registry entry: a named sweep and the function that lists its runs for given seeds.
-
-    ``selects_lr``: the runs choose a learning rate per group with the selection seeds, and the chosen rate
-    is trained again with the reporting seeds (:mod:`sigmse.runs.protocol`); otherwise every run is reported.
-    """
-
-    name: str
-    description: str
-    configs: Callable[..., list[RunConfig]]
-    selects_lr: bool = True
-
-
 def accuracy_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
                      seeds: Sequence[int] | None = None, device: str | None = None) -> list[RunConfig]:
     """Every dataset x loss x learning rate x seed of the headline table (and the convergence chapter)."""
@@ -340,31 +326,3 @@ def noise_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
         for lr in (profile.noise_lr_grid or profile.budgets[dataset].lr_grid)
         for seed in (profile.report_seeds if seeds is None else seeds)
     ]
-
-
-EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e
-    for e in (
-        Experiment("accuracy", "headline table and convergence: datasets x losses x lr grid x seeds",
-                   accuracy_configs),
-        Experiment("output_reset", "Output Reset ablation (shift, targets)", output_reset_ablation_configs),
-        Experiment("lr_sweep", "accuracy versus learning rate with plain SGD", sgd_lr_sweep_configs,
-                   selects_lr=False),
-        Experiment("noise", "label noise (symmetric, asymmetric) and input noise: datasets x settings x "
-                   "noise losses x lr grid x seeds", noise_configs),
-    )
-}
-
-
-def experiment_names() -> list[str]:
-    return list(EXPERIMENTS)
-
-
-def experiment_configs(name: str, profile: str | Profile, **options: object) -> list[RunConfig]:
-    """The runs of experiment ``name`` under ``profile`` (a name or a :class:`Profile`) for the given ``seeds``
-    (default: the reporting seeds); :func:`sigmse.runs.protocol.plan_experiment` builds the selection and reporting
-    runs from it."""
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; choose one of: {', '.join(EXPERIMENTS)}")
-    chosen = get_profile(profile) if isinstance(profile, str) else profile
-    return EXPERIMENTS[name].configs(chosen, **options)

@@ -14,7 +14,8 @@ strongly correlated). Bouthillier et al. (MLSys 2021) ask for the opposite, and 
    overlap the selection seeds. Every table, figure and test of the book reads these runs.
 
 The reporting runs depend on what the selection runs stored, so the list of runs is computed from the store
-the same way by ``sigmse sweep``, ``sigmse book``, the notebooks and the tests (:func:`plan_experiment`).
+the same way by ``sigmse sweep``, ``sigmse book``, the notebooks and the tests
+(:func:`sigmse.runs.experiments.plan_experiment`, which applies this module's rules to each experiment).
 Experiments that choose nothing (the learning-rate sweep shows every rate, or a grid holds one rate) train
 with the reporting seeds directly.
 """
@@ -22,17 +23,14 @@ with the reporting seeds directly.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sigmse.config import RunConfig
-from sigmse.runs.profiles import EXPERIMENTS, Profile, get_profile
 from sigmse.runs.store import read_record, record_path
 
-__all__ = ["lr_group", "chosen_learning_rates", "report_configs", "ExperimentPlan", "plan_experiment",
-           "run_experiment", "ExperimentRecords", "plan_stages", "sweep_stages", "MEASURED_SECONDS_PER_IMAGE",
-           "estimate_seconds"]
+__all__ = ["lr_group", "Score", "default_score", "chosen_learning_rates", "report_configs",
+           "MEASURED_SECONDS_PER_IMAGE", "estimate_seconds"]
 
 _NOT_GROUP = ("lr", "seed", "noise_seed", "device")  # what varies inside a group of the learning-rate choice
 
@@ -43,7 +41,7 @@ def lr_group(config: RunConfig) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
-def _score(config: RunConfig, record: Mapping[str, Any]) -> float:
+def default_score(config: RunConfig, record: Mapping[str, Any]) -> float:
     """Final validation accuracy, or chance level for a run that diverged (or measured none)."""
     from sigmse.data.datasets import get_dataset_spec
 
@@ -55,12 +53,12 @@ Score = Callable[[Any, Mapping[str, Any]], float]  # (config, record) -> selecti
 
 
 def chosen_learning_rates(configs: Iterable[RunConfig], records: Iterable[Mapping[str, Any]], *,
-                          score: Score = _score) -> dict[str, float]:
+                          score: Score = default_score) -> dict[str, float]:
     """Per :func:`lr_group`, the learning rate with the best mean selection score (ties: the smaller rate).
 
     ``records`` are the stored records of ``configs`` in the same order. ``score`` (default: final validation
     accuracy, chance level when diverged) may be replaced by an experiment whose runs have other outputs (e.g.
-    :func:`sigmse.unification.config.validation_score`); it must read validation metrics only. A failed run has
+    :func:`sigmse.unification.config.validationdefault_score`); it must read validation metrics only. A failed run has
     no result and raises ``ValueError``: the choice would otherwise blame the loss for, say, a missing file.
     """
     scores: dict[str, dict[float, list[float]]] = {}
@@ -74,7 +72,7 @@ def chosen_learning_rates(configs: Iterable[RunConfig], records: Iterable[Mappin
 
 
 def report_configs(selection: Sequence[RunConfig], records: Sequence[Mapping[str, Any]],
-                   report_seeds: Sequence[int], *, score: Score = _score) -> list[RunConfig]:
+                   report_seeds: Sequence[int], *, score: Score = default_score) -> list[RunConfig]:
     """The reporting runs: each group's configuration at its chosen rate (by ``score``, see
     :func:`chosen_learning_rates`), once per reporting seed."""
     overlap = sorted({c.seed for c in selection} & set(report_seeds))
@@ -85,112 +83,6 @@ def report_configs(selection: Sequence[RunConfig], records: Sequence[Mapping[str
     for config in selection:
         first.setdefault(lr_group(config), config)
     return [first[group].with_(lr=lr, seed=seed) for group, lr in chosen.items() for seed in report_seeds]
-
-
-@dataclass(frozen=True)
-class ExperimentPlan:
-    """The runs of one experiment: ``selection`` (empty when it chooses nothing) and the ``report`` runs that can
-    be listed now, those of every group whose selection runs are all stored; ``waiting`` counts the reporting runs
-    of the other groups, and ``report_count`` all reporting runs once every group has chosen."""
-
-    name: str
-    selection: list[RunConfig]
-    report: list[RunConfig]
-    waiting: int = 0
-
-    @property
-    def report_count(self) -> int:
-        return len(self.report) + self.waiting
-
-
-def _seeds(given: Sequence[int] | None, default: tuple[int, ...]) -> tuple[int, ...]:
-    return default if given is None else tuple(given)
-
-
-def plan_experiment(name: str, profile: str | Profile, *, results_dir: str | Path, datasets: Sequence[str] | None = None,
-                    selection_seeds: Sequence[int] | None = None, seeds: Sequence[int] | None = None,
-                    device: str | None = None) -> ExperimentPlan:
-    """The runs of experiment ``name``, reading the selection records stored under ``results_dir``.
-
-    ``selection_seeds`` and ``seeds`` (the reporting seeds) default to the profile's.
-    """
-    chosen = get_profile(profile) if isinstance(profile, str) else profile
-    experiment = EXPERIMENTS.get(name)
-    if experiment is None:
-        raise ValueError(f"unknown experiment {name!r}; choose one of: {', '.join(EXPERIMENTS)}")
-    report_seeds = _seeds(seeds, chosen.report_seeds)
-    if not experiment.selects_lr:  # its own default seeds (the profile's reporting or sweep seeds) unless given
-        return ExperimentPlan(name, [], experiment.configs(chosen, datasets=datasets, seeds=seeds, device=device))
-    chosen_selection = _seeds(selection_seeds, chosen.selection_seeds)
-    overlap = sorted(set(chosen_selection) & set(report_seeds))
-    if overlap:
-        raise ValueError(f"seeds {overlap} are both selection seeds {list(chosen_selection)} and reporting seeds "
-                         f"{list(report_seeds)}; report with fresh seeds only")
-    selection = experiment.configs(chosen, datasets=datasets, seeds=chosen_selection, device=device)
-    rates: dict[str, set[float]] = {}
-    for config in selection:
-        rates.setdefault(lr_group(config), set()).add(config.lr)
-    if all(len(grid) == 1 for grid in rates.values()):  # a grid of one rate: nothing to choose
-        return ExperimentPlan(name, [], experiment.configs(chosen, datasets=datasets, seeds=report_seeds,
-                                                           device=device))
-    records = [read_record(record_path(c, chosen.name, results_dir)) for c in selection]
-    missing = {lr_group(c) for c, r in zip(selection, records) if r is None or r["status"] == "failed"}
-    ready = [(c, r) for c, r in zip(selection, records) if lr_group(c) not in missing]
-    report = report_configs([c for c, _ in ready], [r for _, r in ready], report_seeds) if ready else []
-    return ExperimentPlan(name, selection, report, len(missing) * len(report_seeds))
-
-
-@dataclass(frozen=True)
-class ExperimentRecords:
-    """What a chapter reads: the selection records (the learning-rate table) and the reporting records."""
-
-    selection: list[dict[str, Any]]
-    report: list[dict[str, Any]]
-
-
-def run_experiment(name: str, profile: str | Profile, run: Callable[[list[RunConfig]], list[dict[str, Any]]], *,
-                   results_dir: str | Path, **options: Any) -> ExperimentRecords:
-    """Train (through ``run``, which returns the records of the configs it is given) the selection runs, then
-    the reporting runs they choose, and return both. ``options`` go to :func:`plan_experiment`."""
-    plan = plan_experiment(name, profile, results_dir=results_dir, **options)
-    selection = run(plan.selection) if plan.selection else []
-    if plan.waiting:
-        plan = plan_experiment(name, profile, results_dir=results_dir, **options)
-    if plan.waiting:
-        raise ValueError(f"experiment {name!r}: selection runs failed, so not every learning rate can be chosen")
-    return ExperimentRecords(selection, run(plan.report))
-
-
-def _unique(configs: Iterable[RunConfig]) -> list[RunConfig]:
-    return list({config.hash: config for config in configs}.values())
-
-
-def plan_stages(names: Sequence[str], profile: str | Profile, *, results_dir: str | Path,
-                **options: Any) -> tuple[list[RunConfig], list[RunConfig], int]:
-    """The runs that can train now, in two stages, for the experiments ``names`` (duplicates once).
-
-    Returns ``(first, second, waiting)``: ``first`` holds every selection run and the runs of experiments that
-    choose nothing; ``second`` the reporting runs of the groups whose selection runs are all stored; ``waiting``
-    counts the reporting runs that cannot be listed yet because their group's selection runs are missing.
-    """
-    plans = [plan_experiment(name, profile, results_dir=results_dir, **options) for name in names]
-    first = _unique(c for plan in plans for c in (plan.selection or plan.report))
-    second = _unique(c for plan in plans if plan.selection for c in plan.report)
-    waiting = sum(plan.waiting for plan in plans)
-    return first, second, waiting
-
-
-def sweep_stages(names: Sequence[str], profile: str | Profile, run: Callable[[list[RunConfig]], Any], *,
-                 results_dir: str | Path, **options: Any) -> list[Any]:
-    """Run the selection stage with ``run`` (e.g. :func:`sigmse.runs.executors.run_configs`), then the reporting runs
-    it chose; returns what ``run`` returned for each stage that had runs. Reporting runs of a group whose
-    selection runs failed are skipped: ``run``'s summary of the first stage lists the failures."""
-    first, _, _ = plan_stages(names, profile, results_dir=results_dir, **options)
-    outcomes = [run(first)] if first else []
-    _, second, _ = plan_stages(names, profile, results_dir=results_dir, **options)
-    if second:
-        outcomes.append(run(second))
-    return outcomes
 
 
 # Training seconds per image and epoch on 2 CPU cores (evaluation four times an epoch included), measured with

@@ -20,16 +20,15 @@ import os
 import platform
 import subprocess
 import tempfile
-import time
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 
 import sigmse
-from sigmse.config import RunConfig, config_from_dict
+from sigmse.config import IdentifiedConfig, config_from_dict
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -39,10 +38,9 @@ __all__ = [
     "validate_record",
     "envelope_problems",
     "provenance",
-    "run_or_load",
     "record_failure",
     "load_records",
-    "run_sweep",
+    "new_record",
 ]
 
 SCHEMA_VERSION = 1
@@ -50,9 +48,10 @@ REQUIRED_KEYS = ("schema_version", "hash", "profile", "config", "status", "histo
 STATUSES = ("ok", "diverged", "failed")
 
 
-def record_path(config: RunConfig, profile: str, results_dir: str | Path = "results") -> Path:
-    """Where the record of ``config`` under ``profile`` lives."""
-    return Path(results_dir) / profile / f"{config.hash}.json"
+def record_path(config: IdentifiedConfig, profile: str, results_dir: str | Path = "results") -> Path:
+    """Where the record of ``config`` under ``profile`` lives: ``<results_dir>/<profile>/[<folder>/]<hash>.json``,
+    with the config class's ``record_folder`` (empty for a :class:`~sigmse.config.RunConfig`)."""
+    return Path(results_dir) / profile / config.record_folder / f"{config.hash}.json"
 
 
 def envelope_problems(record: Any, expected_hash: str | None,
@@ -189,92 +188,41 @@ def provenance(device: str) -> dict[str, Any]:
     }
 
 
-def run_or_load(config: RunConfig, *, profile: str, results_dir: str | Path = "results",
-                data_dir: str | Path | None = None, progress: bool | None = None) -> dict[str, Any]:
-    """The stored record of ``config`` under ``profile``, training and storing it first if absent.
-
-    A record with status ``failed`` (a run that raised, stored by an executor) is run again.
-    """
-    from sigmse.train import resolve_device, train  # late: keeps reading records light
-
-    path = record_path(config, profile, results_dir)
-    record = read_record(path)
-    if record is not None and record["status"] != "failed":  # a failed run is tried again
-        return record
-    device = str(resolve_device(config.device))
-    started = time.perf_counter()
-    result = train(config, data_dir=data_dir, progress=progress)
+def new_record(config: IdentifiedConfig, result: Mapping[str, Any], *, profile: str, device: str,
+               wall_seconds: float | None = None, **fields: Any) -> dict[str, Any]:
+    """The record of one finished run: the envelope (schema, hash, profile, config), the trainer's ``result``
+    (status, history, metrics, ...), any extra ``fields``, and the :func:`provenance` of ``device`` with the
+    run's ``wall_seconds`` where given."""
     info = provenance(device)
-    info["wall_seconds"] = time.perf_counter() - started
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "hash": config.hash,
-        "profile": profile,
-        "config": config.to_dict(),
-        **result,
-        "provenance": info,
-    }
-    write_record(record, path)
-    return record
+    if wall_seconds is not None:
+        info["wall_seconds"] = wall_seconds
+    return {"schema_version": SCHEMA_VERSION, "hash": config.hash, "profile": profile, "config": config.to_dict(),
+            **fields, **result, "provenance": info}
 
 
-def record_failure(config: RunConfig, error: BaseException, *, profile: str,
-                   results_dir: str | Path = "results") -> dict[str, Any]:
+def record_failure(config: IdentifiedConfig, error: BaseException, *, profile: str, device: str,
+                   results_dir: str | Path = "results",
+                   validate: Callable[..., list[str]] | None = None) -> dict[str, Any]:
     """Store that the run of ``config`` raised ``error`` (status ``failed``) and return the record.
 
     The record has the usual keys, an empty history and metrics, and an ``error`` object with the
-    exception's ``type``, ``message`` and ``traceback``. :func:`run_or_load` runs a failed config again,
-    so rerunning a sweep retries it. A stored ``ok`` or ``diverged`` record is never replaced (a worker
-    can die after storing its run): it is returned as it is.
+    exception's ``type``, ``message`` and ``traceback``. A sweep runs a failed config again, so rerunning it
+    retries the run. A stored ``ok`` or ``diverged`` record (checked with ``validate``, see
+    :func:`read_record`) is never replaced, since a worker can die after storing its run: it is returned as it is.
     """
-    from sigmse.train import resolve_device  # late: keeps reading records light
-
     path = record_path(config, profile, results_dir)
-    stored = read_record(path)
+    stored = read_record(path, validate)
     if stored is not None and stored["status"] != "failed":
         return stored
-    try:
-        device = str(resolve_device(config.device))
-    except ValueError:  # e.g. 'cuda' asked for where there is none: the failure itself
-        device = config.device
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "hash": config.hash,
-        "profile": profile,
-        "config": config.to_dict(),
-        "status": "failed",
-        "history": [],
-        "metrics": {},
-        "error": {"type": type(error).__name__, "message": str(error),
-                  "traceback": "".join(traceback.format_exception(error))},
-        "provenance": provenance(device),
-    }
+    result = {"status": "failed", "history": [], "metrics": {},
+              "error": {"type": type(error).__name__, "message": str(error),
+                        "traceback": "".join(traceback.format_exception(error))}}
+    record = new_record(config, result, profile=profile, device=device)
     write_record(record, path)
     return record
 
 
-def load_records(configs: Iterable[RunConfig], *, profile: str,
-                 results_dir: str | Path = "results") -> list[dict[str, Any] | None]:
-    """The stored records of ``configs`` (``None`` where a run is missing), without training."""
-    return [read_record(record_path(config, profile, results_dir)) for config in configs]
-
-
-def run_sweep(configs: Iterable[RunConfig], *, profile: str, results_dir: str | Path = "results",
-              data_dir: str | Path | None = None, progress: bool | None = None) -> list[dict[str, Any]]:
-    """The records of ``configs`` (duplicates once), training the missing ones, with a progress bar over runs.
-
-    Every config is validated before the first run starts (construction validates), and each record is
-    stored as soon as its run ends, so an interrupted sweep keeps what it finished and a rerun resumes.
-    """
-    from tqdm import tqdm  # the text bar: tqdm.auto warns in notebooks without ipywidgets
-
-    unique = list({config.hash: config for config in configs}.values())
-    missing = sum(not record_path(c, profile, results_dir).exists() for c in unique)
-    records = []
-    bar = tqdm(unique, desc=f"{profile}: {len(unique)} runs, {missing} to train", unit="run",
-               disable=None if progress is None else not progress)
-    for config in bar:
-        bar.set_postfix_str(f"{config.dataset}/{config.loss} lr={config.lr:g} seed={config.seed}")
-        records.append(run_or_load(config, profile=profile, results_dir=results_dir, data_dir=data_dir,
-                                   progress=False))
-    return records
+def load_records(configs: Iterable[IdentifiedConfig], *, profile: str, results_dir: str | Path = "results",
+                 validate: Callable[..., list[str]] | None = None) -> list[dict[str, Any] | None]:
+    """The stored records of ``configs`` (``None`` where a run is missing), checked with ``validate``."""
+    return [read_record(record_path(config, profile, results_dir), validate) for config in configs]

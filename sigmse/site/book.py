@@ -5,7 +5,7 @@ One command rebuilds everything (``sigmse book``, which ``make book`` runs); :fu
 0. The datasets the chapters read must be under the data root: missing ones are fetched with torchvision
    and md5-checked (``--no-download``: not fetched); offline, the build stops here, before any work, with one
    line naming the data root and the two ways to fill it (:func:`sigmse.data.datasets.ensure_datasets`).
-   Then the runs the chapters read (:data:`CHAPTER_EXPERIMENTS`) train first, as one sweep through
+   Then the runs the chapters read (:data:`~sigmse.runs.experiments.CHAPTERS`) train first, as one sweep through
    :func:`sigmse.runs.executors.run_configs`: in this process, in a process pool (``--sweep-jobs N``) or on a
    Ray cluster (``--executor ray``). Stored runs are skipped. If a run fails the build stops there,
    listing the failed runs; what finished stays stored, and a rerun retries only the failed ones.
@@ -34,41 +34,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sigmse.data.datasets import ensure_datasets, missing_datasets
+from sigmse.runs.executors import add_executor_arguments, check_executor_options, executor_resources, run_configs
+from sigmse.runs.experiments import CHAPTERS, chapter_experiments, plan_stages, sweep_stages
+from sigmse.runs.profiles import get_profile, profile_names
 from sigmse.site.pages import (BookBuildError, discover_notebooks, find_book_root, publish_book, select_chapters,
                                stage_book)
 from sigmse.site.notebooks import left_out_chapters, plan_notebook_runs, run_notebooks
 
 __all__ = [
-    "CHAPTER_EXPERIMENTS",
-    "CHAPTER_DATASETS",
     "build_book",
     "add_book_arguments",
     "run_book_command",
 ]
 
-# The experiments (sigmse.runs.profiles) each chapter reads with chapters.experiment_records(name, ...). Before
-# running the notebooks, build_book runs the experiments of the chapters it executes as one sweep, on the
-# executor asked for (this process, a process pool, a Ray cluster), so the notebooks only load stored runs.
-# tests/test_book.py checks this table against the notebooks' calls.
-CHAPTER_EXPERIMENTS: dict[str, tuple[str, ...]] = {
-    "accuracy": ("accuracy",),
-    "convergence": ("accuracy",),
-    "output_reset": ("output_reset", "lr_sweep"),
-    "noise": ("noise",),
-}
 # Notebook parameters that change which runs a chapter reads; given with -p, the sweep uses them too.
 SWEEP_PARAMETERS = ("datasets", "selection_seeds", "seeds")
 
 DATA_DIR_ENV = "SIGMSE_DATA_DIR"
-# The datasets chapters load themselves, beside the runs of CHAPTER_EXPERIMENTS (whose datasets come from their
-# configs): build_book has them all under the data root before any work (downloading them if allowed).
-CHAPTER_DATASETS: dict[str, tuple[str, ...]] = {
-    "unification": ("mnist",),  # sigmse.unification.config: the MNIST budget of each profile
-    "cost": ("mnist", "fashion-mnist", "cifar10"),  # an epoch's time per dataset of the profile
-    "performance": ("mnist", "cifar10"),  # sigmse.bench.run: MNIST mlp and cnn, the CIFAR-10 net
-}
-
-
 def _absolute(path: str | os.PathLike[str], base: Path) -> Path:
     path = Path(path).expanduser()
     return path if path.is_absolute() else (base / path).resolve()
@@ -125,7 +108,7 @@ def build_book(
         root: the folder with ``_config.yml`` and ``_toc.yml``; default the current folder or the checkout.
         download: fetch datasets missing from the data root with torchvision (md5-checked) before any work;
             with ``False``, a missing dataset stops the build at once. Only the datasets the selected chapters
-            read are needed (:data:`CHAPTER_EXPERIMENTS`, :data:`CHAPTER_DATASETS`).
+            read are needed (:data:`~sigmse.runs.experiments.CHAPTERS`).
 
     Raises:
         ValueError: an unknown profile, notebook or parameter, or a toc entry with no file.
@@ -135,8 +118,6 @@ def build_book(
             is lost and a rerun retries), a notebook failed (naming it, the cell, the exception, the executed copy),
             or ``jupyter-book build`` warned or failed, or a page shows an error.
     """
-    from sigmse.runs.executors import check_executor_options
-    from sigmse.runs.profiles import get_profile
 
     get_profile(profile)  # ValueError listing the profiles
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -163,23 +144,20 @@ def build_book(
 
 
 def _chapter_parameters(tasks: list[dict]) -> list[tuple[dict[str, Any], list[str]]]:
-    """The experiments (:data:`CHAPTER_EXPERIMENTS`) the chapters of ``tasks`` read, grouped by the run
+    """The experiments (:data:`~sigmse.runs.experiments.CHAPTERS`) the chapters of ``tasks`` read, grouped by the run
     parameters they give with ``-p`` (datasets, seeds), so the runs of chapters that agree share one sweep."""
     by_parameters: dict[str, tuple[dict[str, Any], list[str]]] = {}
     for task in tasks:
         given = {k: task["parameters"].get(k) for k in SWEEP_PARAMETERS}
         entry = by_parameters.setdefault(json.dumps(given, sort_keys=True), (given, []))
-        entry[1].extend(n for n in CHAPTER_EXPERIMENTS.get(task["name"], ()) if n not in entry[1])
+        entry[1].extend(n for n in chapter_experiments(task["name"]) if n not in entry[1])
     return [(given, names) for given, names in by_parameters.values() if names]
 
 
 def _ensure_book_data(tasks: list[dict], core: dict[str, Any], download: bool) -> None:
     """The datasets the chapters read, under the data root before any work: fetched if missing and allowed
     (:func:`sigmse.data.datasets.ensure_datasets`), else one line saying how to fill the data root."""
-    from sigmse.data.datasets import ensure_datasets, missing_datasets
-    from sigmse.runs.protocol import plan_stages
-
-    needed = [d for task in tasks for d in CHAPTER_DATASETS.get(task["name"], ())]
+    needed = [d for task in tasks if task["name"] in CHAPTERS for d in CHAPTERS[task["name"]].datasets]
     for given, names in _chapter_parameters(tasks):  # the reporting runs train on the selection runs' datasets
         first, _, _ = plan_stages(names, core["profile"], results_dir=core["results_dir"], device=core["device"],
                                   **given)
@@ -192,11 +170,8 @@ def _ensure_book_data(tasks: list[dict], core: dict[str, Any], download: bool) -
 
 
 def _run_chapter_sweep(tasks: list[dict], core: dict[str, Any], **executor_options: Any) -> None:
-    """Train the runs the chapters will read (:data:`CHAPTER_EXPERIMENTS`): selection runs, then the reporting
-    runs they choose (:func:`sigmse.runs.protocol.sweep_stages`); stop if any failed."""
-    from sigmse.runs.executors import run_configs
-    from sigmse.runs.protocol import sweep_stages
-
+    """Train the runs the chapters will read (:data:`~sigmse.runs.experiments.CHAPTERS`): selection runs, then
+    the reporting runs they choose (:func:`sigmse.runs.experiments.sweep_stages`); stop if any failed."""
     def run(configs: list) -> Any:
         summary = run_configs(configs, profile=core["profile"], results_dir=core["results_dir"],
                               data_dir=core["data_dir"], **executor_options)
@@ -227,9 +202,6 @@ def _key_value(text: str) -> tuple[str, Any]:
 
 def add_book_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``sigmse book``."""
-    from sigmse.runs.executors import add_executor_arguments
-    from sigmse.runs.profiles import profile_names
-
     parser.add_argument("--profile", default="quick", help=f"one of: {', '.join(profile_names())} (default: quick)")
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="run only this notebook (repeatable); the others reuse their last executed copy")
@@ -251,8 +223,6 @@ def run_book_command(args: argparse.Namespace) -> int:
 
     Bad input raises ``ValueError`` (the CLI's exit status 2); a failed build prints why and returns 1.
     """
-    from sigmse.runs.executors import executor_resources
-
     extra: dict[str, Any] = {}
     for key, value in args.parameter or []:
         if key in extra:

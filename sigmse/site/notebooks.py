@@ -14,7 +14,7 @@
    (``hide-input``), the papermill ``injected-parameters`` cell is removed from the page (papermill does
    not copy the ``parameters`` tags, papermill #731) and a dropdown in its place records how the page was
    made (parameters, sigmse commit, machine); the same goes into the notebook's metadata. Then the copy
-   must have glued its :data:`VERDICT_KEYS`. Kernels talk over Unix sockets (:func:`_kernel_config`).
+   must have glued its :attr:`~sigmse.runs.experiments.Chapter.verdict_keys`. Kernels talk over Unix sockets (:func:`_kernel_config`).
 4. :func:`left_out_chapters`: a chapter not run now (``--only``) reuses its executed copy from an earlier
    build with the same profile, or is left out of the book.
 
@@ -40,45 +40,15 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from sigmse.runs import experiments
 from sigmse.site.pages import BookBuildError, Chapter
 
 __all__ = [
-    "VERDICT_KEYS",
     "CORE_PARAMETERS",
-    "verdict_key",
     "plan_notebook_runs",
     "run_notebooks",
     "left_out_chapters",
 ]
-
-def _claim_cells(prefix: str) -> tuple[str, ...]:
-    """The glue keys of one row of the intro's claim table (see :func:`sigmse.report.chapters.claim_cells`)."""
-    return (prefix, *(f"{prefix}_{cell}" for cell in ("effect", "margin", "seeds", "profile")))
-
-
-# Glue keys that book/intro.md pastes into its verdict table, per notebook (notebooks/<name>.ipynb).
-# Notebook authors: glue each as a short plain string, e.g.
-#     from myst_nb import glue
-#     glue("verdict_mnist", "matches: 98.1 % vs 98.0 % (softmax CE)", display=False)
-# A verdict says what the evidence shows in a few words *with* the numbers it rests on
-# (computed, never typed). The book page reads them as {glue:text}`/notebooks/<name>.ipynb::<key>:s`
-# (the trailing ``:s`` is needed: without a format spec the role splits ``::`` wrongly).
-# ``run_notebooks`` checks after execution that every key below was glued.
-VERDICT_KEYS: dict[str, tuple[str, ...]] = {
-    # accuracy: the intro's claim-table cells per dataset, "claim_accuracy_<dataset>[_effect|_margin|_seeds|
-    # _profile]" (chapters.claim_cells; the dataset part as in verdict_key)
-    "accuracy": (*_claim_cells("claim_accuracy_mnist"), *_claim_cells("claim_accuracy_fashion_mnist"),
-                 *_claim_cells("claim_accuracy_cifar10")),
-    # convergence: area under the validation curve and time to accuracy levels, sigmoid-MSE+OR versus softmax CE
-    "convergence": ("convergence_verdict", *_claim_cells("claim_convergence_mnist"),
-                    *_claim_cells("claim_convergence_fashion_mnist"), *_claim_cells("claim_convergence_cifar10")),
-    # noise: accuracy under label noise, sigmoid-MSE+OR versus softmax CE and the robust losses
-    "noise": ("noise_verdict", *_claim_cells("claim_noise")),
-    # landscape: is the loss surface of sigmoid-MSE cliff-ridden / badly conditioned at extreme logits?
-    "landscape": ("landscape_verdict",),
-    # unification: one MSE objective for a digit and its rotation angle versus separate CE + MSE heads
-    "unification": ("unification_verdict",),
-}
 
 # The parameters every chapter notebook declares in its `parameters` cell (tests/test_notebook_runs.py checks).
 CORE_PARAMETERS = ("profile", "results_dir", "data_dir", "device")
@@ -87,11 +57,6 @@ KERNEL_NAME = "python3"
 PROVENANCE_KEY = "sigmse"  # notebook metadata key holding how the executed copy was made
 # Tags after which a code cell's input is already hidden or gone: _postprocess adds no hide-input then.
 _HIDDEN_INPUT_TAGS = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
-
-
-def verdict_key(dataset: str) -> str:
-    """The accuracy chapter's glue key for ``dataset``: ``fashion-mnist`` -> ``verdict_fashion_mnist``."""
-    return "verdict_" + dataset.replace("-", "_")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,11 +355,12 @@ def _glued_keys(path: Path) -> set[str]:
 
 
 def _check_verdicts(chapter: Chapter, executed: Path) -> None:
-    missing = [key for key in VERDICT_KEYS.get(chapter.name, ()) if key not in _glued_keys(executed)]
+    registered = experiments.CHAPTERS.get(chapter.name)
+    missing = [key for key in (registered.verdict_keys if registered else ()) if key not in _glued_keys(executed)]
     if missing:
         raise BookBuildError(
             f"notebook {chapter.docpath}.ipynb ran but did not glue {', '.join(map(repr, missing))}, which "
-            f"book/intro.md reads (see sigmse.site.notebooks.VERDICT_KEYS); executed copy: {executed}")
+            f"book/intro.md reads (see sigmse.runs.experiments.CHAPTERS); executed copy: {executed}")
 
 
 def _reusable(executed: Path, profile: str) -> bool:

@@ -28,10 +28,11 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from sigmse.report import verdicts
-from sigmse.unification.config import (METHODS, chosen_learning_rates, unification_config_from_dict,
-                                       validation_score)
+from sigmse.runs import protocol
+from sigmse.unification.config import METHODS, UnificationConfig, unification_config_from_dict, validation_score
 
 __all__ = [
+    "chosen_learning_rates",
     "METHOD_LABELS",
     "SHORT_LABELS",
     "CLAIM",
@@ -76,6 +77,15 @@ COMPARISONS: tuple[tuple[str, str, str], ...] = tuple(
     for baseline, metric in (("separate_heads", "test_acc"), ("separate_heads", "test_rmse_angle"),
                              ("classifier_only", "test_acc"), ("regressor_only", "test_rmse_angle")))
 _MEASURES = {"test_acc": ("accuracy", 100.0, "pp"), "test_rmse_angle": ("angle RMSE", 1.0, "°")}
+
+
+def chosen_learning_rates(selection: Sequence[UnificationConfig],
+                          records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Per method, the learning rate with the best mean validation score over the selection seeds (ties: the
+    smaller rate); ``records`` are the stored records of ``selection`` in the same order."""
+    by_group = protocol.chosen_learning_rates(selection, records, score=validation_score)
+    methods = {protocol.lr_group(config): config.method for config in selection}
+    return {methods[group]: lr for group, lr in by_group.items()}
 
 
 def records_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

@@ -10,10 +10,10 @@ rejects unknown keys.
 
 Which runs follow the protocol of :mod:`sigmse.runs.protocol`: every method trains at every learning rate of the
 profile's MNIST grid (:func:`unification_lr_grid`) with the profile's *selection* seeds
-(:func:`selection_configs`); per method the rate with the best mean :func:`validation_score` wins
-(:func:`chosen_learning_rates`, ties to the smaller rate), and it trains again with the *reporting* seeds
-(:func:`report_configs`), which are all the chapter shows and tests. The choice is protocol's own
-(:func:`sigmse.runs.protocol.report_configs`), applied to the score below.
+(:func:`selection_configs`); per method the rate with the best mean :func:`validation_score` wins (ties to the
+smaller rate), and it trains again with the *reporting* seeds, which are all the chapter shows and tests. The
+choice is protocol's own (:func:`sigmse.runs.protocol.report_configs`), applied to the score below; the
+experiment registry (:mod:`sigmse.runs.experiments`) plans these runs like every other experiment's.
 
 **The validation score** has to rank the learning rates of methods that have one output or two. Each task is
 scored by the share of a trivial predictor's error that the method removes on the validation split, clipped
@@ -38,11 +38,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from sigmse.config import (DEVICES, IdentifiedConfig, check_choice, check_data_budget, check_number,
                            reject_unknown_keys)
-from sigmse.runs import protocol
 from sigmse.data.datasets import get_dataset_spec
 from sigmse.runs.profiles import Profile, get_profile
 
@@ -55,8 +54,6 @@ __all__ = [
     "unification_lr_grid",
     "selection_configs",
     "validation_score",
-    "chosen_learning_rates",
-    "report_configs",
 ]
 
 METHODS = ("unified_mse", "unified_mse_or", "separate_heads", "classifier_only", "regressor_only")
@@ -72,6 +69,9 @@ DATASETS = ("mnist", "fashion-mnist")  # 28x28 greyscale on a black background: 
 @dataclass(frozen=True)
 class UnificationConfig(IdentifiedConfig):
     """One run of the unification experiment. Defaults: the quick profile's unified run with Output Reset."""
+
+    record_folder: ClassVar[str] = "unification"  # <results>/<profile>/unification/<hash>.json
+    model: ClassVar[str] = "mlp"  # every method trains the MLP trunk of sigmse.models (its width set by the heads)
 
     method: str = "unified_mse_or"
     dataset: str = "mnist"
@@ -115,6 +115,10 @@ class UnificationConfig(IdentifiedConfig):
     @property
     def regresses(self) -> bool:
         return self.method in REGRESSING
+
+    @property
+    def label(self) -> str:
+        return f"{self.hash} unification/{self.dataset}/{self.method} lr={self.lr:g} seed={self.seed}"
 
     def with_(self, **changes: Any) -> "UnificationConfig":
         return replace(self, **changes)
@@ -184,19 +188,3 @@ def validation_score(config: UnificationConfig, record: Mapping[str, Any]) -> fl
                       for t in config.targets]
         scores.append(sum(per_target) / len(per_target))
     return sum(scores) / len(scores)
-
-
-def chosen_learning_rates(selection: Sequence[UnificationConfig],
-                          records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    """Per method, the learning rate with the best mean validation score over the selection seeds (ties: the
-    smaller rate); ``records`` are the stored records of ``selection`` in the same order."""
-    by_group = protocol.chosen_learning_rates(selection, records, score=validation_score)
-    methods = {protocol.lr_group(config): config.method for config in selection}
-    return {methods[group]: lr for group, lr in by_group.items()}
-
-
-def report_configs(selection: Sequence[UnificationConfig], records: Sequence[Mapping[str, Any]],
-                   report_seeds: Sequence[int]) -> list[UnificationConfig]:
-    """The reporting runs: each method at its chosen learning rate, once per reporting seed (never a selection
-    seed: :func:`sigmse.runs.protocol.report_configs` refuses an overlap)."""
-    return protocol.report_configs(selection, records, report_seeds, score=validation_score)

@@ -23,7 +23,7 @@ Methods (all on the ``mlp`` trunk 784-256-256, ReLU; only the last layer's width
 A run is a :class:`~sigmse.unification.config.UnificationConfig` (:mod:`sigmse.unification.config`: the methods,
 the targets, the budget, and which runs a profile trains). Every method trains with Adam at its own learning
 rate, chosen on validation with the profile's selection seeds and then trained with its reporting seeds
-(:func:`run_unification_experiment`, the protocol of :mod:`sigmse.runs.protocol`).
+(the protocol of :mod:`sigmse.runs.protocol`, planned by the experiment registry :mod:`sigmse.runs.experiments`).
 
 Data path, as in :mod:`sigmse.train`: the dataset is loaded once, the angles are drawn on the CPU from their own
 seed (``angle_seed``: every method and training seed sees the same rotated images), the kept images are
@@ -32,9 +32,10 @@ one ``randperm`` on the device and trains on slices. Rotation is bilinear with z
 :func:`torchvision.transforms.functional.rotate` (counter-clockwise for positive angles; tested).
 
 A run evaluates the validation and test splits once, after its last epoch (its history keeps the training loss
-and time per epoch). Records are stored through :func:`sigmse.runs.store.write_record` under
-``<results_dir>/<profile>/unification/``; :mod:`sigmse.unification.analysis` turns them into the chapter's
-tables, figure and verdicts.
+and time per epoch). The sweep engine (:mod:`sigmse.runs.executors`) trains and stores the runs, under
+``<results_dir>/<profile>/unification/``, as it does every other experiment's; :func:`validate_unification_record`
+is what the store checks them with, and :mod:`sigmse.unification.analysis` turns them into the chapter's tables,
+figure and verdicts.
 
 Reference: K. Tyagi et al., *Making Sigmoid-MSE Great Again: Output Reset Challenges Softmax Cross-Entropy in
 Neural Network Classification*, arXiv:2411.11213, 2024.
@@ -55,14 +56,11 @@ from torch import Tensor, nn
 from sigmse.losses import functional
 from sigmse.data.datasets import Dataset, load_dataset, resolve_data_dir
 from sigmse.models import get_model
-from sigmse.runs.profiles import Profile, get_profile
-from sigmse.runs.protocol import ExperimentRecords
 from sigmse.seeds import stream_seed
 from sigmse.data.splits import subset_indices, validation_split
-from sigmse.runs.store import SCHEMA_VERSION, envelope_problems, provenance, read_record, write_record
+from sigmse.runs.store import envelope_problems
 from sigmse.train import evaluate_logits, resolve_device
-from sigmse.unification.config import (METHODS, UnificationConfig, report_configs, selection_configs,
-                                       unification_config_from_dict)
+from sigmse.unification.config import METHODS, UnificationConfig, unification_config_from_dict
 
 __all__ = [
     "rotate_images",
@@ -71,12 +69,7 @@ __all__ = [
     "unified_mse",
     "method_loss",
     "train_unification",
-    "unification_record_path",
     "validate_unification_record",
-    "read_unification_record",
-    "run_or_load_unification",
-    "run_unification_sweep",
-    "run_unification_experiment",
 ]
 
 SPLIT_SEED = 0  # validation split and training subset, as in sigmse.train
@@ -360,11 +353,7 @@ def train_unification(config: UnificationConfig, data_dir: str | Path | None = N
     return {"status": status, "history": history, "metrics": metrics}
 
 
-# ---- the store ------------------------------------------------------------------------------------------
-
-
-def unification_record_path(config: UnificationConfig, profile: str, results_dir: str | Path = "results") -> Path:
-    return Path(results_dir) / profile / "unification" / f"{config.hash}.json"
+# ---- what the store checks -----------------------------------------------------------------------------
 
 
 def validate_unification_record(record: Any, expected_hash: str | None = None) -> list[str]:
@@ -381,58 +370,3 @@ def validate_unification_record(record: Any, expected_hash: str | None = None) -
     if record["status"] == "ok":
         problems += [f"an 'ok' record has no metrics.{key}" for key in needed if key not in record["metrics"]]
     return problems
-
-
-def read_unification_record(path: Path) -> dict[str, Any] | None:
-    """The record at ``path``; ``None`` if absent. A corrupt record is reported, moved aside, and ``None``."""
-    return read_record(path, validate=validate_unification_record)
-
-
-def run_or_load_unification(config: UnificationConfig, profile: str, results_dir: str | Path = "results",
-                            data_dir: str | Path | None = None, *, dataset: Dataset | None = None) -> dict[str, Any]:
-    """The stored record of ``config`` under ``profile``, training and storing it first if absent."""
-    path = unification_record_path(config, profile, results_dir)
-    record = read_unification_record(path)
-    if record is not None:
-        return record
-    device = str(resolve_device(config.device))
-    started = time.perf_counter()
-    result = train_unification(config, data_dir, dataset=dataset)
-    info = provenance(device)
-    info["wall_seconds"] = time.perf_counter() - started
-    record = {"schema_version": SCHEMA_VERSION, "experiment": "unification", "hash": config.hash,
-              "profile": profile, "config": config.to_dict(), **result, "provenance": info}
-    write_record(record, path)
-    return record
-
-
-def run_unification_sweep(configs: Iterable[UnificationConfig], *, profile: str, results_dir: str | Path = "results",
-                          data_dir: str | Path | None = None, progress: bool | None = None) -> list[dict[str, Any]]:
-    """The records of ``configs``, training the missing ones (each stored as soon as it ends), with a progress bar."""
-    from tqdm import tqdm  # the text bar (tqdm.auto wants ipywidgets in a notebook); off when not on a terminal
-
-    configs = list(configs)
-    bar = tqdm(configs, desc=f"unification ({profile})", unit="run",
-               disable=None if progress is None else not progress)
-    return [run_or_load_unification(c, profile, results_dir, data_dir) for c in bar]
-
-
-def run_unification_experiment(profile: str | Profile, *, results_dir: str | Path = "results",
-                               data_dir: str | Path | None = None, device: str | None = None,
-                               selection_seeds: Sequence[int] | None = None, seeds: Sequence[int] | None = None,
-                               progress: bool | None = None) -> ExperimentRecords:
-    """The selection runs and the reporting runs they choose, training (and storing) those not stored yet.
-
-    Every method trains at every rate of the grid with ``selection_seeds`` (default: the profile's); per method
-    the rate with the best mean validation score wins (:func:`sigmse.unification.config.report_configs`); it
-    trains again with the reporting ``seeds`` (default: the profile's ``report_seeds``). Returns both sets of
-    records; the chapter's tables and tests read ``report`` only.
-    """
-    chosen = get_profile(profile) if isinstance(profile, str) else profile
-    selection = selection_configs(chosen, seeds=selection_seeds, device=device)
-    selection_records = run_unification_sweep(selection, profile=chosen.name, results_dir=results_dir,
-                                              data_dir=data_dir, progress=progress)
-    report = report_configs(selection, selection_records, chosen.report_seeds if seeds is None else seeds)
-    return ExperimentRecords(selection_records, run_unification_sweep(report, profile=chosen.name,
-                                                                      results_dir=results_dir, data_dir=data_dir,
-                                                                      progress=progress))

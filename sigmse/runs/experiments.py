@@ -1,0 +1,317 @@
+"""The experiment registry: every experiment's runs, how each kind of run trains, and what each chapter reads.
+
+One table answers, for the CLI, the book, the notebooks and the tests alike:
+
+* :data:`EXPERIMENTS`: each experiment of the book, unification included, as a frozen :class:`Experiment`
+  (its name, the function listing its runs for a profile and seeds, whether its runs choose a learning rate,
+  and the score they choose by);
+* :data:`RUN_KINDS`: how a run of each config class trains and how its stored record is checked
+  (:class:`RunKind`): a :class:`~sigmse.config.RunConfig` trains with :func:`sigmse.train.train`, a
+  :class:`~sigmse.unification.config.UnificationConfig` with :func:`sigmse.unification.train.train_unification`;
+* :data:`CHAPTERS`: each chapter notebook's experiments, the datasets it loads itself and the glue keys the
+  book's own pages read from it (:class:`Chapter`).
+
+Planning follows :mod:`sigmse.runs.protocol`: :func:`plan_experiment` lists the selection runs and the
+reporting runs they choose from what is stored, :func:`plan_stages` and :func:`sweep_stages` do it for several
+experiments at once, and :func:`run_experiment` trains both stages through the sweep engine
+(:func:`sigmse.runs.executors.run_configs`) and returns the records. An unknown name raises a ``ValueError``
+that lists the valid ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from sigmse.config import IdentifiedConfig, RunConfig
+from sigmse.runs import profiles
+from sigmse.runs.profiles import Profile, get_profile
+from sigmse.runs.protocol import Score, default_score, lr_group, report_configs
+from sigmse.runs.store import read_record, record_path, validate_record
+from sigmse.train import train
+from sigmse.unification.config import UnificationConfig, selection_configs, validation_score
+from sigmse.unification.train import train_unification, validate_unification_record
+
+__all__ = ["RunKind", "RUN_KINDS", "run_kind", "load_record", "Experiment", "EXPERIMENTS", "experiment_names",
+           "get_experiment", "experiment_configs", "Chapter", "CHAPTERS", "chapter_experiments", "ExperimentPlan",
+           "plan_experiment", "ExperimentRecords", "run_experiment", "plan_stages", "sweep_stages"]
+
+
+# ---- kinds of run ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunKind:
+    """How a run of ``config_type`` trains and how its record is checked.
+
+    ``train(config, data_dir)`` returns the trainer's result (``status``, ``history``, ``metrics``, ...);
+    ``validate(record, expected_hash=...)`` lists a stored record's problems (:func:`sigmse.runs.store.read_record`);
+    ``record_fields`` go into every record of the kind (a unification record says which experiment it is).
+    """
+
+    config_type: type
+    train: Callable[[Any, str | Path | None], dict[str, Any]]
+    validate: Callable[..., list[str]]
+    record_fields: Mapping[str, Any]
+
+
+def _train_run(config: RunConfig, data_dir: str | Path | None) -> dict[str, Any]:
+    return train(config, data_dir=data_dir, progress=False)  # the sweep engine draws its own bar, over runs
+
+
+def _train_unification(config: UnificationConfig, data_dir: str | Path | None) -> dict[str, Any]:
+    return train_unification(config, data_dir)
+
+
+RUN_KINDS = (RunKind(RunConfig, _train_run, validate_record, {}),
+             RunKind(UnificationConfig, _train_unification, validate_unification_record, {"experiment": "unification"}))
+
+
+def run_kind(config: IdentifiedConfig) -> RunKind:
+    """The :class:`RunKind` of ``config``'s class."""
+    for kind in RUN_KINDS:
+        if isinstance(config, kind.config_type):
+            return kind
+    raise TypeError(f"no kind of run for a {type(config).__name__}; the kinds are: "
+                    f"{', '.join(kind.config_type.__name__ for kind in RUN_KINDS)}")
+
+
+def load_record(config: IdentifiedConfig, profile: str, results_dir: str | Path) -> dict[str, Any] | None:
+    """The stored record of ``config`` under ``profile``, checked as its kind's records are; ``None`` if absent."""
+    return read_record(record_path(config, profile, results_dir), run_kind(config).validate)
+
+
+# ---- experiments -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A registry entry: a named sweep and the function that lists its runs for a profile and seeds.
+
+    ``configs(profile, *, datasets=None, seeds=None, device=None)`` lists the runs (``seeds`` default to the
+    profile's reporting seeds). ``selects_lr``: the runs choose a learning rate per group with the selection
+    seeds, by ``score`` (higher is better; validation metrics only), and the chosen rate trains again with the
+    reporting seeds (:mod:`sigmse.runs.protocol`); otherwise every run is reported.
+    """
+
+    name: str
+    description: str
+    configs: Callable[..., list[Any]]
+    selects_lr: bool = True
+    score: Score = default_score
+
+
+def _unification_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
+                         seeds: Sequence[int] | None = None, device: str | None = None) -> list[UnificationConfig]:
+    """Every unification method x learning rate x seed, on rotated MNIST (its only dataset in the book)."""
+    if datasets is not None and list(datasets) != ["mnist"]:
+        raise ValueError(f"the unification experiment runs on mnist only; got datasets {list(datasets)}")
+    return selection_configs(profile, seeds=seeds, device=device)
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        Experiment("accuracy", "headline table and convergence: datasets x losses x lr grid x seeds",
+                   profiles.accuracy_configs),
+        Experiment("output_reset", "Output Reset ablation (shift, targets)", profiles.output_reset_ablation_configs),
+        Experiment("lr_sweep", "accuracy versus learning rate with plain SGD", profiles.sgd_lr_sweep_configs,
+                   selects_lr=False),
+        Experiment("noise", "label noise (symmetric, asymmetric) and input noise: datasets x settings x "
+                   "noise losses x lr grid x seeds", profiles.noise_configs),
+        Experiment("unification", "one network for a digit and its rotation angle: methods x lr grid x seeds",
+                   _unification_configs, score=validation_score),
+    )
+}
+
+
+def experiment_names() -> list[str]:
+    return list(EXPERIMENTS)
+
+
+def get_experiment(name: str) -> Experiment:
+    """The registry entry ``name``; an unknown name raises ``ValueError`` listing the experiments."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose one of: {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+def experiment_configs(name: str, profile: str | Profile, **options: Any) -> list[Any]:
+    """The runs of experiment ``name`` under ``profile`` (a name or a :class:`Profile`) for the given ``seeds``
+    (default: the reporting seeds); :func:`plan_experiment` builds the selection and reporting runs from it."""
+    return get_experiment(name).configs(_profile(profile), **options)
+
+
+def _profile(profile: str | Profile) -> Profile:
+    return get_profile(profile) if isinstance(profile, str) else profile
+
+
+# ---- chapters ----------------------------------------------------------------------------------------------
+
+
+def _claim_cells(prefix: str) -> tuple[str, ...]:
+    """The glue keys of one row of the intro's claim table (see :func:`sigmse.report.chapters.claim_cells`)."""
+    return (prefix, *(f"{prefix}_{cell}" for cell in ("effect", "margin", "seeds", "profile")))
+
+
+VERDICT_DATASETS = ("mnist", "fashion-mnist", "cifar10")  # the intro's claim table has a row for each
+
+
+def _per_dataset(prefix: str) -> tuple[str, ...]:
+    return tuple(key for dataset in VERDICT_DATASETS for key in _claim_cells(f"{prefix}_{dataset.replace('-', '_')}"))
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter notebook (``notebooks/<name>.ipynb``): the experiments whose runs it reads (``sigmse book``
+    trains them first, as one sweep), the datasets it loads itself, and the glue keys that the book's own pages
+    read from it (``sigmse book`` checks each executed copy glued them)."""
+
+    name: str
+    experiments: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = ()
+    verdict_keys: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in self.experiments:
+            get_experiment(name)
+
+
+# Glue keys are short plain strings, e.g. glue("claim_noise", "better: ...", display=False); a verdict says
+# what the evidence shows in a few words with the numbers it rests on (computed, never typed). The book's pages
+# read them as {glue:text}`/notebooks/<name>.ipynb::<key>:s` (the trailing ``:s`` is needed: without a format
+# spec the role splits ``::`` wrongly).
+CHAPTERS: dict[str, Chapter] = {
+    c.name: c
+    for c in (
+        # the intro's claim-table cells per dataset: claim_accuracy_<dataset>[_effect|_margin|_seeds|_profile]
+        Chapter("accuracy", ("accuracy",), verdict_keys=_per_dataset("claim_accuracy")),
+        # area under the validation curve and time to accuracy levels, sigmoid-MSE+OR versus softmax CE
+        Chapter("convergence", ("accuracy",),
+                verdict_keys=("convergence_verdict", *_per_dataset("claim_convergence"))),
+        Chapter("output_reset", ("output_reset", "lr_sweep")),
+        # accuracy under label noise, sigmoid-MSE+OR versus softmax CE and the robust losses
+        Chapter("noise", ("noise",), verdict_keys=("noise_verdict", *_claim_cells("claim_noise"))),
+        # is the loss surface of sigmoid-MSE cliff-ridden or badly conditioned at extreme logits?
+        Chapter("landscape", verdict_keys=("landscape_verdict",)),
+        # one MSE objective for a digit and its rotation angle versus separate CE + MSE heads
+        Chapter("unification", ("unification",), verdict_keys=("unification_verdict",)),
+        Chapter("cost", datasets=("mnist", "fashion-mnist", "cifar10")),  # an epoch's time per dataset
+        Chapter("performance", datasets=("mnist", "cifar10")),  # sigmse.bench: MNIST mlp and cnn, the CIFAR-10 net
+    )
+}
+
+
+def chapter_experiments(name: str) -> tuple[str, ...]:
+    """The experiments chapter ``name`` reads; none for a chapter the registry does not list."""
+    chapter = CHAPTERS.get(name)
+    return chapter.experiments if chapter else ()
+
+
+# ---- planning ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExperimentPlan:
+    """The runs of one experiment: ``selection`` (empty when it chooses nothing) and the ``report`` runs that can
+    be listed now, those of every group whose selection runs are all stored; ``waiting`` counts the reporting runs
+    of the other groups, and ``report_count`` all reporting runs once every group has chosen."""
+
+    name: str
+    selection: list[Any]
+    report: list[Any]
+    waiting: int = 0
+
+    @property
+    def report_count(self) -> int:
+        return len(self.report) + self.waiting
+
+
+def _seeds(given: Sequence[int] | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    return default if given is None else tuple(given)
+
+
+def plan_experiment(name: str, profile: str | Profile, *, results_dir: str | Path, datasets: Sequence[str] | None = None,
+                    selection_seeds: Sequence[int] | None = None, seeds: Sequence[int] | None = None,
+                    device: str | None = None) -> ExperimentPlan:
+    """The runs of experiment ``name``, reading the selection records stored under ``results_dir``.
+
+    ``selection_seeds`` and ``seeds`` (the reporting seeds) default to the profile's.
+    """
+    chosen = _profile(profile)
+    experiment = get_experiment(name)
+    report_seeds = _seeds(seeds, chosen.report_seeds)
+    if not experiment.selects_lr:  # its own default seeds (the profile's reporting or sweep seeds) unless given
+        return ExperimentPlan(name, [], experiment.configs(chosen, datasets=datasets, seeds=seeds, device=device))
+    chosen_selection = _seeds(selection_seeds, chosen.selection_seeds)
+    overlap = sorted(set(chosen_selection) & set(report_seeds))
+    if overlap:
+        raise ValueError(f"seeds {overlap} are both selection seeds {list(chosen_selection)} and reporting seeds "
+                         f"{list(report_seeds)}; report with fresh seeds only")
+    selection = experiment.configs(chosen, datasets=datasets, seeds=chosen_selection, device=device)
+    rates: dict[str, set[float]] = {}
+    for config in selection:
+        rates.setdefault(lr_group(config), set()).add(config.lr)
+    if all(len(grid) == 1 for grid in rates.values()):  # a grid of one rate: nothing to choose
+        return ExperimentPlan(name, [], experiment.configs(chosen, datasets=datasets, seeds=report_seeds,
+                                                           device=device))
+    records = [load_record(c, chosen.name, results_dir) for c in selection]
+    missing = {lr_group(c) for c, r in zip(selection, records) if r is None or r["status"] == "failed"}
+    ready = [(c, r) for c, r in zip(selection, records) if lr_group(c) not in missing]
+    report = (report_configs([c for c, _ in ready], [r for _, r in ready], report_seeds, score=experiment.score)
+              if ready else [])
+    return ExperimentPlan(name, selection, report, len(missing) * len(report_seeds))
+
+
+@dataclass(frozen=True)
+class ExperimentRecords:
+    """What a chapter reads: the selection records (the learning-rate table) and the reporting records."""
+
+    selection: list[dict[str, Any]]
+    report: list[dict[str, Any]]
+
+
+def run_experiment(name: str, profile: str | Profile, run: Callable[[list[Any]], list[dict[str, Any]]], *,
+                   results_dir: str | Path, **options: Any) -> ExperimentRecords:
+    """Train (through ``run``, which returns the records of the configs it is given) the selection runs, then
+    the reporting runs they choose, and return both. ``options`` go to :func:`plan_experiment`."""
+    plan = plan_experiment(name, profile, results_dir=results_dir, **options)
+    selection = run(plan.selection) if plan.selection else []
+    if plan.waiting:
+        plan = plan_experiment(name, profile, results_dir=results_dir, **options)
+    if plan.waiting:
+        raise ValueError(f"experiment {name!r}: selection runs failed, so not every learning rate can be chosen")
+    return ExperimentRecords(selection, run(plan.report))
+
+
+def _unique(configs: Any) -> list[Any]:
+    return list({config.hash: config for config in configs}.values())
+
+
+def plan_stages(names: Sequence[str], profile: str | Profile, *, results_dir: str | Path,
+                **options: Any) -> tuple[list[Any], list[Any], int]:
+    """The runs that can train now, in two stages, for the experiments ``names`` (duplicates once).
+
+    Returns ``(first, second, waiting)``: ``first`` holds every selection run and the runs of experiments that
+    choose nothing; ``second`` the reporting runs of the groups whose selection runs are all stored; ``waiting``
+    counts the reporting runs that cannot be listed yet because their group's selection runs are missing.
+    """
+    plans = [plan_experiment(name, profile, results_dir=results_dir, **options) for name in names]
+    first = _unique(c for plan in plans for c in (plan.selection or plan.report))
+    second = _unique(c for plan in plans if plan.selection for c in plan.report)
+    waiting = sum(plan.waiting for plan in plans)
+    return first, second, waiting
+
+
+def sweep_stages(names: Sequence[str], profile: str | Profile, run: Callable[[list[Any]], Any], *,
+                 results_dir: str | Path, **options: Any) -> list[Any]:
+    """Run the selection stage with ``run`` (e.g. :func:`sigmse.runs.executors.run_configs`), then the reporting
+    runs it chose; returns what ``run`` returned for each stage that had runs. Reporting runs of a group whose
+    selection runs failed are skipped: ``run``'s summary of the first stage lists the failures."""
+    first, _, _ = plan_stages(names, profile, results_dir=results_dir, **options)
+    outcomes = [run(first)] if first else []
+    _, second, _ = plan_stages(names, profile, results_dir=results_dir, **options)
+    if second:
+        outcomes.append(run(second))
+    return outcomes

@@ -1,0 +1,95 @@
+"""The experiment registry: plans from what is stored, every chapter's runs from the registry, unification too."""
+from __future__ import annotations
+
+import pytest
+
+from sigmse.runs import experiments, protocol
+from sigmse.runs.profiles import get_profile
+from sigmse.runs.store import record_path, write_record
+from sigmse.config import RunConfig
+from sigmse.unification.config import UnificationConfig
+
+
+def _record(config, val_acc: float | None, test_acc: float = 0.5, status: str = "ok") -> dict:
+    metrics = {} if status != "ok" else {"val_acc": val_acc, "test_acc": test_acc}
+    return {"hash": config.hash, "status": status, "config": config.to_dict(), "metrics": metrics}
+
+
+def test_the_plan_waits_for_selection_runs_then_lists_the_reporting_runs(tmp_path):
+    plan = experiments.plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"])
+    smoke = get_profile("smoke")
+    assert plan.report == [] and {c.seed for c in plan.selection} == set(smoke.selection_seeds)
+    groups = {protocol.lr_group(c) for c in plan.selection}
+    assert plan.report_count == plan.waiting == len(groups) * len(smoke.report_seeds)
+    first = next(c for c in plan.selection if c.loss == "softmax_ce")  # one group's selection runs stored first
+    for config in (c for c in plan.selection if protocol.lr_group(c) == protocol.lr_group(first)):
+        write_record({**_record(config, 0.5), "schema_version": 1, "profile": "smoke", "history": [],
+                      "provenance": {}}, record_path(config, "smoke", tmp_path))
+    partial = experiments.plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"])
+    assert {c.loss for c in partial.report} == {"softmax_ce"}  # that group's reporting runs are listed now
+    assert partial.waiting == (len(groups) - 1) * len(smoke.report_seeds)
+    for config in plan.selection:  # the larger rate wins on validation for every loss (rewrites the first group)
+        record = _record(config, 0.9 if config.lr == max(smoke.budgets["mnist"].lr_grid) else 0.5)
+        write_record({**record, "schema_version": 1, "profile": "smoke", "history": [], "provenance": {}},
+                     record_path(config, "smoke", tmp_path))
+    plan = experiments.plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"])
+    assert len(plan.report) == plan.report_count
+    assert {c.lr for c in plan.report} == {max(smoke.budgets["mnist"].lr_grid)}
+    assert {c.seed for c in plan.report} == set(smoke.report_seeds)
+    first, second, waiting = experiments.plan_stages(["accuracy", "lr_sweep"], "smoke", results_dir=tmp_path,
+                                                  datasets=["mnist"])
+    assert second == plan.report and waiting == 0
+    assert {c.optimizer for c in first} == {"adam", "sgd"}  # lr_sweep chooses nothing: reported runs, stage one
+    assert {c.seed for c in first if c.optimizer == "sgd"} == set(smoke.report_seeds)
+
+
+def test_unknown_experiment_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown experiment 'x'; choose one of: accuracy"):
+        experiments.plan_experiment("x", "smoke", results_dir=tmp_path)
+
+
+def test_a_grid_of_one_rate_chooses_nothing_and_reports_directly(tmp_path):
+    plan = experiments.plan_experiment("noise", "full", results_dir=tmp_path, datasets=["mnist"])
+    assert plan.selection == [] and {c.seed for c in plan.report} == set(get_profile("full").report_seeds)
+
+
+
+
+def test_every_chapter_reads_registered_experiments_and_unification_is_one_of_them():
+    assert "unification" in experiments.EXPERIMENTS
+    for chapter in experiments.CHAPTERS.values():
+        assert all(name in experiments.EXPERIMENTS for name in chapter.experiments)
+    assert experiments.chapter_experiments("unification") == ("unification",)
+    assert experiments.chapter_experiments("not-a-chapter") == ()
+    with pytest.raises(ValueError, match="unknown experiment 'nope'; choose one of: accuracy"):
+        experiments.Chapter("x", experiments=("nope",))
+
+
+def test_each_config_class_has_its_kind_and_its_own_store_folder(tmp_path):
+    assert experiments.run_kind(RunConfig()).config_type is RunConfig
+    unification = UnificationConfig()
+    assert experiments.run_kind(unification).record_fields == {"experiment": "unification"}
+    assert record_path(unification, "smoke", tmp_path) == tmp_path / "smoke" / "unification" / f"{unification.hash}.json"
+    assert record_path(RunConfig(), "smoke", tmp_path) == tmp_path / "smoke" / f"{RunConfig().hash}.json"
+    with pytest.raises(TypeError, match="no kind of run for a dict; the kinds are: RunConfig, UnificationConfig"):
+        experiments.run_kind({})
+
+
+def test_unification_is_planned_like_every_experiment_and_chooses_by_its_validation_score(tmp_path):
+    smoke = get_profile("smoke")
+    plan = experiments.plan_experiment("unification", "smoke", results_dir=tmp_path)
+    assert plan.report == [] and all(isinstance(c, UnificationConfig) for c in plan.selection)
+    best = max(c.lr for c in plan.selection)
+    for config in plan.selection:  # the larger rate wins for every method: val_acc and val_r2 higher there
+        good = config.lr == best
+        metrics = {"val_acc": 0.9 if good else 0.2, "val_r2_angle": 0.8 if good else 0.1, "test_acc": 0.5,
+                   "test_rmse_angle": 10.0}
+        write_record({"schema_version": 1, "hash": config.hash, "profile": "smoke", "config": config.to_dict(),
+                      "experiment": "unification", "status": "ok", "history": [], "metrics": metrics,
+                      "provenance": {}}, record_path(config, "smoke", tmp_path))
+    plan = experiments.plan_experiment("unification", "smoke", results_dir=tmp_path)
+    assert plan.waiting == 0 and {c.lr for c in plan.report} == {best}
+    assert {c.seed for c in plan.report} == set(smoke.report_seeds)
+    assert {c.method for c in plan.report} == {c.method for c in plan.selection}
+    with pytest.raises(ValueError, match="runs on mnist only"):
+        experiments.plan_experiment("unification", "smoke", results_dir=tmp_path, datasets=["cifar10"])
