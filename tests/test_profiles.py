@@ -56,3 +56,18 @@ def test_full_profile_noise_runs_cifar10_at_the_largest_symmetric_rate_for_three
     assert {(c.label_noise, c.label_noise_rate) for c in cifar} == {("symmetric", 0.8)}
     assert {c.loss for c in cifar} == {"softmax_ce", "sigmoid_mse", "sigmoid_mse_or"}
     assert {c.epochs for c in configs if c.dataset != "cifar10"} == {20}
+
+
+def test_a_budget_is_overrides_of_run_config_defaults():
+    from sigmse.config import RunConfig
+    from sigmse.runs.profiles import Budget
+
+    budget = Budget("cnn", epochs=10, augment=True, lr_grid=(1e-3,))
+    assert budget.run == (("augment", True), ("epochs", 10), ("model", "cnn"))
+    assert budget.epochs == 10 and budget.val_size == RunConfig().val_size  # a field not set: RunConfig's default
+    with pytest.raises(ValueError, match="a budget has no field 'epoch'; its fields are RunConfig's: model"):
+        Budget("mlp", epoch=3)
+    with pytest.raises(ValueError, match="no field 'lr'"):
+        Budget("mlp", lr=0.1)  # the experiment sets it, from lr_grid
+    with pytest.raises(AttributeError, match="no attribute 'colour'"):
+        budget.colour

@@ -20,7 +20,7 @@ runs a notebook shows are exactly the runs a sweep makes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Sequence
 
 from sigmse.config import RunConfig
@@ -46,23 +46,42 @@ ACCURACY_LOSSES = ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or", "softmax_mse",
 NOISE_LOSSES = ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or", "mae", "gce", "symmetric_ce")
 
 
-@dataclass(frozen=True)
-class Budget:
-    """How one dataset is trained under a profile."""
+# The fields a run takes from its experiment, not from the budget of its dataset.
+_NOT_BUDGET = ("dataset", "loss", "loss_options", "lr", "seed", "device")
+BUDGET_FIELDS = tuple(f.name for f in fields(RunConfig) if f.name not in _NOT_BUDGET)
+DEFAULT_LR_GRID = (3e-4, 1e-3, 3e-3, 1e-2)  # each loss picks its lr on validation
 
-    model: str
-    epochs: int
-    batch_size: int = 128
-    optimizer: str = "adam"
-    lr_grid: tuple[float, ...] = (3e-4, 1e-3, 3e-3, 1e-2)  # each loss picks its lr on validation
-    schedule: str = "constant"
-    warmup_epochs: float = 0.0
-    weight_decay: float = 0.0
-    augment: bool = False
-    train_subset: int | None = None
-    test_subset: int | None = None
-    val_size: int = 5000
-    precision: str = "float32"
+
+@dataclass(frozen=True, init=False)
+class Budget:
+    """How one dataset trains under a profile: the :class:`~sigmse.config.RunConfig` fields its runs set away
+    from RunConfig's defaults, and the learning-rate grid they choose from.
+
+    ``Budget("mlp", epochs=12, lr_grid=(1e-3, 3e-3))`` sets ``model`` and ``epochs``; every other field a run
+    has keeps RunConfig's default, so a new training option is one edit, in RunConfig. A field is read as an
+    attribute (``budget.epochs``, ``budget.val_size``). A name that is no RunConfig field, or one a run takes
+    from its experiment (dataset, loss, lr, seed, device), raises ``ValueError``.
+    """
+
+    lr_grid: tuple[float, ...]
+    run: tuple[tuple[str, object], ...]  # (field, value) pairs, sorted: the overrides of RunConfig's defaults
+
+    def __init__(self, model: str, *, lr_grid: Sequence[float] = DEFAULT_LR_GRID, **run: object) -> None:
+        unknown = sorted(set(run) - set(BUDGET_FIELDS))
+        if unknown:
+            raise ValueError(f"a budget has no field {unknown[0]!r}; its fields are RunConfig's: "
+                             f"{', '.join(BUDGET_FIELDS)}")
+        object.__setattr__(self, "lr_grid", tuple(lr_grid))
+        object.__setattr__(self, "run", tuple(sorted({"model": model, **run}.items())))
+
+    def __getattr__(self, name: str) -> object:
+        """A run field of this budget: its override, else RunConfig's default."""
+        if name in BUDGET_FIELDS:
+            return dict(self.run).get(name, _RUN_DEFAULTS[name])
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+_RUN_DEFAULTS = {f.name: f.default for f in fields(RunConfig) if f.name in BUDGET_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -225,16 +244,9 @@ def _check_datasets(profile: Profile, datasets: Sequence[str] | None) -> tuple[s
 def base_config(profile: Profile, dataset: str, *, loss: str, lr: float, seed: int,
                 device: str | None = None, **changes: object) -> RunConfig:
     """The run for ``dataset`` under ``profile``'s budget, with ``changes`` applied on top."""
-    budget = profile.budgets[dataset]
-    values: dict[str, object] = dict(
-        dataset=dataset, model=budget.model, loss=loss, optimizer=budget.optimizer, lr=lr,
-        weight_decay=budget.weight_decay, batch_size=budget.batch_size, epochs=budget.epochs,
-        schedule=budget.schedule, warmup_epochs=budget.warmup_epochs, augment=budget.augment,
-        train_subset=budget.train_subset, test_subset=budget.test_subset, val_size=budget.val_size,
-        seed=seed, precision=budget.precision, device=device or profile.device,
-    )
-    values.update(changes)
-    return RunConfig(**values)  # type: ignore[arg-type]
+    values = dict(profile.budgets[dataset].run, dataset=dataset, loss=loss, lr=lr, seed=seed,
+                  device=device or profile.device)
+    return RunConfig(**{**values, **changes})  # type: ignore[arg-type]
 
 
 def accuracy_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
