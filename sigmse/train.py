@@ -6,7 +6,9 @@ draws one ``randperm`` on the device and trains on slices of it; augmentation
 (random 4-pixel-padded crop, horizontal flip) runs for the whole batch with
 index arithmetic and masks, never a loop over examples. Per-step statistics stay
 on the device and are read once per epoch, so the loop never waits on the host
-except to measure validation accuracy ``evals_per_epoch`` times an epoch.
+except to measure validation accuracy ``evals_per_epoch`` times an epoch. The loop itself
+(:func:`train_epoch` over a :class:`TrainingRun`) knows nothing of classification: the unification
+experiment (:mod:`sigmse.unification.train`) trains with it too, with its own model, optimizer and batch loss.
 
 A step is cheap around its matrix products: ``index_select`` gathers the batch, one ``argmax`` per step
 is all the bookkeeping (the epoch's statistics are reduced once at its end), and Adam and SGD take
@@ -43,7 +45,8 @@ from sigmse.data.noise import add_input_noise, corrupt_labels
 from sigmse.seeds import stream_seed
 from sigmse.data.splits import subset_indices, validation_split
 
-__all__ = ["resolve_device", "DeviceData", "prepare_data", "train", "evaluate_logits", "evaluation_steps"]
+__all__ = ["resolve_device", "DeviceData", "prepare_data", "train", "evaluate_logits", "evaluation_steps",
+           "TrainingRun", "train_epoch"]
 
 EVAL_BATCH = 2048  # evaluation batch size: large, since no activations are kept for backward
 SPLIT_SEED = 0  # the validation split and training subset are the same for every run
@@ -254,36 +257,91 @@ class _EpochSums:
                 "resets": int(torch.stack(self.resets).sum()) if self.resets else 0}
 
 
-class _Run:
-    """One run's model, loss, optimiser, schedule and batch-order generator, built from its config.
+class TrainingRun:
+    """A model, its optimiser, its learning-rate schedule (if any) and its batch-order generator: what
+    :func:`train_epoch` steps. :func:`train` builds one from a :class:`~sigmse.config.RunConfig` (:class:`_Run`),
+    :func:`sigmse.unification.train.train_unification` one for a unification run.
 
-    The global RNG is seeded with ``config.seed`` just before the model is built (its initialisation);
-    batch order and augmentation draw from ``generator`` alone, so evaluating never moves either.
+    A subclass says what a batch's loss is (:meth:`batch_loss`) and adds each step's statistics to the epoch's
+    ``sums``, which the loop hands it and never reads. ``generator`` (seeded with ``seed``) draws the batch order
+    and any randomness of :meth:`batch_loss` (augmentation) alone, so evaluating never moves it. ``schedule``
+    makes the factor of the learning rate per optimizer step from the number of steps per epoch.
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, *, n_train: int, batch_size: int,
+                 seed: int, device: torch.device,
+                 schedule: Callable[[int], Callable[[int], float]] | None = None) -> None:
+        self.model, self.optimizer = model, optimizer
+        self.n_train, self.batch_size, self.device = n_train, batch_size, device
+        self.steps_per_epoch = math.ceil(n_train / batch_size)
+        self.scheduler = (torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(self.steps_per_epoch))
+                          if schedule is not None else None)
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+
+    def batch_loss(self, index: torch.Tensor, start: int, sums: Any) -> torch.Tensor:
+        """The mean loss on the training examples ``index``, the epoch's ``start:start + len(index)``; adds the
+        step's statistics to ``sums``."""
+        raise NotImplementedError(f"{type(self).__name__} does not say what a batch's loss is")
+
+    def step(self, index: torch.Tensor, start: int, sums: Any) -> None:
+        """One optimizer step (and schedule step) on :meth:`batch_loss` of the training examples ``index``."""
+        loss = self.batch_loss(index, start, sums)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+
+def train_epoch(run: TrainingRun, sums: Any, evaluate: Callable[[int, float], None] | None = None,
+                evals_per_epoch: int = 1) -> tuple[torch.Tensor, float]:
+    """One epoch of :meth:`TrainingRun.step` on slices of a fresh ``randperm``; return that order and the
+    epoch's training seconds (evaluation excluded).
+
+    ``evaluate(step, seconds)`` runs after every evaluation step (:func:`evaluation_steps`) but the epoch's last,
+    which the trainer measures with its per-epoch evaluation; it gets the step counted within the epoch and the
+    epoch's training seconds so far.
+    """
+    run.model.train()
+    mid_epoch = set(evaluation_steps(run.steps_per_epoch, evals_per_epoch)[:-1])
+    seconds, segment_start = 0.0, _synchronized_time(run.device)
+    order = torch.randperm(run.n_train, device=run.device, generator=run.generator)
+    for step, start in enumerate(range(0, run.n_train, run.batch_size), start=1):
+        run.step(order[start:start + run.batch_size], start, sums)
+        if evaluate is not None and step in mid_epoch:
+            seconds += _synchronized_time(run.device) - segment_start
+            evaluate(step, seconds)
+            segment_start = _synchronized_time(run.device)
+    return order, seconds + _synchronized_time(run.device) - segment_start
+
+
+class _Run(TrainingRun):
+    """One :func:`train` run: its model, loss, optimiser and schedule, built from its config.
+
+    The global RNG is seeded with ``config.seed`` just before the model is built (its initialisation).
     """
 
     def __init__(self, config: RunConfig, data: DeviceData, device: torch.device) -> None:
         torch.manual_seed(config.seed)
         model = get_model(config.model, tuple(data.train_images.shape[1:]), data.num_classes).to(device)
         self.channels_last = device.type == "cuda" and data.train_images.dim() == 4 and config.model != "mlp"
-        self.model = model.to(memory_format=torch.channels_last) if self.channels_last else model
+        model = model.to(memory_format=torch.channels_last) if self.channels_last else model
+        super().__init__(model, _optimizer(config, model), n_train=len(data.train_labels),
+                         batch_size=config.batch_size, seed=config.seed, device=device,
+                         schedule=lambda steps_per_epoch: _lr_factor(config, steps_per_epoch))
         self.autocast = config.precision == "bfloat16" and device.type == "cuda"
         self.loss_fn = get_loss(config.loss, **dict(config.loss_options))
-        self.optimizer = _optimizer(config, self.model)
-        self.steps_per_epoch = math.ceil(len(data.train_labels) / config.batch_size)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_factor(config, self.steps_per_epoch))
-        self.generator = torch.Generator(device=device).manual_seed(config.seed)
         self.noisy_labels = bool(data.train_flipped.any())  # else skip the memorisation counts
-        self.config, self.data, self.device = config, data, device
+        self.config, self.data = config, data
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """Logits of ``images`` in evaluation mode (the model stays in it)."""
         return evaluate_logits(self.model, images, self.autocast)
 
-    def step(self, index: torch.Tensor, start: int, sums: _EpochSums) -> None:
-        """One optimizer step on the training examples ``index``, the epoch's ``start:start + len(index)``.
+    def batch_loss(self, index: torch.Tensor, start: int, sums: _EpochSums) -> torch.Tensor:
+        """The loss of the (augmented) training examples ``index``; its statistics go to ``sums``.
 
-        ``index_select`` gathers the batch (about three times faster on a CPU than indexing with a
-        tensor); its statistics are added to ``sums``.
+        ``index_select`` gathers the batch (about three times faster on a CPU than indexing with a tensor).
         """
         images = torch.index_select(self.data.train_images, 0, index)
         labels = torch.index_select(self.data.train_labels, 0, index)
@@ -294,11 +352,8 @@ class _Run:
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
             logits = self.model(images)
         loss = self.loss_fn(logits.float(), labels)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.scheduler.step()
         sums.add(start, loss, logits, self.loss_fn.reset_count)
+        return loss
 
 
 def _curve_point(run: _Run, step: int, train_seconds: float, val_acc: float | None) -> dict[str, Any]:
@@ -320,20 +375,12 @@ def _train_epoch(run: _Run, epoch: int, seconds_before: float,
     Appends to ``curve`` the validation accuracy at every evaluation step but the epoch's last, which
     :func:`train` measures with the per-epoch evaluation.
     """
-    run.model.train()
-    n_train, seconds = len(run.data.train_labels), 0.0
-    sums = _EpochSums(n_train, run.device)
-    mid_epoch = set(evaluation_steps(run.steps_per_epoch, run.config.evals_per_epoch)[:-1])
-    segment_start = _synchronized_time(run.device)
-    order = torch.randperm(n_train, device=run.device, generator=run.generator)
-    for step, start in enumerate(range(0, n_train, run.config.batch_size), start=1):
-        run.step(order[start:start + run.config.batch_size], start, sums)
-        if step in mid_epoch:
-            seconds += _synchronized_time(run.device) - segment_start
-            point_step = epoch * run.steps_per_epoch + step
-            curve.append(_curve_point(run, point_step, seconds_before + seconds, _mid_epoch_val_acc(run)))
-            segment_start = _synchronized_time(run.device)
-    seconds += _synchronized_time(run.device) - segment_start
+    def evaluate(step: int, seconds: float) -> None:
+        point_step = epoch * run.steps_per_epoch + step
+        curve.append(_curve_point(run, point_step, seconds_before + seconds, _mid_epoch_val_acc(run)))
+
+    sums = _EpochSums(run.n_train, run.device)
+    order, seconds = train_epoch(run, sums, evaluate, run.config.evals_per_epoch)
     flipped = run.data.train_flipped[order] if run.noisy_labels else None
     return sums.totals(run.data.train_labels[order], flipped), seconds
 

@@ -19,6 +19,7 @@ from sigmse.runs import experiments
 from sigmse.runs.executors import train_and_store
 from sigmse.unification import train as U
 from sigmse.data.datasets import Dataset, get_dataset_spec
+from sigmse.models import get_model
 from sigmse.unification.config import UnificationConfig
 
 ROTATION_TOL = 1e-5  # max |difference| on the [0, 1] pixel scale (float32 rounding of the same bilinear sample)
@@ -158,6 +159,33 @@ def test_training_is_deterministic_on_cpu_and_reports_both_tasks():
     assert "test_acc" in only and "test_rmse_angle" not in only
     only = U.train_unification(tiny(method="regressor_only", epochs=1), dataset=dataset)["metrics"]
     assert "test_rmse_angle" in only and "test_acc" not in only
+
+
+def test_training_is_a_plain_loop_of_adam_steps_bit_for_bit():
+    """Reference: the plain loop written out here (seed, build, torch's default Adam at a constant rate, one
+    ``randperm`` an epoch from a generator seeded alike, the loss times the batch size summed in order). The shared
+    loop of sigmse.train must reproduce its history and final metrics exactly, so stored records stay valid."""
+    dataset, config = fake_dataset(), tiny(method="unified_mse_or", epochs=2, batch_size=48)  # a last partial batch
+    result = U.train_unification(config, dataset=dataset)
+    data = U.prepare_rotated(config, torch.device("cpu"), dataset=dataset)
+    torch.manual_seed(config.seed)
+    model = get_model("mlp", (1, 28, 28), data.num_classes + 1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    generator = torch.Generator().manual_seed(config.seed)
+    losses = []
+    for _ in range(config.epochs):
+        total = torch.zeros(())
+        for index in torch.randperm(len(data.train_labels), generator=generator).split(config.batch_size):
+            loss = U.method_loss(config.method, model(data.train_images[index]), data.train_labels[index],
+                                 data.train_targets[index], data.num_classes)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * len(index)
+        losses.append(float(total) / len(data.train_labels))
+    assert [h["train_loss"] for h in result["history"]] == losses
+    final = U._final_metrics(config, model, data)
+    assert {key: result["metrics"][key] for key in final} == final
 
 
 def test_the_sweep_engine_stores_a_unification_run_once_in_its_folder(tmp_path, monkeypatch):

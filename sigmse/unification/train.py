@@ -27,9 +27,11 @@ rate, chosen on validation with the profile's selection seeds and then trained w
 
 Data path, as in :mod:`sigmse.train`: the dataset is loaded once, the angles are drawn on the CPU from their own
 seed (``angle_seed``: every method and training seed sees the same rotated images), the kept images are
-rotated in one batched ``affine_grid``/``grid_sample`` pass on the device and normalised once; each epoch draws
-one ``randperm`` on the device and trains on slices. Rotation is bilinear with zero fill and matches
-:func:`torchvision.transforms.functional.rotate` (counter-clockwise for positive angles; tested).
+rotated in one batched ``affine_grid``/``grid_sample`` pass on the device and normalised once. Rotation is
+bilinear with zero fill and matches :func:`torchvision.transforms.functional.rotate` (counter-clockwise for
+positive angles; tested). Training is :func:`sigmse.train.train_epoch`, the loop of :func:`sigmse.train.train`:
+each epoch draws one ``randperm`` on the device and takes one optimizer step per slice; a run says only its
+model, its optimizer and its batch loss (:class:`_UnificationRun`).
 
 A run evaluates the validation and test splits once, after its last epoch (its history keeps the training loss
 and time per epoch). The sweep engine (:mod:`sigmse.runs.executors`) trains and stores the runs, under
@@ -59,7 +61,7 @@ from sigmse.models import get_model
 from sigmse.seeds import stream_seed
 from sigmse.data.splits import subset_indices, validation_split
 from sigmse.runs.store import envelope_problems
-from sigmse.train import evaluate_logits, resolve_device
+from sigmse.train import TrainingRun, evaluate_logits, resolve_device, train_epoch
 from sigmse.unification.config import METHODS, UnificationConfig, unification_config_from_dict
 
 __all__ = [
@@ -294,63 +296,68 @@ def _final_metrics(config: UnificationConfig, model: nn.Module, data: RotatedDat
     return result
 
 
-def _synchronized_time(device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter()
+class _UnificationRun(TrainingRun):
+    """One unification run for :func:`sigmse.train.train_epoch`: the ``mlp`` trunk with one output per class it
+    predicts and per regression target, Adam at ``config.lr`` without a schedule, and the method's loss.
+
+    The global RNG is seeded with ``config.seed`` just before the model is built (its initialisation). The Adam
+    is torch's default (for-loop) one, as this experiment has always used, not the fused one of
+    :func:`sigmse.train.train`: the two agree only to rounding, so changing it would change every stored record.
+    """
+
+    def __init__(self, config: UnificationConfig, data: RotatedData, device: torch.device) -> None:
+        torch.manual_seed(config.seed)
+        width = (data.num_classes if config.classifies else 0) + (len(config.targets) if config.regresses else 0)
+        model = get_model("mlp", tuple(data.train_images.shape[1:]), width).to(device)
+        super().__init__(model, torch.optim.Adam(model.parameters(), lr=config.lr), n_train=len(data.train_labels),
+                         batch_size=config.batch_size, seed=config.seed, device=device)
+        self.config, self.data = config, data
+
+    def batch_loss(self, index: Tensor, start: int, sums: Tensor) -> Tensor:
+        """:func:`method_loss` of the training examples ``index``; adds it times their number to ``sums``, the
+        epoch's summed loss (0-dim, on the device: read once an epoch)."""
+        data = self.data
+        images, labels, targets = (torch.index_select(tensor, 0, index)
+                                   for tensor in (data.train_images, data.train_labels, data.train_targets))
+        loss = method_loss(self.config.method, self.model(images), labels, targets, data.num_classes)
+        sums.add_(loss.detach() * len(index))
+        return loss
+
+
+def _train_epochs(run: _UnificationRun) -> list[dict[str, Any]]:
+    """Train ``config.epochs`` epochs, or up to the first with a non-finite training loss; their history."""
+    history: list[dict[str, Any]] = []
+    for epoch in range(run.config.epochs):
+        loss_sum = torch.zeros((), device=run.device)
+        seconds = train_epoch(run, loss_sum)[1]
+        train_loss = float(loss_sum) / run.n_train  # the one host sync of the epoch's training
+        history.append({"epoch": epoch + 1, "train_loss": train_loss if math.isfinite(train_loss) else None,
+                        "seconds": seconds})
+        if history[-1]["train_loss"] is None:
+            break
+    return history
 
 
 def train_unification(config: UnificationConfig, data_dir: str | Path | None = None, *,
                       dataset: Dataset | None = None) -> dict[str, Any]:
     """Train one run; return ``{"status", "history", "metrics"}`` in plain JSON types.
 
+    The run is ``diverged`` if a training loss or, after the last epoch, a validation or test output is not finite.
     ``dataset`` replaces loading ``config.dataset`` from the data root (tests pass small in-memory datasets).
     """
     device = resolve_device(config.device)
     started = time.perf_counter()
     data = prepare_rotated(config, device, data_dir, dataset)
     setup_seconds = time.perf_counter() - started
-
-    torch.manual_seed(config.seed)
-    width = (data.num_classes if config.classifies else 0) + (len(config.targets) if config.regresses else 0)
-    model: nn.Module = get_model("mlp", tuple(data.train_images.shape[1:]), width).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    generator = torch.Generator(device=device).manual_seed(config.seed)
-    n_train = len(data.train_labels)
-    history: list[dict[str, Any]] = []
-    status = "ok"
-    for epoch in range(config.epochs):
-        model.train()
-        epoch_start = _synchronized_time(device)
-        loss_sum = torch.zeros((), device=device)
-        order = torch.randperm(n_train, device=device, generator=generator)
-        for start in range(0, n_train, config.batch_size):
-            index = order[start:start + config.batch_size]
-            outputs = model(data.train_images[index])  # (B, width)
-            loss = method_loss(config.method, outputs, data.train_labels[index], data.train_targets[index],
-                               data.num_classes)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach() * len(index)
-        train_loss = float(loss_sum) / n_train  # the one host sync of the epoch's training
-        finite = math.isfinite(train_loss)
-        history.append({"epoch": epoch + 1, "train_loss": train_loss if finite else None,
-                        "seconds": _synchronized_time(device) - epoch_start})
-        if not finite:
-            status = "diverged"
-            break
-
+    run = _UnificationRun(config, data, device)
+    history = _train_epochs(run)
+    final = _final_metrics(config, run.model, data) if history[-1]["train_loss"] is not None else None
     metrics: dict[str, Any] = {"train_seconds": sum(h["seconds"] for h in history),
-                               "setup_seconds": setup_seconds, "epochs_run": len(history), "n_train": n_train,
+                               "setup_seconds": setup_seconds, "epochs_run": len(history), "n_train": run.n_train,
                                "n_test": len(data.test_labels)}
-    if status == "ok":
-        final = _final_metrics(config, model, data)
-        if final is None:
-            status = "diverged"
-        else:
-            metrics.update(final, train_loss=history[-1]["train_loss"])
-    return {"status": status, "history": history, "metrics": metrics}
+    if final is not None:
+        metrics.update(final, train_loss=history[-1]["train_loss"])
+    return {"status": "diverged" if final is None else "ok", "history": history, "metrics": metrics}
 
 
 # ---- what the store checks -----------------------------------------------------------------------------
