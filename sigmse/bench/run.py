@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -31,6 +30,8 @@ import torch
 from sigmse.bench.measures import (check_positive, epoch_scaling, loss_step_times, output_reset_solver,
                                    synthetic_dataset, training_throughput)
 from sigmse.data.datasets import load_dataset
+from sigmse.provenance import machine, run_provenance
+from sigmse.runs.store import write_record
 from sigmse.train import resolve_device
 
 __all__ = [
@@ -191,13 +192,6 @@ def _throughput_cases(device: torch.device) -> list[tuple[str, str, bool]]:
     return [("mnist", "mlp", False), ("mnist", "cnn", False), ("cifar10", cifar_net, True)]
 
 
-def _machine() -> dict[str, Any]:
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    return dict(cpu_count=os.cpu_count(), cpus_usable=affinity, torch_interop_threads=torch.get_num_interop_threads(),
-                load_average_1min=load)
-
-
 def run_bench(size: str | BenchSize = "full", device: str | None = None, out_dir: str | Path = "results/bench", *,
               data_dir: str | Path | None = None, synthetic: bool = False, threads: int | None = None,
               progress: bool = False) -> dict[str, Any]:
@@ -229,13 +223,11 @@ def run_bench(size: str | BenchSize = "full", device: str | None = None, out_dir
 
 def _run_bench(bench: BenchSize, torch_device: torch.device, out_dir: Path, data_dir: str | Path | None,
                synthetic: bool, progress: bool) -> dict[str, Any]:
-    from sigmse.runs.store import provenance, write_record
-
     say = (lambda text: print(f"bench: {text}", file=sys.stderr, flush=True)) if progress else (lambda text: None)
     started = time.perf_counter()
     record: dict[str, Any] = {"schema": SCHEMA, "size": bench.name, "device": torch_device.type,
                               "synthetic": synthetic, "parameters": asdict(bench),
-                              "provenance": {**provenance(torch_device.type), **_machine()}}
+                              "provenance": {**run_provenance(torch_device.type), **machine()}}
     cases = _throughput_cases(torch_device)
     needed = {"mnist": max(bench.scaling_sizes), "cifar10": 0}
     for dataset, model, _ in cases:
@@ -273,7 +265,7 @@ def _run_bench(bench: BenchSize, torch_device: torch.device, out_dir: Path, data
     seconds["epoch_scaling"] = time.perf_counter() - section
 
     record["targets"] = check_targets(record)
-    record["provenance"]["load_average_1min_end"] = _machine()["load_average_1min"]
+    record["provenance"]["load_average_1min_end"] = machine()["load_average_1min"]
     record["section_seconds"] = seconds
     record["wall_seconds"] = time.perf_counter() - started
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")

@@ -25,7 +25,8 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from sigmse.config import check_number, config_from_dict
-from sigmse.runs.store import provenance, read_record
+from sigmse.provenance import run_provenance
+from sigmse.runs.store import read_record
 
 __all__ = ["SPREAD_FACTOR", "MIN_TOLERANCE", "AuditResult", "comparable", "same_setup", "audit", "summary_line"]
 
@@ -48,7 +49,7 @@ def comparable(result: Mapping[str, Any]) -> dict[str, Any]:
 def same_setup(stored: Mapping[str, Any], device: str) -> bool:
     """Whether this process can rerun a record bit for bit, from its provenance ``stored``: the same torch version,
     device and processor, and a recorded thread count (which :func:`audit` sets before it retrains)."""
-    here = provenance(device)
+    here = run_provenance(device)
     return all(stored.get(k) == here.get(k) for k in ("torch_version", "device", "device_name")) \
         and stored.get("torch_threads") is not None
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sigmse.config import RunConfig
-from sigmse.runs.store import read_record, record_path
+from sigmse.runs.store import read_record
 
 __all__ = ["lr_group", "Score", "default_score", "chosen_learning_rates", "report_configs",
            "MEASURED_SECONDS_PER_IMAGE", "estimate_seconds"]

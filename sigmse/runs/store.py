@@ -14,21 +14,16 @@ folder, and each file name says which run it is.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
-import platform
-import subprocess
 import tempfile
 import traceback
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-import torch
-
-import sigmse
 from sigmse.config import IdentifiedConfig, config_from_dict
+from sigmse.provenance import run_provenance
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -37,7 +32,6 @@ __all__ = [
     "write_record",
     "validate_record",
     "envelope_problems",
-    "provenance",
     "record_failure",
     "load_records",
     "new_record",
@@ -154,46 +148,12 @@ def write_record(record: dict[str, Any], path: Path) -> None:
         raise
 
 
-def _git_commit() -> dict[str, Any]:
-    """The commit of the sigmse source tree and whether it had uncommitted changes."""
-    source = Path(sigmse.__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True,
-                                text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "sigmse"],
-                               cwd=source, capture_output=True, text=True, timeout=10).stdout.strip() != ""
-    except (OSError, subprocess.SubprocessError):
-        return {"git_commit": None, "git_dirty": None}
-    return {"git_commit": commit, "git_dirty": dirty}
-
-
-def _device_name(device: str) -> str:
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"CPU: {platform.processor() or platform.machine()} ({os.cpu_count()} logical cores)"
-
-
-def provenance(device: str) -> dict[str, Any]:
-    """Where and with what a run was made."""
-    return {
-        "sigmse_version": sigmse.__version__,
-        **_git_commit(),
-        "torch_version": torch.__version__,
-        "python_version": platform.python_version(),
-        "platform": platform.platform(),
-        "device": device,
-        "device_name": _device_name(device),
-        "torch_threads": torch.get_num_threads(),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
 def new_record(config: IdentifiedConfig, result: Mapping[str, Any], *, profile: str, device: str,
                wall_seconds: float | None = None, **fields: Any) -> dict[str, Any]:
     """The record of one finished run: the envelope (schema, hash, profile, config), the trainer's ``result``
-    (status, history, metrics, ...), any extra ``fields``, and the :func:`provenance` of ``device`` with the
+    (status, history, metrics, ...), any extra ``fields``, and the :func:`~sigmse.provenance.run_provenance` of ``device`` with the
     run's ``wall_seconds`` where given."""
-    info = provenance(device)
+    info = run_provenance(device)
     if wall_seconds is not None:
         info["wall_seconds"] = wall_seconds
     return {"schema_version": SCHEMA_VERSION, "hash": config.hash, "profile": profile, "config": config.to_dict(),

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sigmse.data.datasets import ensure_datasets, missing_datasets
+from sigmse.data.datasets import ensure_datasets, missing_datasets, resolve_data_dir
 from sigmse.runs.executors import add_executor_arguments, check_executor_options, executor_resources, run_configs
 from sigmse.runs.experiments import CHAPTERS, chapter_experiments, plan_stages, sweep_stages
 from sigmse.runs.profiles import get_profile, profile_names
@@ -51,19 +51,10 @@ __all__ = [
 # Notebook parameters that change which runs a chapter reads; given with -p, the sweep uses them too.
 SWEEP_PARAMETERS = ("datasets", "selection_seeds", "seeds")
 
-DATA_DIR_ENV = "SIGMSE_DATA_DIR"
+
 def _absolute(path: str | os.PathLike[str], base: Path) -> Path:
     path = Path(path).expanduser()
     return path if path.is_absolute() else (base / path).resolve()
-
-
-def _data_root(data_dir: str | os.PathLike[str] | None, base: Path) -> Path:
-    """``data_dir``, else ``$SIGMSE_DATA_DIR``, else ``<root>/data``: always absolute, as notebooks run elsewhere."""
-    if data_dir is not None:
-        return _absolute(data_dir, base)
-    if os.environ.get(DATA_DIR_ENV):
-        return Path(os.environ[DATA_DIR_ENV]).expanduser().resolve()
-    return base / "data"
 
 
 def build_book(
@@ -91,8 +82,9 @@ def build_book(
         profile: a :mod:`sigmse.runs.profiles` name (``smoke``, ``quick``, ``paper``), passed to every notebook.
         notebooks: run only these (names as in ``_toc.yml``, e.g. ``["accuracy"]``); the others reuse
             their executed copies from an earlier build with the same profile, or are left out.
-        results_dir: the results store (relative paths are relative to ``root``).
-        data_dir: the data root; default ``$SIGMSE_DATA_DIR``, else ``<root>/data``.
+        results_dir: the results store (a relative path is relative to the working folder, as in ``sigmse sweep``).
+        data_dir: the data root (:func:`sigmse.data.datasets.resolve_data_dir`, as for every command: default
+            ``$SIGMSE_DATA_DIR``, else ``./data``).
         device: override the profile's device (``auto``, ``cpu``, ``cuda``); default: the notebook's.
         build_dir: where ``executed/`` (the staging tree) and ``html/`` go (relative to ``root``).
         extra_parameters: more papermill parameters; each must be declared by one of the notebooks.
@@ -128,8 +120,10 @@ def build_book(
     chapters = discover_notebooks(base, absent=None if notebooks is None else absent)
     selected = select_chapters(chapters, notebooks)
     build = _absolute(build_dir, base)
-    core = {"profile": profile, "results_dir": str(_absolute(results_dir, base)),
-            "data_dir": str(_data_root(data_dir, base)), "device": device}
+    # as on every command line, a relative results or data folder is relative to the working folder (the
+    # sweep's and the notebooks' alike); absolute here, since each notebook runs in its own folder
+    core = {"profile": profile, "results_dir": str(Path(results_dir).expanduser().resolve()),
+            "data_dir": str(resolve_data_dir(data_dir).expanduser().resolve()), "device": device}
     tasks = plan_notebook_runs(selected, core, dict(extra_parameters or {}), build / "executed")
     _ensure_book_data(tasks, core, download)
     _run_chapter_sweep(tasks, core, executor=executor, jobs=sweep_jobs, ray_address=ray_address, retries=retries,

@@ -25,12 +25,8 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import datetime as _dt
 import json
 import os
-import platform
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +36,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import sigmse
+from sigmse.provenance import machine, source_commit, utc_now
 from sigmse.runs import experiments
 from sigmse.site.pages import BookBuildError, Chapter
 
@@ -241,43 +239,9 @@ def _execute_all(tasks: list[dict[str, Any]], jobs: int, bar: Any) -> Iterable[d
 # Provenance and post-processing
 
 
-def _git(*args: str) -> str | None:
-    source = Path(__file__).resolve().parents[2]
-    try:
-        done = subprocess.run(["git", *args], cwd=source, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def _machine() -> dict[str, Any]:
-    """Where the book was built: enough to judge the timings, nothing personal (no host name)."""
-    gpus = None
-    if shutil.which("nvidia-smi"):
-        try:
-            listed = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                                    capture_output=True, text=True, timeout=10)
-            gpus = ", ".join(line.strip() for line in listed.stdout.splitlines() if line.strip()) or None
-        except (OSError, subprocess.SubprocessError):
-            gpus = None
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        torch_version = version("torch")
-    except PackageNotFoundError:
-        torch_version = None
-    return {"platform": platform.platform(), "cpu_cores": os.cpu_count(), "gpus": gpus,
-            "python": platform.python_version(), "torch": torch_version}
-
-
 def _provenance(profile: str) -> dict[str, Any]:
-    import sigmse
-
-    commit = _git("rev-parse", "HEAD")
-    dirty = _git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"profile": profile, "sigmse_version": sigmse.__version__, "git_commit": commit,
-            "git_dirty": bool(dirty) if commit else None, "machine": _machine(),
-            "built_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    return {"profile": profile, "sigmse_version": sigmse.__version__, **source_commit(), "machine": machine(),
+            "built_at": utc_now()}
 
 
 def _shown(value: Any, root: Path) -> str:
@@ -309,7 +273,7 @@ def _provenance_markdown(meta: dict[str, Any], root: Path) -> str:
         f"in {meta['seconds']:.0f} s.\n\n"
         "| parameter | value | |\n|---|---|---|\n" + rows + "\n\n"
         f"{code}; Python {machine['python']}, torch {machine['torch']}; {machine['platform']}, "
-        f"{machine['cpu_cores']} CPU cores, GPU: {machine['gpus'] or 'none'}.\n:::"
+        f"{machine['cpu_count']} CPU cores, GPU: {machine['gpus'] or 'none'}.\n:::"
     )
 
 

@@ -1,0 +1,88 @@
+"""Provenance: what made a record, a benchmark or a book page, assembled in one place.
+
+* :func:`source_commit`: the git commit of the sigmse source tree and whether ``sigmse/`` had uncommitted changes;
+* :func:`machine`: the machine, enough to judge timings and nothing personal (no host name);
+* :func:`run_provenance`: a result record's ``provenance`` (versions, commit, device, threads, date), which the
+  store writes and ``sigmse audit`` compares with where it retrains.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import sigmse
+
+__all__ = ["source_commit", "machine", "device_name", "run_provenance", "utc_now"]
+
+_SOURCE = Path(sigmse.__file__).resolve().parent.parent  # the checkout (or site-packages) holding sigmse/
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=_SOURCE, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def source_commit() -> dict[str, Any]:
+    """``git_commit`` (``None`` outside a git checkout, e.g. a pip install) and ``git_dirty`` (``sigmse/`` changed)."""
+    commit = _git("rev-parse", "HEAD")
+    if commit is None:
+        return {"git_commit": None, "git_dirty": None}
+    return {"git_commit": commit, "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", "sigmse"))}
+
+
+def _gpus() -> str | None:
+    if not shutil.which("nvidia-smi"):
+        return None
+    try:
+        listed = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return ", ".join(line.strip() for line in listed.stdout.splitlines() if line.strip()) or None
+
+
+def machine() -> dict[str, Any]:
+    """The platform, cores (all, and usable by this process), GPUs, Python and torch versions, torch's
+    inter-op threads and the 1-minute load average (timings move on a busy machine)."""
+    return {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+            "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "gpus": _gpus(), "python": platform.python_version(), "torch": torch.__version__,
+            "torch_interop_threads": torch.get_num_interop_threads(),
+            "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+
+
+def device_name(device: str) -> str:
+    """The GPU's name for a CUDA device, else the CPU's kind and logical core count."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU: {platform.processor() or platform.machine()} ({os.cpu_count()} logical cores)"
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def run_provenance(device: str) -> dict[str, Any]:
+    """Where and with what a run was made: the ``provenance`` of a result record."""
+    return {
+        "sigmse_version": sigmse.__version__,
+        **source_commit(),
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "device": device,
+        "device_name": device_name(device),
+        "torch_threads": torch.get_num_threads(),
+        "date": utc_now(),
+    }
