@@ -4,6 +4,9 @@ Every flag maps onto a :class:`~sigmse.config.RunConfig` field (flags are made
 from the dataclass, so the two cannot drift apart). Bad input exits with status 2
 and one line naming the bad value and what is allowed, before any data is
 loaded or any run starts.
+
+Each command imports what it needs inside its function: ``sigmse --help`` and a usage error answer at once,
+without importing torch, papermill or Jupyter Book first.
 """
 
 from __future__ import annotations

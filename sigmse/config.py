@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar, Mapping
 
+from sigmse.checks import check_choice, check_number
+from sigmse.data.datasets import dataset_names
 from sigmse.data.noise import INPUT_NOISE_WHERE, LABEL_NOISE_KINDS
+from sigmse.losses.modules import get_loss, loss_options
+from sigmse.models import model_names
 
 __all__ = [
     "RunConfig",
@@ -29,9 +32,6 @@ __all__ = [
     "DEVICES",
     "config_from_dict",
     "check_data_budget",
-    "check_choice",
-    "check_number",
-    "check_typed",
     "check_loss_options",
     "reject_unknown_keys",
 ]
@@ -45,57 +45,9 @@ DEVICES = ("auto", "cpu", "cuda")
 _EXECUTION_FIELDS = ("device",)
 
 
-def check_choice(name: str, value: object, allowed: tuple[str, ...] | list[str]) -> None:
-    """Check that ``value`` is one of ``allowed``; the error names the value and lists the choices."""
-    if value not in allowed:
-        raise ValueError(f"{name} {value!r} is not allowed; choose one of: {', '.join(allowed)}")
-
-
-def check_number(name: str, value: object, *, low: float | None = None, high: float | None = None,
-            low_open: bool = False, high_open: bool = False, integer: bool = False) -> None:
-    """Check that ``value`` is a finite number (an ``int`` if ``integer``) in the stated interval.
-
-    ``bool`` is refused although it is an ``int`` (``lr=True`` is a mistake, not 1.0), and so are NaN and
-    +-inf: each would pass a range check (NaN compares false to every bound) and then train until it diverges.
-    """
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and (value >= high if high_open else value > high)
-    if too_low or too_high:
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
-
-
-def check_typed(name: str, value: object, annotation: str) -> None:
-    """Check ``value`` against a declared type, given as its source text: ``float``, ``int``, ``bool``, ``str``,
-    each optionally ``| None``. Numbers go through :func:`check_number` (finite; ``int`` for ``int``).
-
-    Values parsed from text (``--loss-option pos=abc`` is the string ``'abc'``, ``shift=3`` the int 3)
-    meet their declared type here, before any work, instead of failing deep inside a run.
-    """
-    base, _, optional = annotation.partition("|")
-    base = base.strip()
-    if value is None and optional.strip() == "None":
-        return
-    if base in ("float", "int"):
-        check_number(name, value, integer=base == "int")
-    elif base == "bool" and not isinstance(value, bool):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
-    elif base == "str" and not isinstance(value, str):
-        raise ValueError(f"{name} must be a string, got {value!r}")
-
-
 def check_loss_options(loss: str, options: Mapping[str, Any]) -> None:
     """Check a run's loss options: each a known option of ``loss`` (``reduction`` excepted: the trainer sets
     it), of its declared type, and then accepted by the loss itself (its own range checks, e.g. ``pos > neg``)."""
-    from sigmse.losses.modules import get_loss, loss_options  # late: the loss registry imports torch
-
     allowed_options = set(loss_options(loss)) - {"reduction"}  # ValueError listing the losses for an unknown one
     unknown = sorted(set(options) - allowed_options)
     if unknown:
@@ -180,10 +132,6 @@ class RunConfig(IdentifiedConfig):
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        # Late imports: the registries import torch, and a config should be cheap to build.
-        from sigmse.data.datasets import dataset_names
-        from sigmse.models import model_names
-
         check_choice("dataset", self.dataset, dataset_names())
         check_choice("model", self.model, model_names())
         options = dict(self.loss_options)

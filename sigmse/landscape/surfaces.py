@@ -44,6 +44,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
+from sigmse.losses.output_reset import output_reset_targets
 from torch import Tensor
 
 __all__ = [
@@ -179,8 +180,6 @@ def _sigmoid_mse(z: Tensor, labels: Tensor, naive: bool) -> Tensor:
 
 
 def _sigmoid_mse_or(z: Tensor, labels: Tensor, naive: bool) -> Tensor:
-    from sigmse.losses.output_reset import output_reset_targets  # lazy: the landscape needs it for one loss only
-
     y = _sigmoid(z, naive)
     targets = output_reset_targets(y.detach(), labels)  # (N, C), held constant: no gradient
     return (y - targets).square().sum(dim=1)
@@ -290,8 +289,6 @@ def closed_form_gradient(loss: str, logits: Tensor, target: Tensor | int) -> Ten
         return p * (r - (p * r).sum(dim=1, keepdim=True))
     s = torch.sigmoid(logits)
     if loss == "sigmoid_mse_or":
-        from sigmse.losses.output_reset import output_reset_targets
-
         y = output_reset_targets(s, labels)
     return 2 * (s - y) * s * (1 - s)
 

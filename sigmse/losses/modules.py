@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sigmse.losses import functional
-from sigmse.config import check_typed
+from sigmse.checks import check_typed
 from sigmse.losses.output_reset import check_iterations, check_targets, reset_count
 
 __all__ = [

@@ -24,6 +24,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from sigmse.data.datasets import get_dataset_spec
+from sigmse.losses import functional
+from sigmse.losses.output_reset import output_reset
 from scipy import stats
 
 __all__ = [
@@ -116,8 +119,6 @@ def records_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 def chance_level(dataset: str) -> float:
     """Accuracy of guessing: ``1 / number of classes`` of ``dataset``."""
-    from sigmse.data.datasets import get_dataset_spec  # late: keeps this module free of torch until needed
-
     return 1.0 / get_dataset_spec(dataset).num_classes
 
 
@@ -222,8 +223,6 @@ def output_reset_example(outputs: Sequence[Sequence[float]], labels: Sequence[in
     """
     import torch
 
-    from sigmse.losses.output_reset import output_reset
-
     y = torch.tensor(outputs, dtype=torch.float64)  # (N, C)
     c = torch.tensor(labels, dtype=torch.long)  # (N,)
     result = output_reset(y, c, pos=pos, neg=neg, shift=shift)
@@ -246,9 +245,6 @@ def no_shift_identity(patterns: int = 10_000, classes: int = 10, seed: int = 0, 
     sigmoid-MSE with OR (shift off) in targets, per-pattern loss and gradient, and the number of resets.
     """
     import torch
-
-    from sigmse.losses import functional
-    from sigmse.losses.output_reset import output_reset
 
     generator = torch.Generator().manual_seed(seed)
     logits = (scale * torch.randn(patterns, classes, generator=generator, dtype=torch.float64)).requires_grad_()

@@ -29,6 +29,7 @@ from sigmse.runs.executors import run_configs
 from sigmse.runs.experiments import VERDICT_DATASETS, ExperimentRecords, load_record, plan_stages, run_experiment
 from sigmse.runs.protocol import chosen_learning_rates, lr_group
 from sigmse.report.verdicts import decisive_p, verdict_label
+from sigmse.runs.profiles import OUTPUT_RESET_VARIANTS
 
 __all__ = [
     "VERDICT_DATASETS",
@@ -199,8 +200,6 @@ def keyed_values(summary: pd.DataFrame, prefix: str, datasets: Sequence[str], le
 def ablation_names() -> dict[str, str]:
     """Variant label (as in :func:`~sigmse.report.analysis.records_frame`) -> the ablation's readable name, from
     OUTPUT_RESET_VARIANTS."""
-    from sigmse.runs.profiles import OUTPUT_RESET_VARIANTS
-
     return {variant_label(loss, options): name for name, (loss, options) in OUTPUT_RESET_VARIANTS.items()}
 
 

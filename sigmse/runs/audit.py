@@ -24,9 +24,11 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from sigmse.config import check_number, config_from_dict
+from sigmse.checks import check_number
+from sigmse.config import config_from_dict
 from sigmse.provenance import run_provenance
 from sigmse.runs.store import read_record
+from sigmse.train import resolve_device, train
 
 __all__ = ["SPREAD_FACTOR", "MIN_TOLERANCE", "AuditResult", "comparable", "same_setup", "audit", "summary_line"]
 
@@ -108,8 +110,6 @@ def audit(profile: str, *, results_dir: str | Path = "results", sample: int = 3,
     Raises ``ValueError`` for a bad ``sample``/``seed``, an unknown hash, or a store with nothing to audit, before
     any training.
     """
-    from sigmse.train import resolve_device, train
-
     check_number("sample", sample, low=1, integer=True)
     check_number("seed", seed, low=0, integer=True)
     folder = Path(results_dir)

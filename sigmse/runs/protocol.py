@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sigmse.config import RunConfig
 from sigmse.runs.store import read_record
+from sigmse.data.datasets import get_dataset_spec
 
 __all__ = ["lr_group", "Score", "default_score", "chosen_learning_rates", "report_configs",
            "MEASURED_SECONDS_PER_IMAGE", "estimate_seconds"]
@@ -43,8 +44,6 @@ def lr_group(config: RunConfig) -> str:
 
 def default_score(config: RunConfig, record: Mapping[str, Any]) -> float:
     """Final validation accuracy, or chance level for a run that diverged (or measured none)."""
-    from sigmse.data.datasets import get_dataset_spec
-
     value = record.get("metrics", {}).get("val_acc") if record["status"] == "ok" else None
     return 1.0 / get_dataset_spec(config.dataset).num_classes if value is None else float(value)
 
@@ -97,8 +96,6 @@ MEASURED_SECONDS_PER_IMAGE: dict[tuple[str, str], float] = {
 
 
 def _images(config: RunConfig) -> int:
-    from sigmse.data.datasets import get_dataset_spec
-
     full = get_dataset_spec(config.dataset).train_size - config.val_size
     return full if config.train_subset is None else min(full, config.train_subset)
 

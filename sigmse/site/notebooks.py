@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import sigmse
+from sigmse.checks import check_number, check_typed
 from sigmse.provenance import machine, source_commit, utc_now
 from sigmse.runs import experiments
 from sigmse.site.pages import BookBuildError, Chapter
@@ -94,9 +95,8 @@ def _literal(source: Any) -> Any:
 def _check_like_default(name: str, value: Any, default: Any) -> None:
     """A ``-p`` value has the kind of the notebook's default (a list: of its first entry's kind), and no number
     in it is NaN or infinite (JSON's ``NaN`` and ``Infinity`` parse): checked before any notebook runs, rather
-    than failing in a cell after the training (:func:`sigmse.config.check_typed`). A ``None`` default takes
+    than failing in a cell after the training (:func:`sigmse.checks.check_typed`). A ``None`` default takes
     anything finite."""
-    from sigmse.config import check_number, check_typed
 
     kinds = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"))
     kind = next((text for python, text in kinds if isinstance(default, python)), None)

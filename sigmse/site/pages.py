@@ -223,7 +223,7 @@ def stage_book(root: Path, staging: Path, missing: set[str]) -> None:
 
 def _write_generated(staging: Path) -> None:
     """Pages parts made from the code at build time: the command line's ``--help`` texts (:data:`CLI_REFERENCE`)."""
-    from sigmse.cli import command_reference
+    from sigmse.cli import command_reference  # here: sigmse.cli imports this package (lazily) to run `sigmse book`
 
     path = staging / CLI_REFERENCE
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -40,8 +40,8 @@ from dataclasses import asdict, dataclass, replace
 import math
 from typing import Any, ClassVar, Mapping, Sequence
 
-from sigmse.config import (DEVICES, IdentifiedConfig, check_choice, check_data_budget, check_number,
-                           reject_unknown_keys)
+from sigmse.checks import check_choice, check_number
+from sigmse.config import DEVICES, IdentifiedConfig, check_data_budget, reject_unknown_keys
 from sigmse.data.datasets import get_dataset_spec
 from sigmse.runs.profiles import Profile, get_profile
 
