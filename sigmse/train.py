@@ -39,7 +39,7 @@ from sigmse.calibration import (expected_calibration_error, fit_temperature, neg
                                 temperature_scaled_probabilities)
 from sigmse.config import RunConfig
 from sigmse.data.datasets import Dataset, load_dataset
-from sigmse.losses.modules import class_probabilities, get_loss
+from sigmse.losses.modules import SigmoidMSEOutputResetLoss, class_probabilities, get_loss
 from sigmse.models import get_model
 from sigmse.data.noise import add_input_noise, corrupt_labels
 from sigmse.seeds import stream_seed
@@ -351,8 +351,11 @@ class _Run(TrainingRun):
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
             logits = self.model(images)
-        loss = self.loss_fn(logits.float(), labels)
-        sums.add(start, loss, logits, self.loss_fn.reset_count)
+        if isinstance(self.loss_fn, SigmoidMSEOutputResetLoss):
+            loss, reset_count = self.loss_fn.forward_with_reset_count(logits.float(), labels)
+        else:
+            loss, reset_count = self.loss_fn(logits.float(), labels), None
+        sums.add(start, loss, logits, reset_count)
         return loss
 
 
@@ -395,7 +398,7 @@ def _epoch_record(run: _Run, epoch: int, sums: dict[str, float], seconds: float,
             and bool(torch.isfinite(val_logits).all())):
         return {"epoch": epoch + 1, "train_loss": train_loss if math.isfinite(train_loss) else None,
                 "seconds": seconds}
-    counts_resets = run.loss_fn.reset_count is not None
+    counts_resets = isinstance(run.loss_fn, SigmoidMSEOutputResetLoss)
     record: dict[str, Any] = {
         "epoch": epoch + 1,
         "train_loss": train_loss,

@@ -7,16 +7,22 @@ Gradients are checked by finite differences (``torch.autograd.gradcheck``, float
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import doctest
 import inspect
 import math
+import pydoc
+import re
+import textwrap
 from collections.abc import Callable
 
 import pytest
 import torch
 from torch import Tensor
 
-from sigmse.losses import functional
+from sigmse.losses import functional, modules
+from sigmse.losses import output_reset as output_reset_module
 from sigmse.losses.modules import (
     LOSSES,
     LossSpec,
@@ -221,23 +227,130 @@ def test_module_defaults_equal_functional_defaults(name: str) -> None:
     assert loss_options(name) == expected
 
 
-def test_only_output_reset_module_records_reset_count() -> None:
-    """reset_count is None on every other module; after a forward of the OR module it is the detached
-    0-dim int64 count of reset outputs in that batch."""
+def test_forward_with_reset_count_returns_the_forward_loss_and_the_batch_count() -> None:
+    """The OR module's forward_with_reset_count gives exactly forward's loss, and the detached 0-dim int64
+    count of outputs whose target Output Reset changed in that batch."""
     logits, labels = _batch(seed=4)
-    for name in loss_names():
-        if name != "sigmoid_mse_or":
-            module = get_loss(name)
-            module(logits, labels)
-            assert module.reset_count is None
     module = get_loss("sigmoid_mse_or")
-    assert module.reset_count is None
-    module(logits.requires_grad_(), labels)
-    expected = reset_count(output_reset(torch.sigmoid(logits), labels))
     assert isinstance(module, SigmoidMSEOutputResetLoss)
-    assert module.reset_count.dtype == torch.int64 and module.reset_count.ndim == 0
-    assert not module.reset_count.requires_grad
-    assert module.reset_count == expected and 0 < expected < N * C
+    loss, count = module.forward_with_reset_count(logits.requires_grad_(), labels)
+    torch.testing.assert_close(loss, module(logits, labels), rtol=0, atol=0)
+    assert loss.requires_grad
+    expected = reset_count(output_reset(torch.sigmoid(logits), labels))
+    assert count.dtype == torch.int64 and count.ndim == 0 and not count.requires_grad
+    assert count == expected and 0 < expected < N * C
+
+
+def _state(module: torch.nn.Module) -> dict:
+    """Everything a module holds: its attributes, with nn.Module's dicts of parameters, buffers and hooks copied."""
+    return {key: value.copy() if isinstance(value, dict) else value for key, value in vars(module).items()}
+
+
+@pytest.mark.parametrize("name, options", CASES, ids=CASE_IDS)
+def test_modules_hold_no_state_and_a_forward_writes_none(name: str, options: dict) -> None:
+    """A loss module has no parameters or buffers, and its attributes are the same after a forward (and, for
+    Output Reset, after forward_with_reset_count): nothing of a batch is kept on the module."""
+    logits, labels = _batch(seed=6)
+    module = get_loss(name, **options)
+    assert not list(module.parameters()) and not list(module.buffers()) and module.state_dict() == {}
+    before = _state(module)
+    module(logits, labels)
+    if isinstance(module, SigmoidMSEOutputResetLoss):
+        module.forward_with_reset_count(logits, labels)
+    assert _state(module) == before
+
+
+def test_options_are_checked_on_construction_and_not_on_forward(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With every option check replaced by one that fails, modules built before still compute (forward makes
+    no option check), and the functional forms fail (they check on every call)."""
+    logits, labels = _batch(seed=7)
+    modules = {(name, repr(options)): get_loss(name, **options) for name, options in CASES}
+
+    def fail(*args: object) -> None:
+        raise AssertionError(f"an option was checked again: {args}")
+
+    for namespace in (functional, output_reset_module):
+        for check in ("check_reduction", "check_targets", "check_iterations", "check_rescale", "check_q",
+                      "check_symmetric"):
+            if hasattr(namespace, check):
+                monkeypatch.setattr(namespace, check, fail)
+    for (name, _), module in modules.items():
+        assert torch.isfinite(module(logits, labels))
+        with pytest.raises(AssertionError, match="an option was checked again"):
+            getattr(functional, name)(logits, labels)
+    assert modules["sigmoid_mse_or", "{}"].forward_with_reset_count(logits, labels)[1] >= 0
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_options_are_keyword_only(name: str) -> None:
+    """Every option of every module is keyword-only: LossClass("mean") is a TypeError."""
+    module = LOSSES[name].module
+    parameters = list(inspect.signature(module.__init__).parameters.values())[1:]  # without self
+    assert parameters and all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters)
+    with pytest.raises(TypeError):
+        module("mean")
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_forward_is_one_statement_delegating_to_the_functional_form(name: str) -> None:
+    """forward is a single return statement (torch's pattern); it reaches sigmse.losses.functional."""
+    module = LOSSES[name].module
+    (tree,) = ast.parse(textwrap.dedent(inspect.getsource(module.forward))).body
+    assert isinstance(tree, ast.FunctionDef) and len(tree.body) == 1 and isinstance(tree.body[0], ast.Return)
+    delegate = inspect.getsource(module._loss_and_reset if name == "sigmoid_mse_or" else module.forward)
+    assert f"functional.{name}_unchecked(" in delegate
+
+
+# ---- docstrings ------------------------------------------------------------------------------------------
+
+REFERENCE_KEYS = {  # what the Reference section must name for each loss
+    "softmax_ce": ("Bishop",),
+    "sigmoid_mse": ("Tyagi", "arXiv:2411.11213"),
+    "sigmoid_mse_or": ("Tyagi", "arXiv:2411.11213"),
+    "softmax_mse": ("Brier", "1950"),
+    "rescaled_square": ("Hui", "Belkin", "2021"),
+    "mae": ("Ghosh", "2017"),
+    "gce": ("Zhang", "Sabuncu", "2018"),
+    "symmetric_ce": ("Wang", "2019"),
+}
+
+
+def _sections(doc: str) -> dict[str, str]:
+    """A Google-style docstring cut at its section headers (``Args:``, ``Shape:``, ...), text by header."""
+    parts = re.split(r"^(\w+):{1,2}$", doc, flags=re.M)
+    return {"": parts[0], **dict(zip(parts[1::2], parts[2::2]))}
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_help_shows_maths_args_with_defaults_shape_example_and_reference(name: str) -> None:
+    """help(LossClass) shows, like torch's losses: l_n in a math block, every option with its default under
+    Args, a Shape section, an Example, and the loss's paper under Reference."""
+    module = LOSSES[name].module
+    text = pydoc.render_doc(module, renderer=pydoc.plaintext)
+    sections = _sections(inspect.getdoc(module))
+    assert {"Args", "Shape", "Example", "Reference"} <= set(sections)
+    assert ".. math::" in sections[""] and "l_n =" in sections[""]
+    for option, default in loss_options(name).items():
+        (entry,) = re.findall(rf"^{option}: .*?(?=^\w|\Z)", textwrap.dedent(sections["Args"]), flags=re.M | re.S)
+        assert f"Default: ``{default!r}``".replace("'", '"') in entry or f"Default: {default!r}" in entry, entry
+    assert "Input: :math:`(N, C)" in sections["Shape"] and "Output:" in sections["Shape"]
+    assert all(key in sections["Reference"] for key in REFERENCE_KEYS[name])
+    for header in ("Args:", "Shape:", "Example::", "Reference:", ".. math::"):
+        assert header in text
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_the_example_of_every_loss_module_runs(name: str) -> None:
+    """The doctest in each class docstring runs and prints what it shows."""
+    (test,) = doctest.DocTestFinder(recurse=False).find(LOSSES[name].module, globs=vars(modules))
+    result = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS).run(test)
+    assert result.attempted >= 3 and result.failed == 0
+
+
+def test_the_examples_of_the_losses_modules_run() -> None:
+    """Every doctest of sigmse.losses.modules (module docstring, classes, methods) passes."""
+    result = doctest.testmod(modules, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > len(LOSSES) * 3 and result.failed == 0
 
 
 def test_module_repr_shows_options() -> None:
@@ -297,15 +410,18 @@ def test_invalid_option_value_raises_quoting_it(name: str, options: dict, messag
     assert message in str(error.value)
 
 
+@pytest.mark.parametrize("reduction", ["avg", "Mean", "elementwise_mean", "", None])
 @pytest.mark.parametrize("name", sorted(LOSSES))
-def test_bad_reduction_raises_quoting_it(name: str) -> None:
-    message = "reduction must be one of ('none', 'mean', 'sum'), got 'avg'"
+def test_reduction_is_exactly_none_mean_or_sum(name: str, reduction: object) -> None:
+    """Any other reduction, a different case or torch's legacy name included, is a ValueError quoting it, from
+    the module's constructor and from the functional form."""
+    message = f"reduction must be one of ('none', 'mean', 'sum'), got {reduction!r}"
     with pytest.raises(ValueError) as error:
-        get_loss(name, reduction="avg")
+        LOSSES[name].module(reduction=reduction)
     assert message in str(error.value)
     logits, labels = _batch()
     with pytest.raises(ValueError) as error:
-        getattr(functional, name)(logits, labels, reduction="avg")
+        getattr(functional, name)(logits, labels, reduction=reduction)
     assert message in str(error.value)
 
 
@@ -319,6 +435,10 @@ def test_bad_inputs_raise_quoting_dtype_or_shape() -> None:
         functional.gce(logits[..., None], labels)
     with pytest.raises(ValueError, match=r"labels must have shape \(6,\), got \(5,\)"):
         functional.gce(logits, labels[:5])
+    with pytest.raises(TypeError, match="labels must be int64 class indices"):  # modules check tensors per call
+        get_loss("gce")(logits, labels.int())
+    with pytest.raises(ValueError, match=r"outputs must have shape \(N, C\) with C >= 2, got \(6, 1\)"):
+        get_loss("sigmoid_mse_or")(logits[:, :1], torch.zeros(N, dtype=torch.int64))
 
 
 # ---- class probabilities ---------------------------------------------------------------------------------

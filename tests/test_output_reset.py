@@ -12,7 +12,8 @@ from torch import Tensor
 
 from sigmse.losses import output_reset as output_reset_module
 from sigmse.losses.functional import sigmoid_mse, sigmoid_mse_or
-from sigmse.losses.output_reset import OutputReset, output_reset, output_reset_targets, reset_count
+from sigmse.losses.output_reset import (OutputReset, output_reset, output_reset_targets, output_reset_unchecked,
+                                        reset_count)
 
 DTYPE = torch.float64
 
@@ -239,6 +240,18 @@ def test_reset_count_counts_nonzero_resets_as_a_0_dim_int64_tensor() -> None:
     assert count.dtype == torch.int64 and count.ndim == 0 and count.device == result.resets.device
     assert count.item() == 1
     torch.testing.assert_close(result.targets, torch.tensor([[0.3, 0.2, 1.3]]))
+
+
+@pytest.mark.parametrize("options", [{}, {"pos": 0.9, "neg": 0.1, "iterations": 4}, {"shift": False}])
+def test_unchecked_form_gives_exactly_what_output_reset_gives(options: dict) -> None:
+    """output_reset_unchecked, which the Output Reset loss calls once its options are checked, returns exactly
+    output_reset's targets, shift and resets (same solver, no checks)."""
+    outputs, labels = _random(8, 6, seed=12)
+    kwargs = {"pos": 1.0, "neg": 0.0, "shift": True, "iterations": None, **options}
+    checked = output_reset(outputs, labels, **kwargs)
+    for got, expected in zip(output_reset_unchecked(outputs, labels, **kwargs), checked):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    assert reset_count(checked) > 0
 
 
 @pytest.mark.parametrize(

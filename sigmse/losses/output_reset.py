@@ -87,7 +87,8 @@ def check_iterations(iterations: int | None) -> None:
         raise ValueError(f"iterations must be None (exact solver) or an int >= 1, got {iterations!r}")
 
 
-def _check_shapes(outputs: Tensor, labels: Tensor) -> None:
+def check_shapes(outputs: Tensor, labels: Tensor) -> None:
+    """Raise ``ValueError`` unless ``outputs`` is (N, C) with C >= 2 and ``labels`` is (N,)."""
     if outputs.ndim != 2 or outputs.shape[1] < 2:
         raise ValueError(f"outputs must have shape (N, C) with C >= 2, got {tuple(outputs.shape)}")
     if labels.shape != outputs.shape[:1]:
@@ -211,7 +212,14 @@ def output_reset(
     """
     check_targets(pos, neg)
     check_iterations(iterations)
-    _check_shapes(outputs, labels)
+    check_shapes(outputs, labels)
+    return output_reset_unchecked(outputs, labels, pos=pos, neg=neg, shift=shift, iterations=iterations)
+
+
+def output_reset_unchecked(
+    outputs: Tensor, labels: Tensor, *, pos: float, neg: float, shift: bool, iterations: int | None
+) -> OutputReset:
+    """:func:`output_reset` without its checks, for callers that made them once (the Output Reset loss module)."""
     with torch.no_grad():
         y = outputs.detach()
         if not shift:
