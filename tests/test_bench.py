@@ -1,19 +1,24 @@
-"""The benchmark: a tiny run end to end, its JSON, the target verdicts, the tables, the command and the errors.
+"""The benchmark: a tiny run end to end (with the smoke profile's epochs, as the book's performance chapter asks),
+its JSON, which stored record is read back, the target verdicts, the tables, the command and the errors.
 Sizes here are tiny: the numbers are not checked, only their shape. The measurements themselves are tested in
-``tests/test_bench_measures.py``."""
+``tests/test_bench_measures.py``, the chapter's view of a record in ``tests/test_bench_chapter.py``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict, replace
 
 import pytest
 import torch
 
-from sigmse.bench.run import (BENCH_SIZES, MAX_MLP_OVER_GEMM_FLOOR, SCHEMA, SECTIONS, TARGETS, BenchSize,
-                          add_bench_arguments, check_targets, format_table, get_bench_size, latest_bench, run_bench,
-                          run_bench_command)
+from sigmse.bench.measures import PROFILE_EPOCH_LOSSES
+from sigmse.bench.run import (BENCH_SIZES, MAX_MLP_OVER_GEMM_FLOOR, PROFILE_SECTION, SCHEMA, SECTIONS, TARGETS,
+                              BenchSize, add_bench_arguments, check_targets, format_table, get_bench_size, latest_bench,
+                              run_bench, run_bench_command)
+from sigmse.data.datasets import get_dataset_spec
 from sigmse.losses.modules import loss_names
+from sigmse.runs.profiles import get_profile
 
 TINY = BenchSize("tiny", {"mlp": 2, "cnn": 1, "resnet9_small": 1, "resnet9": 1}, throughput_repeats=1,
                  loss_blocks=1, loss_inner=1, solver_repeats=1, scaling_sizes=(128, 256), loss_batch=64,
@@ -26,7 +31,7 @@ THROUGHPUT_KEYS = {"dataset", "model", "loop", "workers", "data_class", "images_
 @pytest.fixture(scope="module")
 def tiny_record(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    return run_bench(TINY, "cpu", out, synthetic=True, threads=1), out
+    return run_bench(TINY, "cpu", out, synthetic=True, threads=1, profile="smoke"), out
 
 
 def test_tiny_run_writes_one_json_with_every_section_and_provenance(tiny_record):
@@ -37,7 +42,7 @@ def test_tiny_run_writes_one_json_with_every_section_and_provenance(tiny_record)
     assert stored == {k: v for k, v in record.items() if k != "path"}
     assert stored["schema"] == SCHEMA and stored["size"] == "tiny" and stored["device"] == "cpu"
     assert PROVENANCE_KEYS <= set(stored["provenance"])
-    assert set(SECTIONS) <= set(stored["section_seconds"])
+    assert set(SECTIONS) | {PROFILE_SECTION} <= set(stored["section_seconds"]) and stored["profile"] == "smoke"
     assert stored["parameters"]["scaling_sizes"] == [128, 256]
 
 
@@ -76,14 +81,52 @@ def test_targets_name_every_goal_and_leave_the_gpu_one_unmeasured_on_cpu(tiny_re
     assert isinstance(floor["met"], bool) and all(t["reason"] for t in targets.values())
 
 
+def test_profile_epochs_time_each_dataset_of_the_profile_as_its_experiments_train_it(tiny_record):
+    """An epoch of every smoke-profile dataset with each loss, at the profile's model, batch and subset; the
+    whole-split column scales the measured seconds by the number of images."""
+    smoke = get_profile("smoke")
+    rows = tiny_record[0][PROFILE_SECTION]
+    assert [(r["dataset"], r["loss"]) for r in rows] == [(d, loss) for d in smoke.datasets
+                                                         for loss in PROFILE_EPOCH_LOSSES]
+    for row in rows:
+        budget, spec = smoke.budgets[row["dataset"]], get_dataset_spec(row["dataset"])
+        assert (row["model"], row["batch_size"], row["augment"]) == (budget.model, budget.batch_size, budget.augment)
+        assert row["n_train"] == budget.train_subset and row["full_split_n"] == spec.train_size - budget.val_size
+        scaled = row["seconds_per_epoch"] * row["full_split_n"] / row["n_train"]
+        assert row["full_split_seconds"] == pytest.approx(scaled)
+
+
 def test_latest_bench_and_the_text_table(tiny_record, tmp_path):
     record, out = tiny_record
     assert latest_bench(out)["path"] == record["path"]
     assert latest_bench(out, size="ci") is None and latest_bench(out, device="cuda") is None
     assert latest_bench(tmp_path) is None
     text = format_table(record)
-    for heading in ("Training throughput", "Loss forward + backward", "Output Reset", "Seconds per epoch", "Targets"):
+    for heading in ("Training throughput", "Loss forward + backward", "Output Reset", "Seconds per epoch",
+                    "Seconds per epoch of the smoke profile's datasets", "Targets"):
         assert heading in text
+    assert "profile's datasets" not in format_table({k: v for k, v in record.items() if k != PROFILE_SECTION})
+
+
+def test_latest_bench_matches_a_size_by_its_parameters_and_a_profile_by_its_epochs(tiny_record, tmp_path):
+    """Three newer records beside the tiny one: one measured at other class counts, one without the profile's
+    epochs, one for another profile. Unfiltered a newer one wins; by parameters and profile only the tiny one."""
+    record, _ = tiny_record
+    stored = {k: v for k, v in record.items() if k != "path"}
+    provenance = {**stored["provenance"], "date": "9999-01-01T00:00:00+00:00"}  # newer than the tiny one
+    others = {"classes": {**stored, "parameters": asdict(replace(TINY, classes=(10, 1000)))},
+              "plain": {**{k: v for k, v in stored.items() if k != PROFILE_SECTION}, "profile": None},
+              "quick": {**stored, "profile": "quick"}}
+    (tmp_path / "bench-tiny-cpu-0.json").write_text(json.dumps(stored))
+    for name, other in others.items():
+        (tmp_path / f"bench-tiny-cpu-{name}.json").write_text(json.dumps({**other, "provenance": provenance}))
+    assert latest_bench(tmp_path)["path"] != str(tmp_path / "bench-tiny-cpu-0.json")
+    found = latest_bench(tmp_path, size=TINY, profile="smoke")
+    assert found["path"] == str(tmp_path / "bench-tiny-cpu-0.json")
+    other_classes = latest_bench(tmp_path, size=replace(TINY, classes=(10, 1000)), profile="smoke")
+    assert other_classes["path"].endswith("classes.json")
+    assert latest_bench(tmp_path, profile="quick")["path"].endswith("quick.json")
+    assert latest_bench(tmp_path, size=replace(TINY, loss_inner=2)) is None
 
 
 def test_check_targets_takes_the_fastest_naive_loop_and_compares_with_the_threshold():
@@ -115,6 +158,7 @@ def test_check_targets_takes_the_fastest_naive_loop_and_compares_with_the_thresh
     (lambda: run_bench("ci", "tpu"), "device 'tpu' is not allowed; choose one of: auto, cpu, cuda"),
     (lambda: run_bench("ci", "cpu", threads=0), "threads must be an integer >= 1, got 0"),
     (lambda: latest_bench(size="big"), "unknown bench size 'big'"),
+    (lambda: run_bench("ci", "cpu", profile="huge"), "unknown profile 'huge'; choose one of: smoke, quick"),
 ])
 def test_bad_input_raises_one_line_naming_the_value(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:

@@ -122,3 +122,18 @@ def test_context_comparisons_are_shown_without_a_verdict_or_p():
     half = 100 * T_975_2DOF * 0.01 / math.sqrt(3)
     assert row.to_dict() == {"seeds": 3, "difference [95% CI] (pp)": f"+2.00 [{2 - half:.2f}, {2 + half:.2f}]"}
     assert math.isnan(verdicts.decisive_p({**tests.iloc[0].to_dict(), "verdict": verdicts.NOT_JUDGED}))
+
+
+def test_glue_hides_the_value_and_makes_numpy_and_torch_scalars_plain_numbers(monkeypatch):
+    """Every chapter glues through chapters.glue: myst_nb.glue with display=False, given a plain Python number
+    for a 0-d numpy or torch value (MyST-NB formats np.float64(0.5) by its repr), anything else as it is."""
+    myst_nb = pytest.importorskip("myst_nb")
+    torch = pytest.importorskip("torch")
+    calls = []
+    monkeypatch.setattr(myst_nb, "glue", lambda key, value, display=True: calls.append((key, value, display)))
+    figure_like = object()
+    chapters.glue("a", np.float64(0.5))
+    chapters.glue_all({"b": torch.tensor(3), "c": np.array(2.5), "d": "text", "e": figure_like})
+    assert calls == [("a", 0.5, False), ("b", 3, False), ("c", 2.5, False), ("d", "text", False),
+                     ("e", figure_like, False)]
+    assert [type(value) for _, value, _ in calls[:3]] == [float, int, float]

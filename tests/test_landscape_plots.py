@@ -113,7 +113,7 @@ def test_trajectory_figure_and_descent_frame():
     _render(fig)
     frame = lp.descent_frame(runs)
     assert len(frame) == len(runs) and str(frame["first correct step"].dtype) == "Int64"
-    assert frame.loc[("free", "cross-entropy"), "first correct step"] == 1  # CE: one step of 10 flips the order
+    assert frame.loc[("free", "softmax CE"), "first correct step"] == 1  # CE: one step of 10 flips the order
     assert pd.isna(frame.loc[("fixed", "softmax-MSE"), "first correct step"])
 
 
@@ -197,7 +197,8 @@ def test_curvature_figure_table_and_pin_table():
 def test_checks_frame_lists_every_check():
     """The decision table has the verdict's checks in order, indexed by the part of the claim."""
     verdict = LandscapeVerdict(max_rel_jump=0.1, steepness=5.0, reference_steepness=1.0, worst_slope=-1.0,
-                               nonfinite=0, pinned_grad_max=0.0, vanishing_share_of_wrong=0.5, grad_max=1.0,
+                               nonfinite=0, pinned_grad_max=0.0, reference_pinned_grad_min=0.5,
+                               vanishing_share_of_wrong=0.5, grad_max=1.0,
                                grad_nonfinite=0, conditioning=compare_conditioning(pd.DataFrame({
                                    "loss": ["sigmoid_mse", "softmax_ce"], "target": "free", "fixed_logit": 0.0,
                                    "z1": 0.0, "z2": 0.0, "condition": [20.0, 1.0], "negative": False})))
@@ -205,12 +206,3 @@ def test_checks_frame_lists_every_check():
     assert list(frame.index) == [c.part for c in verdict.checks()]
     assert list(frame["true"]) == [c.holds for c in verdict.checks()]
     lp.style_table(frame).to_html()
-
-
-def test_apply_style_gives_white_backgrounds():
-    """After apply_style, figures and saved files have solid white backgrounds (readable in dark mode)."""
-    with matplotlib.rc_context():
-        lp.apply_style()
-        assert matplotlib.rcParams["figure.facecolor"] == "white"
-        assert matplotlib.rcParams["savefig.facecolor"] == "white"
-        assert matplotlib.rcParams["savefig.transparent"] is False

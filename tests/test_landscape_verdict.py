@@ -1,7 +1,7 @@
 """Tests of sigmse.landscape.verdict: the rule on synthetic inputs whose truth is known (a planted step is a
 cliff, a ramp is not; a jump that does not shrink is a discontinuity; tiny gradients vanish, huge ones
-explode; condition numbers 100x, 1x and 0.01x cross-entropy's are worse, equivalent and better), and the
-one-line text those give.
+explode; condition numbers 100x, 1x and 0.01x cross-entropy's are worse, equivalent and better), the
+one-line text and the glued values those give, and the width of a ramp along a cut.
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ from sigmse.landscape.verdict import (  # noqa: E402
     CLIFF_STEEPNESS,
     CONDITION_MARGIN,
     MSE_LOSSES,
+    RAMP_HIGH,
+    RAMP_LOW,
     compare_conditioning,
     landscape_verdict,
+    ramp_width,
 )
 
 G = 50
@@ -141,12 +144,45 @@ def test_conditioning_pairs_points_leaves_out_nan_and_counts_negatives():
 def test_text_and_checks():
     verdict = landscape_verdict(_rows(_ramp(), pinned_grad=1e-8), _slopes(-1.0), _curvature([100.0] * 4))
     assert verdict.text == ("no cliffs or discontinuities; gradients vanish (saturation), none explode; "
-                            "sigmoid-MSE's conditioning vs cross-entropy's: worse (median κ ratio 100×, "
+                            "sigmoid-MSE's conditioning vs softmax CE's: worse (median κ ratio 100×, "
                             "higher at 4 of 4 points)")
     checks = verdict.checks()
     assert {c.part for c in checks} == {"cliffs", "discontinuities", "vanishing", "exploding"}
     assert [c.holds for c in checks if c.part == "vanishing"] == [True, False]
     assert "same" not in verdict.text.split()
+
+
+def test_glue_values_quote_the_verdict_and_compare_the_pinned_gradient_with_cross_entropy():
+    rows = _rows(_ramp(), pinned_grad=1e-8)
+    rows.loc[rows.loss == "softmax_ce", "fixed_grad_abs_min"] = 0.25  # CE still pulls the pinned logit
+    rows.loc[(rows.loss == "softmax_ce") & (rows.target == "free"), "fixed_grad_abs_min"] = 1e-9  # not pinned-true
+    verdict = landscape_verdict(rows, _slopes(-1.0), _curvature([100.0] * 4))
+    assert verdict.pinned_grad_max == 1e-8 and verdict.reference_pinned_grad_min == 0.25
+    values = verdict.glue_values()
+    assert values["verdict_mse_pinned_grad_max"] == 1e-8 and values["verdict_ce_pinned_grad_min"] == 0.25
+    assert {key: values[f"verdict_{key}"] for key in ("cliffs", "discontinuities", "vanishing", "exploding")} == {
+        "cliffs": "no", "discontinuities": "no", "vanishing": "yes", "exploding": "no"}
+    assert values["verdict_conditioning"] == "worse" and values["verdict_condition_points"] == 4
+    assert values["verdict_mse_steepness"] == pytest.approx(1.0) and all(key.startswith("verdict_") for key in values)
+
+
+def test_ramp_width_counts_the_cells_between_ten_and_ninety_percent_of_the_range():
+    """A linear ramp over 11 cells, 0.5 logits apart: the cells at 20 % .. 80 % lie strictly inside (0.1, 0.9);
+    a step has none; sigmoid(z) rises from 0.1 to 0.9 over 2 log 9 logits, sigmoid(z / 2) over twice that."""
+    assert (RAMP_LOW, RAMP_HIGH) == (0.1, 0.9)
+    ramp = ramp_width(torch.linspace(0.0, 2.0, 11), 0.5)
+    assert ramp.cells == 7 and ramp.width == 3.5
+    assert ramp_width((torch.arange(100) >= 50).double(), 0.2).cells == 0
+    z = torch.linspace(-20.0, 20.0, 801, dtype=torch.float64)  # 0.05 apart; both sigmoids saturate at the ends
+    narrow, wide = ramp_width(torch.sigmoid(z), 0.05), ramp_width(torch.sigmoid(z / 2), 0.05)
+    assert narrow.width == pytest.approx(2 * math.log(9), abs=0.1)  # sigmoid(z) crosses 0.1 .. 0.9 at +-log 9
+    assert wide.width == pytest.approx(4 * math.log(9), abs=0.1)
+    with pytest.raises(ValueError, match=r"cut is constant \(1.0\)"):
+        ramp_width(torch.ones(5), 0.5)
+    with pytest.raises(ValueError, match=r"cut must be 1-D with at least 2 values, got shape \(2, 2\)"):
+        ramp_width(torch.ones(2, 2), 0.5)
+    with pytest.raises(ValueError, match=r"spacing must be > 0, got 0.0"):
+        ramp_width(torch.arange(3.0), 0.0)
 
 
 def test_verdict_on_the_real_note_grid():

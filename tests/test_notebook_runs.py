@@ -1,11 +1,13 @@
 """The chapter notebooks as papermill runs them: each committed notebook is clean and declares the core
-parameters, and the verdict keys the book's intro reads are the ones the notebooks glue.
+parameters, and the verdict keys the book's intro reads are the ones the notebooks glue. And the notebooks
+hold no logic: no code cell defines a function or class, and no cell is copied from another notebook.
 
 The runs themselves (tags, provenance, failures) are exercised by the real builds of ``tests/test_book.py``.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -20,6 +22,11 @@ VERDICT_KEYS = {c.name: c.verdict_keys for c in CHAPTERS.values() if c.verdict_k
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = sorted((REPO / "notebooks").glob("*.ipynb"))
 GLUE_REF = re.compile(r"\{glue:text\}`/notebooks/(\w+)\.ipynb::(\w+):s`")
+# The rule against copies: a cell of one notebook may not reappear in another, compared without blank lines,
+# indentation, comment lines and (in code) import statements; cells left with one line (a heading, a call like
+# plots.apply_style()) and the parameters cells (every chapter declares the same core parameters) are exempt.
+# Nor may a run of COPIED_STATEMENTS consecutive code statements (imports aside) reappear inside other cells.
+COPIED_STATEMENTS = 4
 
 
 @pytest.mark.parametrize("path", COMMITTED or [None], ids=[p.name for p in COMMITTED] or ["no-notebooks-yet"])
@@ -73,3 +80,91 @@ def test_kernels_talk_over_unix_sockets_so_ipykernel_has_no_tcp_warning(tmp_path
     captured = capfd.readouterr()
     assert "without encryption" not in captured.err + captured.out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "probe.ipynb"]  # no kernel-ipc-* sockets here
+
+
+# ---------------------------------------------------------------------------------------------
+# No logic in the notebooks (notebooks/README.md, rule 7)
+
+
+def _definitions(nb: nbformat.NotebookNode) -> list[str]:
+    """``"cell N: def name"`` for every function, lambda or class a code cell defines."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found.append(f"cell {index}: {type(node).__name__} {node.name}")
+            elif isinstance(node, ast.Lambda):
+                found.append(f"cell {index}: lambda on line {node.lineno}")
+    return found
+
+
+def _imports(source: str) -> set[int]:
+    """The line numbers of the cell's import statements."""
+    return {line for node in ast.walk(ast.parse(source)) if isinstance(node, (ast.Import, ast.ImportFrom))
+            for line in range(node.lineno, node.end_lineno + 1)}
+
+
+def _compared(cell: nbformat.NotebookNode) -> tuple[str, ...]:
+    """A cell's lines as the copy rule compares them (see the comment at COPIED_STATEMENTS)."""
+    skip = _imports(cell.source) if cell.cell_type == "code" else set()
+    lines = (line.strip() for number, line in enumerate(cell.source.splitlines(), 1) if number not in skip)
+    return tuple(line for line in lines if line and not (cell.cell_type == "code" and line.startswith("#")))
+
+
+def _statements(cell: nbformat.NotebookNode) -> list[str]:
+    """A code cell's top-level statements other than imports, each as its unparsed source."""
+    return [ast.unparse(node) for node in ast.parse(cell.source).body
+            if not isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+def _copies(notebooks: dict[str, nbformat.NotebookNode]) -> list[str]:
+    """Every cell, and every run of COPIED_STATEMENTS statements, that appears in more than one notebook."""
+    cells: dict[tuple[str, ...], set[str]] = {}
+    runs: dict[tuple[str, ...], set[str]] = {}
+    for name, nb in notebooks.items():
+        for cell in nb.cells:
+            if "parameters" in cell.get("metadata", {}).get("tags", []):
+                continue
+            lines = _compared(cell)
+            if len(lines) >= 2:
+                cells.setdefault(lines, set()).add(name)
+            if cell.cell_type == "code":
+                statements = _statements(cell)
+                for start in range(len(statements) - COPIED_STATEMENTS + 1):
+                    runs.setdefault(tuple(statements[start:start + COPIED_STATEMENTS]), set()).add(name)
+    return ([f"a cell in {sorted(names)}, starting {lines[0]!r}" for lines, names in cells.items() if len(names) > 1]
+            + [f"{COPIED_STATEMENTS} statements in {sorted(names)}, starting {run[0]!r}"
+               for run, names in runs.items() if len(names) > 1])
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=[p.name for p in COMMITTED])
+def test_no_committed_notebook_defines_a_function_lambda_or_class(path):
+    found = _definitions(nbformat.read(str(path), as_version=4))
+    assert not found, f"{path.name} defines {found}: move it into sigmse and call it from the notebook"
+
+
+def test_no_cell_is_copied_from_one_notebook_to_another():
+    copies = _copies({path.name: nbformat.read(str(path), as_version=4) for path in COMMITTED})
+    assert not copies, f"copied between notebooks: {copies}; put what they share in sigmse"
+
+
+def test_the_logic_checks_find_what_they_look_for():
+    """The two checks above on planted notebooks: a def, a lambda and a class are found; a cell copied with
+    other comments and imports is a copy, and so is a run of statements inside different cells; a shared
+    one-line cell, a shared parameters cell and a shorter shared run are not."""
+    new_nb, code, md = nbformat.v4.new_notebook, nbformat.v4.new_code_cell, nbformat.v4.new_markdown_cell
+    logic = new_nb(cells=[code("def put(key, value):\n    pass"), code("key = sorted(xs, key=lambda x: -x)"),
+                          code("class Row:\n    pass")])
+    assert _definitions(logic) == ["cell 0: FunctionDef put", "cell 1: lambda on line 1", "cell 2: ClassDef Row"]
+    assert _definitions(new_nb(cells=[code("lambda_min = 1  # def in a comment\ntext = 'def f(): lambda'")])) == []
+    block = "a = f()\nb = g(a)\nc = h(b)\nd = k(c)"
+    parameters = code('profile = "quick"\nresults_dir = "../results"', metadata={"tags": ["parameters"]})
+    first = new_nb(cells=[parameters, code("import numpy\n" + block), md("## 1. Results"), code("x = 1\ny = 2\nz = 3")])
+    second = new_nb(cells=[parameters, code("# the same\n" + block), md("## 1. Results"), code("w = 0\nx = 1\ny = 2")])
+    assert _copies({"first": first, "second": second}) == [
+        "a cell in ['first', 'second'], starting 'a = f()'",
+        "4 statements in ['first', 'second'], starting 'a = f()'"]
+    inside = new_nb(cells=[code("start = 0\n" + block + "\nend = 1")])
+    assert _copies({"first": first, "inside": inside}) == ["4 statements in ['first', 'inside'], starting 'a = f()'"]

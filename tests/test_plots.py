@@ -50,15 +50,34 @@ def runs():
     return frame
 
 
-def test_apply_style_sets_white_backgrounds():
-    plots.apply_style()
-    assert matplotlib.rcParams["figure.facecolor"] == "white"
-    assert matplotlib.rcParams["savefig.facecolor"] == "white"
+def test_apply_style_sets_white_backgrounds_with_or_without_a_grid():
+    with matplotlib.rc_context():
+        for grid in (True, False):
+            plots.apply_style(grid=grid)
+            assert matplotlib.rcParams["figure.facecolor"] == "white"
+            assert matplotlib.rcParams["savefig.facecolor"] == "white"
+            assert matplotlib.rcParams["savefig.transparent"] is False
+            assert matplotlib.rcParams["axes.grid"] is grid  # off for the loss-surface chapter's heatmaps
 
 
-def test_pretty_and_palette():
+def test_figure_is_white_closed_in_pyplot_and_sized_per_panel():
+    import matplotlib.pyplot as plt
+
+    fig, axes = plots.figure(2, 3, (2.0, 1.5), extra_width=0.5, sharey="row")
+    assert axes.shape == (2, 3) and _white(fig)
+    assert tuple(fig.get_size_inches()) == (6.5, 3.0)
+    assert fig.number not in plt.get_fignums()  # shown only where displayed or glued
+    assert axes[0, 0].get_shared_y_axes().joined(axes[0, 0], axes[0, 2])
+
+
+def test_pretty_names_every_loss_of_the_book_from_one_table():
     assert plots.pretty("sigmoid_mse_or (shift=False)") == "sigmoid-MSE + OR (shift=False)"
-    assert plots.pretty("gce") == "gce"
+    assert [plots.pretty(loss) for loss in ("softmax_ce", "logit_mse", "gce", "symmetric_ce")] == [
+        "softmax CE", "logit-MSE", "GCE", "SCE"]  # the result, loss-surface and noise chapters' losses
+    assert plots.pretty("not_a_loss") == "not_a_loss"
+
+
+def test_palette():
     first, second = plots.palette(["sigmoid_mse_or", "softmax_ce"]), plots.palette(["softmax_ce", "zzz"])
     assert first["softmax_ce"] == second["softmax_ce"]  # a loss keeps its colour whatever else is drawn
     assert second["zzz"] not in [plots.palette(ACCURACY_LOSSES)[loss] for loss in ACCURACY_LOSSES]

@@ -11,6 +11,8 @@
 3. :func:`output_reset_solver`: the exact Output Reset solver against the original alternating procedure
    (time, largest disagreement of the targets) and the solver's share of a whole training step.
 4. :func:`epoch_scaling`: seconds per epoch of the trainer as the training set grows.
+5. :func:`profile_epochs`: seconds per epoch of every dataset of a profile, with the model, batch size,
+   augmentation and training subset its experiments train with, per loss.
 
 How it is timed. Every measurement runs the same work once as warm-up (allocator, kernel choice,
 ``DataLoader`` workers), then a fixed number of steps; on CUDA the clock is read with CUDA events after a
@@ -23,7 +25,8 @@ to run on a busy CPU, and with several torch threads on oversubscribed cores the
 slow (threads wait on each other): ``threads=1`` (``--threads 1`` of :func:`sigmse.bench.run.run_bench`) is
 steadier there.
 
-:func:`sigmse.bench.run.run_bench` runs all four at the sizes of a :class:`sigmse.bench.run.BenchSize` and stores them.
+:func:`sigmse.bench.run.run_bench` runs the first four at the sizes of a :class:`sigmse.bench.run.BenchSize`, and the
+fifth for a profile when asked (the book's performance chapter asks), and stores them.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from sigmse.losses.modules import get_loss, loss_names
 from sigmse.models import get_model
 from sigmse.bench.naive_loop import NaiveLoop, naive_dataset
 from sigmse.losses.output_reset import output_reset
+from sigmse.runs.profiles import base_config, get_profile
 from sigmse.train import resolve_device, train
 
 __all__ = [
@@ -55,9 +59,12 @@ __all__ = [
     "output_reset_solver",
     "epoch_seconds",
     "epoch_scaling",
+    "PROFILE_EPOCH_LOSSES",
+    "profile_epochs",
 ]
 
 BASELINE_LOSS = "softmax_ce"  # loss_step_times divides by this loss's time
+PROFILE_EPOCH_LOSSES = (BASELINE_LOSS, "sigmoid_mse_or")  # profile_epochs times an epoch with each
 
 
 # ------------------------------------------------------------------------------------------------------ timing
@@ -463,4 +470,37 @@ def epoch_scaling(sizes: Sequence[int] = (1000, 10000, 60000), *, dataset: str =
         config = RunConfig(dataset=dataset, model=model, batch_size=batch_size, val_size=0,
                            train_subset=n if n < available else None, test_subset=batch_size, device=device.type)
         rows.append(epoch_seconds(config, data=data))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------- 5. profile epochs
+
+
+def profile_epochs(profile: str, *, device: str | torch.device | None = None, data_dir: str | Path | None = None,
+                   synthetic: bool = False) -> list[dict[str, Any]]:
+    """Seconds per epoch of every dataset of ``profile`` (:mod:`sigmse.runs.profiles`) with each loss of
+    :data:`PROFILE_EPOCH_LOSSES`: the epoch that profile's experiments train (its model, batch size,
+    augmentation, training subset and validation split; the first rate of its grid, seed 0).
+
+    Each row is an :func:`epoch_seconds` row plus ``full_split_n``, the training images of the whole training
+    set less the profile's validation images, and ``full_split_seconds``: the measured seconds scaled to them in
+    proportion to the number of images, as an epoch on the whole split would take if time grew that way
+    (:func:`epoch_scaling` measures how well it does). ``device``: None is the profile's device.
+    ``synthetic``: random images of each dataset's shape, as many as the profile reads, instead of the data root.
+    """
+    chosen = get_profile(profile)  # ValueError listing the profiles
+    device = resolve_device(str(device or chosen.device))
+    rows = []
+    for dataset in chosen.datasets:
+        budget, spec = chosen.budgets[dataset], get_dataset_spec(dataset)
+        data = None
+        if synthetic:
+            n_train = spec.train_size if budget.train_subset is None else budget.train_subset + budget.val_size
+            data = synthetic_dataset(dataset, n_train, n_test=budget.test_subset or spec.test_size)
+        full_split_n = spec.train_size - budget.val_size
+        for loss in PROFILE_EPOCH_LOSSES:
+            config = base_config(chosen, dataset, loss=loss, lr=budget.lr_grid[0], seed=0, device=device.type)
+            row = epoch_seconds(config, data_dir=data_dir, data=data)
+            rows.append({**row, "full_split_n": full_split_n,
+                         "full_split_seconds": row["seconds_per_epoch"] * full_split_n / row["n_train"]})
     return rows

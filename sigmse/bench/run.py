@@ -4,14 +4,17 @@
 one machine, at one of the sizes of :data:`BENCH_SIZES`, and writes them with their provenance to
 ``<out_dir>/bench-<size>-<device>-<UTC time>.json``: training throughput of the trainer against hand-written
 ``DataLoader`` loops, forward + backward time of every loss, the exact Output Reset solver against the
-alternating procedure, and seconds per epoch as the training set grows. The JSON records the core count,
-torch's thread counts and the load average before and after, since the numbers move on a busy machine.
+alternating procedure, and seconds per epoch as the training set grows; given a profile, also seconds per
+epoch of each of its datasets as its experiments train them (what the book's performance chapter shows:
+:mod:`sigmse.bench.chapter`). The JSON records the core count, torch's thread counts and the load average
+before and after, since the numbers move on a busy machine.
 
 Every throughput row also carries its loop's time per image over the GEMM floor, the same training step's
 matrix products alone, timed in the same process right after each trainer epoch
 (:func:`sigmse.bench.measures.gemm_floor_step`). The project's performance goals (:data:`TARGETS`, each with
 its reason) are reported as met or not with the measured value; nothing is tuned towards them.
-:func:`latest_bench` reads the newest record back and :func:`format_table` prints one.
+:func:`latest_bench` reads the newest record back (of a size, device and profile) and :func:`format_table`
+prints one.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from typing import Any, Sequence
 import torch
 
 from sigmse.bench.measures import (check_positive, epoch_scaling, loss_step_times, output_reset_solver,
-                                   synthetic_dataset, training_throughput)
+                                   profile_epochs, synthetic_dataset, training_throughput)
 from sigmse.data.datasets import load_dataset
 from sigmse.provenance import machine, run_provenance
+from sigmse.runs.profiles import get_profile
 from sigmse.runs.store import write_record
 from sigmse.train import resolve_device
 
@@ -50,7 +54,8 @@ __all__ = [
 ]
 
 SCHEMA = "sigmse.bench/2"  # 2: throughput rows carry the GEMM floor; records of 1 lack it and are not read
-SECTIONS = ("throughput", "loss_steps", "output_reset", "epoch_scaling")
+SECTIONS = ("throughput", "loss_steps", "output_reset", "epoch_scaling")  # in every record
+PROFILE_SECTION = "profile_epochs"  # only in a record made for a profile (run_bench(profile=...))
 
 
 @dataclass(frozen=True)
@@ -194,8 +199,8 @@ def _throughput_cases(device: torch.device) -> list[tuple[str, str, bool]]:
 
 def run_bench(size: str | BenchSize = "full", device: str | None = None, out_dir: str | Path = "results/bench", *,
               data_dir: str | Path | None = None, synthetic: bool = False, threads: int | None = None,
-              progress: bool = False) -> dict[str, Any]:
-    """Run all four measurements, write them as JSON into ``out_dir`` and return the record.
+              progress: bool = False, profile: str | None = None) -> dict[str, Any]:
+    """Run the four measurements (five with ``profile``), write them as JSON into ``out_dir``, return the record.
 
     Args:
         size: a key of :data:`BENCH_SIZES`: ``full``, ``ci`` (under a minute on 2 CPU cores) or ``smoke``;
@@ -207,26 +212,31 @@ def run_bench(size: str | BenchSize = "full", device: str | None = None, out_dir
             pixel values; the naive loop then uses :class:`~sigmse.bench.naive_loop.ArrayImageDataset`).
         threads: torch's intra-op threads during the run (restored after); ``None`` keeps torch's default.
         progress: print each measurement's name to stderr as it starts.
+        profile: a :mod:`sigmse.runs.profiles` name: also time an epoch of each of its datasets with each loss
+            of :data:`~sigmse.bench.measures.PROFILE_EPOCH_LOSSES`, as its experiments train them
+            (:func:`~sigmse.bench.measures.profile_epochs`), stored under ``profile_epochs``. ``None``: not.
     """
     bench = get_bench_size(size)
     torch_device = _check_device(device)
+    if profile is not None:
+        get_profile(profile)  # ValueError listing the profiles, before anything is measured
     if threads is None:
-        return _run_bench(bench, torch_device, Path(out_dir), data_dir, synthetic, progress)
+        return _run_bench(bench, torch_device, Path(out_dir), data_dir, synthetic, progress, profile)
     check_positive("threads", threads)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _run_bench(bench, torch_device, Path(out_dir), data_dir, synthetic, progress)
+        return _run_bench(bench, torch_device, Path(out_dir), data_dir, synthetic, progress, profile)
     finally:
         torch.set_num_threads(before)
 
 
 def _run_bench(bench: BenchSize, torch_device: torch.device, out_dir: Path, data_dir: str | Path | None,
-               synthetic: bool, progress: bool) -> dict[str, Any]:
+               synthetic: bool, progress: bool, profile: str | None) -> dict[str, Any]:
     say = (lambda text: print(f"bench: {text}", file=sys.stderr, flush=True)) if progress else (lambda text: None)
     started = time.perf_counter()
     record: dict[str, Any] = {"schema": SCHEMA, "size": bench.name, "device": torch_device.type,
-                              "synthetic": synthetic, "parameters": asdict(bench),
+                              "synthetic": synthetic, "parameters": asdict(bench), "profile": profile,
                               "provenance": {**run_provenance(torch_device.type), **machine()}}
     cases = _throughput_cases(torch_device)
     needed = {"mnist": max(bench.scaling_sizes), "cifar10": 0}
@@ -264,6 +274,12 @@ def _run_bench(bench: BenchSize, torch_device: torch.device, out_dir: Path, data
                                             data=data["mnist"])
     seconds["epoch_scaling"] = time.perf_counter() - section
 
+    if profile is not None:
+        section = time.perf_counter()
+        say(f"epochs of the {profile} profile")
+        record[PROFILE_SECTION] = profile_epochs(profile, device=torch_device, data_dir=data_dir, synthetic=synthetic)
+        seconds[PROFILE_SECTION] = time.perf_counter() - section
+
     record["targets"] = check_targets(record)
     record["provenance"]["load_average_1min_end"] = machine()["load_average_1min"]
     record["section_seconds"] = seconds
@@ -275,10 +291,19 @@ def _run_bench(bench: BenchSize, torch_device: torch.device, out_dir: Path, data
     return {**record, "path": str(path)}
 
 
-def latest_bench(out_dir: str | Path = "results/bench", *, size: str | None = None,
-                 device: str | None = None) -> dict[str, Any] | None:
-    """The newest bench record in ``out_dir`` (of ``size`` and ``device`` type when given), or ``None``."""
-    if size is not None:
+def latest_bench(out_dir: str | Path = "results/bench", *, size: str | BenchSize | None = None,
+                 device: str | None = None, profile: str | None = None) -> dict[str, Any] | None:
+    """The newest bench record in ``out_dir``, or ``None``; only those of ``size``, ``device`` type and ``profile``
+    when given.
+
+    ``size`` by name matches the records of that name; a :class:`BenchSize` matches only the records measured
+    with exactly its parameters (a size redefined since, or one with other class counts, does not). ``profile``
+    matches the records that timed its datasets' epochs (:func:`run_bench` with that ``profile``).
+    """
+    parameters = None
+    if isinstance(size, BenchSize):
+        parameters, size = json.loads(json.dumps(asdict(size))), size.name  # as stored: tuples become lists
+    elif size is not None:
         get_bench_size(size)
     newest: tuple[str, dict[str, Any]] | None = None
     for path in sorted(Path(out_dir).glob("bench-*.json")):
@@ -288,7 +313,9 @@ def latest_bench(out_dir: str | Path = "results/bench", *, size: str | None = No
             continue
         if not isinstance(record, dict) or record.get("schema") != SCHEMA:
             continue
-        if (size is None or record["size"] == size) and (device is None or record["device"] == device):
+        if ((size is None or record["size"] == size) and (device is None or record["device"] == device)
+                and (parameters is None or record["parameters"] == parameters)
+                and (profile is None or record.get("profile") == profile)):
             date = str(record["provenance"]["date"])
             if newest is None or date >= newest[0]:
                 newest = (date, {**record, "path": str(path)})
@@ -339,6 +366,9 @@ def format_table(record: dict[str, Any]) -> str:
                      "max_abs_disagreement", "step_ratio", "solver_share_of_step")),
         _text_table("Seconds per epoch (sigmse trainer)", record["epoch_scaling"],
                     ("dataset", "model", "n_train", "seconds_per_epoch", "microseconds_per_image")),
+        *([_text_table(f"Seconds per epoch of the {record['profile']} profile's datasets", record[PROFILE_SECTION],
+                       ("dataset", "model", "loss", "batch_size", "augment", "n_train", "seconds_per_epoch",
+                        "full_split_seconds"))] if PROFILE_SECTION in record else []),
         _text_table("Targets", record["targets"], ("key", "goal", "measured", "met", "note")),
     ])
 

@@ -5,10 +5,10 @@ Presentation only: the numbers come from :mod:`sigmse.landscape.surfaces`, :mod:
 gradient norms, condition numbers and eigenvalues, grid refinement, descent paths) and pandas tables
 (the verdict's decision table among them).
 
-Every figure function returns a :class:`matplotlib.figure.Figure` with a solid white background
-(readable in a dark-mode page), already closed in pyplot, so that a notebook shows it only where it
-is displayed or glued. Non-finite cells (the naive formulas' NaN and inf) are drawn in grey and
-counted in the panel, never dropped silently.
+Every figure function returns a :class:`matplotlib.figure.Figure` made by :func:`sigmse.report.plots.figure`
+or :func:`~sigmse.report.plots.panel_grid` (a solid white background, already closed in pyplot), and names
+each loss with :func:`sigmse.report.plots.pretty`, as every chapter does. Non-finite cells (the naive
+formulas' NaN and inf) are drawn in grey and counted in the panel, never dropped silently.
 
 Heatmap convention: ``surface[i, j]`` is the value at ``(z1[i], z2[j])`` (as in
 :mod:`sigmse.landscape.surfaces`), drawn with ``z1`` on the horizontal axis and ``z2`` on the vertical one.
@@ -20,7 +20,6 @@ import math
 from typing import Any, Mapping, Sequence
 
 import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -30,16 +29,13 @@ from matplotlib.colors import LogNorm, Normalize, SymLogNorm
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from sigmse.landscape.surfaces import LOSS_LABELS, NUM_CLASSES, LandscapeConfig, free_indices, label, target_index
-from sigmse.report.plots import RC, panel_grid
+from sigmse.landscape.surfaces import LANDSCAPE_LOSSES, NUM_CLASSES, LandscapeConfig, free_indices, target_index
+from sigmse.report.plots import figure, panel_grid, pretty
 
 __all__ = [
-    "LOSS_LABELS",
     "TARGET_LABELS",
     "LOG_FLOOR",
     "SMOOTHNESS_COLUMNS",
-    "apply_style",
-    "label",
     "heatmap_grid",
     "trajectory_figure",
     "margins",
@@ -65,26 +61,8 @@ _DASHES = {"softmax_ce": "-", "softmax_mse": "--", "sigmoid_mse": "-.", "sigmoid
 
 def _line_styles() -> dict[str, dict[str, Any]]:
     """Colour and dash per loss, so that overlapping curves stay distinguishable."""
-    colours = sns.color_palette("colorblind", len(LOSS_LABELS))
-    return {loss: {"color": c, "ls": _DASHES[loss]} for loss, c in zip(LOSS_LABELS, colours)}
-
-
-def apply_style() -> None:
-    """Seaborn's white style with the solid backgrounds of :data:`RC`, for the whole session."""
-    sns.set_theme(style="white", context="notebook", rc=dict(RC))
-
-
-def _figure(rows: int, cols: int, panel: tuple[float, float]) -> tuple[Figure, np.ndarray]:
-    """A white figure of ``rows x cols`` panels, already closed in pyplot.
-
-    Created through pyplot so that the notebook's backend (and its display hooks) is set up, then
-    closed at once: a notebook shows it only where it is displayed or glued, not again at the end of
-    the cell, and no figure piles up in pyplot's registry.
-    """
-    fig, axes = plt.subplots(rows, cols, figsize=(panel[0] * cols, panel[1] * rows), squeeze=False,
-                             layout="constrained", facecolor="white")
-    plt.close(fig)
-    return fig, axes
+    colours = sns.color_palette("colorblind", len(LANDSCAPE_LOSSES))
+    return {loss: {"color": c, "ls": _DASHES[loss]} for loss, c in zip(LANDSCAPE_LOSSES, colours)}
 
 
 def _as_numpy(t: Tensor | np.ndarray) -> np.ndarray:
@@ -222,11 +200,11 @@ def trajectory_figure(rows: Sequence[tuple[str, LandscapeConfig, Sequence[tuple[
     for index, (row_title, config, runs) in enumerate(rows):
         row_axes = flat[index * (n + 1):(index + 1) * (n + 1)]
         for (loss, surface, run), ax in zip(runs, row_axes[:n]):
-            _draw_surface(ax, surface, axis, title=f"{label(loss)}\n{_recovery(run)}")
+            _draw_surface(ax, surface, axis, title=f"{pretty(loss)}\n{_recovery(run)}")
             _draw_path(ax, run["path"], axis)
         ax = row_axes[n]
         for loss, _, run in runs:
-            ax.plot(_as_numpy(margins(run["path"], config)), lw=2, label=label(loss), **styles.get(loss, {}))
+            ax.plot(_as_numpy(margins(run["path"], config)), lw=2, label=pretty(loss), **styles.get(loss, {}))
         ax.axhline(0, color="black", lw=0.8, ls="--")
         ax.set_yscale("symlog", linthresh=1.0)
         low, high = ax.get_ylim()  # pad, so that curves along the limits stay visible
@@ -240,7 +218,7 @@ def trajectory_figure(rows: Sequence[tuple[str, LandscapeConfig, Sequence[tuple[
 def descent_frame(runs: Sequence[tuple[str, str, Mapping[str, Any]]]) -> pd.DataFrame:
     """One row per ``(target, loss, run)``: steps to the first correct point, start and end gradient norm."""
     return pd.DataFrame([{
-        "target": target, "loss": label(loss),
+        "target": target, "loss": pretty(loss),
         "first correct step": run["first_correct_step"],  # None: never (an Int64 column keeps the integers)
         "correct at the end": run["final_correct"],
         "start ‖∇‖": float(run["grad_norm"][0]), "end ‖∇‖": float(run["grad_norm"][-1]),
@@ -289,14 +267,14 @@ def refinement_figure(rows: Sequence[Mapping[str, Any]] | pd.DataFrame, *,
     line is ``1 / (G - 1)``, a straight ramp's jump, the slope every continuous surface follows.
     """
     df = _frame(rows)
-    fig, axes = _figure(1, 2, panel)
+    fig, axes = figure(1, 2, panel)
     colours = {loss: style["color"] for loss, style in _line_styles().items()}
     sizes = np.array(sorted(df["grid_size"].unique()), dtype=float)
     for ax, key, title in zip(axes[0], ("max_rel_jump", "grad_max_rel_jump"), ("loss surface", "gradient norm")):
         for (target, loss), group in df.groupby(["target", "loss"], sort=False):
             group = group.sort_values("grid_size")
             ax.plot(group["grid_size"], group[key].astype(float), marker="o", color=colours.get(loss),
-                    ls="-" if target == "fixed" else "--", label=f"{label(loss)} ({target})")
+                    ls="-" if target == "fixed" else "--", label=f"{pretty(loss)} ({target})")
         ax.plot(sizes, 1 / (sizes - 1), color="grey", ls=":", lw=2, label="1 / (G − 1): a straight ramp")
         ax.set(xscale="log", yscale="log", xlabel="grid size G (cells per axis)",
                ylabel="largest neighbour jump / range", title=title)
@@ -326,7 +304,7 @@ def smoothness_frame(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.Dat
     """:func:`sigmse.landscape.surfaces.smoothness_table` rows as a table indexed by target, loss, formula, dtype,
     with the columns of :data:`SMOOTHNESS_COLUMNS` under readable names (``None`` becomes NaN)."""
     df = _frame(rows)
-    df["loss"] = df["loss"].map(label)
+    df["loss"] = df["loss"].map(pretty)
     df = df.set_index(["target", "loss", "formula", "dtype"])[list(SMOOTHNESS_COLUMNS)]
     return df.astype(float).rename(columns=SMOOTHNESS_COLUMNS)
 
@@ -395,7 +373,7 @@ def curvature_figure(curvature: pd.DataFrame, *, panel: tuple[float, float] = (3
             for loss in losses:
                 rows = curvature[(curvature["loss"] == loss) & (curvature["target"] == target)]
                 values, axis = _grid_values(rows, column)
-                title = f"{label(loss)}\n{what}, {TARGET_LABELS.get(target, target)}"
+                title = f"{pretty(loss)}\n{what}, {TARGET_LABELS.get(target, target)}"
                 _draw_surface(next(slots), values, axis, log=not signed, signed=signed, title=title, colorbar=what)
     return fig
 
@@ -403,7 +381,7 @@ def curvature_figure(curvature: pd.DataFrame, *, panel: tuple[float, float] = (3
 def curvature_table(curvature: pd.DataFrame) -> pd.DataFrame:
     """Per target and loss over the grid: median and largest ``kappa``, smallest eigenvalue, share of points
     with a negative eigenvalue; NaN ``kappa`` (an all-null spectrum) is left out of the first two."""
-    grouped = curvature.assign(loss=curvature["loss"].map(label)).groupby(["target", "loss"], sort=False)
+    grouped = curvature.assign(loss=curvature["loss"].map(pretty)).groupby(["target", "loss"], sort=False)
     return pd.DataFrame({
         "median κ": grouped["condition"].median(), "max κ": grouped["condition"].max(),
         "smallest λ": grouped["lambda_min"].min(), "share λ < 0": grouped["negative"].mean(),
@@ -412,7 +390,7 @@ def curvature_table(curvature: pd.DataFrame) -> pd.DataFrame:
 
 def condition_by_pin(curvature: pd.DataFrame) -> pd.DataFrame:
     """Median ``kappa`` per target and loss (rows) and pinned value (columns, from mild to extreme)."""
-    table = curvature.assign(loss=curvature["loss"].map(label)).pivot_table(
+    table = curvature.assign(loss=curvature["loss"].map(pretty)).pivot_table(
         index=["target", "loss"], columns="fixed_logit", values="condition", aggfunc="median", sort=False)
     return table[sorted(table.columns, reverse=True)].rename_axis(columns="pinned logit")
 

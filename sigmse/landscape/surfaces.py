@@ -51,8 +51,6 @@ __all__ = [
     "LandscapeConfig",
     "LandscapeLoss",
     "LANDSCAPE_LOSSES",
-    "LOSS_LABELS",
-    "label",
     "TARGETS",
     "FORMULAS",
     "DTYPES",
@@ -209,20 +207,6 @@ LANDSCAPE_LOSSES: Mapping[str, LandscapeLoss] = MappingProxyType({
         LandscapeLoss("logit_mse", "sum_c (z_c - y_c)^2 on raw logits", _logit_mse),
     )
 })
-
-
-LOSS_LABELS: Mapping[str, str] = MappingProxyType({
-    "softmax_mse": "softmax-MSE",
-    "softmax_ce": "cross-entropy",
-    "sigmoid_mse": "sigmoid-MSE",
-    "sigmoid_mse_or": "sigmoid-MSE + OR",
-    "logit_mse": "logit-MSE",
-})
-
-
-def label(loss: str) -> str:
-    """The printed name of a landscape loss (the key itself if it has none)."""
-    return LOSS_LABELS.get(loss, loss)
 
 
 def _entry(loss: str) -> LandscapeLoss:

@@ -21,7 +21,9 @@ The first four are measured over :data:`MSE_LOSSES` (the claim's "MSE"), stable 
 only the naive textbook formulas produce is an artefact of the arithmetic, not of the loss.
 
 :func:`landscape_verdict` returns a frozen :class:`LandscapeVerdict`: the measured values, the booleans
-the thresholds give, its decision table (:meth:`LandscapeVerdict.checks`) and its one-line text.
+the thresholds give, its decision table (:meth:`LandscapeVerdict.checks`), its one-line text and the values
+the chapter's prose quotes (:meth:`LandscapeVerdict.glue_values`). :func:`ramp_width` measures how wide the
+sharpest-looking feature of the note's figure is, the chapter's direct answer to "cliffs" on one cut.
 
 Reference: Tyagi et al., *Making Sigmoid-MSE Great Again: Output Reset Challenges Softmax Cross-Entropy in
 Neural Network Classification*, arXiv 2411.11213.
@@ -35,8 +37,10 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from torch import Tensor
 
-from sigmse.landscape.surfaces import EXPLODING, VANISHING, label
+from sigmse.landscape.surfaces import EXPLODING, VANISHING
+from sigmse.report.plots import pretty
 
 __all__ = [
     "MSE_LOSSES",
@@ -46,9 +50,13 @@ __all__ = [
     "SMOOTH_SLOPE",
     "CONDITION_MARGIN",
     "NONFINITE",
+    "RAMP_LOW",
+    "RAMP_HIGH",
     "Check",
     "Conditioning",
     "LandscapeVerdict",
+    "Ramp",
+    "ramp_width",
     "compare_conditioning",
     "landscape_verdict",
 ]
@@ -68,6 +76,9 @@ SMOOTH_SLOPE = -0.75
 # descent's iteration count grows like kappa, so a factor under 10 is within what a step size absorbs.
 CONDITION_MARGIN = 10.0
 NONFINITE = ("surface_nan", "surface_inf", "grad_nan", "grad_inf", "fixed_grad_nonfinite")  # smoothness counts
+# The width of a step along a cut: from 10 % to 90 % of its range, the usual rise-time convention (it leaves out
+# the slow approach to either plateau, which a saturating loss always has and which says nothing about a cliff).
+RAMP_LOW, RAMP_HIGH = 0.1, 0.9
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,7 @@ class LandscapeVerdict:
     worst_slope: float  # largest refinement slope of an MSE surface or gradient-norm surface
     nonfinite: int  # NaN / inf values of the MSE losses, stable formulas
     pinned_grad_max: float  # largest |d loss / d pinned| of an MSE loss, pinned class true
+    reference_pinned_grad_min: float  # cross-entropy's smallest |d loss / d pinned| there, for comparison
     vanishing_share_of_wrong: float  # largest share of misclassified cells with a vanishing free gradient
     grad_max: float  # largest gradient of an MSE loss, free or pinned logits
     grad_nonfinite: int  # infinite or NaN gradients of the MSE losses, stable formulas
@@ -174,9 +186,53 @@ class LandscapeVerdict:
         small = "gradients vanish (saturation)" if self.vanishing else "no vanishing gradients"
         large = "some explode" if self.exploding else "none explode"
         c = self.conditioning
-        return (f"{shape}; {small}, {large}; {label(c.subject)}'s conditioning vs {label(c.reference)}'s: "
+        return (f"{shape}; {small}, {large}; {pretty(c.subject)}'s conditioning vs {pretty(c.reference)}'s: "
                 f"{c.verdict} (median κ ratio {_ratio_text(c.median_ratio)}, higher at {c.worse_points:,} of "
                 f"{c.points:,} points)")
+
+    def glue_values(self) -> dict[str, float | int | str]:
+        """What the chapter's prose quotes, under its glue keys: ``verdict_<value>`` for the measured values and
+        the conditioning comparison, ``verdict_<part>`` ("yes" / "no") for each part of the claim. (The one-line
+        :attr:`text` is the intro's, glued by the chapter as ``landscape_verdict``.)"""
+        c = self.conditioning
+        values = {"mse_max_jump": self.max_rel_jump, "mse_steepness": self.steepness,
+                  "ce_steepness": self.reference_steepness, "mse_worst_slope": self.worst_slope,
+                  "mse_nonfinite": self.nonfinite, "mse_pinned_grad_max": self.pinned_grad_max,
+                  "ce_pinned_grad_min": self.reference_pinned_grad_min,
+                  "mse_vanishing_wrong": self.vanishing_share_of_wrong, "mse_grad_max": self.grad_max,
+                  "mse_grad_inf": self.grad_nonfinite, "conditioning": c.verdict, "condition_ratio": c.median_ratio,
+                  "condition_worse": c.worse_points, "condition_points": c.points,
+                  **{part: "yes" if getattr(self, part) else "no"
+                     for part in ("cliffs", "discontinuities", "vanishing", "exploding")}}
+        return {f"verdict_{key}": value for key, value in values.items()}
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """How wide a rise is along a cut: the cells strictly between :data:`RAMP_LOW` and :data:`RAMP_HIGH` of its
+    range, and their width in logits."""
+
+    cells: int
+    width: float
+
+
+def ramp_width(cut: Tensor, spacing: float) -> Ramp:
+    """The width of the rise of ``cut`` (a surface's values along one line of the grid, ``(G,)``) from
+    :data:`RAMP_LOW` to :data:`RAMP_HIGH` of its range, for cells ``spacing`` logits apart.
+
+    A cliff climbs in one cell or none, however fine the grid; a ramp takes a fixed width in logits, so a
+    refined grid gives it more cells. A constant cut has no range to climb: ``ValueError``.
+    """
+    if cut.ndim != 1 or cut.numel() < 2:
+        raise ValueError(f"cut must be 1-D with at least 2 values, got shape {tuple(cut.shape)}")
+    if not spacing > 0:
+        raise ValueError(f"spacing must be > 0, got {spacing!r}")
+    low, high = float(cut.min()), float(cut.max())
+    if not high > low:
+        raise ValueError(f"cut is constant ({low!r}): it has no rise to measure")
+    level = (cut - low) / (high - low)  # 0 .. 1 along the cut
+    cells = int(((level > RAMP_LOW) & (level < RAMP_HIGH)).sum())
+    return Ramp(cells=cells, width=cells * spacing)
 
 
 def _require(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
@@ -221,6 +277,11 @@ def _max(values: pd.Series | np.ndarray) -> float:
     return float(values.max()) if len(values) else math.nan
 
 
+def _min(values: pd.Series | np.ndarray) -> float:
+    values = pd.Series(values, dtype=float).dropna()
+    return float(values.min()) if len(values) else math.nan
+
+
 def landscape_verdict(smoothness: pd.DataFrame, slopes: pd.DataFrame, curvature: pd.DataFrame, *,
                       losses: Sequence[str] = MSE_LOSSES, subject: str = SUBJECT,
                       reference: str = REFERENCE) -> LandscapeVerdict:
@@ -237,7 +298,7 @@ def landscape_verdict(smoothness: pd.DataFrame, slopes: pd.DataFrame, curvature:
     """
     _require(smoothness, "smoothness", ("loss", "formula", "target", "grid_size", "max_rel_jump",
                                         "vanishing_share_of_wrong", "grad_norm_max", "fixed_grad_abs_max",
-                                        *NONFINITE))
+                                        "fixed_grad_abs_min", *NONFINITE))
     _require(slopes, "slopes", ("slope", "grad_slope"))
     stable = smoothness[smoothness["formula"] == "stable"]
     mse = stable[stable["loss"].isin(losses)]
@@ -253,6 +314,7 @@ def landscape_verdict(smoothness: pd.DataFrame, slopes: pd.DataFrame, curvature:
         worst_slope=_max(mse_slopes[["slope", "grad_slope"]].to_numpy().ravel()),
         nonfinite=int(mse[list(NONFINITE)].to_numpy().sum()),
         pinned_grad_max=_max(mse.loc[mse["target"] == "fixed", "fixed_grad_abs_max"]),
+        reference_pinned_grad_min=_min(ce.loc[ce["target"] == "fixed", "fixed_grad_abs_min"]),
         vanishing_share_of_wrong=_max(mse["vanishing_share_of_wrong"]),
         grad_max=max(_max(mse["grad_norm_max"]), _max(mse["fixed_grad_abs_max"])),
         grad_nonfinite=int(mse[["grad_nan", "grad_inf", "fixed_grad_nonfinite"]].to_numpy().sum()),

@@ -14,6 +14,7 @@ then shows tables and glues numbers and verdicts for its prose and for the intro
    accuracy versus learning rate.
 4. :func:`grid_edges`: the groups whose chosen learning rate sits at the edge of the grid tried.
 5. :func:`ablation_names`: the Output Reset ablation's readable names.
+6. :func:`glue` and :func:`glue_all`: how every chapter glues a value for its prose, without showing it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from sigmse.runs.profiles import OUTPUT_RESET_VARIANTS
 
 __all__ = [
     "VERDICT_DATASETS",
+    "glue",
+    "glue_all",
     "listing",
     "dataset_key",
     "comparison_row",
@@ -52,6 +55,26 @@ __all__ = [
     "experiment_records",
 ]
 
+
+
+def glue(key: str, value: Any) -> None:
+    """Glue ``value`` (a number, a string, a figure) under ``key`` for the prose, without showing it in the cell.
+
+    This is ``myst_nb.glue(key, value, display=False)`` with a 0-d numpy array, numpy scalar or tensor made a
+    plain Python number first: MyST-NB formats a glued ``np.float64(0.5)`` by its repr, which a format spec
+    such as ``:.2f`` cannot read.
+    """
+    from myst_nb import glue as myst_glue  # the book's extra: imported only when a chapter runs
+
+    if getattr(value, "ndim", None) == 0:
+        value = value.item()
+    myst_glue(key, value, display=False)
+
+
+def glue_all(values: Mapping[str, Any]) -> None:
+    """:func:`glue` every ``key: value`` of ``values``, in order."""
+    for key, value in values.items():
+        glue(key, value)
 
 
 def listing(values: Sequence[Any]) -> str:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -32,7 +31,7 @@ from matplotlib.ticker import MaxNLocator
 
 from sigmse.report.analysis import summarize
 from sigmse.report.chapters import dataset_key
-from sigmse.report.plots import LOSS_LABELS, palette, pretty
+from sigmse.report.plots import figure, palette, pretty
 from sigmse.runs.profiles import NOISE_LOSSES
 from sigmse.report.verdicts import ACCURACY_MARGINS, holm_verdicts, paired_tests
 
@@ -43,7 +42,6 @@ __all__ = [
     "LIU2020_CIFAR10_SYMMETRIC",
     "noise_curves",
     "setting_label",
-    "label",
     "ROBUST_LOSSES",
     "noise_verdicts",
     "noise_verdict",
@@ -71,14 +69,6 @@ KIND_LEVEL_NAMES: Mapping[str, str] = {  # what the level of each kind is
 # The config columns that define a noise setting (each setting chooses its own learning rate).
 SETTING_COLUMNS = ("label_noise", "label_noise_rate", "input_noise_sigma", "input_noise_at")
 _SIGMA_PREFIX = "test_acc_sigma_"
-_ROBUST_LABELS = {"mae": "MAE", "gce": "GCE", "symmetric_ce": "SCE"}  # the robust losses' usual names
-
-
-def label(loss: str) -> str:
-    """The printed name of a loss: :func:`sigmse.report.plots.pretty`, and MAE, GCE, SCE for the robust losses."""
-    return pretty(loss) if loss in LOSS_LABELS else _ROBUST_LABELS.get(loss, loss)
-
-
 # CIFAR-10 test accuracy (%) under symmetric label noise, ResNet-34, as tabulated by Liu et al. (ELR, NeurIPS
 # 2020): quoted for context only (a different network, budget and noise generator), never used to tune ours.
 LIU2020_CIFAR10_SYMMETRIC: Mapping[str, Mapping[float, float]] = {
@@ -189,7 +179,7 @@ def tally(family: pd.DataFrame, datasets: Sequence[str] | None = None) -> dict[s
     for dataset in (datasets if datasets is not None else pd.unique(family["dataset"])):
         part = family[family["dataset"] == dataset]
         counts = part.groupby("baseline", sort=False)["verdict"].value_counts(sort=False)
-        cells = [f"vs {label(other)} " + ", ".join(f"{n} {verdict}" for verdict, n in counts[other].items())
+        cells = [f"vs {pretty(other)} " + ", ".join(f"{n} {verdict}" for verdict, n in counts[other].items())
                  for other in pd.unique(part["baseline"])]
         settings = len(part[["kind", "level"]].drop_duplicates())
         out[dataset] = f"over {settings} noisy settings: " + "; ".join(cells) if cells else "not run"
@@ -249,24 +239,23 @@ def literature_table(curves: pd.DataFrame, dataset: str = "cifar10",
     """Liu et al.'s CIFAR-10 numbers (:data:`LIU2020_CIFAR10_SYMMETRIC`) beside ours (seed means, %) at the same
     symmetric rates; ours are NaN where this build did not run them."""
     rates = sorted({rate for values in LIU2020_CIFAR10_SYMMETRIC.values() for rate in values})
-    table = pd.DataFrame({f"{label(loss)} (Liu et al.)": [values.get(rate, np.nan) for rate in rates]
+    table = pd.DataFrame({f"{pretty(loss)} (Liu et al.)": [values.get(rate, np.nan) for rate in rates]
                           for loss, values in LIU2020_CIFAR10_SYMMETRIC.items()}, index=pd.Index(rates, name="rate"))
     part = curves[(curves["dataset"] == dataset) & (curves["kind"] == "symmetric")]
     means = part.groupby(["loss", "level"])["test_acc"].mean() * 100
     for loss in ours:
-        table[f"{label(loss)} (ours)"] = [means.get((loss, rate), np.nan) for rate in rates]
+        table[f"{pretty(loss)} (ours)"] = [means.get((loss, rate), np.nan) for rate in rates]
     return table.round(2)
 
 
 # -- figures ----------------------------------------------------------------------------------------
 
 
-def _figure(rows: int, cols: int, panel: tuple[float, float]) -> tuple[Figure, np.ndarray]:
-    """A white figure of panels sharing y within a row, closed in pyplot (shown only where glued)."""
-    fig, axes = plt.subplots(rows, cols, figsize=(max(panel[0] * cols, 6.0), panel[1] * rows + 0.7), squeeze=False,
-                             layout="constrained", facecolor="white", sharey="row")
-    plt.close(fig)
-    return fig, axes
+def _panels(rows: int, cols: int, panel: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+    """A :func:`sigmse.report.plots.figure` of panels sharing y within a row, at least 6 inches wide in all and
+    0.7 inch taller for the legend below the panels."""
+    return figure(rows, cols, (panel[0], panel[1] + 0.7 / rows), extra_width=max(0.0, 6.0 - panel[0] * cols),
+                  sharey="row")
 
 
 def _legend(fig: Figure, axes: np.ndarray) -> None:
@@ -285,12 +274,12 @@ def accuracy_vs_noise(curves: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES
     summary = _summary(curves)
     datasets = list(pd.unique(curves["dataset"]))
     colours = palette(list(losses))
-    fig, axes = _figure(2 * len(datasets), 2, panel)
+    fig, axes = _panels(2 * len(datasets), 2, panel)
     for (row, dataset), (col, kind) in ((r, c) for r in enumerate(datasets) for c in enumerate(NOISE_KINDS)):
         ax = axes[2 * row + col // 2, col % 2]
         for loss in losses:
             line = summary[(summary["dataset"] == dataset) & (summary["kind"] == kind) & (summary["loss"] == loss)]
-            ax.plot(line["level"], line["mean"], marker="o", ms=3, color=colours[loss], label=label(loss))
+            ax.plot(line["level"], line["mean"], marker="o", ms=3, color=colours[loss], label=pretty(loss))
             ax.fill_between(line["level"], line["ci95_low"].clip(0, 1), line["ci95_high"].clip(0, 1),
                             color=colours[loss], alpha=0.12, lw=0)  # an accuracy interval ends at 0 and 1
         ax.set(title=f"{dataset}: {kind}", xlabel=KIND_LEVEL_NAMES[kind], ylabel="test accuracy" if col % 2 == 0 else "",
@@ -318,13 +307,13 @@ def memorisation_figure(long: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES
     by_kind = long.sort_values(["label_noise", "label_noise_rate"], ascending=[False, True])  # symmetric first
     settings = list(pd.unique(by_kind["setting"]))
     colours = palette(list(losses))
-    fig, axes = _figure(len(rows), max(1, len(settings)), panel)
+    fig, axes = _panels(len(rows), max(1, len(settings)), panel)
     for (r, (dataset, labels)), (c, setting) in ((a, b) for a in enumerate(rows) for b in enumerate(settings)):
         ax, part = axes[r, c], long[(long["dataset"] == dataset) & (long["labels"] == labels)
                                     & (long["setting"] == setting)]
         for loss in losses:
             stats = part[part["loss"] == loss].groupby("epoch")["train_acc"].agg(["mean", "min", "max"]).dropna()
-            ax.plot(stats.index, stats["mean"], marker="o", ms=3, color=colours[loss], label=label(loss))
+            ax.plot(stats.index, stats["mean"], marker="o", ms=3, color=colours[loss], label=pretty(loss))
             ax.fill_between(stats.index, stats["min"], stats["max"], color=colours[loss], alpha=0.15, lw=0)
         ax.set(title=f"{dataset}: {setting}", xlabel="epoch",
                ylabel=f"train acc, {labels} labels" if c == 0 else "")

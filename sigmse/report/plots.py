@@ -1,10 +1,13 @@
-"""Figures for the result chapters (accuracy, convergence, Output Reset): one theme, one colour per loss.
+"""Figures for the book's chapters: one theme, one figure helper, one printed name and colour per loss.
 
-Presentation only: the numbers come from :mod:`sigmse.report.analysis` frames. Every function returns a
-:class:`matplotlib.figure.Figure` with a solid white background (readable on a dark-mode page), already
-closed in pyplot, so a notebook shows it only where it displays or glues it. Axes are labelled with words
-(:data:`AXIS_LABELS`), losses with their printed names (:func:`pretty`), and each loss keeps its colour in
-every figure of the book (:func:`palette`).
+:func:`apply_style` sets the chapters' theme, :func:`figure` (and :func:`panel_grid`) make their figures,
+:data:`LOSS_LABELS` and :func:`pretty` print every loss name the book shows (the result chapters', the
+loss-surface chapter's, the noise chapter's robust losses), and each loss keeps its colour in every figure
+(:func:`palette`). The result chapters' figures (accuracy, convergence, Output
+Reset) are drawn here too, from :mod:`sigmse.report.analysis` frames.
+
+Every figure has a solid white background (readable on a dark-mode page) and is already closed in pyplot,
+so a notebook shows it only where it displays or glues it. Axes are labelled with words (:data:`AXIS_LABELS`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sigmse.report.verdicts import decisive_p
 __all__ = [
     "RC",
     "FIGURE_WIDTH",
+    "figure",
     "panel_grid",
     "LOSS_LABELS",
     "AXIS_LABELS",
@@ -49,12 +53,16 @@ RC: Mapping[str, Any] = {
     "savefig.transparent": False,
     "axes.facecolor": "white",
 }
-LOSS_LABELS: Mapping[str, str] = {
+LOSS_LABELS: Mapping[str, str] = {  # every loss name the book prints, whichever chapter shows it
     "softmax_ce": "softmax CE",
     "sigmoid_mse": "sigmoid-MSE",
     "sigmoid_mse_or": "sigmoid-MSE + OR",
     "softmax_mse": "softmax-MSE",
     "rescaled_square": "rescaled square",
+    "logit_mse": "logit-MSE",  # the loss-surface chapter's reference: MSE on the raw logits
+    "mae": "MAE",  # the noise chapter's robust losses, by their usual names
+    "gce": "GCE",
+    "symmetric_ce": "SCE",
 }
 AXIS_LABELS: Mapping[str, str] = {
     "epoch": "epoch",
@@ -73,9 +81,10 @@ _BANDS = ("range", "sd", "none")
 FIGURE_WIDTH = 8.0  # inches: the widest figure drawn here; more panels than fit wrap into rows
 
 
-def apply_style() -> None:
-    """Seaborn's whitegrid theme with the solid backgrounds of :data:`RC`, for the whole session."""
-    sns.set_theme(style="whitegrid", context="notebook", rc=dict(RC))
+def apply_style(*, grid: bool = True) -> None:
+    """Seaborn's theme with the solid backgrounds of :data:`RC`, for the whole session: ``whitegrid``, or
+    ``white`` with ``grid=False`` (for pages of heatmaps, where grid lines would cross the cells)."""
+    sns.set_theme(style="whitegrid" if grid else "white", context="notebook", rc=dict(RC))
 
 
 def pretty(name: Any) -> str:
@@ -104,10 +113,16 @@ def palette(levels: Sequence[Any]) -> dict[Any, Any]:
     return {**{level: fixed[level] for level in levels if level in fixed}, **dict(zip(others, spare))}
 
 
-def _figure(rows: int, cols: int, panel: tuple[float, float], extra_width: float = 0.0,
-            **options: Any) -> tuple[Figure, np.ndarray]:
-    """A white figure of ``rows x cols`` panels (plus ``extra_width`` inches, e.g. for long tick labels), closed in
-    pyplot at once (shown only where displayed or glued)."""
+def figure(rows: int, cols: int, panel: tuple[float, float], extra_width: float = 0.0,
+           **options: Any) -> tuple[Figure, np.ndarray]:
+    """A white figure of ``rows x cols`` panels of ``panel`` inches (plus ``extra_width`` inches, e.g. for long
+    tick labels) and its axes as a ``(rows, cols)`` array; ``options`` go to :func:`matplotlib.pyplot.subplots`
+    (``sharey="row"``, say).
+
+    Created through pyplot, so that the notebook's backend and display hooks are set up, then closed at once:
+    a notebook shows it only where it is displayed or glued, not again at the end of the cell, and no figure
+    piles up in pyplot's registry.
+    """
     fig, axes = plt.subplots(rows, cols, figsize=(panel[0] * cols + extra_width, panel[1] * rows), squeeze=False,
                              layout="constrained", facecolor="white", **options)
     plt.close(fig)
@@ -127,7 +142,7 @@ def panel_grid(count: int, panel: tuple[float, float], extra_width: float = 0.0,
     columns = math.ceil(count / rows)
     rows = math.ceil(count / columns)
     width = min(panel[0], (FIGURE_WIDTH - extra_width) / columns)
-    fig, axes = _figure(rows, columns, (width, panel[1]), extra_width, **options)
+    fig, axes = figure(rows, columns, (width, panel[1]), extra_width, **options)
     for ax in axes.flat[count:]:
         ax.remove()
     return fig, axes.flat[:count]
@@ -267,7 +282,7 @@ def heatmap(values: pd.DataFrame, annotations: pd.DataFrame | None = None, *, ti
     rows, cols = values.shape
     wanted = max(4.0, panel[0] * cols + 2.0)
     width = min(wanted, 1.5 * FIGURE_WIDTH)
-    fig, axes = _figure(1, 1, (width, max(2.5, panel[1] * rows + 1.2)))
+    fig, axes = figure(1, 1, (width, max(2.5, panel[1] * rows + 1.2)))
     ax: Axes = axes[0, 0]
     annot = annotations.loc[values.index, values.columns].to_numpy() if annotations is not None else True
     data = values.astype(float)

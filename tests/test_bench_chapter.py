@@ -1,0 +1,134 @@
+"""The performance chapter's view of a bench record (sigmse.bench.chapter): which record it shows, and the
+tables, figures and glued values it draws from it, checked against the record's own rows. One tiny synthetic
+record with the smoke profile's epochs; its numbers are not checked, only that the page quotes them right."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, replace
+
+import pytest
+
+pytest.importorskip("seaborn")
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+
+from test_bench import TINY  # noqa: E402
+
+from sigmse.bench import chapter  # noqa: E402
+from sigmse.bench.run import PROFILE_SECTION, get_bench_size, run_bench  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory):
+    return run_bench(TINY, "cpu", tmp_path_factory.mktemp("bench"), synthetic=True, threads=1, profile="smoke")
+
+
+def _render(fig) -> None:
+    fig.savefig(io.BytesIO(), format="png", dpi=30)
+    assert tuple(fig.get_facecolor()) == (1.0, 1.0, 1.0, 1.0)
+
+
+def test_the_bench_size_follows_the_profile_unless_given():
+    assert chapter.chapter_bench_size("quick") == get_bench_size("ci")
+    assert chapter.chapter_bench_size("paper", "smoke") == get_bench_size("smoke")
+    assert chapter.chapter_bench_size("smoke", classes=[10, 100]).classes == (10, 100)
+    with pytest.raises(ValueError, match=r"no bench size for profile 'huge'; choose one of: smoke, quick, full, paper"):
+        chapter.chapter_bench_size("huge")
+    with pytest.raises(ValueError, match=r"unknown bench size 'big'"):
+        chapter.chapter_bench_size("smoke", "big")
+
+
+def test_chapter_record_reads_a_matching_record_and_measures_otherwise(record, tmp_path, monkeypatch):
+    """With no record of the chapter's parameters under <results_dir>/bench/ it measures (size, classes,
+    device, threads and profile passed on); with one it reads it; rerun measures anyway."""
+    calls = []
+
+    def fake_run_bench(size, device, out_dir, **options):
+        calls.append((size, device, out_dir, options))
+        return {"measured": True}
+
+    monkeypatch.setattr(chapter, "run_bench", fake_run_bench)
+    bench = replace(get_bench_size("smoke"), classes=(10, 100))
+    assert chapter.chapter_record("smoke", results_dir=tmp_path, classes=[10, 100], threads=1) == ({"measured": True},
+                                                                                                    True)
+    assert calls == [(bench, "cpu", tmp_path / "bench", {"data_dir": None, "threads": 1, "profile": "smoke"})]
+    (tmp_path / "bench").mkdir()
+    stored = {**{k: v for k, v in record.items() if k != "path"}, "size": "smoke", "parameters": asdict(bench)}
+    (tmp_path / "bench" / "bench-smoke-cpu-0.json").write_text(json.dumps(stored))
+    found, made_now = chapter.chapter_record("smoke", results_dir=tmp_path, classes=[10, 100])
+    assert not made_now and found["path"] == str(tmp_path / "bench" / "bench-smoke-cpu-0.json")
+    assert chapter.chapter_record("smoke", results_dir=tmp_path, classes=[10, 1000])[1]  # other class counts
+    assert chapter.chapter_record("quick", results_dir=tmp_path, size="smoke", classes=[10, 100])[1]  # other profile
+    assert chapter.chapter_record("smoke", results_dir=tmp_path, classes=[10, 100], rerun=True)[1]
+    assert len(calls) == 4
+
+
+def test_provenance_and_record_values(record):
+    text = chapter.provenance_text(record, made_now=True)
+    assert text.startswith("measured now: bench-tiny-cpu-") and text.endswith("synthetic data")
+    assert chapter.provenance_text(record, made_now=False).startswith("read: ")
+    values = chapter.record_values(record, made_now=False)
+    assert values["bench_size"] == "tiny" and values["bench_profile"] == "smoke"
+    assert (values["batch"], values["classes_small"], values["classes_large"]) == (64, 10, 100)
+    assert values["bench_made"] == "read from an earlier run"
+
+
+def test_throughput_values_quote_the_rows_of_each_network(record):
+    values = chapter.throughput_values(record)
+    rows = {(r["model"], r["loop"]): r for r in record["throughput"]}
+    assert values["cifar_model"] == "resnet9_small"  # on a CPU
+    assert values["ips_sigmse_mlp"] == rows["mlp", "sigmse"]["images_per_s"]
+    assert values["speedup0_cnn"] == rows["cnn", "naive, num_workers=0"]["speedup"]
+    assert values["speedup_best_cifar"] == rows["resnet9_small", "naive, num_workers=0"]["speedup"]  # TINY: one loop
+    assert values["fastest_naive_mlp"] == "naive, num_workers=0"
+    assert values["over_floor_mlp"] == rows["mlp", "sigmse"]["over_gemm_floor"]
+    table = chapter.throughput_table(record)
+    assert list(table["run"].unique()) == ["mnist / mlp", "mnist / cnn", "cifar10 / resnet9_small + aug"]
+    _render(chapter.throughput_figure(record))
+
+
+def test_loss_step_and_solver_values_at_the_smallest_and_largest_class_count(record):
+    steps = {(r["loss"], r["classes"]): r for r in record["loss_steps"]}
+    values = chapter.loss_step_values(record)
+    assert values["or_ratio_small"] == steps["sigmoid_mse_or", 10]["ratio"]
+    assert values["ce_us_large"] == pytest.approx(steps["softmax_ce", 100]["seconds"] * 1e6)
+    assert values["mse_kib_large"] == steps["sigmoid_mse", 100]["saved_bytes"] / 1024
+    slowest = max((r for r in record["loss_steps"] if r["classes"] == 100), key=lambda r: r["ratio"])["loss"]
+    assert values["slowest_large"] == slowest
+    table = chapter.loss_step_table(record)
+    assert list(table.columns.get_level_values(0).unique()) == ["microseconds", "ratio", "saved KiB"]  # no GPU peak
+    solver = {r["classes"]: r for r in record["output_reset"]}
+    values = chapter.solver_values(record)
+    assert values["exact_ms_small"] == pytest.approx(1e3 * solver[10]["exact_seconds"])
+    assert values["step_ratio_large"] == solver[100]["step_ratio"]
+    assert values["share_disagreeing_large"] == solver[100]["share_disagreeing"]
+    assert not any(key.startswith(("exact_seconds", "step_seconds")) for key in values)
+    fig = chapter.loss_step_figure(record)
+    assert len(fig.axes) == 2
+    _render(fig)
+    _render(chapter.solver_figure(record))
+
+
+def test_epoch_scaling_and_target_values(record):
+    values = chapter.epoch_values(record)
+    rows = {(r["dataset"], r["loss"]): r for r in record[PROFILE_SECTION]}
+    assert values["epoch_fashion_mnist_or"] == rows["fashion-mnist", "sigmoid_mse_or"]["seconds_per_epoch"]
+    assert values["epoch_cifar10_n"] == 256 and values["epoch_cifar10_model"] == "resnet9_small"  # the smoke budget
+    ratios = [rows[d, "sigmoid_mse_or"]["seconds_per_epoch"] / rows[d, "softmax_ce"]["seconds_per_epoch"]
+              for d in ("mnist", "fashion-mnist", "cifar10")]
+    assert (values["epoch_or_over_ce_min"], values["epoch_or_over_ce_max"]) == pytest.approx((min(ratios), max(ratios)))
+    scaling = chapter.scaling_values(record)
+    assert (scaling["scaling_small_n"], scaling["scaling_large_n"]) == (128, 256)
+    targets = chapter.target_values(record)
+    assert targets["target_cifar_gpu_speedup"].startswith("not measured here: needs a GPU run")
+    measured = [t for t in record["targets"] if t["met"] is not None]
+    assert targets["targets_met"] == f"{sum(t['met'] for t in measured)} of {len(measured)} measured targets met"
+    assert list(chapter.targets_table(record)["key"]) == [t["key"] for t in record["targets"]]
+    _render(chapter.epoch_figure(record))
+    _render(chapter.scaling_figure(record))
+    with pytest.raises(ValueError, match=r"has no 'profile_epochs': it was made without a profile"):
+        chapter.epoch_table({k: v for k, v in record.items() if k != PROFILE_SECTION})
