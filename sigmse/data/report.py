@@ -110,5 +110,5 @@ def format_report(reports: Sequence[DatasetReport]) -> str:
             lines += ["", f"{r.name}: {r.error}"]
     if any(not r.found for r in reports):
         lines += ["", f"To fix a missing dataset, pass --data-dir PATH or set {DATA_DIR_ENV}=PATH to the folder "
-                      f"holding the official files, or download them with --download."]
+                      f"holding the official files, or fetch them with `sigmse data download` (needs internet)."]
     return "\n".join(lines)

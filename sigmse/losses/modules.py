@@ -1,7 +1,7 @@
 """Loss modules and the registry that names them.
 
 Each loss of :mod:`sigmse.losses.functional` has a thin, stateless :class:`torch.nn.Module` here, documented
-like torch's losses (the maths, Args, Shape, Example, Note, Reference). Options are keyword-only and checked
+like torch's losses in ``torch/nn/modules/loss.py`` (the maths, Args, Shape, Example, Note, Reference). Options are keyword-only and checked
 once, on construction; ``forward`` is one line that calls the functional form without the option checks
 (:mod:`sigmse.losses.functional`'s ``<name>_unchecked``), so a forward checks only its tensors.
 :data:`LOSSES` maps lower-case names to a :class:`LossSpec`; :func:`get_loss` builds a module by name and

@@ -15,7 +15,8 @@ Planning follows :mod:`sigmse.runs.protocol`: :func:`plan_experiment` lists the 
 reporting runs they choose from what is stored, :func:`plan_stages` and :func:`sweep_stages` do it for several
 experiments at once, and :func:`run_experiment` trains both stages through the sweep engine
 (:func:`sigmse.runs.executors.run_configs`) and returns the records. An unknown name raises a ``ValueError``
-that lists the valid ones.
+that lists the valid ones. The entries are frozen dataclasses keyed by lower-case names, as in timm's
+registries (``timm/models/_registry.py``, ``timm/optim/_optim_factory.py``).
 """
 
 from __future__ import annotations
