@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from sigmse.data.datasets import Dataset, get_dataset_spec, load_dataset
-from sigmse.data.files import MANIFEST_MD5, DatasetIntegrityError
+from sigmse.data.files import DatasetIntegrityError
+from sigmse.data.table import MANIFEST_MD5
 
 
 def assert_matches(dataset: Dataset, fake) -> None:

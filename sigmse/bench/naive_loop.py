@@ -22,13 +22,13 @@ import torch
 from torch import Tensor
 
 from sigmse.data.datasets import Dataset, get_dataset_spec
+from sigmse.data.table import IDX_FILES
 from sigmse.losses.modules import get_loss
 from sigmse.models import get_model
 
 __all__ = ["ArrayImageDataset", "NaiveLoop", "naive_dataset", "torchvision_transform"]
 
 # torchvision's MNIST checks that all four exist under <root>/<class>/raw, uncompressed
-_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
 class ArrayImageDataset(torch.utils.data.Dataset):
@@ -82,7 +82,7 @@ def naive_dataset(data: Dataset, augment: bool) -> Iterator[tuple[torch.utils.da
         with tempfile.TemporaryDirectory(prefix="sigmse-bench-") as root:
             raw = Path(root) / spec.torchvision_class / "raw"
             raw.mkdir(parents=True)
-            for name in _IDX_FILES:  # it reads the train pair
+            for name in IDX_FILES:  # it reads the train pair
                 if data.format == "idx":
                     (raw / name).symlink_to((data.source / name).resolve())
                 else:

@@ -2,7 +2,7 @@
 
 ``load_dataset(name)`` returns both splits as ``uint8`` images ``(N, C, H, W)`` with ``int64`` labels, decoded once
 from the official files and cached as ``.npy``. What each dataset is (shape, classes, sizes, normalisation, where
-its files may lie) is its :class:`DatasetSpec` in :data:`DATASETS`.
+its files may lie) is its :class:`~sigmse.data.table.DatasetSpec` in :data:`~sigmse.data.table.DATASETS` (:mod:`sigmse.data.table`).
 
 Why it is built this way (after torchvision's ``datasets/mnist.py``, ``cifar.py`` and ``utils.py``):
 
@@ -42,6 +42,7 @@ import torch
 
 from sigmse.data.files import (DatasetArrays, DatasetFiles, decode_dataset_files, find_dataset_files,
                                torchvision_class)
+from sigmse.data.table import DATASETS, DatasetSpec
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -68,65 +69,6 @@ _DEFAULT_CACHE_DIR = Path("~/.cache/sigmse")
 _CACHE_VERSION = 1  # bump when the cached arrays change meaning, so old entries are ignored
 
 
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What a dataset is (shape, classes, sizes, normalisation) and where its files may lie under a data root."""
-
-    name: str
-    num_classes: int
-    image_shape: tuple[int, int, int]  # (C, H, W)
-    class_names: tuple[str, ...]
-    train_size: int
-    test_size: int
-    mean: tuple[float, ...]  # per channel, over the training set, pixels on the [0, 1] scale
-    std: tuple[float, ...]  # per channel, over all training pixels (not the mean of per-image stds)
-    layouts: tuple[tuple[str, str], ...]  # (folder under the data root, layout of data_files), searched in order
-    torchvision_class: str  # the torchvision.datasets class used for download=True
-
-
-DATASETS: dict[str, DatasetSpec] = {
-    spec.name: spec
-    for spec in (
-        DatasetSpec(
-            name="mnist",
-            num_classes=10,
-            image_shape=(1, 28, 28),
-            class_names=tuple(str(digit) for digit in range(10)),
-            train_size=60000,
-            test_size=10000,
-            mean=(0.1307,),
-            std=(0.3081,),
-            layouts=(("MNIST/raw", "idx"), ("mnist", "idx")),
-            torchvision_class="MNIST",
-        ),
-        DatasetSpec(
-            name="fashion-mnist",
-            num_classes=10,
-            image_shape=(1, 28, 28),
-            class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-            train_size=60000,
-            test_size=10000,
-            mean=(0.2860,),
-            std=(0.3530,),
-            layouts=(("FashionMNIST/raw", "idx"), ("fashion-mnist", "idx")),
-            torchvision_class="FashionMNIST",
-        ),
-        DatasetSpec(
-            name="cifar10",
-            num_classes=10,
-            image_shape=(3, 32, 32),
-            class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
-            train_size=50000,
-            test_size=10000,
-            mean=(0.4914, 0.4822, 0.4465),
-            std=(0.2470, 0.2435, 0.2616),
-            # Binary first: it needs no pickle at all.
-            layouts=(("cifar-10-batches-bin", "cifar-bin"), ("cifar-10-batches-py", "cifar-python")),
-            torchvision_class="CIFAR10",
-        ),
-    )
-}
 
 
 def dataset_names() -> tuple[str, ...]:

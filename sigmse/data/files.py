@@ -6,7 +6,7 @@ layouts: ``idx`` (MNIST and Fashion-MNIST), ``cifar-bin`` (CIFAR-10's binary bat
 set, and :func:`decode_dataset_files` turns it into numpy arrays (after torchvision's ``datasets/mnist.py``,
 ``cifar.py`` and ``utils.py``):
 
-* A manifest (:data:`MANIFEST_MD5`) holds the MD5 of each official file's *uncompressed* content, so the check is the
+* A manifest (:data:`sigmse.data.table.MANIFEST_MD5`) holds the MD5 of each official file's *uncompressed* content, so the check is the
   same whether a file is stored raw, ``.gz`` or ``.xz``; it runs on the decode, with the example counts, and a
   mismatch (:class:`DatasetIntegrityError`) names the file and both checksums.
 * Nothing is unpickled here: IDX files and CIFAR-10's *binary* batches are plain bytes. CIFAR-10's *python* batches
@@ -30,15 +30,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:  # sigmse.data.datasets imports this module; the spec is only read here
-    from sigmse.data.datasets import DatasetSpec
+from sigmse.data.table import CIFAR_BIN_FILES, CIFAR_PY_FILES, IDX_FILES, MANIFEST_MD5, DatasetSpec
 
 __all__ = [
-    "MANIFEST_MD5",
     "DatasetIntegrityError",
     "DatasetFiles",
     "DatasetArrays",
@@ -47,40 +45,13 @@ __all__ = [
     "decode_dataset_files",
 ]
 
-_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-_CIFAR_BIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6)) + ("test_batch.bin",)  # 5 train, then test
-_CIFAR_PY_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta")
 _CIFAR_RECORD = 1 + 3 * 32 * 32  # one label byte, then the red, green and blue planes, each 32x32 row-major
-
-# MD5 of the *uncompressed* official files (the raw MNIST and CIFAR-10 binary checksums published with them).
-MANIFEST_MD5: dict[str, dict[str, str]] = {
-    "mnist": {
-        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
-        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
-        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
-        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
-    },
-    "fashion-mnist": {
-        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
-        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
-        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
-        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
-    },
-    "cifar10": {
-        "data_batch_1.bin": "5dd7e06a14cb22eb9f671a540d1b7c25",
-        "data_batch_2.bin": "5ea93a67294ea407fff1d09f752e9692",
-        "data_batch_3.bin": "942cd6a4bcdd0dd3c604fbe906cb4421",
-        "data_batch_4.bin": "ae636b3ba5c66a11e91e8cb52e771fcb",
-        "data_batch_5.bin": "53f37980c15c3d472c316c40844f3f0d",
-        "test_batch.bin": "803d5f7f4d78ea53de84dbe85f74fb6d",
-    },
-}
 
 # Per layout: the files it needs (without compression suffix) and the suffixes accepted, preferred first.
 _LAYOUT_FILES: dict[str, tuple[str, ...]] = {
-    "idx": _IDX_FILES,
-    "cifar-bin": _CIFAR_BIN_FILES,
-    "cifar-python": _CIFAR_PY_FILES,
+    "idx": IDX_FILES,
+    "cifar-bin": CIFAR_BIN_FILES,
+    "cifar-python": CIFAR_PY_FILES,
 }
 _LAYOUT_SUFFIXES: dict[str, tuple[str, ...]] = {
     "idx": ("", ".gz"),
@@ -194,7 +165,7 @@ def _parse_idx(data: bytes, path: Path, ndim: int) -> np.ndarray:
 
 
 def _decode_idx(spec: DatasetSpec, source: DatasetFiles, verify: bool) -> DatasetArrays:
-    md5s = [MANIFEST_MD5[spec.name][name] if verify else None for name in _IDX_FILES]
+    md5s = [MANIFEST_MD5[spec.name][name] if verify else None for name in IDX_FILES]
     blobs = _read_all(source.files, md5s)
     train_x, train_y, test_x, test_y = (
         _parse_idx(blob, path, ndim) for blob, path, ndim in zip(blobs, source.files, (3, 1, 3, 1))
@@ -219,7 +190,7 @@ def _cifar_records(blobs: Sequence[bytes], paths: Sequence[Path]) -> tuple[np.nd
 
 
 def _decode_cifar_bin(spec: DatasetSpec, source: DatasetFiles, verify: bool) -> DatasetArrays:
-    md5s = [MANIFEST_MD5[spec.name][name] if verify else None for name in _CIFAR_BIN_FILES]
+    md5s = [MANIFEST_MD5[spec.name][name] if verify else None for name in CIFAR_BIN_FILES]
     blobs = _read_all(source.files, md5s)
     return (*_cifar_records(blobs[:5], source.files[:5]), *_cifar_records(blobs[5:], source.files[5:]))
 
