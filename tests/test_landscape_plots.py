@@ -19,6 +19,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
@@ -153,12 +154,24 @@ def test_refinement_slopes_tell_a_ramp_from_a_cliff():
 
 
 def test_refinement_figure_from_smoothness_rows():
-    """Real smoothness_table rows at two grid sizes (naive formulas too: their None jumps must not break the
-    log axes) make a 2-axes figure."""
+    """Real smoothness_table rows of the stable formulas at two grid sizes make a 2-axes figure: per axis one line
+    per loss and target through the measured jumps, plus the straight ramp's 1 / (G - 1). Rows that mix formulas
+    are refused (a line would zig-zag between them)."""
     rows = [row for g in (8, 16) for t in TARGETS
             for row in smoothness_table(LandscapeConfig(grid_size=g, target=t), dtypes=["float32"])]
-    fig = lp.refinement_figure(pd.DataFrame(rows))
-    assert len(fig.axes) == 2
+    with pytest.raises(ValueError, match=r"rows of one formula; got \['naive', 'stable'\]"):
+        lp.refinement_figure(pd.DataFrame(rows))
+    frame = pd.DataFrame([row for row in rows if row["formula"] == "stable"])
+    fig = lp.refinement_figure(frame)
+    assert [ax.get_title() for ax in fig.axes] == ["loss surface", "gradient norm"]
+    groups = frame.groupby(["target", "loss"], sort=False)
+    for ax, key in zip(fig.axes, ("max_rel_jump", "grad_max_rel_jump")):
+        *measured, ramp = ax.get_lines()
+        assert len(measured) == groups.ngroups
+        for line, (_, group) in zip(measured, groups):
+            assert list(line.get_xdata()) == [8, 16]
+            np.testing.assert_array_equal(line.get_ydata(), group.sort_values("grid_size")[key].astype(float))
+        np.testing.assert_allclose(ramp.get_ydata(), [1 / 7, 1 / 15])
     _render(fig)
 
 

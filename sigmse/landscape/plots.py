@@ -264,9 +264,13 @@ def refinement_figure(rows: Sequence[Mapping[str, Any]] | pd.DataFrame, *,
     """Largest relative neighbour jump against grid size (log-log), surface and gradient norm: 2 axes.
 
     One line per loss (colour) and target (solid: ``fixed``, dashed: ``free``); the grey dotted
-    line is ``1 / (G - 1)``, a straight ramp's jump, the slope every continuous surface follows.
+    line is ``1 / (G - 1)``, a straight ramp's jump, the slope every continuous surface follows. The rows are of
+    one formula and one dtype (a ``ValueError`` says which were mixed): a line joins one measurement per size.
     """
     df = _frame(rows)
+    for column in ("formula", "dtype"):
+        if column in df and df[column].nunique() > 1:
+            raise ValueError(f"refinement_figure takes rows of one {column}; got {sorted(df[column].unique())}")
     fig, axes = figure(1, 2, panel)
     colours = {loss: style["color"] for loss, style in _line_styles().items()}
     sizes = np.array(sorted(df["grid_size"].unique()), dtype=float)
