@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the text bar: this runs inside notebooks too (experiment_records), without ipywidgets
 
 from sigmse.config import IdentifiedConfig
 from sigmse.data.datasets import require_dataset_files, resolve_data_dir
