@@ -197,10 +197,8 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def _run_sweep(args: argparse.Namespace) -> int:
     from sigmse.runs.executors import check_executor_options, executor_resources, run_configs
-    from sigmse.runs.experiments import experiment_names, plan_stages, sweep_stages
+    from sigmse.runs.experiments import estimate_sweep, experiment_names, sweep_stages
     from sigmse.runs.profiles import get_profile
-    from sigmse.runs.protocol import estimate_seconds
-    from sigmse.runs.store import record_path
 
     resources = executor_resources(args)
     check_executor_options(args.executor, args.jobs, args.retries, resources, args.threads)  # before any work
@@ -212,21 +210,14 @@ def _run_sweep(args: argparse.Namespace) -> int:
                              f"choose one of: {', '.join(experiment_names())}")
     options = dict(results_dir=args.results_dir, device=args.device, datasets=args.datasets,
                    selection_seeds=args.selection_seeds, seeds=args.seeds)
-    first, second, waiting = plan_stages(names, profile, **options)
     _check_data_dir(args.data_dir)
-    listed = first + second
-    stored = sum(record_path(c, profile.name, args.results_dir).exists() for c in listed)
-    print(f"profile {profile.name}: {len(listed) + waiting} runs in {', '.join(names)}; {stored} already stored "
+    estimate = estimate_sweep(names, profile, **options)
+    print(f"profile {profile.name}: {estimate.total} runs in {', '.join(names)}; {estimate.stored} already stored "
           f"in {Path(args.results_dir) / profile.name}"
-          + (f"; {waiting} reporting runs wait for their selection runs" if waiting else ""))
+          + (f"; {estimate.waiting} reporting runs wait for their selection runs" if estimate.waiting else ""))
     if args.dry_run:
-        missing = [c for c in listed if not record_path(c, profile.name, args.results_dir).exists()]
-        seconds, source = estimate_seconds(missing, profile.name, args.results_dir)
-        if waiting:  # not listed yet: as many runs as their groups' selection runs, at the same cost each
-            selection = [c for c in first if c not in second]
-            seconds += estimate_seconds(selection, profile.name, args.results_dir)[0] / max(1, len(selection)) * waiting
-        print(f"estimated training time of the runs still to do: {seconds / 3600:.1f} hours of a machine like "
-              f"this one, one run at a time (per-epoch costs from the {source}; start-up not counted)")
+        print(f"estimated training time of the runs still to do: {estimate.seconds / 3600:.1f} hours of a machine "
+              f"like this one, one run at a time (per-epoch costs from the {estimate.source}; start-up not counted)")
         return 0
 
     def run(configs: list) -> Any:

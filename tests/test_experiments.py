@@ -93,3 +93,18 @@ def test_unification_is_planned_like_every_experiment_and_chooses_by_its_validat
     assert {c.method for c in plan.report} == {c.method for c in plan.selection}
     with pytest.raises(ValueError, match="runs on mnist only"):
         experiments.plan_experiment("unification", "smoke", results_dir=tmp_path, datasets=["cifar10"])
+
+
+def test_the_sweep_estimate_counts_what_is_stored_and_what_waits(tmp_path):
+    """Nothing stored: every selection run is listed and to train, and the reporting runs wait; the cost comes
+    from the measured table. Storing one selection run takes it off the runs to train."""
+    empty = experiments.estimate_sweep(["accuracy"], "smoke", results_dir=tmp_path, datasets=["mnist"])
+    plan = experiments.plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"])
+    assert (empty.listed, empty.stored, empty.waiting) == (len(plan.selection), 0, plan.waiting)
+    assert empty.to_train == empty.total == len(plan.selection) + plan.waiting
+    assert empty.seconds > 0 and empty.source == "measured table"
+    first = plan.selection[0]
+    write_record({**_record(first, 0.5), "schema_version": 1, "profile": "smoke", "history": [], "provenance": {}},
+                 record_path(first, "smoke", tmp_path))
+    after = experiments.estimate_sweep(["accuracy"], "smoke", results_dir=tmp_path, datasets=["mnist"])
+    assert after.stored == 1 and after.to_train == empty.to_train - 1 and after.seconds < empty.seconds

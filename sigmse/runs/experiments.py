@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 from sigmse.config import IdentifiedConfig, RunConfig
 from sigmse.runs import profiles
 from sigmse.runs.profiles import Profile, get_profile
-from sigmse.runs.protocol import Score, default_score, lr_group, report_configs
+from sigmse.runs.protocol import Score, default_score, estimate_seconds, lr_group, report_configs
 from sigmse.runs.store import read_record, record_path, validate_record
 from sigmse.train import train
 from sigmse.unification.config import UnificationConfig, selection_configs, validation_score
@@ -36,7 +36,8 @@ from sigmse.unification.train import train_unification, validate_unification_rec
 
 __all__ = ["RunKind", "RUN_KINDS", "run_kind", "load_record", "Experiment", "EXPERIMENTS", "experiment_names",
            "get_experiment", "experiment_configs", "Chapter", "CHAPTERS", "chapter_experiments", "ExperimentPlan",
-           "plan_experiment", "ExperimentRecords", "run_experiment", "plan_stages", "sweep_stages"]
+           "plan_experiment", "ExperimentRecords", "run_experiment", "plan_stages", "sweep_stages", "SweepEstimate",
+           "estimate_sweep"]
 
 
 # ---- kinds of run ------------------------------------------------------------------------------------------
@@ -316,3 +317,39 @@ def sweep_stages(names: Sequence[str], profile: str | Profile, run: Callable[[li
     if second:
         outcomes.append(run(second))
     return outcomes
+
+
+@dataclass(frozen=True)
+class SweepEstimate:
+    """What a sweep of some experiments has left: runs listed now, how many are stored, how many reporting runs
+    wait for their selection runs, and the estimated training seconds of the rest on this kind of machine
+    (:func:`sigmse.runs.protocol.estimate_seconds`; ``source`` says where the per-epoch costs came from)."""
+
+    listed: int
+    stored: int
+    waiting: int
+    seconds: float
+    source: str
+
+    @property
+    def total(self) -> int:
+        return self.listed + self.waiting
+
+    @property
+    def to_train(self) -> int:
+        return self.listed - self.stored + self.waiting
+
+
+def estimate_sweep(names: Sequence[str], profile: str | Profile, *, results_dir: str | Path,
+                   **options: Any) -> SweepEstimate:
+    """The runs of experiments ``names`` still to train and their estimated cost. A reporting run not listed yet
+    costs what the average selection run of its experiments costs (same budget, another seed and rate)."""
+    chosen = _profile(profile)
+    first, second, waiting = plan_stages(names, chosen, results_dir=results_dir, **options)
+    listed = first + second
+    missing = [c for c in listed if load_record(c, chosen.name, results_dir) is None]
+    seconds, source = estimate_seconds(missing, chosen.name, results_dir)
+    if waiting:
+        selection = [c for c in first if c not in second]
+        seconds += estimate_seconds(selection, chosen.name, results_dir)[0] / max(1, len(selection)) * waiting
+    return SweepEstimate(len(listed), len(listed) - len(missing), waiting, seconds, source)

@@ -36,7 +36,7 @@ from typing import Any
 
 from sigmse.data.datasets import ensure_datasets, missing_datasets, resolve_data_dir
 from sigmse.runs.executors import add_executor_arguments, check_executor_options, executor_resources, run_configs
-from sigmse.runs.experiments import CHAPTERS, chapter_experiments, plan_stages, sweep_stages
+from sigmse.runs.experiments import CHAPTERS, chapter_experiments, estimate_sweep, plan_stages, sweep_stages
 from sigmse.runs.profiles import get_profile, profile_names
 from sigmse.site.pages import (BookBuildError, discover_notebooks, find_book_root, publish_book, select_chapters,
                                stage_book)
@@ -177,7 +177,13 @@ def _run_chapter_sweep(tasks: list[dict], core: dict[str, Any], **executor_optio
         return summary
 
     for given, names in _chapter_parameters(tasks):
-        sweep_stages(names, core["profile"], run, results_dir=core["results_dir"], device=core["device"], **given)
+        options = dict(results_dir=core["results_dir"], device=core["device"], **given)
+        estimate = estimate_sweep(names, core["profile"], **options)
+        if estimate.to_train:  # said before the work starts: a full-profile book may have hours of it
+            print(f"{estimate.to_train} of the {estimate.total} runs the chapters read are not stored and train now: "
+                  f"about {estimate.seconds / 3600:.1f} hours of a machine like this one, one run at a time "
+                  f"(per-epoch costs from the {estimate.source})", file=sys.stderr)
+        sweep_stages(names, core["profile"], run, **options)
 
 
 # ---------------------------------------------------------------------------------------------
