@@ -119,6 +119,20 @@ def test_the_command_line_reference_has_every_command_and_is_staged(tmp_path):
     assert f"{{include}} {CLI_REFERENCE.relative_to('book').as_posix()}" in API_PAGE.read_text(encoding="utf-8")
 
 
+def test_the_staged_config_carries_the_announcement_and_the_committed_one_is_untouched(tmp_path):
+    import yaml
+    from sigmse.site.pages import stage_book
+
+    write_tiny_book(tmp_path)
+    committed = (tmp_path / "_config.yml").read_text(encoding="utf-8")
+    stage_book(tmp_path, tmp_path / "staged", set(), announcement="This book shows the <b>full</b> profile")
+    staged = yaml.safe_load((tmp_path / "staged" / "_config.yml").read_text(encoding="utf-8"))
+    assert staged["html"]["announcement"] == "This book shows the <b>full</b> profile"
+    assert {k: v for k, v in staged.items() if k != "html"} == \
+        {k: v for k, v in (yaml.safe_load(committed) or {}).items() if k != "html"}
+    assert (tmp_path / "_config.yml").read_text(encoding="utf-8") == committed
+
+
 def test_a_broken_reference_on_the_api_page_fails_the_build(tmp_path):
     """The build runs with -W: autodoc's warning for a name that does not exist stops it."""
     from sigmse.site.pages import BookBuildError, publish_book

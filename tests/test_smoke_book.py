@@ -34,6 +34,19 @@ def test_pages_have_no_error_output_and_every_image_exists(smoke_book):
             assert (page.parent / source).resolve().is_file(), f"{page.name}: missing image {source}"
 
 
+def test_every_page_says_which_profile_machine_and_commit_made_its_numbers(smoke_book):
+    """The theme's announcement bar, written by ``sigmse book`` into the staged config, is on every page
+    (index.html only redirects)."""
+    pages = [p for p in smoke_book.rglob("*.html") if "_static" not in p.parts and p.name != "index.html"]
+    assert len(pages) >= 10
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        banner = re.search(r"This book shows the <b>smoke</b> profile \(([^)]*)\): (\d+) runs( \(\d+ diverged\))?, device\(s\) ([^,]+), "
+                           r"sigmse commit\(s\) ([^,]+),.*?; (built at sigmse commit [0-9a-f]{7}|built outside)", text)
+        assert banner, f"{page.name} lacks the profile announcement"
+        assert int(banner.group(2)) > 0 and "CPU" in banner.group(4)
+
+
 def _glued_text(executed: Path) -> dict[str, str]:
     """Every text value an executed notebook glued, by key."""
     import nbformat

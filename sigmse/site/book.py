@@ -36,7 +36,10 @@ from typing import Any
 
 from sigmse.data.datasets import ensure_datasets, missing_datasets, resolve_data_dir
 from sigmse.runs.executors import add_executor_arguments, check_executor_options, executor_resources, run_configs
-from sigmse.runs.experiments import CHAPTERS, chapter_experiments, estimate_sweep, plan_stages, sweep_stages
+from sigmse.provenance import source_commit
+from sigmse.report.analysis import provenance_line
+from sigmse.runs.experiments import (CHAPTERS, chapter_experiments, estimate_sweep, load_record, plan_stages,
+                                     sweep_stages)
 from sigmse.runs.profiles import get_profile, profile_names
 from sigmse.site.pages import (BookBuildError, discover_notebooks, find_book_root, publish_book, select_chapters,
                                stage_book)
@@ -44,6 +47,7 @@ from sigmse.site.notebooks import left_out_chapters, plan_notebook_runs, run_not
 
 __all__ = [
     "build_book",
+    "book_announcement",
     "add_book_arguments",
     "run_book_command",
 ]
@@ -133,7 +137,7 @@ def build_book(
     if absent:
         print(f"leaving out {', '.join(absent)}: named in _toc.yml but not written yet", file=sys.stderr)
     left_out |= set(absent)
-    stage_book(base, build / "executed", left_out)
+    stage_book(base, build / "executed", left_out, announcement=book_announcement(tasks, core))
     return publish_book(build, left_out)
 
 
@@ -184,6 +188,21 @@ def _run_chapter_sweep(tasks: list[dict], core: dict[str, Any], **executor_optio
                   f"about {estimate.seconds / 3600:.1f} hours of a machine like this one, one run at a time "
                   f"(per-epoch costs from the {estimate.source})", file=sys.stderr)
         sweep_stages(names, core["profile"], run, **options)
+
+
+def book_announcement(tasks: list[dict], core: dict[str, Any]) -> str:
+    """The line at the top of every page: which profile the book shows, the machines and sigmse commits that
+    trained its runs (:func:`sigmse.report.analysis.provenance_line` of every record the chapters read) and the
+    commit that built it. A page read alone, or a screenshot of one, still says where its numbers come from."""
+    profile = get_profile(core["profile"])
+    records = []
+    for given, names in _chapter_parameters(tasks):
+        first, second, _ = plan_stages(names, profile, results_dir=core["results_dir"], device=core["device"], **given)
+        records += [r for c in dict.fromkeys(first + second) if (r := load_record(c, profile.name, core["results_dir"]))]
+    commit = source_commit()["git_commit"]
+    built = f"built at sigmse commit {commit[:7]}" if commit else "built outside a git checkout"
+    runs = provenance_line(records).replace(f", profile {profile.name}", "")
+    return (f"This book shows the <b>{profile.name}</b> profile ({profile.description}): {runs}; {built}.")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -194,17 +194,23 @@ def _trimmed_toc(toc: Any, missing: set[str]) -> Any:
     return prune(toc)
 
 
-def stage_book(root: Path, staging: Path, missing: set[str]) -> None:
+def stage_book(root: Path, staging: Path, missing: set[str], announcement: str | None = None) -> None:
     """Lay out the book's sources beside the executed notebooks: config, toc, and every non-notebook file.
 
     ``missing``: the docpaths (no suffix) of chapters left out of this build; the staged toc drops them.
+    ``announcement``: a line (HTML) the theme shows at the top of every page (``html.announcement`` of the staged
+    ``_config.yml``; the committed one is not written).
     """
     import yaml
 
     toc = _read_toc(root)
     staging.mkdir(parents=True, exist_ok=True)
     if (root / "_config.yml").is_file():
-        shutil.copy2(root / "_config.yml", staging / "_config.yml")
+        config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
+        if announcement is not None:
+            config.setdefault("html", {})["announcement"] = announcement
+        with (staging / "_config.yml").open("w", encoding="utf-8") as stream:
+            yaml.safe_dump(config, stream, sort_keys=False, allow_unicode=True)
     with (staging / "_toc.yml").open("w", encoding="utf-8") as stream:
         yaml.safe_dump(_trimmed_toc(toc, missing) if missing else toc, stream, sort_keys=False)
     ignore = shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints", "__pycache__", "_build")
