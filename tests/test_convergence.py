@@ -110,3 +110,81 @@ def test_summary_and_table_read_the_family():
     assert list(table.columns) == ["pairs", "effect", "p (Holm)", "verdict"]
     summary = convergence.time_summary(convergence.time_to_level(convergence.curve_frame(records), _levels(0.95)))
     assert summary.loc[("mnist", "99%"), "softmax_ce"] == "400 (8/8)"
+
+
+# -- the epoch budget's plateau rule (validation_plateau), on records shaped like results/full/*.json ----------
+
+
+def _run(dataset: str, loss: str, seed: int, val_accs: list[float], status: str = "ok") -> dict:
+    """A stored record with one history entry per epoch (the keys the trainer writes), validation accuracy as given."""
+    history = [{"epoch": e + 1, "lr": 1e-3, "reset_fraction": None, "seconds": 1.0, "test_acc": v, "train_acc": v,
+                "train_loss": 1.0 - v, "val_acc": v} for e, v in enumerate(val_accs)]
+    config = {"dataset": dataset, "loss": loss, "loss_options": {}, "lr": 1e-3, "seed": seed, "epochs": len(val_accs),
+              "label_noise": "none", "label_noise_rate": 0.0, "input_noise_sigma": 0.0}
+    return {"hash": f"{dataset}-{loss}-{seed}", "status": status, "config": config, "history": history,
+            "metrics": {"val_acc": val_accs[-1], "test_acc": val_accs[-1]}}
+
+
+def _rising(end_gain: float, epochs: int = 12, seed_shift: float = 0.0) -> list[float]:
+    """0.9 at epoch 1, a quick rise to 0.97 at 3/4 of the budget, then ``end_gain`` more, linearly, to the end."""
+    start = math.ceil(convergence.PLATEAU_START * epochs)
+    early = list(np.linspace(0.9, 0.97, start))
+    late = [0.97 + end_gain * (e - start) / (epochs - start) for e in range(start + 1, epochs + 1)]
+    return [v + seed_shift for v in early + late]
+
+
+def _plateau(records: list[dict], epochs: dict[str, int], **options) -> pd.DataFrame:
+    from sigmse.report import analysis
+
+    return convergence.validation_plateau(analysis.history_frame(records), epochs, **options).set_index("dataset")
+
+
+def test_a_gain_below_a_tenth_of_a_point_over_the_last_quarter_is_flattened_and_above_it_is_not():
+    """MNIST gains 0.05 pp from epoch 9 to 12 (flat), Fashion-MNIST 0.3 pp from epoch 15 to 20 (still rising):
+    the rule (mean gain < PLATEAU_GAIN) passes the first and fails the second, and reads the right epochs."""
+    records = ([_run("mnist", "softmax_ce", s, _rising(0.0005, 12, 0.001 * s)) for s in range(4)]
+               + [_run("fashion-mnist", "softmax_ce", s, _rising(0.003, 20, 0.001 * s)) for s in range(4)])
+    plateau = _plateau(records, {"mnist": 12, "fashion-mnist": 20})
+    assert convergence.PLATEAU_GAIN == pytest.approx(0.001)  # 0.1 pp, as the accuracy chapter states
+    assert plateau.loc["mnist", "from_epoch"] == 9 and plateau.loc["fashion-mnist", "from_epoch"] == 15
+    assert plateau["gain"].tolist() == pytest.approx([0.0005, 0.003])
+    assert plateau["flattened"].tolist() == [True, False]
+    assert plateau.loc["mnist", "val_end"] == pytest.approx(0.9705 + 0.0015)  # mean over seeds 0..3 (shift 0.0015)
+    assert convergence.plateau_summary(plateau.reset_index()) == (
+        "mnist (12 epochs): +0.05 pp over epochs 9 to 12, flattened; "
+        "fashion-mnist (20 epochs): +0.30 pp over epochs 15 to 20, not flattened")
+
+
+def test_the_rule_reads_the_seed_mean_and_its_spread_so_one_late_riser_can_fail_it():
+    """Three flat seeds and one that gains 1 pp in the last quarter: the mean gain is 0.25 pp, over the threshold,
+    so not flattened, and the range over seeds shows where it comes from."""
+    records = [_run("mnist", "softmax_ce", s, _rising(0.0, 12)) for s in range(3)]
+    records.append(_run("mnist", "softmax_ce", 3, _rising(0.01, 12)))
+    row = _plateau(records, {"mnist": 12}).loc["mnist"]
+    assert row["seeds"] == 4 and row["gain"] == pytest.approx(0.0025) and row["flattened"] is not None
+    assert not row["flattened"]
+    assert row["gain_min"] == pytest.approx(0.0) and row["gain_max"] == pytest.approx(0.01)
+    table = convergence.plateau_table(_plateau(records, {"mnist": 12}).reset_index())
+    assert table.iloc[0].tolist()[2:] == ["97.00 (epoch 9)", "97.25", "+0.25 [+0.00, +1.00]", "no"]
+
+
+def test_a_dataset_without_runs_is_not_run_yet_and_a_budget_without_a_last_quarter_cannot_tell():
+    """CIFAR-10 not trained yet: a row saying so, no numbers, no verdict. Three epochs (the quick profile): the last
+    quarter starts at epoch ceil(2.25) = 3, the last epoch itself, so the rule has nothing to judge."""
+    records = [_run("mnist", "softmax_ce", s, [0.9, 0.95, 0.96]) for s in range(2)]
+    plateau = _plateau(records, {"mnist": 3, "cifar10": 10})
+    assert plateau.loc["cifar10", "runs"] == 0 and plateau.loc["cifar10", "flattened"] is None
+    assert math.isnan(plateau.loc["cifar10", "gain"])
+    assert plateau.loc["mnist", "flattened"] is None and math.isnan(plateau.loc["mnist", "gain"])
+    flags = convergence.plateau_table(plateau.reset_index()).iloc[:, -1].tolist()
+    assert flags == ["cannot tell (3 epochs: no last quarter)", "not run yet"]
+    assert convergence.plateau_summary(plateau.reset_index()).endswith("cifar10 (10 epochs): not run yet")
+
+
+def test_only_the_asked_losses_are_judged_and_a_history_of_another_budget_is_refused():
+    records = [_run("mnist", loss, s, _rising(0.0, 12)) for loss in ("softmax_ce", "sigmoid_mse_or") for s in range(2)]
+    assert list(_plateau(records, {"mnist": 12})["loss"]) == ["softmax_ce"]
+    assert list(_plateau(records, {"mnist": 12}, losses=["softmax_ce", "sigmoid_mse_or"])["loss"]) == [
+        "softmax_ce", "sigmoid_mse_or"]
+    with pytest.raises(ValueError, match="runs end at epoch 12, the budget at 20"):
+        _plateau(records, {"mnist": 20})

@@ -161,3 +161,24 @@ def test_heatmap_is_capped_at_one_and_a_half_page_widths():
     fig = plots.heatmap(values, panel=(1.9, 0.9))
     assert fig.get_size_inches()[0] == pytest.approx(1.5 * plots.FIGURE_WIDTH)
     assert _render(fig)
+
+
+def test_plateau_curves_shade_the_last_quarter_of_each_run_dataset_and_skip_the_others():
+    """One panel per dataset with runs (CIFAR-10 has none and gets none), the shaded span from epoch ceil(0.75 E)
+    to E, the gain in the title, the seed mean as the line; no runs at all still draws a figure that says so."""
+    from sigmse.report import convergence
+
+    rows = [{"hash": f"{d}-{s}", "dataset": d, "loss": "softmax_ce", "seed": s, "epoch": e,
+             "val_acc": 0.9 + 0.01 * min(e, 6) + 0.002 * s}
+            for d, epochs in (("mnist", 8), ("fashion-mnist", 12)) for s in (0, 1) for e in range(1, epochs + 1)]
+    history = pd.DataFrame(rows)
+    plateau = convergence.validation_plateau(history, {"mnist": 8, "fashion-mnist": 12, "cifar10": 10})
+    fig = plots.plateau_curves(history, plateau)
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes] == ["mnist", "fashion-mnist"]
+    assert fig.axes[0].get_title().endswith("+0.00 pp") and _white(fig)
+    spans = [patch for patch in fig.axes[1].patches]  # axvspan: a rectangle from epoch 9 to 12
+    assert len(spans) == 1 and spans[0].get_x() == pytest.approx(9) and spans[0].get_width() == pytest.approx(3)
+    np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata()[-1], 0.961)
+    assert _render(fig)
+    empty = plots.plateau_curves(history.iloc[:0], convergence.validation_plateau(history.iloc[:0], {"cifar10": 10}))
+    assert "no softmax CE runs yet" in [t.get_text() for t in empty.axes[0].texts] and _render(empty)

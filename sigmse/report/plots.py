@@ -37,6 +37,7 @@ __all__ = [
     "pretty",
     "palette",
     "curves_with_band",
+    "plateau_curves",
     "point_ci",
     "metric_vs_lr",
     "heatmap",
@@ -203,6 +204,38 @@ def curves_with_band(history: pd.DataFrame, x: str = "epoch", y: str = "test_acc
         if logy:
             ax.set_yscale("log")
     _legend(fig, axes, None)
+    return fig
+
+
+def plateau_curves(history: pd.DataFrame, plateau: pd.DataFrame, *, loss: str = "softmax_ce",
+                   panel: tuple[float, float] = (4.2, 3.2)) -> Figure:
+    """``loss``'s validation accuracy per epoch (:func:`curves_with_band`: mean over seeds, band from min to max),
+    one panel per dataset of ``plateau`` (a :func:`sigmse.report.convergence.validation_plateau` frame) that has
+    runs, with the last quarter of its budget shaded and the gain over it in the title (dataset, then gain).
+
+    The y-axis spans the seeds' values over the second half of the epochs, so that a slope of a tenth of a
+    point in the last quarter is visible; the earlier epochs lie below it. With no runs at all, one panel says so.
+    """
+    judged = plateau[(plateau["loss"] == loss) & (plateau["runs"] > 0)]
+    if judged.empty:
+        fig, axes = figure(1, 1, panel)
+        axes[0, 0].text(0.5, 0.5, f"no {pretty(loss)} runs yet", ha="center", va="center")
+        axes[0, 0].set_axis_off()
+        return fig
+    runs = history[(history["loss"] == loss) & history["dataset"].isin(judged["dataset"])]
+    fig = curves_with_band(runs, y="val_acc", hue="loss", col="dataset", col_order=list(judged["dataset"]),
+                           panel=panel)
+    panels = {ax.get_title(): ax for ax in fig.axes}
+    for _, row in judged.iterrows():
+        ax = panels[row["dataset"]]
+        ax.axvspan(row["from_epoch"], row["epochs"], color="grey", alpha=0.15, lw=0)
+        late = runs[(runs["dataset"] == row["dataset"]) & (runs["epoch"] >= math.ceil(row["epochs"] / 2))]["val_acc"]
+        low, high = late.min(), late.max()
+        pad = 0.1 * (high - low) or 0.001  # a flat band still gets a visible axis
+        ax.set_ylim(low - pad, high + pad)
+        gain = ("none (under 4 epochs)" if np.isnan(row["gain"]) else
+                f"{row['gain'] * 100:+.2f} pp".replace("-", "\u2212"))
+        ax.set_title(f"{row['dataset']}\nlast quarter (shaded): {gain}")
     return fig
 
 
