@@ -108,3 +108,32 @@ def test_the_sweep_estimate_counts_what_is_stored_and_what_waits(tmp_path):
                  record_path(first, "smoke", tmp_path))
     after = experiments.estimate_sweep(["accuracy"], "smoke", results_dir=tmp_path, datasets=["mnist"])
     assert after.stored == 1 and after.to_train == empty.to_train - 1 and after.seconds < empty.seconds
+
+
+def test_waiting_reporting_runs_are_priced_by_their_group_and_a_shared_group_waits_once(tmp_path):
+    """With nothing stored, each waiting reporting run has a stand-in: its group's first selection run with the
+    reporting seed, which becomes the real run once the rate is chosen. The sweep estimate is the table's
+    price of the selection runs and the stand-ins, each once though the accuracy table and the ablation share
+    plain sigmoid-MSE. On quick, a CIFAR-10 run costs more than an MNIST one and its grid has fewer rates, so
+    pricing the waiting runs at the average selection run would come out lower."""
+    names, options = ["accuracy", "output_reset"], dict(results_dir=tmp_path, datasets=["mnist", "cifar10"])
+    plans = [experiments.plan_experiment(name, "quick", **options) for name in names]
+    selection = list({c.hash: c for plan in plans for c in plan.selection}.values())
+    stand_ins = list({c.hash: c for plan in plans for c in plan.stand_ins}.values())
+    assert len(stand_ins) < sum(plan.waiting for plan in plans)  # the shared group
+    assert experiments.plan_stages(names, "quick", **options)[2] == len(stand_ins)
+    per_run = {"mnist": protocol.MEASURED_SECONDS_PER_IMAGE[("mnist", "mlp")] * 5000 * 3,  # quick: 5000 images,
+               "cifar10": protocol.MEASURED_SECONDS_PER_IMAGE[("cifar10", "mlp")] * 5000 * 3}  # 3 epochs
+    estimate = experiments.estimate_sweep(names, "quick", **options)
+    assert estimate.waiting == len(stand_ins)
+    assert estimate.seconds == pytest.approx(sum(per_run[c.dataset] for c in selection + stand_ins))
+    average = sum(per_run[c.dataset] for c in selection) / len(selection)
+    assert estimate.seconds > sum(per_run[c.dataset] for c in selection) + average * len(stand_ins)
+    best = max(get_profile("quick").budgets["mnist"].lr_grid)
+    for config in (c for c in plans[0].selection if c.dataset == "mnist"):
+        record = _record(config, 0.9 if config.lr == best else 0.5)
+        write_record({**record, "schema_version": 1, "profile": "quick", "history": [], "provenance": {}},
+                     record_path(config, "quick", tmp_path))
+    report = experiments.plan_experiment("accuracy", "quick", **options).report
+    assert [c.hash for c in report] == [c.with_(lr=best).hash for c in plans[0].stand_ins if c.dataset == "mnist"]
+

@@ -88,3 +88,36 @@ def test_the_estimate_uses_stored_costs_where_it_has_them(tmp_path):
     assert source == "stored runs" and stored == pytest.approx(6.0)  # 2 s per epoch of 1000 images, measured
     _, note = protocol.estimate_seconds([RunConfig(dataset="cifar10", model="resnet9")], "quick", tmp_path)
     assert note == "nothing timed; 1 runs of a kind never timed here not counted"
+
+
+def _timed_record(config, seconds: float, images: int, epochs: int, **fields) -> dict:
+    return {"schema_version": 1, "hash": config.hash, "profile": "quick", "config": config.to_dict(), "status": "ok",
+            "history": [], "provenance": {}, **fields,
+            "metrics": {"val_acc": 0.9, "test_acc": 0.9, "test_rmse_angle": 1.0, "train_seconds": seconds,
+                        "n_train": images, "epochs_run": epochs}}
+
+
+def test_unification_runs_are_priced_by_stored_unification_runs_else_by_the_mlp_table_entry(tmp_path):
+    """A unification run (own folder, model fixed to the MLP) is priced from stored unification runs only; with
+    none stored, from the table's MNIST MLP entry, never from the accuracy runs' stored costs. A file that is
+    not JSON is skipped and left where it is; results_dir=None prices from the table alone."""
+    from sigmse.unification.config import UnificationConfig
+
+    unification = UnificationConfig(train_subset=1000, val_size=500, epochs=3)
+    table = protocol.MEASURED_SECONDS_PER_IMAGE[("mnist", "mlp")] * 1000 * 3
+    accuracy = RunConfig(dataset="mnist", epochs=2, train_subset=1000, val_size=500)
+    write_record(_timed_record(accuracy, 8.0, 1000, 2), record_path(accuracy, "quick", tmp_path))  # 4 ms an image
+    assert protocol.estimate_seconds([unification], "quick", tmp_path) == (pytest.approx(table), "measured table")
+    stored = unification.with_(seed=5)
+    write_record(_timed_record(stored, 2.0, 1000, 2, experiment="unification"),
+                 record_path(stored, "quick", tmp_path))  # 1 ms an image
+    damaged = tmp_path / "quick" / "unification" / "0123456789abcdef.json"
+    damaged.write_text("{not json")
+    assert protocol.cost_kind(unification) == ("unification", "mnist", "mlp")
+    assert protocol.stored_seconds_per_image([unification, accuracy], "quick", tmp_path) == {
+        ("unification", "mnist", "mlp"): pytest.approx(1e-3), ("", "mnist", "mlp"): pytest.approx(4e-3)}
+    seconds, source = protocol.estimate_seconds([unification, accuracy], "quick", tmp_path)
+    assert source == "stored runs" and seconds == pytest.approx(3.0 + 8.0)
+    assert damaged.is_file()
+    assert protocol.estimate_seconds([unification], "quick", None) == (pytest.approx(table), "measured table")
+    assert protocol.run_seconds(RunConfig(dataset="cifar10", model="resnet9")) is None

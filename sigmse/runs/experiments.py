@@ -14,14 +14,15 @@ One table answers, for the CLI, the book, the notebooks and the tests alike:
 Planning follows :mod:`sigmse.runs.protocol`: :func:`plan_experiment` lists the selection runs and the
 reporting runs they choose from what is stored, :func:`plan_stages` and :func:`sweep_stages` do it for several
 experiments at once, and :func:`run_experiment` trains both stages through the sweep engine
-(:func:`sigmse.runs.executors.run_configs`) and returns the records. An unknown name raises a ``ValueError``
+(:func:`sigmse.runs.executors.run_configs`) and returns the records. :func:`estimate_sweep` prices what a
+sweep has left to train. An unknown name raises a ``ValueError``
 that lists the valid ones. The entries are frozen dataclasses keyed by lower-case names, as in timm's
 registries (``timm/models/_registry.py``, ``timm/optim/_optim_factory.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -217,13 +218,19 @@ def chapter_experiments(name: str) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class ExperimentPlan:
     """The runs of one experiment: ``selection`` (empty when it chooses nothing) and the ``report`` runs that can
-    be listed now, those of every group whose selection runs are all stored; ``waiting`` counts the reporting runs
-    of the other groups, and ``report_count`` all reporting runs once every group has chosen."""
+    be listed now, those of every group whose selection runs are all stored. The reporting runs of the other
+    groups wait: ``stand_ins`` holds one per waiting run, its group's first selection run with that run's
+    reporting seed (its rate is not chosen yet, but it trains the same data for the same epochs, so it costs the
+    same); ``waiting`` counts them, and ``report_count`` is all reporting runs once every group has chosen."""
 
     name: str
     selection: list[Any]
     report: list[Any]
-    waiting: int = 0
+    stand_ins: list[Any] = field(default_factory=list)
+
+    @property
+    def waiting(self) -> int:
+        return len(self.stand_ins)
 
     @property
     def report_count(self) -> int:
@@ -263,7 +270,12 @@ def plan_experiment(name: str, profile: str | Profile, *, results_dir: str | Pat
     ready = [(c, r) for c, r in zip(selection, records) if lr_group(c) not in missing]
     report = (report_configs([c for c, _ in ready], [r for _, r in ready], report_seeds, score=experiment.score)
               if ready else [])
-    return ExperimentPlan(name, selection, report, len(missing) * len(report_seeds))
+    first_of_group = {}
+    for config in selection:
+        if lr_group(config) in missing:
+            first_of_group.setdefault(lr_group(config), config)
+    stand_ins = [config.with_(seed=seed) for config in first_of_group.values() for seed in report_seeds]
+    return ExperimentPlan(name, selection, report, stand_ins)
 
 
 @dataclass(frozen=True)
@@ -297,13 +309,20 @@ def plan_stages(names: Sequence[str], profile: str | Profile, *, results_dir: st
 
     Returns ``(first, second, waiting)``: ``first`` holds every selection run and the runs of experiments that
     choose nothing; ``second`` the reporting runs of the groups whose selection runs are all stored; ``waiting``
-    counts the reporting runs that cannot be listed yet because their group's selection runs are missing.
+    counts the reporting runs that cannot be listed yet because their group's selection runs are missing (a run
+    two experiments share, once).
     """
-    plans = [plan_experiment(name, profile, results_dir=results_dir, **options) for name in names]
+    first, second, stand_ins = _stages([plan_experiment(name, profile, results_dir=results_dir, **options)
+                                        for name in names])
+    return first, second, len(stand_ins)
+
+
+def _stages(plans: Sequence[ExperimentPlan]) -> tuple[list[Any], list[Any], list[Any]]:
+    """:func:`plan_stages` of these plans, with the stand-ins of the waiting reporting runs (a group that two
+    experiments share, such as plain sigmoid-MSE in the accuracy table and the ablation, waits once)."""
     first = _unique(c for plan in plans for c in (plan.selection or plan.report))
     second = _unique(c for plan in plans if plan.selection for c in plan.report)
-    waiting = sum(plan.waiting for plan in plans)
-    return first, second, waiting
+    return first, second, _unique(c for plan in plans for c in plan.stand_ins)
 
 
 def sweep_stages(names: Sequence[str], profile: str | Profile, run: Callable[[list[Any]], Any], *,
@@ -343,13 +362,12 @@ class SweepEstimate:
 def estimate_sweep(names: Sequence[str], profile: str | Profile, *, results_dir: str | Path,
                    **options: Any) -> SweepEstimate:
     """The runs of experiments ``names`` still to train and their estimated cost. A reporting run not listed yet
-    costs what the average selection run of its experiments costs (same budget, another seed and rate)."""
+    costs what its stand-in costs (:class:`ExperimentPlan`: its group's budget, another seed and rate)."""
     chosen = _profile(profile)
-    first, second, waiting = plan_stages(names, chosen, results_dir=results_dir, **options)
+    first, second, stand_ins = _stages([plan_experiment(name, chosen, results_dir=results_dir, **options)
+                                        for name in names])
     listed = first + second
     missing = [c for c in listed if load_record(c, chosen.name, results_dir) is None]
-    seconds, source = estimate_seconds(missing, chosen.name, results_dir)
-    if waiting:
-        selection = [c for c in first if c not in second]
-        seconds += estimate_seconds(selection, chosen.name, results_dir)[0] / max(1, len(selection)) * waiting
-    return SweepEstimate(len(listed), len(listed) - len(missing), waiting, seconds, source)
+    seconds, source = estimate_seconds(missing + stand_ins, chosen.name, results_dir)
+    return SweepEstimate(len(listed), len(listed) - len(missing), len(stand_ins), seconds, source)
+
