@@ -197,7 +197,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def _run_sweep(args: argparse.Namespace) -> int:
     from sigmse.runs.executors import check_executor_options, executor_resources, run_configs
-    from sigmse.runs.experiments import estimate_sweep, experiment_names, sweep_stages
+    from sigmse.runs.experiments import estimate_sweep, experiment_names, sweep_costs, sweep_stages
     from sigmse.runs.profiles import get_profile
 
     resources = executor_resources(args)
@@ -218,6 +218,11 @@ def _run_sweep(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"estimated training time of the runs still to do: {estimate.seconds / 3600:.1f} hours of a machine "
               f"like this one, one run at a time (per-epoch costs from the {estimate.source}; start-up not counted)")
+        if estimate.stored:
+            stored = sweep_costs(names, profile, **options).total
+            print(f"the {stored.stored} stored runs measured {stored.train_seconds / 3600:.1f} hours of training "
+                  f"({stored.wall_seconds / 3600:.1f} hours from start to record), summed over runs, against "
+                  f"{stored.estimated_measured_seconds / 3600:.1f} hours the measured table prices them at")
         return 0
 
     def run(configs: list) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from dataclasses import asdict, replace
 
 import pytest
@@ -132,3 +133,32 @@ def test_epoch_scaling_and_target_values(record):
     _render(chapter.scaling_figure(record))
     with pytest.raises(ValueError, match=r"has no 'profile_epochs': it was made without a profile"):
         chapter.epoch_table({k: v for k, v in record.items() if k != PROFILE_SECTION})
+
+
+def test_sweep_cost_table_and_values_show_hours_ratios_threads_and_the_wall_clock():
+    """Section 6 from hand-made costs: one row per experiment and dataset plus the total, in hours; the prose's
+    values; with nothing stored, text where a date would be and NaN where a ratio would divide by zero."""
+    from sigmse.runs.experiments import RunCosts, SweepCosts, ThreadCosts
+
+    threads = (ThreadCosts(1, 3, 3000.0, 1200.0), ThreadCosts(2, 1, 600.0, 600.0))
+    row = RunCosts("noise", "mnist", planned=10, stored=4, diverged=1, untimed=0, unmeasured=0,
+                   estimated_seconds=7200.0, estimated_measured_seconds=1800.0, train_seconds=3600.0,
+                   wall_seconds=5400.0, threads=threads)
+    costs = SweepCosts([row], replace(row, experiment="all", dataset="all"),
+                       "2026-01-01T10:00:00+00:00", "2026-01-01T13:00:00+00:00", busy_seconds=3600.0)
+    table = chapter.sweep_cost_table(costs)
+    assert list(table["experiment"]) == ["noise", "all"]
+    first = table.iloc[0]
+    assert (first["estimated h"], first["estimated h, stored runs"], first["training h"], first["run wall h"]) == (
+        2.0, 0.5, 1.0, 1.5)
+    assert first["training / estimate"] == 2.0 and first["torch threads: runs"] == "1: 3; 2: 1"
+    values = chapter.sweep_cost_values(costs, "full")
+    assert values["sweep_threads"] == ("3 runs with 1 torch thread (2.50 times their estimate), "
+                                       "1 with 2 torch threads (1.00 times)")
+    assert (values["sweep_runs"], values["sweep_runs_stored"], values["sweep_estimated_h"]) == (10, 4, 2.0)
+    assert (values["sweep_span_h"], values["sweep_busy_h"], values["sweep_side_by_side"]) == (3.0, 1.0, 1.5)
+    empty = replace(row, stored=0, diverged=0, estimated_measured_seconds=0.0, train_seconds=0.0,
+                                wall_seconds=0.0, threads=())
+    nothing = chapter.sweep_cost_values(SweepCosts([empty], empty, None, None, 0.0), "smoke")
+    assert nothing["sweep_first_start"] == "none stored" and nothing["sweep_threads"] == "no run stored"
+    assert math.isnan(nothing["sweep_train_over_estimate"]) and math.isnan(nothing["sweep_span_h"])

@@ -93,7 +93,25 @@ def test_sweep_dry_run_lists_runs_without_training(tmp_path, shared_data_dir, ca
     out = capsys.readouterr().out  # 30 selection runs (one seed), 15 reporting runs once they have chosen
     assert "profile smoke: 45 runs in accuracy; 0 already stored" in out
     assert "15 reporting runs wait for their selection runs" in out
+    assert "stored runs measured" not in out  # nothing stored, nothing measured
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.shared_data
+def test_sweep_dry_run_says_what_the_stored_runs_measured(tmp_path, shared_data_dir, capsys):
+    from sigmse.runs.experiments import plan_experiment
+    from sigmse.runs.store import record_path, write_record
+
+    config = plan_experiment("accuracy", "smoke", results_dir=tmp_path).selection[0]
+    write_record({"schema_version": 1, "hash": config.hash, "profile": "smoke", "config": config.to_dict(),
+                  "status": "ok", "history": [], "provenance": {"wall_seconds": 5400.0, "torch_threads": 1,
+                                                                "date": "2026-01-01T00:00:00+00:00"},
+                  "metrics": {"val_acc": 0.5, "test_acc": 0.5, "train_seconds": 3600.0}},
+                 record_path(config, "smoke", tmp_path))
+    assert main(["sweep", "--profile", "smoke", "--only", "accuracy", "--results-dir", str(tmp_path), "--dry-run",
+                 "--data-dir", str(shared_data_dir)]) == 0
+    assert ("the 1 stored runs measured 1.0 hours of training (1.5 hours from start to record), summed over runs, "
+            "against 0.0 hours the measured table prices them at") in capsys.readouterr().out
 
 
 def test_sweep_takes_a_chapters_datasets_and_seeds(tmp_path, shared_data_dir, capsys):

@@ -137,3 +137,61 @@ def test_waiting_reporting_runs_are_priced_by_their_group_and_a_shared_group_wai
     report = experiments.plan_experiment("accuracy", "quick", **options).report
     assert [c.hash for c in report] == [c.with_(lr=best).hash for c in plans[0].stand_ins if c.dataset == "mnist"]
 
+
+def _timed(config, end: str, train_seconds: float, wall_seconds: float, threads: int, status: str = "ok") -> dict:
+    metrics = {"val_acc": 0.5, "test_acc": 0.5, "val_r2_angle": 0.5, "test_rmse_angle": 9.0,
+               "train_seconds": train_seconds, "n_train": 512, "epochs_run": 1}
+    return {"schema_version": 1, "hash": config.hash, "profile": "smoke", "config": config.to_dict(),
+            **experiments.run_kind(config).record_fields, "status": status, "history": [], "metrics": metrics,
+            "provenance": {"date": end, "wall_seconds": wall_seconds, "torch_threads": threads}}
+
+
+def test_sweep_costs_price_every_planned_run_from_the_table_and_sum_what_the_records_measured(tmp_path):
+    """Per experiment and dataset, and once per run in all: runs planned (waiting ones included), stored ones
+    (a failed record is not), diverged, the table's price of all and of the stored runs, and the sums of
+    train_seconds and wall_seconds; the span of the dates, and the union of the run intervals."""
+    names, options = ["accuracy", "output_reset", "unification"], dict(results_dir=tmp_path, datasets=["mnist"])
+    accuracy, ablation, unification = (experiments.plan_experiment(n, "smoke", **options) for n in names)
+    shared = [c for c in accuracy.selection if c.hash in {o.hash for o in ablation.selection}]
+    assert shared  # plain sigmoid-MSE, in both
+    ce = [c for c in accuracy.selection if c.loss == "softmax_ce"]
+    stored = [(ce[0], "2026-01-01T10:00:12+00:00", 10.0, 12.0, 1, "ok"),
+              (ce[1], "2026-01-01T10:00:10+00:00", 2.0, 3.0, 1, "diverged"),  # inside the first run's interval
+              (shared[0], "2026-01-01T11:00:00+00:00", 5.0, 6.0, 2, "ok"),
+              (unification.selection[0], "2026-01-01T12:00:00+00:00", 4.0, 5.0, 1, "ok")]
+    for config, *timing in stored:
+        write_record(_timed(config, *timing), record_path(config, "smoke", tmp_path))
+    failed = next(c for c in accuracy.selection if c.loss not in ("softmax_ce", "sigmoid_mse"))
+    write_record({**_timed(failed, "2026-01-01T13:00:00+00:00", 1.0, 1.0, 1, "failed"), "metrics": {},
+                  "error": {"type": "OSError", "message": "disk"}}, record_path(failed, "smoke", tmp_path))
+
+    costs = experiments.sweep_costs(names, "smoke", **options)
+    per_run = protocol.MEASURED_SECONDS_PER_IMAGE[("mnist", "mlp")] * 512  # every run here: 512 images, 1 epoch
+    rows = {(row.experiment, row.dataset): row for row in costs.rows}
+    assert list(rows) == [("accuracy", "mnist"), ("output_reset", "mnist"), ("unification", "mnist")]
+    for name, plan in zip(names, (accuracy, ablation, unification)):
+        row = rows[(name, "mnist")]
+        assert row.planned == len(plan.selection) + plan.report_count
+        assert row.estimated_seconds == pytest.approx(per_run * row.planned) and row.untimed == 0
+    acc, abl, uni, total = rows[("accuracy", "mnist")], rows[("output_reset", "mnist")], rows[("unification",
+                                                                                             "mnist")], costs.total
+    assert (acc.stored, acc.diverged, acc.train_seconds, acc.wall_seconds) == (3, 1, 17.0, 21.0)
+    assert acc.estimated_measured_seconds == pytest.approx(3 * per_run)
+    assert acc.threads == (experiments.ThreadCosts(1, 2, 12.0, pytest.approx(2 * per_run)),
+                           experiments.ThreadCosts(2, 1, 5.0, pytest.approx(per_run)))
+    assert (abl.stored, abl.train_seconds, [(t.threads, t.runs) for t in abl.threads]) == (1, 5.0, [(2, 1)])
+    assert (uni.stored, uni.train_seconds, uni.wall_seconds) == (1, 4.0, 5.0)
+    assert total.planned == len({c.hash for p in (accuracy, ablation, unification)
+                                 for c in p.selection + p.report + p.stand_ins})
+    assert total.planned < acc.planned + abl.planned + uni.planned
+    assert (total.stored, total.diverged, total.train_seconds, total.wall_seconds) == (4, 1, 21.0, 26.0)
+    assert total.estimated_seconds == pytest.approx(per_run * total.planned)
+    assert (costs.first_start, costs.last_end) == ("2026-01-01T10:00:00+00:00", "2026-01-01T12:00:00+00:00")
+    assert costs.busy_seconds == pytest.approx(12.0 + 6.0 + 5.0)
+
+
+def test_sweep_costs_count_runs_the_table_cannot_price_and_say_nothing_stored(tmp_path):
+    costs = experiments.sweep_costs(["accuracy"], "smoke", results_dir=tmp_path, datasets=["cifar10"])
+    (row,) = costs.rows  # smoke trains resnet9_small on CIFAR-10, which the table never timed
+    assert row.untimed == row.planned > 0 and row.estimated_seconds == 0.0
+    assert (row.stored, row.train_seconds, costs.first_start, costs.busy_seconds) == (0, 0.0, None, 0.0)

@@ -10,7 +10,9 @@ module turns that record into what the page shows, section by section, so that t
    :func:`solver_values`;
 4. seconds per epoch of each dataset of the profile: :func:`epoch_table`, :func:`epoch_figure`,
    :func:`epoch_values`; and as the training set grows: :func:`scaling_figure`, :func:`scaling_values`;
-5. the performance goals: :func:`targets_table`, :func:`target_values`.
+5. the performance goals: :func:`targets_table`, :func:`target_values`;
+6. what the profile's sweep cost, estimated before training and measured by its stored records (not by the
+   bench record): :func:`chapter_sweep_costs`, :func:`sweep_cost_table`, :func:`sweep_cost_values`.
 
 A ``*_values`` function returns the numbers the prose quotes under their glue keys (for
 :func:`sigmse.report.chapters.glue_all`); :func:`record_values` and :func:`provenance_text` say which record
@@ -20,6 +22,7 @@ the page shows and where it came from. Figures come from :func:`sigmse.report.pl
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -30,7 +33,9 @@ from matplotlib.figure import Figure
 from sigmse.bench.run import (MAX_MLP_OVER_GEMM_FLOOR, PROFILE_SECTION, BenchSize, check_targets, get_bench_size,
                               latest_bench, run_bench)
 from sigmse.report.plots import figure
+from sigmse.runs.experiments import SweepCosts, ThreadCosts, experiment_names, sweep_costs
 from sigmse.runs.profiles import get_profile
+from sigmse.runs.protocol import MEASURED_TABLE_THREADS
 from sigmse.train import resolve_device
 
 __all__ = [
@@ -55,6 +60,9 @@ __all__ = [
     "scaling_values",
     "targets_table",
     "target_values",
+    "chapter_sweep_costs",
+    "sweep_cost_table",
+    "sweep_cost_values",
 ]
 
 # The bench size the chapter shows under each profile: the smoke book a few seconds of measurement, the quick
@@ -351,3 +359,74 @@ def target_values(record: dict[str, Any]) -> dict[str, str]:
         for row in checked}
     met = [row["met"] for row in checked if row["met"] is not None]
     return {**values, "targets_met": f"{sum(met)} of {len(met)} measured targets met"}
+
+
+# ------------------------------------------------------------------------------------------- 6. the sweep's cost
+
+
+def chapter_sweep_costs(profile: str, *, results_dir: str | Path) -> SweepCosts:
+    """:func:`~sigmse.runs.experiments.sweep_costs` of every experiment of the registry under ``profile``, with
+    the profile's seeds, from the records under ``results_dir``: what the chapter's last section shows."""
+    return sweep_costs(experiment_names(), profile, results_dir=results_dir)
+
+
+def _hours(seconds: float) -> float:
+    return seconds / 3600.0
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
+def _threads_text(threads: Sequence[ThreadCosts]) -> str:
+    """Per thread count, most runs first: ``"395 runs with 1 torch thread (1.6 times their estimate), 196 with 2
+    torch threads (2.2 times)"``; ``"no run stored"`` for none."""
+    if not threads:
+        return "no run stored"
+    ordered = sorted(threads, key=lambda group: -group.runs)
+    return ", ".join(
+        f"{group.runs}{' runs' if index == 0 else ''} with {group.threads} torch thread"
+        f"{'' if group.threads == 1 else 's'} ({_ratio(group.train_seconds, group.estimated_seconds):.2f} times"
+        f"{' their estimate' if index == 0 else ''})" for index, group in enumerate(ordered))
+
+
+def sweep_cost_table(costs: SweepCosts) -> pd.DataFrame:
+    """One row per experiment and dataset and one for the whole sweep (each run once): runs planned, stored and
+    diverged; the hours estimated from the measured table before training, for all runs and for the stored
+    ones; the hours those measured (training epochs; the whole run), their ratio to the estimate, the torch
+    threads they trained with, and the runs no estimate or measurement covers."""
+    return pd.DataFrame([{
+        "experiment": row.experiment, "dataset": row.dataset, "runs": row.planned, "stored": row.stored,
+        "diverged": row.diverged, "estimated h": _hours(row.estimated_seconds),
+        "estimated h, stored runs": _hours(row.estimated_measured_seconds),
+        "training h": _hours(row.train_seconds), "run wall h": _hours(row.wall_seconds),
+        "training / estimate": _ratio(row.train_seconds, row.estimated_measured_seconds),
+        "torch threads: runs": "; ".join(f"{group.threads}: {group.runs}" for group in row.threads),
+        "not priced": row.untimed, "not timed": row.unmeasured,
+    } for row in [*costs.rows, costs.total]])
+
+
+def sweep_cost_values(costs: SweepCosts, profile: str) -> dict[str, Any]:
+    """The whole sweep's numbers for the prose: ``sweep_profile``, runs (``sweep_runs``, ``_stored``,
+    ``_diverged``, ``_unpriced``), hours (``sweep_estimated_h`` before training, ``_estimated_stored_h``,
+    ``_train_h``, ``_wall_h`` and ``sweep_train_over_estimate``), the threads (``sweep_threads``: the runs
+    per thread count and their training time over its estimate; and
+    ``sweep_table_threads``: the measured table's), and the wall-clock (``sweep_first_start``,
+    ``sweep_last_end``, ``sweep_span_h`` between them, ``sweep_busy_h`` with a run training and
+    ``sweep_side_by_side``, the runs training at once on average over that time)."""
+    total = costs.total
+    span = (_dt.datetime.fromisoformat(costs.last_end) - _dt.datetime.fromisoformat(costs.first_start)
+            if costs.first_start else None)
+    return {
+        "sweep_profile": profile, "sweep_runs": total.planned, "sweep_runs_stored": total.stored,
+        "sweep_runs_diverged": total.diverged, "sweep_runs_unpriced": total.untimed,
+        "sweep_estimated_h": _hours(total.estimated_seconds),
+        "sweep_estimated_stored_h": _hours(total.estimated_measured_seconds),
+        "sweep_train_h": _hours(total.train_seconds), "sweep_wall_h": _hours(total.wall_seconds),
+        "sweep_train_over_estimate": _ratio(total.train_seconds, total.estimated_measured_seconds),
+        "sweep_threads": _threads_text(total.threads), "sweep_table_threads": MEASURED_TABLE_THREADS,
+        "sweep_first_start": costs.first_start or "none stored", "sweep_last_end": costs.last_end or "none stored",
+        "sweep_span_h": _hours(span.total_seconds()) if span is not None else float("nan"),
+        "sweep_busy_h": _hours(costs.busy_seconds),
+        "sweep_side_by_side": _ratio(total.wall_seconds, costs.busy_seconds),
+    }

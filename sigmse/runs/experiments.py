@@ -15,13 +15,15 @@ Planning follows :mod:`sigmse.runs.protocol`: :func:`plan_experiment` lists the 
 reporting runs they choose from what is stored, :func:`plan_stages` and :func:`sweep_stages` do it for several
 experiments at once, and :func:`run_experiment` trains both stages through the sweep engine
 (:func:`sigmse.runs.executors.run_configs`) and returns the records. :func:`estimate_sweep` prices what a
-sweep has left to train. An unknown name raises a ``ValueError``
+sweep has left to train, and :func:`sweep_costs` what its runs cost, per experiment and dataset: estimated
+before training and measured by the stored records. An unknown name raises a ``ValueError``
 that lists the valid ones. The entries are frozen dataclasses keyed by lower-case names, as in timm's
 registries (``timm/models/_registry.py``, ``timm/optim/_optim_factory.py``).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -29,7 +31,7 @@ from typing import Any, Callable, Mapping, Sequence
 from sigmse.config import IdentifiedConfig, RunConfig
 from sigmse.runs import profiles
 from sigmse.runs.profiles import Profile, get_profile
-from sigmse.runs.protocol import Score, default_score, estimate_seconds, lr_group, report_configs
+from sigmse.runs.protocol import Score, default_score, estimate_seconds, lr_group, report_configs, run_seconds
 from sigmse.runs.store import read_record, record_path, validate_record
 from sigmse.train import train
 from sigmse.unification.config import UnificationConfig, selection_configs, validation_score
@@ -38,7 +40,7 @@ from sigmse.unification.train import train_unification, validate_unification_rec
 __all__ = ["RunKind", "RUN_KINDS", "run_kind", "load_record", "Experiment", "EXPERIMENTS", "experiment_names",
            "get_experiment", "experiment_configs", "Chapter", "CHAPTERS", "chapter_experiments", "ExperimentPlan",
            "plan_experiment", "ExperimentRecords", "run_experiment", "plan_stages", "sweep_stages", "SweepEstimate",
-           "estimate_sweep"]
+           "estimate_sweep", "RunCosts", "ThreadCosts", "SweepCosts", "sweep_costs"]
 
 
 # ---- kinds of run ------------------------------------------------------------------------------------------
@@ -371,3 +373,139 @@ def estimate_sweep(names: Sequence[str], profile: str | Profile, *, results_dir:
     seconds, source = estimate_seconds(missing + stand_ins, chosen.name, results_dir)
     return SweepEstimate(len(listed), len(listed) - len(missing), len(stand_ins), seconds, source)
 
+
+# ---- what a sweep cost -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunCosts:
+    """What the runs of one experiment on one dataset cost (``experiment`` and ``dataset`` are ``"all"`` for
+    the whole sweep), estimated before training and measured once stored.
+
+    ``planned``: its runs once every learning rate is chosen (listed now, or waiting); ``stored``: of those, the
+    runs with a record that finished (``ok``, or ``diverged``: those stop at the epoch they diverge, so they
+    cost less than their estimate). ``estimated_seconds``: every planned run priced from
+    :data:`~sigmse.runs.protocol.MEASURED_SECONDS_PER_IMAGE` alone, as for an empty store: the estimate made
+    before training (what ``sigmse sweep --dry-run`` prints before any run is stored); ``untimed`` planned runs
+    are of a kind that table does not know and are in no estimate. The measured totals are over the stored
+    records that carry both timings (``unmeasured`` counts those that do not): ``train_seconds``, the sum of
+    their ``metrics.train_seconds`` (the epochs, with their evaluations), ``wall_seconds``, the sum of their
+    ``provenance.wall_seconds`` (also data loading, the final evaluation and storing), and
+    ``estimated_measured_seconds``, the table's price of the same runs, to compare like with like.
+    ``threads``: per torch thread count of those records, a :class:`ThreadCosts`. Each is a sum over runs:
+    runs that trained side by side (``sigmse sweep --jobs 2``) add their seconds as core time does.
+    """
+
+    experiment: str
+    dataset: str
+    planned: int
+    stored: int
+    diverged: int
+    untimed: int
+    unmeasured: int
+    estimated_seconds: float
+    estimated_measured_seconds: float
+    train_seconds: float
+    wall_seconds: float
+    threads: tuple["ThreadCosts", ...]
+
+
+@dataclass(frozen=True)
+class ThreadCosts:
+    """The measured runs of a :class:`RunCosts` that trained with ``threads`` torch threads: how many, their
+    summed ``train_seconds`` and the measured table's price of them (measured with
+    :data:`~sigmse.runs.protocol.MEASURED_TABLE_THREADS` threads, one run at a time)."""
+
+    threads: int | None
+    runs: int
+    train_seconds: float
+    estimated_seconds: float
+
+
+@dataclass(frozen=True)
+class SweepCosts:
+    """:class:`RunCosts` per experiment and dataset (``rows``) and for the whole sweep (``total``: each run once,
+    though two experiments may list it), and when the stored runs trained: ``first_start`` and ``last_end``
+    (UTC, ISO 8601; ``None`` with nothing stored) and ``busy_seconds``, the time during which at least one of
+    them was training (the union of their ``[date - wall_seconds, date]`` intervals; a record's date is when it
+    was stored). A sweep stopped and resumed across sessions has gaps between the two ends, which
+    ``busy_seconds`` leaves out (and, with them, the moments between one run and the next of a worker)."""
+
+    rows: list[RunCosts]
+    total: RunCosts
+    first_start: str | None
+    last_end: str | None
+    busy_seconds: float
+
+
+def _table_seconds(configs: Sequence[Any]) -> tuple[float, int]:
+    """The measured table's price of ``configs`` (as for an empty store) and how many it cannot price."""
+    priced = [run_seconds(config) for config in configs]
+    return sum(seconds for seconds in priced if seconds is not None), sum(seconds is None for seconds in priced)
+
+
+def _timings(record: Mapping[str, Any]) -> tuple[float, float] | None:
+    """A stored record's ``(train_seconds, wall_seconds)``; ``None`` where either is missing."""
+    train_seconds = record.get("metrics", {}).get("train_seconds")
+    wall_seconds = record.get("provenance", {}).get("wall_seconds")
+    return None if train_seconds is None or wall_seconds is None else (float(train_seconds), float(wall_seconds))
+
+
+def _run_costs(experiment: str, dataset: str, listed: Sequence[Any], stand_ins: Sequence[Any],
+               records: Mapping[str, dict[str, Any] | None]) -> RunCosts:
+    """The :class:`RunCosts` of the ``listed`` runs and the waiting ones' ``stand_ins``, from ``records`` (by hash,
+    ``None`` where a listed run is not stored)."""
+    stored = [(c, records[c.hash]) for c in listed if records[c.hash] and records[c.hash]["status"] != "failed"]
+    measured = [(config, record) for config, record in stored if _timings(record) is not None]
+    estimated, untimed = _table_seconds([*listed, *stand_ins])
+    by_threads: dict[int | None, list[tuple[Any, dict[str, Any]]]] = {}
+    for config, record in measured:
+        by_threads.setdefault(record["provenance"].get("torch_threads"), []).append((config, record))
+    threads = tuple(ThreadCosts(count, len(runs), sum(_timings(r)[0] for _, r in runs),
+                                _table_seconds([c for c, _ in runs])[0])
+                    for count, runs in sorted(by_threads.items(), key=lambda item: item[0] or 0))
+    return RunCosts(experiment, dataset, planned=len(listed) + len(stand_ins), stored=len(stored),
+                    diverged=sum(record["status"] == "diverged" for _, record in stored), untimed=untimed,
+                    unmeasured=len(stored) - len(measured), estimated_seconds=estimated,
+                    estimated_measured_seconds=_table_seconds([c for c, _ in measured])[0],
+                    train_seconds=sum(_timings(r)[0] for _, r in measured),
+                    wall_seconds=sum(_timings(r)[1] for _, r in measured), threads=threads)
+
+
+def _busy(records: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None, float]:
+    """First start, last end and the length of the union of the records' training intervals."""
+    intervals = sorted((end - _dt.timedelta(seconds=wall), end) for end, wall in (
+        (_dt.datetime.fromisoformat(r["provenance"]["date"]), _timings(r)[1]) for r in records))
+    if not intervals:
+        return None, None, 0.0
+    busy, (start, end) = 0.0, intervals[0]
+    for next_start, next_end in intervals[1:]:
+        if next_start > end:
+            busy += (end - start).total_seconds()
+            start = next_start
+        end = max(end, next_end)
+    busy += (end - start).total_seconds()
+    return (intervals[0][0].isoformat(timespec="seconds"), max(e for _, e in intervals).isoformat(timespec="seconds"),
+            busy)
+
+
+def sweep_costs(names: Sequence[str], profile: str | Profile, *, results_dir: str | Path,
+                **options: Any) -> SweepCosts:
+    """What the sweep of experiments ``names`` costs, per experiment and dataset and in all (:class:`SweepCosts`):
+    its runs planned as :func:`plan_experiment` lists them from what is stored (``options`` go there), priced
+    before training from the measured table, and the timings of the records stored under ``results_dir``.
+    Reads the store; trains nothing."""
+    chosen = _profile(profile)
+    plans = [plan_experiment(name, chosen, results_dir=results_dir, **options) for name in names]
+    first, second, stand_ins = _stages(plans)
+    records = {c.hash: load_record(c, chosen.name, results_dir) for c in first + second}
+    order = {dataset: index for index, dataset in enumerate(chosen.budgets)}
+    rows = []
+    for plan in plans:
+        listed = _unique(plan.selection + plan.report)
+        for dataset in sorted({c.dataset for c in listed + plan.stand_ins}, key=order.__getitem__):
+            rows.append(_run_costs(plan.name, dataset, [c for c in listed if c.dataset == dataset],
+                                   [c for c in plan.stand_ins if c.dataset == dataset], records))
+    total = _run_costs("all", "all", first + second, stand_ins, records)
+    stored = [r for r in records.values() if r and r["status"] != "failed" and _timings(r) is not None]
+    return SweepCosts(rows, total, *_busy(stored))
