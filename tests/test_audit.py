@@ -1,5 +1,6 @@
-"""Tests of sigmse.runs.audit: a record retrained on the same setup is bit-identical; a tampered one is caught, through
-the Python API and the command line; bad input is refused before any training."""
+"""Tests of sigmse.runs.audit: a record retrained on the same setup is bit-identical, a unification record as well as
+a classification one; a tampered one is caught, through the Python API and the command line; bad input is refused
+before any training."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sigmse.cli import main
 from sigmse.config import RunConfig
 from sigmse.runs.executors import train_and_store
 from sigmse.runs.store import record_path
+from sigmse.unification.config import UnificationConfig
 
 pytestmark = pytest.mark.shared_data
 
@@ -30,6 +32,24 @@ def test_a_stored_record_retrains_bit_identically_on_the_same_setup(store, share
     results = audit("full", results_dir=store, sample=2, seed=0, data_dir=shared_data_dir)
     assert [r.reproduced and r.bitwise for r in results] == [True, True]
     assert all("bit-identical (same torch, device and threads)" in r.line for r in results)
+
+
+def test_a_unification_record_is_drawn_and_retrained_by_its_own_trainer(store, shared_data_dir):
+    """Records of every kind of run are audited: the unification run (its own folder and trainer) reproduces bit
+    for bit, and tampering with its regression metric is caught."""
+    config = UnificationConfig(method="unified_mse_or", epochs=1, train_subset=256, test_subset=500, val_size=256,
+                               device="cpu")
+    train_and_store(config, profile="full", results_dir=store, data_dir=shared_data_dir)
+    assert len(audit("full", results_dir=store, sample=3, seed=0, data_dir=shared_data_dir)) == 3  # 2 + 1 stored
+    result, = audit("full", results_dir=store, hashes=[config.hash], data_dir=shared_data_dir)
+    assert result.reproduced and result.bitwise, result.line
+    path = record_path(config, "full", store)
+    record = json.loads(path.read_text())
+    metric = next(k for k, v in record["metrics"].items() if isinstance(v, float) and not k.endswith("seconds"))
+    record["metrics"][metric] += 1e-6
+    path.write_text(json.dumps(record))
+    result, = audit("full", results_dir=store, hashes=[config.hash], data_dir=shared_data_dir)
+    assert not result.reproduced and "NOT bit-identical" in result.line
 
 
 def test_a_tampered_record_does_not_reproduce_and_the_cli_exits_1(store, shared_data_dir, capsys):

@@ -1,7 +1,8 @@
 """``sigmse audit``: retrain stored records drawn at random and check that they reproduce.
 
 A committed result is only as good as the claim that it can be made again. :func:`audit` draws ``sample`` records
-of a profile from the store (with its own seeded generator, so an audit names which records it drew), retrains
+of a profile from the store, of every kind of run (:data:`sigmse.runs.experiments.RUN_KINDS`: the classification
+runs and the unification runs, each retrained by its own trainer) (with its own seeded generator, so an audit names which records it drew), retrains
 each from its stored config and compares:
 
 * **same setup** (the same torch version, device and processor as the record's provenance, with this process
@@ -25,10 +26,10 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from sigmse.checks import check_number
-from sigmse.config import config_from_dict
 from sigmse.provenance import run_provenance
+from sigmse.runs.experiments import RUN_KINDS, RunKind, run_kind
 from sigmse.runs.store import read_record
-from sigmse.train import resolve_device, train
+from sigmse.train import resolve_device
 
 __all__ = ["SPREAD_FACTOR", "MIN_TOLERANCE", "AuditResult", "comparable", "same_setup", "audit", "summary_line"]
 
@@ -66,23 +67,31 @@ class AuditResult:
     line: str
 
 
+_REPLICATE_KEYS = ("seed", "noise_seed", "device")  # what differs between replicates of one configuration
+
+
+def _replicate(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in _REPLICATE_KEYS}
+
+
+def _stored(kind: RunKind, profile: str, results_dir: Path) -> list[dict[str, Any]]:
+    """The readable records of ``kind`` under ``results_dir/profile``, checked as that kind's records are."""
+    folder = results_dir / profile / kind.config_type.record_folder
+    return [r for r in (read_record(p, kind.validate) for p in sorted(folder.glob("*.json"))) if r is not None]
+
+
 def _spread(config: Any, profile: str, results_dir: Path) -> float | None:
     """Standard deviation of the final test accuracy over the *other* stored seeds of ``config``'s configuration
     (the audited record itself is what is in question)."""
-    values = []
-    for path in sorted((results_dir / profile).glob("*.json")):
-        record = read_record(path)
-        if record is None or record["status"] != "ok" or record["hash"] == config.hash:
-            continue
-        other = dict(record["config"], seed=config.seed, noise_seed=config.noise_seed, device=config.device)
-        if other == config.to_dict():
-            values.append(record["metrics"]["test_acc"])
+    values = [record["metrics"]["test_acc"] for record in _stored(run_kind(config), profile, results_dir)
+              if record["status"] == "ok" and record["hash"] != config.hash
+              and record["metrics"].get("test_acc") is not None
+              and _replicate(record["config"]) == _replicate(config.to_dict())]
     return statistics.stdev(values) if len(values) >= 2 else None
 
 
-def _check(stored: Mapping[str, Any], rerun: Mapping[str, Any], profile: str, results_dir: Path,
+def _check(config: Any, stored: Mapping[str, Any], rerun: Mapping[str, Any], profile: str, results_dir: Path,
            bitwise: bool) -> AuditResult:
-    config = config_from_dict(stored["config"])
     if bitwise:
         ok = comparable(stored) == comparable(rerun)
         verdict = "bit-identical" if ok else "NOT bit-identical"
@@ -105,7 +114,8 @@ def _check(stored: Mapping[str, Any], rerun: Mapping[str, Any], profile: str, re
 
 def audit(profile: str, *, results_dir: str | Path = "results", sample: int = 3, seed: int = 0,
           data_dir: str | Path | None = None, hashes: Sequence[str] | None = None) -> list[AuditResult]:
-    """Retrain ``sample`` stored records of ``profile`` (drawn with ``seed``, or exactly ``hashes``) and compare.
+    """Retrain ``sample`` stored records of ``profile`` (drawn with ``seed`` from the records of every kind of run,
+    or exactly ``hashes``) and compare.
 
     Raises ``ValueError`` for a bad ``sample``/``seed``, an unknown hash, or a store with nothing to audit, before
     any training.
@@ -113,10 +123,10 @@ def audit(profile: str, *, results_dir: str | Path = "results", sample: int = 3,
     check_number("sample", sample, low=1, integer=True)
     check_number("seed", seed, low=0, integer=True)
     folder = Path(results_dir)
-    records = [r for r in (read_record(p) for p in sorted((folder / profile).glob("*.json"))) if r is not None]
-    records = [r for r in records if r["status"] in ("ok", "diverged")]
+    records = [(kind, r) for kind in RUN_KINDS for r in _stored(kind, profile, folder)
+               if r["status"] in ("ok", "diverged")]
     if hashes is not None:
-        known = {r["hash"]: r for r in records}
+        known = {r["hash"]: (kind, r) for kind, r in records}
         unknown = [h for h in hashes if h not in known]
         if unknown:
             raise ValueError(f"no stored record {unknown[0]!r} under {folder / profile}")
@@ -128,15 +138,15 @@ def audit(profile: str, *, results_dir: str | Path = "results", sample: int = 3,
     results = []
     threads = torch.get_num_threads()
     try:
-        for stored in chosen:
-            config = config_from_dict(stored["config"])
+        for kind, stored in chosen:
+            config = kind.from_dict(stored["config"])
             device = str(resolve_device(config.device))
             wanted = stored["provenance"].get("torch_threads")
             if wanted:
                 torch.set_num_threads(int(wanted))
             bitwise = same_setup(stored["provenance"], device)
-            rerun = train(config, data_dir=data_dir, progress=False)
-            results.append(_check(stored, rerun, profile, folder, bitwise))
+            rerun = kind.train(config, data_dir)
+            results.append(_check(config, stored, rerun, profile, folder, bitwise))
     finally:
         torch.set_num_threads(threads)
     return results

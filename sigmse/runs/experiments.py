@@ -28,13 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from sigmse.config import IdentifiedConfig, RunConfig
+from sigmse.config import IdentifiedConfig, RunConfig, config_from_dict
 from sigmse.runs import profiles
 from sigmse.runs.profiles import Profile, get_profile
 from sigmse.runs.protocol import Score, default_score, estimate_seconds, lr_group, report_configs, run_seconds
 from sigmse.runs.store import read_record, record_path, validate_record
 from sigmse.train import train
-from sigmse.unification.config import UnificationConfig, selection_configs, validation_score
+from sigmse.unification.config import (UnificationConfig, selection_configs, unification_config_from_dict,
+                                       validation_score)
 from sigmse.unification.train import train_unification, validate_unification_record
 
 __all__ = ["RunKind", "RUN_KINDS", "run_kind", "load_record", "Experiment", "EXPERIMENTS", "experiment_names",
@@ -52,13 +53,16 @@ class RunKind:
 
     ``train(config, data_dir)`` returns the trainer's result (``status``, ``history``, ``metrics``, ...);
     ``validate(record, expected_hash=...)`` lists a stored record's problems (:func:`sigmse.runs.store.read_record`);
-    ``record_fields`` go into every record of the kind (a unification record says which experiment it is).
+    ``record_fields`` go into every record of the kind (a unification record says which experiment it is);
+    ``from_dict`` rebuilds the config from a record's ``config`` (``sigmse audit`` retrains it). The records of a
+    kind live in ``<results>/<profile>/<config_type.record_folder>/``.
     """
 
     config_type: type
     train: Callable[[Any, str | Path | None], dict[str, Any]]
     validate: Callable[..., list[str]]
     record_fields: Mapping[str, Any]
+    from_dict: Callable[[Mapping[str, Any]], Any]
 
 
 def _train_run(config: RunConfig, data_dir: str | Path | None) -> dict[str, Any]:
@@ -69,8 +73,9 @@ def _train_unification(config: UnificationConfig, data_dir: str | Path | None) -
     return train_unification(config, data_dir)
 
 
-RUN_KINDS = (RunKind(RunConfig, _train_run, validate_record, {}),
-             RunKind(UnificationConfig, _train_unification, validate_unification_record, {"experiment": "unification"}))
+RUN_KINDS = (RunKind(RunConfig, _train_run, validate_record, {}, config_from_dict),
+             RunKind(UnificationConfig, _train_unification, validate_unification_record, {"experiment": "unification"},
+                     unification_config_from_dict))
 
 
 def run_kind(config: IdentifiedConfig) -> RunKind:
