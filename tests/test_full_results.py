@@ -1,18 +1,21 @@
 """The committed full-profile results in ``results/full/``: every record validates, is named by its config hash,
 was made with the full training and test sets under the full profile, and the folder stays compact; and once the
-sweep is complete, every run a chapter reads is there (``sigmse sweep --profile full --dry-run`` lists them)."""
+sweep is complete, every run a chapter reads is there (``sigmse sweep --profile full --dry-run`` lists them) and
+``make book`` (and the Pages workflow) build the full book by default."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from sigmse.runs.experiments import experiment_names, plan_stages
-from sigmse.runs.store import record_path, validate_record
+from sigmse.runs.experiments import RUN_KINDS, experiment_names, plan_stages
+from sigmse.runs.store import record_path
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = ROOT / "results" / "full"
-RECORDS = sorted(FULL.glob("*.json"))
+# every kind of run keeps its records in its own folder: results/full/ and results/full/unification/
+KIND_RECORDS = [(kind, sorted((FULL / kind.config_type.record_folder).glob("*.json"))) for kind in RUN_KINDS]
+RECORDS = [path for _, paths in KIND_RECORDS for path in paths]
 MAX_BYTES = 20_000_000  # the committed folder stays small enough to clone with the code
 needs_records = pytest.mark.skipif(not RECORDS, reason="no full-profile results committed yet")
 
@@ -20,15 +23,16 @@ needs_records = pytest.mark.skipif(not RECORDS, reason="no full-profile results 
 @needs_records
 def test_every_committed_record_validates_under_its_hash_with_full_data():
     problems = {}
-    for path in RECORDS:
-        record = json.loads(path.read_text())
-        found = validate_record(record, expected_hash=path.stem)
-        if record.get("profile") != "full":
-            found.append(f"profile {record.get('profile')!r}, not 'full'")
-        if record["config"].get("train_subset") is not None or record["config"].get("test_subset") is not None:
-            found.append("made on a subset")
-        if found:
-            problems[path.name] = found
+    for kind, paths in KIND_RECORDS:
+        for path in paths:
+            record = json.loads(path.read_text())
+            found = kind.validate(record, expected_hash=path.stem)
+            if record.get("profile") != "full":
+                found.append(f"profile {record.get('profile')!r}, not 'full'")
+            if record["config"].get("train_subset") is not None or record["config"].get("test_subset") is not None:
+                found.append("made on a subset")
+            if found:
+                problems[path.relative_to(FULL).as_posix()] = found
     assert not problems
 
 
@@ -38,13 +42,29 @@ def test_the_folder_stays_compact():
     assert size < MAX_BYTES, f"results/full/ holds {size / 1e6:.1f} MB"
 
 
-@needs_records
-def test_every_run_the_chapters_read_is_committed():
+def _runs_not_committed() -> tuple[int, int]:
+    """How many of the full profile's runs have no committed record, and how many runs it has in all."""
     first, second, waiting = plan_stages(experiment_names(), "full", results_dir=FULL.parent)
     missing = [c for c in first + second if not record_path(c, "full", FULL.parent).is_file()]
-    if missing or waiting:
-        pytest.skip(f"the full sweep is not complete: {len(missing) + waiting} of {len(first + second) + waiting} "
-                    "runs are not committed yet")
+    return len(missing) + waiting, len(first + second) + waiting
+
+
+@needs_records
+def test_every_run_the_chapters_read_is_committed():
+    missing, total = _runs_not_committed()
+    if missing:
+        pytest.skip(f"the full sweep is not complete: {missing} of {total} runs are not committed yet")
+
+
+@needs_records
+def test_once_the_sweep_is_complete_make_book_and_the_pages_workflow_build_the_full_book():
+    """The default flips when the evidence is there, not before: a fresh clone's `make book` would otherwise train
+    for hours (issue 12: the full book builds from the committed records)."""
+    missing, total = _runs_not_committed()
+    if missing:
+        pytest.skip(f"the full sweep is not complete: {missing} of {total} runs are not committed yet")
+    assert "PROFILE ?= full" in (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "make book PROFILE=quick" not in (ROOT / ".github" / "workflows" / "book.yml").read_text(encoding="utf-8")
 
 
 @needs_records
