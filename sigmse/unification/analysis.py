@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from sigmse.report import verdicts
+from sigmse.report.plots import figure
 from sigmse.runs import protocol
 from sigmse.unification.config import METHODS, UnificationConfig, unification_config_from_dict, validation_score
 
@@ -159,9 +160,8 @@ def unification_figure(table: pd.DataFrame, *, unit: str = "°") -> Any:
     The single-task references have one metric each, so they are lines: a vertical one at the classifier's
     accuracy and a horizontal one at the regressor's RMSE, each with a band of one std.
     """
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), facecolor="white")
+    fig, axes = figure(1, 1, (6.4, 4.4))
+    ax = axes[0, 0]
     markers = {"unified_mse": "o", "unified_mse_or": "s", "separate_heads": "D"}
     for method, marker in markers.items():
         if method in table.index:
@@ -179,8 +179,6 @@ def unification_figure(table: pd.DataFrame, *, unit: str = "°") -> Any:
     ax.set_ylabel(f"test RMSE of the angle ({unit})  ↓  better")
     ax.legend(fontsize="small", loc="best")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    plt.close(fig)
     return fig
 
 
