@@ -2,8 +2,8 @@
 
 A committed result is only as good as the claim that it can be made again. :func:`audit` draws ``sample`` records
 of a profile from the store, of every kind of run (:data:`sigmse.runs.experiments.RUN_KINDS`: the classification
-runs and the unification runs, each retrained by its own trainer) (with its own seeded generator, so an audit names which records it drew), retrains
-each from its stored config and compares:
+runs and the unification runs, each retrained by its own trainer), with its own seeded generator, so an audit names
+which records it drew; it retrains each from its stored config and compares:
 
 * **same setup** (the same torch version, device and processor as the record's provenance, with this process
   set to the record's torch thread count): the rerun must be *bit-identical*: every history entry, every point
@@ -27,7 +27,7 @@ import torch
 
 from sigmse.checks import check_number
 from sigmse.provenance import run_provenance
-from sigmse.runs.experiments import RUN_KINDS, RunKind, run_kind
+from sigmse.runs.experiments import RUN_KINDS, RunKind
 from sigmse.runs.store import read_record
 from sigmse.train import resolve_device
 
@@ -80,18 +80,20 @@ def _stored(kind: RunKind, profile: str, results_dir: Path) -> list[dict[str, An
     return [r for r in (read_record(p, kind.validate) for p in sorted(folder.glob("*.json"))) if r is not None]
 
 
-def _spread(config: Any, profile: str, results_dir: Path) -> float | None:
-    """Standard deviation of the final test accuracy over the *other* stored seeds of ``config``'s configuration
-    (the audited record itself is what is in question)."""
-    values = [record["metrics"]["test_acc"] for record in _stored(run_kind(config), profile, results_dir)
+def _spread(config: Any, stored: Sequence[Mapping[str, Any]]) -> float | None:
+    """Standard deviation of the final test accuracy over the *other* ``stored`` seeds of ``config``'s configuration
+    (the audited record itself is what is in question); ``stored``: the records of ``config``'s kind."""
+    values = [record["metrics"]["test_acc"] for record in stored
               if record["status"] == "ok" and record["hash"] != config.hash
               and record["metrics"].get("test_acc") is not None
               and _replicate(record["config"]) == _replicate(config.to_dict())]
     return statistics.stdev(values) if len(values) >= 2 else None
 
 
-def _check(config: Any, stored: Mapping[str, Any], rerun: Mapping[str, Any], profile: str, results_dir: Path,
+def _check(config: Any, stored: Mapping[str, Any], rerun: Mapping[str, Any], replicates: Sequence[Mapping[str, Any]],
            bitwise: bool) -> AuditResult:
+    """Compare the ``rerun`` of ``config`` with its ``stored`` record: bit for bit on the same setup, else its test
+    accuracy against the spread over ``replicates`` (the stored records of its kind, read once by :func:`audit`)."""
     if bitwise:
         ok = comparable(stored) == comparable(rerun)
         verdict = "bit-identical" if ok else "NOT bit-identical"
@@ -102,7 +104,7 @@ def _check(config: Any, stored: Mapping[str, Any], rerun: Mapping[str, Any], pro
         ok = stored["status"] == rerun["status"]
         return AuditResult(stored["hash"], ok, False, f"{stored['hash']} status {stored['status']} -> "
                                                       f"{rerun['status']} (another setup)")
-    spread = _spread(config, profile, results_dir)
+    spread = _spread(config, replicates)
     tolerance = MIN_TOLERANCE if spread is None else max(MIN_TOLERANCE, SPREAD_FACTOR * spread)
     ok = abs(after - before) <= tolerance
     return AuditResult(stored["hash"], ok, False,
@@ -146,7 +148,8 @@ def audit(profile: str, *, results_dir: str | Path = "results", sample: int = 3,
                 torch.set_num_threads(int(wanted))
             bitwise = same_setup(stored["provenance"], device)
             rerun = kind.train(config, data_dir)
-            results.append(_check(config, stored, rerun, profile, folder, bitwise))
+            replicates = [r for other, r in records if other is kind]
+            results.append(_check(config, stored, rerun, replicates, bitwise))
     finally:
         torch.set_num_threads(threads)
     return results
