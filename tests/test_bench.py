@@ -182,3 +182,32 @@ def test_command_prints_the_tables_and_where_the_json_went(tmp_path, monkeypatch
     out = capsys.readouterr().out
     assert "Training throughput" in out and f"written to {tmp_path}" in out
     assert len(list(tmp_path.glob("bench-*.json"))) == 1
+
+
+def test_command_with_a_profile_writes_the_record_that_profiles_book_reads(tmp_path, monkeypatch):
+    """``sigmse bench --profile P`` times P's epochs too and, without --out-dir, writes the record into
+    results/P/bench/, where the performance chapter of P's book looks first: the chapter then reads it
+    instead of measuring (how the committed full-profile record is made)."""
+    from sigmse.bench import chapter
+
+    monkeypatch.setitem(BENCH_SIZES, "smoke", TINY)
+    monkeypatch.chdir(tmp_path)
+    parser = argparse.ArgumentParser()
+    add_bench_arguments(parser)
+    args = parser.parse_args(["--size", "smoke", "--device", "cpu", "--profile", "smoke", "--synthetic",
+                              "--threads", "1"])
+    assert run_bench_command(args) == 0
+    [path] = (tmp_path / "results" / "smoke" / "bench").glob("bench-tiny-cpu-*.json")
+    assert PROFILE_SECTION in json.loads(path.read_text())
+    record, made_now = chapter.chapter_record("smoke", results_dir=tmp_path / "results", device="cpu")
+    assert not made_now and record["path"] == str(path)
+
+
+def test_command_with_an_unknown_profile_fails_before_measuring(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    parser = argparse.ArgumentParser()
+    add_bench_arguments(parser)
+    args = parser.parse_args(["--size", "smoke", "--device", "cpu", "--profile", "huge", "--synthetic"])
+    with pytest.raises(ValueError, match=r"unknown profile 'huge'; choose one of: smoke, quick, full, paper"):
+        run_bench_command(args)
+    assert not any(tmp_path.iterdir())

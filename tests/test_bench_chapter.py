@@ -44,8 +44,9 @@ def test_the_bench_size_follows_the_profile_unless_given():
 
 
 def test_chapter_record_reads_a_matching_record_and_measures_otherwise(record, tmp_path, monkeypatch):
-    """With no record of the chapter's parameters under <results_dir>/bench/ it measures (size, classes,
-    device, threads and profile passed on); with one it reads it; rerun measures anyway."""
+    """With no record of the chapter's parameters under <results_dir>/<profile>/bench/ it measures (size,
+    classes, device, threads and profile passed on); with one it reads it; another profile's folder, other
+    class counts or rerun measure anyway."""
     calls = []
 
     def fake_run_bench(size, device, out_dir, **options):
@@ -56,12 +57,13 @@ def test_chapter_record_reads_a_matching_record_and_measures_otherwise(record, t
     bench = replace(get_bench_size("smoke"), classes=(10, 100))
     assert chapter.chapter_record("smoke", results_dir=tmp_path, classes=[10, 100], threads=1) == ({"measured": True},
                                                                                                     True)
-    assert calls == [(bench, "cpu", tmp_path / "bench", {"data_dir": None, "threads": 1, "profile": "smoke"})]
-    (tmp_path / "bench").mkdir()
+    folder = tmp_path / "smoke" / "bench"
+    assert calls == [(bench, "cpu", folder, {"data_dir": None, "threads": 1, "profile": "smoke"})]
+    folder.mkdir(parents=True)
     stored = {**{k: v for k, v in record.items() if k != "path"}, "size": "smoke", "parameters": asdict(bench)}
-    (tmp_path / "bench" / "bench-smoke-cpu-0.json").write_text(json.dumps(stored))
+    (folder / "bench-smoke-cpu-0.json").write_text(json.dumps(stored))
     found, made_now = chapter.chapter_record("smoke", results_dir=tmp_path, classes=[10, 100])
-    assert not made_now and found["path"] == str(tmp_path / "bench" / "bench-smoke-cpu-0.json")
+    assert not made_now and found["path"] == str(folder / "bench-smoke-cpu-0.json")
     assert chapter.chapter_record("smoke", results_dir=tmp_path, classes=[10, 1000])[1]  # other class counts
     assert chapter.chapter_record("quick", results_dir=tmp_path, size="smoke", classes=[10, 100])[1]  # other profile
     assert chapter.chapter_record("smoke", results_dir=tmp_path, classes=[10, 100], rerun=True)[1]

@@ -110,6 +110,13 @@ def test_the_sweep_estimate_counts_what_is_stored_and_what_waits(tmp_path):
     assert after.stored == 1 and after.to_train == empty.to_train - 1 and after.seconds < empty.seconds
 
 
+@pytest.mark.parametrize(("seconds", "text"), [(0.0, "0 minutes"), (1499.0, "25 minutes"), (3599.0, "60 minutes"),
+                                              (3600.0, "1.0 hours"), (14_400.0, "4.0 hours")])
+def test_the_estimate_reads_in_minutes_under_an_hour_and_in_hours_above(seconds, text):
+    """A quick book's few minutes must not print as "0.0 hours"."""
+    assert experiments.SweepEstimate(1, 0, 0, seconds, "measured table").duration_text == text
+
+
 def test_waiting_reporting_runs_are_priced_by_their_group_and_a_shared_group_waits_once(tmp_path):
     """With nothing stored, each waiting reporting run has a stand-in: its group's first selection run with the
     reporting seed, which becomes the real run once the rate is chosen. The sweep estimate is the table's

@@ -68,6 +68,21 @@ def test_once_the_sweep_is_complete_make_book_and_the_pages_workflow_build_the_f
 
 
 @needs_records
+def test_once_the_sweep_is_complete_the_performance_chapter_has_a_committed_bench_record():
+    """The full book's performance page reads a CPU bench record from results/full/bench/ measured at its
+    parameters, instead of measuring one for minutes in every fresh clone (the 3-minute build of issue 12)."""
+    from sigmse.bench.chapter import chapter_bench_size
+    from sigmse.bench.run import latest_bench, profile_bench_dir
+
+    missing, total = _runs_not_committed()
+    if missing:
+        pytest.skip(f"the full sweep is not complete: {missing} of {total} runs are not committed yet")
+    folder = profile_bench_dir(FULL.parent, "full")
+    assert latest_bench(folder, size=chapter_bench_size("full"), device="cpu", profile="full") is not None, (
+        f"no record in {folder}: run `sigmse bench --size full --profile full --threads 1` on a quiet machine")
+
+
+@needs_records
 def test_every_committed_record_is_a_run_a_chapter_reads():
     """No stray records: each is a selection run, a reporting run, or (while its group's selection runs are still
     missing) a possible reporting run: a selection run's configuration with a reporting seed."""

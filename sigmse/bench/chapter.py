@@ -31,7 +31,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from sigmse.bench.run import (MAX_MLP_OVER_GEMM_FLOOR, PROFILE_SECTION, BenchSize, check_targets, get_bench_size,
-                              latest_bench, run_bench)
+                              latest_bench, profile_bench_dir, run_bench)
 from sigmse.report.plots import figure
 from sigmse.runs.experiments import SweepCosts, ThreadCosts, experiment_names, sweep_costs
 from sigmse.runs.profiles import get_profile
@@ -90,14 +90,15 @@ def chapter_record(profile: str, *, results_dir: str | Path, size: str | None = 
                    threads: int | None = None) -> tuple[dict[str, Any], bool]:
     """The bench record the chapter shows, and whether it was measured just now.
 
-    The newest record in ``<results_dir>/bench/`` measured with the parameters of
-    :func:`chapter_bench_size` on ``device`` (None: the profile's) with the profile's epochs; with none there,
-    or with ``rerun``, :func:`~sigmse.bench.run.run_bench` measures one (with ``threads`` torch threads) and
-    stores it there for the next build.
+    The newest record in ``<results_dir>/<profile>/bench/`` (:func:`~sigmse.bench.run.profile_bench_dir`)
+    measured with the parameters of :func:`chapter_bench_size` on ``device`` (None: the profile's) with the
+    profile's epochs; with none there, or with ``rerun``, :func:`~sigmse.bench.run.run_bench` measures one
+    (with ``threads`` torch threads) and stores it there for the next build. The full profile's record is
+    committed in ``results/full/bench/``; ``sigmse bench --size full --profile full --threads 1`` makes another.
     """
     bench = chapter_bench_size(profile, size, classes)
     device_type = resolve_device(device or get_profile(profile).device).type
-    out_dir = Path(results_dir) / "bench"
+    out_dir = profile_bench_dir(results_dir, profile)
     record = None if rerun else latest_bench(out_dir, size=bench, device=device_type, profile=profile)
     if record is not None:
         return record, False

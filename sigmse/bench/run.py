@@ -48,6 +48,7 @@ __all__ = [
     "check_targets",
     "run_bench",
     "latest_bench",
+    "profile_bench_dir",
     "format_table",
     "add_bench_arguments",
     "run_bench_command",
@@ -291,6 +292,15 @@ def _run_bench(bench: BenchSize, torch_device: torch.device, out_dir: Path, data
     return {**record, "path": str(path)}
 
 
+def profile_bench_dir(results_dir: str | Path, profile: str) -> Path:
+    """Where the bench records made for ``profile`` live: ``<results_dir>/<profile>/bench/``, beside the
+    profile's experiment records. A profile whose records are committed (``full``, ``paper``) thereby commits
+    the record its book's performance chapter shows, so that the book builds without measuring; the records
+    of ``quick`` and ``smoke`` stay build outputs, git-ignored with the rest of their folders."""
+    get_profile(profile)  # ValueError listing the profiles
+    return Path(results_dir) / profile / "bench"
+
+
 def latest_bench(out_dir: str | Path = "results/bench", *, size: str | BenchSize | None = None,
                  device: str | None = None, profile: str | None = None) -> dict[str, Any] | None:
     """The newest bench record in ``out_dir``, or ``None``; only those of ``size``, ``device`` type and ``profile``
@@ -381,7 +391,11 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", default="full",
                         help=f"one of: {', '.join(BENCH_SIZES)} (default: full; ci: under a minute on 2 CPU cores)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    parser.add_argument("--out-dir", default="results/bench", help="where the JSON goes (default: results/bench)")
+    parser.add_argument("--profile",
+                        help="also time an epoch of each dataset of this profile, as its experiments train them; "
+                             "the record is then the one that profile's book shows (with --size matching it)")
+    parser.add_argument("--out-dir", help="where the JSON goes (default: results/<profile>/bench with --profile, "
+                                          "else results/bench)")
     parser.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
     parser.add_argument("--synthetic", action="store_true",
                         help="random images of each dataset's shape instead of the data root")
@@ -389,9 +403,14 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
-    """``sigmse bench``: run, print the tables and where the JSON went; 0 whether or not the targets are met."""
-    record = run_bench(args.size, args.device, args.out_dir, data_dir=args.data_dir,
-                       synthetic=args.synthetic, threads=args.threads, progress=True)
+    """``sigmse bench``: run, print the tables and where the JSON went; 0 whether or not the targets are met.
+    An unknown ``--profile``, size or device is a ``ValueError`` before anything is measured."""
+    if args.out_dir is not None:
+        out_dir = Path(args.out_dir)
+    else:
+        out_dir = Path("results/bench") if args.profile is None else profile_bench_dir("results", args.profile)
+    record = run_bench(args.size, args.device, out_dir, data_dir=args.data_dir, synthetic=args.synthetic,
+                       threads=args.threads, progress=True, profile=args.profile)
     print(format_table(record))
     print(f"\nwritten to {record['path']} in {record['wall_seconds']:.0f} s")
     return 0

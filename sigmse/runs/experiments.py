@@ -365,6 +365,14 @@ class SweepEstimate:
     def to_train(self) -> int:
         return self.listed - self.stored + self.waiting
 
+    @property
+    def duration_text(self) -> str:
+        """The estimate for a person: minutes under an hour (a quick book's 0.2 hours reads as nothing), else
+        hours to one decimal."""
+        if self.seconds < 3600:
+            return f"{self.seconds / 60:.0f} minutes"
+        return f"{self.seconds / 3600:.1f} hours"
+
 
 def estimate_sweep(names: Sequence[str], profile: str | Profile, *, results_dir: str | Path,
                    **options: Any) -> SweepEstimate:

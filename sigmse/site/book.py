@@ -185,7 +185,7 @@ def _run_chapter_sweep(tasks: list[dict], core: dict[str, Any], **executor_optio
         estimate = estimate_sweep(names, core["profile"], **options)
         if estimate.to_train:  # said before the work starts: a full-profile book may have hours of it
             print(f"{estimate.to_train} of the {estimate.total} runs the chapters read are not stored and train now: "
-                  f"about {estimate.seconds / 3600:.1f} hours of a machine like this one, one run at a time "
+                  f"about {estimate.duration_text} of a machine like this one, one run at a time "
                   f"(per-epoch costs from the {estimate.source})", file=sys.stderr)
         sweep_stages(names, core["profile"], run, **options)
 
