@@ -46,7 +46,7 @@ from sigmse.seeds import stream_seed
 from sigmse.data.splits import subset_indices, validation_split
 
 __all__ = ["resolve_device", "DeviceData", "prepare_data", "train", "evaluate_logits", "evaluation_steps",
-           "TrainingRun", "train_epoch"]
+           "EpochSums", "TrainingRun", "ClassificationRun", "train_epoch", "synchronized_time"]
 
 EVAL_BATCH = 2048  # evaluation batch size: large, since no activations are kept for backward
 SPLIT_SEED = 0  # the validation split and training subset are the same for every run
@@ -220,7 +220,7 @@ def evaluation_steps(steps_per_epoch: int, evals_per_epoch: int) -> list[int]:
     return sorted({-(-k * steps_per_epoch // evals_per_epoch) for k in range(1, evals_per_epoch + 1)})
 
 
-class _EpochSums:
+class EpochSums:
     """Per-step statistics of an epoch kept on the device and reduced once at its end: no host sync per step.
 
     A step costs one kernel here (its argmax, written into the epoch's prediction buffer); the batch
@@ -259,8 +259,8 @@ class _EpochSums:
 
 class TrainingRun:
     """A model, its optimiser, its learning-rate schedule (if any) and its batch-order generator: what
-    :func:`train_epoch` steps. :func:`train` builds one from a :class:`~sigmse.config.RunConfig` (:class:`_Run`),
-    :func:`sigmse.unification.train.train_unification` one for a unification run.
+    :func:`train_epoch` steps. :func:`train` builds one from a :class:`~sigmse.config.RunConfig`
+    (:class:`ClassificationRun`), :func:`sigmse.unification.train.train_unification` one for a unification run.
 
     A subclass says what a batch's loss is (:meth:`batch_loss`) and adds each step's statistics to the epoch's
     ``sums``, which the loop hands it and never reads. ``generator`` (seeded with ``seed``) draws the batch order
@@ -304,19 +304,20 @@ def train_epoch(run: TrainingRun, sums: Any, evaluate: Callable[[int, float], No
     """
     run.model.train()
     mid_epoch = set(evaluation_steps(run.steps_per_epoch, evals_per_epoch)[:-1])
-    seconds, segment_start = 0.0, _synchronized_time(run.device)
+    seconds, segment_start = 0.0, synchronized_time(run.device)
     order = torch.randperm(run.n_train, device=run.device, generator=run.generator)
     for step, start in enumerate(range(0, run.n_train, run.batch_size), start=1):
         run.step(order[start:start + run.batch_size], start, sums)
         if evaluate is not None and step in mid_epoch:
-            seconds += _synchronized_time(run.device) - segment_start
+            seconds += synchronized_time(run.device) - segment_start
             evaluate(step, seconds)
-            segment_start = _synchronized_time(run.device)
-    return order, seconds + _synchronized_time(run.device) - segment_start
+            segment_start = synchronized_time(run.device)
+    return order, seconds + synchronized_time(run.device) - segment_start
 
 
-class _Run(TrainingRun):
-    """One :func:`train` run: its model, loss, optimiser and schedule, built from its config.
+class ClassificationRun(TrainingRun):
+    """One :func:`train` run: its model, loss, optimiser and schedule, built from its config (also what
+    :func:`sigmse.bench.measures.step_phases` times phase by phase).
 
     The global RNG is seeded with ``config.seed`` just before the model is built (its initialisation).
     """
@@ -338,7 +339,7 @@ class _Run(TrainingRun):
         """Logits of ``images`` in evaluation mode (the model stays in it)."""
         return evaluate_logits(self.model, images, self.autocast)
 
-    def batch_loss(self, index: torch.Tensor, start: int, sums: _EpochSums) -> torch.Tensor:
+    def batch_loss(self, index: torch.Tensor, start: int, sums: EpochSums) -> torch.Tensor:
         """The loss of the (augmented) training examples ``index``; its statistics go to ``sums``.
 
         ``index_select`` gathers the batch (about three times faster on a CPU than indexing with a tensor).
@@ -359,21 +360,21 @@ class _Run(TrainingRun):
         return loss
 
 
-def _curve_point(run: _Run, step: int, train_seconds: float, val_acc: float | None) -> dict[str, Any]:
+def _curve_point(run: ClassificationRun, step: int, train_seconds: float, val_acc: float | None) -> dict[str, Any]:
     """One entry of ``result["curve"]``: validation accuracy after ``step`` optimizer steps in all."""
     return {"step": step, "epoch": step / run.steps_per_epoch, "train_seconds": train_seconds, "val_acc": val_acc}
 
 
-def _mid_epoch_val_acc(run: _Run) -> float | None:
+def _mid_epoch_val_acc(run: ClassificationRun) -> float | None:
     """Validation accuracy now, back in training mode after; ``None`` without a split or on non-finite logits."""
     logits = run.logits(run.data.val_images)
     run.model.train()
     return _accuracy(logits, run.data.val_labels) if bool(torch.isfinite(logits).all()) else None
 
 
-def _train_epoch(run: _Run, epoch: int, seconds_before: float,
+def _train_epoch(run: ClassificationRun, epoch: int, seconds_before: float,
                  curve: list[dict[str, Any]]) -> tuple[dict[str, float], float]:
-    """Train one epoch; return its statistics (:meth:`_EpochSums.totals`) and training seconds (evaluation excluded).
+    """Train one epoch; return its statistics (:meth:`EpochSums.totals`) and training seconds (evaluation excluded).
 
     Appends to ``curve`` the validation accuracy at every evaluation step but the epoch's last, which
     :func:`train` measures with the per-epoch evaluation.
@@ -382,13 +383,13 @@ def _train_epoch(run: _Run, epoch: int, seconds_before: float,
         point_step = epoch * run.steps_per_epoch + step
         curve.append(_curve_point(run, point_step, seconds_before + seconds, _mid_epoch_val_acc(run)))
 
-    sums = _EpochSums(run.n_train, run.device)
+    sums = EpochSums(run.n_train, run.device)
     order, seconds = train_epoch(run, sums, evaluate, run.config.evals_per_epoch)
     flipped = run.data.train_flipped[order] if run.noisy_labels else None
     return sums.totals(run.data.train_labels[order], flipped), seconds
 
 
-def _epoch_record(run: _Run, epoch: int, sums: dict[str, float], seconds: float, val_logits: torch.Tensor,
+def _epoch_record(run: ClassificationRun, epoch: int, sums: dict[str, float], seconds: float, val_logits: torch.Tensor,
                   test_logits: torch.Tensor) -> dict[str, Any]:
     """The history entry of an epoch; without accuracies (and ``train_loss`` ``None`` if non-finite) if it diverged."""
     data, n_train = run.data, len(run.data.train_labels)
@@ -437,7 +438,7 @@ def _calibration_metrics(config: RunConfig, data: DeviceData, val_logits: torch.
     return metrics
 
 
-def _noisy_test_metrics(run: _Run) -> dict[str, float | None]:
+def _noisy_test_metrics(run: ClassificationRun) -> dict[str, float | None]:
     """Test accuracy on inputs with Gaussian noise of each of ``config.test_input_sigmas``."""
     data, metrics = run.data, {}
     generator = torch.Generator(device=run.device).manual_seed(
@@ -469,7 +470,7 @@ def train(config: RunConfig, *, data_dir: str | Path | None = None, progress: bo
     started = time.perf_counter()
     data = prepare_data(config, device, data_dir, dataset)
     setup_seconds = time.perf_counter() - started
-    run = _Run(config, data, device)
+    run = ClassificationRun(config, data, device)
 
     history: list[dict[str, Any]] = []
     curve: list[dict[str, Any]] = []
@@ -511,7 +512,7 @@ def train(config: RunConfig, *, data_dir: str | Path | None = None, progress: bo
     return {"status": status, "history": history, "curve": curve, "metrics": metrics}
 
 
-def _synchronized_time(device: torch.device) -> float:
+def synchronized_time(device: torch.device) -> float:
     """Wall-clock seconds after the device has finished its queued work."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)

@@ -114,12 +114,16 @@ def test_history_frame_long_format():
     assert history.loc[history["loss"] == "sigmoid_mse", "train_acc_flipped"].iloc[0] == 0.1
 
 
-def test_provenance_line():
+def test_provenance_line_names_runs_profiles_machines_commits_and_dates():
+    """One line per record set; without the profile when the caller has already named it (the book's top bar)."""
     records = [_record(), _record(seed=1, status="diverged",
                                   provenance={"git_commit": "1234567890", "git_dirty": True, "device_name": "H100",
                                               "torch_version": "2.9", "date": "2026-01-05T00:00:00+00:00"})]
     assert analysis.provenance_line(records) == (
         "2 runs (1 diverged), profile quick, device(s) CPU, H100, sigmse commit(s) 1234567+dirty, abcdef1, "
+        "torch 2.9, made 2026-01-02 to 2026-01-05")
+    assert analysis.provenance_line(records, with_profile=False) == (
+        "2 runs (1 diverged), device(s) CPU, H100, sigmse commit(s) 1234567+dirty, abcdef1, "
         "torch 2.9, made 2026-01-02 to 2026-01-05")
     assert analysis.provenance_line([]) == "0 runs"
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, replace
 import pytest
 import torch
 
-from sigmse.bench.measures import PROFILE_EPOCH_LOSSES
+from sigmse.bench.measures import PROFILE_EPOCH_LOSSES, STEP_PHASES
 from sigmse.bench.run import (BENCH_SIZES, MAX_MLP_OVER_GEMM_FLOOR, PROFILE_SECTION, SCHEMA, SECTIONS, TARGETS,
                               BenchSize, add_bench_arguments, check_targets, format_table, get_bench_size, latest_bench,
                               run_bench, run_bench_command)
@@ -57,6 +57,23 @@ def test_throughput_rows_compare_each_naive_loop_with_the_trainer(tiny_record):
         assert naive_row["data_class"] == "ArrayImageDataset"  # synthetic data: no files for torchvision
         assert naive_row["speedup"] == pytest.approx(sigmse_row["images_per_s"] / naive_row["images_per_s"])
         assert sigmse_row["speedup"] is None
+
+
+def test_step_phase_rows_add_up_to_the_whole_step_and_its_ratio_to_the_floor(tiny_record):
+    rows = tiny_record[0]["step_phases"]
+    assert [r["phase"] for r in rows] == [phase for phase, _ in STEP_PHASES] + ["whole step"]
+    *phases, whole = rows
+    assert whole["seconds_per_step"] == pytest.approx(sum(r["seconds_per_step"] for r in phases))
+    assert whole["over_gemm_floor"] == pytest.approx(sum(r["over_gemm_floor"] for r in phases))
+    assert sum(r["share_of_step"] for r in phases) == pytest.approx(1.0)
+    # the matrix products belong to the forward and backward phases alone, and add up to the whole floor
+    products = {r["phase"]: r["gemm_seconds_per_step"] for r in phases}
+    assert products["zero_grad"] == products["optimizer step"] == products["schedule step"] == 0.0
+    assert whole["gemm_seconds_per_step"] == pytest.approx(products["batch, forward and loss"] + products["backward"])
+    for row in rows:
+        assert row["beyond_gemm_seconds_per_step"] == pytest.approx(row["seconds_per_step"]
+                                                                    - row["gemm_seconds_per_step"])
+        assert (row["dataset"], row["model"], row["steps_per_pass"], row["passes"]) == ("mnist", "mlp", 2, 1)
 
 
 def test_loss_rows_cover_every_loss_at_every_class_count(tiny_record):

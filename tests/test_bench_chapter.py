@@ -94,6 +94,20 @@ def test_throughput_values_quote_the_rows_of_each_network(record):
     _render(chapter.throughput_figure(record))
 
 
+def test_step_phase_table_and_values_quote_the_phase_rows(record):
+    rows = {r["phase"]: r for r in record["step_phases"]}
+    table = chapter.step_phase_table(record).set_index("phase")
+    assert list(table.index) == list(rows)
+    assert table.loc["backward", "microseconds_per_step"] == pytest.approx(rows["backward"]["seconds_per_step"] * 1e6)
+    assert table.loc["whole step", "over_gemm_floor"] == rows["whole step"]["over_gemm_floor"]
+    values = chapter.step_phase_values(record)
+    assert values["phase_optimizer_us"] == pytest.approx(rows["optimizer step"]["seconds_per_step"] * 1e6)
+    assert values["phase_floor_us"] == pytest.approx(rows["whole step"]["gemm_seconds_per_step"] * 1e6)
+    assert values["phase_without_optimizer_over_floor"] == pytest.approx(
+        rows["whole step"]["over_gemm_floor"] - rows["optimizer step"]["over_gemm_floor"])
+    assert (values["phase_steps"], values["phase_passes"]) == (2, 1)
+
+
 def test_loss_step_and_solver_values_at_the_smallest_and_largest_class_count(record):
     steps = {(r["loss"], r["classes"]): r for r in record["loss_steps"]}
     values = chapter.loss_step_values(record)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from sigmse.bench.measures import (check_positive, epoch_scaling, gemm_floor_step, loss_step_times,
-                                   output_reset_solver, synthetic_dataset, training_throughput)
+from sigmse.bench.measures import (check_positive, epoch_scaling, gemm_floor_products, gemm_floor_step,
+                                   loss_step_times, output_reset_solver, step_phases, synthetic_dataset, timed_step,
+                                   training_throughput)
 
 
 def test_exact_solver_and_fifty_alternating_steps_agree_at_ten_classes():
@@ -85,6 +86,46 @@ def test_gemm_floor_runs_the_matrix_products_autograd_runs_for_the_linear_layers
     else:  # and each convolution's im2col lowering: (N H W, C_in k k) x (C_in k k, C_out)
         assert ("aten::addmm", [[32], [16 * 28 * 28, 9], [9, 32]]) in floor
         assert len(floor) == len(autograd) + 2 + 3  # the first conv needs no input gradient
+
+
+def test_the_floor_splits_into_the_forward_products_and_the_backward_ones():
+    import torch
+
+    passes = gemm_floor_products("mlp", (1, 28, 28), 10, 16, device=torch.device("cpu"))
+    forward, backward = _matrix_products(passes["forward"]), _matrix_products(passes["backward"])
+    assert [name for name, _ in forward] == ["aten::addmm"] * 3 and [name for name, _ in backward] == ["aten::mm"] * 5
+    assert sorted(forward + backward) == _matrix_products(gemm_floor_step("mlp", (1, 28, 28), 10, 16,
+                                                                          device=torch.device("cpu")))
+
+
+@pytest.mark.parametrize("loss", ["softmax_ce", "sigmoid_mse_or"])
+def test_a_timed_step_is_the_trainers_step(loss):
+    """The phases timed by step_phases are TrainingRun.step's calls: two runs of one seed, one stepped by each,
+    end with equal parameters and optimizer state, bit for bit."""
+    import torch
+
+    from sigmse.config import RunConfig
+    from sigmse.train import ClassificationRun, EpochSums, prepare_data
+
+    config = RunConfig(dataset="mnist", model="mlp", loss=loss, lr=1e-2, batch_size=32, epochs=2, train_subset=128,
+                       val_size=0, test_subset=32, seed=3, device="cpu", schedule="cosine")
+    data = prepare_data(config, torch.device("cpu"), dataset=synthetic_dataset("mnist", 128))
+    runs = [ClassificationRun(config, data, torch.device("cpu")) for _ in range(2)]
+    sums = [EpochSums(128, torch.device("cpu")) for _ in runs]
+    for start in range(0, 128, 32):
+        index = torch.arange(start, start + 32)
+        runs[0].step(index, start, sums[0])
+        seconds = timed_step(runs[1], index, start, sums[1])
+        assert len(seconds) == 5 and all(s >= 0 for s in seconds)
+    for mine, theirs in zip(runs[0].model.parameters(), runs[1].model.parameters()):
+        assert torch.equal(mine, theirs)
+    assert runs[0].optimizer.param_groups[0]["lr"] == runs[1].optimizer.param_groups[0]["lr"] != 1e-2
+    assert torch.equal(sums[0].predictions, sums[1].predictions)
+
+
+def test_step_phases_rejects_a_bad_count_before_training():
+    with pytest.raises(ValueError, match="repeats must be an integer >= 1, got 0"):
+        step_phases(device="cpu", repeats=0, data=synthetic_dataset("mnist", 8))
 
 
 def test_throughput_rows_carry_the_measured_ratio_to_the_gemm_floor():

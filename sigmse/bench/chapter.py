@@ -4,7 +4,8 @@ The chapter shows a single :func:`sigmse.bench.run.run_bench` record, made for t
 :func:`chapter_record` reads the newest stored one measured at the same parameters, or measures one. This
 module turns that record into what the page shows, section by section, so that the notebook only calls it:
 
-1. training throughput: :func:`throughput_table`, :func:`throughput_figure`, :func:`throughput_values`;
+1. training throughput: :func:`throughput_table`, :func:`throughput_figure`, :func:`throughput_values`; and the
+   MNIST MLP trainer's step phase by phase: :func:`step_phase_table`, :func:`step_phase_values`;
 2. one loss step, time and memory: :func:`loss_step_table`, :func:`loss_step_figure`, :func:`loss_step_values`;
 3. the Output Reset solver and its share of a training step: :func:`solver_table`, :func:`solver_figure`,
    :func:`solver_values`;
@@ -47,6 +48,8 @@ __all__ = [
     "throughput_table",
     "throughput_figure",
     "throughput_values",
+    "step_phase_table",
+    "step_phase_values",
     "loss_step_table",
     "loss_step_figure",
     "loss_step_values",
@@ -176,6 +179,38 @@ def throughput_values(record: dict[str, Any]) -> dict[str, Any]:
             f"over_floor_naive0_{case}": rows.loc["naive, num_workers=0", "over_gemm_floor"],
             f"floor_ips_{case}": rows.loc["sigmse", "gemm_floor_images_per_s"],
         })
+    return values
+
+
+def step_phase_table(record: dict[str, Any]) -> pd.DataFrame:
+    """One row per phase of the MNIST MLP trainer's step, then the whole step: microseconds per step, its share,
+    the microseconds of the matrix products it runs (the GEMM floor's pass), what it spends beyond them, and its
+    time over the whole floor's."""
+    rows = pd.DataFrame(record["step_phases"])
+    table = rows[["phase"]].assign(**{column.replace("seconds", "microseconds"): rows[column] * 1e6 for column in
+                                      ("seconds_per_step", "gemm_seconds_per_step", "beyond_gemm_seconds_per_step")})
+    return table.assign(share_of_step=rows["share_of_step"], over_gemm_floor=rows["over_gemm_floor"])[
+        ["phase", "microseconds_per_step", "share_of_step", "gemm_microseconds_per_step",
+         "beyond_gemm_microseconds_per_step", "over_gemm_floor"]]
+
+
+def step_phase_values(record: dict[str, Any]) -> dict[str, Any]:
+    """``phase_<key>_us`` (microseconds per step), ``phase_<key>_beyond_us`` and ``phase_<key>_over_floor`` for
+    the forward, backward and optimizer phases and the whole step (key ``forward``, ``backward``, ``optimizer``,
+    ``step``), ``phase_floor_us`` (the whole GEMM floor's), ``phase_without_optimizer_over_floor`` (the step
+    less its optimizer phase, over the floor), ``phase_steps`` and ``phase_passes``."""
+    rows = {row["phase"]: row for row in record["step_phases"]}
+    keys = {"forward": "batch, forward and loss", "backward": "backward", "optimizer": "optimizer step",
+            "step": "whole step"}
+    values: dict[str, Any] = {"phase_floor_us": rows["whole step"]["gemm_seconds_per_step"] * 1e6,
+                              "phase_steps": rows["whole step"]["steps_per_pass"],
+                              "phase_passes": rows["whole step"]["passes"],
+                              "phase_without_optimizer_over_floor": (rows["whole step"]["over_gemm_floor"]
+                                                                     - rows["optimizer step"]["over_gemm_floor"])}
+    for key, phase in keys.items():
+        values.update({f"phase_{key}_us": rows[phase]["seconds_per_step"] * 1e6,
+                       f"phase_{key}_beyond_us": rows[phase]["beyond_gemm_seconds_per_step"] * 1e6,
+                       f"phase_{key}_over_floor": rows[phase]["over_gemm_floor"]})
     return values
 
 

@@ -1,4 +1,4 @@
-"""The four measurements of ``sigmse bench``, and how they are timed.
+"""The measurements of ``sigmse bench``, and how they are timed.
 
 1. :func:`training_throughput`: images per second of :func:`sigmse.train.train` (data resident on the
    device, ``randperm`` slices, batched augmentation) against the usual hand-written loop
@@ -10,6 +10,7 @@
    softmax cross-entropy, and the bytes each loss saves for backward.
 3. :func:`output_reset_solver`: the exact Output Reset solver against the original alternating procedure
    (time, largest disagreement of the targets) and the solver's share of a whole training step.
+   :func:`step_phases` splits the trainer's step into its phases beside the matrix products each runs.
 4. :func:`epoch_scaling`: seconds per epoch of the trainer as the training set grows.
 5. :func:`profile_epochs`: seconds per epoch of every dataset of a profile, with the model, batch size,
    augmentation and training subset its experiments train with, per loss.
@@ -47,14 +48,19 @@ from sigmse.models import get_model
 from sigmse.bench.naive_loop import NaiveLoop, naive_dataset
 from sigmse.losses.output_reset import output_reset
 from sigmse.runs.profiles import base_config, get_profile
-from sigmse.train import resolve_device, train
+from sigmse.train import (ClassificationRun, EpochSums, TrainingRun, prepare_data, resolve_device, synchronized_time,
+                          train)
 
 __all__ = [
     "BASELINE_LOSS",
     "check_positive",
     "synthetic_dataset",
+    "gemm_floor_products",
     "gemm_floor_step",
     "training_throughput",
+    "STEP_PHASES",
+    "timed_step",
+    "step_phases",
     "loss_step_times",
     "output_reset_solver",
     "epoch_seconds",
@@ -169,44 +175,56 @@ def _layer_products(model: nn.Module, images: Tensor) -> list[tuple[str, tuple[i
     return found
 
 
-def gemm_floor_step(model_name: str, image_shape: tuple[int, int, int], num_classes: int, batch: int, *,
-                    device: torch.device, seed: int = 0) -> Callable[[], None]:
-    r"""One training step's matrix products of ``model_name`` at ``batch`` images, and nothing else.
+def gemm_floor_products(model_name: str, image_shape: tuple[int, int, int], num_classes: int, batch: int, *,
+                        device: torch.device, seed: int = 0) -> dict[str, Callable[[], None]]:
+    r"""One training step's matrix products of ``model_name`` at ``batch`` images, and nothing else:
+    ``{"forward": ..., "backward": ...}``, each running its pass's products once.
 
     For every linear layer (input ``x``: ``(B, in)``, weight ``W``: ``(out, in)``, output gradient ``g``:
-    ``(B, out)``) the step runs
-
-    .. math::
-        y = b + x W^\top \quad (\text{addmm}), \qquad
-        \nabla W = g^\top x, \qquad \nabla x = g W \quad (\text{mm}),
-
-    without :math:`\nabla x` for the first layer, exactly the products autograd runs for ``nn.Linear``.
+    ``(B, out)``) the forward pass runs :math:`y = b + x W^\top` (addmm) and the backward pass
+    :math:`\nabla W = g^\top x` and :math:`\nabla x = g W` (mm), without :math:`\nabla x` for the first layer:
+    exactly the products autograd runs for ``nn.Linear``.
     A convolution contributes the same three products of its im2col lowering (``rows = N H_out W_out``,
     ``inner = C_in k_h k_w``), once per group. That is the same arithmetic, not what oneDNN's direct
     convolutions run (they can be faster than those products), so for a conv net the ratio to it compares
-    the step with plain matrix products rather than bounding it from below. Everything else of a step (data, activations, loss, bias gradients, optimizer)
-    is left out: a trainer's time over this floor is what it spends beyond its matrix products.
+    the step with plain matrix products rather than bounding it from below. Everything else of a step (data,
+    activations, loss, bias gradients, optimizer) is left out: a trainer's time over this floor is what it spends
+    beyond its matrix products.
     Operands are random tensors of the shapes one forward of the real model shows (found with forward
     hooks), made once; the products write new outputs every call, as autograd does.
     """
     torch.manual_seed(seed)
     model = get_model(model_name, image_shape, num_classes).to(device)
     products = _layer_products(model, torch.randn(batch, *image_shape, device=device))
-    calls: list[Callable[[], Tensor]] = []
+    calls: dict[str, list[Callable[[], Tensor]]] = {"forward": [], "backward": []}
     for _kind, (rows, inner, outputs, groups), bias, input_grad in products:
         for _ in range(groups):
             x, weight = torch.randn(rows, inner, device=device), torch.randn(outputs, inner, device=device)
             grad = torch.randn(rows, outputs, device=device)
             b = torch.randn(outputs, device=device)
-            calls.append((lambda x=x, w=weight, b=b: torch.addmm(b, x, w.t())) if bias else
-                         (lambda x=x, w=weight: torch.mm(x, w.t())))
-            calls.append(lambda x=x, g=grad: torch.mm(g.t(), x))  # weight gradient, (out, inner)
+            calls["forward"].append((lambda x=x, w=weight, b=b: torch.addmm(b, x, w.t())) if bias else
+                                    (lambda x=x, w=weight: torch.mm(x, w.t())))
+            calls["backward"].append(lambda x=x, g=grad: torch.mm(g.t(), x))  # weight gradient, (out, inner)
             if input_grad:
-                calls.append(lambda w=weight, g=grad: torch.mm(g, w))  # input gradient, (rows, inner)
+                calls["backward"].append(lambda w=weight, g=grad: torch.mm(g, w))  # input gradient, (rows, inner)
+
+    def run_all(pass_calls: list[Callable[[], Tensor]]) -> Callable[[], None]:
+        def run() -> None:
+            for call in pass_calls:
+                call()
+        return run
+
+    return {name: run_all(pass_calls) for name, pass_calls in calls.items()}
+
+
+def gemm_floor_step(model_name: str, image_shape: tuple[int, int, int], num_classes: int, batch: int, *,
+                    device: torch.device, seed: int = 0) -> Callable[[], None]:
+    """The forward and then the backward products of :func:`gemm_floor_products`: a whole step's, once."""
+    passes = gemm_floor_products(model_name, image_shape, num_classes, batch, device=device, seed=seed)
 
     def step() -> None:
-        for call in calls:
-            call()
+        passes["forward"]()
+        passes["backward"]()
 
     return step
 
@@ -303,6 +321,96 @@ def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: s
     for naive_row in rows[1:]:
         naive_row["speedup"] = rows[0]["images_per_s"] / naive_row["images_per_s"]
     return rows
+
+
+# ------------------------------------------------------------------------------- 1b. where a trainer step's time goes
+
+
+STEP_PHASES: tuple[tuple[str, str | None], ...] = (
+    ("batch, forward and loss", "forward"),  # index_select, (augmentation,) the model, the loss, one argmax
+    ("zero_grad", None),
+    ("backward", "backward"),
+    ("optimizer step", None),
+    ("schedule step", None),
+)
+"""The phases of :meth:`sigmse.train.TrainingRun.step` in order, each with the pass of
+:func:`gemm_floor_products` whose matrix products it runs (``None``: none)."""
+
+
+def timed_step(run: TrainingRun, index: Tensor, start: int, sums: Any) -> list[float]:
+    """:meth:`TrainingRun.step <sigmse.train.TrainingRun.step>` on ``index``, the same calls in the same order,
+    returning the seconds of each of :data:`STEP_PHASES` (synchronised on a GPU)."""
+    clock = [synchronized_time(run.device)]
+    loss = run.batch_loss(index, start, sums)
+    clock.append(synchronized_time(run.device))
+    run.optimizer.zero_grad(set_to_none=True)
+    clock.append(synchronized_time(run.device))
+    loss.backward()
+    clock.append(synchronized_time(run.device))
+    run.optimizer.step()
+    clock.append(synchronized_time(run.device))
+    if run.scheduler is not None:
+        run.scheduler.step()
+    clock.append(synchronized_time(run.device))
+    return [end - begin for begin, end in zip(clock, clock[1:])]
+
+
+def step_phases(dataset: str = "mnist", model: str = "mlp", *, device: str | torch.device | None = None,
+                steps: int = 100, repeats: int = 5, batch_size: int = 128, loss: str = BASELINE_LOSS,
+                lr: float = 1e-3, data: Dataset | None = None, data_dir: str | Path | None = None,
+                seed: int = 0) -> list[dict[str, Any]]:
+    """Where a training step of the sigmse trainer spends its time, phase by phase, beside the matrix products
+    each phase runs: what :func:`training_throughput`'s ``over_gemm_floor`` is made of.
+
+    The trainer's own run (:class:`sigmse.train.TrainingRun`, built from the same config as in
+    :func:`training_throughput`) takes ``1 + repeats`` passes of ``steps`` steps through :func:`timed_step`,
+    each pass followed by ``steps`` forward and ``steps`` backward passes of :func:`gemm_floor_products`, timed
+    apart; the first pass of each warms up. One row per phase of :data:`STEP_PHASES`, then ``whole step``:
+    ``seconds_per_step`` (median over passes of the pass's mean), ``share_of_step``, ``gemm_seconds_per_step``
+    (the floor's products of that phase, 0 for a phase without any), ``beyond_gemm_seconds_per_step`` (the
+    difference) and ``over_gemm_floor`` (the phase's time over the whole floor's: the phases' values add up
+    to the whole step's ratio).
+    """
+    device = resolve_device(str(device or "auto"))
+    for name, value in (("steps", steps), ("repeats", repeats), ("batch_size", batch_size)):
+        check_positive(name, value)
+    data = data if data is not None else load_dataset(dataset, data_dir)
+    n = min(steps * batch_size, len(data.train_labels))
+    config = RunConfig(dataset=dataset, model=model, loss=loss, lr=lr, batch_size=batch_size, epochs=1 + repeats,
+                       train_subset=n, val_size=0, test_subset=batch_size, seed=seed, device=device.type)
+    prepared = prepare_data(config, device, dataset=data)
+    run = ClassificationRun(config, prepared, device)
+    floor = gemm_floor_products(model, data.spec.image_shape, data.spec.num_classes, batch_size, device=device)
+    phase_passes: list[list[float]] = []  # per pass: seconds per step of each phase
+    floor_passes: list[dict[str, float]] = []
+    for _ in range(1 + repeats):
+        sums, order = EpochSums(n, device), torch.randperm(n, device=device, generator=run.generator)
+        totals = [0.0] * len(STEP_PHASES)
+        starts = range(0, n, batch_size)
+        for start in starts:
+            totals = [t + s for t, s in zip(totals, timed_step(run, order[start:start + batch_size], start, sums))]
+        phase_passes.append([t / len(starts) for t in totals])
+        floor_pass = {}
+        for name, products in floor.items():
+            with _Stopwatch(device) as watch:
+                for _ in starts:
+                    products()
+            floor_pass[name] = watch.seconds / len(starts)
+        floor_passes.append(floor_pass)
+    phase_seconds = [statistics.median(p[i] for p in phase_passes[1:]) for i in range(len(STEP_PHASES))]
+    gemm_seconds = {name: statistics.median(p[name] for p in floor_passes[1:]) for name in floor}
+    floor_seconds, step_seconds = sum(gemm_seconds.values()), sum(phase_seconds)
+    common = dict(dataset=dataset, model=model, loss=loss, batch_size=batch_size, steps_per_pass=len(starts),
+                  passes=repeats, device=device.type)
+
+    def row(phase: str, seconds: float, gemm: float) -> dict[str, Any]:
+        return dict(common, phase=phase, seconds_per_step=seconds, share_of_step=seconds / step_seconds,
+                    gemm_seconds_per_step=gemm, beyond_gemm_seconds_per_step=seconds - gemm,
+                    over_gemm_floor=seconds / floor_seconds)
+
+    rows = [row(phase, seconds, gemm_seconds[products] if products else 0.0)
+            for (phase, products), seconds in zip(STEP_PHASES, phase_seconds)]
+    return rows + [row("whole step", step_seconds, floor_seconds)]
 
 
 # --------------------------------------------------------------------------------------------------- 2. losses

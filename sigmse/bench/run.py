@@ -1,10 +1,10 @@
 """Benchmarks: the sigmse trainer against the loop a user writes by hand, the cost of each loss, Output Reset.
 
-``sigmse bench`` runs the four measurements of :mod:`sigmse.bench.measures` side by side, in one process on
-one machine, at one of the sizes of :data:`BENCH_SIZES`, and writes them with their provenance to
+``sigmse bench`` runs the measurements of :mod:`sigmse.bench.measures` side by side, in one process on one
+machine, at one of the sizes of :data:`BENCH_SIZES`, and writes them with their provenance to
 ``<out_dir>/bench-<size>-<device>-<UTC time>.json``: training throughput of the trainer against hand-written
-``DataLoader`` loops, forward + backward time of every loss, the exact Output Reset solver against the
-alternating procedure, and seconds per epoch as the training set grows; given a profile, also seconds per
+``DataLoader`` loops, the MNIST MLP trainer's step phase by phase, forward + backward time of every loss, the
+exact Output Reset solver against the alternating procedure, and seconds per epoch as the training set grows; given a profile, also seconds per
 epoch of each of its datasets as its experiments train them (what the book's performance chapter shows:
 :mod:`sigmse.bench.chapter`). The JSON records the core count, torch's thread counts and the load average
 before and after, since the numbers move on a busy machine.
@@ -31,7 +31,7 @@ from typing import Any, Sequence
 import torch
 
 from sigmse.bench.measures import (check_positive, epoch_scaling, loss_step_times, output_reset_solver,
-                                   profile_epochs, synthetic_dataset, training_throughput)
+                                   profile_epochs, step_phases, synthetic_dataset, training_throughput)
 from sigmse.data.datasets import load_dataset
 from sigmse.provenance import machine, run_provenance
 from sigmse.runs.profiles import get_profile
@@ -54,8 +54,8 @@ __all__ = [
     "run_bench_command",
 ]
 
-SCHEMA = "sigmse.bench/2"  # 2: throughput rows carry the GEMM floor; records of 1 lack it and are not read
-SECTIONS = ("throughput", "loss_steps", "output_reset", "epoch_scaling")  # in every record
+SCHEMA = "sigmse.bench/3"  # 3: the MNIST MLP step phase by phase (step_phases); older records lack it, not read
+SECTIONS = ("throughput", "step_phases", "loss_steps", "output_reset", "epoch_scaling")  # in every record
 PROFILE_SECTION = "profile_epochs"  # only in a record made for a profile (run_bench(profile=...))
 
 
@@ -201,7 +201,7 @@ def _throughput_cases(device: torch.device) -> list[tuple[str, str, bool]]:
 def run_bench(size: str | BenchSize = "full", device: str | None = None, out_dir: str | Path = "results/bench", *,
               data_dir: str | Path | None = None, synthetic: bool = False, threads: int | None = None,
               progress: bool = False, profile: str | None = None) -> dict[str, Any]:
-    """Run the four measurements (five with ``profile``), write them as JSON into ``out_dir``, return the record.
+    """Run the measurements of :data:`SECTIONS` (and :data:`PROFILE_SECTION` with ``profile``), write them as JSON into ``out_dir``, return the record.
 
     Args:
         size: a key of :data:`BENCH_SIZES`: ``full``, ``ci`` (under a minute on 2 CPU cores) or ``smoke``;
@@ -256,6 +256,13 @@ def _run_bench(bench: BenchSize, torch_device: torch.device, out_dir: Path, data
             repeats=bench.throughput_repeats, batch_size=bench.batch_size, workers=bench.workers, augment=augment,
             data=data[dataset])
     seconds["throughput"] = time.perf_counter() - section
+
+    section = time.perf_counter()
+    say("step phases mnist/mlp")
+    record["step_phases"] = step_phases("mnist", "mlp", device=torch_device, steps=bench.throughput_steps["mlp"],
+                                        repeats=bench.throughput_repeats, batch_size=bench.batch_size,
+                                        data=data["mnist"])
+    seconds["step_phases"] = time.perf_counter() - section
 
     section = time.perf_counter()
     say("loss steps")
@@ -369,6 +376,10 @@ def format_table(record: dict[str, Any]) -> str:
                     "/ the matrix products' alone)", record["throughput"],
                     ("dataset", "model", "augment", "loop", "steps_per_pass", "passes", "images_per_s", "speedup",
                      "over_gemm_floor", "over_gemm_floor_fastest")),
+        _text_table("The MNIST MLP trainer's step, phase by phase, beside the matrix products each phase runs "
+                    "(seconds per step; over_gemm_floor = the phase's time / the whole floor's)", record["step_phases"],
+                    ("phase", "seconds_per_step", "share_of_step", "gemm_seconds_per_step",
+                     "beyond_gemm_seconds_per_step", "over_gemm_floor")),
         _text_table("Loss forward + backward on random logits (ratio to softmax_ce)", record["loss_steps"],
                     ("loss", "classes", "batch", "seconds", "ratio", "saved_bytes", "peak_bytes")),
         _text_table("Output Reset: exact solver vs alternating procedure", record["output_reset"],

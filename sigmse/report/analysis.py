@@ -192,8 +192,10 @@ def _listing(values: Iterable[Any]) -> str:
     return ", ".join(unique) if unique else "unknown"
 
 
-def provenance_line(records: Sequence[Mapping[str, Any]]) -> str:
-    """``"N runs, profile P, device(s) ..., sigmse commit(s) ..., torch ..."`` for a list of records."""
+def provenance_line(records: Sequence[Mapping[str, Any]], *, with_profile: bool = True) -> str:
+    """``"N runs, profile P, device(s) ..., sigmse commit(s) ..., torch ..."`` for a list of records.
+
+    ``with_profile=False`` leaves the profile out, for a line that has already named it."""
     records = list(records)
     if not records:
         return "0 runs"
@@ -204,7 +206,7 @@ def provenance_line(records: Sequence[Mapping[str, Any]]) -> str:
     dates = sorted(str(p["date"])[:10] for p in info if p.get("date"))
     when = f", made {dates[0]}" + (f" to {dates[-1]}" if dates[-1] != dates[0] else "") if dates else ""
     return (f"{len(records)} runs" + (f" ({diverged} diverged)" if diverged else "")
-            + f", profile {_listing(r.get('profile') for r in records)}"
+            + (f", profile {_listing(r.get('profile') for r in records)}" if with_profile else "")
             + f", device(s) {_listing(p.get('device_name') for p in info)}"
             + f", sigmse commit(s) {_listing(commits)}"
             + f", torch {_listing(p.get('torch_version') for p in info)}{when}")

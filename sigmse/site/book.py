@@ -201,7 +201,7 @@ def book_announcement(tasks: list[dict], core: dict[str, Any]) -> str:
         records += [r for c in dict.fromkeys(first + second) if (r := load_record(c, profile.name, core["results_dir"]))]
     commit = source_commit()["git_commit"]
     built = f"built at sigmse commit {commit[:7]}" if commit else "built outside a git checkout"
-    runs = provenance_line(records).replace(f", profile {profile.name}", "")
+    runs = provenance_line(records, with_profile=False)
     return (f"This book shows the <b>{profile.name}</b> profile ({profile.description}): {runs}; {built}.")
 
 
