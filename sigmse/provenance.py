@@ -2,6 +2,7 @@
 
 * :func:`source_commit`: the git commit of the sigmse source tree and whether ``sigmse/`` had uncommitted changes;
 * :func:`machine`: the machine, enough to judge timings and nothing personal (no host name);
+* :func:`processor`: the CPU model and the vector instructions its math libraries may choose kernels by;
 * :func:`run_provenance`: a result record's ``provenance`` (versions, commit, device, threads, date), which the
   store writes and ``sigmse audit`` compares with where it retrains.
 """
@@ -20,7 +21,7 @@ import torch
 
 import sigmse
 
-__all__ = ["source_commit", "machine", "device_name", "run_provenance", "utc_now"]
+__all__ = ["source_commit", "machine", "processor", "device_name", "run_provenance", "utc_now"]
 
 _SOURCE = Path(sigmse.__file__).resolve().parent.parent  # the checkout (or site-packages) holding sigmse/
 
@@ -62,6 +63,34 @@ def machine() -> dict[str, Any]:
             "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
 
 
+_SIMD_PREFIXES = ("sse", "ssse", "avx", "amx", "fma", "f16c")  # the flags a BLAS picks its kernels by
+
+
+def processor() -> str | None:
+    """The CPU: model name, family/model/stepping, torch's CPU capability and its vector-instruction flags, e.g.
+    ``"Intel(R) Xeon(R) Processor (family 6 model 167 stepping 1); torch AVX512; amx_bf16 ... fma sse4_2"``.
+
+    Two CPUs that :func:`device_name` calls alike (``"CPU: x86_64 (2 logical cores)"``) can still sum a matrix
+    product in another order: MKL and oneDNN choose their kernels by the instructions a CPU offers (AVX-512,
+    AMX, ...), so a run repeats bit for bit only on the same kind of processor. ``None`` where
+    ``/proc/cpuinfo`` cannot be read (not Linux).
+    """
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    first: dict[str, str] = {}
+    for line in text.split("\n\n", 1)[0].splitlines():  # the first logical CPU's block
+        key, sep, value = line.partition(":")
+        if sep:
+            first[key.strip()] = value.strip()
+    flags = sorted(f for f in first.get("flags", "").split() if f.startswith(_SIMD_PREFIXES))
+    name = first.get("model name") or first.get("Processor") or platform.machine()
+    numbers = " ".join(f"{k} {first[k]}" for k in ("cpu family", "model", "stepping") if k in first)
+    return (f"{name}" + (f" ({numbers.replace('cpu family', 'family')})" if numbers else "")
+            + f"; torch {torch.backends.cpu.get_cpu_capability()}" + (f"; {' '.join(flags)}" if flags else ""))
+
+
 def device_name(device: str) -> str:
     """The GPU's name for a CUDA device, else the CPU's kind and logical core count."""
     if device.startswith("cuda") and torch.cuda.is_available():
@@ -83,6 +112,7 @@ def run_provenance(device: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "device": device,
         "device_name": device_name(device),
+        "processor": processor(),
         "torch_threads": torch.get_num_threads(),
         "date": utc_now(),
     }

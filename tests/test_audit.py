@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from sigmse.runs.audit import audit, comparable
+from sigmse.provenance import run_provenance
+from sigmse.runs.audit import ANOTHER_SETUP, PROCESSOR_NOT_RECORDED, SAME_SETUP, audit, comparable, setup_match
 from sigmse.cli import main
 from sigmse.config import RunConfig
 from sigmse.runs.executors import train_and_store
@@ -31,7 +32,7 @@ def store(tmp_path, shared_data_dir):
 def test_a_stored_record_retrains_bit_identically_on_the_same_setup(store, shared_data_dir):
     results = audit("full", results_dir=store, sample=2, seed=0, data_dir=shared_data_dir)
     assert [r.reproduced and r.bitwise for r in results] == [True, True]
-    assert all("bit-identical (same torch, device and threads)" in r.line for r in results)
+    assert all("bit-identical (same torch, device, processor and threads)" in r.line for r in results)
 
 
 def test_a_unification_record_is_drawn_and_retrained_by_its_own_trainer(store, shared_data_dir):
@@ -62,7 +63,7 @@ def test_a_tampered_record_does_not_reproduce_and_the_cli_exits_1(store, shared_
             "--data-dir", str(shared_data_dir)]
     assert main(argv) == 1
     out = capsys.readouterr().out.splitlines()
-    assert out == [f"{config.hash} NOT bit-identical (same torch, device and threads)",
+    assert out == [f"{config.hash} NOT bit-identical (same torch, device, processor and threads)",
                    "0 of 1 records reproduce (0 bit-identical)"]
 
 
@@ -80,6 +81,41 @@ def test_another_setup_is_judged_against_the_seed_spread(store, shared_data_dir)
     path.write_text(json.dumps(record))
     result, = audit("full", results_dir=store, hashes=[config.hash], data_dir=shared_data_dir)
     assert not result.reproduced and "OUTSIDE" in result.line
+
+
+def _provenance_set(store, config, **changes):
+    path = record_path(config, "full", store)
+    record = json.loads(path.read_text())
+    record["provenance"].update(changes)
+    path.write_text(json.dumps(record))
+    return path, record
+
+
+def test_a_record_without_its_processor_is_bit_identical_or_else_judged_against_the_seed_spread(store,
+                                                                                                shared_data_dir):
+    """Records made before provenance named the processor: a rerun on the same kind of CPU is still shown to be
+    bit-identical; one that is not (another processor of the same name) is judged like another setup, and says so."""
+    config = RunConfig(**TINY, seed=0)
+    path, record = _provenance_set(store, config, processor=None)
+    result, = audit("full", results_dir=store, hashes=[config.hash], data_dir=shared_data_dir)
+    assert result.reproduced and result.bitwise and "the record does not name its processor" in result.line
+    record["metrics"]["test_acc"] += 1e-6  # as if another processor had summed in another order
+    path.write_text(json.dumps(record))
+    result, = audit("full", results_dir=store, hashes=[config.hash], data_dir=shared_data_dir)
+    assert result.reproduced and not result.bitwise and "within" in result.line
+    assert "not bit-identical; same torch, device and threads, but the record does not name its processor" in result.line
+    record["metrics"]["test_acc"] = 0.0
+    path.write_text(json.dumps(record))
+    result, = audit("full", results_dir=store, hashes=[config.hash], data_dir=shared_data_dir)
+    assert not result.reproduced and "OUTSIDE" in result.line
+
+
+def test_another_processor_is_another_setup():
+    here = run_provenance("cpu")
+    assert setup_match(here, "cpu") == SAME_SETUP
+    assert setup_match({**here, "processor": None}, "cpu") == PROCESSOR_NOT_RECORDED
+    assert setup_match({**here, "processor": here["processor"] + " amx_tile"}, "cpu") == ANOTHER_SETUP
+    assert setup_match({**here, "torch_threads": None}, "cpu") == ANOTHER_SETUP
 
 
 def test_bad_input_is_refused_before_any_training(tmp_path, capsys):
@@ -104,7 +140,9 @@ REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_one_committed_full_mnist_record_reproduces(shared_data_dir):
-    """CI retrains one committed full-profile MNIST record (the cheapest kind), drawn by its hash order."""
+    """CI retrains one committed full-profile MNIST record (the cheapest kind), drawn by its hash order: bit for bit
+    on the kind of processor that made it, else within the spread over its seeds (the committed records do not
+    name their processor; see test_a_record_without_its_processor_...)."""
     folder = REPO / "results" / "full"
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
     mnist = [r for r in records if r["config"]["dataset"] == "mnist" and r["status"] == "ok"

@@ -8,6 +8,11 @@ which records it drew; it retrains each from its stored config and compares:
 * **same setup** (the same torch version, device and processor as the record's provenance, with this process
   set to the record's torch thread count): the rerun must be *bit-identical*: every history entry, every point
   of the validation curve and every metric, timings left out;
+* **processor not recorded** (the same torch, device and threads, but the record predates
+  :func:`sigmse.provenance.processor`): a bit-identical rerun shows the same kind of processor; otherwise the
+  rerun is judged as on another setup, and its line says that the processor may differ. Two CPUs with the same
+  name and core count can differ in the instructions (AVX-512, AMX, ...) that MKL and oneDNN choose their
+  kernels by, and then a matrix product sums in another order;
 * **another setup**: floating-point sums run in another order, so bits differ; the rerun's final test accuracy
   must then lie within :data:`SPREAD_FACTOR` standard deviations (over the stored seeds of the same
   configuration) of the stored one, or within :data:`MIN_TOLERANCE` where the store has no spread to offer.
@@ -31,13 +36,15 @@ from sigmse.runs.experiments import RUN_KINDS, RunKind
 from sigmse.runs.store import read_record
 from sigmse.train import resolve_device
 
-__all__ = ["SPREAD_FACTOR", "MIN_TOLERANCE", "AuditResult", "comparable", "same_setup", "audit", "summary_line"]
+__all__ = ["SPREAD_FACTOR", "MIN_TOLERANCE", "SAME_SETUP", "PROCESSOR_NOT_RECORDED", "ANOTHER_SETUP", "AuditResult",
+           "comparable", "setup_match", "audit", "summary_line"]
 
 # Another setup may move the final accuracy by rounding alone; more than three standard deviations of the
 # seed-to-seed spread is no longer rounding. Where a configuration has a single stored seed: a quarter point.
 SPREAD_FACTOR = 3.0
 MIN_TOLERANCE = 0.0025
 _TIMING_KEYS = ("seconds", "train_seconds", "setup_seconds", "wall_seconds")
+SAME_SETUP, PROCESSOR_NOT_RECORDED, ANOTHER_SETUP = "same setup", "processor not recorded", "another setup"
 
 
 def comparable(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -49,12 +56,18 @@ def comparable(result: Mapping[str, Any]) -> dict[str, Any]:
             "curve": [strip(p) for p in result.get("curve", [])], "metrics": strip(result.get("metrics", {}))}
 
 
-def same_setup(stored: Mapping[str, Any], device: str) -> bool:
-    """Whether this process can rerun a record bit for bit, from its provenance ``stored``: the same torch version,
-    device and processor, and a recorded thread count (which :func:`audit` sets before it retrains)."""
+def setup_match(stored: Mapping[str, Any], device: str) -> str:
+    """How this process compares with the one that made a record, from its provenance ``stored``:
+    :data:`SAME_SETUP` (the same torch version, device, device name and processor, and a recorded thread count,
+    which :func:`audit` sets before it retrains), :data:`PROCESSOR_NOT_RECORDED` (all of that but the processor,
+    which the record does not name) or :data:`ANOTHER_SETUP`."""
     here = run_provenance(device)
-    return all(stored.get(k) == here.get(k) for k in ("torch_version", "device", "device_name")) \
-        and stored.get("torch_threads") is not None
+    if not (all(stored.get(k) == here.get(k) for k in ("torch_version", "device", "device_name"))
+            and stored.get("torch_threads") is not None):
+        return ANOTHER_SETUP
+    if stored.get("processor") is None:
+        return PROCESSOR_NOT_RECORDED
+    return SAME_SETUP if stored["processor"] == here["processor"] else ANOTHER_SETUP
 
 
 @dataclass(frozen=True)
@@ -63,7 +76,7 @@ class AuditResult:
 
     hash: str
     reproduced: bool
-    bitwise: bool  # compared bit for bit (same setup), else within the seed spread
+    bitwise: bool  # reproduced or judged bit for bit, else judged within the seed spread
     line: str
 
 
@@ -91,27 +104,35 @@ def _spread(config: Any, stored: Sequence[Mapping[str, Any]]) -> float | None:
 
 
 def _check(config: Any, stored: Mapping[str, Any], rerun: Mapping[str, Any], replicates: Sequence[Mapping[str, Any]],
-           bitwise: bool) -> AuditResult:
-    """Compare the ``rerun`` of ``config`` with its ``stored`` record: bit for bit on the same setup, else its test
-    accuracy against the spread over ``replicates`` (the stored records of its kind, read once by :func:`audit`)."""
-    if bitwise:
-        ok = comparable(stored) == comparable(rerun)
-        verdict = "bit-identical" if ok else "NOT bit-identical"
-        return AuditResult(stored["hash"], ok, True, f"{stored['hash']} {verdict} (same torch, device and threads)")
+           setup: str) -> AuditResult:
+    """Compare the ``rerun`` of ``config`` with its ``stored`` record as :func:`setup_match` says (``setup``): bit
+    for bit on the same setup; where the processor is not recorded, bit for bit if it can, else like on another
+    setup: its test accuracy against the spread over ``replicates`` (the stored records of its kind, read once by
+    :func:`audit`)."""
+    identical = comparable(stored) == comparable(rerun)
+    if setup == SAME_SETUP:
+        verdict = "bit-identical" if identical else "NOT bit-identical"
+        return AuditResult(stored["hash"], identical, True,
+                           f"{stored['hash']} {verdict} (same torch, device, processor and threads)")
+    if setup == PROCESSOR_NOT_RECORDED and identical:
+        return AuditResult(stored["hash"], True, True, f"{stored['hash']} bit-identical (same torch, device and "
+                                                       "threads; the record does not name its processor)")
+    elsewhere = (f"another setup: torch {stored['provenance'].get('torch_version')} on "
+                 f"{stored['provenance'].get('device_name')}" if setup == ANOTHER_SETUP else
+                 "not bit-identical; same torch, device and threads, but the record does not name its processor, "
+                 "which may differ from this one")
     before = stored["metrics"].get("test_acc")
     after = rerun["metrics"].get("test_acc")
     if before is None or after is None:
         ok = stored["status"] == rerun["status"]
         return AuditResult(stored["hash"], ok, False, f"{stored['hash']} status {stored['status']} -> "
-                                                      f"{rerun['status']} (another setup)")
+                                                      f"{rerun['status']} ({elsewhere})")
     spread = _spread(config, replicates)
     tolerance = MIN_TOLERANCE if spread is None else max(MIN_TOLERANCE, SPREAD_FACTOR * spread)
     ok = abs(after - before) <= tolerance
     return AuditResult(stored["hash"], ok, False,
                        f"{stored['hash']} test accuracy {before:.4f} -> {after:.4f} ({after - before:+.4f}; "
-                       f"{'within' if ok else 'OUTSIDE'} ±{tolerance:.4f}, another setup: "
-                       f"torch {stored['provenance'].get('torch_version')} on "
-                       f"{stored['provenance'].get('device_name')})")
+                       f"{'within' if ok else 'OUTSIDE'} ±{tolerance:.4f}, {elsewhere})")
 
 
 def audit(profile: str, *, results_dir: str | Path = "results", sample: int = 3, seed: int = 0,
@@ -146,10 +167,10 @@ def audit(profile: str, *, results_dir: str | Path = "results", sample: int = 3,
             wanted = stored["provenance"].get("torch_threads")
             if wanted:
                 torch.set_num_threads(int(wanted))
-            bitwise = same_setup(stored["provenance"], device)
+            setup = setup_match(stored["provenance"], device)
             rerun = kind.train(config, data_dir)
             replicates = [r for other, r in records if other is kind]
-            results.append(_check(config, stored, rerun, replicates, bitwise))
+            results.append(_check(config, stored, rerun, replicates, setup))
     finally:
         torch.set_num_threads(threads)
     return results
