@@ -115,7 +115,8 @@ def test_history_frame_long_format():
 
 
 def test_provenance_line_names_runs_profiles_machines_commits_and_dates():
-    """One line per record set; without the profile when the caller has already named it (the book's top bar)."""
+    """One line per record set; without the profile when the caller has already named it (the book's top bar);
+    the processors (model and capability, not the flags) once any record names one."""
     records = [_record(), _record(seed=1, status="diverged",
                                   provenance={"git_commit": "1234567890", "git_dirty": True, "device_name": "H100",
                                               "torch_version": "2.9", "date": "2026-01-05T00:00:00+00:00"})]
@@ -126,6 +127,9 @@ def test_provenance_line_names_runs_profiles_machines_commits_and_dates():
         "2 runs (1 diverged), device(s) CPU, H100, sigmse commit(s) 1234567+dirty, abcdef1, "
         "torch 2.9, made 2026-01-02 to 2026-01-05")
     assert analysis.provenance_line([]) == "0 runs"
+    records[1]["provenance"]["processor"] = "Xeon (family 6 model 143 stepping 8); torch AVX512; avx2 avx512f"
+    assert ", device(s) CPU, H100, processor(s) Xeon (family 6 model 143 stepping 8); torch AVX512, not recorded, " \
+        "sigmse commit(s)" in analysis.provenance_line(records)
 
 
 # -- Output Reset, worked ---------------------------------------------------------------------------
