@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 import platform
 import shutil
@@ -21,7 +22,7 @@ import torch
 
 import sigmse
 
-__all__ = ["source_commit", "machine", "processor", "device_name", "run_provenance", "utc_now"]
+__all__ = ["source_commit", "machine", "processor", "processor_kind", "device_name", "run_provenance", "utc_now"]
 
 _SOURCE = Path(sigmse.__file__).resolve().parent.parent  # the checkout (or site-packages) holding sigmse/
 
@@ -66,6 +67,7 @@ def machine() -> dict[str, Any]:
 _SIMD_PREFIXES = ("sse", "ssse", "avx", "amx", "fma", "f16c")  # the flags a BLAS picks its kernels by
 
 
+@functools.cache  # the CPU does not change under a running process; every stored record asks
 def processor() -> str | None:
     """The CPU: model name, family/model/stepping, torch's CPU capability and its vector-instruction flags, e.g.
     ``"Intel(R) Xeon(R) Processor (family 6 model 167 stepping 1); torch AVX512; amx_bf16 ... fma sse4_2"``.
@@ -86,9 +88,16 @@ def processor() -> str | None:
             first[key.strip()] = value.strip()
     flags = sorted(f for f in first.get("flags", "").split() if f.startswith(_SIMD_PREFIXES))
     name = first.get("model name") or first.get("Processor") or platform.machine()
-    numbers = " ".join(f"{k} {first[k]}" for k in ("cpu family", "model", "stepping") if k in first)
-    return (f"{name}" + (f" ({numbers.replace('cpu family', 'family')})" if numbers else "")
-            + f"; torch {torch.backends.cpu.get_cpu_capability()}" + (f"; {' '.join(flags)}" if flags else ""))
+    numbers = " ".join(f"{label} {first[key]}" for key, label in
+                       (("cpu family", "family"), ("model", "model"), ("stepping", "stepping")) if key in first)
+    return (name + (f" ({numbers})" if numbers else "") + f"; torch {torch.backends.cpu.get_cpu_capability()}"
+            + (f"; {' '.join(flags)}" if flags else ""))
+
+
+def processor_kind(description: str) -> str:
+    """A :func:`processor` description without its list of flags: the model and torch's CPU capability, short
+    enough for a line that lists the processors of many records."""
+    return "; ".join(description.split("; ")[:2])
 
 
 def device_name(device: str) -> str:

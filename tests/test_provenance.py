@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from sigmse.provenance import processor, run_provenance
+from sigmse.provenance import processor, processor_kind, run_provenance
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or platform.machine() != "x86_64",
@@ -26,3 +26,9 @@ def test_processor_names_the_cpu_model_torchs_capability_and_the_vector_flags():
 
 def test_a_records_provenance_carries_the_processor():
     assert run_provenance("cpu")["processor"] == processor()
+
+
+def test_processor_kind_keeps_the_model_and_capability_and_drops_the_flags():
+    assert processor_kind("Xeon (family 6 model 143 stepping 8); torch AVX512; avx2 avx512f") == (
+        "Xeon (family 6 model 143 stepping 8); torch AVX512")
+    assert processor_kind("Graviton; torch DEFAULT") == "Graviton; torch DEFAULT"

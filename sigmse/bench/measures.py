@@ -5,12 +5,12 @@
    (:mod:`sigmse.bench.naive_loop`): a torchvision dataset that builds a PIL image per item,
    ``ToTensor``/``Normalize`` per item, and a ``DataLoader`` (``num_workers`` 0 and 2; also 4 on a GPU),
    with the same model, optimizer, loss and batch size; and each loop's time per image over the GEMM floor,
-   the matrix products of the same training step alone (:func:`gemm_floor_step`), timed in the same process.
+   the matrix products of the same training step alone (:func:`gemm_floor_step`), timed in the same process;
+   and :func:`step_phases`: the trainer's step phase by phase, beside the matrix products each phase runs.
 2. :func:`loss_step_times`: forward + backward of every registered loss on random logits, as a ratio to
    softmax cross-entropy, and the bytes each loss saves for backward.
 3. :func:`output_reset_solver`: the exact Output Reset solver against the original alternating procedure
    (time, largest disagreement of the targets) and the solver's share of a whole training step.
-   :func:`step_phases` splits the trainer's step into its phases beside the matrix products each runs.
 4. :func:`epoch_scaling`: seconds per epoch of the trainer as the training set grows.
 5. :func:`profile_epochs`: seconds per epoch of every dataset of a profile, with the model, batch size,
    augmentation and training subset its experiments train with, per loss.
@@ -232,6 +232,14 @@ def gemm_floor_step(model_name: str, image_shape: tuple[int, int, int], num_clas
 # ----------------------------------------------------------------------------------------------- 1. throughput
 
 
+def _trainer_config(dataset: str, model: str, loss: str, lr: float, batch_size: int, epochs: int, n_train: int,
+                    seed: int, device: torch.device, augment: bool = False) -> RunConfig:
+    """The run the trainer is timed with: ``n_train`` training images, no validation split, one test batch."""
+    return RunConfig(dataset=dataset, model=model, loss=loss, lr=lr, batch_size=batch_size, epochs=epochs,
+                     augment=augment, train_subset=n_train, val_size=0, test_subset=batch_size, seed=seed,
+                     device=device.type)
+
+
 def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: str | torch.device | None = None,
                         steps: int = 20, repeats: int = 3, batch_size: int = 128,
                         workers: Sequence[int] | None = None, augment: bool = False, loss: str = BASELINE_LOSS,
@@ -271,9 +279,7 @@ def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: s
         raise ValueError(f"workers must be integers >= 0, got {workers!r}")
     data = data if data is not None else load_dataset(dataset, data_dir)
     n = min(steps * batch_size, len(data.train_labels))
-    config = RunConfig(dataset=dataset, model=model, loss=loss, lr=lr, batch_size=batch_size, epochs=1 + repeats,
-                       augment=augment, train_subset=n, val_size=0, test_subset=batch_size, seed=seed,
-                       device=device.type)
+    config = _trainer_config(dataset, model, loss, lr, batch_size, 1 + repeats, n, seed, device, augment)
     passes: dict[int, list[float]] = {w: [] for w in workers}
     floor_passes: list[float] = []
     floor_step = gemm_floor_step(model, data.spec.image_shape, data.spec.num_classes, batch_size, device=device,
@@ -376,17 +382,16 @@ def step_phases(dataset: str = "mnist", model: str = "mlp", *, device: str | tor
         check_positive(name, value)
     data = data if data is not None else load_dataset(dataset, data_dir)
     n = min(steps * batch_size, len(data.train_labels))
-    config = RunConfig(dataset=dataset, model=model, loss=loss, lr=lr, batch_size=batch_size, epochs=1 + repeats,
-                       train_subset=n, val_size=0, test_subset=batch_size, seed=seed, device=device.type)
+    config = _trainer_config(dataset, model, loss, lr, batch_size, 1 + repeats, n, seed, device)
     prepared = prepare_data(config, device, dataset=data)
     run = ClassificationRun(config, prepared, device)
     floor = gemm_floor_products(model, data.spec.image_shape, data.spec.num_classes, batch_size, device=device)
     phase_passes: list[list[float]] = []  # per pass: seconds per step of each phase
     floor_passes: list[dict[str, float]] = []
+    starts = range(0, n, batch_size)
     for _ in range(1 + repeats):
         sums, order = EpochSums(n, device), torch.randperm(n, device=device, generator=run.generator)
         totals = [0.0] * len(STEP_PHASES)
-        starts = range(0, n, batch_size)
         for start in starts:
             totals = [t + s for t, s in zip(totals, timed_step(run, order[start:start + batch_size], start, sums))]
         phase_passes.append([t / len(starts) for t in totals])

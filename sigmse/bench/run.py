@@ -4,8 +4,8 @@
 machine, at one of the sizes of :data:`BENCH_SIZES`, and writes them with their provenance to
 ``<out_dir>/bench-<size>-<device>-<UTC time>.json``: training throughput of the trainer against hand-written
 ``DataLoader`` loops, the MNIST MLP trainer's step phase by phase, forward + backward time of every loss, the
-exact Output Reset solver against the alternating procedure, and seconds per epoch as the training set grows; given a profile, also seconds per
-epoch of each of its datasets as its experiments train them (what the book's performance chapter shows:
+exact Output Reset solver against the alternating procedure, and seconds per epoch as the training set grows;
+given a profile, also seconds per epoch of each of its datasets as its experiments train them (what the book's performance chapter shows:
 :mod:`sigmse.bench.chapter`). The JSON records the core count, torch's thread counts and the load average
 before and after, since the numbers move on a busy machine.
 
@@ -201,7 +201,8 @@ def _throughput_cases(device: torch.device) -> list[tuple[str, str, bool]]:
 def run_bench(size: str | BenchSize = "full", device: str | None = None, out_dir: str | Path = "results/bench", *,
               data_dir: str | Path | None = None, synthetic: bool = False, threads: int | None = None,
               progress: bool = False, profile: str | None = None) -> dict[str, Any]:
-    """Run the measurements of :data:`SECTIONS` (and :data:`PROFILE_SECTION` with ``profile``), write them as JSON into ``out_dir``, return the record.
+    """Run the measurements of :data:`SECTIONS` (and :data:`PROFILE_SECTION` with ``profile``), write them as JSON
+    into ``out_dir``, return the record.
 
     Args:
         size: a key of :data:`BENCH_SIZES`: ``full``, ``ci`` (under a minute on 2 CPU cores) or ``smoke``;

@@ -27,6 +27,7 @@ import pandas as pd
 from sigmse.data.datasets import get_dataset_spec
 from sigmse.losses import functional
 from sigmse.losses.output_reset import output_reset
+from sigmse.provenance import processor_kind
 from scipy import stats
 
 __all__ = [
@@ -192,11 +193,6 @@ def _listing(values: Iterable[Any]) -> str:
     return ", ".join(unique) if unique else "unknown"
 
 
-def _processor_kind(description: str) -> str:
-    """A :func:`sigmse.provenance.processor` description without its list of flags: model and torch capability."""
-    return "; ".join(description.split("; ")[:2])
-
-
 def provenance_line(records: Sequence[Mapping[str, Any]], *, with_profile: bool = True) -> str:
     """``"N runs, profile P, device(s) ..., sigmse commit(s) ..., torch ..."`` for a list of records; after the
     devices, ``processor(s) ...`` (model and torch's CPU capability) once any record names its processor.
@@ -212,7 +208,7 @@ def provenance_line(records: Sequence[Mapping[str, Any]], *, with_profile: bool 
     dates = sorted(str(p["date"])[:10] for p in info if p.get("date"))
     when = f", made {dates[0]}" + (f" to {dates[-1]}" if dates[-1] != dates[0] else "") if dates else ""
     processors = [p.get("processor") for p in info]  # None in records made before provenance named it
-    named = (f", processor(s) {_listing(_processor_kind(p) if p else 'not recorded' for p in processors)}"
+    named = (f", processor(s) {_listing(processor_kind(p) if p else 'not recorded' for p in processors)}"
              if any(processors) else "")
     return (f"{len(records)} runs" + (f" ({diverged} diverged)" if diverged else "")
             + (f", profile {_listing(r.get('profile') for r in records)}" if with_profile else "")
