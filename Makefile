@@ -1,12 +1,13 @@
 # The two commands of the README:
-#   make book   set everything up, train the chapters' runs (JOBS at once), run every notebook with
-#               papermill, build the HTML book
+#   make book   set everything up, run every notebook with papermill on the full profile's committed
+#               records (training any run missing there first, JOBS at once), build the HTML book;
+#               make book PROFILE=quick retrains everything small (CPU minutes)
 #   make test   set everything up, run the test suite
 # Both create .venv with the exact versions of constraints.txt (torch 2.14.1, torchvision 0.29.1).
 
 PYTHON ?= python3
 VENV ?= .venv
-PROFILE ?= quick
+PROFILE ?= full
 JOBS ?= 2
 PY := $(VENV)/bin/python
 
