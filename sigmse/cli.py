@@ -216,8 +216,12 @@ def _run_sweep(args: argparse.Namespace) -> int:
           f"in {Path(args.results_dir) / profile.name}"
           + (f"; {estimate.waiting} reporting runs wait for their selection runs" if estimate.waiting else ""))
     if args.dry_run:
-        print(f"estimated training time of the runs still to do: {estimate.duration_text} of a machine "
-              f"like this one, one run at a time (per-epoch costs from the {estimate.source}; start-up not counted)")
+        if estimate.to_train:
+            print(f"estimated training time of the runs still to do: {estimate.duration_text} of a machine "
+                  f"like this one, one run at a time (per-epoch costs from the {estimate.source}; "
+                  "start-up not counted)")
+        else:
+            print("every run is stored: nothing to train")
         if estimate.stored:
             stored = sweep_costs(names, profile, **options).total
             print(f"the {stored.stored} stored runs measured {stored.train_seconds / 3600:.1f} hours of training "

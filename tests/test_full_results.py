@@ -57,6 +57,19 @@ def test_every_run_the_chapters_read_is_committed():
 
 
 @needs_records
+def test_once_the_sweep_is_complete_its_dry_run_says_every_run_is_stored(capsys, monkeypatch):
+    from sigmse.cli import main
+
+    missing, total = _runs_not_committed()
+    if missing:
+        pytest.skip(f"the full sweep is not complete: {missing} of {total} runs are not committed yet")
+    monkeypatch.delenv("SIGMSE_DATA_DIR", raising=False)  # a dry run reads no data
+    assert main(["sweep", "--profile", "full", "--dry-run", "--results-dir", str(FULL.parent)]) == 0
+    out = capsys.readouterr().out
+    assert f"{total} already stored" in out and "every run is stored: nothing to train" in out
+
+
+@needs_records
 def test_once_the_sweep_is_complete_make_book_and_the_pages_workflow_build_the_full_book():
     """The default flips when the evidence is there, not before: a fresh clone's `make book` would otherwise train
     for hours (issue 12: the full book builds from the committed records)."""
