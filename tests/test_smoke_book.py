@@ -41,8 +41,10 @@ def test_every_page_says_which_profile_machine_and_commit_made_its_numbers(smoke
     assert len(pages) >= 10
     for page in pages:
         text = page.read_text(encoding="utf-8")
+        # smoke records are made by this build, so each names its processor: model and torch's CPU capability
         banner = re.search(r"This book shows the <b>smoke</b> profile \(([^)]*)\): (\d+) runs( \(\d+ diverged\))?, device\(s\) ([^,]+), "
-                           r"sigmse commit\(s\) ([^,]+),.*?; (built at sigmse commit [0-9a-f]{7}|built outside)", text)
+                           r"processor\(s\) ([^,;]+; torch [A-Z0-9_]+), sigmse commit\(s\) ([^,]+),.*?; "
+                           r"(built at sigmse commit [0-9a-f]{7}|built outside)", text)
         assert banner, f"{page.name} lacks the profile announcement"
         assert int(banner.group(2)) > 0 and "CPU" in banner.group(4)
 
