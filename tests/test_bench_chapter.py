@@ -21,6 +21,7 @@ from test_bench import TINY  # noqa: E402
 
 from sigmse.bench import chapter  # noqa: E402
 from sigmse.bench.run import PROFILE_SECTION, get_bench_size, run_bench  # noqa: E402
+from sigmse.provenance import processor, processor_kind  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,11 @@ def test_provenance_and_record_values(record):
     text = chapter.provenance_text(record, made_now=True)
     assert text.startswith("measured now: bench-tiny-cpu-") and text.endswith("synthetic data")
     assert chapter.provenance_text(record, made_now=False).startswith("read: ")
+    # a fresh record names its processor's model and torch's CPU capability; one made before that was recorded
+    # says so rather than leaving it out
+    assert f", {processor_kind(processor())}, torch " in text
+    older = {**record, "provenance": {k: v for k, v in record["provenance"].items() if k != "processor"}}
+    assert ", processor not recorded, torch " in chapter.provenance_text(older, made_now=False)
     values = chapter.record_values(record, made_now=False)
     assert values["bench_size"] == "tiny" and values["bench_profile"] == "smoke"
     assert (values["batch"], values["classes_small"], values["classes_large"]) == (64, 10, 100)
