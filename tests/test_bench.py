@@ -18,6 +18,7 @@ from sigmse.bench.run import (BENCH_SIZES, MAX_MLP_OVER_GEMM_FLOOR, PROFILE_SECT
                               run_bench, run_bench_command)
 from sigmse.data.datasets import get_dataset_spec
 from sigmse.losses.modules import loss_names
+from sigmse.provenance import processor, processor_kind
 from sigmse.runs.profiles import get_profile
 
 TINY = BenchSize("tiny", {"mlp": 2, "cnn": 1, "resnet9_small": 1, "resnet9": 1}, throughput_repeats=1,
@@ -123,6 +124,9 @@ def test_latest_bench_and_the_text_table(tiny_record, tmp_path):
                     "Seconds per epoch of the smoke profile's datasets", "Targets"):
         assert heading in text
     assert "profile's datasets" not in format_table({k: v for k, v in record.items() if k != PROFILE_SECTION})
+    # the header names the processor (model and torch's CPU capability): timings belong to a kind of CPU
+    assert text.splitlines()[0].startswith(f"sigmse bench, size tiny, {record['provenance']['device_name']}, "
+                                           f"{processor_kind(processor())}, torch ")
 
 
 def test_latest_bench_matches_a_size_by_its_parameters_and_a_profile_by_its_epochs(tiny_record, tmp_path):
