@@ -16,13 +16,14 @@ import platform
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
 import sigmse
 
-__all__ = ["source_commit", "machine", "processor", "processor_kind", "device_name", "run_provenance", "utc_now"]
+__all__ = ["source_commit", "machine", "processor", "processor_kind", "recorded_processor", "device_name",
+           "run_provenance", "utc_now"]
 
 _SOURCE = Path(sigmse.__file__).resolve().parent.parent  # the checkout (or site-packages) holding sigmse/
 
@@ -98,6 +99,14 @@ def processor_kind(description: str) -> str:
     """A :func:`processor` description without its list of flags: the model and torch's CPU capability, short
     enough for a line that lists the processors of many records."""
     return "; ".join(description.split("; ")[:2])
+
+
+def recorded_processor(provenance: Mapping[str, Any]) -> str:
+    """The :func:`processor_kind` of a record's (or a bench record's) ``provenance``, or ``"processor not
+    recorded"`` for one made before provenance named its processor: a line about timings or bits says which
+    kind of CPU made them, or that it cannot."""
+    description = provenance.get("processor")
+    return processor_kind(description) if description else "processor not recorded"
 
 
 def device_name(device: str) -> str:

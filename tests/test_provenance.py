@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from sigmse.provenance import processor, processor_kind, run_provenance
+from sigmse.provenance import processor, processor_kind, recorded_processor, run_provenance
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or platform.machine() != "x86_64",
@@ -32,3 +32,10 @@ def test_processor_kind_keeps_the_model_and_capability_and_drops_the_flags():
     assert processor_kind("Xeon (family 6 model 143 stepping 8); torch AVX512; avx2 avx512f") == (
         "Xeon (family 6 model 143 stepping 8); torch AVX512")
     assert processor_kind("Graviton; torch DEFAULT") == "Graviton; torch DEFAULT"
+
+
+def test_recorded_processor_names_a_records_processor_kind_or_says_it_was_not_recorded():
+    assert recorded_processor({"processor": "Xeon (family 6 model 143 stepping 8); torch AVX512; avx2"}) == (
+        "Xeon (family 6 model 143 stepping 8); torch AVX512")
+    assert recorded_processor({"device_name": "CPU: x86_64 (2 logical cores)"}) == "processor not recorded"
+    assert recorded_processor({"processor": None}) == "processor not recorded"  # no /proc/cpuinfo where made

@@ -33,7 +33,7 @@ from matplotlib.figure import Figure
 
 from sigmse.bench.run import (MAX_MLP_OVER_GEMM_FLOOR, PROFILE_SECTION, BenchSize, check_targets, get_bench_size,
                               latest_bench, profile_bench_dir, run_bench)
-from sigmse.provenance import processor_kind
+from sigmse.provenance import recorded_processor
 from sigmse.report.plots import figure
 from sigmse.runs.experiments import SweepCosts, ThreadCosts, experiment_names, sweep_costs
 from sigmse.runs.profiles import get_profile
@@ -114,11 +114,10 @@ def provenance_text(record: dict[str, Any], made_now: bool) -> str:
     and torch's CPU capability are named because two CPUs of one device name time differently ("processor not
     recorded" in records made before provenance named it)."""
     p = record["provenance"]
-    processor = processor_kind(p["processor"]) if p.get("processor") else "processor not recorded"
     return (f"{'measured now' if made_now else 'read'}: {Path(record['path']).name} ({record['wall_seconds']:.0f} s "
-            f"of measurement)\n{p['device_name']}, {processor}, torch {p['torch_version']} with {p['torch_threads']} "
-            f"threads, "
-            f"sigmse {p['git_commit']}{' (modified)' if p['git_dirty'] else ''}, {p['date']}, "
+            f"of measurement)\n{p['device_name']}, {recorded_processor(p)}, torch {p['torch_version']} with "
+            f"{p['torch_threads']} threads, sigmse {p['git_commit']}{' (modified)' if p['git_dirty'] else ''}, "
+            f"{p['date']}, "
             f"1-minute load average {p['load_average_1min']:.1f} on {p['cpus_usable'] or p['cpu_count']} CPUs"
             + (", synthetic data" if record["synthetic"] else ""))
 

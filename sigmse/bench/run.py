@@ -33,7 +33,7 @@ import torch
 from sigmse.bench.measures import (check_positive, epoch_scaling, loss_step_times, output_reset_solver,
                                    profile_epochs, step_phases, synthetic_dataset, training_throughput)
 from sigmse.data.datasets import load_dataset
-from sigmse.provenance import machine, processor_kind, run_provenance
+from sigmse.provenance import machine, recorded_processor, run_provenance
 from sigmse.runs.profiles import get_profile
 from sigmse.runs.store import write_record
 from sigmse.train import resolve_device
@@ -363,9 +363,9 @@ def _text_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[st
 def format_table(record: dict[str, Any]) -> str:
     """The record as plain-text tables, one per measurement, then the targets."""
     p = record["provenance"]
-    processor = f", {processor_kind(p['processor'])}" if p.get("processor") else ""
-    head = (f"sigmse bench, size {record['size']}, {p['device_name']}{processor}, torch {p['torch_version']} "
-            f"({p['torch_threads']} threads), commit {str(p.get('git_commit'))[:10]}, {p['date']}"
+    head = (f"sigmse bench, size {record['size']}, {p['device_name']}, {recorded_processor(p)}, "
+            f"torch {p['torch_version']} ({p['torch_threads']} threads), commit {str(p.get('git_commit'))[:10]}, "
+            f"{p['date']}"
             + (", synthetic data" if record.get("synthetic") else ""))
     load, cpus = p.get("load_average_1min"), p.get("cpus_usable") or p.get("cpu_count")
     if load is not None and cpus and load > cpus:
