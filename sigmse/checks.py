@@ -1,41 +1,55 @@
 """Checks of values a user passes in: each raises ``ValueError`` quoting the bad value and what is allowed.
 
-Used wherever input arrives (configs, loss options, CLI values, notebook parameters), so every message has
-one form: ``<name> <value> is not allowed; choose one of: ...`` or ``<name> must be in [low, high], got <value>``.
+Used wherever input arrives (configs, loss options, CLI values, notebook parameters, the data and landscape
+functions), so every package checks its input here and nowhere else. Messages have one form:
+``<name> <value> is not allowed; choose one of: ...`` or ``<name> must be <what is allowed>, got <value>``.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any, Sequence
 
-__all__ = ["check_choice", "check_number", "check_typed"]
+__all__ = ["check_choice", "check_number", "check_typed", "check_like"]
 
 
-def check_choice(name: str, value: object, allowed: tuple[str, ...] | list[str]) -> None:
-    """Check that ``value`` is one of ``allowed``; the error names the value and lists the choices."""
-    if value not in allowed:
-        raise ValueError(f"{name} {value!r} is not allowed; choose one of: {', '.join(allowed)}")
+def check_choice(name: str, value: object, allowed: Sequence[Any], *, quote: bool = False) -> None:
+    """Check that ``value`` is one of ``allowed``; the error names the value and lists the choices.
+
+    ``quote=True`` lists them by their ``repr`` (``'fixed', 'free'``), as Python would write them. A ``bool`` is
+    refused unless ``allowed`` holds one: ``True == 1``, but ``fixed_index=True`` is a mistake, not class 1.
+    """
+    is_bool = isinstance(value, bool) and not any(isinstance(a, bool) for a in allowed)
+    if is_bool or value not in allowed:
+        choices = ", ".join(repr(a) if quote else str(a) for a in allowed)
+        raise ValueError(f"{name} {value!r} is not allowed; choose one of: {choices}")
 
 
 def check_number(name: str, value: object, *, low: float | None = None, high: float | None = None,
-            low_open: bool = False, high_open: bool = False, integer: bool = False) -> None:
+                 low_open: bool = False, high_open: bool = False, integer: bool = False,
+                 kind: str | None = None, allowed: str | None = None) -> None:
     """Check that ``value`` is a finite number (an ``int`` if ``integer``) in the stated interval.
 
     ``bool`` is refused although it is an ``int`` (``lr=True`` is a mistake, not 1.0), and so are NaN and
     +-inf: each would pass a range check (NaN compares false to every bound) and then train until it diverges.
+
+    The message says ``<name> must be a number`` (``an integer``, ``a finite number``) or ``must be in [low,
+    high]``. A caller can put the rule in its own words instead: ``allowed`` (``"a number in [0, 1)"``) for the
+    whole rule, in every message; ``kind`` (``"a finite integer"``) for a value of the wrong type or not finite,
+    with ``allowed`` (``">= 2"``) then saying only the range.
     """
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
+    kind = kind or allowed
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        raise ValueError(f"{name} must be {kind or ('an integer' if integer else 'a number')}, got {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
+        raise ValueError(f"{name} must be {kind or 'a finite number'}, got {value!r}")
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:
         left = "(" if low_open else "["
         right = ")" if high_open else "]"
-        interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+        interval = f"in {left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        raise ValueError(f"{name} must be {allowed or interval}, got {value!r}")
 
 
 def check_typed(name: str, value: object, annotation: str) -> None:
@@ -55,3 +69,27 @@ def check_typed(name: str, value: object, annotation: str) -> None:
         raise ValueError(f"{name} must be true or false, got {value!r}")
     elif base == "str" and not isinstance(value, str):
         raise ValueError(f"{name} must be a string, got {value!r}")
+
+
+def check_like(name: str, value: Any, example: Any) -> None:
+    """Check that ``value`` has the kind of ``example`` (a list: of its first entry's kind) and that no number in
+    it is NaN or infinite (JSON's ``NaN`` and ``Infinity`` parse). An ``example`` of ``None`` takes anything finite.
+
+    For values whose type is known only from an example, such as a papermill ``-p`` parameter against the
+    default in the notebook's ``parameters`` cell: checked before any notebook runs, rather than failing in a
+    cell after the training.
+    """
+    kinds = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"))
+    declared = next((text for python, text in kinds if isinstance(example, python)), None)
+    if declared is not None:
+        check_typed(name, value, declared)
+    elif isinstance(example, (list, tuple)):
+        if not isinstance(value, list):
+            raise ValueError(f"{name} must be a list like its default {list(example)!r}, got {value!r}")
+        for item in value:
+            check_like(f"{name} entry", item, example[0] if example else None)
+    elif isinstance(value, float):
+        check_number(name, value)  # finite
+    elif isinstance(value, (list, dict)):
+        for item in value.values() if isinstance(value, dict) else value:
+            check_like(f"{name} entry", item, None)

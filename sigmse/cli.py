@@ -1,154 +1,24 @@
 """The ``sigmse`` command line: ``train``, ``sweep``, ``book``, ``bench``, ``data check``, ``data download``.
 
-Every flag maps onto a :class:`~sigmse.config.RunConfig` field (flags are made
-from the dataclass, so the two cannot drift apart). Bad input exits with status 2
-and one line naming the bad value and what is allowed, before any data is
-loaded or any run starts.
+The parser and its flags are :mod:`sigmse.commands`' (every ``train`` flag maps onto a
+:class:`~sigmse.config.RunConfig` field). Bad input exits with status 2 and one line naming the bad value and
+what is allowed, before any data is loaded or any run starts.
 
-Each command imports what it needs inside its function: ``sigmse --help`` and a usage error answer at once,
-without importing torch, papermill or Jupyter Book first.
+Each command imports what it needs inside its function: ``sigmse --help`` and a usage error answer without
+importing papermill, Jupyter Book or the book builder first.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from dataclasses import MISSING, fields
 from pathlib import Path
+from dataclasses import fields
 from typing import Any, Sequence
 
+from sigmse.commands import UsageError, build_parser, command_reference
+
 __all__ = ["main", "build_parser", "command_reference", "UsageError"]
-
-
-class UsageError(Exception):
-    """Bad user input: reported as one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """An argparse parser whose errors are one line (no usage dump), exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
-
-
-def _parse_option_value(text: str) -> Any:
-    """``0.9`` -> 0.9, ``true`` -> True, ``3`` -> 3; anything else stays a string."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _loss_option(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. pos=0.9), got {text!r}")
-    return key, _parse_option_value(value)
-
-
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per RunConfig field, typed from the field's default."""
-    from sigmse.config import RunConfig
-
-    for f in fields(RunConfig):
-        flag = "--" + f.name.replace("_", "-")
-        default = None if f.default is MISSING else f.default
-        if f.name == "loss_options":
-            parser.add_argument("--loss-option", dest="loss_options", action="append", type=_loss_option,
-                                default=None, metavar="KEY=VALUE", help="a loss option, e.g. pos=0.9 (repeatable)")
-        elif f.name == "test_input_sigmas":
-            parser.add_argument(flag, dest=f.name, type=float, nargs="+", default=None, metavar="SIGMA",
-                                help="extra final test evaluations on inputs with this Gaussian noise")
-        elif isinstance(default, bool):
-            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                                help=f"default: {default}")
-        else:
-            kind = {"int | None": int, "int": int, "float": float}.get(str(f.type), str)
-            parser.add_argument(flag, dest=f.name, type=kind, default=None, help=f"default: {default}")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``sigmse`` parser, every subcommand with its flags (its errors raise :class:`UsageError`)."""
-    from sigmse.bench.run import add_bench_arguments
-    from sigmse.site.book import add_book_arguments
-    from sigmse.data.datasets import dataset_names
-    from sigmse.runs.executors import add_executor_arguments
-    from sigmse.runs.experiments import experiment_names
-    from sigmse.runs.profiles import profile_names
-
-    parser = _Parser(prog="sigmse", description="Sigmoid-MSE with Output Reset versus softmax cross-entropy.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    train = commands.add_parser("train", help="train one run and print a per-epoch table")
-    _add_config_flags(train)
-    train.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
-    train.add_argument("--download", action="store_true", help="let torchvision download a missing dataset")
-
-    sweep = commands.add_parser("sweep", help="run (or load) every run of a profile's experiments")
-    sweep.add_argument("--profile", required=True, help=f"one of: {', '.join(profile_names())}")
-    sweep.add_argument("--only", action="append", metavar="NAME",
-                       help=f"run only this experiment (repeatable): {', '.join(experiment_names())}")
-    sweep.add_argument("--results-dir", default="results", help="the results store (default: results)")
-    sweep.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
-    sweep.add_argument("--device", help="override the profile's device (auto, cpu, cuda)")
-    sweep.add_argument("--datasets", nargs="+", metavar="NAME",
-                       help="only these datasets (default: each experiment's own), as a chapter's `datasets`")
-    sweep.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
-                       help="these reporting seeds instead of the profile's, as a chapter's `seeds`")
-    sweep.add_argument("--selection-seeds", nargs="+", type=int, metavar="SEED",
-                       help="these seeds choose the learning rates instead of the profile's selection seeds, "
-                            "as a chapter's `selection_seeds`")
-    sweep.add_argument("--dry-run", action="store_true", help="list the runs and how many are stored; train none")
-    add_executor_arguments(sweep)
-
-    book = commands.add_parser("book", help="run every notebook with papermill and build the HTML book")
-    add_book_arguments(book)
-
-    audit = commands.add_parser("audit", help="retrain stored records drawn at random and check they reproduce")
-    audit.add_argument("--profile", default="full", help=f"one of: {', '.join(profile_names())} (default: full)")
-    audit.add_argument("--sample", type=int, default=3, help="how many records to retrain (default: 3)")
-    audit.add_argument("--seed", type=int, default=0, help="seed of the random draw of records (default: 0)")
-    audit.add_argument("--hash", action="append", metavar="HASH", help="audit exactly this record (repeatable)")
-    audit.add_argument("--results-dir", default="results", help="the results store (default: results)")
-    audit.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
-
-    bench = commands.add_parser("bench", help="time the trainer against a naive loop, loss steps and the OR solver")
-    add_bench_arguments(bench)
-
-    data = commands.add_parser("data", help="datasets: what was found where")
-    data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
-    check = data_commands.add_parser("check", help="find every dataset, count it and verify its checksums")
-    check.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
-    download = data_commands.add_parser(
-        "download", help="fetch missing datasets into the data root with torchvision (needs internet), then check")
-    download.add_argument("names", nargs="*", metavar="NAME",
-                          help=f"datasets to fetch (default: all): {', '.join(dataset_names())}")
-    download.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
-    return parser
-
-
-def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
-    """``parser`` and every (sub)command parser under it, depth first in the order they were added."""
-    found = [parser]
-    for action in parser._actions:  # argparse keeps subcommands only here; sphinx-argparse reads them so too
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in dict.fromkeys(action.choices.values()):  # aliases would repeat a parser
-                found += _commands(sub)
-    return found
-
-
-def command_reference(width: int = 80) -> str:
-    """Every command's ``--help`` as Markdown: a heading and a text block each, wrapped at ``width`` columns.
-
-    The book's API reference includes it (:func:`sigmse.site.pages.stage_book` writes it at build time),
-    so the page always shows the flags this version parses.
-    """
-    sections = []
-    for command in _commands(build_parser()):
-        command.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=width)
-        sections.append(f"### `{command.prog}`\n\n```text\n{command.format_help().rstrip()}\n```\n")
-    return "\n".join(sections)
 
 
 def _check_data_dir(data_dir: str | None) -> None:
@@ -197,7 +67,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def _run_sweep(args: argparse.Namespace) -> int:
     from sigmse.runs.executors import check_executor_options, executor_resources, run_configs
-    from sigmse.runs.experiments import estimate_sweep, experiment_names, sweep_costs, sweep_stages
+    from sigmse.runs.experiments import estimate_sweep, experiment_names, sweep_costs, sweep_plans, sweep_stages
     from sigmse.runs.profiles import get_profile
 
     resources = executor_resources(args)
@@ -211,22 +81,24 @@ def _run_sweep(args: argparse.Namespace) -> int:
     options = dict(results_dir=args.results_dir, device=args.device, datasets=args.datasets,
                    selection_seeds=args.selection_seeds, seeds=args.seeds)
     _check_data_dir(args.data_dir)
-    estimate = estimate_sweep(names, profile, **options)
+    estimate = estimate_sweep(names, profile, jobs=args.jobs or 1, threads=args.threads, **options)
     print(f"profile {profile.name}: {estimate.total} runs in {', '.join(names)}; {estimate.stored} already stored "
           f"in {Path(args.results_dir) / profile.name}"
           + (f"; {estimate.waiting} reporting runs wait for their selection runs" if estimate.waiting else ""))
     if args.dry_run:
         if estimate.to_train:
-            print(f"estimated training time of the runs still to do: {estimate.duration_text} of a machine "
-                  f"like this one, one run at a time (per-epoch costs from the {estimate.source}; "
-                  "start-up not counted)")
+            print(f"estimated time of the {estimate.to_train} runs still to do on a machine like this one: "
+                  f"{estimate.parts_text} (costs per image from the {estimate.source}, timed one run at a time: "
+                  "runs side by side can each take longer)")
         else:
             print("every run is stored: nothing to train")
+        _print_grid_extensions(sweep_plans(names, profile, **options), profile.lr_grid_extensions)
         if estimate.stored:
-            stored = sweep_costs(names, profile, **options).total
+            stored = sweep_costs(names, profile, threads=estimate.threads, **options).total
             print(f"the {stored.stored} stored runs measured {stored.train_seconds / 3600:.1f} hours of training "
                   f"({stored.wall_seconds / 3600:.1f} hours from start to record), summed over runs, against "
-                  f"{stored.estimated_measured_seconds / 3600:.1f} hours the measured table prices them at")
+                  f"{stored.estimated_measured_seconds / 3600:.1f} hours the measured table prices them at "
+                  f"({stored.estimated_measured_wall_seconds / 3600:.1f} hours for the whole runs)")
         return 0
 
     def run(configs: list) -> Any:
@@ -238,6 +110,18 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
     summaries = sweep_stages(names, profile, run, **options)
     return 1 if any(summary.failed for summary in summaries) else 0
+
+
+def _print_grid_extensions(plans: list, limit: int) -> None:
+    """One line per learning rate the grid-edge rule added (once, though two experiments share a group), then one
+    per group whose chosen rate still sits at an edge after the rule's ``limit`` of additions."""
+    lines = dict.fromkeys(f"grid-edge rule: {extension}" for plan in plans for extension in plan.extensions)
+    lines.update(dict.fromkeys(
+        f"grid-edge rule: {choice.group}: chosen lr {choice.chosen:g} is still the {choice.edge} of its grid "
+        f"after {choice.added} additions, the profile's limit" for plan in plans for choice in plan.edge_choices
+        if limit and choice.added >= limit and choice.shared_from is None))
+    for line in lines:
+        print(line)
 
 
 def _run_audit(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ import json
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar, Mapping
 
-from sigmse.checks import check_choice, check_number
+from sigmse.checks import check_choice, check_number, check_typed
 from sigmse.data.datasets import dataset_names
 from sigmse.data.noise import INPUT_NOISE_WHERE, LABEL_NOISE_KINDS
 from sigmse.losses.modules import get_loss, loss_options
@@ -30,6 +30,7 @@ __all__ = [
     "SCHEDULES",
     "PRECISIONS",
     "DEVICES",
+    "HASH_NEUTRAL_DEFAULTS",
     "config_from_dict",
     "check_data_budget",
     "check_loss_options",
@@ -43,6 +44,20 @@ DEVICES = ("auto", "cpu", "cuda")
 
 # Not part of a run's identity (see the module docstring).
 _EXECUTION_FIELDS = ("device",)
+
+# Fields added after records existed: left out of a config's dict (and so of its identity) while they hold their
+# default, so every run configured before they existed keeps its hash and its stored record.
+HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {
+    # torch intra-op threads the run trains with; None: not fixed by the config (the sweep's --threads, else
+    # torch's own). Runs of one configuration at another thread count differ in their last bits (and, over many
+    # epochs, by up to half a point), so a protocol that pairs runs fixes it (Profile.threads).
+    "threads": None,
+    # reflect-padded translation of ``augment``, in pixels at most each way: 4 for every run before it existed,
+    # 2 for airbench94's (whose translation range it is)
+    "augment_translate": 4,
+    # validation and test logits averaged with those of the horizontally flipped images, for every loss alike
+    "tta_flip": False,
+}
 
 
 def check_loss_options(loss: str, options: Mapping[str, Any]) -> None:
@@ -117,7 +132,9 @@ class RunConfig(IdentifiedConfig):
     evals_per_epoch: int = 4
     schedule: str = "constant"
     warmup_epochs: float = 0.0  # linear warm-up from 0 to lr, in (fractional) epochs
-    augment: bool = False  # random 4-pixel-padded crop + horizontal flip, batched on the device
+    augment: bool = False  # random reflect-padded crop (translation) + horizontal flip, batched on the device
+    augment_translate: int = 4  # the crop's padding, pixels; see HASH_NEUTRAL_DEFAULTS
+    tta_flip: bool = False  # evaluate on the mean logits of each image and its mirror; see HASH_NEUTRAL_DEFAULTS
     label_noise: str = "none"
     label_noise_rate: float = 0.0  # share of training labels changed, in [0, 1)
     input_noise_sigma: float = 0.0  # Gaussian sigma on the [0, 1] pixel scale, clipped
@@ -130,6 +147,7 @@ class RunConfig(IdentifiedConfig):
     noise_seed: int | None = None  # label/input noise; None = same as seed
     precision: str = "float32"
     device: str = "auto"
+    threads: int | None = None  # see HASH_NEUTRAL_DEFAULTS
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, dataset_names())
@@ -146,6 +164,10 @@ class RunConfig(IdentifiedConfig):
         check_number("evals_per_epoch", self.evals_per_epoch, low=1, integer=True)
         check_choice("schedule", self.schedule, SCHEDULES)
         check_number("warmup_epochs", self.warmup_epochs, low=0.0, high=self.epochs)
+        check_number("augment_translate", self.augment_translate, low=0, integer=True)
+        if not self.augment and self.augment_translate != HASH_NEUTRAL_DEFAULTS["augment_translate"]:
+            raise ValueError(f"augment_translate {self.augment_translate!r} needs augment true")
+        check_typed("tta_flip", self.tta_flip, "bool")
         check_choice("label_noise", self.label_noise, LABEL_NOISE_KINDS)
         check_number("label_noise_rate", self.label_noise_rate, low=0.0, high=1.0, high_open=True)
         if self.label_noise == "none" and self.label_noise_rate != 0.0:
@@ -160,15 +182,19 @@ class RunConfig(IdentifiedConfig):
             check_number("noise_seed", self.noise_seed, low=0, integer=True)
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("device", self.device, DEVICES)
+        if self.threads is not None:
+            check_number("threads", self.threads, low=1, integer=True)
 
     # -- identity -------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """All fields as plain JSON types (``loss_options`` as a dict)."""
+        """All fields as plain JSON types (``loss_options`` as a dict), less those of
+        :data:`HASH_NEUTRAL_DEFAULTS` that hold their default."""
         data = asdict(self)
         data["loss_options"] = dict(self.loss_options)
         data["test_input_sigmas"] = list(self.test_input_sigmas)
-        return data
+        return {k: v for k, v in data.items()
+                if not (k in HASH_NEUTRAL_DEFAULTS and v == HASH_NEUTRAL_DEFAULTS[k])}
 
     @property
     def effective_noise_seed(self) -> int:

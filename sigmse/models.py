@@ -9,6 +9,14 @@ logits; the loss decides whether they pass through a sigmoid or a softmax.
 * ``resnet9``: the residual network of Page's *How to train your ResNet* (the
   DAWNBench CIFAR-10 winner, 94% in 24 epochs), with a width multiplier;
   ``resnet9_small`` is the same net at a quarter of the width, for CPU runs.
+* ``airbench``: the network of Keller Jordan's airbench94 (94% on CIFAR-10 in seconds of one GPU): a frozen
+  2x2 patch-whitening convolution, then three conv-pool-BatchNorm-GELU blocks of 64, 256 and 256 channels,
+  a max-pooled linear head; ``airbench_quarter`` is the same net at 16, 64 and 64 channels, for 2 CPU cores.
+
+A model may need the training images before it trains (``airbench``'s whitening is computed from them): it then
+has a method ``init_from_data(train_images)``, which the trainer calls once, after building the model and before
+its first step (:data:`DATA_INIT_HOOK` names it). ``ModelSpec.channels_last_on_cpu`` says which models the trainer
+runs in the channels-last memory format on a CPU as well as on a GPU.
 """
 
 from __future__ import annotations
@@ -19,7 +27,10 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["ModelSpec", "MODELS", "model_names", "get_model"]
+__all__ = ["ModelSpec", "MODELS", "model_names", "get_model", "Airbench", "PatchWhitening",
+           "DATA_INIT_HOOK"]
+
+DATA_INIT_HOOK = "init_from_data"  # the method a model has when it needs the training images first
 
 
 def _mlp(image_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
@@ -86,13 +97,135 @@ class ResNet9(nn.Module):
         return self.classifier(self.features(x)) * self.logit_scale
 
 
+class PatchWhitening(nn.Module):
+    """A ``k x k`` convolution whose filters whiten the image patches of the training set, frozen (airbench94).
+
+    :meth:`init_from_data` estimates the second-moment matrix ``S`` of every ``C k k`` patch of the images
+    (uncentred: the images are already normalised per channel), takes its eigenvectors ``v_i`` and eigenvalues
+    ``l_i``, and sets ``2 C k k`` filters ``+v_i / sqrt(l_i + eps)`` and ``-v_i / sqrt(l_i + eps)``: the first
+    half maps patches to coordinates of (near) unit covariance, the second its negation, so that the GELU after it
+    keeps both signs. The filters never train; the bias does. The estimate runs in float64 on the images' device
+    (in chunks, to bound memory) and the eigendecomposition on the CPU, so it is the same on every device up to
+    the summation order.
+    """
+
+    def __init__(self, in_channels: int, kernel_size: int = 2, eps: float = 5e-4, max_images: int = 5000) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, 2 * in_channels * kernel_size ** 2, kernel_size, padding=0, bias=True)
+        self.conv.weight.requires_grad_(False)
+        self.eps, self.max_images = eps, max_images  # airbench94's: 5e-4 and its first 5000 training images
+
+    @property
+    def out_channels(self) -> int:
+        return self.conv.out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+    @torch.no_grad()
+    def patch_second_moment(self, images: torch.Tensor, chunk: int = 500) -> torch.Tensor:
+        """``E[p p^T]`` over every ``k x k`` patch ``p`` (flattened as the filters are) of ``images``, float64."""
+        k = self.conv.kernel_size
+        moment = torch.zeros(self.conv.in_channels * k[0] * k[1], self.conv.in_channels * k[0] * k[1],
+                             dtype=torch.float64, device=images.device)
+        count = 0
+        for start in range(0, len(images), chunk):
+            patches = nn.functional.unfold(images[start:start + chunk].double(), k)  # (n, C k k, positions)
+            moment += torch.einsum("nip,njp->ij", patches, patches)
+            count += patches.shape[0] * patches.shape[2]
+        return moment / count
+
+    @torch.no_grad()
+    def init_from_data(self, train_images: torch.Tensor) -> None:
+        """Set the filters from the first ``max_images`` of ``train_images`` ``(N, C, H, W)`` (normalised)."""
+        moment = self.patch_second_moment(train_images[:self.max_images]).cpu()
+        eigenvalues, eigenvectors = torch.linalg.eigh(moment)  # ascending; columns are the eigenvectors
+        order = torch.arange(len(eigenvalues) - 1, -1, -1)  # largest first, as airbench94
+        filters = (eigenvectors[:, order] / torch.sqrt(eigenvalues[order] + self.eps)).T  # (C k k, C k k)
+        filters = filters.reshape(-1, *self.conv.weight.shape[1:])  # (C k k, C, k, k): unfold's order
+        self.conv.weight.copy_(torch.cat([filters, -filters]).to(self.conv.weight))
+
+
+class _AirbenchConv(nn.Conv2d):
+    """3x3 ``same`` convolution without bias, initialised near the identity (airbench94): Dirac filters on the
+    first ``min(in, out)`` output channels, so each block starts close to passing its input through."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(in_channels, out_channels, 3, padding="same", bias=False)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        nn.init.dirac_(self.weight[:self.in_channels])
+
+
+def _airbench_norm(channels: int) -> nn.BatchNorm2d:
+    """BatchNorm as airbench94 sets it: running statistics with momentum 0.4 (its 0.6 in the other convention),
+    eps 1e-12, the scale fixed at 1 (only the shift trains)."""
+    norm = nn.BatchNorm2d(channels, eps=1e-12, momentum=0.4)
+    norm.weight.requires_grad_(False)
+    return norm
+
+
+class _AirbenchBlock(nn.Sequential):
+    """conv, 2x2 max-pool, BatchNorm, GELU, then conv, BatchNorm, GELU: halves the height and width."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(_AirbenchConv(in_channels, out_channels), nn.MaxPool2d(2), _airbench_norm(out_channels),
+                         nn.GELU(), _AirbenchConv(out_channels, out_channels), _airbench_norm(out_channels),
+                         nn.GELU())
+
+
+class Airbench(nn.Module):
+    """The network of airbench94 (Keller Jordan, ``KellerJordan/cifar10-airbench``, ``airbench94.py``), written
+    anew here: a frozen 2x2 patch-whitening convolution and GELU, three :class:`_AirbenchBlock` of ``widths``
+    channels, a global max-pool and a linear layer without bias whose logits are multiplied by ``logit_scale``.
+
+    Shapes for CIFAR-10: (N, 3, 32, 32) -> whitening (N, 24, 31, 31) -> blocks (N, w1, 15, 15), (N, w2, 7, 7),
+    (N, w3, 3, 3) -> pool (N, w3) -> (N, C). The constant ``logit_scale`` (airbench94's 1/9) multiplies the raw
+    outputs that every loss receives; it is part of the network, the same for every loss, and only sets the
+    initial scale of the logits and the head's effective step size, so it is loss-agnostic. What airbench94 adds
+    around the network is left out: label smoothing (it would change one side of the loss comparison), its
+    lookahead/EMA of the weights, its larger learning rate for the BatchNorm shifts, and a whitening bias frozen
+    after three epochs (here the bias trains throughout).
+
+    Call :meth:`init_from_data` with the training images before training: it computes the whitening filters.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, widths: tuple[int, int, int] = (64, 256, 256),
+                 logit_scale: float = 1 / 9) -> None:
+        super().__init__()
+        self.whiten = PatchWhitening(in_channels)
+        self.features = nn.Sequential(
+            nn.GELU(),
+            _AirbenchBlock(self.whiten.out_channels, widths[0]),
+            _AirbenchBlock(widths[0], widths[1]),
+            _AirbenchBlock(widths[1], widths[2]),
+            nn.AdaptiveMaxPool2d(1), nn.Flatten(),  # airbench94's MaxPool2d(3) on its 3x3 maps
+        )
+        self.classifier = nn.Linear(widths[2], num_classes, bias=False)
+        self.logit_scale = logit_scale
+
+    def init_from_data(self, train_images: torch.Tensor) -> None:
+        """Compute the whitening filters from the (normalised) training images ``(N, C, H, W)``."""
+        self.whiten.init_from_data(train_images)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(self.whiten(x))) * self.logit_scale
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registry entry: how to build a model for an image shape and class count."""
+    """A registry entry: how to build a model for an image shape and class count.
+
+    ``channels_last_on_cpu``: the trainer runs the model in the channels-last memory format on a CPU too (on a
+    GPU it does so for every convolutional model). Off for the models whose CPU records predate it: the format
+    changes the convolutions' summation order, and so the last bits of their runs.
+    """
 
     name: str
     build: Callable[[tuple[int, int, int], int], nn.Module]
     description: str
+    channels_last_on_cpu: bool = False
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -102,6 +235,12 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("cnn", _cnn, "two conv blocks (32, 64) and a 128-unit hidden layer"),
         ModelSpec("resnet9", lambda shape, c: ResNet9(shape[0], c, width=64), "Page's ResNet-9 (CIFAR-10)"),
         ModelSpec("resnet9_small", lambda shape, c: ResNet9(shape[0], c, width=16), "ResNet-9 at 1/4 width, for CPU"),
+        ModelSpec("airbench", lambda shape, c: Airbench(shape[0], c, widths=(64, 256, 256)),
+                  "airbench94's network: whitened 2x2 conv, blocks of 64, 256, 256 (CIFAR-10, GPU)",
+                  channels_last_on_cpu=True),
+        ModelSpec("airbench_quarter", lambda shape, c: Airbench(shape[0], c, widths=(16, 64, 64)),
+                  "airbench94's network at 1/4 width: blocks of 16, 64, 64, for 2 CPU cores",
+                  channels_last_on_cpu=True),
     )
 }
 

@@ -3,8 +3,12 @@
 Written in the manner of airbench: the dataset is decoded once (cached by
 :mod:`sigmse.data.datasets`), normalised once, and moved to the device once; every epoch
 draws one ``randperm`` on the device and trains on slices of it; augmentation
-(random 4-pixel-padded crop, horizontal flip) runs for the whole batch with
-index arithmetic and masks, never a loop over examples. Per-step statistics stay
+(random reflect-padded crop, i.e. a translation by up to ``augment_translate`` pixels, and a horizontal flip) runs
+for the whole batch with index arithmetic and masks, never a loop over examples. A model that needs the training
+images first (``airbench``'s patch whitening) gets them once before training; convolutional models run in the
+channels-last memory format on a GPU (and on a CPU where their registry entry asks for it), with bf16 autocast on
+a GPU when ``precision="bfloat16"``; on a CPU every run computes in float32. With ``tta_flip`` every validation and
+test evaluation averages the logits of each image and of its mirror image, whatever the loss. Per-step statistics stay
 on the device and are read once per epoch, so the loop never waits on the host
 except to measure validation accuracy ``evals_per_epoch`` times an epoch. The loop itself
 (:func:`train_epoch` over a :class:`TrainingRun`) knows nothing of classification: the unification
@@ -40,7 +44,7 @@ from sigmse.calibration import (expected_calibration_error, fit_temperature, neg
 from sigmse.config import RunConfig
 from sigmse.data.datasets import Dataset, load_dataset
 from sigmse.losses.modules import SigmoidMSEOutputResetLoss, class_probabilities, get_loss
-from sigmse.models import get_model
+from sigmse.models import DATA_INIT_HOOK, MODELS, get_model
 from sigmse.data.noise import add_input_noise, corrupt_labels
 from sigmse.seeds import stream_seed
 from sigmse.data.splits import subset_indices, validation_split
@@ -143,7 +147,11 @@ def _device_generator(cpu_generator: torch.Generator, device: torch.device) -> t
 
 
 def augment_batch(images: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
-    """Random ``padding``-pixel reflect-padded crop and horizontal flip, for the whole batch at once."""
+    """Random ``padding``-pixel reflect-padded crop and horizontal flip, for the whole batch at once.
+
+    The crop translates each image by ``dy, dx`` drawn uniformly from ``-padding..padding`` (airbench94's
+    translation at ``padding=2``), the border filled by reflection; then a random half of the batch is mirrored.
+    """
     n, c, h, w = images.shape
     padded = nn.functional.pad(images, (padding,) * 4, mode="reflect")  # (N, C, H+2p, W+2p)
     dy = torch.randint(0, 2 * padding + 1, (n,), device=images.device, generator=generator)
@@ -166,9 +174,10 @@ def _optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     operations, so their numbers can differ from the for-loop ones in the last bits; the same seed still
     gives a bit-identical history from run to run on one machine.
     """
+    trained = [p for p in model.parameters() if p.requires_grad]  # frozen ones (airbench's whitening) never step
     if config.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
-    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+        return torch.optim.Adam(trained, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    return torch.optim.SGD(trained, lr=config.lr, momentum=config.momentum,
                            nesterov=config.optimizer == "nesterov", weight_decay=config.weight_decay, fused=True)
 
 
@@ -177,6 +186,11 @@ def _lr_factor(config: RunConfig, steps_per_epoch: int):
 
     1. linear warm-up from lr/warmup_steps to lr over ``warmup_epochs``;
     2. then ``constant``, ``cosine`` decay to 0, or ``linear`` decay to 0 at the last step.
+
+    Step ``s`` (from 0) trains at ``factor(s)``; ``factor(total)``, the rate after the last step (what the last
+    epoch's record shows), is 0 for ``linear`` and ``cosine``, so the last step trains at the smallest nonzero
+    rate, ``lr / (total - warmup)``, and no step is spent at rate 0 (airbench94's triangular schedule counts
+    the same way).
     """
     warmup = round(config.warmup_epochs * steps_per_epoch)
     total = config.epochs * steps_per_epoch
@@ -195,13 +209,22 @@ def _lr_factor(config: RunConfig, steps_per_epoch: int):
 
 
 @torch.no_grad()
-def evaluate_logits(model: nn.Module, images: torch.Tensor, autocast: bool = False) -> torch.Tensor:
-    """Logits for ``images`` in evaluation mode, in batches of ``EVAL_BATCH``."""
+def evaluate_logits(model: nn.Module, images: torch.Tensor, autocast: bool = False,
+                    flip: bool = False) -> torch.Tensor:
+    """Logits for ``images`` in evaluation mode, in batches of ``EVAL_BATCH``.
+
+    ``flip``: test-time augmentation, the mean of the logits of each image and of its horizontal mirror (as
+    airbench94's); it acts on the network's outputs before any loss reads them, so it is the same for every loss.
+    """
     model.eval()
     outputs = []
     for start in range(0, len(images), EVAL_BATCH):
+        batch = images[start:start + EVAL_BATCH]
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-            outputs.append(model(images[start:start + EVAL_BATCH]).float())
+            logits = model(batch).float()
+            if flip:
+                logits = 0.5 * (logits + model(batch.flip(3)).float())
+        outputs.append(logits)
     return torch.cat(outputs) if outputs else images.new_zeros((0, 0))
 
 
@@ -319,13 +342,20 @@ class ClassificationRun(TrainingRun):
     """One :func:`train` run: its model, loss, optimiser and schedule, built from its config (also what
     :func:`sigmse.bench.measures.step_phases` times phase by phase).
 
-    The global RNG is seeded with ``config.seed`` just before the model is built (its initialisation).
+    The global RNG is seeded with ``config.seed`` just before the model is built (its initialisation); a model
+    with a ``init_from_data`` method (:data:`sigmse.models.DATA_INIT_HOOK`) then gets the run's (normalised,
+    possibly noisy) training images. Convolutional models run channels-last on a GPU, and on a CPU where their
+    :class:`~sigmse.models.ModelSpec` asks for it.
     """
 
     def __init__(self, config: RunConfig, data: DeviceData, device: torch.device) -> None:
         torch.manual_seed(config.seed)
         model = get_model(config.model, tuple(data.train_images.shape[1:]), data.num_classes).to(device)
-        self.channels_last = device.type == "cuda" and data.train_images.dim() == 4 and config.model != "mlp"
+        init_from_data = getattr(model, DATA_INIT_HOOK, None)
+        if init_from_data is not None:
+            init_from_data(data.train_images)
+        self.channels_last = (data.train_images.dim() == 4 and config.model != "mlp"
+                              and (device.type == "cuda" or MODELS[config.model].channels_last_on_cpu))
         model = model.to(memory_format=torch.channels_last) if self.channels_last else model
         super().__init__(model, _optimizer(config, model), n_train=len(data.train_labels),
                          batch_size=config.batch_size, seed=config.seed, device=device,
@@ -335,9 +365,10 @@ class ClassificationRun(TrainingRun):
         self.noisy_labels = bool(data.train_flipped.any())  # else skip the memorisation counts
         self.config, self.data = config, data
 
-    def logits(self, images: torch.Tensor) -> torch.Tensor:
-        """Logits of ``images`` in evaluation mode (the model stays in it)."""
-        return evaluate_logits(self.model, images, self.autocast)
+    def logits(self, images: torch.Tensor, flip: bool | None = None) -> torch.Tensor:
+        """Logits of ``images`` in evaluation mode (the model stays in it); ``flip`` (default: the config's
+        ``tta_flip``) averages them with those of the mirrored images."""
+        return evaluate_logits(self.model, images, self.autocast, self.config.tta_flip if flip is None else flip)
 
     def batch_loss(self, index: torch.Tensor, start: int, sums: EpochSums) -> torch.Tensor:
         """The loss of the (augmented) training examples ``index``; its statistics go to ``sums``.
@@ -347,7 +378,7 @@ class ClassificationRun(TrainingRun):
         images = torch.index_select(self.data.train_images, 0, index)
         labels = torch.index_select(self.data.train_labels, 0, index)
         if self.config.augment:
-            images = augment_batch(images, self.generator)
+            images = augment_batch(images, self.generator, self.config.augment_translate)
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
@@ -457,7 +488,9 @@ def train(config: RunConfig, *, data_dir: str | Path | None = None, progress: bo
     steps of :func:`evaluation_steps`; fewer if an epoch has fewer steps), each ``{"step", "epoch",
     "train_seconds", "val_acc"}``: optimizer steps so far, the same in epochs, training seconds so far without
     evaluation time, and validation accuracy (``None`` without a validation split or once the model diverged).
-    Each epoch's last entry is that epoch's per-epoch evaluation.
+    Each epoch's last entry is that epoch's per-epoch evaluation. With ``tta_flip`` every accuracy and
+    calibration metric reads the flip-averaged logits, and ``metrics["test_acc_without_tta"]`` adds the final test
+    accuracy without them.
 
     Args:
         config: the run.
@@ -467,6 +500,8 @@ def train(config: RunConfig, *, data_dir: str | Path | None = None, progress: bo
         dataset: use this dataset instead of loading ``config.dataset`` from the data root.
     """
     device = resolve_device(config.device)
+    if config.threads is not None:  # the run's own arithmetic: its thread count is part of its configuration
+        torch.set_num_threads(config.threads)
     started = time.perf_counter()
     data = prepare_data(config, device, data_dir, dataset)
     setup_seconds = time.perf_counter() - started
@@ -509,6 +544,8 @@ def train(config: RunConfig, *, data_dir: str | Path | None = None, progress: bo
             **_calibration_metrics(config, data, val_logits, test_logits),
             **_noisy_test_metrics(run),
         )
+        if config.tta_flip:  # what the test-time flips add: the same test images without them
+            metrics["test_acc_without_tta"] = _accuracy(run.logits(data.test_images, flip=False), data.test_labels)
     return {"status": status, "history": history, "curve": curve, "metrics": metrics}
 
 

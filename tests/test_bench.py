@@ -229,6 +229,42 @@ def test_command_with_an_unknown_profile_fails_before_measuring(tmp_path, monkey
     parser = argparse.ArgumentParser()
     add_bench_arguments(parser)
     args = parser.parse_args(["--size", "smoke", "--device", "cpu", "--profile", "huge", "--synthetic"])
-    with pytest.raises(ValueError, match=r"unknown profile 'huge'; choose one of: smoke, quick, full, paper"):
+    with pytest.raises(ValueError, match=r"unknown profile 'huge'; choose one of: smoke, quick, full, full2, paper"):
         run_bench_command(args)
     assert not any(tmp_path.iterdir())
+
+
+# ---- sigmse bench --costs: what the sweep estimate prices runs with --------------------------------------------
+
+
+def test_costs_command_times_each_dataset_and_model_of_its_profiles_once_per_loss(tmp_path, monkeypatch, capsys):
+    """``sigmse bench --costs smoke quick``: the smoke profile's three kinds (its MLPs and its CIFAR-10 net), then
+    quick's only new one (its CIFAR-10 MLP), each with every loss the bench times; per-image seconds of training
+    and evaluation and the setup's, at the asked thread count, in a costs-*.json the table reads back."""
+    from sigmse.bench.run import COSTS_SCHEMA, format_costs, run_costs
+    from sigmse.runs.protocol import image_cost_table
+
+    monkeypatch.chdir(tmp_path)
+    parser = argparse.ArgumentParser()
+    add_bench_arguments(parser)
+    args = parser.parse_args(["--costs", "smoke", "--device", "cpu", "--synthetic", "--threads", "1"])
+    assert run_bench_command(args) == 0
+    [path] = (tmp_path / "results" / "smoke" / "bench").glob("costs-cpu-*.json")
+    record = json.loads(path.read_text())
+    assert record["schema"] == COSTS_SCHEMA and record["profiles"] == ["smoke"]
+    kinds = [(row["dataset"], row["model"], row["loss"]) for row in record["costs"]]
+    assert kinds == [(d, m, loss) for d, m in (("mnist", "mlp"), ("fashion-mnist", "mlp"), ("cifar10", "resnet9_small"))
+                     for loss in PROFILE_EPOCH_LOSSES]
+    for row in record["costs"]:
+        assert row["threads"] == 1 and row["train_seconds_per_image"] > 0 and row["eval_seconds_per_image"] > 0
+        assert row["n_eval"] == get_profile("smoke").budgets[row["dataset"]].val_size and row["setup_seconds"] >= 0
+    assert set(image_cost_table(record["costs"])) == {("mnist", "mlp", 1), ("fashion-mnist", "mlp", 1),
+                                                      ("cifar10", "resnet9_small", 1)}
+    assert "What a run costs" in capsys.readouterr().out and "train_us_per_image" in format_costs(record)
+    both = run_costs(["smoke", "quick"], "cpu", tmp_path / "both", synthetic=True, threads=1, train_images=128,
+                     repeats=1, datasets=["cifar10"])
+    assert [(row["profile"], row["model"]) for row in both["costs"]][::2] == [("smoke", "resnet9_small"),
+                                                                             ("quick", "mlp")]
+    with pytest.raises(ValueError, match=r"unknown profile 'huge'; choose one of"):
+        run_costs(["huge"], "cpu", tmp_path / "none")
+    assert not (tmp_path / "none").exists()

@@ -38,7 +38,7 @@ def test_the_bench_size_follows_the_profile_unless_given():
     assert chapter.chapter_bench_size("quick") == get_bench_size("ci")
     assert chapter.chapter_bench_size("paper", "smoke") == get_bench_size("smoke")
     assert chapter.chapter_bench_size("smoke", classes=[10, 100]).classes == (10, 100)
-    with pytest.raises(ValueError, match=r"no bench size for profile 'huge'; choose one of: smoke, quick, full, paper"):
+    with pytest.raises(ValueError, match=r"no bench size for profile 'huge'; choose one of: smoke, quick, full, full2, paper"):
         chapter.chapter_bench_size("huge")
     with pytest.raises(ValueError, match=r"unknown bench size 'big'"):
         chapter.chapter_bench_size("smoke", "big")
@@ -179,6 +179,15 @@ def test_sweep_cost_table_and_values_show_hours_ratios_threads_and_the_wall_cloc
                                        "1 with 2 torch threads (1.00 times)")
     assert (values["sweep_runs"], values["sweep_runs_stored"], values["sweep_estimated_h"]) == (10, 4, 2.0)
     assert (values["sweep_span_h"], values["sweep_busy_h"], values["sweep_side_by_side"]) == (3.0, 1.0, 1.5)
+    priced = replace(row, estimated_evaluate_seconds=1800.0, estimated_measured_wall_seconds=2700.0,
+                     threads=(ThreadCosts(1, 3, 3000.0, 1200.0, 4000.0, 2000.0), ThreadCosts(4, 1, 600.0, 0.0)))
+    first = chapter.sweep_cost_table(SweepCosts([priced], priced, None, None, 0.0)).iloc[0]
+    assert (first["of it evaluating h"], first["estimated wall h, stored runs"], first["wall / estimate"]) == (
+        0.5, 0.75, 2.0)
+    values = chapter.sweep_cost_values(SweepCosts([priced], priced, None, None, 0.0), "full")
+    assert (values["sweep_estimated_eval_h"], values["sweep_wall_over_estimate"]) == (0.5, 2.0)
+    assert values["sweep_threads"].endswith("1 with 4 torch threads (not priced)")  # the table has no 4 threads
+    assert values["sweep_table_threads"] == "1 and 2" and values["sweep_table_records"].startswith("`results/")
     empty = replace(row, stored=0, diverged=0, estimated_measured_seconds=0.0, train_seconds=0.0,
                                 wall_seconds=0.0, threads=())
     nothing = chapter.sweep_cost_values(SweepCosts([empty], empty, None, None, 0.0), "smoke")

@@ -136,3 +136,20 @@ def test_throughput_rows_carry_the_measured_ratio_to_the_gemm_floor():
         assert row["over_gemm_floor"] == pytest.approx(row["gemm_floor_images_per_s"] / row["images_per_s"])
     assert rows[0]["gemm_floor_images_per_s"] == rows[1]["gemm_floor_images_per_s"]  # one floor, measured once
     assert rows[0]["over_gemm_floor"] != rows[1]["over_gemm_floor"]
+
+
+def test_image_costs_time_a_training_image_an_evaluated_image_and_the_setup_of_one_run():
+    """At most ``train_images`` of the run's training split train; the whole validation split is evaluated once
+    per epoch, one forward pass an image even with test-time flips (the estimate counts the second pass)."""
+    import torch
+
+    from sigmse.bench.measures import image_costs
+    from sigmse.config import RunConfig
+
+    config = RunConfig(dataset="mnist", epochs=3, train_subset=300, val_size=100, test_subset=50, tta_flip=True,
+                       device="cpu")
+    row = image_costs(config, data=synthetic_dataset("mnist", 400, n_test=50), train_images=256, repeats=1)
+    assert (row["n_train"], row["n_eval"], row["threads"]) == (256, 100, torch.get_num_threads())
+    assert row["train_seconds_per_image"] > 0 and row["eval_seconds_per_image"] > 0 and row["setup_seconds"] >= 0
+    with pytest.raises(ValueError, match="repeats must be an integer >= 1, got 0"):
+        image_costs(config, data=synthetic_dataset("mnist", 400, n_test=50), repeats=0)

@@ -326,7 +326,7 @@ def test_offline_the_book_command_stops_before_any_work_with_one_line(tmp_path, 
 
 def test_bad_profile_lists_the_profiles(tmp_path):
     write_tiny_book(tmp_path)
-    with pytest.raises(ValueError, match=r"unknown profile 'nope'; choose one of: smoke, quick, full, paper"):
+    with pytest.raises(ValueError, match=r"unknown profile 'nope'; choose one of: smoke, quick, full, full2, paper"):
         build_book("nope", root=tmp_path)
 
 

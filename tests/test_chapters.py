@@ -137,3 +137,156 @@ def test_glue_hides_the_value_and_makes_numpy_and_torch_scalars_plain_numbers(mo
     assert calls == [("a", 0.5, False), ("b", 3, False), ("c", 2.5, False), ("d", "text", False),
                      ("e", figure_like, False)]
     assert [type(value) for _, value, _ in calls[:3]] == [float, int, float]
+
+
+# -- the runs' own setup, Output Reset's share, thread counts -------------------------------------------------
+
+
+def _setup_record(loss, seed, test_acc, *, threads, lr=0.001, dataset="mnist", optimizer="adam", **config):
+    """A record with the setup fields a page states: thread count (provenance), batch size, momentum, schedule,
+    training examples (metrics)."""
+    record = _record(loss=loss, seed=seed, lr=lr, dataset=dataset, test_acc=test_acc, val_acc=test_acc,
+                     extra_metrics={"n_train": 55000})
+    record["hash"] = f"{loss}-{lr}-{seed}-{dataset}-{threads}"
+    record["config"].update(optimizer=optimizer, batch_size=128, momentum=0.9, schedule="constant", **config)
+    record["provenance"]["torch_threads"] = threads
+    return record
+
+
+def test_runs_frame_and_budget_text_state_what_the_records_say():
+    """Threads from the provenance (NaN where a record has none), training examples from the metrics; the budget
+    line reads every field from the runs, with mixed values listed and the rates tried by the selection seeds."""
+    selection = [_setup_record("softmax_ce", seed, 0.9, threads=1, lr=lr) for seed in (0, 1) for lr in (0.001, 0.01)]
+    report = [_setup_record("softmax_ce", seed, 0.9, threads=threads) for seed, threads in ((2, 2), (3, 1), (4, 2))]
+    del report[0]["provenance"]["torch_threads"]
+    frame = chapters.runs_frame(report)
+    assert math.isnan(frame[chapters.THREADS].iloc[0]) and frame[chapters.THREADS].iloc[1:].tolist() == [1.0, 2.0]
+    assert frame["n_train"].tolist() == [55000] * 3 and frame["batch_size"].tolist() == [128] * 3
+    assert chapters.budget_text(frame, chapters.runs_frame(selection)) == (
+        "mnist: mlp, adam, constant schedule, 3 epochs, batches of 128, 55000 training examples; learning rates 0.001, "
+        "0.01 tried by selection seeds 0, 1, the chosen one reported with seeds 2, 3, 4; torch threads 1 (5 runs), "
+        "2 (1 run)")
+    sgd = chapters.runs_frame([_setup_record("sigmoid_mse", 2, 0.9, threads=1, lr=lr, optimizer="sgd", epochs=12)
+                               for lr in (0.1, 1.0)])
+    assert chapters.budget_text(sgd) == (
+        "mnist: mlp, sgd (momentum 0.9), constant schedule, 12 epochs, batches of 128, 55000 training examples; learning "
+        "rates 0.1, 1, each reported (none chosen), seeds 2; 1 torch thread")
+    assert chapters.epoch_budgets(frame) == {"mnist": 3}
+    with pytest.raises(ValueError, match=r"mnist runs trained for \[3, 12\] epochs"):
+        chapters.epoch_budgets(pd.concat([frame, sgd]))
+
+
+def test_tables_state_the_thread_count_of_each_compared_run():
+    losses = (("softmax_ce", 2, (0.90, 0.92, 0.94)), ("sigmoid_mse_or", 1, (0.91, 0.95, 0.96)))
+    records = [_setup_record(loss, seed, acc, threads=threads)
+               for loss, threads, values in losses for seed, acc in enumerate(values)]
+    runs = chapters.runs_frame(records)
+    assert chapters.headline_table(runs)["threads"].to_dict() == {("mnist", "sigmoid_mse_or"): "1",
+                                                                  ("mnist", "softmax_ce"): "2"}
+    family = verdicts.holm_verdicts(verdicts.paired_tests(runs, "test_acc", claim="equivalence", margins=0.005))
+    table = chapters.comparison_table(family, keys=["dataset", "loss"], runs=runs)
+    assert table["threads"].tolist() == ["1 vs 2"]
+
+
+def _three_losses(dataset, ce, plain, reset, threads=2):
+    """A runs frame of softmax CE, plain sigmoid-MSE and sigmoid-MSE + OR, one value per seed each."""
+    return pd.DataFrame([{"dataset": dataset, "loss": loss, "seed": seed, "lr": 0.001, "test_acc": value,
+                          "status": "ok", "optimizer": "adam", chapters.THREADS: float(threads)}
+                         for loss, values in (("softmax_ce", ce), ("sigmoid_mse", plain), ("sigmoid_mse_or", reset))
+                         for seed, value in enumerate(values)])
+
+
+def test_accuracy_family_judges_the_claim_and_output_resets_share_together():
+    """Per dataset three comparisons of three hypotheses each; the differences are the hand-computed seed means.
+    Judged alone (3 p-values), OR beats CE (one-sided p 0.0076, x3 = 0.023); in the family of 9 that is 0.068."""
+    runs = _three_losses("mnist", (0.90, 0.92, 0.94), (0.91, 0.95, 0.96), (0.92, 0.95, 0.97))
+    family = chapters.accuracy_family(runs)
+    assert family[["loss", "baseline"]].values.tolist() == [["sigmoid_mse", "softmax_ce"],
+                                                           ["sigmoid_mse_or", "softmax_ce"],
+                                                           ["sigmoid_mse_or", "sigmoid_mse"]]
+    assert family["mean_diff"].tolist() == pytest.approx([0.02, 0.08 / 3, 0.02 / 3])
+    assert set(family["family_size"]) == {9} and set(family["verdict"]) == {"inconclusive"}
+    assert chapters.claim_alone_text(runs, family) == (
+        "judged alone, Holm over its own 3 p-values instead of the family's 9, sigmoid_mse_or against softmax_ce: "
+        "mnist would be better, not inconclusive")
+    assert chapters.verdict_texts("verdict", family, datasets=["mnist", "cifar10"]) == {
+        "verdict_mnist": verdicts.verdict_text(family.iloc[1].to_dict()), "verdict_cifar10": "not run"}
+    context = chapters.unjudged(pd.concat([runs, runs[runs["loss"] == "softmax_ce"].assign(loss="softmax_mse")]),
+                                family)
+    assert context["loss"].tolist() == ["softmax_mse"] and context["verdict"].tolist() == [verdicts.NOT_JUDGED]
+    assert chapters.against("softmax_ce", family, context)["loss"].tolist() == ["sigmoid_mse", "sigmoid_mse_or",
+                                                                              "softmax_mse"]
+
+
+def test_output_reset_share_answers_in_words_from_the_verdicts():
+    """MNIST: plain sigmoid-MSE 10 pp behind CE, OR level with CE: yes. CIFAR-10: all three level: no.
+    Fashion-MNIST: plain sigmoid-MSE stuck at chance on two seeds: the tests cannot tell, and the answer counts
+    the failed runs that the mean hides."""
+    wobble = (0.0, 0.001, -0.001, 0.0005, -0.0005, 0.0002)
+    other = (0.0003, 0.0008, -0.0006, 0.0002, -0.0001, 0.0)
+    third = (0.001, -0.001, 0.0, 0.0004, -0.0003, 0.0002)
+    runs = pd.concat([
+        _three_losses("mnist", [0.90 + w for w in wobble], [0.80 + w for w in third], [0.90 + w for w in other]),
+        _three_losses("fashion-mnist", [0.89 + w for w in wobble], (0.10, 0.09, 0.88, 0.89, 0.885, 0.89),
+                      [0.89 + w for w in other]),
+        _three_losses("cifar10", [0.75 + w for w in wobble], [0.75 + w for w in third], [0.75 + w for w in other],
+                      threads=1)], ignore_index=True)
+    family = chapters.accuracy_family(runs)
+    shares = chapters.output_reset_share("share", family, runs)
+    basis = "(adam; paired tests, Holm over 27 p-values; {} in every run)"
+    assert shares["share_answer_mnist"] == ("Yes: plain sigmoid-MSE trails softmax CE, and Output Reset lifts it to "
+                                            "within the margin of softmax CE " + basis.format("2 torch threads"))
+    assert shares["share_answer_cifar10"] == (
+        "No: Output Reset moves sigmoid-MSE's accuracy by less than the margin, and plain sigmoid-MSE is already "
+        "within the margin of softmax CE " + basis.format("1 torch thread"))
+    assert shares["share_answer_fashion_mnist"] == (
+        "The runs cannot tell: sigmoid-MSE + OR against plain sigmoid-MSE is inconclusive, and plain sigmoid-MSE "
+        "against softmax CE is inconclusive; but plain sigmoid-MSE ended at or near chance accuracy (at most 2 times "
+        "it) in 2 of its 6 runs, sigmoid-MSE + OR in none " + basis.format("2 torch threads"))
+    plain_row = chapters.comparison_row(family, "sigmoid_mse", dataset="mnist", baseline="softmax_ce")
+    assert shares["share_plain_vs_ce_mnist"] == verdicts.verdict_text(plain_row)
+    assert plain_row["verdict"] == "worse"
+    assert chapters.output_reset_share("share", family.iloc[:0], runs)["share_answer_mnist"] == "not run"
+
+
+def test_sgd_output_reset_share_describes_the_best_rates_against_the_margin():
+    """Best rates by validation: CE 0.01 (98.0%), plain 0.01 (97.0%, chance at 0.1), OR 0.1 (98.2%): plain trails
+    CE by more than the 0.5 pp margin, OR lifts it to within it."""
+    accuracy = {("softmax_ce", 0.01): 0.980, ("softmax_ce", 0.1): 0.970, ("sigmoid_mse", 0.01): 0.970,
+                ("sigmoid_mse", 0.1): 0.100, ("sigmoid_mse_or", 0.01): 0.970, ("sigmoid_mse_or", 0.1): 0.982}
+    records = [_setup_record(loss, seed, acc, threads=1, lr=lr, optimizer="sgd")
+               for (loss, lr), acc in accuracy.items() for seed in (2, 3)]
+    shares = chapters.sgd_output_reset_share("sgd", records, datasets=["mnist", "fashion-mnist"])
+    assert shares == {
+        "sgd_plain_vs_ce_mnist": "\u22121.00 pp at the best rates (lr 0.01 and 0.01)",
+        "sgd_or_vs_plain_mnist": "+1.20 pp at the best rates (lr 0.1 and 0.01); more than 5 pp ahead at 1 of 2 rates "
+                                 "(0.1), behind at 0",
+        "sgd_answer_mnist": "Yes: plain sigmoid-MSE trails softmax CE, and Output Reset lifts it to within the margin "
+                            "of softmax CE (sgd with momentum 0.9, each loss at its best learning rate by validation, "
+                            "seed means against the \u00b10.50 pp margin: described, not tested; 2 seeds per rate; "
+                            "1 torch thread in every run)",
+        "sgd_plain_vs_ce_fashion_mnist": "not run", "sgd_or_vs_plain_fashion_mnist": "not run",
+        "sgd_answer_fashion_mnist": "not run"}
+    # a gap that rounds onto the margin keeps the digits that show its side
+    assert chapters._signed_pp(-0.004967, 0.005) == "\u22120.497 pp"
+    assert chapters._signed_pp(0.0081, 0.005) == "+0.81 pp"
+
+
+def test_thread_pairs_say_how_much_of_a_gap_the_thread_count_explains():
+    """Two variants that train alike: the pairs with the same thread count agree exactly, the others differ."""
+    rows = [(seed, variant, threads, acc) for seed, (same, a, b) in enumerate(
+        [(True, 0.95, 0.95), (True, 0.96, 0.96), (False, 0.950, 0.951), (False, 0.960, 0.957)])
+        for variant, threads, acc in (("plain", 2, a), ("no shift", 2 if same else 1, b))]
+    frame = pd.DataFrame([{"dataset": "mnist", "lr": 0.001, "seed": s, "ablation": v, chapters.THREADS: float(t),
+                           "test_acc": acc, "status": "ok"} for s, v, t, acc in rows])
+    table = chapters.thread_pairs_table(frame, "plain", "no shift")
+    assert table["pairs"].to_dict() == {(2, 1): 2, (2, 2): 2} and table["identical"].to_dict() == {(2, 1): 0, (2, 2): 2}
+    assert table.loc[(2, 1), "largest difference"] == pytest.approx(0.3)
+    text = chapters.thread_agreement_text(table)
+    assert text.startswith("The 2 of 4 pairs that ran with the same number of torch threads (2 threads each) agree "
+                           "exactly; the 2 that ran with different numbers (2 and 1 threads) differ by up to 0.30 pp. "
+                           "The thread count alone separates them")
+    assert "floating-point addition is not associative" in text
+    same_only = chapters.thread_pairs_table(frame[frame["seed"] < 2], "plain", "no shift")
+    assert chapters.thread_agreement_text(same_only) == ("The 2 of 2 pairs that ran with the same number of torch "
+                                                         "threads (2 threads each) agree exactly.")

@@ -73,3 +73,18 @@ def test_one_hash_is_pinned_to_its_canonical_json():
     """The default MNIST run's identity, spelled out: the canonical JSON and its hash."""
     assert RunConfig().hash == hashlib.sha256(RunConfig().canonical_json().encode()).hexdigest()[:16]
     assert RunConfig().hash == "510a729af89d14ed"
+
+
+def test_fields_added_later_leave_every_identity_unchanged_at_their_default():
+    """A field of HASH_NEUTRAL_DEFAULTS is absent from the canonical JSON while it holds its default, and present
+    (moving the hash) once it does not; the pinned digests above show no stored run moved."""
+    from sigmse.config import HASH_NEUTRAL_DEFAULTS
+
+    base = RunConfig(augment=True)
+    changed = {"threads": 2, "augment_translate": 2, "tta_flip": True}
+    assert set(changed) == set(HASH_NEUTRAL_DEFAULTS)
+    for name, value in changed.items():
+        assert f'"{name}"' not in base.canonical_json()
+        assert base.with_(**{name: HASH_NEUTRAL_DEFAULTS[name]}).hash == base.hash
+        other = base.with_(**{name: value})
+        assert f'"{name}":' in other.canonical_json() and other.hash != base.hash

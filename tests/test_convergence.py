@@ -112,6 +112,68 @@ def test_summary_and_table_read_the_family():
     assert summary.loc[("mnist", "99%"), "softmax_ce"] == "400 (8/8)"
 
 
+# -- seconds only where the machine was shared evenly (machine_share) -----------------------------------------
+
+
+def _timed(loss: str, seed: int, epoch_seconds: list[float], threads: int | None = 1, dataset: str = "mnist",
+           values: list[float] = RISING) -> dict:
+    """A reporting record whose epochs took ``epoch_seconds`` (history) with ``threads`` torch threads."""
+    record = _record(loss, seed, values, dataset=dataset)
+    record["history"] = [{"epoch": e + 1, "seconds": s} for e, s in enumerate(epoch_seconds)]
+    record["provenance"] = {} if threads is None else {"torch_threads": threads}
+    return record
+
+
+def test_seconds_are_judged_only_where_each_loss_kept_its_pace_on_one_thread_count():
+    """MNIST: every epoch of each loss within 1.1 of its fastest, one thread count: even, though OR's epochs are
+    slower than CE's (a dearer step is what seconds should show). Fashion-MNIST: one CE epoch 1.5 times its
+    fastest: uneven. CIFAR-10: CE with 1 thread, OR with 2: uneven. A record without a thread count: uneven."""
+    records = [r for s in range(4) for r in (
+        _timed("softmax_ce", s, [1.0, 1.05, 1.1]), _timed("sigmoid_mse_or", s, [1.3, 1.35, 1.3]),
+        _timed("softmax_ce", s, [1.0, 1.5 if s == 2 else 1.0, 1.0], dataset="fashion-mnist"),
+        _timed("sigmoid_mse_or", s, [1.0, 1.0, 1.0], dataset="fashion-mnist"),
+        _timed("softmax_ce", s, [30.0] * 3, dataset="cifar10"),
+        _timed("sigmoid_mse_or", s, [30.0] * 3, threads=2, dataset="cifar10"))]
+    share = convergence.machine_share(records)
+    assert list(share["dataset"].unique()) == ["mnist", "fashion-mnist", "cifar10"]
+    even = share.groupby("dataset", sort=False)["even"].all()
+    assert even.to_dict() == {"mnist": True, "fashion-mnist": False, "cifar10": False}
+    mnist = share.set_index(["dataset", "loss"]).loc["mnist"]
+    assert mnist.loc["softmax_ce", "spread"] == pytest.approx(1.1) and mnist.loc["sigmoid_mse_or", "runs"] == 4
+    assert share.set_index(["dataset", "loss"]).loc[("cifar10", "softmax_ce"), "threads"] == (1, 2)
+    note = convergence.seconds_note(share)
+    assert note.startswith("Seconds to a level are reported for mnist, where the runs compared shared the machine")
+    assert "fashion-mnist (softmax_ce's slowest epoch took 1.50 times its fastest)" in note
+    assert "cifar10 (its runs trained with 1 and 2 torch threads)" in note
+    unrecorded = convergence.machine_share([_timed("softmax_ce", 0, [1.0]), _timed("sigmoid_mse_or", 0, [1.0], None)])
+    assert not unrecorded["even"].any()
+    assert "did not record its torch thread count" in convergence.seconds_note(unrecorded)
+    assert convergence.share_table(share).iloc[0].tolist()[:2] == [4, "1"]
+
+
+def test_the_family_tests_seconds_only_for_evenly_shared_datasets_and_the_summary_says_so():
+    """Same curves and pace on two datasets; the second's CE runs had one slow epoch. Steps are judged on both,
+    seconds on the first only, and the family (Holm) holds only the hypotheses tested."""
+    records = [r for dataset in ("mnist", "cifar10") for s in range(8) for r in (
+        _timed("softmax_ce", s, [1.0, 3.0 if dataset == "cifar10" else 1.0], dataset=dataset),
+        _timed("sigmoid_mse_or", s, [1.0, 1.0], dataset=dataset))]
+    curves = convergence.curve_frame(records)
+    levels = pd.concat([_levels(0.95, "mnist"), _levels(0.95, "cifar10")], ignore_index=True)
+    times = convergence.time_to_level(curves, levels)
+    share = convergence.machine_share(records)
+    assert set(convergence.evenly_timed(times, share)["dataset"]) == {"mnist"}
+    family = convergence.convergence_family(curves, times, share)
+    assert sorted(zip(family["measure"], family["dataset"])) == [
+        ("area", "cifar10"), ("area", "mnist"), ("seconds", "mnist"), ("steps", "cifar10"), ("steps", "mnist")]
+    assert family["n_pairs"].dtype.kind == "i"
+    everything = convergence.convergence_family(curves, times)  # no share: seconds of every dataset
+    assert (everything["measure"] == "seconds").sum() == 2
+    assert family["family_size"].iloc[0] < everything["family_size"].iloc[0]
+    summary = convergence.convergence_summary(family, share)
+    assert summary.endswith("seconds not reported for cifar10 (uneven machine share)")
+    assert "seconds not reported" not in convergence.convergence_summary(everything)
+
+
 # -- the epoch budget's plateau rule (validation_plateau), on records shaped like results/full/*.json ----------
 
 

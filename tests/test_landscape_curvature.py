@@ -14,10 +14,9 @@ import torch
 
 pytest.importorskip("pandas")
 
-from sigmse.landscape.surfaces import LANDSCAPE_LOSSES, LandscapeConfig, logit_grid, loss_surface, target_index  # noqa: E402
+from sigmse.landscape.surfaces import LOSS_NAMES, LandscapeConfig, logit_grid, loss_surface, target_index  # noqa: E402
 from sigmse.landscape.curvature import (  # noqa: E402
     NULL_TOLERANCE,
-    REGISTRY_LOSSES,
     SHIFT_INVARIANT,
     condition_numbers,
     curvature_frame,
@@ -25,10 +24,11 @@ from sigmse.landscape.curvature import (  # noqa: E402
     logit_hessians,
     shift_free_basis,
 )
-from sigmse.losses.modules import get_loss  # noqa: E402
+from sigmse.losses.modules import get_loss, loss_setting  # noqa: E402
 from sigmse.losses.output_reset import output_reset_targets  # noqa: E402
 
-LOSSES = tuple(LANDSCAPE_LOSSES)
+LOSSES = LOSS_NAMES
+REGISTRY_LOSSES = {loss: loss_setting(loss) for loss in LOSSES}  # landscape name -> (registry name, options)
 
 
 def _points(n: int = 32, c: int = 3, scale: float = 3.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

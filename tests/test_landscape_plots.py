@@ -25,7 +25,7 @@ import torch  # noqa: E402
 
 from sigmse.landscape import plots as lp  # noqa: E402
 from sigmse.landscape.surfaces import (  # noqa: E402
-    LANDSCAPE_LOSSES,
+    LOSS_NAMES,
     TARGETS,
     LandscapeConfig,
     descent_trajectory,
@@ -37,7 +37,7 @@ from sigmse.landscape.surfaces import (  # noqa: E402
 from sigmse.landscape.curvature import curvature_frame  # noqa: E402
 from sigmse.landscape.verdict import LandscapeVerdict, compare_conditioning  # noqa: E402
 
-LOSSES = tuple(LANDSCAPE_LOSSES)
+LOSSES = LOSS_NAMES
 
 
 def _render(fig) -> bytes:

@@ -24,13 +24,17 @@ from torch import Tensor
 from sigmse.losses import functional, modules
 from sigmse.losses import output_reset as output_reset_module
 from sigmse.losses.modules import (
+    LOSS_VARIANTS,
     LOSSES,
     LossSpec,
     SigmoidMSEOutputResetLoss,
     class_probabilities,
+    display_name,
     get_loss,
+    loss_form,
     loss_names,
     loss_options,
+    loss_setting,
 )
 from sigmse.losses.output_reset import output_reset, reset_count
 
@@ -467,3 +471,61 @@ def test_get_loss_names_an_option_of_the_wrong_type():
         get_loss("sigmoid_mse_or", pos="high")
     with pytest.raises(ValueError, match="loss option shift must be true or false, got 3"):
         get_loss("sigmoid_mse_or", shift=3)
+
+
+# ---- display names, variants, stable and naive forms -------------------------------------------------------
+
+
+def test_every_loss_and_variant_has_a_display_name_and_variants_stay_out_of_runs() -> None:
+    """Each registry entry carries the name the book prints; a variant names a registered loss at options that
+    loss accepts, and neither get_loss nor loss_names know it (a run names the registered loss)."""
+    names = {name: display_name(name) for name in (*LOSSES, *LOSS_VARIANTS)}
+    assert names["sigmoid_mse_or"] == "sigmoid-MSE + OR" and names["logit_mse"] == "logit-MSE"
+    assert len(set(names.values())) == len(names)  # no two print alike
+    for name, variant in LOSS_VARIANTS.items():
+        assert loss_setting(name) == (variant.loss, dict(variant.options)) and variant.loss in LOSSES
+        get_loss(variant.loss, **variant.options)
+        assert name not in loss_names() and name not in LOSSES
+    assert loss_setting("gce") == ("gce", {})
+    with pytest.raises(ValueError, match="unknown loss 'mse'; valid names: gce, .*, symmetric_ce, logit_mse"):
+        display_name("mse")
+
+
+def test_loss_form_is_the_per_sample_module_or_the_variants_setting() -> None:
+    """The stable form is the module with reduction "none"; logit-MSE is the square loss on the raw logits,
+    sum_c (z_c - y_c)^2 (float64, 1e-12)."""
+    logits, labels = _batch(seed=7)
+    for name in LOSSES:
+        torch.testing.assert_close(loss_form(name)(logits, labels), get_loss(name, reduction="none")(logits, labels))
+    one_hot = torch.nn.functional.one_hot(labels, C).to(logits.dtype)
+    torch.testing.assert_close(loss_form("logit_mse")(logits, labels), (logits - one_hot).square().sum(dim=1),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", [n for n in (*LOSSES, *LOSS_VARIANTS) if LOSSES[loss_setting(n)[0]].naive])
+def test_naive_forms_equal_the_stable_ones_where_nothing_overflows(name: str) -> None:
+    """At moderate logits the textbook form and the stable form agree (float64, 1e-12), values and gradients."""
+    logits, labels = _batch(seed=8)
+    results = []
+    for naive in (False, True):
+        z = logits.clone().requires_grad_(True)
+        value = loss_form(name, naive=naive)(z, labels)
+        results.append((value.detach(), torch.autograd.grad(value.sum(), z)[0]))
+    (stable, stable_grad), (naive_value, naive_grad) = results
+    torch.testing.assert_close(naive_value, stable, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(naive_grad, stable_grad, rtol=1e-10, atol=1e-12)
+
+
+def test_naive_forms_show_the_artefacts_the_stable_ones_avoid() -> None:
+    """A logit of -1000 on the true class: log(exp(-1000) / ...) = log 0 makes naive CE infinite while log-softmax
+    stays finite; the naive sigmoid's derivative there is inf / inf = NaN, torch.sigmoid's is 0. Float32 keeps
+    its dtype in the naive form."""
+    logits, labels = torch.tensor([[-1000.0, 0.0, 1.0]], requires_grad=True), torch.tensor([0])
+    assert torch.isinf(loss_form("softmax_ce", naive=True)(logits, labels)).all()
+    assert torch.isfinite(loss_form("softmax_ce")(logits, labels)).all()
+    (grad,) = torch.autograd.grad(loss_form("sigmoid_mse", naive=True)(logits, labels).sum(), logits)
+    assert torch.isnan(grad[0, 0]) and grad.dtype == torch.float32
+    (grad,) = torch.autograd.grad(loss_form("sigmoid_mse")(logits, labels).sum(), logits)
+    assert grad[0, 0] == 0
+    with pytest.raises(ValueError, match="loss 'mae' has no naive form; losses with one: softmax_ce, "):
+        loss_form("mae", naive=True)

@@ -1,7 +1,12 @@
-"""Tests of the noise chapter's memorisation check (sigmse.report.noise_analysis.flipped_fit) on made-up records shaped
-like results/full/*.json: a loss fits the flipped labels when its seed-mean training accuracy on them ends at least
-MEMORISATION_RISE above its lowest epoch; a curve that only falls, or rises by less, does not; a dataset without
-label-noise runs says "not run yet"."""
+"""Tests of the noise chapter's analysis (sigmse.report.noise_analysis) on made-up records shaped like
+results/full/*.json.
+
+The memorisation check (flipped_fit): a loss fits the flipped labels when its seed-mean training accuracy on them
+ends at least MEMORISATION_RISE above its lowest epoch; a curve that only falls, or rises by less, does not; a
+dataset without label-noise runs says "not run yet". The two reporting rules (NOISE_REPORTING_RULES): the final
+epoch, and early stopping at the best noisy-validation epoch (ties: the earlier; the test set never read to
+choose). The judged family built on them, the intro's glue keys, and the protocol sentences read from the
+records."""
 
 from __future__ import annotations
 
@@ -83,3 +88,129 @@ def test_one_epoch_cannot_tell():
     single = _fit([_noisy_run("softmax_ce", 0, [0.1])])
     assert noise_analysis.flipped_fit_table(single).iloc[0, -1] == "cannot tell (one epoch)"
     assert noise_analysis.flipped_fit_summary(single) == "mnist: cannot tell at symmetric 0.4"
+
+
+# ---------------------------------------------------------------------------------------------
+# The two reporting rules (NOISE_REPORTING_RULES) on hand-made histories, and the judged family built on them
+
+
+def _history(val: list[float], test: list[float], *, loss: str = "softmax_ce", seed: int = 0,
+             status: str = "ok", **where) -> dict:
+    """A label-noise record whose per-epoch validation and test accuracy follow ``val`` and ``test``."""
+    record = _noisy_run(loss, seed, [0.1] * len(val), **where)
+    for entry, v, t in zip(record["history"], val, test):
+        entry.update(val_acc=v, test_acc=t)
+    record["metrics"].update(val_acc=val[-1], test_acc=test[-1])
+    record["status"] = status
+    return record
+
+
+def _epochs(records: list[dict], rule: str) -> dict[int, tuple]:
+    """seed -> (epoch, val_acc, test_acc) that ``rule`` reports."""
+    chosen = noise_analysis.reported_epochs(analysis.history_frame(records), rule)
+    return {row.seed: (row.epoch, row.val_acc, row.test_acc) for row in chosen.itertuples()}
+
+
+def test_the_rules_are_fixed_in_code_final_epoch_and_early_stopped():
+    assert dict(noise_analysis.NOISE_REPORTING_RULES) == {"final": "final epoch", "early": "early stopped"}
+    with pytest.raises(ValueError, match=r"reporting rule 'best' is not allowed; choose one of: final, early"):
+        noise_analysis.reported_epochs(analysis.history_frame([_history([0.5], [0.5])]), "best")
+
+
+def test_early_stopping_takes_the_best_validation_epoch_and_the_earlier_of_a_tie():
+    """Validation peaks at 0.7 on epochs 2 and 4 (a tie): epoch 2 is reported. The final rule reports epoch 5."""
+    record = _history([0.5, 0.7, 0.6, 0.7, 0.65], [0.80, 0.81, 0.90, 0.95, 0.85])
+    assert _epochs([record], "early") == {0: (2, 0.7, 0.81)}
+    assert _epochs([record], "final") == {0: (5, 0.65, 0.85)}
+
+
+def test_early_stopping_never_reads_the_test_set_to_choose():
+    """The test accuracy peaks at another epoch than validation; reversing or scrambling it moves nothing but the
+    reported value, read at the validation-chosen epoch."""
+    val = [0.40, 0.62, 0.55, 0.50]
+    for test in ([0.9, 0.1, 0.2, 0.3], [0.3, 0.2, 0.1, 0.9], [0.5, 0.5, 0.5, 0.5]):
+        assert _epochs([_history(val, test)], "early") == {0: (2, 0.62, test[1])}
+
+
+def test_a_diverged_run_is_reported_under_neither_rule_but_keeps_its_row():
+    records = [_history([0.5, 0.6], [0.7, 0.8], seed=0), _history([0.5, float("nan")], [0.7, 0.1], seed=1,
+                                                                  status="diverged")]
+    for rule in noise_analysis.NOISE_REPORTING_RULES:
+        chosen = _epochs(records, rule)
+        assert chosen[0][0] == 2 and all(math.isnan(value) for value in chosen[1])
+
+
+def _claim_records(**changes) -> list[dict]:
+    """MNIST runs at symmetric 0.4 and 0.8 and asymmetric 0.4 of softmax CE, sigmoid-MSE + OR, GCE, SCE and MAE on
+    four seeds, and CIFAR-10 runs at symmetric 0.8 of CE and OR only. OR's validation peaks at epoch 1 and its test
+    accuracy falls from there; CE's validation peaks at epoch 3. Seeds wobble a little."""
+    val = {"softmax_ce": [0.5, 0.6, 0.7, 0.6], "sigmoid_mse_or": [0.8, 0.7, 0.6, 0.5]}
+    test = {"softmax_ce": [0.60, 0.70, 0.80, 0.50], "sigmoid_mse_or": [0.75, 0.70, 0.65, 0.60]}
+    records = []
+    for dataset, settings, losses in (("mnist", [("symmetric", 0.4), ("symmetric", 0.8), ("asymmetric", 0.4)],
+                                       ("softmax_ce", "sigmoid_mse_or", "mae", "gce", "symmetric_ce")),
+                                      ("cifar10", [("symmetric", 0.8)], ("softmax_ce", "sigmoid_mse_or"))):
+        for (kind, rate), loss, seed in ((s, loss, seed) for s in settings for loss in losses for seed in range(4)):
+            wobble = 0.003 * seed * (loss == "sigmoid_mse_or")
+            record = _history(val.get(loss, [0.5] * 4), [t + wobble for t in test.get(loss, [0.62] * 4)], loss=loss,
+                              seed=seed, dataset=dataset, kind=kind, rate=rate)
+            records.append(record)
+    return records
+
+
+def test_the_judged_family_is_the_heaviest_symmetric_rate_and_asymmetric_noise_under_both_rules():
+    rules = noise_analysis.rule_frame(analysis.history_frame(_claim_records()))
+    family = noise_analysis.claim_family(rules)
+    settings = set(zip(family["dataset"], family["kind"], family["level"]))
+    assert settings == {("mnist", "symmetric", 0.8), ("mnist", "asymmetric", 0.4), ("cifar10", "symmetric", 0.8)}
+    assert set(family["baseline"]) == {"softmax_ce", "gce", "symmetric_ce"}  # MAE is exploratory only
+    assert set(family.loc[family["baseline"] == "softmax_ce", "claim"]) == {"superiority"}
+    assert set(family.loc[family["baseline"] != "softmax_ce", "claim"]) == {"noninferiority"}
+    cifar = family[family["dataset"] == "cifar10"]
+    assert set(cifar["baseline"]) == {"softmax_ce"} and len(cifar) == 2  # no GCE or SCE run there: not judged
+    # one Holm family: 2 rules x (2 MNIST settings x (CE: 3 hypotheses + 2 robust x 4) + CIFAR-10 CE: 3)
+    assert len(family) == 2 * (2 * 3 + 1) and set(family["family_size"]) == {2 * (2 * (3 + 2 * 4) + 3)}
+    versus_ce = family[(family["baseline"] == "softmax_ce") & (family["dataset"] == "mnist")
+                       & (family["kind"] == "symmetric")].set_index("rule")
+    # final epoch: OR 0.60 + wobble vs CE 0.50; early stopped: OR 0.75 + wobble (epoch 1) vs CE 0.80 (epoch 3)
+    assert versus_ce.loc["final epoch", "mean_diff"] == pytest.approx(0.1045)
+    assert versus_ce.loc["early stopped", "mean_diff"] == pytest.approx(-0.0455)
+    assert versus_ce.loc["final epoch", "verdict"] == "better" and versus_ce.loc["early stopped", "verdict"] == "worse"
+
+
+def test_the_intro_rows_are_the_keys_the_registry_checks_and_the_summary_says_where_the_rules_disagree():
+    from sigmse.runs.experiments import CHAPTERS
+
+    rules = noise_analysis.rule_frame(analysis.history_frame(_claim_records()))
+    family = noise_analysis.claim_family(rules)
+    values = noise_analysis.claim_glue(family, "claim_noise", "quick")
+    assert set(values) | {"noise_verdict", "noise_rules"} == set(CHAPTERS["noise"].verdict_keys)
+    assert values["claim_noise_symmetric_setting_mnist"] == "symmetric 0.8"
+    assert values["claim_noise_asymmetric_setting_cifar10"] == "asymmetric"  # not run there
+    assert values["claim_noise_asymmetric_final_cifar10"] == "not run"
+    assert values["claim_noise_symmetric_final_mnist"] == "better"
+    assert values["claim_noise_symmetric_early_mnist"] == "worse"
+    assert values["claim_noise_symmetric_early_mnist_effect"].startswith("\u22124.55 pp [")
+    summary = noise_analysis.rules_summary(family, listed=["softmax_ce"])
+    assert summary.startswith("The two reporting rules (final epoch; early stopped at the best noisy-validation "
+                              "epoch) give different verdicts on ")
+    assert ("against softmax CE on mnist at symmetric 0.8 (final epoch: better, +10.45 pp; early stopped: worse, "
+            "\u22124.55 pp)") in summary
+    assert noise_analysis.rules_summary(family.assign(verdict="inconclusive")) == (
+        "The two reporting rules (final epoch; early stopped at the best noisy-validation epoch) agree on every one "
+        f"of the {len(family) // 2} judged comparisons of sigmoid-MSE + OR.")
+
+
+# ---------------------------------------------------------------------------------------------
+# What the page states about a build is read from its records, not from the profile (the budgets themselves:
+# sigmse.report.chapters.budget_text, tests/test_chapters.py and tests/test_full_book.py)
+
+
+def test_the_learning_rate_sentence_says_when_no_rate_was_chosen():
+    report = [_noisy_run("softmax_ce", 2, [0.1])]
+    assert noise_analysis.learning_rate_protocol([], report).startswith(
+        "No learning rate was chosen: the grid has one rate (0.001)")
+    selection = [_noisy_run("softmax_ce", seed, [0.1]) for seed in (0, 1)]
+    selection[1]["config"]["lr"] = 3e-3
+    assert noise_analysis.learning_rate_protocol(selection, report).startswith(
+        "Each loss trains at every rate of the grid (0.001, 0.003) with the selection seeds (0, 1)")

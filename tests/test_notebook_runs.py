@@ -1,6 +1,7 @@
 """The chapter notebooks as papermill runs them: each committed notebook is clean and declares the core
-parameters, and the verdict keys the book's intro reads are the ones the notebooks glue. And the notebooks
-hold no logic: no code cell defines a function or class, and no cell is copied from another notebook.
+parameters, defaults to the profile `make book` builds, and the verdict keys the book's intro reads are the
+ones the notebooks glue. And the notebooks hold no logic: no code cell defines a function or class, and no
+cell is copied from another notebook.
 
 The runs themselves (tags, provenance, failures) are exercised by the real builds of ``tests/test_book.py``.
 """
@@ -15,6 +16,7 @@ import nbformat
 import pytest
 
 from sigmse.runs.experiments import CHAPTERS
+from sigmse.runs.profiles import profile_names
 from sigmse.site.notebooks import CORE_PARAMETERS
 
 VERDICT_KEYS = {c.name: c.verdict_keys for c in CHAPTERS.values() if c.verdict_keys}
@@ -60,6 +62,74 @@ def test_committed_notebook_glues_its_verdict_keys(name):
 def test_intro_reads_exactly_the_verdict_keys():
     refs = GLUE_REF.findall((REPO / "book" / "intro.md").read_text(encoding="utf-8"))
     assert {(nb, key) for nb, key in refs} == {(nb, key) for nb, keys in VERDICT_KEYS.items() for key in keys}
+
+
+# ---------------------------------------------------------------------------------------------
+# "Run all" reruns the page it came from: every notebook defaults to the profile `make book` builds
+
+MAKEFILE_PROFILE = re.compile(r"^PROFILE\s*\?=\s*(\S+)\s*$", flags=re.M)
+
+
+def _makefile_profile(makefile: str) -> str:
+    """The profile named by the Makefile's one ``PROFILE ?= NAME`` line: the book ``make book`` builds."""
+    found = MAKEFILE_PROFILE.findall(makefile)
+    assert len(found) == 1, f"the Makefile has {len(found)} 'PROFILE ?=' lines; exactly one is expected"
+    return found[0]
+
+
+def _default_profile(nb: nbformat.NotebookNode) -> object:
+    """The value the ``parameters`` cell assigns to ``profile`` (parsed, not executed), or None if it has none."""
+    cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
+    for node in ast.parse(cell.source).body:
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == "profile" for t in targets) and node.value is not None:
+            return ast.literal_eval(node.value)
+    return None
+
+
+def _profile_mismatches(makefile: str, notebooks: dict[str, nbformat.NotebookNode]) -> list[str]:
+    """``"NAME defaults to X"`` for every notebook whose ``profile`` default is not the Makefile's profile."""
+    expected = _makefile_profile(makefile)
+    return [f"{name} defaults to {_default_profile(nb)!r}" for name, nb in sorted(notebooks.items())
+            if _default_profile(nb) != expected]
+
+
+def test_every_notebook_defaults_to_the_profile_make_book_builds():
+    """A reader who runs a chapter with papermill and no parameters, or presses "Run all" on Binder, gets the
+    profile of the book they read, so the page comes back from its committed records (and not a retraining
+    on another budget that shows other numbers)."""
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert _makefile_profile(makefile) in profile_names()
+    notebooks = {path.name: nbformat.read(str(path), as_version=4) for path in COMMITTED}
+    mismatches = _profile_mismatches(makefile, notebooks)
+    assert not mismatches, (f"make book builds profile {_makefile_profile(makefile)!r} (Makefile 'PROFILE ?='), "
+                            f"but {'; '.join(mismatches)}: set the parameters cell's default to it")
+
+
+def test_the_default_profile_check_finds_a_mismatch():
+    """The check above on a planted Makefile and notebooks: a plain and an annotated default are read, a
+    notebook on another profile or with no profile default is reported, and a Makefile with no or two
+    ``PROFILE ?=`` lines is refused."""
+    new_nb, code = nbformat.v4.new_notebook, nbformat.v4.new_code_cell
+
+    def planted(source: str) -> nbformat.NotebookNode:
+        return new_nb(cells=[code("import sigmse"), code(source, metadata={"tags": ["parameters"]})])
+
+    makefile = "PYTHON ?= python3\nPROFILE ?= full\nJOBS ?= 2\n\nbook:\n\tsigmse book --profile $(PROFILE)\n"
+    assert _makefile_profile(makefile) == "full"
+    notebooks = {"a.ipynb": planted('profile = "full"  # smoke | quick | full | paper\nresults_dir = "../results"'),
+                 "b.ipynb": planted('profile: str = "full"'),
+                 "c.ipynb": planted('results_dir = "../results"\nprofile = "quick"  # profile = "full" in a comment'),
+                 "d.ipynb": planted('results_dir = "../results"')}
+    assert _profile_mismatches(makefile, notebooks) == ["c.ipynb defaults to 'quick'", "d.ipynb defaults to None"]
+    for broken in ("PYTHON ?= python3\n", "PROFILE ?= full\nPROFILE ?= quick\n"):
+        with pytest.raises(AssertionError, match="'PROFILE \\?=' lines"):
+            _makefile_profile(broken)
 
 
 def test_kernels_talk_over_unix_sockets_so_ipykernel_has_no_tcp_warning(tmp_path, capfd):

@@ -77,6 +77,12 @@ def test_pretty_names_every_loss_of_the_book_from_one_table():
     assert plots.pretty("not_a_loss") == "not_a_loss"
 
 
+def test_loss_labels_are_the_loss_registrys_display_names():
+    from sigmse.losses.modules import LOSS_VARIANTS, LOSSES, display_name
+
+    assert dict(plots.LOSS_LABELS) == {name: display_name(name) for name in (*LOSSES, *LOSS_VARIANTS)}
+
+
 def test_palette():
     first, second = plots.palette(["sigmoid_mse_or", "softmax_ce"]), plots.palette(["softmax_ce", "zzz"])
     assert first["softmax_ce"] == second["softmax_ce"]  # a loss keeps its colour whatever else is drawn

@@ -1,13 +1,16 @@
 """The trainer: learns, is deterministic on CPU (with fused optimizer steps that agree with the for-loop ones),
 stops diverged runs, augments per batch, logs what it promises (including a validation curve within epochs that
-leaves training unchanged, and temperature-scaled calibration)."""
+leaves training unchanged, and temperature-scaled calibration); trains the airbench network (whitening from the
+training images, channels-last on CPU, flip test-time augmentation that leaves training unchanged)."""
 
 import pytest
 import torch
 
 from sigmse.config import RunConfig
 from sigmse.data.datasets import DATASETS, Dataset
-from sigmse.train import _optimizer, augment_batch, evaluation_steps, train
+from sigmse.models import Airbench
+from sigmse.train import (ClassificationRun, _lr_factor, _optimizer, augment_batch, evaluate_logits,
+                          evaluation_steps, prepare_data, train)
 
 
 def separable_dataset(n_train: int = 600, n_test: int = 200, seed: int = 0) -> Dataset:
@@ -249,3 +252,180 @@ def test_mnist_mlp_reaches_96_percent_in_3_epochs(shared_data_dir, loss):
     result = train(RunConfig(dataset="mnist", model="mlp", loss=loss, epochs=3, device="cpu"),
                    data_dir=shared_data_dir, progress=False)
     assert result["metrics"]["test_acc"] >= 0.96
+
+
+def cifar_shaped_dataset(n_train: int = 240, n_test: int = 80, seed: int = 0) -> Dataset:
+    """Tiny CIFAR-shaped images (3x32x32): class c brightens one of the colour channels in one of four quadrants."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        labels = torch.arange(n) % 10
+        images = torch.randint(0, 100, (n, 3, 32, 32), generator=generator)
+        for c in range(10):
+            rows, cols = slice(16 * (c // 2 % 2), 16 * (c // 2 % 2) + 16), slice(16 * (c % 2), 16 * (c % 2) + 16)
+            images[labels == c, c % 3, rows, cols] += 150
+        return images.to(torch.uint8), labels
+
+    train_images, train_labels = split(n_train)
+    test_images, test_labels = split(n_test)
+    return Dataset("cifar10", DATASETS["cifar10"], train_images, train_labels, test_images, test_labels,
+                   source=__import__("pathlib").Path("."), format="generated")
+
+
+@pytest.fixture(scope="module")
+def tiny_cifar() -> Dataset:
+    return cifar_shaped_dataset()
+
+
+def airbench_config(**changes) -> RunConfig:
+    values = dict(dataset="cifar10", model="airbench_quarter", optimizer="nesterov", lr=0.2, weight_decay=5e-4,
+                  batch_size=64, epochs=2, schedule="linear", warmup_epochs=0.5, augment=True, augment_translate=2,
+                  val_size=40, evals_per_epoch=1, device="cpu")
+    values.update(changes)
+    return RunConfig(**values)
+
+
+def test_linear_schedule_warms_up_then_decays_to_zero_after_the_last_step():
+    """Step s trains at factor(s): up by 1/warmup a step to 1, then down by 1/(total - warmup) a step; the last step
+    trains at the smallest nonzero rate and the rate after it is 0."""
+    config = tiny_config(optimizer="nesterov", lr=0.1, schedule="linear", warmup_epochs=2.0, epochs=10)
+    factor, warmup, total = _lr_factor(config, 5), 10, 50
+    factors = [factor(step) for step in range(total + 1)]
+    assert factors[:warmup] == pytest.approx([(s + 1) / warmup for s in range(warmup)])
+    decay = factors[warmup:]
+    assert decay == pytest.approx([1 - s / (total - warmup) for s in range(total - warmup + 1)])
+    assert factors[total - 1] == pytest.approx(1 / (total - warmup)) and factors[total] == 0.0
+    assert max(factors) == 1.0 and min(factors[:total]) > 0
+
+
+def test_the_trainer_steps_at_the_schedule_and_ends_at_rate_zero(tiny, monkeypatch):
+    """The rates the optimizer actually used, read at every step: the schedule's factors times lr."""
+    import sigmse.train
+
+    config = tiny_config(optimizer="nesterov", lr=0.1, schedule="linear", warmup_epochs=1.0, epochs=3)
+    used, step = [], sigmse.train.ClassificationRun.step
+
+    def recording_step(self, *args):
+        used.append(self.optimizer.param_groups[0]["lr"])
+        step(self, *args)
+
+    monkeypatch.setattr(sigmse.train.ClassificationRun, "step", recording_step)
+    result = train(config, dataset=tiny, progress=False)
+    factor = _lr_factor(config, 16)
+    assert used == pytest.approx([0.1 * factor(s) for s in range(48)])
+    assert used[15] == pytest.approx(0.1) and used[-1] == pytest.approx(0.1 / 32)
+    assert result["history"][-1]["lr"] == 0.0
+
+
+@pytest.mark.parametrize("padding", [2, 4])
+def test_augmentation_translates_by_at_most_padding_and_flips_half(padding):
+    """Many copies of one image with distinct pixel values: each output is exactly one translation (dy, dx) in
+    -padding..padding of the reflect-padded image, mirrored or not; every translation occurs, and about half are
+    mirrored."""
+    image = torch.arange(3 * 16 * 16, dtype=torch.float32).reshape(1, 3, 16, 16)  # wider than 2 * 4 + 1: no aliasing
+    out = augment_batch(image.expand(2000, -1, -1, -1), torch.Generator().manual_seed(0), padding=padding)
+    assert out.shape == (2000, 3, 16, 16)
+    padded = torch.nn.functional.pad(image, (padding,) * 4, mode="reflect")[0]
+    views = {(dy - padding, dx - padding, flip): (padded[:, dy:dy + 16, dx:dx + 16].flip(2) if flip
+                                                  else padded[:, dy:dy + 16, dx:dx + 16]).reshape(-1)
+             for dy in range(2 * padding + 1) for dx in range(2 * padding + 1) for flip in (False, True)}
+    keys = list(views)
+    matches = (out.reshape(2000, 1, -1) == torch.stack([views[k] for k in keys])[None]).all(2)  # (N, views)
+    assert (matches.sum(1) == 1).all()  # exactly one view each
+    found = [keys[i] for i in matches.int().argmax(1).tolist()]
+    assert {(dy, dx) for dy, dx, _ in found} == {(dy, dx) for dy, dx, _ in keys}
+    assert sum(flip for _, _, flip in found) / len(found) == pytest.approx(0.5, abs=0.05)
+
+
+def test_the_trainer_translates_by_the_configured_padding(tiny_cifar, monkeypatch):
+    import sigmse.train
+
+    paddings = []
+    original = sigmse.train.augment_batch
+    monkeypatch.setattr(sigmse.train, "augment_batch",
+                        lambda images, generator, padding: paddings.append(padding) or original(images, generator,
+                                                                                                padding))
+    train(airbench_config(epochs=1), dataset=tiny_cifar, progress=False)
+    assert set(paddings) == {2} and len(paddings) == 4  # 200 images in batches of 64
+    paddings.clear()
+    train(tiny_config(epochs=1, augment=True), dataset=separable_dataset(), progress=False)
+    assert set(paddings) == {4}  # the default: every run before augment_translate existed
+
+
+def test_flip_test_time_augmentation_averages_the_mirrored_view():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.LazyLinear(10))
+    images = torch.randn(5, 3, 8, 8)
+    plain = evaluate_logits(model, images)
+    mirrored = evaluate_logits(model, images.flip(3))
+    assert not torch.allclose(plain, mirrored)
+    torch.testing.assert_close(evaluate_logits(model, images, flip=True), 0.5 * (plain + mirrored))
+
+
+def test_tta_changes_the_evaluations_and_never_the_training(tiny_cifar):
+    """Flip TTA reads every validation and test evaluation through the mirror average, for any loss, and adds the
+    plain test accuracy; the training trajectory (losses, training accuracies, rates) is the same bit for bit."""
+    for loss in ("softmax_ce", "sigmoid_mse_or"):
+        plain = train(airbench_config(loss=loss), dataset=tiny_cifar, progress=False)
+        flipped = train(airbench_config(loss=loss, tta_flip=True), dataset=tiny_cifar, progress=False)
+        training = ("train_loss", "train_acc", "lr", "reset_fraction")
+        assert ([{k: h[k] for k in training} for h in plain["history"]]
+                == [{k: h[k] for k in training} for h in flipped["history"]])
+        assert flipped["metrics"]["test_acc_without_tta"] == plain["metrics"]["test_acc"]
+        assert "test_acc_without_tta" not in plain["metrics"]
+        assert flipped["metrics"]["test_nll"] != plain["metrics"]["test_nll"]  # the test logits are not the same
+
+
+def test_airbench_whitens_from_the_training_images_before_training_and_keeps_it_frozen(tiny_cifar, monkeypatch):
+    seen = []
+    original = Airbench.init_from_data
+
+    def recording(self, images):
+        seen.append((images.clone(), self.classifier.weight.clone()))
+        original(self, images)
+
+    monkeypatch.setattr(Airbench, "init_from_data", recording)
+    config = airbench_config(epochs=1)
+    data = prepare_data(config, torch.device("cpu"), dataset=tiny_cifar)
+    run = ClassificationRun(config, data, torch.device("cpu"))
+    assert len(seen) == 1 and torch.equal(seen[0][0], data.train_images)  # the normalised training split
+    whitening = run.model.whiten.conv.weight.clone()
+    assert run.channels_last and whitening.is_contiguous(memory_format=torch.channels_last)
+    assert all(p.requires_grad for group in run.optimizer.param_groups for p in group["params"])
+    assert not any(p is run.model.whiten.conv.weight for group in run.optimizer.param_groups
+                   for p in group["params"])
+    from sigmse.train import EpochSums, train_epoch
+    train_epoch(run, EpochSums(run.n_train, run.device))
+    assert torch.equal(run.model.whiten.conv.weight, whitening)
+    assert not torch.equal(run.model.classifier.weight, seen[0][1])  # the rest trained
+
+
+def test_only_models_that_ask_run_channels_last_on_cpu(tiny_cifar):
+    """cnn and ResNet-9 keep the memory format their CPU records were made in (it changes their last bits)."""
+    for model, expected in (("airbench_quarter", True), ("resnet9_small", False), ("mlp", False)):
+        config = airbench_config(model=model)
+        run = ClassificationRun(config, prepare_data(config, torch.device("cpu"), dataset=tiny_cifar),
+                                torch.device("cpu"))
+        assert run.channels_last is expected
+
+
+def test_airbench_learns_and_is_deterministic_on_cpu(tiny_cifar):
+    config = airbench_config(epochs=3, tta_flip=True)
+    first = without_timing(train(config, dataset=tiny_cifar, progress=False))
+    assert first["status"] == "ok" and first["metrics"]["test_acc"] > 0.5
+    assert first == without_timing(train(config, dataset=tiny_cifar, progress=False))
+
+
+def test_bfloat16_precision_trains_in_float32_on_cpu(tiny_cifar):
+    """precision=bfloat16 is autocast on CUDA only: on a CPU the run is the float32 one, bit for bit."""
+    single = without_timing(train(airbench_config(), dataset=tiny_cifar, progress=False))
+    assert single == without_timing(train(airbench_config(precision="bfloat16"), dataset=tiny_cifar, progress=False))
+
+
+def test_translation_without_augmentation_is_refused():
+    with pytest.raises(ValueError, match="augment_translate 2 needs augment true"):
+        RunConfig(augment_translate=2)
+    with pytest.raises(ValueError, match="augment_translate must be in \\[0, inf\\], got -1"):
+        RunConfig(augment=True, augment_translate=-1)
+    with pytest.raises(ValueError, match="tta_flip must be true or false, got 1"):
+        RunConfig(tta_flip=1)

@@ -64,7 +64,7 @@ def test_selection_runs_of_each_profile():
     assert {(c.train_subset, c.epochs, c.device) for c in paper} == {(None, 20, "cuda")} and len(paper) == 40
     smoke = selection_configs("smoke", seeds=[3], device="cpu")
     assert {c.device for c in smoke} == {"cpu"} and {c.seed for c in smoke} == {3} and len(smoke) == 10
-    with pytest.raises(ValueError, match="unknown profile 'fast'; choose one of: smoke, quick, full, paper"):
+    with pytest.raises(ValueError, match="unknown profile 'fast'; choose one of: smoke, quick, full, full2, paper"):
         selection_configs("fast")
 
 

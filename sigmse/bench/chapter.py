@@ -37,7 +37,7 @@ from sigmse.provenance import recorded_processor
 from sigmse.report.plots import figure
 from sigmse.runs.experiments import SweepCosts, ThreadCosts, experiment_names, sweep_costs
 from sigmse.runs.profiles import get_profile
-from sigmse.runs.protocol import MEASURED_TABLE_THREADS
+from sigmse.runs.protocol import MEASURED_COSTS_RECORDS, MEASURED_IMAGE_COSTS
 from sigmse.train import resolve_device
 
 __all__ = [
@@ -71,7 +71,7 @@ __all__ = [
 
 # The bench size the chapter shows under each profile: the smoke book a few seconds of measurement, the quick
 # book the "ci" size (under a minute on 2 CPU cores), the full-data profiles the "full" size.
-PROFILE_BENCH_SIZES: dict[str, str] = {"smoke": "smoke", "quick": "ci", "full": "full", "paper": "full"}
+PROFILE_BENCH_SIZES: dict[str, str] = {"smoke": "smoke", "quick": "ci", "full": "full", "full2": "full", "paper": "full"}
 _BLUE, _ORANGE = "#0173b2", "#de8f05"  # seaborn's colorblind palette, its first two colours
 
 
@@ -419,28 +419,40 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 
 def _threads_text(threads: Sequence[ThreadCosts]) -> str:
-    """Per thread count, most runs first: ``"395 runs with 1 torch thread (1.6 times their estimate), 196 with 2
-    torch threads (2.2 times)"``; ``"no run stored"`` for none."""
+    """Per thread count, most runs first, their training epochs over the table's price of them at that thread
+    count: ``"395 runs with 1 torch thread (1.6 times their estimate), 196 with 2 torch threads (2.2 times)"``
+    (``"not priced"`` where the table has no such thread count); ``"no run stored"`` for none."""
     if not threads:
         return "no run stored"
     ordered = sorted(threads, key=lambda group: -group.runs)
     return ", ".join(
         f"{group.runs}{' runs' if index == 0 else ''} with {group.threads} torch thread"
-        f"{'' if group.threads == 1 else 's'} ({_ratio(group.train_seconds, group.estimated_seconds):.2f} times"
-        f"{' their estimate' if index == 0 else ''})" for index, group in enumerate(ordered))
+        f"{'' if group.threads == 1 else 's'} ("
+        + (f"{_ratio(group.train_seconds, group.estimated_seconds):.2f} times{' their estimate' if index == 0 else ''}"
+           if group.estimated_seconds else "not priced") + ")" for index, group in enumerate(ordered))
+
+
+def _table_threads() -> str:
+    """The thread counts of :data:`~sigmse.runs.protocol.MEASURED_IMAGE_COSTS`, e.g. ``"1 and 2"``."""
+    counts = [str(count) for count in sorted({threads for _, _, threads in MEASURED_IMAGE_COSTS})]
+    return " and ".join([", ".join(counts[:-1]), counts[-1]] if len(counts) > 1 else counts) or "none"
 
 
 def sweep_cost_table(costs: SweepCosts) -> pd.DataFrame:
     """One row per experiment and dataset and one for the whole sweep (each run once): runs planned, stored and
-    diverged; the hours estimated from the measured table before training, for all runs and for the stored
-    ones; the hours those measured (training epochs; the whole run), their ratio to the estimate, the torch
-    threads they trained with, and the runs no estimate or measurement covers."""
+    diverged; the hours estimated from the measured table before training, for all runs (whole runs, and of it
+    evaluating) and for the stored ones (their training epochs; the whole runs); the hours those measured
+    (training epochs; the whole run), their ratios to the estimates, the torch threads they trained with, and
+    the runs no estimate or measurement covers."""
     return pd.DataFrame([{
         "experiment": row.experiment, "dataset": row.dataset, "runs": row.planned, "stored": row.stored,
         "diverged": row.diverged, "estimated h": _hours(row.estimated_seconds),
+        "of it evaluating h": _hours(row.estimated_evaluate_seconds),
         "estimated h, stored runs": _hours(row.estimated_measured_seconds),
+        "estimated wall h, stored runs": _hours(row.estimated_measured_wall_seconds),
         "training h": _hours(row.train_seconds), "run wall h": _hours(row.wall_seconds),
         "training / estimate": _ratio(row.train_seconds, row.estimated_measured_seconds),
+        "wall / estimate": _ratio(row.wall_seconds, row.estimated_measured_wall_seconds),
         "torch threads: runs": "; ".join(f"{group.threads}: {group.runs}" for group in row.threads),
         "not priced": row.untimed, "not timed": row.unmeasured,
     } for row in [*costs.rows, costs.total]])
@@ -448,10 +460,12 @@ def sweep_cost_table(costs: SweepCosts) -> pd.DataFrame:
 
 def sweep_cost_values(costs: SweepCosts, profile: str) -> dict[str, Any]:
     """The whole sweep's numbers for the prose: ``sweep_profile``, runs (``sweep_runs``, ``_stored``,
-    ``_diverged``, ``_unpriced``), hours (``sweep_estimated_h`` before training, ``_estimated_stored_h``,
-    ``_train_h``, ``_wall_h`` and ``sweep_train_over_estimate``), the threads (``sweep_threads``: the runs
-    per thread count and their training time over its estimate; and
-    ``sweep_table_threads``: the measured table's), and the wall-clock (``sweep_first_start``,
+    ``_diverged``, ``_unpriced``), hours (``sweep_estimated_h`` before training and ``_estimated_eval_h`` of it
+    evaluating; for the stored runs ``_estimated_stored_h`` of training epochs and ``_estimated_stored_wall_h``
+    of whole runs, ``_train_h``, ``_wall_h``, ``sweep_train_over_estimate`` and ``sweep_wall_over_estimate``),
+    the threads (``sweep_threads``: the runs per thread count and their training time over its estimate;
+    ``sweep_table_threads``: the measured table's thread counts, e.g. ``"1 and 2"``, and ``sweep_table_records``,
+    the bench records it comes from), and the wall-clock (``sweep_first_start``,
     ``sweep_last_end``, ``sweep_span_h`` between them, ``sweep_busy_h`` with a run training and
     ``sweep_side_by_side``, the runs training at once on average over that time)."""
     total = costs.total
@@ -461,10 +475,14 @@ def sweep_cost_values(costs: SweepCosts, profile: str) -> dict[str, Any]:
         "sweep_profile": profile, "sweep_runs": total.planned, "sweep_runs_stored": total.stored,
         "sweep_runs_diverged": total.diverged, "sweep_runs_unpriced": total.untimed,
         "sweep_estimated_h": _hours(total.estimated_seconds),
+        "sweep_estimated_eval_h": _hours(total.estimated_evaluate_seconds),
         "sweep_estimated_stored_h": _hours(total.estimated_measured_seconds),
+        "sweep_estimated_stored_wall_h": _hours(total.estimated_measured_wall_seconds),
         "sweep_train_h": _hours(total.train_seconds), "sweep_wall_h": _hours(total.wall_seconds),
         "sweep_train_over_estimate": _ratio(total.train_seconds, total.estimated_measured_seconds),
-        "sweep_threads": _threads_text(total.threads), "sweep_table_threads": MEASURED_TABLE_THREADS,
+        "sweep_wall_over_estimate": _ratio(total.wall_seconds, total.estimated_measured_wall_seconds),
+        "sweep_threads": _threads_text(total.threads), "sweep_table_threads": _table_threads(),
+        "sweep_table_records": " and ".join(f"`{path}`" for path in MEASURED_COSTS_RECORDS),
         "sweep_first_start": costs.first_start or "none stored", "sweep_last_end": costs.last_end or "none stored",
         "sweep_span_h": _hours(span.total_seconds()) if span is not None else float("nan"),
         "sweep_busy_h": _hours(costs.busy_seconds),

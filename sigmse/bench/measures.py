@@ -14,6 +14,8 @@
 4. :func:`epoch_scaling`: seconds per epoch of the trainer as the training set grows.
 5. :func:`profile_epochs`: seconds per epoch of every dataset of a profile, with the model, batch size,
    augmentation and training subset its experiments train with, per loss.
+6. :func:`image_costs`: what a run costs per training image, per evaluated image and to set up, the three
+   numbers the sweep estimate prices runs with (:func:`sigmse.runs.protocol.run_seconds`).
 
 How it is timed. Every measurement runs the same work once as warm-up (allocator, kernel choice,
 ``DataLoader`` workers), then a fixed number of steps; on CUDA the clock is read with CUDA events after a
@@ -27,7 +29,8 @@ slow (threads wait on each other): ``threads=1`` (``--threads 1`` of :func:`sigm
 steadier there.
 
 :func:`sigmse.bench.run.run_bench` runs the first four at the sizes of a :class:`sigmse.bench.run.BenchSize`, and the
-fifth for a profile when asked (the book's performance chapter asks), and stores them.
+fifth for a profile when asked (the book's performance chapter asks), and stores them;
+:func:`sigmse.bench.run.run_costs` runs the sixth for each dataset of a profile (``sigmse bench --costs``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -47,9 +51,9 @@ from sigmse.losses.modules import get_loss, loss_names
 from sigmse.models import get_model
 from sigmse.bench.naive_loop import NaiveLoop, naive_dataset
 from sigmse.losses.output_reset import output_reset
-from sigmse.runs.profiles import base_config, get_profile
-from sigmse.train import (ClassificationRun, EpochSums, TrainingRun, prepare_data, resolve_device, synchronized_time,
-                          train)
+from sigmse.runs.profiles import Profile, base_config, get_profile
+from sigmse.train import (ClassificationRun, EpochSums, TrainingRun, evaluate_logits, prepare_data, resolve_device,
+                          synchronized_time, train, train_epoch)
 
 __all__ = [
     "BASELINE_LOSS",
@@ -66,7 +70,9 @@ __all__ = [
     "epoch_seconds",
     "epoch_scaling",
     "PROFILE_EPOCH_LOSSES",
+    "profile_synthetic_data",
     "profile_epochs",
+    "image_costs",
 ]
 
 BASELINE_LOSS = "softmax_ce"  # loss_step_times divides by this loss's time
@@ -589,6 +595,14 @@ def epoch_scaling(sizes: Sequence[int] = (1000, 10000, 60000), *, dataset: str =
 # ------------------------------------------------------------------------------------------- 5. profile epochs
 
 
+def profile_synthetic_data(profile: Profile, dataset: str) -> Dataset:
+    """Random images of ``dataset``'s shape, as many as ``profile``'s runs on it read (training subset and
+    validation split, or the whole training set; its test subset, or the whole test set)."""
+    budget, spec = profile.budgets[dataset], get_dataset_spec(dataset)
+    n_train = spec.train_size if budget.train_subset is None else budget.train_subset + budget.val_size
+    return synthetic_dataset(dataset, n_train, n_test=budget.test_subset or spec.test_size)
+
+
 def profile_epochs(profile: str, *, device: str | torch.device | None = None, data_dir: str | Path | None = None,
                    synthetic: bool = False) -> list[dict[str, Any]]:
     """Seconds per epoch of every dataset of ``profile`` (:mod:`sigmse.runs.profiles`) with each loss of
@@ -606,10 +620,7 @@ def profile_epochs(profile: str, *, device: str | torch.device | None = None, da
     rows = []
     for dataset in chosen.datasets:
         budget, spec = chosen.budgets[dataset], get_dataset_spec(dataset)
-        data = None
-        if synthetic:
-            n_train = spec.train_size if budget.train_subset is None else budget.train_subset + budget.val_size
-            data = synthetic_dataset(dataset, n_train, n_test=budget.test_subset or spec.test_size)
+        data = profile_synthetic_data(chosen, dataset) if synthetic else None
         full_split_n = spec.train_size - budget.val_size
         for loss in PROFILE_EPOCH_LOSSES:
             config = base_config(chosen, dataset, loss=loss, lr=budget.lr_grid[0], seed=0, device=device.type)
@@ -617,3 +628,44 @@ def profile_epochs(profile: str, *, device: str | torch.device | None = None, da
             rows.append({**row, "full_split_n": full_split_n,
                          "full_split_seconds": row["seconds_per_epoch"] * full_split_n / row["n_train"]})
     return rows
+
+
+# ------------------------------------------------------------------------------------------- 6. image costs
+
+
+def image_costs(config: RunConfig, *, data_dir: str | Path | None = None, data: Dataset | None = None,
+                train_images: int = 16384, repeats: int = 2) -> dict[str, Any]:
+    """What one run of ``config`` costs per image, the three numbers :func:`sigmse.runs.protocol.run_seconds`
+    prices a run with: seconds per training image, per evaluated image and of setup.
+
+    ``setup_seconds``: :func:`sigmse.train.prepare_data` of the whole run (the dataset decoded and cached
+    beforehand, as in a sweep). Then the run's model trains ``1 + repeats`` epochs of :func:`sigmse.train.train_epoch`
+    (the trainer's own loop and clock, evaluation excluded) on its first ``train_images`` training images, and
+    after each epoch its validation split is evaluated once (:func:`sigmse.train.evaluate_logits`, one forward
+    pass per image: a run with ``tta_flip`` makes two, which the estimate counts); the first epoch and evaluation
+    warm up, and ``train_seconds_per_image`` and ``eval_seconds_per_image`` are the medians over the others.
+    ``threads``: torch's intra-op threads while measuring.
+    """
+    check_positive("train_images", train_images)
+    check_positive("repeats", repeats)
+    device = resolve_device(config.device)
+    data = data if data is not None else load_dataset(config.dataset, data_dir)  # decoded before the clock starts
+    started = time.perf_counter()
+    whole = prepare_data(config, device, dataset=data)
+    setup = time.perf_counter() - started
+    n = min(train_images, len(whole.train_labels))
+    subset = replace(whole, train_images=whole.train_images[:n], train_labels=whole.train_labels[:n],
+                     train_flipped=whole.train_flipped[:n])
+    run = ClassificationRun(config, subset, device)
+    train_seconds, eval_seconds = [], []
+    for _ in range(1 + repeats):
+        train_seconds.append(train_epoch(run, EpochSums(n, device))[1])
+        with _Stopwatch(device) as watch:
+            evaluate_logits(run.model, whole.val_images, run.autocast)
+        eval_seconds.append(watch.seconds)
+    evaluated = len(whole.val_labels)
+    return dict(dataset=config.dataset, model=config.model, loss=config.loss, batch_size=config.batch_size,
+                augment=config.augment, device=device.type, threads=torch.get_num_threads(), n_train=n,
+                n_eval=evaluated, setup_seconds=setup,
+                train_seconds_per_image=statistics.median(train_seconds[1:]) / n,
+                eval_seconds_per_image=statistics.median(eval_seconds[1:]) / evaluated if evaluated else None)

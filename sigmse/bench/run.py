@@ -15,6 +15,11 @@ matrix products alone, timed in the same process right after each trainer epoch
 its reason) are reported as met or not with the measured value; nothing is tuned towards them.
 :func:`latest_bench` reads the newest record back (of a size, device and profile) and :func:`format_table`
 prints one.
+
+``sigmse bench --costs [PROFILE ...]`` measures only what the sweep estimate needs (:func:`run_costs`): per dataset
+and model the profiles train, and per loss, seconds per training image, per evaluated image and of setup, at the
+given torch threads, written to ``<out_dir>/costs-<device>-<UTC time>.json``;
+:data:`sigmse.runs.protocol.MEASURED_IMAGE_COSTS` is read from such records.
 """
 
 from __future__ import annotations
@@ -30,11 +35,12 @@ from typing import Any, Sequence
 
 import torch
 
-from sigmse.bench.measures import (check_positive, epoch_scaling, loss_step_times, output_reset_solver,
-                                   profile_epochs, step_phases, synthetic_dataset, training_throughput)
+from sigmse.bench.measures import (PROFILE_EPOCH_LOSSES, check_positive, epoch_scaling, image_costs,
+                                   loss_step_times, output_reset_solver, profile_epochs, profile_synthetic_data,
+                                   step_phases, synthetic_dataset, training_throughput)
 from sigmse.data.datasets import load_dataset
 from sigmse.provenance import machine, recorded_processor, run_provenance
-from sigmse.runs.profiles import get_profile
+from sigmse.runs.profiles import base_config, get_profile
 from sigmse.runs.store import write_record
 from sigmse.train import resolve_device
 
@@ -50,6 +56,9 @@ __all__ = [
     "latest_bench",
     "profile_bench_dir",
     "format_table",
+    "COSTS_SCHEMA",
+    "run_costs",
+    "format_costs",
     "add_bench_arguments",
     "run_bench_command",
 ]
@@ -340,6 +349,61 @@ def latest_bench(out_dir: str | Path = "results/bench", *, size: str | BenchSize
     return None if newest is None else newest[1]
 
 
+# --------------------------------------------------------------------------------------------------- run_costs
+
+
+COSTS_SCHEMA = "sigmse.costs/1"
+
+
+def run_costs(profiles: Sequence[str] = ("full",), device: str | None = None, out_dir: str | Path = "results/bench",
+              *, data_dir: str | Path | None = None, synthetic: bool = False, threads: int | None = None,
+              progress: bool = False, train_images: int = 16384, repeats: int = 2,
+              datasets: Sequence[str] | None = None) -> dict[str, Any]:
+    """:func:`~sigmse.bench.measures.image_costs` of each dataset (of ``datasets``, default all) and model that
+    ``profiles`` train (each kind once, as the first profile that has it trains it: its budget, the first rate of
+    its grid, seed 0), with each
+    loss of :data:`~sigmse.bench.measures.PROFILE_EPOCH_LOSSES`, one run at a time at ``threads`` torch threads
+    (restored after; ``None``: torch's own). Written with its provenance (load average before and after
+    included) to ``<out_dir>/costs-<device>-<UTC time>.json`` and returned, its ``path`` saying where.
+    ``synthetic``: random images of each dataset's shape instead of the data root."""
+    chosen = [get_profile(name) for name in profiles]  # ValueError listing the profiles, before any measuring
+    if not chosen:
+        raise ValueError("run_costs needs at least one profile; choose from the profiles of sigmse.runs.profiles")
+    torch_device = _check_device(device)
+    if threads is not None:
+        check_positive("threads", threads)
+    kinds: dict[tuple[str, str], Any] = {}
+    for profile in chosen:
+        for dataset in profile.datasets:
+            if datasets is None or dataset in datasets:
+                kinds.setdefault((dataset, profile.budgets[dataset].model), profile)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        started = time.perf_counter()
+        record: dict[str, Any] = {"schema": COSTS_SCHEMA, "profiles": list(profiles), "device": torch_device.type,
+                                  "synthetic": synthetic, "provenance": {**run_provenance(torch_device.type),
+                                                                         **machine()}, "costs": []}
+        for (dataset, model), profile in kinds.items():
+            data = profile_synthetic_data(profile, dataset) if synthetic else load_dataset(dataset, data_dir)
+            for loss in PROFILE_EPOCH_LOSSES:
+                if progress:
+                    print(f"bench: costs of {dataset}/{model}/{loss}", file=sys.stderr, flush=True)
+                config = base_config(profile, dataset, loss=loss, lr=profile.budgets[dataset].lr_grid[0], seed=0,
+                                     device=torch_device.type)
+                record["costs"].append({"profile": profile.name, **image_costs(
+                    config, data=data, train_images=train_images, repeats=repeats)})
+        record["provenance"]["load_average_1min_end"] = machine()["load_average_1min"]
+        record["wall_seconds"] = time.perf_counter() - started
+    finally:
+        torch.set_num_threads(before)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    path = Path(out_dir) / f"costs-{torch_device.type}-{stamp}.json"
+    record = json.loads(json.dumps(record))
+    write_record(record, path)
+    return {**record, "path": str(path)}
+
+
 # ------------------------------------------------------------------------------------------------------ tables
 
 
@@ -396,6 +460,22 @@ def format_table(record: dict[str, Any]) -> str:
     ])
 
 
+def format_costs(record: dict[str, Any]) -> str:
+    """A :func:`run_costs` record as a plain-text table: per dataset and loss, microseconds per training and per
+    evaluated image and seconds of setup."""
+    p = record["provenance"]
+    rows = [{**row, "train_us_per_image": 1e6 * row["train_seconds_per_image"],
+             "eval_us_per_image": None if row["eval_seconds_per_image"] is None else
+             1e6 * row["eval_seconds_per_image"]} for row in record["costs"]]
+    head = (f"sigmse bench --costs {' '.join(record['profiles'])}, {p['device_name']}, {recorded_processor(p)}, "
+            f"torch {p['torch_version']} ({p['torch_threads']} threads), load average "
+            f"{_cell(p.get('load_average_1min'))} to {_cell(p.get('load_average_1min_end'))}, {p['date']}")
+    return "\n\n".join([head, _text_table(
+        "What a run costs (one run at a time): training and evaluation per image, setup per run", rows,
+        ("profile", "dataset", "model", "loss", "batch_size", "threads", "n_train", "n_eval", "train_us_per_image",
+         "eval_us_per_image", "setup_seconds"))])
+
+
 # --------------------------------------------------------------------------------------------------------- CLI
 
 
@@ -413,11 +493,25 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--synthetic", action="store_true",
                         help="random images of each dataset's shape instead of the data root")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's own choice)")
+    parser.add_argument("--costs", nargs="*", metavar="PROFILE",
+                        help="measure only what the sweep estimate prices runs with: per dataset and model these "
+                             "profiles train (default: full), seconds per training image, per evaluated image and "
+                             "of setup at --threads, written to costs-<device>-<time>.json (default folder: the "
+                             "first profile's bench folder)")
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
     """``sigmse bench``: run, print the tables and where the JSON went; 0 whether or not the targets are met.
-    An unknown ``--profile``, size or device is a ``ValueError`` before anything is measured."""
+    With ``--costs``, only :func:`run_costs` (into its first profile's bench folder unless ``--out-dir``). An unknown
+    ``--profile``, size or device is a ``ValueError`` before anything is measured."""
+    if args.costs is not None:
+        profiles = args.costs or ["full"]
+        out_dir = Path(args.out_dir) if args.out_dir is not None else profile_bench_dir("results", profiles[0])
+        record = run_costs(profiles, args.device, out_dir, data_dir=args.data_dir, synthetic=args.synthetic,
+                           threads=args.threads, progress=True)
+        print(format_costs(record))
+        print(f"\nwritten to {record['path']} in {record['wall_seconds']:.0f} s")
+        return 0
     if args.out_dir is not None:
         out_dir = Path(args.out_dir)
     else:

@@ -16,11 +16,11 @@ process has drawn.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
 
+from sigmse.checks import check_number
 from sigmse.seeds import stream_seed
 
 __all__ = [
@@ -52,15 +52,8 @@ class LabelNoise(NamedTuple):
     realised_rate: float  # share of all N labels that changed
 
 
-def _check_rate(rate: float) -> float:
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
-        raise ValueError(f"label noise rate must be a number in [0, 1), got {rate!r}")
-    return float(rate)
-
-
 def _check_labels(labels: torch.Tensor, num_classes: int) -> None:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    check_number("num_classes", num_classes, low=2, integer=True, allowed="an integer >= 2")
     if labels.ndim != 1 or labels.dtype.is_floating_point or labels.dtype == torch.bool:
         raise TypeError(f"labels must be a 1-D integer tensor, got dtype {labels.dtype} "
                         f"and shape {tuple(labels.shape)}")
@@ -114,7 +107,8 @@ def corrupt_labels(
     """
     if kind not in LABEL_NOISE_KINDS:
         raise ValueError(f"unknown label noise kind {kind!r}; valid kinds are: {', '.join(LABEL_NOISE_KINDS)}")
-    rate = _check_rate(rate)
+    check_number("label noise rate", rate, low=0.0, high=1.0, high_open=True, allowed="a number in [0, 1)")
+    rate = float(rate)
     _check_labels(labels, num_classes)
     clean = labels.detach().to("cpu", torch.int64)
     generator = torch.Generator().manual_seed(stream_seed("label-noise", seed))
@@ -145,8 +139,7 @@ def add_input_noise(images: torch.Tensor, sigma: float, *, generator: torch.Gene
     Returns:
         A new tensor of the same shape, dtype and device, clipped to [0, 1] so it stays a valid image.
     """
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma < 0:
-        raise ValueError(f"input noise sigma must be a finite number >= 0, got {sigma!r}")
+    check_number("input noise sigma", sigma, low=0.0, allowed="a finite number >= 0")
     if not images.dtype.is_floating_point:
         raise TypeError(f"images must be floating point on the [0, 1] scale, got dtype {images.dtype}")
     if sigma == 0:

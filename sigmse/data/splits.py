@@ -8,9 +8,9 @@ examples. :func:`validation_split` carves a fixed validation part out of the tra
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
+from sigmse.checks import check_number
 from sigmse.seeds import stream_seed
 
 __all__ = [
@@ -19,24 +19,15 @@ __all__ = [
 ]
 
 
-def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
-    """``value`` as an int in ``[low, high)``; a ``ValueError`` quoting it otherwise."""
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low or (
-        high is not None and value >= high
-    ):
-        allowed = f"an integer with {low} <= {name}" + (f" < {high}" if high is not None else "")
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    return int(value)
-
-
 def validation_split(num_train: int, val_size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Split ``range(num_train)`` into (train, validation) index tensors, each sorted, by a seeded permutation.
 
     The same ``seed`` gives the same split on every machine (``torch.Generator`` on the CPU); the two parts are
     disjoint and together cover every index once.
     """
-    num_train = _check_int("num_train", num_train, 1)
-    val_size = _check_int("val_size", val_size, 0, num_train)
+    check_number("num_train", num_train, low=1, integer=True, allowed="an integer with 1 <= num_train")
+    check_number("val_size", val_size, low=0, high=num_train, high_open=True, integer=True,
+                 allowed=f"an integer with 0 <= val_size < {num_train}")
     permutation = torch.randperm(num_train, generator=torch.Generator().manual_seed(stream_seed("validation-split", seed)))
     return permutation[val_size:].sort().values, permutation[:val_size].sort().values
 
@@ -49,7 +40,8 @@ def subset_indices(labels: torch.Tensor, size: int, seed: int = 0) -> torch.Tens
     """
     if labels.ndim != 1:
         raise ValueError(f"labels must be 1-D, got shape {tuple(labels.shape)}")
-    size = _check_int("size", size, 1, labels.numel() + 1)
+    check_number("size", size, low=1, high=labels.numel() + 1, high_open=True, integer=True,
+                 allowed=f"an integer with 1 <= size < {labels.numel() + 1}")
     cpu_labels = labels.cpu()
     permutation = torch.randperm(labels.numel(), generator=torch.Generator().manual_seed(stream_seed("train-subset", seed)))
     classes, counts = torch.unique(cpu_labels, return_counts=True)  # classes sorted

@@ -7,7 +7,7 @@ with respect to **all** ``C = 3`` logits (a network moves the pinned logit too),
 numbers a condition claim is about.
 
 * The losses are the library's own (:func:`sigmse.losses.modules.get_loss`, stable formulas, ``reduction="sum"``),
-  named as in :data:`sigmse.landscape.surfaces.LANDSCAPE_LOSSES`; :data:`REGISTRY_LOSSES` maps one onto the other.
+  named as in :data:`sigmse.landscape.surfaces.LOSS_NAMES` (logit-MSE is the registry's variant ``logit_mse``).
 * :func:`logit_hessians` takes the Hessians by autograd (:func:`torch.func.jacrev` twice), vectorised over the points by
   :func:`torch.func.vmap`: no hand-derived formula (the tests compare with the closed forms).
 * :func:`hessian_spectrum` takes the eigenvalues (:func:`torch.linalg.eigvalsh`). A loss that sees the
@@ -43,18 +43,17 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
 import pandas as pd
 import torch
 from torch import Tensor
 
-from sigmse.landscape.surfaces import LANDSCAPE_LOSSES, LandscapeConfig, correct_mask, free_indices, logit_grid, target_index
-from sigmse.losses.modules import get_loss
+from sigmse.landscape.surfaces import (LOSS_NAMES, LandscapeConfig, correct_mask, free_indices, landscape_loss,
+                                      logit_grid, target_index)
+from sigmse.losses.modules import get_loss, loss_setting
 
 __all__ = [
-    "REGISTRY_LOSSES",
     "SHIFT_INVARIANT",
     "NULL_TOLERANCE",
     "logit_hessians",
@@ -64,15 +63,6 @@ __all__ = [
     "curvature_frame",
 ]
 
-# The landscape's loss names -> (sigmse.losses.modules registry name, options): the same functions as
-# sigmse.landscape.surfaces's stable formulas (tests/test_landscape.py checks that), taken from the registry.
-REGISTRY_LOSSES: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType({
-    "softmax_mse": ("softmax_mse", MappingProxyType({})),
-    "softmax_ce": ("softmax_ce", MappingProxyType({})),
-    "sigmoid_mse": ("sigmoid_mse", MappingProxyType({})),
-    "sigmoid_mse_or": ("sigmoid_mse_or", MappingProxyType({})),
-    "logit_mse": ("rescaled_square", MappingProxyType({"k": 1.0, "M": 1.0})),  # k = M = 1: sum_c (z_c - y_c)^2
-})
 # Losses that see the logits only through softmax(z), hence unchanged by z -> z + a (1, ..., 1).
 SHIFT_INVARIANT = frozenset({"softmax_ce", "softmax_mse"})
 # A direction is null when |eigenvalue| <= this. The tolerance is absolute, for per-example losses whose
@@ -86,9 +76,8 @@ _BATCHING_WARNING = "There is a performance drop because we have not yet impleme
 
 
 def _loss_module(loss: str) -> torch.nn.Module:
-    if loss not in REGISTRY_LOSSES:
-        raise ValueError(f"unknown landscape loss {loss!r}; choose one of: {', '.join(REGISTRY_LOSSES)}")
-    name, options = REGISTRY_LOSSES[loss]
+    landscape_loss(loss)  # a ValueError listing the landscape's losses for any other name
+    name, options = loss_setting(loss)
     return get_loss(name, reduction="sum", **options)
 
 
@@ -99,7 +88,7 @@ def logit_hessians(loss: str, logits: Tensor, labels: Tensor) -> Tensor:
         H_n = \nabla^2_{z_n} \, \ell(z_n, c_n)
 
     Args:
-        loss: a landscape loss name (a key of :data:`REGISTRY_LOSSES`).
+        loss: a landscape loss name (one of :data:`sigmse.landscape.surfaces.LOSS_NAMES`).
         logits: the points :math:`z_n`, floating point (use float64: the spectra are compared to 1e-12).
         labels: the true class :math:`c_n` of each point, int64.
 
@@ -196,7 +185,7 @@ def curvature_frame(config: LandscapeConfig, losses: Sequence[str] | None = None
     base = {"target": cfg.target, "fixed_logit": float(cfg.fixed_logit), "z1": logits[:, i].numpy(),
             "z2": logits[:, j].numpy(), "correct": correct_mask(cfg).reshape(-1).numpy()}
     frames = []
-    for loss in (tuple(LANDSCAPE_LOSSES) if losses is None else losses):
+    for loss in (LOSS_NAMES if losses is None else losses):
         spectrum = hessian_spectrum(logit_hessians(loss, logits, labels), shift_invariant=loss in SHIFT_INVARIANT)
         kappa, null = condition_numbers(spectrum, tolerance=tolerance)
         frames.append(pd.DataFrame({

@@ -29,7 +29,7 @@ from matplotlib.colors import LogNorm, Normalize, SymLogNorm
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from sigmse.landscape.surfaces import LANDSCAPE_LOSSES, NUM_CLASSES, LandscapeConfig, free_indices, target_index
+from sigmse.landscape.surfaces import LOSS_NAMES, NUM_CLASSES, LandscapeConfig, free_indices, target_index
 from sigmse.report.plots import figure, panel_grid, pretty
 
 __all__ = [
@@ -61,8 +61,8 @@ _DASHES = {"softmax_ce": "-", "softmax_mse": "--", "sigmoid_mse": "-.", "sigmoid
 
 def _line_styles() -> dict[str, dict[str, Any]]:
     """Colour and dash per loss, so that overlapping curves stay distinguishable."""
-    colours = sns.color_palette("colorblind", len(LANDSCAPE_LOSSES))
-    return {loss: {"color": c, "ls": _DASHES[loss]} for loss, c in zip(LANDSCAPE_LOSSES, colours)}
+    colours = sns.color_palette("colorblind", len(LOSS_NAMES))
+    return {loss: {"color": c, "ls": _DASHES[loss]} for loss, c in zip(LOSS_NAMES, colours)}
 
 
 def _as_numpy(t: Tensor | np.ndarray) -> np.ndarray:

@@ -11,10 +11,11 @@ surfaces and their gradients exactly as described and measures what is there:
 * :func:`loss_surface` and :func:`gradient_norm_surface` evaluate one loss on the
   whole grid at once (10k cells are one batch; one backward pass over the summed
   grid gives every cell's gradient, because the cells are independent).
-* Each loss has a ``stable`` formula (``log_softmax``, ``torch.softmax``,
-  ``torch.sigmoid``) and a ``naive`` textbook one (``exp(z) / sum(exp(z))``,
-  ``log(softmax)``, ``1 / (1 + exp(-z))``), in float32 and float64, so that any
-  NaN or inf can be traced to its cause (``exp`` overflow, ``log 0``).
+* The losses (:data:`LOSS_NAMES`) are the library's (:func:`sigmse.losses.modules.loss_form`): each has a
+  ``stable`` form (its module: ``log_softmax``, ``torch.softmax``, ``torch.sigmoid``) and a ``naive``
+  textbook one (:mod:`sigmse.losses.naive`: ``exp(z) / sum(exp(z))``, ``log(softmax)``,
+  ``1 / (1 + exp(-z))``), in float32 and float64, so that any NaN or inf can be traced to its cause
+  (``exp`` overflow, ``log 0``).
 * :func:`smoothness` turns a surface into a few numbers (largest neighbour jump
   relative to the range, NaN/inf counts, vanishing/exploding gradient shares);
   :func:`smoothness_table` does it for every loss x formula x dtype.
@@ -24,7 +25,8 @@ Second derivatives (Hessians, condition numbers) are in :mod:`sigmse.landscape.c
 turns these measurements into the chapter's verdict is in :mod:`sigmse.landscape.verdict`.
 
 Every loss is summed over the 3 classes per cell, as in :mod:`sigmse.losses.functional`
-(``reduction="none"``): softmax-MSE at one-hot ``y`` is ``sum_c (p_c - y_c)^2``.
+(``reduction="none"``): softmax-MSE at one-hot ``y`` is ``sum_c (p_c - y_c)^2``; logit-MSE, MSE on the raw
+logits, is the registry's variant ``logit_mse`` (``rescaled_square`` with ``k = M = 1``).
 
 Grid convention: ``surface[i, j]`` is the value at ``(z1[i], z2[j])``. ``z1`` and
 ``z2`` are the two free logits in class order (the classes other than
@@ -37,20 +39,19 @@ Softmax Cross-Entropy in Neural Network Classification*, arXiv 2411.11213.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
-from sigmse.losses.output_reset import output_reset_targets
 from torch import Tensor
+
+from sigmse.checks import check_choice, check_number
+from sigmse.losses.modules import loss_form
 
 __all__ = [
     "LandscapeConfig",
-    "LandscapeLoss",
-    "LANDSCAPE_LOSSES",
+    "LOSS_NAMES",
     "TARGETS",
     "FORMULAS",
     "DTYPES",
@@ -58,35 +59,23 @@ __all__ = [
     "target_index",
     "logit_grid",
     "correct_mask",
+    "landscape_loss",
     "loss_surface",
     "gradient_norm_surface",
-    "closed_form_gradient",
     "smoothness",
     "smoothness_table",
     "descent_trajectory",
 ]
 
 NUM_CLASSES = 3
+# The losses the chapter draws, in its order, by their sigmse.losses names: the note's softmax-MSE and
+# cross-entropy, the paper's two, and MSE on the raw logits (a reference with no exp and no log).
+LOSS_NAMES = ("softmax_mse", "softmax_ce", "sigmoid_mse", "sigmoid_mse_or", "logit_mse")
 TARGETS = ("fixed", "free")
 FORMULAS = ("stable", "naive")
 DTYPES: Mapping[str, torch.dtype] = MappingProxyType({"float32": torch.float32, "float64": torch.float64})
 VANISHING = 1e-6  # gradient norm below this counts as vanishing
 EXPLODING = 1e3  # gradient norm above this (and finite) counts as exploding
-
-
-def _choice(name: str, value: object, allowed: Sequence[object]) -> None:
-    if value not in allowed or isinstance(value, bool):
-        raise ValueError(f"{name} {value!r} is not allowed; choose one of: {', '.join(map(repr, allowed))}")
-
-
-def _real(name: str, value: object, *, positive: bool = False, integer: bool = False, minimum: int = 0) -> None:
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite {'integer' if integer else 'number'}, got {value!r}")
-    if positive and value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    if integer and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -102,13 +91,13 @@ class LandscapeConfig:
     formula: str = "stable"  # "stable" (log-softmax, torch.sigmoid) or "naive" (textbook exp/log)
 
     def __post_init__(self) -> None:
-        _real("grid_size", self.grid_size, integer=True, minimum=2)
-        _real("extent", self.extent, positive=True)
-        _real("fixed_logit", self.fixed_logit)
-        _choice("fixed_index", self.fixed_index, tuple(range(NUM_CLASSES)))
-        _choice("target", self.target, TARGETS)
-        _choice("dtype", self.dtype, tuple(DTYPES))
-        _choice("formula", self.formula, FORMULAS)
+        check_number("grid_size", self.grid_size, low=2, integer=True, kind="a finite integer", allowed=">= 2")
+        check_number("extent", self.extent, low=0, low_open=True, kind="a finite number", allowed="> 0")
+        check_number("fixed_logit", self.fixed_logit, kind="a finite number")
+        check_choice("fixed_index", self.fixed_index, tuple(range(NUM_CLASSES)), quote=True)
+        check_choice("target", self.target, TARGETS, quote=True)
+        check_choice("dtype", self.dtype, tuple(DTYPES), quote=True)
+        check_choice("formula", self.formula, FORMULAS, quote=True)
 
 
 def free_indices(config: LandscapeConfig) -> tuple[int, int]:
@@ -143,89 +132,25 @@ def correct_mask(config: LandscapeConfig) -> Tensor:
     return (logits[:, t] > logits[:, others].amax(dim=1)).reshape(g, g)
 
 
-# --------------------------------------------------------------------------- the losses
-# Each takes logits (N, C), integer labels (N,) and naive (bool) and returns (N,).
-
-
-def _softmax(z: Tensor, naive: bool) -> Tensor:
-    if naive:
-        e = torch.exp(z)  # overflows to inf for z > 88.7 (float32) or > 709.8 (float64)
-        return e / e.sum(dim=-1, keepdim=True)
-    return torch.softmax(z, dim=-1)  # subtracts the row max first
-
-
-def _sigmoid(z: Tensor, naive: bool) -> Tensor:
-    # naive: exp(-z) = inf for z < -88.7 (float32) / -709.8 (float64); 1 / inf = 0 is still right,
-    # but its derivative is inf / inf = NaN there.
-    return 1.0 / (1.0 + torch.exp(-z)) if naive else torch.sigmoid(z)
-
-
-def _one_hot(labels: Tensor, like: Tensor) -> Tensor:
-    return F.one_hot(labels, like.shape[-1]).to(like.dtype)
-
-
-def _softmax_ce(z: Tensor, labels: Tensor, naive: bool) -> Tensor:
-    log_p = torch.log(_softmax(z, naive)) if naive else torch.log_softmax(z, dim=-1)  # naive: log 0 = -inf
-    return -log_p.gather(1, labels[:, None]).squeeze(1)
-
-
-def _softmax_mse(z: Tensor, labels: Tensor, naive: bool) -> Tensor:
-    return (_softmax(z, naive) - _one_hot(labels, z)).square().sum(dim=1)
-
-
-def _sigmoid_mse(z: Tensor, labels: Tensor, naive: bool) -> Tensor:
-    return (_sigmoid(z, naive) - _one_hot(labels, z)).square().sum(dim=1)
-
-
-def _sigmoid_mse_or(z: Tensor, labels: Tensor, naive: bool) -> Tensor:
-    y = _sigmoid(z, naive)
-    targets = output_reset_targets(y.detach(), labels)  # (N, C), held constant: no gradient
-    return (y - targets).square().sum(dim=1)
-
-
-def _logit_mse(z: Tensor, labels: Tensor, naive: bool) -> Tensor:
-    return (z - _one_hot(labels, z)).square().sum(dim=1)  # no exp or log: naive == stable
-
-
-@dataclass(frozen=True)
-class LandscapeLoss:
-    """A landscape loss: ``fn(logits (N, C), labels (N,), naive) -> (N,)``, summed over classes."""
-
-    name: str
-    description: str
-    fn: Callable[[Tensor, Tensor, bool], Tensor]
-
-
-LANDSCAPE_LOSSES: Mapping[str, LandscapeLoss] = MappingProxyType({
-    entry.name: entry
-    for entry in (
-        LandscapeLoss("softmax_mse", "sum_c (softmax(z)_c - y_c)^2: the note's MSE", _softmax_mse),
-        LandscapeLoss("softmax_ce", "-log softmax(z)_t: cross-entropy", _softmax_ce),
-        LandscapeLoss("sigmoid_mse", "sum_c (sigmoid(z_c) - y_c)^2", _sigmoid_mse),
-        LandscapeLoss("sigmoid_mse_or", "sum_c (sigmoid(z_c) - t'_c)^2, t' = Output Reset targets (constant)",
-                      _sigmoid_mse_or),
-        LandscapeLoss("logit_mse", "sum_c (z_c - y_c)^2 on raw logits", _logit_mse),
-    )
-})
-
-
-def _entry(loss: str) -> LandscapeLoss:
-    if loss not in LANDSCAPE_LOSSES:
-        raise ValueError(f"unknown landscape loss {loss!r}; choose one of: {', '.join(LANDSCAPE_LOSSES)}")
-    return LANDSCAPE_LOSSES[loss]
-
-
 # --------------------------------------------------------------------------- surfaces
+
+
+def landscape_loss(loss: str, *, naive: bool = False) -> Callable[[Tensor, Tensor], Tensor]:
+    """One of :data:`LOSS_NAMES` as ``f(logits (N, C), labels (N,)) -> (N,)``, summed over the classes: its
+    stable form, or with ``naive=True`` its textbook one (:func:`sigmse.losses.modules.loss_form`)."""
+    if loss not in LOSS_NAMES:
+        raise ValueError(f"unknown landscape loss {loss!r}; choose one of: {', '.join(LOSS_NAMES)}")
+    return loss_form(loss, naive=naive)
 
 
 def _loss_and_grad(loss: str, config: LandscapeConfig) -> tuple[Tensor, Tensor]:
     """Per-cell loss ``(G*G,)`` and its gradient ``(G*G, 3)`` with respect to all three logits."""
-    fn = _entry(loss).fn
+    fn = landscape_loss(loss, naive=config.formula == "naive")
     _, _, logits = logit_grid(config)
     labels = torch.full((logits.shape[0],), target_index(config), dtype=torch.long)
     logits.requires_grad_(True)
     with torch.enable_grad():
-        values = fn(logits, labels, config.formula == "naive")  # (G*G,)
+        values = fn(logits, labels)  # (G*G,)
         # The cells are independent, so row n of d(sum)/d(logits) is d loss_n / d logits_n,
         # even where the sum itself is inf or NaN (backward only passes ones down).
         (grad,) = torch.autograd.grad(values.sum(), logits)
@@ -246,35 +171,6 @@ def _free_norm(grad: Tensor, config: LandscapeConfig, g: int) -> Tensor:
 def gradient_norm_surface(loss: str, config: LandscapeConfig) -> Tensor:
     """Euclidean norm of the gradient with respect to the two free logits, ``(G, G)``, by autograd."""
     return _free_norm(_loss_and_grad(loss, config)[1], config, config.grid_size)
-
-
-def closed_form_gradient(loss: str, logits: Tensor, target: Tensor | int) -> Tensor:
-    """The gradient of each row's loss with respect to its logits, ``(N, C)``, from the textbook formulas.
-
-    * ``softmax_ce``: ``p - y``
-    * ``softmax_mse``: ``J^T 2(p - y)`` with ``J = diag(p) - p p^T``, i.e. ``p * (r - <p, r>)``, ``r = 2(p - y)``
-    * ``sigmoid_mse``: ``2(s - y) s (1 - s)`` with ``s = sigmoid(z)``
-    * ``sigmoid_mse_or``: ``2(s - t') s (1 - s)`` with the Output Reset targets ``t'`` held constant
-    * ``logit_mse``: ``2(z - y)``
-
-    ``target`` is one class index for all rows or integer labels ``(N,)``. Uses the stable
-    ``torch.softmax`` / ``torch.sigmoid`` for ``p`` and ``s``.
-    """
-    _entry(loss)
-    labels = torch.as_tensor(target, dtype=torch.long).expand(logits.shape[0])
-    y = _one_hot(labels, logits)
-    if loss == "logit_mse":
-        return 2 * (logits - y)
-    if loss in ("softmax_ce", "softmax_mse"):
-        p = torch.softmax(logits, dim=1)
-        if loss == "softmax_ce":
-            return p - y
-        r = 2 * (p - y)
-        return p * (r - (p * r).sum(dim=1, keepdim=True))
-    s = torch.sigmoid(logits)
-    if loss == "sigmoid_mse_or":
-        y = output_reset_targets(s, labels)
-    return 2 * (s - y) * s * (1 - s)
 
 
 # --------------------------------------------------------------------------- measuring smoothness
@@ -377,7 +273,7 @@ def smoothness_table(config: LandscapeConfig, losses: Sequence[str] | None = Non
     pinned logit, which the landscape holds fixed but training would update.
     """
     rows = []
-    for loss in (tuple(LANDSCAPE_LOSSES) if losses is None else losses):
+    for loss in (LOSS_NAMES if losses is None else losses):
         for formula in formulas:
             for dtype in dtypes:
                 cfg = dataclasses.replace(config, formula=formula, dtype=dtype)  # validates both
@@ -403,14 +299,14 @@ def descent_trajectory(loss: str, config: LandscapeConfig, start: tuple[float, f
     ``final_correct`` (bool: the last point does; an oscillating or diverging run can pass through a
     correct point and leave it).
     """
-    fn = _entry(loss).fn
+    fn = landscape_loss(loss, naive=config.formula == "naive")
     if len(start) != 2:
         raise ValueError(f"start must be two free logits (z1, z2), got {start!r}")
     for k, value in enumerate(start):
-        _real(f"start[{k}]", value)
-    _real("lr", lr, positive=True)
-    _real("steps", steps, integer=True, minimum=0)
-    dtype, naive = DTYPES[config.dtype], config.formula == "naive"
+        check_number(f"start[{k}]", value, kind="a finite number")
+    check_number("lr", lr, low=0, low_open=True, kind="a finite number", allowed="> 0")
+    check_number("steps", steps, low=0, integer=True, kind="a finite integer", allowed=">= 0")
+    dtype = DTYPES[config.dtype]
     free, t = list(free_indices(config)), target_index(config)
     others = [c for c in range(NUM_CLASSES) if c != t]
     labels = torch.tensor([t])
@@ -423,7 +319,7 @@ def descent_trajectory(loss: str, config: LandscapeConfig, start: tuple[float, f
         logits[0, free] = z
         logits.requires_grad_(True)
         with torch.enable_grad():
-            value = fn(logits, labels, naive)  # (1,)
+            value = fn(logits, labels)  # (1,)
             (grad,) = torch.autograd.grad(value.sum(), logits)
         g = grad[0, free]  # (2,)
         path[k], losses[k], norms[k] = z, value.detach()[0], torch.hypot(g[0], g[1])

@@ -40,7 +40,7 @@ import pandas as pd
 from torch import Tensor
 
 from sigmse.landscape.surfaces import EXPLODING, VANISHING
-from sigmse.report.plots import pretty
+from sigmse.losses.modules import display_name
 
 __all__ = [
     "MSE_LOSSES",
@@ -186,7 +186,8 @@ class LandscapeVerdict:
         small = "gradients vanish (saturation)" if self.vanishing else "no vanishing gradients"
         large = "some explode" if self.exploding else "none explode"
         c = self.conditioning
-        return (f"{shape}; {small}, {large}; {pretty(c.subject)}'s conditioning vs {pretty(c.reference)}'s: "
+        return (f"{shape}; {small}, {large}; {display_name(c.subject)}'s conditioning vs "
+                f"{display_name(c.reference)}'s: "
                 f"{c.verdict} (median κ ratio {_ratio_text(c.median_ratio)}, higher at {c.worse_points:,} of "
                 f"{c.points:,} points)")
 

@@ -4,8 +4,11 @@ Each loss of :mod:`sigmse.losses.functional` has a thin, stateless :class:`torch
 like torch's losses in ``torch/nn/modules/loss.py`` (the maths, Args, Shape, Example, Note, Reference). Options are keyword-only and checked
 once, on construction; ``forward`` is one line that calls the functional form without the option checks
 (:mod:`sigmse.losses.functional`'s ``<name>_unchecked``), so a forward checks only its tensors.
-:data:`LOSSES` maps lower-case names to a :class:`LossSpec`; :func:`get_loss` builds a module by name and
-rejects unknown names, unknown options and invalid values with a ``ValueError`` that quotes them.
+:data:`LOSSES` maps lower-case names to a :class:`LossSpec`: the module, the name the book prints and the
+textbook form (:mod:`sigmse.losses.naive`); :data:`LOSS_VARIANTS` names a registered loss at fixed options
+(the loss-surface chapter's logit-MSE). :func:`get_loss` builds a module by name and rejects unknown names,
+unknown options and invalid values with a ``ValueError`` that quotes them; :func:`loss_form` gives a loss or
+variant as a per-sample function, stable or naive, and :func:`display_name` its printed name.
 :func:`class_probabilities` turns logits into the class probabilities a loss implies, for NLL and
 calibration (ECE).
 
@@ -18,9 +21,11 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Callable, Literal, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +33,7 @@ from torch import Tensor, nn
 
 from sigmse.checks import check_typed
 from sigmse.losses import functional
+from sigmse.losses import naive as naive_forms
 from sigmse.losses.output_reset import OutputReset, check_iterations, check_targets, reset_count
 
 __all__ = [
@@ -41,9 +47,14 @@ __all__ = [
     "SymmetricCELoss",
     "LossSpec",
     "LOSSES",
+    "LossVariant",
+    "LOSS_VARIANTS",
     "loss_names",
     "loss_options",
     "get_loss",
+    "loss_setting",
+    "loss_form",
+    "display_name",
     "class_probabilities",
 ]
 
@@ -495,24 +506,54 @@ class LossSpec:
     # How NLL and ECE derive class probabilities from the logits: "softmax", or "sigmoid" for the
     # normalised sigmoid outputs sigma(z) / sum(sigma(z)) of the losses that train sigmoids.
     probabilities: Literal["softmax", "sigmoid"]
+    display: str  # the name the book prints, in every chapter
+    # The textbook form (sigmse.losses.naive): naive(logits, labels, **options) -> (N,), with exp, log and the
+    # sigmoid written out, to trace numerical artefacts; None where no analysis needs one.
+    naive: Callable[..., Tensor] | None = None
 
 
 LOSSES: dict[str, LossSpec] = {
     spec.name: spec
     for spec in (
-        LossSpec("softmax_ce", SoftmaxCrossEntropyLoss, "cross-entropy on softmax outputs", "softmax"),
-        LossSpec("sigmoid_mse", SigmoidMSELoss, "squared error of sigmoid outputs to fixed targets", "sigmoid"),
-        LossSpec(
-            "sigmoid_mse_or",
-            SigmoidMSEOutputResetLoss,
-            "squared error of sigmoid outputs to Output Reset targets",
-            "sigmoid",
-        ),
-        LossSpec("softmax_mse", SoftmaxMSELoss, "squared error of softmax outputs to one-hot (Brier)", "softmax"),
-        LossSpec("rescaled_square", RescaledSquareLoss, "square loss on logits, Hui & Belkin rescaling", "softmax"),
-        LossSpec("mae", MAELoss, "absolute error of softmax outputs to one-hot", "softmax"),
-        LossSpec("gce", GCELoss, "generalized cross-entropy (Zhang & Sabuncu)", "softmax"),
-        LossSpec("symmetric_ce", SymmetricCELoss, "cross-entropy plus reverse cross-entropy (Wang et al.)", "softmax"),
+        LossSpec("softmax_ce", SoftmaxCrossEntropyLoss, "cross-entropy on softmax outputs", "softmax",
+                 "softmax CE", naive_forms.softmax_ce),
+        LossSpec("sigmoid_mse", SigmoidMSELoss, "squared error of sigmoid outputs to fixed targets", "sigmoid",
+                 "sigmoid-MSE", naive_forms.sigmoid_mse),
+        LossSpec("sigmoid_mse_or", SigmoidMSEOutputResetLoss,
+                 "squared error of sigmoid outputs to Output Reset targets", "sigmoid", "sigmoid-MSE + OR",
+                 naive_forms.sigmoid_mse_or),
+        LossSpec("softmax_mse", SoftmaxMSELoss, "squared error of softmax outputs to one-hot (Brier)", "softmax",
+                 "softmax-MSE", naive_forms.softmax_mse),
+        LossSpec("rescaled_square", RescaledSquareLoss, "square loss on logits, Hui & Belkin rescaling", "softmax",
+                 "rescaled square", naive_forms.rescaled_square),
+        LossSpec("mae", MAELoss, "absolute error of softmax outputs to one-hot", "softmax", "MAE"),
+        LossSpec("gce", GCELoss, "generalized cross-entropy (Zhang & Sabuncu)", "softmax", "GCE"),
+        LossSpec("symmetric_ce", SymmetricCELoss, "cross-entropy plus reverse cross-entropy (Wang et al.)", "softmax",
+                 "SCE"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class LossVariant:
+    """A registered loss at fixed options, under a name of its own.
+
+    For analyses that compare it by that name beside the registered losses; a run never names a variant (its
+    config names the registered loss and its options), so :func:`get_loss` and :func:`loss_names` leave them out.
+    """
+
+    name: str
+    loss: str  # the registered loss
+    options: Mapping[str, Any]
+    display: str  # the name the book prints
+    description: str
+
+
+LOSS_VARIANTS: dict[str, LossVariant] = {
+    variant.name: variant
+    for variant in (
+        LossVariant("logit_mse", "rescaled_square", MappingProxyType({"k": 1.0, "M": 1.0}), "logit-MSE",
+                    "squared error of the raw logits to one-hot targets: rescaled_square with k = M = 1"),
     )
 }
 
@@ -549,6 +590,51 @@ def get_loss(name: str, **options: Any) -> nn.Module:
         annotation = declared[key].annotation
         check_typed(f"loss option {key}", value, annotation if isinstance(annotation, str) else annotation.__name__)
     return _spec(name).module(**options)
+
+
+def loss_setting(name: str) -> tuple[str, dict[str, Any]]:
+    """The registered loss and the options that ``name`` stands for: itself with none, or a variant's.
+
+    Raises:
+        ValueError: for a name that is neither (lists the valid ones, variants included).
+    """
+    if name in LOSS_VARIANTS:
+        return LOSS_VARIANTS[name].loss, dict(LOSS_VARIANTS[name].options)
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; valid names: {', '.join([*loss_names(), *LOSS_VARIANTS])}")
+    return name, {}
+
+
+def display_name(name: str) -> str:
+    """The name the book prints for a registered loss or a variant: ``sigmoid_mse_or`` -> ``sigmoid-MSE + OR``."""
+    return LOSS_VARIANTS[name].display if name in LOSS_VARIANTS else _spec(loss_setting(name)[0]).display
+
+
+def loss_form(name: str, *, naive: bool = False) -> Callable[[Tensor, Tensor], Tensor]:
+    """A registered loss (at its default options) or a variant as ``f(logits (N, C), labels (N,)) -> (N,)``.
+
+    The stable form is the loss's module with ``reduction="none"``; ``naive=True`` gives its textbook form
+    (:mod:`sigmse.losses.naive`, the entry's ``naive``), which computes in the logits' own dtype.
+
+    Example::
+
+        >>> logits, labels = torch.tensor([[-1000.0, 0.0, 1.0]]), torch.tensor([0])
+        >>> loss_form("softmax_ce")(logits, labels)  # log-softmax: finite
+        tensor([1001.3132])
+        >>> loss_form("softmax_ce", naive=True)(logits, labels)  # log(exp(-1000) / ...) = log 0
+        tensor([inf])
+
+    Raises:
+        ValueError: for an unknown name, or ``naive=True`` for a loss without a textbook form.
+    """
+    loss, options = loss_setting(name)
+    if not naive:
+        return get_loss(loss, reduction="none", **options)
+    textbook = _spec(loss).naive
+    if textbook is None:
+        with_one = [n for n in (*LOSSES, *LOSS_VARIANTS) if _spec(loss_setting(n)[0]).naive is not None]
+        raise ValueError(f"loss {name!r} has no naive form; losses with one: {', '.join(with_one)}")
+    return functools.partial(textbook, **options)
 
 
 def class_probabilities(logits: Tensor, loss_name: str) -> Tensor:

@@ -45,7 +45,7 @@ is :math:`2(y - t')` (Danskin's theorem), the gradient of :math:`\sum_i (y_i - t
 :math:`t'` held fixed.
 
 References:
-    J. Li, M. T. Manry, P. L. Narasimha, C. Yu, *Iterative Improvement of Neural Classifiers*,
+    J. Li, M. T. Manry, L.-M. Liu, C. Yu, J. Wei, *Iterative Improvement of Neural Classifiers*,
     FLAIRS 2004.
     K. Tyagi, M. T. Manry, *Multi-step training of a generalized linear classifier*,
     Neural Processing Letters 50, 2019.

@@ -9,8 +9,10 @@ and compares a candidate loss with a baseline seed by seed, with the tests of :m
    of any loss on a dataset, read from the **selection** runs at the chosen learning rates, so the levels are
    fixed before the reporting runs that are timed against them.
 3. :func:`time_to_level`: per reporting run and level, the first evaluation at or above the level, in optimizer
-   steps and in training seconds (Output Reset costs more per step, so both matter), or *never*. A run that never
-   reaches a level is **censored**: it took longer than its budget, by an unknown amount.
+   steps and in training seconds, or *never*. A run that never reaches a level is **censored**: it took longer
+   than its budget, by an unknown amount. The verdicts count **steps**: a step is the same work whatever else
+   runs on the machine. Seconds also price Output Reset's dearer step, but they measure the machine as much as
+   the loss, so they are judged only where the runs shared it evenly (:func:`machine_share`, rule below).
 4. :func:`time_tests`: per dataset and level, the candidate against the baseline, paired on the seed. When every
    pair reached the level, a paired t-test on the log of the time (a ratio of times: equivalent within a factor
    :data:`TIME_RATIO_MARGIN`). When some pair is censored on one side, the t-test has no number to use, so the
@@ -20,9 +22,25 @@ and compares a candidate loss with a baseline seed by seed, with the tests of :m
 5. :func:`area_tests`: the area under the validation curve over the training budget (mean validation accuracy
    over the run, trapezoidal rule over epochs), paired, equivalent within the accuracy margins.
 
-All rows come out in the format of :func:`sigmse.report.verdicts.paired_tests`, so the chapter adjusts its whole family
-with :func:`sigmse.report.verdicts.holm_verdicts`; :func:`time_summary`, :func:`verdict_table` and
-:func:`convergence_summary` print it.
+All rows come out in the format of :func:`sigmse.report.verdicts.paired_tests`, so :func:`convergence_family`
+adjusts the chapter's whole family with :func:`sigmse.report.verdicts.holm_verdicts`; :func:`time_summary`,
+:func:`verdict_table` and :func:`convergence_summary` print it.
+
+**When seconds are reported** (:func:`machine_share`, stated before it was applied to the runs it judges, but
+after reading the v1 ``full`` records, whose spreads run from 1.47 to several hundred). Per dataset, the training
+seconds to a level are tested and shown only when the reporting runs of the two losses compared
+
+* all recorded the same torch thread count (``provenance.torch_threads``): a second thread changes the pace of
+  every step; and
+* for each loss, the slowest training epoch of any of its runs took at most :data:`MAX_PACE_SPREAD` times its
+  fastest (``history[].seconds``, evaluation excluded). Every epoch of one loss on one dataset does the same
+  work (same images, model and batch size), so its seconds move only with the machine's share; a pace that moved
+  by more than the verdicts' own margin (:data:`TIME_RATIO_MARGIN`) could alone make one loss look a margin
+  slower than the other.
+
+Otherwise the chapter says that seconds are not reported and why (:func:`seconds_note`). The check cannot see a
+load that stayed constant through every run of one loss and was absent from every run of the other: the records
+do not say what else ran on the machine.
 
 Whether an epoch budget was long enough is a separate, descriptive check, stated before it is applied:
 :func:`validation_plateau` reads the per-epoch validation accuracy of the reporting runs and calls a budget
@@ -40,16 +58,22 @@ import pandas as pd
 from scipy import stats
 
 from sigmse.report.analysis import variant_label
+from sigmse.report import verdicts
 from sigmse.report.verdicts import ACCURACY_MARGINS, P_COLUMNS, decisive_p, paired_tests
 
-__all__ = ["TIME_RATIO_MARGIN", "TIME_UNITS", "PLATEAU_START", "PLATEAU_GAIN", "curve_frame", "validation_levels",
-           "time_to_level", "time_tests", "area_tests", "ratio_text", "time_summary", "verdict_table",
+__all__ = ["TIME_RATIO_MARGIN", "TIME_UNITS", "MAX_PACE_SPREAD", "PLATEAU_START", "PLATEAU_GAIN", "curve_frame",
+           "validation_levels", "time_to_level", "machine_share", "share_table", "seconds_note", "evenly_timed",
+           "time_tests", "area_tests", "convergence_family", "ratio_text", "time_summary", "verdict_table",
            "convergence_summary", "validation_plateau", "plateau_table", "plateau_summary"]
 
 # Equivalent speed: within a factor 1.25 either way (the 80–125% rule of bioequivalence studies), fixed in code
 # before the runs it judges; a 25% difference in training time is the smallest most users would notice.
 TIME_RATIO_MARGIN = 1.25
 TIME_UNITS = {"step": "optimizer steps", "train_seconds": "training seconds"}
+# Seconds are compared only where each loss's epochs kept their pace within this factor (see the module docstring):
+# the time verdicts' own margin, so that the machine alone cannot account for a margin's difference.
+MAX_PACE_SPREAD = TIME_RATIO_MARGIN
+SHARE_COLUMNS = ("dataset", "loss", "runs", "threads", "epoch_seconds_min", "epoch_seconds_max", "spread", "even")
 # The last quarter of a budget of E epochs: from the end of epoch ceil(PLATEAU_START * E) to the end of epoch E.
 PLATEAU_START = 0.75
 # A budget has *flattened* softmax CE's validation accuracy when the mean over the reporting seeds gains less than
@@ -116,6 +140,91 @@ def time_to_level(curves: pd.DataFrame, levels: pd.DataFrame, column: str = "los
     return out.assign(reached=out["step"].notna()).reset_index(drop=True)
 
 
+def machine_share(records: Iterable[Mapping[str, Any]], candidate: str = "sigmoid_mse_or",
+                  baseline: str = "softmax_ce") -> pd.DataFrame:
+    """Did the runs compared share the machine evenly? One row per dataset and loss (``candidate`` and
+    ``baseline``; columns :data:`SHARE_COLUMNS`) from the reporting ``records``: how many runs, the torch thread
+    counts they recorded (sorted, ``None`` where not recorded), their fastest and slowest training epoch in
+    seconds and the ratio of the two (``spread``), and ``even``: the rule of the module docstring, judged per
+    dataset (both losses' rows hold the dataset's answer)."""
+    rows = []
+    for record in records:
+        config = record["config"]
+        if config["loss"] in (candidate, baseline):
+            rows.append({"dataset": config["dataset"], "loss": config["loss"],
+                         "threads": record.get("provenance", {}).get("torch_threads"),
+                         "seconds": [float(h["seconds"]) for h in record["history"] if h.get("seconds") is not None]})
+    out = []
+    for dataset in dict.fromkeys(row["dataset"] for row in rows):
+        found = [row for row in rows if row["dataset"] == dataset]
+        threads = {row["threads"] for row in found}
+        for loss in (baseline, candidate):
+            runs = [row for row in found if row["loss"] == loss]
+            seconds = [s for row in runs for s in row["seconds"]]
+            low, high = (min(seconds), max(seconds)) if seconds else (math.nan, math.nan)
+            out.append({"dataset": dataset, "loss": loss, "runs": len(runs),
+                        "threads": tuple(sorted(threads, key=lambda count: (count is None, count or 0))),
+                        "epoch_seconds_min": low, "epoch_seconds_max": high,
+                        "spread": high / low if seconds and low > 0 else math.nan})
+        pair = out[-2:]
+        even = (len(threads) == 1 and None not in threads and all(row["runs"] for row in pair)
+                and all(row["spread"] <= MAX_PACE_SPREAD for row in pair))
+        for row in pair:
+            row["even"] = even
+    return pd.DataFrame(out, columns=list(SHARE_COLUMNS))
+
+
+def _uneven_reason(part: pd.DataFrame) -> str:
+    """Why one dataset's rows of :func:`machine_share` fail the rule, in a few words."""
+    threads = part["threads"].iloc[0]
+    if None in threads:
+        return "a run did not record its torch thread count"
+    if len(threads) > 1:
+        return "its runs trained with " + " and ".join(str(count) for count in threads) + " torch threads"
+    if not part["runs"].all():
+        return "a loss has no runs"
+    worst = part.loc[part["spread"].idxmax()]
+    return f"{worst['loss']}'s slowest epoch took {worst['spread']:.2f} times its fastest"
+
+
+def seconds_note(share: pd.DataFrame) -> str:
+    """A few sentences for the page from a :func:`machine_share` frame: where seconds are reported, and where
+    they are not and why, e.g. ``"Seconds to a level are not reported for mnist (softmax_ce's slowest epoch took
+    1.79 times its fastest): the runs compared shared the machine unevenly (the rule allows 1.25 and one thread
+    count), so their seconds would measure the machine as much as the loss."``."""
+    datasets = list(dict.fromkeys(share["dataset"]))
+    even = [d for d in datasets if share.loc[share["dataset"] == d, "even"].all()]
+    uneven = [f"{d} ({_uneven_reason(share[share['dataset'] == d])})" for d in datasets if d not in even]
+    parts = []
+    if even:
+        parts.append(f"Seconds to a level are reported for {', '.join(even)}, where the runs compared shared the "
+                     "machine evenly.")
+    if uneven:
+        parts.append(f"Seconds to a level are not reported for {'; '.join(uneven)}: the runs compared shared the "
+                     f"machine unevenly (the rule allows a spread of {MAX_PACE_SPREAD:g} and one thread count), so "
+                     "their seconds would measure the machine as much as the loss.")
+    return " ".join(parts) or "No runs to time."
+
+
+def share_table(share: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`machine_share` frame for print, indexed by dataset and loss."""
+    return pd.DataFrame({
+        "runs": share["runs"].to_numpy(),
+        "torch threads": [", ".join("not recorded" if c is None else str(c) for c in t) for t in share["threads"]],
+        "fastest epoch (s)": share["epoch_seconds_min"].to_numpy(),
+        "slowest epoch (s)": share["epoch_seconds_max"].to_numpy(),
+        "slowest / fastest": share["spread"].to_numpy(),
+        f"seconds reported (spread \u2264 {MAX_PACE_SPREAD:g}, one thread count)":
+            ["yes" if even else "no" for even in share["even"]],
+    }, index=pd.MultiIndex.from_frame(share[["dataset", "loss"]]))
+
+
+def evenly_timed(times: pd.DataFrame, share: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``times`` (:func:`time_to_level`) of the datasets whose runs shared the machine evenly
+    (:func:`machine_share`): the only ones whose seconds are tested or shown."""
+    return times[times["dataset"].isin(share.loc[share["even"], "dataset"])]
+
+
 def _sign_row(candidate: pd.Series, baseline: pd.Series) -> dict[str, Any]:
     """Sign-test p-values from pairs where at least one side reached the level (never counts as slowest)."""
     cand = candidate.fillna(np.inf).to_numpy()
@@ -178,6 +287,18 @@ def area_tests(curves: pd.DataFrame, candidate: str = "sigmoid_mse_or", baseline
                         column=column, levels=[candidate])
 
 
+def convergence_family(curves: pd.DataFrame, times: pd.DataFrame, share: pd.DataFrame | None = None, *,
+                       alpha: float = 0.05) -> pd.DataFrame:
+    """The chapter's family after :func:`sigmse.report.verdicts.holm_verdicts`: :func:`area_tests` (``measure``
+    ``"area"``), :func:`time_tests` in optimizer steps (``"steps"``) and in training seconds (``"seconds"``), the
+    seconds only of the datasets :func:`evenly_timed` keeps from ``share`` (all of them when ``share`` is None)."""
+    timed = times if share is None else evenly_timed(times, share)
+    parts = [area_tests(curves).assign(measure="area"), time_tests(times, "step").assign(measure="steps"),
+             time_tests(timed, "train_seconds").assign(measure="seconds")]
+    kept = [part for part in parts if len(part)] or parts[:1]  # an empty part would turn the counts to floats
+    return verdicts.holm_verdicts(pd.concat(kept, ignore_index=True), alpha=alpha)
+
+
 def ratio_text(row: Mapping[str, Any]) -> str:
     """A time row's effect for print: ``"×0.93 [0.85, 1.02]"`` (candidate's time over the baseline's), or its
     censoring note when a sign test was used."""
@@ -220,10 +341,12 @@ def verdict_table(family: pd.DataFrame) -> pd.DataFrame:
     return table.set_index(["measure", "dataset", "level"])
 
 
-def convergence_summary(family: pd.DataFrame) -> str:
+def convergence_summary(family: pd.DataFrame, share: pd.DataFrame | None = None) -> str:
     """One line from the adjusted family: the area verdict per dataset, then the counts of verdicts over the
     levels in steps and in seconds, e.g. ``"area under the validation curve: mnist equivalent, ...; steps to a
-    level: 2 equivalent, 7 inconclusive (3 censored); seconds: ..."``."""
+    level: 2 equivalent, 7 inconclusive (3 censored); seconds: ..."``; with ``share`` (:func:`machine_share`),
+    also the datasets whose seconds are not reported (``"seconds not reported for cifar10 (uneven machine
+    share)"``)."""
     parts = []
     area = family[family["measure"] == "area"]
     if len(area):
@@ -236,6 +359,9 @@ def convergence_summary(family: pd.DataFrame) -> str:
             censored = int(part["note"].str.startswith("censored").sum())
             text = ", ".join(f"{counts[v]} {v}" for v in counts.index)
             parts.append(f"{name}: {text}" + (f" ({censored} censored)" if censored else ""))
+    uneven = [] if share is None else list(dict.fromkeys(share.loc[~share["even"].astype(bool), "dataset"]))
+    if uneven:
+        parts.append(f"seconds not reported for {', '.join(uneven)} (uneven machine share)")
     return "; ".join(parts) if parts else "not run"
 
 

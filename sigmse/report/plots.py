@@ -2,7 +2,8 @@
 
 :func:`apply_style` sets the chapters' theme, :func:`figure` (and :func:`panel_grid`) make their figures,
 :data:`LOSS_LABELS` and :func:`pretty` print every loss name the book shows (the result chapters', the
-loss-surface chapter's, the noise chapter's robust losses), and each loss keeps its colour in every figure
+loss-surface chapter's, the noise chapter's robust losses) as the loss registry names them
+(:func:`sigmse.losses.modules.display_name`), and each loss keeps its colour in every figure
 (:func:`palette`). The result chapters' figures (accuracy, convergence, Output
 Reset) are drawn here too, from :mod:`sigmse.report.analysis` frames.
 
@@ -23,6 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from sigmse.losses.modules import LOSS_VARIANTS, LOSSES, display_name
 from sigmse.runs.profiles import ACCURACY_LOSSES
 from sigmse.report.verdicts import decisive_p
 
@@ -54,17 +56,8 @@ RC: Mapping[str, Any] = {
     "savefig.transparent": False,
     "axes.facecolor": "white",
 }
-LOSS_LABELS: Mapping[str, str] = {  # every loss name the book prints, whichever chapter shows it
-    "softmax_ce": "softmax CE",
-    "sigmoid_mse": "sigmoid-MSE",
-    "sigmoid_mse_or": "sigmoid-MSE + OR",
-    "softmax_mse": "softmax-MSE",
-    "rescaled_square": "rescaled square",
-    "logit_mse": "logit-MSE",  # the loss-surface chapter's reference: MSE on the raw logits
-    "mae": "MAE",  # the noise chapter's robust losses, by their usual names
-    "gce": "GCE",
-    "symmetric_ce": "SCE",
-}
+# Every loss name the book prints, whichever chapter shows it: each registered loss's and variant's display name.
+LOSS_LABELS: Mapping[str, str] = {name: display_name(name) for name in (*LOSSES, *LOSS_VARIANTS)}
 AXIS_LABELS: Mapping[str, str] = {
     "epoch": "epoch",
     "lr": "learning rate",

@@ -13,6 +13,10 @@ sweep skips what is stored. Only *where* runs execute differs:
   needs: 1 CPU, and a quarter of a GPU where the run's device resolves to CUDA, so
   four runs share a GPU (``resources`` overrides both).
 
+A run whose configuration fixes its torch threads (``RunConfig.threads``, set by a profile) trains with those,
+whatever the executor: they are part of its arithmetic. Asking a sweep for another count is an error before
+any work (:func:`check_fixed_threads`).
+
 Failures are kept apart from results. A run that raises is stored with status
 ``failed`` (:func:`~sigmse.runs.store.record_failure`) and the others go on; rerunning the
 sweep tries it again. A run whose *worker process* dies (killed, out of memory) is
@@ -51,7 +55,8 @@ from sigmse.runs.store import new_record, read_record, record_failure, record_pa
 from sigmse.train import resolve_device
 
 __all__ = ["EXECUTORS", "RAY_INSTALL_HINT", "FailedRun", "SweepSummary", "add_executor_arguments",
-           "check_executor_options", "executor_resources", "run_configs", "run_one", "train_and_store"]
+           "check_executor_options", "check_fixed_threads", "executor_resources", "run_configs", "run_one",
+           "train_and_store"]
 
 EXECUTORS = ("local", "ray")
 RESOURCE_KEYS = ("num_cpus", "num_gpus")  # what a Ray task may declare through ``resources``
@@ -137,11 +142,13 @@ def run_one(config: IdentifiedConfig, *, profile: str, results_dir: str, data_di
             threads: int | None = None) -> dict[str, Any]:
     """Train (or load) one run and return its record; a run that raises is stored as ``failed``.
 
-    This is what a pool worker or a Ray task executes. ``KeyboardInterrupt`` and other
-    ``BaseException``s are not caught: an interrupted run stores nothing.
+    This is what a pool worker or a Ray task executes. ``threads`` sets torch's threads unless the config fixes
+    its own (``config.threads``), which win. ``KeyboardInterrupt`` and other ``BaseException``s are not caught:
+    an interrupted run stores nothing.
     """
-    if threads is not None:
-        torch.set_num_threads(threads)
+    fixed = getattr(config, "threads", None)
+    if fixed is not None or threads is not None:
+        torch.set_num_threads(fixed if fixed is not None else threads)
     try:
         return train_and_store(config, profile=profile, results_dir=results_dir, data_dir=data_dir)
     except Exception as error:  # noqa: BLE001 - every error of a run is stored, and the sweep goes on
@@ -209,6 +216,18 @@ def check_executor_options(executor: str, jobs: int | None = None, retries: int 
         _import_ray()
 
 
+def check_fixed_threads(configs: Iterable[IdentifiedConfig], threads: int | None) -> None:
+    """Raise ``ValueError`` if ``threads`` (a sweep's ``--threads``) contradicts the torch threads a run's
+    configuration fixes (``config.threads``), naming both; a config that fixes none takes any count."""
+    if threads is None:
+        return
+    for config in configs:
+        fixed = getattr(config, "threads", None)
+        if fixed is not None and fixed != threads:
+            raise ValueError(f"--threads {threads} contradicts the runs' own torch threads: run {config.label} fixes "
+                             f"threads={fixed} in its configuration; leave --threads out (the runs use their own)")
+
+
 def add_executor_arguments(parser: argparse.ArgumentParser, *, jobs_flag: str = "--jobs") -> None:
     """The flags that choose where a sweep's runs execute: ``--executor``, ``jobs_flag``, ``--ray-address``,
     ``--retries`` (``sigmse sweep`` calls the jobs flag ``--jobs``; ``sigmse book``, whose ``--jobs`` counts
@@ -225,7 +244,8 @@ def add_executor_arguments(parser: argparse.ArgumentParser, *, jobs_flag: str = 
     parser.add_argument("--threads", type=int, metavar="N",
                         help="torch threads per run (default: torch's own one run at a time, cores // jobs in a "
                              "pool, the run's CPUs on Ray); 1 keeps a busy machine from oversubscribing "
-                             "and makes CPU records identical across executors")
+                             "and makes CPU records identical across executors. A run whose configuration fixes "
+                             "its threads (the profile's) uses those; another N for it is an error")
     parser.add_argument("--cpus-per-run", type=float, metavar="N",
                         help="ray: CPUs each run reserves (default: 1)")
     parser.add_argument("--gpus-per-run", type=float, metavar="F",
@@ -267,19 +287,21 @@ def run_configs(configs: Iterable[IdentifiedConfig], *, profile: str, results_di
         resources: ``ray`` only: ``num_cpus`` and/or ``num_gpus`` per run, replacing the defaults
             (1 CPU; 0.25 GPU where the device resolves to CUDA).
         threads: torch threads per run. Default: unchanged in this process (``jobs=1``),
-            ``max(1, cores // jobs)`` in a pool, the run's CPUs on Ray.
+            ``max(1, cores // jobs)`` in a pool, the run's CPUs on Ray. A run whose config fixes its threads
+            uses those (on Ray it reserves as many CPUs), and a ``threads`` that contradicts them raises.
         progress: a tqdm bar over the sweep; ``None`` shows it only on a terminal.
 
     Returns:
         A :class:`SweepSummary`; a failed run does not raise, it is listed there and stored as ``failed``.
 
     Raises:
-        ValueError: a bad executor option (before any work).
+        ValueError: a bad executor option, or ``threads`` against a config's own (before any work).
         DatasetNotFoundError: a dataset of a run still to do has no files under the data root (before any run).
     """
     check_executor_options(executor, jobs, retries, resources, threads)
     started = time.perf_counter()
     unique = list({config.hash: config for config in configs}.values())
+    check_fixed_threads(unique, threads)
     results_dir = str(Path(results_dir).absolute())
     data_dir = str(resolve_data_dir(data_dir).absolute())
     statuses: Counter[str] = Counter()
@@ -422,7 +444,8 @@ def _run_ray(pending: list[IdentifiedConfig], common: dict[str, Any], *, jobs: i
         cluster_cpus, cluster_gpus = cluster.get("CPU", 0.0), cluster.get("GPU", 0.0)
         needs: dict[str, dict[str, float]] = {}
         for config in pending:
-            need = {"num_cpus": 1.0, "num_gpus": GPU_SHARE if _wants_gpu(config, cluster_gpus) else 0.0}
+            need = {"num_cpus": float(getattr(config, "threads", None) or 1),  # a run's fixed threads: its CPUs
+                    "num_gpus": GPU_SHARE if _wants_gpu(config, cluster_gpus) else 0.0}
             need.update(resources or {})
             if need["num_gpus"] > cluster_gpus or need["num_cpus"] > cluster_cpus:
                 raise ValueError(f"run {config.hash} (device {config.device!r}) needs {need['num_cpus']:g} CPU "

@@ -12,8 +12,9 @@ One table answers, for the CLI, the book, the notebooks and the tests alike:
   book's own pages read from it (:class:`Chapter`).
 
 Planning follows :mod:`sigmse.runs.protocol`: :func:`plan_experiment` lists the selection runs and the
-reporting runs they choose from what is stored, :func:`plan_stages` and :func:`sweep_stages` do it for several
-experiments at once, and :func:`run_experiment` trains both stages through the sweep engine
+reporting runs they choose from what is stored (growing a grid whose best rate sits at its edge, where the
+profile asks for it: :class:`GridExtension`, :class:`GroupChoice`), :func:`plan_stages` and :func:`sweep_stages`
+do it for several experiments at once, and :func:`run_experiment` trains both stages through the sweep engine
 (:func:`sigmse.runs.executors.run_configs`) and returns the records. :func:`estimate_sweep` prices what a
 sweep has left to train, and :func:`sweep_costs` what its runs cost, per experiment and dataset: estimated
 before training and measured by the stored records. An unknown name raises a ``ValueError``
@@ -31,7 +32,8 @@ from typing import Any, Callable, Mapping, Sequence
 from sigmse.config import IdentifiedConfig, RunConfig, config_from_dict
 from sigmse.runs import profiles
 from sigmse.runs.profiles import Profile, get_profile
-from sigmse.runs.protocol import Score, default_score, estimate_seconds, lr_group, report_configs, run_seconds
+from sigmse.runs.protocol import (RunSeconds, Score, best_rate, default_score, estimate_seconds, half_decade_step,
+                                   lr_group, mean_scores, report_configs, run_seconds, run_threads)
 from sigmse.runs.store import read_record, record_path, validate_record
 from sigmse.train import train
 from sigmse.unification.config import (UnificationConfig, selection_configs, unification_config_from_dict,
@@ -39,8 +41,9 @@ from sigmse.unification.config import (UnificationConfig, selection_configs, uni
 from sigmse.unification.train import train_unification, validate_unification_record
 
 __all__ = ["RunKind", "RUN_KINDS", "run_kind", "load_record", "Experiment", "EXPERIMENTS", "experiment_names",
-           "get_experiment", "experiment_configs", "Chapter", "CHAPTERS", "chapter_experiments", "ExperimentPlan",
-           "plan_experiment", "ExperimentRecords", "run_experiment", "plan_stages", "sweep_stages", "SweepEstimate",
+           "get_experiment", "experiment_configs", "Chapter", "CHAPTERS", "chapter_experiments", "group_label",
+           "GridExtension", "GroupChoice", "ExperimentPlan", "plan_experiment", "ExperimentRecords", "run_experiment",
+           "plan_stages", "sweep_plans", "sweep_stages", "SweepEstimate", "duration_text", "sweep_threads",
            "estimate_sweep", "RunCosts", "ThreadCosts", "SweepCosts", "sweep_costs"]
 
 
@@ -102,7 +105,11 @@ class Experiment:
     ``configs(profile, *, datasets=None, seeds=None, device=None)`` lists the runs (``seeds`` default to the
     profile's reporting seeds). ``selects_lr``: the runs choose a learning rate per group with the selection
     seeds, by ``score`` (higher is better; validation metrics only), and the chosen rate trains again with the
-    reporting seeds (:mod:`sigmse.runs.protocol`); otherwise every run is reported.
+    reporting seeds (:mod:`sigmse.runs.protocol`); otherwise every run is reported. ``shared_rates(profile, *,
+    datasets=None, device=None)`` lists groups that choose no rate but train, with the reporting seeds, at the
+    rate another group chose (:class:`~sigmse.runs.profiles.SharedRate`). ``pilot``: a pilot fixes a number of
+    the protocol (epochs), so it trains with the *selection* seeds (the plan's ``selection_seeds``, default the
+    profile's) and never with reporting seeds; it chooses nothing.
     """
 
     name: str
@@ -110,6 +117,12 @@ class Experiment:
     configs: Callable[..., list[Any]]
     selects_lr: bool = True
     score: Score = default_score
+    shared_rates: Callable[..., list[profiles.SharedRate]] | None = None
+    pilot: bool = False
+
+    def __post_init__(self) -> None:
+        if self.pilot and self.selects_lr:
+            raise ValueError(f"experiment {self.name!r}: a pilot chooses no learning rate; set selects_lr=False")
 
 
 def _unification_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
@@ -129,9 +142,14 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment("lr_sweep", "accuracy versus learning rate with plain SGD", profiles.sgd_lr_sweep_configs,
                    selects_lr=False),
         Experiment("noise", "label noise (symmetric, asymmetric) and input noise: datasets x settings x "
-                   "noise losses x lr grid x seeds", profiles.noise_configs),
+                   "noise losses x lr grid x seeds", profiles.noise_configs, shared_rates=profiles.noise_shared_rates),
         Experiment("unification", "one network for a digit and its rotation angle: methods x lr grid x seeds",
                    _unification_configs, score=validation_score),
+        Experiment("epoch_pilot", "softmax CE at budgets E, 2E, 4E, ... on the selection seeds: fixes the epochs "
+                   "(sigmse.runs.pilots.pilot_epochs)", profiles.epoch_pilot_configs, selects_lr=False, pilot=True),
+        Experiment("noise_pilot", "softmax CE under symmetric label noise for a long budget on one selection seed: "
+                   "fixes the noise runs' epochs (sigmse.runs.pilots.noise_fit_epoch)", profiles.noise_pilot_configs,
+                   selects_lr=False, pilot=True),
     )
 }
 
@@ -196,13 +214,30 @@ CHAPTERS: dict[str, Chapter] = {
     c.name: c
     for c in (
         # the intro's claim-table cells per dataset: claim_accuracy_<dataset>[_effect|_margin|_seeds|_profile]
-        Chapter("accuracy", ("accuracy",), verdict_keys=_per_dataset("claim_accuracy")),
+        # and Output Reset's own share, judged in the same family (sigmse.report.chapters.output_reset_share):
+        # claim_share_<plain_vs_ce|or_vs_plain|answer>_<dataset>
+        Chapter("accuracy", ("accuracy",), verdict_keys=(
+            *_per_dataset("claim_accuracy"),
+            *(f"claim_share_{cell}_{d.replace('-', '_')}" for d in VERDICT_DATASETS
+              for cell in ("plain_vs_ce", "or_vs_plain", "answer")))),
         # area under the validation curve and time to accuracy levels, sigmoid-MSE+OR versus softmax CE
         Chapter("convergence", ("accuracy",),
                 verdict_keys=("convergence_verdict", *_per_dataset("claim_convergence"))),
-        Chapter("output_reset", ("output_reset", "lr_sweep")),
+        # Output Reset's share with plain SGD, described from the learning-rate sweep on the datasets it runs
+        # (sigmse.report.chapters.sgd_output_reset_share): claim_sgd_share_<plain_vs_ce|or_vs_plain|answer>_<dataset>
+        Chapter("output_reset", ("output_reset", "lr_sweep"), verdict_keys=tuple(
+            f"claim_sgd_share_{cell}_{d}" for d in ("mnist", "fashion_mnist")
+            for cell in ("plain_vs_ce", "or_vs_plain", "answer"))),
         # accuracy under label noise, sigmoid-MSE+OR versus softmax CE and the robust losses
-        Chapter("noise", ("noise",), verdict_keys=("noise_verdict", *_claim_cells("claim_noise"))),
+        # the intro's noise rows, per noise kind judged (its heaviest rate, glued as claim_noise_<kind>_setting_<d>),
+        # reporting rule (sigmse.report.noise_analysis.NOISE_REPORTING_RULES) and dataset; noise_rules: when the
+        # two rules disagree
+        Chapter("noise", ("noise",), verdict_keys=(
+            "noise_verdict", "noise_rules",
+            *(f"claim_noise_{kind}_setting_{d.replace('-', '_')}" for kind in ("symmetric", "asymmetric")
+              for d in VERDICT_DATASETS),
+            *(key for kind in ("symmetric", "asymmetric") for rule in ("final", "early")
+              for key in _per_dataset(f"claim_noise_{kind}_{rule}")))),
         # is the loss surface of sigmoid-MSE cliff-ridden or badly conditioned at extreme logits?
         Chapter("landscape", verdict_keys=("landscape_verdict",)),
         # one MSE objective for a digit and its rotation angle versus separate CE + MSE heads
@@ -222,18 +257,75 @@ def chapter_experiments(name: str) -> tuple[str, ...]:
 # ---- planning ----------------------------------------------------------------------------------------------
 
 
+def group_label(config: Any) -> str:
+    """A learning-rate group (:func:`~sigmse.runs.protocol.lr_group`) in a few words: what its runs train (their
+    ``label`` less hash, rate and seed), then their loss options, optimizer and noise setting where not the
+    defaults, e.g. ``mnist/mlp/sigmoid_mse_or shift=False symmetric 0.4``."""
+    data = config.to_dict()
+    words = [config.label.split(" ")[1]]
+    words += [f"{key}={value}" for key, value in sorted(data.get("loss_options", {}).items())]
+    if data.get("optimizer", "adam") != "adam":
+        words.append(str(data["optimizer"]))
+    setting = profiles.noise_setting_name(data)  # "clean" for a run without noise fields (unification)
+    return " ".join(words + ([setting] if setting != "clean" else []))
+
+
+@dataclass(frozen=True)
+class GridExtension:
+    """A learning rate the grid-edge rule added to a group's grid: the group's best selection rate was the
+    smallest (``side="below"``) or largest (``"above"``) of its grid, so ``lr``, the next half-decade step beyond
+    it (:func:`~sigmse.runs.protocol.half_decade_step`), trains with the selection seeds. ``reason`` says what
+    the group's grid and best rate were when it was added; ``number`` counts the group's additions (1 first)."""
+
+    group: str  # group_label
+    side: str
+    lr: float
+    number: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.group}: added lr {self.lr:g} {self.side} its grid (addition {self.number}; {self.reason})"
+
+
+@dataclass(frozen=True)
+class GroupChoice:
+    """Where one learning-rate group of a plan stands: the rates tried (its grid, grown by the edge rule,
+    ascending), the chosen rate (``None`` while selection runs are missing or the grid is still growing), how
+    many rates the edge rule added, and, for a group that takes another's rate, that group's label
+    (``shared_from``; its grid is the source's)."""
+
+    group: str
+    grid: tuple[float, ...]
+    chosen: float | None
+    added: int = 0
+    shared_from: str | None = None
+
+    @property
+    def edge(self) -> str | None:
+        """``"smallest"`` or ``"largest"`` where the chosen rate sits at that edge of a grid of two or more rates
+        (the optimum may lie beyond it); ``None`` inside the grid, with nothing chosen yet, or a grid of one."""
+        if self.chosen is None or len(self.grid) < 2:
+            return None
+        return "smallest" if self.chosen == self.grid[0] else "largest" if self.chosen == self.grid[-1] else None
+
+
 @dataclass(frozen=True)
 class ExperimentPlan:
-    """The runs of one experiment: ``selection`` (empty when it chooses nothing) and the ``report`` runs that can
-    be listed now, those of every group whose selection runs are all stored. The reporting runs of the other
-    groups wait: ``stand_ins`` holds one per waiting run, its group's first selection run with that run's
-    reporting seed (its rate is not chosen yet, but it trains the same data for the same epochs, so it costs the
-    same); ``waiting`` counts them, and ``report_count`` is all reporting runs once every group has chosen."""
+    """The runs of one experiment: ``selection`` (empty when it chooses nothing; with the rates the edge rule
+    added) and the ``report`` runs that can be listed now, those of every group whose rate is chosen. The
+    reporting runs of the other groups wait (selection runs missing, or a grid still growing): ``stand_ins``
+    holds one per waiting run, its group's first selection run with that run's reporting seed (its rate is not
+    chosen yet, but it trains the same data for the same epochs, so it costs the same); ``waiting`` counts them,
+    and ``report_count`` is all reporting runs once every group has chosen. ``extensions`` lists the rates the
+    grid-edge rule added (:class:`GridExtension`), ``choices`` where each group stands (:class:`GroupChoice`;
+    empty for an experiment that chooses nothing)."""
 
     name: str
     selection: list[Any]
     report: list[Any]
     stand_ins: list[Any] = field(default_factory=list)
+    extensions: list[GridExtension] = field(default_factory=list)
+    choices: list[GroupChoice] = field(default_factory=list)
 
     @property
     def waiting(self) -> int:
@@ -243,9 +335,52 @@ class ExperimentPlan:
     def report_count(self) -> int:
         return len(self.report) + self.waiting
 
+    @property
+    def edge_choices(self) -> list[GroupChoice]:
+        """The groups whose chosen rate still sits at an edge of their grid (:attr:`GroupChoice.edge`)."""
+        return [choice for choice in self.choices if choice.edge]
+
 
 def _seeds(given: Sequence[int] | None, default: tuple[int, ...]) -> tuple[int, ...]:
     return default if given is None else tuple(given)
+
+
+@dataclass(frozen=True)
+class _Grown:
+    """One group after the grid-edge rule: its selection runs (given and added), their records (``None`` while
+    one is missing or failed, or while an added rate waits for its runs), its choice and the rates added."""
+
+    runs: list[Any]
+    records: list[dict[str, Any]] | None
+    choice: GroupChoice
+    extensions: list[GridExtension]
+
+
+def _grow_group(runs: list[Any], load: Callable[[Any], dict[str, Any] | None], score: Score,
+                limit: int) -> _Grown:
+    """Apply the grid-edge rule to one group's selection runs ``runs`` (every rate x selection seed), reading
+    records with ``load``: while every run of the current grid is stored and its best rate (by ``score``, ties
+    to the smaller) is the smallest or largest of two or more rates, add the next half-decade rate beyond that
+    edge with the runs' selection seeds, at most ``limit`` times. Deterministic: the same store, the same plan."""
+    label = group_label(runs[0])
+    one_rate = [config for config in runs if config.lr == runs[0].lr]  # the group's runs at one rate: a run a seed
+    single = len({config.lr for config in runs}) < 2  # a grid of one rate chooses nothing, so it never grows
+    runs, extensions = list(runs), []
+    while True:
+        grid = tuple(sorted({config.lr for config in runs}))
+        records = [load(config) for config in runs]
+        if any(record is None or record["status"] == "failed" for record in records):
+            return _Grown(runs, None, GroupChoice(label, grid, None, len(extensions)), extensions)
+        (means,) = mean_scores(runs, records, score=score).values()
+        best = best_rate(means)
+        side = "below" if best == grid[0] else "above" if best == grid[-1] else None
+        if side is None or single or len(extensions) >= limit:
+            return _Grown(runs, records, GroupChoice(label, grid, best, len(extensions)), extensions)
+        lr = half_decade_step(best, side)
+        reason = (f"best mean selection score {means[best]:.4f} at {best:g}, the "
+                  f"{'smallest' if side == 'below' else 'largest'} of {', '.join(f'{r:g}' for r in grid)}")
+        extensions.append(GridExtension(label, side, lr, len(extensions) + 1, reason))
+        runs += [config.with_(lr=lr) for config in one_rate]
 
 
 def plan_experiment(name: str, profile: str | Profile, *, results_dir: str | Path, datasets: Sequence[str] | None = None,
@@ -253,36 +388,71 @@ def plan_experiment(name: str, profile: str | Profile, *, results_dir: str | Pat
                     device: str | None = None) -> ExperimentPlan:
     """The runs of experiment ``name``, reading the selection records stored under ``results_dir``.
 
-    ``selection_seeds`` and ``seeds`` (the reporting seeds) default to the profile's.
+    ``selection_seeds`` and ``seeds`` (the reporting seeds) default to the profile's. Per group, the grid-edge
+    rule (``profile.lr_grid_extensions`` > 0, :func:`_grow_group`) may add rates to its selection runs; the
+    group's reporting runs wait until its grid stops growing. A group of the experiment's ``shared_rates``
+    trains its reporting runs at its source group's chosen rate, once that is chosen.
     """
     chosen = _profile(profile)
     experiment = get_experiment(name)
-    report_seeds = _seeds(seeds, chosen.report_seeds)
-    if not experiment.selects_lr:  # its own default seeds (the profile's reporting or sweep seeds) unless given
-        return ExperimentPlan(name, [], experiment.configs(chosen, datasets=datasets, seeds=seeds, device=device))
+    report_seeds = _seeds(seeds, chosen.reporting_seeds(name))
+    if not experiment.selects_lr:  # its own default seeds (the profile's reporting, sweep or selection seeds)
+        given = selection_seeds if experiment.pilot else (
+            seeds if seeds is not None or name not in chosen.experiment_report_seeds else report_seeds)
+        return ExperimentPlan(name, [], experiment.configs(chosen, datasets=datasets, seeds=given, device=device))
     chosen_selection = _seeds(selection_seeds, chosen.selection_seeds)
     overlap = sorted(set(chosen_selection) & set(report_seeds))
     if overlap:
         raise ValueError(f"seeds {overlap} are both selection seeds {list(chosen_selection)} and reporting seeds "
                          f"{list(report_seeds)}; report with fresh seeds only")
     selection = experiment.configs(chosen, datasets=datasets, seeds=chosen_selection, device=device)
-    rates: dict[str, set[float]] = {}
+    shared = experiment.shared_rates(chosen, datasets=datasets, device=device) if experiment.shared_rates else []
+    groups: dict[str, list[Any]] = {}
     for config in selection:
-        rates.setdefault(lr_group(config), set()).add(config.lr)
-    if all(len(grid) == 1 for grid in rates.values()):  # a grid of one rate: nothing to choose
-        return ExperimentPlan(name, [], experiment.configs(chosen, datasets=datasets, seeds=report_seeds,
-                                                           device=device))
-    records = [load_record(c, chosen.name, results_dir) for c in selection]
-    missing = {lr_group(c) for c, r in zip(selection, records) if r is None or r["status"] == "failed"}
-    ready = [(c, r) for c, r in zip(selection, records) if lr_group(c) not in missing]
+        groups.setdefault(lr_group(config), []).append(config)
+    if all(len({c.lr for c in runs}) == 1 for runs in groups.values()):  # a grid of one rate: nothing to choose
+        choices = {key: GroupChoice(group_label(runs[0]), (runs[0].lr,), runs[0].lr) for key, runs in groups.items()}
+        report = experiment.configs(chosen, datasets=datasets, seeds=report_seeds, device=device)
+        report_shared, stand_ins, shared_choices = _shared_runs(shared, choices, report_seeds)
+        return ExperimentPlan(name, [], report + report_shared, stand_ins,
+                              choices=[*choices.values(), *shared_choices])
+    cache: dict[str, dict[str, Any] | None] = {}
+
+    def load(config: Any) -> dict[str, Any] | None:
+        if config.hash not in cache:
+            cache[config.hash] = load_record(config, chosen.name, results_dir)
+        return cache[config.hash]
+
+    grown = {key: _grow_group(runs, load, experiment.score, chosen.lr_grid_extensions) for key, runs in groups.items()}
+    ready = [(c, r) for g in grown.values() if g.records is not None for c, r in zip(g.runs, g.records)]
     report = (report_configs([c for c, _ in ready], [r for _, r in ready], report_seeds, score=experiment.score)
               if ready else [])
-    first_of_group = {}
-    for config in selection:
-        if lr_group(config) in missing:
-            first_of_group.setdefault(lr_group(config), config)
-    stand_ins = [config.with_(seed=seed) for config in first_of_group.values() for seed in report_seeds]
-    return ExperimentPlan(name, selection, report, stand_ins)
+    stand_ins = [runs[0].with_(seed=seed) for key, runs in groups.items() if grown[key].records is None
+                 for seed in report_seeds]
+    choices = {key: g.choice for key, g in grown.items()}
+    report_shared, shared_waiting, shared_choices = _shared_runs(shared, choices, report_seeds)
+    added = [c for key, g in grown.items() for c in g.runs[len(groups[key]):]]
+    return ExperimentPlan(name, selection + added, report + report_shared, stand_ins + shared_waiting,
+                          [e for g in grown.values() for e in g.extensions], [*choices.values(), *shared_choices])
+
+
+def _shared_runs(shared: Sequence[profiles.SharedRate], choices: Mapping[str, GroupChoice],
+                 report_seeds: Sequence[int]) -> tuple[list[Any], list[Any], list[GroupChoice]]:
+    """For the groups that take another group's rate (``shared``): their reporting runs at the source's chosen
+    rate (``choices``, by lr_group), their stand-ins while it is not chosen, and a :class:`GroupChoice` each."""
+    report, waiting, shared_choices = [], [], []
+    for share in shared:
+        source = choices.get(lr_group(share.source))
+        if source is None:
+            raise ValueError(f"{group_label(share.config)} takes its learning rate from {group_label(share.source)}, "
+                             "which this plan does not choose; plan the source's dataset too")
+        lr = source.chosen
+        runs = [share.config.with_(seed=seed) if lr is None else share.config.with_(lr=lr, seed=seed)
+                for seed in report_seeds]
+        (waiting if lr is None else report).extend(runs)
+        shared_choices.append(GroupChoice(group_label(share.config), source.grid, lr, source.added,
+                                          shared_from=source.group))
+    return report, waiting, shared_choices
 
 
 @dataclass(frozen=True)
@@ -296,10 +466,15 @@ class ExperimentRecords:
 def run_experiment(name: str, profile: str | Profile, run: Callable[[list[Any]], list[dict[str, Any]]], *,
                    results_dir: str | Path, **options: Any) -> ExperimentRecords:
     """Train (through ``run``, which returns the records of the configs it is given) the selection runs, then
-    the reporting runs they choose, and return both. ``options`` go to :func:`plan_experiment`."""
+    the reporting runs they choose, and return both. ``options`` go to :func:`plan_experiment`.
+
+    The selection stage repeats, each time on the plan made from what the last one stored, until it lists no
+    new run: the grid-edge rule adds a rate only once the group's grid so far is stored."""
     plan = plan_experiment(name, profile, results_dir=results_dir, **options)
-    selection = run(plan.selection) if plan.selection else []
-    if plan.waiting:
+    selection: list[dict[str, Any]] = []
+    trained: set[str] | None = None
+    while plan.selection and {c.hash for c in plan.selection} != trained:
+        selection, trained = run(plan.selection), {c.hash for c in plan.selection}
         plan = plan_experiment(name, profile, results_dir=results_dir, **options)
     if plan.waiting:
         raise ValueError(f"experiment {name!r}: selection runs failed, so not every learning rate can be chosen")
@@ -308,6 +483,12 @@ def run_experiment(name: str, profile: str | Profile, run: Callable[[list[Any]],
 
 def _unique(configs: Any) -> list[Any]:
     return list({config.hash: config for config in configs}.values())
+
+
+def sweep_plans(names: Sequence[str], profile: str | Profile, *, results_dir: str | Path,
+                **options: Any) -> list[ExperimentPlan]:
+    """:func:`plan_experiment` of each experiment of ``names``, from what is stored (``options`` go there)."""
+    return [plan_experiment(name, profile, results_dir=results_dir, **options) for name in names]
 
 
 def plan_stages(names: Sequence[str], profile: str | Profile, *, results_dir: str | Path,
@@ -319,8 +500,7 @@ def plan_stages(names: Sequence[str], profile: str | Profile, *, results_dir: st
     counts the reporting runs that cannot be listed yet because their group's selection runs are missing (a run
     two experiments share, once).
     """
-    first, second, stand_ins = _stages([plan_experiment(name, profile, results_dir=results_dir, **options)
-                                        for name in names])
+    first, second, stand_ins = _stages(sweep_plans(names, profile, results_dir=results_dir, **options))
     return first, second, len(stand_ins)
 
 
@@ -335,27 +515,44 @@ def _stages(plans: Sequence[ExperimentPlan]) -> tuple[list[Any], list[Any], list
 def sweep_stages(names: Sequence[str], profile: str | Profile, run: Callable[[list[Any]], Any], *,
                  results_dir: str | Path, **options: Any) -> list[Any]:
     """Run the selection stage with ``run`` (e.g. :func:`sigmse.runs.executors.run_configs`), then the reporting
-    runs it chose; returns what ``run`` returned for each stage that had runs. Reporting runs of a group whose
-    selection runs failed are skipped: ``run``'s summary of the first stage lists the failures."""
-    first, _, _ = plan_stages(names, profile, results_dir=results_dir, **options)
-    outcomes = [run(first)] if first else []
-    _, second, _ = plan_stages(names, profile, results_dir=results_dir, **options)
+    runs it chose; returns what ``run`` returned for each round that had runs. The selection stage repeats on
+    the plan made from what the last round stored until it lists no new run (the grid-edge rule adds a rate
+    once its group's grid so far is stored; a profile without the rule takes one round). Reporting runs of a
+    group whose selection runs failed are skipped: ``run``'s summary of the first stage lists the failures."""
+    outcomes, trained = [], None
+    first, second, _ = plan_stages(names, profile, results_dir=results_dir, **options)
+    while first and {c.hash for c in first} != trained:
+        outcomes.append(run(first))
+        trained = {c.hash for c in first}
+        first, second, _ = plan_stages(names, profile, results_dir=results_dir, **options)
     if second:
         outcomes.append(run(second))
     return outcomes
 
 
+def duration_text(seconds: float) -> str:
+    """Seconds for a person: minutes under an hour (a quick book's 0.2 hours reads as nothing), else hours to one
+    decimal."""
+    return f"{seconds / 60:.0f} minutes" if seconds < 3600 else f"{seconds / 3600:.1f} hours"
+
+
 @dataclass(frozen=True)
 class SweepEstimate:
     """What a sweep of some experiments has left: runs listed now, how many are stored, how many reporting runs
-    wait for their selection runs, and the estimated training seconds of the rest on this kind of machine
-    (:func:`sigmse.runs.protocol.estimate_seconds`; ``source`` says where the per-epoch costs came from)."""
+    wait for their selection runs, and the estimated seconds of the rest on this kind of machine
+    (:func:`sigmse.runs.protocol.estimate_seconds`; ``source`` says where the costs came from): ``seconds`` in
+    all, one run after another, of which ``evaluate_seconds`` evaluating and ``setup_seconds`` loading data (the
+    rest trains), for ``jobs`` runs side by side at ``threads`` torch threads each."""
 
     listed: int
     stored: int
     waiting: int
     seconds: float
     source: str
+    evaluate_seconds: float = 0.0
+    setup_seconds: float = 0.0
+    jobs: int = 1
+    threads: int | None = None
 
     @property
     def total(self) -> int:
@@ -366,25 +563,56 @@ class SweepEstimate:
         return self.listed - self.stored + self.waiting
 
     @property
+    def train_seconds(self) -> float:
+        return self.seconds - self.evaluate_seconds - self.setup_seconds
+
+    @property
+    def wall_seconds(self) -> float:
+        """The wall-clock of ``jobs`` workers sharing the runs: the summed seconds over ``jobs``."""
+        return self.seconds / self.jobs
+
+    @property
     def duration_text(self) -> str:
-        """The estimate for a person: minutes under an hour (a quick book's 0.2 hours reads as nothing), else
-        hours to one decimal."""
-        if self.seconds < 3600:
-            return f"{self.seconds / 60:.0f} minutes"
-        return f"{self.seconds / 3600:.1f} hours"
+        """:attr:`seconds` for a person (:func:`duration_text`)."""
+        return duration_text(self.seconds)
+
+    @property
+    def parts_text(self) -> str:
+        """The estimate in words, training and evaluation apart, e.g. ``"12.0 hours: 9.5 hours training, 2.4
+        hours evaluating, 6 minutes loading data, summed over runs; with 2 jobs of 1 torch thread side by side,
+        6.0 hours of wall-clock"``."""
+        jobs = (f"{self.jobs} jobs" if self.jobs > 1 else "1 job") + (
+            "" if self.threads is None else f" of {self.threads} torch thread{'s' if self.threads > 1 else ''}")
+        return (f"{duration_text(self.seconds)}: {duration_text(self.train_seconds)} training, "
+                f"{duration_text(self.evaluate_seconds)} evaluating, {duration_text(self.setup_seconds)} loading data, "
+                f"summed over runs; with {jobs}" + (" side by side" if self.jobs > 1 else "")
+                + f", {duration_text(self.wall_seconds)} of wall-clock")
 
 
-def estimate_sweep(names: Sequence[str], profile: str | Profile, *, results_dir: str | Path,
-                   **options: Any) -> SweepEstimate:
-    """The runs of experiments ``names`` still to train and their estimated cost. A reporting run not listed yet
-    costs what its stand-in costs (:class:`ExperimentPlan`: its group's budget, another seed and rate)."""
+def sweep_threads(jobs: int = 1, threads: int | None = None) -> int:
+    """The torch threads each run of a local sweep of ``jobs`` workers gets when ``threads`` is not given, as
+    :func:`sigmse.runs.executors.run_configs` gives them: torch's own one run at a time, a share of the cores
+    (at least 1) in a pool. A run whose config fixes its threads keeps its own."""
+    import torch
+
+    return threads or (torch.get_num_threads() if jobs == 1 else max(1, torch.get_num_threads() // jobs))
+
+
+def estimate_sweep(names: Sequence[str], profile: str | Profile, *, results_dir: str | Path, jobs: int = 1,
+                   threads: int | None = None, **options: Any) -> SweepEstimate:
+    """The runs of experiments ``names`` still to train and their estimated cost with ``jobs`` runs side by side
+    at ``threads`` torch threads each (default: :func:`sweep_threads`). A reporting run not listed yet costs what
+    its stand-in costs (:class:`ExperimentPlan`: its group's budget, another seed and rate)."""
     chosen = _profile(profile)
     first, second, stand_ins = _stages([plan_experiment(name, chosen, results_dir=results_dir, **options)
                                         for name in names])
     listed = first + second
     missing = [c for c in listed if load_record(c, chosen.name, results_dir) is None]
-    seconds, source = estimate_seconds(missing + stand_ins, chosen.name, results_dir)
-    return SweepEstimate(len(listed), len(listed) - len(missing), len(stand_ins), seconds, source)
+    default = sweep_threads(jobs, threads)
+    seconds, source = estimate_seconds(missing + stand_ins, chosen.name, results_dir, default)
+    counts = {run_threads(config, default) for config in missing + stand_ins} or {default}
+    return SweepEstimate(len(listed), len(listed) - len(missing), len(stand_ins), seconds.total, source,
+                         seconds.evaluate, seconds.setup, jobs, counts.pop() if len(counts) == 1 else None)
 
 
 # ---- what a sweep cost -------------------------------------------------------------------------------------
@@ -397,16 +625,19 @@ class RunCosts:
 
     ``planned``: its runs once every learning rate is chosen (listed now, or waiting); ``stored``: of those, the
     runs with a record that finished (``ok``, or ``diverged``: those stop at the epoch they diverge, so they
-    cost less than their estimate). ``estimated_seconds``: every planned run priced from
-    :data:`~sigmse.runs.protocol.MEASURED_SECONDS_PER_IMAGE` alone, as for an empty store: the estimate made
-    before training (what ``sigmse sweep --dry-run`` prints before any run is stored); ``untimed`` planned runs
-    are of a kind that table does not know and are in no estimate. The measured totals are over the stored
-    records that carry both timings (``unmeasured`` counts those that do not): ``train_seconds``, the sum of
-    their ``metrics.train_seconds`` (the epochs, with their evaluations), ``wall_seconds``, the sum of their
-    ``provenance.wall_seconds`` (also data loading, the final evaluation and storing), and
-    ``estimated_measured_seconds``, the table's price of the same runs, to compare like with like.
-    ``threads``: per torch thread count of those records, a :class:`ThreadCosts`. Each is a sum over runs:
-    runs that trained side by side (``sigmse sweep --jobs 2``) add their seconds as core time does.
+    cost less than their estimate). ``estimated_seconds``: every planned run priced whole (training, evaluation
+    and setup; ``estimated_evaluate_seconds`` of it evaluating) from
+    :data:`~sigmse.runs.protocol.MEASURED_IMAGE_COSTS` alone, as for an empty store: the estimate made before
+    training (what ``sigmse sweep --dry-run`` prints before any run is stored), a stored run at the torch threads
+    it recorded, a run not stored yet at its config's threads, else the sweep's; ``untimed`` planned runs are of
+    a kind that table does not know and are in no estimate. The measured totals are over the stored records that
+    carry both timings (``unmeasured`` counts those that do not): ``train_seconds``, the sum of their
+    ``metrics.train_seconds`` (the training epochs alone), ``wall_seconds``, the sum of their
+    ``provenance.wall_seconds`` (also data loading, every evaluation and the calibration fit), and the table's
+    price of the same runs, to compare like with like: ``estimated_measured_seconds`` of their training epochs,
+    ``estimated_measured_wall_seconds`` of the whole runs. ``threads``: per torch thread count of those records,
+    a :class:`ThreadCosts`. Each is a sum over runs: runs that trained side by side (``sigmse sweep --jobs 2``)
+    add their seconds as core time does.
     """
 
     experiment: str
@@ -421,18 +652,23 @@ class RunCosts:
     train_seconds: float
     wall_seconds: float
     threads: tuple["ThreadCosts", ...]
+    estimated_evaluate_seconds: float = 0.0
+    estimated_measured_wall_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
 class ThreadCosts:
     """The measured runs of a :class:`RunCosts` that trained with ``threads`` torch threads: how many, their
-    summed ``train_seconds`` and the measured table's price of them (measured with
-    :data:`~sigmse.runs.protocol.MEASURED_TABLE_THREADS` threads, one run at a time)."""
+    summed ``train_seconds`` and ``wall_seconds``, and the measured table's price of them at that thread count
+    (measured one run at a time): ``estimated_seconds`` of their training epochs, ``estimated_wall_seconds`` of
+    the whole runs (0 where the table has no entry for the thread count)."""
 
     threads: int | None
     runs: int
     train_seconds: float
     estimated_seconds: float
+    wall_seconds: float = 0.0
+    estimated_wall_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -451,10 +687,11 @@ class SweepCosts:
     busy_seconds: float
 
 
-def _table_seconds(configs: Sequence[Any]) -> tuple[float, int]:
-    """The measured table's price of ``configs`` (as for an empty store) and how many it cannot price."""
-    priced = [run_seconds(config) for config in configs]
-    return sum(seconds for seconds in priced if seconds is not None), sum(seconds is None for seconds in priced)
+def _table_seconds(runs: Sequence[tuple[Any, int | None]]) -> tuple[RunSeconds, int]:
+    """The measured table's price of the ``(config, torch threads)`` runs (as for an empty store) and how many it
+    cannot price."""
+    priced = [run_seconds(config, threads=threads) for config, threads in runs]
+    return sum((seconds for seconds in priced if seconds is not None), RunSeconds()), priced.count(None)
 
 
 def _timings(record: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -464,25 +701,34 @@ def _timings(record: Mapping[str, Any]) -> tuple[float, float] | None:
     return None if train_seconds is None or wall_seconds is None else (float(train_seconds), float(wall_seconds))
 
 
+def _recorded_threads(record: Mapping[str, Any]) -> int | None:
+    return record.get("provenance", {}).get("torch_threads")
+
+
 def _run_costs(experiment: str, dataset: str, listed: Sequence[Any], stand_ins: Sequence[Any],
-               records: Mapping[str, dict[str, Any] | None]) -> RunCosts:
+               records: Mapping[str, dict[str, Any] | None], threads: int | None) -> RunCosts:
     """The :class:`RunCosts` of the ``listed`` runs and the waiting ones' ``stand_ins``, from ``records`` (by hash,
-    ``None`` where a listed run is not stored)."""
+    ``None`` where a listed run is not stored); a run not stored is priced at ``threads`` unless its config fixes
+    them."""
     stored = [(c, records[c.hash]) for c in listed if records[c.hash] and records[c.hash]["status"] != "failed"]
     measured = [(config, record) for config, record in stored if _timings(record) is not None]
-    estimated, untimed = _table_seconds([*listed, *stand_ins])
+    at_threads = {c.hash: _recorded_threads(r) for c, r in stored}
+    estimated, untimed = _table_seconds([(c, at_threads.get(c.hash, threads)) for c in [*listed, *stand_ins]])
     by_threads: dict[int | None, list[tuple[Any, dict[str, Any]]]] = {}
     for config, record in measured:
-        by_threads.setdefault(record["provenance"].get("torch_threads"), []).append((config, record))
-    threads = tuple(ThreadCosts(count, len(runs), sum(_timings(r)[0] for _, r in runs),
-                                _table_seconds([c for c, _ in runs])[0])
-                    for count, runs in sorted(by_threads.items(), key=lambda item: item[0] or 0))
+        by_threads.setdefault(_recorded_threads(record), []).append((config, record))
+    groups = []
+    for count, runs in sorted(by_threads.items(), key=lambda item: item[0] or 0):
+        price = _table_seconds([(c, count) for c, _ in runs])[0]
+        groups.append(ThreadCosts(count, len(runs), sum(_timings(r)[0] for _, r in runs), price.train,
+                                  sum(_timings(r)[1] for _, r in runs), price.total))
+    price = _table_seconds([(c, _recorded_threads(r)) for c, r in measured])[0]
     return RunCosts(experiment, dataset, planned=len(listed) + len(stand_ins), stored=len(stored),
                     diverged=sum(record["status"] == "diverged" for _, record in stored), untimed=untimed,
-                    unmeasured=len(stored) - len(measured), estimated_seconds=estimated,
-                    estimated_measured_seconds=_table_seconds([c for c, _ in measured])[0],
-                    train_seconds=sum(_timings(r)[0] for _, r in measured),
-                    wall_seconds=sum(_timings(r)[1] for _, r in measured), threads=threads)
+                    unmeasured=len(stored) - len(measured), estimated_seconds=estimated.total,
+                    estimated_measured_seconds=price.train, train_seconds=sum(_timings(r)[0] for _, r in measured),
+                    wall_seconds=sum(_timings(r)[1] for _, r in measured), threads=tuple(groups),
+                    estimated_evaluate_seconds=estimated.evaluate, estimated_measured_wall_seconds=price.total)
 
 
 def _busy(records: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None, float]:
@@ -503,22 +749,24 @@ def _busy(records: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None,
 
 
 def sweep_costs(names: Sequence[str], profile: str | Profile, *, results_dir: str | Path,
-                **options: Any) -> SweepCosts:
+                threads: int | None = None, **options: Any) -> SweepCosts:
     """What the sweep of experiments ``names`` costs, per experiment and dataset and in all (:class:`SweepCosts`):
     its runs planned as :func:`plan_experiment` lists them from what is stored (``options`` go there), priced
-    before training from the measured table, and the timings of the records stored under ``results_dir``.
+    before training from the measured table (a run not stored yet at ``threads`` torch threads unless its config
+    fixes them; default :func:`sweep_threads`), and the timings of the records stored under ``results_dir``.
     Reads the store; trains nothing."""
     chosen = _profile(profile)
     plans = [plan_experiment(name, chosen, results_dir=results_dir, **options) for name in names]
     first, second, stand_ins = _stages(plans)
     records = {c.hash: load_record(c, chosen.name, results_dir) for c in first + second}
+    default = sweep_threads(threads=threads)
     order = {dataset: index for index, dataset in enumerate(chosen.budgets)}
     rows = []
     for plan in plans:
         listed = _unique(plan.selection + plan.report)
         for dataset in sorted({c.dataset for c in listed + plan.stand_ins}, key=order.__getitem__):
             rows.append(_run_costs(plan.name, dataset, [c for c in listed if c.dataset == dataset],
-                                   [c for c in plan.stand_ins if c.dataset == dataset], records))
-    total = _run_costs("all", "all", first + second, stand_ins, records)
+                                   [c for c in plan.stand_ins if c.dataset == dataset], records, default))
+    total = _run_costs("all", "all", first + second, stand_ins, records, default)
     stored = [r for r in records.values() if r and r["status"] != "failed" and _timings(r) is not None]
     return SweepCosts(rows, total, *_busy(stored))

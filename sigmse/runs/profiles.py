@@ -16,17 +16,27 @@ objects (:func:`accuracy_configs`, :func:`noise_configs`, ...); the experiment r
 (:mod:`sigmse.runs.experiments`) names them, calls them with the selection seeds, chooses the learning rates
 and adds the reporting runs. Notebooks and ``sigmse sweep`` ask the same functions, so the
 runs a notebook shows are exactly the runs a sweep makes.
+
+A profile may also fix what a protocol pre-registers (every field defaults to what the older profiles do):
+the torch threads of every run (``threads``), how many rates the grid-edge rule may add to a group's grid
+(``lr_grid_extensions``, :func:`sigmse.runs.protocol.half_decade_step`), per-dataset noise grids, losses and
+settings, noise settings that train at the rates another setting chose (``noise_shared_rates``,
+:func:`noise_shared_rates`), and the pilots that fix its epochs (``epoch_pilot``, ``noise_pilot``:
+:func:`epoch_pilot_configs`, :func:`noise_pilot_configs`; their rules are :mod:`sigmse.runs.pilots`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Sequence
+from typing import Mapping, Sequence
 
+from sigmse.checks import check_choice, check_number
 from sigmse.config import RunConfig
 
 __all__ = [
     "Budget",
+    "EpochPilot",
+    "NoisePilot",
     "Profile",
     "PROFILES",
     "get_profile",
@@ -39,6 +49,11 @@ __all__ = [
     "output_reset_ablation_configs",
     "sgd_lr_sweep_configs",
     "noise_configs",
+    "noise_setting_name",
+    "SharedRate",
+    "noise_shared_rates",
+    "epoch_pilot_configs",
+    "noise_pilot_configs",
 ]
 
 ACCURACY_LOSSES = ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or", "softmax_mse", "rescaled_square")
@@ -46,8 +61,8 @@ ACCURACY_LOSSES = ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or", "softmax_mse",
 NOISE_LOSSES = ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or", "mae", "gce", "symmetric_ce")
 
 
-# The fields a run takes from its experiment, not from the budget of its dataset.
-_NOT_BUDGET = ("dataset", "loss", "loss_options", "lr", "seed", "device")
+# The fields a run takes from its experiment (or, for threads, from its profile), not from its dataset's budget.
+_NOT_BUDGET = ("dataset", "loss", "loss_options", "lr", "seed", "device", "threads")
 BUDGET_FIELDS = tuple(f.name for f in fields(RunConfig) if f.name not in _NOT_BUDGET)
 DEFAULT_LR_GRID = (3e-4, 1e-3, 3e-3, 1e-2)  # each loss picks its lr on validation
 
@@ -85,13 +100,78 @@ _RUN_DEFAULTS = {f.name: f.default for f in fields(RunConfig) if f.name in BUDGE
 
 
 @dataclass(frozen=True)
+class EpochPilot:
+    """The epoch pilot of one dataset (:func:`epoch_pilot_configs`, rule in :mod:`sigmse.runs.pilots`): softmax
+    CE at learning rate ``lr`` for each budget of ``candidates`` (epochs E, 2E, 4E, ...: each twice the one before,
+    since the rule compares a budget with its double), on the selection seeds."""
+
+    lr: float
+    candidates: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        check_number("epoch pilot lr", self.lr, low=0.0, low_open=True)
+        candidates = tuple(self.candidates)
+        for epochs in candidates:
+            check_number("epoch pilot candidate", epochs, low=1, integer=True)
+        if len(candidates) < 2 or any(b != 2 * a for a, b in zip(candidates, candidates[1:])):
+            raise ValueError(f"epoch pilot candidates must be two or more budgets, each twice the one before "
+                             f"(E, 2E, 4E, ...); got {candidates}")
+        object.__setattr__(self, "candidates", candidates)
+
+
+@dataclass(frozen=True)
+class NoisePilot:
+    """The noise-fit pilot of one dataset (:func:`noise_pilot_configs`, rule: :func:`sigmse.runs.pilots.noise_epochs`):
+    softmax CE at learning rate ``lr`` under symmetric label noise at each of ``rates``, for each budget of
+    ``candidates`` (increasing), on one selection seed. The noise runs train for the shortest candidate, no shorter
+    than the clean runs' budget, at whose end cross-entropy visibly fits the flipped labels."""
+
+    lr: float
+    candidates: tuple[int, ...]
+    rates: tuple[float, ...] = (0.4,)
+
+    def __post_init__(self) -> None:
+        check_number("noise pilot lr", self.lr, low=0.0, low_open=True)
+        candidates = tuple(self.candidates)
+        for epochs in candidates:
+            check_number("noise pilot candidate", epochs, low=2, integer=True)  # one epoch has no rise to measure
+        if not candidates or list(candidates) != sorted(set(candidates)):
+            raise ValueError(f"noise pilot candidates must be one or more increasing budgets; got {candidates}")
+        rates = tuple(self.rates)
+        if not rates:
+            raise ValueError("a noise pilot needs at least one symmetric noise rate; got none")
+        for rate in rates:
+            check_number("noise pilot rate", rate, low=0.0, high=1.0, low_open=True, high_open=True)
+        object.__setattr__(self, "candidates", candidates)
+        object.__setattr__(self, "rates", rates)
+
+
+@dataclass(frozen=True)
 class Profile:
     """A named budget for every dataset, with selection and reporting seeds and a device."""
 
     def __post_init__(self) -> None:
-        overlap = sorted(set(self.selection_seeds) & set(self.report_seeds))
+        reporting = set(self.report_seeds).union(*self.experiment_report_seeds.values())
+        overlap = sorted(set(self.selection_seeds) & reporting)
         if overlap:
             raise ValueError(f"profile {self.name!r}: seeds {overlap} are both selection and reporting seeds")
+        if self.threads is not None:
+            check_number("threads", self.threads, low=1, integer=True)
+        check_number("lr_grid_extensions", self.lr_grid_extensions, low=0, integer=True)
+        for what, keys in (("noise_lr_grids", self.noise_lr_grids), ("noise_losses", self.noise_losses),
+                           ("dataset_symmetric_rates", self.dataset_symmetric_rates),
+                           ("noise_shared_rates", self.noise_shared_rates), ("epoch_pilot", self.epoch_pilot),
+                           ("noise_pilot", self.noise_pilot)):
+            for dataset in keys:
+                check_choice(f"profile {self.name!r}: {what} dataset", dataset, tuple(self.budgets))
+        for dataset, grid in self.noise_lr_grids.items():
+            if not grid:
+                raise ValueError(f"profile {self.name!r}: noise_lr_grids[{dataset!r}] is empty; give one rate or more")
+        for losses in self.noise_losses.values():
+            for loss in losses:
+                check_choice(f"profile {self.name!r}: noise loss", loss, NOISE_LOSSES)
+        for dataset, shared in self.noise_shared_rates.items():
+            _check_shared_rates(self, dataset, shared)
 
     name: str
     description: str
@@ -118,6 +198,107 @@ class Profile:
     sweep_seeds: tuple[int, ...] | None = None  # the SGD learning-rate sweep's seeds (it reports every rate); None: report_seeds
     symmetric_only: tuple[str, ...] = ()
     noise_epochs: dict[str, int] = field(default_factory=dict)
+    # torch intra-op threads of every run (RunConfig.threads): fixed by the profile, so a rerun is bit-identical
+    # and the two runs of a pair share their arithmetic; None: not fixed (the sweep's --threads, else torch's)
+    threads: int | None = None
+    # the grid-edge rule: how many rates a selection group's grid may grow by, one half-decade step at a time
+    # beyond the edge where its best rate sits (sigmse.runs.experiments.plan_experiment); 0: grids stay as given
+    lr_grid_extensions: int = 0
+    # the noise runs of a dataset: their learning-rate grid (absent: noise_lr_grid, else the budget's grid) and
+    # their losses (absent: NOISE_LOSSES less what dataset_losses leaves out), apart from the accuracy runs'
+    noise_lr_grids: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    noise_losses: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # a dataset listed trains symmetric label noise at exactly these rates, no other noise setting (before
+    # symmetric_only, which keeps the largest rate of symmetric_rates)
+    dataset_symmetric_rates: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    # per dataset, {setting: source setting} (names by noise_setting_name, e.g. {"symmetric 0.8": "symmetric 0.4"}):
+    # each loss of the setting trains at the rate that loss chose in the source setting, reporting seeds only
+    noise_shared_rates: dict[str, dict[str, str]] = field(default_factory=dict)
+    # the pilots that fix the epochs, per dataset (sigmse.runs.pilots); empty: none
+    epoch_pilot: dict[str, EpochPilot] = field(default_factory=dict)
+    noise_pilot: dict[str, NoisePilot] = field(default_factory=dict)
+    # per experiment name, its reporting seeds where they are not report_seeds (e.g. the noise runs, whose effects
+    # are several points wide, need fewer than an equivalence test at half a point); never selection seeds
+    experiment_report_seeds: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def reporting_seeds(self, experiment: str) -> tuple[int, ...]:
+        """The reporting seeds of ``experiment``: its ``experiment_report_seeds`` entry, else ``report_seeds``."""
+        return tuple(self.experiment_report_seeds.get(experiment, self.report_seeds))
+
+
+# ---- what a profile's noise runs are (Profile checks its noise fields with these) ----
+
+
+def _losses(profile: Profile, dataset: str, losses: Sequence[str]) -> list[str]:
+    """``losses`` less those ``profile.dataset_losses`` leaves out for ``dataset``."""
+    kept = profile.dataset_losses.get(dataset)
+    return [loss for loss in losses if kept is None or loss in kept]
+
+
+def _noise_losses(profile: Profile, dataset: str) -> list[str]:
+    """The losses of ``dataset``'s noise runs: ``profile.noise_losses`` where it names the dataset, else
+    :data:`NOISE_LOSSES` less those ``profile.dataset_losses`` leaves out."""
+    if dataset in profile.noise_losses:
+        return list(profile.noise_losses[dataset])
+    return _losses(profile, dataset, NOISE_LOSSES)
+
+
+def _noise_lr_grid(profile: Profile, dataset: str) -> tuple[float, ...]:
+    """The learning rates ``dataset``'s noise runs choose from: its ``noise_lr_grids`` entry, else the profile's
+    ``noise_lr_grid``, else the budget's grid."""
+    return tuple(profile.noise_lr_grids.get(dataset) or profile.noise_lr_grid or profile.budgets[dataset].lr_grid)
+
+
+def noise_setting_name(values: Mapping[str, object]) -> str:
+    """A noise setting in words, from a run's fields (``config.to_dict()``) or a setting's RunConfig changes:
+    ``"clean"``, ``"symmetric 0.4"``, ``"asymmetric 0.4"``, ``"input 0.4"`` (train and test images; ``"input 0.4
+    (train)"`` elsewhere). :attr:`Profile.noise_shared_rates` names settings so."""
+    parts = []
+    if values.get("label_noise", "none") != "none":
+        parts.append(f"{values['label_noise']} {values['label_noise_rate']:g}")
+    sigma = values.get("input_noise_sigma", 0.0)
+    if sigma:
+        where = values.get("input_noise_at", "both")
+        parts.append(f"input {sigma:g}" + ("" if where == "both" else f" ({where})"))
+    return ", ".join(parts) or "clean"
+
+
+def _noise_settings(profile: Profile, dataset: str) -> list[dict[str, object]]:
+    """The noise settings of ``profile`` on ``dataset`` as RunConfig changes; the clean setting once, first (with
+    the noise runs' epochs where the profile sets them). A dataset of ``profile.dataset_symmetric_rates`` gets
+    symmetric label noise at those rates alone; one of ``profile.symmetric_only`` the largest symmetric rate
+    alone, the setting where cross-entropy memorises most."""
+    if dataset in profile.dataset_symmetric_rates:
+        settings: list[dict[str, object]] = [dict(label_noise="symmetric", label_noise_rate=rate)
+                                             for rate in profile.dataset_symmetric_rates[dataset]]
+    elif dataset in profile.symmetric_only:
+        settings = [dict(label_noise="symmetric", label_noise_rate=max(profile.symmetric_rates))]
+    else:
+        sigmas = tuple(s for s in profile.input_sigmas if s > 0)
+        settings = [dict(test_input_sigmas=sigmas)]  # clean; also tested on noisy inputs
+        for kind, rates in (("symmetric", profile.symmetric_rates), ("asymmetric", profile.asymmetric_rates)):
+            settings += [dict(label_noise=kind, label_noise_rate=rate) for rate in rates if rate > 0]
+        settings += [dict(input_noise_sigma=sigma, input_noise_at="both") for sigma in sigmas]
+    epochs = profile.noise_epochs.get(dataset)
+    return settings if epochs is None else [dict(setting, epochs=epochs) for setting in settings]
+
+
+def _setting_named(profile: Profile, dataset: str, name: str) -> dict[str, object]:
+    """The setting of ``dataset`` that :func:`noise_setting_name` calls ``name``; ``ValueError`` listing them."""
+    settings = {noise_setting_name(setting): setting for setting in _noise_settings(profile, dataset)}
+    check_choice(f"profile {profile.name!r}: noise setting of {dataset}", name, tuple(settings))
+    return settings[name]
+
+
+def _check_shared_rates(profile: Profile, dataset: str, shared: Mapping[str, str]) -> None:
+    """Each borrowing setting and its source are settings of ``dataset``, and a source chooses its own rates."""
+    for setting, source in shared.items():
+        _setting_named(profile, dataset, setting)
+        _setting_named(profile, dataset, source)
+        if source in shared:
+            raise ValueError(f"profile {profile.name!r}: noise setting {setting!r} of {dataset} takes its rates "
+                             f"from {source!r}, which takes its own from {shared[source]!r}; name a setting that "
+                             "chooses its rates")
 
 
 _SMOKE = Profile(
@@ -218,7 +399,72 @@ _FULL = Profile(
     noise_epochs={"mnist": 20, "fashion-mnist": 20},
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (_SMOKE, _QUICK, _FULL, _PAPER)}
+# Protocol v2 on 2 CPU cores (`full2`), fixed here before any of its runs. What changes from `full`, and why:
+# * every run warms its rate up linearly, then decays it linearly to zero (schedule "linear"), so the budget can
+#   converge; its epochs come from the epoch pilot (sigmse.runs.pilots.pilot_epochs: doubling the budget moves
+#   softmax CE's mean selection-seed validation accuracy by less than half the margin), run on the selection seeds
+#   before the sweep; the noise runs' epochs from the noise pilot (sigmse.runs.pilots.noise_epochs: the shortest
+#   candidate, no shorter than the clean budget, at whose end softmax CE fits the flipped labels by 5 pp);
+# * half-decade grids of 4 rates, and the grid-edge rule: a group whose best selection rate sits at an edge gets the
+#   next rate beyond it, up to 3 times (sigmse.runs.experiments.plan_experiment says which it added);
+# * CIFAR-10 trains `airbench_quarter`, an airbench94-style network at a quarter of its widths (whitened 2x2 first
+#   convolution, three conv-pool-BatchNorm-GELU blocks; flips and 2-pixel translations; the mean of the logits of an
+#   image and its mirror at evaluation, for every loss alike; Nesterov SGD at batch 512; no label smoothing, which
+#   would change one side of the comparison). A pilot on selection seed 0 (2 threads, 10 epochs, lr 0.4): softmax
+#   CE 87.8 % test accuracy (86.8 % without the mirror), about 29 s an epoch; the same net at full width is the
+#   paper profile's;
+# * noise runs choose their rate per loss and setting on the noisy validation split, from 3 rates, with the same
+#   edge rule; CIFAR-10 trains symmetric 0.4 and 0.8 for five losses, 0.8 at the rates each loss chose at 0.4;
+# * every run trains with 1 torch thread (RunConfig.threads), so a rerun is bit-identical on the same processor
+#   and the two runs of every pair share their arithmetic; the sweep runs 2 at a time on the 2 cores;
+# * reporting seeds from the power calculation at the spreads observed on `full` (sd of paired differences 0.14,
+#   0.33 and 0.87 pp; FULL2_PLANNING_SPREADS): reporting_seeds_needed(margin, spread, family_size=27) for the
+#   accuracy chapter's family (3 comparisons x 3 hypotheses on 3 datasets) gives 6, 12 and 18; the profile takes
+#   18 for every accuracy run; the noise runs (effects several points wide), the Output Reset ablation and the
+#   unification runs take 8, the plain-SGD sweep 3 (it reports every rate). tests/test_profiles.py recomputes it.
+# * if the sweep's estimate exceeds 20 hours on this machine, it is trimmed in FULL2_TRIM_ORDER, first first.
+FULL2_PLANNING_SPREADS = {"mnist": 0.0014, "fashion-mnist": 0.0033, "cifar10": 0.0087}  # observed on `full`
+FULL2_TRIM_ORDER = ("CIFAR-10 symmetric 0.8 noise runs", "input-noise runs (MNIST, Fashion-MNIST)",
+                    "clean noise runs tested on noisy inputs (MNIST, Fashion-MNIST)")
+_MLP_V2 = dict(lr_grid=(1e-4, 3e-4, 1e-3, 3e-3), schedule="linear", warmup_epochs=1.0)
+_FULL2 = Profile(
+    name="full2",
+    description="protocol v2 on 2 CPU cores: full data, warm-up and a linear decay to zero, epochs from a pilot, "
+                "rates inside their grids, an airbench-style network on CIFAR-10, tuned noise runs, 1 thread a run",
+    budgets={
+        "mnist": Budget("mlp", epochs=10, **_MLP_V2),  # epochs: the epoch pilot's (pending)
+        "fashion-mnist": Budget("mlp", epochs=10, **_MLP_V2),  # epochs: the epoch pilot's (pending)
+        "cifar10": Budget("airbench_quarter", epochs=10, batch_size=512, optimizer="nesterov",  # epochs: pilot's
+                          lr_grid=(0.1, 0.3, 1.0, 3.0), schedule="linear", warmup_epochs=2.0, weight_decay=5e-4,
+                          augment=True, augment_translate=2, tta_flip=True,
+                          evals_per_epoch=2),  # each evaluation reads 5,000 images twice (mirror): a tenth of an epoch's time
+    },
+    selection_seeds=(0, 1),
+    report_seeds=tuple(range(2, 20)),
+    experiment_report_seeds={name: tuple(range(2, 10)) for name in ("noise", "output_reset", "unification")},
+    sweep_seeds=(2, 3, 4),
+    device="auto",
+    threads=1,
+    lr_grid_extensions=3,
+    ablation_datasets=("mnist", "fashion-mnist"),
+    sgd_lr_grid=(0.01, 0.1, 1.0, 10.0),
+    dataset_losses={"cifar10": ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or")},
+    noise_datasets=("mnist", "fashion-mnist", "cifar10"),
+    symmetric_rates=(0.0, 0.4, 0.8),
+    asymmetric_rates=(0.0, 0.4),
+    input_sigmas=(0.0, 0.4),
+    noise_lr_grids={"mnist": (3e-4, 1e-3, 3e-3), "fashion-mnist": (3e-4, 1e-3, 3e-3), "cifar10": (0.1, 0.3, 1.0)},
+    noise_losses={"cifar10": ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or", "gce", "symmetric_ce")},
+    dataset_symmetric_rates={"cifar10": (0.4, 0.8)},
+    noise_shared_rates={"cifar10": {"symmetric 0.8": "symmetric 0.4"}},
+    epoch_pilot={"mnist": EpochPilot(1e-3, (10, 20, 40)), "fashion-mnist": EpochPilot(1e-3, (10, 20, 40)),
+                 "cifar10": EpochPilot(1.0, (10, 20, 40))},
+    noise_pilot={"mnist": NoisePilot(1e-3, (10, 20, 40), rates=(0.4, 0.8)),
+                 "fashion-mnist": NoisePilot(1e-3, (10, 20, 40), rates=(0.4, 0.8)),
+                 "cifar10": NoisePilot(1.0, (10, 20, 40), rates=(0.4,))},
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (_SMOKE, _QUICK, _FULL, _FULL2, _PAPER)}
 
 
 def profile_names() -> list[str]:
@@ -245,7 +491,7 @@ def base_config(profile: Profile, dataset: str, *, loss: str, lr: float, seed: i
                 device: str | None = None, **changes: object) -> RunConfig:
     """The run for ``dataset`` under ``profile``'s budget, with ``changes`` applied on top."""
     values = dict(profile.budgets[dataset].run, dataset=dataset, loss=loss, lr=lr, seed=seed,
-                  device=device or profile.device)
+                  device=device or profile.device, threads=profile.threads)
     return RunConfig(**{**values, **changes})  # type: ignore[arg-type]
 
 
@@ -298,28 +544,6 @@ def sgd_lr_sweep_configs(profile: Profile, *, datasets: Sequence[str] | None = N
     ]
 
 
-def _losses(profile: Profile, dataset: str, losses: Sequence[str]) -> list[str]:
-    """``losses`` less those ``profile.dataset_losses`` leaves out for ``dataset``."""
-    kept = profile.dataset_losses.get(dataset)
-    return [loss for loss in losses if kept is None or loss in kept]
-
-
-def _noise_settings(profile: Profile, dataset: str) -> list[dict[str, object]]:
-    """The noise settings of ``profile`` on ``dataset`` as RunConfig changes; the clean setting once, first (with
-    the noise runs' epochs where the profile sets them). A dataset of ``profile.symmetric_only`` gets the largest
-    symmetric rate alone, the setting where cross-entropy memorises most."""
-    if dataset in profile.symmetric_only:
-        settings: list[dict[str, object]] = [dict(label_noise="symmetric", label_noise_rate=max(profile.symmetric_rates))]
-    else:
-        sigmas = tuple(s for s in profile.input_sigmas if s > 0)
-        settings = [dict(test_input_sigmas=sigmas)]  # clean; also tested on noisy inputs
-        for kind, rates in (("symmetric", profile.symmetric_rates), ("asymmetric", profile.asymmetric_rates)):
-            settings += [dict(label_noise=kind, label_noise_rate=rate) for rate in rates if rate > 0]
-        settings += [dict(input_noise_sigma=sigma, input_noise_at="both") for sigma in sigmas]
-    epochs = profile.noise_epochs.get(dataset)
-    return settings if epochs is None else [dict(setting, epochs=epochs) for setting in settings]
-
-
 def noise_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
                   seeds: Sequence[int] | None = None, device: str | None = None) -> list[RunConfig]:
     """Every dataset x noise setting x loss x learning rate x seed of the noise chapter.
@@ -328,13 +552,78 @@ def noise_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
     learning rate on a split as noisy as its training set; test labels stay clean. Input noise is added to the
     training, validation and test images (``input_noise_at="both"``). The noise seed is the run's seed, so the
     losses of one seed see the same noisy labels and images (a paired comparison pairs on the seed).
+    A setting of ``profile.noise_shared_rates`` chooses no rate, so it is not here: :func:`noise_shared_rates`
+    lists it.
     """
     return [
         base_config(profile, dataset, loss=loss, lr=lr, seed=seed, device=device,
                     **setting)
         for dataset in _check_datasets(profile, profile.noise_datasets if datasets is None else datasets)
         for setting in _noise_settings(profile, dataset)
-        for loss in _losses(profile, dataset, NOISE_LOSSES)
-        for lr in (profile.noise_lr_grid or profile.budgets[dataset].lr_grid)
+        if noise_setting_name(setting) not in profile.noise_shared_rates.get(dataset, {})
+        for loss in _noise_losses(profile, dataset)
+        for lr in _noise_lr_grid(profile, dataset)
         for seed in (profile.report_seeds if seeds is None else seeds)
+    ]
+
+
+@dataclass(frozen=True)
+class SharedRate:
+    """A group of runs that chooses no learning rate: it trains, with the reporting seeds only, at the rate the
+    group of ``source`` chose (:func:`sigmse.runs.protocol.lr_group`). ``config`` is one run of the group (its
+    ``lr`` and ``seed`` are placeholders the plan replaces)."""
+
+    config: RunConfig
+    source: RunConfig
+
+
+def noise_shared_rates(profile: Profile, *, datasets: Sequence[str] | None = None,
+                       device: str | None = None) -> list[SharedRate]:
+    """The noise groups of ``profile.noise_shared_rates``: per dataset, borrowing setting and noise loss, a
+    :class:`SharedRate` whose source is the same loss in the setting it takes its rates from (e.g. CIFAR-10
+    symmetric 0.8 at the rates each loss chose at symmetric 0.4, where a second selection would cost more than
+    the budget allows). Empty for a profile that names none."""
+    def run(dataset: str, loss: str, setting: str) -> RunConfig:  # lr and seed: placeholders
+        return base_config(profile, dataset, loss=loss, lr=_noise_lr_grid(profile, dataset)[0],
+                           seed=profile.selection_seeds[0], device=device,
+                           **_setting_named(profile, dataset, setting))
+
+    return [SharedRate(run(dataset, loss, setting), run(dataset, loss, source))
+            for dataset in _check_datasets(profile, profile.noise_datasets if datasets is None else datasets)
+            for setting, source in profile.noise_shared_rates.get(dataset, {}).items()
+            for loss in _noise_losses(profile, dataset)]
+
+
+def _pilot_datasets(profile: Profile, pilots: Mapping[str, object], datasets: Sequence[str] | None) -> list[str]:
+    """The datasets of ``pilots`` (in the profile's order), less those ``datasets`` leaves out."""
+    given = _check_datasets(profile, datasets)
+    return [dataset for dataset in profile.budgets if dataset in pilots and dataset in given]
+
+
+def epoch_pilot_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
+                        seeds: Sequence[int] | None = None, device: str | None = None) -> list[RunConfig]:
+    """The epoch pilot (rule: :func:`sigmse.runs.pilots.pilot_epochs`): per dataset of ``profile.epoch_pilot``,
+    softmax CE at the pilot's rate for each candidate budget, with ``seeds`` (default: the *selection* seeds; a
+    pilot fixes a number of the protocol, so the reporting seeds never take part). Empty without a pilot."""
+    return [
+        base_config(profile, dataset, loss="softmax_ce", lr=profile.epoch_pilot[dataset].lr, seed=seed,
+                    device=device, epochs=epochs)
+        for dataset in _pilot_datasets(profile, profile.epoch_pilot, datasets)
+        for epochs in profile.epoch_pilot[dataset].candidates
+        for seed in (profile.selection_seeds if seeds is None else seeds)
+    ]
+
+
+def noise_pilot_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
+                        seeds: Sequence[int] | None = None, device: str | None = None) -> list[RunConfig]:
+    """The noise-fit pilot (rule: :func:`sigmse.runs.pilots.noise_epochs`): per dataset of ``profile.noise_pilot``,
+    candidate budget and symmetric noise rate, softmax CE at the pilot's rate, with ``seeds`` (default: the first
+    selection seed alone). Empty without a pilot."""
+    return [
+        base_config(profile, dataset, loss="softmax_ce", lr=profile.noise_pilot[dataset].lr, seed=seed,
+                    device=device, epochs=epochs, label_noise="symmetric", label_noise_rate=rate)
+        for dataset in _pilot_datasets(profile, profile.noise_pilot, datasets)
+        for epochs in profile.noise_pilot[dataset].candidates
+        for rate in profile.noise_pilot[dataset].rates
+        for seed in (profile.selection_seeds[:1] if seeds is None else seeds)
     ]

@@ -13,29 +13,42 @@ strongly correlated). Bouthillier et al. (MLSys 2021) ask for the opposite, and 
 3. **Reporting**: each group trains again at its chosen rate with the profile's ``report_seeds``, which never
    overlap the selection seeds. Every table, figure and test of the book reads these runs.
 
+A profile may add the *grid-edge rule* (``Profile.lr_grid_extensions``): a best rate at the smallest or largest
+rate of its group's grid says only that the optimum may lie beyond it, so the plan adds the next rate beyond that
+edge on the half-decade ladder (:func:`half_decade_step`), trains it with the selection seeds, and chooses again,
+up to that many times per group (:func:`sigmse.runs.experiments.plan_experiment` applies it).
+
 The reporting runs depend on what the selection runs stored, so the list of runs is computed from the store
 the same way by ``sigmse sweep``, ``sigmse book``, the notebooks and the tests
 (:func:`sigmse.runs.experiments.plan_experiment`, which applies this module's rules to each experiment).
 Experiments that choose nothing (the learning-rate sweep shows every rate, or a grid holds one rate) train
 with the reporting seeds directly.
 
-The module also prices runs before they train (:func:`estimate_seconds`): per kind of run, seconds per
-image-epoch from the stored runs of that kind, else from the table measured on 2 CPU cores
-(:data:`MEASURED_SECONDS_PER_IMAGE`).
+The module also prices runs before they train (:func:`estimate_seconds`), training and evaluation apart: a run
+costs ``trained images x c_train + evaluated images x c_eval + setup`` (:func:`run_seconds`), each cost per kind of
+run and torch thread count from the stored runs of that kind, else from the table that ``sigmse bench --costs``
+measured (:data:`MEASURED_IMAGE_COSTS`).
 """
 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from sigmse.checks import check_choice, check_number
 from sigmse.config import RunConfig
 from sigmse.data.datasets import get_dataset_spec
+from sigmse.train import evaluation_steps
 
-__all__ = ["lr_group", "Score", "default_score", "chosen_learning_rates", "report_configs",
-           "MEASURED_SECONDS_PER_IMAGE", "MEASURED_TABLE_THREADS", "CostKind", "cost_kind",
-           "stored_seconds_per_image", "run_seconds", "estimate_seconds"]
+__all__ = ["lr_group", "Score", "default_score", "mean_scores", "best_rate", "chosen_learning_rates",
+           "report_configs", "EDGE_SIDES", "half_decade_step",
+           "ImageCosts", "MEASURED_COSTS_RECORDS", "MEASURED_IMAGE_COSTS", "CostKind", "image_cost_table",
+           "run_threads", "cost_kind", "trained_images", "evaluated_images", "RunSeconds", "stored_image_costs",
+           "run_seconds", "estimate_seconds"]
 
 _NOT_GROUP = ("lr", "seed", "noise_seed", "device")  # what varies inside a group of the learning-rate choice
 
@@ -55,13 +68,13 @@ def default_score(config: RunConfig, record: Mapping[str, Any]) -> float:
 Score = Callable[[Any, Mapping[str, Any]], float]  # (config, record) -> selection score, higher is better
 
 
-def chosen_learning_rates(configs: Iterable[RunConfig], records: Iterable[Mapping[str, Any]], *,
-                          score: Score = default_score) -> dict[str, float]:
-    """Per :func:`lr_group`, the learning rate with the best mean selection score (ties: the smaller rate).
+def mean_scores(configs: Iterable[RunConfig], records: Iterable[Mapping[str, Any]], *,
+                score: Score = default_score) -> dict[str, dict[float, float]]:
+    """Per :func:`lr_group` and learning rate, the mean selection score of the runs ``configs``.
 
     ``records`` are the stored records of ``configs`` in the same order. ``score`` (default: final validation
     accuracy, chance level when diverged) may be replaced by an experiment whose runs have other outputs (e.g.
-    :func:`sigmse.unification.config.validationdefault_score`); it must read validation metrics only. A failed run has
+    :func:`sigmse.unification.config.validation_score`); it must read validation metrics only. A failed run has
     no result and raises ``ValueError``: the choice would otherwise blame the loss for, say, a missing file.
     """
     scores: dict[str, dict[float, list[float]]] = {}
@@ -70,8 +83,42 @@ def chosen_learning_rates(configs: Iterable[RunConfig], records: Iterable[Mappin
             raise ValueError(f"selection run {config.hash} failed ({record.get('error', {}).get('message', '')}); "
                              "fix the cause and rerun the sweep before reporting runs are chosen")
         scores.setdefault(lr_group(config), {}).setdefault(config.lr, []).append(score(config, record))
-    return {group: min(by_lr, key=lambda lr: (-sum(by_lr[lr]) / len(by_lr[lr]), lr))
-            for group, by_lr in scores.items()}
+    return {group: {lr: sum(values) / len(values) for lr, values in by_lr.items()} for group, by_lr in scores.items()}
+
+
+def best_rate(means: Mapping[float, float]) -> float:
+    """The learning rate of ``means`` (rate -> mean selection score) with the highest mean; ties: the smaller
+    rate (it diverges less often, and a tie says the larger one buys nothing)."""
+    return min(means, key=lambda lr: (-means[lr], lr))
+
+
+def chosen_learning_rates(configs: Iterable[RunConfig], records: Iterable[Mapping[str, Any]], *,
+                          score: Score = default_score) -> dict[str, float]:
+    """Per :func:`lr_group`, the learning rate with the best mean selection score (:func:`mean_scores`,
+    :func:`best_rate`; ties: the smaller rate). ``records`` are the stored records of ``configs`` in the same
+    order; a failed run raises ``ValueError``."""
+    return {group: best_rate(means) for group, means in mean_scores(configs, records, score=score).items()}
+
+
+EDGE_SIDES = ("below", "above")  # where the grid-edge rule adds a rate: below the smallest, above the largest
+
+
+def half_decade_step(lr: float, side: str) -> float:
+    """The next learning rate beyond ``lr`` on the half-decade ladder ..., 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, ...
+    (1 and 3 times each power of ten, alternately x3 and x10/3), on ``side`` ``"below"`` or ``"above"``.
+
+    A rate on the ladder moves one step (3e-3 above is 1e-2, below is 1e-3); a rate between two steps moves to
+    the nearest step beyond it (0.05: 0.03 below, 0.1 above). The step is computed in decimal from the rate's
+    shortest repr, so it is the exact decimal (0.003, never 0.0030000000000000005) and its config hash is the
+    one a profile spelling ``3e-3`` would give.
+    """
+    check_choice("side", side, EDGE_SIDES)
+    check_number("lr", lr, low=0.0, low_open=True)
+    value = Decimal(repr(float(lr)))
+    exponent = value.adjusted()  # value = m x 10^exponent with 1 <= m < 10
+    steps = [Decimal(m).scaleb(e) for e in range(exponent - 1, exponent + 2) for m in (1, 3)]
+    step = max(s for s in steps if s < value) if side == "below" else min(s for s in steps if s > value)
+    return float(step)
 
 
 def report_configs(selection: Sequence[RunConfig], records: Sequence[Mapping[str, Any]],
@@ -88,85 +135,199 @@ def report_configs(selection: Sequence[RunConfig], records: Sequence[Mapping[str
     return [first[group].with_(lr=lr, seed=seed) for group, lr in chosen.items() for seed in report_seeds]
 
 
-# Training seconds per image and epoch on 2 CPU cores (evaluation four times an epoch included), measured with
-# `sigmse train` on full data, one run at a time with 2 torch threads: a full MNIST MLP epoch about 0.75 s plus
-# 0.2 s of validation, a CIFAR-10 `cnn` epoch about 20 s plus 4 s. Used by estimate_seconds where the store has
-# no run of that kind yet. A unification run (sigmse.unification) trains the same MLP trunk on the same MNIST
-# images and takes the (mnist, mlp) entry: it evaluates once, after its last epoch, so the entry's validation
-# share overstates it (by up to 0.2 s of the 0.95 s an epoch).
-MEASURED_SECONDS_PER_IMAGE: dict[tuple[str, str], float] = {
-    ("mnist", "mlp"): 0.95 / 55_000,
-    ("fashion-mnist", "mlp"): 0.95 / 55_000,
-    ("cifar10", "mlp"): 2.4 / 45_000,
-    ("cifar10", "cnn"): 24.0 / 45_000,
+# ---- what a run costs --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageCosts:
+    """What one kind of run costs on one machine: seconds per training image (its share of an optimizer step:
+    batch, forward, loss, backward, update), per evaluated image (one forward pass in evaluation mode) and per
+    run for its setup (loading, corrupting, splitting and normalising the data). A cost a stored record did not
+    time is ``None`` (:func:`stored_image_costs`)."""
+
+    train: float
+    evaluate: float | None
+    setup: float | None
+
+
+# Measured with `sigmse bench --costs full quick --threads T` (T = 1, then 2) on the project's 2-core machine (an
+# AMD EPYC), one run at a time, in the records MEASURED_COSTS_RECORDS (tests/test_protocol.py checks the table
+# against them: image_cost_table). Each entry is the mean over the losses the bench times (softmax CE, and
+# sigmoid-MSE + OR, whose step cost the MLP a sixth more at 1 thread). The machine was shared while they were
+# measured (1-minute load average 1.0 to 2.3 on its 2 cores, in the records): these are wall-clock costs, with
+# the sharing a sweep meets too; the stored runs of a kind replace them as soon as there are some. Priced with
+# this table, the committed full-profile runs (another 2-core machine, a Xeon) took 0.92 times their predicted
+# wall-clock in all (0.76 to 1.75 per kind); the v1 table, seconds per image-epoch of training alone, priced them
+# at 1 / 2.37 of theirs.
+MEASURED_COSTS_RECORDS = ("results/full/bench/costs-cpu-20261206T224618197549Z.json",
+                          "results/full/bench/costs-cpu-20261206T225812558239Z.json")
+MEASURED_IMAGE_COSTS: dict[tuple[str, str, int], ImageCosts] = {
+    ("mnist", "mlp", 1): ImageCosts(4.386066853333259e-05, 1.1657653699990077e-05, 0.5380217224999342),
+    ("fashion-mnist", "mlp", 1): ImageCosts(4.507922198487141e-05, 1.1347488600017642e-05, 0.5080269309999039),
+    ("cifar10", "cnn", 1): ImageCosts(0.0008499036893310566, 0.0007052904387499894, 1.6491753785003311),
+    ("cifar10", "mlp", 1): ImageCosts(8.67763031000095e-05, 2.896604974995398e-05, 0.353323939999882),
+    ("mnist", "mlp", 2): ImageCosts(2.2595161117543172e-05, 3.5194930499983457e-06, 0.28515829349998967),
+    ("fashion-mnist", "mlp", 2): ImageCosts(2.02514993896466e-05, 4.013179799972022e-06, 0.2744960509999146),
+    ("cifar10", "cnn", 2): ImageCosts(0.00047774236270142073, 0.0004605424963999667, 0.9121594705000007),
+    ("cifar10", "mlp", 2): ImageCosts(0.0002939789642999813, 3.066794400001527e-05, 0.7128917389998151),
 }
-MEASURED_TABLE_THREADS = 2  # torch threads of the runs that measured the table, one run at a time
 
-CostKind = tuple[str, str, str]  # (record folder, dataset, model): runs of one kind cost alike per image-epoch
-
-
-def cost_kind(config: Any) -> CostKind:
-    """The kind of run whose stored costs price ``config``: its config class's record folder (``""`` for a
-    :class:`~sigmse.config.RunConfig`, ``"unification"``), its dataset and its model."""
-    return config.record_folder, config.dataset, config.model
+CostKind = tuple[str, str, str, int | None]  # (record folder, dataset, model, torch threads): alike per image
 
 
-def _images(config: Any) -> int:
-    full = get_dataset_spec(config.dataset).train_size - config.val_size
-    return full if config.train_subset is None else min(full, config.train_subset)
+def image_cost_table(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, int], ImageCosts]:
+    """:data:`MEASURED_IMAGE_COSTS` from the ``costs`` rows of a ``sigmse bench --costs`` record: per dataset,
+    model and thread count, the mean over its rows (one per loss timed) of each cost."""
+    grouped: dict[tuple[str, str, int], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault((row["dataset"], row["model"], int(row["threads"])), []).append(row)
+    return {key: ImageCosts(*(sum(float(row[name]) for row in group) / len(group)
+                              for name in ("train_seconds_per_image", "eval_seconds_per_image", "setup_seconds")))
+            for key, group in grouped.items()}
 
 
-def stored_seconds_per_image(configs: Iterable[Any], profile: str, results_dir: str | Path) -> dict[CostKind, float]:
-    """Per kind of the runs ``configs`` (:func:`cost_kind`), the median training seconds per image-epoch of the
-    ``ok`` runs of that kind stored in ``results_dir/profile/<record folder>/`` (a kind with none is left out).
+def run_threads(config: Any, threads: int | None = None) -> int | None:
+    """The torch threads a run trains with: its config's own where it fixes them (``RunConfig.threads``), else
+    ``threads`` (the sweep's; ``None``: not known)."""
+    return getattr(config, "threads", None) or threads
 
-    Records are read as plain JSON: a cost needs only the status, the kind and three metrics (``train_seconds``,
-    ``n_train``, ``epochs_run``), which records of every kind carry; an unreadable file is skipped (the planner's
-    own reads report it). A config class whose model is fixed (``UnificationConfig.model``) does not store it.
+
+def cost_kind(config: Any, threads: int | None = None) -> CostKind:
+    """The kind of run whose costs price ``config``: its config class's record folder (``""`` for a
+    :class:`~sigmse.config.RunConfig`, ``"unification"``), its dataset, its model and its torch threads
+    (:func:`run_threads`)."""
+    return config.record_folder, config.dataset, config.model, run_threads(config, threads)
+
+
+def _trained_per_epoch(values: Mapping[str, Any]) -> int:
+    """Training images of one epoch of the run configured by ``values`` (a config's or a record's dict)."""
+    full = get_dataset_spec(values["dataset"]).train_size - values["val_size"]
+    return full if values.get("train_subset") is None else min(full, values["train_subset"])
+
+
+def _evaluated(values: Mapping[str, Any], epochs: int) -> int:
+    """Images the run configured by ``values`` passes forward in evaluation mode over ``epochs`` epochs.
+
+    A run of :func:`sigmse.train.train` (its config has ``evals_per_epoch``) evaluates the validation split at each
+    step of :func:`sigmse.train.evaluation_steps` and the test set at each epoch's end, then the test set once per
+    noisy-input sigma (``test_input_sigmas``); with ``tta_flip`` each of those evaluates every image twice (itself
+    and its mirror) and the test set once more without the flip. A unification run evaluates its validation split
+    and test set once, after its last epoch."""
+    spec = get_dataset_spec(values["dataset"])
+    tests = spec.test_size if values.get("test_subset") is None else min(spec.test_size, values["test_subset"])
+    if "evals_per_epoch" not in values:
+        return values["val_size"] + tests
+    steps = math.ceil(_trained_per_epoch(values) / values["batch_size"])
+    per_epoch = len(evaluation_steps(steps, values["evals_per_epoch"])) * values["val_size"] + tests
+    passes = 2 if values.get("tta_flip") else 1
+    once = len(values.get("test_input_sigmas") or ()) * tests
+    return passes * (epochs * per_epoch + once) + (tests if passes == 2 else 0)
+
+
+def trained_images(config: Any) -> int:
+    """Images ``config`` trains on over its budget: its training split (or subset) times its epochs."""
+    return _trained_per_epoch(config.to_dict()) * config.epochs
+
+
+def evaluated_images(config: Any) -> int:
+    """Images ``config`` passes forward in evaluation mode over its budget (see :func:`_evaluated`)."""
+    return _evaluated(config.to_dict(), config.epochs)
+
+
+@dataclass(frozen=True)
+class RunSeconds:
+    """Seconds of one run or a sum of runs: training epochs, evaluations, setup."""
+
+    train: float = 0.0
+    evaluate: float = 0.0
+    setup: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.train + self.evaluate + self.setup
+
+    def __add__(self, other: "RunSeconds") -> "RunSeconds":
+        return RunSeconds(self.train + other.train, self.evaluate + other.evaluate, self.setup + other.setup)
+
+
+def stored_image_costs(configs: Iterable[Any], profile: str, results_dir: str | Path,
+                       threads: int | None = None) -> dict[CostKind, ImageCosts]:
+    """Per kind of the runs ``configs`` (:func:`cost_kind` at ``threads``), the costs the ``ok`` runs of that kind
+    stored in ``results_dir/profile/<record folder>/`` measured (a kind with none is left out); a record's kind
+    has the torch threads its provenance recorded.
+
+    ``train``: the summed ``metrics.train_seconds`` (training epochs alone) over the summed images trained
+    (``n_train * epochs_run``). ``evaluate``: the summed rest of the runs, ``provenance.wall_seconds -
+    train_seconds - setup_seconds`` (their evaluations, with the model's construction and the calibration fit),
+    over the summed images they evaluated. ``setup``: the mean ``metrics.setup_seconds``. Sums, not medians: an
+    estimate of a sweep's total must count its slow runs too. Each over the records that have the timings, else
+    ``None``. Records are read as plain JSON; an unreadable file is skipped (the planner's own reads report it). A
+    config class whose model is fixed (``UnificationConfig.model``) does not store it.
     """
     classes = {type(config).record_folder: type(config) for config in configs}
-    wanted = {cost_kind(config) for config in configs}
-    measured: dict[CostKind, list[float]] = {}
+    wanted = {cost_kind(config, threads) for config in configs}
+    sums: dict[CostKind, list[float]] = {}  # trained images, train s; evaluated images, rest s; setups, setup s
     for folder, config_class in sorted(classes.items()):
         for path in sorted((Path(results_dir) / profile / folder).glob("*.json")):
             try:
                 record = json.loads(path.read_text())
-                config, metrics = record["config"], record["metrics"]
-                kind = (folder, config["dataset"], config.get("model", getattr(config_class, "model", None)))
-                images = metrics.get("n_train", 0) * metrics.get("epochs_run", 0)
-                seconds = float(metrics["train_seconds"]) if images else 0.0
+                config, metrics, provenance = record["config"], record["metrics"], record.get("provenance") or {}
+                kind = (folder, config["dataset"], config.get("model", getattr(config_class, "model", None)),
+                        provenance.get("torch_threads"))
+                epochs = int(metrics.get("epochs_run", 0))
+                images = metrics.get("n_train", 0) * epochs
+                train = float(metrics["train_seconds"]) if images else 0.0
+                setup, wall = metrics.get("setup_seconds"), provenance.get("wall_seconds")
+                evaluated = _evaluated(config, epochs) if wall is not None and setup is not None else 0
+                rest = max(0.0, float(wall) - train - float(setup)) if evaluated else 0.0
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue
             if record.get("status") == "ok" and kind in wanted and images:
-                measured.setdefault(kind, []).append(seconds / images)
-    return {kind: sorted(values)[len(values) // 2] for kind, values in measured.items()}
+                total = sums.setdefault(kind, [0.0] * 6)
+                for index, value in enumerate((images, train, evaluated, rest, setup is not None, setup or 0.0)):
+                    total[index] += float(value)
+    return {kind: ImageCosts(train / images, rest / evaluated if evaluated else None,
+                             setup / setups if setups else None)
+            for kind, (images, train, evaluated, rest, setups, setup) in sums.items()}
 
 
-def run_seconds(config: Any, stored: Mapping[CostKind, float] | None = None) -> float | None:
-    """Estimated training seconds of one run: its images x epochs x the seconds per image-epoch of its kind,
-    from ``stored`` (:func:`stored_seconds_per_image`) where given, else from :data:`MEASURED_SECONDS_PER_IMAGE`;
-    ``None`` for a kind in neither (ResNet-9, say): said, not guessed."""
-    cost = (stored or {}).get(cost_kind(config), MEASURED_SECONDS_PER_IMAGE.get((config.dataset, config.model)))
-    return None if cost is None else cost * _images(config) * config.epochs
+def run_seconds(config: Any, stored: Mapping[CostKind, ImageCosts] | None = None,
+                threads: int | None = None) -> RunSeconds | None:
+    """Estimated seconds of one run at ``threads`` torch threads (unless its config fixes them):
+    ``trained_images x c_train`` + ``evaluated_images x c_eval`` + setup (:func:`trained_images`,
+    :func:`evaluated_images`), each cost from ``stored`` (:func:`stored_image_costs`) where given and timed there,
+    else from :data:`MEASURED_IMAGE_COSTS`; ``None`` for a kind in neither (ResNet-9, say, or a thread count
+    never measured): said, not guessed."""
+    kind = cost_kind(config, threads)
+    sources = [(stored or {}).get(kind), MEASURED_IMAGE_COSTS.get((config.dataset, config.model, kind[3] or 0))]
+    costs = [next((value for value in (getattr(source, name, None) for source in sources) if value is not None), None)
+             for name in ("train", "evaluate", "setup")]  # each cost: the stored runs', else the table's
+    if None in costs:
+        return None
+    train, evaluate, setup = costs
+    return RunSeconds(train * trained_images(config), evaluate * evaluated_images(config), setup)
 
 
-def estimate_seconds(configs: Sequence[Any], profile: str, results_dir: str | Path | None) -> tuple[float, str]:
-    """Estimated training seconds of ``configs`` on this kind of machine, and where the per-epoch costs came from.
+def estimate_seconds(configs: Sequence[Any], profile: str, results_dir: str | Path | None,
+                     threads: int | None = None) -> tuple[RunSeconds, str]:
+    """Estimated seconds of ``configs`` on this kind of machine, training, evaluation and setup apart, one run
+    at a time at ``threads`` torch threads (a config that fixes its threads, at those), and where the costs
+    came from.
 
     Per kind of run (:func:`cost_kind`: a unification run is priced by unification runs, not by the runs of the
-    accuracy table), the cost of one image-epoch is the median over the runs of that kind already stored in
-    ``results_dir/profile`` (:func:`stored_seconds_per_image`), else :data:`MEASURED_SECONDS_PER_IMAGE`;
+    accuracy table), each cost is the median over the runs of that kind already stored in
+    ``results_dir/profile`` (:func:`stored_image_costs`), else :data:`MEASURED_IMAGE_COSTS`;
     ``results_dir=None`` prices from the table alone, as for an empty store. A kind in neither is left out of
-    the total and counted in the note. Returns the total and a short note of the sources.
+    the total and counted in the note. Returns the sum (:class:`RunSeconds`) and a short note of the sources.
     """
-    stored = {} if results_dir is None else stored_seconds_per_image(configs, profile, results_dir)
-    total, sources, unknown = 0.0, set(), 0
+    stored = {} if results_dir is None else stored_image_costs(configs, profile, results_dir, threads)
+    total, sources, unknown = RunSeconds(), set(), 0
     for config in configs:
-        seconds = run_seconds(config, stored)
+        seconds = run_seconds(config, stored, threads)
         if seconds is None:
             unknown += 1
             continue
-        sources.add("stored runs" if cost_kind(config) in stored else "measured table")
+        sources.add("stored runs" if cost_kind(config, threads) in stored else "measured table")
         total += seconds
     note = " and ".join(sorted(sources)) or "nothing timed"
     return total, note + (f"; {unknown} runs of a kind never timed here not counted" if unknown else "")

@@ -133,12 +133,13 @@ def _free_name(path: Path) -> Path:
 
 
 def write_record(record: dict[str, Any], path: Path) -> None:
-    """Write ``record`` to ``path`` atomically (temporary file + rename in the same folder)."""
+    """Write ``record`` to ``path`` atomically (temporary file + rename in the same folder), as compact JSON (no
+    indentation: the per-epoch histories are most of a record, and a profile's records are committed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "w") as stream:
-            json.dump(record, stream, indent=1, sort_keys=True, allow_nan=False)
+            json.dump(record, stream, sort_keys=True, separators=(",", ":"), allow_nan=False)
             stream.write("\n")
             stream.flush()
             os.fsync(stream.fileno())

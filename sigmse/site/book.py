@@ -22,7 +22,8 @@ One command rebuilds everything (``sigmse book``, which ``make book`` runs); :fu
 from an earlier build with the same profile; chapters with no such copy are left out of
 that build (with a note) and references to them are the only warnings tolerated.
 
-The command line (``add_book_arguments``, ``run_book_command``) is wired into :mod:`sigmse.cli`.
+The command line (``run_book_command``) is wired into :mod:`sigmse.cli`; the flags of ``sigmse book``
+(``add_book_arguments``, re-exported here) are :mod:`sigmse.commands`', beside the other commands'.
 """
 from __future__ import annotations
 
@@ -34,13 +35,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sigmse.checks import check_number
+from sigmse.commands import add_book_arguments
 from sigmse.data.datasets import ensure_datasets, missing_datasets, resolve_data_dir
-from sigmse.runs.executors import add_executor_arguments, check_executor_options, executor_resources, run_configs
+from sigmse.runs.executors import check_executor_options, executor_resources, run_configs
 from sigmse.provenance import source_commit
 from sigmse.report.analysis import provenance_line
 from sigmse.runs.experiments import (CHAPTERS, chapter_experiments, estimate_sweep, load_record, plan_stages,
                                      sweep_stages)
-from sigmse.runs.profiles import get_profile, profile_names
+from sigmse.runs.profiles import get_profile
 from sigmse.site.pages import (BookBuildError, discover_notebooks, find_book_root, publish_book, select_chapters,
                                stage_book)
 from sigmse.site.notebooks import left_out_chapters, plan_notebook_runs, run_notebooks
@@ -116,8 +119,7 @@ def build_book(
     """
 
     get_profile(profile)  # ValueError listing the profiles
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    check_number("jobs", jobs, low=1, integer=True, allowed="a positive integer")
     check_executor_options(executor, sweep_jobs, retries, resources, threads)  # e.g. no Ray: said before any work
     base = find_book_root(root)
     absent: list[str] = []  # toc entries with no file: an error for a full build, left out of a partial one
@@ -206,35 +208,7 @@ def book_announcement(tasks: list[dict], core: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Command line (wired into sigmse.cli as `sigmse book`)
-
-
-def _key_value(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.isidentifier():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY a Python name (e.g. seeds=[0,1]), got {text!r}")
-    try:
-        return key, json.loads(value)  # 3 -> int, 0.5 -> float, true -> True, [0,1] -> list, null -> None
-    except json.JSONDecodeError:
-        return key, value  # anything else is a string
-
-
-def add_book_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of ``sigmse book``."""
-    parser.add_argument("--profile", default="quick", help=f"one of: {', '.join(profile_names())} (default: quick)")
-    parser.add_argument("--only", action="append", metavar="NAME",
-                        help="run only this notebook (repeatable); the others reuse their last executed copy")
-    parser.add_argument("--results-dir", default="results", help="the results store (default: results)")
-    parser.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
-    parser.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
-                        help="fetch datasets missing from the data root with torchvision before any work "
-                             "(default: yes; --no-download stops at once instead)")
-    parser.add_argument("--device", help="override the profile's device (auto, cpu, cuda)")
-    parser.add_argument("--build-dir", default="_build", help="executed notebooks and HTML go here (default: _build)")
-    parser.add_argument("-p", "--parameter", action="append", type=_key_value, metavar="KEY=VALUE",
-                        help="another papermill parameter, JSON-typed (repeatable), e.g. -p seeds=[0]")
-    parser.add_argument("-j", "--jobs", type=int, default=1, help="notebooks to run at once (default: 1)")
-    add_executor_arguments(parser, jobs_flag="--sweep-jobs")  # where the chapters' runs train, before the notebooks
+# Command line (wired into sigmse.cli as `sigmse book`; its flags: sigmse.commands.add_book_arguments)
 
 
 def run_book_command(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import sigmse
-from sigmse.checks import check_number, check_typed
+from sigmse.checks import check_like
 from sigmse.provenance import machine, source_commit, utc_now
 from sigmse.runs import experiments
 from sigmse.site.pages import BookBuildError, Chapter
@@ -81,7 +81,7 @@ def _check_extra(extra: dict[str, Any], declared: dict[str, dict[str, Any]]) -> 
     for key, value in extra.items():
         for params in declared.values():
             if key in params:
-                _check_like_default(f"parameter {key}", value, _literal(params[key].get("default")))
+                check_like(f"parameter {key}", value, _literal(params[key].get("default")))
 
 
 def _literal(source: Any) -> Any:
@@ -90,28 +90,6 @@ def _literal(source: Any) -> Any:
         return ast.literal_eval(str(source))
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None
-
-
-def _check_like_default(name: str, value: Any, default: Any) -> None:
-    """A ``-p`` value has the kind of the notebook's default (a list: of its first entry's kind), and no number
-    in it is NaN or infinite (JSON's ``NaN`` and ``Infinity`` parse): checked before any notebook runs, rather
-    than failing in a cell after the training (:func:`sigmse.checks.check_typed`). A ``None`` default takes
-    anything finite."""
-
-    kinds = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"))
-    kind = next((text for python, text in kinds if isinstance(default, python)), None)
-    if kind is not None:
-        check_typed(name, value, kind)
-    elif isinstance(default, (list, tuple)):
-        if not isinstance(value, list):
-            raise ValueError(f"{name} must be a list like its default {list(default)!r}, got {value!r}")
-        for item in value:
-            _check_like_default(f"{name} entry", item, default[0] if default else None)
-    elif isinstance(value, float):
-        check_number(name, value)  # finite
-    elif isinstance(value, (list, dict)):
-        for item in value.values() if isinstance(value, dict) else value:
-            _check_like_default(f"{name} entry", item, None)
 
 
 def plan_notebook_runs(selected: list[Chapter], core: dict[str, Any], extra: dict[str, Any],

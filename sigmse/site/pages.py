@@ -9,7 +9,8 @@
    ``{glue:text}`/notebooks/accuracy.ipynb::verdict_mnist:s``` resolves. Chapters left out of a partial
    build are dropped from the staged ``_toc.yml``. ``_config.yml`` sets ``execute_notebooks: "off"``:
    Jupyter Book never runs anything itself. The command line reference that ``book/api.md`` includes is
-   written there too (:data:`CLI_REFERENCE`); the rest of that page is Sphinx autodoc of the docstrings.
+   written there too (:data:`CLI_REFERENCE`, :func:`sigmse.commands.command_reference`); the rest of that page
+   is Sphinx autodoc of the docstrings.
 3. :func:`publish_book`: ``jupyter-book build -W --keep-going`` over the staging tree, which fails loudly:
    on any Sphinx warning (only references to chapters left out are tolerated), a missing ``index.html``,
    or a page that shows a traceback or a figure pasted as ``<Figure size ...>`` text (MyST-NB #591). The
@@ -30,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sigmse.commands import command_reference
 
 __all__ = [
     "BookBuildError",
@@ -229,8 +232,6 @@ def stage_book(root: Path, staging: Path, missing: set[str], announcement: str |
 
 def _write_generated(staging: Path) -> None:
     """Pages parts made from the code at build time: the command line's ``--help`` texts (:data:`CLI_REFERENCE`)."""
-    from sigmse.cli import command_reference  # here: sigmse.cli imports this package (lazily) to run `sigmse book`
-
     path = staging / CLI_REFERENCE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(command_reference(), encoding="utf-8")

@@ -5,8 +5,8 @@ which runs a profile trains.
 :data:`METHODS`, a dataset of :data:`DATASETS`, the regression targets (:data:`REGRESSION_TARGETS`; the book's runs
 use the angle alone), the rotation, the learning rate, and the data and training budget. Like
 :class:`sigmse.config.RunConfig` it is a frozen dataclass validated on construction, identified by the hash of its
-fields (the device excluded), and rebuilt from a stored record by :func:`unification_config_from_dict`, which
-rejects unknown keys.
+fields (the device excluded; ``threads`` too while it is ``None``, as :data:`sigmse.config.HASH_NEUTRAL_DEFAULTS`
+says), and rebuilt from a stored record by :func:`unification_config_from_dict`, which rejects unknown keys.
 
 Which runs follow the protocol of :mod:`sigmse.runs.protocol`: every method trains at every learning rate of the
 profile's MNIST grid (:func:`unification_lr_grid`) with the profile's *selection* seeds
@@ -41,7 +41,7 @@ import math
 from typing import Any, ClassVar, Mapping, Sequence
 
 from sigmse.checks import check_choice, check_number
-from sigmse.config import DEVICES, IdentifiedConfig, check_data_budget, reject_unknown_keys
+from sigmse.config import DEVICES, HASH_NEUTRAL_DEFAULTS, IdentifiedConfig, check_data_budget, reject_unknown_keys
 from sigmse.data.datasets import get_dataset_spec
 from sigmse.runs.profiles import Profile, get_profile
 
@@ -86,6 +86,7 @@ class UnificationConfig(IdentifiedConfig):
     val_size: int = 5000  # validation images carved from the training set (fixed split)
     seed: int = 0  # initialisation and batch order
     device: str = "auto"
+    threads: int | None = None  # torch threads; see sigmse.config.HASH_NEUTRAL_DEFAULTS (a profile fixes them)
 
     def __post_init__(self) -> None:
         check_choice("method", self.method, METHODS)
@@ -104,9 +105,14 @@ class UnificationConfig(IdentifiedConfig):
         check_number("batch_size", self.batch_size, low=1, integer=True)
         check_data_budget(self)
         check_choice("device", self.device, DEVICES)
+        if self.threads is not None:
+            check_number("threads", self.threads, low=1, integer=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "targets": list(self.targets)}
+        """All fields as plain JSON types, less those of :data:`~sigmse.config.HASH_NEUTRAL_DEFAULTS` that hold
+        their default (so every run configured before they existed keeps its hash)."""
+        data = {**asdict(self), "targets": list(self.targets)}
+        return {k: v for k, v in data.items() if not (k in HASH_NEUTRAL_DEFAULTS and v == HASH_NEUTRAL_DEFAULTS[k])}
 
     @property
     def classifies(self) -> bool:
@@ -162,7 +168,7 @@ def selection_configs(profile: str | Profile, *, seeds: Sequence[int] | None = N
     return [UnificationConfig(method=method, dataset="mnist", epochs=budget.epochs, lr=lr,
                               batch_size=budget.batch_size, train_subset=budget.train_subset,
                               test_subset=budget.test_subset, val_size=budget.val_size, seed=seed,
-                              device=device or chosen.device)
+                              device=device or chosen.device, threads=chosen.threads)
             for method in METHODS for lr in unification_lr_grid(chosen)
             for seed in (chosen.selection_seeds if seeds is None else seeds)]
 

@@ -346,6 +346,8 @@ def train_unification(config: UnificationConfig, data_dir: str | Path | None = N
     ``dataset`` replaces loading ``config.dataset`` from the data root (tests pass small in-memory datasets).
     """
     device = resolve_device(config.device)
+    if config.threads is not None:  # the run's own arithmetic: its thread count is part of its configuration
+        torch.set_num_threads(config.threads)
     started = time.perf_counter()
     data = prepare_rotated(config, device, data_dir, dataset)
     setup_seconds = time.perf_counter() - started
