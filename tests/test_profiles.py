@@ -17,23 +17,27 @@ def test_every_experiment_builds_valid_unique_runs(profile, experiment):
     if EXPERIMENTS[experiment].pilot and not getattr(get_profile(profile), experiment):  # Profile.epoch_pilot, ...
         assert configs == []
         return
+    if profile == "paper" and experiment in ("output_reset", "lr_sweep", "unification"):  # CIFAR-10 only (issue 24)
+        assert configs == []
+        return
     assert configs
     assert len({c.hash for c in configs}) == len(configs)
 
 
 def test_quick_and_paper_give_every_loss_a_grid_of_at_least_four_learning_rates():
     for name in ("quick", "paper"):
-        for budget in get_profile(name).budgets.values():
-            assert len(budget.lr_grid) >= 4
+        for dataset in get_profile(name).datasets:  # the paper profile's MNIST budget trains nothing
+            assert len(get_profile(name).budgets[dataset].lr_grid) >= 4
         assert len(get_profile(name).sgd_lr_grid) >= 4
 
 
-def test_paper_profile_uses_full_data_and_five_reporting_seeds():
+def test_paper_profile_uses_full_data_and_full2s_reporting_seeds():
+    """Protocol v2 on CIFAR-10 (issue 24; tests/test_paper_profile.py checks the rest)."""
     paper = get_profile("paper")
-    assert len(paper.report_seeds) == 5 and len(paper.selection_seeds) == 2
-    assert all(b.train_subset is None and b.test_subset is None for b in paper.budgets.values())
+    assert len(paper.report_seeds) == 18 and len(paper.selection_seeds) == 2
+    assert all(paper.budgets[d].train_subset is None and paper.budgets[d].test_subset is None for d in paper.datasets)
     configs = experiment_configs("accuracy", "paper")
-    assert {c.loss for c in configs} == set(ACCURACY_LOSSES)
+    assert {c.loss for c in configs} == set(ACCURACY_LOSSES[:3])
 
 
 def test_datasets_outside_the_profile_are_rejected():
@@ -179,7 +183,7 @@ def test_new_profile_fields_are_checked_with_messages_that_name_the_bad_value():
         replace(smoke, epoch_pilot={"svhn": EpochPilot(1e-3, (1, 2))})
     with pytest.raises(ValueError, match="lr_grid_extensions must be"):
         replace(smoke, lr_grid_extensions=-1)
-    for name in ("smoke", "quick", "full", "paper"):  # every older profile keeps today's behaviour
+    for name in ("smoke", "quick", "full"):  # every older profile keeps today's behaviour (paper: v2, issue 24)
         profile = get_profile(name)
         assert (profile.threads, profile.lr_grid_extensions, profile.noise_lr_grids, profile.noise_losses,
                 profile.dataset_symmetric_rates, profile.noise_shared_rates, profile.epoch_pilot,

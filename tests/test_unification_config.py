@@ -60,8 +60,7 @@ def test_selection_runs_of_each_profile():
     assert {c.seed for c in quick} == set(get_profile("quick").selection_seeds) == {0, 1}
     assert {c.lr for c in quick} == set(grid)
     assert {(c.train_subset, c.epochs, c.val_size) for c in quick} == {(5000, 3, 5000)}  # a validation split
-    paper = selection_configs("paper")
-    assert {(c.train_subset, c.epochs, c.device) for c in paper} == {(None, 20, "cuda")} and len(paper) == 40
+    assert selection_configs("paper") == []  # CIFAR-10 only since issue 24: its MNIST budget has no rates
     smoke = selection_configs("smoke", seeds=[3], device="cpu")
     assert {c.device for c in smoke} == {"cpu"} and {c.seed for c in smoke} == {3} and len(smoke) == 10
     with pytest.raises(ValueError, match="unknown profile 'fast'; choose one of: smoke, quick, full, full2, paper"):

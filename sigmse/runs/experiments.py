@@ -216,7 +216,7 @@ CHAPTERS: dict[str, Chapter] = {
         # the intro's claim-table cells per dataset: claim_accuracy_<dataset>[_effect|_margin|_seeds|_profile]
         # and Output Reset's own share, judged in the same family (sigmse.report.chapters.output_reset_share):
         # claim_share_<plain_vs_ce|or_vs_plain|answer>_<dataset>
-        Chapter("accuracy", ("accuracy",), verdict_keys=(
+        Chapter("accuracy", ("accuracy", "epoch_pilot"), verdict_keys=(
             *_per_dataset("claim_accuracy"),
             *(f"claim_share_{cell}_{d.replace('-', '_')}" for d in VERDICT_DATASETS
               for cell in ("plain_vs_ce", "or_vs_plain", "answer")))),
@@ -232,7 +232,7 @@ CHAPTERS: dict[str, Chapter] = {
         # the intro's noise rows, per noise kind judged (its heaviest rate, glued as claim_noise_<kind>_setting_<d>),
         # reporting rule (sigmse.report.noise_analysis.NOISE_REPORTING_RULES) and dataset; noise_rules: when the
         # two rules disagree
-        Chapter("noise", ("noise",), verdict_keys=(
+        Chapter("noise", ("noise", "noise_pilot"), verdict_keys=(
             "noise_verdict", "noise_rules",
             *(f"claim_noise_{kind}_setting_{d.replace('-', '_')}" for kind in ("symmetric", "asymmetric")
               for d in VERDICT_DATASETS),

@@ -35,6 +35,7 @@ by the core (:mod:`sigmse.runs.experiments`).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -44,10 +45,13 @@ from sigmse.config import config_from_dict
 from sigmse.report.analysis import history_frame
 from sigmse.report.noise_analysis import MEMORISATION_RISE, flipped_fit, memorisation_history
 from sigmse.report.verdicts import ACCURACY_MARGINS
+from sigmse.runs.experiments import experiment_configs, load_record
+from sigmse.runs.profiles import Profile
 from sigmse.runs.protocol import default_score
 
 __all__ = ["EPOCH_PILOT_COLUMNS", "epoch_pilot_means", "pilot_epochs", "epoch_pilot_table", "noise_fit_epoch",
-           "noise_epochs", "noise_pilot_table"]
+           "noise_epochs", "noise_pilot_table", "epoch_pilot_text", "noise_pilot_text", "AGREE", "DIFFER",
+           "UNDECIDED", "pilot_agreement"]
 
 EPOCH_PILOT_COLUMNS = ("dataset", "epochs", "seeds", "mean_val_acc", "change", "threshold", "long_enough")
 
@@ -194,5 +198,107 @@ def noise_pilot_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
                      "epochs": fit["epochs"], "lowest_epoch": fit["lowest_epoch"], "acc_lowest": fit["acc_lowest"],
                      "acc_end": fit["acc_end"], "rise": fit["rise"], "threshold": MEMORISATION_RISE,
                      "fits_from": np.nan if first is None else first})
-    return pd.DataFrame(rows, columns=["dataset", "setting", "seeds", "epochs", "lowest_epoch", "acc_lowest",
-                                       "acc_end", "rise", "threshold", "fits_from"])
+    table = pd.DataFrame(rows, columns=["dataset", "setting", "seeds", "epochs", "lowest_epoch", "acc_lowest",
+                                        "acc_end", "rise", "threshold", "fits_from"])
+    return table.sort_values(["dataset", "setting", "epochs"], ignore_index=True)
+
+
+def epoch_pilot_text(records: Sequence[Mapping[str, Any]], profile: str,
+                     margins: Mapping[str, float] = ACCURACY_MARGINS) -> str:
+    """What the epoch pilot chose, in a sentence for the book: per dataset the budget :func:`pilot_epochs` reads
+    from ``records`` (the pilot's runs under ``profile``, each dataset's candidates and seeds as stored), at the
+    pilot's rate; or that the profile has no pilot."""
+    if not records:
+        return f"The {profile} profile ran no epoch pilot: its budgets were fixed in code without one."
+    by_dataset: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        by_dataset.setdefault(record["config"]["dataset"], []).append(record)
+    parts = []
+    for dataset, part in by_dataset.items():
+        means = epoch_pilot_means(part)
+        chosen = pilot_epochs(part, margins[dataset], candidates=sorted(means))
+        rate = _one(part, "lr", "the epoch pilot")
+        tried = ", ".join(str(e) for e in means)
+        parts.append(f"{dataset}: {'undecided' if chosen is None else f'{chosen} epochs'} (softmax CE at lr {rate:g}, "
+                     f"budgets {tried}, {len(means[min(means)][1])} selection seeds)")
+    return "The epoch pilot chose " + "; ".join(parts) + "."
+
+
+def noise_pilot_text(records: Sequence[Mapping[str, Any]], epoch_pilot: Sequence[Mapping[str, Any]], profile: str,
+                     margins: Mapping[str, float] = ACCURACY_MARGINS) -> str:
+    """What the noise pilot chose, in a sentence for the book: per dataset the noise runs' budget
+    :func:`noise_epochs` reads from ``records`` (its candidates and rates as stored), given the clean budget the
+    epoch pilot's records ``epoch_pilot`` fix (:func:`pilot_epochs`); or that the profile has no pilot."""
+    if not records:
+        return f"The {profile} profile ran no noise pilot: its noise budgets were fixed in code without one."
+    by_dataset: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        by_dataset.setdefault(record["config"]["dataset"], []).append(record)
+    parts = []
+    for dataset, part in by_dataset.items():
+        clean_runs = [r for r in epoch_pilot if r["config"]["dataset"] == dataset]
+        clean = pilot_epochs(clean_runs, margins[dataset], candidates=sorted(epoch_pilot_means(clean_runs))) \
+            if clean_runs else None
+        candidates = sorted({r["config"]["epochs"] for r in part})
+        rates = sorted({r["config"]["label_noise_rate"] for r in part})
+        chosen = None if clean is None else noise_epochs(part, clean, candidates, rates)
+        parts.append(f"{dataset}: {'undecided' if chosen is None else f'{chosen} epochs'} (softmax CE at symmetric "
+                     f"{', '.join(f'{r:g}' for r in rates)}, budgets {', '.join(map(str, candidates))}, "
+                     f"clean budget {'undecided' if clean is None else clean})")
+    return "The noise pilot chose " + "; ".join(parts) + "."
+
+
+# ---- do the stored pilots give the profile's epochs? ----
+
+AGREE, DIFFER, UNDECIDED = 0, 3, 4
+
+
+def _records(experiment: str, profile: Profile, dataset: str, results_dir: str | Path) -> list[dict[str, Any]]:
+    """The stored records of ``experiment``'s runs on ``dataset`` (a missing run is left out: the rules then
+    answer undecided, as they are given the candidates and seeds that should be there)."""
+    configs = experiment_configs(experiment, profile, datasets=[dataset])
+    return [record for record in (load_record(c, profile.name, results_dir) for c in configs) if record is not None]
+
+
+def pilot_agreement(profile: Profile, results_dir: str | Path) -> tuple[int, list[str]]:
+    """Whether ``profile``'s stored pilots give the epochs its budgets train: :data:`AGREE` (every pilot agrees, or
+    the profile has none), :data:`DIFFER` (a pilot chose other epochs: the profile must say so in a commit before
+    its sweep trains anything else) or :data:`UNDECIDED` (a pilot run missing or failed, or no candidate passes),
+    with one line per pilot saying which. Read before a protocol's sweep and by its tests."""
+    status, lines, clean = AGREE, [], {}
+    for dataset, pilot in profile.epoch_pilot.items():
+        budget = int(profile.budgets[dataset].epochs)
+        chosen = pilot_epochs(_records("epoch_pilot", profile, dataset, results_dir), ACCURACY_MARGINS[dataset],
+                              candidates=pilot.candidates, seeds=profile.selection_seeds)
+        if chosen is None:
+            status = max(status, UNDECIDED)
+            lines.append(f"{dataset}: epoch pilot undecided (a run missing or failed, or no candidate of "
+                         f"{pilot.candidates} passes); the budget trains {budget} epochs")
+        elif chosen != budget:
+            status = max(status, DIFFER)
+            lines.append(f"{dataset}: the epoch pilot chose {chosen} epochs; the profile's budget trains {budget}: "
+                         f"set its epochs to {chosen}")
+        else:
+            lines.append(f"{dataset}: the epoch pilot chose {chosen} epochs, as the budget trains")
+        if chosen is not None:
+            clean[dataset] = chosen  # the noise rule reads the clean runs' budget: the pilot's
+    for dataset, pilot in profile.noise_pilot.items():
+        budget = int(profile.budgets[dataset].epochs)
+        planned = profile.noise_epochs.get(dataset, budget)
+        clean_epochs = clean.get(dataset, budget)
+        chosen = noise_epochs(_records("noise_pilot", profile, dataset, results_dir), clean_epochs,
+                              pilot.candidates, pilot.rates)
+        if chosen is None:
+            status = max(status, UNDECIDED)
+            lines.append(f"{dataset}: noise pilot undecided (a run missing or not ok, or no candidate of "
+                         f"{pilot.candidates} from {clean_epochs} epochs fits the flipped labels); the noise runs train "
+                         f"{planned} epochs")
+        elif chosen != planned:
+            status = max(status, DIFFER)
+            lines.append(f"{dataset}: the noise pilot chose {chosen} epochs; the noise runs train {planned}: set "
+                         f"noise_epochs[{dataset!r}] to {chosen}")
+        else:
+            lines.append(f"{dataset}: the noise pilot chose {chosen} epochs, as the noise runs train")
+    if not lines:
+        lines.append(f"profile {profile.name!r} has no pilots")
+    return status, lines

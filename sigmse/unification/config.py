@@ -148,7 +148,7 @@ def _profile(profile: str | Profile) -> Profile:
 
 def unification_lr_grid(profile: str | Profile) -> tuple[float, ...]:
     """The learning rates every method tries: the profile's MNIST grid (same data, trunk and optimizer as the
-    accuracy chapter's MNIST runs; smoke: 1e-3, 3e-3; quick: 1e-4 to 1e-2; paper: 3e-4 to 1e-2)."""
+    accuracy chapter's MNIST runs; e.g. smoke: 1e-3, 3e-3; quick: 1e-4 to 1e-2)."""
     return tuple(_profile(profile).budgets["mnist"].lr_grid)
 
 
@@ -157,7 +157,7 @@ def selection_configs(profile: str | Profile, *, seeds: Sequence[int] | None = N
     """The selection runs: every method x learning rate of :func:`unification_lr_grid` x selection seed.
 
     The budget is the profile's MNIST budget (smoke: 512 training images, 1 epoch; quick: 5000 images,
-    3 epochs; paper: the full 55,000, 20 epochs, on CUDA), with its validation split; ``seeds`` default to the
+    3 epochs; full: the full 55,000, 12 epochs), with its validation split; ``seeds`` default to the
     profile's ``selection_seeds``.
     """
     chosen = _profile(profile)
