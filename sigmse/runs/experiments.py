@@ -232,7 +232,7 @@ CHAPTERS: dict[str, Chapter] = {
         # the intro's noise rows, per noise kind judged (its heaviest rate, glued as claim_noise_<kind>_setting_<d>),
         # reporting rule (sigmse.report.noise_analysis.NOISE_REPORTING_RULES) and dataset; noise_rules: when the
         # two rules disagree
-        Chapter("noise", ("noise", "noise_pilot"), verdict_keys=(
+        Chapter("noise", ("noise", "noise_pilot", "epoch_pilot"), verdict_keys=(
             "noise_verdict", "noise_rules",
             *(f"claim_noise_{kind}_setting_{d.replace('-', '_')}" for kind in ("symmetric", "asymmetric")
               for d in VERDICT_DATASETS),
