@@ -64,6 +64,14 @@ def _one(records: Sequence[Mapping[str, Any]], key: str, what: str) -> Any:
     return records[0]["config"][key]
 
 
+def _by_dataset(records: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """``records`` grouped by their config's dataset, in the order first seen."""
+    by_dataset: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        by_dataset.setdefault(record["config"]["dataset"], []).append(record)
+    return by_dataset
+
+
 def epoch_pilot_means(records: Iterable[Mapping[str, Any]]) -> dict[int, tuple[float, tuple[int, ...]]]:
     """Per budget (epochs) of one dataset's epoch-pilot records, softmax CE's mean selection score (final
     validation accuracy; chance level for a diverged run, as when choosing a rate:
@@ -113,9 +121,7 @@ def epoch_pilot_table(records: Iterable[Mapping[str, Any]],
     half budget (NaN for the first), ``threshold`` half the dataset's margin, and ``long_enough`` whether the
     *half* budget passed (``True``/``False``; ``None`` for the first). The chosen budget per dataset is
     :func:`pilot_epochs` of the same records."""
-    by_dataset: dict[str, list[Mapping[str, Any]]] = {}
-    for record in records:
-        by_dataset.setdefault(record["config"]["dataset"], []).append(record)
+    by_dataset = _by_dataset(records)
     rows = []
     for dataset, part in by_dataset.items():
         threshold = margins[dataset] / 2
@@ -210,9 +216,7 @@ def epoch_pilot_text(records: Sequence[Mapping[str, Any]], profile: str,
     pilot's rate; or that the profile has no pilot."""
     if not records:
         return f"The {profile} profile ran no epoch pilot: its budgets were fixed in code without one."
-    by_dataset: dict[str, list[Mapping[str, Any]]] = {}
-    for record in records:
-        by_dataset.setdefault(record["config"]["dataset"], []).append(record)
+    by_dataset = _by_dataset(records)
     parts = []
     for dataset, part in by_dataset.items():
         means = epoch_pilot_means(part)
@@ -231,9 +235,7 @@ def noise_pilot_text(records: Sequence[Mapping[str, Any]], epoch_pilot: Sequence
     epoch pilot's records ``epoch_pilot`` fix (:func:`pilot_epochs`); or that the profile has no pilot."""
     if not records:
         return f"The {profile} profile ran no noise pilot: its noise budgets were fixed in code without one."
-    by_dataset: dict[str, list[Mapping[str, Any]]] = {}
-    for record in records:
-        by_dataset.setdefault(record["config"]["dataset"], []).append(record)
+    by_dataset = _by_dataset(records)
     parts = []
     for dataset, part in by_dataset.items():
         clean_runs = [r for r in epoch_pilot if r["config"]["dataset"] == dataset]
