@@ -39,3 +39,36 @@ def test_every_committed_record_validates_under_its_hash_with_full_data_and_one_
 def test_the_folder_stays_under_25_mb():
     size = sum(path.stat().st_size for path in RECORDS)
     assert size < MAX_BYTES, f"results/full2/ holds {size / 1e6:.1f} MB"
+
+
+@needs_records
+def test_the_committed_pilots_give_the_epochs_full2_trains_with_cifar10_on_its_fallback():
+    """The pre-registration's budgets are the committed pilots' answers: 10 clean and 20 noise epochs on MNIST and
+    Fashion-MNIST by the rules; on CIFAR-10 no candidate passes either rule (10 -> 20 epochs moves softmax CE's
+    validation accuracy by more than 0.5 pp; it fits no flipped labels at 10 or 20), so both train the
+    fallback, 10 epochs, and the line says the rule is not met."""
+    from sigmse.runs.pilots import AGREE, pilot_agreement
+    from sigmse.runs.profiles import get_profile
+
+    status, lines = pilot_agreement(get_profile("full2"), FULL2.parent)
+    assert status == AGREE, lines
+    cifar = [line for line in lines if line.startswith("cifar10")]
+    assert len(cifar) == 2 and all("fallback, 10 epochs: the rule is not met" in line for line in cifar)
+
+
+@needs_records
+def test_a_pilot_without_its_fallback_is_undecided_and_another_fallback_differs():
+    """On the same committed CIFAR-10 pilots, a profile naming no fallback is undecided (nothing passes), and one
+    whose fallback is not the epochs its budget trains must change one or the other."""
+    from dataclasses import replace
+
+    from sigmse.runs.pilots import DIFFER, UNDECIDED, pilot_agreement
+    from sigmse.runs.profiles import EpochPilot, get_profile
+
+    full2 = get_profile("full2")
+    pilot = full2.epoch_pilot["cifar10"]
+    for fallback, expected in ((None, UNDECIDED), (20, DIFFER)):
+        changed = replace(full2, epoch_pilot={**full2.epoch_pilot,
+                                              "cifar10": EpochPilot(pilot.lr, pilot.candidates, fallback=fallback)})
+        status, lines = pilot_agreement(changed, FULL2.parent)
+        assert status == expected, lines

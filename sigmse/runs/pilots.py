@@ -209,11 +209,14 @@ def noise_pilot_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return table.sort_values(["dataset", "setting", "epochs"], ignore_index=True)
 
 
+_NO_PASS = "no stored budget passes the rule"  # what the pilot sentences say of a dataset where the rule chose none
+
+
 def epoch_pilot_text(records: Sequence[Mapping[str, Any]], profile: str,
                      margins: Mapping[str, float] = ACCURACY_MARGINS) -> str:
     """What the epoch pilot chose, in a sentence for the book: per dataset the budget :func:`pilot_epochs` reads
     from ``records`` (the pilot's runs under ``profile``, each dataset's candidates and seeds as stored), at the
-    pilot's rate; or that the profile has no pilot."""
+    pilot's rate (or that no stored budget passes); or that the profile has no pilot."""
     if not records:
         return f"The {profile} profile ran no epoch pilot: its budgets were fixed in code without one."
     by_dataset = _by_dataset(records)
@@ -223,7 +226,7 @@ def epoch_pilot_text(records: Sequence[Mapping[str, Any]], profile: str,
         chosen = pilot_epochs(part, margins[dataset], candidates=sorted(means))
         rate = _one(part, "lr", "the epoch pilot")
         tried = ", ".join(str(e) for e in means)
-        parts.append(f"{dataset}: {'undecided' if chosen is None else f'{chosen} epochs'} (softmax CE at lr {rate:g}, "
+        parts.append(f"{dataset}: {_NO_PASS if chosen is None else f'{chosen} epochs'} (softmax CE at lr {rate:g}, "
                      f"budgets {tried}, {len(means[min(means)][1])} selection seeds)")
     return "The epoch pilot chose " + "; ".join(parts) + "."
 
@@ -244,7 +247,7 @@ def noise_pilot_text(records: Sequence[Mapping[str, Any]], epoch_pilot: Sequence
         candidates = sorted({r["config"]["epochs"] for r in part})
         rates = sorted({r["config"]["label_noise_rate"] for r in part})
         chosen = None if clean is None else noise_epochs(part, clean, candidates, rates)
-        parts.append(f"{dataset}: {'undecided' if chosen is None else f'{chosen} epochs'} (softmax CE at symmetric "
+        parts.append(f"{dataset}: {_NO_PASS if chosen is None else f'{chosen} epochs'} (softmax CE at symmetric "
                      f"{', '.join(f'{r:g}' for r in rates)}, budgets {', '.join(map(str, candidates))}, "
                      f"clean budget {'undecided' if clean is None else clean})")
     return "The noise pilot chose " + "; ".join(parts) + "."
@@ -262,45 +265,73 @@ def _records(experiment: str, profile: Profile, dataset: str, results_dir: str |
     return [record for record in (load_record(c, profile.name, results_dir) for c in configs) if record is not None]
 
 
+def _all_stored(records: Sequence[Mapping[str, Any]], epochs: Sequence[int], key: str,
+                values: Sequence[Any]) -> bool:
+    """Whether ``records`` hold an ``ok`` run for every budget of ``epochs`` and every ``config[key]`` of
+    ``values`` (the selection seeds of an epoch pilot, the noise rates of a noise pilot)."""
+    stored = {(r["config"]["epochs"], r["config"][key]) for r in records if r["status"] == "ok"}
+    return all((e, value) in stored for e in epochs for value in values)
+
+
+def _fallback_line(dataset: str, which: str, fallback: int | None, budget: int, complete: bool,
+                   candidates: Sequence[int], setting: str) -> tuple[int, str]:
+    """The status and line of a pilot whose rule chose nothing: its pre-registered ``fallback`` where every
+    candidate is stored (:data:`AGREE` if ``budget`` is that fallback, else :data:`DIFFER`), else undecided."""
+    if not complete or fallback is None:
+        return UNDECIDED, (f"{dataset}: {which} pilot undecided (a run missing or not ok, or no candidate of "
+                           f"{tuple(candidates)} passes and the profile names no fallback); the {setting} train "
+                           f"{budget} epochs")
+    if fallback != budget:
+        return DIFFER, (f"{dataset}: no candidate of the {which} pilot passes its rule; its fallback is {fallback} "
+                        f"epochs, the {setting} train {budget}: set them to {fallback}")
+    return AGREE, (f"{dataset}: no candidate of the {which} pilot {tuple(candidates)} passes its rule, so the "
+                   f"{setting} train its pre-registered fallback, {fallback} epochs: the rule is not met")
+
+
 def pilot_agreement(profile: Profile, results_dir: str | Path) -> tuple[int, list[str]]:
-    """Whether ``profile``'s stored pilots give the epochs its budgets train: :data:`AGREE` (every pilot agrees, or
-    the profile has none), :data:`DIFFER` (a pilot chose other epochs: the profile must say so in a commit before
-    its sweep trains anything else) or :data:`UNDECIDED` (a pilot run missing or failed, or no candidate passes),
-    with one line per pilot saying which. Read before a protocol's sweep and by its tests."""
+    """Whether ``profile``'s stored pilots give the epochs its budgets train: :data:`AGREE` (every pilot agrees,
+    or, where every candidate is stored and none passes, the budget is the pilot's pre-registered ``fallback``;
+    or the profile has no pilots), :data:`DIFFER` (a pilot chose other epochs: the profile must say so in a commit
+    before its sweep trains anything else) or :data:`UNDECIDED` (a pilot run missing or failed, or no candidate
+    passes and there is no fallback), with one line per pilot saying which. Read before a protocol's sweep and by
+    its tests."""
     status, lines, clean = AGREE, [], {}
     for dataset, pilot in profile.epoch_pilot.items():
         budget = int(profile.budgets[dataset].epochs)
-        chosen = pilot_epochs(_records("epoch_pilot", profile, dataset, results_dir), ACCURACY_MARGINS[dataset],
-                              candidates=pilot.candidates, seeds=profile.selection_seeds)
+        records = _records("epoch_pilot", profile, dataset, results_dir)
+        chosen = pilot_epochs(records, ACCURACY_MARGINS[dataset], candidates=pilot.candidates,
+                              seeds=profile.selection_seeds)
         if chosen is None:
-            status = max(status, UNDECIDED)
-            lines.append(f"{dataset}: epoch pilot undecided (a run missing or failed, or no candidate of "
-                         f"{pilot.candidates} passes); the budget trains {budget} epochs")
+            complete = _all_stored(records, pilot.candidates, "seed", profile.selection_seeds)
+            found, line = _fallback_line(dataset, "epoch", pilot.fallback, budget, complete, pilot.candidates,
+                                         "clean runs")
         elif chosen != budget:
-            status = max(status, DIFFER)
-            lines.append(f"{dataset}: the epoch pilot chose {chosen} epochs; the profile's budget trains {budget}: "
-                         f"set its epochs to {chosen}")
+            found, line = DIFFER, (f"{dataset}: the epoch pilot chose {chosen} epochs; the profile's budget trains "
+                                   f"{budget}: set its epochs to {chosen}")
         else:
-            lines.append(f"{dataset}: the epoch pilot chose {chosen} epochs, as the budget trains")
+            found, line = AGREE, f"{dataset}: the epoch pilot chose {chosen} epochs, as the budget trains"
         if chosen is not None:
             clean[dataset] = chosen  # the noise rule reads the clean runs' budget: the pilot's
+        status = max(status, found)
+        lines.append(line)
     for dataset, pilot in profile.noise_pilot.items():
         budget = int(profile.budgets[dataset].epochs)
         planned = profile.noise_epochs.get(dataset, budget)
         clean_epochs = clean.get(dataset, budget)
-        chosen = noise_epochs(_records("noise_pilot", profile, dataset, results_dir), clean_epochs,
-                              pilot.candidates, pilot.rates)
+        records = _records("noise_pilot", profile, dataset, results_dir)
+        chosen = noise_epochs(records, clean_epochs, pilot.candidates, pilot.rates)
         if chosen is None:
-            status = max(status, UNDECIDED)
-            lines.append(f"{dataset}: noise pilot undecided (a run missing or not ok, or no candidate of "
-                         f"{pilot.candidates} from {clean_epochs} epochs fits the flipped labels); the noise runs train "
-                         f"{planned} epochs")
+            complete = _all_stored(records, [e for e in pilot.candidates if e >= clean_epochs], "label_noise_rate",
+                                   pilot.rates)
+            found, line = _fallback_line(dataset, "noise", pilot.fallback, planned, complete, pilot.candidates,
+                                         "noise runs")
         elif chosen != planned:
-            status = max(status, DIFFER)
-            lines.append(f"{dataset}: the noise pilot chose {chosen} epochs; the noise runs train {planned}: set "
-                         f"noise_epochs[{dataset!r}] to {chosen}")
+            found, line = DIFFER, (f"{dataset}: the noise pilot chose {chosen} epochs; the noise runs train {planned}: "
+                                   f"set noise_epochs[{dataset!r}] to {chosen}")
         else:
-            lines.append(f"{dataset}: the noise pilot chose {chosen} epochs, as the noise runs train")
+            found, line = AGREE, f"{dataset}: the noise pilot chose {chosen} epochs, as the noise runs train"
+        status = max(status, found)
+        lines.append(line)
     if not lines:
         lines.append(f"profile {profile.name!r} has no pilots")
     return status, lines

@@ -150,23 +150,29 @@ class ImageCosts:
     setup: float | None
 
 
-# Measured with `sigmse bench --costs full quick --threads T` (T = 1, then 2) on the project's 2-core machine (an
-# AMD EPYC), one run at a time, in the records MEASURED_COSTS_RECORDS (tests/test_protocol.py checks the table
-# against them: image_cost_table). Each entry is the mean over the losses the bench times (softmax CE, and
-# sigmoid-MSE + OR, whose step costs the MLP 7 to 16% more). The machine is shared: each record is the quietest of
-# the day's measurements at its thread count (1-minute load average from 0.11 and 0.85 at the start to 2.8 and
-# 1.7 at the end, in the records). Priced with this table, the committed full-profile runs (2 cores of a Xeon,
-# mostly 2 runs side by side on a busy machine) took 1.32 times their predicted wall-clock in all: 1.09 for the
-# CIFAR-10 cnn, 1.46 to 2.26 for the MLPs, whose slow runs count in full. Side by side, a run can take longer than
-# alone; the stored runs of a kind replace the table as soon as there are some. The v1 table, seconds per
-# image-epoch of training alone, priced those runs at 1 / 2.37 of their wall-clock.
+# Measured with `sigmse bench --costs full quick --threads T` (T = 1, then 2) and `sigmse bench --costs full2
+# --threads 1` on the project's 2-core machine (an AMD EPYC, family 25 model 17), one run at a time, in the records
+# MEASURED_COSTS_RECORDS (tests/test_protocol.py checks the table against them: image_cost_table). Each entry is the
+# mean over the losses the bench times (softmax CE, and sigmoid-MSE + OR, whose step costs the MLP 7 to 16% more)
+# and over the records that time its kind (the 1-thread MLPs: both 1-thread records). The machine is shared: each
+# full/quick record is the quietest of the day's measurements at its thread count (1-minute load average from 0.11
+# and 0.85 at the start to 2.8 and 1.7 at the end, in the records); the full2 record was made at load 0.65 to 0.97.
+# Two more full2 records (results/full2/bench/side-by-side/), made by two benches running side by side as the
+# sweep's 2 jobs do, time airbench_quarter's training at 0.96 to 1.16x of it and the MLPs' at 0.74 to 1.33x.
+# Priced with this table, the committed full-profile runs (2 cores of a Xeon, mostly 2 runs side by side on a busy
+# machine) took 1.32 times their predicted wall-clock in all: 1.09 for the CIFAR-10 cnn, 1.46 to 2.26 for the
+# MLPs, whose slow runs count in full. Side by side, a run can take longer than alone; the stored runs of a kind
+# replace the table as soon as there are some. The v1 table, seconds per image-epoch of training alone, priced
+# those runs at 1 / 2.37 of their wall-clock.
 MEASURED_COSTS_RECORDS = ("results/full/bench/costs-cpu-20261206T231722922225Z.json",
-                          "results/full/bench/costs-cpu-20261206T231257158738Z.json")
+                          "results/full/bench/costs-cpu-20261206T231257158738Z.json",
+                          "results/full2/bench/costs-cpu-20261207T011259533532Z.json")
 MEASURED_IMAGE_COSTS: dict[tuple[str, str, int], ImageCosts] = {
-    ("mnist", "mlp", 1): ImageCosts(2.2537126617434844e-05, 6.361073199991552e-06, 0.38766215499981627),
-    ("fashion-mnist", "mlp", 1): ImageCosts(2.1513574462880825e-05, 6.086723650014392e-06, 0.36953115250003066),
+    ("mnist", "mlp", 1): ImageCosts(2.4435373802190324e-05, 6.902764749986545e-06, 0.4345450567498119),
+    ("fashion-mnist", "mlp", 1): ImageCosts(2.2739173698417547e-05, 6.373448550107241e-06, 0.36208183799965354),
     ("cifar10", "cnn", 1): ImageCosts(0.0007569264653167623, 0.0006474331380499961, 1.3565152829999079),
     ("cifar10", "mlp", 1): ImageCosts(6.603098089997275e-05, 2.070182974995305e-05, 0.3160112839998419),
+    ("cifar10", "airbench_quarter", 1): ImageCosts(0.0008455617844238539, 0.0004229277125999943, 1.5836988704995747),
     ("mnist", "mlp", 2): ImageCosts(1.5875332382196683e-05, 3.5810684999660225e-06, 0.2841581475001931),
     ("fashion-mnist", "mlp", 2): ImageCosts(1.561971820068092e-05, 3.318519999970704e-06, 0.2083949959999245),
     ("cifar10", "cnn", 2): ImageCosts(0.0004875645339050341, 0.0003949617761000127, 0.7662414945000364),
