@@ -85,13 +85,13 @@ def _run_sweep(args: argparse.Namespace) -> int:
     print(f"profile {profile.name}: {estimate.total} runs in {', '.join(names)}; {estimate.stored} already stored "
           f"in {Path(args.results_dir) / profile.name}"
           + (f"; {estimate.waiting} reporting runs wait for their selection runs" if estimate.waiting else ""))
+    if estimate.to_train:  # printed before any run starts, as with --dry-run
+        print(f"estimated time of the {estimate.to_train} runs still to do on a machine like this one: "
+              f"{estimate.parts_text} (costs per image from the {estimate.source}, timed one run at a time: "
+              "runs side by side can each take longer)", flush=True)
+    else:
+        print("every run is stored: nothing to train")
     if args.dry_run:
-        if estimate.to_train:
-            print(f"estimated time of the {estimate.to_train} runs still to do on a machine like this one: "
-                  f"{estimate.parts_text} (costs per image from the {estimate.source}, timed one run at a time: "
-                  "runs side by side can each take longer)")
-        else:
-            print("every run is stored: nothing to train")
         _print_grid_extensions(sweep_plans(names, profile, **options), profile.lr_grid_extensions)
         if estimate.stored:
             stored = sweep_costs(names, profile, threads=estimate.threads, **options).total
