@@ -139,15 +139,16 @@ REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_one_committed_full_mnist_record_reproduces(shared_data_dir):
-    """CI retrains one committed full-profile MNIST record (the cheapest kind), drawn by its hash order: bit for bit
-    on the kind of processor that made it, else within the spread over its seeds (the committed records do not
-    name their processor; see test_a_record_without_its_processor_...)."""
-    folder = REPO / "results" / "full"
+@pytest.mark.parametrize("profile", ["full", "full2"])
+def test_one_committed_mnist_record_of_each_full_profile_reproduces(shared_data_dir, profile):
+    """CI retrains one committed MNIST record of each full-size profile (the cheapest kind), drawn by its hash order:
+    bit for bit on the kind of processor that made it, else within the spread over its seeds (the `full` records do
+    not name their processor; see test_a_record_without_its_processor_...; `full2` records do, at 1 thread)."""
+    folder = REPO / "results" / profile
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
     mnist = [r for r in records if r["config"]["dataset"] == "mnist" and r["status"] == "ok"
              and r["config"]["model"] == "mlp"]
     if not mnist:
-        pytest.skip("no full-profile MNIST record is committed yet")
-    result, = audit("full", results_dir=REPO / "results", hashes=[mnist[0]["hash"]], data_dir=shared_data_dir)
+        pytest.skip(f"no {profile}-profile MNIST record is committed yet")
+    result, = audit(profile, results_dir=REPO / "results", hashes=[mnist[0]["hash"]], data_dir=shared_data_dir)
     assert result.reproduced, result.line
