@@ -33,7 +33,7 @@ import argparse
 from dataclasses import replace
 from typing import Any, Sequence
 
-from sigmse.runs.experiments import experiment_names, load_record, sweep_plans
+from sigmse.runs.experiments import PlanOptions, experiment_names, load_record, sweep_plans
 from sigmse.runs.profiles import Budget, Profile, get_profile
 from sigmse.runs.protocol import ImageCosts, RunSeconds, cost_kind, run_seconds
 
@@ -54,7 +54,7 @@ def estimate(profile: Profile, results_dir: str) -> list[tuple[str, int, int, Ru
     """Per experiment with runs to do: its name, the runs not stored (a reporting run not listed yet counted by its
     stand-in), their epochs and their seconds at :data:`ASSUMED_H100` (a run two experiments share, once)."""
     rows, seen = [], set()
-    for plan in sweep_plans(experiment_names(), profile, results_dir=results_dir):
+    for plan in sweep_plans(experiment_names(), profile, PlanOptions(results_dir=results_dir)):
         todo = []
         for config in plan.selection + plan.report + plan.stand_ins:
             if config.hash not in seen and load_record(config, profile.name, results_dir) is None:

@@ -1,8 +1,8 @@
 """Do a profile's stored pilots give the epochs its budgets train? Checked before its sweep trains anything else.
 
 A protocol-v2 profile fixes its epochs before its runs (``Profile.epoch_pilot``, ``Profile.noise_pilot``): the
-pilots train first, on the selection seeds, and their rules (:func:`sigmse.runs.pilots.pilot_epochs`,
-:func:`sigmse.runs.pilots.noise_epochs`) give the clean and the noise runs' epochs. This script reads the pilots'
+pilots train first, on the selection seeds, and their rules (:func:`sigmse.report.pilots.pilot_epochs`,
+:func:`sigmse.report.pilots.noise_epochs`) give the clean and the noise runs' epochs. This script reads the pilots'
 records under ``--results-dir`` and compares the rules' answers with the profile's budgets, per dataset:
 
 * exit 0: every pilot agrees with the budget (or the profile has no pilot): the sweep may train its other runs;
@@ -10,7 +10,7 @@ records under ``--results-dir`` and compares the rules' answers with the profile
   commit, before the sweep goes on; the lines printed name each change;
 * exit 4: undecided: a pilot run is missing or failed, or no candidate passes the rule.
 
-Usage, from the repository root (``pandas`` is needed, as for :mod:`sigmse.runs.pilots`)::
+Usage, from the repository root (``pandas`` is needed, as for :mod:`sigmse.report.pilots`)::
 
     PYTHONPATH=. python device/paper_pilots.py --profile paper --results-dir results
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-from sigmse.runs.pilots import pilot_agreement
+from sigmse.report.pilots import pilot_agreement
 from sigmse.runs.profiles import get_profile
 
 

@@ -67,7 +67,8 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def _run_sweep(args: argparse.Namespace) -> int:
     from sigmse.runs.executors import check_executor_options, executor_resources, run_configs
-    from sigmse.runs.experiments import estimate_sweep, experiment_names, sweep_costs, sweep_plans, sweep_stages
+    from sigmse.runs.experiments import (PlanOptions, estimate_sweep, experiment_names, sweep_costs, sweep_plans,
+                                         sweep_stages)
     from sigmse.runs.profiles import get_profile
 
     resources = executor_resources(args)
@@ -78,10 +79,11 @@ def _run_sweep(args: argparse.Namespace) -> int:
         if name not in experiment_names():
             raise UsageError(f"sigmse sweep: error: unknown experiment {name!r}; "
                              f"choose one of: {', '.join(experiment_names())}")
-    options = dict(results_dir=args.results_dir, device=args.device, datasets=args.datasets,
-                   selection_seeds=args.selection_seeds, seeds=args.seeds)
+    options = PlanOptions(args.results_dir, device=args.device, datasets=args.datasets,
+                          selection_seeds=args.selection_seeds, seeds=args.seeds)
     _check_data_dir(args.data_dir)
-    estimate = estimate_sweep(names, profile, jobs=args.jobs or 1, threads=args.threads, **options)
+    plans = sweep_plans(names, profile, options)  # once: the estimate, the dry run and the sweep read it
+    estimate = estimate_sweep(plans, profile, results_dir=args.results_dir, jobs=args.jobs or 1, threads=args.threads)
     print(f"profile {profile.name}: {estimate.total} runs in {', '.join(names)}; {estimate.stored} already stored "
           f"in {Path(args.results_dir) / profile.name}"
           + (f"; {estimate.waiting} reporting runs wait for their selection runs" if estimate.waiting else ""))
@@ -92,9 +94,11 @@ def _run_sweep(args: argparse.Namespace) -> int:
     else:
         print("every run is stored: nothing to train")
     if args.dry_run:
-        _print_grid_extensions(sweep_plans(names, profile, **options), profile.lr_grid_extensions)
+        _print_grid_extensions(plans, profile.lr_grid_extensions)
         if estimate.stored:
-            stored = sweep_costs(names, profile, threads=estimate.threads, **options).total
+            stored = sweep_costs(names, profile, results_dir=args.results_dir, threads=estimate.threads,
+                                 device=args.device, datasets=args.datasets, selection_seeds=args.selection_seeds,
+                                 seeds=args.seeds).total
             print(f"the {stored.stored} stored runs measured {stored.train_seconds / 3600:.1f} hours of training "
                   f"({stored.wall_seconds / 3600:.1f} hours from start to record), summed over runs, against "
                   f"{stored.estimated_measured_seconds / 3600:.1f} hours the measured table prices them at "
@@ -108,7 +112,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
         print(summary)
         return summary
 
-    summaries = sweep_stages(names, profile, run, **options)
+    summaries = sweep_stages(plans, profile, run, options)
     return 1 if any(summary.failed for summary in summaries) else 0
 
 
@@ -122,6 +126,31 @@ def _print_grid_extensions(plans: list, limit: int) -> None:
         if limit and choice.added >= limit and choice.shared_from is None))
     for line in lines:
         print(line)
+
+
+def _run_book(args: argparse.Namespace) -> int:
+    """``sigmse book``: build the book and print its ``index.html``; a failed build prints why and returns 1 (a
+    failed run or notebook is no usage error: no status 2, no Python traceback)."""
+    from sigmse.runs.executors import executor_resources
+    from sigmse.site.book import build_book
+    from sigmse.site.pages import BookBuildError
+
+    extra: dict[str, Any] = {}
+    for key, value in args.parameter or []:
+        if key in extra:
+            raise ValueError(f"parameter {key!r} given twice with -p")
+        extra[key] = value
+    try:
+        html = build_book(args.profile, notebooks=args.only, results_dir=args.results_dir, data_dir=args.data_dir,
+                          device=args.device, build_dir=args.build_dir, extra_parameters=extra, jobs=args.jobs,
+                          executor=args.executor, sweep_jobs=args.sweep_jobs, ray_address=args.ray_address,
+                          retries=args.retries, resources=executor_resources(args), threads=args.threads,
+                          download=args.download, cli_reference=command_reference())
+    except BookBuildError as error:
+        print(f"sigmse book: error: {error}", file=sys.stderr)
+        return 1
+    print(html / "index.html")
+    return 0
 
 
 def _run_audit(args: argparse.Namespace) -> int:
@@ -176,9 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_bench_command(args)
         if args.command == "book":
-            from sigmse.site.book import run_book_command
-
-            return run_book_command(args)
+            return _run_book(args)
         return _run_data_command(args)
     except UsageError as error:
         print(str(error), file=sys.stderr)

@@ -1,11 +1,10 @@
 """The ``sigmse`` command line's parser: every command and its flags, and their reference text.
 
 :func:`build_parser` makes the parser :mod:`sigmse.cli` runs; :func:`command_reference` writes every command's
-``--help`` for the book's API reference (:func:`sigmse.site.pages.stage_book`). Both live here, below the CLI
-and the book builder, so that the builder can include the reference and the CLI can run the builder without an
-import running back up (``sigmse.cli`` imports :mod:`sigmse.site.book`, which imports this module). The flags
-of ``sigmse book`` are defined here (:func:`add_book_arguments`), beside those of ``train`` and ``sweep``; the
-bench's and the executors' come from their modules.
+``--help``, which ``sigmse book`` passes to the book's API reference (:func:`sigmse.site.pages.stage_book`): the
+book builder never imports the command line. The flags of ``sigmse book`` are defined here
+(:func:`add_book_arguments`), beside those of ``train`` and ``sweep``; the bench's and the executors' come from
+their modules.
 
 Every ``train`` flag maps onto a :class:`~sigmse.config.RunConfig` field (flags are made from the dataclass, so
 the two cannot drift apart). A parse error raises :class:`UsageError`: one line, exit status 2.
@@ -139,9 +138,8 @@ def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
 def command_reference(width: int = 80) -> str:
     """Every command's ``--help`` as Markdown: a heading and a text block each, wrapped at ``width`` columns.
 
-    The book's API reference includes it (:func:`sigmse.site.pages.stage_book` writes it at build time),
-    so the page always shows the flags this version parses. It lives here, below the book builder, so that
-    the builder reads it without importing :mod:`sigmse.cli`, which runs the builder.
+    ``sigmse book`` passes it to the book's API reference (:func:`sigmse.site.pages.stage_book` writes it at
+    build time), so the page always shows the flags this version parses.
     """
     sections = []
     for command in _commands(build_parser()):

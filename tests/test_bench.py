@@ -1,7 +1,8 @@
 """The benchmark: a tiny run end to end (with the smoke profile's epochs, as the book's performance chapter asks),
-its JSON, which stored record is read back, the target verdicts, the tables, the command and the errors.
-Sizes here are tiny: the numbers are not checked, only their shape. The measurements themselves are tested in
-``tests/test_bench_measures.py``, the chapter's view of a record in ``tests/test_bench_chapter.py``."""
+its JSON, which stored record is read back (and which one the performance page shows), the target verdicts, the
+tables, the command and the errors. Sizes here are tiny: the numbers are not checked, only their shape. The
+measurements themselves are tested in ``tests/test_bench_measures.py``, the page's view of a record in
+``tests/test_performance.py``."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import pytest
 import torch
 
 from sigmse.bench.measures import PROFILE_EPOCH_LOSSES, STEP_PHASES
+from sigmse.bench import run
 from sigmse.bench.run import (BENCH_SIZES, MAX_MLP_OVER_GEMM_FLOOR, PROFILE_SECTION, SCHEMA, SECTIONS, TARGETS,
-                              BenchSize, add_bench_arguments, check_targets, format_table, get_bench_size, latest_bench,
-                              run_bench, run_bench_command)
+                              BenchSize, add_bench_arguments, chapter_bench_size, chapter_record, check_targets,
+                              format_table, get_bench_size, latest_bench, run_bench, run_bench_command)
 from sigmse.data.datasets import get_dataset_spec
 from sigmse.losses.modules import loss_names
 from sigmse.provenance import processor, processor_kind
@@ -150,6 +152,43 @@ def test_latest_bench_matches_a_size_by_its_parameters_and_a_profile_by_its_epoc
     assert latest_bench(tmp_path, size=replace(TINY, loss_inner=2)) is None
 
 
+def test_the_bench_size_follows_the_profile_unless_given():
+    assert chapter_bench_size("quick") == get_bench_size("ci")
+    assert chapter_bench_size("paper", "smoke") == get_bench_size("smoke")
+    assert chapter_bench_size("smoke", classes=[10, 100]).classes == (10, 100)
+    with pytest.raises(ValueError, match=r"no bench size for profile 'huge'; choose one of: smoke, quick, full, full2, paper"):
+        chapter_bench_size("huge")
+    with pytest.raises(ValueError, match=r"unknown bench size 'big'"):
+        chapter_bench_size("smoke", "big")
+
+
+def test_chapter_record_reads_a_matching_record_and_measures_otherwise(tiny_record, tmp_path, monkeypatch):
+    """With no record of the chapter's parameters under <results_dir>/<profile>/bench/ it measures (size,
+    classes, device, threads and profile passed on); with one it reads it; another profile's folder, other
+    class counts or rerun measure anyway."""
+    record, _ = tiny_record
+    calls = []
+
+    def fake_run_bench(size, device, out_dir, **options):
+        calls.append((size, device, out_dir, options))
+        return {"measured": True}
+
+    monkeypatch.setattr(run, "run_bench", fake_run_bench)
+    bench = replace(get_bench_size("smoke"), classes=(10, 100))
+    assert chapter_record("smoke", results_dir=tmp_path, classes=[10, 100], threads=1) == ({"measured": True}, True)
+    folder = tmp_path / "smoke" / "bench"
+    assert calls == [(bench, "cpu", folder, {"data_dir": None, "threads": 1, "profile": "smoke"})]
+    folder.mkdir(parents=True)
+    stored = {**{k: v for k, v in record.items() if k != "path"}, "size": "smoke", "parameters": asdict(bench)}
+    (folder / "bench-smoke-cpu-0.json").write_text(json.dumps(stored))
+    found, made_now = chapter_record("smoke", results_dir=tmp_path, classes=[10, 100])
+    assert not made_now and found["path"] == str(folder / "bench-smoke-cpu-0.json")
+    assert chapter_record("smoke", results_dir=tmp_path, classes=[10, 1000])[1]  # other class counts
+    assert chapter_record("quick", results_dir=tmp_path, size="smoke", classes=[10, 100])[1]  # other profile
+    assert chapter_record("smoke", results_dir=tmp_path, classes=[10, 100], rerun=True)[1]
+    assert len(calls) == 4
+
+
 def test_check_targets_takes_the_fastest_naive_loop_and_compares_with_the_threshold():
     record = {
         "device": "cpu",
@@ -209,8 +248,6 @@ def test_command_with_a_profile_writes_the_record_that_profiles_book_reads(tmp_p
     """``sigmse bench --profile P`` times P's epochs too and, without --out-dir, writes the record into
     results/P/bench/, where the performance chapter of P's book looks first: the chapter then reads it
     instead of measuring (how the committed full-profile record is made)."""
-    from sigmse.bench import chapter
-
     monkeypatch.setitem(BENCH_SIZES, "smoke", TINY)
     monkeypatch.chdir(tmp_path)
     parser = argparse.ArgumentParser()
@@ -220,7 +257,7 @@ def test_command_with_a_profile_writes_the_record_that_profiles_book_reads(tmp_p
     assert run_bench_command(args) == 0
     [path] = (tmp_path / "results" / "smoke" / "bench").glob("bench-tiny-cpu-*.json")
     assert PROFILE_SECTION in json.loads(path.read_text())
-    record, made_now = chapter.chapter_record("smoke", results_dir=tmp_path / "results", device="cpu")
+    record, made_now = chapter_record("smoke", results_dir=tmp_path / "results", device="cpu")
     assert not made_now and record["path"] == str(path)
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from sigmse.bench.measures import (check_positive, epoch_scaling, gemm_floor_products, gemm_floor_step,
-                                   loss_step_times, output_reset_solver, step_phases, synthetic_dataset, timed_step,
+from sigmse.bench.measures import (epoch_scaling, gemm_floor_products, gemm_floor_step, loss_step_times,
+                                   output_reset_solver, step_phases, synthetic_dataset, timed_step,
                                    training_throughput)
+from sigmse.bench.run import run_costs
 
 
 def test_exact_solver_and_fifty_alternating_steps_agree_at_ten_classes():
@@ -42,10 +43,10 @@ def test_naive_loops_read_the_official_files_with_torchvision(shared_data_dir):
 
 
 @pytest.mark.parametrize(("call", "message"), [
-    (lambda: check_positive("threads", 0), "threads must be an integer >= 1, got 0"),
+    (lambda: run_costs(["smoke"], "cpu", threads=0), "threads must be an integer >= 1, got 0"),
     (lambda: training_throughput(steps=0, device="cpu"), "steps must be an integer >= 1, got 0"),
     (lambda: training_throughput(workers=(-1,), device="cpu", data=synthetic_dataset("mnist", 8)),
-     "workers must be integers >= 0, got (-1,)"),
+     "workers must be integers >= 0, got -1"),
     (lambda: loss_step_times(classes=(1,), device="cpu"), "classes must be integers >= 2, got 1"),
     (lambda: loss_step_times(losses=["nope"], device="cpu"), "nope"),
     (lambda: output_reset_solver(iterations=0, device="cpu"), "iterations must be an integer >= 1, got 0"),

@@ -17,8 +17,10 @@ import nbformat
 import pytest
 import yaml
 
+from sigmse.cli import _run_book
+from sigmse.commands import add_book_arguments
 from sigmse.runs.experiments import CHAPTERS
-from sigmse.site.book import add_book_arguments, build_book, run_book_command
+from sigmse.site.book import build_book
 from sigmse.site.pages import BookBuildError
 from test_data import offline  # noqa: F401 - the fixture: torchvision's download, refused at once
 
@@ -141,7 +143,7 @@ def test_committed_notebook_figures_have_alt_text_and_captions(path):
 
 
 def test_every_chapter_reads_its_runs_from_the_registry_and_trains_nothing_itself():
-    """A notebook reads runs only through chapters.experiment_records(<registered experiment>), and exactly the
+    """A notebook gets its runs only through sigmse.runs.executors.experiment_records(<registered experiment>), and exactly the
     experiments the registry lists for it, so ``sigmse book`` has swept them (pool, Ray) before it runs."""
     read = {}
     for path in COMMITTED:
@@ -151,6 +153,25 @@ def test_every_chapter_reads_its_runs_from_the_registry_and_trains_nothing_itsel
         assert not trains, f"{path.name} trains runs itself ({trains}); read them with experiment_records"
     assert {name: e for name, e in read.items() if e} == {c.name: c.experiments for c in CHAPTERS.values()
                                                           if c.experiments}
+
+
+def test_a_build_plans_each_experiment_once_and_chapters_given_the_same_runs_share_the_plan(tmp_path, monkeypatch):
+    """The plans are made once per build and passed down (data check, training, the announcement): accuracy and
+    convergence read the same accuracy plan, accuracy and noise the same epoch pilot; a chapter given other run
+    parameters with -p gets plans of its own."""
+    from sigmse.runs import experiments
+    from sigmse.site.book import chapter_plans
+
+    planned = []
+    original = experiments.plan_experiment
+    monkeypatch.setattr(experiments, "plan_experiment",
+                        lambda name, *args, **kwargs: planned.append(name) or original(name, *args, **kwargs))
+    tasks = [{"name": name, "parameters": {}} for name in ("accuracy", "convergence", "noise", "landscape")]
+    tasks.append({"name": "output_reset", "parameters": {"datasets": ["mnist"], "seeds": None}})
+    plans = chapter_plans(tasks, "smoke", experiments.PlanOptions(tmp_path))
+    assert sorted(planned) == sorted(["accuracy", "epoch_pilot", "noise", "noise_pilot", "output_reset", "lr_sweep"])
+    assert [(options.datasets, [plan.name for plan in group]) for options, group in plans.items()] == [
+        (None, ["accuracy", "epoch_pilot", "noise", "noise_pilot"]), (("mnist",), ["output_reset", "lr_sweep"])]
 
 
 def test_every_citation_key_is_in_the_bibliography():
@@ -386,6 +407,6 @@ def test_command_line_flags(tmp_path, monkeypatch):
     write_tiny_book(tmp_path)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match="given twice"):
-        run_book_command(parser.parse_args(["-p", "knob=1", "-p", "knob=2"]))
+        _run_book(parser.parse_args(["-p", "knob=1", "-p", "knob=2"]))
     with pytest.raises(ValueError, match="unknown notebook 'zeta'"):
-        run_book_command(parser.parse_args(["--profile", "smoke", "--only", "zeta"]))
+        _run_book(parser.parse_args(["--profile", "smoke", "--only", "zeta"]))

@@ -114,7 +114,7 @@ def test_the_command_line_reference_has_every_command_and_is_staged(tmp_path):
         assert f"### `{command}`\n" in reference
     assert "--no-download" in reference and max(map(len, reference.splitlines())) <= 80
     write_tiny_book(tmp_path)
-    stage_book(tmp_path, tmp_path / "staged", set())
+    stage_book(tmp_path, tmp_path / "staged", cli_reference=reference)  # what `sigmse book` passes
     assert (tmp_path / "staged" / CLI_REFERENCE).read_text(encoding="utf-8") == reference
     assert f"{{include}} {CLI_REFERENCE.relative_to('book').as_posix()}" in API_PAGE.read_text(encoding="utf-8")
 
@@ -125,7 +125,7 @@ def test_the_staged_config_carries_the_announcement_and_the_committed_one_is_unt
 
     write_tiny_book(tmp_path)
     committed = (tmp_path / "_config.yml").read_text(encoding="utf-8")
-    stage_book(tmp_path, tmp_path / "staged", set(), announcement="This book shows the <b>full</b> profile")
+    stage_book(tmp_path, tmp_path / "staged", announcement="This book shows the <b>full</b> profile")
     staged = yaml.safe_load((tmp_path / "staged" / "_config.yml").read_text(encoding="utf-8"))
     assert staged["html"]["announcement"] == "This book shows the <b>full</b> profile"
     assert {k: v for k, v in staged.items() if k != "html"} == \

@@ -18,7 +18,7 @@ import pytest
 from sigmse.config import RunConfig
 from sigmse.runs.experiments import experiment_configs
 from sigmse.runs.profiles import get_profile
-from sigmse.unification.config import selection_configs
+from sigmse.runs.profiles import unification_configs as selection_configs
 
 PINNED = {
     ("smoke", "accuracy", "selection"): (30, "3791b156f1d34779"),

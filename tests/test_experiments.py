@@ -38,11 +38,23 @@ def test_the_plan_waits_for_selection_runs_then_lists_the_reporting_runs(tmp_pat
     assert len(plan.report) == plan.report_count
     assert {c.lr for c in plan.report} == {max(smoke.budgets["mnist"].lr_grid)}
     assert {c.seed for c in plan.report} == set(smoke.report_seeds)
-    first, second, waiting = experiments.plan_stages(["accuracy", "lr_sweep"], "smoke", results_dir=tmp_path,
-                                                  datasets=["mnist"])
+    plans = experiments.sweep_plans(["accuracy", "lr_sweep"], "smoke", experiments.PlanOptions(tmp_path, ["mnist"]))
+    first, second, waiting = experiments.plan_stages(plans)
     assert second == plan.report and waiting == 0
     assert {c.optimizer for c in first} == {"adam", "sgd"}  # lr_sweep chooses nothing: reported runs, stage one
     assert {c.seed for c in first if c.optimizer == "sgd"} == set(smoke.report_seeds)
+
+
+def test_plan_options_are_typed_and_equal_options_are_one_key(tmp_path):
+    """A chapter's parameters arrive as lists (papermill, JSON); the options keep them as tuples, so the plans of
+    chapters given the same values are one entry of a dict, and a bare string or number is refused."""
+    given = experiments.PlanOptions(tmp_path, datasets=["mnist"], seeds=[2, 3])
+    assert given.datasets == ("mnist",) and given.seeds == (2, 3) and given.selection_seeds is None
+    assert {given: 1, experiments.PlanOptions(tmp_path, datasets=("mnist",), seeds=(2, 3)): 2} == {given: 2}
+    with pytest.raises(ValueError, match="datasets must be a list, got 'mnist'"):
+        experiments.PlanOptions(tmp_path, datasets="mnist")
+    with pytest.raises(ValueError, match="seeds must be a list, got 3"):
+        experiments.PlanOptions(tmp_path, seeds=3)
 
 
 def test_unknown_experiment_is_refused(tmp_path):
@@ -100,8 +112,8 @@ def test_unification_is_planned_like_every_experiment_and_chooses_by_its_validat
 def test_the_sweep_estimate_counts_what_is_stored_and_what_waits(tmp_path):
     """Nothing stored: every selection run is listed and to train, and the reporting runs wait; the cost comes
     from the measured table. Storing one selection run takes it off the runs to train."""
-    empty = experiments.estimate_sweep(["accuracy"], "smoke", results_dir=tmp_path, datasets=["mnist"], threads=1)
     plan = experiments.plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"])
+    empty = experiments.estimate_sweep([plan], "smoke", results_dir=tmp_path, threads=1)
     assert (empty.listed, empty.stored, empty.waiting) == (len(plan.selection), 0, plan.waiting)
     assert empty.to_train == empty.total == len(plan.selection) + plan.waiting
     assert empty.seconds > 0 and empty.source == "measured table"
@@ -109,10 +121,10 @@ def test_the_sweep_estimate_counts_what_is_stored_and_what_waits(tmp_path):
     first = plan.selection[0]
     write_record({**_record(first, 0.5), "schema_version": 1, "profile": "smoke", "history": [], "provenance": {}},
                  record_path(first, "smoke", tmp_path))
-    after = experiments.estimate_sweep(["accuracy"], "smoke", results_dir=tmp_path, datasets=["mnist"], threads=1)
+    plans = experiments.sweep_plans(["accuracy"], "smoke", experiments.PlanOptions(tmp_path, datasets=["mnist"]))
+    after = experiments.estimate_sweep(plans, "smoke", results_dir=tmp_path, threads=1)
     assert after.stored == 1 and after.to_train == empty.to_train - 1 and after.seconds < empty.seconds
-    two = experiments.estimate_sweep(["accuracy"], "smoke", results_dir=tmp_path, datasets=["mnist"], threads=1,
-                                     jobs=2)
+    two = experiments.estimate_sweep(plans, "smoke", results_dir=tmp_path, threads=1, jobs=2)
     assert two.seconds == after.seconds and two.wall_seconds == after.seconds / 2
 
 
@@ -144,13 +156,13 @@ def test_waiting_reporting_runs_are_priced_by_their_group_and_a_shared_group_wai
     selection = list({c.hash: c for plan in plans for c in plan.selection}.values())
     stand_ins = list({c.hash: c for plan in plans for c in plan.stand_ins}.values())
     assert len(stand_ins) < sum(plan.waiting for plan in plans)  # the shared group
-    assert experiments.plan_stages(names, "quick", **options)[2] == len(stand_ins)
+    assert experiments.plan_stages(plans)[2] == len(stand_ins)
     table = {d: protocol.MEASURED_IMAGE_COSTS[(d, "mlp", 1)] for d in ("mnist", "cifar10")}
     # quick: 5000 images, 3 epochs; each epoch evaluates the validation split 4 times and the test set once
     per_run = {"mnist": table["mnist"].train * 5000 * 3 + table["mnist"].evaluate * 3 * (4 * 5000 + 10_000),
                "cifar10": table["cifar10"].train * 5000 * 3 + table["cifar10"].evaluate * 3 * (4 * 2000 + 5000)}
     per_run = {dataset: seconds + table[dataset].setup for dataset, seconds in per_run.items()}
-    estimate = experiments.estimate_sweep(names, "quick", threads=1, **options)
+    estimate = experiments.estimate_sweep(plans, "quick", results_dir=tmp_path, threads=1)
     assert estimate.waiting == len(stand_ins)
     assert estimate.seconds == pytest.approx(sum(per_run[c.dataset] for c in selection + stand_ins))
     average = sum(per_run[c.dataset] for c in selection) / len(selection)
@@ -309,7 +321,8 @@ def test_sweep_stages_and_run_experiment_repeat_the_selection_until_no_rate_is_a
         calls.append(len(configs))
         return _store_all(configs, "edge", tmp_path)
 
-    outcomes = experiments.sweep_stages(["accuracy"], EDGE, run, results_dir=tmp_path, datasets=["mnist"])
+    options = experiments.PlanOptions(tmp_path, datasets=["mnist"])
+    outcomes = experiments.sweep_stages(experiments.sweep_plans(["accuracy"], EDGE, options), EDGE, run, options)
     assert calls == [10, 15, 16, 17, 5] and len(outcomes) == 5  # 4 selection rounds (3 of them added), reports
     calls.clear()
     records = experiments.run_experiment("accuracy", EDGE, run, results_dir=tmp_path, datasets=["mnist"])

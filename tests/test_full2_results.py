@@ -47,13 +47,14 @@ def test_the_committed_pilots_give_the_epochs_full2_trains_with_cifar10_on_its_f
     Fashion-MNIST by the rules; on CIFAR-10 no candidate passes either rule (10 -> 20 epochs moves softmax CE's
     validation accuracy by more than 0.5 pp; it fits no flipped labels at 10 or 20), so both train the
     fallback, 10 epochs, and the line says the rule is not met."""
-    from sigmse.runs.pilots import AGREE, pilot_agreement
+    from sigmse.report.pilots import AGREE, pilot_agreement
     from sigmse.runs.profiles import get_profile
 
     status, lines = pilot_agreement(get_profile("full2"), FULL2.parent)
     assert status == AGREE, lines
     cifar = [line for line in lines if line.startswith("cifar10")]
-    assert len(cifar) == 2 and all("fallback, 10 epochs: the rule is not met" in line for line in cifar)
+    assert len(cifar) == 2 and all("fallback, 10 epochs, stands, as the" in line and line.endswith("the rule is not met")
+                                   for line in cifar)
 
 
 @needs_records
@@ -62,7 +63,7 @@ def test_a_pilot_without_its_fallback_is_undecided_and_another_fallback_differs(
     whose fallback is not the epochs its budget trains must change one or the other."""
     from dataclasses import replace
 
-    from sigmse.runs.pilots import DIFFER, UNDECIDED, pilot_agreement
+    from sigmse.report.pilots import DIFFER, UNDECIDED, pilot_agreement
     from sigmse.runs.profiles import EpochPilot, get_profile
 
     full2 = get_profile("full2")

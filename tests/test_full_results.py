@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sigmse.runs.experiments import RUN_KINDS, experiment_names, plan_stages
+from sigmse.runs.experiments import RUN_KINDS, PlanOptions, experiment_names, plan_stages, sweep_plans
 from sigmse.runs.store import record_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def test_the_folder_stays_compact():
 
 def _runs_not_committed() -> tuple[int, int]:
     """How many of the full profile's runs have no committed record, and how many runs it has in all."""
-    first, second, waiting = plan_stages(experiment_names(), "full", results_dir=FULL.parent)
+    first, second, waiting = plan_stages(sweep_plans(experiment_names(), "full", PlanOptions(FULL.parent)))
     missing = [c for c in first + second if not record_path(c, "full", FULL.parent).is_file()]
     return len(missing) + waiting, len(first + second) + waiting
 
@@ -84,7 +84,7 @@ def test_once_the_sweep_is_complete_make_book_and_the_pages_workflow_build_the_f
 def test_once_the_sweep_is_complete_the_performance_chapter_has_a_committed_bench_record():
     """The full book's performance page reads a CPU bench record from results/full/bench/ measured at its
     parameters, instead of measuring one for minutes in every fresh clone (the 3-minute build of issue 12)."""
-    from sigmse.bench.chapter import chapter_bench_size
+    from sigmse.bench.run import chapter_bench_size
     from sigmse.bench.run import latest_bench, profile_bench_dir
 
     missing, total = _runs_not_committed()

@@ -17,7 +17,7 @@ from torch import Tensor
 from sigmse.landscape.surfaces import (
     LOSS_NAMES,
     LandscapeConfig,
-    correct_mask,
+    correct_cells,
     descent_trajectory,
     gradient_norm_surface,
     landscape_loss,
@@ -81,12 +81,12 @@ def test_grid_layout_puts_z1_z2_in_the_free_columns_row_major():
     assert target_index(cfg) == 1 and target_index(LandscapeConfig(fixed_index=1, target="free")) == 0
 
 
-def test_correct_mask_requires_a_strict_lead():
+def test_correct_cells_require_a_strict_lead():
     """target "free" is correct where z1 > z2 strictly (the pinned -1000 never leads); the diagonal tie is not."""
     cfg = LandscapeConfig(grid_size=5, target="free")
     z1, z2, _ = logit_grid(cfg)
-    assert torch.equal(correct_mask(cfg), z1[:, None] > z2[None, :])
-    assert not correct_mask(LandscapeConfig(grid_size=5, target="fixed")).any()
+    assert torch.equal(correct_cells(cfg), z1[:, None] > z2[None, :])
+    assert not correct_cells(LandscapeConfig(grid_size=5, target="fixed")).any()
 
 
 # --------------------------------------------------------------------------- known values

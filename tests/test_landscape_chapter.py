@@ -1,4 +1,4 @@
-"""Tests of sigmse.landscape.chapter: on a tiny grid every part returns its figure, its tables and the values the
+"""Tests of sigmse.report.landscape: on a tiny grid every part returns its figure, its tables and the values the
 chapter's prose reads, each glue key from exactly one part; bad parameters fail on construction."""
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 from pandas.io.formats.style import Styler  # noqa: E402
 
-from sigmse.landscape.chapter import LandscapeChapter  # noqa: E402
+from sigmse.report.landscape import LandscapeChapter  # noqa: E402
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "landscape.ipynb"
-PARTS = ("note_figure", "gradient_norms", "artefacts", "pinned_values", "refinement", "descent", "curvature_figure",
+PARTS = ("note_figure", "gradient_norms", "artefacts", "pinned_values", "refinement", "descent", "conditioning",
          "verdict")
 
 
@@ -51,7 +51,7 @@ def test_parts_carry_their_figures_and_tables(parts):
     chapter, found = parts
     tables = {name: len(part.tables) for name, part in found.items() if name != "settings"}
     assert tables == {"note_figure": 0, "gradient_norms": 1, "artefacts": 2, "pinned_values": 1, "refinement": 1,
-                      "descent": 1, "curvature_figure": 2, "verdict": 1}
+                      "descent": 1, "conditioning": 2, "verdict": 1}
     assert all(isinstance(t, Styler) for name in PARTS for t in found[name].tables)
     figures = {key for name in PARTS for key, value in found[name].values.items() if isinstance(value, Figure)}
     assert figures == {"fig_note", "fig_grad", "fig_pins", "fig_refine", "fig_descent", "fig_curvature"}

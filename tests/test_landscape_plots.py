@@ -1,4 +1,4 @@
-"""Light tests of sigmse.landscape.plots: figures build and render (naive formulas' NaN/inf included), have
+"""Light tests of sigmse.report.landscape_plots: figures build and render (naive formulas' NaN/inf included), have
 the expected axes, and the tables say what their inputs say.
 
 Grids are tiny (8-16 cells per axis); references are hand-made rows and hand-computed margins.
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from sigmse.landscape import plots as lp  # noqa: E402
+from sigmse.report import landscape_plots as lp  # noqa: E402
 from sigmse.landscape.surfaces import (  # noqa: E402
     LOSS_NAMES,
     TARGETS,
@@ -35,7 +35,7 @@ from sigmse.landscape.surfaces import (  # noqa: E402
     smoothness_table,
 )
 from sigmse.landscape.curvature import curvature_frame  # noqa: E402
-from sigmse.landscape.verdict import LandscapeVerdict, compare_conditioning  # noqa: E402
+from sigmse.report.landscape_verdict import LandscapeVerdict, compare_conditioning  # noqa: E402
 
 LOSSES = LOSS_NAMES
 

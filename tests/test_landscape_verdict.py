@@ -1,4 +1,4 @@
-"""Tests of sigmse.landscape.verdict: the rule on synthetic inputs whose truth is known (a planted step is a
+"""Tests of sigmse.report.landscape_verdict: the rule on synthetic inputs whose truth is known (a planted step is a
 cliff, a ramp is not; a jump that does not shrink is a discontinuity; tiny gradients vanish, huge ones
 explode; condition numbers 100x, 1x and 0.01x cross-entropy's are worse, equivalent and better), the
 one-line text and the glued values those give, and the width of a ramp along a cut.
@@ -16,7 +16,7 @@ pd = pytest.importorskip("pandas")
 
 from sigmse.landscape.surfaces import LandscapeConfig, smoothness, smoothness_table  # noqa: E402
 from sigmse.landscape.curvature import curvature_frame  # noqa: E402
-from sigmse.landscape.verdict import (  # noqa: E402
+from sigmse.report.landscape_verdict import (  # noqa: E402
     CLIFF_STEEPNESS,
     CONDITION_MARGIN,
     MSE_LOSSES,
@@ -83,7 +83,7 @@ def test_a_jump_that_does_not_shrink_under_refinement_is_a_discontinuity():
 
 def test_refinement_of_real_step_and_ramp_surfaces():
     """Through smoothness() and refinement_slopes(): a step's jump stays put as G grows, a ramp's halves."""
-    lp = pytest.importorskip("sigmse.landscape.plots")
+    lp = pytest.importorskip("sigmse.report.landscape_plots")
     rows = []
     for g in (20, 40, 80):
         j = torch.arange(g, dtype=torch.float64)
@@ -189,7 +189,7 @@ def test_verdict_on_the_real_note_grid():
     """The real chain on the note's grid, refined 100 -> 200 (stable formulas are continuous there, so neither
     cliffs nor discontinuities), and cross-entropy's conditioning on a coarse copy of it: one non-null
     direction, so kappa 1 everywhere."""
-    lp = pytest.importorskip("sigmse.landscape.plots")
+    lp = pytest.importorskip("sigmse.report.landscape_plots")
     configs = [LandscapeConfig(grid_size=g, target=t) for g in (100, 200) for t in ("fixed", "free")]
     rows = pd.DataFrame([r for cfg in configs for r in smoothness_table(cfg, formulas=["stable"],
                                                                           dtypes=["float64"])])

@@ -1,5 +1,5 @@
-"""Tests of the noise chapter's analysis (sigmse.report.noise_analysis) on made-up records shaped like
-results/full/*.json.
+"""Tests of the noise chapter's analysis (sigmse.report.noise_analysis, noise_rules and noise) on made-up records
+shaped like results/full/*.json.
 
 The memorisation check (flipped_fit): a loss fits the flipped labels when its seed-mean training accuracy on them
 ends at least MEMORISATION_RISE above its lowest epoch; a curve that only falls, or rises by less, does not; a
@@ -14,7 +14,7 @@ import math
 
 import pytest
 
-from sigmse.report import analysis, noise_analysis
+from sigmse.report import analysis, noise, noise_analysis, noise_rules
 
 
 def _noisy_run(loss: str, seed: int, flipped: list[float], *, dataset: str = "mnist", kind: str = "symmetric",
@@ -107,14 +107,14 @@ def _history(val: list[float], test: list[float], *, loss: str = "softmax_ce", s
 
 def _epochs(records: list[dict], rule: str) -> dict[int, tuple]:
     """seed -> (epoch, val_acc, test_acc) that ``rule`` reports."""
-    chosen = noise_analysis.reported_epochs(analysis.history_frame(records), rule)
+    chosen = noise_rules.reported_epochs(analysis.history_frame(records), rule)
     return {row.seed: (row.epoch, row.val_acc, row.test_acc) for row in chosen.itertuples()}
 
 
 def test_the_rules_are_fixed_in_code_final_epoch_and_early_stopped():
-    assert dict(noise_analysis.NOISE_REPORTING_RULES) == {"final": "final epoch", "early": "early stopped"}
+    assert dict(noise_rules.NOISE_REPORTING_RULES) == {"final": "final epoch", "early": "early stopped"}
     with pytest.raises(ValueError, match=r"reporting rule 'best' is not allowed; choose one of: final, early"):
-        noise_analysis.reported_epochs(analysis.history_frame([_history([0.5], [0.5])]), "best")
+        noise_rules.reported_epochs(analysis.history_frame([_history([0.5], [0.5])]), "best")
 
 
 def test_early_stopping_takes_the_best_validation_epoch_and_the_earlier_of_a_tie():
@@ -135,7 +135,7 @@ def test_early_stopping_never_reads_the_test_set_to_choose():
 def test_a_diverged_run_is_reported_under_neither_rule_but_keeps_its_row():
     records = [_history([0.5, 0.6], [0.7, 0.8], seed=0), _history([0.5, float("nan")], [0.7, 0.1], seed=1,
                                                                   status="diverged")]
-    for rule in noise_analysis.NOISE_REPORTING_RULES:
+    for rule in noise_rules.NOISE_REPORTING_RULES:
         chosen = _epochs(records, rule)
         assert chosen[0][0] == 2 and all(math.isnan(value) for value in chosen[1])
 
@@ -159,8 +159,8 @@ def _claim_records(**changes) -> list[dict]:
 
 
 def test_the_judged_family_is_the_heaviest_symmetric_rate_and_asymmetric_noise_under_both_rules():
-    rules = noise_analysis.rule_frame(analysis.history_frame(_claim_records()))
-    family = noise_analysis.claim_family(rules)
+    rules = noise_rules.rule_frame(analysis.history_frame(_claim_records()))
+    family = noise_rules.claim_family(rules)
     settings = set(zip(family["dataset"], family["kind"], family["level"]))
     assert settings == {("mnist", "symmetric", 0.8), ("mnist", "asymmetric", 0.4), ("cifar10", "symmetric", 0.8)}
     assert set(family["baseline"]) == {"softmax_ce", "gce", "symmetric_ce"}  # MAE is exploratory only
@@ -181,9 +181,9 @@ def test_the_judged_family_is_the_heaviest_symmetric_rate_and_asymmetric_noise_u
 def test_the_intro_rows_are_the_keys_the_registry_checks_and_the_summary_says_where_the_rules_disagree():
     from sigmse.runs.experiments import CHAPTERS
 
-    rules = noise_analysis.rule_frame(analysis.history_frame(_claim_records()))
-    family = noise_analysis.claim_family(rules)
-    values = noise_analysis.claim_glue(family, "claim_noise", "quick")
+    rules = noise_rules.rule_frame(analysis.history_frame(_claim_records()))
+    family = noise_rules.claim_family(rules)
+    values = noise_rules.claim_glue(family, "claim_noise", "quick")
     assert set(values) | {"noise_verdict", "noise_rules"} == set(CHAPTERS["noise"].verdict_keys)
     assert values["claim_noise_symmetric_setting_mnist"] == "symmetric 0.8"
     assert values["claim_noise_asymmetric_setting_cifar10"] == "asymmetric"  # not run there
@@ -191,12 +191,12 @@ def test_the_intro_rows_are_the_keys_the_registry_checks_and_the_summary_says_wh
     assert values["claim_noise_symmetric_final_mnist"] == "better"
     assert values["claim_noise_symmetric_early_mnist"] == "worse"
     assert values["claim_noise_symmetric_early_mnist_effect"].startswith("\u22124.55 pp [")
-    summary = noise_analysis.rules_summary(family, listed=["softmax_ce"])
+    summary = noise_rules.rules_summary(family, listed=["softmax_ce"])
     assert summary.startswith("The two reporting rules (final epoch; early stopped at the best noisy-validation "
                               "epoch) give different verdicts on ")
     assert ("against softmax CE on mnist at symmetric 0.8 (final epoch: better, +10.45 pp; early stopped: worse, "
             "\u22124.55 pp)") in summary
-    assert noise_analysis.rules_summary(family.assign(verdict="inconclusive")) == (
+    assert noise_rules.rules_summary(family.assign(verdict="inconclusive")) == (
         "The two reporting rules (final epoch; early stopped at the best noisy-validation epoch) agree on every one "
         f"of the {len(family) // 2} judged comparisons of sigmoid-MSE + OR.")
 
@@ -208,9 +208,9 @@ def test_the_intro_rows_are_the_keys_the_registry_checks_and_the_summary_says_wh
 
 def test_the_learning_rate_sentence_says_when_no_rate_was_chosen():
     report = [_noisy_run("softmax_ce", 2, [0.1])]
-    assert noise_analysis.learning_rate_protocol([], report).startswith(
+    assert noise.learning_rate_protocol([], report).startswith(
         "No learning rate was chosen: the grid has one rate (0.001)")
     selection = [_noisy_run("softmax_ce", seed, [0.1]) for seed in (0, 1)]
     selection[1]["config"]["lr"] = 3e-3
-    assert noise_analysis.learning_rate_protocol(selection, report).startswith(
+    assert noise.learning_rate_protocol(selection, report).startswith(
         "Each loss trains at every rate of the grid (0.001, 0.003) with the selection seeds (0, 1)")

@@ -218,7 +218,7 @@ def test_a_noisy_run_logs_memorisation_and_a_clean_run_its_noisy_test_inputs(dat
 
 
 # ---------------------------------------------------------------------------------------------
-# From records to the chapter's curves and verdict (sigmse.report.noise_analysis), on made-up records
+# From records to the chapter's curves and verdict (sigmse.report.noise_analysis, noise_rules), on made-up records
 
 
 def fake_record(config: RunConfig, accuracy: float) -> dict:
@@ -235,7 +235,7 @@ def fake_record(config: RunConfig, accuracy: float) -> dict:
 def test_curves_put_clean_runs_on_every_curve_and_the_verdicts_read_the_pairs():
     """Reporting runs where OR is 5 pp ahead of every loss with a seed-to-seed wobble: better than CE, and better
     than (so also not worse than) the robust losses, in every noisy setting; the whole family is Holm-adjusted."""
-    from sigmse.report import analysis, noise_analysis
+    from sigmse.report import analysis, noise_analysis, noise_rules
 
     def accuracy(c: RunConfig) -> float:
         return 0.8 + 0.05 * (c.loss == "sigmoid_mse_or") + 0.001 * c.seed + 0.0005 * (c.seed % 2) * (c.loss == "gce")
@@ -248,18 +248,53 @@ def test_curves_put_clean_runs_on_every_curve_and_the_verdicts_read_the_pairs():
     test_only = curves[(curves["kind"] == "input (test only)") & (curves["level"] == 0.4)]
     assert len(test_only) == 6 * seeds and (test_only["test_acc"] < 0.8).all()  # the clean runs' noisy-input metric
     assert sorted(curves.loc[curves["kind"] == "symmetric", "level"].unique()) == [0.0, 0.4, 0.8]
-    family = noise_analysis.noise_verdicts(curves)
+    family = noise_rules.noise_verdicts(curves)
     assert set(family["baseline"]) == {"softmax_ce", "mae", "gce", "symmetric_ce"}
     assert (family["level"] > 0).all() and len(family) == 4 * 5  # 5 noisy settings x 4 opponents
     row = family[(family["baseline"] == "softmax_ce") & (family["kind"] == "symmetric")
                  & (family["level"] == 0.8)].iloc[0]
     assert row["mean_diff"] == pytest.approx(0.05) and row["claim"] == "superiority" and row["verdict"] == "better"
     assert set(family.loc[family["baseline"] != "softmax_ce", "claim"]) == {"noninferiority"}
-    verdict = noise_analysis.noise_verdict(family, datasets=["mnist", "cifar10"])
+    verdict = noise_rules.noise_verdict(family, datasets=["mnist", "cifar10"])
     assert verdict["mnist"].startswith("symmetric: better at 0.4 (+5.0 pp), better at 0.8 (+5.0 pp); asymmetric")
     assert verdict["cifar10"] == "not run"
-    assert noise_analysis.tally(family, datasets=["mnist"])["mnist"].startswith(
+    assert noise_rules.tally(family, datasets=["mnist"])["mnist"].startswith(
         "over 5 noisy settings: vs softmax CE 5 better")
     memory = noise_analysis.memorisation_history(analysis.history_frame(records))
     assert set(memory["setting"]) == {"symmetric 0.4", "symmetric 0.8", "asymmetric 0.4"}
     assert set(memory["labels"]) == {"clean", "flipped"}
+
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "noise.ipynb"
+PARTS = ("protocol", "learning_rates", "accuracy_figure", "accuracy_table", "reporting_rules", "judged_family",
+         "exploratory_family", "exploratory_figure", "standings_table", "tallies", "memorisation_curves",
+         "memorisation_at_end", "flipped_labels", "literature", "verdict", "lead")
+
+
+def test_the_chapter_parts_give_every_key_the_prose_reads_each_from_one_part():
+    """sigmse.report.noise.NoiseChapter on made-up quick records: each glue key the notebook's markdown reads comes
+    from exactly one part, the figures are figures, and the last line counts the runs."""
+    import json
+    import re
+
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from sigmse.report.noise import NoiseChapter
+
+    records = [fake_record(c, 0.8 + 0.05 * (c.loss == "sigmoid_mse_or") + 0.001 * c.seed)
+               for c in experiment_configs("noise", get_profile("quick")) if c.lr == 3e-3]
+    chapter = NoiseChapter([], records, profile="quick")
+    parts = {name: getattr(chapter, name)() for name in PARTS}
+    parts["noise_pilot"] = chapter.noise_pilot([], [])
+    keys = [key for part in parts.values() for key in part.values]
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    prose = set(re.findall(r"\{glue:text\}`(\w+)", text)) | set(re.findall(r"\{glue:figure\} (\w+)", text))
+    assert prose <= set(keys), sorted(prose - set(keys))
+    figures = {key for part in parts.values() for key, value in part.values.items() if isinstance(value, Figure)}
+    assert figures == {"fig_noise_accuracy", "fig_noise_paired", "fig_noise_memorisation"}
+    assert parts["noise_pilot"].values["noise_pilot_text"].startswith("The quick profile ran no noise pilot")
+    assert chapter.run_summary() == f"{len(records)} runs, of which 0 diverged; training time 1.5 min in total"

@@ -142,6 +142,39 @@ def test_the_package_has_no_import_cycle_and_local_imports_only_where_they_say_w
             visit(name, [name])
 
 
+# The package's one organising principle: layers. An import (top-level or local) only goes to its own layer or a
+# lower one. Each chapter is found the same way: what it computes or trains in a layer-0 or layer-1 package, what
+# its page shows in sigmse.report.
+LAYERS = {
+    0: {"sigmse", "sigmse.checks", "sigmse.config", "sigmse.seeds", "sigmse.provenance", "sigmse.calibration",
+        "sigmse.models", "sigmse.train", "sigmse.losses", "sigmse.data", "sigmse.unification", "sigmse.landscape"},
+    1: {"sigmse.runs", "sigmse.bench"},  # plan, store and train runs; time them
+    2: {"sigmse.report"},  # read records into tables, verdicts and figures; never train
+    3: {"sigmse.site"},  # the book
+    4: {"sigmse.cli", "sigmse.commands"},
+}
+
+
+def _layer(module: str) -> int:
+    unit = ".".join(module.split(".")[:2])
+    return next(layer for layer, units in LAYERS.items() if unit in units)
+
+
+def test_every_import_goes_down_the_layers():
+    """No module imports one of a higher layer (sigmse.report never reaches the sweep engine's layer above it,
+    and nothing below the book builder imports it or the CLI)."""
+    package = ROOT / "sigmse"
+    files = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in package.rglob("*.py")}
+    upward = []
+    for name, path in sorted(files.items()):
+        top, local = _sigmse_imports(path)
+        for target in {m for m in (_module_of(i, set(files)) for i in top | local) if m}:
+            if _layer(target) > _layer(name):
+                upward.append(f"{name} (layer {_layer(name)}) -> {target} (layer {_layer(target)})")
+    assert not upward, upward
+
+
 def test_the_package_reads_as_its_architecture():
     """``ls sigmse/`` shows the subpackages and at most ten loose modules."""
     package = ROOT / "sigmse"

@@ -4,7 +4,7 @@
   airbench94's network at full width in bf16 on CUDA; every other experiment lists no run.
 * End to end on the CPU at a tiny size, through the code path of ``sigmse sweep --profile paper`` and of the device
   script (device/paper_gpu.sh): the profile with only its size, device and model width changed
-  (:func:`tiny_paper`), its pilots trained first and read by sigmse.runs.pilots.pilot_agreement (as device/paper_pilots.py does), then
+  (:func:`tiny_paper`), its pilots trained first and read by sigmse.report.pilots.pilot_agreement (as device/paper_pilots.py does), then
   :func:`~sigmse.runs.experiments.sweep_stages` over every experiment with the sweep engine
   (:func:`~sigmse.runs.executors.run_configs`), until every run the plan lists is stored. The network is
   ``airbench_quarter`` there (the same network at a quarter of the widths: its forty runs then take seconds on a
@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from sigmse.runs.experiments import (experiment_configs, experiment_names, load_record, plan_stages,
+from sigmse.runs.experiments import (PlanOptions, experiment_configs, experiment_names, load_record, plan_stages,
                                      sweep_plans, sweep_stages)
-from sigmse.runs.pilots import pilot_agreement
+from sigmse.report.pilots import pilot_agreement
 from sigmse.runs.profiles import Budget, EpochPilot, NoisePilot, Profile, get_profile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,7 +114,7 @@ def test_the_paper_dry_run_lists_every_run_and_the_estimate_prices_it(tmp_path, 
 
     assert main(["sweep", "--profile", "paper", "--dry-run", "--results-dir", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
-    first, second, waiting = plan_stages(experiment_names(), "paper", results_dir=tmp_path)
+    first, second, waiting = plan_stages(sweep_plans(experiment_names(), "paper", PlanOptions(results_dir=tmp_path)))
     total = len({c.hash for c in first + second}) + waiting
     assert f"profile paper: {total} runs in" in printed and "0 already stored" in printed
     rows = device_script("paper_estimate").estimate(get_profile("paper"), str(tmp_path))
@@ -143,18 +143,19 @@ def test_the_paper_profile_runs_end_to_end_on_the_cpu_at_a_tiny_size(tmp_path, s
     planned = sum(r[1] for r in device_script("paper_estimate").estimate(tiny, str(tmp_path)))
 
     # the device script's order: the pilots, their answer, then every experiment
-    pilots = sweep_stages(["epoch_pilot", "noise_pilot"], tiny, run, results_dir=tmp_path)
+    options = PlanOptions(results_dir=tmp_path)
+    pilots = sweep_stages(sweep_plans(["epoch_pilot", "noise_pilot"], tiny, options), tiny, run, options)
     assert [summary.total for summary in pilots] == [3] and all(summary.ok for summary in pilots)
     status, lines = pilot_agreement(tiny, tmp_path)
     assert status in (0, 3, 4) and len(lines) == 2 and all(line.startswith("cifar10: ") for line in lines)
-    summaries = sweep_stages(experiment_names(), tiny, run, results_dir=tmp_path)
+    summaries = sweep_stages(sweep_plans(experiment_names(), tiny, options), tiny, run, options)
     assert summaries and all(summary.ok for summary in summaries)
 
-    first, second, waiting = plan_stages(experiment_names(), tiny, results_dir=tmp_path)
+    first, second, waiting = plan_stages(sweep_plans(experiment_names(), tiny, options))
     listed = list({c.hash: c for c in first + second}.values())
     records = [load_record(c, tiny.name, tmp_path) for c in listed]
     assert waiting == 0 and all(r is not None and r["status"] in ("ok", "diverged") for r in records)
-    added = sum(len(plan.extensions) for plan in sweep_plans(experiment_names(), tiny, results_dir=tmp_path))
+    added = sum(len(plan.extensions) for plan in sweep_plans(experiment_names(), tiny, options))
     assert len(listed) == planned + added * len(tiny.selection_seeds)  # the estimate's runs and the edge rule's
     assert {(r["config"]["dataset"], r["provenance"]["device"]) for r in records} == {("cifar10", "cpu")}
     assert len(list((tmp_path / tiny.name).glob("*.json"))) == len(listed)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sigmse.runs.experiments import experiment_names, plan_stages
+from sigmse.runs.experiments import PlanOptions, experiment_names, plan_stages, sweep_plans
 from sigmse.runs.profiles import get_profile
 from sigmse.runs.store import record_path, validate_record
 
@@ -35,7 +35,7 @@ def test_every_committed_record_validates():
 @needs_records
 @pytest.mark.parametrize("experiment", experiment_names())
 def test_every_run_the_notebooks_ask_for_is_committed(experiment):
-    first, second, waiting = plan_stages([experiment], "paper", results_dir=PAPER.parent)
+    first, second, waiting = plan_stages(sweep_plans([experiment], "paper", PlanOptions(results_dir=PAPER.parent)))
     missing = [c for c in first + second if not record_path(c, "paper", PAPER.parent).is_file()]
     assert not missing and not waiting, (f"{len(missing) + waiting} {experiment} runs missing"
                                          + (f", e.g. {missing[0].canonical_json()}" if missing else ""))
@@ -51,9 +51,9 @@ def test_every_committed_record_was_made_on_a_gpu_it_names():
 
 @needs_records
 def test_the_committed_pilots_chose_the_epochs_the_profile_trains():
-    """sigmse.runs.pilots.pilot_agreement, the check the device script makes before the sweep, agrees on the
+    """sigmse.report.pilots.pilot_agreement, the check the device script makes before the sweep, agrees on the
     committed records."""
-    from sigmse.runs import pilots
+    from sigmse.report import pilots
 
     status, lines = pilots.pilot_agreement(get_profile("paper"), PAPER.parent)
     assert status == pilots.AGREE, lines

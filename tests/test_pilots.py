@@ -9,7 +9,8 @@ import pytest
 
 from sigmse.config import RunConfig
 from sigmse.report.verdicts import ACCURACY_MARGINS
-from sigmse.runs import experiments, pilots
+from sigmse.report import pilots
+from sigmse.runs import experiments
 from sigmse.runs.profiles import EpochPilot, NoisePilot, get_profile
 
 SMOKE = get_profile("smoke")

@@ -5,7 +5,8 @@ from dataclasses import replace
 import pytest
 
 from sigmse.runs.experiments import EXPERIMENTS, experiment_configs
-from sigmse.runs.profiles import ACCURACY_LOSSES, PROFILES, get_profile
+from sigmse.runs.profiles import ACCURACY_LOSSES, PROFILES, get_profile, unification_configs, unification_lr_grid
+from sigmse.unification.config import METHODS
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))
@@ -29,6 +30,24 @@ def test_quick_and_paper_give_every_loss_a_grid_of_at_least_four_learning_rates(
         for dataset in get_profile(name).datasets:  # the paper profile's MNIST budget trains nothing
             assert len(get_profile(name).budgets[dataset].lr_grid) >= 4
         assert len(get_profile(name).sgd_lr_grid) >= 4
+
+
+# ---- the unification runs --------------------------------------------------------------------------------
+
+
+def test_unification_selection_runs_of_each_profile():
+    quick = unification_configs("quick")
+    grid = get_profile("quick").budgets["mnist"].lr_grid
+    assert unification_lr_grid("quick") == grid and len(grid) == 5
+    assert len(quick) == len(METHODS) * len(grid) * 2 and {c.method for c in quick} == set(METHODS)
+    assert {c.seed for c in quick} == set(get_profile("quick").selection_seeds) == {0, 1}
+    assert {c.lr for c in quick} == set(grid)
+    assert {(c.train_subset, c.epochs, c.val_size) for c in quick} == {(5000, 3, 5000)}  # a validation split
+    assert unification_configs("paper") == []  # CIFAR-10 only since issue 24: its MNIST budget has no rates
+    smoke = unification_configs("smoke", seeds=[3], device="cpu")
+    assert {c.device for c in smoke} == {"cpu"} and {c.seed for c in smoke} == {3} and len(smoke) == 10
+    with pytest.raises(ValueError, match="unknown profile 'fast'; choose one of: smoke, quick, full, full2, paper"):
+        unification_configs("fast")
 
 
 def test_paper_profile_uses_full_data_and_full2s_reporting_seeds():
@@ -122,7 +141,7 @@ def test_a_budget_is_overrides_of_run_config_defaults():
 def test_a_profile_s_threads_go_into_every_run_and_its_hash_and_none_leaves_both_as_they_were():
     from sigmse.config import RunConfig, config_from_dict
     from sigmse.runs.profiles import Budget
-    from sigmse.unification.config import selection_configs, unification_config_from_dict
+    from sigmse.unification.config import unification_config_from_dict
 
     smoke = get_profile("smoke")
     fixed = replace(smoke, threads=1)
@@ -133,10 +152,10 @@ def test_a_profile_s_threads_go_into_every_run_and_its_hash_and_none_leaves_both
         assert [c.with_(threads=None).hash for c in after] == [c.hash for c in before]
         assert not {c.hash for c in before} & {c.hash for c in after}
         assert all(config_from_dict(c.to_dict()) == c for c in after)  # a record rebuilds its config
-    unification = selection_configs(fixed)
-    assert {c.threads for c in unification} == {1} and {c.threads for c in selection_configs(smoke)} == {None}
+    unification = unification_configs(fixed)
+    assert {c.threads for c in unification} == {1} and {c.threads for c in unification_configs(smoke)} == {None}
     assert all(unification_config_from_dict(c.to_dict()) == c for c in unification)
-    assert [c.hash for c in selection_configs(smoke)] == [c.with_(threads=None).hash for c in unification]
+    assert [c.hash for c in unification_configs(smoke)] == [c.with_(threads=None).hash for c in unification]
     with pytest.raises(ValueError, match="threads must be"):
         replace(smoke, threads=0)
     with pytest.raises(ValueError, match="a budget has no field 'threads'"):  # one place: the profile

@@ -17,6 +17,7 @@ from torchvision.transforms.functional import InterpolationMode, rotate
 
 from sigmse.runs import experiments
 from sigmse.runs.executors import train_and_store
+from sigmse.runs.store import validate_unification_record
 from sigmse.unification import train as U
 from sigmse.data.datasets import Dataset, get_dataset_spec
 from sigmse.models import get_model
@@ -195,7 +196,7 @@ def test_the_sweep_engine_stores_a_unification_run_once_in_its_folder(tmp_path, 
     config = tiny(method="separate_heads", epochs=1)
     record = train_and_store(config, profile="smoke", results_dir=tmp_path, data_dir=None)
     path = tmp_path / "smoke" / "unification" / f"{config.hash}.json"
-    assert path.is_file() and U.validate_unification_record(json.loads(path.read_text()), config.hash) == []
+    assert path.is_file() and validate_unification_record(json.loads(path.read_text()), config.hash) == []
     assert record["experiment"] == "unification" and record["config"] == config.to_dict()
     assert record["provenance"]["device"] == "cpu"
 
@@ -212,7 +213,7 @@ def test_the_sweep_engine_stores_a_unification_run_once_in_its_folder(tmp_path, 
 
 def test_experiment_chooses_on_selection_seeds_and_reports_with_the_reporting_seeds(tmp_path, monkeypatch):
     from sigmse.runs.profiles import Budget, Profile
-    from sigmse.unification.analysis import chosen_learning_rates
+    from sigmse.report.unification import chosen_rates_by_method
     from sigmse.unification.config import unification_config_from_dict
 
     dataset = fake_dataset()
@@ -228,7 +229,7 @@ def test_experiment_chooses_on_selection_seeds_and_reports_with_the_reporting_se
     report = [unification_config_from_dict(r["config"]) for r in records.report]
     assert len(selection) == 5 * 2 * 2 and {(c.lr, c.seed) for c in selection} == {(a, b) for a in (1e-3, 1e-2)
                                                                                     for b in (0, 1)}
-    chosen = chosen_learning_rates(selection, records.selection)
+    chosen = chosen_rates_by_method(selection, records.selection)
     assert {(c.method, c.lr, c.seed) for c in report} == {(m, chosen[m], s) for m in U.METHODS for s in (5, 6, 7)}
     stored = sorted(p.stem for p in (tmp_path / "tiny" / "unification").glob("*.json"))
     assert stored == sorted({c.hash for c in selection + report})  # every run stored once

@@ -1,6 +1,6 @@
-"""Tests of sigmse.unification.analysis on synthetic records with a known truth: identical methods over many
-seeds are equivalent, a shifted one is worse, one seed is inconclusive; the table, the learning-rate table and
-the verdict lines."""
+"""Tests of sigmse.report.unification on synthetic records with a known truth: identical methods over many
+seeds are equivalent, a shifted one is worse, one seed is inconclusive; the table, the learning-rate choice (on
+validation only, reported with fresh seeds) and its table, and the verdict lines."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import Sequence
 import numpy as np
 import pytest
 
-from sigmse.unification import analysis as ua
+from sigmse.report import unification as ua
 from sigmse.runs.profiles import get_profile
-from sigmse.unification.config import CLASSIFYING, METHODS, REGRESSING, UnificationConfig
+from sigmse.runs.protocol import report_configs
+from sigmse.unification.config import CLASSIFYING, METHODS, REGRESSING, UnificationConfig, validation_score
 
 VERDICT_WORDS = ("better", "worse", "equivalent", "not worse")
 
@@ -126,3 +127,44 @@ def test_selection_display_shows_mean_validation_scores_and_the_choice():
     # scores: 0.9, 0.95, and (0 + 0.9889) / 2 = 0.494 for the rate that diverged once
     assert shown.loc["classifier alone"].tolist() == ["0.900", "0.950", "0.494", "0.003"]
     assert list(shown.columns) == ["0.001", "0.003", "0.01", "chosen"]
+
+
+class ValidationOnly(dict):
+    """Metrics that fail the test if anything reads a test metric."""
+
+    def __getitem__(self, key):
+        assert not key.startswith("test_"), f"the learning-rate choice read {key}"
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        assert not key.startswith("test_"), f"the learning-rate choice read {key}"
+        return super().get(key, default)
+
+
+def test_choice_picks_the_best_validation_rate_reads_no_test_metric_and_reports_with_fresh_seeds():
+    selection = [UnificationConfig(method=m, lr=lr, seed=s, device="cpu")
+                 for m in METHODS for lr in (1e-3, 3e-3, 1e-2) for s in (0, 1)]
+    # validation accuracy per (lr, seed); the test accuracy would pick 1e-2 everywhere
+    val = {(1e-3, 0): 0.80, (1e-3, 1): 0.82, (3e-3, 0): 0.85, (3e-3, 1): 0.84, (1e-2, 0): 0.95, (1e-2, 1): None}
+    tie = {1e-3: 0.90, 3e-3: 0.90, 1e-2: 0.70}  # the classifier: a tie between 1e-3 and 3e-3
+
+    def record(config):
+        if config.method == "classifier_only":
+            acc = tie[config.lr]
+        else:
+            acc = val[(config.lr, config.seed)]
+        if acc is None:  # 1e-2 diverges with seed 1: scores 0, so its mean (0.95 + 0) / 2 loses
+            return {"status": "diverged", "metrics": ValidationOnly(test_acc=1.0)}
+        return {"status": "ok", "metrics": ValidationOnly(val_acc=acc, val_r2_angle=acc, test_acc=1.0,
+                                                          test_rmse_angle=0.0, test_r2_angle=1.0)}
+
+    records = [record(c) for c in selection]
+    chosen = ua.chosen_rates_by_method(selection, records)
+    assert chosen == {"unified_mse": 3e-3, "unified_mse_or": 3e-3, "separate_heads": 3e-3, "classifier_only": 1e-3,
+                      "regressor_only": 3e-3}
+    report = report_configs(selection, records, report_seeds=(2, 3, 4), score=validation_score)
+    assert len(report) == len(METHODS) * 3
+    assert {(c.method, c.lr, c.seed) for c in report} == {(m, chosen[m], s) for m in METHODS for s in (2, 3, 4)}
+    assert all(c.with_(lr=1e-3, seed=0) in selection for c in report)  # only lr and seed changed
+    with pytest.raises(ValueError, match=r"reporting seeds \[1\] are also selection seeds"):
+        report_configs(selection, records, report_seeds=(1, 2), score=validation_score)

@@ -1,36 +1,21 @@
 """The measurements of ``sigmse bench``, and how they are timed.
 
-1. :func:`training_throughput`: images per second of :func:`sigmse.train.train` (data resident on the
-   device, ``randperm`` slices, batched augmentation) against the usual hand-written loop
-   (:mod:`sigmse.bench.naive_loop`): a torchvision dataset that builds a PIL image per item,
-   ``ToTensor``/``Normalize`` per item, and a ``DataLoader`` (``num_workers`` 0 and 2; also 4 on a GPU),
-   with the same model, optimizer, loss and batch size; and each loop's time per image over the GEMM floor,
-   the matrix products of the same training step alone (:func:`gemm_floor_step`), timed in the same process;
-   and :func:`step_phases`: the trainer's step phase by phase, beside the matrix products each phase runs.
-2. :func:`loss_step_times`: forward + backward of every registered loss on random logits, as a ratio to
-   softmax cross-entropy, and the bytes each loss saves for backward.
-3. :func:`output_reset_solver`: the exact Output Reset solver against the original alternating procedure
-   (time, largest disagreement of the targets) and the solver's share of a whole training step.
-4. :func:`epoch_scaling`: seconds per epoch of the trainer as the training set grows.
-5. :func:`profile_epochs`: seconds per epoch of every dataset of a profile, with the model, batch size,
-   augmentation and training subset its experiments train with, per loss.
-6. :func:`image_costs`: what a run costs per training image, per evaluated image and to set up, the three
-   numbers the sweep estimate prices runs with (:func:`sigmse.runs.protocol.run_seconds`).
+1. :func:`training_throughput`: images per second of :func:`sigmse.train.train` against the hand-written
+   ``DataLoader`` loop (:mod:`sigmse.bench.naive_loop`), each loop's time per image over the GEMM floor (the same
+   step's matrix products alone, :func:`gemm_floor_products`); :func:`step_phases`: the trainer's step phase by
+   phase beside the products each phase runs.
+2. :func:`loss_step_times`: forward + backward of every loss on random logits, and the bytes it saves for backward.
+3. :func:`output_reset_solver`: the exact Output Reset solver against the alternating procedure, and its share of
+   a training step.
+4. :func:`epoch_scaling`: seconds per epoch as the training set grows; :func:`profile_epochs`: an epoch of each
+   dataset of a profile as its experiments train it.
+5. :func:`image_costs`: a run's seconds per training image, per evaluated image and of setup, what the sweep
+   estimate prices runs with (:func:`sigmse.runs.protocol.run_seconds`).
 
-How it is timed. Every measurement runs the same work once as warm-up (allocator, kernel choice,
-``DataLoader`` workers), then a fixed number of steps; on CUDA the clock is read with CUDA events after a
-``synchronize``, so queued GPU work is counted. The trainer is timed by its own per-epoch clock (also
-synchronised), over epochs after the first. The naive loop is given every usual courtesy: persistent
-workers, pinned memory and non-blocking copies on a GPU. What is compared takes turns (the trainer's epochs
-and the naive loops' passes; the losses block by block; the solvers and training steps), and medians are
-reported, so that a slow spell of a shared machine hits all of them alike. The numbers still move from run
-to run on a busy CPU, and with several torch threads on oversubscribed cores they can be many times too
-slow (threads wait on each other): ``threads=1`` (``--threads 1`` of :func:`sigmse.bench.run.run_bench`) is
-steadier there.
-
-:func:`sigmse.bench.run.run_bench` runs the first four at the sizes of a :class:`sigmse.bench.run.BenchSize`, and the
-fifth for a profile when asked (the book's performance chapter asks), and stores them;
-:func:`sigmse.bench.run.run_costs` runs the sixth for each dataset of a profile (``sigmse bench --costs``).
+How it is timed: the same work runs once as warm-up, then a fixed number of times, by the trainer's clock (read
+after the device has finished its queued work). What is compared takes turns (trainer epochs and naive passes, losses block by block, solvers and
+steps) and medians are reported, so that a slow spell of a shared machine hits all of them alike. With several torch
+threads on oversubscribed cores timings can be many times too slow: one thread is steadier there.
 """
 
 from __future__ import annotations
@@ -45,93 +30,46 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from sigmse.bench.naive_loop import NaiveLoop, naive_dataset
+from sigmse.checks import check_number
 from sigmse.config import RunConfig
 from sigmse.data.datasets import DATASETS, Dataset, get_dataset_spec, load_dataset
 from sigmse.losses.modules import get_loss, loss_names
-from sigmse.models import get_model
-from sigmse.bench.naive_loop import NaiveLoop, naive_dataset
 from sigmse.losses.output_reset import output_reset
+from sigmse.models import get_model
 from sigmse.runs.profiles import Profile, base_config, get_profile
 from sigmse.train import (ClassificationRun, EpochSums, TrainingRun, evaluate_logits, prepare_data, resolve_device,
                           synchronized_time, train, train_epoch)
 
-__all__ = [
-    "BASELINE_LOSS",
-    "check_positive",
-    "synthetic_dataset",
-    "gemm_floor_products",
-    "gemm_floor_step",
-    "training_throughput",
-    "STEP_PHASES",
-    "timed_step",
-    "step_phases",
-    "loss_step_times",
-    "output_reset_solver",
-    "epoch_seconds",
-    "epoch_scaling",
-    "PROFILE_EPOCH_LOSSES",
-    "profile_synthetic_data",
-    "profile_epochs",
-    "image_costs",
-]
+__all__ = ["BASELINE_LOSS", "PROFILE_EPOCH_LOSSES", "STEP_PHASES", "synthetic_dataset", "gemm_floor_products",
+           "gemm_floor_step", "training_throughput", "timed_step", "step_phases", "loss_step_times",
+           "output_reset_solver", "epoch_seconds", "epoch_scaling", "profile_synthetic_data", "profile_epochs",
+           "image_costs"]
 
 BASELINE_LOSS = "softmax_ce"  # loss_step_times divides by this loss's time
-PROFILE_EPOCH_LOSSES = (BASELINE_LOSS, "sigmoid_mse_or")  # profile_epochs times an epoch with each
+PROFILE_EPOCH_LOSSES = (BASELINE_LOSS, "sigmoid_mse_or")  # profile_epochs and image_costs time each
 
 
-# ------------------------------------------------------------------------------------------------------ timing
-
-
-class _Stopwatch:
-    """Seconds of the work queued inside ``with``: CUDA events after a synchronize on a GPU, else perf_counter."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.cuda = device.type == "cuda"
-        self.seconds = float("nan")
-
-    def __enter__(self) -> "_Stopwatch":
-        if self.cuda:
-            torch.cuda.synchronize()
-            self._start = torch.cuda.Event(enable_timing=True)
-            self._start.record()
-        else:
-            self._t0 = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.cuda:
-            end = torch.cuda.Event(enable_timing=True)
-            end.record()
-            end.synchronize()
-            self.seconds = self._start.elapsed_time(end) / 1000.0  # elapsed_time is in milliseconds
-        else:
-            self.seconds = time.perf_counter() - self._t0
+def _timed(work: Callable[[], object], device: torch.device, calls: int = 1) -> float:
+    """Seconds of ``calls`` calls of ``work``, read as the trainer reads its clock: after the device has finished
+    its queued work (:func:`sigmse.train.synchronized_time`)."""
+    start = synchronized_time(device)
+    for _ in range(calls):
+        work()
+    return synchronized_time(device) - start
 
 
 def _interleaved_seconds(works: dict[str, Callable[[], object]], device: torch.device, blocks: int,
                          inner: int = 1) -> dict[str, list[float]]:
-    """Seconds per call of each work, per block: after one warm-up call each, ``blocks`` rounds in which every
-    work runs ``inner`` times in turn, so that a slow spell of a shared machine hits all of them alike."""
+    """Seconds per call of each work, per block: one warm-up call each, then ``blocks`` rounds in which every work
+    runs ``inner`` times in turn."""
     for work in works.values():
         work()
     times: dict[str, list[float]] = {name: [] for name in works}
     for _ in range(blocks):
         for name, work in works.items():
-            with _Stopwatch(device) as watch:
-                for _ in range(inner):
-                    work()
-            times[name].append(watch.seconds / inner)
+            times[name].append(_timed(work, device, inner) / inner)
     return times
-
-
-def check_positive(name: str, value: object) -> int:
-    """``value`` if it is an integer >= 1 (a bool is not); else a one-line ``ValueError`` quoting it."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
-
-
-# -------------------------------------------------------------------------------------------------------- data
 
 
 def synthetic_dataset(name: str, n_train: int, n_test: int = 256, seed: int = 0) -> Dataset:
@@ -150,27 +88,21 @@ def synthetic_dataset(name: str, n_train: int, n_test: int = 256, seed: int = 0)
 # ------------------------------------------------------------------------------------------------ GEMM floor
 
 
-def _layer_products(model: nn.Module, images: Tensor) -> list[tuple[str, tuple[int, ...], bool, bool]]:
-    """``(kind, shape, bias, input_grad)`` of every ``nn.Linear`` and ``nn.Conv2d`` of one forward of ``images``.
-
-    ``shape`` is ``(rows, inner, outputs, groups)`` of the layer's forward product: ``(batch, in, out, 1)``
-    for a linear layer, ``(N * H_out * W_out, C_in / groups * k_h * k_w, C_out / groups, groups)`` for a
-    convolution (its im2col lowering); ``input_grad`` says whether backward needs the gradient of the
-    layer's input (not for the first layer, whose input is the data).
-    """
-    found: list[tuple[str, tuple[int, ...], bool, bool]] = []
+def _layer_products(model: nn.Module, images: Tensor) -> list[tuple[tuple[int, int, int, int], bool, bool]]:
+    """``(shape, bias, input_grad)`` of every ``nn.Linear`` and ``nn.Conv2d`` in one forward of ``images``: shape
+    ``(rows, inner, outputs, groups)`` of its forward product (a convolution's im2col lowering:
+    ``(N H_out W_out, C_in / groups k_h k_w, C_out / groups, groups)``); ``input_grad``: whether backward needs the
+    gradient of its input (not for the first layer)."""
+    found: list[tuple[tuple[int, int, int, int], bool, bool]] = []
 
     def record(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
-        needs_input_grad = inputs[0].requires_grad
         if isinstance(module, nn.Linear):
             shape = (output.numel() // module.out_features, module.in_features, module.out_features, 1)
-            found.append(("linear", shape, module.bias is not None, needs_input_grad))
         else:
-            groups = module.groups
-            rows = output.shape[0] * output.shape[2] * output.shape[3]  # N * H_out * W_out
-            inner = module.in_channels // groups * module.kernel_size[0] * module.kernel_size[1]
-            found.append(("conv2d", (rows, inner, module.out_channels // groups, groups), module.bias is not None,
-                          needs_input_grad))
+            groups, (k_h, k_w) = module.groups, module.kernel_size
+            shape = (output.shape[0] * output.shape[2] * output.shape[3], module.in_channels // groups * k_h * k_w,
+                     module.out_channels // groups, groups)
+        found.append((shape, module.bias is not None, inputs[0].requires_grad))
 
     hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
     try:
@@ -183,31 +115,24 @@ def _layer_products(model: nn.Module, images: Tensor) -> list[tuple[str, tuple[i
 
 def gemm_floor_products(model_name: str, image_shape: tuple[int, int, int], num_classes: int, batch: int, *,
                         device: torch.device, seed: int = 0) -> dict[str, Callable[[], None]]:
-    r"""One training step's matrix products of ``model_name`` at ``batch`` images, and nothing else:
+    r"""One training step's matrix products of ``model_name`` at ``batch`` images and nothing else:
     ``{"forward": ..., "backward": ...}``, each running its pass's products once.
 
-    For every linear layer (input ``x``: ``(B, in)``, weight ``W``: ``(out, in)``, output gradient ``g``:
-    ``(B, out)``) the forward pass runs :math:`y = b + x W^\top` (addmm) and the backward pass
-    :math:`\nabla W = g^\top x` and :math:`\nabla x = g W` (mm), without :math:`\nabla x` for the first layer:
-    exactly the products autograd runs for ``nn.Linear``.
-    A convolution contributes the same three products of its im2col lowering (``rows = N H_out W_out``,
-    ``inner = C_in k_h k_w``), once per group. That is the same arithmetic, not what oneDNN's direct
-    convolutions run (they can be faster than those products), so for a conv net the ratio to it compares
-    the step with plain matrix products rather than bounding it from below. Everything else of a step (data,
-    activations, loss, bias gradients, optimizer) is left out: a trainer's time over this floor is what it spends
-    beyond its matrix products.
-    Operands are random tensors of the shapes one forward of the real model shows (found with forward
-    hooks), made once; the products write new outputs every call, as autograd does.
+    Per linear layer (``x``: ``(B, in)``, ``W``: ``(out, in)``, output gradient ``g``: ``(B, out)``) forward runs
+    :math:`y = b + x W^\top` and backward :math:`\nabla W = g^\top x` and :math:`\nabla x = g W` (none for the first
+    layer), as autograd does. A convolution contributes the same products of its im2col lowering, once per group:
+    the same arithmetic, not what oneDNN's direct convolutions run, so for a conv net the ratio compares the step
+    with plain matrix products rather than bounding it. Operands are random, of the shapes a forward of the real
+    model shows, made once.
     """
     torch.manual_seed(seed)
     model = get_model(model_name, image_shape, num_classes).to(device)
-    products = _layer_products(model, torch.randn(batch, *image_shape, device=device))
     calls: dict[str, list[Callable[[], Tensor]]] = {"forward": [], "backward": []}
-    for _kind, (rows, inner, outputs, groups), bias, input_grad in products:
+    for (rows, inner, outputs, groups), bias, input_grad in _layer_products(
+            model, torch.randn(batch, *image_shape, device=device)):
         for _ in range(groups):
             x, weight = torch.randn(rows, inner, device=device), torch.randn(outputs, inner, device=device)
-            grad = torch.randn(rows, outputs, device=device)
-            b = torch.randn(outputs, device=device)
+            grad, b = torch.randn(rows, outputs, device=device), torch.randn(outputs, device=device)
             calls["forward"].append((lambda x=x, w=weight, b=b: torch.addmm(b, x, w.t())) if bias else
                                     (lambda x=x, w=weight: torch.mm(x, w.t())))
             calls["backward"].append(lambda x=x, g=grad: torch.mm(g.t(), x))  # weight gradient, (out, inner)
@@ -251,38 +176,23 @@ def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: s
                         workers: Sequence[int] | None = None, augment: bool = False, loss: str = BASELINE_LOSS,
                         lr: float = 1e-3, data_dir: str | Path | None = None, data: Dataset | None = None,
                         seed: int = 0) -> list[dict[str, Any]]:
-    """Images per second of the sigmse trainer and of the hand-written ``DataLoader`` loops, one row each.
+    """Images per second of the sigmse trainer and of the naive ``DataLoader`` loops (``num_workers`` of
+    ``workers``; default 0 and 2, and 4 on a GPU), one row each.
 
-    All train ``model`` with Adam (``lr``) and ``loss`` on ``steps * batch_size`` training images: the trainer
-    a class-stratified subset, the naive loops the first as many images of their dataset. The trainer runs
-    ``1 + repeats`` epochs (:func:`sigmse.train.train`); after each epoch, through its ``on_epoch`` hook, every
-    naive loop makes one pass, so the loops take turns and a slow spell of a shared machine hits all of them.
-    The first epoch and the first pass warm up; ``images_per_s`` is the median over the ``repeats`` timed
-    passes (``images_per_s_min`` and ``_max`` show the spread). Rows of the naive loops carry ``speedup``: the
-    trainer's median images/s over theirs.
-
-    Right after each trainer epoch, before the naive loops, the same process runs the epoch's matrix
-    products alone (:func:`gemm_floor_step`, as many steps as the epoch has, same threads), timed the same
-    way. Every row carries ``gemm_floor_images_per_s`` (median over the timed passes) and
-    ``over_gemm_floor``: that floor's median images/s over the row's, i.e. its time per image over the
-    floor's (1 would be a step that does nothing but its matrix products); ``over_gemm_floor_fastest``
-    divides the fastest passes of each instead, which a slow spell of a shared machine moves less.
-
-    Args:
-        dataset, model: what is trained; ``data`` replaces loading ``dataset`` from ``data_dir``.
-        device: ``None``/``"auto"``, ``"cpu"`` or ``"cuda"``.
-        workers: the ``num_workers`` of the naive loops; default ``(0, 2)``, with 4 added on a GPU.
-        augment: random crop and flip in every loop (batched in the trainer, per item in torchvision).
-
-    On a GPU the trainer runs conv nets in ``channels_last``, as it always does; the naive loops keep the
-    default memory format, as hand-written loops usually do. Both train in float32.
+    All train ``model`` with Adam and ``loss`` on ``steps * batch_size`` images. The trainer runs ``1 + repeats``
+    epochs; after each (its ``on_epoch`` hook) the epoch's GEMM floor runs, then every naive loop makes one pass,
+    so all take turns. The first epoch and pass warm up; ``images_per_s`` is the median over the timed passes
+    (``_min``, ``_max``: the spread). Naive rows carry ``speedup``, the trainer's images/s over theirs; every row
+    ``gemm_floor_images_per_s`` and ``over_gemm_floor`` (its time per image over the floor's, medians) and
+    ``over_gemm_floor_fastest`` (fastest passes). ``augment``: crop and flip in every loop (batched in the trainer,
+    per item in torchvision). On a GPU the trainer runs conv nets channels_last, the naive loops do not.
     """
     device = resolve_device(str(device or "auto"))
     for name, value in (("steps", steps), ("repeats", repeats), ("batch_size", batch_size)):
-        check_positive(name, value)
+        check_number(name, value, low=1, integer=True, allowed="an integer >= 1")
     workers = tuple((0, 2, 4) if device.type == "cuda" else (0, 2)) if workers is None else tuple(workers)
-    if any(isinstance(w, bool) or not isinstance(w, int) or w < 0 for w in workers):
-        raise ValueError(f"workers must be integers >= 0, got {workers!r}")
+    for w in workers:
+        check_number("workers", w, low=0, integer=True, allowed="integers >= 0")
     data = data if data is not None else load_dataset(dataset, data_dir)
     n = min(steps * batch_size, len(data.train_labels))
     config = _trainer_config(dataset, model, loss, lr, batch_size, 1 + repeats, n, seed, device, augment)
@@ -297,19 +207,16 @@ def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: s
                               lr=lr, seed=seed) for w in workers}
 
         def naive_turn(entry: dict[str, Any]) -> None:  # called by the trainer after each of its epochs
-            with _Stopwatch(device) as watch:  # the GEMM floor right after the trainer's epoch
-                for _ in range(floor_steps):
-                    floor_step()
-            if entry["epoch"] > 1:
-                floor_passes.append(watch.seconds)
+            floor_seconds = _timed(floor_step, device, floor_steps)
+            if entry["epoch"] > 1:  # the first epoch, floor and pass warm up
+                floor_passes.append(floor_seconds)
             for w, loop in loops.items():
-                with _Stopwatch(device) as watch:
-                    loop.one_pass()
-                if entry["epoch"] > 1:  # the first pass warms up, like the trainer's first epoch
-                    passes[w].append(watch.seconds)
+                seconds = _timed(loop.one_pass, device)
+                if entry["epoch"] > 1:
+                    passes[w].append(seconds)
 
         result = train(config, dataset=data, progress=False, on_epoch=naive_turn)
-        loops.clear()  # drops the loops, which shuts their persistent workers down
+        loops.clear()  # shuts the persistent workers down
     if result["status"] != "ok":
         raise RuntimeError(f"the trainer's run {dataset}/{model}/{loss} diverged; the benchmark needs a finite loss")
     n_train = result["metrics"]["n_train"]
@@ -322,9 +229,8 @@ def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: s
     def row(loop: str, w: int | None, data_class: str, seconds: list[float]) -> dict[str, Any]:
         rates = [n_train / s for s in seconds]
         return dict(common, loop=loop, workers=w, data_class=data_class, seconds=sum(seconds),
-                    images_per_s=statistics.median(rates), images_per_s_min=min(rates),
-                    images_per_s_max=max(rates), speedup=None,
-                    over_gemm_floor=floor_rate / statistics.median(rates),
+                    images_per_s=statistics.median(rates), images_per_s_min=min(rates), images_per_s_max=max(rates),
+                    speedup=None, over_gemm_floor=floor_rate / statistics.median(rates),
                     over_gemm_floor_fastest=max(floor_rates) / max(rates))
 
     rows = [row("sigmse", None, "sigmse.train (device-resident tensors)",
@@ -335,9 +241,6 @@ def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: s
     return rows
 
 
-# ------------------------------------------------------------------------------- 1b. where a trainer step's time goes
-
-
 STEP_PHASES: tuple[tuple[str, str | None], ...] = (
     ("batch, forward and loss", "forward"),  # index_select, (augmentation,) the model, the loss, one argmax
     ("zero_grad", None),
@@ -345,8 +248,8 @@ STEP_PHASES: tuple[tuple[str, str | None], ...] = (
     ("optimizer step", None),
     ("schedule step", None),
 )
-"""The phases of :meth:`sigmse.train.TrainingRun.step` in order, each with the pass of
-:func:`gemm_floor_products` whose matrix products it runs (``None``: none)."""
+"""The phases of :meth:`sigmse.train.TrainingRun.step` in order, each with the pass of :func:`gemm_floor_products`
+whose products it runs (``None``: none)."""
 
 
 def timed_step(run: TrainingRun, index: Tensor, start: int, sums: Any) -> list[float]:
@@ -371,26 +274,22 @@ def step_phases(dataset: str = "mnist", model: str = "mlp", *, device: str | tor
                 steps: int = 100, repeats: int = 5, batch_size: int = 128, loss: str = BASELINE_LOSS,
                 lr: float = 1e-3, data: Dataset | None = None, data_dir: str | Path | None = None,
                 seed: int = 0) -> list[dict[str, Any]]:
-    """Where a training step of the sigmse trainer spends its time, phase by phase, beside the matrix products
-    each phase runs: what :func:`training_throughput`'s ``over_gemm_floor`` is made of.
+    """Where the trainer's step spends its time, phase by phase, beside the matrix products each phase runs.
 
-    The trainer's own run (:class:`sigmse.train.TrainingRun`, built from the same config as in
-    :func:`training_throughput`) takes ``1 + repeats`` passes of ``steps`` steps through :func:`timed_step`,
-    each pass followed by ``steps`` forward and ``steps`` backward passes of :func:`gemm_floor_products`, timed
-    apart; the first pass of each warms up. One row per phase of :data:`STEP_PHASES`, then ``whole step``:
-    ``seconds_per_step`` (median over passes of the pass's mean), ``share_of_step``, ``gemm_seconds_per_step``
-    (the floor's products of that phase, 0 for a phase without any), ``beyond_gemm_seconds_per_step`` (the
-    difference) and ``over_gemm_floor`` (the phase's time over the whole floor's: the phases' values add up
-    to the whole step's ratio).
+    The trainer's run (as in :func:`training_throughput`) takes ``1 + repeats`` passes of ``steps`` steps through
+    :func:`timed_step`, each followed by as many forward and backward passes of :func:`gemm_floor_products`, timed
+    apart; the first pass warms up. One row per phase of :data:`STEP_PHASES`, then ``whole step``:
+    ``seconds_per_step`` (median over passes), ``share_of_step``, ``gemm_seconds_per_step`` (0 for a phase without
+    products), ``beyond_gemm_seconds_per_step`` and ``over_gemm_floor`` (over the whole floor: the phases' values add
+    up to the step's).
     """
     device = resolve_device(str(device or "auto"))
     for name, value in (("steps", steps), ("repeats", repeats), ("batch_size", batch_size)):
-        check_positive(name, value)
+        check_number(name, value, low=1, integer=True, allowed="an integer >= 1")
     data = data if data is not None else load_dataset(dataset, data_dir)
     n = min(steps * batch_size, len(data.train_labels))
     config = _trainer_config(dataset, model, loss, lr, batch_size, 1 + repeats, n, seed, device)
-    prepared = prepare_data(config, device, dataset=data)
-    run = ClassificationRun(config, prepared, device)
+    run = ClassificationRun(config, prepare_data(config, device, dataset=data), device)
     floor = gemm_floor_products(model, data.spec.image_shape, data.spec.num_classes, batch_size, device=device)
     phase_passes: list[list[float]] = []  # per pass: seconds per step of each phase
     floor_passes: list[dict[str, float]] = []
@@ -401,13 +300,8 @@ def step_phases(dataset: str = "mnist", model: str = "mlp", *, device: str | tor
         for start in starts:
             totals = [t + s for t, s in zip(totals, timed_step(run, order[start:start + batch_size], start, sums))]
         phase_passes.append([t / len(starts) for t in totals])
-        floor_pass = {}
-        for name, products in floor.items():
-            with _Stopwatch(device) as watch:
-                for _ in starts:
-                    products()
-            floor_pass[name] = watch.seconds / len(starts)
-        floor_passes.append(floor_pass)
+        floor_passes.append({name: _timed(products, device, len(starts)) / len(starts)
+                             for name, products in floor.items()})
     phase_seconds = [statistics.median(p[i] for p in phase_passes[1:]) for i in range(len(STEP_PHASES))]
     gemm_seconds = {name: statistics.median(p[name] for p in floor_passes[1:]) for name in floor}
     floor_seconds, step_seconds = sum(gemm_seconds.values()), sum(phase_seconds)
@@ -463,23 +357,20 @@ def _random_logits(batch: int, classes: int, device: torch.device, seed: int) ->
 def loss_step_times(batch: int = 512, classes: Sequence[int] = (10, 1000), *,
                     device: str | torch.device | None = None, losses: Sequence[str] | None = None,
                     blocks: int = 7, inner: int = 10, seed: int = 0) -> list[dict[str, Any]]:
-    """Forward + backward time of each loss on random logits ``(batch, C)``, one row per loss and ``C``.
+    """Forward + backward time of each loss (default: all) on random logits ``(batch, C)``, one row per loss and C.
 
-    A step is ``torch.autograd.grad(loss(logits, labels), logits)``. The losses alternate block by block
-    (``blocks`` blocks of ``inner`` steps each), so a slow spell of a shared CPU hits all of them; each row
-    holds the median over blocks, ``ratio`` to softmax_ce's median, and the memory of the step:
-    ``saved_bytes`` (tensors saved for backward, other than the logits and labels, counted with
-    ``torch.autograd.graph.saved_tensors_hooks``; the same on every device) and, on CUDA, ``peak_bytes``
-    (``torch.cuda.max_memory_allocated`` during the step, above what was allocated before it).
+    A step is ``torch.autograd.grad(loss(logits, labels), logits)``; the losses alternate, ``blocks`` blocks of
+    ``inner`` steps. Each row: the median over blocks, its ``ratio`` to softmax_ce's, ``saved_bytes`` (tensors saved
+    for backward other than the logits and labels, by ``saved_tensors_hooks``) and on CUDA ``peak_bytes`` (the
+    step's peak allocation above what was allocated before it).
     """
     device = resolve_device(str(device or "auto"))
     for name, value in (("batch", batch), ("blocks", blocks), ("inner", inner)):
-        check_positive(name, value)
+        check_number(name, value, low=1, integer=True, allowed="an integer >= 1")
     names = loss_names() if losses is None else list(dict.fromkeys([BASELINE_LOSS, *losses]))
     rows = []
     for c in classes:
-        if isinstance(c, bool) or not isinstance(c, int) or c < 2:
-            raise ValueError(f"classes must be integers >= 2, got {c!r}")
+        check_number("classes", c, low=2, integer=True, allowed="integers >= 2")
         logits, labels = _random_logits(batch, c, device, seed)
         logits.requires_grad_()
         functions = {name: get_loss(name) for name in names}  # raises ValueError listing the valid names
@@ -492,8 +383,7 @@ def loss_step_times(batch: int = 512, classes: Sequence[int] = (10, 1000), *,
                 seconds_min=min(times[name]), seconds_max=max(times[name]),
                 ratio=statistics.median(times[name]) / baseline,
                 saved_bytes=_saved_bytes(functions[name], logits, labels),
-                peak_bytes=_peak_bytes(steps[name], device) if device.type == "cuda" else None,
-            ))
+                peak_bytes=_peak_bytes(steps[name], device) if device.type == "cuda" else None))
     return rows
 
 
@@ -502,8 +392,7 @@ def loss_step_times(batch: int = 512, classes: Sequence[int] = (10, 1000), *,
 
 def _training_step(model_name: str, classes: int, batch: int, loss: str, device: torch.device,
                    seed: int) -> Callable[[], None]:
-    """One whole training step (forward, loss, backward, fused Adam) of ``model_name`` on a random MNIST-shaped
-    batch."""
+    """One training step (forward, loss, backward, fused Adam) of ``model_name`` on a random MNIST-shaped batch."""
     torch.manual_seed(seed)
     image_shape = DATASETS["mnist"].image_shape
     model = get_model(model_name, image_shape, classes).to(device)
@@ -526,14 +415,13 @@ def output_reset_solver(batch: int = 512, classes: Sequence[int] = (10, 1000), *
                         seed: int = 0) -> list[dict[str, Any]]:
     """The exact Output Reset solver against ``iterations`` steps of the alternating procedure, per ``C``.
 
-    On sigmoid outputs of random logits ``(batch, C)``: the median seconds of each over ``repeats`` calls, the
-    largest absolute difference of their targets and the share of patterns differing by more than ``1e-5``;
-    and the exact solver's share of a whole training step of ``step_model`` (MNIST-shaped input, ``C``
-    outputs, Adam) with sigmoid_mse_or, next to the same step with softmax_ce. The four take turns.
+    On sigmoid outputs of random logits ``(batch, C)``: median seconds of each over ``repeats`` calls, the largest
+    absolute difference of their targets, the share of patterns differing by more than ``1e-5``; and the solver's
+    share of a training step of ``step_model`` with sigmoid_mse_or, beside the step with softmax_ce. All take turns.
     """
     device = resolve_device(str(device or "auto"))
     for name, value in (("batch", batch), ("iterations", iterations), ("repeats", repeats)):
-        check_positive(name, value)
+        check_number(name, value, low=1, integer=True, allowed="an integer >= 1")
     rows = []
     for c in classes:
         logits, labels = _random_logits(batch, c, device, seed)
@@ -551,8 +439,7 @@ def output_reset_solver(batch: int = 512, classes: Sequence[int] = (10, 1000), *
             alternating_seconds=median["alternating"], alternating_over_exact=median["alternating"] / median["exact"],
             max_abs_disagreement=float(difference.max()), share_disagreeing=float((difference > 1e-5).float().mean()),
             step_model=step_model, step_seconds_or=median["step_or"], step_seconds_ce=median["step_ce"],
-            step_ratio=median["step_or"] / median["step_ce"], solver_share_of_step=median["exact"] / median["step_or"],
-        ))
+            step_ratio=median["step_or"] / median["step_ce"], solver_share_of_step=median["exact"] / median["step_or"]))
     return rows
 
 
@@ -563,8 +450,7 @@ def epoch_seconds(config: RunConfig, *, data_dir: str | Path | None = None,
                   data: Dataset | None = None) -> dict[str, Any]:
     """Seconds of one training epoch of ``config`` with the sigmse trainer: the second of two (the first warms up)."""
     result = train(config.with_(epochs=2, warmup_epochs=0.0), data_dir=data_dir, dataset=data, progress=False)
-    seconds = result["history"][-1]["seconds"]
-    n = result["metrics"]["n_train"]
+    seconds, n = result["history"][-1]["seconds"], result["metrics"]["n_train"]
     return dict(dataset=config.dataset, model=config.model, loss=config.loss, batch_size=config.batch_size,
                 augment=config.augment, device=resolve_device(config.device).type, n_train=n,
                 steps=math.ceil(n / config.batch_size), seconds_per_epoch=seconds, images_per_s=n / seconds,
@@ -574,16 +460,14 @@ def epoch_seconds(config: RunConfig, *, data_dir: str | Path | None = None,
 def epoch_scaling(sizes: Sequence[int] = (1000, 10000, 60000), *, dataset: str = "mnist", model: str = "mlp",
                   device: str | torch.device | None = None, batch_size: int = 128,
                   data_dir: str | Path | None = None, data: Dataset | None = None) -> list[dict[str, Any]]:
-    """Seconds per epoch of the sigmse trainer on the first ``n`` (class-stratified) training images, per size.
-
-    No validation split is carved out, so ``n`` may go up to the whole training set (60000 for MNIST).
-    """
+    """:func:`epoch_seconds` on the first ``n`` (class-stratified) training images, per size; no validation split,
+    so ``n`` may be the whole training set."""
     device = resolve_device(str(device or "auto"))
     data = data if data is not None else load_dataset(dataset, data_dir)
     available = len(data.train_labels)
     rows = []
     for n in sizes:
-        check_positive("epoch_scaling size", n)
+        check_number("epoch_scaling size", n, low=1, integer=True, allowed="an integer >= 1")
         if n > available:
             raise ValueError(f"epoch_scaling size {n} is more than the {available} training images of {dataset!r}")
         config = RunConfig(dataset=dataset, model=model, batch_size=batch_size, val_size=0,
@@ -592,12 +476,8 @@ def epoch_scaling(sizes: Sequence[int] = (1000, 10000, 60000), *, dataset: str =
     return rows
 
 
-# ------------------------------------------------------------------------------------------- 5. profile epochs
-
-
 def profile_synthetic_data(profile: Profile, dataset: str) -> Dataset:
-    """Random images of ``dataset``'s shape, as many as ``profile``'s runs on it read (training subset and
-    validation split, or the whole training set; its test subset, or the whole test set)."""
+    """Random images of ``dataset``'s shape, as many as ``profile``'s runs on it read."""
     budget, spec = profile.budgets[dataset], get_dataset_spec(dataset)
     n_train = spec.train_size if budget.train_subset is None else budget.train_subset + budget.val_size
     return synthetic_dataset(dataset, n_train, n_test=budget.test_subset or spec.test_size)
@@ -605,15 +485,12 @@ def profile_synthetic_data(profile: Profile, dataset: str) -> Dataset:
 
 def profile_epochs(profile: str, *, device: str | torch.device | None = None, data_dir: str | Path | None = None,
                    synthetic: bool = False) -> list[dict[str, Any]]:
-    """Seconds per epoch of every dataset of ``profile`` (:mod:`sigmse.runs.profiles`) with each loss of
-    :data:`PROFILE_EPOCH_LOSSES`: the epoch that profile's experiments train (its model, batch size,
-    augmentation, training subset and validation split; the first rate of its grid, seed 0).
+    """:func:`epoch_seconds` of every dataset of ``profile`` with each of :data:`PROFILE_EPOCH_LOSSES`, as its
+    experiments train it (model, batch, augmentation, subset and split; its grid's first rate, seed 0).
 
-    Each row is an :func:`epoch_seconds` row plus ``full_split_n``, the training images of the whole training
-    set less the profile's validation images, and ``full_split_seconds``: the measured seconds scaled to them in
-    proportion to the number of images, as an epoch on the whole split would take if time grew that way
-    (:func:`epoch_scaling` measures how well it does). ``device``: None is the profile's device.
-    ``synthetic``: random images of each dataset's shape, as many as the profile reads, instead of the data root.
+    Each row adds ``full_split_n``, the whole training set less the profile's validation images, and
+    ``full_split_seconds``, the seconds scaled to them in proportion. ``device``: None is the profile's.
+    ``synthetic``: random images, as many as the profile reads, instead of the data root.
     """
     chosen = get_profile(profile)  # ValueError listing the profiles
     device = resolve_device(str(device or chosen.device))
@@ -630,24 +507,20 @@ def profile_epochs(profile: str, *, device: str | torch.device | None = None, da
     return rows
 
 
-# ------------------------------------------------------------------------------------------- 6. image costs
+# ------------------------------------------------------------------------------------------- 5. image costs
 
 
 def image_costs(config: RunConfig, *, data_dir: str | Path | None = None, data: Dataset | None = None,
                 train_images: int = 16384, repeats: int = 2) -> dict[str, Any]:
-    """What one run of ``config`` costs per image, the three numbers :func:`sigmse.runs.protocol.run_seconds`
-    prices a run with: seconds per training image, per evaluated image and of setup.
+    """What one run of ``config`` costs: seconds per training image, per evaluated image and of setup.
 
-    ``setup_seconds``: :func:`sigmse.train.prepare_data` of the whole run (the dataset decoded and cached
-    beforehand, as in a sweep). Then the run's model trains ``1 + repeats`` epochs of :func:`sigmse.train.train_epoch`
-    (the trainer's own loop and clock, evaluation excluded) on its first ``train_images`` training images, and
-    after each epoch its validation split is evaluated once (:func:`sigmse.train.evaluate_logits`, one forward
-    pass per image: a run with ``tta_flip`` makes two, which the estimate counts); the first epoch and evaluation
-    warm up, and ``train_seconds_per_image`` and ``eval_seconds_per_image`` are the medians over the others.
-    ``threads``: torch's intra-op threads while measuring.
+    ``setup_seconds``: :func:`sigmse.train.prepare_data` of the whole run (the dataset decoded beforehand, as in a
+    sweep). Then ``1 + repeats`` epochs of :func:`sigmse.train.train_epoch` on its first ``train_images`` training
+    images, each followed by one evaluation of its validation split (one forward pass an image; ``tta_flip``'s
+    second pass the estimate counts); the first epoch and evaluation warm up, the others give the medians.
     """
-    check_positive("train_images", train_images)
-    check_positive("repeats", repeats)
+    for name, value in (("train_images", train_images), ("repeats", repeats)):
+        check_number(name, value, low=1, integer=True, allowed="an integer >= 1")
     device = resolve_device(config.device)
     data = data if data is not None else load_dataset(config.dataset, data_dir)  # decoded before the clock starts
     started = time.perf_counter()
@@ -660,9 +533,7 @@ def image_costs(config: RunConfig, *, data_dir: str | Path | None = None, data: 
     train_seconds, eval_seconds = [], []
     for _ in range(1 + repeats):
         train_seconds.append(train_epoch(run, EpochSums(n, device))[1])
-        with _Stopwatch(device) as watch:
-            evaluate_logits(run.model, whole.val_images, run.autocast)
-        eval_seconds.append(watch.seconds)
+        eval_seconds.append(_timed(lambda: evaluate_logits(run.model, whole.val_images, run.autocast), device))
     evaluated = len(whole.val_labels)
     return dict(dataset=config.dataset, model=config.model, loss=config.loss, batch_size=config.batch_size,
                 augment=config.augment, device=device.type, threads=torch.get_num_threads(), n_train=n,

@@ -28,8 +28,6 @@ from sigmse.models import get_model
 
 __all__ = ["ArrayImageDataset", "NaiveLoop", "naive_dataset", "torchvision_transform"]
 
-# torchvision's MNIST checks that all four exist under <root>/<class>/raw, uncompressed
-
 
 class ArrayImageDataset(torch.utils.data.Dataset):
     """What torchvision's ``MNIST`` and ``CIFAR10`` do per item, over decoded ``uint8`` arrays.
@@ -82,7 +80,7 @@ def naive_dataset(data: Dataset, augment: bool) -> Iterator[tuple[torch.utils.da
         with tempfile.TemporaryDirectory(prefix="sigmse-bench-") as root:
             raw = Path(root) / spec.torchvision_class / "raw"
             raw.mkdir(parents=True)
-            for name in IDX_FILES:  # it reads the train pair
+            for name in IDX_FILES:  # torchvision's MNIST checks that all four exist, uncompressed
                 if data.format == "idx":
                     (raw / name).symlink_to((data.source / name).resolve())
                 else:

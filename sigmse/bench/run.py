@@ -1,25 +1,16 @@
-"""Benchmarks: the sigmse trainer against the loop a user writes by hand, the cost of each loss, Output Reset.
+"""``sigmse bench``: its sizes, its performance goals, its JSON records and its command.
 
-``sigmse bench`` runs the measurements of :mod:`sigmse.bench.measures` side by side, in one process on one
-machine, at one of the sizes of :data:`BENCH_SIZES`, and writes them with their provenance to
-``<out_dir>/bench-<size>-<device>-<UTC time>.json``: training throughput of the trainer against hand-written
-``DataLoader`` loops, the MNIST MLP trainer's step phase by phase, forward + backward time of every loss, the
-exact Output Reset solver against the alternating procedure, and seconds per epoch as the training set grows;
-given a profile, also seconds per epoch of each of its datasets as its experiments train them (what the book's performance chapter shows:
-:mod:`sigmse.bench.chapter`). The JSON records the core count, torch's thread counts and the load average
-before and after, since the numbers move on a busy machine.
+:func:`run_bench` runs the measurements of :mod:`sigmse.bench.measures` in one process at one of the sizes of
+:data:`BENCH_SIZES` and writes them with their provenance (core count, torch threads, load average before and after:
+the numbers move on a busy machine) to ``<out_dir>/bench-<size>-<device>-<UTC time>.json``. Given a profile it also
+times an epoch of each of its datasets; that record, stored in ``results/<profile>/bench/``
+(:func:`profile_bench_dir`), is the one the profile's book shows on its performance page (:func:`chapter_record`;
+the analysis is :mod:`sigmse.report.performance`). Each of :data:`TARGETS` is reported as met or not; nothing is
+tuned towards them.
 
-Every throughput row also carries its loop's time per image over the GEMM floor, the same training step's
-matrix products alone, timed in the same process right after each trainer epoch
-(:func:`sigmse.bench.measures.gemm_floor_step`). The project's performance goals (:data:`TARGETS`, each with
-its reason) are reported as met or not with the measured value; nothing is tuned towards them.
-:func:`latest_bench` reads the newest record back (of a size, device and profile) and :func:`format_table`
-prints one.
-
-``sigmse bench --costs [PROFILE ...]`` measures only what the sweep estimate needs (:func:`run_costs`): per dataset
-and model the profiles train, and per loss, seconds per training image, per evaluated image and of setup, at the
-given torch threads, written to ``<out_dir>/costs-<device>-<UTC time>.json``;
-:data:`sigmse.runs.protocol.MEASURED_IMAGE_COSTS` is read from such records.
+``sigmse bench --costs [PROFILE ...]`` (:func:`run_costs`) measures only what the sweep estimate prices runs with,
+written to ``<out_dir>/costs-<device>-<UTC time>.json``: :data:`sigmse.runs.protocol.MEASURED_IMAGE_COSTS` is read
+from such records.
 """
 
 from __future__ import annotations
@@ -29,43 +20,32 @@ import datetime as _dt
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
-from sigmse.bench.measures import (PROFILE_EPOCH_LOSSES, check_positive, epoch_scaling, image_costs,
-                                   loss_step_times, output_reset_solver, profile_epochs, profile_synthetic_data,
-                                   step_phases, synthetic_dataset, training_throughput)
+from sigmse.bench.measures import (PROFILE_EPOCH_LOSSES, epoch_scaling, image_costs, loss_step_times,
+                                   output_reset_solver, profile_epochs, profile_synthetic_data, step_phases,
+                                   synthetic_dataset, training_throughput)
+from sigmse.checks import check_choice, check_number
 from sigmse.data.datasets import load_dataset
 from sigmse.provenance import machine, recorded_processor, run_provenance
 from sigmse.runs.profiles import base_config, get_profile
 from sigmse.runs.store import write_record
 from sigmse.train import resolve_device
 
-__all__ = [
-    "BenchSize",
-    "BENCH_SIZES",
-    "get_bench_size",
-    "Target",
-    "MAX_MLP_OVER_GEMM_FLOOR",
-    "TARGETS",
-    "check_targets",
-    "run_bench",
-    "latest_bench",
-    "profile_bench_dir",
-    "format_table",
-    "COSTS_SCHEMA",
-    "run_costs",
-    "format_costs",
-    "add_bench_arguments",
-    "run_bench_command",
-]
+__all__ = ["BenchSize", "BENCH_SIZES", "get_bench_size", "PROFILE_BENCH_SIZES", "chapter_bench_size", "Target",
+           "MAX_MLP_OVER_GEMM_FLOOR", "TARGETS", "check_targets", "run_bench", "profile_bench_dir", "latest_bench",
+           "chapter_record", "COSTS_SCHEMA", "run_costs", "format_table", "format_costs", "add_bench_arguments",
+           "run_bench_command"]
 
-SCHEMA = "sigmse.bench/3"  # 3: the MNIST MLP step phase by phase (step_phases); older records lack it, not read
+SCHEMA = "sigmse.bench/3"  # 3: with step_phases; older records lack it and are not read
 SECTIONS = ("throughput", "step_phases", "loss_steps", "output_reset", "epoch_scaling")  # in every record
-PROFILE_SECTION = "profile_epochs"  # only in a record made for a profile (run_bench(profile=...))
+PROFILE_SECTION = "profile_epochs"  # only in a record made for a profile
+COSTS_SCHEMA = "sigmse.costs/1"
 
 
 @dataclass(frozen=True)
@@ -74,8 +54,8 @@ class BenchSize:
 
     name: str
     throughput_steps: dict[str, int]  # measured steps per pass, per model ("cpu" CIFAR net: resnet9_small)
-    throughput_repeats: int  # measured passes after the warm-up pass; each pass is as long as the warm-up
-    loss_blocks: int  # timed blocks per loss (the median is reported); the losses alternate block by block
+    throughput_repeats: int  # timed passes after the warm-up pass
+    loss_blocks: int  # timed blocks per loss (median reported), the losses alternating block by block
     loss_inner: int  # forward + backward steps per timed block
     solver_repeats: int  # timed calls per solver (median)
     scaling_sizes: tuple[int, ...]  # training-set sizes of epoch_scaling (MNIST mlp)
@@ -86,29 +66,42 @@ class BenchSize:
     workers: tuple[int, ...] | None = None  # num_workers of the naive loops; None: (0, 2), and 4 too on a GPU
 
 
-BENCH_SIZES: dict[str, BenchSize] = {
-    s.name: s
-    for s in (
-        # seconds: for tests and the smoke book; its numbers say only that everything runs
-        BenchSize("smoke", {"mlp": 3, "cnn": 2, "resnet9_small": 1, "resnet9": 2}, throughput_repeats=1,
-                  loss_blocks=3, loss_inner=3, solver_repeats=3, scaling_sizes=(256, 1024)),
-        # under a minute on 2 CPU cores
-        BenchSize("ci", {"mlp": 20, "cnn": 5, "resnet9_small": 1, "resnet9": 20}, throughput_repeats=3,
-                  loss_blocks=7, loss_inner=10, solver_repeats=7, scaling_sizes=(1000, 4000)),
-        BenchSize("full", {"mlp": 100, "cnn": 30, "resnet9_small": 6, "resnet9": 100}, throughput_repeats=5,
-                  loss_blocks=21, loss_inner=20, solver_repeats=21, scaling_sizes=(1000, 10000, 60000)),
-    )
-}
+BENCH_SIZES: dict[str, BenchSize] = {s.name: s for s in (
+    # seconds: for tests and the smoke book; its numbers say only that everything runs
+    BenchSize("smoke", {"mlp": 3, "cnn": 2, "resnet9_small": 1, "resnet9": 2}, throughput_repeats=1, loss_blocks=3,
+              loss_inner=3, solver_repeats=3, scaling_sizes=(256, 1024)),
+    # under a minute on 2 CPU cores
+    BenchSize("ci", {"mlp": 20, "cnn": 5, "resnet9_small": 1, "resnet9": 20}, throughput_repeats=3, loss_blocks=7,
+              loss_inner=10, solver_repeats=7, scaling_sizes=(1000, 4000)),
+    BenchSize("full", {"mlp": 100, "cnn": 30, "resnet9_small": 6, "resnet9": 100}, throughput_repeats=5,
+              loss_blocks=21, loss_inner=20, solver_repeats=21, scaling_sizes=(1000, 10000, 60000)),
+)}
+# The size the performance page shows under each profile
+PROFILE_BENCH_SIZES: dict[str, str] = {"smoke": "smoke", "quick": "ci", "full": "full", "full2": "full",
+                                       "paper": "full"}
 
 
 def get_bench_size(name: str | BenchSize) -> BenchSize:
-    """The :class:`BenchSize` called ``name`` (or ``name`` itself if it is one); an unknown name raises
-    ``ValueError`` listing the valid ones."""
+    """The :class:`BenchSize` called ``name`` (or ``name`` itself if it is one); ``ValueError`` lists the valid ones."""
     if isinstance(name, BenchSize):
         return name
     if name not in BENCH_SIZES:
         raise ValueError(f"unknown bench size {name!r}; choose one of: {', '.join(BENCH_SIZES)}")
     return BENCH_SIZES[name]
+
+
+def chapter_bench_size(profile: str, size: str | None = None, classes: Sequence[int] | None = None) -> BenchSize:
+    """The size the performance page shows: ``size`` by name, else the profile's (:data:`PROFILE_BENCH_SIZES`),
+    with the loss and solver measurements at ``classes`` output counts when given."""
+    if size is None:
+        if profile not in PROFILE_BENCH_SIZES:
+            raise ValueError(f"no bench size for profile {profile!r}; choose one of: {', '.join(PROFILE_BENCH_SIZES)}")
+        size = PROFILE_BENCH_SIZES[profile]
+    bench = get_bench_size(size)
+    return bench if classes is None else replace(bench, classes=tuple(classes))
+
+
+# ----------------------------------------------------------------------------------------------------- targets
 
 
 @dataclass(frozen=True)
@@ -122,12 +115,9 @@ class Target:
     reason: str
 
 
+# The most the MNIST MLP trainer's time per image may exceed its matrix products' (on a CPU): full-data MNIST runs are
+# most of the long CPU sweeps, and a step at most 30% above the products it cannot skip leaves little to gain.
 MAX_MLP_OVER_GEMM_FLOOR = 1.3
-"""The most the MNIST MLP trainer's time per image may exceed its matrix products' (on a CPU).
-
-Full-data MNIST runs make up most of the project's long CPU sweeps, and the three layers' matrix products
-are work no trainer can skip: a step at most 30% above them leaves the data path, the loss, the activations
-and the optimizer a small share of the time, so a faster trainer could save little more."""
 
 TARGETS: tuple[Target, ...] = (
     Target("mnist_mlp_cpu_speedup", "MNIST mlp on CPU: sigmse trainer / fastest naive loop, images/s", 5.0, True,
@@ -145,36 +135,26 @@ TARGETS: tuple[Target, ...] = (
 )
 
 
-# ----------------------------------------------------------------------------------------------------- targets
-
-
 def check_targets(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each of :data:`TARGETS` with the measured value, ``met`` (``None`` where not measured) and ``margin``.
+    """Each of :data:`TARGETS` with its measured value (a speedup: over the *fastest* naive loop; the floor ratio:
+    the trainer's ``over_gemm_floor``), ``met`` (``None`` where not measured, ``note`` saying why) and ``margin``
+    (measured / threshold)."""
+    cpu, gpu = record["device"] == "cpu", record["device"] == "cuda"
 
-    A speedup is measured against the *fastest* naive loop; the floor ratio is the trainer's median
-    ``over_gemm_floor``; ``margin`` is measured / threshold.
-    """
-    device = record["device"]
-
-    def speedup(dataset: str, model: str) -> float | None:
-        ratios = [r["speedup"] for r in record["throughput"]
-                  if r["dataset"] == dataset and r["model"] == model and r["speedup"] is not None]
-        return min(ratios) if ratios else None
-
-    def over_floor(dataset: str, model: str) -> float | None:
-        ratios = [r.get("over_gemm_floor") for r in record["throughput"]
-                  if r["dataset"] == dataset and r["model"] == model and r["loop"] == "sigmse"]
-        return ratios[0] if ratios and ratios[0] is not None else None
+    def throughput(dataset: str, model: str, column: str, loop: str | None = None) -> float | None:
+        values = [r.get(column) for r in record["throughput"] if r["dataset"] == dataset and r["model"] == model
+                  and (loop is None or r["loop"] == loop) and r.get(column) is not None]
+        return min(values) if values else None
 
     def loss_ratio(classes: int) -> float | None:
-        ratios = [r["ratio"] for r in record["loss_steps"] if r["loss"] == "sigmoid_mse_or" and r["classes"] == classes]
-        return ratios[0] if ratios else None
+        return next((r["ratio"] for r in record["loss_steps"]
+                     if r["loss"] == "sigmoid_mse_or" and r["classes"] == classes), None)
 
     measured = {
-        "mnist_mlp_cpu_speedup": (speedup("mnist", "mlp") if device == "cpu" else None, "needs a CPU run"),
-        "mnist_mlp_cpu_over_floor": (over_floor("mnist", "mlp") if device == "cpu" else None,
+        "mnist_mlp_cpu_speedup": (throughput("mnist", "mlp", "speedup") if cpu else None, "needs a CPU run"),
+        "mnist_mlp_cpu_over_floor": (throughput("mnist", "mlp", "over_gemm_floor", "sigmse") if cpu else None,
                                      "needs a CPU run with the GEMM floor measured"),
-        "cifar_gpu_speedup": (speedup("cifar10", "resnet9") if device == "cuda" else None,
+        "cifar_gpu_speedup": (throughput("cifar10", "resnet9", "speedup") if gpu else None,
                               "needs a GPU run (on a CPU the CIFAR net is resnet9_small)"),
         "or_step_c10": (loss_ratio(10), "C = 10 was not measured"),
         "or_step_c1000": (loss_ratio(1000), "C = 1000 was not measured"),
@@ -190,169 +170,144 @@ def check_targets(record: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-# --------------------------------------------------------------------------------------------------- run_bench
+# --------------------------------------------------------------------------------------------------- records
 
 
-def _check_device(device: str | None) -> torch.device:
-    allowed = ("auto", "cpu", "cuda")
-    if device is not None and device not in allowed:
-        raise ValueError(f"device {device!r} is not allowed; choose one of: {', '.join(allowed)}")
-    return resolve_device(device or "auto")  # "cuda" without a GPU raises ValueError
+@contextmanager
+def _measuring(device: str | None, threads: int | None) -> Iterator[torch.device]:
+    """The device to measure on (``ValueError`` for another name, or ``cuda`` without a GPU), with torch's intra-op
+    threads set to ``threads`` inside (``None``: torch's own) and restored after."""
+    check_choice("device", device or "auto", ("auto", "cpu", "cuda"))
+    torch_device = resolve_device(device or "auto")
+    if threads is not None:
+        check_number("threads", threads, low=1, integer=True, allowed="an integer >= 1")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        yield torch_device
+    finally:
+        torch.set_num_threads(before)
 
 
-def _throughput_cases(device: torch.device) -> list[tuple[str, str, bool]]:
-    """(dataset, model, augment): MNIST mlp and cnn, and the CIFAR net with the paper profile's random crop and
-    flip (but batch 128, Adam and float32, like the others); on a CPU it is resnet9_small, a quarter of the width."""
-    cifar_net = "resnet9" if device.type == "cuda" else "resnet9_small"
-    return [("mnist", "mlp", False), ("mnist", "cnn", False), ("cifar10", cifar_net, True)]
+def _store(record: dict[str, Any], path: Path, started: float) -> dict[str, Any]:
+    """``record`` with the load average at its end and its wall seconds, written to ``path``; returned as stored
+    (tuples become lists) with its ``path``."""
+    record["provenance"]["load_average_1min_end"] = machine()["load_average_1min"]
+    record["wall_seconds"] = time.perf_counter() - started
+    record = json.loads(json.dumps(record))
+    write_record(record, path)
+    return {**record, "path": str(path)}
+
+
+def _stamp() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
 
 
 def run_bench(size: str | BenchSize = "full", device: str | None = None, out_dir: str | Path = "results/bench", *,
               data_dir: str | Path | None = None, synthetic: bool = False, threads: int | None = None,
               progress: bool = False, profile: str | None = None) -> dict[str, Any]:
-    """Run the measurements of :data:`SECTIONS` (and :data:`PROFILE_SECTION` with ``profile``), write them as JSON
-    into ``out_dir``, return the record.
+    """Run the measurements of :data:`SECTIONS` (and with ``profile``, :data:`PROFILE_SECTION`: an epoch of each of
+    its datasets as its experiments train them), write them as JSON into ``out_dir`` and return the record.
 
-    Args:
-        size: a key of :data:`BENCH_SIZES`: ``full``, ``ci`` (under a minute on 2 CPU cores) or ``smoke``;
-            or a :class:`BenchSize`.
-        device: ``None``/``"auto"``, ``"cpu"`` or ``"cuda"``.
-        out_dir: where ``bench-<size>-<device>-<UTC time>.json`` is written; the record's ``path`` says which.
-        data_dir: the data root (else ``$SIGMSE_DATA_DIR``, else ``./data``).
-        synthetic: random images of each dataset's shape instead of the data root (timings do not depend on
-            pixel values; the naive loop then uses :class:`~sigmse.bench.naive_loop.ArrayImageDataset`).
-        threads: torch's intra-op threads during the run (restored after); ``None`` keeps torch's default.
-        progress: print each measurement's name to stderr as it starts.
-        profile: a :mod:`sigmse.runs.profiles` name: also time an epoch of each of its datasets with each loss
-            of :data:`~sigmse.bench.measures.PROFILE_EPOCH_LOSSES`, as its experiments train them
-            (:func:`~sigmse.bench.measures.profile_epochs`), stored under ``profile_epochs``. ``None``: not.
+    ``size``: a key of :data:`BENCH_SIZES` or a :class:`BenchSize`; ``device``: ``None``/``"auto"``, ``"cpu"`` or
+    ``"cuda"``; ``data_dir``: the data root (else ``$SIGMSE_DATA_DIR``, else ``./data``); ``synthetic``: random images
+    of each dataset's shape instead; ``threads``: torch's intra-op threads during the run (restored after);
+    ``progress``: name each measurement on stderr as it starts.
     """
     bench = get_bench_size(size)
-    torch_device = _check_device(device)
     if profile is not None:
         get_profile(profile)  # ValueError listing the profiles, before anything is measured
-    if threads is None:
-        return _run_bench(bench, torch_device, Path(out_dir), data_dir, synthetic, progress, profile)
-    check_positive("threads", threads)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        return _run_bench(bench, torch_device, Path(out_dir), data_dir, synthetic, progress, profile)
-    finally:
-        torch.set_num_threads(before)
-
-
-def _run_bench(bench: BenchSize, torch_device: torch.device, out_dir: Path, data_dir: str | Path | None,
-               synthetic: bool, progress: bool, profile: str | None) -> dict[str, Any]:
-    say = (lambda text: print(f"bench: {text}", file=sys.stderr, flush=True)) if progress else (lambda text: None)
-    started = time.perf_counter()
-    record: dict[str, Any] = {"schema": SCHEMA, "size": bench.name, "device": torch_device.type,
-                              "synthetic": synthetic, "parameters": asdict(bench), "profile": profile,
-                              "provenance": {**run_provenance(torch_device.type), **machine()}}
-    cases = _throughput_cases(torch_device)
-    needed = {"mnist": max(bench.scaling_sizes), "cifar10": 0}
-    for dataset, model, _ in cases:
-        needed[dataset] = max(needed[dataset], bench.throughput_steps[model] * bench.batch_size)
-    data = {name: synthetic_dataset(name, n) if synthetic else load_dataset(name, data_dir)
-            for name, n in needed.items()}
-    seconds: dict[str, float] = {}
-
-    section = time.perf_counter()
-    record["throughput"] = []
-    for dataset, model, augment in cases:
-        say(f"throughput {dataset}/{model}")
-        record["throughput"] += training_throughput(
-            dataset, model, device=torch_device, steps=bench.throughput_steps[model],
-            repeats=bench.throughput_repeats, batch_size=bench.batch_size, workers=bench.workers, augment=augment,
-            data=data[dataset])
-    seconds["throughput"] = time.perf_counter() - section
-
-    section = time.perf_counter()
-    say("step phases mnist/mlp")
-    record["step_phases"] = step_phases("mnist", "mlp", device=torch_device, steps=bench.throughput_steps["mlp"],
-                                        repeats=bench.throughput_repeats, batch_size=bench.batch_size,
-                                        data=data["mnist"])
-    seconds["step_phases"] = time.perf_counter() - section
-
-    section = time.perf_counter()
-    say("loss steps")
-    record["loss_steps"] = loss_step_times(bench.loss_batch, bench.classes, device=torch_device,
-                                           blocks=bench.loss_blocks, inner=bench.loss_inner)
-    seconds["loss_steps"] = time.perf_counter() - section
-
-    section = time.perf_counter()
-    say("Output Reset solver")
-    record["output_reset"] = output_reset_solver(bench.loss_batch, bench.classes, iterations=bench.or_iterations,
-                                                 device=torch_device, repeats=bench.solver_repeats)
-    seconds["output_reset"] = time.perf_counter() - section
-
-    section = time.perf_counter()
-    say("epoch scaling")
-    record["epoch_scaling"] = epoch_scaling(bench.scaling_sizes, device=torch_device, batch_size=bench.batch_size,
-                                            data=data["mnist"])
-    seconds["epoch_scaling"] = time.perf_counter() - section
-
-    if profile is not None:
-        section = time.perf_counter()
-        say(f"epochs of the {profile} profile")
-        record[PROFILE_SECTION] = profile_epochs(profile, device=torch_device, data_dir=data_dir, synthetic=synthetic)
-        seconds[PROFILE_SECTION] = time.perf_counter() - section
-
-    record["targets"] = check_targets(record)
-    record["provenance"]["load_average_1min_end"] = machine()["load_average_1min"]
-    record["section_seconds"] = seconds
-    record["wall_seconds"] = time.perf_counter() - started
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    path = out_dir / f"bench-{bench.name}-{torch_device.type}-{stamp}.json"
-    record = json.loads(json.dumps(record))  # tuples become lists: the record returned is the record stored
-    write_record(record, path)
-    return {**record, "path": str(path)}
+    with _measuring(device, threads) as torch_device:
+        started = time.perf_counter()
+        record: dict[str, Any] = {"schema": SCHEMA, "size": bench.name, "device": torch_device.type,
+                                  "synthetic": synthetic, "parameters": asdict(bench), "profile": profile,
+                                  "provenance": {**run_provenance(torch_device.type), **machine()}}
+        cifar_net = "resnet9" if torch_device.type == "cuda" else "resnet9_small"  # a quarter of the width on a CPU
+        cases = [("mnist", "mlp", False), ("mnist", "cnn", False), ("cifar10", cifar_net, True)]  # (.., augment)
+        needed = {"mnist": max(bench.scaling_sizes), "cifar10": 0}
+        for dataset, model, _ in cases:
+            needed[dataset] = max(needed[dataset], bench.throughput_steps[model] * bench.batch_size)
+        data = {name: synthetic_dataset(name, n) if synthetic else load_dataset(name, data_dir)
+                for name, n in needed.items()}
+        sections: dict[str, Callable[[], list[dict[str, Any]]]] = {
+            "throughput": lambda: [row for dataset, model, augment in cases for row in training_throughput(
+                dataset, model, device=torch_device, steps=bench.throughput_steps[model],
+                repeats=bench.throughput_repeats, batch_size=bench.batch_size, workers=bench.workers,
+                augment=augment, data=data[dataset])],
+            "step_phases": lambda: step_phases(
+                "mnist", "mlp", device=torch_device, steps=bench.throughput_steps["mlp"],
+                repeats=bench.throughput_repeats, batch_size=bench.batch_size, data=data["mnist"]),
+            "loss_steps": lambda: loss_step_times(bench.loss_batch, bench.classes, device=torch_device,
+                                                  blocks=bench.loss_blocks, inner=bench.loss_inner),
+            "output_reset": lambda: output_reset_solver(bench.loss_batch, bench.classes, device=torch_device,
+                                                        iterations=bench.or_iterations, repeats=bench.solver_repeats),
+            "epoch_scaling": lambda: epoch_scaling(bench.scaling_sizes, device=torch_device,
+                                                   batch_size=bench.batch_size, data=data["mnist"]),
+        }
+        if profile is not None:
+            sections[PROFILE_SECTION] = lambda: profile_epochs(profile, device=torch_device, data_dir=data_dir,
+                                                               synthetic=synthetic)
+        record["section_seconds"] = {}
+        for name, measure in sections.items():
+            if progress:
+                print(f"bench: {name.replace('_', ' ')}", file=sys.stderr, flush=True)
+            section = time.perf_counter()
+            record[name] = measure()
+            record["section_seconds"][name] = time.perf_counter() - section
+        record["targets"] = check_targets(record)
+        return _store(record, Path(out_dir) / f"bench-{bench.name}-{torch_device.type}-{_stamp()}.json", started)
 
 
 def profile_bench_dir(results_dir: str | Path, profile: str) -> Path:
-    """Where the bench records made for ``profile`` live: ``<results_dir>/<profile>/bench/``, beside the
-    profile's experiment records. A profile whose records are committed (``full``, ``paper``) thereby commits
-    the record its book's performance chapter shows, so that the book builds without measuring; the records
-    of ``quick`` and ``smoke`` stay build outputs, git-ignored with the rest of their folders."""
+    """``<results_dir>/<profile>/bench/``: where the bench records made for ``profile`` live, beside its runs (so a
+    profile whose runs are committed commits the record its book shows)."""
     get_profile(profile)  # ValueError listing the profiles
     return Path(results_dir) / profile / "bench"
 
 
 def latest_bench(out_dir: str | Path = "results/bench", *, size: str | BenchSize | None = None,
                  device: str | None = None, profile: str | None = None) -> dict[str, Any] | None:
-    """The newest bench record in ``out_dir``, or ``None``; only those of ``size``, ``device`` type and ``profile``
-    when given.
+    """The newest bench record in ``out_dir`` (of ``size``, ``device`` type and ``profile`` when given), or ``None``.
 
-    ``size`` by name matches the records of that name; a :class:`BenchSize` matches only the records measured
-    with exactly its parameters (a size redefined since, or one with other class counts, does not). ``profile``
-    matches the records that timed its datasets' epochs (:func:`run_bench` with that ``profile``).
+    ``size`` by name matches the records of that name; a :class:`BenchSize` only those measured with exactly its
+    parameters. ``profile`` matches the records that timed its epochs.
     """
     parameters = None
     if isinstance(size, BenchSize):
         parameters, size = json.loads(json.dumps(asdict(size))), size.name  # as stored: tuples become lists
     elif size is not None:
         get_bench_size(size)
-    newest: tuple[str, dict[str, Any]] | None = None
+    newest: dict[str, Any] | None = None
     for path in sorted(Path(out_dir).glob("bench-*.json")):
         try:
             record = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if not isinstance(record, dict) or record.get("schema") != SCHEMA:
-            continue
-        if ((size is None or record["size"] == size) and (device is None or record["device"] == device)
-                and (parameters is None or record["parameters"] == parameters)
-                and (profile is None or record.get("profile") == profile)):
-            date = str(record["provenance"]["date"])
-            if newest is None or date >= newest[0]:
-                newest = (date, {**record, "path": str(path)})
-    return None if newest is None else newest[1]
+        if (isinstance(record, dict) and record.get("schema") == SCHEMA
+                and size in (None, record["size"]) and device in (None, record["device"])
+                and parameters in (None, record["parameters"]) and profile in (None, record.get("profile"))
+                and (newest is None or str(record["provenance"]["date"]) >= str(newest["provenance"]["date"]))):
+            newest = {**record, "path": str(path)}
+    return newest
 
 
-# --------------------------------------------------------------------------------------------------- run_costs
+def chapter_record(profile: str, *, results_dir: str | Path, size: str | None = None, device: str | None = None,
+                   classes: Sequence[int] | None = None, rerun: bool = False, data_dir: str | Path | None = None,
+                   threads: int | None = None) -> tuple[dict[str, Any], bool]:
+    """The bench record the performance page of ``profile``'s book shows, and whether it was measured just now.
 
-
-COSTS_SCHEMA = "sigmse.costs/1"
+    The newest record in :func:`profile_bench_dir` measured at :func:`chapter_bench_size` on ``device`` (None: the
+    profile's) with the profile's epochs; with none, or with ``rerun``, :func:`run_bench` measures one (at
+    ``threads``) and stores it there. The full profile's is committed (``sigmse bench --size full --profile full
+    --threads 1``).
+    """
+    bench = chapter_bench_size(profile, size, classes)
+    device_type = resolve_device(device or get_profile(profile).device).type
+    out_dir = profile_bench_dir(results_dir, profile)
+    record = None if rerun else latest_bench(out_dir, size=bench, device=device_type, profile=profile)
+    if record is not None:
+        return record, False
+    return run_bench(bench, device_type, out_dir, data_dir=data_dir, threads=threads, profile=profile), True
 
 
 def run_costs(profiles: Sequence[str] = ("full",), device: str | None = None, out_dir: str | Path = "results/bench",
@@ -360,30 +315,22 @@ def run_costs(profiles: Sequence[str] = ("full",), device: str | None = None, ou
               progress: bool = False, train_images: int = 16384, repeats: int = 2,
               datasets: Sequence[str] | None = None) -> dict[str, Any]:
     """:func:`~sigmse.bench.measures.image_costs` of each dataset (of ``datasets``, default all) and model that
-    ``profiles`` train (each kind once, as the first profile that has it trains it: its budget, the first rate of
-    its grid, seed 0), with each
-    loss of :data:`~sigmse.bench.measures.PROFILE_EPOCH_LOSSES`, one run at a time at ``threads`` torch threads
-    (restored after; ``None``: torch's own). Written with its provenance (load average before and after
-    included) to ``<out_dir>/costs-<device>-<UTC time>.json`` and returned, its ``path`` saying where.
-    ``synthetic``: random images of each dataset's shape instead of the data root."""
+    ``profiles`` train, each kind once as the first profile that has it trains it (its budget, its grid's first
+    rate, seed 0), with each loss of :data:`~sigmse.bench.measures.PROFILE_EPOCH_LOSSES`, one run at a time at
+    ``threads`` torch threads. Written to ``<out_dir>/costs-<device>-<UTC time>.json`` and returned with its path."""
     chosen = [get_profile(name) for name in profiles]  # ValueError listing the profiles, before any measuring
     if not chosen:
         raise ValueError("run_costs needs at least one profile; choose from the profiles of sigmse.runs.profiles")
-    torch_device = _check_device(device)
-    if threads is not None:
-        check_positive("threads", threads)
     kinds: dict[tuple[str, str], Any] = {}
     for profile in chosen:
         for dataset in profile.datasets:
             if datasets is None or dataset in datasets:
                 kinds.setdefault((dataset, profile.budgets[dataset].model), profile)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads or before)
-    try:
+    with _measuring(device, threads) as torch_device:
         started = time.perf_counter()
         record: dict[str, Any] = {"schema": COSTS_SCHEMA, "profiles": list(profiles), "device": torch_device.type,
-                                  "synthetic": synthetic, "provenance": {**run_provenance(torch_device.type),
-                                                                         **machine()}, "costs": []}
+                                  "synthetic": synthetic, "costs": [],
+                                  "provenance": {**run_provenance(torch_device.type), **machine()}}
         for (dataset, model), profile in kinds.items():
             data = profile_synthetic_data(profile, dataset) if synthetic else load_dataset(dataset, data_dir)
             for loss in PROFILE_EPOCH_LOSSES:
@@ -393,15 +340,7 @@ def run_costs(profiles: Sequence[str] = ("full",), device: str | None = None, ou
                                      device=torch_device.type)
                 record["costs"].append({"profile": profile.name, **image_costs(
                     config, data=data, train_images=train_images, repeats=repeats)})
-        record["provenance"]["load_average_1min_end"] = machine()["load_average_1min"]
-        record["wall_seconds"] = time.perf_counter() - started
-    finally:
-        torch.set_num_threads(before)
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    path = Path(out_dir) / f"costs-{torch_device.type}-{stamp}.json"
-    record = json.loads(json.dumps(record))
-    write_record(record, path)
-    return {**record, "path": str(path)}
+        return _store(record, Path(out_dir) / f"costs-{torch_device.type}-{_stamp()}.json", started)
 
 
 # ------------------------------------------------------------------------------------------------------ tables
@@ -420,55 +359,56 @@ def _cell(value: Any) -> str:
 def _text_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     cells = [list(columns)] + [[_cell(row.get(column)) for column in columns] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    lines = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells]
-    return "\n".join([title, *lines])
+    return "\n".join([title, *("  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells)])
+
+
+def _head(command: str, provenance: dict[str, Any]) -> str:
+    return (f"{command}, {provenance['device_name']}, {recorded_processor(provenance)}, torch "
+            f"{provenance['torch_version']} ({provenance['torch_threads']} threads)")
+
+
+_TABLES = (  # (section, title, columns) of format_table
+    ("throughput", "Training throughput (images/s; speedup = sigmse / this loop; over_gemm_floor = time per image / "
+     "the matrix products' alone)", ("dataset", "model", "augment", "loop", "steps_per_pass", "passes",
+                                     "images_per_s", "speedup", "over_gemm_floor", "over_gemm_floor_fastest")),
+    ("step_phases", "The MNIST MLP trainer's step, phase by phase, beside the matrix products each phase runs (seconds "
+     "per step; over_gemm_floor = the phase's time / the whole floor's)",
+     ("phase", "seconds_per_step", "share_of_step", "gemm_seconds_per_step", "beyond_gemm_seconds_per_step",
+      "over_gemm_floor")),
+    ("loss_steps", "Loss forward + backward on random logits (ratio to softmax_ce)",
+     ("loss", "classes", "batch", "seconds", "ratio", "saved_bytes", "peak_bytes")),
+    ("output_reset", "Output Reset: exact solver vs alternating procedure",
+     ("classes", "batch", "iterations", "exact_seconds", "alternating_seconds", "max_abs_disagreement", "step_ratio",
+      "solver_share_of_step")),
+    ("epoch_scaling", "Seconds per epoch (sigmse trainer)",
+     ("dataset", "model", "n_train", "seconds_per_epoch", "microseconds_per_image")),
+    (PROFILE_SECTION, "Seconds per epoch of the {profile} profile's datasets",
+     ("dataset", "model", "loss", "batch_size", "augment", "n_train", "seconds_per_epoch", "full_split_seconds")),
+    ("targets", "Targets", ("key", "goal", "measured", "met", "note")),
+)
 
 
 def format_table(record: dict[str, Any]) -> str:
-    """The record as plain-text tables, one per measurement, then the targets."""
+    """A :func:`run_bench` record as plain-text tables, one per measurement, then the targets."""
     p = record["provenance"]
-    head = (f"sigmse bench, size {record['size']}, {p['device_name']}, {recorded_processor(p)}, "
-            f"torch {p['torch_version']} ({p['torch_threads']} threads), commit {str(p.get('git_commit'))[:10]}, "
-            f"{p['date']}"
-            + (", synthetic data" if record.get("synthetic") else ""))
+    head = (_head(f"sigmse bench, size {record['size']}", p) + f", commit {str(p.get('git_commit'))[:10]}, "
+            f"{p['date']}" + (", synthetic data" if record.get("synthetic") else ""))
     load, cpus = p.get("load_average_1min"), p.get("cpus_usable") or p.get("cpu_count")
     if load is not None and cpus and load > cpus:
         head += (f"\nNote: the machine was busy (1-minute load average {load:.1f} on {cpus} CPUs): timings are noisy"
                  + ("; with several torch threads they can be many times too slow (try --threads 1)"
                     if p["torch_threads"] > 1 and record["device"] == "cpu" else ""))
-    return "\n\n".join([
-        head,
-        _text_table("Training throughput (images/s; speedup = sigmse / this loop; over_gemm_floor = time per image "
-                    "/ the matrix products' alone)", record["throughput"],
-                    ("dataset", "model", "augment", "loop", "steps_per_pass", "passes", "images_per_s", "speedup",
-                     "over_gemm_floor", "over_gemm_floor_fastest")),
-        _text_table("The MNIST MLP trainer's step, phase by phase, beside the matrix products each phase runs "
-                    "(seconds per step; over_gemm_floor = the phase's time / the whole floor's)", record["step_phases"],
-                    ("phase", "seconds_per_step", "share_of_step", "gemm_seconds_per_step",
-                     "beyond_gemm_seconds_per_step", "over_gemm_floor")),
-        _text_table("Loss forward + backward on random logits (ratio to softmax_ce)", record["loss_steps"],
-                    ("loss", "classes", "batch", "seconds", "ratio", "saved_bytes", "peak_bytes")),
-        _text_table("Output Reset: exact solver vs alternating procedure", record["output_reset"],
-                    ("classes", "batch", "iterations", "exact_seconds", "alternating_seconds",
-                     "max_abs_disagreement", "step_ratio", "solver_share_of_step")),
-        _text_table("Seconds per epoch (sigmse trainer)", record["epoch_scaling"],
-                    ("dataset", "model", "n_train", "seconds_per_epoch", "microseconds_per_image")),
-        *([_text_table(f"Seconds per epoch of the {record['profile']} profile's datasets", record[PROFILE_SECTION],
-                       ("dataset", "model", "loss", "batch_size", "augment", "n_train", "seconds_per_epoch",
-                        "full_split_seconds"))] if PROFILE_SECTION in record else []),
-        _text_table("Targets", record["targets"], ("key", "goal", "measured", "met", "note")),
-    ])
+    return "\n\n".join([head] + [_text_table(title.format(profile=record.get("profile")), record[section], columns)
+                                 for section, title, columns in _TABLES if section in record])
 
 
 def format_costs(record: dict[str, Any]) -> str:
-    """A :func:`run_costs` record as a plain-text table: per dataset and loss, microseconds per training and per
-    evaluated image and seconds of setup."""
+    """A :func:`run_costs` record as a plain-text table: microseconds per training and evaluated image, setup."""
     p = record["provenance"]
     rows = [{**row, "train_us_per_image": 1e6 * row["train_seconds_per_image"],
              "eval_us_per_image": None if row["eval_seconds_per_image"] is None else
              1e6 * row["eval_seconds_per_image"]} for row in record["costs"]]
-    head = (f"sigmse bench --costs {' '.join(record['profiles'])}, {p['device_name']}, {recorded_processor(p)}, "
-            f"torch {p['torch_version']} ({p['torch_threads']} threads), load average "
+    head = (_head(f"sigmse bench --costs {' '.join(record['profiles'])}", p) + f", load average "
             f"{_cell(p.get('load_average_1min'))} to {_cell(p.get('load_average_1min_end'))}, {p['date']}")
     return "\n\n".join([head, _text_table(
         "What a run costs (one run at a time): training and evaluation per image, setup per run", rows,
@@ -501,23 +441,21 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
-    """``sigmse bench``: run, print the tables and where the JSON went; 0 whether or not the targets are met.
-    With ``--costs``, only :func:`run_costs` (into its first profile's bench folder unless ``--out-dir``). An unknown
-    ``--profile``, size or device is a ``ValueError`` before anything is measured."""
-    if args.costs is not None:
-        profiles = args.costs or ["full"]
-        out_dir = Path(args.out_dir) if args.out_dir is not None else profile_bench_dir("results", profiles[0])
-        record = run_costs(profiles, args.device, out_dir, data_dir=args.data_dir, synthetic=args.synthetic,
-                           threads=args.threads, progress=True)
-        print(format_costs(record))
-        print(f"\nwritten to {record['path']} in {record['wall_seconds']:.0f} s")
-        return 0
+    """``sigmse bench``: measure, print the tables and where the JSON went; 0 whether or not the targets are met.
+    An unknown profile, size or device is a ``ValueError`` before anything is measured."""
+    profiles = None if args.costs is None else (args.costs or ["full"])
+    folder_profile = profiles[0] if profiles else args.profile
     if args.out_dir is not None:
         out_dir = Path(args.out_dir)
     else:
-        out_dir = Path("results/bench") if args.profile is None else profile_bench_dir("results", args.profile)
-    record = run_bench(args.size, args.device, out_dir, data_dir=args.data_dir, synthetic=args.synthetic,
-                       threads=args.threads, progress=True, profile=args.profile)
-    print(format_table(record))
+        out_dir = Path("results/bench") if folder_profile is None else profile_bench_dir("results", folder_profile)
+    if profiles is not None:
+        record = run_costs(profiles, args.device, out_dir, data_dir=args.data_dir, synthetic=args.synthetic,
+                           threads=args.threads, progress=True)
+        print(format_costs(record))
+    else:
+        record = run_bench(args.size, args.device, out_dir, data_dir=args.data_dir, synthetic=args.synthetic,
+                           threads=args.threads, progress=True, profile=args.profile)
+        print(format_table(record))
     print(f"\nwritten to {record['path']} in {record['wall_seconds']:.0f} s")
     return 0

@@ -1,9 +1,9 @@
-"""The loss-landscape chapter: the surfaces over two free logits, their curvature, the verdict, the figures.
+"""The loss landscape over two free logits, computed (layer 0: it never imports :mod:`sigmse.report`).
 
 * :mod:`sigmse.landscape.surfaces`: losses and gradient norms on a logit grid, stable and naive forms (the losses
   and both forms are :mod:`sigmse.losses`');
-* :mod:`sigmse.landscape.curvature`: float64 Hessians along the logits, eigenvalues and conditioning;
-* :mod:`sigmse.landscape.verdict`: the thresholds and the rule that turns the measurements into a verdict;
-* :mod:`sigmse.landscape.plots`: the chapter's figures and tables;
-* :mod:`sigmse.landscape.chapter`: one function per figure or table of the chapter, and the values its prose glues.
+* :mod:`sigmse.landscape.curvature`: float64 Hessians along the logits, eigenvalues and conditioning.
+
+The chapter's parts, verdict and figures are :mod:`sigmse.report.landscape`, :mod:`sigmse.report.landscape_verdict`
+and :mod:`sigmse.report.landscape_plots`.
 """

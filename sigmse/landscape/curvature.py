@@ -49,17 +49,12 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from sigmse.landscape.surfaces import (LOSS_NAMES, LandscapeConfig, correct_mask, free_indices, landscape_loss,
+from sigmse.landscape.surfaces import (LOSS_NAMES, LandscapeConfig, correct_cells, free_indices, landscape_loss,
                                       logit_grid, target_index)
 from sigmse.losses.modules import get_loss, loss_setting
 
 __all__ = [
-    "SHIFT_INVARIANT",
-    "NULL_TOLERANCE",
-    "logit_hessians",
-    "shift_free_basis",
-    "hessian_spectrum",
-    "condition_numbers",
+    "SHIFT_INVARIANT", "NULL_TOLERANCE", "logit_hessians", "shift_free_basis", "hessian_spectrum", "condition_numbers",
     "curvature_frame",
 ]
 
@@ -183,7 +178,7 @@ def curvature_frame(config: LandscapeConfig, losses: Sequence[str] | None = None
     labels = torch.full((logits.shape[0],), target_index(cfg), dtype=torch.long)
     i, j = free_indices(cfg)
     base = {"target": cfg.target, "fixed_logit": float(cfg.fixed_logit), "z1": logits[:, i].numpy(),
-            "z2": logits[:, j].numpy(), "correct": correct_mask(cfg).reshape(-1).numpy()}
+            "z2": logits[:, j].numpy(), "correct": correct_cells(cfg).reshape(-1).numpy()}
     frames = []
     for loss in (LOSS_NAMES if losses is None else losses):
         spectrum = hessian_spectrum(logit_hessians(loss, logits, labels), shift_invariant=loss in SHIFT_INVARIANT)

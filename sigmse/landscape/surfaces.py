@@ -22,7 +22,7 @@ surfaces and their gradients exactly as described and measures what is there:
 * :func:`descent_trajectory` runs plain gradient descent on the free logits.
 
 Second derivatives (Hessians, condition numbers) are in :mod:`sigmse.landscape.curvature`; the rule that
-turns these measurements into the chapter's verdict is in :mod:`sigmse.landscape.verdict`.
+turns these measurements into the chapter's verdict is in :mod:`sigmse.report.landscape_verdict`.
 
 Every loss is summed over the 3 classes per cell, as in :mod:`sigmse.losses.functional`
 (``reduction="none"``): softmax-MSE at one-hot ``y`` is ``sum_c (p_c - y_c)^2``; logit-MSE, MSE on the raw
@@ -50,20 +50,8 @@ from sigmse.checks import check_choice, check_number
 from sigmse.losses.modules import loss_form
 
 __all__ = [
-    "LandscapeConfig",
-    "LOSS_NAMES",
-    "TARGETS",
-    "FORMULAS",
-    "DTYPES",
-    "free_indices",
-    "target_index",
-    "logit_grid",
-    "correct_mask",
-    "landscape_loss",
-    "loss_surface",
-    "gradient_norm_surface",
-    "smoothness",
-    "smoothness_table",
+    "LandscapeConfig", "LOSS_NAMES", "TARGETS", "FORMULAS", "DTYPES", "free_indices", "target_index", "logit_grid",
+    "correct_cells", "landscape_loss", "loss_surface", "gradient_norm_surface", "smoothness", "smoothness_table",
     "descent_trajectory",
 ]
 
@@ -123,7 +111,7 @@ def logit_grid(config: LandscapeConfig) -> tuple[Tensor, Tensor, Tensor]:
     return axis, axis.clone(), logits
 
 
-def correct_mask(config: LandscapeConfig) -> Tensor:
+def correct_cells(config: LandscapeConfig) -> Tensor:
     """``(G, G)`` bool: the true class's logit is strictly the largest (a tie is not correct)."""
     _, _, logits = logit_grid(config)
     t = target_index(config)
@@ -279,7 +267,7 @@ def smoothness_table(config: LandscapeConfig, losses: Sequence[str] | None = Non
                 cfg = dataclasses.replace(config, formula=formula, dtype=dtype)  # validates both
                 values, grad = _loss_and_grad(loss, cfg)
                 g = cfg.grid_size
-                metrics = smoothness(values.reshape(g, g), _free_norm(grad, cfg, g), correct=correct_mask(cfg))
+                metrics = smoothness(values.reshape(g, g), _free_norm(grad, cfg, g), correct=correct_cells(cfg))
                 rows.append({"loss": loss, "formula": formula, "dtype": dtype, "target": cfg.target,
                              "fixed_logit": float(cfg.fixed_logit), "grid_size": g, "extent": float(cfg.extent),
                              **metrics, **_fixed_gradient_stats(grad, cfg)})

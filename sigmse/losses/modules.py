@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+import sigmse.losses.functional as functional  # the submodules themselves, never the package's __init__
+import sigmse.losses.naive as naive_forms
 from sigmse.checks import check_typed
-from sigmse.losses import functional
-from sigmse.losses import naive as naive_forms
 from sigmse.losses.output_reset import OutputReset, check_iterations, check_targets, reset_count
 
 __all__ = [

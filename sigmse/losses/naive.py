@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from sigmse.losses import functional
+import sigmse.losses.functional as functional  # the submodule, never the package's __init__
 from sigmse.losses.output_reset import correct_mask, output_reset_targets
 
 __all__ = ["softmax", "sigmoid", "softmax_ce", "softmax_mse", "sigmoid_mse", "sigmoid_mse_or", "rescaled_square"]

@@ -60,6 +60,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from sigmse.checks import check_number
+
 __all__ = ["OutputReset", "output_reset", "output_reset_targets", "reset_count"]
 
 SORT_MAX_CLASSES = 16  # up to here a sort is the faster exact solver on the CPU (see _exact_shift)
@@ -81,10 +83,8 @@ def check_targets(pos: float, neg: float) -> None:
 
 def check_iterations(iterations: int | None) -> None:
     """Raise ``ValueError`` unless ``iterations`` is ``None`` (exact solver) or an int >= 1."""
-    if iterations is None:
-        return
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-        raise ValueError(f"iterations must be None (exact solver) or an int >= 1, got {iterations!r}")
+    if iterations is not None:
+        check_number("iterations", iterations, low=1, integer=True, allowed="None (exact solver) or an int >= 1")
 
 
 def check_shapes(outputs: Tensor, labels: Tensor) -> None:

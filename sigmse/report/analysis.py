@@ -1,6 +1,6 @@
 """From result records to the frames the book summarises: runs, epochs, summaries over seeds, provenance.
 
-Every chapter reads its runs through :func:`sigmse.report.chapters.experiment_records` and hands the records to this
+Every chapter reads its runs through :func:`sigmse.runs.executors.experiment_records` and hands the records to this
 module; the tests that turn them into verdicts are in :mod:`sigmse.report.verdicts` (and :mod:`sigmse.report.convergence`),
 the learning-rate choice in :mod:`sigmse.runs.protocol`:
 
@@ -20,17 +20,18 @@ Failed runs (``status == "failed"``: the run raised, so there is no result) are 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from sigmse.data.datasets import get_dataset_spec
-from sigmse.losses import functional
+from sigmse.losses.functional import sigmoid_mse, sigmoid_mse_or
 from sigmse.losses.output_reset import output_reset
 from sigmse.provenance import processor_kind
 from scipy import stats
 
-__all__ = [
+__all__ = ["Part", 
     "variant_label",
     "records_frame",
     "chance_level",
@@ -41,6 +42,18 @@ __all__ = [
     "output_reset_example",
     "no_shift_identity",
 ]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a chapter's page, as a notebook cell presents it: the values its prose quotes, by glue key
+    (figures may be among them), its tables in order (DataFrames or their Stylers), and a figure or a line of
+    text shown on their own."""
+
+    values: dict[str, Any]
+    tables: tuple[Any, ...] = ()
+    figure: Any = None
+    text: str = ""
 
 RUN_COLUMNS = (
     "hash", "profile", "dataset", "model", "loss", "variant", "lr", "optimizer", "epochs", "seed",
@@ -256,8 +269,8 @@ def no_shift_identity(patterns: int = 10_000, classes: int = 10, seed: int = 0, 
     generator = torch.Generator().manual_seed(seed)
     logits = (scale * torch.randn(patterns, classes, generator=generator, dtype=torch.float64)).requires_grad_()
     labels = torch.randint(classes, (patterns,), generator=generator)
-    plain = functional.sigmoid_mse(logits, labels, reduction="none")
-    reset = functional.sigmoid_mse_or(logits, labels, reduction="none", shift=False)
+    plain = sigmoid_mse(logits, labels, reduction="none")
+    reset = sigmoid_mse_or(logits, labels, reduction="none", shift=False)
     grad_plain, = torch.autograd.grad(plain.sum(), logits)
     grad_reset, = torch.autograd.grad(reset.sum(), logits)
     result = output_reset(torch.sigmoid(logits.detach()), labels, shift=False)

@@ -1,8 +1,8 @@
 """What the chapter notebooks print and glue, from :mod:`sigmse.report.analysis` frames.
 
-A chapter loads its runs with :func:`experiment_records` (the experiment of :mod:`sigmse.runs.experiments` it names, which
-``sigmse book`` has already trained: see :data:`sigmse.runs.experiments.CHAPTERS`), prints :func:`page_note` first,
-then shows tables and glues numbers and verdicts for its prose and for the intro's verdict table:
+A chapter gets its runs from :func:`sigmse.runs.executors.experiment_records` (the records of an experiment of
+:mod:`sigmse.runs.experiments`; stored runs load, missing ones train: this layer only reads them), prints
+:func:`page_note` first, then shows tables and glues numbers and verdicts for its prose and the intro's table:
 
 1. :func:`runs_frame`: the runs with the setup only their records know (torch threads, batch size, training
    examples); :func:`budget_text` states a page's budget, grid and seeds from those runs, never from the profile;
@@ -38,8 +38,7 @@ import pandas as pd
 from sigmse.report.analysis import (chance_level, metric_or_chance, provenance_line, records_frame, summarize,
                                     variant_label)
 from sigmse.config import config_from_dict
-from sigmse.runs.executors import run_configs
-from sigmse.runs.experiments import VERDICT_DATASETS, ExperimentRecords, load_record, plan_stages, run_experiment
+from sigmse.runs.experiments import VERDICT_DATASETS
 from sigmse.runs.protocol import chosen_learning_rates, lr_group
 from sigmse.report.verdicts import (ACCURACY_MARGINS, NOT_JUDGED, decisive_p, holm_verdicts, paired_tests,
                                     verdict_label, verdict_text)
@@ -80,7 +79,6 @@ __all__ = [
     "grid_edges",
     "at_best_validation_lr",
     "page_note",
-    "experiment_records",
 ]
 
 
@@ -736,34 +734,3 @@ def page_note(records: Sequence[Mapping[str, Any]], profile: str) -> str:
         return ("SMOKE PROFILE: tiny subsets, one epoch, one seed. These numbers only show that the pipeline "
                 "runs; they say nothing about the losses.\n" + line)
     return line
-
-
-def experiment_records(name: str, profile: str, *, results_dir: str, data_dir: str | None = None,
-                       device: str | None = None, datasets: Sequence[str] | None = None,
-                       selection_seeds: Sequence[int] | None = None,
-                       seeds: Sequence[int] | None = None) -> ExperimentRecords:
-    """The selection and reporting records of experiment ``name`` under ``profile``
-    (:func:`sigmse.runs.experiments.run_experiment`, through the sweep engine
-    :func:`sigmse.runs.executors.run_configs`: stored runs load, missing ones train, in this process). No progress
-    bar (pages stay clean). ``seeds`` are the reporting seeds.
-
-    A notebook run on its own with new parameters (more seeds, say) may have many runs to train, one at a time;
-    it then prints one line saying how many, and how ``sigmse book`` would train them in parallel first. A
-    build by ``sigmse book`` has trained them already, so its pages never show that line. A run that fails
-    raises here, with the sweep's summary of the failures.
-    """
-    options = dict(datasets=datasets, selection_seeds=selection_seeds, seeds=seeds, device=device)
-    first, second, waiting = plan_stages([name], profile, results_dir=results_dir, **options)
-    missing = sum(load_record(c, profile, results_dir) is None for c in first + second) + waiting
-    if missing:
-        print(f"{name}: {missing} of {len(first) + len(second) + waiting} runs are not in {results_dir}/{profile}/ "
-              f"and train now, one at a time; `sigmse book --only CHAPTER -p KEY=VALUE --sweep-jobs N` trains a "
-              f"chapter's runs N at a time before running it")
-
-    def run(configs: list) -> list[dict[str, Any]]:
-        summary = run_configs(configs, profile=profile, results_dir=results_dir, data_dir=data_dir, progress=False)
-        if summary.failed:
-            raise RuntimeError(f"experiment {name!r}: {len(summary.failed)} runs failed\n{summary}")
-        return [load_record(config, profile, results_dir) for config in configs]
-
-    return run_experiment(name, profile, run, results_dir=results_dir, **options)

@@ -43,14 +43,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 from tqdm import tqdm  # the text bar: this runs inside notebooks too (experiment_records), without ipywidgets
 
+from sigmse.checks import check_choice, check_number
 from sigmse.config import IdentifiedConfig
 from sigmse.data.datasets import require_dataset_files, resolve_data_dir
-from sigmse.runs.experiments import load_record, run_kind
+from sigmse.runs.experiments import ExperimentRecords, load_record, plan_experiment, run_experiment, run_kind
 from sigmse.runs.store import new_record, read_record, record_failure, record_path, write_record
 from sigmse.train import resolve_device
 
@@ -184,32 +185,24 @@ def _import_ray() -> Any:
     return ray
 
 
-def _is_integer_at_least(value: Any, low: int) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int) and value >= low
-
-
 def check_executor_options(executor: str, jobs: int | None = None, retries: int = 2,
                            resources: Mapping[str, float] | None = None, threads: int | None = None) -> None:
     """Raise ``ValueError`` (quoting the bad value and the allowed ones) before any work starts.
 
     For ``executor="ray"`` this also checks that Ray can be imported.
     """
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor {executor!r} is not allowed; choose one of: {', '.join(EXECUTORS)}")
-    if jobs is not None and not _is_integer_at_least(jobs, 1):
-        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
-    if threads is not None and not _is_integer_at_least(threads, 1):
-        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
-    if not _is_integer_at_least(retries, 0):
-        raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+    check_choice("executor", executor, EXECUTORS)
+    if jobs is not None:
+        check_number("jobs", jobs, low=1, integer=True, allowed="an integer >= 1")
+    if threads is not None:
+        check_number("threads", threads, low=1, integer=True, allowed="an integer >= 1")
+    check_number("retries", retries, low=0, integer=True, allowed="an integer >= 0")
     if resources is not None:
         if executor != "ray":
             raise ValueError(f"resources {dict(resources)!r} apply to executor 'ray' only, not {executor!r}")
         for key, value in resources.items():
-            if key not in RESOURCE_KEYS:
-                raise ValueError(f"resource {key!r} is not allowed; choose from: {', '.join(RESOURCE_KEYS)}")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
-                raise ValueError(f"resource {key} must be a number >= 0, got {value!r}")
+            check_choice("resource", key, RESOURCE_KEYS)
+            check_number(f"resource {key}", value, low=0, allowed="a number >= 0")
         if resources.get("num_cpus") == 0 and resources.get("num_gpus", 1) == 0:
             raise ValueError("a run must reserve some CPU or GPU, got num_cpus=0 and num_gpus=0")
     if executor == "ray":
@@ -486,3 +479,34 @@ def _run_ray(pending: list[IdentifiedConfig], common: dict[str, Any], *, jobs: i
     finally:
         if connected_here:
             ray.shutdown()
+
+
+def experiment_records(name: str, profile: str, *, results_dir: str, data_dir: str | None = None,
+                       device: str | None = None, datasets: Sequence[str] | None = None,
+                       selection_seeds: Sequence[int] | None = None,
+                       seeds: Sequence[int] | None = None) -> ExperimentRecords:
+    """The selection and reporting records of experiment ``name`` under ``profile``, as a chapter reads them:
+    stored runs load, missing ones train here, one at a time (:func:`sigmse.runs.experiments.run_experiment`
+    through :func:`run_configs`, without a progress bar so that pages stay clean). ``seeds`` are the reporting
+    seeds. A notebook calls this before handing the records to :mod:`sigmse.report`, which only reads.
+
+    A notebook run on its own with new parameters (more seeds, say) may have many runs to train; it then prints
+    one line saying how many, and how ``sigmse book`` would train them in parallel first. A build by ``sigmse
+    book`` has trained them already (:func:`sigmse.site.book.train_missing`), so its pages never show that line.
+    A run that fails raises here, with the sweep's summary of the failures."""
+    options = dict(datasets=datasets, selection_seeds=selection_seeds, seeds=seeds, device=device)
+    plan = plan_experiment(name, profile, results_dir=results_dir, **options)
+    listed = plan.selection + plan.report
+    missing = plan.waiting + sum(load_record(c, profile, results_dir) is None for c in listed)
+    if missing:
+        print(f"{name}: {missing} of {len(listed) + plan.waiting} runs are not in {results_dir}/{profile}/ and train "
+              f"now, one at a time; `sigmse book --only CHAPTER -p KEY=VALUE --sweep-jobs N` trains a chapter's runs "
+              f"N at a time before running it")
+
+    def run(configs: list[IdentifiedConfig]) -> list[dict[str, Any]]:
+        summary = run_configs(configs, profile=profile, results_dir=results_dir, data_dir=data_dir, progress=False)
+        if summary.failed:
+            raise RuntimeError(f"experiment {name!r}: {len(summary.failed)} runs failed\n{summary}")
+        return [load_record(config, profile, results_dir) for config in configs]
+
+    return run_experiment(name, profile, run, results_dir=results_dir, **options)

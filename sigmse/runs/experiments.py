@@ -34,17 +34,16 @@ from sigmse.runs import profiles
 from sigmse.runs.profiles import Profile, get_profile
 from sigmse.runs.protocol import (RunSeconds, Score, best_rate, default_score, estimate_seconds, half_decade_step,
                                    lr_group, mean_scores, report_configs, run_seconds, run_threads)
-from sigmse.runs.store import read_record, record_path, validate_record
+from sigmse.runs.store import read_record, record_path, validate_record, validate_unification_record
 from sigmse.train import train
-from sigmse.unification.config import (UnificationConfig, selection_configs, unification_config_from_dict,
-                                       validation_score)
-from sigmse.unification.train import train_unification, validate_unification_record
+from sigmse.unification.config import UnificationConfig, unification_config_from_dict, validation_score
+from sigmse.unification.train import train_unification
 
 __all__ = ["RunKind", "RUN_KINDS", "run_kind", "load_record", "Experiment", "EXPERIMENTS", "experiment_names",
            "get_experiment", "experiment_configs", "Chapter", "CHAPTERS", "chapter_experiments", "group_label",
            "GridExtension", "GroupChoice", "ExperimentPlan", "plan_experiment", "ExperimentRecords", "run_experiment",
-           "plan_stages", "sweep_plans", "sweep_stages", "SweepEstimate", "duration_text", "sweep_threads",
-           "estimate_sweep", "RunCosts", "ThreadCosts", "SweepCosts", "sweep_costs"]
+           "PlanOptions", "plan_stages", "sweep_plans", "sweep_stages", "SweepEstimate", "duration_text",
+           "sweep_threads", "estimate_sweep", "RunCosts", "ThreadCosts", "SweepCosts", "sweep_costs"]
 
 
 # ---- kinds of run ------------------------------------------------------------------------------------------
@@ -125,14 +124,6 @@ class Experiment:
             raise ValueError(f"experiment {self.name!r}: a pilot chooses no learning rate; set selects_lr=False")
 
 
-def _unification_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
-                         seeds: Sequence[int] | None = None, device: str | None = None) -> list[UnificationConfig]:
-    """Every unification method x learning rate x seed, on rotated MNIST (its only dataset in the book)."""
-    if datasets is not None and list(datasets) != ["mnist"]:
-        raise ValueError(f"the unification experiment runs on mnist only; got datasets {list(datasets)}")
-    return selection_configs(profile, seeds=seeds, device=device)
-
-
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
     for e in (
@@ -144,12 +135,12 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment("noise", "label noise (symmetric, asymmetric) and input noise: datasets x settings x "
                    "noise losses x lr grid x seeds", profiles.noise_configs, shared_rates=profiles.noise_shared_rates),
         Experiment("unification", "one network for a digit and its rotation angle: methods x lr grid x seeds",
-                   _unification_configs, score=validation_score),
+                   profiles.unification_configs, score=validation_score),
         Experiment("epoch_pilot", "softmax CE at budgets E, 2E, 4E, ... on the selection seeds: fixes the epochs "
-                   "(sigmse.runs.pilots.pilot_epochs)", profiles.epoch_pilot_configs, selects_lr=False, pilot=True),
+                   "(sigmse.report.pilots.pilot_epochs)", profiles.epoch_pilot_configs, selects_lr=False, pilot=True),
         Experiment("noise_pilot", "softmax CE under symmetric label noise for a long budget on one selection seed: "
-                   "fixes the noise runs' epochs (sigmse.runs.pilots.noise_fit_epoch)", profiles.noise_pilot_configs,
-                   selects_lr=False, pilot=True),
+                   "fixes the noise runs' epochs (sigmse.report.pilots.noise_fit_epoch)",
+                   profiles.noise_pilot_configs, selects_lr=False, pilot=True),
     )
 }
 
@@ -168,11 +159,7 @@ def get_experiment(name: str) -> Experiment:
 def experiment_configs(name: str, profile: str | Profile, **options: Any) -> list[Any]:
     """The runs of experiment ``name`` under ``profile`` (a name or a :class:`Profile`) for the given ``seeds``
     (default: the reporting seeds); :func:`plan_experiment` builds the selection and reporting runs from it."""
-    return get_experiment(name).configs(_profile(profile), **options)
-
-
-def _profile(profile: str | Profile) -> Profile:
-    return get_profile(profile) if isinstance(profile, str) else profile
+    return get_experiment(name).configs(get_profile(profile), **options)
 
 
 # ---- chapters ----------------------------------------------------------------------------------------------
@@ -230,7 +217,7 @@ CHAPTERS: dict[str, Chapter] = {
             for cell in ("plain_vs_ce", "or_vs_plain", "answer"))),
         # accuracy under label noise, sigmoid-MSE+OR versus softmax CE and the robust losses
         # the intro's noise rows, per noise kind judged (its heaviest rate, glued as claim_noise_<kind>_setting_<d>),
-        # reporting rule (sigmse.report.noise_analysis.NOISE_REPORTING_RULES) and dataset; noise_rules: when the
+        # reporting rule (sigmse.report.noise_rules.NOISE_REPORTING_RULES) and dataset; noise_rules: when the
         # two rules disagree
         Chapter("noise", ("noise", "noise_pilot", "epoch_pilot"), verdict_keys=(
             "noise_verdict", "noise_rules",
@@ -242,7 +229,7 @@ CHAPTERS: dict[str, Chapter] = {
         Chapter("landscape", verdict_keys=("landscape_verdict",)),
         # one MSE objective for a digit and its rotation angle versus separate CE + MSE heads
         Chapter("unification", ("unification",), verdict_keys=("unification_verdict",)),
-        # sigmse.bench.chapter: the bench's MNIST mlp and cnn and CIFAR-10 net, and an epoch of each profile dataset
+        # sigmse.report.performance: the bench's MNIST mlp and cnn and CIFAR-10 net, and an epoch of each profile dataset
         Chapter("performance", datasets=("mnist", "fashion-mnist", "cifar10")),
     )
 }
@@ -393,7 +380,7 @@ def plan_experiment(name: str, profile: str | Profile, *, results_dir: str | Pat
     group's reporting runs wait until its grid stops growing. A group of the experiment's ``shared_rates``
     trains its reporting runs at its source group's chosen rate, once that is chosen.
     """
-    chosen = _profile(profile)
+    chosen = get_profile(profile)
     experiment = get_experiment(name)
     report_seeds = _seeds(seeds, chosen.reporting_seeds(name))
     if not experiment.selects_lr:  # its own default seeds (the profile's reporting, sweep or selection seeds)
@@ -485,22 +472,43 @@ def _unique(configs: Any) -> list[Any]:
     return list({config.hash: config for config in configs}.values())
 
 
-def sweep_plans(names: Sequence[str], profile: str | Profile, *, results_dir: str | Path,
-                **options: Any) -> list[ExperimentPlan]:
-    """:func:`plan_experiment` of each experiment of ``names``, from what is stored (``options`` go there)."""
-    return [plan_experiment(name, profile, results_dir=results_dir, **options) for name in names]
+@dataclass(frozen=True)
+class PlanOptions:
+    """What a plan reads and lists besides its experiment and profile: the results store, and a chapter's
+    parameters (``None``: the profile's datasets, selection seeds, reporting seeds and device). Lists become
+    tuples, so equal options are equal keys."""
+
+    results_dir: str | Path
+    datasets: tuple[str, ...] | None = None
+    selection_seeds: tuple[int, ...] | None = None
+    seeds: tuple[int, ...] | None = None
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("datasets", "selection_seeds", "seeds"):
+            value = getattr(self, name)
+            if isinstance(value, (str, int)):
+                raise ValueError(f"{name} must be a list, got {value!r}")
+            if value is not None:
+                object.__setattr__(self, name, tuple(value))
 
 
-def plan_stages(names: Sequence[str], profile: str | Profile, *, results_dir: str | Path,
-                **options: Any) -> tuple[list[Any], list[Any], int]:
-    """The runs that can train now, in two stages, for the experiments ``names`` (duplicates once).
+def sweep_plans(names: Sequence[str], profile: str | Profile, options: PlanOptions) -> list[ExperimentPlan]:
+    """:func:`plan_experiment` of each experiment of ``names``, from what is stored under ``options``."""
+    return [plan_experiment(name, profile, results_dir=options.results_dir, datasets=options.datasets,
+                            selection_seeds=options.selection_seeds, seeds=options.seeds, device=options.device)
+            for name in names]
+
+
+def plan_stages(plans: Sequence[ExperimentPlan]) -> tuple[list[Any], list[Any], int]:
+    """The runs that can train now, in two stages, for these plans (of :func:`sweep_plans`; duplicates once).
 
     Returns ``(first, second, waiting)``: ``first`` holds every selection run and the runs of experiments that
     choose nothing; ``second`` the reporting runs of the groups whose selection runs are all stored; ``waiting``
     counts the reporting runs that cannot be listed yet because their group's selection runs are missing (a run
     two experiments share, once).
     """
-    first, second, stand_ins = _stages(sweep_plans(names, profile, results_dir=results_dir, **options))
+    first, second, stand_ins = _stages(plans)
     return first, second, len(stand_ins)
 
 
@@ -512,19 +520,20 @@ def _stages(plans: Sequence[ExperimentPlan]) -> tuple[list[Any], list[Any], list
     return first, second, _unique(c for plan in plans for c in plan.stand_ins)
 
 
-def sweep_stages(names: Sequence[str], profile: str | Profile, run: Callable[[list[Any]], Any], *,
-                 results_dir: str | Path, **options: Any) -> list[Any]:
-    """Run the selection stage with ``run`` (e.g. :func:`sigmse.runs.executors.run_configs`), then the reporting
-    runs it chose; returns what ``run`` returned for each round that had runs. The selection stage repeats on
-    the plan made from what the last round stored until it lists no new run (the grid-edge rule adds a rate
-    once its group's grid so far is stored; a profile without the rule takes one round). Reporting runs of a
-    group whose selection runs failed are skipped: ``run``'s summary of the first stage lists the failures."""
+def sweep_stages(plans: Sequence[ExperimentPlan], profile: str | Profile, run: Callable[[list[Any]], Any],
+                 options: PlanOptions) -> list[Any]:
+    """From ``plans`` (:func:`sweep_plans` of ``options``), run the selection stage with ``run`` (e.g.
+    :func:`sigmse.runs.executors.run_configs`), then the reporting runs it chose; returns what ``run`` returned for
+    each round that had runs. The selection stage repeats on the plan made from what the last round stored until
+    it lists no new run (the grid-edge rule adds a rate once its group's grid so far is stored; a profile without
+    the rule takes one round). Reporting runs of a group whose selection runs failed are skipped: ``run``'s
+    summary of the first stage lists the failures."""
     outcomes, trained = [], None
-    first, second, _ = plan_stages(names, profile, results_dir=results_dir, **options)
+    first, second, _ = plan_stages(plans)
     while first and {c.hash for c in first} != trained:
         outcomes.append(run(first))
         trained = {c.hash for c in first}
-        first, second, _ = plan_stages(names, profile, results_dir=results_dir, **options)
+        first, second, _ = plan_stages(sweep_plans([plan.name for plan in plans], profile, options))
     if second:
         outcomes.append(run(second))
     return outcomes
@@ -598,14 +607,14 @@ def sweep_threads(jobs: int = 1, threads: int | None = None) -> int:
     return threads or (torch.get_num_threads() if jobs == 1 else max(1, torch.get_num_threads() // jobs))
 
 
-def estimate_sweep(names: Sequence[str], profile: str | Profile, *, results_dir: str | Path, jobs: int = 1,
-                   threads: int | None = None, **options: Any) -> SweepEstimate:
-    """The runs of experiments ``names`` still to train and their estimated cost with ``jobs`` runs side by side
-    at ``threads`` torch threads each (default: :func:`sweep_threads`). A reporting run not listed yet costs what
-    its stand-in costs (:class:`ExperimentPlan`: its group's budget, another seed and rate)."""
-    chosen = _profile(profile)
-    first, second, stand_ins = _stages([plan_experiment(name, chosen, results_dir=results_dir, **options)
-                                        for name in names])
+def estimate_sweep(plans: Sequence[ExperimentPlan], profile: str | Profile, *, results_dir: str | Path,
+                   jobs: int = 1, threads: int | None = None) -> SweepEstimate:
+    """The runs of ``plans`` (:func:`sweep_plans` from ``results_dir``) still to train and their estimated cost
+    with ``jobs`` runs side by side at ``threads`` torch threads each (default: :func:`sweep_threads`). A reporting
+    run not listed yet costs what its stand-in costs (:class:`ExperimentPlan`: its group's budget, another seed
+    and rate)."""
+    chosen = get_profile(profile)
+    first, second, stand_ins = _stages(plans)
     listed = first + second
     missing = [c for c in listed if load_record(c, chosen.name, results_dir) is None]
     default = sweep_threads(jobs, threads)
@@ -755,7 +764,7 @@ def sweep_costs(names: Sequence[str], profile: str | Profile, *, results_dir: st
     before training from the measured table (a run not stored yet at ``threads`` torch threads unless its config
     fixes them; default :func:`sweep_threads`), and the timings of the records stored under ``results_dir``.
     Reads the store; trains nothing."""
-    chosen = _profile(profile)
+    chosen = get_profile(profile)
     plans = [plan_experiment(name, chosen, results_dir=results_dir, **options) for name in names]
     first, second, stand_ins = _stages(plans)
     records = {c.hash: load_record(c, chosen.name, results_dir) for c in first + second}

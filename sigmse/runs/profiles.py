@@ -12,7 +12,8 @@ book shows and tests (:mod:`sigmse.runs.protocol`).
 * ``paper``: full data, full epochs, on a GPU.
 
 An *experiment* turns a profile and a list of seeds into :class:`~sigmse.config.RunConfig`
-objects (:func:`accuracy_configs`, :func:`noise_configs`, ...); the experiment registry
+objects (:func:`accuracy_configs`, :func:`noise_configs`, ...; :func:`unification_configs` gives
+:class:`~sigmse.unification.config.UnificationConfig` objects); the experiment registry
 (:mod:`sigmse.runs.experiments`) names them, calls them with the selection seeds, chooses the learning rates
 and adds the reporting runs. Notebooks and ``sigmse sweep`` ask the same functions, so the
 runs a notebook shows are exactly the runs a sweep makes.
@@ -22,7 +23,7 @@ the torch threads of every run (``threads``), how many rates the grid-edge rule 
 (``lr_grid_extensions``, :func:`sigmse.runs.protocol.half_decade_step`), per-dataset noise grids, losses and
 settings, noise settings that train at the rates another setting chose (``noise_shared_rates``,
 :func:`noise_shared_rates`), and the pilots that fix its epochs (``epoch_pilot``, ``noise_pilot``:
-:func:`epoch_pilot_configs`, :func:`noise_pilot_configs`; their rules are :mod:`sigmse.runs.pilots`).
+:func:`epoch_pilot_configs`, :func:`noise_pilot_configs`; their rules are :mod:`sigmse.report.pilots`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Mapping, Sequence
 
 from sigmse.checks import check_choice, check_number
 from sigmse.config import RunConfig
+from sigmse.unification.config import METHODS as UNIFICATION_METHODS, UnificationConfig
 
 __all__ = [
     "Budget",
@@ -52,6 +54,8 @@ __all__ = [
     "noise_setting_name",
     "SharedRate",
     "noise_shared_rates",
+    "unification_lr_grid",
+    "unification_configs",
     "epoch_pilot_configs",
     "noise_pilot_configs",
 ]
@@ -101,13 +105,13 @@ _RUN_DEFAULTS = {f.name: f.default for f in fields(RunConfig) if f.name in BUDGE
 
 @dataclass(frozen=True)
 class EpochPilot:
-    """The epoch pilot of one dataset (:func:`epoch_pilot_configs`, rule in :mod:`sigmse.runs.pilots`): softmax
+    """The epoch pilot of one dataset (:func:`epoch_pilot_configs`, rule in :mod:`sigmse.report.pilots`): softmax
     CE at learning rate ``lr`` for each budget of ``candidates`` (epochs E, 2E, 4E, ...: each twice the one before,
     since the rule compares a budget with its double), on the selection seeds.
 
     ``fallback``: where every candidate's runs are stored and none passes the rule, the candidate the profile
     trains instead (the longest that fits the sweep's time), written down in the profile before the runs it
-    budgets; ``None`` (the default): no fallback, the pilot must pass (:func:`sigmse.runs.pilots.pilot_agreement`)."""
+    budgets; ``None`` (the default): no fallback, the pilot must pass (:func:`sigmse.report.pilots.pilot_agreement`)."""
 
     lr: float
     candidates: tuple[int, ...]
@@ -128,9 +132,9 @@ class EpochPilot:
 
 @dataclass(frozen=True)
 class NoisePilot:
-    """The noise-fit pilot of one dataset (:func:`noise_pilot_configs`, rule: :func:`sigmse.runs.pilots.noise_epochs`):
-    softmax CE at learning rate ``lr`` under symmetric label noise at each of ``rates``, for each budget of
-    ``candidates`` (increasing), on one selection seed. The noise runs train for the shortest candidate, no shorter
+    """The noise-fit pilot of one dataset (:func:`noise_pilot_configs`, rule:
+    :func:`sigmse.report.pilots.noise_epochs`): softmax CE at learning rate ``lr`` under symmetric label noise at
+    each of ``rates``, for each budget of ``candidates`` (increasing), on one selection seed. The noise runs train for the shortest candidate, no shorter
     than the clean runs' budget, at whose end cross-entropy visibly fits the flipped labels; ``fallback`` as for
     :class:`EpochPilot`: the candidate trained where every candidate is stored and none passes."""
 
@@ -225,7 +229,7 @@ class Profile:
     # per dataset, {setting: source setting} (names by noise_setting_name, e.g. {"symmetric 0.8": "symmetric 0.4"}):
     # each loss of the setting trains at the rate that loss chose in the source setting, reporting seeds only
     noise_shared_rates: dict[str, dict[str, str]] = field(default_factory=dict)
-    # the pilots that fix the epochs, per dataset (sigmse.runs.pilots); empty: none
+    # the pilots that fix the epochs, per dataset (sigmse.report.pilots); empty: none
     epoch_pilot: dict[str, EpochPilot] = field(default_factory=dict)
     noise_pilot: dict[str, NoisePilot] = field(default_factory=dict)
     # per experiment name, its reporting seeds where they are not report_seeds (e.g. the noise runs, whose effects
@@ -373,7 +377,7 @@ _QUICK = Profile(
 #   CIFAR-10's). `datasets` and `noise_datasets` name CIFAR-10 alone and `ablation_datasets` none, so the accuracy,
 #   noise and pilot experiments list CIFAR-10 runs only and the Output Reset ablation and the SGD sweep list none.
 #   The MNIST budget stays because the unification experiment reads its grid
-#   (sigmse.unification.config.unification_lr_grid), and its grid is empty, so that experiment lists no runs;
+#   (unification_lr_grid), and its grid is empty, so that experiment lists no runs;
 # * full2's reporting seeds as they are: 18 (2..19) for the accuracy runs, 8 (2..9) for the noise runs (full2's power
 #   calculation at the spreads of the CPU `full` runs; GPU runs may spread less, but no paper run exists to say so);
 # * threads=1: on a GPU a run's arithmetic is on the GPU (the CPU launches its kernels from one Python thread), so
@@ -451,9 +455,9 @@ _FULL = Profile(
 
 # Protocol v2 on 2 CPU cores (`full2`), fixed here before any of its runs. What changes from `full`, and why:
 # * every run warms its rate up linearly, then decays it linearly to zero (schedule "linear"), so the budget can
-#   converge; its epochs come from the epoch pilot (sigmse.runs.pilots.pilot_epochs: doubling the budget moves
+#   converge; its epochs come from the epoch pilot (sigmse.report.pilots.pilot_epochs: doubling the budget moves
 #   softmax CE's mean selection-seed validation accuracy by less than half the margin), run on the selection seeds
-#   before the sweep; the noise runs' epochs from the noise pilot (sigmse.runs.pilots.noise_epochs: the shortest
+#   before the sweep; the noise runs' epochs from the noise pilot (sigmse.report.pilots.noise_epochs: the shortest
 #   candidate, no shorter than the clean budget, at whose end softmax CE fits the flipped labels by 5 pp);
 # * half-decade grids of 4 rates, and the grid-edge rule: a group whose best selection rate sits at an edge gets the
 #   next rate beyond it, up to 3 times (sigmse.runs.experiments.plan_experiment says which it added);
@@ -540,8 +544,11 @@ def profile_names() -> list[str]:
     return list(PROFILES)
 
 
-def get_profile(name: str) -> Profile:
-    """The profile called ``name``; unknown names raise ``ValueError`` listing the valid ones."""
+def get_profile(name: str | Profile) -> Profile:
+    """The profile called ``name`` (a :class:`Profile` is returned as it is); unknown names raise ``ValueError``
+    listing the valid ones."""
+    if isinstance(name, Profile):
+        return name
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}")
     return PROFILES[name]
@@ -663,6 +670,35 @@ def noise_shared_rates(profile: Profile, *, datasets: Sequence[str] | None = Non
             for loss in _noise_losses(profile, dataset)]
 
 
+def unification_lr_grid(profile: str | Profile) -> tuple[float, ...]:
+    """The learning rates every unification method tries: the profile's MNIST grid (same data, trunk and optimizer
+    as the accuracy chapter's MNIST runs; e.g. smoke: 1e-3, 3e-3; quick: 1e-4 to 1e-2)."""
+    return tuple(get_profile(profile).budgets["mnist"].lr_grid)
+
+
+def unification_configs(profile: str | Profile, *, datasets: Sequence[str] | None = None,
+                        seeds: Sequence[int] | None = None, device: str | None = None) -> list[UnificationConfig]:
+    """The unification runs (:mod:`sigmse.unification`): every method x learning rate of
+    :func:`unification_lr_grid` x seed, on rotated MNIST, its only dataset in the book.
+
+    The budget is the profile's MNIST budget (smoke: 512 training images, 1 epoch; quick: 5000 images, 3 epochs;
+    full: the full 55,000, 12 epochs), with its validation split; ``seeds`` default to the *selection* seeds.
+    """
+    chosen = get_profile(profile)
+    if datasets is not None and list(datasets) != ["mnist"]:
+        raise ValueError(f"the unification experiment runs on mnist only; got datasets {list(datasets)}")
+    budget = chosen.budgets["mnist"]
+    if budget.val_size < 1:
+        raise ValueError(f"profile {chosen.name!r} has val_size {budget.val_size} for mnist; choosing a learning "
+                         "rate needs a validation split of at least 1 image")
+    return [UnificationConfig(method=method, dataset="mnist", epochs=budget.epochs, lr=lr,
+                              batch_size=budget.batch_size, train_subset=budget.train_subset,
+                              test_subset=budget.test_subset, val_size=budget.val_size, seed=seed,
+                              device=device or chosen.device, threads=chosen.threads)
+            for method in UNIFICATION_METHODS for lr in unification_lr_grid(chosen)
+            for seed in (chosen.selection_seeds if seeds is None else seeds)]
+
+
 def _pilot_datasets(profile: Profile, pilots: Mapping[str, object], datasets: Sequence[str] | None) -> list[str]:
     """The datasets of ``pilots`` (in the profile's order), less those ``datasets`` leaves out."""
     given = _check_datasets(profile, datasets)
@@ -671,7 +707,7 @@ def _pilot_datasets(profile: Profile, pilots: Mapping[str, object], datasets: Se
 
 def epoch_pilot_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
                         seeds: Sequence[int] | None = None, device: str | None = None) -> list[RunConfig]:
-    """The epoch pilot (rule: :func:`sigmse.runs.pilots.pilot_epochs`): per dataset of ``profile.epoch_pilot``,
+    """The epoch pilot (rule: :func:`sigmse.report.pilots.pilot_epochs`): per dataset of ``profile.epoch_pilot``,
     softmax CE at the pilot's rate for each candidate budget, with ``seeds`` (default: the *selection* seeds; a
     pilot fixes a number of the protocol, so the reporting seeds never take part). Empty without a pilot."""
     return [
@@ -685,7 +721,7 @@ def epoch_pilot_configs(profile: Profile, *, datasets: Sequence[str] | None = No
 
 def noise_pilot_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
                         seeds: Sequence[int] | None = None, device: str | None = None) -> list[RunConfig]:
-    """The noise-fit pilot (rule: :func:`sigmse.runs.pilots.noise_epochs`): per dataset of ``profile.noise_pilot``,
+    """The noise-fit pilot (rule: :func:`sigmse.report.pilots.noise_epochs`): per dataset of ``profile.noise_pilot``,
     candidate budget and symmetric noise rate, softmax CE at the pilot's rate, with ``seeds`` (default: the first
     selection seed alone). Empty without a pilot."""
     return [

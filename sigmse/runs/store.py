@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from sigmse.config import IdentifiedConfig, config_from_dict
 from sigmse.provenance import run_provenance
+from sigmse.unification.config import unification_config_from_dict
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -31,6 +32,7 @@ __all__ = [
     "read_record",
     "write_record",
     "validate_record",
+    "validate_unification_record",
     "envelope_problems",
     "record_failure",
     "load_records",
@@ -54,7 +56,7 @@ def envelope_problems(record: Any, expected_hash: str | None,
 
     Object with the required keys, schema version, status, a failed record's error, a config that
     ``parse_config`` accepts and whose hash matches the record's and the file name's. Record types add
-    their own checks on the metrics (:func:`validate_record`, ``sigmse.unification.train``).
+    their own checks on the metrics (:func:`validate_record`, :func:`validate_unification_record`).
     """
     if not isinstance(record, dict):
         return [f"record is a {type(record).__name__}, not an object"], None
@@ -91,11 +93,24 @@ def validate_record(record: Any, expected_hash: str | None = None) -> list[str]:
     return problems
 
 
+def validate_unification_record(record: Any, expected_hash: str | None = None) -> list[str]:
+    """Problems with a unification record (:mod:`sigmse.unification.train`), as sentences; empty means valid.
+    An 'ok' record carries the test metrics of its method's outputs."""
+    problems, config = envelope_problems(record, expected_hash, unification_config_from_dict)
+    if config is None:
+        return problems
+    needed = (["test_acc"] if config.classifies else []) + ([f"test_rmse_{config.targets[0]}"] if config.regresses
+                                                            else [])
+    if record["status"] == "ok":
+        problems += [f"an 'ok' record has no metrics.{key}" for key in needed if key not in record["metrics"]]
+    return problems
+
+
 def read_record(path: Path, validate: Callable[..., list[str]] | None = None) -> dict[str, Any] | None:
     """The record at ``path``; ``None`` if absent. A damaged record is reported, moved aside, and ``None``.
 
     ``validate(record, expected_hash=...)`` lists a record's problems (default :func:`validate_record`);
-    records of other experiments (e.g. :mod:`sigmse.unification.train`) pass their own. Damaged means unreadable,
+    records of other experiments pass their own (:func:`validate_unification_record`). Damaged means unreadable,
     not JSON (e.g. truncated by a copy), or failing ``validate``, however it fails. It is never deleted:
     it moves to ``<hash>.json.corrupt`` (``.corrupt-2``, ``-3``, ... if that name is taken), so the run is
     trained again and nothing is lost; where the folder is read-only it stays in place, with the warning.

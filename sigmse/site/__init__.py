@@ -1,6 +1,2 @@
-"""The book: papermill runs of the chapter notebooks and the Jupyter Book around them.
-
-* :mod:`sigmse.site.book`: ``sigmse book``, train the chapters' runs, run the notebooks, build the HTML;
-* :mod:`sigmse.site.notebooks`: the papermill runs and the provenance of each executed copy;
-* :mod:`sigmse.site.pages`: the table of contents, the staging tree, ``jupyter-book build`` and its checks.
-"""
+"""The book builder (``sigmse book``): :mod:`~sigmse.site.book` trains what the chapters read and the store lacks,
+:mod:`~sigmse.site.notebooks` runs them with papermill, :mod:`~sigmse.site.pages` builds the Jupyter Book."""

@@ -1,24 +1,21 @@
-"""Run the chapter notebooks with papermill, and record on each executed copy how it was made.
+"""Run the chapter notebooks with papermill, and tidy each executed copy for the book.
 
-:func:`sigmse.site.book.build_book` plans and runs the chapters through this module:
+papermill does the running: :func:`papermill.inspect_notebook` lists what a notebook's ``parameters`` cell
+declares, and :func:`papermill.execute_notebook` runs it in its own folder (Jupyter Book's ``run_in_temp: false``)
+with the values given, into ``_build/executed/<toc path>.ipynb``; the committed sources are never written. What
+this module adds:
 
-1. :func:`plan_notebook_runs`: one papermill task per chapter, with only the parameters its ``parameters``
-   cell declares: ``profile``, ``results_dir``, ``data_dir``, ``device`` (:data:`CORE_PARAMETERS`) and any
-   ``-p KEY=VALUE``. The executed copy goes to ``_build/executed/<toc path>.ipynb``; the committed sources
-   are never written.
-2. :func:`run_notebooks`: each notebook runs with papermill in its own folder (Jupyter Book's
-   ``run_in_temp: false`` convention), in order or ``jobs`` at a time, each in its own process and kernel.
-   Training is cached in the results store, so a rerun only re-plots. The first failure stops the build,
-   naming the notebook, the cell, the exception and the executed copy.
-3. Each executed copy is tidied (:func:`_postprocess`): every code input goes behind a click
-   (``hide-input``), the papermill ``injected-parameters`` cell is removed from the page (papermill does
-   not copy the ``parameters`` tags, papermill #731) and a dropdown in its place records how the page was
-   made (parameters, sigmse commit, machine); the same goes into the notebook's metadata. Then the copy
-   must have glued its :attr:`~sigmse.runs.experiments.Chapter.verdict_keys`. Kernels talk over Unix sockets (:func:`_kernel_config`).
-4. :func:`left_out_chapters`: a chapter not run now (``--only``) reuses its executed copy from an earlier
-   build with the same profile, or is left out of the book.
+* :func:`plan_notebook_runs`: each notebook gets only the parameters it declares, and a ``-p`` value that no
+  notebook declares, that has its own option, or that is not of its default's kind fails before any work;
+* :func:`run_notebooks`: ``jobs`` notebooks at a time, each in its own process and kernel; a failure names the
+  notebook, the cell (counted in the committed notebook) and the exception. Each executed copy then has every
+  input one click away (``hide-input``), papermill's injected cell removed (it does not get the ``parameters``
+  cell's tags: papermill #731) and a dropdown that says how the page was made in its place, and must have
+  glued the verdict keys the book's intro reads (:attr:`sigmse.runs.experiments.Chapter.verdict_keys`);
+* :func:`left_out_chapters`: with ``--only``, the other chapters reuse their executed copies from an earlier
+  build of the same profile, or are left out.
 
-Reference: papermill, https://papermill.readthedocs.io/.
+Reference: https://papermill.readthedocs.io/.
 """
 
 from __future__ import annotations
@@ -30,45 +27,42 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+import nbformat
+import papermill
+from papermill.exceptions import PapermillExecutionError
+from traitlets.config import Config
 
 import sigmse
 from sigmse.checks import check_like
 from sigmse.provenance import machine, source_commit, utc_now
-from sigmse.runs import experiments
+from sigmse.runs.experiments import CHAPTERS
 from sigmse.site.pages import BookBuildError, Chapter
 
-__all__ = [
-    "CORE_PARAMETERS",
-    "plan_notebook_runs",
-    "run_notebooks",
-    "left_out_chapters",
-]
+__all__ = ["CORE_PARAMETERS", "plan_notebook_runs", "run_notebooks", "left_out_chapters"]
 
 # The parameters every chapter notebook declares in its `parameters` cell (tests/test_notebook_runs.py checks).
 CORE_PARAMETERS = ("profile", "results_dir", "data_dir", "device")
-
 KERNEL_NAME = "python3"
-PROVENANCE_KEY = "sigmse"  # notebook metadata key holding how the executed copy was made
-# Tags after which a code cell's input is already hidden or gone: _postprocess adds no hide-input then.
-_HIDDEN_INPUT_TAGS = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
+PROVENANCE_KEY = "sigmse"  # notebook metadata key: how the executed copy was made
+_HIDDEN = {"hide-input", "hide-cell", "remove-input", "remove-cell"}  # inputs already hidden or gone
 
 
-# ---------------------------------------------------------------------------------------------
-# Planning
+def _tags(cell: Any) -> list[str]:
+    return cell.setdefault("metadata", {}).setdefault("tags", [])
 
 
-def _declared(chapter: Chapter) -> dict[str, Any]:
-    import papermill
-
-    return dict(papermill.inspect_notebook(str(chapter.source)))
+# ---- planning ------------------------------------------------------------------------------------------------
 
 
 def _check_extra(extra: dict[str, Any], declared: dict[str, dict[str, Any]]) -> None:
+    """The ``-p`` parameters against what the notebooks declare (``{notebook: papermill.inspect_notebook(...)}``):
+    a core parameter has its own option, a name no notebook declares is refused, and a value must be of the kind
+    of the declared default (:func:`sigmse.checks.check_like`; papermill reports defaults as source text)."""
     clash = sorted(set(extra) & set(CORE_PARAMETERS))
     if clash:
         raise ValueError(f"parameter {', '.join(map(repr, clash))} has its own option "
@@ -85,7 +79,7 @@ def _check_extra(extra: dict[str, Any], declared: dict[str, dict[str, Any]]) -> 
 
 
 def _literal(source: Any) -> Any:
-    """A ``parameters`` cell's default from its source text (papermill reports text); ``None`` if not a literal."""
+    """A default from its source text; ``None`` (anything goes) where it is not a literal."""
     try:
         return ast.literal_eval(str(source))
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -93,13 +87,13 @@ def _literal(source: Any) -> Any:
 
 
 def plan_notebook_runs(selected: list[Chapter], core: dict[str, Any], extra: dict[str, Any],
-                       staging: Path) -> list[dict]:
+                       staging: Path) -> list[dict[str, Any]]:
     """One papermill task per chapter, with only the parameters its ``parameters`` cell declares.
 
-    ``core`` holds the :data:`CORE_PARAMETERS` (``None``: the notebook's default), ``extra`` the ``-p``
-    parameters, each of which some selected notebook must declare; executed copies go under ``staging``.
+    ``core``: the :data:`CORE_PARAMETERS` (``None``: the notebook's default); ``extra``: the ``-p`` parameters,
+    checked first (:func:`_check_extra`). Executed copies go under ``staging``.
     """
-    declared = {c.name: _declared(c) for c in selected}
+    declared = {c.name: papermill.inspect_notebook(str(c.source)) for c in selected}
     _check_extra(extra, declared)
     wanted = {**{k: v for k, v in core.items() if v is not None}, **extra}
     tasks = []
@@ -114,120 +108,66 @@ def plan_notebook_runs(selected: list[Chapter], core: dict[str, Any], extra: dic
     return tasks
 
 
-# ---------------------------------------------------------------------------------------------
-# Execution
-
-
-def _kernel_config(sockets: Path) -> Any:
-    """The kernel talks to papermill over Unix sockets in ``sockets``, not over TCP.
-
-    With jupyter_client's default ``tcp`` transport, ipykernel logs "Kernel is running over TCP without
-    encryption" at every start: a local kernel has no need of a network port. The ``ipc`` socket paths
-    start with ``KernelManager.ip``; a folder of its own per run keeps notebooks run at once in one
-    folder apart (left to the default, every kernel would use ``./kernel-ipc-1`` ... in its cwd).
-    """
-    from traitlets.config import Config
-
-    return Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
+# ---- execution -------------------------------------------------------------------------------------------------
 
 
 def _execute(task: dict[str, Any]) -> dict[str, Any]:
-    """Run one notebook with papermill; return a summary (also in worker processes, so no exception escapes)."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
+    """Run one notebook with papermill; return a summary (in worker processes too, so no exception escapes).
 
+    The kernel talks over Unix sockets in a folder of its own (``ipc`` transport), not TCP: a local kernel needs
+    no network port, and ipykernel then does not log "Kernel is running over TCP without encryption".
+    """
     start = time.perf_counter()
-    output = Path(task["output"])
-    output.parent.mkdir(parents=True, exist_ok=True)
-    summary: dict[str, Any] = {"name": task["name"], "output": str(output)}
+    Path(task["output"]).parent.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {"name": task["name"], "output": task["output"], "ok": False, "cell_index": None}
     try:
         with tempfile.TemporaryDirectory(prefix="sigmse-kernel-") as sockets:
             papermill.execute_notebook(
-                task["source"], str(output), parameters=task["parameters"], kernel_name=KERNEL_NAME,
-                cwd=task["cwd"], progress_bar=False, log_output=False, config=_kernel_config(Path(sockets)),
-            )
-    except PapermillExecutionError as error:
-        summary.update(ok=False, ename=error.ename, evalue=str(error.evalue), cell_index=error.cell_index,
-                       exec_count=error.exec_count, cell_source=str(error.source))
-    except Exception as error:  # kernel died, notebook unreadable, ...: still report which notebook
-        summary.update(ok=False, ename=type(error).__name__, evalue=str(error), cell_index=None,
-                       exec_count=None, cell_source="")
-    else:
+                task["source"], task["output"], parameters=task["parameters"], kernel_name=KERNEL_NAME,
+                cwd=task["cwd"], progress_bar=False, log_output=False,
+                config=Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "kernel")}}))
         summary["ok"] = True
+    except PapermillExecutionError as error:
+        summary.update(ename=error.ename, evalue=str(error.evalue), cell_index=error.cell_index,
+                       exec_count=error.exec_count, cell_source=str(error.source))
+    except Exception as error:  # kernel died, notebook unreadable, ...: still say which notebook
+        summary.update(ename=type(error).__name__, evalue=str(error))
     summary["seconds"] = time.perf_counter() - start
     return summary
 
 
-def _failure_message(summary: dict[str, Any], chapter: Chapter, root: Path) -> str:
+def _failure_message(summary: dict[str, Any], chapter: Chapter) -> str:
     """Which notebook, which cell, what exception, and where the failing copy is."""
     where = "while starting or running it"
     if summary["cell_index"] is not None:
-        number = _source_cell_number(Path(summary["output"]), summary["cell_index"])
+        index = summary["cell_index"]
+        cells = [c for c in nbformat.read(summary["output"], as_version=4).cells
+                 if "papermill-error-cell-tag" not in _tags(c)]  # papermill's banners, added on failure
+        number = index + 1 - any("injected-parameters" in _tags(c) for c in cells[:index])
         first_line = next((line for line in summary["cell_source"].splitlines() if line.strip()), "")
         where = (f"in cell {number} (counting every cell from 1; In [{summary['exec_count']}] in the executed "
                  f"copy), which starts {first_line[:80]!r}")
-    return (f"notebook {chapter.source.relative_to(root).as_posix()} failed {where}: "
-            f"{summary['ename']}: {summary['evalue']}\n"
+    return (f"notebook {chapter.docpath}.ipynb failed {where}: {summary['ename']}: {summary['evalue']}\n"
             f"  the executed notebook with the traceback is {summary['output']}")
 
 
-def _source_cell_number(executed: Path, cell_index: int) -> int:
-    """1-based number of the failing cell in the committed notebook (papermill adds an injected cell)."""
-    try:
-        import nbformat
-
-        cells = nbformat.read(str(executed), as_version=4).cells
-        cells = [c for c in cells if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
-        injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
-    except Exception:
-        return cell_index + 1
-    return cell_index + 1 - sum(1 for i in injected if i < cell_index)
-
-
-def _progress(total: int, desc: str) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="notebook", file=sys.stderr, dynamic_ncols=True)
-
-
-def _execute_all(tasks: list[dict[str, Any]], jobs: int, bar: Any) -> Iterable[dict[str, Any]]:
-    """Run the tasks (in order, or ``jobs`` at a time) and yield their summaries as they finish."""
-    def report(summary: dict[str, Any]) -> dict[str, Any]:
-        status = "ok" if summary["ok"] else f"FAILED ({summary['ename']})"
-        bar.write(f"{summary['name']:<24} {summary['seconds']:8.1f} s  {status}", file=sys.stderr)
-        bar.update(1)
-        return summary
-
+def _execute_all(tasks: list[dict[str, Any]], jobs: int) -> Iterator[dict[str, Any]]:
+    """Run the tasks (in order, or ``jobs`` at a time, each in a process of its own) and yield their summaries as
+    they finish; after a failure the tasks not started are cancelled."""
     if jobs == 1 or len(tasks) <= 1:
-        for task in tasks:
-            bar.set_postfix_str(task["name"])
-            yield report(_execute(task))
+        yield from map(_execute, tasks)
         return
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(_execute, task) for task in tasks]
         for future in as_completed(futures):
-            summary = report(future.result())
+            summary = future.result()
             if not summary["ok"]:
                 for other in futures:
                     other.cancel()
             yield summary
 
 
-# ---------------------------------------------------------------------------------------------
-# Provenance and post-processing
-
-
-def _provenance(profile: str) -> dict[str, Any]:
-    return {"profile": profile, "sigmse_version": sigmse.__version__, **source_commit(), "machine": machine(),
-            "built_at": utc_now()}
-
-
-def _shown(value: Any, root: Path) -> str:
-    """A parameter value for the provenance table: paths inside the book's folder shown relative to it."""
-    if isinstance(value, str) and os.path.isabs(value):
-        with contextlib.suppress(ValueError):  # outside the book's folder: shown as is
-            value = Path(value).relative_to(root).as_posix() or "."
-    return _code(repr(value))
+# ---- provenance and tidying --------------------------------------------------------------------------------------
 
 
 def _code(text: str) -> str:
@@ -235,113 +175,94 @@ def _code(text: str) -> str:
     return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
 
 
+def _shown(value: Any, root: Path) -> str:
+    """A given parameter for the provenance table; a path inside the book's folder relative to it."""
+    if isinstance(value, str) and os.path.isabs(value):
+        with contextlib.suppress(ValueError):
+            value = Path(value).relative_to(root).as_posix() or "."
+    return _code(repr(value))
+
+
 def _provenance_markdown(meta: dict[str, Any], root: Path) -> str:
-    machine = meta["machine"]
-    commit = meta["git_commit"]
+    host, commit = meta["machine"], meta["git_commit"]
     code = (f"sigmse {meta['sigmse_version']} at commit `{commit[:12]}`"
             + (" with uncommitted changes" if meta["git_dirty"] else "") if commit
             else f"sigmse {meta['sigmse_version']} (commit unknown)")
-    rows = "\n".join(
-        f"| `{key}` | {_shown(value, root)} | given |" if key in meta["given"]
-        else f"| `{key}` | {_code(str(value))} | default |"  # a default is the cell's source text
-        for key, value in meta["parameters"].items())
-    return (
-        ":::{admonition} How this page was made\n:class: dropdown\n\n"
-        f"Executed with papermill by `sigmse book --profile {meta['profile']}` on {meta['built_at']} "
-        f"in {meta['seconds']:.0f} s.\n\n"
-        "| parameter | value | |\n|---|---|---|\n" + rows + "\n\n"
-        f"{code}; Python {machine['python']}, torch {machine['torch']}; {machine['platform']}, "
-        f"{machine['cpu_count']} CPU cores, GPU: {machine['gpus'] or 'none'}.\n:::"
-    )
+    rows = "\n".join(f"| `{key}` | {_shown(value, root)} | given |" if key in meta["given"]
+                     else f"| `{key}` | {_code(str(value))} | default |"  # a default is the cell's source text
+                     for key, value in meta["parameters"].items())
+    return (":::{admonition} How this page was made\n:class: dropdown\n\n"
+            f"Executed with papermill by `sigmse book --profile {meta['profile']}` on {meta['built_at']} "
+            f"in {meta['seconds']:.0f} s.\n\n| parameter | value | |\n|---|---|---|\n{rows}\n\n"
+            f"{code}; Python {host['python']}, torch {host['torch']}; {host['platform']}, "
+            f"{host['cpu_count']} CPU cores, GPU: {host['gpus'] or 'none'}.\n:::")
 
 
 def _postprocess(path: Path, meta: dict[str, Any], root: Path) -> None:
-    """Tidy an executed copy for readers: code behind a click, the injected cell gone, provenance added.
-
-    * Every code cell's input is tagged ``hide-input`` (Jupyter Book shows it one click away): a reader
-      of a paper's companion reads prose, figures and tables; the code is there for whoever asks.
-    * papermill's ``injected-parameters`` cell is tagged ``remove-cell`` (papermill does not copy the
-      ``parameters`` cell's tags, papermill #731): the values it set are in the dropdown, with the others.
-    * A dropdown after it records how the page was made; the same goes into the notebook's metadata.
-    """
-    import nbformat
-
+    """Every code input one click away (``hide-input``: readers read prose, figures and tables), papermill's
+    injected cell removed (``remove-cell``; its values are in the dropdown), and after it the dropdown of how the
+    page was made (after the title where no parameters were injected); ``meta`` also goes into the metadata."""
     nb = nbformat.read(str(path), as_version=4)
-    insert_at = None
+    title = bool(nb.cells) and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.lstrip().startswith("#")
+    insert_at = int(title)
     for index, cell in enumerate(nb.cells):
-        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        tags = _tags(cell)
         if "injected-parameters" in tags:
-            if "remove-cell" not in tags:
-                tags.append("remove-cell")
+            tags.append("remove-cell")
             insert_at = index + 1
-        elif cell.cell_type == "code" and not _HIDDEN_INPUT_TAGS & set(tags):
+        elif cell.cell_type == "code" and not _HIDDEN & set(tags):
             tags.append("hide-input")
-    if insert_at is None:  # no parameters: after the title cell if the notebook starts with one
-        first = nb.cells[0] if nb.cells else None
-        insert_at = 1 if first is not None and first.cell_type == "markdown" and \
-            first.source.lstrip().startswith("#") else 0
-    note = nbformat.v4.new_markdown_cell(_provenance_markdown(meta, root))
-    note.metadata["tags"] = ["sigmse-provenance"]
+    note = nbformat.v4.new_markdown_cell(_provenance_markdown(meta, root), metadata={"tags": ["sigmse-provenance"]})
     nb.cells.insert(insert_at, note)
     nb.metadata[PROVENANCE_KEY] = meta
     nbformat.write(nb, str(path))
 
 
-def _glued_keys(path: Path) -> set[str]:
-    import nbformat
-
-    nb = nbformat.read(str(path), as_version=4)
-    return {output.get("metadata", {}).get("scrapbook", {}).get("name")
-            for cell in nb.cells if cell.cell_type == "code"
-            for output in cell.get("outputs", [])} - {None}
-
-
 def _check_verdicts(chapter: Chapter, executed: Path) -> None:
-    registered = experiments.CHAPTERS.get(chapter.name)
-    missing = [key for key in (registered.verdict_keys if registered else ()) if key not in _glued_keys(executed)]
+    """The executed copy glued every verdict key of its chapter (the keys book/intro.md reads)."""
+    registered = CHAPTERS.get(chapter.name)
+    glued = {output.get("metadata", {}).get("scrapbook", {}).get("name")
+             for cell in nbformat.read(str(executed), as_version=4).cells if cell.cell_type == "code"
+             for output in cell.get("outputs", [])}
+    missing = [key for key in (registered.verdict_keys if registered else ()) if key not in glued]
     if missing:
-        raise BookBuildError(
-            f"notebook {chapter.docpath}.ipynb ran but did not glue {', '.join(map(repr, missing))}, which "
-            f"book/intro.md reads (see sigmse.runs.experiments.CHAPTERS); executed copy: {executed}")
+        raise BookBuildError(f"notebook {chapter.docpath}.ipynb ran but did not glue {', '.join(map(repr, missing))},"
+                             " which book/intro.md reads (see sigmse.runs.experiments.CHAPTERS); executed copy: "
+                             f"{executed}")
+
+
+# ---- the chapters of a build -------------------------------------------------------------------------------------
+
+
+def run_notebooks(tasks: list[dict[str, Any]], chapters: list[Chapter], jobs: int, profile: str, root: Path) -> None:
+    """Execute the tasks of :func:`plan_notebook_runs` (``jobs`` at a time), then tidy and check each executed copy;
+    the first failure raises :class:`~sigmse.site.pages.BookBuildError`."""
+    by_name, by_task = {c.name: c for c in chapters}, {t["name"]: t for t in tasks}
+    made = {"profile": profile, "sigmse_version": sigmse.__version__, **source_commit(), "machine": machine(),
+            "built_at": utc_now()}
+    for summary in _execute_all(tasks, jobs):
+        chapter, task = by_name[summary["name"]], by_task[summary["name"]]
+        print(f"{chapter.name:<24} {summary['seconds']:8.1f} s  {'ok' if summary['ok'] else 'FAILED'}", file=sys.stderr)
+        if not summary["ok"]:
+            raise BookBuildError(_failure_message(summary, chapter))
+        meta = dict(made, parameters={**task["defaults"], **task["parameters"]}, given=sorted(task["parameters"]),
+                    seconds=round(summary["seconds"], 1))
+        _postprocess(Path(summary["output"]), meta, root)
+        _check_verdicts(chapter, Path(summary["output"]))
 
 
 def _reusable(executed: Path, profile: str) -> bool:
-    """An executed copy from an earlier successful build with the same profile."""
-    if not executed.is_file():
-        return False
+    """An executed copy from an earlier build with the same profile."""
     try:
-        meta = json.loads(executed.read_text(encoding="utf-8")).get("metadata", {}).get(PROVENANCE_KEY, {})
-    except (OSError, ValueError):
+        meta = json.loads(executed.read_text(encoding="utf-8"))["metadata"].get(PROVENANCE_KEY, {})
+    except (OSError, ValueError, KeyError):
         return False
     return meta.get("profile") == profile
 
 
-# ---------------------------------------------------------------------------------------------
-# The chapters of a build
-
-
-def run_notebooks(tasks: list[dict], chapters: list[Chapter], jobs: int, profile: str, root: Path) -> None:
-    """Execute the tasks of :func:`plan_notebook_runs` (``jobs`` at a time), then tidy and check each executed
-    copy; the first failure raises :class:`~sigmse.site.pages.BookBuildError`."""
-    by_name = {c.name: c for c in chapters}
-    by_task = {t["name"]: t for t in tasks}
-    provenance = _provenance(profile)
-    with _progress(len(tasks), f"notebooks ({profile})") as bar:
-        for summary in _execute_all(tasks, jobs, bar):
-            chapter, task = by_name[summary["name"]], by_task[summary["name"]]
-            if not summary["ok"]:
-                raise BookBuildError(_failure_message(summary, chapter, root))
-            meta = dict(provenance, parameters={**task["defaults"], **task["parameters"]},
-                        given=sorted(task["parameters"]), seconds=round(summary["seconds"], 1))
-            _postprocess(Path(summary["output"]), meta, root)
-            _check_verdicts(chapter, Path(summary["output"]))
-
-
 def left_out_chapters(chapters: list[Chapter], selected: list[Chapter], staging: Path, profile: str) -> set[str]:
-    """Chapters not run now: reuse an earlier executed copy with this profile, else leave them out.
-
-    Returns the docpaths of the chapters left out.
-    """
+    """The chapters not run now reuse their executed copy from an earlier build with this ``profile`` (checked
+    as a new one is), or are left out; returns the toc paths of those left out."""
     chosen = {c.name for c in selected}
     reused = [c for c in chapters if c.name not in chosen and _reusable(staging / (c.docpath + ".ipynb"), profile)]
     missing = [c for c in chapters if c.name not in chosen and c not in reused]

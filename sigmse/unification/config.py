@@ -1,19 +1,17 @@
-r"""The runs of the unification experiment: its methods, its regression targets, the config of one run, and
-which runs a profile trains.
+r"""The runs of the unification experiment: its methods, its regression targets, the config of one run, and the
+score that chooses a method's learning rate.
 
-:class:`UnificationConfig` is one run of :mod:`sigmse.unification.train` (which trains and stores it): a method of
+:class:`UnificationConfig` is one run of :mod:`sigmse.unification.train` (which trains it): a method of
 :data:`METHODS`, a dataset of :data:`DATASETS`, the regression targets (:data:`REGRESSION_TARGETS`; the book's runs
 use the angle alone), the rotation, the learning rate, and the data and training budget. Like
 :class:`sigmse.config.RunConfig` it is a frozen dataclass validated on construction, identified by the hash of its
 fields (the device excluded; ``threads`` too while it is ``None``, as :data:`sigmse.config.HASH_NEUTRAL_DEFAULTS`
 says), and rebuilt from a stored record by :func:`unification_config_from_dict`, which rejects unknown keys.
 
-Which runs follow the protocol of :mod:`sigmse.runs.protocol`: every method trains at every learning rate of the
-profile's MNIST grid (:func:`unification_lr_grid`) with the profile's *selection* seeds
-(:func:`selection_configs`); per method the rate with the best mean :func:`validation_score` wins (ties to the
-smaller rate), and it trains again with the *reporting* seeds, which are all the chapter shows and tests. The
-choice is protocol's own (:func:`sigmse.runs.protocol.report_configs`), applied to the score below; the
-experiment registry (:mod:`sigmse.runs.experiments`) plans these runs like every other experiment's.
+A profile's runs (:func:`sigmse.runs.profiles.unification_configs`) are every method at every learning rate of its
+MNIST grid with the *selection* seeds; per method the rate with the best mean :func:`validation_score` wins (ties to
+the smaller rate, :func:`sigmse.runs.protocol.report_configs`), and it trains again with the *reporting* seeds,
+which are all the chapter shows and tests.
 
 **The validation score** has to rank the learning rates of methods that have one output or two. Each task is
 scored by the share of a trivial predictor's error that the method removes on the validation split, clipped
@@ -38,12 +36,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 import math
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Mapping
 
 from sigmse.checks import check_choice, check_number
 from sigmse.config import DEVICES, HASH_NEUTRAL_DEFAULTS, IdentifiedConfig, check_data_budget, reject_unknown_keys
 from sigmse.data.datasets import get_dataset_spec
-from sigmse.runs.profiles import Profile, get_profile
 
 __all__ = [
     "METHODS",
@@ -51,8 +48,6 @@ __all__ = [
     "DATASETS",
     "UnificationConfig",
     "unification_config_from_dict",
-    "unification_lr_grid",
-    "selection_configs",
     "validation_score",
 ]
 
@@ -79,7 +74,7 @@ class UnificationConfig(IdentifiedConfig):
     max_angle: float = 45.0  # degrees; angles ~ U[-max_angle, max_angle]
     angle_seed: int = 0  # the angles' own seed: the same rotated data for every method and training seed
     epochs: int = 3
-    lr: float = 1e-3  # Adam; a profile's runs take it from the grid (unification_lr_grid) and the choice
+    lr: float = 1e-3  # Adam; a profile's runs take it from its grid (sigmse.runs.profiles.unification_lr_grid)
     batch_size: int = 128
     train_subset: int | None = 5000  # class-stratified subset of the training split; None = all of it
     test_subset: int | None = None  # the first N test images
@@ -139,38 +134,7 @@ def unification_config_from_dict(data: Mapping[str, Any]) -> UnificationConfig:
     return UnificationConfig(**values)
 
 
-# ---- which runs -----------------------------------------------------------------------------------------
-
-
-def _profile(profile: str | Profile) -> Profile:
-    return get_profile(profile) if isinstance(profile, str) else profile
-
-
-def unification_lr_grid(profile: str | Profile) -> tuple[float, ...]:
-    """The learning rates every method tries: the profile's MNIST grid (same data, trunk and optimizer as the
-    accuracy chapter's MNIST runs; e.g. smoke: 1e-3, 3e-3; quick: 1e-4 to 1e-2)."""
-    return tuple(_profile(profile).budgets["mnist"].lr_grid)
-
-
-def selection_configs(profile: str | Profile, *, seeds: Sequence[int] | None = None,
-                      device: str | None = None) -> list[UnificationConfig]:
-    """The selection runs: every method x learning rate of :func:`unification_lr_grid` x selection seed.
-
-    The budget is the profile's MNIST budget (smoke: 512 training images, 1 epoch; quick: 5000 images,
-    3 epochs; full: the full 55,000, 12 epochs), with its validation split; ``seeds`` default to the
-    profile's ``selection_seeds``.
-    """
-    chosen = _profile(profile)
-    budget = chosen.budgets["mnist"]
-    if budget.val_size < 1:
-        raise ValueError(f"profile {chosen.name!r} has val_size {budget.val_size} for mnist; choosing a learning "
-                         "rate needs a validation split of at least 1 image")
-    return [UnificationConfig(method=method, dataset="mnist", epochs=budget.epochs, lr=lr,
-                              batch_size=budget.batch_size, train_subset=budget.train_subset,
-                              test_subset=budget.test_subset, val_size=budget.val_size, seed=seed,
-                              device=device or chosen.device, threads=chosen.threads)
-            for method in METHODS for lr in unification_lr_grid(chosen)
-            for seed in (chosen.selection_seeds if seeds is None else seeds)]
+# ---- the selection score ------------------------------------------------------------------------------
 
 
 def validation_score(config: UnificationConfig, record: Mapping[str, Any]) -> float:

@@ -21,9 +21,9 @@ Methods (all on the ``mlp`` trunk 784-256-256, ReLU; only the last layer's width
   single-task references.
 
 A run is a :class:`~sigmse.unification.config.UnificationConfig` (:mod:`sigmse.unification.config`: the methods,
-the targets, the budget, and which runs a profile trains). Every method trains with Adam at its own learning
-rate, chosen on validation with the profile's selection seeds and then trained with its reporting seeds
-(the protocol of :mod:`sigmse.runs.protocol`, planned by the experiment registry :mod:`sigmse.runs.experiments`).
+the targets, the budget). Every method trains with Adam at its own learning rate, chosen on validation with the
+profile's selection seeds and then trained with its reporting seeds (the protocol of :mod:`sigmse.runs.protocol`;
+:func:`sigmse.runs.profiles.unification_configs` lists a profile's runs).
 
 Data path, as in :mod:`sigmse.train`: the dataset is loaded once, the angles are drawn on the CPU from their own
 seed (``angle_seed``: every method and training seed sees the same rotated images), the kept images are
@@ -35,9 +35,9 @@ model, its optimizer and its batch loss (:class:`_UnificationRun`).
 
 A run evaluates the validation and test splits once, after its last epoch (its history keeps the training loss
 and time per epoch). The sweep engine (:mod:`sigmse.runs.executors`) trains and stores the runs, under
-``<results_dir>/<profile>/unification/``, as it does every other experiment's; :func:`validate_unification_record`
-is what the store checks them with, and :mod:`sigmse.unification.analysis` turns them into the chapter's tables,
-figure and verdicts.
+``<results_dir>/<profile>/unification/``, as it does every other experiment's
+(:func:`sigmse.runs.store.validate_unification_record` checks them), and :mod:`sigmse.report.unification` turns them
+into the chapter's tables, figure and verdicts.
 
 Reference: K. Tyagi et al., *Making Sigmoid-MSE Great Again: Output Reset Challenges Softmax Cross-Entropy in
 Neural Network Classification*, arXiv:2411.11213, 2024.
@@ -55,14 +55,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sigmse.losses import functional
+from sigmse.checks import check_choice
+from sigmse.losses.functional import check_reduction, sigmoid_mse, sigmoid_mse_or
 from sigmse.data.datasets import Dataset, load_dataset, resolve_data_dir
 from sigmse.models import get_model
 from sigmse.seeds import stream_seed
 from sigmse.data.splits import subset_indices, validation_split
-from sigmse.runs.store import envelope_problems
 from sigmse.train import TrainingRun, evaluate_logits, resolve_device, train_epoch
-from sigmse.unification.config import METHODS, UnificationConfig, unification_config_from_dict
+from sigmse.unification.config import METHODS, UnificationConfig
 
 __all__ = [
     "rotate_images",
@@ -71,7 +71,6 @@ __all__ = [
     "unified_mse",
     "method_loss",
     "train_unification",
-    "validate_unification_record",
 ]
 
 SPLIT_SEED = 0  # validation split and training subset, as in sigmse.train
@@ -235,8 +234,8 @@ def unified_mse(outputs: Tensor, labels: Tensor, targets: Tensor, *, num_classes
     if outputs.ndim != 2 or targets.ndim != 2 or outputs.shape != (len(targets), num_classes + targets.shape[1]):
         raise ValueError(f"outputs must be (N, num_classes + R) = (N, {num_classes} + R) with targets (N, R); got "
                          f"outputs {tuple(outputs.shape)} and targets {tuple(targets.shape)}")
-    functional.check_reduction(reduction)
-    classify = functional.sigmoid_mse_or if output_reset else functional.sigmoid_mse
+    check_reduction(reduction)
+    classify = sigmoid_mse_or if output_reset else sigmoid_mse
     per_sample = classify(outputs[:, :num_classes], labels, reduction="none")
     per_sample = per_sample + _squared_error(outputs[:, num_classes:], targets)
     return per_sample.mean() if reduction == "mean" else per_sample.sum() if reduction == "sum" else per_sample
@@ -244,6 +243,7 @@ def unified_mse(outputs: Tensor, labels: Tensor, targets: Tensor, *, num_classes
 
 def method_loss(method: str, outputs: Tensor, labels: Tensor, targets: Tensor, num_classes: int) -> Tensor:
     """The mean training loss of ``method`` on a batch (see the module docstring)."""
+    check_choice("method", method, METHODS)
     if method in ("unified_mse", "unified_mse_or"):
         return unified_mse(outputs, labels, targets, num_classes=num_classes, output_reset=method == "unified_mse_or")
     if method == "separate_heads":
@@ -251,9 +251,7 @@ def method_loss(method: str, outputs: Tensor, labels: Tensor, targets: Tensor, n
                 + _squared_error(outputs[:, num_classes:], targets).mean())
     if method == "classifier_only":
         return F.cross_entropy(outputs, labels)
-    if method == "regressor_only":
-        return _squared_error(outputs, targets).mean()
-    raise ValueError(f"method {method!r} is not allowed; choose one of: {', '.join(METHODS)}")
+    return _squared_error(outputs, targets).mean()  # regressor_only
 
 
 # ---- training -------------------------------------------------------------------------------------------
@@ -360,22 +358,3 @@ def train_unification(config: UnificationConfig, data_dir: str | Path | None = N
     if final is not None:
         metrics.update(final, train_loss=history[-1]["train_loss"])
     return {"status": "diverged" if final is None else "ok", "history": history, "metrics": metrics}
-
-
-# ---- what the store checks -----------------------------------------------------------------------------
-
-
-def validate_unification_record(record: Any, expected_hash: str | None = None) -> list[str]:
-    """Problems with a unification record, as sentences; empty means valid.
-
-    The checks every record shares come from :func:`sigmse.runs.store.envelope_problems`; the metrics an 'ok'
-    record must carry depend on the method.
-    """
-    problems, config = envelope_problems(record, expected_hash, unification_config_from_dict)
-    if config is None:
-        return problems
-    needed = (["test_acc"] if config.classifies else []) + ([f"test_rmse_{config.targets[0]}"] if config.regresses
-                                                            else [])
-    if record["status"] == "ok":
-        problems += [f"an 'ok' record has no metrics.{key}" for key in needed if key not in record["metrics"]]
-    return problems

@@ -1,13 +1,13 @@
-"""The performance chapter's view of a bench record (sigmse.bench.chapter): which record it shows, and the
-tables, figures and glued values it draws from it, checked against the record's own rows. One tiny synthetic
-record with the smoke profile's epochs; its numbers are not checked, only that the page quotes them right."""
+"""The performance page's view of a bench record (sigmse.report.performance): the tables, figures and glued
+values of each section, checked against the record's own rows. One tiny synthetic record with the smoke profile's
+epochs; its numbers are not checked, only that the page quotes them right. Which record the page shows is tested
+with the bench (tests/test_bench.py)."""
 
 from __future__ import annotations
 
 import io
-import json
 import math
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 import pytest
 
@@ -19,8 +19,8 @@ matplotlib.use("Agg")
 
 from test_bench import TINY  # noqa: E402
 
-from sigmse.bench import chapter  # noqa: E402
-from sigmse.bench.run import PROFILE_SECTION, get_bench_size, run_bench  # noqa: E402
+from sigmse.bench.run import PROFILE_SECTION, run_bench  # noqa: E402
+from sigmse.report import performance  # noqa: E402
 from sigmse.provenance import processor, processor_kind  # noqa: E402
 
 
@@ -34,60 +34,24 @@ def _render(fig) -> None:
     assert tuple(fig.get_facecolor()) == (1.0, 1.0, 1.0, 1.0)
 
 
-def test_the_bench_size_follows_the_profile_unless_given():
-    assert chapter.chapter_bench_size("quick") == get_bench_size("ci")
-    assert chapter.chapter_bench_size("paper", "smoke") == get_bench_size("smoke")
-    assert chapter.chapter_bench_size("smoke", classes=[10, 100]).classes == (10, 100)
-    with pytest.raises(ValueError, match=r"no bench size for profile 'huge'; choose one of: smoke, quick, full, full2, paper"):
-        chapter.chapter_bench_size("huge")
-    with pytest.raises(ValueError, match=r"unknown bench size 'big'"):
-        chapter.chapter_bench_size("smoke", "big")
-
-
-def test_chapter_record_reads_a_matching_record_and_measures_otherwise(record, tmp_path, monkeypatch):
-    """With no record of the chapter's parameters under <results_dir>/<profile>/bench/ it measures (size,
-    classes, device, threads and profile passed on); with one it reads it; another profile's folder, other
-    class counts or rerun measure anyway."""
-    calls = []
-
-    def fake_run_bench(size, device, out_dir, **options):
-        calls.append((size, device, out_dir, options))
-        return {"measured": True}
-
-    monkeypatch.setattr(chapter, "run_bench", fake_run_bench)
-    bench = replace(get_bench_size("smoke"), classes=(10, 100))
-    assert chapter.chapter_record("smoke", results_dir=tmp_path, classes=[10, 100], threads=1) == ({"measured": True},
-                                                                                                    True)
-    folder = tmp_path / "smoke" / "bench"
-    assert calls == [(bench, "cpu", folder, {"data_dir": None, "threads": 1, "profile": "smoke"})]
-    folder.mkdir(parents=True)
-    stored = {**{k: v for k, v in record.items() if k != "path"}, "size": "smoke", "parameters": asdict(bench)}
-    (folder / "bench-smoke-cpu-0.json").write_text(json.dumps(stored))
-    found, made_now = chapter.chapter_record("smoke", results_dir=tmp_path, classes=[10, 100])
-    assert not made_now and found["path"] == str(folder / "bench-smoke-cpu-0.json")
-    assert chapter.chapter_record("smoke", results_dir=tmp_path, classes=[10, 1000])[1]  # other class counts
-    assert chapter.chapter_record("quick", results_dir=tmp_path, size="smoke", classes=[10, 100])[1]  # other profile
-    assert chapter.chapter_record("smoke", results_dir=tmp_path, classes=[10, 100], rerun=True)[1]
-    assert len(calls) == 4
-
-
 def test_provenance_and_record_values(record):
-    text = chapter.provenance_text(record, made_now=True)
+    text = performance.record_section(record, made_now=True).text
     assert text.startswith("measured now: bench-tiny-cpu-") and text.endswith("synthetic data")
-    assert chapter.provenance_text(record, made_now=False).startswith("read: ")
+    assert performance.record_section(record, made_now=False).text.startswith("read: ")
     # a fresh record names its processor's model and torch's CPU capability; one made before that was recorded
     # says so rather than leaving it out
     assert f", {processor_kind(processor())}, torch " in text
     older = {**record, "provenance": {k: v for k, v in record["provenance"].items() if k != "processor"}}
-    assert ", processor not recorded, torch " in chapter.provenance_text(older, made_now=False)
-    values = chapter.record_values(record, made_now=False)
+    assert ", processor not recorded, torch " in performance.record_section(older, made_now=False).text
+    values = performance.record_section(record, made_now=False).values
     assert values["bench_size"] == "tiny" and values["bench_profile"] == "smoke"
     assert (values["batch"], values["classes_small"], values["classes_large"]) == (64, 10, 100)
     assert values["bench_made"] == "read from an earlier run"
 
 
 def test_throughput_values_quote_the_rows_of_each_network(record):
-    values = chapter.throughput_values(record)
+    section = performance.throughput_section(record)
+    values = section.values
     rows = {(r["model"], r["loop"]): r for r in record["throughput"]}
     assert values["cifar_model"] == "resnet9_small"  # on a CPU
     assert values["ips_sigmse_mlp"] == rows["mlp", "sigmse"]["images_per_s"]
@@ -95,18 +59,18 @@ def test_throughput_values_quote_the_rows_of_each_network(record):
     assert values["speedup_best_cifar"] == rows["resnet9_small", "naive, num_workers=0"]["speedup"]  # TINY: one loop
     assert values["fastest_naive_mlp"] == "naive, num_workers=0"
     assert values["over_floor_mlp"] == rows["mlp", "sigmse"]["over_gemm_floor"]
-    table = chapter.throughput_table(record)
-    assert list(table["run"].unique()) == ["mnist / mlp", "mnist / cnn", "cifar10 / resnet9_small + aug"]
-    _render(chapter.throughput_figure(record))
+    assert list(section.tables[0]["run"].unique()) == ["mnist / mlp", "mnist / cnn", "cifar10 / resnet9_small + aug"]
+    _render(section.figure)
 
 
 def test_step_phase_table_and_values_quote_the_phase_rows(record):
     rows = {r["phase"]: r for r in record["step_phases"]}
-    table = chapter.step_phase_table(record).set_index("phase")
+    section = performance.phase_section(record)
+    table = section.tables[0].set_index("phase")
     assert list(table.index) == list(rows)
     assert table.loc["backward", "microseconds_per_step"] == pytest.approx(rows["backward"]["seconds_per_step"] * 1e6)
     assert table.loc["whole step", "over_gemm_floor"] == rows["whole step"]["over_gemm_floor"]
-    values = chapter.step_phase_values(record)
+    values = section.values
     assert values["phase_optimizer_us"] == pytest.approx(rows["optimizer step"]["seconds_per_step"] * 1e6)
     assert values["phase_floor_us"] == pytest.approx(rows["whole step"]["gemm_seconds_per_step"] * 1e6)
     assert values["phase_without_optimizer_over_floor"] == pytest.approx(
@@ -116,51 +80,65 @@ def test_step_phase_table_and_values_quote_the_phase_rows(record):
 
 def test_loss_step_and_solver_values_at_the_smallest_and_largest_class_count(record):
     steps = {(r["loss"], r["classes"]): r for r in record["loss_steps"]}
-    values = chapter.loss_step_values(record)
+    losses = performance.loss_section(record)
+    values = losses.values
     assert values["or_ratio_small"] == steps["sigmoid_mse_or", 10]["ratio"]
     assert values["ce_us_large"] == pytest.approx(steps["softmax_ce", 100]["seconds"] * 1e6)
     assert values["mse_kib_large"] == steps["sigmoid_mse", 100]["saved_bytes"] / 1024
     slowest = max((r for r in record["loss_steps"] if r["classes"] == 100), key=lambda r: r["ratio"])["loss"]
     assert values["slowest_large"] == slowest
-    table = chapter.loss_step_table(record)
+    table = losses.tables[0]
     assert list(table.columns.get_level_values(0).unique()) == ["microseconds", "ratio", "saved KiB"]  # no GPU peak
     solver = {r["classes"]: r for r in record["output_reset"]}
-    values = chapter.solver_values(record)
+    solver_section = performance.solver_section(record)
+    values = solver_section.values
     assert values["exact_ms_small"] == pytest.approx(1e3 * solver[10]["exact_seconds"])
     assert values["step_ratio_large"] == solver[100]["step_ratio"]
     assert values["share_disagreeing_large"] == solver[100]["share_disagreeing"]
     assert not any(key.startswith(("exact_seconds", "step_seconds")) for key in values)
-    fig = chapter.loss_step_figure(record)
+    fig = losses.figure
     assert len(fig.axes) == 2
     _render(fig)
-    _render(chapter.solver_figure(record))
+    _render(solver_section.figure)
 
 
 def test_epoch_scaling_and_target_values(record):
-    values = chapter.epoch_values(record)
+    epochs = performance.epoch_section(record)
+    values = epochs.values
     rows = {(r["dataset"], r["loss"]): r for r in record[PROFILE_SECTION]}
     assert values["epoch_fashion_mnist_or"] == rows["fashion-mnist", "sigmoid_mse_or"]["seconds_per_epoch"]
     assert values["epoch_cifar10_n"] == 256 and values["epoch_cifar10_model"] == "resnet9_small"  # the smoke budget
     ratios = [rows[d, "sigmoid_mse_or"]["seconds_per_epoch"] / rows[d, "softmax_ce"]["seconds_per_epoch"]
               for d in ("mnist", "fashion-mnist", "cifar10")]
     assert (values["epoch_or_over_ce_min"], values["epoch_or_over_ce_max"]) == pytest.approx((min(ratios), max(ratios)))
-    scaling = chapter.scaling_values(record)
+    scaling_section = performance.scaling_section(record)
+    scaling = scaling_section.values
     assert (scaling["scaling_small_n"], scaling["scaling_large_n"]) == (128, 256)
-    targets = chapter.target_values(record)
+    target_section = performance.target_section(record)
+    targets = target_section.values
     assert targets["target_cifar_gpu_speedup"].startswith("not measured here: needs a GPU run")
     measured = [t for t in record["targets"] if t["met"] is not None]
     assert targets["targets_met"] == f"{sum(t['met'] for t in measured)} of {len(measured)} measured targets met"
-    assert list(chapter.targets_table(record)["key"]) == [t["key"] for t in record["targets"]]
-    _render(chapter.epoch_figure(record))
-    _render(chapter.scaling_figure(record))
+    assert list(target_section.tables[0]["key"]) == [t["key"] for t in record["targets"]]
+    _render(epochs.figure)
+    _render(scaling_section.figure)
     with pytest.raises(ValueError, match=r"has no 'profile_epochs': it was made without a profile"):
-        chapter.epoch_table({k: v for k, v in record.items() if k != PROFILE_SECTION})
+        performance.epoch_section({k: v for k, v in record.items() if k != PROFILE_SECTION})
 
 
-def test_sweep_cost_table_and_values_show_hours_ratios_threads_and_the_wall_clock():
+def test_sweep_cost_table_and_values_show_hours_ratios_threads_and_the_wall_clock(monkeypatch):
     """Section 6 from hand-made costs: one row per experiment and dataset plus the total, in hours; the prose's
     values; with nothing stored, text where a date would be and NaN where a ratio would divide by zero."""
     from sigmse.runs.experiments import RunCosts, SweepCosts, ThreadCosts
+
+    def section(costs: SweepCosts, profile: str):
+        """sweep_cost_section of ``profile`` with ``costs`` in place of the ones its records would give."""
+        asked = []
+        monkeypatch.setattr(performance, "sweep_costs",
+                            lambda names, name, results_dir: asked.append((names, name, results_dir)) or costs)
+        shown = performance.sweep_cost_section(profile, results_dir="nowhere")
+        assert asked == [(performance.experiment_names(), profile, "nowhere")]
+        return shown
 
     threads = (ThreadCosts(1, 3, 3000.0, 1200.0), ThreadCosts(2, 1, 600.0, 600.0))
     row = RunCosts("noise", "mnist", planned=10, stored=4, diverged=1, untimed=0, unmeasured=0,
@@ -168,28 +146,28 @@ def test_sweep_cost_table_and_values_show_hours_ratios_threads_and_the_wall_cloc
                    wall_seconds=5400.0, threads=threads)
     costs = SweepCosts([row], replace(row, experiment="all", dataset="all"),
                        "2026-01-01T10:00:00+00:00", "2026-01-01T13:00:00+00:00", busy_seconds=3600.0)
-    table = chapter.sweep_cost_table(costs)
+    table = section(costs, "full").tables[0]
     assert list(table["experiment"]) == ["noise", "all"]
     first = table.iloc[0]
     assert (first["estimated h"], first["estimated h, stored runs"], first["training h"], first["run wall h"]) == (
         2.0, 0.5, 1.0, 1.5)
     assert first["training / estimate"] == 2.0 and first["torch threads: runs"] == "1: 3; 2: 1"
-    values = chapter.sweep_cost_values(costs, "full")
+    values = section(costs, "full").values
     assert values["sweep_threads"] == ("3 runs with 1 torch thread (2.50 times their estimate), "
                                        "1 with 2 torch threads (1.00 times)")
     assert (values["sweep_runs"], values["sweep_runs_stored"], values["sweep_estimated_h"]) == (10, 4, 2.0)
     assert (values["sweep_span_h"], values["sweep_busy_h"], values["sweep_side_by_side"]) == (3.0, 1.0, 1.5)
     priced = replace(row, estimated_evaluate_seconds=1800.0, estimated_measured_wall_seconds=2700.0,
                      threads=(ThreadCosts(1, 3, 3000.0, 1200.0, 4000.0, 2000.0), ThreadCosts(4, 1, 600.0, 0.0)))
-    first = chapter.sweep_cost_table(SweepCosts([priced], priced, None, None, 0.0)).iloc[0]
+    first = section(SweepCosts([priced], priced, None, None, 0.0), "full").tables[0].iloc[0]
     assert (first["of it evaluating h"], first["estimated wall h, stored runs"], first["wall / estimate"]) == (
         0.5, 0.75, 2.0)
-    values = chapter.sweep_cost_values(SweepCosts([priced], priced, None, None, 0.0), "full")
+    values = section(SweepCosts([priced], priced, None, None, 0.0), "full").values
     assert (values["sweep_estimated_eval_h"], values["sweep_wall_over_estimate"]) == (0.5, 2.0)
     assert values["sweep_threads"].endswith("1 with 4 torch threads (not priced)")  # the table has no 4 threads
     assert values["sweep_table_threads"] == "1 and 2" and values["sweep_table_records"].startswith("`results/")
     empty = replace(row, stored=0, diverged=0, estimated_measured_seconds=0.0, train_seconds=0.0,
                                 wall_seconds=0.0, threads=())
-    nothing = chapter.sweep_cost_values(SweepCosts([empty], empty, None, None, 0.0), "smoke")
+    nothing = section(SweepCosts([empty], empty, None, None, 0.0), "smoke").values
     assert nothing["sweep_first_start"] == "none stored" and nothing["sweep_threads"] == "no run stored"
     assert math.isnan(nothing["sweep_train_over_estimate"]) and math.isnan(nothing["sweep_span_h"])

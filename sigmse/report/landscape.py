@@ -7,7 +7,7 @@ under their glue keys (its figure among them, glued on its own page), and the ta
 displays the tables and glues the values (:func:`sigmse.report.chapters.glue_all`).
 
 The measurements are :mod:`sigmse.landscape.surfaces` and :mod:`sigmse.landscape.curvature`, the rule and its
-thresholds :mod:`sigmse.landscape.verdict`, the figures and tables :mod:`sigmse.landscape.plots`.
+thresholds :mod:`sigmse.report.landscape_verdict`, the figures and tables :mod:`sigmse.report.landscape_plots`.
 """
 
 from __future__ import annotations
@@ -20,26 +20,20 @@ from typing import Any, Sequence
 import pandas as pd
 import torch
 
-from sigmse.landscape import plots as lp
-from sigmse.landscape import verdict as lv
 from sigmse.landscape.curvature import NULL_TOLERANCE, curvature_frame
 from sigmse.landscape.surfaces import (EXPLODING, LOSS_NAMES, TARGETS, VANISHING, LandscapeConfig, descent_trajectory,
                                        gradient_norm_surface, logit_grid, loss_surface, smoothness_table)
+from sigmse.report import landscape_plots as lp
+from sigmse.report.analysis import Part
+from sigmse.report import landscape_verdict as lv
 from sigmse.report.plots import pretty
 
-__all__ = ["Part", "LandscapeChapter", "NOTE_LOSSES", "DESCENT_LOSSES", "CONDITION_LOSSES"]
+__all__ = ["LandscapeChapter", "NOTE_LOSSES", "DESCENT_LOSSES", "CONDITION_LOSSES"]
 
 NOTE_LOSSES = ("softmax_mse", "softmax_ce")  # the note's two losses
 DESCENT_LOSSES = ("softmax_ce", *lv.MSE_LOSSES)  # cross-entropy and the claim's MSE losses
 CONDITION_LOSSES = (lv.REFERENCE, "sigmoid_mse", "sigmoid_mse_or")  # cross-entropy and the paper's two losses
 
-
-@dataclass(frozen=True)
-class Part:
-    """One part of the page: the values its prose quotes, by glue key (figures included), and its tables."""
-
-    values: dict[str, Any]
-    tables: tuple[Any, ...] = ()  # pandas Stylers, shown in order
 
 
 @dataclass(frozen=True)
@@ -104,7 +98,7 @@ class LandscapeChapter:
         return {(t, loss): gradient_norm_surface(loss, self.configs[t]) for t in TARGETS for loss in LOSS_NAMES}
 
     @cached_property
-    def smoothness(self) -> pd.DataFrame:
+    def smoothness_rows(self) -> pd.DataFrame:
         """:func:`smoothness_table` rows on the note's grid: every loss, formula and dtype, both targets."""
         return pd.DataFrame([row for t in TARGETS for row in smoothness_table(self.configs[t])])
 
@@ -118,7 +112,7 @@ class LandscapeChapter:
             dataclasses.replace(self.configs[t], grid_size=g), formulas=["stable"], dtypes=[self.dtype])])
 
     @cached_property
-    def curvature(self) -> pd.DataFrame:
+    def curvature_rows(self) -> pd.DataFrame:
         """:func:`curvature_frame` rows on the note's grid, both targets: one row per loss x point."""
         return pd.concat([curvature_frame(self.configs[t]) for t in TARGETS], ignore_index=True)
 
@@ -173,7 +167,7 @@ class LandscapeChapter:
 
     def artefacts(self) -> Part:
         """Section 3: stable against naive formulas, float32 against float64, and the saturation counts."""
-        table = self.smoothness
+        table = self.smoothness_rows
         tables = tuple(lp.style_table(lp.smoothness_frame(table[table.target == t]), caption=(
             f"{lp.TARGET_LABELS[t]}: {self.grid_size} x {self.grid_size} grid, pinned at {self.fixed_logit:g}"))
             for t in TARGETS)
@@ -256,9 +250,9 @@ class LandscapeChapter:
         caption = "First step at which the true logit is strictly the largest (— : never)"
         return Part(values, (lp.style_table(table, caption=caption),))
 
-    def curvature_figure(self) -> Part:
+    def conditioning(self) -> Part:
         """Section 7: condition numbers and smallest eigenvalues on the grid, and their dependence on the pin."""
-        curvature = self.curvature
+        curvature = self.curvature_rows
         pin_curvature = pd.concat([curvature_frame(cfg, CONDITION_LOSSES) for cfg in self.pinned_configs.values()],
                                   ignore_index=True)
         values: dict[str, Any] = {"fig_curvature": lp.curvature_figure(curvature)}
@@ -278,7 +272,7 @@ class LandscapeChapter:
 
     def verdict(self) -> Part:
         """Section 8: the verdict's decision table, its values (``verdict_*``) and its one line for the intro
-        (``landscape_verdict``); the rule and its thresholds are :mod:`sigmse.landscape.verdict`'s."""
-        verdict = lv.landscape_verdict(self.smoothness, self.slopes, self.curvature)
+        (``landscape_verdict``); the rule and its thresholds are :mod:`sigmse.report.landscape_verdict`'s."""
+        verdict = lv.landscape_verdict(self.smoothness_rows, self.slopes, self.curvature_rows)
         values = {**verdict.glue_values(), "landscape_verdict": verdict.text}
         return Part(values, (lp.style_table(lp.checks_frame(verdict), caption=f"Verdict: {verdict.text}"),))

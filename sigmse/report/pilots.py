@@ -29,8 +29,8 @@ before the pilots ran:
   checked by the same rule afterwards (the noise chapter's :func:`~sigmse.report.noise_analysis.flipped_fit_table`).
 
 :func:`epoch_pilot_table` and :func:`noise_pilot_table` show either pilot in the book. This module reads records
-into tables, so like :mod:`sigmse.report` it needs the ``plots`` extra; the pilots' runs themselves are planned
-by the core (:mod:`sigmse.runs.experiments`).
+into tables (the ``plots`` extra, as all of :mod:`sigmse.report`); the runs (:mod:`sigmse.runs.experiments`) plan
+the pilots' runs.
 """
 
 from __future__ import annotations
@@ -273,19 +273,21 @@ def _all_stored(records: Sequence[Mapping[str, Any]], epochs: Sequence[int], key
     return all((e, value) in stored for e in epochs for value in values)
 
 
-def _fallback_line(dataset: str, which: str, fallback: int | None, budget: int, complete: bool,
-                   candidates: Sequence[int], setting: str) -> tuple[int, str]:
-    """The status and line of a pilot whose rule chose nothing: its pre-registered ``fallback`` where every
-    candidate is stored (:data:`AGREE` if ``budget`` is that fallback, else :data:`DIFFER`), else undecided."""
-    if not complete or fallback is None:
+def _judged(dataset: str, which: str, setting: str, chosen: int | None, trained: int, fallback: int | None,
+            complete: bool, candidates: Sequence[int], setting_key: str) -> tuple[int, str]:
+    """The status and line of one pilot: the epochs its rule ``chosen`` (``None``: no candidate passes, or a run is
+    missing) against the epochs the profile's ``setting`` train. Where the rule chose nothing and every candidate is
+    stored (``complete``), the pilot's pre-registered ``fallback`` stands in for its choice."""
+    if chosen is None and (not complete or fallback is None):
         return UNDECIDED, (f"{dataset}: {which} pilot undecided (a run missing or not ok, or no candidate of "
                            f"{tuple(candidates)} passes and the profile names no fallback); the {setting} train "
-                           f"{budget} epochs")
-    if fallback != budget:
-        return DIFFER, (f"{dataset}: no candidate of the {which} pilot passes its rule; its fallback is {fallback} "
-                        f"epochs, the {setting} train {budget}: set them to {fallback}")
-    return AGREE, (f"{dataset}: no candidate of the {which} pilot {tuple(candidates)} passes its rule, so the "
-                   f"{setting} train its pre-registered fallback, {fallback} epochs: the rule is not met")
+                           f"{trained} epochs")
+    answer = (f"no candidate of the {which} pilot {tuple(candidates)} passes its rule, so its pre-registered "
+              f"fallback, {fallback} epochs, stands" if chosen is None else f"the {which} pilot chose {chosen} epochs")
+    wanted = fallback if chosen is None else chosen
+    if wanted != trained:
+        return DIFFER, f"{dataset}: {answer}; the {setting} train {trained}: set {setting_key} to {wanted}"
+    return AGREE, f"{dataset}: {answer}, as the {setting} train" + (": the rule is not met" if chosen is None else "")
 
 
 def pilot_agreement(profile: Profile, results_dir: str | Path) -> tuple[int, list[str]]:
@@ -295,43 +297,28 @@ def pilot_agreement(profile: Profile, results_dir: str | Path) -> tuple[int, lis
     before its sweep trains anything else) or :data:`UNDECIDED` (a pilot run missing or failed, or no candidate
     passes and there is no fallback), with one line per pilot saying which. Read before a protocol's sweep and by
     its tests."""
-    status, lines, clean = AGREE, [], {}
+    judged, clean = [], {}
     for dataset, pilot in profile.epoch_pilot.items():
         budget = int(profile.budgets[dataset].epochs)
         records = _records("epoch_pilot", profile, dataset, results_dir)
         chosen = pilot_epochs(records, ACCURACY_MARGINS[dataset], candidates=pilot.candidates,
                               seeds=profile.selection_seeds)
-        if chosen is None:
-            complete = _all_stored(records, pilot.candidates, "seed", profile.selection_seeds)
-            found, line = _fallback_line(dataset, "epoch", pilot.fallback, budget, complete, pilot.candidates,
-                                         "clean runs")
-        elif chosen != budget:
-            found, line = DIFFER, (f"{dataset}: the epoch pilot chose {chosen} epochs; the profile's budget trains "
-                                   f"{budget}: set its epochs to {chosen}")
-        else:
-            found, line = AGREE, f"{dataset}: the epoch pilot chose {chosen} epochs, as the budget trains"
+        complete = _all_stored(records, pilot.candidates, "seed", profile.selection_seeds)
+        judged.append(_judged(dataset, "epoch", "clean runs", chosen, budget, pilot.fallback, complete,
+                              pilot.candidates, f"budgets[{dataset!r}].epochs"))
         if chosen is not None:
             clean[dataset] = chosen  # the noise rule reads the clean runs' budget: the pilot's
-        status = max(status, found)
-        lines.append(line)
     for dataset, pilot in profile.noise_pilot.items():
         budget = int(profile.budgets[dataset].epochs)
-        planned = profile.noise_epochs.get(dataset, budget)
         clean_epochs = clean.get(dataset, budget)
         records = _records("noise_pilot", profile, dataset, results_dir)
         chosen = noise_epochs(records, clean_epochs, pilot.candidates, pilot.rates)
-        if chosen is None:
-            complete = _all_stored(records, [e for e in pilot.candidates if e >= clean_epochs], "label_noise_rate",
-                                   pilot.rates)
-            found, line = _fallback_line(dataset, "noise", pilot.fallback, planned, complete, pilot.candidates,
-                                         "noise runs")
-        elif chosen != planned:
-            found, line = DIFFER, (f"{dataset}: the noise pilot chose {chosen} epochs; the noise runs train {planned}: "
-                                   f"set noise_epochs[{dataset!r}] to {chosen}")
-        else:
-            found, line = AGREE, f"{dataset}: the noise pilot chose {chosen} epochs, as the noise runs train"
-        status = max(status, found)
-        lines.append(line)
+        complete = _all_stored(records, [e for e in pilot.candidates if e >= clean_epochs], "label_noise_rate",
+                               pilot.rates)
+        judged.append(_judged(dataset, "noise", "noise runs", chosen, profile.noise_epochs.get(dataset, budget),
+                              pilot.fallback, complete, pilot.candidates, f"noise_epochs[{dataset!r}]"))
+    status = max((found for found, _ in judged), default=AGREE)
+    lines = [line for _, line in judged]
     if not lines:
         lines.append(f"profile {profile.name!r} has no pilots")
     return status, lines

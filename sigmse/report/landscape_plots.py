@@ -1,7 +1,7 @@
 """Figures and tables for the loss-surface chapter (``notebooks/landscape.ipynb``).
 
 Presentation only: the numbers come from :mod:`sigmse.landscape.surfaces`, :mod:`sigmse.landscape.curvature` and
-:mod:`sigmse.landscape.verdict`; this module turns them into matplotlib figures (heatmaps of surfaces,
+:mod:`sigmse.report.landscape_verdict`; this module turns them into matplotlib figures (heatmaps of surfaces,
 gradient norms, condition numbers and eigenvalues, grid refinement, descent paths) and pandas tables
 (the verdict's decision table among them).
 
@@ -33,21 +33,9 @@ from sigmse.landscape.surfaces import LOSS_NAMES, NUM_CLASSES, LandscapeConfig, 
 from sigmse.report.plots import figure, panel_grid, pretty
 
 __all__ = [
-    "TARGET_LABELS",
-    "LOG_FLOOR",
-    "SMOOTHNESS_COLUMNS",
-    "heatmap_grid",
-    "trajectory_figure",
-    "margins",
-    "refinement_figure",
-    "refinement_slopes",
-    "smoothness_frame",
-    "descent_frame",
-    "style_table",
-    "curvature_figure",
-    "curvature_table",
-    "condition_by_pin",
-    "checks_frame",
+    "TARGET_LABELS", "LOG_FLOOR", "SMOOTHNESS_COLUMNS", "heatmap_grid", "trajectory_figure", "margins",
+    "refinement_figure", "refinement_slopes", "smoothness_frame", "descent_frame", "style_table", "curvature_figure",
+    "curvature_table", "condition_by_pin", "checks_frame",
 ]
 
 TARGET_LABELS: Mapping[str, str] = {"fixed": "pinned class true", "free": "z1's class true"}
@@ -400,7 +388,7 @@ def condition_by_pin(curvature: pd.DataFrame) -> pd.DataFrame:
 
 
 def checks_frame(verdict: Any) -> pd.DataFrame:
-    """A :class:`sigmse.landscape.verdict.LandscapeVerdict`'s decision table, one row per check."""
+    """A :class:`sigmse.report.landscape_verdict.LandscapeVerdict`'s decision table, one row per check."""
     return pd.DataFrame([{"part of the claim": c.part, "measured (MSE losses, stable)": c.measured,
                           "value": c.value, "true if": c.rule, "true": c.holds}
                          for c in verdict.checks()]).set_index("part of the claim")

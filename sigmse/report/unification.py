@@ -1,7 +1,7 @@
 """The unification chapter's numbers: the learning-rate choice, a table over seeds, a figure, and paired verdicts.
 
-The chapter reads the records of :func:`sigmse.unification.train.run_unification_experiment`: the *selection* records
-only for the learning-rate table (:func:`selection_display`), the *reporting* records for everything else.
+The chapter reads the records of the experiment ``unification`` (:mod:`sigmse.runs.experiments`): the *selection*
+records only for the learning-rate table (:func:`selection_display`), the *reporting* records for everything else.
 
 * :func:`unification_table` summarises the reporting runs per method (mean and std over seeds of test accuracy,
   the angle's RMSE and R², seconds per epoch); :func:`unification_display` prints it and
@@ -33,14 +33,14 @@ from sigmse.runs import protocol
 from sigmse.unification.config import METHODS, UnificationConfig, unification_config_from_dict, validation_score
 
 __all__ = [
-    "chosen_learning_rates",
+    "chosen_rates_by_method",
     "METHOD_LABELS",
     "SHORT_LABELS",
     "CLAIM",
     "ALPHA",
     "ANGLE_RMSE_MARGIN",
     "COMPARISONS",
-    "records_frame",
+    "unification_frame",
     "selection_display",
     "unification_table",
     "unification_display",
@@ -80,8 +80,8 @@ COMPARISONS: tuple[tuple[str, str, str], ...] = tuple(
 _MEASURES = {"test_acc": ("accuracy", 100.0, "pp"), "test_rmse_angle": ("angle RMSE", 1.0, "°")}
 
 
-def chosen_learning_rates(selection: Sequence[UnificationConfig],
-                          records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+def chosen_rates_by_method(selection: Sequence[UnificationConfig],
+                           records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Per method, the learning rate with the best mean validation score over the selection seeds (ties: the
     smaller rate); ``records`` are the stored records of ``selection`` in the same order."""
     by_group = protocol.chosen_learning_rates(selection, records, score=validation_score)
@@ -89,7 +89,7 @@ def chosen_learning_rates(selection: Sequence[UnificationConfig],
     return {methods[group]: lr for group, lr in by_group.items()}
 
 
-def records_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+def unification_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per run: ``dataset``, ``method``, ``lr``, ``seed``, ``status``, the test metrics (NaN where the
     method has no such output or the run diverged) and ``seconds`` (the median over the run's epochs: robust to
     a burst of load on a shared machine)."""
@@ -114,7 +114,7 @@ def selection_display(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     table = table.reindex([m for m in METHODS if m in table.index])
     shown = table.map(lambda value: f"{value:.3f}")
     shown.columns = [f"{lr:g}" for lr in table.columns]
-    chosen = chosen_learning_rates(configs, records)
+    chosen = chosen_rates_by_method(configs, records)
     shown["chosen"] = [f"{chosen[m]:g}" for m in table.index]
     shown.index = [SHORT_LABELS[m] for m in table.index]
     return shown
@@ -127,7 +127,7 @@ def unification_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     ``rmse_std`` (test RMSE of the angle, degrees), ``r2_mean``/``r2_std`` and ``seconds_mean``/``seconds_std``
     (training seconds per epoch); NaN where a method has no such output. Only ``ok`` runs count.
     """
-    frame = records_frame(records)
+    frame = unification_frame(records)
     frame = frame[frame.status == "ok"].rename(columns={"test_acc": "acc", "test_rmse_angle": "rmse",
                                                         "test_r2_angle": "r2"})
     grouped = frame.groupby("method")
@@ -195,7 +195,7 @@ def unification_tests(records: Sequence[Mapping[str, Any]], alpha: float = ALPHA
     (lower is better) against :data:`ANGLE_RMSE_MARGIN`. A diverged run has no test metric, so its pairs are
     left out and counted in ``note``.
     """
-    frame = records_frame(records)
+    frame = unification_frame(records)
     if frame.duplicated(["dataset", "method", "seed"]).any():
         raise ValueError("more than one run per method and seed: pass the reporting records only (one learning "
                          "rate per method)")

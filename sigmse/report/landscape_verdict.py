@@ -43,21 +43,8 @@ from sigmse.landscape.surfaces import EXPLODING, VANISHING
 from sigmse.losses.modules import display_name
 
 __all__ = [
-    "MSE_LOSSES",
-    "SUBJECT",
-    "REFERENCE",
-    "CLIFF_STEEPNESS",
-    "SMOOTH_SLOPE",
-    "CONDITION_MARGIN",
-    "NONFINITE",
-    "RAMP_LOW",
-    "RAMP_HIGH",
-    "Check",
-    "Conditioning",
-    "LandscapeVerdict",
-    "Ramp",
-    "ramp_width",
-    "compare_conditioning",
+    "MSE_LOSSES", "SUBJECT", "REFERENCE", "CLIFF_STEEPNESS", "SMOOTH_SLOPE", "CONDITION_MARGIN", "NONFINITE",
+    "RAMP_LOW", "RAMP_HIGH", "Check", "Conditioning", "LandscapeVerdict", "Ramp", "ramp_width", "compare_conditioning",
     "landscape_verdict",
 ]
 
@@ -291,7 +278,7 @@ def landscape_verdict(smoothness: pd.DataFrame, slopes: pd.DataFrame, curvature:
     Args:
         smoothness: :func:`sigmse.landscape.surfaces.smoothness_table` rows (a DataFrame) on the note's grid, any
             formulas and dtypes (only ``formula == "stable"`` rows are used), both targets.
-        slopes: :func:`sigmse.landscape.plots.refinement_slopes` (index ``(target, loss)``, columns
+        slopes: :func:`sigmse.report.landscape_plots.refinement_slopes` (index ``(target, loss)``, columns
             ``slope`` and ``grad_slope``).
         curvature: :func:`sigmse.landscape.curvature.curvature_frame` rows.
         losses: the losses the claim calls MSE. Default: :data:`MSE_LOSSES`.

@@ -1,0 +1,230 @@
+"""The noise chapter (``notebooks/noise.ipynb``): what the build's runs trained with, and one part per figure or table.
+
+:class:`NoiseChapter` holds this build's records of the noise experiment, its profile and the tests' error rate, and
+derives each frame once, when a part first needs it (the runs, their curves, the per-epoch history, the reporting
+rules' frame, the two families of tests, the memorisation history and check). Each part of the page is one method
+returning a :class:`~sigmse.report.landscape.Part`: the values its prose quotes, under their glue keys (its figure
+among them), and the tables it shows. The notebook only displays the tables and glues the values.
+
+The curves and the memorisation check are :mod:`sigmse.report.noise_analysis`, the reporting rules and the tests
+:mod:`sigmse.report.noise_rules`, the tables and figures :mod:`sigmse.report.noise_tables`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from sigmse.data.noise import ASYMMETRIC_FLIPS
+from sigmse.report import noise_tables as nt
+from sigmse.report.analysis import history_frame, records_frame
+from sigmse.report.chapters import budget_text, dataset_key, listing, runs_frame
+from sigmse.report.analysis import Part
+from sigmse.report.noise_analysis import (MEMORISATION_RISE, budget_reach, flipped_fit, flipped_fit_summary,
+                                          flipped_fit_table, in_setting_order, lead_values, memorisation_end,
+                                          memorisation_glue, memorisation_history, noise_curves)
+from sigmse.report.noise_rules import (claim_family, claim_glue, claim_line, noise_verdict, noise_verdicts,
+                                       rule_frame, rules_summary, tally, verdict_line)
+from sigmse.report.pilots import noise_pilot_table, noise_pilot_text
+from sigmse.runs.profiles import get_profile
+
+__all__ = ["learning_rate_protocol", "settings_text", "protocol_glue", "NoiseChapter"]
+
+Records = Sequence[Mapping[str, Any]]  # stored run records (JSON dicts)
+
+
+def learning_rate_protocol(selection: Records, report: Records) -> str:
+    """How this build's learning rates came about, read from its records: chosen on the noisy validation split by
+    the selection runs, or (no selection runs: a grid of one rate) not chosen at all."""
+    rates = listing(sorted({record["config"]["lr"] for record in report}))
+    if not selection:
+        return (f"No learning rate was chosen: the grid has one rate ({rates}), at which every loss trains in "
+                "every setting, so every run is a reporting run and no seed is spent on choosing")
+    grid = listing(sorted({record["config"]["lr"] for record in selection}))
+    seeds = listing(sorted({record["config"]["seed"] for record in selection}))
+    return (f"Each loss trains at every rate of the grid ({grid}) with the selection seeds ({seeds}) and, per "
+            "dataset and noise setting, keeps the rate with the best mean final validation accuracy over those "
+            "seeds (on the noisy validation split, never on test); the reporting seeds train the chosen rate "
+            "again, and everything below reads only them")
+
+
+def settings_text(curves: pd.DataFrame, datasets: Sequence[str]) -> str:
+    """The settings each dataset ran, from a :func:`~sigmse.report.noise_analysis.noise_curves` frame:
+    ``"mnist: clean; symmetric 0.4, 0.8; asymmetric 0.4; input (train+test) σ 0.4; input (test only) σ 0.4 |
+    cifar10: symmetric 0.8"``."""
+    parts = []
+    for dataset in datasets:
+        part = in_setting_order(curves[curves["dataset"] == dataset])
+        kinds = ["clean"] if (part["level"] == 0).any() else []
+        kinds += [f"{kind}{' σ' if kind.startswith('input') else ''} {listing(sorted(group['level'].unique()))}"
+                  for kind, group in part[part["level"] > 0].groupby("kind", sort=False)]
+        parts.append(f"{dataset}: " + "; ".join(kinds))
+    return " | ".join(parts) or "no runs"
+
+
+def protocol_glue(selection: Records, report: Records) -> dict[str, Any]:
+    """The glue values of the page's protocol, all read from this build's records: datasets, settings, learning
+    rates (:func:`learning_rate_protocol`), seeds, run count, budgets (:func:`sigmse.report.chapters.budget_text`,
+    torch threads included) and the asymmetric pairs of the datasets that ran asymmetric noise."""
+    configs = [record["config"] for record in report]
+    datasets = list(dict.fromkeys(config["dataset"] for config in configs))
+    asymmetric = [d for d in datasets if any(c["dataset"] == d and c["label_noise"] == "asymmetric" for c in configs)]
+    return {
+        "noise_datasets": listing(datasets),
+        "settings_run": settings_text(noise_curves(records_frame(report)), datasets) if report else "no runs",
+        "lr_protocol": learning_rate_protocol(selection, report),
+        "seed_list": listing(sorted({config["seed"] for config in configs})),
+        "n_runs": len(selection) + len(report),
+        "budgets": budget_text(runs_frame(report), runs_frame(selection)),
+        "flip_pairs": "; ".join(f"{d}: " + ", ".join(f"{a}→{b}" for a, b in ASYMMETRIC_FLIPS[d].items())
+                                for d in asymmetric) or "no dataset of this build ran asymmetric noise",
+    }
+
+
+@dataclass(frozen=True)
+class NoiseChapter:
+    """This build's noise records (``selection`` chose the learning rates, ``report`` is read by every table and
+    test), its profile's name and the family-wise error rate ``alpha`` of each family of tests (Holm)."""
+
+    selection: Records
+    report: Records
+    profile: str
+    alpha: float = 0.05
+
+    # ----------------------------------------------------------------------- what the parts share
+
+    @cached_property
+    def runs(self) -> pd.DataFrame:
+        return runs_frame(self.report)
+
+    @cached_property
+    def datasets(self) -> list[str]:
+        """The datasets that ran, in the order first seen; the first leads the prose."""
+        return list(pd.unique(self.runs["dataset"]))
+
+    @cached_property
+    def curves(self) -> pd.DataFrame:
+        return noise_curves(self.runs)
+
+    @cached_property
+    def history(self) -> pd.DataFrame:
+        return history_frame(self.report)
+
+    @cached_property
+    def rules(self) -> pd.DataFrame:
+        return rule_frame(self.history)
+
+    @cached_property
+    def claims(self) -> pd.DataFrame:
+        """The judged family: the paper's claim under both reporting rules."""
+        return claim_family(self.rules, alpha=self.alpha)
+
+    @cached_property
+    def family(self) -> pd.DataFrame:
+        """The exploratory family: every noisy setting at the final epoch."""
+        return noise_verdicts(self.curves, alpha=self.alpha)
+
+    @cached_property
+    def memory(self) -> pd.DataFrame:
+        return memorisation_history(self.history)
+
+    @cached_property
+    def fit(self) -> pd.DataFrame:
+        return flipped_fit(self.memory, datasets=self.datasets)
+
+    # ----------------------------------------------------------------------- the parts, in page order
+
+    def protocol(self) -> Part:
+        """The protocol: this build's profile, datasets, settings, rates, seeds and budgets, and the paper profile's."""
+        paper = get_profile("paper")
+        return Part({"profile_name": self.profile, **protocol_glue(self.selection, self.report),
+                     "paper_datasets": listing(paper.noise_datasets),
+                     "paper_symmetric": listing(paper.symmetric_rates),
+                     "paper_asymmetric": listing(paper.asymmetric_rates),
+                     "paper_sigmas": listing(paper.input_sigmas), "paper_seeds": listing(paper.report_seeds),
+                     "paper_selection_seeds": listing(paper.selection_seeds)})
+
+    def learning_rates(self) -> Part:
+        """The learning rate of each loss's reporting runs, per dataset and setting."""
+        return Part({}, (nt.chosen_lr_table(self.runs).style.format("{:g}", na_rep="–"),))
+
+    def accuracy_figure(self) -> Part:
+        return Part({"fig_noise_accuracy": nt.accuracy_vs_noise(self.curves)})
+
+    def accuracy_table(self) -> Part:
+        return Part({"n_seeds": int(self.runs["seed"].nunique())}, (nt.noise_table(self.curves),))
+
+    def reporting_rules(self) -> Part:
+        return Part({}, (nt.rule_table(self.rules),))
+
+    def judged_family(self) -> Part:
+        """The judged family's table, its size, and the intro's noise rows (``claim_noise_*``)."""
+        claims = self.claims
+        return Part({"claim_comparisons": len(claims), "alpha_text": f"{self.alpha:g}",
+                     "claim_family_size": int(claims["family_size"].iloc[0]) if len(claims) else 0,
+                     **claim_glue(claims, "claim_noise", self.profile),
+                     "noise_rules": rules_summary(claims, listed=["softmax_ce"]),
+                     "noise_rules_all": rules_summary(claims), "claim_verdicts": claim_line(claims)},
+                    (nt.family_table(claims),))
+
+    def exploratory_family(self) -> Part:
+        family = self.family
+        return Part({"noise_family_size": int(family["family_size"].iloc[0]) if len(family) else 0},
+                    (nt.family_table(family),))
+
+    def exploratory_figure(self) -> Part:
+        return Part({"fig_noise_paired": nt.verdict_figure(self.family)})
+
+    def standings_table(self) -> Part:
+        return Part({}, (nt.standings(self.curves),))
+
+    def tallies(self) -> Part:
+        """Sigmoid-MSE + OR's exploratory verdicts counted per dataset (``noise_tally_<dataset>``, ``noise_tally``)."""
+        tallies = tally(self.family, datasets=self.datasets)
+        values: dict[str, Any] = {f"noise_tally_{dataset_key(d)}": text for d, text in tallies.items()}
+        values["noise_tally"] = " | ".join(f"{d}: {t}" for d, t in tallies.items())
+        return Part(values, (pd.DataFrame({"verdicts of sigmoid-MSE + OR, noisy settings": tallies}),))
+
+    def memorisation_curves(self) -> Part:
+        return Part({"fig_noise_memorisation": nt.memorisation_figure(self.memory)})
+
+    def memorisation_at_end(self) -> Part:
+        """Training accuracy on clean and flipped labels at the last epoch, and the lead dataset's values."""
+        end = memorisation_end(self.memory)
+        return Part(memorisation_glue(end, self.datasets[0]), (end,))
+
+    def flipped_labels(self) -> Part:
+        """Whether softmax CE started to fit the flipped labels (:data:`MEMORISATION_RISE`), and what each budget
+        reaches."""
+        values = {"memorisation_rise_pp": MEMORISATION_RISE * 100, "flipped_fit_summary": flipped_fit_summary(self.fit),
+                  "budget_reach": budget_reach(self.curves, self.fit, self.runs)}
+        return Part(values, (flipped_fit_table(self.fit),))
+
+    def noise_pilot(self, noise_pilot: Records, epoch_pilot: Records) -> Part:
+        """What the noise pilot chose (``noise_pilot_text``), from its records and the epoch pilot's."""
+        return Part({"noise_pilot_text": noise_pilot_text(noise_pilot, epoch_pilot, self.profile)},
+                    (noise_pilot_table(noise_pilot),))
+
+    def literature(self) -> Part:
+        return Part({}, (nt.literature_table(self.curves).style.format("{:.2f}", na_rep="not run"),))
+
+    def verdict(self) -> Part:
+        """The exploratory verdict per dataset (``noise_verdict_<dataset>``) and in one line (``noise_verdict``)."""
+        verdicts = noise_verdict(self.family, datasets=self.datasets)
+        values = {"noise_verdict": verdict_line(verdicts, self.profile),
+                  **{f"noise_verdict_{dataset_key(d)}": text for d, text in verdicts.items()}}
+        return Part(values, (pd.DataFrame({"sigmoid_mse_or vs softmax_ce (exploratory, final epoch)": verdicts}),))
+
+    def lead(self) -> Part:
+        """The verdict prose's accuracies on the first dataset (:func:`~sigmse.report.noise_analysis.lead_values`)."""
+        return Part(lead_values(self.curves, self.datasets[0]))
+
+    def run_summary(self) -> str:
+        """How many runs the page read, how many diverged, and their training time."""
+        records = [*self.selection, *self.report]
+        failed = sum(r["status"] != "ok" for r in records)
+        minutes = sum(r["metrics"].get("train_seconds", 0) for r in records) / 60
+        return f"{len(records)} runs, of which {failed} diverged; training time {minutes:.1f} min in total"

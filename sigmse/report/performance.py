@@ -1,0 +1,334 @@
+"""The performance page (``notebooks/performance.ipynb``): one ``sigmse bench`` record, and what the sweep cost.
+
+The page shows one :func:`sigmse.bench.run.run_bench` record made for the book's profile
+(:func:`sigmse.bench.run.chapter_record` reads it, or measures one). Each function here turns it into what one part
+of the page shows, a :class:`~sigmse.report.analysis.Part`: its table, its figure and the values its prose
+quotes under their glue keys.
+
+1. :func:`record_section`: which record, made when and on what;
+2. :func:`throughput_section`: the trainer against the hand-written loops and the GEMM floor;
+   :func:`phase_section`: the MNIST MLP trainer's step phase by phase;
+3. :func:`loss_section`: one loss step, time and memory; :func:`solver_section`: the Output Reset solver and its
+   share of a training step;
+4. :func:`epoch_section`: seconds per epoch of each dataset of the profile; :func:`scaling_section`: as the
+   training set grows;
+5. :func:`target_section`: the performance goals;
+6. :func:`sweep_cost_section`: what the profile's sweep cost, estimated before training and measured by its
+   stored records (not by the bench record).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+import seaborn as sns
+
+from sigmse.bench.run import MAX_MLP_OVER_GEMM_FLOOR, PROFILE_SECTION, check_targets
+from sigmse.provenance import recorded_processor
+from sigmse.report.analysis import Part
+from sigmse.report.plots import figure
+from sigmse.runs.experiments import SweepCosts, ThreadCosts, experiment_names, sweep_costs
+from sigmse.runs.protocol import MEASURED_COSTS_RECORDS, MEASURED_IMAGE_COSTS
+
+__all__ = ["record_section", "throughput_section", "phase_section", "loss_section", "solver_section",
+           "epoch_section", "scaling_section", "target_section", "sweep_cost_section"]
+
+_BLUE, _ORANGE = "#0173b2", "#de8f05"  # seaborn's colorblind palette, its first two colours
+
+
+
+def _classes(record: dict[str, Any]) -> tuple[tuple[int, str], ...]:
+    """The smallest and the largest class count measured, with their glue-key suffixes."""
+    classes = record["parameters"]["classes"]
+    return (min(classes), "small"), (max(classes), "large")
+
+
+def record_section(record: dict[str, Any], made_now: bool) -> Part:
+    """The line for the top of the page (which record, measured now or read, on what: the processor and torch's CPU
+    capability too, since two CPUs of one device name time differently), and the record's provenance and
+    measurement parameters for the prose."""
+    p, parameters = record["provenance"], record["parameters"]
+    text = (f"{'measured now' if made_now else 'read'}: {Path(record['path']).name} ({record['wall_seconds']:.0f} s "
+            f"of measurement)\n{p['device_name']}, {recorded_processor(p)}, torch {p['torch_version']} with "
+            f"{p['torch_threads']} threads, sigmse {p['git_commit']}{' (modified)' if p['git_dirty'] else ''}, "
+            f"{p['date']}, 1-minute load average {p['load_average_1min']:.1f} on {p['cpus_usable'] or p['cpu_count']} "
+            f"CPUs" + (", synthetic data" if record["synthetic"] else ""))
+    return Part(text=text, values={
+        "bench_size": record["size"], "bench_profile": record["profile"], "bench_device": p["device_name"],
+        "bench_date": p["date"], "bench_threads": p["torch_threads"], "bench_load": p["load_average_1min"],
+        "bench_cpus": p["cpus_usable"] or p["cpu_count"],
+        "bench_made": "measured while this page was built" if made_now else "read from an earlier run",
+        "batch": parameters["loss_batch"], "classes_small": min(parameters["classes"]),
+        "classes_large": max(parameters["classes"]), "blocks": parameters["loss_blocks"],
+        "inner": parameters["loss_inner"], "iterations": parameters["or_iterations"],
+    })
+
+
+# ------------------------------------------------------------------------------------------------ 1. throughput
+
+
+def throughput_section(record: dict[str, Any]) -> Part:
+    """Table: per network and loop, images per second (median, slowest and fastest pass), the trainer's speedup over
+    the loop and the time per image over the GEMM floor's. Figure: images per second, a group of bars per network
+    (log scale). Values, per network (``mlp``, ``cnn``, ``cifar``): the trainer's and the worker-less naive loop's
+    images per second, the speedups (over that loop, and over the fastest naive loop, named), the floor ratios;
+    ``cifar_model`` and ``floor_goal``."""
+    rows = pd.DataFrame(record["throughput"])
+    rows.insert(0, "run", rows["dataset"] + " / " + rows["model"] + rows["augment"].map({True: " + aug", False: ""}))
+    table = rows[["run", "loop", "data_class", "steps_per_pass", "passes", "images_per_s", "images_per_s_min",
+                  "images_per_s_max", "speedup", "over_gemm_floor", "over_gemm_floor_fastest"]]
+    fig, axes = figure(1, 1, (8.0, 3.6))
+    sns.barplot(table, y="run", x="images_per_s", hue="loop", palette="colorblind", ax=axes[0, 0])
+    axes[0, 0].set(xscale="log", xlabel="training images per second (log scale)", ylabel="")
+    cifar_model = next(row["model"] for row in record["throughput"] if row["dataset"] == "cifar10")
+    values: dict[str, Any] = {"cifar_model": cifar_model, "floor_goal": MAX_MLP_OVER_GEMM_FLOOR}
+    for case, (dataset, model) in {"mlp": ("mnist", "mlp"), "cnn": ("mnist", "cnn"),
+                                   "cifar": ("cifar10", cifar_model)}.items():
+        by_loop = rows[(rows["dataset"] == dataset) & (rows["model"] == model)].set_index("loop")
+        naive = by_loop.drop(index="sigmse")["speedup"]
+        trainer, naive0 = by_loop.loc["sigmse"], by_loop.loc["naive, num_workers=0"]
+        values.update({
+            f"ips_sigmse_{case}": trainer["images_per_s"], f"ips_naive0_{case}": naive0["images_per_s"],
+            f"speedup0_{case}": naive0["speedup"], f"speedup_best_{case}": naive.min(),
+            f"fastest_naive_{case}": naive.idxmin(), f"over_floor_{case}": trainer["over_gemm_floor"],
+            f"over_floor_fastest_{case}": trainer["over_gemm_floor_fastest"],
+            f"over_floor_naive0_{case}": naive0["over_gemm_floor"],
+            f"floor_ips_{case}": trainer["gemm_floor_images_per_s"],
+        })
+    return Part(values, (table,), fig)
+
+
+def phase_section(record: dict[str, Any]) -> Part:
+    """Table: per phase of the MNIST MLP trainer's step, then the whole step, microseconds per step, share, the
+    microseconds of its matrix products, what it spends beyond them, its time over the whole floor's. Values:
+    ``phase_<key>_us``, ``_beyond_us`` and ``_over_floor`` for ``forward``, ``backward``, ``optimizer`` and ``step``;
+    ``phase_floor_us``, ``phase_without_optimizer_over_floor``, ``phase_steps`` and ``phase_passes``."""
+    rows = pd.DataFrame(record["step_phases"])
+    table = rows[["phase"]].assign(**{column.replace("seconds", "microseconds"): rows[column] * 1e6 for column in
+                                      ("seconds_per_step", "gemm_seconds_per_step", "beyond_gemm_seconds_per_step")})
+    table = table.assign(share_of_step=rows["share_of_step"], over_gemm_floor=rows["over_gemm_floor"])[
+        ["phase", "microseconds_per_step", "share_of_step", "gemm_microseconds_per_step",
+         "beyond_gemm_microseconds_per_step", "over_gemm_floor"]]
+    phases = {row["phase"]: row for row in record["step_phases"]}
+    whole = phases["whole step"]
+    values: dict[str, Any] = {"phase_floor_us": whole["gemm_seconds_per_step"] * 1e6,
+                              "phase_steps": whole["steps_per_pass"], "phase_passes": whole["passes"],
+                              "phase_without_optimizer_over_floor": (whole["over_gemm_floor"]
+                                                                     - phases["optimizer step"]["over_gemm_floor"])}
+    for key, phase in {"forward": "batch, forward and loss", "backward": "backward", "optimizer": "optimizer step",
+                       "step": "whole step"}.items():
+        values.update({f"phase_{key}_us": phases[phase]["seconds_per_step"] * 1e6,
+                       f"phase_{key}_beyond_us": phases[phase]["beyond_gemm_seconds_per_step"] * 1e6,
+                       f"phase_{key}_over_floor": phases[phase]["over_gemm_floor"]})
+    return Part(values, (table,))
+
+
+# ------------------------------------------------------------------------------------ 2. and 3. loss and solver
+
+
+def loss_section(record: dict[str, Any]) -> Part:
+    """Table: per loss and class count, the median microseconds of a forward + backward step, its ratio to softmax
+    cross-entropy's, the KiB saved for backward and, on a GPU, the step's peak bytes. Figure: the time ratios and the
+    saved KiB (log scales), the losses ordered by their ratio at the smallest count. Values at the smallest and
+    largest count (``_small``, ``_large``): the paper's losses' ratios, microseconds and KiB, the slowest loss."""
+    steps = pd.DataFrame(record["loss_steps"])
+    steps = steps.assign(microseconds=steps["seconds"] * 1e6, **{"saved KiB": steps["saved_bytes"] / 1024})
+    columns = ["microseconds", "ratio", "saved KiB"] + (["peak_bytes"] if record["device"] == "cuda" else [])
+    order = steps[steps["classes"] == _classes(record)[0][0]].sort_values("ratio")["loss"]
+    fig, axes = figure(1, 2, (5.5, 4.0))
+    ratio, memory = axes[0]
+    sns.barplot(steps, y="loss", x="ratio", hue="classes", order=order, ax=ratio, palette="colorblind")
+    ratio.axvline(1.0, color="black", lw=1)
+    ratio.set(xscale="log", xlabel="time / softmax_ce time (log scale)", ylabel="")
+    ratio.get_legend().remove()
+    sns.barplot(steps, y="loss", x="saved KiB", hue="classes", order=order, ax=memory, palette="colorblind")
+    memory.set(xscale="log", xlabel="KiB saved for backward (log scale)", ylabel="")
+    sns.move_legend(memory, "upper left", bbox_to_anchor=(1.0, 1.0), title="C")
+    by = steps.set_index(["loss", "classes"])
+    values: dict[str, Any] = {}
+    for c, name in _classes(record):
+        values.update({
+            f"or_ratio_{name}": by.loc[("sigmoid_mse_or", c), "ratio"],
+            f"mse_ratio_{name}": by.loc[("sigmoid_mse", c), "ratio"],
+            f"ce_us_{name}": by.loc[("softmax_ce", c), "microseconds"],
+            f"or_us_{name}": by.loc[("sigmoid_mse_or", c), "microseconds"],
+            f"or_kib_{name}": by.loc[("sigmoid_mse_or", c), "saved KiB"],
+            f"ce_kib_{name}": by.loc[("softmax_ce", c), "saved KiB"],
+            f"mse_kib_{name}": by.loc[("sigmoid_mse", c), "saved KiB"],
+            f"slowest_{name}": steps[steps["classes"] == c].sort_values("ratio")["loss"].iloc[-1],
+        })
+    return Part(values, (steps.pivot(index="loss", columns="classes", values=columns),), fig)
+
+
+_SOLVER_RATIOS = ("alternating_over_exact", "max_abs_disagreement", "share_disagreeing", "step_ratio",
+                  "solver_share_of_step")  # the columns the prose quotes as they are
+
+
+def solver_section(record: dict[str, Any]) -> Part:
+    """Table: per class count, the exact solver against the alternating procedure (seconds, ratio, how far their
+    targets differ) and one MLP training step with each loss. Figure: milliseconds per step with each loss, the exact
+    solver timed alone inside the Output Reset bar. Values at the smallest and largest count: the ratios and
+    disagreements, the two solvers' milliseconds."""
+    table = pd.DataFrame(record["output_reset"]).set_index("classes")[
+        ["exact_seconds", "alternating_seconds", "alternating_over_exact", "max_abs_disagreement", "share_disagreeing",
+         "step_seconds_ce", "step_seconds_or", "step_ratio", "solver_share_of_step"]]
+    fig, axes = figure(1, 1, (7.0, 3.2))
+    ax = axes[0, 0]
+    labels = [f"C = {c}" for c in table.index]
+    ce, sigmoid = [f"{label}\nsoftmax_ce" for label in labels], [f"{label}\nsigmoid_mse_or" for label in labels]
+    ax.barh(ce, table["step_seconds_ce"] * 1e3, color=_BLUE, label="training step")
+    ax.barh(sigmoid, table["step_seconds_or"] * 1e3, color=_BLUE)
+    ax.barh(sigmoid, table["exact_seconds"] * 1e3, color=_ORANGE, label="of which the exact OR solver (timed alone)")
+    ax.set(xlabel="milliseconds per step")
+    ax.legend(loc="lower right")
+    values = {}
+    for c, name in _classes(record):
+        values.update({f"{column}_{name}": float(table.loc[c, column]) for column in _SOLVER_RATIOS})
+        values[f"exact_ms_{name}"] = 1e3 * float(table.loc[c, "exact_seconds"])
+        values[f"alternating_ms_{name}"] = 1e3 * float(table.loc[c, "alternating_seconds"])
+    return Part(values, (table,), fig)
+
+
+# ------------------------------------------------------------------------------------------------- 4. epochs
+
+
+def epoch_section(record: dict[str, Any]) -> Part:
+    """Table: seconds per epoch of each dataset of the record's profile with each loss, and scaled to the whole
+    split. Figure: a bar per dataset and loss. Values per dataset ``<key>`` (``fashion_mnist`` for fashion-mnist):
+    ``epoch_<key>_ce`` and ``_or`` (seconds), ``_n`` and ``_model``; ``epoch_or_over_ce_min`` and ``_max``, the
+    smallest and largest ratio of the two losses' epochs across datasets."""
+    if PROFILE_SECTION not in record:
+        raise ValueError(f"the record {record.get('path')!r} has no {PROFILE_SECTION!r}: it was made without a "
+                         "profile; chapter_record makes one with it")
+    table = pd.DataFrame(record[PROFILE_SECTION])[
+        ["dataset", "model", "loss", "batch_size", "augment", "n_train", "seconds_per_epoch", "images_per_s",
+         "full_split_n", "full_split_seconds"]]
+    fig, axes = figure(1, 1, (7.0, 3.2))
+    sns.barplot(table.assign(run=table["dataset"] + " / " + table["model"]), y="run", x="seconds_per_epoch",
+                hue="loss", palette="colorblind", ax=axes[0, 0])
+    axes[0, 0].set(xlabel=f"seconds per epoch ({record['profile']} profile)", ylabel="")
+    per = table.set_index(["dataset", "loss"])
+    values: dict[str, Any] = {}
+    for dataset in per.index.unique("dataset"):
+        key, ce = dataset.replace("-", "_"), per.loc[(dataset, "softmax_ce")]
+        values.update({f"epoch_{key}_ce": float(ce["seconds_per_epoch"]),
+                       f"epoch_{key}_or": float(per.loc[(dataset, "sigmoid_mse_or"), "seconds_per_epoch"]),
+                       f"epoch_{key}_n": int(ce["n_train"]), f"epoch_{key}_model": str(ce["model"])})
+    ratio = (per.xs("sigmoid_mse_or", level="loss")["seconds_per_epoch"]
+             / per.xs("softmax_ce", level="loss")["seconds_per_epoch"])
+    values.update(epoch_or_over_ce_min=float(ratio.min()), epoch_or_over_ce_max=float(ratio.max()))
+    return Part(values, (table,), fig)
+
+
+def scaling_section(record: dict[str, Any]) -> Part:
+    """Figure: seconds per MNIST MLP epoch against the training images (log-log), with a line in proportion to the
+    images through the largest measurement. Values: the smallest and largest training set, microseconds per image
+    at each, and the seconds of the largest epoch."""
+    scaling = pd.DataFrame(record["epoch_scaling"])
+    first, last = scaling.iloc[0], scaling.iloc[-1]
+    fig, axes = figure(1, 1, (5.5, 3.6))
+    ax = axes[0, 0]
+    ax.plot(scaling["n_train"], scaling["seconds_per_epoch"], "o-", color=_BLUE, label="measured")
+    ax.plot(scaling["n_train"], last["seconds_per_epoch"] * scaling["n_train"] / last["n_train"], "--", color="grey",
+            label="proportional to the number of images")
+    ax.set(xscale="log", yscale="log", xlabel="training images per epoch", ylabel="seconds per epoch")
+    ax.legend()
+    return Part({"scaling_small_n": int(first["n_train"]), "scaling_large_n": int(last["n_train"]),
+                 "scaling_small_us": float(first["microseconds_per_image"]),
+                 "scaling_large_us": float(last["microseconds_per_image"]),
+                 "scaling_large_s": float(last["seconds_per_epoch"])}, figure=fig)
+
+
+# ------------------------------------------------------------------------------------------------ 5. the goals
+
+
+def target_section(record: dict[str, Any]) -> Part:
+    """The goals (:data:`sigmse.bench.run.TARGETS`) checked against the record with today's definitions. Table: goal,
+    measured value, margin, verdict, reason. Values: ``target_<key>``, each goal's measured value against it, met or
+    not (or why not measured), and ``targets_met``, how many of the measured goals were met."""
+    checked = check_targets(record)
+    table = pd.DataFrame(checked)
+    table["verdict"] = table["met"].map({True: "met", False: "not met"}).fillna("not measured here")
+    values = {f"target_{row['key']}": (
+        "not measured here: " + row["note"] if row["met"] is None else
+        f"{row['measured']:.2f} against a goal of {row['goal']}: {'met' if row['met'] else 'not met'}")
+        for row in checked}
+    met = [row["met"] for row in checked if row["met"] is not None]
+    values["targets_met"] = f"{sum(met)} of {len(met)} measured targets met"
+    return Part(values, (table[["key", "description", "goal", "measured", "margin", "verdict", "reason", "note"]],))
+
+
+# ------------------------------------------------------------------------------------------- 6. the sweep's cost
+
+
+def _hours(seconds: float) -> float:
+    return seconds / 3600.0
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
+def _threads_text(threads: Sequence[ThreadCosts]) -> str:
+    """Per thread count, most runs first, their training over the table's price at that count: ``"395 runs with 1
+    torch thread (1.60 times their estimate), 196 with 2 torch threads (2.20 times)"``."""
+    if not threads:
+        return "no run stored"
+    ordered = sorted(threads, key=lambda group: -group.runs)
+    return ", ".join(
+        f"{group.runs}{' runs' if index == 0 else ''} with {group.threads} torch thread"
+        f"{'' if group.threads == 1 else 's'} ("
+        + (f"{_ratio(group.train_seconds, group.estimated_seconds):.2f} times{' their estimate' if index == 0 else ''}"
+           if group.estimated_seconds else "not priced") + ")" for index, group in enumerate(ordered))
+
+
+def sweep_cost_section(profile: str, *, results_dir: str | Path) -> Part:
+    """:func:`~sigmse.runs.experiments.sweep_costs` of every experiment under ``profile`` from the records under
+    ``results_dir``.
+
+    Table: per experiment and dataset, and the whole sweep (each run once), the runs planned, stored and diverged;
+    hours estimated from the measured table for all runs (and of it evaluating) and for the stored ones (training
+    epochs; whole runs); the hours those measured, their ratios, the threads they trained with, and the runs nothing
+    prices or times. Values: the whole sweep's (``sweep_runs``, ``sweep_estimated_h``, ``sweep_train_over_estimate``,
+    ``sweep_threads``, the measured table's ``sweep_table_threads`` and ``sweep_table_records``, and its wall-clock:
+    ``sweep_first_start``, ``sweep_last_end``, ``sweep_span_h``, ``sweep_busy_h``, ``sweep_side_by_side``, ...).
+    """
+    costs: SweepCosts = sweep_costs(experiment_names(), profile, results_dir=results_dir)
+    table = pd.DataFrame([{
+        "experiment": row.experiment, "dataset": row.dataset, "runs": row.planned, "stored": row.stored,
+        "diverged": row.diverged, "estimated h": _hours(row.estimated_seconds),
+        "of it evaluating h": _hours(row.estimated_evaluate_seconds),
+        "estimated h, stored runs": _hours(row.estimated_measured_seconds),
+        "estimated wall h, stored runs": _hours(row.estimated_measured_wall_seconds),
+        "training h": _hours(row.train_seconds), "run wall h": _hours(row.wall_seconds),
+        "training / estimate": _ratio(row.train_seconds, row.estimated_measured_seconds),
+        "wall / estimate": _ratio(row.wall_seconds, row.estimated_measured_wall_seconds),
+        "torch threads: runs": "; ".join(f"{group.threads}: {group.runs}" for group in row.threads),
+        "not priced": row.untimed, "not timed": row.unmeasured,
+    } for row in [*costs.rows, costs.total]])
+    total = costs.total
+    span = (_dt.datetime.fromisoformat(costs.last_end) - _dt.datetime.fromisoformat(costs.first_start)
+            if costs.first_start else None)
+    counts = [str(count) for count in sorted({threads for _, _, threads in MEASURED_IMAGE_COSTS})]
+    return Part(tables=(table,), values={
+        "sweep_profile": profile, "sweep_runs": total.planned, "sweep_runs_stored": total.stored,
+        "sweep_runs_diverged": total.diverged, "sweep_runs_unpriced": total.untimed,
+        "sweep_estimated_h": _hours(total.estimated_seconds),
+        "sweep_estimated_eval_h": _hours(total.estimated_evaluate_seconds),
+        "sweep_estimated_stored_h": _hours(total.estimated_measured_seconds),
+        "sweep_estimated_stored_wall_h": _hours(total.estimated_measured_wall_seconds),
+        "sweep_train_h": _hours(total.train_seconds), "sweep_wall_h": _hours(total.wall_seconds),
+        "sweep_train_over_estimate": _ratio(total.train_seconds, total.estimated_measured_seconds),
+        "sweep_wall_over_estimate": _ratio(total.wall_seconds, total.estimated_measured_wall_seconds),
+        "sweep_threads": _threads_text(total.threads),
+        "sweep_table_threads": " and ".join([", ".join(counts[:-1]), counts[-1]] if len(counts) > 1 else counts)
+        or "none",
+        "sweep_table_records": " and ".join(f"`{path}`" for path in MEASURED_COSTS_RECORDS),
+        "sweep_first_start": costs.first_start or "none stored", "sweep_last_end": costs.last_end or "none stored",
+        "sweep_span_h": _hours(span.total_seconds()) if span is not None else float("nan"),
+        "sweep_busy_h": _hours(costs.busy_seconds),
+        "sweep_side_by_side": _ratio(total.wall_seconds, costs.busy_seconds),
+    })
