@@ -1,18 +1,10 @@
 r"""Calibration of a classifier's probabilities: NLL, ECE, and temperature scaling.
 
-Temperature scaling (Guo et al. 2017) divides every logit by one scalar :math:`T > 0`, fitted on held-out
-(validation) data by minimising the negative log-likelihood, and leaves the argmax, hence the accuracy,
-unchanged. What is scaled is the same for every loss: the logits :math:`z`, *before* the loss's map to
-probabilities (:func:`sigmse.losses.modules.class_probabilities`), so
-
-.. math::
-    p_i(z; T) = \operatorname{softmax}(z / T)_i
-    \quad\text{or, for the sigmoid losses,}\quad
-    p_i(z; T) = \frac{\sigma(z_i / T)}{\sum_j \sigma(z_j / T)}.
-
-For the softmax losses this is Guo et al.'s method exactly. For the sigmoid losses the temperature acts on
-each sigmoid's input, not on the normalised probabilities: :math:`T > 1` pulls every :math:`\sigma(z_i/T)`
-towards 1/2, :math:`T < 1` pushes them towards 0 or 1.
+Temperature scaling divides every logit by one scalar :math:`T > 0`, fitted on validation data by minimising the
+NLL; the argmax, hence the accuracy, is unchanged. For every loss the logits are scaled *before* the loss's map to
+probabilities (:func:`sigmse.losses.modules.class_probabilities`): for the sigmoid losses
+:math:`p_i = \sigma(z_i / T) / \sum_j \sigma(z_j / T)`, so :math:`T` acts on each sigmoid's input (see the method
+page, "Probabilities and calibration").
 
 Reference:
     C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger, "On Calibration of Modern Neural Networks", ICML 2017
@@ -28,14 +20,8 @@ from torch import Tensor
 
 from sigmse.losses.modules import class_probabilities
 
-__all__ = [
-    "ECE_BINS",
-    "TEMPERATURE_BOUNDS",
-    "negative_log_likelihood",
-    "expected_calibration_error",
-    "temperature_scaled_probabilities",
-    "fit_temperature",
-]
+__all__ = ["ECE_BINS", "TEMPERATURE_BOUNDS", "negative_log_likelihood", "expected_calibration_error",
+           "temperature_scaled_probabilities", "fit_temperature"]
 
 ECE_BINS = 15  # Guo et al.'s number of equal-width confidence bins
 PROBABILITY_FLOOR = 1e-12  # log(0) guard: a probability below it counts as 1e-12 in the NLL
@@ -98,11 +84,9 @@ def temperature_scaled_probabilities(logits: Tensor, loss: str, temperature: flo
 def fit_temperature(val_logits: Tensor, val_labels: Tensor, loss: str, *, max_iter: int = 100) -> float:
     r"""The temperature :math:`T` that minimises the validation NLL of ``loss``'s probabilities of ``z / T``.
 
-    Minimises :func:`negative_log_likelihood` of :func:`temperature_scaled_probabilities` over
-    :math:`\log T` (so that :math:`T` stays positive) with :class:`torch.optim.LBFGS` (strong-Wolfe line
-    search), in float64, starting from :math:`T = 1`. :math:`\log T` is clamped to
-    :data:`TEMPERATURE_BOUNDS` inside the objective, so the search stops at a bound. If the result does not
-    lower the NLL below its value at :math:`T = 1`, 1.0 is returned: scaling never makes validation NLL worse.
+    L-BFGS (strong-Wolfe line search) over :math:`\log T`, clamped to :data:`TEMPERATURE_BOUNDS`, in float64 from
+    :math:`T = 1`; if the result does not lower the NLL below its value at :math:`T = 1`, 1.0 is returned, so
+    scaling never makes validation NLL worse.
 
     Shape:
         - val_logits: :math:`(N, C)` finite; val_labels: :math:`(N,)` int64, :math:`N \ge 1`.

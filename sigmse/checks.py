@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-__all__ = ["check_choice", "check_number", "check_typed", "check_like"]
+__all__ = ["check_choice", "check_number", "check_typed", "check_list", "check_like"]
 
 
 def check_choice(name: str, value: object, allowed: Sequence[Any], *, quote: bool = False) -> None:
@@ -69,6 +69,15 @@ def check_typed(name: str, value: object, annotation: str) -> None:
         raise ValueError(f"{name} must be true or false, got {value!r}")
     elif base == "str" and not isinstance(value, str):
         raise ValueError(f"{name} must be a string, got {value!r}")
+
+
+def check_list(name: str, value: object, annotation: str) -> None:
+    """Check that ``value`` is a list (or tuple) of entries of the declared type ``annotation``
+    (:func:`check_typed`): ``datasets="mnist"`` or ``seeds=3`` is one value where several are asked for."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ValueError(f"{name} must be a list, got {value!r}")
+    for item in value:
+        check_typed(f"{name} entry", item, annotation)
 
 
 def check_like(name: str, value: Any, example: Any) -> None:

@@ -11,6 +11,7 @@ importing papermill, Jupyter Book or the book builder first.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from dataclasses import fields
@@ -22,11 +23,12 @@ __all__ = ["main", "build_parser", "command_reference", "UsageError"]
 
 
 def _check_data_dir(data_dir: str | None) -> None:
-    """An explicitly given data root that does not exist is an error, before any work."""
-    from sigmse.data.datasets import resolve_data_dir
+    """An explicitly given data root (``--data-dir`` or ``$SIGMSE_DATA_DIR``) that is not a folder is an error,
+    before any work. A check of the file system, not of a value: :mod:`sigmse.checks` has no place for it."""
+    from sigmse.data.datasets import DATA_DIR_ENV, resolve_data_dir
 
     root = resolve_data_dir(data_dir)
-    explicit = data_dir is not None or "SIGMSE_DATA_DIR" in __import__("os").environ
+    explicit = data_dir is not None or DATA_DIR_ENV in os.environ
     if explicit and not root.is_dir():
         raise UsageError(f"sigmse: error: data root {str(root)!r} does not exist or is not a folder; "
                          "pass --data-dir or set SIGMSE_DATA_DIR to the folder that holds the datasets")
@@ -83,7 +85,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
                           selection_seeds=args.selection_seeds, seeds=args.seeds)
     _check_data_dir(args.data_dir)
     plans = sweep_plans(names, profile, options)  # once: the estimate, the dry run and the sweep read it
-    estimate = estimate_sweep(plans, profile, results_dir=args.results_dir, jobs=args.jobs or 1, threads=args.threads)
+    estimate = estimate_sweep(plans, profile, options, jobs=args.jobs or 1, threads=args.threads)
     print(f"profile {profile.name}: {estimate.total} runs in {', '.join(names)}; {estimate.stored} already stored "
           f"in {Path(args.results_dir) / profile.name}"
           + (f"; {estimate.waiting} reporting runs wait for their selection runs" if estimate.waiting else ""))
@@ -96,9 +98,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     if args.dry_run:
         _print_grid_extensions(plans, profile.lr_grid_extensions)
         if estimate.stored:
-            stored = sweep_costs(names, profile, results_dir=args.results_dir, threads=estimate.threads,
-                                 device=args.device, datasets=args.datasets, selection_seeds=args.selection_seeds,
-                                 seeds=args.seeds).total
+            stored = sweep_costs(names, profile, options, threads=estimate.threads).total
             print(f"the {stored.stored} stored runs measured {stored.train_seconds / 3600:.1f} hours of training "
                   f"({stored.wall_seconds / 3600:.1f} hours from start to record), summed over runs, against "
                   f"{stored.estimated_measured_seconds / 3600:.1f} hours the measured table prices them at "

@@ -1,13 +1,6 @@
-"""``RunConfig``: everything that defines one training run, validated on construction.
-
-A config is a frozen dataclass. Its canonical JSON (sorted keys, no spaces)
-identifies the run, and the first 16 hex digits of its SHA-256 name the result
-file in the store. ``device`` is deliberately *not* part of that identity: it
-says where a run executes, not what it is, so results trained on a GPU are found
-again when the book is built on a CPU (each record's provenance says where it ran).
-
-Anything a user can pass in is checked here with a message that quotes the bad
-value and lists what is allowed, before any data is loaded or any training starts.
+"""``RunConfig``: everything that defines one training run, validated on construction with a message that quotes the
+bad value and what is allowed. Its canonical JSON names the run's record; ``device`` is deliberately *not* part of
+that identity (it says where a run executes, not what it is), so GPU results are found again on a CPU.
 """
 
 from __future__ import annotations
@@ -23,19 +16,8 @@ from sigmse.data.noise import INPUT_NOISE_WHERE, LABEL_NOISE_KINDS
 from sigmse.losses.modules import get_loss, loss_options
 from sigmse.models import model_names
 
-__all__ = [
-    "RunConfig",
-    "IdentifiedConfig",
-    "OPTIMIZERS",
-    "SCHEDULES",
-    "PRECISIONS",
-    "DEVICES",
-    "HASH_NEUTRAL_DEFAULTS",
-    "config_from_dict",
-    "check_data_budget",
-    "check_loss_options",
-    "reject_unknown_keys",
-]
+__all__ = ["RunConfig", "IdentifiedConfig", "OPTIMIZERS", "SCHEDULES", "PRECISIONS", "DEVICES", "HASH_NEUTRAL_DEFAULTS",
+           "config_from_dict", "check_data_budget", "check_loss_options", "reject_unknown_keys"]
 
 OPTIMIZERS = ("sgd", "nesterov", "adam")
 SCHEDULES = ("constant", "cosine", "linear")  # after the linear warm-up
@@ -83,11 +65,8 @@ def check_data_budget(config: Any) -> None:
 
 
 class IdentifiedConfig:
-    """Run identity for a frozen config dataclass that defines ``to_dict()``.
-
-    The canonical JSON (sorted keys, no spaces, every field but ``device``) names the run, and 16 hex
-    digits of its SHA-256 name the result file, stably across processes and machines.
-    """
+    """Run identity for a frozen config dataclass that defines ``to_dict()``: 16 hex digits of the SHA-256 of its
+    canonical JSON name the result file, stably across processes and machines."""
 
     # the store's sub-folder of a profile for records of this config class (sigmse.runs.store.record_path)
     record_folder: ClassVar[str] = ""
@@ -152,7 +131,7 @@ class RunConfig(IdentifiedConfig):
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, dataset_names())
         check_choice("model", self.model, model_names())
-        options = dict(self.loss_options)
+        options = dict(self.loss_options)  # pairs or a mapping (with_, config_from_dict)
         check_loss_options(self.loss, options)  # names, types and values; the trainer fixes the reduction
         object.__setattr__(self, "loss_options", tuple(sorted(options.items())))
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -185,8 +164,6 @@ class RunConfig(IdentifiedConfig):
         if self.threads is not None:
             check_number("threads", self.threads, low=1, integer=True)
 
-    # -- identity -------------------------------------------------------------------
-
     def to_dict(self) -> dict[str, Any]:
         """All fields as plain JSON types (``loss_options`` as a dict), less those of
         :data:`HASH_NEUTRAL_DEFAULTS` that hold their default."""
@@ -205,9 +182,7 @@ class RunConfig(IdentifiedConfig):
         return f"{self.hash} {self.dataset}/{self.model}/{self.loss} lr={self.lr:g} seed={self.seed}"
 
     def with_(self, **changes: Any) -> "RunConfig":
-        """A copy with ``changes`` applied (and validated)."""
-        if "loss_options" in changes and isinstance(changes["loss_options"], Mapping):
-            changes["loss_options"] = tuple(sorted(changes["loss_options"].items()))
+        """A copy with ``changes`` applied (and validated; ``loss_options`` may be a mapping)."""
         return replace(self, **changes)
 
 
@@ -220,11 +195,6 @@ def reject_unknown_keys(config_class: type, data: Mapping[str, Any]) -> None:
 
 
 def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
-    """Build a :class:`RunConfig` from a mapping, rejecting unknown keys by name."""
+    """Build a :class:`RunConfig` from a mapping (its JSON form), rejecting unknown keys by name."""
     reject_unknown_keys(RunConfig, data)
-    values = dict(data)
-    if isinstance(values.get("loss_options"), Mapping):
-        values["loss_options"] = tuple(sorted(values["loss_options"].items()))
-    if "test_input_sigmas" in values:
-        values["test_input_sigmas"] = tuple(values["test_input_sigmas"])
-    return RunConfig(**values)
+    return RunConfig(**data)  # __post_init__ turns loss_options and test_input_sigmas into tuples

@@ -1,22 +1,10 @@
-"""Networks used in the experiments, and a registry that builds them by name.
+"""Networks used in the experiments, and a registry that builds them by name (:data:`MODELS` describes each).
 
-Every model maps a float image batch ``(N, C, H, W)`` to ``num_classes`` raw
-logits; the loss decides whether they pass through a sigmoid or a softmax.
-
-* ``mlp``: 784-256-256-C with ReLU (the paper's fully connected setting; any
-  image shape is flattened, so it also runs on CIFAR-10).
-* ``cnn``: two 3x3 conv blocks and a hidden layer, for 28x28 inputs.
-* ``resnet9``: the residual network of Page's *How to train your ResNet* (the
-  DAWNBench CIFAR-10 winner, 94% in 24 epochs), with a width multiplier;
-  ``resnet9_small`` is the same net at a quarter of the width, for CPU runs.
-* ``airbench``: the network of Keller Jordan's airbench94 (94% on CIFAR-10 in seconds of one GPU): a frozen
-  2x2 patch-whitening convolution, then three conv-pool-BatchNorm-GELU blocks of 64, 256 and 256 channels,
-  a max-pooled linear head; ``airbench_quarter`` is the same net at 16, 64 and 64 channels, for 2 CPU cores.
-
-A model may need the training images before it trains (``airbench``'s whitening is computed from them): it then
-has a method ``init_from_data(train_images)``, which the trainer calls once, after building the model and before
-its first step (:data:`DATA_INIT_HOOK` names it). ``ModelSpec.channels_last_on_cpu`` says which models the trainer
-runs in the channels-last memory format on a CPU as well as on a GPU.
+Every model maps a float image batch ``(N, C, H, W)`` to ``num_classes`` raw logits; the loss decides whether they
+pass through a sigmoid or a softmax. ``resnet9`` is Page's *How to train your ResNet* network (DAWNBench CIFAR-10
+winner), ``airbench`` Keller Jordan's airbench94 network; their ``_small``/``_quarter`` forms are a quarter of the
+width, for CPU runs. A model that needs the training images first (airbench's whitening) has the method named by
+:data:`DATA_INIT_HOOK`, which the trainer calls once before the first step.
 """
 
 from __future__ import annotations
@@ -74,11 +62,8 @@ class _Residual(nn.Module):
 
 
 class ResNet9(nn.Module):
-    """Page's ResNet-9 for 32x32 inputs: prep, three stages (two residual), max-pool head.
-
-    The logits are multiplied by ``logit_scale`` (0.125 in Page's recipe), which
-    keeps the initial outputs small for every loss.
-    """
+    """Page's ResNet-9 for 32x32 inputs: prep, three stages (two residual), max-pool head; the logits are multiplied
+    by ``logit_scale`` (0.125 in Page's recipe), which keeps the initial outputs small for every loss."""
 
     def __init__(self, in_channels: int, num_classes: int, width: int = 64, logit_scale: float = 0.125) -> None:
         super().__init__()
@@ -100,13 +85,11 @@ class ResNet9(nn.Module):
 class PatchWhitening(nn.Module):
     """A ``k x k`` convolution whose filters whiten the image patches of the training set, frozen (airbench94).
 
-    :meth:`init_from_data` estimates the second-moment matrix ``S`` of every ``C k k`` patch of the images
-    (uncentred: the images are already normalised per channel), takes its eigenvectors ``v_i`` and eigenvalues
-    ``l_i``, and sets ``2 C k k`` filters ``+v_i / sqrt(l_i + eps)`` and ``-v_i / sqrt(l_i + eps)``: the first
-    half maps patches to coordinates of (near) unit covariance, the second its negation, so that the GELU after it
-    keeps both signs. The filters never train; the bias does. The estimate runs in float64 on the images' device
-    (in chunks, to bound memory) and the eigendecomposition on the CPU, so it is the same on every device up to
-    the summation order.
+    :meth:`init_from_data` takes the eigenvectors ``v_i`` and eigenvalues ``l_i`` of the (uncentred: the images are
+    normalised) second-moment matrix of every ``C k k`` patch and sets the filters ``+-v_i / sqrt(l_i + eps)``: the
+    negated half lets the GELU after it keep both signs. The filters never train; the bias does. The estimate runs
+    in float64 (in chunks) and the eigendecomposition on the CPU, so it is the same on every device up to the
+    summation order.
     """
 
     def __init__(self, in_channels: int, kernel_size: int = 2, eps: float = 5e-4, max_images: int = 5000) -> None:
@@ -177,18 +160,12 @@ class _AirbenchBlock(nn.Sequential):
 
 class Airbench(nn.Module):
     """The network of airbench94 (Keller Jordan, ``KellerJordan/cifar10-airbench``, ``airbench94.py``), written
-    anew here: a frozen 2x2 patch-whitening convolution and GELU, three :class:`_AirbenchBlock` of ``widths``
-    channels, a global max-pool and a linear layer without bias whose logits are multiplied by ``logit_scale``.
-
-    Shapes for CIFAR-10: (N, 3, 32, 32) -> whitening (N, 24, 31, 31) -> blocks (N, w1, 15, 15), (N, w2, 7, 7),
-    (N, w3, 3, 3) -> pool (N, w3) -> (N, C). The constant ``logit_scale`` (airbench94's 1/9) multiplies the raw
-    outputs that every loss receives; it is part of the network, the same for every loss, and only sets the
-    initial scale of the logits and the head's effective step size, so it is loss-agnostic. What airbench94 adds
-    around the network is left out: label smoothing (it would change one side of the loss comparison), its
-    lookahead/EMA of the weights, its larger learning rate for the BatchNorm shifts, and a whitening bias frozen
-    after three epochs (here the bias trains throughout).
-
-    Call :meth:`init_from_data` with the training images before training: it computes the whitening filters.
+    anew: a frozen 2x2 patch-whitening convolution and GELU, three :class:`_AirbenchBlock` of ``widths`` channels,
+    a global max-pool and a linear layer without bias, its logits times ``logit_scale`` (airbench94's 1/9, the same
+    for every loss). On CIFAR-10: (N, 3, 32, 32) -> (N, 24, 31, 31) -> (N, w1, 15, 15), (N, w2, 7, 7),
+    (N, w3, 3, 3) -> (N, C). Left out of airbench94's recipe: label smoothing (it would change one side of the loss
+    comparison), the lookahead/EMA of the weights, the larger rate for the BatchNorm shifts, and the whitening bias
+    frozen after three epochs. Call :meth:`init_from_data` with the training images before training.
     """
 
     def __init__(self, in_channels: int, num_classes: int, widths: tuple[int, int, int] = (64, 256, 256),
@@ -215,12 +192,9 @@ class Airbench(nn.Module):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registry entry: how to build a model for an image shape and class count.
-
-    ``channels_last_on_cpu``: the trainer runs the model in the channels-last memory format on a CPU too (on a
-    GPU it does so for every convolutional model). Off for the models whose CPU records predate it: the format
-    changes the convolutions' summation order, and so the last bits of their runs.
-    """
+    """A registry entry: how to build a model for an image shape and class count. ``channels_last_on_cpu``: the
+    trainer runs it channels-last on a CPU too (on a GPU every conv model is); off for the models whose CPU records
+    predate it, since the format changes the last bits of their runs."""
 
     name: str
     build: Callable[[tuple[int, int, int], int], nn.Module]
@@ -251,11 +225,8 @@ def model_names() -> list[str]:
 
 
 def get_model(name: str, image_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
-    """Build the model called ``name`` for images of ``image_shape`` (C, H, W).
-
-    Raises:
-        ValueError: ``name`` is not registered (the message lists the valid names).
-    """
+    """Build the model called ``name`` for images of ``image_shape`` (C, H, W); an unknown name raises
+    ``ValueError`` listing the valid ones."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(model_names())}")
     return MODELS[name].build(tuple(image_shape), num_classes)

@@ -1,11 +1,4 @@
-"""Provenance: what made a record, a benchmark or a book page, assembled in one place.
-
-* :func:`source_commit`: the git commit of the sigmse source tree and whether ``sigmse/`` had uncommitted changes;
-* :func:`machine`: the machine, enough to judge timings and nothing personal (no host name);
-* :func:`processor`: the CPU model and the vector instructions its math libraries may choose kernels by;
-* :func:`run_provenance`: a result record's ``provenance`` (versions, commit, device, threads, date), which the
-  store writes and ``sigmse audit`` compares with where it retrains.
-"""
+"""Provenance: what made a record, a benchmark or a book page (commit, machine, processor, versions)."""
 
 from __future__ import annotations
 
@@ -71,12 +64,9 @@ _SIMD_PREFIXES = ("sse", "ssse", "avx", "amx", "fma", "f16c")  # the flags a BLA
 @functools.cache  # the CPU does not change under a running process; every stored record asks
 def processor() -> str | None:
     """The CPU: model name, family/model/stepping, torch's CPU capability and its vector-instruction flags, e.g.
-    ``"Intel(R) Xeon(R) Processor (family 6 model 167 stepping 1); torch AVX512; amx_bf16 ... fma sse4_2"``.
-
-    Two CPUs that :func:`device_name` calls alike (``"CPU: x86_64 (2 logical cores)"``) can still sum a matrix
-    product in another order: MKL and oneDNN choose their kernels by the instructions a CPU offers (AVX-512,
-    AMX, ...), so a run repeats bit for bit only on the same kind of processor. ``None`` where
-    ``/proc/cpuinfo`` cannot be read (not Linux).
+    ``"Intel(R) Xeon(R) Processor (family 6 model 167 stepping 1); torch AVX512; amx_bf16 ... fma sse4_2"``;
+    ``None`` without ``/proc/cpuinfo``. MKL and oneDNN choose their kernels by these instructions, so a run repeats
+    bit for bit only on the same kind of processor, which :func:`device_name` alone does not tell apart.
     """
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
@@ -103,8 +93,7 @@ def processor_kind(description: str) -> str:
 
 def recorded_processor(provenance: Mapping[str, Any]) -> str:
     """The :func:`processor_kind` of a record's (or a bench record's) ``provenance``, or ``"processor not
-    recorded"`` for one made before provenance named its processor: a line about timings or bits says which
-    kind of CPU made them, or that it cannot."""
+    recorded"`` for one made before provenance named its processor."""
     description = provenance.get("processor")
     return processor_kind(description) if description else "processor not recorded"
 
@@ -122,15 +111,7 @@ def utc_now() -> str:
 
 def run_provenance(device: str) -> dict[str, Any]:
     """Where and with what a run was made: the ``provenance`` of a result record."""
-    return {
-        "sigmse_version": sigmse.__version__,
-        **source_commit(),
-        "torch_version": torch.__version__,
-        "python_version": platform.python_version(),
-        "platform": platform.platform(),
-        "device": device,
-        "device_name": device_name(device),
-        "processor": processor(),
-        "torch_threads": torch.get_num_threads(),
-        "date": utc_now(),
-    }
+    return {"sigmse_version": sigmse.__version__, **source_commit(), "torch_version": torch.__version__,
+            "python_version": platform.python_version(), "platform": platform.platform(), "device": device,
+            "device_name": device_name(device), "processor": processor(), "torch_threads": torch.get_num_threads(),
+            "date": utc_now()}

@@ -1,10 +1,8 @@
 """Independent random streams from one user-facing seed.
 
-Several draws in a run start from small integer seeds: the validation split, the training subset, the label
-noise, the input noise. Seeded directly, seed 0 for one and seed 0 for another give the *same* stream, and
-two draws of the same length then pick the same examples (the label noise corrupted exactly the validation
-split first). Each draw therefore seeds its generator with :func:`stream_seed`, which mixes the seed with
-the draw's purpose, so different purposes never share a stream and the same purpose and seed always do.
+Seeded directly, two draws of a run (validation split, training subset, label noise, input noise) with seed 0 share
+a stream and pick the same examples (the label noise once corrupted exactly the validation split first). So each
+draw seeds its generator with :func:`stream_seed`, which mixes the seed with the draw's purpose.
 """
 
 from __future__ import annotations

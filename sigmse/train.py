@@ -1,30 +1,14 @@
-"""The training loop: data resident on the device, index slices, batched augmentation.
+"""The training loop: data resident on the device, index slices, batched augmentation, in the manner of airbench.
 
-Written in the manner of airbench: the dataset is decoded once (cached by
-:mod:`sigmse.data.datasets`), normalised once, and moved to the device once; every epoch
-draws one ``randperm`` on the device and trains on slices of it; augmentation
-(random reflect-padded crop, i.e. a translation by up to ``augment_translate`` pixels, and a horizontal flip) runs
-for the whole batch with index arithmetic and masks, never a loop over examples. A model that needs the training
-images first (``airbench``'s patch whitening) gets them once before training; convolutional models run in the
-channels-last memory format on a GPU (and on a CPU where their registry entry asks for it), with bf16 autocast on
-a GPU when ``precision="bfloat16"``; on a CPU every run computes in float32. With ``tta_flip`` every validation and
-test evaluation averages the logits of each image and of its mirror image, whatever the loss. Per-step statistics stay
-on the device and are read once per epoch, so the loop never waits on the host
-except to measure validation accuracy ``evals_per_epoch`` times an epoch. The loop itself
-(:func:`train_epoch` over a :class:`TrainingRun`) knows nothing of classification: the unification
-experiment (:mod:`sigmse.unification.train`) trains with it too, with its own model, optimizer and batch loss.
+The dataset is decoded once (cached by :mod:`sigmse.data.datasets`), normalised once and moved to the device once;
+every epoch draws one ``randperm`` on the device and trains on slices of it; augmentation (a reflect-padded crop,
+i.e. a translation, and a horizontal flip) runs for the whole batch with index arithmetic and masks. Per-step
+statistics stay on the device and are read once per epoch, so the loop waits on the host only to measure
+validation accuracy ``evals_per_epoch`` times an epoch. The loop itself (:func:`train_epoch` over a
+:class:`TrainingRun`) knows nothing of classification: :mod:`sigmse.unification.train` trains with it too.
 
-A step is cheap around its matrix products: ``index_select`` gathers the batch, one ``argmax`` per step
-is all the bookkeeping (the epoch's statistics are reduced once at its end), and Adam and SGD take
-``fused=True`` steps (see :func:`_optimizer`). ``torch.compile`` is not used: on a 2-core CPU it took
-about 20 s to compile the MNIST MLP and its compiled step was no faster than the eager one, so it cannot
-pay for itself in runs that last seconds to minutes.
-
-``train(config)`` returns a plain-JSON result: the per-epoch history, the
-validation curve within epochs (to resolve convergence finer than an epoch) and
-the final metrics, among them test NLL and ECE raw and after temperature scaling
-(:mod:`sigmse.calibration`). A non-finite training loss stops the run and marks
-it ``diverged``, so a sweep continues with the next run.
+``torch.compile`` is not used: on a 2-core CPU it took about 20 s to compile the MNIST MLP and its compiled step
+was no faster than the eager one, so it cannot pay for itself in runs that last seconds to minutes.
 """
 
 from __future__ import annotations
@@ -85,10 +69,8 @@ class DeviceData:
 
 def prepare_data(config: RunConfig, device: torch.device, data_dir: str | Path | None = None,
                  dataset: Dataset | None = None) -> DeviceData:
-    """Load, corrupt (labels and/or inputs, with the noise seed), split and normalise, on ``device``.
-
-    ``dataset`` replaces loading from the data root (tests pass small in-memory datasets).
-    """
+    """Load (or take ``dataset``), corrupt (labels and/or inputs, with the noise seed), split and normalise, on
+    ``device``."""
     if dataset is None:
         dataset = load_dataset(config.dataset, data_dir)
     spec = dataset.spec
@@ -124,20 +106,11 @@ def prepare_data(config: RunConfig, device: torch.device, data_dir: str | Path |
     normalised = (noisy_train - mean) / std
     n_train = len(train_index)
     labels, flipped = labels[kept].to(device), flipped[kept].to(device)
-    return DeviceData(
-        train_images=normalised[:n_train],
-        train_labels=labels[:n_train],
-        train_flipped=flipped[:n_train],
-        val_images=normalised[n_train:],
-        val_labels=labels[n_train:],
-        test_images=(noisy_test - mean) / std,
-        test_labels=test_labels.to(device),
-        test_images_clean01=test01,
-        mean=mean,
-        std=std,
-        num_classes=spec.num_classes,
-        realised_label_noise=realised,
-    )
+    return DeviceData(train_images=normalised[:n_train], train_labels=labels[:n_train], train_flipped=flipped[:n_train],
+                      val_images=normalised[n_train:], val_labels=labels[n_train:],
+                      test_images=(noisy_test - mean) / std, test_labels=test_labels.to(device),
+                      test_images_clean01=test01, mean=mean, std=std, num_classes=spec.num_classes,
+                      realised_label_noise=realised)
 
 
 def _device_generator(cpu_generator: torch.Generator, device: torch.device) -> torch.Generator:
@@ -147,11 +120,8 @@ def _device_generator(cpu_generator: torch.Generator, device: torch.device) -> t
 
 
 def augment_batch(images: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
-    """Random ``padding``-pixel reflect-padded crop and horizontal flip, for the whole batch at once.
-
-    The crop translates each image by ``dy, dx`` drawn uniformly from ``-padding..padding`` (airbench94's
-    translation at ``padding=2``), the border filled by reflection; then a random half of the batch is mirrored.
-    """
+    """Random reflect-padded crop (a translation by up to ``padding`` pixels each way; airbench94's at 2) and
+    horizontal flip of a random half, for the whole batch at once."""
     n, c, h, w = images.shape
     padded = nn.functional.pad(images, (padding,) * 4, mode="reflect")  # (N, C, H+2p, W+2p)
     dy = torch.randint(0, 2 * padding + 1, (n,), device=images.device, generator=generator)
@@ -168,11 +138,9 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator, padding: int
 def _optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     """Adam or SGD (plain, momentum, Nesterov) with ``fused=True``: one kernel updates every parameter.
 
-    The default (for-loop) implementation launches about ten small kernels per parameter tensor and
-    step; on a CPU that made Adam's step three to four times dearer than the fused one, a large share of a
-    small model's step. The fused kernels compute the same update in a different order of floating-point
-    operations, so their numbers can differ from the for-loop ones in the last bits; the same seed still
-    gives a bit-identical history from run to run on one machine.
+    The for-loop default launches about ten small kernels per parameter tensor; on a CPU that made Adam's step
+    three to four times dearer. The fused update differs from it in the last bits, but the same seed still gives a
+    bit-identical history from run to run on one machine.
     """
     trained = [p for p in model.parameters() if p.requires_grad]  # frozen ones (airbench's whitening) never step
     if config.optimizer == "adam":
@@ -211,11 +179,8 @@ def _lr_factor(config: RunConfig, steps_per_epoch: int):
 @torch.no_grad()
 def evaluate_logits(model: nn.Module, images: torch.Tensor, autocast: bool = False,
                     flip: bool = False) -> torch.Tensor:
-    """Logits for ``images`` in evaluation mode, in batches of ``EVAL_BATCH``.
-
-    ``flip``: test-time augmentation, the mean of the logits of each image and of its horizontal mirror (as
-    airbench94's); it acts on the network's outputs before any loss reads them, so it is the same for every loss.
-    """
+    """Logits for ``images`` in evaluation mode, in batches of ``EVAL_BATCH``. ``flip``: the mean of the logits of
+    each image and its mirror (airbench94's test-time augmentation), before any loss reads them: alike for all."""
     model.eval()
     outputs = []
     for start in range(0, len(images), EVAL_BATCH):
@@ -234,22 +199,15 @@ def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float | None:
 
 
 def evaluation_steps(steps_per_epoch: int, evals_per_epoch: int) -> list[int]:
-    """The steps of an epoch (counted from 1) after which validation accuracy is measured.
-
-    ``evals_per_epoch`` evenly spaced steps, ``ceil(k * steps_per_epoch / evals_per_epoch)`` for
-    ``k = 1..evals_per_epoch``, so the last is the epoch's end; an epoch of fewer steps than
-    ``evals_per_epoch`` is measured after each of its steps.
-    """
+    """The steps of an epoch (from 1) after which validation accuracy is measured:
+    ``ceil(k * steps_per_epoch / evals_per_epoch)`` for ``k = 1..evals_per_epoch``, the last at the epoch's end."""
     return sorted({-(-k * steps_per_epoch // evals_per_epoch) for k in range(1, evals_per_epoch + 1)})
 
 
 class EpochSums:
     """Per-step statistics of an epoch kept on the device and reduced once at its end: no host sync per step.
-
-    A step costs one kernel here (its argmax, written into the epoch's prediction buffer); the batch
-    losses and reset counts are kept as the 0-dim tensors the step made anyway. Hits, including those on
-    examples whose label noise changed, are counted over the whole epoch at once by :meth:`totals`.
-    """
+    A step costs one kernel here (its argmax into the epoch's prediction buffer); losses and reset counts are the
+    0-dim tensors the step made anyway."""
 
     def __init__(self, n_train: int, device: torch.device) -> None:
         self.predictions = torch.empty(n_train, device=device, dtype=torch.long)  # in the epoch's order
@@ -268,10 +226,8 @@ class EpochSums:
 
     @torch.no_grad()
     def totals(self, labels: torch.Tensor, flipped: torch.Tensor | None) -> dict[str, float]:
-        """Summed loss (batch mean times batch size), hits, hits on ``flipped`` examples and resets.
-
-        ``labels`` and ``flipped`` are in the epoch's order, like the predictions.
-        """
+        """Summed loss (batch mean times batch size), hits, hits on ``flipped`` examples and resets; ``labels`` and
+        ``flipped`` in the epoch's order, like the predictions."""
         sizes = torch.tensor(self.batch_sizes, dtype=torch.float32, device=self.predictions.device)
         hit = self.predictions == labels
         return {"loss": float(torch.stack(self.losses) @ sizes) if self.losses else 0.0,
@@ -282,13 +238,11 @@ class EpochSums:
 
 class TrainingRun:
     """A model, its optimiser, its learning-rate schedule (if any) and its batch-order generator: what
-    :func:`train_epoch` steps. :func:`train` builds one from a :class:`~sigmse.config.RunConfig`
-    (:class:`ClassificationRun`), :func:`sigmse.unification.train.train_unification` one for a unification run.
+    :func:`train_epoch` steps (:class:`ClassificationRun`; the unification experiment has its own).
 
-    A subclass says what a batch's loss is (:meth:`batch_loss`) and adds each step's statistics to the epoch's
-    ``sums``, which the loop hands it and never reads. ``generator`` (seeded with ``seed``) draws the batch order
-    and any randomness of :meth:`batch_loss` (augmentation) alone, so evaluating never moves it. ``schedule``
-    makes the factor of the learning rate per optimizer step from the number of steps per epoch.
+    A subclass says what a batch's loss is (:meth:`batch_loss`) and adds each step's statistics to ``sums``, which
+    the loop never reads. ``generator`` draws the batch order and the augmentation alone, so evaluating never moves
+    it. ``schedule`` makes the learning-rate factor per step from the number of steps per epoch.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, *, n_train: int, batch_size: int,
@@ -319,12 +273,8 @@ class TrainingRun:
 def train_epoch(run: TrainingRun, sums: Any, evaluate: Callable[[int, float], None] | None = None,
                 evals_per_epoch: int = 1) -> tuple[torch.Tensor, float]:
     """One epoch of :meth:`TrainingRun.step` on slices of a fresh ``randperm``; return that order and the
-    epoch's training seconds (evaluation excluded).
-
-    ``evaluate(step, seconds)`` runs after every evaluation step (:func:`evaluation_steps`) but the epoch's last,
-    which the trainer measures with its per-epoch evaluation; it gets the step counted within the epoch and the
-    epoch's training seconds so far.
-    """
+    epoch's training seconds (evaluation excluded). ``evaluate(step within the epoch, seconds so far)`` runs after
+    every evaluation step (:func:`evaluation_steps`) but the epoch's last."""
     run.model.train()
     mid_epoch = set(evaluation_steps(run.steps_per_epoch, evals_per_epoch)[:-1])
     seconds, segment_start = 0.0, synchronized_time(run.device)
@@ -339,13 +289,9 @@ def train_epoch(run: TrainingRun, sums: Any, evaluate: Callable[[int, float], No
 
 
 class ClassificationRun(TrainingRun):
-    """One :func:`train` run: its model, loss, optimiser and schedule, built from its config (also what
-    :func:`sigmse.bench.measures.step_phases` times phase by phase).
-
-    The global RNG is seeded with ``config.seed`` just before the model is built (its initialisation); a model
-    with a ``init_from_data`` method (:data:`sigmse.models.DATA_INIT_HOOK`) then gets the run's (normalised,
-    possibly noisy) training images. Convolutional models run channels-last on a GPU, and on a CPU where their
-    :class:`~sigmse.models.ModelSpec` asks for it.
+    """One :func:`train` run: model, loss, optimiser and schedule, built from its config. The global RNG is seeded
+    with ``config.seed`` just before the model is built; a model with :data:`sigmse.models.DATA_INIT_HOOK` then gets
+    the training images. Conv models run channels-last on a GPU, and on a CPU where their ModelSpec asks for it.
     """
 
     def __init__(self, config: RunConfig, data: DeviceData, device: torch.device) -> None:
@@ -405,11 +351,8 @@ def _mid_epoch_val_acc(run: ClassificationRun) -> float | None:
 
 def _train_epoch(run: ClassificationRun, epoch: int, seconds_before: float,
                  curve: list[dict[str, Any]]) -> tuple[dict[str, float], float]:
-    """Train one epoch; return its statistics (:meth:`EpochSums.totals`) and training seconds (evaluation excluded).
-
-    Appends to ``curve`` the validation accuracy at every evaluation step but the epoch's last, which
-    :func:`train` measures with the per-epoch evaluation.
-    """
+    """Train one epoch, appending mid-epoch validation points to ``curve``; return its :meth:`EpochSums.totals`
+    and training seconds (evaluation excluded)."""
     def evaluate(step: int, seconds: float) -> None:
         point_step = epoch * run.steps_per_epoch + step
         curve.append(_curve_point(run, point_step, seconds_before + seconds, _mid_epoch_val_acc(run)))
@@ -432,15 +375,10 @@ def _epoch_record(run: ClassificationRun, epoch: int, sums: dict[str, float], se
                 "seconds": seconds}
     counts_resets = isinstance(run.loss_fn, SigmoidMSEOutputResetLoss)
     record: dict[str, Any] = {
-        "epoch": epoch + 1,
-        "train_loss": train_loss,
-        "train_acc": sums["hits"] / n_train,
-        "val_acc": _accuracy(val_logits, data.val_labels),
-        "test_acc": _accuracy(test_logits, data.test_labels),
+        "epoch": epoch + 1, "train_loss": train_loss, "train_acc": sums["hits"] / n_train,
+        "val_acc": _accuracy(val_logits, data.val_labels), "test_acc": _accuracy(test_logits, data.test_labels),
         "reset_fraction": sums["resets"] / (n_train * data.num_classes) if counts_resets else None,
-        "lr": run.scheduler.get_last_lr()[0],
-        "seconds": seconds,
-    }
+        "lr": run.scheduler.get_last_lr()[0], "seconds": seconds}
     n_flipped = int(data.train_flipped.sum())
     if n_flipped:
         record["train_acc_flipped"] = sums["hits_flipped"] / n_flipped
@@ -450,11 +388,8 @@ def _epoch_record(run: ClassificationRun, epoch: int, sums: dict[str, float], se
 
 def _calibration_metrics(config: RunConfig, data: DeviceData, val_logits: torch.Tensor,
                          test_logits: torch.Tensor) -> dict[str, Any]:
-    """Test NLL and ECE of the loss's probabilities, raw and after temperature scaling fitted on validation.
-
-    The temperature divides the logits before :func:`sigmse.losses.modules.class_probabilities` (see
-    :mod:`sigmse.calibration`); without a validation split it and the scaled metrics are ``None``.
-    """
+    """Test NLL and ECE of the loss's probabilities, raw and after temperature scaling fitted on validation
+    (:mod:`sigmse.calibration`); without a validation split the temperature and scaled metrics are ``None``."""
     probabilities = class_probabilities(test_logits, config.loss)
     metrics: dict[str, Any] = {
         "test_nll": negative_log_likelihood(probabilities, data.test_labels),
@@ -484,13 +419,11 @@ def train(config: RunConfig, *, data_dir: str | Path | None = None, progress: bo
           on_epoch: Callable[[dict[str, Any]], None] | None = None, dataset: Dataset | None = None) -> dict[str, Any]:
     """Train one run and return ``{"status", "history", "curve", "metrics"}`` as plain JSON types.
 
-    ``history`` has one entry per epoch. ``curve`` has ``config.evals_per_epoch`` entries per epoch (at the
-    steps of :func:`evaluation_steps`; fewer if an epoch has fewer steps), each ``{"step", "epoch",
-    "train_seconds", "val_acc"}``: optimizer steps so far, the same in epochs, training seconds so far without
-    evaluation time, and validation accuracy (``None`` without a validation split or once the model diverged).
-    Each epoch's last entry is that epoch's per-epoch evaluation. With ``tta_flip`` every accuracy and
-    calibration metric reads the flip-averaged logits, and ``metrics["test_acc_without_tta"]`` adds the final test
-    accuracy without them.
+    ``history`` has one entry per epoch; a non-finite training loss stops the run as ``diverged``. ``curve`` has
+    an entry at each step of :func:`evaluation_steps`: ``{"step", "epoch", "train_seconds", "val_acc"}`` (training
+    seconds exclude evaluation; ``val_acc`` is ``None`` without a validation split or once diverged). ``metrics``
+    adds test NLL and ECE, raw and temperature-scaled. With ``tta_flip`` every metric reads the flip-averaged
+    logits, and ``metrics["test_acc_without_tta"]`` the final test accuracy without them.
 
     Args:
         config: the run.
@@ -527,23 +460,14 @@ def train(config: RunConfig, *, data_dir: str | Path | None = None, progress: bo
         bar.set_postfix(loss=f"{record['train_loss']:.4f}", test_acc=f"{record['test_acc']:.4f}")
     bar.close()
 
-    metrics: dict[str, Any] = {
-        "train_seconds": train_seconds,
-        "setup_seconds": setup_seconds,
-        "epochs_run": len(history),
-        "realised_label_noise": data.realised_label_noise,
-        "n_train": len(data.train_labels),
-    }
+    metrics: dict[str, Any] = {"train_seconds": train_seconds, "setup_seconds": setup_seconds,
+                               "epochs_run": len(history), "realised_label_noise": data.realised_label_noise,
+                               "n_train": len(data.train_labels)}
     if status == "ok":
         last = history[-1]
-        metrics.update(
-            test_acc=last["test_acc"],
-            val_acc=last["val_acc"],
-            train_acc=last["train_acc"],
-            best_val_acc=max((h["val_acc"] for h in history if h["val_acc"] is not None), default=None),
-            **_calibration_metrics(config, data, val_logits, test_logits),
-            **_noisy_test_metrics(run),
-        )
+        metrics.update(test_acc=last["test_acc"], val_acc=last["val_acc"], train_acc=last["train_acc"],
+                       best_val_acc=max((h["val_acc"] for h in history if h["val_acc"] is not None), default=None),
+                       **_calibration_metrics(config, data, val_logits, test_logits), **_noisy_test_metrics(run))
         if config.tta_flip:  # what the test-time flips add: the same test images without them
             metrics["test_acc_without_tta"] = _accuracy(run.logits(data.test_images, flip=False), data.test_labels)
     return {"status": status, "history": history, "curve": curve, "metrics": metrics}

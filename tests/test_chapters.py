@@ -1,4 +1,6 @@
-"""Tests of sigmse.report.chapters against hand-computed numbers, on small hand-made records (no training).
+"""Tests of sigmse.report.chapters (what the result chapters share) against hand-computed numbers, on small
+hand-made records (no training). Each chapter's own parts are tested beside its module: tests/test_accuracy_chapter.py,
+tests/test_output_reset_chapter.py, tests/test_convergence.py.
 
 The records, frames and the Student-t quantile are those of ``tests/test_analysis.py``, whose frames these
 helpers format.
@@ -6,8 +8,12 @@ helpers format.
 
 from __future__ import annotations
 
+import inspect
 import math
+from pathlib import Path
+from typing import Any
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +22,26 @@ pytest.importorskip("scipy")
 
 from test_analysis import T_975_2DOF, _frame, _record  # noqa: E402
 
-from sigmse.report import chapters, verdicts  # noqa: E402
+from sigmse.report import accuracy, chapters, verdicts  # noqa: E402
+from sigmse.report.analysis import Part  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def page_parts(chapter: object, notebook: Path) -> dict[str, Any]:
+    """The values of every part of a chapter's page (each public method of its class) in one dict: each part is
+    a :class:`~sigmse.report.analysis.Part`, the chapter's notebook calls each, and no two glue the same key."""
+    names = [name for name, member in vars(type(chapter)).items()
+             if inspect.isfunction(member) and not name.startswith("_")]
+    code = "\n".join(c.source for c in nbformat.read(str(notebook), as_version=4).cells if c.cell_type == "code")
+    assert [name for name in names if f"chapter.{name}()" not in code] == [], f"{notebook.name} leaves parts out"
+    values: dict[str, Any] = {}
+    for name in names:
+        part = getattr(chapter, name)()
+        assert isinstance(part, Part), name
+        assert not set(values) & set(part.values), f"{name} glues {set(values) & set(part.values)} again"
+        values.update(part.values)
+    return values
 
 
 def _paired_frame(baseline, other, name="sigmoid_mse_or"):
@@ -39,6 +64,7 @@ def test_headline_and_comparison_tables_format_hand_computed_numbers():
     family = verdicts.holm_verdicts(verdicts.paired_tests(frame, "test_acc", claim="equivalence", margins=0.005))
     t = 2 * math.sqrt(3)
     assert family["p_better"].iloc[0] == pytest.approx((1 - t / math.sqrt(2 + t * t)) / 2)
+    assert chapters.family_size(family) == 3 and chapters.family_size(family.iloc[:0]) == 0
     printed = chapters.comparison_table(family, keys=["dataset", "loss"]).iloc[0]
     half = 100 * T_975_2DOF * 0.01 / math.sqrt(3)
     assert printed["difference [95% CI] (pp)"] == f"+2.00 [{2 - half:.2f}, {2 + half:.2f}]"
@@ -51,13 +77,6 @@ def test_headline_and_comparison_tables_format_hand_computed_numbers():
                      "claim_x_margin": "\u00b10.50 pp", "claim_x_seeds": "3", "claim_x_profile": "quick"}
 
 
-def test_calibration_table_shows_raw_and_temperature_scaled_figures():
-    frame = _paired_frame([0.9, 0.9], [0.9, 0.9]).assign(test_ece=[0.05, 0.07, 0.1, 0.1], test_ece_ts=0.02,
-                                                         test_nll=0.3, test_nll_ts=0.25, temperature=[1.5, 2.5, 1, 1])
-    row = chapters.calibration_table(frame).loc[("mnist", "softmax_ce")]
-    assert row["ECE"] == "0.060 \u00b1 0.014" and row["ECE (TS)"] == "0.020 \u00b1 0.000" and row["T"] == "2.00"
-
-
 def test_keyed_values_are_plain_floats_with_nan_for_missing():
     summary = pd.DataFrame({"dataset": ["fashion-mnist"], "loss": ["softmax_ce"], "mean": [np.float64(0.9)]})
     values = chapters.keyed_values(summary, "acc", ["fashion-mnist", "cifar10"], ["softmax_ce"])
@@ -65,7 +84,7 @@ def test_keyed_values_are_plain_floats_with_nan_for_missing():
     assert math.isnan(values["acc_cifar10_softmax_ce"])
 
 
-def test_lr_sweep_table_and_verdict():
+def test_lr_sweep_table():
     frame = _frame([("sigmoid_mse", 0.1, 0, 0.5, 0.5, "ok"), ("sigmoid_mse", 1.0, 0, 0.9, 0.9, "ok"),
                     ("sigmoid_mse_or", 0.1, 0, 0.85, 0.85, "ok"),
                     ("sigmoid_mse_or", 1.0, 0, np.nan, np.nan, "diverged")])
@@ -73,27 +92,13 @@ def test_lr_sweep_table_and_verdict():
     assert table.loc[("mnist", "sigmoid_mse"), "lr=1"] == 0.9
     assert table.loc[("mnist", "sigmoid_mse_or"), "diverged"] == 1
     assert table["usable lrs"].to_dict() == {("mnist", "sigmoid_mse"): 1, ("mnist", "sigmoid_mse_or"): 1}
-    assert chapters.lr_sweep_verdict(frame) == ("sigmoid_mse_or is ahead of sigmoid_mse by more than 5 pp at 1 of 2 "
-                                                "learning rates (0.1), behind at 1 (1), within 5 pp at 0")
 
 
 
 
-def test_ablation_names_and_page_note():
-    names = chapters.ablation_names()
-    assert names["sigmoid_mse"] == "no reset, targets 1/0"
-    assert names["sigmoid_mse_or (shift=True, pos=0.9, neg=0.1)"] == "reset with shift, targets 0.9/0.1"
+def test_page_note():
     assert chapters.page_note([_record()], "smoke").startswith("SMOKE PROFILE")
     assert chapters.page_note([_record()], "quick").startswith("1 runs")
-
-
-def test_grid_edges_flags_rates_at_either_end():
-    frame = _frame([(v, lr, 0, val, 0.5, "ok") for v, vals in (("a", (0.9, 0.5, 0.4)), ("b", (0.4, 0.9, 0.5)),
-                                                                 ("c", (0.4, 0.5, 0.9)))
-                    for lr, val in zip((0.01, 0.1, 1.0), vals)])
-    report = frame.loc[frame.groupby("variant")["val_acc"].idxmax()]  # the rate each variant chose
-    edges = chapters.grid_edges(report, frame)
-    assert edges[["variant", "chosen_lr", "edge"]].values.tolist() == [["a", 0.01, "smallest"], ["c", 1.0, "largest"]]
 
 
 def test_the_report_layer_reads_records_and_never_trains():
@@ -111,15 +116,6 @@ def test_the_report_layer_reads_records_and_never_trains():
         assert not {name for name in imported if name and name.startswith(tuple(trainers))}, path.name
 
 
-def test_context_comparisons_are_shown_without_a_verdict_or_p():
-    frame = _paired_frame([0.90, 0.92, 0.94], [0.91, 0.95, 0.96], name="sigmoid_mse")
-    tests = verdicts.paired_tests(frame, "test_acc", claim="equivalence", margins=0.005)
-    row = chapters.difference_table(tests).loc[("mnist", "sigmoid_mse")]
-    half = 100 * T_975_2DOF * 0.01 / math.sqrt(3)
-    assert row.to_dict() == {"seeds": 3, "difference [95% CI] (pp)": f"+2.00 [{2 - half:.2f}, {2 + half:.2f}]"}
-    assert math.isnan(verdicts.decisive_p({**tests.iloc[0].to_dict(), "verdict": verdicts.NOT_JUDGED}))
-
-
 def test_glue_hides_the_value_and_makes_numpy_and_torch_scalars_plain_numbers(monkeypatch):
     """Every chapter glues through chapters.glue: myst_nb.glue with display=False, given a plain Python number
     for a 0-d numpy or torch value (MyST-NB formats np.float64(0.5) by its repr), anything else as it is."""
@@ -135,7 +131,7 @@ def test_glue_hides_the_value_and_makes_numpy_and_torch_scalars_plain_numbers(mo
     assert [type(value) for _, value, _ in calls[:3]] == [float, int, float]
 
 
-# -- the runs' own setup, Output Reset's share, thread counts -------------------------------------------------
+# -- the runs' own setup and thread counts -------------------------------------------------
 
 
 def _setup_record(loss, seed, test_acc, *, threads, lr=0.001, dataset="mnist", optimizer="adam", **config):
@@ -167,9 +163,9 @@ def test_runs_frame_and_budget_text_state_what_the_records_say():
     assert chapters.budget_text(sgd) == (
         "mnist: mlp, sgd (momentum 0.9), constant schedule, 12 epochs, batches of 128, 55000 training examples; learning "
         "rates 0.1, 1, each reported (none chosen), seeds 2; 1 torch thread")
-    assert chapters.epoch_budgets(frame) == {"mnist": 3}
+    assert accuracy.epoch_budgets(frame) == {"mnist": 3}
     with pytest.raises(ValueError, match=r"mnist runs trained for \[3, 12\] epochs"):
-        chapters.epoch_budgets(pd.concat([frame, sgd]))
+        accuracy.epoch_budgets(pd.concat([frame, sgd]))
 
 
 def test_tables_state_the_thread_count_of_each_compared_run():
@@ -182,107 +178,3 @@ def test_tables_state_the_thread_count_of_each_compared_run():
     family = verdicts.holm_verdicts(verdicts.paired_tests(runs, "test_acc", claim="equivalence", margins=0.005))
     table = chapters.comparison_table(family, keys=["dataset", "loss"], runs=runs)
     assert table["threads"].tolist() == ["1 vs 2"]
-
-
-def _three_losses(dataset, ce, plain, reset, threads=2):
-    """A runs frame of softmax CE, plain sigmoid-MSE and sigmoid-MSE + OR, one value per seed each."""
-    return pd.DataFrame([{"dataset": dataset, "loss": loss, "seed": seed, "lr": 0.001, "test_acc": value,
-                          "status": "ok", "optimizer": "adam", chapters.THREADS: float(threads)}
-                         for loss, values in (("softmax_ce", ce), ("sigmoid_mse", plain), ("sigmoid_mse_or", reset))
-                         for seed, value in enumerate(values)])
-
-
-def test_accuracy_family_judges_the_claim_and_output_resets_share_together():
-    """Per dataset three comparisons of three hypotheses each; the differences are the hand-computed seed means.
-    Judged alone (3 p-values), OR beats CE (one-sided p 0.0076, x3 = 0.023); in the family of 9 that is 0.068."""
-    runs = _three_losses("mnist", (0.90, 0.92, 0.94), (0.91, 0.95, 0.96), (0.92, 0.95, 0.97))
-    family = chapters.accuracy_family(runs)
-    assert family[["loss", "baseline"]].values.tolist() == [["sigmoid_mse", "softmax_ce"],
-                                                           ["sigmoid_mse_or", "softmax_ce"],
-                                                           ["sigmoid_mse_or", "sigmoid_mse"]]
-    assert family["mean_diff"].tolist() == pytest.approx([0.02, 0.08 / 3, 0.02 / 3])
-    assert set(family["family_size"]) == {9} and set(family["verdict"]) == {"inconclusive"}
-    assert chapters.claim_alone_text(runs, family) == (
-        "judged alone, Holm over its own 3 p-values instead of the family's 9, sigmoid_mse_or against softmax_ce: "
-        "mnist would be better, not inconclusive")
-    assert chapters.verdict_texts("verdict", family, datasets=["mnist", "cifar10"]) == {
-        "verdict_mnist": verdicts.verdict_text(family.iloc[1].to_dict()), "verdict_cifar10": "not run"}
-    context = chapters.unjudged(pd.concat([runs, runs[runs["loss"] == "softmax_ce"].assign(loss="softmax_mse")]),
-                                family)
-    assert context["loss"].tolist() == ["softmax_mse"] and context["verdict"].tolist() == [verdicts.NOT_JUDGED]
-    assert chapters.against("softmax_ce", family, context)["loss"].tolist() == ["sigmoid_mse", "sigmoid_mse_or",
-                                                                              "softmax_mse"]
-
-
-def test_output_reset_share_answers_in_words_from_the_verdicts():
-    """MNIST: plain sigmoid-MSE 10 pp behind CE, OR level with CE: yes. CIFAR-10: all three level: no.
-    Fashion-MNIST: plain sigmoid-MSE stuck at chance on two seeds: the tests cannot tell, and the answer counts
-    the failed runs that the mean hides."""
-    wobble = (0.0, 0.001, -0.001, 0.0005, -0.0005, 0.0002)
-    other = (0.0003, 0.0008, -0.0006, 0.0002, -0.0001, 0.0)
-    third = (0.001, -0.001, 0.0, 0.0004, -0.0003, 0.0002)
-    runs = pd.concat([
-        _three_losses("mnist", [0.90 + w for w in wobble], [0.80 + w for w in third], [0.90 + w for w in other]),
-        _three_losses("fashion-mnist", [0.89 + w for w in wobble], (0.10, 0.09, 0.88, 0.89, 0.885, 0.89),
-                      [0.89 + w for w in other]),
-        _three_losses("cifar10", [0.75 + w for w in wobble], [0.75 + w for w in third], [0.75 + w for w in other],
-                      threads=1)], ignore_index=True)
-    family = chapters.accuracy_family(runs)
-    shares = chapters.output_reset_share("share", family, runs)
-    basis = "(adam; paired tests, Holm over 27 p-values; {} in every run)"
-    assert shares["share_answer_mnist"] == ("Yes: plain sigmoid-MSE trails softmax CE, and Output Reset lifts it to "
-                                            "within the margin of softmax CE " + basis.format("2 torch threads"))
-    assert shares["share_answer_cifar10"] == (
-        "No: Output Reset moves sigmoid-MSE's accuracy by less than the margin, and plain sigmoid-MSE is already "
-        "within the margin of softmax CE " + basis.format("1 torch thread"))
-    assert shares["share_answer_fashion_mnist"] == (
-        "The runs cannot tell: sigmoid-MSE + OR against plain sigmoid-MSE is inconclusive, and plain sigmoid-MSE "
-        "against softmax CE is inconclusive; but plain sigmoid-MSE ended at or near chance accuracy (at most 2 times "
-        "it) in 2 of its 6 runs, sigmoid-MSE + OR in none " + basis.format("2 torch threads"))
-    plain_row = chapters.comparison_row(family, "sigmoid_mse", dataset="mnist", baseline="softmax_ce")
-    assert shares["share_plain_vs_ce_mnist"] == verdicts.verdict_text(plain_row)
-    assert plain_row["verdict"] == "worse"
-    assert chapters.output_reset_share("share", family.iloc[:0], runs)["share_answer_mnist"] == "not run"
-
-
-def test_sgd_output_reset_share_describes_the_best_rates_against_the_margin():
-    """Best rates by validation: CE 0.01 (98.0%), plain 0.01 (97.0%, chance at 0.1), OR 0.1 (98.2%): plain trails
-    CE by more than the 0.5 pp margin, OR lifts it to within it."""
-    accuracy = {("softmax_ce", 0.01): 0.980, ("softmax_ce", 0.1): 0.970, ("sigmoid_mse", 0.01): 0.970,
-                ("sigmoid_mse", 0.1): 0.100, ("sigmoid_mse_or", 0.01): 0.970, ("sigmoid_mse_or", 0.1): 0.982}
-    records = [_setup_record(loss, seed, acc, threads=1, lr=lr, optimizer="sgd")
-               for (loss, lr), acc in accuracy.items() for seed in (2, 3)]
-    shares = chapters.sgd_output_reset_share("sgd", records, datasets=["mnist", "fashion-mnist"])
-    assert shares == {
-        "sgd_plain_vs_ce_mnist": "\u22121.00 pp at the best rates (lr 0.01 and 0.01)",
-        "sgd_or_vs_plain_mnist": "+1.20 pp at the best rates (lr 0.1 and 0.01); more than 5 pp ahead at 1 of 2 rates "
-                                 "(0.1), behind at 0",
-        "sgd_answer_mnist": "Yes: plain sigmoid-MSE trails softmax CE, and Output Reset lifts it to within the margin "
-                            "of softmax CE (sgd with momentum 0.9, each loss at its best learning rate by validation, "
-                            "seed means against the \u00b10.50 pp margin: described, not tested; 2 seeds per rate; "
-                            "1 torch thread in every run)",
-        "sgd_plain_vs_ce_fashion_mnist": "not run", "sgd_or_vs_plain_fashion_mnist": "not run",
-        "sgd_answer_fashion_mnist": "not run"}
-    # a gap that rounds onto the margin keeps the digits that show its side
-    assert chapters._signed_pp(-0.004967, 0.005) == "\u22120.497 pp"
-    assert chapters._signed_pp(0.0081, 0.005) == "+0.81 pp"
-
-
-def test_thread_pairs_say_how_much_of_a_gap_the_thread_count_explains():
-    """Two variants that train alike: the pairs with the same thread count agree exactly, the others differ."""
-    rows = [(seed, variant, threads, acc) for seed, (same, a, b) in enumerate(
-        [(True, 0.95, 0.95), (True, 0.96, 0.96), (False, 0.950, 0.951), (False, 0.960, 0.957)])
-        for variant, threads, acc in (("plain", 2, a), ("no shift", 2 if same else 1, b))]
-    frame = pd.DataFrame([{"dataset": "mnist", "lr": 0.001, "seed": s, "ablation": v, chapters.THREADS: float(t),
-                           "test_acc": acc, "status": "ok"} for s, v, t, acc in rows])
-    table = chapters.thread_pairs_table(frame, "plain", "no shift")
-    assert table["pairs"].to_dict() == {(2, 1): 2, (2, 2): 2} and table["identical"].to_dict() == {(2, 1): 0, (2, 2): 2}
-    assert table.loc[(2, 1), "largest difference"] == pytest.approx(0.3)
-    text = chapters.thread_agreement_text(table)
-    assert text.startswith("The 2 of 4 pairs that ran with the same number of torch threads (2 threads each) agree "
-                           "exactly; the 2 that ran with different numbers (2 and 1 threads) differ by up to 0.30 pp. "
-                           "The thread count alone separates them")
-    assert "floating-point addition is not associative" in text
-    same_only = chapters.thread_pairs_table(frame[frame["seed"] < 2], "plain", "no shift")
-    assert chapters.thread_agreement_text(same_only) == ("The 2 of 2 pairs that ran with the same number of torch "
-                                                         "threads (2 threads each) agree exactly.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sigmse.checks import check_choice, check_like, check_number, check_typed
+from sigmse.checks import check_choice, check_like, check_list, check_number, check_typed
 
 
 def _message(check, *args, **kwargs) -> str:
@@ -85,3 +85,11 @@ def test_check_like_takes_the_kind_of_the_example():
     assert _message(check_like, "start", [1.0, "x"], [-8.0, 8.0]) == "start entry must be a number, got 'x'"
     assert _message(check_like, "alpha", float("nan"), None) == "alpha must be a finite number, got nan"
     assert _message(check_like, "cfg", {"a": [float("inf")]}, None) == "cfg entry entry must be a finite number, got inf"
+
+
+def test_check_list_wants_several_values_of_the_declared_type():
+    check_list("seeds", [0, 1], "int")
+    check_list("datasets", ("mnist",), "str")
+    assert _message(check_list, "datasets", "mnist", "str") == "datasets must be a list, got 'mnist'"
+    assert _message(check_list, "seeds", 3, "int") == "seeds must be a list, got 3"
+    assert _message(check_list, "seeds", [1, 1.5], "int") == "seeds entry must be an integer, got 1.5"

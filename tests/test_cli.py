@@ -99,10 +99,10 @@ def test_sweep_dry_run_lists_runs_without_training(tmp_path, shared_data_dir, ca
 
 @pytest.mark.shared_data
 def test_sweep_dry_run_says_what_the_stored_runs_measured(tmp_path, shared_data_dir, capsys):
-    from sigmse.runs.experiments import plan_experiment
+    from sigmse.runs.experiments import PlanOptions, plan_experiment
     from sigmse.runs.store import record_path, write_record
 
-    config = plan_experiment("accuracy", "smoke", results_dir=tmp_path).selection[0]
+    config = plan_experiment("accuracy", "smoke", PlanOptions(tmp_path)).selection[0]
     write_record({"schema_version": 1, "hash": config.hash, "profile": "smoke", "config": config.to_dict(),
                   "status": "ok", "history": [], "provenance": {"wall_seconds": 5400.0, "torch_threads": 1,
                                                                 "date": "2026-01-01T00:00:00+00:00"},
@@ -117,13 +117,13 @@ def test_sweep_dry_run_says_what_the_stored_runs_measured(tmp_path, shared_data_
 def test_sweep_takes_a_chapters_datasets_and_seeds(tmp_path, shared_data_dir, capsys):
     """--datasets, --selection-seeds and --seeds give the runs a chapter asks for with the same papermill
     parameters; seeds that would both choose and report are refused before any work."""
-    from sigmse.runs.experiments import plan_experiment
+    from sigmse.runs.experiments import PlanOptions, plan_experiment
 
     argv = ["sweep", "--profile", "smoke", "--only", "accuracy", "--datasets", "mnist", "--selection-seeds", "7",
             "--seeds", "1", "2", "3", "--results-dir", str(tmp_path), "--data-dir", str(shared_data_dir), "--dry-run"]
     assert main(argv) == 0
-    plan = plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"], selection_seeds=[7],
-                           seeds=[1, 2, 3])
+    plan = plan_experiment("accuracy", "smoke", PlanOptions(tmp_path, datasets=["mnist"], selection_seeds=[7],
+                                                           seeds=[1, 2, 3]))
     assert {c.seed for c in plan.selection} == {7}
     assert (f"profile smoke: {len(plan.selection) + plan.report_count} runs in accuracy; 0 already stored"
             in capsys.readouterr().out)

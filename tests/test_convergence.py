@@ -90,7 +90,7 @@ def test_levels_come_from_the_selection_runs_at_the_chosen_rates():
     report = pd.DataFrame({"dataset": "mnist", "loss": ["a", "b"], "lr": [0.1, 0.1]})  # a's 0.99 was not chosen
     levels = convergence.validation_levels(selection, report, [0.5, 1.0])
     assert levels["best"].tolist() == [0.95, 0.95] and levels["level"].tolist() == pytest.approx([0.475, 0.95])
-    with pytest.raises(ValueError, match="fraction 1.5"):
+    with pytest.raises(ValueError, match=r"fraction.* 1\.5"):
         convergence.validation_levels(selection, report, [1.5])
 
 
@@ -250,3 +250,32 @@ def test_only_the_asked_losses_are_judged_and_a_history_of_another_budget_is_ref
         "softmax_ce", "sigmoid_mse_or"]
     with pytest.raises(ValueError, match="runs end at epoch 12, the budget at 20"):
         _plateau(records, {"mnist": 20})
+
+
+# -- the page ------------------------------------------------------------------------------------------------------
+
+
+def test_the_convergence_page_glues_every_key_the_book_reads_and_the_notebook_shows_every_part():
+    """Softmax CE and OR with the same curve over eight reporting seeds: equivalent area and steps, and the page's
+    setup read from the runs (two epochs, four evaluations an epoch)."""
+    from test_chapters import REPO, page_parts
+
+    from sigmse.runs.experiments import CHAPTERS
+
+    def run(loss: str, seed: int) -> dict:
+        record = _timed(loss, seed, [1.0, 1.0])
+        record["history"] = [{**entry, "train_loss": 0.5 / entry["epoch"]} for entry in record["history"]]
+        record["metrics"] = {"val_acc": RISING[-1]}
+        return record
+
+    selection = [run(loss, seed) for loss in ("softmax_ce", "sigmoid_mse_or") for seed in (0, 1)]
+    report = [run(loss, seed) for loss in ("softmax_ce", "sigmoid_mse_or") for seed in range(2, 10)]
+    chapter = convergence.ConvergenceChapter(selection, report, profile="quick")
+    values = page_parts(chapter, REPO / "notebooks" / "convergence.ipynb")
+    assert set(CHAPTERS["convergence"].verdict_keys) <= set(values)
+    assert (values["epochs_budget"], values["n_seeds"], values["evals_per_epoch"]) == (2, 8, 4)
+    assert values["convergence_levels"] == "90%, 95%, 99%" and values["alpha_text"] == "0.05"
+    assert values["convergence_verdict"] == chapter.verdict().text
+    assert values["convergence_verdict"].startswith("area under the validation curve: mnist equivalent")
+    assert values["claim_convergence_mnist"].startswith("equivalent")
+    assert values["claim_convergence_mnist_seeds"] == "8" and values["claim_convergence_cifar10"] == "not run"

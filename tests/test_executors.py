@@ -640,15 +640,15 @@ def test_experiment_records_says_when_it_trains_missing_runs_and_is_silent_once_
     """A first call trains the smoke MNIST selection runs, then the reporting runs they choose, and prints how many
     and how to train them in parallel; a second call loads the same records and prints nothing."""
     from sigmse.runs.executors import experiment_records
+    from sigmse.runs.experiments import PlanOptions
 
-    first = experiment_records("accuracy", "smoke", results_dir=str(tmp_path), data_dir=str(shared_data_dir),
-                               datasets=["mnist"])
+    options = PlanOptions(str(tmp_path), datasets=["mnist"])
+    first = experiment_records("accuracy", "smoke", options, data_dir=str(shared_data_dir))
     total = len(first.selection) + len(first.report)
     line = capsys.readouterr().out
     assert line.startswith(f"accuracy: {total} of {total} runs are not in {tmp_path}/smoke/ and train now")
     assert "--sweep-jobs N" in line
     assert {r["config"]["seed"] for r in first.report}.isdisjoint(r["config"]["seed"] for r in first.selection)
-    second = experiment_records("accuracy", "smoke", results_dir=str(tmp_path), data_dir=str(shared_data_dir),
-                                datasets=["mnist"])
+    second = experiment_records("accuracy", "smoke", options, data_dir=str(shared_data_dir))
     assert capsys.readouterr().out == ""
     assert [r["config"] for r in second.report] == [r["config"] for r in first.report]

@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 
 from sigmse.runs import experiments, protocol
+from sigmse.runs.experiments import PlanOptions
 from sigmse.runs.profiles import ACCURACY_LOSSES, get_profile
 from sigmse.runs.store import record_path, write_record
 from sigmse.config import RunConfig
@@ -18,7 +19,7 @@ def _record(config, val_acc: float | None, test_acc: float = 0.5, status: str = 
 
 
 def test_the_plan_waits_for_selection_runs_then_lists_the_reporting_runs(tmp_path):
-    plan = experiments.plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"])
+    plan = experiments.plan_experiment("accuracy", "smoke", PlanOptions(tmp_path, datasets=["mnist"]))
     smoke = get_profile("smoke")
     assert plan.report == [] and {c.seed for c in plan.selection} == set(smoke.selection_seeds)
     groups = {protocol.lr_group(c) for c in plan.selection}
@@ -27,18 +28,18 @@ def test_the_plan_waits_for_selection_runs_then_lists_the_reporting_runs(tmp_pat
     for config in (c for c in plan.selection if protocol.lr_group(c) == protocol.lr_group(first)):
         write_record({**_record(config, 0.5), "schema_version": 1, "profile": "smoke", "history": [],
                       "provenance": {}}, record_path(config, "smoke", tmp_path))
-    partial = experiments.plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"])
+    partial = experiments.plan_experiment("accuracy", "smoke", PlanOptions(tmp_path, datasets=["mnist"]))
     assert {c.loss for c in partial.report} == {"softmax_ce"}  # that group's reporting runs are listed now
     assert partial.waiting == (len(groups) - 1) * len(smoke.report_seeds)
     for config in plan.selection:  # the larger rate wins on validation for every loss (rewrites the first group)
         record = _record(config, 0.9 if config.lr == max(smoke.budgets["mnist"].lr_grid) else 0.5)
         write_record({**record, "schema_version": 1, "profile": "smoke", "history": [], "provenance": {}},
                      record_path(config, "smoke", tmp_path))
-    plan = experiments.plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"])
+    plan = experiments.plan_experiment("accuracy", "smoke", PlanOptions(tmp_path, datasets=["mnist"]))
     assert len(plan.report) == plan.report_count
     assert {c.lr for c in plan.report} == {max(smoke.budgets["mnist"].lr_grid)}
     assert {c.seed for c in plan.report} == set(smoke.report_seeds)
-    plans = experiments.sweep_plans(["accuracy", "lr_sweep"], "smoke", experiments.PlanOptions(tmp_path, ["mnist"]))
+    plans = experiments.sweep_plans(["accuracy", "lr_sweep"], "smoke", PlanOptions(tmp_path, ["mnist"]))
     first, second, waiting = experiments.plan_stages(plans)
     assert second == plan.report and waiting == 0
     assert {c.optimizer for c in first} == {"adam", "sgd"}  # lr_sweep chooses nothing: reported runs, stage one
@@ -48,22 +49,22 @@ def test_the_plan_waits_for_selection_runs_then_lists_the_reporting_runs(tmp_pat
 def test_plan_options_are_typed_and_equal_options_are_one_key(tmp_path):
     """A chapter's parameters arrive as lists (papermill, JSON); the options keep them as tuples, so the plans of
     chapters given the same values are one entry of a dict, and a bare string or number is refused."""
-    given = experiments.PlanOptions(tmp_path, datasets=["mnist"], seeds=[2, 3])
+    given = PlanOptions(tmp_path, datasets=["mnist"], seeds=[2, 3])
     assert given.datasets == ("mnist",) and given.seeds == (2, 3) and given.selection_seeds is None
-    assert {given: 1, experiments.PlanOptions(tmp_path, datasets=("mnist",), seeds=(2, 3)): 2} == {given: 2}
+    assert {given: 1, PlanOptions(tmp_path, datasets=("mnist",), seeds=(2, 3)): 2} == {given: 2}
     with pytest.raises(ValueError, match="datasets must be a list, got 'mnist'"):
-        experiments.PlanOptions(tmp_path, datasets="mnist")
+        PlanOptions(tmp_path, datasets="mnist")
     with pytest.raises(ValueError, match="seeds must be a list, got 3"):
-        experiments.PlanOptions(tmp_path, seeds=3)
+        PlanOptions(tmp_path, seeds=3)
 
 
 def test_unknown_experiment_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown experiment 'x'; choose one of: accuracy"):
-        experiments.plan_experiment("x", "smoke", results_dir=tmp_path)
+        experiments.plan_experiment("x", "smoke", PlanOptions(tmp_path))
 
 
 def test_a_grid_of_one_rate_chooses_nothing_and_reports_directly(tmp_path):
-    plan = experiments.plan_experiment("noise", "full", results_dir=tmp_path, datasets=["mnist"])
+    plan = experiments.plan_experiment("noise", "full", PlanOptions(tmp_path, datasets=["mnist"]))
     assert plan.selection == [] and {c.seed for c in plan.report} == set(get_profile("full").report_seeds)
 
 
@@ -91,7 +92,7 @@ def test_each_config_class_has_its_kind_and_its_own_store_folder(tmp_path):
 
 def test_unification_is_planned_like_every_experiment_and_chooses_by_its_validation_score(tmp_path):
     smoke = get_profile("smoke")
-    plan = experiments.plan_experiment("unification", "smoke", results_dir=tmp_path)
+    plan = experiments.plan_experiment("unification", "smoke", PlanOptions(tmp_path))
     assert plan.report == [] and all(isinstance(c, UnificationConfig) for c in plan.selection)
     best = max(c.lr for c in plan.selection)
     for config in plan.selection:  # the larger rate wins for every method: val_acc and val_r2 higher there
@@ -101,19 +102,19 @@ def test_unification_is_planned_like_every_experiment_and_chooses_by_its_validat
         write_record({"schema_version": 1, "hash": config.hash, "profile": "smoke", "config": config.to_dict(),
                       "experiment": "unification", "status": "ok", "history": [], "metrics": metrics,
                       "provenance": {}}, record_path(config, "smoke", tmp_path))
-    plan = experiments.plan_experiment("unification", "smoke", results_dir=tmp_path)
+    plan = experiments.plan_experiment("unification", "smoke", PlanOptions(tmp_path))
     assert plan.waiting == 0 and {c.lr for c in plan.report} == {best}
     assert {c.seed for c in plan.report} == set(smoke.report_seeds)
     assert {c.method for c in plan.report} == {c.method for c in plan.selection}
     with pytest.raises(ValueError, match="runs on mnist only"):
-        experiments.plan_experiment("unification", "smoke", results_dir=tmp_path, datasets=["cifar10"])
+        experiments.plan_experiment("unification", "smoke", PlanOptions(tmp_path, datasets=["cifar10"]))
 
 
 def test_the_sweep_estimate_counts_what_is_stored_and_what_waits(tmp_path):
     """Nothing stored: every selection run is listed and to train, and the reporting runs wait; the cost comes
     from the measured table. Storing one selection run takes it off the runs to train."""
-    plan = experiments.plan_experiment("accuracy", "smoke", results_dir=tmp_path, datasets=["mnist"])
-    empty = experiments.estimate_sweep([plan], "smoke", results_dir=tmp_path, threads=1)
+    plan = experiments.plan_experiment("accuracy", "smoke", PlanOptions(tmp_path, datasets=["mnist"]))
+    empty = experiments.estimate_sweep([plan], "smoke", PlanOptions(tmp_path), threads=1)
     assert (empty.listed, empty.stored, empty.waiting) == (len(plan.selection), 0, plan.waiting)
     assert empty.to_train == empty.total == len(plan.selection) + plan.waiting
     assert empty.seconds > 0 and empty.source == "measured table"
@@ -121,10 +122,10 @@ def test_the_sweep_estimate_counts_what_is_stored_and_what_waits(tmp_path):
     first = plan.selection[0]
     write_record({**_record(first, 0.5), "schema_version": 1, "profile": "smoke", "history": [], "provenance": {}},
                  record_path(first, "smoke", tmp_path))
-    plans = experiments.sweep_plans(["accuracy"], "smoke", experiments.PlanOptions(tmp_path, datasets=["mnist"]))
-    after = experiments.estimate_sweep(plans, "smoke", results_dir=tmp_path, threads=1)
+    plans = experiments.sweep_plans(["accuracy"], "smoke", PlanOptions(tmp_path, datasets=["mnist"]))
+    after = experiments.estimate_sweep(plans, "smoke", PlanOptions(tmp_path), threads=1)
     assert after.stored == 1 and after.to_train == empty.to_train - 1 and after.seconds < empty.seconds
-    two = experiments.estimate_sweep(plans, "smoke", results_dir=tmp_path, threads=1, jobs=2)
+    two = experiments.estimate_sweep(plans, "smoke", PlanOptions(tmp_path), threads=1, jobs=2)
     assert two.seconds == after.seconds and two.wall_seconds == after.seconds / 2
 
 
@@ -151,8 +152,8 @@ def test_waiting_reporting_runs_are_priced_by_their_group_and_a_shared_group_wai
     price of the selection runs and the stand-ins, each once though the accuracy table and the ablation share
     plain sigmoid-MSE. On quick, a CIFAR-10 run costs more than an MNIST one and its grid has fewer rates, so
     pricing the waiting runs at the average selection run would come out lower."""
-    names, options = ["accuracy", "output_reset"], dict(results_dir=tmp_path, datasets=["mnist", "cifar10"])
-    plans = [experiments.plan_experiment(name, "quick", **options) for name in names]
+    names, options = ["accuracy", "output_reset"], PlanOptions(tmp_path, datasets=["mnist", "cifar10"])
+    plans = [experiments.plan_experiment(name, "quick", options) for name in names]
     selection = list({c.hash: c for plan in plans for c in plan.selection}.values())
     stand_ins = list({c.hash: c for plan in plans for c in plan.stand_ins}.values())
     assert len(stand_ins) < sum(plan.waiting for plan in plans)  # the shared group
@@ -162,7 +163,7 @@ def test_waiting_reporting_runs_are_priced_by_their_group_and_a_shared_group_wai
     per_run = {"mnist": table["mnist"].train * 5000 * 3 + table["mnist"].evaluate * 3 * (4 * 5000 + 10_000),
                "cifar10": table["cifar10"].train * 5000 * 3 + table["cifar10"].evaluate * 3 * (4 * 2000 + 5000)}
     per_run = {dataset: seconds + table[dataset].setup for dataset, seconds in per_run.items()}
-    estimate = experiments.estimate_sweep(plans, "quick", results_dir=tmp_path, threads=1)
+    estimate = experiments.estimate_sweep(plans, "quick", PlanOptions(tmp_path), threads=1)
     assert estimate.waiting == len(stand_ins)
     assert estimate.seconds == pytest.approx(sum(per_run[c.dataset] for c in selection + stand_ins))
     average = sum(per_run[c.dataset] for c in selection) / len(selection)
@@ -172,7 +173,7 @@ def test_waiting_reporting_runs_are_priced_by_their_group_and_a_shared_group_wai
         record = _record(config, 0.9 if config.lr == best else 0.5)
         write_record({**record, "schema_version": 1, "profile": "quick", "history": [], "provenance": {}},
                      record_path(config, "quick", tmp_path))
-    report = experiments.plan_experiment("accuracy", "quick", **options).report
+    report = experiments.plan_experiment("accuracy", "quick", options).report
     assert [c.hash for c in report] == [c.with_(lr=best).hash for c in plans[0].stand_ins if c.dataset == "mnist"]
 
 
@@ -188,8 +189,8 @@ def test_sweep_costs_price_every_planned_run_from_the_table_and_sum_what_the_rec
     """Per experiment and dataset, and once per run in all: runs planned (waiting ones included), stored ones
     (a failed record is not), diverged, the table's price of all and of the stored runs, and the sums of
     train_seconds and wall_seconds; the span of the dates, and the union of the run intervals."""
-    names, options = ["accuracy", "output_reset", "unification"], dict(results_dir=tmp_path, datasets=["mnist"])
-    accuracy, ablation, unification = (experiments.plan_experiment(n, "smoke", **options) for n in names)
+    names, options = ["accuracy", "output_reset", "unification"], PlanOptions(tmp_path, datasets=["mnist"])
+    accuracy, ablation, unification = (experiments.plan_experiment(n, "smoke", options) for n in names)
     shared = [c for c in accuracy.selection if c.hash in {o.hash for o in ablation.selection}]
     assert shared  # plain sigmoid-MSE, in both
     ce = [c for c in accuracy.selection if c.loss == "softmax_ce"]
@@ -203,7 +204,7 @@ def test_sweep_costs_price_every_planned_run_from_the_table_and_sum_what_the_rec
     write_record({**_timed(failed, "2026-01-01T13:00:00+00:00", 1.0, 1.0, 1, "failed"), "metrics": {},
                   "error": {"type": "OSError", "message": "disk"}}, record_path(failed, "smoke", tmp_path))
 
-    costs = experiments.sweep_costs(names, "smoke", threads=1, **options)
+    costs = experiments.sweep_costs(names, "smoke", options, threads=1)
     recorded = {config.hash: threads for config, _, _, _, threads, _ in stored}  # a stored run: its own threads
 
     def price(configs, part="total"):  # the table's, a run not stored at the sweep's 1 thread
@@ -239,7 +240,7 @@ def test_sweep_costs_price_every_planned_run_from_the_table_and_sum_what_the_rec
 
 
 def test_sweep_costs_count_runs_the_table_cannot_price_and_say_nothing_stored(tmp_path):
-    costs = experiments.sweep_costs(["accuracy"], "smoke", results_dir=tmp_path, datasets=["cifar10"])
+    costs = experiments.sweep_costs(["accuracy"], "smoke", PlanOptions(tmp_path, datasets=["cifar10"]))
     (row,) = costs.rows  # smoke trains resnet9_small on CIFAR-10, which the table never timed
     assert row.untimed == row.planned > 0 and row.estimated_seconds == 0.0
     assert (row.stored, row.train_seconds, costs.first_start, costs.busy_seconds) == (0, 0.0, None, 0.0)
@@ -271,12 +272,12 @@ def _store_all(configs, profile_name: str, results_dir, val=_edge_val) -> list[d
 
 
 def test_the_grid_edge_rule_adds_the_next_half_decade_rate_beyond_an_edge_until_its_limit(tmp_path):
-    options = dict(results_dir=tmp_path, datasets=["mnist"])
-    plan = experiments.plan_experiment("accuracy", EDGE, **options)
+    options = PlanOptions(tmp_path, datasets=["mnist"])
+    plan = experiments.plan_experiment("accuracy", EDGE, options)
     base = list(plan.selection)
     assert plan.extensions == [] and plan.report == [] and plan.waiting == 5  # nothing stored: all wait
     _store_all(base, "edge", tmp_path)
-    plan = experiments.plan_experiment("accuracy", EDGE, **options)
+    plan = experiments.plan_experiment("accuracy", EDGE, options)
     added = {(e.group, e.side, e.lr) for e in plan.extensions}
     assert added == {("mnist/mlp/softmax_ce", "above", 0.01)} | {
         (f"mnist/mlp/{loss}", "below", 0.0003) for loss in ("sigmoid_mse", "sigmoid_mse_or", "softmax_mse",
@@ -289,7 +290,7 @@ def test_the_grid_edge_rule_adds_the_next_half_decade_rate_beyond_an_edge_until_
     rounds = 1
     while True:  # store what each plan lists, as a sweep does, until the plans stop growing
         _store_all(plan.selection, "edge", tmp_path)
-        grown = experiments.plan_experiment("accuracy", EDGE, **options)
+        grown = experiments.plan_experiment("accuracy", EDGE, options)
         if [c.hash for c in grown.selection] == [c.hash for c in plan.selection]:
             break
         plan, rounds = grown, rounds + 1
@@ -310,7 +311,7 @@ def test_the_grid_edge_rule_adds_the_next_half_decade_rate_beyond_an_edge_until_
     assert [c.group for c in plan.edge_choices] == ["mnist/mlp/softmax_ce"]  # at the limit, still the largest
     assert plan.edge_choices[0].edge == "largest" and choices["mnist/mlp/sigmoid_mse"].edge is None
     # without the rule (the smoke profile itself) the same store chooses inside the given grid only
-    same = experiments.plan_experiment("accuracy", replace(EDGE, lr_grid_extensions=0), **options)
+    same = experiments.plan_experiment("accuracy", replace(EDGE, lr_grid_extensions=0), options)
     assert same.extensions == [] and {c.lr for c in same.report} == {0.003, 0.001}
 
 
@@ -321,11 +322,11 @@ def test_sweep_stages_and_run_experiment_repeat_the_selection_until_no_rate_is_a
         calls.append(len(configs))
         return _store_all(configs, "edge", tmp_path)
 
-    options = experiments.PlanOptions(tmp_path, datasets=["mnist"])
+    options = PlanOptions(tmp_path, datasets=["mnist"])
     outcomes = experiments.sweep_stages(experiments.sweep_plans(["accuracy"], EDGE, options), EDGE, run, options)
     assert calls == [10, 15, 16, 17, 5] and len(outcomes) == 5  # 4 selection rounds (3 of them added), reports
     calls.clear()
-    records = experiments.run_experiment("accuracy", EDGE, run, results_dir=tmp_path, datasets=["mnist"])
+    records = experiments.run_experiment("accuracy", EDGE, run, options)
     assert calls == [17, 5] and len(records.selection) == 17 and len(records.report) == 5
 
 
@@ -333,20 +334,20 @@ def test_a_noise_setting_can_take_the_rates_another_setting_chose_and_train_repo
     profile = replace(get_profile("smoke"), name="shared", noise_lr_grids={"mnist": (1e-3, 3e-3)},
                       noise_losses={"mnist": ("softmax_ce", "gce")},
                       noise_shared_rates={"mnist": {"asymmetric 0.4": "symmetric 0.4"}})
-    plan = experiments.plan_experiment("noise", profile, results_dir=tmp_path)
+    plan = experiments.plan_experiment("noise", profile, PlanOptions(tmp_path))
     assert {(c.loss, c.label_noise) for c in plan.selection} == {
         (loss, kind) for loss in ("softmax_ce", "gce") for kind in ("none", "symmetric")}  # asymmetric chooses nothing
     assert len(plan.selection) == 3 * 2 * 2 and plan.waiting == (3 * 2 + 2) * 1  # clean, symmetric, input 0.4
     _store_all(plan.selection, "shared", tmp_path,
                val=lambda c: 0.9 if c.lr == 3e-3 and c.label_noise == "symmetric" else 0.5)
-    plan = experiments.plan_experiment("noise", profile, results_dir=tmp_path)
+    plan = experiments.plan_experiment("noise", profile, PlanOptions(tmp_path))
     asymmetric = [c for c in plan.report if c.label_noise == "asymmetric"]
     assert {(c.loss, c.lr, c.seed, c.label_noise_rate) for c in asymmetric} == {
         (loss, 3e-3, 1, 0.4) for loss in ("softmax_ce", "gce")}  # symmetric 0.4's choice, reporting seed only
     shared = [choice for choice in plan.choices if choice.shared_from]
     assert [(c.group, c.shared_from, c.chosen) for c in shared] == [
         (f"mnist/mlp/{loss} asymmetric 0.4", f"mnist/mlp/{loss} symmetric 0.4", 3e-3) for loss in ("softmax_ce", "gce")]
-    assert {c.loss for c in experiments.plan_experiment("accuracy", profile, results_dir=tmp_path).selection} == set(
+    assert {c.loss for c in experiments.plan_experiment("accuracy", profile, PlanOptions(tmp_path)).selection} == set(
         ACCURACY_LOSSES)  # the accuracy runs keep their own losses
 
 
@@ -358,14 +359,14 @@ def test_sweep_dry_run_lists_each_rate_the_grid_edge_rule_added(tmp_path, capsys
     monkeypatch.delenv("SIGMSE_DATA_DIR", raising=False)  # a dry run reads no data
     argv = ["sweep", "--profile", "edge", "--only", "accuracy", "--datasets", "mnist", "--results-dir", str(tmp_path),
             "--dry-run"]
-    _store_all(experiments.plan_experiment("accuracy", EDGE, results_dir=tmp_path, datasets=["mnist"]).selection,
+    _store_all(experiments.plan_experiment("accuracy", EDGE, PlanOptions(tmp_path, datasets=["mnist"])).selection,
                "edge", tmp_path)
     assert main(argv) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("grid-edge rule:")]
     assert len(lines) == 5 and "grid-edge rule: mnist/mlp/softmax_ce: added lr 0.01 above its grid" in lines[0]
     for _ in range(3):
-        _store_all(experiments.plan_experiment("accuracy", EDGE, results_dir=tmp_path,
-                                               datasets=["mnist"]).selection, "edge", tmp_path)
+        _store_all(experiments.plan_experiment("accuracy", EDGE, PlanOptions(tmp_path, datasets=["mnist"])).selection,
+                   "edge", tmp_path)
     assert main(argv) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("grid-edge rule:")]
     assert len(lines) == 3 + 4 + 1 and lines[-1] == (
@@ -377,7 +378,7 @@ def test_a_pilot_trains_with_the_selection_seeds_whatever_reporting_seeds_are_as
     from sigmse.runs.profiles import EpochPilot
 
     profile = replace(get_profile("smoke"), epoch_pilot={"mnist": EpochPilot(1e-3, (1, 2))})
-    plan = experiments.plan_experiment("epoch_pilot", profile, results_dir=tmp_path, seeds=[8, 9])
+    plan = experiments.plan_experiment("epoch_pilot", profile, PlanOptions(tmp_path, seeds=[8, 9]))
     assert {c.seed for c in plan.report} == set(profile.selection_seeds)
     with pytest.raises(ValueError, match="a pilot chooses no learning rate"):
         experiments.Experiment("x", "x", lambda profile, **_: [], pilot=True)

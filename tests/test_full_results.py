@@ -105,7 +105,7 @@ def test_every_committed_record_is_a_run_a_chapter_reads():
     full = get_profile("full")
     allowed = set()
     for name in experiment_names():
-        plan = plan_experiment(name, full, results_dir=FULL.parent)
+        plan = plan_experiment(name, full, PlanOptions(FULL.parent))
         allowed |= {c.hash for c in plan.selection + plan.report}
         allowed |= {c.with_(seed=s).hash for c in plan.selection for s in full.report_seeds}
     stray = [path.name for path in RECORDS if path.stem not in allowed]

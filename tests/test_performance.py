@@ -135,7 +135,7 @@ def test_sweep_cost_table_and_values_show_hours_ratios_threads_and_the_wall_cloc
         """sweep_cost_section of ``profile`` with ``costs`` in place of the ones its records would give."""
         asked = []
         monkeypatch.setattr(performance, "sweep_costs",
-                            lambda names, name, results_dir: asked.append((names, name, results_dir)) or costs)
+                            lambda names, name, options: asked.append((names, name, options.results_dir)) or costs)
         shown = performance.sweep_cost_section(profile, results_dir="nowhere")
         assert asked == [(performance.experiment_names(), profile, "nowhere")]
         return shown

@@ -11,6 +11,7 @@ from sigmse.config import RunConfig
 from sigmse.report.verdicts import ACCURACY_MARGINS
 from sigmse.report import pilots
 from sigmse.runs import experiments
+from sigmse.runs.experiments import PlanOptions
 from sigmse.runs.profiles import EpochPilot, NoisePilot, get_profile
 
 SMOKE = get_profile("smoke")
@@ -32,14 +33,14 @@ def _pilot(means: dict[int, tuple[float, float]], dataset: str = "mnist") -> lis
 
 
 def test_the_epoch_pilot_trains_softmax_ce_at_doubling_budgets_on_the_selection_seeds_only(tmp_path):
-    plan = experiments.plan_experiment("epoch_pilot", PILOTED, results_dir=tmp_path, seeds=[5, 6])
+    plan = experiments.plan_experiment("epoch_pilot", PILOTED, PlanOptions(tmp_path, seeds=[5, 6]))
     assert plan.selection == [] and plan.waiting == 0
     assert {(c.loss, c.lr, c.epochs, c.seed) for c in plan.report} == {
         ("softmax_ce", 1e-3, epochs, seed) for epochs in (2, 4, 8) for seed in SMOKE.selection_seeds}
-    given = experiments.plan_experiment("epoch_pilot", PILOTED, results_dir=tmp_path, selection_seeds=[7])
+    given = experiments.plan_experiment("epoch_pilot", PILOTED, PlanOptions(tmp_path, selection_seeds=[7]))
     assert {c.seed for c in given.report} == {7}
-    assert experiments.plan_experiment("epoch_pilot", SMOKE, results_dir=tmp_path).report == []  # names no pilot
-    assert experiments.plan_experiment("epoch_pilot", PILOTED, results_dir=tmp_path, datasets=["cifar10"]).report == []
+    assert experiments.plan_experiment("epoch_pilot", SMOKE, PlanOptions(tmp_path)).report == []  # names no pilot
+    assert experiments.plan_experiment("epoch_pilot", PILOTED, PlanOptions(tmp_path, datasets=["cifar10"])).report == []
 
 
 def test_epoch_pilot_candidates_must_double():
@@ -106,7 +107,7 @@ def _noise_record(flipped: list[float | None], seed: int = 0, rate: float = 0.4,
 
 def test_the_noise_pilot_trains_softmax_ce_under_symmetric_noise_on_one_selection_seed(tmp_path):
     quick = replace(get_profile("quick"), noise_pilot={"mnist": NoisePilot(1e-3, candidates=(10, 20), rates=(0.4, 0.8))})
-    plan = experiments.plan_experiment("noise_pilot", quick, results_dir=tmp_path)
+    plan = experiments.plan_experiment("noise_pilot", quick, PlanOptions(tmp_path))
     assert {(c.loss, c.label_noise, c.label_noise_rate, c.epochs, c.seed) for c in plan.report} == {
         ("softmax_ce", "symmetric", rate, epochs, quick.selection_seeds[0]) for rate in (0.4, 0.8)
         for epochs in (10, 20)}

@@ -223,8 +223,9 @@ def test_experiment_chooses_on_selection_seeds_and_reports_with_the_reporting_se
     profile = Profile(name="tiny", description="test", budgets={"mnist": budget}, selection_seeds=(0, 1),
                       report_seeds=(5, 6, 7), device="cpu")
     records = experiments.run_experiment(
-        "unification", profile, results_dir=tmp_path,
-        run=lambda configs: [train_and_store(c, profile="tiny", results_dir=tmp_path, data_dir=None) for c in configs])
+        "unification", profile,
+        lambda configs: [train_and_store(c, profile="tiny", results_dir=tmp_path, data_dir=None) for c in configs],
+        experiments.PlanOptions(tmp_path))
     selection = [unification_config_from_dict(r["config"]) for r in records.selection]
     report = [unification_config_from_dict(r["config"]) for r in records.report]
     assert len(selection) == 5 * 2 * 2 and {(c.lr, c.seed) for c in selection} == {(a, b) for a in (1e-3, 1e-2)

@@ -4,6 +4,7 @@ validation only, reported with fresh seeds) and its table, and the verdict lines
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Sequence
 
@@ -168,3 +169,41 @@ def test_choice_picks_the_best_validation_rate_reads_no_test_metric_and_reports_
     assert all(c.with_(lr=1e-3, seed=0) in selection for c in report)  # only lr and seed changed
     with pytest.raises(ValueError, match=r"reporting seeds \[1\] are also selection seeds"):
         report_configs(selection, records, report_seeds=(1, 2), score=validation_score)
+
+
+def test_the_chapter_gives_each_part_of_the_page_its_values_and_tables():
+    """UnificationChapter: the glue keys of the page, read from the records (seeds, threads, budget), the smoke
+    warning under the provenance line, and each table and the figure from the functions above."""
+    def timed(r: dict) -> dict:
+        return {**r, "metrics": {**r["metrics"], "n_train": 500, "n_test": 200},
+                "provenance": {**r["provenance"], "torch_threads": 2}}
+
+    selection = [timed(record(m, s, 0.9, 10.0, lr=lr)) for m in METHODS for s in (0, 1) for lr in (1e-3, 3e-3)]
+    report = [timed(r) for r in synthetic((5, 6, 7), seed=1)]
+    chapter = ua.UnificationChapter(selection, report, profile="smoke")
+    part = chapter.protocol()
+    first = report[0]["config"]
+    assert list(part.values) == [
+        "n_selection_runs", "n_report_runs", "selection_seeds_text", "report_seeds_text", "n_report_seeds",
+        "threads_text", "lr_grid_text", "epochs", "batch_size", "max_angle", "val_size", "n_train", "n_test",
+        "zero_rmse", "provenance", "profile_note"]
+    assert (part.values["n_selection_runs"], part.values["n_report_runs"]) == (2 * 2 * len(METHODS), 3 * len(METHODS))
+    assert (part.values["selection_seeds_text"], part.values["report_seeds_text"]) == ("0, 1", "5, 6, 7")
+    assert part.values["threads_text"] == "2" and part.values["n_train"] == 500 and part.values["n_test"] == 200
+    assert part.values["lr_grid_text"] == ", ".join(f"{lr:g}" for lr in get_profile("smoke").budgets["mnist"].lr_grid)
+    assert part.values["zero_rmse"] == pytest.approx(first["max_angle"] / 3 ** 0.5)
+    assert part.text == f"{part.values['provenance']}\n{part.values['profile_note']}" and "smoke" in part.text
+    assert ua.UnificationChapter(selection, report, profile="quick").protocol().values["profile_note"] == ""
+    (shown,) = chapter.learning_rates().tables
+    assert shown.data.equals(ua.selection_display(selection)) and "selection seeds 0, 1" in shown.caption
+    (shown,) = chapter.results_table().tables
+    assert shown.data.equals(ua.unification_display(ua.unification_table(report)))
+    assert list(chapter.results_figure().values) == ["unification_figure"]
+    part = chapter.paired_tests()
+    tests = ua.unification_tests(report)
+    assert part.values["n_comparisons"] == len(tests) == len(ua.COMPARISONS)
+    assert part.values["n_tests"] == int(tests.family_size.iloc[0]) and part.values["acc_margin"] == pytest.approx(0.5)
+    assert part.values["unification_verdict"] == ua.unification_verdict(tests)
+    numbers = ua.unification_numbers(ua.unification_table(report))
+    assert all(part.values[key] == value or math.isnan(value) and math.isnan(part.values[key])
+               for key, value in numbers.items())

@@ -1,21 +1,11 @@
-"""The measurements of ``sigmse bench``, and how they are timed.
-
-1. :func:`training_throughput`: images per second of :func:`sigmse.train.train` against the hand-written
-   ``DataLoader`` loop (:mod:`sigmse.bench.naive_loop`), each loop's time per image over the GEMM floor (the same
-   step's matrix products alone, :func:`gemm_floor_products`); :func:`step_phases`: the trainer's step phase by
-   phase beside the products each phase runs.
-2. :func:`loss_step_times`: forward + backward of every loss on random logits, and the bytes it saves for backward.
-3. :func:`output_reset_solver`: the exact Output Reset solver against the alternating procedure, and its share of
-   a training step.
-4. :func:`epoch_scaling`: seconds per epoch as the training set grows; :func:`profile_epochs`: an epoch of each
-   dataset of a profile as its experiments train it.
-5. :func:`image_costs`: a run's seconds per training image, per evaluated image and of setup, what the sweep
-   estimate prices runs with (:func:`sigmse.runs.protocol.run_seconds`).
+"""The measurements of ``sigmse bench``: training throughput against a hand-written ``DataLoader`` loop
+(:mod:`sigmse.bench.naive_loop`) and the GEMM floor, the trainer's step phase by phase, every loss's step, the Output
+Reset solver, epoch times, and a run's per-image costs (what the sweep estimate prices runs with).
 
 How it is timed: the same work runs once as warm-up, then a fixed number of times, by the trainer's clock (read
-after the device has finished its queued work). What is compared takes turns (trainer epochs and naive passes, losses block by block, solvers and
-steps) and medians are reported, so that a slow spell of a shared machine hits all of them alike. With several torch
-threads on oversubscribed cores timings can be many times too slow: one thread is steadier there.
+after the device has finished its queued work). What is compared takes turns and medians are reported, so a slow
+spell of a shared machine hits all of it alike. With several torch threads on oversubscribed cores timings can be
+many times too slow: one thread is steadier there.
 """
 
 from __future__ import annotations
@@ -51,8 +41,7 @@ PROFILE_EPOCH_LOSSES = (BASELINE_LOSS, "sigmoid_mse_or")  # profile_epochs and i
 
 
 def _timed(work: Callable[[], object], device: torch.device, calls: int = 1) -> float:
-    """Seconds of ``calls`` calls of ``work``, read as the trainer reads its clock: after the device has finished
-    its queued work (:func:`sigmse.train.synchronized_time`)."""
+    """Seconds of ``calls`` calls of ``work`` by the trainer's clock (:func:`sigmse.train.synchronized_time`)."""
     start = synchronized_time(device)
     for _ in range(calls):
         work()
@@ -85,9 +74,6 @@ def synthetic_dataset(name: str, n_train: int, n_test: int = 256, seed: int = 0)
     return Dataset(name, spec, train_x, train_y, test_x, test_y, source=Path("<synthetic>"), format="synthetic")
 
 
-# ------------------------------------------------------------------------------------------------ GEMM floor
-
-
 def _layer_products(model: nn.Module, images: Tensor) -> list[tuple[tuple[int, int, int, int], bool, bool]]:
     """``(shape, bias, input_grad)`` of every ``nn.Linear`` and ``nn.Conv2d`` in one forward of ``images``: shape
     ``(rows, inner, outputs, groups)`` of its forward product (a convolution's im2col lowering:
@@ -116,14 +102,12 @@ def _layer_products(model: nn.Module, images: Tensor) -> list[tuple[tuple[int, i
 def gemm_floor_products(model_name: str, image_shape: tuple[int, int, int], num_classes: int, batch: int, *,
                         device: torch.device, seed: int = 0) -> dict[str, Callable[[], None]]:
     r"""One training step's matrix products of ``model_name`` at ``batch`` images and nothing else:
-    ``{"forward": ..., "backward": ...}``, each running its pass's products once.
+    ``{"forward": ..., "backward": ...}``, each running its pass's products once on random operands.
 
-    Per linear layer (``x``: ``(B, in)``, ``W``: ``(out, in)``, output gradient ``g``: ``(B, out)``) forward runs
-    :math:`y = b + x W^\top` and backward :math:`\nabla W = g^\top x` and :math:`\nabla x = g W` (none for the first
-    layer), as autograd does. A convolution contributes the same products of its im2col lowering, once per group:
-    the same arithmetic, not what oneDNN's direct convolutions run, so for a conv net the ratio compares the step
-    with plain matrix products rather than bounding it. Operands are random, of the shapes a forward of the real
-    model shows, made once.
+    Per linear layer forward runs :math:`y = b + x W^\top`, backward :math:`\nabla W = g^\top x` and
+    :math:`\nabla x = g W` (none for the first layer), as autograd does. A convolution contributes the products of
+    its im2col lowering, not what oneDNN's direct convolutions run, so for a conv net the ratio compares the step
+    with plain matrix products rather than bounding it.
     """
     torch.manual_seed(seed)
     model = get_model(model_name, image_shape, num_classes).to(device)
@@ -160,9 +144,6 @@ def gemm_floor_step(model_name: str, image_shape: tuple[int, int, int], num_clas
     return step
 
 
-# ----------------------------------------------------------------------------------------------- 1. throughput
-
-
 def _trainer_config(dataset: str, model: str, loss: str, lr: float, batch_size: int, epochs: int, n_train: int,
                     seed: int, device: torch.device, augment: bool = False) -> RunConfig:
     """The run the trainer is timed with: ``n_train`` training images, no validation split, one test batch."""
@@ -177,15 +158,12 @@ def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: s
                         lr: float = 1e-3, data_dir: str | Path | None = None, data: Dataset | None = None,
                         seed: int = 0) -> list[dict[str, Any]]:
     """Images per second of the sigmse trainer and of the naive ``DataLoader`` loops (``num_workers`` of
-    ``workers``; default 0 and 2, and 4 on a GPU), one row each.
+    ``workers``; default 0 and 2, and 4 on a GPU), one row each, all training ``model`` with Adam and ``loss``.
 
-    All train ``model`` with Adam and ``loss`` on ``steps * batch_size`` images. The trainer runs ``1 + repeats``
-    epochs; after each (its ``on_epoch`` hook) the epoch's GEMM floor runs, then every naive loop makes one pass,
-    so all take turns. The first epoch and pass warm up; ``images_per_s`` is the median over the timed passes
-    (``_min``, ``_max``: the spread). Naive rows carry ``speedup``, the trainer's images/s over theirs; every row
-    ``gemm_floor_images_per_s`` and ``over_gemm_floor`` (its time per image over the floor's, medians) and
-    ``over_gemm_floor_fastest`` (fastest passes). ``augment``: crop and flip in every loop (batched in the trainer,
-    per item in torchvision). On a GPU the trainer runs conv nets channels_last, the naive loops do not.
+    After each of the trainer's ``1 + repeats`` epochs the GEMM floor runs, then every naive loop makes one pass,
+    so all take turns; the first of each warms up. Rows give the median ``images_per_s`` and its spread, naive rows
+    ``speedup`` (the trainer's images/s over theirs), every row ``over_gemm_floor`` (time per image over the
+    floor's). On a GPU the trainer runs conv nets channels_last, the naive loops do not.
     """
     device = resolve_device(str(device or "auto"))
     for name, value in (("steps", steps), ("repeats", repeats), ("batch_size", batch_size)):
@@ -276,12 +254,9 @@ def step_phases(dataset: str = "mnist", model: str = "mlp", *, device: str | tor
                 seed: int = 0) -> list[dict[str, Any]]:
     """Where the trainer's step spends its time, phase by phase, beside the matrix products each phase runs.
 
-    The trainer's run (as in :func:`training_throughput`) takes ``1 + repeats`` passes of ``steps`` steps through
-    :func:`timed_step`, each followed by as many forward and backward passes of :func:`gemm_floor_products`, timed
-    apart; the first pass warms up. One row per phase of :data:`STEP_PHASES`, then ``whole step``:
-    ``seconds_per_step`` (median over passes), ``share_of_step``, ``gemm_seconds_per_step`` (0 for a phase without
-    products), ``beyond_gemm_seconds_per_step`` and ``over_gemm_floor`` (over the whole floor: the phases' values add
-    up to the step's).
+    ``1 + repeats`` passes of ``steps`` :func:`timed_step` calls, each followed by as many passes of
+    :func:`gemm_floor_products`; the first pass warms up. One row per phase of :data:`STEP_PHASES`, then ``whole
+    step``, with medians; ``over_gemm_floor`` is over the whole floor, so the phases' values add up to the step's.
     """
     device = resolve_device(str(device or "auto"))
     for name, value in (("steps", steps), ("repeats", repeats), ("batch_size", batch_size)):
@@ -316,9 +291,6 @@ def step_phases(dataset: str = "mnist", model: str = "mlp", *, device: str | tor
     rows = [row(phase, seconds, gemm_seconds[products] if products else 0.0)
             for (phase, products), seconds in zip(STEP_PHASES, phase_seconds)]
     return rows + [row("whole step", step_seconds, floor_seconds)]
-
-
-# --------------------------------------------------------------------------------------------------- 2. losses
 
 
 def _saved_bytes(loss_fn: nn.Module, logits: Tensor, labels: Tensor) -> int:
@@ -357,12 +329,9 @@ def _random_logits(batch: int, classes: int, device: torch.device, seed: int) ->
 def loss_step_times(batch: int = 512, classes: Sequence[int] = (10, 1000), *,
                     device: str | torch.device | None = None, losses: Sequence[str] | None = None,
                     blocks: int = 7, inner: int = 10, seed: int = 0) -> list[dict[str, Any]]:
-    """Forward + backward time of each loss (default: all) on random logits ``(batch, C)``, one row per loss and C.
-
-    A step is ``torch.autograd.grad(loss(logits, labels), logits)``; the losses alternate, ``blocks`` blocks of
-    ``inner`` steps. Each row: the median over blocks, its ``ratio`` to softmax_ce's, ``saved_bytes`` (tensors saved
-    for backward other than the logits and labels, by ``saved_tensors_hooks``) and on CUDA ``peak_bytes`` (the
-    step's peak allocation above what was allocated before it).
+    """Forward + backward time of each loss (default: all) on random logits ``(batch, C)``, one row per loss and C:
+    the median over ``blocks`` alternating blocks of ``inner`` steps, its ``ratio`` to softmax_ce's, the bytes saved
+    for backward and, on CUDA, the step's peak allocation.
     """
     device = resolve_device(str(device or "auto"))
     for name, value in (("batch", batch), ("blocks", blocks), ("inner", inner)):
@@ -385,9 +354,6 @@ def loss_step_times(batch: int = 512, classes: Sequence[int] = (10, 1000), *,
                 saved_bytes=_saved_bytes(functions[name], logits, labels),
                 peak_bytes=_peak_bytes(steps[name], device) if device.type == "cuda" else None))
     return rows
-
-
-# --------------------------------------------------------------------------------------------- 3. Output Reset
 
 
 def _training_step(model_name: str, classes: int, batch: int, loss: str, device: torch.device,
@@ -413,11 +379,9 @@ def _training_step(model_name: str, classes: int, batch: int, loss: str, device:
 def output_reset_solver(batch: int = 512, classes: Sequence[int] = (10, 1000), *, iterations: int = 50,
                         device: str | torch.device | None = None, repeats: int = 10, step_model: str = "mlp",
                         seed: int = 0) -> list[dict[str, Any]]:
-    """The exact Output Reset solver against ``iterations`` steps of the alternating procedure, per ``C``.
-
-    On sigmoid outputs of random logits ``(batch, C)``: median seconds of each over ``repeats`` calls, the largest
-    absolute difference of their targets, the share of patterns differing by more than ``1e-5``; and the solver's
-    share of a training step of ``step_model`` with sigmoid_mse_or, beside the step with softmax_ce. All take turns.
+    """The exact Output Reset solver against ``iterations`` steps of the alternating procedure, per ``C``, on
+    sigmoid outputs of random logits: median seconds, the largest difference of their targets, and the solver's
+    share of a training step of ``step_model`` with sigmoid_mse_or, beside the step with softmax_ce.
     """
     device = resolve_device(str(device or "auto"))
     for name, value in (("batch", batch), ("iterations", iterations), ("repeats", repeats)):
@@ -441,9 +405,6 @@ def output_reset_solver(batch: int = 512, classes: Sequence[int] = (10, 1000), *
             step_model=step_model, step_seconds_or=median["step_or"], step_seconds_ce=median["step_ce"],
             step_ratio=median["step_or"] / median["step_ce"], solver_share_of_step=median["exact"] / median["step_or"]))
     return rows
-
-
-# --------------------------------------------------------------------------------------------------- 4. epochs
 
 
 def epoch_seconds(config: RunConfig, *, data_dir: str | Path | None = None,
@@ -486,11 +447,8 @@ def profile_synthetic_data(profile: Profile, dataset: str) -> Dataset:
 def profile_epochs(profile: str, *, device: str | torch.device | None = None, data_dir: str | Path | None = None,
                    synthetic: bool = False) -> list[dict[str, Any]]:
     """:func:`epoch_seconds` of every dataset of ``profile`` with each of :data:`PROFILE_EPOCH_LOSSES`, as its
-    experiments train it (model, batch, augmentation, subset and split; its grid's first rate, seed 0).
-
-    Each row adds ``full_split_n``, the whole training set less the profile's validation images, and
-    ``full_split_seconds``, the seconds scaled to them in proportion. ``device``: None is the profile's.
-    ``synthetic``: random images, as many as the profile reads, instead of the data root.
+    experiments train it (its grid's first rate, seed 0), with ``full_split_seconds``: the seconds scaled to the
+    whole training set less the validation images (``full_split_n``).
     """
     chosen = get_profile(profile)  # ValueError listing the profiles
     device = resolve_device(str(device or chosen.device))
@@ -507,17 +465,13 @@ def profile_epochs(profile: str, *, device: str | torch.device | None = None, da
     return rows
 
 
-# ------------------------------------------------------------------------------------------- 5. image costs
-
-
 def image_costs(config: RunConfig, *, data_dir: str | Path | None = None, data: Dataset | None = None,
                 train_images: int = 16384, repeats: int = 2) -> dict[str, Any]:
     """What one run of ``config`` costs: seconds per training image, per evaluated image and of setup.
 
-    ``setup_seconds``: :func:`sigmse.train.prepare_data` of the whole run (the dataset decoded beforehand, as in a
-    sweep). Then ``1 + repeats`` epochs of :func:`sigmse.train.train_epoch` on its first ``train_images`` training
-    images, each followed by one evaluation of its validation split (one forward pass an image; ``tta_flip``'s
-    second pass the estimate counts); the first epoch and evaluation warm up, the others give the medians.
+    Setup is :func:`sigmse.train.prepare_data` (the dataset decoded beforehand, as in a sweep); then ``1 + repeats``
+    epochs on the first ``train_images`` images, each followed by one evaluation of the validation split (one
+    forward pass an image: the estimate counts ``tta_flip``'s second); the first of each warms up.
     """
     for name, value in (("train_images", train_images), ("repeats", repeats)):
         check_number(name, value, low=1, integer=True, allowed="an integer >= 1")

@@ -1,12 +1,8 @@
-"""The training loop a user writes by hand: the baseline :mod:`sigmse.bench.run` measures the trainer against.
+"""The training loop a user writes by hand, which :mod:`sigmse.bench.run` measures the trainer against.
 
-A torchvision dataset builds one PIL image per item and applies ``ToTensor`` and ``Normalize`` to it (plus
-``RandomCrop`` and ``RandomHorizontalFlip`` with augmentation); a ``DataLoader`` batches the items; the model
-and the loss are the same as the trainer's, and so is Adam, in torch's default implementation as a hand-written
-loop calls it (the trainer asks for the fused one). Where the data root holds files torchvision reads (IDX,
-CIFAR-10 python batches), the baseline uses torchvision's own class over them; otherwise
-:class:`ArrayImageDataset` does per item what torchvision's classes do. The baseline is given every usual
-courtesy: persistent workers, and pinned memory with non-blocking copies on a GPU.
+A torchvision dataset builds one PIL image per item and transforms it; a ``DataLoader`` batches the items; model,
+loss and Adam are the trainer's (Adam in torch's default implementation, as a hand-written loop calls it). The
+baseline gets every usual courtesy: persistent workers, and pinned memory with non-blocking copies on a GPU.
 """
 
 from __future__ import annotations
@@ -30,11 +26,8 @@ __all__ = ["ArrayImageDataset", "NaiveLoop", "naive_dataset", "torchvision_trans
 
 
 class ArrayImageDataset(torch.utils.data.Dataset):
-    """What torchvision's ``MNIST`` and ``CIFAR10`` do per item, over decoded ``uint8`` arrays.
-
-    ``__getitem__`` builds a PIL image from one example and applies ``transform`` to it, exactly as
-    torchvision's datasets do; it stands in for them where their files are not in the data root.
-    """
+    """What torchvision's ``MNIST`` and ``CIFAR10`` do per item (a PIL image, then ``transform``), over decoded
+    ``uint8`` arrays: it stands in for them where their files are not in the data root."""
 
     def __init__(self, images: Tensor, labels: Tensor, transform: Callable[[Any], Tensor]) -> None:
         array = images.permute(0, 2, 3, 1).contiguous().numpy()  # (N, H, W, C), as torchvision keeps it
@@ -65,12 +58,9 @@ def torchvision_transform(name: str, augment: bool) -> Callable[[Any], Tensor]:
 
 @contextmanager
 def naive_dataset(data: Dataset, augment: bool) -> Iterator[tuple[torch.utils.data.Dataset, str]]:
-    """The dataset a user builds by hand, and its name: torchvision's own class over the official files where
-    the data root has them in a form it reads (IDX, CIFAR python batches), else :class:`ArrayImageDataset`.
-
-    torchvision's MNIST reads uncompressed IDX files from ``<root>/<class>/raw``: gzip-compressed files are
-    decompressed into a temporary root, removed on exit.
-    """
+    """The dataset a user builds by hand, and its name: torchvision's own class over the official files where it
+    reads them (IDX, decompressed into a temporary root if gzipped; CIFAR python batches), else
+    :class:`ArrayImageDataset`."""
     import torchvision.datasets
 
     transform = torchvision_transform(data.name, augment)
@@ -95,10 +85,8 @@ def naive_dataset(data: Dataset, augment: bool) -> Iterator[tuple[torch.utils.da
 
 
 class NaiveLoop:
-    """The loop a user writes by hand: a ``DataLoader`` over a torchvision-style dataset, the model, Adam, the loss.
-
-    ``workers`` is the loader's ``num_workers``; with workers they persist across passes.
-    """
+    """The loop a user writes by hand: a ``DataLoader`` (``workers``: its ``num_workers``, persistent) over a
+    torchvision-style dataset, the model, Adam, the loss."""
 
     def __init__(self, dataset: torch.utils.data.Dataset, data: Dataset, model_name: str, *, loss: str,
                  device: torch.device, batch_size: int, workers: int, lr: float, seed: int) -> None:

@@ -1,16 +1,11 @@
 """``sigmse bench``: its sizes, its performance goals, its JSON records and its command.
 
-:func:`run_bench` runs the measurements of :mod:`sigmse.bench.measures` in one process at one of the sizes of
-:data:`BENCH_SIZES` and writes them with their provenance (core count, torch threads, load average before and after:
-the numbers move on a busy machine) to ``<out_dir>/bench-<size>-<device>-<UTC time>.json``. Given a profile it also
-times an epoch of each of its datasets; that record, stored in ``results/<profile>/bench/``
-(:func:`profile_bench_dir`), is the one the profile's book shows on its performance page (:func:`chapter_record`;
-the analysis is :mod:`sigmse.report.performance`). Each of :data:`TARGETS` is reported as met or not; nothing is
-tuned towards them.
-
-``sigmse bench --costs [PROFILE ...]`` (:func:`run_costs`) measures only what the sweep estimate prices runs with,
-written to ``<out_dir>/costs-<device>-<UTC time>.json``: :data:`sigmse.runs.protocol.MEASURED_IMAGE_COSTS` is read
-from such records.
+:func:`run_bench` runs the measurements of :mod:`sigmse.bench.measures` at one of :data:`BENCH_SIZES` and writes them
+with their provenance (cores, threads, load average before and after: timings move on a busy machine) as JSON; each
+of :data:`TARGETS` is reported as met or not, and nothing is tuned towards them. A record made for a profile, in
+``results/<profile>/bench/``, is the one its book's performance page shows (:func:`chapter_record`).
+``sigmse bench --costs`` (:func:`run_costs`) measures what the sweep estimate prices runs with
+(:data:`sigmse.runs.protocol.MEASURED_IMAGE_COSTS`).
 """
 
 from __future__ import annotations
@@ -101,9 +96,6 @@ def chapter_bench_size(profile: str, size: str | None = None, classes: Sequence[
     return bench if classes is None else replace(bench, classes=tuple(classes))
 
 
-# ----------------------------------------------------------------------------------------------------- targets
-
-
 @dataclass(frozen=True)
 class Target:
     """A performance goal: ``measured >= threshold`` (``at_least``) or ``measured <= threshold``, and why."""
@@ -136,9 +128,8 @@ TARGETS: tuple[Target, ...] = (
 
 
 def check_targets(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each of :data:`TARGETS` with its measured value (a speedup: over the *fastest* naive loop; the floor ratio:
-    the trainer's ``over_gemm_floor``), ``met`` (``None`` where not measured, ``note`` saying why) and ``margin``
-    (measured / threshold)."""
+    """Each of :data:`TARGETS` with its measured value (a speedup over the *fastest* naive loop), ``met`` (``None``
+    where not measured, ``note`` saying why) and ``margin`` (measured / threshold)."""
     cpu, gpu = record["device"] == "cpu", record["device"] == "cuda"
 
     def throughput(dataset: str, model: str, column: str, loop: str | None = None) -> float | None:
@@ -170,13 +161,9 @@ def check_targets(record: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-# --------------------------------------------------------------------------------------------------- records
-
-
 @contextmanager
 def _measuring(device: str | None, threads: int | None) -> Iterator[torch.device]:
-    """The device to measure on (``ValueError`` for another name, or ``cuda`` without a GPU), with torch's intra-op
-    threads set to ``threads`` inside (``None``: torch's own) and restored after."""
+    """The device to measure on, with torch's intra-op threads set to ``threads`` inside and restored after."""
     check_choice("device", device or "auto", ("auto", "cpu", "cuda"))
     torch_device = resolve_device(device or "auto")
     if threads is not None:
@@ -190,8 +177,8 @@ def _measuring(device: str | None, threads: int | None) -> Iterator[torch.device
 
 
 def _store(record: dict[str, Any], path: Path, started: float) -> dict[str, Any]:
-    """``record`` with the load average at its end and its wall seconds, written to ``path``; returned as stored
-    (tuples become lists) with its ``path``."""
+    """``record`` with the load average at its end and its wall seconds, written to ``path``; returned as stored,
+    with its ``path``."""
     record["provenance"]["load_average_1min_end"] = machine()["load_average_1min"]
     record["wall_seconds"] = time.perf_counter() - started
     record = json.loads(json.dumps(record))
@@ -206,13 +193,10 @@ def _stamp() -> str:
 def run_bench(size: str | BenchSize = "full", device: str | None = None, out_dir: str | Path = "results/bench", *,
               data_dir: str | Path | None = None, synthetic: bool = False, threads: int | None = None,
               progress: bool = False, profile: str | None = None) -> dict[str, Any]:
-    """Run the measurements of :data:`SECTIONS` (and with ``profile``, :data:`PROFILE_SECTION`: an epoch of each of
-    its datasets as its experiments train them), write them as JSON into ``out_dir`` and return the record.
-
-    ``size``: a key of :data:`BENCH_SIZES` or a :class:`BenchSize`; ``device``: ``None``/``"auto"``, ``"cpu"`` or
-    ``"cuda"``; ``data_dir``: the data root (else ``$SIGMSE_DATA_DIR``, else ``./data``); ``synthetic``: random images
-    of each dataset's shape instead; ``threads``: torch's intra-op threads during the run (restored after);
-    ``progress``: name each measurement on stderr as it starts.
+    """Run the measurements of :data:`SECTIONS` (with ``profile`` also :data:`PROFILE_SECTION`, an epoch of each
+    of its datasets as its experiments train them), write them as JSON into ``out_dir`` and return the record.
+    ``synthetic``: random images of each dataset's shape instead of the data root; ``progress``: name each
+    measurement on stderr as it starts.
     """
     bench = get_bench_size(size)
     if profile is not None:
@@ -259,19 +243,15 @@ def run_bench(size: str | BenchSize = "full", device: str | None = None, out_dir
 
 
 def profile_bench_dir(results_dir: str | Path, profile: str) -> Path:
-    """``<results_dir>/<profile>/bench/``: where the bench records made for ``profile`` live, beside its runs (so a
-    profile whose runs are committed commits the record its book shows)."""
+    """``<results_dir>/<profile>/bench/``: where the bench records made for ``profile`` live, beside its runs."""
     get_profile(profile)  # ValueError listing the profiles
     return Path(results_dir) / profile / "bench"
 
 
 def latest_bench(out_dir: str | Path = "results/bench", *, size: str | BenchSize | None = None,
                  device: str | None = None, profile: str | None = None) -> dict[str, Any] | None:
-    """The newest bench record in ``out_dir`` (of ``size``, ``device`` type and ``profile`` when given), or ``None``.
-
-    ``size`` by name matches the records of that name; a :class:`BenchSize` only those measured with exactly its
-    parameters. ``profile`` matches the records that timed its epochs.
-    """
+    """The newest bench record in ``out_dir`` (of ``size``, ``device`` type and ``profile`` when given), or ``None``;
+    a :class:`BenchSize` matches only the records measured with exactly its parameters."""
     parameters = None
     if isinstance(size, BenchSize):
         parameters, size = json.loads(json.dumps(asdict(size))), size.name  # as stored: tuples become lists
@@ -294,12 +274,9 @@ def latest_bench(out_dir: str | Path = "results/bench", *, size: str | BenchSize
 def chapter_record(profile: str, *, results_dir: str | Path, size: str | None = None, device: str | None = None,
                    classes: Sequence[int] | None = None, rerun: bool = False, data_dir: str | Path | None = None,
                    threads: int | None = None) -> tuple[dict[str, Any], bool]:
-    """The bench record the performance page of ``profile``'s book shows, and whether it was measured just now.
-
-    The newest record in :func:`profile_bench_dir` measured at :func:`chapter_bench_size` on ``device`` (None: the
-    profile's) with the profile's epochs; with none, or with ``rerun``, :func:`run_bench` measures one (at
-    ``threads``) and stores it there. The full profile's is committed (``sigmse bench --size full --profile full
-    --threads 1``).
+    """The bench record the performance page of ``profile``'s book shows, and whether it was measured just now:
+    the newest in :func:`profile_bench_dir` at :func:`chapter_bench_size`, else (or with ``rerun``) a new one. The
+    full profile's is committed (``sigmse bench --size full --profile full --threads 1``).
     """
     bench = chapter_bench_size(profile, size, classes)
     device_type = resolve_device(device or get_profile(profile).device).type
@@ -314,10 +291,10 @@ def run_costs(profiles: Sequence[str] = ("full",), device: str | None = None, ou
               *, data_dir: str | Path | None = None, synthetic: bool = False, threads: int | None = None,
               progress: bool = False, train_images: int = 16384, repeats: int = 2,
               datasets: Sequence[str] | None = None) -> dict[str, Any]:
-    """:func:`~sigmse.bench.measures.image_costs` of each dataset (of ``datasets``, default all) and model that
-    ``profiles`` train, each kind once as the first profile that has it trains it (its budget, its grid's first
-    rate, seed 0), with each loss of :data:`~sigmse.bench.measures.PROFILE_EPOCH_LOSSES`, one run at a time at
-    ``threads`` torch threads. Written to ``<out_dir>/costs-<device>-<UTC time>.json`` and returned with its path."""
+    """:func:`~sigmse.bench.measures.image_costs` of each dataset and model that ``profiles`` train (each kind once,
+    as the first profile that has it trains it: its budget, its grid's first rate, seed 0), with each loss of
+    :data:`~sigmse.bench.measures.PROFILE_EPOCH_LOSSES`, one run at a time; written to
+    ``<out_dir>/costs-<device>-<UTC time>.json`` and returned with its path."""
     chosen = [get_profile(name) for name in profiles]  # ValueError listing the profiles, before any measuring
     if not chosen:
         raise ValueError("run_costs needs at least one profile; choose from the profiles of sigmse.runs.profiles")
@@ -341,9 +318,6 @@ def run_costs(profiles: Sequence[str] = ("full",), device: str | None = None, ou
                 record["costs"].append({"profile": profile.name, **image_costs(
                     config, data=data, train_images=train_images, repeats=repeats)})
         return _store(record, Path(out_dir) / f"costs-{torch_device.type}-{_stamp()}.json", started)
-
-
-# ------------------------------------------------------------------------------------------------------ tables
 
 
 def _cell(value: Any) -> str:
@@ -416,9 +390,6 @@ def format_costs(record: dict[str, Any]) -> str:
          "eval_us_per_image", "setup_seconds"))])
 
 
-# --------------------------------------------------------------------------------------------------------- CLI
-
-
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``sigmse bench``."""
     parser.add_argument("--size", default="full",
@@ -441,8 +412,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
-    """``sigmse bench``: measure, print the tables and where the JSON went; 0 whether or not the targets are met.
-    An unknown profile, size or device is a ``ValueError`` before anything is measured."""
+    """``sigmse bench``: measure, print the tables and where the JSON went; 0 whether or not the targets are met."""
     profiles = None if args.costs is None else (args.costs or ["full"])
     folder_profile = profiles[0] if profiles else args.profile
     if args.out_dir is not None:

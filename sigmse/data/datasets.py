@@ -1,25 +1,13 @@
 """Datasets: MNIST, Fashion-MNIST and CIFAR-10 as whole ``uint8`` tensors, from the official files.
 
-``load_dataset(name)`` returns both splits as ``uint8`` images ``(N, C, H, W)`` with ``int64`` labels, decoded once
-from the official files and cached as ``.npy``. What each dataset is (shape, classes, sizes, normalisation, where
-its files may lie) is its :class:`~sigmse.data.table.DatasetSpec` in :data:`~sigmse.data.table.DATASETS` (:mod:`sigmse.data.table`).
+After torchvision's ``datasets/mnist.py``, ``cifar.py`` and ``utils.py``: the files are read from a *data root*
+(argument, ``$SIGMSE_DATA_DIR``, else ``./data``) in torchvision's layout or plain folders; only ``download=True``
+touches the network (torchvision's download); a missing dataset raises :class:`DatasetNotFoundError`, which lists
+the places looked and how to fix it. :mod:`sigmse.data.files` checks the md5s and decodes (never unpickling an
+unverified file); the arrays are cached as ``.npy`` under a key of the files' paths, sizes and mtimes, so a second
+load takes a fraction of a second and a changed file is decoded again. The data root may be read-only.
 
-Why it is built this way (after torchvision's ``datasets/mnist.py``, ``cifar.py`` and ``utils.py``):
-
-* The files are read from a *data root* (argument, ``$SIGMSE_DATA_DIR``, else ``./data``) holding torchvision's layout
-  (``MNIST/raw/``, ``FashionMNIST/raw/``, ``cifar-10-batches-py/``) or plain folders (``mnist/``, ``fashion-mnist/``,
-  ``cifar-10-batches-bin/``). Only ``download=True`` touches the network, through torchvision's own download; a
-  dataset that is not there raises :class:`DatasetNotFoundError`, listing the places looked and how to fix it.
-* The files are checked against their official md5s and decoded by :mod:`sigmse.data.files`, which never unpickles
-  an unverified file.
-* The decoded arrays are cached as ``.npy`` under a key made of the source files' paths, sizes and mtimes: a second
-  load takes a fraction of a second, and a changed file is decoded (and verified) again. The data root may be
-  read-only.
-
-What is where is reported by :mod:`sigmse.data.report` (``sigmse data check``); which examples a run trains on is
-chosen by :mod:`sigmse.data.splits`.
-
-References: LeCun, Cortes & Burges, *The MNIST database* (IDX format); Xiao, Rasul & Vollgraf 2017, *Fashion-MNIST*;
+References: LeCun, Cortes & Burges, *The MNIST database*; Xiao, Rasul & Vollgraf 2017, *Fashion-MNIST*;
 Krizhevsky 2009, *Learning Multiple Layers of Features from Tiny Images* (CIFAR-10).
 """
 
@@ -44,31 +32,15 @@ from sigmse.data.files import (DatasetArrays, DatasetFiles, decode_dataset_files
                                torchvision_class)
 from sigmse.data.table import DATASETS, DatasetSpec
 
-__all__ = [
-    "DATA_DIR_ENV",
-    "CACHE_DIR_ENV",
-    "DatasetSpec",
-    "DATASETS",
-    "dataset_names",
-    "get_dataset_spec",
-    "DatasetNotFoundError",
-    "Dataset",
-    "resolve_data_dir",
-    "resolve_cache_dir",
-    "load_dataset",
-    "require_dataset_files",
-    "missing_datasets",
-    "ensure_datasets",
-    "load_arrays",
-]
+__all__ = ["DATA_DIR_ENV", "CACHE_DIR_ENV", "DatasetSpec", "DATASETS", "dataset_names", "get_dataset_spec",
+           "DatasetNotFoundError", "Dataset", "resolve_data_dir", "resolve_cache_dir", "load_dataset",
+           "require_dataset_files", "missing_datasets", "ensure_datasets", "load_arrays"]
 
 DATA_DIR_ENV = "SIGMSE_DATA_DIR"
 CACHE_DIR_ENV = "SIGMSE_CACHE_DIR"
 _DEFAULT_DATA_DIR = Path("data")
 _DEFAULT_CACHE_DIR = Path("~/.cache/sigmse")
 _CACHE_VERSION = 1  # bump when the cached arrays change meaning, so old entries are ignored
-
-
 
 
 def dataset_names() -> tuple[str, ...]:
@@ -106,9 +78,6 @@ class Dataset:
 
 
 _ARRAY_NAMES = ("train_images", "train_labels", "test_images", "test_labels")
-
-
-# ---------------------------------------------------------------------------------------------------------- locating
 
 
 def _data_dir_and_origin(data_dir: str | os.PathLike[str] | None) -> tuple[Path, str]:
@@ -167,10 +136,7 @@ def _locate(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None, download
 
 def require_dataset_files(names: Sequence[str], data_dir: str | os.PathLike[str] | None = None) -> None:
     """Raise :class:`DatasetNotFoundError` unless every dataset in ``names`` has its files under the data root.
-
-    It only looks for the files (no reading, no md5), so a sweep calls it before its first run: a missing
-    dataset is then one clear error up front instead of every run failing with it.
-    """
+    It only looks (no reading, no md5): a sweep calls it first, so a missing dataset is one error up front."""
     for name in dict.fromkeys(names):
         _locate(get_dataset_spec(name), data_dir, download=False)
 
@@ -185,14 +151,12 @@ def ensure_datasets(names: Sequence[str], data_dir: str | os.PathLike[str] | Non
                     download: bool = True) -> list[str]:
     """Make sure every dataset of ``names`` is under the data root, fetching the missing ones; return those fetched.
 
-    A missing dataset is downloaded with torchvision (``download``), exactly as ``sigmse data download`` does,
-    and its files are checked against the official md5s at once (so a bad download fails here, not in a run).
-    torchvision's own lines ("Downloading ...", "Failed to download (trying next)") are kept off stdout;
-    its progress bars (stderr) stay. Datasets already there are not read.
+    A missing one is downloaded with torchvision (as ``sigmse data download`` does) and md5-checked at once, so a
+    bad download fails here, not in a run; torchvision's stdout lines are kept off stdout, its progress bars stay.
 
     Raises:
-        DatasetNotFoundError: a dataset is missing and ``download`` is off, or its download failed (offline).
-            The message is one line: the data root, and the two ways to fill it.
+        DatasetNotFoundError: a dataset is missing and ``download`` is off, or its download failed; the message
+            is one line: the data root, and the two ways to fill it.
         DatasetIntegrityError (:mod:`sigmse.data.files`): a downloaded file is not the official one.
     """
     root = resolve_data_dir(data_dir)
@@ -215,9 +179,6 @@ def ensure_datasets(names: Sequence[str], data_dir: str | os.PathLike[str] | Non
                 f"dataset {', '.join(missing[missing.index(name):])} not found under {where}, and torchvision could "
                 f"not download {name} there ({reason}); either {point}, or run where downloads work") from error
     return missing
-
-
-# ---------------------------------------------------------------------------------------------------------- caching
 
 
 def _cache_entry(cache_dir: Path, spec: DatasetSpec, source: DatasetFiles, verify: bool) -> Path:
@@ -266,14 +227,8 @@ def load_arrays(spec: DatasetSpec, source: DatasetFiles, cache_dir: Path, verify
     return arrays
 
 
-def load_dataset(
-    name: str,
-    data_dir: str | os.PathLike[str] | None = None,
-    *,
-    download: bool = False,
-    cache_dir: str | os.PathLike[str] | None = None,
-    verify: bool = True,
-) -> Dataset:
+def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, *, download: bool = False,
+                 cache_dir: str | os.PathLike[str] | None = None, verify: bool = True) -> Dataset:
     """Both splits of dataset ``name`` as ``uint8`` images ``(N, C, H, W)`` and ``int64`` labels.
 
     Args:

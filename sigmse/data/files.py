@@ -1,22 +1,11 @@
 """The official dataset files: where they may lie under a data root, their checksums, and how they decode.
 
-The files of a dataset are looked for in each folder its :class:`~sigmse.data.datasets.DatasetSpec` names, in one of three
-layouts: ``idx`` (MNIST and Fashion-MNIST), ``cifar-bin`` (CIFAR-10's binary batches) and ``cifar-python``
-(CIFAR-10's python batches, as torchvision extracts them). :func:`find_dataset_files` returns the first complete
-set, and :func:`decode_dataset_files` turns it into numpy arrays (after torchvision's ``datasets/mnist.py``,
-``cifar.py`` and ``utils.py``):
-
-* A manifest (:data:`sigmse.data.table.MANIFEST_MD5`) holds the MD5 of each official file's *uncompressed* content, so the check is the
-  same whether a file is stored raw, ``.gz`` or ``.xz``; it runs on the decode, with the example counts, and a
-  mismatch (:class:`DatasetIntegrityError`) names the file and both checksums.
-* Nothing is unpickled here: IDX files and CIFAR-10's *binary* batches are plain bytes. CIFAR-10's *python* batches
-  are pickles, so they are read only through torchvision's ``CIFAR10``, after their md5s are checked.
-* The decode is vectorised: ``np.frombuffer`` + reshape, the files decompressed in parallel threads.
-
-:func:`sigmse.data.datasets.load_dataset` caches what this module decodes.
-
-References: LeCun, Cortes & Burges, *The MNIST database* (IDX format); Xiao, Rasul & Vollgraf 2017, *Fashion-MNIST*;
-Krizhevsky 2009, *Learning Multiple Layers of Features from Tiny Images* (CIFAR-10).
+Three layouts: ``idx`` (MNIST, Fashion-MNIST), ``cifar-bin`` (CIFAR-10's binary batches) and ``cifar-python``
+(its python batches, as torchvision extracts them). The manifest (:data:`sigmse.data.table.MANIFEST_MD5`) holds the
+md5 of each file's *uncompressed* content, so raw, ``.gz`` and ``.xz`` files check alike; a mismatch
+(:class:`DatasetIntegrityError`) names the file and both checksums. Nothing is unpickled here: the python batches
+are read only through torchvision, after their md5s are checked. The decode is ``np.frombuffer`` + reshape, the
+files decompressed in parallel threads.
 """
 
 from __future__ import annotations
@@ -36,28 +25,16 @@ import numpy as np
 
 from sigmse.data.table import CIFAR_BIN_FILES, CIFAR_PY_FILES, IDX_FILES, MANIFEST_MD5, DatasetSpec
 
-__all__ = [
-    "DatasetIntegrityError",
-    "DatasetFiles",
-    "DatasetArrays",
-    "find_dataset_files",
-    "torchvision_class",
-    "decode_dataset_files",
-]
+__all__ = ["DatasetIntegrityError", "DatasetFiles", "DatasetArrays", "find_dataset_files", "torchvision_class",
+           "decode_dataset_files"]
 
 _CIFAR_RECORD = 1 + 3 * 32 * 32  # one label byte, then the red, green and blue planes, each 32x32 row-major
 
 # Per layout: the files it needs (without compression suffix) and the suffixes accepted, preferred first.
-_LAYOUT_FILES: dict[str, tuple[str, ...]] = {
-    "idx": IDX_FILES,
-    "cifar-bin": CIFAR_BIN_FILES,
-    "cifar-python": CIFAR_PY_FILES,
-}
-_LAYOUT_SUFFIXES: dict[str, tuple[str, ...]] = {
-    "idx": ("", ".gz"),
-    "cifar-bin": ("", ".gz", ".xz"),
-    "cifar-python": ("",),  # torchvision's extracted tarball
-}
+_LAYOUT_FILES: dict[str, tuple[str, ...]] = {"idx": IDX_FILES, "cifar-bin": CIFAR_BIN_FILES,
+                                             "cifar-python": CIFAR_PY_FILES}
+_LAYOUT_SUFFIXES: dict[str, tuple[str, ...]] = {"idx": ("", ".gz"), "cifar-bin": ("", ".gz", ".xz"),
+                                                "cifar-python": ("",)}  # cifar-python: torchvision's extracted tarball
 
 
 class DatasetIntegrityError(RuntimeError):
@@ -80,9 +57,6 @@ class DatasetFiles:
 
 # What a decode gives: train images (N, C, H, W) uint8, train labels (N,) int64, then the same for the test split.
 DatasetArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
-# ---------------------------------------------------------------------------------------------------------- locating
 
 
 def find_dataset_files(spec: DatasetSpec, root: Path) -> tuple[DatasetFiles | None, tuple[str, ...]]:
@@ -111,9 +85,6 @@ def torchvision_class(spec: DatasetSpec) -> Any:  # a torchvision VisionDataset 
     import torchvision.datasets
 
     return getattr(torchvision.datasets, spec.torchvision_class)
-
-
-# ---------------------------------------------------------------------------------------------------------- decoding
 
 
 def _md5(data: bytes) -> str:
@@ -167,15 +138,10 @@ def _parse_idx(data: bytes, path: Path, ndim: int) -> np.ndarray:
 def _decode_idx(spec: DatasetSpec, source: DatasetFiles, verify: bool) -> DatasetArrays:
     md5s = [MANIFEST_MD5[spec.name][name] if verify else None for name in IDX_FILES]
     blobs = _read_all(source.files, md5s)
-    train_x, train_y, test_x, test_y = (
-        _parse_idx(blob, path, ndim) for blob, path, ndim in zip(blobs, source.files, (3, 1, 3, 1))
-    )
-    return (
-        train_x[:, None].copy(),  # (N, 1, H, W); a copy, as frombuffer's array is read-only
-        train_y.astype(np.int64),
-        test_x[:, None].copy(),
-        test_y.astype(np.int64),
-    )
+    train_x, train_y, test_x, test_y = (_parse_idx(blob, path, ndim)
+                                        for blob, path, ndim in zip(blobs, source.files, (3, 1, 3, 1)))
+    # (N, 1, H, W); a copy, as frombuffer's array is read-only
+    return train_x[:, None].copy(), train_y.astype(np.int64), test_x[:, None].copy(), test_y.astype(np.int64)
 
 
 def _cifar_records(blobs: Sequence[bytes], paths: Sequence[Path]) -> tuple[np.ndarray, np.ndarray]:
@@ -208,12 +174,9 @@ def _decode_cifar_python(spec: DatasetSpec, source: DatasetFiles) -> DatasetArra
             )
     train = cifar(str(source.folder.parent), train=True, download=False)
     test = cifar(str(source.folder.parent), train=False, download=False)
-    return (
-        np.ascontiguousarray(train.data.transpose(0, 3, 1, 2)),  # (N, H, W, C) -> (N, C, H, W)
-        np.asarray(train.targets, dtype=np.int64),
-        np.ascontiguousarray(test.data.transpose(0, 3, 1, 2)),
-        np.asarray(test.targets, dtype=np.int64),
-    )
+    return (np.ascontiguousarray(train.data.transpose(0, 3, 1, 2)),  # (N, H, W, C) -> (N, C, H, W)
+            np.asarray(train.targets, dtype=np.int64),
+            np.ascontiguousarray(test.data.transpose(0, 3, 1, 2)), np.asarray(test.targets, dtype=np.int64))
 
 
 def _check_arrays(spec: DatasetSpec, source: DatasetFiles, arrays: DatasetArrays, verify: bool) -> None:

@@ -1,17 +1,10 @@
 """Label noise and input noise, seeded and vectorised, for the robustness experiments.
 
-Label noise (Patrini et al. 2017, *Making deep neural networks robust to label noise: a loss correction approach*):
-
-* ``symmetric``: exactly ``round(rate * N)`` labels, chosen by a seeded permutation, each moved to a class drawn
-  uniformly from the *other* classes, so every chosen label really changes and the realised rate equals the asked one.
-* ``asymmetric``: for each source class of a dataset's pair flips (:data:`ASYMMETRIC_FLIPS`), exactly
-  ``round(rate * n_class)`` of its labels move to the paired class: confusions between similar classes.
-
-Input noise adds Gaussian noise with standard deviation ``sigma`` on the [0, 1] pixel scale and clips back to [0, 1],
-so ``sigma`` means the same thing for every dataset (normalisation comes after).
-
-Every draw uses its own ``torch.Generator``: the same seed gives the same noise, independent of anything else the
-process has drawn.
+Label noise (Patrini et al. 2017, *Making deep neural networks robust to label noise: a loss correction approach*)
+changes exactly ``round(rate * n)`` labels: ``symmetric`` of all labels, each to a uniformly drawn *other* class;
+``asymmetric`` of each source class of :data:`ASYMMETRIC_FLIPS`, to its paired look-alike class. Input noise adds
+Gaussian noise of standard deviation ``sigma`` on the [0, 1] pixel scale and clips back, so ``sigma`` means the same
+for every dataset. Every draw has its own seeded ``torch.Generator``, independent of anything else drawn.
 """
 
 from __future__ import annotations
@@ -23,14 +16,8 @@ import torch
 from sigmse.checks import check_number
 from sigmse.seeds import stream_seed
 
-__all__ = [
-    "LABEL_NOISE_KINDS",
-    "INPUT_NOISE_WHERE",
-    "ASYMMETRIC_FLIPS",
-    "LabelNoise",
-    "corrupt_labels",
-    "add_input_noise",
-]
+__all__ = ["LABEL_NOISE_KINDS", "INPUT_NOISE_WHERE", "ASYMMETRIC_FLIPS", "LabelNoise", "corrupt_labels",
+           "add_input_noise"]
 
 LABEL_NOISE_KINDS = ("none", "symmetric", "asymmetric")
 INPUT_NOISE_WHERE = ("train", "test", "both")  # which split's images get input noise
@@ -81,15 +68,8 @@ def _asymmetric(labels: torch.Tensor, rate: float, flips: dict[int, int], genera
     return noisy
 
 
-def corrupt_labels(
-    labels: torch.Tensor,
-    *,
-    kind: str,
-    rate: float,
-    num_classes: int,
-    dataset: str | None = None,
-    seed: int,
-) -> LabelNoise:
+def corrupt_labels(labels: torch.Tensor, *, kind: str, rate: float, num_classes: int, dataset: str | None = None,
+                   seed: int) -> LabelNoise:
     """Corrupt ``labels`` with ``kind`` noise at ``rate``, reproducibly from ``seed``.
 
     Args:
@@ -102,8 +82,8 @@ def corrupt_labels(
         seed: seeds a private ``torch.Generator``; the same seed gives the same noise.
 
     Returns:
-        :class:`LabelNoise` with the noisy labels (int64, on ``labels``' device), the changed-mask and the realised
-        share of all labels changed. Counts are rounded to the nearest integer (``round``: halves to even).
+        :class:`LabelNoise` (noisy labels on ``labels``' device, the changed-mask, the realised share of all labels
+        changed). Counts are rounded by ``round`` (halves to even).
     """
     if kind not in LABEL_NOISE_KINDS:
         raise ValueError(f"unknown label noise kind {kind!r}; valid kinds are: {', '.join(LABEL_NOISE_KINDS)}")
@@ -129,16 +109,8 @@ def corrupt_labels(
 
 
 def add_input_noise(images: torch.Tensor, sigma: float, *, generator: torch.Generator) -> torch.Tensor:
-    """``clip(images + sigma * eps, 0, 1)`` with ``eps ~ N(0, 1)`` drawn from ``generator``.
-
-    Args:
-        images: floating-point images on the [0, 1] pixel scale, any shape (e.g. ``(N, C, H, W)``).
-        sigma: standard deviation on that scale, ``>= 0``; ``0`` returns ``images`` itself (no draw, no copy).
-        generator: on the same device as ``images`` (``torch.randn`` needs that).
-
-    Returns:
-        A new tensor of the same shape, dtype and device, clipped to [0, 1] so it stays a valid image.
-    """
+    """A new tensor ``clip(images + sigma * eps, 0, 1)``, ``eps ~ N(0, 1)`` drawn from ``generator`` (on the images'
+    device), for float ``images`` of any shape on the [0, 1] scale; ``sigma == 0`` returns ``images`` itself."""
     check_number("input noise sigma", sigma, low=0.0, allowed="a finite number >= 0")
     if not images.dtype.is_floating_point:
         raise TypeError(f"images must be floating point on the [0, 1] scale, got dtype {images.dtype}")

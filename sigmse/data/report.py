@@ -1,10 +1,7 @@
-"""What ``sigmse data check`` reports: for every dataset, whether its files are under the data root, in which
-format, whether they match the official checksums and counts, and how balanced its classes are.
-
-:func:`check_datasets` never downloads and never raises: a dataset that is missing or broken is a row of the
-report, with the places looked or the error. :func:`format_report` prints the reports as a table, with how to fix
-a missing dataset. The checks themselves are those of :func:`sigmse.data.datasets.load_dataset`
-(:mod:`sigmse.data.files`), and a dataset checked once is read from the decode cache afterwards.
+"""``sigmse data check``: per dataset, whether its files are under the data root, in which format, whether they
+match the official checksums and counts, and how balanced its classes are. :func:`check_datasets` never downloads
+and never raises (a missing or broken dataset is a row with the places looked or the error); the checks are
+:func:`sigmse.data.datasets.load_dataset`'s, and the decode cache serves later checks.
 """
 
 from __future__ import annotations
@@ -19,11 +16,7 @@ import numpy as np
 from sigmse.data.datasets import DATA_DIR_ENV, DATASETS, load_arrays, resolve_cache_dir, resolve_data_dir
 from sigmse.data.files import DatasetIntegrityError, find_dataset_files
 
-__all__ = [
-    "DatasetReport",
-    "check_datasets",
-    "format_report",
-]
+__all__ = ["DatasetReport", "check_datasets", "format_report"]
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,7 @@
 """Which training examples a run uses: a seeded validation split and a class-stratified subset, as index tensors.
 
-Both draw one seeded ``torch.randperm`` on the CPU (the seed goes through :func:`sigmse.seeds.stream_seed`, so
-each use has its own stream), so the same seed gives the same indices on every machine, and neither loops over
-examples. :func:`validation_split` carves a fixed validation part out of the training split;
-:func:`subset_indices` keeps a smaller training set with each class's share (for the quick CPU profiles).
+Each draws one ``torch.randperm`` on the CPU from its own :func:`sigmse.seeds.stream_seed`, so the same seed gives
+the same indices on every machine, with no loop over examples.
 """
 
 from __future__ import annotations
@@ -13,18 +11,11 @@ import torch
 from sigmse.checks import check_number
 from sigmse.seeds import stream_seed
 
-__all__ = [
-    "validation_split",
-    "subset_indices",
-]
+__all__ = ["validation_split", "subset_indices"]
 
 
 def validation_split(num_train: int, val_size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Split ``range(num_train)`` into (train, validation) index tensors, each sorted, by a seeded permutation.
-
-    The same ``seed`` gives the same split on every machine (``torch.Generator`` on the CPU); the two parts are
-    disjoint and together cover every index once.
-    """
+    """Split ``range(num_train)`` into disjoint, sorted (train, validation) index tensors, by a seeded permutation."""
     check_number("num_train", num_train, low=1, integer=True, allowed="an integer with 1 <= num_train")
     check_number("val_size", val_size, low=0, high=num_train, high_open=True, integer=True,
                  allowed=f"an integer with 0 <= val_size < {num_train}")
@@ -35,8 +26,7 @@ def validation_split(num_train: int, val_size: int, seed: int = 0) -> tuple[torc
 def subset_indices(labels: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
     """``size`` sorted indices into ``labels``, class-stratified: each class keeps its share, chosen at random.
 
-    Shares are ``size * n_class / N`` rounded by largest remainder, so they sum to ``size`` exactly; which examples
-    of a class are kept is decided by one seeded permutation (no loop over examples). For quick CPU profiles.
+    Shares are ``size * n_class / N`` rounded by largest remainder, so they sum to ``size`` exactly.
     """
     if labels.ndim != 1:
         raise ValueError(f"labels must be 1-D, got shape {tuple(labels.shape)}")

@@ -1,9 +1,6 @@
-"""The dataset table: what each dataset is, where its files may lie, and the checksums of its official files.
-
-One place for a dataset's facts, read by :mod:`sigmse.data.datasets` (loading), :mod:`sigmse.data.files`
-(finding and decoding) and :mod:`sigmse.bench.naive_loop` (torchvision's own loaders), like the class attributes
-of torchvision's ``datasets/mnist.py`` and ``cifar.py`` (``resources``, ``train_list``, ``test_list``).
-Adding a dataset is one :class:`DatasetSpec` here, its files and their MD5s.
+"""The dataset table: what each dataset is, where its files may lie, and the md5s of its official files, like the
+class attributes of torchvision's ``datasets/mnist.py`` and ``cifar.py``. Adding a dataset is one
+:class:`DatasetSpec` here, its files and their md5s.
 """
 
 from __future__ import annotations
@@ -32,44 +29,22 @@ class DatasetSpec:
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
-        DatasetSpec(
-            name="mnist",
-            num_classes=10,
-            image_shape=(1, 28, 28),
-            class_names=tuple(str(digit) for digit in range(10)),
-            train_size=60000,
-            test_size=10000,
-            mean=(0.1307,),
-            std=(0.3081,),
-            layouts=(("MNIST/raw", "idx"), ("mnist", "idx")),
-            torchvision_class="MNIST",
-        ),
-        DatasetSpec(
-            name="fashion-mnist",
-            num_classes=10,
-            image_shape=(1, 28, 28),
-            class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-            train_size=60000,
-            test_size=10000,
-            mean=(0.2860,),
-            std=(0.3530,),
-            layouts=(("FashionMNIST/raw", "idx"), ("fashion-mnist", "idx")),
-            torchvision_class="FashionMNIST",
-        ),
-        DatasetSpec(
-            name="cifar10",
-            num_classes=10,
-            image_shape=(3, 32, 32),
-            class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
-            train_size=50000,
-            test_size=10000,
-            mean=(0.4914, 0.4822, 0.4465),
-            std=(0.2470, 0.2435, 0.2616),
-            # Binary first: it needs no pickle at all.
-            layouts=(("cifar-10-batches-bin", "cifar-bin"), ("cifar-10-batches-py", "cifar-python")),
-            torchvision_class="CIFAR10",
-        ),
+        DatasetSpec(name="mnist", num_classes=10, image_shape=(1, 28, 28),
+                    class_names=tuple(str(digit) for digit in range(10)), train_size=60000, test_size=10000,
+                    mean=(0.1307,), std=(0.3081,), layouts=(("MNIST/raw", "idx"), ("mnist", "idx")),
+                    torchvision_class="MNIST"),
+        DatasetSpec(name="fashion-mnist", num_classes=10, image_shape=(1, 28, 28),
+                    class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                                 "Bag", "Ankle boot"), train_size=60000, test_size=10000,
+                    mean=(0.2860,), std=(0.3530,), layouts=(("FashionMNIST/raw", "idx"), ("fashion-mnist", "idx")),
+                    torchvision_class="FashionMNIST"),
+        DatasetSpec(name="cifar10", num_classes=10, image_shape=(3, 32, 32),
+                    class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                                 "truck"), train_size=50000, test_size=10000,
+                    mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),
+                    layouts=(("cifar-10-batches-bin", "cifar-bin"),  # binary first: it needs no pickle at all
+                             ("cifar-10-batches-py", "cifar-python")),
+                    torchvision_class="CIFAR10"),
     )
 }
 

@@ -49,6 +49,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from sigmse.checks import check_number
 from sigmse.landscape.surfaces import (LOSS_NAMES, LandscapeConfig, correct_cells, free_indices, landscape_loss,
                                       logit_grid, target_index)
 from sigmse.losses.modules import get_loss, loss_setting
@@ -123,8 +124,7 @@ def shift_free_basis(num_classes: int, *, dtype: torch.dtype = torch.float64) ->
     The QR factorisation of the first ``C - 1`` columns of the centring matrix ``I - 1 1^T / C`` (they are
     linearly independent and span that subspace).
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    check_number("num_classes", num_classes, low=2, integer=True, allowed="an integer >= 2")
     centring = torch.eye(num_classes, dtype=dtype) - 1.0 / num_classes  # (C, C)
     return torch.linalg.qr(centring[:, : num_classes - 1]).Q  # (C, C - 1)
 
@@ -149,8 +149,7 @@ def condition_numbers(eigenvalues: Tensor, *, tolerance: float = NULL_TOLERANCE)
     ``kappa = max |lambda| / min { |lambda| : |lambda| > tolerance }`` (NaN where every ``|lambda|`` is at
     most ``tolerance``: an all-null spectrum); the null directions are those with ``|lambda| <= tolerance``.
     """
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not tolerance > 0:
-        raise ValueError(f"tolerance must be a number > 0, got {tolerance!r}")
+    check_number("tolerance", tolerance, low=0, low_open=True, allowed="a number > 0")
     size = eigenvalues.abs()  # (N, k)
     live = size > tolerance  # (N, k)
     smallest = torch.where(live, size, torch.inf).amin(dim=1)  # (N,): inf where nothing is live

@@ -1,39 +1,16 @@
 """Loss landscapes over two free logits, with the third pinned at a bad value.
 
-The experiment (a widely shared note about sigmoid-MSE versus cross-entropy):
-a 3-class pattern whose logit for one class is pinned at ``fixed_logit``
-(-1000, "a bad initialisation") while the two other logits ``z1, z2`` run over a
-``grid_size x grid_size`` grid on ``[-extent, extent]^2``. The note claims the MSE
-surface "shows sharp cliffs and discontinuities" with chaotic, vanishing or
-exploding gradients while cross-entropy stays smooth. This module computes the
-surfaces and their gradients exactly as described and measures what is there:
+A widely shared note claims that for a 3-class pattern whose logit of one class is pinned at ``fixed_logit``
+(-1000, "a bad initialisation"), the MSE surface over the two free logits ``z1, z2`` "shows sharp cliffs and
+discontinuities" with chaotic gradients while cross-entropy stays smooth. This module computes those surfaces and
+their gradients on a ``grid_size x grid_size`` grid (one batch, one backward pass: the cells are independent) for
+each loss of :data:`LOSS_NAMES` in its stable and textbook (:mod:`sigmse.losses.naive`) form, in float32 and float64,
+so any NaN or inf is traced to its cause, and measures what is there (:func:`smoothness`). Every loss is summed
+over the 3 classes, as in :mod:`sigmse.losses.functional`. Curvature is :mod:`sigmse.landscape.curvature`'s; the
+verdict rule is :mod:`sigmse.report.landscape_verdict`'s.
 
-* :func:`loss_surface` and :func:`gradient_norm_surface` evaluate one loss on the
-  whole grid at once (10k cells are one batch; one backward pass over the summed
-  grid gives every cell's gradient, because the cells are independent).
-* The losses (:data:`LOSS_NAMES`) are the library's (:func:`sigmse.losses.modules.loss_form`): each has a
-  ``stable`` form (its module: ``log_softmax``, ``torch.softmax``, ``torch.sigmoid``) and a ``naive``
-  textbook one (:mod:`sigmse.losses.naive`: ``exp(z) / sum(exp(z))``, ``log(softmax)``,
-  ``1 / (1 + exp(-z))``), in float32 and float64, so that any NaN or inf can be traced to its cause
-  (``exp`` overflow, ``log 0``).
-* :func:`smoothness` turns a surface into a few numbers (largest neighbour jump
-  relative to the range, NaN/inf counts, vanishing/exploding gradient shares);
-  :func:`smoothness_table` does it for every loss x formula x dtype.
-* :func:`descent_trajectory` runs plain gradient descent on the free logits.
-
-Second derivatives (Hessians, condition numbers) are in :mod:`sigmse.landscape.curvature`; the rule that
-turns these measurements into the chapter's verdict is in :mod:`sigmse.report.landscape_verdict`.
-
-Every loss is summed over the 3 classes per cell, as in :mod:`sigmse.losses.functional`
-(``reduction="none"``): softmax-MSE at one-hot ``y`` is ``sum_c (p_c - y_c)^2``; logit-MSE, MSE on the raw
-logits, is the registry's variant ``logit_mse`` (``rescaled_square`` with ``k = M = 1``).
-
-Grid convention: ``surface[i, j]`` is the value at ``(z1[i], z2[j])``. ``z1`` and
-``z2`` are the two free logits in class order (the classes other than
-``fixed_index``); with ``target="free"`` the true class is ``z1``'s.
-
-Reference: Tyagi et al., *Making Sigmoid-MSE Great Again: Output Reset Challenges
-Softmax Cross-Entropy in Neural Network Classification*, arXiv 2411.11213.
+Grid convention: ``surface[i, j]`` is the value at ``(z1[i], z2[j])``, ``z1`` and ``z2`` being the free logits in
+class order; with ``target="free"`` the true class is ``z1``'s.
 """
 
 from __future__ import annotations
@@ -49,11 +26,9 @@ from torch import Tensor
 from sigmse.checks import check_choice, check_number
 from sigmse.losses.modules import loss_form
 
-__all__ = [
-    "LandscapeConfig", "LOSS_NAMES", "TARGETS", "FORMULAS", "DTYPES", "free_indices", "target_index", "logit_grid",
-    "correct_cells", "landscape_loss", "loss_surface", "gradient_norm_surface", "smoothness", "smoothness_table",
-    "descent_trajectory",
-]
+__all__ = ["LandscapeConfig", "LOSS_NAMES", "TARGETS", "FORMULAS", "DTYPES", "free_indices", "target_index",
+           "logit_grid", "correct_cells", "landscape_loss", "loss_surface", "gradient_norm_surface", "smoothness",
+           "smoothness_table", "descent_trajectory"]
 
 NUM_CLASSES = 3
 # The losses the chapter draws, in its order, by their sigmse.losses names: the note's softmax-MSE and
@@ -120,9 +95,6 @@ def correct_cells(config: LandscapeConfig) -> Tensor:
     return (logits[:, t] > logits[:, others].amax(dim=1)).reshape(g, g)
 
 
-# --------------------------------------------------------------------------- surfaces
-
-
 def landscape_loss(loss: str, *, naive: bool = False) -> Callable[[Tensor, Tensor], Tensor]:
     """One of :data:`LOSS_NAMES` as ``f(logits (N, C), labels (N,)) -> (N,)``, summed over the classes: its
     stable form, or with ``naive=True`` its textbook one (:func:`sigmse.losses.modules.loss_form`)."""
@@ -161,9 +133,6 @@ def gradient_norm_surface(loss: str, config: LandscapeConfig) -> Tensor:
     return _free_norm(_loss_and_grad(loss, config)[1], config, config.grid_size)
 
 
-# --------------------------------------------------------------------------- measuring smoothness
-
-
 def _max_rel_jump(surface: Tensor) -> float | None:
     """Largest ``|difference|`` between finite horizontal or vertical neighbours over the finite range."""
     s = surface.detach().to(torch.float64)
@@ -189,25 +158,17 @@ def _finite_min_max(surface: Tensor) -> tuple[float | None, float | None]:
 
 def smoothness(surface: Tensor, grad_norm: Tensor, *, correct: Tensor | None = None,
                vanishing: float = VANISHING, exploding: float = EXPLODING) -> dict[str, Any]:
-    """Summarise a ``(G, G)`` loss surface and its gradient-norm surface in plain numbers.
+    """Summarise a ``(G, G)`` loss surface and its gradient-norm surface in plain, JSON-ready numbers.
 
-    Keys (all plain ``int``/``float``, or ``None`` where undefined, so the dict is JSON-ready):
-
-    * ``max_rel_jump``: the largest absolute difference between horizontally or vertically
-      neighbouring cells (both finite), divided by the surface's finite range (max - min);
-      ``0.0`` for a constant surface, ``None`` with no pair of finite neighbours. On a smooth
-      surface it shrinks like ``1 / G`` as the grid is refined; a true cliff keeps it near its height.
-    * ``grad_max_rel_jump``: the same for the gradient-norm surface.
-    * ``surface_min``, ``surface_max``: the finite range.
-    * ``surface_nan``, ``surface_inf``, ``grad_nan``, ``grad_inf``: cell counts.
-    * ``grad_norm_max``: the largest finite gradient norm (``None`` if none is finite).
-    * ``vanishing_share``: share of all cells with a finite gradient norm ``< vanishing``.
-    * ``exploding_share``: share of all cells with a finite gradient norm ``> exploding``
-      (infinite norms are counted in ``grad_inf`` only).
-    * with ``correct`` (a ``(G, G)`` bool mask of correctly classified cells): ``wrong_share``
-      and ``vanishing_share_of_wrong``, the share of misclassified cells whose gradient vanishes
-      (``None`` if no cell is misclassified): a vanishing gradient is harmless where the
-      pattern is already right and a trap where it is wrong.
+    * ``max_rel_jump`` (``grad_max_rel_jump`` for the gradient norm): the largest difference between finite
+      neighbouring cells over the finite range; ``None`` with no finite pair. On a smooth surface it shrinks like
+      ``1 / G`` as the grid is refined; a true cliff keeps it near its height.
+    * ``surface_min``, ``surface_max``, ``grad_norm_max``: finite extremes; ``surface_nan``, ``surface_inf``,
+      ``grad_nan``, ``grad_inf``: cell counts.
+    * ``vanishing_share``, ``exploding_share``: shares of all cells with a finite gradient norm below
+      ``vanishing`` or above ``exploding``.
+    * with ``correct`` (a bool mask of correctly classified cells): ``wrong_share`` and ``vanishing_share_of_wrong``
+      (``None`` if none is wrong): a vanishing gradient is harmless where the pattern is right, a trap where wrong.
     """
     if surface.shape != grad_norm.shape or surface.dim() != 2:
         raise ValueError(f"surface and grad_norm must be equal 2-D shapes, got {tuple(surface.shape)} "
@@ -217,18 +178,12 @@ def smoothness(surface: Tensor, grad_norm: Tensor, *, correct: Tensor | None = N
     vanish = finite_grad & (grad_norm < vanishing)
     low, high = _finite_min_max(surface)
     out: dict[str, Any] = {
-        "max_rel_jump": _max_rel_jump(surface),
-        "grad_max_rel_jump": _max_rel_jump(grad_norm),
-        "surface_min": low,
-        "surface_max": high,
-        "surface_nan": int(torch.isnan(surface).sum()),
-        "surface_inf": int(torch.isinf(surface).sum()),
-        "grad_nan": int(torch.isnan(grad_norm).sum()),
-        "grad_inf": int(torch.isinf(grad_norm).sum()),
-        "grad_norm_max": _finite_min_max(grad_norm)[1],
-        "vanishing_share": vanish.sum().item() / cells,
-        "exploding_share": (finite_grad & (grad_norm > exploding)).sum().item() / cells,
-    }
+        "max_rel_jump": _max_rel_jump(surface), "grad_max_rel_jump": _max_rel_jump(grad_norm),
+        "surface_min": low, "surface_max": high,
+        "surface_nan": int(torch.isnan(surface).sum()), "surface_inf": int(torch.isinf(surface).sum()),
+        "grad_nan": int(torch.isnan(grad_norm).sum()), "grad_inf": int(torch.isinf(grad_norm).sum()),
+        "grad_norm_max": _finite_min_max(grad_norm)[1], "vanishing_share": vanish.sum().item() / cells,
+        "exploding_share": (finite_grad & (grad_norm > exploding)).sum().item() / cells}
     if correct is not None:
         if correct.shape != surface.shape or correct.dtype != torch.bool:
             raise ValueError(f"correct must be a bool mask of shape {tuple(surface.shape)}, "
@@ -244,22 +199,16 @@ def _fixed_gradient_stats(grad: Tensor, config: LandscapeConfig) -> dict[str, An
     """How hard the loss pulls the pinned logit itself (it is fixed here, learnable in training)."""
     g0 = grad[:, config.fixed_index].abs()
     finite = torch.isfinite(g0)
-    return {
-        "fixed_grad_abs_min": g0[finite].min().item() if finite.any() else None,
-        "fixed_grad_abs_max": g0[finite].max().item() if finite.any() else None,
-        "fixed_grad_nonfinite": int((~finite).sum()),
-    }
+    return {"fixed_grad_abs_min": g0[finite].min().item() if finite.any() else None,
+            "fixed_grad_abs_max": g0[finite].max().item() if finite.any() else None,
+            "fixed_grad_nonfinite": int((~finite).sum())}
 
 
 def smoothness_table(config: LandscapeConfig, losses: Sequence[str] | None = None, *,
                      formulas: Sequence[str] = FORMULAS,
                      dtypes: Sequence[str] = tuple(DTYPES)) -> list[dict[str, Any]]:
-    """One :func:`smoothness` row per loss x formula x dtype; ``config``'s own formula and dtype are replaced.
-
-    Each row also names its loss, formula, dtype, target, fixed_logit, grid_size and extent, and
-    adds ``fixed_grad_abs_min``/``_max``/``fixed_grad_nonfinite``: the gradient with respect to the
-    pinned logit, which the landscape holds fixed but training would update.
-    """
+    """One :func:`smoothness` row per loss x formula x dtype (``config``'s own are replaced), naming its setting,
+    with the gradient on the pinned logit, which the landscape holds fixed but training would update."""
     rows = []
     for loss in (LOSS_NAMES if losses is None else losses):
         for formula in formulas:
@@ -274,18 +223,13 @@ def smoothness_table(config: LandscapeConfig, losses: Sequence[str] | None = Non
     return rows
 
 
-# --------------------------------------------------------------------------- gradient descent
-
-
 def descent_trajectory(loss: str, config: LandscapeConfig, start: tuple[float, float], lr: float,
                        steps: int) -> dict[str, Any]:
     """Plain gradient descent ``z <- z - lr * grad`` on the two free logits; the pinned logit stays put.
 
-    Returns ``path (steps + 1, 2)``, ``loss (steps + 1,)`` and ``grad_norm (steps + 1,)`` (tensors in
-    ``config.dtype``; entry ``k`` is before step ``k + 1``), ``reached`` (bool: some visited point
-    classifies correctly, the true logit strictly largest), ``first_correct_step`` (int or ``None``) and
-    ``final_correct`` (bool: the last point does; an oscillating or diverging run can pass through a
-    correct point and leave it).
+    Returns ``path (steps + 1, 2)``, ``loss`` and ``grad_norm (steps + 1,)`` (entry ``k`` before step ``k + 1``),
+    ``reached`` (some visited point classifies correctly), ``first_correct_step`` and ``final_correct`` (an
+    oscillating run can pass through a correct point and leave it).
     """
     fn = landscape_loss(loss, naive=config.formula == "naive")
     if len(start) != 2:

@@ -1,14 +1,10 @@
 r"""Classification losses as functions: ``name(logits, labels, *, reduction="mean", **options)``.
 
-Every loss maps logits :math:`z \in \mathbb{R}^{N \times C}` and int64 labels :math:`c \in \{0..C-1\}^N`
-to a per-sample loss :math:`l_n` summed over the classes, then combines the samples by ``reduction``:
-``"none"`` returns :math:`(l_1, \dots, l_N)`, ``"mean"`` (default) :math:`\frac1N \sum_n l_n`, ``"sum"``
-:math:`\sum_n l_n`. Half-precision logits are computed in float32 (as autocast does for torch's
-losses); float32 and float64 stay as they are. The maths, options and references of each loss are
-documented on its module in :mod:`sigmse.losses.modules`, whose registry names them.
-
-Each function checks its options on every call, then calls its ``<name>_unchecked`` form, which checks
-only the tensors. The modules check their options once, at construction, and call the unchecked form.
+Every loss maps logits :math:`(N, C)` and int64 labels :math:`(N,)` to a per-sample loss :math:`l_n` summed over
+the classes, combined by ``reduction`` (``"none"``, ``"mean"``, ``"sum"``). Half-precision logits are computed in
+float32 (as autocast does for torch's losses). The maths, options and references are on each loss's module in
+:mod:`sigmse.losses.modules`. Each function checks its options, then calls ``<name>_unchecked``, which checks only
+the tensors (the modules check their options once, at construction, and call that directly).
 """
 
 from __future__ import annotations
@@ -17,30 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from sigmse.losses.output_reset import (
-    OutputReset,
-    check_iterations,
-    check_shapes,
-    check_targets,
-    correct_mask,
-    output_reset_unchecked,
-)
+from sigmse.losses.output_reset import (OutputReset, check_iterations, check_shapes, check_targets, correct_mask,
+                                        output_reset_unchecked)
 
-__all__ = [
-    "softmax_ce",
-    "sigmoid_mse",
-    "sigmoid_mse_or",
-    "softmax_mse",
-    "rescaled_square",
-    "mae",
-    "gce",
-    "symmetric_ce",
-]
+__all__ = ["softmax_ce", "sigmoid_mse", "sigmoid_mse_or", "softmax_mse", "rescaled_square", "mae", "gce",
+           "symmetric_ce"]
 
 REDUCTIONS = ("none", "mean", "sum")
-
-
-# ---- option checks, shared with the modules so that both fail the same way ----------------------------
 
 
 def check_reduction(reduction: str) -> None:
@@ -95,9 +74,6 @@ def _log_softmax_correct(z: Tensor, labels: Tensor) -> Tensor:
     return z.log_softmax(dim=1).gather(1, labels[:, None]).squeeze(1)
 
 
-# ---- the losses, options already checked: the modules call these -------------------------------------
-
-
 def softmax_ce_unchecked(logits: Tensor, labels: Tensor, *, reduction: str) -> Tensor:
     """:func:`softmax_ce` without the option checks."""
     return F.cross_entropy(_prepare(logits, labels), labels, reduction=reduction)
@@ -110,16 +86,8 @@ def sigmoid_mse_unchecked(logits: Tensor, labels: Tensor, *, reduction: str, pos
     return _reduce((torch.sigmoid(z) - targets).square().sum(dim=1), reduction)
 
 
-def sigmoid_mse_or_unchecked(
-    logits: Tensor,
-    labels: Tensor,
-    *,
-    reduction: str,
-    pos: float,
-    neg: float,
-    shift: bool,
-    iterations: int | None,
-) -> tuple[Tensor, OutputReset]:
+def sigmoid_mse_or_unchecked(logits: Tensor, labels: Tensor, *, reduction: str, pos: float, neg: float, shift: bool,
+                             iterations: int | None) -> tuple[Tensor, OutputReset]:
     """:func:`sigmoid_mse_or` without the option checks, and the :class:`OutputReset` it regressed on."""
     z = _prepare(logits, labels)
     check_shapes(z, labels)  # Output Reset needs C >= 2
@@ -162,9 +130,6 @@ def symmetric_ce_unchecked(
     return _reduce(-alpha * log_p_c + beta * log_clip * torch.expm1(log_p_c), reduction)
 
 
-# ---- the losses: check the options, then compute ------------------------------------------------------
-
-
 def softmax_ce(logits: Tensor, labels: Tensor, *, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy: :class:`~sigmse.losses.modules.SoftmaxCrossEntropyLoss` as a function."""
     check_reduction(reduction)
@@ -180,16 +145,8 @@ def sigmoid_mse(
     return sigmoid_mse_unchecked(logits, labels, reduction=reduction, pos=pos, neg=neg)
 
 
-def sigmoid_mse_or(
-    logits: Tensor,
-    labels: Tensor,
-    *,
-    reduction: str = "mean",
-    pos: float = 1.0,
-    neg: float = 0.0,
-    shift: bool = True,
-    iterations: int | None = None,
-) -> Tensor:
+def sigmoid_mse_or(logits: Tensor, labels: Tensor, *, reduction: str = "mean", pos: float = 1.0, neg: float = 0.0,
+                   shift: bool = True, iterations: int | None = None) -> Tensor:
     """Sigmoid-MSE with Output Reset: :class:`~sigmse.losses.modules.SigmoidMSEOutputResetLoss` as a function."""
     check_reduction(reduction)
     check_targets(pos, neg)
@@ -227,15 +184,8 @@ def gce(logits: Tensor, labels: Tensor, *, reduction: str = "mean", q: float = 0
     return gce_unchecked(logits, labels, reduction=reduction, q=q)
 
 
-def symmetric_ce(
-    logits: Tensor,
-    labels: Tensor,
-    *,
-    reduction: str = "mean",
-    alpha: float = 0.1,
-    beta: float = 1.0,
-    log_clip: float = -4.0,
-) -> Tensor:
+def symmetric_ce(logits: Tensor, labels: Tensor, *, reduction: str = "mean", alpha: float = 0.1, beta: float = 1.0,
+                 log_clip: float = -4.0) -> Tensor:
     """Symmetric cross-entropy: :class:`~sigmse.losses.modules.SymmetricCELoss` as a function."""
     check_reduction(reduction)
     check_symmetric(alpha, beta, log_clip)

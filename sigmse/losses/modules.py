@@ -1,16 +1,9 @@
 """Loss modules and the registry that names them.
 
-Each loss of :mod:`sigmse.losses.functional` has a thin, stateless :class:`torch.nn.Module` here, documented
-like torch's losses in ``torch/nn/modules/loss.py`` (the maths, Args, Shape, Example, Note, Reference). Options are keyword-only and checked
-once, on construction; ``forward`` is one line that calls the functional form without the option checks
-(:mod:`sigmse.losses.functional`'s ``<name>_unchecked``), so a forward checks only its tensors.
-:data:`LOSSES` maps lower-case names to a :class:`LossSpec`: the module, the name the book prints and the
-textbook form (:mod:`sigmse.losses.naive`); :data:`LOSS_VARIANTS` names a registered loss at fixed options
-(the loss-surface chapter's logit-MSE). :func:`get_loss` builds a module by name and rejects unknown names,
-unknown options and invalid values with a ``ValueError`` that quotes them; :func:`loss_form` gives a loss or
-variant as a per-sample function, stable or naive, and :func:`display_name` its printed name.
-:func:`class_probabilities` turns logits into the class probabilities a loss implies, for NLL and
-calibration (ECE).
+Each loss of :mod:`sigmse.losses.functional` has a thin, stateless :class:`torch.nn.Module` here, documented like
+torch's losses. Options are keyword-only and checked once, on construction; ``forward`` is one line calling the
+functional form's ``<name>_unchecked`` variant, so a forward checks only its tensors. :data:`LOSSES` maps lower-case
+names to a :class:`LossSpec`; :data:`LOSS_VARIANTS` names a registered loss at fixed options.
 
 Example::
 
@@ -36,27 +29,10 @@ import sigmse.losses.naive as naive_forms
 from sigmse.checks import check_typed
 from sigmse.losses.output_reset import OutputReset, check_iterations, check_targets, reset_count
 
-__all__ = [
-    "SoftmaxCrossEntropyLoss",
-    "SigmoidMSELoss",
-    "SigmoidMSEOutputResetLoss",
-    "SoftmaxMSELoss",
-    "RescaledSquareLoss",
-    "MAELoss",
-    "GCELoss",
-    "SymmetricCELoss",
-    "LossSpec",
-    "LOSSES",
-    "LossVariant",
-    "LOSS_VARIANTS",
-    "loss_names",
-    "loss_options",
-    "get_loss",
-    "loss_setting",
-    "loss_form",
-    "display_name",
-    "class_probabilities",
-]
+__all__ = ["SoftmaxCrossEntropyLoss", "SigmoidMSELoss", "SigmoidMSEOutputResetLoss", "SoftmaxMSELoss",
+           "RescaledSquareLoss", "MAELoss", "GCELoss", "SymmetricCELoss", "LossSpec", "LOSSES", "LossVariant",
+           "LOSS_VARIANTS", "loss_names", "loss_options", "get_loss", "loss_setting", "loss_form", "display_name",
+           "class_probabilities"]
 
 
 def _options(module: type[nn.Module]) -> dict[str, Any]:
@@ -66,11 +42,8 @@ def _options(module: type[nn.Module]) -> dict[str, Any]:
 
 
 class _Loss(nn.Module):
-    """Base of the sigmse loss modules: checks and stores ``reduction``, prints the options.
-
-    A loss module holds its options and nothing else: no parameters, no buffers, and nothing that a
-    forward writes, so one module can serve any number of batches, threads or devices.
-    """
+    """Base of the loss modules: checks and stores ``reduction``, prints the options. A loss module holds its
+    options and nothing else (no parameters, buffers or state a forward writes), so one serves any thread or device."""
 
     def __init__(self, reduction: str) -> None:
         super().__init__()
@@ -231,15 +204,8 @@ class SigmoidMSEOutputResetLoss(_Loss):
         J. Li, M. T. Manry et al., FLAIRS 2004 and K. Tyagi, M. T. Manry, Neural Processing Letters 50, 2019.
     """
 
-    def __init__(
-        self,
-        *,
-        reduction: str = "mean",
-        pos: float = 1.0,
-        neg: float = 0.0,
-        shift: bool = True,
-        iterations: int | None = None,
-    ) -> None:
+    def __init__(self, *, reduction: str = "mean", pos: float = 1.0, neg: float = 0.0, shift: bool = True,
+                 iterations: int | None = None) -> None:
         super().__init__(reduction)
         check_targets(pos, neg)
         check_iterations(iterations)
@@ -491,9 +457,6 @@ class SymmetricCELoss(_Loss):
         return functional.symmetric_ce_unchecked(
             logits, labels, reduction=self.reduction, alpha=self.alpha, beta=self.beta, log_clip=self.log_clip
         )
-
-
-# ---- registry -----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

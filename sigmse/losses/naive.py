@@ -1,18 +1,11 @@
 r"""The losses' textbook forms, with ``exp``, ``log`` and the sigmoid written out: to trace numerical artefacts.
 
-The library's losses (:mod:`sigmse.losses.functional`) are computed the stable way: ``log_softmax``,
-``torch.softmax`` (which subtracts the largest logit first) and ``torch.sigmoid``. The forms here are the
-formulas as a textbook writes them,
-
-.. math::
-    p_c = \frac{e^{z_c}}{\sum_k e^{z_k}}, \qquad \log p_c, \qquad \sigma(z) = \frac{1}{1 + e^{-z}},
-
-so that a NaN or an infinity that appears with one form but not the other can be traced to the arithmetic
-(``exp`` overflows beyond 88.7 in float32 and 709.8 in float64, ``log 0 = -inf``, ``inf / inf = NaN``) rather
-than to the loss. Each takes logits :math:`(N, C)` and int64 labels :math:`(N,)` in the dtype given (no
-promotion) and returns the per-sample loss :math:`(N,)`, summed over the classes, at the options of the
-registered loss (:data:`sigmse.losses.modules.LOSSES` names each form as its entry's ``naive``).
-The loss-surface chapter (:mod:`sigmse.landscape.surfaces`) draws both forms.
+:mod:`sigmse.losses.functional` computes the stable way (``log_softmax``, ``torch.softmax``, ``torch.sigmoid``);
+these forms are the formulas as a textbook writes them, so a NaN or an infinity that appears with one form but not
+the other is traced to the arithmetic (``exp`` overflows beyond 88.7 in float32 and 709.8 in float64, ``log 0 =
+-inf``, ``inf / inf = NaN``) rather than to the loss. Each takes logits :math:`(N, C)` and labels :math:`(N,)` in
+the dtype given (no promotion) and returns the per-sample loss :math:`(N,)`; :data:`sigmse.losses.modules.LOSSES`
+names each as its entry's ``naive``.
 """
 
 from __future__ import annotations

@@ -1,48 +1,18 @@
 r"""Output Reset (OR): targets that stop penalising outputs already more correct than required.
 
-Sigmoid-MSE trains each output towards a fixed target (1 for the correct class, 0 for the others).
-Two kinds of its errors do not help classification, which only looks at the argmax:
+Each pattern's targets become :math:`t'_i = t_i + a + d_i` with a scalar shift :math:`a` and one-sided resets
+:math:`d_c \ge 0`, :math:`d_i \le 0` (:math:`i \ne c`) minimising :math:`\sum_i (t'_i - y_i)^2`; with
+:math:`r = y - t` the best shift solves :math:`(a - r_c)_+ = \sum_{i \ne c} (r_i - a)_+`, and the error vanishes
+exactly when the correct output leads every other by ``pos - neg``. The derivation, the two exact solvers and the
+facts the tests check are on the book's method page (``book/method.md``, "Output Reset").
 
-* an *inconsistent error* sits on an output that is already more correct than its target
-  (:math:`y_c > t_c` on the correct class, :math:`y_i < t_i` on an incorrect one), so the gradient
-  pushes a good output back towards the target;
-* a constant added to every output of a pattern leaves the argmax unchanged, so the targets of one
-  pattern may move together.
-
-Output Reset replaces the targets of each pattern by
-
-.. math::
-    t'_i = t_i + a + d_i, \qquad d_c \ge 0, \quad d_i \le 0 \ (i \ne c),
-
-with a scalar shift :math:`a` and one-sided resets :math:`d`, chosen to minimise
-:math:`\sum_i (t'_i - y_i)^2`. Writing :math:`r = y - t`, the best resets for a fixed shift are
-:math:`d_c = (r_c - a)_+` and :math:`d_i = -(r_i - a)_+`, and the remaining error is
-
-.. math::
-    E(a) = (a - r_c)_+^2 + \sum_{i \ne c} (r_i - a)_+^2 ,
-
-a convex function whose minimisers solve :math:`(a - r_c)_+ = \sum_{i \ne c} (r_i - a)_+`.
-:math:`E` vanishes exactly when :math:`y_c - y_i \ge t_c - t_i` for every :math:`i \ne c`, i.e. when the
-correct output leads every other by at least ``pos - neg``.
-
-Provenance. The text of Tyagi et al. (2024) was not available when this module was written. The
-objective, the constraints and the alternating procedure (start at :math:`a = 0, d = 0`, then alternate
-:math:`a \leftarrow \operatorname{mean}_i (r_i - d_i)` with the best resets) come from the same lab's
-earlier papers, cited below. Reconstructed here, not taken from those papers:
-
-* the exact solver (``iterations=None``), which solves the fixed-point equation directly, by sorting or by
-  an active-set iteration, whichever is cheaper (see ``_exact_shift``);
-* the choice among minimisers when :math:`E = 0` (then every :math:`a` in
-  :math:`[\max_{i \ne c} r_i, r_c]` is optimal, the targets :math:`t' = y` are the same, only
-  ``shift`` and ``resets`` differ): the exact solver returns the one nearest to
-  :math:`\operatorname{mean}_i r_i`, which is the limit of the alternating procedure, because its
-  update :math:`a \mapsto a - E'(a) / (2C)` is non-decreasing in :math:`a` and so converges
-  monotonically to the minimiser nearest its first step :math:`\operatorname{mean}_i r_i`.
-
-Targets are always detached. This is the exact gradient, not an approximation: the OR error is the
-squared distance from :math:`r` to the closed convex cone :math:`\{a \mathbf{1} + d\}`, whose gradient
-is :math:`2(y - t')` (Danskin's theorem), the gradient of :math:`\sum_i (y_i - t'_i)^2` with
-:math:`t'` held fixed.
+Provenance: the text of Tyagi et al. (2024) was not available; the objective, the constraints and the alternating
+procedure come from the same lab's earlier papers (below). Ours: the exact solver (``iterations=None``), and the
+choice among minimisers when the error vanishes (every :math:`a \in [\max_{i \ne c} r_i, r_c]`, with the same
+targets): the one nearest :math:`\operatorname{mean}_i r_i`, the limit of the alternating procedure, whose update
+:math:`a \mapsto a - E'(a) / (2C)` (:math:`E(a)`: the error at shift :math:`a` after the best resets) is
+non-decreasing and so converges to the minimiser nearest its first step.
+Targets are detached: that is the exact gradient (Danskin's theorem), not an approximation.
 
 References:
     J. Li, M. T. Manry, L.-M. Liu, C. Yu, J. Wei, *Iterative Improvement of Neural Classifiers*,
@@ -130,13 +100,10 @@ def _root_by_sort(others: Tensor, r_c: Tensor) -> Tensor:
 def _root_by_iteration(others: Tensor, r_c: Tensor, start: Tensor) -> Tensor:
     """The root by an active-set iteration from ``start`` (at most the root), with no sort; (N, 1).
 
-    With ``A = {i != c : r_i > a}``, a root ``a > r_c`` satisfies ``a - r_c = sum_A (r_i - a)``, so
-    ``a = (r_c + sum_A r_i) / (|A| + 1)``. Alternating that formula with the set ``A`` it implies is
-    Michelot's algorithm for projecting onto the simplex, here with ``r_c`` always counted (Newton's method
-    on the concave, increasing ``a - r_c - sum_{i != c} (r_i - a)_+``): ``a`` never decreases and never
-    passes the root and ``A`` only shrinks, so it ends exactly once ``|A|`` stops changing, in at most C
-    steps and in a few in practice. Each step makes three passes over (N, C): ``(r_i - a)_+``, its row
-    sums, and its row count of nonzeros as the sum of its signs (the cheapest count on the CPU).
+    Alternates ``a = (r_c + sum_A r_i) / (|A| + 1)`` with ``A = {i != c : r_i > a}`` (Michelot's algorithm, i.e.
+    Newton's method on the concave ``a - r_c - sum_{i != c} (r_i - a)_+``): ``a`` rises monotonically to the root
+    and stops exactly once ``|A|`` stops changing, in at most C steps. ``|A|`` is counted as the row sum of signs,
+    the cheapest count on the CPU.
     """
     shift, count = start, None
     for _ in range(others.shape[1] + 1):  # C steps, and one to see that the set stayed
@@ -174,15 +141,8 @@ def _exact_shift(outputs: Tensor, labels: Tensor, pos: float, neg: float) -> Ten
     return torch.where(max_other <= r_c, torch.minimum(torch.maximum(mean, max_other), r_c), root)
 
 
-def output_reset(
-    outputs: Tensor,
-    labels: Tensor,
-    *,
-    pos: float = 1.0,
-    neg: float = 0.0,
-    shift: bool = True,
-    iterations: int | None = None,
-) -> OutputReset:
+def output_reset(outputs: Tensor, labels: Tensor, *, pos: float = 1.0, neg: float = 0.0, shift: bool = True,
+                 iterations: int | None = None) -> OutputReset:
     r"""Output Reset targets for a batch of patterns.
 
     Args:
@@ -216,9 +176,8 @@ def output_reset(
     return output_reset_unchecked(outputs, labels, pos=pos, neg=neg, shift=shift, iterations=iterations)
 
 
-def output_reset_unchecked(
-    outputs: Tensor, labels: Tensor, *, pos: float, neg: float, shift: bool, iterations: int | None
-) -> OutputReset:
+def output_reset_unchecked(outputs: Tensor, labels: Tensor, *, pos: float, neg: float, shift: bool,
+                           iterations: int | None) -> OutputReset:
     """:func:`output_reset` without its checks, for callers that made them once (the Output Reset loss module)."""
     with torch.no_grad():
         y = outputs.detach()
@@ -237,15 +196,8 @@ def output_reset_unchecked(
         return OutputReset(targets, a.squeeze(1), resets)
 
 
-def output_reset_targets(
-    outputs: Tensor,
-    labels: Tensor,
-    *,
-    pos: float = 1.0,
-    neg: float = 0.0,
-    shift: bool = True,
-    iterations: int | None = None,
-) -> Tensor:
+def output_reset_targets(outputs: Tensor, labels: Tensor, *, pos: float = 1.0, neg: float = 0.0, shift: bool = True,
+                         iterations: int | None = None) -> Tensor:
     """The detached targets :math:`t'` of :func:`output_reset`, shape :math:`(N, C)`."""
     return output_reset(outputs, labels, pos=pos, neg=neg, shift=shift, iterations=iterations).targets
 

@@ -5,8 +5,10 @@ records (and the landscape's and the bench's measurements) and never trains: a n
 
 * :mod:`sigmse.report.analysis`: records to data frames, means and intervals over seeds; the :class:`Part` of a page;
 * :mod:`sigmse.report.verdicts`: the paired tests, Holm, margins and verdict words;
-* :mod:`sigmse.report.chapters`: tables and glued cells the chapters share (accuracy, convergence, Output Reset);
-* :mod:`sigmse.report.convergence`: time to an accuracy level, censored, and its tests;
+* :mod:`sigmse.report.chapters`: what several chapters' pages share: the runs' frame, budgets, tables, glue;
+* :mod:`sigmse.report.accuracy`: the accuracy chapter;
+* :mod:`sigmse.report.convergence`: time to an accuracy level, censored, and its tests; the convergence chapter;
+* :mod:`sigmse.report.output_reset`: the Output Reset chapter (ablation, thread pairs, plain-SGD sweep);
 * :mod:`sigmse.report.pilots`: the pilots that fix a protocol's epochs, and their rules;
 * :mod:`sigmse.report.noise`, :mod:`~sigmse.report.noise_rules`, :mod:`~sigmse.report.noise_tables`,
   :mod:`~sigmse.report.noise_analysis`: the label- and input-noise chapter;

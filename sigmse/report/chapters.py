@@ -1,31 +1,18 @@
-"""What the chapter notebooks print and glue, from :mod:`sigmse.report.analysis` frames.
+"""What the result chapters share, from :mod:`sigmse.report.analysis` frames: glue, the runs' own setup, result
+tables and claim cells. Each chapter's page is a class of its own module (:mod:`sigmse.report.accuracy`,
+:mod:`~sigmse.report.convergence`, :mod:`~sigmse.report.output_reset`, :mod:`~sigmse.report.noise`, ...) whose parts
+(:class:`~sigmse.report.analysis.Part`) its notebook presents, gluing their values with :func:`glue_all`.
 
-A chapter gets its runs from :func:`sigmse.runs.executors.experiment_records` (the records of an experiment of
-:mod:`sigmse.runs.experiments`; stored runs load, missing ones train: this layer only reads them), prints
-:func:`page_note` first, then shows tables and glues numbers and verdicts for its prose and the intro's table:
-
-1. :func:`runs_frame`: the runs with the setup only their records know (torch threads, batch size, training
-   examples); :func:`budget_text` states a page's budget, grid and seeds from those runs, never from the profile;
-   :func:`epoch_budgets`: each dataset's epochs, read the same way.
-2. :func:`headline_table`, :func:`calibration_table` and :func:`comparison_table`: the results and the
-   verdicts of :mod:`sigmse.report.verdicts` as strings ready to print, their rows in the order the book uses
-   (:func:`order_index`), each compared run's thread count beside them.
-3. :func:`accuracy_family`: the accuracy chapter's judged family (Output Reset against softmax CE, and its own
-   share: against plain sigmoid-MSE, and plain sigmoid-MSE against softmax CE); :func:`claim_alone_text`, what
-   the claim's comparisons alone would say; :func:`unjudged` and :func:`against`: the context comparisons.
-4. :func:`keyed_values`, :func:`dataset_key`, :func:`comparison_row`: plain floats and rows under glue keys
-   (``<prefix>_<dataset>_<level>``), so prose never types a number; :func:`claim_cells` and :func:`claim_rows`:
-   the cells of the intro's claim-table rows (verdict, effect with interval, margin, seeds, profile);
-   :func:`verdict_texts`: one verdict line per dataset.
-5. :func:`output_reset_share` (Adam, judged) and :func:`sgd_output_reset_share` (plain SGD, described): is
-   Output Reset what makes sigmoid-MSE competitive with softmax CE? In words, with the numbers behind them.
-6. :func:`lr_sweep_verdict`: one descriptive line, with the counts it rests on; :func:`lr_sweep_table`:
-   accuracy versus learning rate.
-7. :func:`grid_edges`: the groups whose chosen learning rate sits at the edge of the grid tried.
-8. :func:`ablation_names` and :func:`ablation_frame`: the Output Reset ablation's readable names and runs;
-   :func:`thread_pairs_table` and
-   :func:`thread_agreement_text`: where two runs that should agree differ, how much of it the thread count explains.
-9. :func:`glue` and :func:`glue_all`: how every chapter glues a value for its prose, without showing it.
+1. :func:`glue`, :func:`glue_all`, :func:`page_note` (what a chapter prints first), :func:`listing`,
+   :func:`dataset_key`, :func:`comparison_row`.
+2. :func:`runs_frame`: the runs with the setup only their records know (torch threads, batch size, training
+   examples); :func:`budget_text` states a page's budget, grid and seeds from those runs, never from the profile.
+3. :func:`headline_table`, :func:`comparison_table`, :func:`lr_sweep_table`: results and verdicts as strings ready
+   to print, rows in the book's order (:func:`order_index`), each compared run's thread count beside them.
+4. :func:`keyed_values`, :func:`claim_cells`, :func:`claim_rows`, :func:`verdict_texts`: numbers, the intro's
+   claim-table cells and verdict lines under glue keys (``<prefix>_<dataset>_...``), so prose never types a number.
+5. :func:`share_words`: is Output Reset what makes sigmoid-MSE competitive, in words (the accuracy chapter answers
+   from paired tests, the Output Reset chapter from a plain-SGD sweep).
 """
 
 from __future__ import annotations
@@ -35,52 +22,16 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from sigmse.report.analysis import (chance_level, metric_or_chance, provenance_line, records_frame, summarize,
-                                    variant_label)
-from sigmse.config import config_from_dict
+from sigmse.report.analysis import metric_or_chance, provenance_line, records_frame, summarize
+from sigmse.report.verdicts import decisive_p, verdict_label, verdict_text
 from sigmse.runs.experiments import VERDICT_DATASETS
-from sigmse.runs.protocol import chosen_learning_rates, lr_group
-from sigmse.report.verdicts import (ACCURACY_MARGINS, NOT_JUDGED, decisive_p, holm_verdicts, paired_tests,
-                                    verdict_label, verdict_text)
-from sigmse.runs.profiles import OUTPUT_RESET_VARIANTS
 
-__all__ = [
-    "VERDICT_DATASETS",
-    "glue",
-    "glue_all",
-    "listing",
-    "THREADS",
-    "runs_frame",
-    "epoch_budgets",
-    "budget_text",
-    "accuracy_family",
-    "claim_alone_text",
-    "unjudged",
-    "against",
-    "claim_rows",
-    "verdict_texts",
-    "output_reset_share",
-    "sgd_output_reset_share",
-    "thread_pairs_table",
-    "thread_agreement_text",
-    "dataset_key",
-    "comparison_row",
-    "order_index",
-    "headline_table",
-    "calibration_table",
-    "comparison_table",
-    "difference_table",
-    "claim_cells",
-    "keyed_values",
-    "ablation_names",
-    "ablation_frame",
-    "lr_sweep_table",
-    "lr_sweep_verdict",
-    "grid_edges",
-    "at_best_validation_lr",
-    "page_note",
-]
+__all__ = ["VERDICT_DATASETS", "Records", "glue", "glue_all", "listing", "dataset_key", "family_size",
+           "comparison_row", "THREADS", "runs_frame", "threads_clause", "values_text", "counted", "budget_text",
+           "plus_minus", "difference_cells", "order_index", "headline_table", "comparison_table", "claim_cells",
+           "claim_rows", "verdict_texts", "keyed_values", "lr_sweep_table", "share_words", "capitalised", "page_note"]
 
+Records = Sequence[Mapping[str, Any]]  # stored run records (JSON dicts)
 
 
 def glue(key: str, value: Any) -> None:
@@ -113,6 +64,11 @@ def dataset_key(name: str) -> str:
     return name.replace("-", "_")
 
 
+def family_size(family: pd.DataFrame) -> int:
+    """How many p-values a :func:`~sigmse.report.verdicts.holm_verdicts` family adjusted together (0 when empty)."""
+    return int(family["family_size"].iloc[0]) if len(family) else 0
+
+
 def comparison_row(comparison: pd.DataFrame, compared: str, column: str = "loss",
                    **where: Any) -> dict[str, Any] | None:
     """The row of a :func:`~sigmse.report.verdicts.holm_verdicts` frame where ``column`` is ``compared`` (and each
@@ -124,6 +80,15 @@ def comparison_row(comparison: pd.DataFrame, compared: str, column: str = "loss"
     if len(rows) > 1:
         raise ValueError(f"{len(rows)} rows match {column}={compared!r}, {where}; narrow the selection")
     return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def page_note(records: Sequence[Mapping[str, Any]], profile: str) -> str:
+    """What a chapter prints first: the provenance line, and a warning when the numbers mean nothing."""
+    line = provenance_line(records)
+    if profile == "smoke":
+        return ("SMOKE PROFILE: tiny subsets, one epoch, one seed. These numbers only show that the pipeline "
+                "runs; they say nothing about the losses.\n" + line)
+    return line
 
 
 # -- the runs' own setup ----------------------------------------------------------------------------------
@@ -164,25 +129,13 @@ def _threads_text(threads: pd.Series, unit: bool = True) -> str:
     return f"torch threads {text}" if unit else text
 
 
-def _threads_clause(threads: pd.Series) -> str:
+def threads_clause(threads: pd.Series) -> str:
     """``"2 torch threads in every run"``, or the counts where the runs differ (:func:`_threads_text`)."""
     text = _threads_text(threads)
     return f"{text} in every run" if threads.dropna().nunique() == 1 else text
 
 
-def epoch_budgets(report: pd.DataFrame) -> dict[str, int]:
-    """Each dataset's epoch budget, read from its runs (a :func:`runs_frame`), in the order the datasets appear.
-    Runs of one dataset with different budgets raise ``ValueError``: a page states one budget per dataset."""
-    budgets = {}
-    for dataset, epochs in report.groupby("dataset", sort=False)["epochs"]:
-        if epochs.nunique() != 1:
-            raise ValueError(f"the {dataset} runs trained for {sorted(int(e) for e in epochs.unique())} epochs; "
-                             "a page states one epoch budget per dataset")
-        budgets[str(dataset)] = int(epochs.iloc[0])
-    return budgets
-
-
-def _values_text(values: pd.Series) -> str:
+def values_text(values: pd.Series) -> str:
     """The distinct values of a column, ``"a"`` or ``"a or b"`` (a page states what its runs did, even mixed)."""
     distinct = sorted(values.dropna().unique().tolist())
     return " or ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in distinct) or "not recorded"
@@ -192,7 +145,7 @@ def _seeds_text(seeds: pd.Series) -> str:
     return listing(sorted(int(seed) for seed in seeds.unique()))
 
 
-def _counted(count: Any, noun: str) -> str:
+def counted(count: Any, noun: str) -> str:
     """``"1 epoch"``, ``"12 epochs"``; ``count`` may be a listing such as ``"12 or 20"``."""
     return f"{count} {noun}" + ("" if str(count) == "1" else "s")
 
@@ -207,12 +160,12 @@ def budget_text(report: pd.DataFrame, selection: pd.DataFrame | None = None) -> 
     reported with seeds 2, 3; 2 torch threads"``."""
     parts = []
     for dataset, runs in report.groupby("dataset", sort=False):
-        optimizer = _values_text(runs["optimizer"])
+        optimizer = values_text(runs["optimizer"])
         if set(runs["optimizer"]) & {"sgd", "nesterov"}:
-            optimizer += f" (momentum {_values_text(runs['momentum'])})"
-        setup = (f"{_values_text(runs['model'])}, {optimizer}, {_values_text(runs['schedule'])} schedule, "
-                 f"{_counted(_values_text(runs['epochs']), 'epoch')}, "
-                 f"batches of {_values_text(runs['batch_size'])}, {_values_text(runs['n_train'])} training examples")
+            optimizer += f" (momentum {values_text(runs['momentum'])})"
+        setup = (f"{values_text(runs['model'])}, {optimizer}, {values_text(runs['schedule'])} schedule, "
+                 f"{counted(values_text(runs['epochs']), 'epoch')}, "
+                 f"batches of {values_text(runs['batch_size'])}, {values_text(runs['n_train'])} training examples")
         chose = None if selection is None else selection[selection["dataset"] == dataset]
         if chose is not None and len(chose):
             rates = (f"learning rates {listing(sorted(chose['lr'].unique()))} tried by selection seeds "
@@ -226,7 +179,11 @@ def budget_text(report: pd.DataFrame, selection: pd.DataFrame | None = None) -> 
     return "; ".join(parts) if parts else "not run"
 
 
-def _pm(mean: float, std: float, scale: float, digits: int) -> str:
+# -- result tables ------------------------------------------------------------------------------------------
+
+
+def plus_minus(mean: float, std: float, scale: float, digits: int) -> str:
+    """A mean and its std times ``scale``, ``"92.00 \u00b1 2.00"`` (the mean alone without a std; ``"n/a"``)."""
     if np.isnan(mean):
         return "n/a"
     return f"{mean * scale:.{digits}f}" + ("" if np.isnan(std) else f" \u00b1 {std * scale:.{digits}f}")
@@ -234,6 +191,13 @@ def _pm(mean: float, std: float, scale: float, digits: int) -> str:
 
 def _interval(low: float, high: float, scale: float, digits: int) -> str:
     return "n/a" if np.isnan(low) else f"[{low * scale:.{digits}f}, {high * scale:.{digits}f}]"
+
+
+def difference_cells(tests: pd.DataFrame, scale: float = 100.0, digits: int = 2) -> list[str]:
+    """Each row's mean paired difference (times ``scale``) with its 95% interval, ``"+2.00 [0.10, 3.90]"``, from a
+    :func:`~sigmse.report.verdicts.paired_tests` frame; ``"n/a"`` where there is none."""
+    return ["n/a" if np.isnan(d) else f"{d * scale:+.{digits}f} {_interval(lo, hi, scale, digits)}".replace(" n/a", "")
+            for d, lo, hi in zip(tests["mean_diff"], tests["ci95_low"], tests["ci95_high"])]
 
 
 def order_index(table: pd.DataFrame, orders: Mapping[str, Sequence[Any]] | None) -> pd.DataFrame:
@@ -258,25 +222,11 @@ def headline_table(report: pd.DataFrame, by: Sequence[str] = ("dataset", "loss")
         "lr": report.groupby(keys)["lr"].first().map("{:g}".format),
         "seeds": acc["n"].astype(str) + np.where(acc["n_diverged"] > 0, " (+" + acc["n_diverged"].astype(str)
                                                  + " diverged)", ""),
-        "test acc (%)": [_pm(m, s, 100, 2) for m, s in zip(acc["mean"], acc["std"])],
+        "test acc (%)": [plus_minus(m, s, 100, 2) for m, s in zip(acc["mean"], acc["std"])],
         "95% CI (%)": [_interval(lo, hi, 100, 2) for lo, hi in zip(acc["ci95_low"], acc["ci95_high"])],
     }, index=acc.index)
     if THREADS in report:
         table["threads"] = report.groupby(keys)[THREADS].agg(lambda t: _threads_text(t, unit=False))
-    return order_index(table, orders)
-
-
-def calibration_table(report: pd.DataFrame, by: Sequence[str] = ("dataset", "loss"),
-                      orders: Mapping[str, Sequence[Any]] | None = None) -> pd.DataFrame:
-    """ECE and NLL of the reporting runs (mean ± std over seeds), raw and after temperature scaling fitted on
-    validation (:mod:`sigmse.calibration`), with the mean fitted temperature."""
-    keys = list(by)
-    columns = {"ECE": "test_ece", "ECE (TS)": "test_ece_ts", "NLL": "test_nll", "NLL (TS)": "test_nll_ts"}
-    parts = {name: summarize(report, metric, keys).set_index(keys) for name, metric in columns.items()}
-    table = pd.DataFrame({name: [_pm(m, s, 1, 3) for m, s in zip(part["mean"], part["std"])]
-                          for name, part in parts.items()}, index=parts["ECE"].index)
-    table["T"] = report.groupby(keys)["temperature"].mean().reindex(table.index).map(
-        lambda t: "n/a" if np.isnan(t) else f"{t:.2f}")
     return order_index(table, orders)
 
 
@@ -297,9 +247,7 @@ def comparison_table(verdicts: pd.DataFrame, scale: float = 100.0, unit: str = "
                                                  and not c.startswith(("p_", "padj_"))]
     table = pd.DataFrame({
         "seeds": verdicts["n_pairs"].to_numpy(),
-        f"difference [95% CI]{suffix}": [
-            "n/a" if np.isnan(d) else f"{d * scale:+.{digits}f} {_interval(lo, hi, scale, digits)}".replace(" n/a", "")
-            for d, lo, hi in zip(verdicts["mean_diff"], verdicts["ci95_low"], verdicts["ci95_high"])],
+        f"difference [95% CI]{suffix}": difference_cells(verdicts, scale, digits),
         f"margin{suffix}": [f"\u00b1{m * scale:.{digits}f}" for m in verdicts["margin"]],
         "p (Holm)": [_p_text(decisive_p(row)) for _, row in verdicts.iterrows()],
         "verdict": verdicts["verdict"].to_numpy(),
@@ -322,23 +270,40 @@ def _pair_threads(verdicts: pd.DataFrame, runs: pd.DataFrame, column: str) -> li
     return texts
 
 
-def difference_table(tests: pd.DataFrame, scale: float = 100.0, unit: str = "pp", digits: int = 2,
-                     orders: Mapping[str, Sequence[Any]] | None = None,
-                     keys: Sequence[str] = ("dataset", "loss")) -> pd.DataFrame:
-    """Paired differences without verdicts (a :func:`~sigmse.report.verdicts.paired_tests` frame, no test read): seeds
-    and the difference with its 95% interval, for comparisons a chapter shows but does not judge."""
-    suffix = f" ({unit})" if unit else ""
-    table = pd.DataFrame({
-        "seeds": tests["n_pairs"].to_numpy(),
-        f"difference [95% CI]{suffix}": [
-            "n/a" if np.isnan(d) else f"{d * scale:+.{digits}f} {_interval(lo, hi, scale, digits)}".replace(" n/a", "")
-            for d, lo, hi in zip(tests["mean_diff"], tests["ci95_low"], tests["ci95_high"])],
-    }, index=pd.MultiIndex.from_frame(tests[list(keys)]))
-    return order_index(table, orders)
-
-
 def _p_text(p: float) -> str:
     return "n/a" if not np.isfinite(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def lr_sweep_table(frame: pd.DataFrame, metric: str = "test_acc", by: Sequence[str] = ("dataset", "variant"),
+                   usable: float = 0.9) -> pd.DataFrame:
+    """Accuracy versus learning rate: seed-mean ``metric`` per group (rows) and lr (columns), plus
+    ``diverged`` (runs) and ``usable lrs``: how many learning rates reach ``usable`` x the best seed-mean
+    validation accuracy of any group in the dataset (on validation, so the test set stays unread for choices)."""
+    keys = list(by)
+    scored = frame.assign(_val=metric_or_chance(frame, "val_acc"))
+    means = scored.groupby([*keys, "lr"]).agg(value=(metric, "mean"), val=("_val", "mean"),
+                                              diverged=("status", lambda s: int((s != "ok").sum())))
+    means = means.reset_index()
+    best = means.groupby(keys[0])["val"].transform("max")
+    means["usable"] = means["val"] >= usable * best
+    table = means.pivot_table(index=keys, columns="lr", values="value", dropna=False)
+    table.columns = [f"lr={lr:g}" for lr in table.columns]
+    grouped = means.groupby(keys)
+    return table.assign(diverged=grouped["diverged"].sum(), **{"usable lrs": grouped["usable"].sum()})
+
+
+# -- glue keys: numbers, claim-table cells, verdict lines ---------------------------------------------------
+
+
+def keyed_values(summary: pd.DataFrame, prefix: str, datasets: Sequence[str], levels: Sequence[str],
+                 column: str = "loss", value: str = "mean") -> dict[str, float]:
+    """Glue keys ``<prefix>_<dataset>_<level>`` -> plain float (NaN where not run), for every combination.
+
+    Plain ``float`` matters: a numpy scalar glues as ``np.float64(...)``, which MyST-NB cannot format.
+    """
+    found = {(row["dataset"], row[column]): float(row[value]) for _, row in summary.iterrows()}
+    return {f"{prefix}_{dataset_key(d)}_{level}": found.get((d, level), float("nan"))
+            for d in datasets for level in levels}
 
 
 def claim_cells(prefix: str, row: Mapping[str, Any] | None, profile: str, scale: float = 100.0,
@@ -377,68 +342,8 @@ def verdict_texts(prefix: str, family: pd.DataFrame, compared: str = "sigmoid_ms
             for dataset in datasets}
 
 
-# -- the accuracy chapter's judged family, and Output Reset's own share -------------------------------------
+# -- is Output Reset what makes sigmoid-MSE competitive? ------------------------------------------------------
 
-
-def accuracy_family(report: pd.DataFrame, *, alpha: float = 0.05,
-                    margins: float | Mapping[str, float] = ACCURACY_MARGINS, candidate: str = "sigmoid_mse_or",
-                    plain: str = "sigmoid_mse", baseline: str = "softmax_ce") -> pd.DataFrame:
-    """The accuracy chapter's family, judged together (:func:`~sigmse.report.verdicts.holm_verdicts`): per dataset
-    the claim, ``candidate`` against ``baseline``, and Output Reset's own share, ``candidate`` against ``plain``
-    (does OR change sigmoid-MSE?) and ``plain`` against ``baseline`` (is sigmoid-MSE competitive without OR?).
-    Each is an equivalence claim on test accuracy, paired by seed, with the dataset's margin; the frame's
-    ``baseline`` column says which loss a row is compared with."""
-    def tests(levels: list[str], against_loss: str) -> pd.DataFrame:
-        return paired_tests(report, "test_acc", claim="equivalence", margins=margins, baseline=against_loss,
-                            levels=levels)
-
-    return holm_verdicts(pd.concat([tests([candidate, plain], baseline), tests([candidate], plain)],
-                                   ignore_index=True), alpha=alpha)
-
-
-def claim_alone_text(report: pd.DataFrame, family: pd.DataFrame, *, alpha: float = 0.05,
-                     margins: float | Mapping[str, float] = ACCURACY_MARGINS, candidate: str = "sigmoid_mse_or",
-                     baseline: str = "softmax_ce") -> str:
-    """What a larger family costs the claim: ``candidate`` against ``baseline`` judged on its own (Holm over its
-    p-values only), compared with its verdicts in ``family``; one line naming every dataset where they differ."""
-    alone = holm_verdicts(paired_tests(report, "test_acc", claim="equivalence", margins=margins, baseline=baseline,
-                                       levels=[candidate]), alpha=alpha)
-    if alone.empty:
-        return "not run"
-    if int(alone["family_size"].iloc[0]) == 0:
-        return "with fewer than two seeds per comparison nothing is tested, alone or in the family"
-    size = int(family["family_size"].iloc[0]) if len(family) else 0
-    changed = []
-    for _, row in alone.iterrows():
-        judged = comparison_row(family, candidate, dataset=row["dataset"], baseline=baseline)
-        if judged is not None and judged["verdict"] != row["verdict"]:
-            changed.append(f"{row['dataset']} would be {row['verdict']}, not {judged['verdict']}")
-    head = (f"judged alone, Holm over its own {int(alone['family_size'].iloc[0])} p-values instead of the "
-            f"family's {size}, {candidate} against {baseline}")
-    return f"{head} gets the same verdicts" if not changed else f"{head}: {'; '.join(changed)}"
-
-
-def unjudged(report: pd.DataFrame, family: pd.DataFrame, *, baseline: str = "softmax_ce",
-             margins: float | Mapping[str, float] = ACCURACY_MARGINS, column: str = "loss") -> pd.DataFrame:
-    """The paired differences to ``baseline`` of every other level of ``column`` in ``report`` that ``family``
-    does not judge against it, shown for context: no test is read, and the verdict is
-    :data:`~sigmse.report.verdicts.NOT_JUDGED`."""
-    judged = set(family.loc[family["baseline"] == baseline, column])
-    others = [level for level in pd.unique(report[column]) if level != baseline and level not in judged]
-    return paired_tests(report, "test_acc", claim="equivalence", margins=margins, baseline=baseline,
-                        column=column, levels=others).assign(verdict=NOT_JUDGED)
-
-
-def against(baseline: str, *comparisons: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``comparisons`` (verdict frames) whose baseline is ``baseline``, in one frame."""
-    return pd.concat([frame[frame["baseline"] == baseline] for frame in comparisons], ignore_index=True)
-
-
-# A run that ends at most this many times chance accuracy has not learnt to classify: the Output Reset answers
-# count such runs, which a mean over seeds and a paired t-test blur into a wide interval.
-NEAR_CHANCE = 2.0
-# What a comparison says about "ahead of / behind / within the margin of" its baseline, from a tested verdict
-_POSITION = {"better": "ahead", "worse": "behind", "equivalent": "within"}
 _PLAIN_CLAUSE = {
     "within": "plain sigmoid-MSE is already within the margin of softmax CE",
     "ahead": "plain sigmoid-MSE is already ahead of softmax CE",
@@ -447,7 +352,7 @@ _PLAIN_CLAUSE = {
 }
 
 
-def _share_words(plain: str, reset: str, claim: str) -> str:
+def share_words(plain: str, reset: str, claim: str) -> str:
     """Is Output Reset what makes sigmoid-MSE competitive with softmax CE, in words, from three positions
     (``"ahead"``, ``"behind"``, ``"within"`` the margin, or ``"unknown"``): plain sigmoid-MSE against softmax CE,
     sigmoid-MSE + OR against plain sigmoid-MSE, and sigmoid-MSE + OR against softmax CE."""
@@ -470,267 +375,6 @@ def _share_words(plain: str, reset: str, claim: str) -> str:
     return f"no, though it helps: {_PLAIN_CLAUSE[plain]}, and Output Reset improves on it"
 
 
-def _capitalised(text: str) -> str:
+def capitalised(text: str) -> str:
+    """``text`` with its first letter upper-case (the rest as it is)."""
     return text[:1].upper() + text[1:]
-
-
-def output_reset_share(prefix: str, family: pd.DataFrame, runs: pd.DataFrame,
-                       datasets: Sequence[str] = VERDICT_DATASETS, candidate: str = "sigmoid_mse_or",
-                       plain: str = "sigmoid_mse", baseline: str = "softmax_ce") -> dict[str, str]:
-    """Is Output Reset what makes sigmoid-MSE competitive, from the judged family of :func:`accuracy_family`?
-    Per dataset three glue keys: ``<prefix>_plain_vs_ce_<dataset>`` and ``<prefix>_or_vs_plain_<dataset>``, the
-    verdict lines (:func:`~sigmse.report.verdicts.verdict_text`) of ``plain`` against ``baseline`` and of
-    ``candidate`` against ``plain``, and ``<prefix>_answer_<dataset>``, the answer in words with its basis: the
-    optimizer and the torch threads of the compared runs (``runs``, a :func:`runs_frame`), read from them."""
-    values = {}
-    size = int(family["family_size"].iloc[0]) if len(family) else 0
-    for dataset in datasets:
-        key = dataset_key(dataset)
-        rows = {"plain": comparison_row(family, plain, dataset=dataset, baseline=baseline),
-                "reset": comparison_row(family, candidate, dataset=dataset, baseline=plain),
-                "claim": comparison_row(family, candidate, dataset=dataset, baseline=baseline)}
-        values[f"{prefix}_plain_vs_ce_{key}"] = verdict_text(rows["plain"])
-        values[f"{prefix}_or_vs_plain_{key}"] = verdict_text(rows["reset"])
-        if any(row is None for row in rows.values()):
-            values[f"{prefix}_answer_{key}"] = "not run"
-            continue
-        position = {name: _POSITION.get(row["verdict"], "unknown") for name, row in rows.items()}
-        compared = runs[(runs["dataset"] == dataset) & runs["loss"].isin([candidate, plain, baseline])]
-        tests = f"paired tests, Holm over {size} p-values" if size else "too few seeds for a paired test"
-        basis = f"{_values_text(compared['optimizer'])}; {tests}; {_threads_clause(compared[THREADS])}"
-        values[f"{prefix}_answer_{key}"] = (
-            f"{_capitalised(_share_words(position['plain'], position['reset'], position['claim']))}"
-            f"{_failed_seeds_clause(compared, plain, candidate)} ({basis})")
-    return values
-
-
-def _failed_seeds_clause(runs: pd.DataFrame, plain: str, candidate: str) -> str:
-    """Where a mean hides it: how many runs of ``plain`` and of ``candidate`` (one dataset's) ended at most
-    :data:`NEAR_CHANCE` times chance accuracy (a diverged run counts as chance); empty when none did."""
-    near = runs.assign(_failed=metric_or_chance(runs, "test_acc") <= NEAR_CHANCE * runs["dataset"].map(chance_level))
-    counts = {loss: (int(near.loc[near["loss"] == loss, "_failed"].sum()), int((near["loss"] == loss).sum()))
-              for loss in (plain, candidate)}
-    if not any(failed for failed, _ in counts.values()):
-        return ""
-    def count(loss: str) -> str:
-        failed, total = counts[loss]
-        return f"{failed} of its {total} runs" if failed else "none"
-    return (f"; but plain sigmoid-MSE ended at or near chance accuracy (at most {NEAR_CHANCE:g} times it) in "
-            f"{count(plain)}, sigmoid-MSE + OR in {count(candidate)}")
-
-
-def _signed_pp(value: float, margin: float, digits: int = 2) -> str:
-    """``value`` in signed percentage points, with enough digits to show on which side of ``margin`` it lies."""
-    while digits < 4 and round(abs(value) * 100, digits) == round(margin * 100, digits) and abs(value) != margin:
-        digits += 1
-    return f"{value * 100:+.{digits}f} pp".replace("-", "\u2212")
-
-
-def _descriptive_position(gap: float, margin: float) -> str:
-    return "ahead" if gap > margin else "behind" if gap < -margin else "within"
-
-
-def _rate_gaps(frame: pd.DataFrame, candidate: str, baseline: str, column: str = "loss",
-               metric: str = "test_acc") -> pd.Series | None:
-    """Per learning rate, the seed-mean ``metric`` of ``candidate`` minus ``baseline``'s (a diverged run counts as
-    chance); None when either was not run."""
-    scored = frame.assign(_value=metric_or_chance(frame, metric))
-    means = scored.pivot_table(index="lr", columns=column, values="_value", aggfunc="mean")
-    if candidate not in means or baseline not in means:
-        return None
-    return (means[candidate] - means[baseline]).dropna()
-
-
-def _rates_text(index: pd.Index) -> str:
-    return f" ({', '.join(f'{lr:g}' for lr in index)})" if len(index) else ""
-
-
-def sgd_output_reset_share(prefix: str, records: Sequence[Mapping[str, Any]],
-                           datasets: Sequence[str] = VERDICT_DATASETS, candidate: str = "sigmoid_mse_or",
-                           plain: str = "sigmoid_mse", baseline: str = "softmax_ce",
-                           margins: Mapping[str, float] = ACCURACY_MARGINS, apart: float = 0.05) -> dict[str, str]:
-    """Is Output Reset what makes sigmoid-MSE competitive with plain SGD? Described from a learning-rate sweep
-    that reports every rate (``records``; nothing is tested): each loss at its best rate by validation
-    (:func:`at_best_validation_lr`, over the same seeds), its seed-mean test accuracy compared with the dataset's
-    margin. Per dataset three glue keys: ``<prefix>_plain_vs_ce_<dataset>`` and ``<prefix>_or_vs_plain_<dataset>``
-    (the gaps at the best rates; the second also counts the rates where the two are more than ``apart`` apart),
-    and ``<prefix>_answer_<dataset>``, the answer in words (:func:`output_reset_share`'s) with its basis: the
-    optimizer, seeds and torch threads, read from the records."""
-    runs = runs_frame(records)
-    best = at_best_validation_lr(records) if len(runs) else runs
-    values = {}
-    for dataset in datasets:
-        key = dataset_key(dataset)
-        part, chosen = runs[runs["dataset"] == dataset], best[best["dataset"] == dataset] if len(best) else best
-        at_best = chosen.assign(_value=metric_or_chance(chosen, "test_acc")).groupby("loss").agg(
-            accuracy=("_value", "mean"), lr=("lr", "first")) if len(chosen) else pd.DataFrame()
-        gaps = _rate_gaps(part, candidate, plain) if len(part) else None
-        if gaps is None or not {candidate, plain, baseline} <= set(at_best.index):
-            values.update({f"{prefix}_{cell}_{key}": "not run" for cell in ("plain_vs_ce", "or_vs_plain", "answer")})
-            continue
-        margin = float(margins[dataset] if isinstance(margins, Mapping) else margins)
-        gap = {"plain": at_best.at[plain, "accuracy"] - at_best.at[baseline, "accuracy"],
-               "reset": at_best.at[candidate, "accuracy"] - at_best.at[plain, "accuracy"],
-               "claim": at_best.at[candidate, "accuracy"] - at_best.at[baseline, "accuracy"]}
-        rate = {loss: f"{at_best.at[loss, 'lr']:g}" for loss in (candidate, plain, baseline)}
-        ahead, behind = gaps[gaps > apart].index, gaps[gaps < -apart].index
-        values[f"{prefix}_plain_vs_ce_{key}"] = (f"{_signed_pp(gap['plain'], margin)} at the best rates "
-                                                 f"(lr {rate[plain]} and {rate[baseline]})")
-        values[f"{prefix}_or_vs_plain_{key}"] = (
-            f"{_signed_pp(gap['reset'], margin)} at the best rates (lr {rate[candidate]} and {rate[plain]}); "
-            f"more than {apart * 100:g} pp ahead at {len(ahead)} of {len(gaps)} rates{_rates_text(ahead)}, "
-            f"behind at {len(behind)}{_rates_text(behind)}")
-        position = {name: _descriptive_position(value, margin) for name, value in gap.items()}
-        compared = part[part["loss"].isin([candidate, plain, baseline])]
-        seeds = compared.groupby(["loss", "lr"])["seed"].nunique()
-        seeds_text = f"{_counted(_values_text(seeds.astype(float)), 'seed')} per rate"
-        values[f"{prefix}_answer_{key}"] = (
-            f"{_capitalised(_share_words(position['plain'], position['reset'], position['claim']))} "
-            f"({_values_text(compared['optimizer'])} with momentum {_values_text(compared['momentum'])}, each loss "
-            f"at its best learning rate by validation, seed means against the \u00b1{margin * 100:.2f} pp margin: "
-            f"described, not tested; {seeds_text}; {_threads_clause(compared[THREADS])})")
-    return values
-
-
-def thread_pairs_table(frame: pd.DataFrame, first: str, second: str, column: str = "ablation",
-                       pair_on: Sequence[str] = ("dataset", "lr", "seed"), metric: str = "test_acc",
-                       scale: float = 100.0) -> pd.DataFrame:
-    """Two levels of ``column`` that should train alike (``first`` and ``second``; ``frame`` a :func:`runs_frame`),
-    paired on ``pair_on``, grouped by the torch threads of each run of the pair: per combination the pairs, how
-    many agree exactly in ``metric``, and their largest difference (times ``scale``). A diverged run counts as
-    chance, so two diverged runs agree."""
-    scored = frame[frame[column].isin([first, second])].assign(_value=lambda f: metric_or_chance(f, metric))
-    pairs = scored.pivot_table(index=list(pair_on), columns=column, values=["_value", THREADS],
-                               aggfunc="first").dropna()
-    gap = (pairs[("_value", first)] - pairs[("_value", second)]).abs() * scale
-    table = pd.DataFrame({f"threads ({first})": pairs[(THREADS, first)].astype(int),
-                          f"threads ({second})": pairs[(THREADS, second)].astype(int), "gap": gap})
-    grouped = table.groupby([f"threads ({first})", f"threads ({second})"])["gap"]
-    return pd.DataFrame({"pairs": grouped.size(), "identical": grouped.agg(lambda g: int((g == 0).sum())),
-                         "largest difference": grouped.max()})
-
-
-def thread_agreement_text(table: pd.DataFrame, unit: str = "pp") -> str:
-    """One or two sentences from a :func:`thread_pairs_table`: how far the pairs with the same and with different
-    thread counts agree, and, where only a different thread count separates them, why: other arithmetic."""
-    if table.empty:
-        return "no pairs to compare"
-    same_mask = [a == b for a, b in table.index]
-    same, other = table[same_mask], table[[not m for m in same_mask]]
-
-    def counts(rows: pd.DataFrame) -> str:
-        return ", ".join(f"{a} and {b} threads" if a != b else f"{a} thread{'s' if a != 1 else ''} each"
-                         for a, b in rows.index)
-
-    def agreement(rows: pd.DataFrame) -> str:
-        largest = float(rows["largest difference"].max())
-        return "agree exactly" if largest == 0 else f"differ by up to {largest:.2f} {unit}"
-
-    total = int(table["pairs"].sum())
-    parts = []
-    if len(same):
-        parts.append(f"the {int(same['pairs'].sum())} of {total} pairs that ran with the same number of torch "
-                     f"threads ({counts(same)}) {agreement(same)}")
-    if len(other):
-        parts.append(f"the {int(other['pairs'].sum())} that ran with different numbers ({counts(other)}) "
-                     f"{agreement(other)}")
-    text = _capitalised("; ".join(parts)) + "."
-    same_gap = float(same["largest difference"].max()) if len(same) else 0.0
-    other_gap = float(other["largest difference"].max()) if len(other) else 0.0
-    if same_gap == 0 and other_gap > 0:
-        text += (" The thread count alone separates them: with another number of threads each matrix product "
-                 "splits its sums differently, and floating-point addition is not associative, so the two runs "
-                 "round differently from their first step and the small differences grow over training. "
-                 f"A difference of up to {other_gap:.2f} {unit} between runs with different thread counts can "
-                 "therefore come from their arithmetic, not from their losses.")
-    elif same_gap > 0:
-        text += (" Even runs with the same thread count differ, so their arithmetic differs in some other way "
-                 "too (another processor or library).")
-    return text
-
-
-def keyed_values(summary: pd.DataFrame, prefix: str, datasets: Sequence[str], levels: Sequence[str],
-                 column: str = "loss", value: str = "mean") -> dict[str, float]:
-    """Glue keys ``<prefix>_<dataset>_<level>`` -> plain float (NaN where not run), for every combination.
-
-    Plain ``float`` matters: a numpy scalar glues as ``np.float64(...)``, which MyST-NB cannot format.
-    """
-    found = {(row["dataset"], row[column]): float(row[value]) for _, row in summary.iterrows()}
-    return {f"{prefix}_{dataset_key(d)}_{level}": found.get((d, level), float("nan"))
-            for d in datasets for level in levels}
-
-
-def ablation_names() -> dict[str, str]:
-    """Variant label (as in :func:`~sigmse.report.analysis.records_frame`) -> the ablation's readable name, from
-    OUTPUT_RESET_VARIANTS."""
-    return {variant_label(loss, options): name for name, (loss, options) in OUTPUT_RESET_VARIANTS.items()}
-
-
-def ablation_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """The Output Reset ablation's runs: a :func:`runs_frame` with each run's readable variant name in the column
-    ``ablation`` (:func:`ablation_names`)."""
-    frame = runs_frame(records)
-    return frame.assign(ablation=frame["variant"].map(ablation_names()))
-
-
-def lr_sweep_table(frame: pd.DataFrame, metric: str = "test_acc", by: Sequence[str] = ("dataset", "variant"),
-                   usable: float = 0.9) -> pd.DataFrame:
-    """Accuracy versus learning rate: seed-mean ``metric`` per group (rows) and lr (columns), plus
-    ``diverged`` (runs) and ``usable lrs``: how many learning rates reach ``usable`` x the best seed-mean
-    validation accuracy of any group in the dataset (on validation, so the test set stays unread for choices)."""
-    keys = list(by)
-    scored = frame.assign(_val=metric_or_chance(frame, "val_acc"))
-    means = scored.groupby([*keys, "lr"]).agg(value=(metric, "mean"), val=("_val", "mean"),
-                                              diverged=("status", lambda s: int((s != "ok").sum())))
-    means = means.reset_index()
-    best = means.groupby(keys[0])["val"].transform("max")
-    means["usable"] = means["val"] >= usable * best
-    table = means.pivot_table(index=keys, columns="lr", values="value", dropna=False)
-    table.columns = [f"lr={lr:g}" for lr in table.columns]
-    grouped = means.groupby(keys)
-    return table.assign(diverged=grouped["diverged"].sum(), **{"usable lrs": grouped["usable"].sum()})
-
-
-def lr_sweep_verdict(frame: pd.DataFrame, candidate: str = "sigmoid_mse_or", baseline: str = "sigmoid_mse",
-                     column: str = "loss", metric: str = "test_acc", margin: float = 0.05) -> str:
-    """One line: at how many learning rates the seed-mean ``metric`` of ``candidate`` is ahead of / behind /
-    within ``margin`` of ``baseline``'s (a diverged run counts as chance), listing the rates where they differ."""
-    gap = _rate_gaps(frame, candidate, baseline, column, metric)
-    if gap is None:
-        return "not run"
-    ahead, behind = gap[gap > margin].index, gap[gap < -margin].index
-    return (f"{candidate} is ahead of {baseline} by more than {margin * 100:g} pp at {len(ahead)} of {len(gap)} "
-            f"learning rates{_rates_text(ahead)}, behind at {len(behind)}{_rates_text(behind)}, "
-            f"within {margin * 100:g} pp at {len(gap) - len(ahead) - len(behind)}")
-
-
-def grid_edges(report: pd.DataFrame, selection: pd.DataFrame,
-               group: str | Sequence[str] = ("dataset", "variant")) -> pd.DataFrame:
-    """The groups whose chosen learning rate (the rate of the ``report`` runs) is the smallest or largest one the
-    ``selection`` runs tried: their best rate may lie outside the grid. Columns: ``group``, ``chosen_lr``,
-    ``edge`` ("smallest" or "largest")."""
-    keys = [group] if isinstance(group, str) else list(group)
-    tried = selection.groupby(keys)["lr"].agg(["min", "max"])
-    picked = report.groupby(keys)["lr"].first().rename("chosen_lr").to_frame().join(tried)
-    edge = np.where(picked["chosen_lr"] == picked["min"], "smallest",
-                    np.where(picked["chosen_lr"] == picked["max"], "largest", ""))
-    picked = picked.assign(edge=edge)
-    return picked[picked["edge"] != ""][["chosen_lr", "edge"]].reset_index()
-
-
-def at_best_validation_lr(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """The runs (a :func:`~sigmse.report.analysis.records_frame`) at the learning rate of their group with the best mean
-    validation accuracy over the same runs' seeds (:func:`sigmse.runs.protocol.chosen_learning_rates`). For a
-    descriptive sweep that reports every rate: the seeds that choose are also shown, so this is no test."""
-    configs = [config_from_dict(record["config"]) for record in records]
-    chosen = chosen_learning_rates(configs, records)
-    return records_frame([r for c, r in zip(configs, records) if c.lr == chosen[lr_group(c)]])
-
-
-def page_note(records: Sequence[Mapping[str, Any]], profile: str) -> str:
-    """What a chapter prints first: the provenance line, and a warning when the numbers mean nothing."""
-    line = provenance_line(records)
-    if profile == "smoke":
-        return ("SMOKE PROFILE: tiny subsets, one epoch, one seed. These numbers only show that the pipeline "
-                "runs; they say nothing about the losses.\n" + line)
-    return line

@@ -24,7 +24,9 @@ and compares a candidate loss with a baseline seed by seed, with the tests of :m
 
 All rows come out in the format of :func:`sigmse.report.verdicts.paired_tests`, so :func:`convergence_family`
 adjusts the chapter's whole family with :func:`sigmse.report.verdicts.holm_verdicts`; :func:`time_summary`,
-:func:`verdict_table` and :func:`convergence_summary` print it.
+:func:`verdict_table` and :func:`convergence_summary` print it. :class:`ConvergenceChapter` is the page
+(``notebooks/convergence.ipynb``): one method per figure or table, each returning a
+:class:`~sigmse.report.analysis.Part` whose tables the notebook shows and whose values it glues.
 
 **When seconds are reported** (:func:`machine_share`, stated before it was applied to the runs it judges, but
 after reading the v1 ``full`` records, whose spreads run from 1.47 to several hundred). Per dataset, the training
@@ -51,20 +53,25 @@ Whether an epoch budget was long enough is a separate, descriptive check, stated
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sigmse.report.analysis import variant_label
-from sigmse.report import verdicts
+from sigmse.checks import check_choice, check_number
+from sigmse.report import plots, verdicts
+from sigmse.report.analysis import Part, history_frame, records_frame, variant_label
+from sigmse.report.chapters import Records, claim_rows, family_size, order_index
 from sigmse.report.verdicts import ACCURACY_MARGINS, P_COLUMNS, decisive_p, paired_tests
+from sigmse.runs.profiles import ACCURACY_LOSSES
 
 __all__ = ["TIME_RATIO_MARGIN", "TIME_UNITS", "MAX_PACE_SPREAD", "PLATEAU_START", "PLATEAU_GAIN", "curve_frame",
            "validation_levels", "time_to_level", "machine_share", "share_table", "seconds_note", "evenly_timed",
            "time_tests", "area_tests", "convergence_family", "ratio_text", "time_summary", "verdict_table",
-           "convergence_summary", "validation_plateau", "plateau_table", "plateau_summary"]
+           "convergence_summary", "validation_plateau", "plateau_table", "plateau_summary", "ConvergenceChapter"]
 
 # Equivalent speed: within a factor 1.25 either way (the 80–125% rule of bioequivalence studies), fixed in code
 # before the runs it judges; a 25% difference in training time is the smallest most users would notice.
@@ -119,8 +126,7 @@ def validation_levels(selection: pd.DataFrame, report: pd.DataFrame, fractions: 
     the ``selection`` runs (a :func:`~sigmse.report.analysis.records_frame`) at the learning rates the ``report`` runs
     were trained at. Columns: ``dataset``, ``fraction``, ``best``, ``level``."""
     for fraction in fractions:
-        if not 0 < fraction <= 1:
-            raise ValueError(f"accuracy level fraction {fraction!r} must be in (0, 1]")
+        check_number("accuracy level fraction", fraction, low=0, high=1, low_open=True)
     chosen = report[["dataset", column, "lr"]].drop_duplicates()
     at_chosen = selection.merge(chosen, on=["dataset", column, "lr"])
     best = at_chosen.groupby(["dataset", column])["val_acc"].mean().groupby("dataset").max()
@@ -248,8 +254,7 @@ def time_tests(times: pd.DataFrame, unit: str = "step", candidate: str = "sigmoi
     or ``train_seconds``), paired on the seed; rows as :func:`sigmse.report.verdicts.paired_tests` with ``metric`` and
     ``mean_diff`` on the log scale (``exp(mean_diff)``: the ratio of times, below 1 when the candidate is
     faster) and ``claim`` equivalence within ``log(TIME_RATIO_MARGIN)``."""
-    if unit not in TIME_UNITS:
-        raise ValueError(f"unit {unit!r} is not allowed; choose one of: {', '.join(TIME_UNITS)}")
+    check_choice("unit", unit, tuple(TIME_UNITS))
     rows = []
     for (dataset, fraction), part in times.groupby(["dataset", "fraction"], sort=True):
         wide = part.pivot(index="seed", columns=column, values=unit)
@@ -457,3 +462,103 @@ def plateau_summary(plateau: pd.DataFrame) -> str:
         parts.append(f"{head}: {gain} over epochs {row['from_epoch']} to {row['epochs']}, "
                      + ("flattened" if row["flattened"] else "not flattened"))
     return "; ".join(parts) if parts else "not run"
+
+
+# -- the page ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConvergenceChapter:
+    """This build's accuracy records (``selection`` chose the learning rates and sets the levels, ``report`` is
+    timed), the profile's name, the accuracy levels as ``fractions`` of the best final validation accuracy and the
+    family-wise error rate ``alpha`` of the chapter's tests (Holm)."""
+
+    selection: Records
+    report: Records
+    profile: str
+    fractions: Sequence[float] = (0.9, 0.95, 0.99)
+    alpha: float = 0.05
+
+    # ----------------------------------------------------------------------- what the parts share
+
+    @cached_property
+    def runs(self) -> pd.DataFrame:
+        return records_frame(self.report)
+
+    @cached_property
+    def curves(self) -> pd.DataFrame:
+        return curve_frame(self.report)
+
+    @cached_property
+    def history(self) -> pd.DataFrame:
+        return history_frame(self.report)
+
+    @cached_property
+    def datasets(self) -> list[str]:
+        """The datasets that ran, in the order first seen."""
+        return list(dict.fromkeys(self.runs["dataset"]))
+
+    @cached_property
+    def times(self) -> pd.DataFrame:
+        """Each reporting run's time to each level, the levels read from the selection runs."""
+        levels = validation_levels(records_frame(self.selection), self.runs, self.fractions)
+        return time_to_level(self.curves, levels)
+
+    @cached_property
+    def share(self) -> pd.DataFrame:
+        return machine_share(self.report)
+
+    @cached_property
+    def family(self) -> pd.DataFrame:
+        return convergence_family(self.curves, self.times, self.share, alpha=self.alpha)
+
+    # ----------------------------------------------------------------------- the parts, in page order
+
+    def budget(self) -> Part:
+        """Epochs, seeds per loss and validation evaluations per epoch, read from the runs."""
+        evaluations = (self.curves["epoch"] <= 1).groupby(self.curves["hash"]).sum()
+        return Part({"epochs_budget": int(self.history["epoch"].max()),
+                     "n_seeds": int(self.runs.groupby(["dataset", "loss"]).size().max()),
+                     "evals_per_epoch": int(evaluations.max())})
+
+    def validation_curves(self) -> Part:
+        return Part({"fig_val_curves": plots.curves_with_band(self.curves, x="epoch", y="val_acc", hue="loss",
+                                                              col="dataset", hue_order=ACCURACY_LOSSES,
+                                                              col_order=self.datasets)})
+
+    def loss_curves(self) -> Part:
+        return Part({"fig_loss_curves": plots.curves_with_band(self.history, x="epoch", y="train_loss", hue="loss",
+                                                               col="dataset", logy=True, hue_order=ACCURACY_LOSSES,
+                                                               col_order=self.datasets)})
+
+    def steps_to_level(self) -> Part:
+        """The median optimizer steps to each level, and how many runs got there."""
+        table = time_summary(self.times, "step", order=ACCURACY_LOSSES)
+        return Part({"convergence_levels": ", ".join(f"{f:.0%}" for f in self.fractions)},
+                    (order_index(table, {"dataset": self.datasets}),))
+
+    def machine(self) -> Part:
+        """Whether the runs shared the machine evenly (:func:`machine_share`), and where seconds are reported."""
+        return Part({"seconds_note": seconds_note(self.share), "max_pace_spread": f"{MAX_PACE_SPREAD:g}"},
+                    (order_index(share_table(self.share), {"dataset": self.datasets}),))
+
+    def seconds_to_level(self) -> Part:
+        """The median training seconds to each level, only where the machine was shared evenly."""
+        table = time_summary(evenly_timed(self.times, self.share), "train_seconds", order=ACCURACY_LOSSES)
+        return Part({}, (order_index(table, {"dataset": self.datasets}),))
+
+    def family_table(self) -> Part:
+        """The paired verdicts of the whole family, and its size."""
+        family = self.family
+        table = order_index(verdict_table(family), {"measure": ["area", "steps", "seconds"], "dataset": self.datasets})
+        return Part({"convergence_family_size": family_size(family),
+                     "time_ratio_margin": f"{TIME_RATIO_MARGIN:g}", "alpha_text": f"{self.alpha:g}"},
+                    (table.style.format({"p (Holm)": "{:.3f}"}, na_rep="n/a"),))
+
+    def verdict(self) -> Part:
+        """The verdicts in one line (``convergence_verdict``, also the part's text) and the intro's claim rows
+        from the area under the validation curve (``claim_convergence_*``)."""
+        verdict = convergence_summary(self.family, self.share)
+        area = self.family[self.family["measure"] == "area"]
+        return Part({"convergence_verdict": verdict, **claim_rows("claim_convergence", area, self.profile)},
+                    text=verdict)

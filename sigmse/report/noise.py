@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import pandas as pd
 
 from sigmse.data.noise import ASYMMETRIC_FLIPS
 from sigmse.report import noise_tables as nt
-from sigmse.report.analysis import history_frame, records_frame
-from sigmse.report.chapters import budget_text, dataset_key, listing, runs_frame
-from sigmse.report.analysis import Part
+from sigmse.report.analysis import Part, history_frame, records_frame
+from sigmse.report.chapters import Records, budget_text, dataset_key, family_size, listing, runs_frame
 from sigmse.report.noise_analysis import (MEMORISATION_RISE, budget_reach, flipped_fit, flipped_fit_summary,
                                           flipped_fit_table, in_setting_order, lead_values, memorisation_end,
                                           memorisation_glue, memorisation_history, noise_curves)
@@ -32,8 +31,6 @@ from sigmse.report.pilots import noise_pilot_table, noise_pilot_text
 from sigmse.runs.profiles import get_profile
 
 __all__ = ["learning_rate_protocol", "settings_text", "protocol_glue", "NoiseChapter"]
-
-Records = Sequence[Mapping[str, Any]]  # stored run records (JSON dicts)
 
 
 def learning_rate_protocol(selection: Records, report: Records) -> str:
@@ -164,7 +161,7 @@ class NoiseChapter:
         """The judged family's table, its size, and the intro's noise rows (``claim_noise_*``)."""
         claims = self.claims
         return Part({"claim_comparisons": len(claims), "alpha_text": f"{self.alpha:g}",
-                     "claim_family_size": int(claims["family_size"].iloc[0]) if len(claims) else 0,
+                     "claim_family_size": family_size(claims),
                      **claim_glue(claims, "claim_noise", self.profile),
                      "noise_rules": rules_summary(claims, listed=["softmax_ce"]),
                      "noise_rules_all": rules_summary(claims), "claim_verdicts": claim_line(claims)},
@@ -172,7 +169,7 @@ class NoiseChapter:
 
     def exploratory_family(self) -> Part:
         family = self.family
-        return Part({"noise_family_size": int(family["family_size"].iloc[0]) if len(family) else 0},
+        return Part({"noise_family_size": family_size(family)},
                     (nt.family_table(family),))
 
     def exploratory_figure(self) -> Part:

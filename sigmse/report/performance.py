@@ -30,7 +30,7 @@ from sigmse.bench.run import MAX_MLP_OVER_GEMM_FLOOR, PROFILE_SECTION, check_tar
 from sigmse.provenance import recorded_processor
 from sigmse.report.analysis import Part
 from sigmse.report.plots import figure
-from sigmse.runs.experiments import SweepCosts, ThreadCosts, experiment_names, sweep_costs
+from sigmse.runs.experiments import PlanOptions, SweepCosts, ThreadCosts, experiment_names, sweep_costs
 from sigmse.runs.protocol import MEASURED_COSTS_RECORDS, MEASURED_IMAGE_COSTS
 
 __all__ = ["record_section", "throughput_section", "phase_section", "loss_section", "solver_section",
@@ -296,7 +296,7 @@ def sweep_cost_section(profile: str, *, results_dir: str | Path) -> Part:
     ``sweep_threads``, the measured table's ``sweep_table_threads`` and ``sweep_table_records``, and its wall-clock:
     ``sweep_first_start``, ``sweep_last_end``, ``sweep_span_h``, ``sweep_busy_h``, ``sweep_side_by_side``, ...).
     """
-    costs: SweepCosts = sweep_costs(experiment_names(), profile, results_dir=results_dir)
+    costs: SweepCosts = sweep_costs(experiment_names(), profile, PlanOptions(results_dir))
     table = pd.DataFrame([{
         "experiment": row.experiment, "dataset": row.dataset, "runs": row.planned, "stored": row.stored,
         "diverged": row.diverged, "estimated h": _hours(row.estimated_seconds),

@@ -24,6 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from sigmse.checks import check_choice
 from sigmse.losses.modules import LOSS_VARIANTS, LOSSES, display_name
 from sigmse.runs.profiles import ACCURACY_LOSSES
 from sigmse.report.verdicts import decisive_p
@@ -173,8 +174,7 @@ def curves_with_band(history: pd.DataFrame, x: str = "epoch", y: str = "test_acc
     The band shows the spread over seeds: ``"range"`` (min to max), ``"sd"`` (mean +- one standard
     deviation) or ``"none"``. Missing values (a diverged run's epochs) are skipped.
     """
-    if band not in _BANDS:
-        raise ValueError(f"band {band!r} is not allowed; choose one of: {', '.join(_BANDS)}")
+    check_choice("band", band, _BANDS)
     panels, lines = _levels(history, col, col_order), _levels(history, hue, hue_order)
     colours = palette(lines)
     fig, axes = panel_grid(len(panels), panel, sharey=sharey)

@@ -1,57 +1,37 @@
-"""The unification chapter's numbers: the learning-rate choice, a table over seeds, a figure, and paired verdicts.
+"""The unification chapter (``notebooks/unification.ipynb``): the learning-rate choice, a table over seeds, a
+figure, and paired verdicts.
 
-The chapter reads the records of the experiment ``unification`` (:mod:`sigmse.runs.experiments`): the *selection*
-records only for the learning-rate table (:func:`selection_display`), the *reporting* records for everything else.
-
-* :func:`unification_table` summarises the reporting runs per method (mean and std over seeds of test accuracy,
-  the angle's RMSE and R², seconds per epoch); :func:`unification_display` prints it and
-  :func:`unification_figure` draws accuracy against RMSE.
-* :func:`unification_tests` judges the chapter's whole family of comparisons (:data:`COMPARISONS`), paired on
-  the seed, with the tests of :mod:`sigmse.report.verdicts` (:func:`~sigmse.report.verdicts.paired_tests`, then Holm's
-  adjustment over the family with :func:`~sigmse.report.verdicts.holm_verdicts`). The claim is
-  **non-inferiority** (:data:`CLAIM`): the paper suggests one MSE objective *could serve* for both tasks, i.e.
-  do each at least as well as the usual recipe; the verdict is ``better``, ``equivalent (within ±m)``,
-  ``not worse (non-inferior by m)``, ``worse`` or ``inconclusive``, in that order of priority. The margins are
-  fixed in code: :data:`sigmse.report.verdicts.ACCURACY_MARGINS` for accuracy, :data:`ANGLE_RMSE_MARGIN` for the
-  angle.
-* :func:`unification_verdict` and :func:`unification_versus_single` put two of those verdicts in one line each
-  for the prose; :func:`verdict_display` prints the family; :func:`unification_numbers` and
-  :func:`unification_provenance` give the page its glued values and its provenance line.
+:class:`UnificationChapter` is the page: one method per figure or table, each returning a
+:class:`~sigmse.report.analysis.Part` (as :class:`sigmse.report.noise.NoiseChapter`). It reads the *selection*
+records of the experiment ``unification`` only for the learning-rate table, the *reporting* records for the rest.
+:func:`unification_tests` judges the family :data:`COMPARISONS`, paired on the seed and Holm-adjusted
+(:mod:`sigmse.report.verdicts`). The claim is **non-inferiority** (:data:`CLAIM`): the paper suggests one MSE
+objective *could serve* for both tasks, i.e. do each at least as well as the usual recipe, within margins fixed
+in code (:data:`sigmse.report.verdicts.ACCURACY_MARGINS`, :data:`ANGLE_RMSE_MARGIN`).
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
 from sigmse.report import verdicts
+from sigmse.report.analysis import Part
+from sigmse.report.chapters import Records
 from sigmse.report.plots import figure
 from sigmse.runs import protocol
+from sigmse.runs.profiles import unification_lr_grid
 from sigmse.unification.config import METHODS, UnificationConfig, unification_config_from_dict, validation_score
 
-__all__ = [
-    "chosen_rates_by_method",
-    "METHOD_LABELS",
-    "SHORT_LABELS",
-    "CLAIM",
-    "ALPHA",
-    "ANGLE_RMSE_MARGIN",
-    "COMPARISONS",
-    "unification_frame",
-    "selection_display",
-    "unification_table",
-    "unification_display",
-    "unification_figure",
-    "unification_tests",
-    "verdict_display",
-    "unification_verdict",
-    "unification_versus_single",
-    "unification_numbers",
-    "unification_provenance",
-]
+__all__ = ["chosen_rates_by_method", "METHOD_LABELS", "SHORT_LABELS", "CLAIM", "ALPHA", "ANGLE_RMSE_MARGIN",
+           "COMPARISONS", "unification_frame", "selection_display", "unification_table", "unification_display",
+           "unification_figure", "unification_tests", "verdict_display", "unification_verdict",
+           "unification_versus_single", "unification_numbers", "unification_provenance", "UnificationChapter"]
 
 METHOD_LABELS = {
     "unified_mse": "unified sigmoid-MSE",
@@ -273,3 +253,78 @@ def unification_provenance(records: Sequence[Mapping[str, Any]], profile: str) -
     commits = sorted({(i["git_commit"] or "unknown")[:12] + (" (modified)" if i["git_dirty"] else "") for i in info})
     return (f"{len(records)} runs under profile {profile} on {'; '.join(machines)}, sigmse commit "
             f"{', '.join(commits)}, torch {', '.join(sorted({i['torch_version'] for i in info}))}")
+
+
+def _seeds(records: Records) -> list[int]:
+    return sorted({record["config"]["seed"] for record in records})
+
+
+@dataclass(frozen=True)
+class UnificationChapter:
+    """This build's unification records (``selection`` chose each method's learning rate, ``report`` is read by
+    every other table, figure and test) and its profile's name; each part of the page is one method."""
+
+    selection: Records
+    report: Records
+    profile: str
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        return unification_table(self.report)
+
+    @cached_property
+    def tests(self) -> pd.DataFrame:
+        return unification_tests(self.report)
+
+    def protocol(self) -> Part:
+        """What the runs were, read from their records: counts, seeds, torch threads, the rates tried, the
+        budget and data sizes; ``text``: the provenance line (and, on smoke, a warning)."""
+        first, metrics = self.report[0]["config"], self.report[0]["metrics"]
+        runs = [*self.selection, *self.report]
+        note = ("With the smoke profile these numbers are meaningless: the runs only check that the chapter runs "
+                "end to end." if self.profile == "smoke" else "")
+        provenance = unification_provenance(runs, self.profile)
+        values = {"n_selection_runs": len(self.selection), "n_report_runs": len(self.report),
+                  "selection_seeds_text": ", ".join(map(str, _seeds(self.selection))),
+                  "report_seeds_text": ", ".join(map(str, _seeds(self.report))),
+                  "n_report_seeds": len(_seeds(self.report)),
+                  "threads_text": ", ".join(map(str, sorted({r["provenance"]["torch_threads"] for r in runs}))),
+                  "lr_grid_text": ", ".join(f"{lr:g}" for lr in unification_lr_grid(self.profile)),
+                  "epochs": first["epochs"], "batch_size": first["batch_size"], "max_angle": first["max_angle"],
+                  "val_size": first["val_size"], "n_train": metrics["n_train"], "n_test": metrics["n_test"],
+                  "zero_rmse": first["max_angle"] / math.sqrt(3),  # RMSE of always predicting 0°
+                  "provenance": provenance, "profile_note": note}
+        return Part(values, text="\n".join(line for line in (provenance, note) if line))
+
+    def learning_rates(self) -> Part:
+        """The learning-rate choice (:func:`selection_display`)."""
+        seeds = ", ".join(map(str, _seeds(self.selection)))
+        return Part({}, (selection_display(self.selection).style.set_caption(
+            f"Mean validation score over selection seeds {seeds} per learning rate (columns), and the rate chosen"),))
+
+    def results_table(self) -> Part:
+        """The test metrics per method at its chosen rate (:func:`unification_display`)."""
+        seeds = ", ".join(map(str, _seeds(self.report)))
+        return Part({}, (unification_display(self.table).style.set_caption(
+            f"Test metrics per method at its chosen learning rate, mean ± std over reporting seeds {seeds} (no ± "
+            "with one seed); —: the method has no such output"),))
+
+    def results_figure(self) -> Part:
+        """Accuracy against the angle's RMSE (:func:`unification_figure`), glued as ``unification_figure``."""
+        return Part({"unification_figure": unification_figure(self.table)})
+
+    def paired_tests(self) -> Part:
+        """The family of paired tests (:func:`verdict_display`), and the prose's numbers: each method's metrics
+        (:func:`unification_numbers`), the family's size, level and margins, and the verdicts in words."""
+        tests, seeds = self.tests, ", ".join(map(str, _seeds(self.report)))
+        family = int(tests.family_size.iloc[0])
+        dataset = self.report[0]["config"]["dataset"]
+        values = {**unification_numbers(self.table),  # <method>_<acc|rmse|r2|seconds>[_std], <method>_lr
+                  "n_comparisons": len(tests), "n_tests": family, "alpha": ALPHA,
+                  "acc_margin": 100 * verdicts.accuracy_margin(dataset), "rmse_margin": ANGLE_RMSE_MARGIN,
+                  "unification_verdict": unification_verdict(tests),
+                  "unification_verdict_plain": unification_verdict(tests, "unified_mse"),
+                  "unification_versus_single": unification_versus_single(tests),
+                  "unification_versus_single_plain": unification_versus_single(tests, "unified_mse")}
+        return Part(values, (verdict_display(tests).style.set_caption(
+            f"Paired differences over reporting seeds {seeds}, Holm-adjusted over the {family} tests of the family"),))

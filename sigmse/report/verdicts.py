@@ -33,6 +33,8 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 from statsmodels.stats.weightstats import DescrStatsW, ttost_paired
 
+from sigmse.checks import check_choice, check_number
+
 __all__ = [
     "CLAIMS",
     "HYPOTHESES",
@@ -142,13 +144,13 @@ def paired_tests(frame: pd.DataFrame, metric: str, *, claim: str, margins: float
     Returns:
         One row per group and level: the ``by`` keys, ``column``, ``baseline``, ``claim``, ``margin``,
         ``n_pairs``, ``mean_diff`` (level minus baseline, on the metric's scale) with its Student-t 95% interval
-        ``ci95_low``/``ci95_high`` and the standard deviation ``sd_diff`` of the differences, ``higher_is_better`` and the raw one-sided p-values ``p_better``,
-        ``p_worse``, ``p_equivalent``, ``p_not_worse`` (NaN: not tested). Pairs where either run has no value
+        ``ci95_low``/``ci95_high`` and the standard deviation ``sd_diff`` of the differences, ``higher_is_better``
+        and the raw one-sided p-values ``p_better``, ``p_worse``, ``p_equivalent``, ``p_not_worse`` (NaN: not
+        tested). Pairs where either run has no value
         (a diverged run) are left out and counted in ``note``. Run :func:`holm_verdicts` on the chapter's
         family to get verdicts.
     """
-    if claim not in CLAIMS:
-        raise ValueError(f"claim {claim!r} is not allowed; choose one of: {', '.join(CLAIMS)}")
+    check_choice("claim", claim, CLAIMS)
     keys = [by] if isinstance(by, str) else list(by)
     pairs = [pair_on] if isinstance(pair_on, str) else list(pair_on)
     duplicated = frame.duplicated([*keys, column, *pairs])
@@ -189,8 +191,7 @@ def holm_verdicts(tests: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     ``verdict``: the first hypothesis in ``PRIORITY[claim]`` whose adjusted p-value is below ``alpha``, else
     ``"inconclusive"`` (always so below two pairs).
     """
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    check_number("alpha", alpha, low=0, high=1, low_open=True, high_open=True)
     out = tests.copy()
     names = list(P_COLUMNS.values())
     raw = out[names].to_numpy(dtype=float)

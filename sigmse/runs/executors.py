@@ -43,7 +43,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 from tqdm import tqdm  # the text bar: this runs inside notebooks too (experiment_records), without ipywidgets
@@ -51,7 +51,8 @@ from tqdm import tqdm  # the text bar: this runs inside notebooks too (experimen
 from sigmse.checks import check_choice, check_number
 from sigmse.config import IdentifiedConfig
 from sigmse.data.datasets import require_dataset_files, resolve_data_dir
-from sigmse.runs.experiments import ExperimentRecords, load_record, plan_experiment, run_experiment, run_kind
+from sigmse.runs.experiments import (ExperimentRecords, PlanOptions, load_record, plan_experiment, run_experiment,
+                                     run_kind)
 from sigmse.runs.store import new_record, read_record, record_failure, record_path, write_record
 from sigmse.train import resolve_device
 
@@ -424,13 +425,10 @@ def _run_ray(pending: list[IdentifiedConfig], common: dict[str, Any], *, jobs: i
     """One Ray task per run; a task whose worker dies is retried by Ray up to ``retries`` times."""
     ray = _import_ray()
     connected_here = not ray.is_initialized()
-    if connected_here:
-        options: dict[str, Any] = dict(logging_level=logging.WARNING)
-        if address is None:  # a cluster of this machine only, for this sweep: stopped by ray.shutdown()
-            options.update(address="local", include_dashboard=False)
-        else:
-            options.update(address=address)
-        ray.init(**options)
+    if connected_here and address is None:  # a cluster of this machine only, for this sweep: stopped by ray.shutdown()
+        ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING)
+    elif connected_here:
+        ray.init(address=address, logging_level=logging.WARNING)
     refs: dict[Any, IdentifiedConfig] = {}
     try:
         cluster = ray.cluster_resources()
@@ -481,21 +479,20 @@ def _run_ray(pending: list[IdentifiedConfig], common: dict[str, Any], *, jobs: i
             ray.shutdown()
 
 
-def experiment_records(name: str, profile: str, *, results_dir: str, data_dir: str | None = None,
-                       device: str | None = None, datasets: Sequence[str] | None = None,
-                       selection_seeds: Sequence[int] | None = None,
-                       seeds: Sequence[int] | None = None) -> ExperimentRecords:
+def experiment_records(name: str, profile: str, options: PlanOptions, *,
+                       data_dir: str | None = None) -> ExperimentRecords:
     """The selection and reporting records of experiment ``name`` under ``profile``, as a chapter reads them:
     stored runs load, missing ones train here, one at a time (:func:`sigmse.runs.experiments.run_experiment`
-    through :func:`run_configs`, without a progress bar so that pages stay clean). ``seeds`` are the reporting
-    seeds. A notebook calls this before handing the records to :mod:`sigmse.report`, which only reads.
+    through :func:`run_configs`, without a progress bar so that pages stay clean). ``options`` are the chapter's
+    parameters (:class:`~sigmse.runs.experiments.PlanOptions`). A notebook calls this before handing the records
+    to :mod:`sigmse.report`, which only reads.
 
     A notebook run on its own with new parameters (more seeds, say) may have many runs to train; it then prints
     one line saying how many, and how ``sigmse book`` would train them in parallel first. A build by ``sigmse
     book`` has trained them already (:func:`sigmse.site.book.train_missing`), so its pages never show that line.
     A run that fails raises here, with the sweep's summary of the failures."""
-    options = dict(datasets=datasets, selection_seeds=selection_seeds, seeds=seeds, device=device)
-    plan = plan_experiment(name, profile, results_dir=results_dir, **options)
+    results_dir = options.results_dir
+    plan = plan_experiment(name, profile, options)
     listed = plan.selection + plan.report
     missing = plan.waiting + sum(load_record(c, profile, results_dir) is None for c in listed)
     if missing:
@@ -509,4 +506,4 @@ def experiment_records(name: str, profile: str, *, results_dir: str, data_dir: s
             raise RuntimeError(f"experiment {name!r}: {len(summary.failed)} runs failed\n{summary}")
         return [load_record(config, profile, results_dir) for config in configs]
 
-    return run_experiment(name, profile, run, results_dir=results_dir, **options)
+    return run_experiment(name, profile, run, options)

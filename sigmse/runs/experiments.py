@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from sigmse.checks import check_list
 from sigmse.config import IdentifiedConfig, RunConfig, config_from_dict
 from sigmse.runs import profiles
 from sigmse.runs.profiles import Profile, get_profile
@@ -156,10 +157,12 @@ def get_experiment(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
-def experiment_configs(name: str, profile: str | Profile, **options: Any) -> list[Any]:
-    """The runs of experiment ``name`` under ``profile`` (a name or a :class:`Profile`) for the given ``seeds``
-    (default: the reporting seeds); :func:`plan_experiment` builds the selection and reporting runs from it."""
-    return get_experiment(name).configs(get_profile(profile), **options)
+def experiment_configs(name: str, profile: str | Profile, *, datasets: Sequence[str] | None = None,
+                       seeds: Sequence[int] | None = None, device: str | None = None) -> list[Any]:
+    """The runs of experiment ``name`` under ``profile`` (a name or a :class:`Profile`) on ``datasets`` with
+    ``seeds`` (default: the profile's datasets and reporting seeds); :func:`plan_experiment` builds the selection
+    and reporting runs from it."""
+    return get_experiment(name).configs(get_profile(profile), datasets=datasets, seeds=seeds, device=device)
 
 
 # ---- chapters ----------------------------------------------------------------------------------------------
@@ -201,7 +204,7 @@ CHAPTERS: dict[str, Chapter] = {
     c.name: c
     for c in (
         # the intro's claim-table cells per dataset: claim_accuracy_<dataset>[_effect|_margin|_seeds|_profile]
-        # and Output Reset's own share, judged in the same family (sigmse.report.chapters.output_reset_share):
+        # and Output Reset's own share, judged in the same family (sigmse.report.accuracy.output_reset_share):
         # claim_share_<plain_vs_ce|or_vs_plain|answer>_<dataset>
         Chapter("accuracy", ("accuracy", "epoch_pilot"), verdict_keys=(
             *_per_dataset("claim_accuracy"),
@@ -211,7 +214,7 @@ CHAPTERS: dict[str, Chapter] = {
         Chapter("convergence", ("accuracy",),
                 verdict_keys=("convergence_verdict", *_per_dataset("claim_convergence"))),
         # Output Reset's share with plain SGD, described from the learning-rate sweep on the datasets it runs
-        # (sigmse.report.chapters.sgd_output_reset_share): claim_sgd_share_<plain_vs_ce|or_vs_plain|answer>_<dataset>
+        # (sigmse.report.output_reset.sgd_output_reset_share): claim_sgd_share_<plain_vs_ce|or_vs_plain|answer>_<dataset>
         Chapter("output_reset", ("output_reset", "lr_sweep"), verdict_keys=tuple(
             f"claim_sgd_share_{cell}_{d}" for d in ("mnist", "fashion_mnist")
             for cell in ("plain_vs_ce", "or_vs_plain", "answer"))),
@@ -328,6 +331,26 @@ class ExperimentPlan:
         return [choice for choice in self.choices if choice.edge]
 
 
+@dataclass(frozen=True)
+class PlanOptions:
+    """What a plan reads and lists besides its experiment and profile: the results store, and a chapter's
+    parameters (``None``: the profile's datasets, selection seeds, reporting seeds and device). Lists become
+    tuples, so equal options are equal keys."""
+
+    results_dir: str | Path
+    datasets: tuple[str, ...] | None = None
+    selection_seeds: tuple[int, ...] | None = None
+    seeds: tuple[int, ...] | None = None  # the reporting seeds
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, kind in (("datasets", "str"), ("selection_seeds", "int"), ("seeds", "int")):
+            value = getattr(self, name)
+            if value is not None:
+                check_list(name, value, kind)
+                object.__setattr__(self, name, tuple(value))
+
+
 def _seeds(given: Sequence[int] | None, default: tuple[int, ...]) -> tuple[int, ...]:
     return default if given is None else tuple(given)
 
@@ -370,24 +393,22 @@ def _grow_group(runs: list[Any], load: Callable[[Any], dict[str, Any] | None], s
         runs += [config.with_(lr=lr) for config in one_rate]
 
 
-def plan_experiment(name: str, profile: str | Profile, *, results_dir: str | Path, datasets: Sequence[str] | None = None,
-                    selection_seeds: Sequence[int] | None = None, seeds: Sequence[int] | None = None,
-                    device: str | None = None) -> ExperimentPlan:
-    """The runs of experiment ``name``, reading the selection records stored under ``results_dir``.
+def plan_experiment(name: str, profile: str | Profile, options: PlanOptions) -> ExperimentPlan:
+    """The runs of experiment ``name``, reading the selection records stored under ``options.results_dir``.
 
-    ``selection_seeds`` and ``seeds`` (the reporting seeds) default to the profile's. Per group, the grid-edge
-    rule (``profile.lr_grid_extensions`` > 0, :func:`_grow_group`) may add rates to its selection runs; the
-    group's reporting runs wait until its grid stops growing. A group of the experiment's ``shared_rates``
-    trains its reporting runs at its source group's chosen rate, once that is chosen.
+    Per group, the grid-edge rule (``profile.lr_grid_extensions`` > 0, :func:`_grow_group`) may add rates to
+    its selection runs; the group's reporting runs wait until its grid stops growing. A group of the
+    experiment's ``shared_rates`` trains its reporting runs at its source group's chosen rate, once chosen.
     """
     chosen = get_profile(profile)
     experiment = get_experiment(name)
+    datasets, seeds, device = options.datasets, options.seeds, options.device
     report_seeds = _seeds(seeds, chosen.reporting_seeds(name))
     if not experiment.selects_lr:  # its own default seeds (the profile's reporting, sweep or selection seeds)
-        given = selection_seeds if experiment.pilot else (
+        given = options.selection_seeds if experiment.pilot else (
             seeds if seeds is not None or name not in chosen.experiment_report_seeds else report_seeds)
         return ExperimentPlan(name, [], experiment.configs(chosen, datasets=datasets, seeds=given, device=device))
-    chosen_selection = _seeds(selection_seeds, chosen.selection_seeds)
+    chosen_selection = _seeds(options.selection_seeds, chosen.selection_seeds)
     overlap = sorted(set(chosen_selection) & set(report_seeds))
     if overlap:
         raise ValueError(f"seeds {overlap} are both selection seeds {list(chosen_selection)} and reporting seeds "
@@ -407,7 +428,7 @@ def plan_experiment(name: str, profile: str | Profile, *, results_dir: str | Pat
 
     def load(config: Any) -> dict[str, Any] | None:
         if config.hash not in cache:
-            cache[config.hash] = load_record(config, chosen.name, results_dir)
+            cache[config.hash] = load_record(config, chosen.name, options.results_dir)
         return cache[config.hash]
 
     grown = {key: _grow_group(runs, load, experiment.score, chosen.lr_grid_extensions) for key, runs in groups.items()}
@@ -450,19 +471,19 @@ class ExperimentRecords:
     report: list[dict[str, Any]]
 
 
-def run_experiment(name: str, profile: str | Profile, run: Callable[[list[Any]], list[dict[str, Any]]], *,
-                   results_dir: str | Path, **options: Any) -> ExperimentRecords:
+def run_experiment(name: str, profile: str | Profile, run: Callable[[list[Any]], list[dict[str, Any]]],
+                   options: PlanOptions) -> ExperimentRecords:
     """Train (through ``run``, which returns the records of the configs it is given) the selection runs, then
-    the reporting runs they choose, and return both. ``options`` go to :func:`plan_experiment`.
+    the reporting runs they choose (:func:`plan_experiment` of ``options``), and return both.
 
     The selection stage repeats, each time on the plan made from what the last one stored, until it lists no
     new run: the grid-edge rule adds a rate only once the group's grid so far is stored."""
-    plan = plan_experiment(name, profile, results_dir=results_dir, **options)
+    plan = plan_experiment(name, profile, options)
     selection: list[dict[str, Any]] = []
     trained: set[str] | None = None
     while plan.selection and {c.hash for c in plan.selection} != trained:
         selection, trained = run(plan.selection), {c.hash for c in plan.selection}
-        plan = plan_experiment(name, profile, results_dir=results_dir, **options)
+        plan = plan_experiment(name, profile, options)
     if plan.waiting:
         raise ValueError(f"experiment {name!r}: selection runs failed, so not every learning rate can be chosen")
     return ExperimentRecords(selection, run(plan.report))
@@ -472,32 +493,9 @@ def _unique(configs: Any) -> list[Any]:
     return list({config.hash: config for config in configs}.values())
 
 
-@dataclass(frozen=True)
-class PlanOptions:
-    """What a plan reads and lists besides its experiment and profile: the results store, and a chapter's
-    parameters (``None``: the profile's datasets, selection seeds, reporting seeds and device). Lists become
-    tuples, so equal options are equal keys."""
-
-    results_dir: str | Path
-    datasets: tuple[str, ...] | None = None
-    selection_seeds: tuple[int, ...] | None = None
-    seeds: tuple[int, ...] | None = None
-    device: str | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("datasets", "selection_seeds", "seeds"):
-            value = getattr(self, name)
-            if isinstance(value, (str, int)):
-                raise ValueError(f"{name} must be a list, got {value!r}")
-            if value is not None:
-                object.__setattr__(self, name, tuple(value))
-
-
 def sweep_plans(names: Sequence[str], profile: str | Profile, options: PlanOptions) -> list[ExperimentPlan]:
     """:func:`plan_experiment` of each experiment of ``names``, from what is stored under ``options``."""
-    return [plan_experiment(name, profile, results_dir=options.results_dir, datasets=options.datasets,
-                            selection_seeds=options.selection_seeds, seeds=options.seeds, device=options.device)
-            for name in names]
+    return [plan_experiment(name, profile, options) for name in names]
 
 
 def plan_stages(plans: Sequence[ExperimentPlan]) -> tuple[list[Any], list[Any], int]:
@@ -607,13 +605,13 @@ def sweep_threads(jobs: int = 1, threads: int | None = None) -> int:
     return threads or (torch.get_num_threads() if jobs == 1 else max(1, torch.get_num_threads() // jobs))
 
 
-def estimate_sweep(plans: Sequence[ExperimentPlan], profile: str | Profile, *, results_dir: str | Path,
+def estimate_sweep(plans: Sequence[ExperimentPlan], profile: str | Profile, options: PlanOptions, *,
                    jobs: int = 1, threads: int | None = None) -> SweepEstimate:
-    """The runs of ``plans`` (:func:`sweep_plans` from ``results_dir``) still to train and their estimated cost
+    """The runs of ``plans`` (:func:`sweep_plans` of ``options``) still to train and their estimated cost
     with ``jobs`` runs side by side at ``threads`` torch threads each (default: :func:`sweep_threads`). A reporting
     run not listed yet costs what its stand-in costs (:class:`ExperimentPlan`: its group's budget, another seed
     and rate)."""
-    chosen = get_profile(profile)
+    chosen, results_dir = get_profile(profile), options.results_dir
     first, second, stand_ins = _stages(plans)
     listed = first + second
     missing = [c for c in listed if load_record(c, chosen.name, results_dir) is None]
@@ -757,15 +755,16 @@ def _busy(records: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None,
             busy)
 
 
-def sweep_costs(names: Sequence[str], profile: str | Profile, *, results_dir: str | Path,
-                threads: int | None = None, **options: Any) -> SweepCosts:
+def sweep_costs(names: Sequence[str], profile: str | Profile, options: PlanOptions, *,
+                threads: int | None = None) -> SweepCosts:
     """What the sweep of experiments ``names`` costs, per experiment and dataset and in all (:class:`SweepCosts`):
-    its runs planned as :func:`plan_experiment` lists them from what is stored (``options`` go there), priced
+    its runs planned as :func:`sweep_plans` lists them from what is stored under ``options.results_dir``, priced
     before training from the measured table (a run not stored yet at ``threads`` torch threads unless its config
-    fixes them; default :func:`sweep_threads`), and the timings of the records stored under ``results_dir``.
-    Reads the store; trains nothing."""
+    fixes them; default :func:`sweep_threads`), and the timings of the stored records. Reads the store; trains
+    nothing."""
     chosen = get_profile(profile)
-    plans = [plan_experiment(name, chosen, results_dir=results_dir, **options) for name in names]
+    results_dir = options.results_dir
+    plans = sweep_plans(names, chosen, options)
     first, second, stand_ins = _stages(plans)
     records = {c.hash: load_record(c, chosen.name, results_dir) for c in first + second}
     default = sweep_threads(threads=threads)

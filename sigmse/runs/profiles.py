@@ -1,29 +1,12 @@
 """Profiles (how big) and experiments (which runs): every sweep the book needs, in one place.
 
-A *profile* fixes the budget: per dataset the model, epochs, batch size and
-training subset, plus the learning-rate grid, the device and two disjoint seed sets: the
-*selection* seeds choose each learning rate on validation, the *reporting* seeds are what the
-book shows and tests (:mod:`sigmse.runs.protocol`).
-
-* ``smoke``: seconds per run, for CI: tiny subsets, one epoch, one seed of each kind. It
-  checks that everything runs end to end; its numbers mean nothing and every verdict is inconclusive.
-* ``quick``: CPU minutes for the whole book: subsets, few epochs, 2 selection and 3 reporting seeds.
-* ``full``: the full training and test sets on 2 CPU cores; its records are committed in ``results/full/``.
-* ``paper``: full data, full epochs, on a GPU.
-
-An *experiment* turns a profile and a list of seeds into :class:`~sigmse.config.RunConfig`
-objects (:func:`accuracy_configs`, :func:`noise_configs`, ...; :func:`unification_configs` gives
-:class:`~sigmse.unification.config.UnificationConfig` objects); the experiment registry
-(:mod:`sigmse.runs.experiments`) names them, calls them with the selection seeds, chooses the learning rates
-and adds the reporting runs. Notebooks and ``sigmse sweep`` ask the same functions, so the
-runs a notebook shows are exactly the runs a sweep makes.
-
-A profile may also fix what a protocol pre-registers (every field defaults to what the older profiles do):
-the torch threads of every run (``threads``), how many rates the grid-edge rule may add to a group's grid
-(``lr_grid_extensions``, :func:`sigmse.runs.protocol.half_decade_step`), per-dataset noise grids, losses and
-settings, noise settings that train at the rates another setting chose (``noise_shared_rates``,
-:func:`noise_shared_rates`), and the pilots that fix its epochs (``epoch_pilot``, ``noise_pilot``:
-:func:`epoch_pilot_configs`, :func:`noise_pilot_configs`; their rules are :mod:`sigmse.report.pilots`).
+A *profile* fixes, per dataset, the budget (model, epochs, batch, subset, learning-rate grid), and the device and two
+disjoint seed sets: the *selection* seeds choose each learning rate on validation, the *reporting* seeds are what
+the book shows and tests (:mod:`sigmse.runs.protocol`). It may also fix what a protocol pre-registers (threads, the
+grid-edge rule, noise grids and settings, the pilots that fix its epochs; every such field defaults to what the older
+profiles do). An *experiment* function (:func:`accuracy_configs`, :func:`noise_configs`, ...) turns a profile and
+seeds into run configs; :mod:`sigmse.runs.experiments` names them, so notebooks and ``sigmse sweep`` ask the same
+functions and a notebook shows exactly the runs a sweep makes.
 """
 
 from __future__ import annotations
@@ -73,13 +56,12 @@ DEFAULT_LR_GRID = (3e-4, 1e-3, 3e-3, 1e-2)  # each loss picks its lr on validati
 
 @dataclass(frozen=True, init=False)
 class Budget:
-    """How one dataset trains under a profile: the :class:`~sigmse.config.RunConfig` fields its runs set away
-    from RunConfig's defaults, and the learning-rate grid they choose from.
+    """How one dataset trains under a profile: the :class:`~sigmse.config.RunConfig` fields its runs set away from
+    RunConfig's defaults (read as attributes, ``budget.epochs``), and the learning-rate grid they choose from.
 
-    ``Budget("mlp", epochs=12, lr_grid=(1e-3, 3e-3))`` sets ``model`` and ``epochs``; every other field a run
-    has keeps RunConfig's default, so a new training option is one edit, in RunConfig. A field is read as an
-    attribute (``budget.epochs``, ``budget.val_size``). A name that is no RunConfig field, or one a run takes
-    from its experiment (dataset, loss, lr, seed, device), raises ``ValueError``.
+    ``Budget("mlp", epochs=12, lr_grid=(1e-3, 3e-3))`` sets ``model`` and ``epochs``; every other field keeps
+    RunConfig's default, so a new training option is one edit, in RunConfig. A name that is no RunConfig field, or
+    one a run takes from its experiment (dataset, loss, lr, seed, device), raises ``ValueError``.
     """
 
     lr_grid: tuple[float, ...]
@@ -106,12 +88,9 @@ _RUN_DEFAULTS = {f.name: f.default for f in fields(RunConfig) if f.name in BUDGE
 @dataclass(frozen=True)
 class EpochPilot:
     """The epoch pilot of one dataset (:func:`epoch_pilot_configs`, rule in :mod:`sigmse.report.pilots`): softmax
-    CE at learning rate ``lr`` for each budget of ``candidates`` (epochs E, 2E, 4E, ...: each twice the one before,
-    since the rule compares a budget with its double), on the selection seeds.
-
-    ``fallback``: where every candidate's runs are stored and none passes the rule, the candidate the profile
-    trains instead (the longest that fits the sweep's time), written down in the profile before the runs it
-    budgets; ``None`` (the default): no fallback, the pilot must pass (:func:`sigmse.report.pilots.pilot_agreement`)."""
+    CE at ``lr`` for each budget of ``candidates`` (E, 2E, 4E, ...: the rule compares a budget with its double), on
+    the selection seeds. ``fallback``: the candidate trained where every candidate is stored and none passes (the
+    longest that fits the sweep's time), written down before the runs it budgets; ``None``: the pilot must pass."""
 
     lr: float
     candidates: tuple[int, ...]
@@ -132,11 +111,9 @@ class EpochPilot:
 
 @dataclass(frozen=True)
 class NoisePilot:
-    """The noise-fit pilot of one dataset (:func:`noise_pilot_configs`, rule:
-    :func:`sigmse.report.pilots.noise_epochs`): softmax CE at learning rate ``lr`` under symmetric label noise at
-    each of ``rates``, for each budget of ``candidates`` (increasing), on one selection seed. The noise runs train for the shortest candidate, no shorter
-    than the clean runs' budget, at whose end cross-entropy visibly fits the flipped labels; ``fallback`` as for
-    :class:`EpochPilot`: the candidate trained where every candidate is stored and none passes."""
+    """The noise-fit pilot of one dataset (:func:`noise_pilot_configs`, rule :func:`sigmse.report.pilots.noise_epochs`):
+    softmax CE at ``lr`` under symmetric label noise at each of ``rates``, for each increasing budget of
+    ``candidates``, on one selection seed; ``fallback`` as for :class:`EpochPilot`."""
 
     lr: float
     candidates: tuple[int, ...]
@@ -279,10 +256,8 @@ def noise_setting_name(values: Mapping[str, object]) -> str:
 
 
 def _noise_settings(profile: Profile, dataset: str) -> list[dict[str, object]]:
-    """The noise settings of ``profile`` on ``dataset`` as RunConfig changes; the clean setting once, first (with
-    the noise runs' epochs where the profile sets them). A dataset of ``profile.dataset_symmetric_rates`` gets
-    symmetric label noise at those rates alone; one of ``profile.symmetric_only`` the largest symmetric rate
-    alone, the setting where cross-entropy memorises most."""
+    """The noise settings of ``profile`` on ``dataset`` as RunConfig changes, the clean one first. A dataset of
+    ``profile.symmetric_only`` gets the largest symmetric rate alone, the setting where cross-entropy memorises most."""
     if dataset in profile.dataset_symmetric_rates:
         settings: list[dict[str, object]] = [dict(label_noise="symmetric", label_noise_rate=rate)
                                              for rate in profile.dataset_symmetric_rates[dataset]]
@@ -376,15 +351,13 @@ _QUICK = Profile(
 # * CIFAR-10 only: MNIST and Fashion-MNIST are not trained (a GPU adds nothing to an MLP on them, and the GPU time is
 #   CIFAR-10's). `datasets` and `noise_datasets` name CIFAR-10 alone and `ablation_datasets` none, so the accuracy,
 #   noise and pilot experiments list CIFAR-10 runs only and the Output Reset ablation and the SGD sweep list none.
-#   The MNIST budget stays because the unification experiment reads its grid
-#   (unification_lr_grid), and its grid is empty, so that experiment lists no runs;
+#   The MNIST budget stays, as the unification experiment reads its grid (unification_lr_grid): empty, so no runs;
 # * full2's reporting seeds as they are: 18 (2..19) for the accuracy runs, 8 (2..9) for the noise runs (full2's power
 #   calculation at the spreads of the CPU `full` runs; GPU runs may spread less, but no paper run exists to say so);
 # * threads=1: on a GPU a run's arithmetic is on the GPU (the CPU launches its kernels from one Python thread), so
 #   torch's CPU threads do not change its numbers; fixed at 1 they keep `--jobs N` runs from contending for the
-#   machine's cores (16 on the device machine), and they make the cost kind of a stored GPU record
-#   (sigmse.runs.protocol.cost_kind: dataset, model, threads) the kind of a paper run still to do, whatever machine
-#   prices it;
+#   machine's cores (16 on the device machine), and make the cost kind of a stored GPU record (sigmse.runs.protocol.
+#   cost_kind: dataset, model, threads) the kind of a paper run still to do, whatever machine prices it;
 # * device "cuda": a paper run never falls back to the CPU silently (a test or rehearsal passes another device).
 # What it costs on one H100, from an assumed per-epoch cost until a GPU run measures it: device/README.md and
 # `python device/paper_estimate.py`.
@@ -624,12 +597,10 @@ def noise_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
                   seeds: Sequence[int] | None = None, device: str | None = None) -> list[RunConfig]:
     """Every dataset x noise setting x loss x learning rate x seed of the noise chapter.
 
-    Label noise (symmetric, asymmetric) changes the training *and* validation labels, so each loss picks its
-    learning rate on a split as noisy as its training set; test labels stay clean. Input noise is added to the
-    training, validation and test images (``input_noise_at="both"``). The noise seed is the run's seed, so the
-    losses of one seed see the same noisy labels and images (a paired comparison pairs on the seed).
-    A setting of ``profile.noise_shared_rates`` chooses no rate, so it is not here: :func:`noise_shared_rates`
-    lists it.
+    Label noise changes the training *and* validation labels, so each loss picks its rate on a split as noisy as its
+    training set; test labels stay clean. The noise seed is the run's seed, so the losses of one seed see the same
+    noise (a paired comparison pairs on the seed). A setting of ``profile.noise_shared_rates`` chooses no rate:
+    :func:`noise_shared_rates` lists it.
     """
     return [
         base_config(profile, dataset, loss=loss, lr=lr, seed=seed, device=device,
@@ -655,10 +626,9 @@ class SharedRate:
 
 def noise_shared_rates(profile: Profile, *, datasets: Sequence[str] | None = None,
                        device: str | None = None) -> list[SharedRate]:
-    """The noise groups of ``profile.noise_shared_rates``: per dataset, borrowing setting and noise loss, a
+    """The noise groups of ``profile.noise_shared_rates``: per dataset, borrowing setting and loss, a
     :class:`SharedRate` whose source is the same loss in the setting it takes its rates from (e.g. CIFAR-10
-    symmetric 0.8 at the rates each loss chose at symmetric 0.4, where a second selection would cost more than
-    the budget allows). Empty for a profile that names none."""
+    symmetric 0.8 at the rates chosen at 0.4, where a second selection would cost more than the budget allows)."""
     def run(dataset: str, loss: str, setting: str) -> RunConfig:  # lr and seed: placeholders
         return base_config(profile, dataset, loss=loss, lr=_noise_lr_grid(profile, dataset)[0],
                            seed=profile.selection_seeds[0], device=device,
@@ -678,12 +648,8 @@ def unification_lr_grid(profile: str | Profile) -> tuple[float, ...]:
 
 def unification_configs(profile: str | Profile, *, datasets: Sequence[str] | None = None,
                         seeds: Sequence[int] | None = None, device: str | None = None) -> list[UnificationConfig]:
-    """The unification runs (:mod:`sigmse.unification`): every method x learning rate of
-    :func:`unification_lr_grid` x seed, on rotated MNIST, its only dataset in the book.
-
-    The budget is the profile's MNIST budget (smoke: 512 training images, 1 epoch; quick: 5000 images, 3 epochs;
-    full: the full 55,000, 12 epochs), with its validation split; ``seeds`` default to the *selection* seeds.
-    """
+    """The unification runs (:mod:`sigmse.unification`): every method x rate of :func:`unification_lr_grid` x
+    seed (default: the *selection* seeds), on rotated MNIST with the profile's MNIST budget and validation split."""
     chosen = get_profile(profile)
     if datasets is not None and list(datasets) != ["mnist"]:
         raise ValueError(f"the unification experiment runs on mnist only; got datasets {list(datasets)}")

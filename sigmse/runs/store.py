@@ -1,15 +1,8 @@
-"""The results store: one JSON record per run, written atomically, found again by hash.
+"""The results store: one JSON record per run at ``<results_dir>/<profile>/<config hash>.json``, written atomically.
 
-Layout: ``<results_dir>/<profile>/<config hash>.json``. A record holds the full
-config, the per-epoch history, the final metrics and the provenance (sigmse
-version, git commit, torch version, device, wall time, date), so every number in
-the book can be traced to the run that made it.
-
-Writes go to a temporary file in the same folder and are renamed into place
-(``os.replace`` is atomic on POSIX), so a run killed at any moment leaves either
-no record or a complete one, and a restarted sweep simply skips what exists.
-The store is also the merge: runs made on different machines are copied into one
-folder, and each file name says which run it is.
+A record holds the full config, the history, the metrics and the provenance, so every number in the book traces to
+its run. A write is a temporary file renamed into place, so a killed run leaves no record or a complete one, and a
+restarted sweep skips what exists. Merging stores is copying their files into one folder.
 """
 
 from __future__ import annotations
@@ -26,18 +19,8 @@ from sigmse.config import IdentifiedConfig, config_from_dict
 from sigmse.provenance import run_provenance
 from sigmse.unification.config import unification_config_from_dict
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "record_path",
-    "read_record",
-    "write_record",
-    "validate_record",
-    "validate_unification_record",
-    "envelope_problems",
-    "record_failure",
-    "load_records",
-    "new_record",
-]
+__all__ = ["SCHEMA_VERSION", "record_path", "read_record", "write_record", "validate_record",
+           "validate_unification_record", "envelope_problems", "record_failure", "load_records", "new_record"]
 
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema_version", "hash", "profile", "config", "status", "history", "metrics", "provenance")
@@ -52,12 +35,8 @@ def record_path(config: IdentifiedConfig, profile: str, results_dir: str | Path 
 
 def envelope_problems(record: Any, expected_hash: str | None,
                       parse_config: Callable[[Any], Any]) -> tuple[list[str], Any]:
-    """The checks every record shares, and its parsed config (``None`` where it does not parse).
-
-    Object with the required keys, schema version, status, a failed record's error, a config that
-    ``parse_config`` accepts and whose hash matches the record's and the file name's. Record types add
-    their own checks on the metrics (:func:`validate_record`, :func:`validate_unification_record`).
-    """
+    """The problems every record type checks (keys, schema, status, a failed record's error, a config that
+    ``parse_config`` accepts, its hash against the record's and the file name's), and the parsed config or ``None``."""
     if not isinstance(record, dict):
         return [f"record is a {type(record).__name__}, not an object"], None
     problems = [f"missing key {key!r}" for key in REQUIRED_KEYS if key not in record]
@@ -109,11 +88,9 @@ def validate_unification_record(record: Any, expected_hash: str | None = None) -
 def read_record(path: Path, validate: Callable[..., list[str]] | None = None) -> dict[str, Any] | None:
     """The record at ``path``; ``None`` if absent. A damaged record is reported, moved aside, and ``None``.
 
-    ``validate(record, expected_hash=...)`` lists a record's problems (default :func:`validate_record`);
-    records of other experiments pass their own (:func:`validate_unification_record`). Damaged means unreadable,
-    not JSON (e.g. truncated by a copy), or failing ``validate``, however it fails. It is never deleted:
-    it moves to ``<hash>.json.corrupt`` (``.corrupt-2``, ``-3``, ... if that name is taken), so the run is
-    trained again and nothing is lost; where the folder is read-only it stays in place, with the warning.
+    ``validate(record, expected_hash=...)`` lists its problems (default :func:`validate_record`). Damaged means
+    unreadable, not JSON, or failing ``validate``. It is never deleted: it moves to ``<hash>.json.corrupt`` (or
+    ``.corrupt-2``, ...) so the run is trained again; in a read-only folder it stays, with the warning.
     """
     if not path.exists():
         return None
@@ -148,8 +125,8 @@ def _free_name(path: Path) -> Path:
 
 
 def write_record(record: dict[str, Any], path: Path) -> None:
-    """Write ``record`` to ``path`` atomically (temporary file + rename in the same folder), as compact JSON (no
-    indentation: the per-epoch histories are most of a record, and a profile's records are committed)."""
+    """Write ``record`` to ``path`` atomically (temporary file + rename), as compact JSON: the per-epoch histories
+    are most of a record, and a profile's records are committed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
@@ -166,9 +143,8 @@ def write_record(record: dict[str, Any], path: Path) -> None:
 
 def new_record(config: IdentifiedConfig, result: Mapping[str, Any], *, profile: str, device: str,
                wall_seconds: float | None = None, **fields: Any) -> dict[str, Any]:
-    """The record of one finished run: the envelope (schema, hash, profile, config), the trainer's ``result``
-    (status, history, metrics, ...), any extra ``fields``, and the :func:`~sigmse.provenance.run_provenance` of ``device`` with the
-    run's ``wall_seconds`` where given."""
+    """The record of one finished run: the envelope (schema, hash, profile, config), the trainer's ``result``, any
+    extra ``fields``, and the :func:`~sigmse.provenance.run_provenance` of ``device`` (with ``wall_seconds``)."""
     info = run_provenance(device)
     if wall_seconds is not None:
         info["wall_seconds"] = wall_seconds
@@ -179,12 +155,9 @@ def new_record(config: IdentifiedConfig, result: Mapping[str, Any], *, profile: 
 def record_failure(config: IdentifiedConfig, error: BaseException, *, profile: str, device: str,
                    results_dir: str | Path = "results",
                    validate: Callable[..., list[str]] | None = None) -> dict[str, Any]:
-    """Store that the run of ``config`` raised ``error`` (status ``failed``) and return the record.
-
-    The record has the usual keys, an empty history and metrics, and an ``error`` object with the
-    exception's ``type``, ``message`` and ``traceback``. A sweep runs a failed config again, so rerunning it
-    retries the run. A stored ``ok`` or ``diverged`` record (checked with ``validate``, see
-    :func:`read_record`) is never replaced, since a worker can die after storing its run: it is returned as it is.
+    """Store that the run of ``config`` raised ``error`` (status ``failed``, with the exception's ``type``,
+    ``message`` and ``traceback``; a sweep retries it) and return the record. A stored ``ok`` or ``diverged``
+    record is never replaced (a worker can die after storing its run): it is returned as it is.
     """
     path = record_path(config, profile, results_dir)
     stored = read_record(path, validate)

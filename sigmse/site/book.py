@@ -157,7 +157,7 @@ def train_missing(plans: Sequence[ExperimentPlan], profile: str, options: PlanOp
     records, missing = _stored(plans, profile, options.results_dir)
     if not missing:
         return records
-    estimate = estimate_sweep(plans, profile, results_dir=options.results_dir)
+    estimate = estimate_sweep(plans, profile, options)
     print(f"{missing} of the {len(records) + missing} runs the chapters read are not stored and train now: about "
           f"{estimate.duration_text} of a machine like this one, one run at a time (per-epoch costs from the "
           f"{estimate.source})", file=sys.stderr)

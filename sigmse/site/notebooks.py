@@ -1,21 +1,12 @@
-"""Run the chapter notebooks with papermill, and tidy each executed copy for the book.
+"""Run the chapter notebooks with papermill (https://papermill.readthedocs.io/), and tidy each executed copy.
 
-papermill does the running: :func:`papermill.inspect_notebook` lists what a notebook's ``parameters`` cell
-declares, and :func:`papermill.execute_notebook` runs it in its own folder (Jupyter Book's ``run_in_temp: false``)
-with the values given, into ``_build/executed/<toc path>.ipynb``; the committed sources are never written. What
-this module adds:
-
-* :func:`plan_notebook_runs`: each notebook gets only the parameters it declares, and a ``-p`` value that no
-  notebook declares, that has its own option, or that is not of its default's kind fails before any work;
-* :func:`run_notebooks`: ``jobs`` notebooks at a time, each in its own process and kernel; a failure names the
-  notebook, the cell (counted in the committed notebook) and the exception. Each executed copy then has every
-  input one click away (``hide-input``), papermill's injected cell removed (it does not get the ``parameters``
-  cell's tags: papermill #731) and a dropdown that says how the page was made in its place, and must have
-  glued the verdict keys the book's intro reads (:attr:`sigmse.runs.experiments.Chapter.verdict_keys`);
-* :func:`left_out_chapters`: with ``--only``, the other chapters reuse their executed copies from an earlier
-  build of the same profile, or are left out.
-
-Reference: https://papermill.readthedocs.io/.
+papermill lists each notebook's parameters and runs it in its own folder into ``_build/executed/<toc path>.ipynb``
+(the committed sources are never written). This module adds: a ``-p`` value no notebook declares, that has its own
+option, or of the wrong kind fails before any work (:func:`plan_notebook_runs`); notebooks run ``jobs`` at a time and
+a failure names the notebook, the cell and the exception (:func:`run_notebooks`); each executed copy gets its inputs
+hidden, papermill's injected cell replaced by a dropdown of how the page was made (the cell lacks the
+``parameters`` tags: papermill #731), and must have glued its chapter's verdict keys; with ``--only`` the other
+chapters reuse an earlier build of the same profile or are left out (:func:`left_out_chapters`).
 """
 
 from __future__ import annotations
@@ -56,13 +47,8 @@ def _tags(cell: Any) -> list[str]:
     return cell.setdefault("metadata", {}).setdefault("tags", [])
 
 
-# ---- planning ------------------------------------------------------------------------------------------------
-
-
 def _check_extra(extra: dict[str, Any], declared: dict[str, dict[str, Any]]) -> None:
-    """The ``-p`` parameters against what the notebooks declare (``{notebook: papermill.inspect_notebook(...)}``):
-    a core parameter has its own option, a name no notebook declares is refused, and a value must be of the kind
-    of the declared default (:func:`sigmse.checks.check_like`; papermill reports defaults as source text)."""
+    """Check the ``-p`` parameters against what the notebooks declare (papermill reports defaults as source text)."""
     clash = sorted(set(extra) & set(CORE_PARAMETERS))
     if clash:
         raise ValueError(f"parameter {', '.join(map(repr, clash))} has its own option "
@@ -88,11 +74,8 @@ def _literal(source: Any) -> Any:
 
 def plan_notebook_runs(selected: list[Chapter], core: dict[str, Any], extra: dict[str, Any],
                        staging: Path) -> list[dict[str, Any]]:
-    """One papermill task per chapter, with only the parameters its ``parameters`` cell declares.
-
-    ``core``: the :data:`CORE_PARAMETERS` (``None``: the notebook's default); ``extra``: the ``-p`` parameters,
-    checked first (:func:`_check_extra`). Executed copies go under ``staging``.
-    """
+    """One papermill task per chapter, with only the parameters its ``parameters`` cell declares: ``core`` (``None``:
+    the notebook's default) and the ``-p`` ``extra``, checked first. Executed copies go under ``staging``."""
     declared = {c.name: papermill.inspect_notebook(str(c.source)) for c in selected}
     _check_extra(extra, declared)
     wanted = {**{k: v for k, v in core.items() if v is not None}, **extra}
@@ -108,15 +91,9 @@ def plan_notebook_runs(selected: list[Chapter], core: dict[str, Any], extra: dic
     return tasks
 
 
-# ---- execution -------------------------------------------------------------------------------------------------
-
-
 def _execute(task: dict[str, Any]) -> dict[str, Any]:
-    """Run one notebook with papermill; return a summary (in worker processes too, so no exception escapes).
-
-    The kernel talks over Unix sockets in a folder of its own (``ipc`` transport), not TCP: a local kernel needs
-    no network port, and ipykernel then does not log "Kernel is running over TCP without encryption".
-    """
+    """Run one notebook with papermill; return a summary (no exception escapes, in worker processes too). The
+    kernel talks over Unix sockets (``ipc``), not TCP: it needs no port, and ipykernel does not warn of TCP."""
     start = time.perf_counter()
     Path(task["output"]).parent.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"name": task["name"], "output": task["output"], "ok": False, "cell_index": None}
@@ -152,8 +129,8 @@ def _failure_message(summary: dict[str, Any], chapter: Chapter) -> str:
 
 
 def _execute_all(tasks: list[dict[str, Any]], jobs: int) -> Iterator[dict[str, Any]]:
-    """Run the tasks (in order, or ``jobs`` at a time, each in a process of its own) and yield their summaries as
-    they finish; after a failure the tasks not started are cancelled."""
+    """Run the tasks (``jobs`` at a time, each in its own process) and yield their summaries as they finish; a
+    failure cancels the tasks not started."""
     if jobs == 1 or len(tasks) <= 1:
         yield from map(_execute, tasks)
         return
@@ -165,9 +142,6 @@ def _execute_all(tasks: list[dict[str, Any]], jobs: int) -> Iterator[dict[str, A
                 for other in futures:
                     other.cancel()
             yield summary
-
-
-# ---- provenance and tidying --------------------------------------------------------------------------------------
 
 
 def _code(text: str) -> str:
@@ -199,9 +173,8 @@ def _provenance_markdown(meta: dict[str, Any], root: Path) -> str:
 
 
 def _postprocess(path: Path, meta: dict[str, Any], root: Path) -> None:
-    """Every code input one click away (``hide-input``: readers read prose, figures and tables), papermill's
-    injected cell removed (``remove-cell``; its values are in the dropdown), and after it the dropdown of how the
-    page was made (after the title where no parameters were injected); ``meta`` also goes into the metadata."""
+    """Hide every code input, remove papermill's injected cell and put the dropdown of how the page was made in its
+    place (else after the title); ``meta`` also goes into the metadata."""
     nb = nbformat.read(str(path), as_version=4)
     title = bool(nb.cells) and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.lstrip().startswith("#")
     insert_at = int(title)
@@ -231,12 +204,9 @@ def _check_verdicts(chapter: Chapter, executed: Path) -> None:
                              f"{executed}")
 
 
-# ---- the chapters of a build -------------------------------------------------------------------------------------
-
-
 def run_notebooks(tasks: list[dict[str, Any]], chapters: list[Chapter], jobs: int, profile: str, root: Path) -> None:
-    """Execute the tasks of :func:`plan_notebook_runs` (``jobs`` at a time), then tidy and check each executed copy;
-    the first failure raises :class:`~sigmse.site.pages.BookBuildError`."""
+    """Execute the tasks of :func:`plan_notebook_runs`, then tidy and check each executed copy; the first failure
+    raises :class:`~sigmse.site.pages.BookBuildError`."""
     by_name, by_task = {c.name: c for c in chapters}, {t["name"]: t for t in tasks}
     made = {"profile": profile, "sigmse_version": sigmse.__version__, **source_commit(), "machine": machine(),
             "built_at": utc_now()}
@@ -261,8 +231,8 @@ def _reusable(executed: Path, profile: str) -> bool:
 
 
 def left_out_chapters(chapters: list[Chapter], selected: list[Chapter], staging: Path, profile: str) -> set[str]:
-    """The chapters not run now reuse their executed copy from an earlier build with this ``profile`` (checked
-    as a new one is), or are left out; returns the toc paths of those left out."""
+    """The chapters not run now reuse their executed copy from an earlier build with this ``profile`` (checked as a
+    new one is), or are left out; returns the toc paths of those left out."""
     chosen = {c.name for c in selected}
     reused = [c for c in chapters if c.name not in chosen and _reusable(staging / (c.docpath + ".ipynb"), profile)]
     missing = [c for c in chapters if c.name not in chosen and c not in reused]

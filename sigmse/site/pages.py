@@ -1,19 +1,8 @@
-"""The Jupyter Book around the executed chapters: its table of contents, the staging tree and the build.
-
-Jupyter Book 1.x (``jupyter-book==1.0.4.post1``) does the work; this module adds only what it cannot know:
-
-1. :func:`discover_notebooks`: the chapters are the notebooks of ``_toc.yml`` in reading order (parsed by
-   sphinx-external-toc, as Jupyter Book parses it); a toc entry with no file fails before any notebook runs.
-2. :func:`stage_book`: Jupyter Book builds one source folder, and papermill must never write over the committed
-   notebooks, so ``_build/executed/`` holds the executed notebooks at their toc paths beside a copy of the other
-   sources. Its ``_config.yml`` (``execute_notebooks: "off"``) gets the line every page shows at its top, and
-   ``book/_generated/cli-reference.md``, which ``book/api.md`` includes, the command line reference the CLI
-   passes in.
-3. :func:`publish_book`: ``jupyter-book build --keep-going -W``; any warning fails the build, except, in a
-   partial build, those about the chapters left out of it. The HTML goes to ``_build/html`` with a ``.nojekyll``
-   for GitHub Pages.
-
-Reference: https://jupyterbook.org/en/stable/.
+"""The Jupyter Book (https://jupyterbook.org/en/stable/, 1.x) around the executed chapters: the chapters are the
+notebooks of ``_toc.yml`` in reading order (:func:`discover_notebooks`); the staging tree holds the executed notebooks
+beside a copy of the other sources, since papermill must never write over the committed notebooks
+(:func:`stage_book`); :func:`publish_book` runs ``jupyter-book build -W``, in which any warning fails the build
+except, in a partial build, those about the chapters left out.
 """
 
 from __future__ import annotations
@@ -110,11 +99,9 @@ def stage_book(root: Path, staging: Path, *, left_out: Sequence[str] = (), annou
                cli_reference: str | None = None) -> None:
     """Copy the book's sources other than notebooks into ``staging``, where the executed notebooks are.
 
-    ``left_out``: the toc paths of chapters left out of this build; Sphinx excludes them (``exclude_patterns``),
-    so an executed copy of another profile there is not built. ``announcement``: a line (HTML) at the top of
-    every page, the staged ``_config.yml``'s ``html.announcement`` (the committed one is not written).
-    ``cli_reference``: the text of :data:`CLI_REFERENCE` (``sigmse book`` passes every command's ``--help``);
-    without it the page says where to find them.
+    ``left_out``: toc paths Sphinx excludes, so an executed copy of another profile there is not built;
+    ``announcement``: the line (HTML) atop every page, in the staged ``_config.yml`` only; ``cli_reference``: the
+    text of :data:`CLI_REFERENCE` (``sigmse book`` passes every command's ``--help``).
     """
     staging.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
@@ -136,11 +123,8 @@ def stage_book(root: Path, staging: Path, *, left_out: Sequence[str] = (), annou
 
 
 def publish_book(build: Path, left_out: set[str]) -> Path:
-    """``jupyter-book build`` of ``<build>/executed``, copied to ``<build>/html`` with a ``.nojekyll``.
-
-    Any warning fails it (``-W``), except, when chapters were left out of this build (``left_out``, their toc
-    paths), the warnings that name them. The log is kept in ``<build>/.jupyter-book/jupyter-book.log``.
-    """
+    """``jupyter-book build`` of ``<build>/executed``, copied to ``<build>/html`` with a ``.nojekyll`` (GitHub Pages);
+    any warning fails it but those naming the ``left_out`` chapters. The log is kept beside the build."""
     output = build / ".jupyter-book"
     shutil.rmtree(output, ignore_errors=True)  # a clean build: no stale pages, no stale glue
     command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",

@@ -1,0 +1,335 @@
+"""The Output Reset chapter (``notebooks/output_reset.ipynb``): what Output Reset does, how often, which part matters.
+
+:class:`OutputResetChapter` is the page: one method per figure or table, each a
+:class:`~sigmse.report.analysis.Part` (the values its prose quotes under their glue keys, and its tables), every frame
+derived once from this build's records of the ablation and of the plain-SGD sweep. The chapter's own analysis: the
+ablation's names, runs and verdicts (:func:`ablation_names`, :func:`ablation_frame`, :func:`ablation_family`); where
+two runs that should agree differ, and how much of it the thread count explains (:func:`thread_pairs_table`,
+:func:`thread_agreement_text`); the plain-SGD sweep described rate by rate (:func:`lr_sweep_verdict`) and at each
+loss's best rate (:func:`at_best_validation_lr`, :func:`sgd_output_reset_share`: described, not tested). The worked
+example and the no-shift identity are :mod:`sigmse.report.analysis`'s.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from sigmse.config import config_from_dict
+from sigmse.report import plots
+from sigmse.report.analysis import (Part, history_frame, metric_or_chance, no_shift_identity, output_reset_example,
+                                    records_frame, summarize, variant_label)
+from sigmse.report.chapters import (THREADS, VERDICT_DATASETS, Records, budget_text, capitalised, comparison_table,
+                                    counted, dataset_key, family_size, headline_table, keyed_values, lr_sweep_table,
+                                    order_index, runs_frame, share_words, threads_clause, values_text, verdict_texts)
+from sigmse.report.verdicts import ACCURACY_MARGINS, holm_verdicts, paired_tests
+from sigmse.runs.profiles import ACCURACY_LOSSES, OUTPUT_RESET_VARIANTS
+from sigmse.runs.protocol import chosen_learning_rates, lr_group
+
+__all__ = ["EXAMPLE_OUTPUTS", "EXAMPLE_LABELS", "ablation_names", "ablation_frame", "ablation_family",
+           "thread_pairs_table", "thread_agreement_text", "lr_sweep_verdict", "at_best_validation_lr",
+           "sgd_output_reset_share", "OutputResetChapter"]
+
+# The worked example: three patterns of sigmoid outputs over three classes, and their classes. Pattern 0 is
+# misclassified (class 0 is largest, class 2 is correct), pattern 1 is correct but not by a wide margin, pattern 2
+# is confidently correct.
+EXAMPLE_OUTPUTS = ((0.90, 0.20, 0.70), (0.80, 0.30, 0.10), (0.05, 0.97, 0.02))
+EXAMPLE_LABELS = (2, 0, 1)
+PLAIN = "no reset, targets 1/0"  # the ablation's baseline: plain sigmoid-MSE
+
+
+def ablation_names() -> dict[str, str]:
+    """Variant label (as in :func:`~sigmse.report.analysis.records_frame`) -> the ablation's readable name, from
+    OUTPUT_RESET_VARIANTS."""
+    return {variant_label(loss, options): name for name, (loss, options) in OUTPUT_RESET_VARIANTS.items()}
+
+
+def ablation_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The Output Reset ablation's runs: a :func:`runs_frame` with each run's readable variant name in the column
+    ``ablation`` (:func:`ablation_names`)."""
+    frame = runs_frame(records)
+    return frame.assign(ablation=frame["variant"].map(ablation_names()))
+
+
+def ablation_family(report: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
+    """The ablation's variants (an :func:`ablation_frame`) against plain sigmoid-MSE (:data:`PLAIN`), paired by
+    seed on test accuracy, equivalent within the dataset's margin, Holm-adjusted together."""
+    return holm_verdicts(paired_tests(report, "test_acc", claim="equivalence", margins=ACCURACY_MARGINS,
+                                      column="ablation", baseline=PLAIN), alpha=alpha)
+
+
+def thread_pairs_table(frame: pd.DataFrame, first: str, second: str, column: str = "ablation",
+                       pair_on: Sequence[str] = ("dataset", "lr", "seed"), metric: str = "test_acc",
+                       scale: float = 100.0) -> pd.DataFrame:
+    """Two levels of ``column`` that should train alike (``first`` and ``second``; ``frame`` a :func:`runs_frame`),
+    paired on ``pair_on``, grouped by the torch threads of each run of the pair: per combination the pairs, how
+    many agree exactly in ``metric``, and their largest difference (times ``scale``). A diverged run counts as
+    chance, so two diverged runs agree."""
+    scored = frame[frame[column].isin([first, second])].assign(_value=lambda f: metric_or_chance(f, metric))
+    pairs = scored.pivot_table(index=list(pair_on), columns=column, values=["_value", THREADS],
+                               aggfunc="first").dropna()
+    gap = (pairs[("_value", first)] - pairs[("_value", second)]).abs() * scale
+    table = pd.DataFrame({f"threads ({first})": pairs[(THREADS, first)].astype(int),
+                          f"threads ({second})": pairs[(THREADS, second)].astype(int), "gap": gap})
+    grouped = table.groupby([f"threads ({first})", f"threads ({second})"])["gap"]
+    return pd.DataFrame({"pairs": grouped.size(), "identical": grouped.agg(lambda g: int((g == 0).sum())),
+                         "largest difference": grouped.max()})
+
+
+def thread_agreement_text(table: pd.DataFrame, unit: str = "pp") -> str:
+    """One or two sentences from a :func:`thread_pairs_table`: how far the pairs with the same and with different
+    thread counts agree, and, where only a different thread count separates them, why: other arithmetic."""
+    if table.empty:
+        return "no pairs to compare"
+    same_mask = [a == b for a, b in table.index]
+    same, other = table[same_mask], table[[not m for m in same_mask]]
+
+    def counts(rows: pd.DataFrame) -> str:
+        return ", ".join(f"{a} and {b} threads" if a != b else f"{a} thread{'s' if a != 1 else ''} each"
+                         for a, b in rows.index)
+
+    def agreement(rows: pd.DataFrame) -> str:
+        largest = float(rows["largest difference"].max())
+        return "agree exactly" if largest == 0 else f"differ by up to {largest:.2f} {unit}"
+
+    total = int(table["pairs"].sum())
+    parts = []
+    if len(same):
+        parts.append(f"the {int(same['pairs'].sum())} of {total} pairs that ran with the same number of torch "
+                     f"threads ({counts(same)}) {agreement(same)}")
+    if len(other):
+        parts.append(f"the {int(other['pairs'].sum())} that ran with different numbers ({counts(other)}) "
+                     f"{agreement(other)}")
+    text = capitalised("; ".join(parts)) + "."
+    same_gap = float(same["largest difference"].max()) if len(same) else 0.0
+    other_gap = float(other["largest difference"].max()) if len(other) else 0.0
+    if same_gap == 0 and other_gap > 0:
+        text += (" The thread count alone separates them: with another number of threads each matrix product "
+                 "splits its sums differently, and floating-point addition is not associative, so the two runs "
+                 "round differently from their first step and the small differences grow over training. "
+                 f"A difference of up to {other_gap:.2f} {unit} between runs with different thread counts can "
+                 "therefore come from their arithmetic, not from their losses.")
+    elif same_gap > 0:
+        text += (" Even runs with the same thread count differ, so their arithmetic differs in some other way "
+                 "too (another processor or library).")
+    return text
+
+
+# -- the plain-SGD learning-rate sweep -------------------------------------------------------------------------
+
+
+def _rate_gaps(frame: pd.DataFrame, candidate: str, baseline: str, column: str = "loss",
+               metric: str = "test_acc") -> pd.Series | None:
+    """Per learning rate, the seed-mean ``metric`` of ``candidate`` minus ``baseline``'s (a diverged run counts as
+    chance); None when either was not run."""
+    scored = frame.assign(_value=metric_or_chance(frame, metric))
+    means = scored.pivot_table(index="lr", columns=column, values="_value", aggfunc="mean")
+    if candidate not in means or baseline not in means:
+        return None
+    return (means[candidate] - means[baseline]).dropna()
+
+
+def _rates_text(index: pd.Index) -> str:
+    return f" ({', '.join(f'{lr:g}' for lr in index)})" if len(index) else ""
+
+
+def lr_sweep_verdict(frame: pd.DataFrame, candidate: str = "sigmoid_mse_or", baseline: str = "sigmoid_mse",
+                     column: str = "loss", metric: str = "test_acc", margin: float = 0.05) -> str:
+    """One line: at how many learning rates the seed-mean ``metric`` of ``candidate`` is ahead of / behind /
+    within ``margin`` of ``baseline``'s (a diverged run counts as chance), listing the rates where they differ."""
+    gap = _rate_gaps(frame, candidate, baseline, column, metric)
+    if gap is None:
+        return "not run"
+    ahead, behind = gap[gap > margin].index, gap[gap < -margin].index
+    return (f"{candidate} is ahead of {baseline} by more than {margin * 100:g} pp at {len(ahead)} of {len(gap)} "
+            f"learning rates{_rates_text(ahead)}, behind at {len(behind)}{_rates_text(behind)}, "
+            f"within {margin * 100:g} pp at {len(gap) - len(ahead) - len(behind)}")
+
+
+def at_best_validation_lr(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The runs (a :func:`~sigmse.report.analysis.records_frame`) at the learning rate of their group with the best mean
+    validation accuracy over the same runs' seeds (:func:`sigmse.runs.protocol.chosen_learning_rates`). For a
+    descriptive sweep that reports every rate: the seeds that choose are also shown, so this is no test."""
+    configs = [config_from_dict(record["config"]) for record in records]
+    chosen = chosen_learning_rates(configs, records)
+    return records_frame([r for c, r in zip(configs, records) if c.lr == chosen[lr_group(c)]])
+
+
+def _signed_pp(value: float, margin: float, digits: int = 2) -> str:
+    """``value`` in signed percentage points, with enough digits to show on which side of ``margin`` it lies."""
+    while digits < 4 and round(abs(value) * 100, digits) == round(margin * 100, digits) and abs(value) != margin:
+        digits += 1
+    return f"{value * 100:+.{digits}f} pp".replace("-", "\u2212")
+
+
+def _descriptive_position(gap: float, margin: float) -> str:
+    return "ahead" if gap > margin else "behind" if gap < -margin else "within"
+
+
+def sgd_output_reset_share(prefix: str, records: Sequence[Mapping[str, Any]],
+                           datasets: Sequence[str] = VERDICT_DATASETS, candidate: str = "sigmoid_mse_or",
+                           plain: str = "sigmoid_mse", baseline: str = "softmax_ce",
+                           margins: Mapping[str, float] = ACCURACY_MARGINS, apart: float = 0.05) -> dict[str, str]:
+    """Is Output Reset what makes sigmoid-MSE competitive with plain SGD? Described from a learning-rate sweep
+    that reports every rate (``records``; nothing is tested): each loss at its best rate by validation
+    (:func:`at_best_validation_lr`, over the same seeds), its seed-mean test accuracy compared with the dataset's
+    margin. Per dataset three glue keys: ``<prefix>_plain_vs_ce_<dataset>`` and ``<prefix>_or_vs_plain_<dataset>``
+    (the gaps at the best rates; the second also counts the rates where the two are more than ``apart`` apart),
+    and ``<prefix>_answer_<dataset>``, the answer in words (:func:`~sigmse.report.chapters.share_words`) with its
+    basis: the optimizer, seeds and torch threads, read from the records."""
+    runs = runs_frame(records)
+    best = at_best_validation_lr(records) if len(runs) else runs
+    values = {}
+    for dataset in datasets:
+        key = dataset_key(dataset)
+        part, chosen = runs[runs["dataset"] == dataset], best[best["dataset"] == dataset] if len(best) else best
+        at_best = chosen.assign(_value=metric_or_chance(chosen, "test_acc")).groupby("loss").agg(
+            accuracy=("_value", "mean"), lr=("lr", "first")) if len(chosen) else pd.DataFrame()
+        gaps = _rate_gaps(part, candidate, plain) if len(part) else None
+        if gaps is None or not {candidate, plain, baseline} <= set(at_best.index):
+            values.update({f"{prefix}_{cell}_{key}": "not run" for cell in ("plain_vs_ce", "or_vs_plain", "answer")})
+            continue
+        margin = float(margins[dataset] if isinstance(margins, Mapping) else margins)
+        gap = {"plain": at_best.at[plain, "accuracy"] - at_best.at[baseline, "accuracy"],
+               "reset": at_best.at[candidate, "accuracy"] - at_best.at[plain, "accuracy"],
+               "claim": at_best.at[candidate, "accuracy"] - at_best.at[baseline, "accuracy"]}
+        rate = {loss: f"{at_best.at[loss, 'lr']:g}" for loss in (candidate, plain, baseline)}
+        ahead, behind = gaps[gaps > apart].index, gaps[gaps < -apart].index
+        values[f"{prefix}_plain_vs_ce_{key}"] = (f"{_signed_pp(gap['plain'], margin)} at the best rates "
+                                                 f"(lr {rate[plain]} and {rate[baseline]})")
+        values[f"{prefix}_or_vs_plain_{key}"] = (
+            f"{_signed_pp(gap['reset'], margin)} at the best rates (lr {rate[candidate]} and {rate[plain]}); "
+            f"more than {apart * 100:g} pp ahead at {len(ahead)} of {len(gaps)} rates{_rates_text(ahead)}, "
+            f"behind at {len(behind)}{_rates_text(behind)}")
+        position = {name: _descriptive_position(value, margin) for name, value in gap.items()}
+        compared = part[part["loss"].isin([candidate, plain, baseline])]
+        seeds = compared.groupby(["loss", "lr"])["seed"].nunique()
+        seeds_text = f"{counted(values_text(seeds.astype(float)), 'seed')} per rate"
+        values[f"{prefix}_answer_{key}"] = (
+            f"{capitalised(share_words(position['plain'], position['reset'], position['claim']))} "
+            f"({values_text(compared['optimizer'])} with momentum {values_text(compared['momentum'])}, each loss "
+            f"at its best learning rate by validation, seed means against the \u00b1{margin * 100:.2f} pp margin: "
+            f"described, not tested; {seeds_text}; {threads_clause(compared[THREADS])})")
+    return values
+
+
+# -- the page ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputResetChapter:
+    """This build's Output Reset records: the ablation's (``selection`` chose each variant's learning rate,
+    ``report`` is read by its tables and tests), the plain-SGD sweep's (``sgd``: every rate reported), the
+    profile's name and the family-wise error rate ``alpha`` of the ablation's tests (Holm)."""
+
+    selection: Records
+    report: Records
+    sgd: Records
+    profile: str
+    alpha: float = 0.05
+
+    # ----------------------------------------------------------------------- what the parts share
+
+    @property
+    def variants(self) -> list[str]:
+        """The ablation's variants, in the order the book shows them."""
+        return list(OUTPUT_RESET_VARIANTS)
+
+    @cached_property
+    def chose(self) -> pd.DataFrame:
+        """The ablation's selection runs, which chose each variant's learning rate."""
+        return ablation_frame(self.selection)
+
+    @cached_property
+    def runs(self) -> pd.DataFrame:
+        return ablation_frame(self.report)
+
+    @cached_property
+    def sgd_runs(self) -> pd.DataFrame:
+        return runs_frame(self.sgd)
+
+    # ----------------------------------------------------------------------- the parts, in page order
+
+    def protocol(self) -> Part:
+        """The budgets of the ablation and of the sweep, read from their runs."""
+        return Part({"ablation_budget": budget_text(self.runs, self.chose), "sgd_budget": budget_text(self.sgd_runs)})
+
+    def worked_example(self) -> Part:
+        """Output Reset on :data:`EXAMPLE_OUTPUTS` with targets 1/0, and the squared error before and after."""
+        example = output_reset_example(EXAMPLE_OUTPUTS, EXAMPLE_LABELS, pos=1.0, neg=0.0, shift=True)
+        return Part({"example_error_before": float(example["error_before"].sum()),
+                     "example_error_after": float(example["error_after"].sum())},
+                    (example.style.format(precision=3).hide(axis="index"),))
+
+    def soft_targets_example(self) -> Part:
+        """The same patterns with targets 0.9/0.1, and the error left on the confident pattern 2."""
+        narrow = output_reset_example(EXAMPLE_OUTPUTS, EXAMPLE_LABELS, pos=0.9, neg=0.1, shift=True)
+        return Part({"narrow_error_after_2": float(narrow.query("pattern == 2")["error_after"].sum())},
+                    (narrow.style.format(precision=3).hide(axis="index"),))
+
+    def identity(self) -> Part:
+        """Without the shift and with targets 1/0, Output Reset is plain sigmoid-MSE: checked on random logits."""
+        identity = no_shift_identity(patterns=10_000, classes=10, seed=0)
+        values = {f"identity_{key}": identity[key]
+                  for key in ("outputs_reset", "max_target_change", "max_gradient_difference")}
+        return Part(values, (pd.Series(identity, name="sigmoid-MSE vs OR without shift, targets 1/0").to_frame(),))
+
+    def thread_pairs(self) -> Part:
+        """The two variants that train alike, paired over every rate and seed, by their runs' thread counts."""
+        threads = thread_pairs_table(pd.concat([self.chose, self.runs], ignore_index=True), PLAIN,
+                                     "reset without shift, targets 1/0")
+        return Part({"identity_threads": thread_agreement_text(threads)},
+                    (threads.style.format({"largest difference": "{:.2f}"}),))
+
+    def reset_fraction(self) -> Part:
+        """The share of outputs reset per epoch (figure), and in the last epoch (table; the default OR's on the
+        first dataset glued)."""
+        history = history_frame(self.report)
+        history["ablation"] = history["variant"].map(ablation_names())
+        resetting = history.dropna(subset=["reset_fraction"])
+        figure = plots.curves_with_band(resetting, y="reset_fraction", hue="ablation", hue_order=self.variants)
+        final = resetting[resetting["epoch"] == resetting["epoch"].max()]
+        share = final.groupby(["dataset", "ablation"])["reset_fraction"].mean().unstack()
+        return Part({"fig_reset_fraction": figure,
+                     "reset_share_default": float(share["reset with shift, targets 1/0"].iloc[0]),
+                     "reset_dataset": str(share.index[0])}, (share.style.format("{:.1%}"),))
+
+    def headline(self) -> Part:
+        return Part({}, (headline_table(self.runs, by=("dataset", "ablation"), orders={"ablation": self.variants}),))
+
+    def ablation_figure(self) -> Part:
+        summary = summarize(self.runs, "test_acc", ["dataset", "ablation"])
+        return Part({"fig_ablation": plots.point_ci(summary, y="ablation", runs=self.runs, order=self.variants)})
+
+    def ablation_verdicts(self) -> Part:
+        """The ablation's verdicts, its family's size, and the two the prose quotes per dataset: full OR, and soft
+        targets alone, each against plain sigmoid-MSE."""
+        family = ablation_family(self.runs, alpha=self.alpha)
+        values = {"ablation_family_size": family_size(family),
+                  **verdict_texts("ablation_verdict", family, "reset with shift, targets 1/0", PLAIN,
+                                  column="ablation"),
+                  **verdict_texts("soft_targets_verdict", family, "no reset, targets 0.9/0.1", PLAIN,
+                                  column="ablation")}
+        return Part(values, (comparison_table(family, orders={"ablation": self.variants}, keys=["dataset", "ablation"],
+                                              runs=self.runs, column="ablation"),))
+
+    def sgd_figure(self) -> Part:
+        return Part({"fig_sgd_lr": plots.metric_vs_lr(self.sgd_runs, y="test_acc", hue="loss",
+                                                      hue_order=ACCURACY_LOSSES)})
+
+    def sgd_sweep(self) -> Part:
+        """Mean test accuracy per learning rate and the usable rates; the prose's MNIST numbers: each loss at its
+        best rate by validation (``sgd_acc_mnist_*``), its usable rates and the rate-by-rate comparison."""
+        sweep = lr_sweep_table(self.sgd_runs, by=("dataset", "loss"))
+        best = summarize(at_best_validation_lr(self.sgd), "test_acc", ["dataset", "loss"])
+        values = {**keyed_values(best, "sgd_acc", ["mnist"], ACCURACY_LOSSES),
+                  **keyed_values(sweep.reset_index(), "sgd_usable", ["mnist"], ACCURACY_LOSSES, value="usable lrs"),
+                  "sgd_verdict_mnist": lr_sweep_verdict(self.sgd_runs.query("dataset == 'mnist'"))}
+        return Part(values, (order_index(sweep, {"loss": ACCURACY_LOSSES}).style.format(precision=4),))
+
+    def sgd_share(self) -> Part:
+        """Is Output Reset what makes sigmoid-MSE competitive with plain SGD (``claim_sgd_share_*``: the intro
+        reads them)?"""
+        return Part(sgd_output_reset_share("claim_sgd_share", self.sgd))
