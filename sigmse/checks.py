@@ -1,8 +1,7 @@
 """Checks of values a user passes in: each raises ``ValueError`` quoting the bad value and what is allowed.
 
-Used wherever input arrives (configs, loss options, CLI values, notebook parameters, the data and landscape
-functions), so every package checks its input here and nowhere else. Messages have one form:
-``<name> <value> is not allowed; choose one of: ...`` or ``<name> must be <what is allowed>, got <value>``.
+Every package checks its input here and nowhere else. Messages have one form: ``<name> <value> is not allowed;
+choose one of: ...`` or ``<name> must be <what is allowed>, got <value>``.
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ __all__ = ["check_choice", "check_number", "check_typed", "check_list", "check_l
 def check_choice(name: str, value: object, allowed: Sequence[Any], *, quote: bool = False) -> None:
     """Check that ``value`` is one of ``allowed``; the error names the value and lists the choices.
 
-    ``quote=True`` lists them by their ``repr`` (``'fixed', 'free'``), as Python would write them. A ``bool`` is
-    refused unless ``allowed`` holds one: ``True == 1``, but ``fixed_index=True`` is a mistake, not class 1.
+    ``quote=True`` lists them by their ``repr``. A ``bool`` is refused unless ``allowed`` holds one: ``True == 1``,
+    but ``fixed_index=True`` is a mistake, not class 1.
     """
     is_bool = isinstance(value, bool) and not any(isinstance(a, bool) for a in allowed)
     if is_bool or value not in allowed:
@@ -30,13 +29,9 @@ def check_number(name: str, value: object, *, low: float | None = None, high: fl
                  kind: str | None = None, allowed: str | None = None) -> None:
     """Check that ``value`` is a finite number (an ``int`` if ``integer``) in the stated interval.
 
-    ``bool`` is refused although it is an ``int`` (``lr=True`` is a mistake, not 1.0), and so are NaN and
-    +-inf: each would pass a range check (NaN compares false to every bound) and then train until it diverges.
-
-    The message says ``<name> must be a number`` (``an integer``, ``a finite number``) or ``must be in [low,
-    high]``. A caller can put the rule in its own words instead: ``allowed`` (``"a number in [0, 1)"``) for the
-    whole rule, in every message; ``kind`` (``"a finite integer"``) for a value of the wrong type or not finite,
-    with ``allowed`` (``">= 2"``) then saying only the range.
+    ``bool`` is refused (``lr=True`` is a mistake, not 1.0), and so are NaN and +-inf, which would pass a range
+    check and then train until they diverge. ``allowed`` states the whole rule in the caller's words, in every
+    message; ``kind`` states the type for a value of the wrong type or not finite, ``allowed`` then the range.
     """
     kind = kind or allowed
     if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
@@ -53,11 +48,8 @@ def check_number(name: str, value: object, *, low: float | None = None, high: fl
 
 
 def check_typed(name: str, value: object, annotation: str) -> None:
-    """Check ``value`` against a declared type, given as its source text: ``float``, ``int``, ``bool``, ``str``,
-    each optionally ``| None``. Numbers go through :func:`check_number` (finite; ``int`` for ``int``).
-
-    Values parsed from text (``--loss-option pos=abc`` is the string ``'abc'``, ``shift=3`` the int 3)
-    meet their declared type here, before any work, instead of failing deep inside a run.
+    """Check ``value`` against a declared type given as source text: ``float``, ``int``, ``bool``, ``str``,
+    each optionally ``| None`` (values parsed from text meet their type here, before any work).
     """
     base, _, optional = annotation.partition("|")
     base = base.strip()
@@ -73,7 +65,8 @@ def check_typed(name: str, value: object, annotation: str) -> None:
 
 def check_list(name: str, value: object, annotation: str) -> None:
     """Check that ``value`` is a list (or tuple) of entries of the declared type ``annotation``
-    (:func:`check_typed`): ``datasets="mnist"`` or ``seeds=3`` is one value where several are asked for."""
+    (``seeds=3`` is one value where several are asked for).
+    """
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
         raise ValueError(f"{name} must be a list, got {value!r}")
     for item in value:
@@ -81,12 +74,9 @@ def check_list(name: str, value: object, annotation: str) -> None:
 
 
 def check_like(name: str, value: Any, example: Any) -> None:
-    """Check that ``value`` has the kind of ``example`` (a list: of its first entry's kind) and that no number in
-    it is NaN or infinite (JSON's ``NaN`` and ``Infinity`` parse). An ``example`` of ``None`` takes anything finite.
-
-    For values whose type is known only from an example, such as a papermill ``-p`` parameter against the
-    default in the notebook's ``parameters`` cell: checked before any notebook runs, rather than failing in a
-    cell after the training.
+    """Check that ``value`` has the kind of ``example`` (a list: of its first entry's kind) and holds no NaN
+    or infinity; an ``example`` of ``None`` takes anything finite. For a papermill ``-p`` parameter against its
+    default in the notebook's ``parameters`` cell, before any notebook runs.
     """
     kinds = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"))
     declared = next((text for python, text in kinds if isinstance(example, python)), None)

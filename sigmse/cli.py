@@ -1,11 +1,8 @@
-"""The ``sigmse`` command line: ``train``, ``sweep``, ``book``, ``bench``, ``data check``, ``data download``.
+"""The ``sigmse`` command line: ``train``, ``sweep``, ``book``, ``audit``, ``bench``, ``data check|download``.
 
-The parser and its flags are :mod:`sigmse.commands`' (every ``train`` flag maps onto a
-:class:`~sigmse.config.RunConfig` field). Bad input exits with status 2 and one line naming the bad value and
-what is allowed, before any data is loaded or any run starts.
-
-Each command imports what it needs inside its function: ``sigmse --help`` and a usage error answer without
-importing papermill, Jupyter Book or the book builder first.
+The parser is :mod:`sigmse.commands`'. Bad input exits with status 2 and one line naming the bad value and what
+is allowed, before any work. Each command imports what it needs inside its function, so ``sigmse --help``
+answers without importing papermill or Jupyter Book.
 """
 
 from __future__ import annotations
@@ -23,8 +20,9 @@ __all__ = ["main", "build_parser", "command_reference", "UsageError"]
 
 
 def _check_data_dir(data_dir: str | None) -> None:
-    """An explicitly given data root (``--data-dir`` or ``$SIGMSE_DATA_DIR``) that is not a folder is an error,
-    before any work. A check of the file system, not of a value: :mod:`sigmse.checks` has no place for it."""
+    """An explicitly given data root (``--data-dir`` or ``$SIGMSE_DATA_DIR``) that is not a folder is an
+    error, before any work (a file-system check, so not in :mod:`sigmse.checks`).
+    """
     from sigmse.data.datasets import DATA_DIR_ENV, resolve_data_dir
 
     root = resolve_data_dir(data_dir)
@@ -117,8 +115,9 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
 
 def _print_grid_extensions(plans: list, limit: int) -> None:
-    """One line per learning rate the grid-edge rule added (once, though two experiments share a group), then one
-    per group whose chosen rate still sits at an edge after the rule's ``limit`` of additions."""
+    """One line per rate the grid-edge rule added, then one per group whose chosen rate still
+    sits at an edge after the profile's ``limit`` of additions.
+    """
     lines = dict.fromkeys(f"grid-edge rule: {extension}" for plan in plans for extension in plan.extensions)
     lines.update(dict.fromkeys(
         f"grid-edge rule: {choice.group}: chosen lr {choice.chosen:g} is still the {choice.edge} of its grid "
@@ -129,8 +128,7 @@ def _print_grid_extensions(plans: list, limit: int) -> None:
 
 
 def _run_book(args: argparse.Namespace) -> int:
-    """``sigmse book``: build the book and print its ``index.html``; a failed build prints why and returns 1 (a
-    failed run or notebook is no usage error: no status 2, no Python traceback)."""
+    """``sigmse book``: build the book and print its ``index.html``; a failed build prints why and returns 1."""
     from sigmse.runs.executors import executor_resources
     from sigmse.site.book import build_book
     from sigmse.site.pages import BookBuildError

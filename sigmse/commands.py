@@ -1,13 +1,8 @@
 """The ``sigmse`` command line's parser: every command and its flags, and their reference text.
 
-:func:`build_parser` makes the parser :mod:`sigmse.cli` runs; :func:`command_reference` writes every command's
-``--help``, which ``sigmse book`` passes to the book's API reference (:func:`sigmse.site.pages.stage_book`): the
-book builder never imports the command line. The flags of ``sigmse book`` are defined here
-(:func:`add_book_arguments`), beside those of ``train`` and ``sweep``; the bench's and the executors' come from
-their modules.
-
-Every ``train`` flag maps onto a :class:`~sigmse.config.RunConfig` field (flags are made from the dataclass, so
-the two cannot drift apart). A parse error raises :class:`UsageError`: one line, exit status 2.
+:func:`command_reference` writes every command's ``--help`` for the book's API reference, so the book builder
+never imports the command line. Every ``train`` flag is made from a :class:`~sigmse.config.RunConfig` field, so
+the two cannot drift apart. A parse error raises :class:`UsageError`: one line, exit status 2.
 """
 
 from __future__ import annotations
@@ -39,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parse_option_value(text: str) -> Any:
-    """``0.9`` -> 0.9, ``true`` -> True, ``3`` -> 3; anything else stays a string."""
+    """JSON-typed: ``0.9`` -> 0.9, ``true`` -> True, ``[0,1]`` -> list, ``null`` -> None; else the string."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -136,11 +131,7 @@ def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
 
 
 def command_reference(width: int = 80) -> str:
-    """Every command's ``--help`` as Markdown: a heading and a text block each, wrapped at ``width`` columns.
-
-    ``sigmse book`` passes it to the book's API reference (:func:`sigmse.site.pages.stage_book` writes it at
-    build time), so the page always shows the flags this version parses.
-    """
+    """Every command's ``--help`` as Markdown, a heading and a text block each, wrapped at ``width``."""
     sections = []
     for command in _commands(build_parser()):
         command.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=width)
@@ -152,10 +143,7 @@ def _key_value(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key.isidentifier():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY a Python name (e.g. seeds=[0,1]), got {text!r}")
-    try:
-        return key, json.loads(value)  # 3 -> int, 0.5 -> float, true -> True, [0,1] -> list, null -> None
-    except json.JSONDecodeError:
-        return key, value  # anything else is a string
+    return key, _parse_option_value(value)
 
 
 def add_book_arguments(parser: argparse.ArgumentParser) -> None:

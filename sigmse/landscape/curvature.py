@@ -1,42 +1,22 @@
 r"""Curvature and conditioning of the landscape losses along the logits: Hessians by autograd, in float64.
 
-The counter-claim the loss-surface chapter tests says sigmoid-MSE has a *badly conditioned* surface. This
-module measures the second-order part of that claim on the chapter's grid (:mod:`sigmse.landscape.surfaces`: two
-free logits on a ``G x G`` grid, the third pinned): at every grid point it takes the Hessian of each loss
-with respect to **all** ``C = 3`` logits (a network moves the pinned logit too), and reduces it to the
-numbers a condition claim is about.
+Tests the counter-claim that sigmoid-MSE's surface is *badly conditioned*: at every point of the chapter's grid
+(:mod:`sigmse.landscape.surfaces`) it takes the Hessian of each library loss (``reduction="sum"``) with respect
+to **all** ``C = 3`` logits, by autograd (the tests compare with the closed forms). A loss that sees the logits
+only through ``softmax(z)`` (:data:`SHIFT_INVARIANT`) has eigenvalue 0 along ``1 = (1, ..., 1)``, a symmetry and
+not a valley, so its spectrum is taken orthogonal to ``1``. The condition number is
 
-* The losses are the library's own (:func:`sigmse.losses.modules.get_loss`, stable formulas, ``reduction="sum"``),
-  named as in :data:`sigmse.landscape.surfaces.LOSS_NAMES` (logit-MSE is the registry's variant ``logit_mse``).
-* :func:`logit_hessians` takes the Hessians by autograd (:func:`torch.func.jacrev` twice), vectorised over the points by
-  :func:`torch.func.vmap`: no hand-derived formula (the tests compare with the closed forms).
-* :func:`hessian_spectrum` takes the eigenvalues (:func:`torch.linalg.eigvalsh`). A loss that sees the
-  logits only through ``softmax(z)`` (:data:`SHIFT_INVARIANT`) is unchanged by ``z -> z + a 1``, so its
-  Hessian always has eigenvalue 0 along ``1 = (1, ..., 1)``: a symmetry, not a flat valley an optimiser
-  must cross. For those losses the spectrum is that of the Hessian restricted to the subspace orthogonal
-  to ``1``, ``Q^T H Q`` with ``Q`` an orthonormal basis of it (``C - 1`` eigenvalues); for the others it is
-  the spectrum of ``H`` (``C`` eigenvalues).
-* :func:`condition_numbers` defines the condition number on that spectrum as
+.. math::
+    \kappa = \frac{\max_i |\lambda_i|}{\min \{ |\lambda_i| : |\lambda_i| > \tau \}},
+    \qquad \tau = 10^{-12} \ (\text{NULL\_TOLERANCE}),
 
-  .. math::
-      \kappa = \frac{\max_i |\lambda_i|}{\min \{ |\lambda_i| : |\lambda_i| > \tau \}},
-      \qquad \tau = 10^{-12} \ (\text{NULL\_TOLERANCE}),
+in absolute value because sigmoid-MSE is not convex in the logits; eigenvalues with ``|lambda| <= tau`` are
+*null directions*, counted apart (at the pinned logit -1000 every bounded loss is exactly flat), and ``kappa``
+is NaN where all are null. Output Reset's targets are detached (Danskin's theorem, see
+:mod:`sigmse.losses.output_reset`), so its Hessian is that of the per-step objective training follows.
 
-  the largest curvature over the smallest *non-null* one, in absolute value because sigmoid-MSE is not
-  convex in the logits (its Hessian can have negative eigenvalues). Eigenvalues with ``|lambda| <= tau``
-  are *null directions*, counted separately: in float64 they cannot be told from 0 (see
-  :data:`NULL_TOLERANCE`), and at the note's pinned logit (-1000) ``exp`` underflows, so every bounded
-  loss is exactly flat along the pinned logit. ``kappa`` is NaN where every direction is null.
-* :func:`curvature_frame` does it over a grid: one row per loss x grid point.
-
-Output Reset. The library's Output Reset targets are detached (their gradient is exact by Danskin's
-theorem, see :mod:`sigmse.losses.output_reset`), so the Hessian here holds them constant: it is the curvature of
-the per-step objective ``sum_c (sigma(z_c) - t'_c)^2`` that training follows, not of the OR error as a
-function of ``z`` (which also curves where the targets move with the outputs).
-
-Reference: Tyagi et al., *Making Sigmoid-MSE Great Again: Output Reset Challenges Softmax Cross-Entropy in
-Neural Network Classification*, arXiv 2411.11213; J. Nocedal, S. J. Wright, *Numerical Optimization*,
-2nd ed., Springer 2006, section 3.3 (the condition number and the speed of gradient descent).
+Reference: Tyagi et al., arXiv 2411.11213; J. Nocedal, S. J. Wright, *Numerical Optimization*, 2nd ed.,
+Springer 2006, section 3.3 (the condition number and the speed of gradient descent).
 """
 
 from __future__ import annotations
@@ -54,19 +34,14 @@ from sigmse.landscape.surfaces import (LOSS_NAMES, LandscapeConfig, correct_cell
                                       logit_grid, target_index)
 from sigmse.losses.modules import get_loss, loss_setting
 
-__all__ = [
-    "SHIFT_INVARIANT", "NULL_TOLERANCE", "logit_hessians", "shift_free_basis", "hessian_spectrum", "condition_numbers",
-    "curvature_frame",
-]
+__all__ = ["SHIFT_INVARIANT", "NULL_TOLERANCE", "logit_hessians", "shift_free_basis", "hessian_spectrum",
+           "condition_numbers", "curvature_frame"]
 
 # Losses that see the logits only through softmax(z), hence unchanged by z -> z + a (1, ..., 1).
 SHIFT_INVARIANT = frozenset({"softmax_ce", "softmax_mse"})
-# A direction is null when |eigenvalue| <= this. The tolerance is absolute, for per-example losses whose
-# Hessian entries are sums of products of probabilities or sigmoids (in [0, 1]) and small constants (at
-# most 2 here): float64 computes them with absolute rounding errors of a few eps (2.2e-16), not relative to
-# the entry (p (1 - p) at p = 1 - 1e-9 is a cancellation), and eigvalsh adds a few eps * ||H||. 1e-12 is
-# ~4500 eps: well above that noise, and a curvature so small that no gradient step could feel it (it
-# changes the gradient by 1e-12 per unit step). It caps the condition number at max |lambda| / 1e-12.
+# A direction is null when |eigenvalue| <= this, an absolute tolerance: the Hessian entries are sums of products
+# of values in [0, 1] and constants up to 2, which float64 computes to a few eps (2.2e-16) absolute, and eigvalsh
+# adds a few eps * ||H||. 1e-12 (~4500 eps) is well above that noise, and no gradient step could feel it.
 NULL_TOLERANCE = 1e-12
 _BATCHING_WARNING = "There is a performance drop because we have not yet implemented the batching rule"
 
@@ -78,19 +53,10 @@ def _loss_module(loss: str) -> torch.nn.Module:
 
 
 def logit_hessians(loss: str, logits: Tensor, labels: Tensor) -> Tensor:
-    r"""The Hessian of ``loss`` at each row of ``logits`` with respect to that row's logits.
+    r"""The Hessian :math:`H_n = \nabla^2_{z_n} \ell(z_n, c_n)` of ``loss`` at each row of ``logits``.
 
-    .. math::
-        H_n = \nabla^2_{z_n} \, \ell(z_n, c_n)
-
-    Args:
-        loss: a landscape loss name (one of :data:`sigmse.landscape.surfaces.LOSS_NAMES`).
-        logits: the points :math:`z_n`, floating point (use float64: the spectra are compared to 1e-12).
-        labels: the true class :math:`c_n` of each point, int64.
-
-    Shape:
-        - logits: :math:`(N, C)`; labels: :math:`(N,)`.
-        - Output: :math:`(N, C, C)`, symmetric, in the dtype of ``logits``.
+    ``logits`` :math:`(N, C)` (use float64: spectra are compared to 1e-12), ``labels`` :math:`(N,)` int64; returns
+    :math:`(N, C, C)`, symmetric.
 
     Example::
 
@@ -99,12 +65,10 @@ def logit_hessians(loss: str, logits: Tensor, labels: Tensor) -> Tensor:
         torch.Size([4, 3, 3])
 
     Note:
-        The Jacobian of the gradient, ``torch.func.jacrev(torch.func.jacrev(.))`` (reverse over reverse), of
-        the one-row loss, vectorised over the rows with :func:`torch.func.vmap`. :func:`torch.func.hessian`
-        computes the same matrix forward over reverse, but its first use loads forward-mode decompositions
-        through the deprecated ``torch.jit.script`` (a FutureWarning and two seconds). Output Reset's solver
-        has in-place ops without a batching rule, so vmap falls back to a loop for them and warns about
-        speed; that warning is silenced here, only it.
+        ``jacrev(jacrev(.))`` under :func:`torch.func.vmap`: :func:`torch.func.hessian` (forward over reverse)
+        loads its decompositions through the deprecated ``torch.jit.script`` (a FutureWarning and two seconds).
+        Output Reset's solver has in-place ops without a batching rule; vmap's speed warning about them is
+        silenced here, only it.
     """
     module = _loss_module(loss)
     if logits.ndim != 2 or labels.shape != logits.shape[:1]:
@@ -119,10 +83,8 @@ def logit_hessians(loss: str, logits: Tensor, labels: Tensor) -> Tensor:
 
 
 def shift_free_basis(num_classes: int, *, dtype: torch.dtype = torch.float64) -> Tensor:
-    """An orthonormal basis of the subspace orthogonal to ``(1, ..., 1)``, ``(C, C - 1)``.
-
-    The QR factorisation of the first ``C - 1`` columns of the centring matrix ``I - 1 1^T / C`` (they are
-    linearly independent and span that subspace).
+    """An orthonormal basis ``(C, C - 1)`` of the subspace orthogonal to ``(1, ..., 1)``: the QR factor
+    of the first ``C - 1`` columns of the centring matrix ``I - 1 1^T / C``.
     """
     check_number("num_classes", num_classes, low=2, integer=True, allowed="an integer >= 2")
     centring = torch.eye(num_classes, dtype=dtype) - 1.0 / num_classes  # (C, C)
@@ -130,10 +92,8 @@ def shift_free_basis(num_classes: int, *, dtype: torch.dtype = torch.float64) ->
 
 
 def hessian_spectrum(hessians: Tensor, *, shift_invariant: bool) -> Tensor:
-    """Eigenvalues in ascending order, ``(N, C)``, or ``(N, C - 1)`` on the subspace orthogonal to ``1``.
-
-    With ``shift_invariant=True`` the spectrum is that of ``Q^T H Q`` (``Q`` from :func:`shift_free_basis`):
-    it drops the eigenvalue 0 that the symmetry ``z -> z + a 1`` puts along ``1`` and keeps the others.
+    """Eigenvalues in ascending order, ``(N, C)``, or with ``shift_invariant=True`` those of ``Q^T H Q``,
+    ``(N, C - 1)`` (``Q`` from :func:`shift_free_basis`), which drops the symmetry's 0 along ``1``.
     """
     if hessians.ndim != 3 or hessians.shape[1] != hessians.shape[2]:
         raise ValueError(f"hessians must be (N, C, C), got {tuple(hessians.shape)}")
@@ -144,10 +104,8 @@ def hessian_spectrum(hessians: Tensor, *, shift_invariant: bool) -> Tensor:
 
 
 def condition_numbers(eigenvalues: Tensor, *, tolerance: float = NULL_TOLERANCE) -> tuple[Tensor, Tensor]:
-    """``kappa`` and the number of null directions of each spectrum ``(N, k)``; both ``(N,)``.
-
-    ``kappa = max |lambda| / min { |lambda| : |lambda| > tolerance }`` (NaN where every ``|lambda|`` is at
-    most ``tolerance``: an all-null spectrum); the null directions are those with ``|lambda| <= tolerance``.
+    """``kappa`` (module docstring; NaN where all is null) and the number of null directions
+    ``|lambda| <= tolerance`` of each spectrum ``(N, k)``; both ``(N,)``.
     """
     check_number("tolerance", tolerance, low=0, low_open=True, allowed="a number > 0")
     size = eigenvalues.abs()  # (N, k)
@@ -159,18 +117,11 @@ def condition_numbers(eigenvalues: Tensor, *, tolerance: float = NULL_TOLERANCE)
 
 def curvature_frame(config: LandscapeConfig, losses: Sequence[str] | None = None, *,
                     tolerance: float = NULL_TOLERANCE) -> pd.DataFrame:
-    """Curvature of each loss at every point of ``config``'s grid: one row per loss x grid point.
+    """Curvature of each loss at every point of ``config``'s grid, in float64: one row per loss x point.
 
-    The grid is :func:`sigmse.landscape.surfaces.logit_grid`'s, always in float64 (``config.dtype`` and
-    ``config.formula`` are not used: the registry losses are the stable formulas). Columns:
-
-    * ``loss``, ``target``, ``fixed_logit``; ``z1``, ``z2`` (the free logits); ``correct`` (the true
-      logit strictly the largest);
-    * ``lambda_min``, ``lambda_max``: the smallest and largest eigenvalue of :func:`hessian_spectrum`
-      (signed; on the subspace orthogonal to ``1`` for :data:`SHIFT_INVARIANT` losses);
-    * ``condition``: :func:`condition_numbers`'s ``kappa``; ``null_directions``: its null count;
-    * ``negative``: some eigenvalue is below ``-tolerance`` (a negative curvature beyond rounding: the
-      loss is not convex there).
+    Columns: ``loss``, ``target``, ``fixed_logit``, ``z1``, ``z2``, ``correct`` (the true logit strictly largest);
+    ``lambda_min``, ``lambda_max`` (signed, of :func:`hessian_spectrum`); ``condition`` and ``null_directions``
+    (:func:`condition_numbers`); ``negative``: an eigenvalue below ``-tolerance`` (not convex there).
     """
     cfg = dataclasses.replace(config, dtype="float64")
     _, _, logits = logit_grid(cfg)  # (G*G, C)

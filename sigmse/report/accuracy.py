@@ -1,12 +1,7 @@
 """The accuracy chapter (``notebooks/accuracy.ipynb``): does sigmoid-MSE with Output Reset match softmax CE?
 
-:class:`AccuracyChapter` is the page: one method per figure or table, each a :class:`~sigmse.report.analysis.Part`
-(the values its prose quotes under their glue keys, and its tables), every frame derived once from this build's
-records. The chapter's own analysis: :func:`accuracy_family`, the judged family (the claim, Output Reset against
-softmax CE, and Output Reset's own share: against plain sigmoid-MSE, and plain sigmoid-MSE against softmax CE);
-:func:`claim_alone_text`, what the claim's comparisons alone would say; :func:`unjudged` and :func:`against`, the
-context comparisons; :func:`output_reset_share`, the share in words. The epoch budget's plateau rule is
-:mod:`sigmse.report.convergence`'s, the epoch pilot :mod:`sigmse.report.pilots`'s.
+:class:`AccuracyChapter` is the page, one :class:`~sigmse.report.analysis.Part` per figure or table. The judged
+family (:func:`accuracy_family`) holds the claim and Output Reset's own share (:func:`output_reset_share`).
 """
 from __future__ import annotations
 
@@ -34,8 +29,7 @@ __all__ = ["epoch_budgets", "calibration_table", "difference_table", "grid_edges
 
 
 def epoch_budgets(report: pd.DataFrame) -> dict[str, int]:
-    """Each dataset's epoch budget, read from its runs (a :func:`runs_frame`), in the order the datasets appear.
-    Runs of one dataset with different budgets raise ``ValueError``: a page states one budget per dataset."""
+    """Each dataset's epoch budget, read from its runs; mixed budgets in one dataset raise ``ValueError``."""
     budgets = {}
     for dataset, epochs in report.groupby("dataset", sort=False)["epochs"]:
         if epochs.nunique() != 1:
@@ -62,8 +56,7 @@ def calibration_table(report: pd.DataFrame, by: Sequence[str] = ("dataset", "los
 def difference_table(tests: pd.DataFrame, scale: float = 100.0, unit: str = "pp", digits: int = 2,
                      orders: Mapping[str, Sequence[Any]] | None = None,
                      keys: Sequence[str] = ("dataset", "loss")) -> pd.DataFrame:
-    """Paired differences without verdicts (a :func:`~sigmse.report.verdicts.paired_tests` frame, no test read): seeds
-    and the difference with its 95% interval, for comparisons a chapter shows but does not judge."""
+    """Seeds and paired difference with its 95% interval (no verdict), for comparisons shown but not judged."""
     suffix = f" ({unit})" if unit else ""
     table = pd.DataFrame({
         "seeds": tests["n_pairs"].to_numpy(),
@@ -74,9 +67,8 @@ def difference_table(tests: pd.DataFrame, scale: float = 100.0, unit: str = "pp"
 
 def grid_edges(report: pd.DataFrame, selection: pd.DataFrame,
                group: str | Sequence[str] = ("dataset", "variant")) -> pd.DataFrame:
-    """The groups whose chosen learning rate (the rate of the ``report`` runs) is the smallest or largest one the
-    ``selection`` runs tried: their best rate may lie outside the grid. Columns: ``group``, ``chosen_lr``,
-    ``edge`` ("smallest" or "largest")."""
+    """The groups whose chosen rate (the ``report`` runs') is the smallest or largest the ``selection`` runs tried:
+    their best rate may lie outside the grid. Columns: ``group``, ``chosen_lr``, ``edge``."""
     keys = [group] if isinstance(group, str) else list(group)
     tried = selection.groupby(keys)["lr"].agg(["min", "max"])
     picked = report.groupby(keys)["lr"].first().rename("chosen_lr").to_frame().join(tried)
@@ -86,17 +78,11 @@ def grid_edges(report: pd.DataFrame, selection: pd.DataFrame,
     return picked[picked["edge"] != ""][["chosen_lr", "edge"]].reset_index()
 
 
-# -- the judged family, and Output Reset's own share ---------------------------------------------------------
-
-
 def accuracy_family(report: pd.DataFrame, *, alpha: float = 0.05,
                     margins: float | Mapping[str, float] = ACCURACY_MARGINS, candidate: str = "sigmoid_mse_or",
                     plain: str = "sigmoid_mse", baseline: str = "softmax_ce") -> pd.DataFrame:
-    """The accuracy chapter's family, judged together (:func:`~sigmse.report.verdicts.holm_verdicts`): per dataset
-    the claim, ``candidate`` against ``baseline``, and Output Reset's own share, ``candidate`` against ``plain``
-    (does OR change sigmoid-MSE?) and ``plain`` against ``baseline`` (is sigmoid-MSE competitive without OR?).
-    Each is an equivalence claim on test accuracy, paired by seed, with the dataset's margin; the frame's
-    ``baseline`` column says which loss a row is compared with."""
+    """The chapter's family, Holm-adjusted together: per dataset ``candidate`` and ``plain`` against ``baseline``,
+    and ``candidate`` against ``plain``; equivalence on test accuracy, paired by seed, within the dataset's margin."""
     def tests(levels: list[str], against_loss: str) -> pd.DataFrame:
         return paired_tests(report, "test_acc", claim="equivalence", margins=margins, baseline=against_loss,
                             levels=levels)
@@ -108,8 +94,8 @@ def accuracy_family(report: pd.DataFrame, *, alpha: float = 0.05,
 def claim_alone_text(report: pd.DataFrame, family: pd.DataFrame, *, alpha: float = 0.05,
                      margins: float | Mapping[str, float] = ACCURACY_MARGINS, candidate: str = "sigmoid_mse_or",
                      baseline: str = "softmax_ce") -> str:
-    """What a larger family costs the claim: ``candidate`` against ``baseline`` judged on its own (Holm over its
-    p-values only), compared with its verdicts in ``family``; one line naming every dataset where they differ."""
+    """What a larger family costs the claim: one line naming each dataset whose verdict would differ if
+    ``candidate`` against ``baseline`` were judged alone (Holm over its own p-values)."""
     alone = holm_verdicts(paired_tests(report, "test_acc", claim="equivalence", margins=margins, baseline=baseline,
                                        levels=[candidate]), alpha=alpha)
     if alone.empty:
@@ -129,9 +115,8 @@ def claim_alone_text(report: pd.DataFrame, family: pd.DataFrame, *, alpha: float
 
 def unjudged(report: pd.DataFrame, family: pd.DataFrame, *, baseline: str = "softmax_ce",
              margins: float | Mapping[str, float] = ACCURACY_MARGINS, column: str = "loss") -> pd.DataFrame:
-    """The paired differences to ``baseline`` of every other level of ``column`` in ``report`` that ``family``
-    does not judge against it, shown for context: no test is read, and the verdict is
-    :data:`~sigmse.report.verdicts.NOT_JUDGED`."""
+    """Paired differences to ``baseline`` of every level ``family`` does not judge against it, for context
+    (verdict :data:`~sigmse.report.verdicts.NOT_JUDGED`)."""
     judged = set(family.loc[family["baseline"] == baseline, column])
     others = [level for level in pd.unique(report[column]) if level != baseline and level not in judged]
     return paired_tests(report, "test_acc", claim="equivalence", margins=margins, baseline=baseline,
@@ -153,11 +138,9 @@ _POSITION = {"better": "ahead", "worse": "behind", "equivalent": "within"}
 def output_reset_share(prefix: str, family: pd.DataFrame, runs: pd.DataFrame,
                        datasets: Sequence[str] = VERDICT_DATASETS, candidate: str = "sigmoid_mse_or",
                        plain: str = "sigmoid_mse", baseline: str = "softmax_ce") -> dict[str, str]:
-    """Is Output Reset what makes sigmoid-MSE competitive, from the judged family of :func:`accuracy_family`?
-    Per dataset three glue keys: ``<prefix>_plain_vs_ce_<dataset>`` and ``<prefix>_or_vs_plain_<dataset>``, the
-    verdict lines (:func:`~sigmse.report.verdicts.verdict_text`) of ``plain`` against ``baseline`` and of
-    ``candidate`` against ``plain``, and ``<prefix>_answer_<dataset>``, the answer in words with its basis: the
-    optimizer and the torch threads of the compared runs (``runs``, a :func:`runs_frame`), read from them."""
+    """Is Output Reset what makes sigmoid-MSE competitive (from :func:`accuracy_family`)? Per dataset the glue keys
+    ``<prefix>_plain_vs_ce_<dataset>``, ``<prefix>_or_vs_plain_<dataset>`` (verdict lines) and
+    ``<prefix>_answer_<dataset>`` (the answer in words, with the optimizer and threads read from ``runs``)."""
     values = {}
     size = family_size(family)
     for dataset in datasets:
@@ -181,8 +164,8 @@ def output_reset_share(prefix: str, family: pd.DataFrame, runs: pd.DataFrame,
 
 
 def _failed_seeds_clause(runs: pd.DataFrame, plain: str, candidate: str) -> str:
-    """Where a mean hides it: how many runs of ``plain`` and of ``candidate`` (one dataset's) ended at most
-    :data:`NEAR_CHANCE` times chance accuracy (a diverged run counts as chance); empty when none did."""
+    """How many runs of ``plain`` and ``candidate`` ended at most :data:`NEAR_CHANCE` times chance (a diverged
+    run counts as chance); empty when none did."""
     near = runs.assign(_failed=metric_or_chance(runs, "test_acc") <= NEAR_CHANCE * runs["dataset"].map(chance_level))
     counts = {loss: (int(near.loc[near["loss"] == loss, "_failed"].sum()), int((near["loss"] == loss).sum()))
               for loss in (plain, candidate)}
@@ -195,22 +178,16 @@ def _failed_seeds_clause(runs: pd.DataFrame, plain: str, candidate: str) -> str:
             f"{count(plain)}, sigmoid-MSE + OR in {count(candidate)}")
 
 
-# -- the page ---------------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class AccuracyChapter:
-    """This build's accuracy records (``selection`` chose the learning rates, ``report`` is read by every table and
-    test), the epoch pilot's records (``pilot``), the profile's name and the family-wise error rate ``alpha`` of the
-    chapter's tests (Holm)."""
+    """This build's records: ``selection`` chose the learning rates, ``report`` is read by every table and test,
+    ``pilot`` fixed the epochs; ``alpha`` is the family-wise error rate (Holm)."""
 
     selection: Records
     report: Records
     pilot: Records
     profile: str
     alpha: float = 0.05
-
-    # ----------------------------------------------------------------------- what the parts share
 
     @cached_property
     def chose(self) -> pd.DataFrame:
@@ -223,7 +200,7 @@ class AccuracyChapter:
 
     @cached_property
     def order(self) -> dict[str, Sequence[str]]:
-        """The order of the page's rows: datasets as first run, losses (compared or baseline) as the book lists them."""
+        """Row order: datasets as first run, losses as the book lists them."""
         return {"dataset": list(pd.unique(self.runs["dataset"])), "loss": ACCURACY_LOSSES,
                 "variant": ACCURACY_LOSSES, "baseline": ACCURACY_LOSSES}
 
@@ -253,7 +230,7 @@ class AccuracyChapter:
         """Softmax CE's gain over the last quarter of each budget (:func:`validation_plateau`)."""
         return validation_plateau(self.history, self.budgets)
 
-    # ----------------------------------------------------------------------- the parts, in page order
+    # -- the parts, in page order
 
     def protocol(self) -> Part:
         """The seeds that chose and that report, and the budget, all read from the runs."""

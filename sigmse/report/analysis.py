@@ -1,17 +1,5 @@
-"""From result records to the frames the book summarises: runs, epochs, summaries over seeds, provenance.
-
-Every chapter reads its runs through :func:`sigmse.runs.executors.experiment_records` and hands the records to this
-module; the tests that turn them into verdicts are in :mod:`sigmse.report.verdicts` (and :mod:`sigmse.report.convergence`),
-the learning-rate choice in :mod:`sigmse.runs.protocol`:
-
-1. :func:`records_frame` flattens records into one row per run; :func:`history_frame` into one row per epoch.
-2. :func:`metric_or_chance` scores a diverged run at chance level, as the learning-rate choice does.
-3. :func:`summarize` gives mean, standard deviation and a Student-t 95% confidence interval over seeds.
-4. :func:`provenance_line` says which runs, machines and commits made the numbers.
-5. :func:`output_reset_example` and :func:`no_shift_identity` work Output Reset through on a few patterns.
-
-What the chapters print and glue from these frames (formatted tables, glue keys, one-line verdicts) is in
-:mod:`sigmse.report.chapters`.
+"""From result records to the frames the book summarises: runs, epochs, summaries over seeds, provenance, and
+Output Reset worked through on a few patterns. The verdicts are :mod:`sigmse.report.verdicts`'s.
 
 Diverged runs (``status == "diverged"``) stay in every frame with NaN metrics: they are counted and shown.
 Failed runs (``status == "failed"``: the run raised, so there is no result) are refused with a ``ValueError``.
@@ -31,29 +19,20 @@ from sigmse.losses.output_reset import output_reset
 from sigmse.provenance import processor_kind
 from scipy import stats
 
-__all__ = ["Part", 
-    "variant_label",
-    "records_frame",
-    "chance_level",
-    "metric_or_chance",
-    "summarize",
-    "history_frame",
-    "provenance_line",
-    "output_reset_example",
-    "no_shift_identity",
-]
+__all__ = ["Part", "variant_label", "records_frame", "chance_level", "metric_or_chance", "summarize", "history_frame",
+           "provenance_line", "output_reset_example", "no_shift_identity"]
 
 
 @dataclass(frozen=True)
 class Part:
-    """One part of a chapter's page, as a notebook cell presents it: the values its prose quotes, by glue key
-    (figures may be among them), its tables in order (DataFrames or their Stylers), and a figure or a line of
-    text shown on their own."""
+    """One part of a chapter's page, as a notebook cell presents it: the values its prose quotes by glue key
+    (figures among them), its tables (DataFrames or Stylers), and a figure or a line of text shown alone."""
 
     values: dict[str, Any]
     tables: tuple[Any, ...] = ()
     figure: Any = None
     text: str = ""
+
 
 RUN_COLUMNS = (
     "hash", "profile", "dataset", "model", "loss", "variant", "lr", "optimizer", "epochs", "seed",
@@ -77,14 +56,8 @@ def _number(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
-# -- runs -------------------------------------------------------------------------------------------
-
-
 def variant_label(loss: str, options: Mapping[str, Any] | None = None) -> str:
-    """A readable name for a loss with options: ``"sigmoid_mse_or (shift=False, pos=0.9, neg=0.1)"``.
-
-    Without options it is the loss name. ``shift``, ``pos``, ``neg`` come first, other options after, sorted.
-    """
+    """``"sigmoid_mse_or (shift=False, pos=0.9, neg=0.1)"``: ``shift``, ``pos``, ``neg`` first, others sorted."""
     options = dict(options or {})
     if not options:
         return loss
@@ -107,12 +80,7 @@ def _results(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 
 def records_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per run: the config fields that vary between experiments, the status and the final metrics.
-
-    Columns: ``RUN_COLUMNS`` plus every ``metrics`` key starting ``test_acc_sigma_`` (accuracy on noisy test
-    inputs). A diverged run keeps its row, with NaN metrics and ``status == "diverged"``; a failed run
-    (``status == "failed"``, no result) raises ``ValueError``.
-    """
+    """One row per run: ``RUN_COLUMNS`` plus every ``test_acc_sigma_*`` metric (accuracy on noisy test inputs)."""
     rows = []
     for record in _results(records):
         config, metrics = record["config"], record.get("metrics", {})
@@ -136,16 +104,10 @@ def chance_level(dataset: str) -> float:
     return 1.0 / get_dataset_spec(dataset).num_classes
 
 
-# -- scores ---------------------------------------------------------------------------------------------
-
-
 def metric_or_chance(frame: pd.DataFrame, metric: str) -> pd.Series:
     """``metric`` with diverged (or unmeasured) runs replaced by chance level for their dataset."""
     chance = frame["dataset"].map(chance_level)
     return frame[metric].where(frame[metric].notna() & (frame["status"] == "ok"), chance)
-
-
-# -- summaries ----------------------------------------------------------------------------
 
 
 def _t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float, float]:
@@ -162,11 +124,8 @@ def _t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, 
 
 
 def summarize(frame: pd.DataFrame, metric: str, by: str | Sequence[str]) -> pd.DataFrame:
-    """Per group: ``n`` (runs with a value), ``n_diverged``, ``mean``, ``std``, ``ci95_low``, ``ci95_high``.
-
-    The interval is Student's t with n-1 degrees of freedom around the mean over seeds; with n = 1 the std
-    and the interval are NaN. Diverged runs have no value and are counted in ``n_diverged`` only.
-    """
+    """Per group: ``n`` (runs with a value), ``n_diverged``, ``mean``, ``std`` and the Student-t 95% interval
+    ``ci95_low``, ``ci95_high`` over seeds (NaN with one)."""
     keys = _as_list(by)
     rows = []
     for group, part in frame.groupby(keys, sort=True, dropna=False):
@@ -178,12 +137,8 @@ def summarize(frame: pd.DataFrame, metric: str, by: str | Sequence[str]) -> pd.D
     return pd.DataFrame(rows, columns=[*keys, "n", "n_diverged", "mean", "std", "ci95_low", "ci95_high"])
 
 
-# -- curves -----------------------------------------------------------------------------------------
-
-
 def history_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per run and epoch (long format): ``HISTORY_COLUMNS``; unmeasured values are NaN. A failed run
-    raises ``ValueError``, as in :func:`records_frame`."""
+    """One row per run and epoch: ``HISTORY_COLUMNS``; unmeasured values are NaN."""
     rows = []
     for record in _results(records):
         config = record["config"]
@@ -198,19 +153,14 @@ def history_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
 
 
-# -- provenance -------------------------------------------------------------------------------------
-
-
 def _listing(values: Iterable[Any]) -> str:
     unique = sorted({str(v) for v in values if v is not None})
     return ", ".join(unique) if unique else "unknown"
 
 
 def provenance_line(records: Sequence[Mapping[str, Any]], *, with_profile: bool = True) -> str:
-    """``"N runs, profile P, device(s) ..., sigmse commit(s) ..., torch ..."`` for a list of records; after the
-    devices, ``processor(s) ...`` (model and torch's CPU capability) once any record names its processor.
-
-    ``with_profile=False`` leaves the profile out, for a line that has already named it."""
+    """``"N runs, profile P, device(s) ..., processor(s) ..., sigmse commit(s) ..., torch ..."`` (processors once
+    any record names one; the profile left out with ``with_profile=False``)."""
     records = list(records)
     if not records:
         return "0 runs"
@@ -230,17 +180,11 @@ def provenance_line(records: Sequence[Mapping[str, Any]], *, with_profile: bool 
             + f", torch {_listing(p.get('torch_version') for p in info)}{when}")
 
 
-# -- Output Reset, worked -----------------------------------------------------------------------------
-
-
 def output_reset_example(outputs: Sequence[Sequence[float]], labels: Sequence[int], *, pos: float = 1.0,
                          neg: float = 0.0, shift: bool = True) -> pd.DataFrame:
-    """What :func:`sigmse.losses.output_reset.output_reset` does to a few patterns, one row per pattern and class.
-
-    Columns: ``pattern``, ``class``, ``correct``, ``output`` y, ``target`` t, ``shift`` a (per pattern),
-    ``reset`` d, ``reset_target`` t' = t + a + d, and the squared errors ``error_before`` (y - t)^2 and
-    ``error_after`` (y - t')^2.
-    """
+    """What :func:`sigmse.losses.output_reset.output_reset` does to a few patterns, one row per pattern and class:
+    ``output`` y, ``target`` t, ``shift`` a, ``reset`` d, ``reset_target`` t' = t + a + d, and the squared errors
+    ``error_before`` (y - t)^2 and ``error_after`` (y - t')^2."""
     import torch
 
     y = torch.tensor(outputs, dtype=torch.float64)  # (N, C)
@@ -257,13 +201,9 @@ def output_reset_example(outputs: Sequence[Sequence[float]], labels: Sequence[in
 
 
 def no_shift_identity(patterns: int = 10_000, classes: int = 10, seed: int = 0, scale: float = 5.0) -> dict[str, float]:
-    """Numerical check that Output Reset without shift, with targets 1/0, changes nothing on sigmoid outputs.
-
-    Sigmoid outputs lie in (0, 1): the correct output is below its target 1 and every other output above its
-    target 0, so no output is more correct than its target and every reset d is 0. Draws ``patterns`` random
-    logits (normal, std ``scale``) and returns the largest absolute differences between plain sigmoid-MSE and
-    sigmoid-MSE with OR (shift off) in targets, per-pattern loss and gradient, and the number of resets.
-    """
+    """Check that Output Reset without shift, targets 1/0, changes nothing on sigmoid outputs (in (0, 1), none is
+    more correct than its target): on random logits (std ``scale``), the resets and the largest differences from
+    plain sigmoid-MSE in targets, loss and gradient."""
     import torch
 
     generator = torch.Generator().manual_seed(seed)

@@ -1,18 +1,6 @@
-"""What the result chapters share, from :mod:`sigmse.report.analysis` frames: glue, the runs' own setup, result
-tables and claim cells. Each chapter's page is a class of its own module (:mod:`sigmse.report.accuracy`,
-:mod:`~sigmse.report.convergence`, :mod:`~sigmse.report.output_reset`, :mod:`~sigmse.report.noise`, ...) whose parts
-(:class:`~sigmse.report.analysis.Part`) its notebook presents, gluing their values with :func:`glue_all`.
-
-1. :func:`glue`, :func:`glue_all`, :func:`page_note` (what a chapter prints first), :func:`listing`,
-   :func:`dataset_key`, :func:`comparison_row`.
-2. :func:`runs_frame`: the runs with the setup only their records know (torch threads, batch size, training
-   examples); :func:`budget_text` states a page's budget, grid and seeds from those runs, never from the profile.
-3. :func:`headline_table`, :func:`comparison_table`, :func:`lr_sweep_table`: results and verdicts as strings ready
-   to print, rows in the book's order (:func:`order_index`), each compared run's thread count beside them.
-4. :func:`keyed_values`, :func:`claim_cells`, :func:`claim_rows`, :func:`verdict_texts`: numbers, the intro's
-   claim-table cells and verdict lines under glue keys (``<prefix>_<dataset>_...``), so prose never types a number.
-5. :func:`share_words`: is Output Reset what makes sigmoid-MSE competitive, in words (the accuracy chapter answers
-   from paired tests, the Output Reset chapter from a plain-SGD sweep).
+"""What the result chapters share: glue, the runs' own setup (:func:`runs_frame`, :func:`budget_text`, read from
+the records, never from the profile), result tables ready to print, and glue keys for numbers, claim cells and
+verdict lines, so prose never types a number.
 """
 
 from __future__ import annotations
@@ -26,21 +14,17 @@ from sigmse.report.analysis import metric_or_chance, provenance_line, records_fr
 from sigmse.report.verdicts import decisive_p, verdict_label, verdict_text
 from sigmse.runs.experiments import VERDICT_DATASETS
 
-__all__ = ["VERDICT_DATASETS", "Records", "glue", "glue_all", "listing", "dataset_key", "family_size",
-           "comparison_row", "THREADS", "runs_frame", "threads_clause", "values_text", "counted", "budget_text",
-           "plus_minus", "difference_cells", "order_index", "headline_table", "comparison_table", "claim_cells",
-           "claim_rows", "verdict_texts", "keyed_values", "lr_sweep_table", "share_words", "capitalised", "page_note"]
+__all__ = ["VERDICT_DATASETS", "Records", "glue", "glue_all", "listing", "dataset_key", "family_size", "comparison_row",
+           "THREADS", "runs_frame", "threads_clause", "values_text", "counted", "budget_text", "plus_minus",
+           "difference_cells", "order_index", "headline_table", "comparison_table", "claim_cells", "claim_rows",
+           "verdict_texts", "keyed_values", "lr_sweep_table", "share_words", "capitalised", "page_note"]
 
 Records = Sequence[Mapping[str, Any]]  # stored run records (JSON dicts)
 
 
 def glue(key: str, value: Any) -> None:
-    """Glue ``value`` (a number, a string, a figure) under ``key`` for the prose, without showing it in the cell.
-
-    This is ``myst_nb.glue(key, value, display=False)`` with a 0-d numpy array, numpy scalar or tensor made a
-    plain Python number first: MyST-NB formats a glued ``np.float64(0.5)`` by its repr, which a format spec
-    such as ``:.2f`` cannot read.
-    """
+    """``myst_nb.glue(key, value, display=False)``, with a 0-d array, numpy scalar or tensor made a Python number
+    first: MyST-NB formats a glued ``np.float64(0.5)`` by its repr, which ``:.2f`` cannot read."""
     from myst_nb import glue as myst_glue  # the book's extra: imported only when a chapter runs
 
     if getattr(value, "ndim", None) == 0:
@@ -49,7 +33,7 @@ def glue(key: str, value: Any) -> None:
 
 
 def glue_all(values: Mapping[str, Any]) -> None:
-    """:func:`glue` every ``key: value`` of ``values``, in order."""
+    """:func:`glue` every item of ``values``, in order."""
     for key, value in values.items():
         glue(key, value)
 
@@ -71,8 +55,8 @@ def family_size(family: pd.DataFrame) -> int:
 
 def comparison_row(comparison: pd.DataFrame, compared: str, column: str = "loss",
                    **where: Any) -> dict[str, Any] | None:
-    """The row of a :func:`~sigmse.report.verdicts.holm_verdicts` frame where ``column`` is ``compared`` (and each
-    ``where`` column has its value, e.g. ``dataset="mnist", level=0.8``); None if absent."""
+    """The row of a verdict frame where ``column`` is ``compared`` and each ``where`` column has its value; None if
+    absent."""
     mask = comparison[column] == compared
     for key, value in where.items():
         mask &= comparison[key] == value
@@ -91,19 +75,15 @@ def page_note(records: Sequence[Mapping[str, Any]], profile: str) -> str:
     return line
 
 
-# -- the runs' own setup ----------------------------------------------------------------------------------
-
-# The torch intra-op thread count a run trained with, from its record's provenance. It is part of the run's
-# arithmetic: each matrix product splits its sums over the threads, and floating-point addition is not
-# associative, so the same run with another thread count rounds differently from its first step on.
+# The torch thread count a run trained with (provenance): part of its arithmetic, since floating-point sums split
+# over other threads round differently (book/method.md, "Verdicts").
 THREADS = "torch_threads"
 _SETUP_FIELDS = ("batch_size", "momentum", "schedule")  # config fields records_frame leaves out
 
 
 def runs_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """:func:`~sigmse.report.analysis.records_frame` plus the setup a page states beside its numbers, read from
-    each record: ``torch_threads`` (:data:`THREADS`, the provenance's thread count; NaN where not recorded),
-    ``batch_size``, ``momentum``, ``schedule`` and ``n_train`` (the training examples, from the metrics)."""
+    """:func:`~sigmse.report.analysis.records_frame` plus the setup a page states, from each record:
+    :data:`THREADS` (NaN where not recorded), ``batch_size``, ``momentum``, ``schedule`` and ``n_train``."""
     records = list(records)
     frame = records_frame(records)
     if frame.empty:
@@ -117,8 +97,7 @@ def runs_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def _threads_text(threads: pd.Series, unit: bool = True) -> str:
-    """The thread counts of some runs: ``"2"`` when they share one, ``"1 (8 runs), 2 (6 runs)"`` when not,
-    ``"not recorded"`` when no record names it; with ``unit``, ``"2 torch threads"``."""
+    """``"2"`` (with ``unit``: ``"2 torch threads"``), ``"1 (8 runs), 2 (6 runs)"`` or ``"not recorded"``."""
     counts = threads.dropna().astype(int).value_counts().sort_index()
     if counts.empty:
         return "threads not recorded" if unit else "not recorded"
@@ -136,7 +115,7 @@ def threads_clause(threads: pd.Series) -> str:
 
 
 def values_text(values: pd.Series) -> str:
-    """The distinct values of a column, ``"a"`` or ``"a or b"`` (a page states what its runs did, even mixed)."""
+    """The distinct values of a column, ``"a"`` or ``"a or b"``."""
     distinct = sorted(values.dropna().unique().tolist())
     return " or ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in distinct) or "not recorded"
 
@@ -151,13 +130,10 @@ def counted(count: Any, noun: str) -> str:
 
 
 def budget_text(report: pd.DataFrame, selection: pd.DataFrame | None = None) -> str:
-    """The budget, grid and seeds of a page, per dataset, read from its runs (:func:`runs_frame` frames) and
-    never from the profile: model, optimizer (with its momentum where it has one), schedule, epochs, batch size,
-    training examples, the learning rates, the seeds and the torch threads. ``selection``: the runs that chose
-    each learning rate (their rates and seeds are stated as such); without it every rate of ``report`` is
-    reported, and the page chose none. E.g. ``"mnist: mlp, adam, constant schedule, 12 epochs, batches of 128,
-    55000 training examples; learning rates 0.0003, 0.001, 0.003 tried by selection seeds 0, 1, the chosen one
-    reported with seeds 2, 3; 2 torch threads"``."""
+    """A page's setup per dataset, read from its runs (never the profile), e.g. ``"mnist: mlp, adam, constant
+    schedule, 12 epochs, batches of 128, 55000 training examples; learning rates 0.0003, 0.001 tried by selection
+    seeds 0, 1, the chosen one reported with seeds 2, 3; 2 torch threads"``. Without ``selection`` (the runs that
+    chose the rates) every rate of ``report`` is reported."""
     parts = []
     for dataset, runs in report.groupby("dataset", sort=False):
         optimizer = values_text(runs["optimizer"])
@@ -179,11 +155,8 @@ def budget_text(report: pd.DataFrame, selection: pd.DataFrame | None = None) -> 
     return "; ".join(parts) if parts else "not run"
 
 
-# -- result tables ------------------------------------------------------------------------------------------
-
-
 def plus_minus(mean: float, std: float, scale: float, digits: int) -> str:
-    """A mean and its std times ``scale``, ``"92.00 \u00b1 2.00"`` (the mean alone without a std; ``"n/a"``)."""
+    """``"92.00 \u00b1 2.00"`` (times ``scale``; the mean alone without a std)."""
     if np.isnan(mean):
         return "n/a"
     return f"{mean * scale:.{digits}f}" + ("" if np.isnan(std) else f" \u00b1 {std * scale:.{digits}f}")
@@ -194,8 +167,7 @@ def _interval(low: float, high: float, scale: float, digits: int) -> str:
 
 
 def difference_cells(tests: pd.DataFrame, scale: float = 100.0, digits: int = 2) -> list[str]:
-    """Each row's mean paired difference (times ``scale``) with its 95% interval, ``"+2.00 [0.10, 3.90]"``, from a
-    :func:`~sigmse.report.verdicts.paired_tests` frame; ``"n/a"`` where there is none."""
+    """Each row's paired difference with its 95% interval, ``"+2.00 [0.10, 3.90]"`` (times ``scale``)."""
     return ["n/a" if np.isnan(d) else f"{d * scale:+.{digits}f} {_interval(lo, hi, scale, digits)}".replace(" n/a", "")
             for d, lo, hi in zip(tests["mean_diff"], tests["ci95_low"], tests["ci95_high"])]
 
@@ -212,10 +184,8 @@ def order_index(table: pd.DataFrame, orders: Mapping[str, Sequence[Any]] | None)
 
 def headline_table(report: pd.DataFrame, by: Sequence[str] = ("dataset", "loss"),
                    orders: Mapping[str, Sequence[Any]] | None = None) -> pd.DataFrame:
-    """The results table of the reporting runs: per group the learning rate (chosen on validation by the
-    selection seeds), the reporting seeds, test accuracy in % (mean ± std and 95% CI), as strings ready to print,
-    and, for a :func:`runs_frame`, the torch threads the runs trained with (part of each run's setup).
-    ``orders`` sorts index levels (see :func:`order_index`)."""
+    """The results table, as strings: per group the learning rate, seeds, test accuracy in % (mean ± std, 95% CI)
+    and, for a :func:`runs_frame`, the torch threads."""
     keys = list(by)
     acc = summarize(report, "test_acc", keys).set_index(keys)
     table = pd.DataFrame({
@@ -234,12 +204,9 @@ def comparison_table(verdicts: pd.DataFrame, scale: float = 100.0, unit: str = "
                      orders: Mapping[str, Sequence[Any]] | None = None,
                      keys: Sequence[str] | None = None, runs: pd.DataFrame | None = None,
                      column: str = "loss") -> pd.DataFrame:
-    """A :func:`~sigmse.report.verdicts.holm_verdicts` frame for print, five short columns: seeds, difference (times
-    ``scale``, in ``unit``) with its 95% interval, margin, Holm-adjusted p of the verdict, verdict. The index is
-    ``keys`` (default: the grouping columns and the compared column); ``orders`` sorts it (:func:`order_index`).
-    With ``runs`` (the compared runs, a :func:`runs_frame`; ``column`` names the compared levels there) a sixth
-    column, ``threads``, gives the torch threads of the compared runs and of the baseline's: a pair with other
-    thread counts differs in its arithmetic as well as in its loss."""
+    """A verdict frame for print: seeds, difference with its 95% interval, margin, Holm-adjusted p, verdict,
+    indexed by ``keys`` (default: the grouping and compared columns). With ``runs`` (a :func:`runs_frame`), the
+    torch threads of each side too: a pair with other thread counts differs in its arithmetic as well."""
     suffix = f" ({unit})" if unit else ""
     known = {"baseline", "claim", "margin", "n_pairs", "mean_diff", "ci95_low", "ci95_high", "higher_is_better",
              "note", "family_size", "verdict", "sd_diff"}
@@ -258,7 +225,7 @@ def comparison_table(verdicts: pd.DataFrame, scale: float = 100.0, unit: str = "
 
 
 def _pair_threads(verdicts: pd.DataFrame, runs: pd.DataFrame, column: str) -> list[str]:
-    """Per verdict row, ``"<compared runs' threads> vs <baseline runs' threads>"``, from the runs of its group."""
+    """Per verdict row, ``"<compared runs' threads> vs <baseline runs' threads>"``."""
     groups = [c for c in verdicts.columns if c in runs.columns and c != column]
     texts = []
     for _, row in verdicts.iterrows():
@@ -276,9 +243,8 @@ def _p_text(p: float) -> str:
 
 def lr_sweep_table(frame: pd.DataFrame, metric: str = "test_acc", by: Sequence[str] = ("dataset", "variant"),
                    usable: float = 0.9) -> pd.DataFrame:
-    """Accuracy versus learning rate: seed-mean ``metric`` per group (rows) and lr (columns), plus
-    ``diverged`` (runs) and ``usable lrs``: how many learning rates reach ``usable`` x the best seed-mean
-    validation accuracy of any group in the dataset (on validation, so the test set stays unread for choices)."""
+    """Seed-mean ``metric`` per group (rows) and lr (columns), plus ``diverged`` and ``usable lrs``: the rates
+    reaching ``usable`` x the dataset's best seed-mean validation accuracy (validation: test stays unread)."""
     keys = list(by)
     scored = frame.assign(_val=metric_or_chance(frame, "val_acc"))
     means = scored.groupby([*keys, "lr"]).agg(value=(metric, "mean"), val=("_val", "mean"),
@@ -292,15 +258,9 @@ def lr_sweep_table(frame: pd.DataFrame, metric: str = "test_acc", by: Sequence[s
     return table.assign(diverged=grouped["diverged"].sum(), **{"usable lrs": grouped["usable"].sum()})
 
 
-# -- glue keys: numbers, claim-table cells, verdict lines ---------------------------------------------------
-
-
 def keyed_values(summary: pd.DataFrame, prefix: str, datasets: Sequence[str], levels: Sequence[str],
                  column: str = "loss", value: str = "mean") -> dict[str, float]:
-    """Glue keys ``<prefix>_<dataset>_<level>`` -> plain float (NaN where not run), for every combination.
-
-    Plain ``float`` matters: a numpy scalar glues as ``np.float64(...)``, which MyST-NB cannot format.
-    """
+    """Glue keys ``<prefix>_<dataset>_<level>`` -> plain float (NaN where not run): MyST-NB cannot format numpy's."""
     found = {(row["dataset"], row[column]): float(row[value]) for _, row in summary.iterrows()}
     return {f"{prefix}_{dataset_key(d)}_{level}": found.get((d, level), float("nan"))
             for d in datasets for level in levels}
@@ -308,9 +268,8 @@ def keyed_values(summary: pd.DataFrame, prefix: str, datasets: Sequence[str], le
 
 def claim_cells(prefix: str, row: Mapping[str, Any] | None, profile: str, scale: float = 100.0,
                 unit: str = "pp", digits: int = 2) -> dict[str, str]:
-    """Glue keys for one row of the intro's claim table, from a :func:`~sigmse.report.verdicts.holm_verdicts` row:
-    ``<prefix>`` the verdict (with its margin), ``<prefix>_effect`` the difference with its 95% interval,
-    ``<prefix>_margin``, ``<prefix>_seeds`` (reporting seeds paired) and ``<prefix>_profile``."""
+    """The intro's claim-table cells of one verdict row: ``<prefix>`` (verdict), ``<prefix>_effect``,
+    ``<prefix>_margin``, ``<prefix>_seeds`` and ``<prefix>_profile``."""
     if row is None:
         return {prefix: "not run", f"{prefix}_effect": "n/a", f"{prefix}_margin": "n/a", f"{prefix}_seeds": "0",
                 f"{prefix}_profile": profile}
@@ -324,8 +283,7 @@ def claim_cells(prefix: str, row: Mapping[str, Any] | None, profile: str, scale:
 
 def claim_rows(prefix: str, family: pd.DataFrame, profile: str, compared: str = "sigmoid_mse_or",
                baseline: str = "softmax_ce", datasets: Sequence[str] = VERDICT_DATASETS) -> dict[str, str]:
-    """:func:`claim_cells` for ``compared`` against ``baseline`` on each of ``datasets`` (keys
-    ``<prefix>_<dataset>[_effect|_margin|_seeds|_profile]``; "not run" where a dataset has no row)."""
+    """:func:`claim_cells` of ``compared`` against ``baseline`` per dataset, prefix ``<prefix>_<dataset>``."""
     return {key: value for dataset in datasets
             for key, value in claim_cells(f"{prefix}_{dataset_key(dataset)}",
                                           comparison_row(family, compared, dataset=dataset, baseline=baseline),
@@ -335,14 +293,11 @@ def claim_rows(prefix: str, family: pd.DataFrame, profile: str, compared: str = 
 def verdict_texts(prefix: str, family: pd.DataFrame, compared: str = "sigmoid_mse_or",
                   baseline: str = "softmax_ce", datasets: Sequence[str] = VERDICT_DATASETS,
                   column: str = "loss") -> dict[str, str]:
-    """``<prefix>_<dataset>`` -> :func:`~sigmse.report.verdicts.verdict_text` of ``compared`` (a level of
-    ``column``) against ``baseline`` on each of ``datasets`` ("not run" where a dataset has no row)."""
+    """``<prefix>_<dataset>`` -> :func:`~sigmse.report.verdicts.verdict_text` of ``compared`` against ``baseline``."""
     return {f"{prefix}_{dataset_key(dataset)}":
             verdict_text(comparison_row(family, compared, column, dataset=dataset, baseline=baseline))
             for dataset in datasets}
 
-
-# -- is Output Reset what makes sigmoid-MSE competitive? ------------------------------------------------------
 
 _PLAIN_CLAUSE = {
     "within": "plain sigmoid-MSE is already within the margin of softmax CE",
@@ -353,9 +308,8 @@ _PLAIN_CLAUSE = {
 
 
 def share_words(plain: str, reset: str, claim: str) -> str:
-    """Is Output Reset what makes sigmoid-MSE competitive with softmax CE, in words, from three positions
-    (``"ahead"``, ``"behind"``, ``"within"`` the margin, or ``"unknown"``): plain sigmoid-MSE against softmax CE,
-    sigmoid-MSE + OR against plain sigmoid-MSE, and sigmoid-MSE + OR against softmax CE."""
+    """Is Output Reset what makes sigmoid-MSE competitive, in words, from three positions (``"ahead"``,
+    ``"behind"``, ``"within"`` or ``"unknown"``): plain against CE, OR against plain, OR against CE."""
     if reset == "unknown":
         return ("the runs cannot tell: sigmoid-MSE + OR against plain sigmoid-MSE is inconclusive, and "
                 f"{_PLAIN_CLAUSE[plain]}")

@@ -1,53 +1,12 @@
 """Convergence measured properly: validation curves, censored time to a level, and the area under the curve.
 
-"Converges as fast" is a claim about time, so this module reads each run's validation curve (``record["curve"]``:
-validation accuracy evaluated several times an epoch, with the optimizer steps and the training seconds so far)
-and compares a candidate loss with a baseline seed by seed, with the tests of :mod:`sigmse.report.verdicts`:
-
-1. :func:`curve_frame`: one row per run and evaluation.
-2. :func:`validation_levels`: the accuracy levels, fractions of the best final seed-mean *validation* accuracy
-   of any loss on a dataset, read from the **selection** runs at the chosen learning rates, so the levels are
-   fixed before the reporting runs that are timed against them.
-3. :func:`time_to_level`: per reporting run and level, the first evaluation at or above the level, in optimizer
-   steps and in training seconds, or *never*. A run that never reaches a level is **censored**: it took longer
-   than its budget, by an unknown amount. The verdicts count **steps**: a step is the same work whatever else
-   runs on the machine. Seconds also price Output Reset's dearer step, but they measure the machine as much as
-   the loss, so they are judged only where the runs shared it evenly (:func:`machine_share`, rule below).
-4. :func:`time_tests`: per dataset and level, the candidate against the baseline, paired on the seed. When every
-   pair reached the level, a paired t-test on the log of the time (a ratio of times: equivalent within a factor
-   :data:`TIME_RATIO_MARGIN`). When some pair is censored on one side, the t-test has no number to use, so the
-   pairs are compared by sign (``scipy.stats.binomtest``: who got there first; a pair where neither got there
-   says nothing and is left out), which can show better or worse but never equivalence. A level neither loss
-   reached in any pair is inconclusive, never "as fast".
-5. :func:`area_tests`: the area under the validation curve over the training budget (mean validation accuracy
-   over the run, trapezoidal rule over epochs), paired, equivalent within the accuracy margins.
-
-All rows come out in the format of :func:`sigmse.report.verdicts.paired_tests`, so :func:`convergence_family`
-adjusts the chapter's whole family with :func:`sigmse.report.verdicts.holm_verdicts`; :func:`time_summary`,
-:func:`verdict_table` and :func:`convergence_summary` print it. :class:`ConvergenceChapter` is the page
-(``notebooks/convergence.ipynb``): one method per figure or table, each returning a
-:class:`~sigmse.report.analysis.Part` whose tables the notebook shows and whose values it glues.
-
-**When seconds are reported** (:func:`machine_share`, stated before it was applied to the runs it judges, but
-after reading the v1 ``full`` records, whose spreads run from 1.47 to several hundred). Per dataset, the training
-seconds to a level are tested and shown only when the reporting runs of the two losses compared
-
-* all recorded the same torch thread count (``provenance.torch_threads``): a second thread changes the pace of
-  every step; and
-* for each loss, the slowest training epoch of any of its runs took at most :data:`MAX_PACE_SPREAD` times its
-  fastest (``history[].seconds``, evaluation excluded). Every epoch of one loss on one dataset does the same
-  work (same images, model and batch size), so its seconds move only with the machine's share; a pace that moved
-  by more than the verdicts' own margin (:data:`TIME_RATIO_MARGIN`) could alone make one loss look a margin
-  slower than the other.
-
-Otherwise the chapter says that seconds are not reported and why (:func:`seconds_note`). The check cannot see a
-load that stayed constant through every run of one loss and was absent from every run of the other: the records
-do not say what else ran on the machine.
-
-Whether an epoch budget was long enough is a separate, descriptive check, stated before it is applied:
-:func:`validation_plateau` reads the per-epoch validation accuracy of the reporting runs and calls a budget
-*flattened* when the seed-mean accuracy gains less than :data:`PLATEAU_GAIN` over the last quarter of the epochs;
-:func:`plateau_table` and :func:`plateau_summary` print it.
+Each run's validation curve (``record["curve"]``: validation accuracy several times an epoch, with the optimizer
+steps and training seconds so far) gives :func:`time_to_level` (censored where a run never got there) and the area
+under the curve; :func:`time_tests` and :func:`area_tests` compare a candidate with a baseline seed by seed, and
+:func:`convergence_family` adjusts them together (Holm). Seconds count only where the runs compared shared the
+machine evenly (:func:`machine_share`). :func:`validation_plateau` checks whether an epoch budget was long
+enough. :class:`ConvergenceChapter` is the page (``notebooks/convergence.ipynb``). The rules and why are on the
+book's method page ("Convergence"); the thresholds, fixed before the runs they judge, are below.
 """
 
 from __future__ import annotations
@@ -77,32 +36,30 @@ __all__ = ["TIME_RATIO_MARGIN", "TIME_UNITS", "MAX_PACE_SPREAD", "PLATEAU_START"
 # before the runs it judges; a 25% difference in training time is the smallest most users would notice.
 TIME_RATIO_MARGIN = 1.25
 TIME_UNITS = {"step": "optimizer steps", "train_seconds": "training seconds"}
-# Seconds are compared only where each loss's epochs kept their pace within this factor (see the module docstring):
-# the time verdicts' own margin, so that the machine alone cannot account for a margin's difference.
+# Seconds are compared only where the runs compared recorded one thread count and each loss's slowest epoch took at
+# most this factor times its fastest (every epoch does the same work): the time verdicts' own margin, so that the
+# machine alone cannot account for a margin's difference. Fixed after reading the v1 full records (spreads from
+# 1.47 to several hundred) but before it was applied to the runs it judges. It cannot see a load that stayed
+# constant through every run of one loss and was absent from every run of the other.
 MAX_PACE_SPREAD = TIME_RATIO_MARGIN
 SHARE_COLUMNS = ("dataset", "loss", "runs", "threads", "epoch_seconds_min", "epoch_seconds_max", "spread", "even")
 # The last quarter of a budget of E epochs: from the end of epoch ceil(PLATEAU_START * E) to the end of epoch E.
 PLATEAU_START = 0.75
-# A budget has *flattened* softmax CE's validation accuracy when the mean over the reporting seeds gains less than
-# 0.1 percentage points over that last quarter. Why 0.1 pp: at that pace, twice the budget (four more quarters)
-# would add under 0.4 pp even if the curve stopped slowing down, less than the smallest accuracy margin (0.5 pp,
-# verdicts.ACCURACY_MARGINS), so a longer run could not move a verdict by a margin; it is also 5 images of a
-# 5,000-image validation split. Stated in the project's notes before it was applied in code, but after the
-# MNIST and Fashion-MNIST full-profile runs existed (their gains, measured then: +0.22 and +0.23 pp, so both fail
-# it); the accuracy chapter says so. The threshold was not chosen to make any budget pass.
+# A budget has *flattened* softmax CE's validation accuracy when the seed mean gains less than 0.1 pp over that last
+# quarter: at that pace twice the budget would add under 0.4 pp, less than the smallest accuracy margin (0.5 pp),
+# so a longer run could not move a verdict by a margin (it is also 5 images of a 5,000-image validation split).
+# Stated before it was applied, but after the MNIST and Fashion-MNIST full runs existed (gains +0.22 and +0.23 pp,
+# so both fail it; the accuracy chapter says so): not chosen to make any budget pass.
 PLATEAU_GAIN = 0.001
-PLATEAU_COLUMNS = ("dataset", "loss", "epochs", "from_epoch", "runs", "seeds", "val_from", "val_end", "gain", "gain_min",
-                   "gain_max", "flattened")
+PLATEAU_COLUMNS = ("dataset", "loss", "epochs", "from_epoch", "runs", "seeds", "val_from", "val_end", "gain",
+                   "gain_min", "gain_max", "flattened")
 CURVE_COLUMNS = ("hash", "dataset", "loss", "variant", "lr", "seed", "status", "step", "epoch", "train_seconds",
                  "val_acc")
 
 
 def curve_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per run and validation evaluation (``CURVE_COLUMNS``), from each record's ``curve``.
-
-    A record without a curve (made before curves were recorded) raises ``ValueError``: its convergence cannot be
-    resolved within epochs, and mixing it in would compare different resolutions.
-    """
+    """One row per run and validation evaluation (``CURVE_COLUMNS``). A record without a curve raises
+    ``ValueError``: mixing it in would compare different resolutions."""
     rows = []
     for record in records:
         if "curve" not in record:
@@ -122,9 +79,9 @@ def curve_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 def validation_levels(selection: pd.DataFrame, report: pd.DataFrame, fractions: Sequence[float],
                       column: str = "loss") -> pd.DataFrame:
-    """Per dataset, each fraction of the best seed-mean final validation accuracy of any ``column`` level, from
-    the ``selection`` runs (a :func:`~sigmse.report.analysis.records_frame`) at the learning rates the ``report`` runs
-    were trained at. Columns: ``dataset``, ``fraction``, ``best``, ``level``."""
+    """Per dataset, each fraction of the best seed-mean final validation accuracy of any ``column`` level, read
+    from the ``selection`` runs at the ``report`` runs' learning rates, so the levels are fixed before the runs
+    timed against them. Columns: ``dataset``, ``fraction``, ``best``, ``level``."""
     for fraction in fractions:
         check_number("accuracy level fraction", fraction, low=0, high=1, low_open=True)
     chosen = report[["dataset", column, "lr"]].drop_duplicates()
@@ -148,11 +105,9 @@ def time_to_level(curves: pd.DataFrame, levels: pd.DataFrame, column: str = "los
 
 def machine_share(records: Iterable[Mapping[str, Any]], candidate: str = "sigmoid_mse_or",
                   baseline: str = "softmax_ce") -> pd.DataFrame:
-    """Did the runs compared share the machine evenly? One row per dataset and loss (``candidate`` and
-    ``baseline``; columns :data:`SHARE_COLUMNS`) from the reporting ``records``: how many runs, the torch thread
-    counts they recorded (sorted, ``None`` where not recorded), their fastest and slowest training epoch in
-    seconds and the ratio of the two (``spread``), and ``even``: the rule of the module docstring, judged per
-    dataset (both losses' rows hold the dataset's answer)."""
+    """Did the runs compared share the machine evenly? Per dataset and loss (:data:`SHARE_COLUMNS`): the runs,
+    their torch thread counts (``None`` where not recorded), fastest and slowest epoch in seconds, their ratio
+    ``spread``, and ``even``, the rule of :data:`MAX_PACE_SPREAD`, judged per dataset."""
     rows = []
     for record in records:
         config = record["config"]
@@ -194,10 +149,7 @@ def _uneven_reason(part: pd.DataFrame) -> str:
 
 
 def seconds_note(share: pd.DataFrame) -> str:
-    """A few sentences for the page from a :func:`machine_share` frame: where seconds are reported, and where
-    they are not and why, e.g. ``"Seconds to a level are not reported for mnist (softmax_ce's slowest epoch took
-    1.79 times its fastest): the runs compared shared the machine unevenly (the rule allows 1.25 and one thread
-    count), so their seconds would measure the machine as much as the loss."``."""
+    """Where seconds are reported, and where they are not and why, from a :func:`machine_share` frame."""
     datasets = list(dict.fromkeys(share["dataset"]))
     even = [d for d in datasets if share.loc[share["dataset"] == d, "even"].all()]
     uneven = [f"{d} ({_uneven_reason(share[share['dataset'] == d])})" for d in datasets if d not in even]
@@ -226,13 +178,12 @@ def share_table(share: pd.DataFrame) -> pd.DataFrame:
 
 
 def evenly_timed(times: pd.DataFrame, share: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``times`` (:func:`time_to_level`) of the datasets whose runs shared the machine evenly
-    (:func:`machine_share`): the only ones whose seconds are tested or shown."""
+    """The rows of ``times`` whose dataset's runs shared the machine evenly: the only seconds tested or shown."""
     return times[times["dataset"].isin(share.loc[share["even"], "dataset"])]
 
 
 def _sign_row(candidate: pd.Series, baseline: pd.Series) -> dict[str, Any]:
-    """Sign-test p-values from pairs where at least one side reached the level (never counts as slowest)."""
+    """Sign-test p-values (who got there first) from pairs where at least one side reached the level."""
     cand = candidate.fillna(np.inf).to_numpy()
     base = baseline.fillna(np.inf).to_numpy()
     informative = ~(np.isinf(cand) & np.isinf(base)) & (cand != base)
@@ -250,10 +201,9 @@ def _sign_row(candidate: pd.Series, baseline: pd.Series) -> dict[str, Any]:
 
 def time_tests(times: pd.DataFrame, unit: str = "step", candidate: str = "sigmoid_mse_or",
                baseline: str = "softmax_ce", column: str = "loss") -> pd.DataFrame:
-    """Per dataset and level, ``candidate`` against ``baseline`` on the time to the level, in ``unit`` (``step``
-    or ``train_seconds``), paired on the seed; rows as :func:`sigmse.report.verdicts.paired_tests` with ``metric`` and
-    ``mean_diff`` on the log scale (``exp(mean_diff)``: the ratio of times, below 1 when the candidate is
-    faster) and ``claim`` equivalence within ``log(TIME_RATIO_MARGIN)``."""
+    """Per dataset and level, ``candidate`` against ``baseline`` on the time to the level in ``unit``, paired on
+    the seed: a paired t-test on log times (equivalent within ``log(TIME_RATIO_MARGIN)``) when every pair reached
+    it, else a sign test, which never shows equivalence. Rows as :func:`~sigmse.report.verdicts.paired_tests`."""
     check_choice("unit", unit, tuple(TIME_UNITS))
     rows = []
     for (dataset, fraction), part in times.groupby(["dataset", "fraction"], sort=True):
@@ -284,8 +234,8 @@ def _area(part: pd.DataFrame) -> float:
 
 def area_tests(curves: pd.DataFrame, candidate: str = "sigmoid_mse_or", baseline: str = "softmax_ce",
                column: str = "loss", margins: Mapping[str, float] = ACCURACY_MARGINS) -> pd.DataFrame:
-    """Per dataset, ``candidate`` against ``baseline`` on the area under the validation curve (as an accuracy,
-    so the accuracy margins apply), paired on the seed; rows as :func:`sigmse.report.verdicts.paired_tests`."""
+    """Per dataset, ``candidate`` against ``baseline`` on the area under the validation curve (an accuracy, so
+    the accuracy margins apply), paired on the seed."""
     areas = (curves.dropna(subset=["val_acc"]).groupby(["hash", "dataset", column, "seed"])
              .apply(_area, include_groups=False).rename("val_area").reset_index())
     return paired_tests(areas, "val_area", claim="equivalence", margins=margins, by="dataset", baseline=baseline,
@@ -294,9 +244,8 @@ def area_tests(curves: pd.DataFrame, candidate: str = "sigmoid_mse_or", baseline
 
 def convergence_family(curves: pd.DataFrame, times: pd.DataFrame, share: pd.DataFrame | None = None, *,
                        alpha: float = 0.05) -> pd.DataFrame:
-    """The chapter's family after :func:`sigmse.report.verdicts.holm_verdicts`: :func:`area_tests` (``measure``
-    ``"area"``), :func:`time_tests` in optimizer steps (``"steps"``) and in training seconds (``"seconds"``), the
-    seconds only of the datasets :func:`evenly_timed` keeps from ``share`` (all of them when ``share`` is None)."""
+    """The chapter's family, Holm-adjusted: ``measure`` ``"area"``, ``"steps"`` and ``"seconds"`` (these only
+    where :func:`evenly_timed` keeps them; all when ``share`` is None)."""
     timed = times if share is None else evenly_timed(times, share)
     parts = [area_tests(curves).assign(measure="area"), time_tests(times, "step").assign(measure="steps"),
              time_tests(timed, "train_seconds").assign(measure="seconds")]
@@ -305,8 +254,7 @@ def convergence_family(curves: pd.DataFrame, times: pd.DataFrame, share: pd.Data
 
 
 def ratio_text(row: Mapping[str, Any]) -> str:
-    """A time row's effect for print: ``"×0.93 [0.85, 1.02]"`` (candidate's time over the baseline's), or its
-    censoring note when a sign test was used."""
+    """A time row's effect, ``"×0.93 [0.85, 1.02]"`` (candidate's time over the baseline's), or its censoring note."""
     if not np.isfinite(row["mean_diff"]):
         return str(row["note"])
     ratio = f"\u00d7{math.exp(row['mean_diff']):.2f}"
@@ -317,8 +265,8 @@ def ratio_text(row: Mapping[str, Any]) -> str:
 
 def time_summary(times: pd.DataFrame, unit: str = "step", column: str = "loss",
                  order: Sequence[str] | None = None) -> pd.DataFrame:
-    """Per dataset and level (rows) and ``column`` level (columns): the median time to the level over the runs
-    that reached it, and how many of the runs did, as ``"1,250 (5/5)"``; ``"never (0/5)"`` when none did."""
+    """Per dataset and level (rows) and ``column`` level: the median time of the runs that reached it, and how
+    many did, ``"1,250 (5/5)"`` or ``"never (0/5)"``."""
     def cell(part: pd.DataFrame) -> str:
         reached = part[part["reached"]]
         count = f"({len(reached)}/{len(part)})"
@@ -333,9 +281,8 @@ def time_summary(times: pd.DataFrame, unit: str = "step", column: str = "loss",
 
 
 def verdict_table(family: pd.DataFrame) -> pd.DataFrame:
-    """The convergence family after :func:`sigmse.report.verdicts.holm_verdicts`, for print: per measure, dataset and
-    level, the pairs, the effect (area: difference in pp; times: ratio of candidate to baseline), the
-    Holm-adjusted p of the verdict and the verdict."""
+    """The convergence family for print: per measure, dataset and level, the pairs, the effect (area: pp; times:
+    ratio), the Holm-adjusted p and the verdict."""
     effects = [f"{row['mean_diff'] * 100:+.2f} pp" if row["measure"] == "area" else ratio_text(row)
                for _, row in family.iterrows()]
     level = ["" if pd.isna(f) else f"{f:.0%}" for f in family.get("fraction", pd.Series(np.nan, family.index))]
@@ -347,11 +294,9 @@ def verdict_table(family: pd.DataFrame) -> pd.DataFrame:
 
 
 def convergence_summary(family: pd.DataFrame, share: pd.DataFrame | None = None) -> str:
-    """One line from the adjusted family: the area verdict per dataset, then the counts of verdicts over the
-    levels in steps and in seconds, e.g. ``"area under the validation curve: mnist equivalent, ...; steps to a
-    level: 2 equivalent, 7 inconclusive (3 censored); seconds: ..."``; with ``share`` (:func:`machine_share`),
-    also the datasets whose seconds are not reported (``"seconds not reported for cifar10 (uneven machine
-    share)"``)."""
+    """One line: the area verdict per dataset, then the verdict counts in steps and in seconds, e.g. ``"area under
+    the validation curve: mnist equivalent; steps to a level: 2 equivalent, 7 inconclusive (3 censored)"``, and
+    with ``share`` the datasets whose seconds are not reported."""
     parts = []
     area = family[family["measure"] == "area"]
     if len(area):
@@ -368,9 +313,6 @@ def convergence_summary(family: pd.DataFrame, share: pd.DataFrame | None = None)
     if uneven:
         parts.append(f"seconds not reported for {', '.join(uneven)} (uneven machine share)")
     return "; ".join(parts) if parts else "not run"
-
-
-# -- was the epoch budget long enough? --------------------------------------------------------------
 
 
 def _plateau_row(part: pd.DataFrame, dataset: str, loss: str, epochs: int) -> dict[str, Any]:
@@ -397,17 +339,10 @@ def _plateau_row(part: pd.DataFrame, dataset: str, loss: str, epochs: int) -> di
 
 def validation_plateau(history: pd.DataFrame, epochs: Mapping[str, int],
                        losses: Sequence[str] = ("softmax_ce",)) -> pd.DataFrame:
-    """Per dataset of ``epochs`` (dataset -> its epoch budget E) and loss of ``losses``, the gain of validation
-    accuracy over the last quarter of the budget, from a :func:`sigmse.report.analysis.history_frame` of the
-    reporting runs: columns :data:`PLATEAU_COLUMNS`.
-
-    ``val_from`` and ``val_end`` are the mean over seeds at the end of epoch ``from_epoch`` = ceil(0.75 E) and
-    of epoch E, ``gain`` their difference (the mean of each seed's gain), ``gain_min``/``gain_max`` its range
-    over seeds, ``runs`` the runs found and ``seeds`` those with both values (a diverged one has none).
-    ``flattened`` is ``gain < PLATEAU_GAIN``; None (and the gains NaN) where there is nothing to judge: no runs
-    (the dataset is not run yet), none with both values, or a budget under 4 epochs, whose last quarter holds no
-    epoch. A history that ends at another epoch than the budget raises ``ValueError``.
-    """
+    """Per dataset of ``epochs`` (dataset -> budget E) and loss, the seed-mean gain of validation accuracy from
+    epoch ``from_epoch`` = ceil(0.75 E) to E (:data:`PLATEAU_COLUMNS`; ``seeds``: runs with both values).
+    ``flattened`` is ``gain < PLATEAU_GAIN``, or None with nothing to judge (no runs, no seed with both values,
+    or under 4 epochs). A history that ends at another epoch than the budget raises ``ValueError``."""
     rows = [_plateau_row(history[(history["dataset"] == dataset) & (history["loss"] == loss)], dataset, loss, budget)
             for dataset, budget in epochs.items() for loss in losses]
     return pd.DataFrame(rows, columns=list(PLATEAU_COLUMNS))
@@ -429,9 +364,7 @@ def _flattened_text(row: Mapping[str, Any]) -> str:
 
 
 def plateau_table(plateau: pd.DataFrame) -> pd.DataFrame:
-    """A :func:`validation_plateau` frame for print, indexed by dataset and loss: epochs, seeds, the mean
-    validation accuracy (%) at 3/4 of the budget and at its end, the gain in pp with its range over seeds, and
-    whether it flattened (``yes``, ``no``, ``not run yet`` or ``cannot tell``)."""
+    """A :func:`validation_plateau` frame for print, indexed by dataset and loss."""
     def percent(value: float) -> str:
         return "n/a" if math.isnan(value) else f"{value * 100:.2f}"
 
@@ -450,8 +383,8 @@ def plateau_table(plateau: pd.DataFrame) -> pd.DataFrame:
 
 
 def plateau_summary(plateau: pd.DataFrame) -> str:
-    """One line for the prose: per row, the gain over the last quarter and the verdict of the rule, e.g.
-    ``"mnist (12 epochs): +0.22 pp over epochs 9 to 12, not flattened; cifar10 (10 epochs): not run yet"``."""
+    """One line, e.g. ``"mnist (12 epochs): +0.22 pp over epochs 9 to 12, not flattened; cifar10 (10 epochs): not
+    run yet"``."""
     parts = []
     for _, row in plateau.iterrows():
         head = f"{row['dataset']} ({_epochs_text(row['epochs'])})"
@@ -464,22 +397,16 @@ def plateau_summary(plateau: pd.DataFrame) -> str:
     return "; ".join(parts) if parts else "not run"
 
 
-# -- the page ---------------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class ConvergenceChapter:
     """This build's accuracy records (``selection`` chose the learning rates and sets the levels, ``report`` is
-    timed), the profile's name, the accuracy levels as ``fractions`` of the best final validation accuracy and the
-    family-wise error rate ``alpha`` of the chapter's tests (Holm)."""
+    timed), the levels as ``fractions`` of the best validation accuracy, and the family-wise error rate ``alpha``."""
 
     selection: Records
     report: Records
     profile: str
     fractions: Sequence[float] = (0.9, 0.95, 0.99)
     alpha: float = 0.05
-
-    # ----------------------------------------------------------------------- what the parts share
 
     @cached_property
     def runs(self) -> pd.DataFrame:
@@ -512,7 +439,7 @@ class ConvergenceChapter:
     def family(self) -> pd.DataFrame:
         return convergence_family(self.curves, self.times, self.share, alpha=self.alpha)
 
-    # ----------------------------------------------------------------------- the parts, in page order
+    # -- the parts, in page order
 
     def budget(self) -> Part:
         """Epochs, seeds per loss and validation evaluations per epoch, read from the runs."""

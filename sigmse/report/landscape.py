@@ -1,13 +1,6 @@
-"""The loss-surface chapter (``notebooks/landscape.ipynb``): one function per figure or table, and its glue values.
-
-:class:`LandscapeChapter` holds the notebook's parameters and measures each thing once, when a part first needs it
-(the surfaces and gradient norms on the note's grid, the smoothness table, the pinned values, grid refinement,
-descent, curvature). Each part of the page is one method returning a :class:`Part`: the values its prose quotes,
-under their glue keys (its figure among them, glued on its own page), and the tables it shows. The notebook only
-displays the tables and glues the values (:func:`sigmse.report.chapters.glue_all`).
-
-The measurements are :mod:`sigmse.landscape.surfaces` and :mod:`sigmse.landscape.curvature`, the rule and its
-thresholds :mod:`sigmse.report.landscape_verdict`, the figures and tables :mod:`sigmse.report.landscape_plots`.
+"""The loss-surface chapter (``notebooks/landscape.ipynb``): :class:`LandscapeChapter`, one method per figure or
+table, each measured once. Measurements: :mod:`sigmse.landscape`; verdict: :mod:`~sigmse.report.landscape_verdict`;
+figures and tables: :mod:`~sigmse.report.landscape_plots`.
 """
 
 from __future__ import annotations
@@ -35,13 +28,10 @@ DESCENT_LOSSES = ("softmax_ce", *lv.MSE_LOSSES)  # cross-entropy and the claim's
 CONDITION_LOSSES = (lv.REFERENCE, "sigmoid_mse", "sigmoid_mse_or")  # cross-entropy and the paper's two losses
 
 
-
 @dataclass(frozen=True)
 class LandscapeChapter:
-    """The chapter's parameters (those of the notebook's ``parameters`` cell) and its measurements.
-
-    Invalid parameters raise ``ValueError`` on construction (through :class:`LandscapeConfig`), before any work.
-    """
+    """The notebook's parameters and the chapter's measurements; invalid parameters raise ``ValueError`` on
+    construction (through :class:`LandscapeConfig`)."""
 
     grid_size: int = 100  # cells per axis (the note's 100 x 100 grid)
     extent: float = 10.0  # the free logits run over [-extent, extent]^2
@@ -58,8 +48,6 @@ class LandscapeChapter:
             pass
         for g in self.refinements:
             dataclasses.replace(self.base, grid_size=g)
-
-    # ----------------------------------------------------------------------- what the parts share
 
     @cached_property
     def base(self) -> LandscapeConfig:
@@ -120,8 +108,7 @@ class LandscapeChapter:
                         values: dict[tuple[str, str], torch.Tensor]) -> list[tuple[str, torch.Tensor]]:
         return [(f"{pretty(loss)}\n{lp.TARGET_LABELS[t]}", values[t, loss]) for loss in losses]
 
-    # ----------------------------------------------------------------------- the parts, in page order
-
+    # the parts, in page order
     def settings(self) -> dict[str, Any]:
         """The parameters and the thresholds the prose quotes."""
         return {"grid_size": self.grid_size, "extent": self.extent, "fixed_logit": self.fixed_logit,
@@ -271,8 +258,7 @@ class LandscapeChapter:
                                             caption="Median condition number κ per pinned value")))
 
     def verdict(self) -> Part:
-        """Section 8: the verdict's decision table, its values (``verdict_*``) and its one line for the intro
-        (``landscape_verdict``); the rule and its thresholds are :mod:`sigmse.report.landscape_verdict`'s."""
+        """Section 8: the verdict's decision table, its values and its one line for the intro."""
         verdict = lv.landscape_verdict(self.smoothness_rows, self.slopes, self.curvature_rows)
         values = {**verdict.glue_values(), "landscape_verdict": verdict.text}
         return Part(values, (lp.style_table(lp.checks_frame(verdict), caption=f"Verdict: {verdict.text}"),))

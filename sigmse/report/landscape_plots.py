@@ -1,18 +1,5 @@
-"""Figures and tables for the loss-surface chapter (``notebooks/landscape.ipynb``).
-
-Presentation only: the numbers come from :mod:`sigmse.landscape.surfaces`, :mod:`sigmse.landscape.curvature` and
-:mod:`sigmse.report.landscape_verdict`; this module turns them into matplotlib figures (heatmaps of surfaces,
-gradient norms, condition numbers and eigenvalues, grid refinement, descent paths) and pandas tables
-(the verdict's decision table among them).
-
-Every figure function returns a :class:`matplotlib.figure.Figure` made by :func:`sigmse.report.plots.figure`
-or :func:`~sigmse.report.plots.panel_grid` (a solid white background, already closed in pyplot), and names
-each loss with :func:`sigmse.report.plots.pretty`, as every chapter does. Non-finite cells (the naive
-formulas' NaN and inf) are drawn in grey and counted in the panel, never dropped silently.
-
-Heatmap convention: ``surface[i, j]`` is the value at ``(z1[i], z2[j])`` (as in
-:mod:`sigmse.landscape.surfaces`), drawn with ``z1`` on the horizontal axis and ``z2`` on the vertical one.
-"""
+"""Figures and tables for the loss-surface chapter. Non-finite cells are drawn grey and counted, never dropped;
+``surface[i, j]`` is the value at ``(z1[i], z2[j])``, drawn with ``z1`` horizontal."""
 
 from __future__ import annotations
 
@@ -76,8 +63,7 @@ def _norm(data: np.ndarray, log: bool) -> tuple[np.ndarray, Normalize]:
 
 
 def _signed_norm(data: np.ndarray) -> tuple[np.ndarray, Normalize]:
-    """Non-finite -> NaN, and a symmetric log norm over the finite values' largest size, at least ten times
-    :data:`SIGNED_LINTHRESH` (so that values of rounding size, 1e-17, are drawn as 0, not as a full scale)."""
+    """A symmetric log norm up to at least 10 x :data:`SIGNED_LINTHRESH` (rounding-size values draw as 0)."""
     shown = np.where(np.isfinite(data), data, np.nan)
     finite = np.abs(shown[np.isfinite(shown)])
     top = max(float(finite.max()) if finite.size else 0.0, 10 * SIGNED_LINTHRESH)
@@ -92,8 +78,7 @@ def _signed_ticks(norm: Normalize) -> list[float]:
 
 def _draw_surface(ax: Axes, surface: Tensor, axis: Tensor, *, log: bool = False, signed: bool = False,
                   title: str = "", colorbar: str | None = None) -> None:
-    """One heatmap panel; non-finite cells grey and counted in the panel. ``signed``: a diverging colour
-    map on a symmetric log scale around 0 (linear within :data:`SIGNED_LINTHRESH`), for values of both signs."""
+    """One heatmap panel; ``signed``: a diverging map on a symmetric log scale, for values of both signs."""
     data = _as_numpy(surface).T  # imshow rows are the vertical axis: (z2, z1)
     shown, norm = _signed_norm(data) if signed else _norm(data, log)
     cmap = mpl.colormaps[SIGNED_CMAP if signed else CMAP].with_extremes(bad=NONFINITE_COLOUR)
@@ -114,12 +99,8 @@ def _draw_surface(ax: Axes, surface: Tensor, axis: Tensor, *, log: bool = False,
 def heatmap_grid(panels: Sequence[Sequence[tuple[str, Tensor]]], axis: Tensor, *, log: bool = False,
                  colorbar: str = "loss", suptitle: str | None = None,
                  panel: tuple[float, float] = (4.0, 3.3)) -> Figure:
-    """Heatmaps in rows and columns, each ``(title, surface (G, G))`` with its own colour bar.
-
-    ``axis`` is the grid axis ``(G,)`` (both free logits share it). ``log=True`` draws a log colour
-    scale, values below :data:`LOG_FLOOR` (exact zeros included) at the floor. The figure has
-    ``2 * panels`` axes: one heatmap and one colour bar per panel.
-    """
+    """Heatmaps of ``(title, surface (G, G))`` panels over ``axis`` ``(G,)``, each with its colour bar (``log``:
+    values below :data:`LOG_FLOOR` at the floor)."""
     if not panels or any(len(row) != len(panels[0]) or not row for row in panels):
         raise ValueError(f"panels must be equal, non-empty rows, got row lengths {[len(r) for r in panels]}")
     fig, flat = panel_grid(len(panels) * len(panels[0]), panel)  # rows wrap to the page's width
@@ -131,14 +112,8 @@ def heatmap_grid(panels: Sequence[Sequence[tuple[str, Tensor]]], axis: Tensor, *
     return fig
 
 
-# --------------------------------------------------------------------------- descent
-
-
 def margins(path: Tensor, config: LandscapeConfig) -> Tensor:
-    """The true logit minus the largest other logit along a descent path ``(K, 2)`` -> ``(K,)``.
-
-    Positive means the pattern is classified correctly (the pinned logit is ``config.fixed_logit``).
-    """
+    """The true logit minus the largest other along a descent path ``(K, 2)`` -> ``(K,)``; positive: correct."""
     logits = torch.full((path.shape[0], NUM_CLASSES), float(config.fixed_logit), dtype=path.dtype)  # (K, 3)
     logits[:, list(free_indices(config))] = path
     t = target_index(config)
@@ -173,15 +148,8 @@ def _draw_path(ax: Axes, path: Tensor, axis: Tensor) -> None:
 
 def trajectory_figure(rows: Sequence[tuple[str, LandscapeConfig, Sequence[tuple[str, Tensor, Mapping[str, Any]]]]],
                       axis: Tensor, *, panel: tuple[float, float] = (3.4, 3.3)) -> Figure:
-    """Descent paths over their loss surfaces, one row per landscape, plus each row's margin curves.
-
-    ``rows``: ``(row title, config, [(loss, surface (G, G), run), ...])`` with ``run`` a
-    :func:`sigmse.landscape.surfaces.descent_trajectory` result. Each loss gets a heatmap (no colour bar:
-    darker is lower, each panel on its own scale) with the path in white, the start as a circle and
-    the end as a red cross (or a note where the path leaves the frame); the last column plots the
-    margin (true logit minus the largest other, symlog scale) against the step for every loss, so
-    a path that leaves the frame is still followed. ``len(rows) * (losses + 1)`` axes.
-    """
+    """Descent paths over their loss surfaces, ``rows`` of ``(title, config, [(loss, surface, run), ...])``, and
+    per row a panel of margins against the step (symlog), which follows a path that leaves the frame."""
     n = len(rows[0][2])
     fig, flat = panel_grid(len(rows) * (n + 1), panel)  # each landscape's n + 1 panels in order, wrapped
     styles = _line_styles()
@@ -204,7 +172,7 @@ def trajectory_figure(rows: Sequence[tuple[str, LandscapeConfig, Sequence[tuple[
 
 
 def descent_frame(runs: Sequence[tuple[str, str, Mapping[str, Any]]]) -> pd.DataFrame:
-    """One row per ``(target, loss, run)``: steps to the first correct point, start and end gradient norm."""
+    """One row per ``(target, loss, run)``: first correct step, start and end gradient norm."""
     return pd.DataFrame([{
         "target": target, "loss": pretty(loss),
         "first correct step": run["first_correct_step"],  # None: never (an Int64 column keeps the integers)
@@ -214,21 +182,13 @@ def descent_frame(runs: Sequence[tuple[str, str, Mapping[str, Any]]]) -> pd.Data
     } for target, loss, run in runs]).astype({"first correct step": "Int64"}).set_index(["target", "loss"])
 
 
-# --------------------------------------------------------------------------- grid refinement
-
-
 def _frame(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     return rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
 
 
 def refinement_slopes(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
-    """Least-squares slope of ``log(jump)`` against ``log(grid_size)`` per target and loss.
-
-    ``rows`` are :func:`sigmse.landscape.surfaces.smoothness_table` rows (or their DataFrame) at two or more
-    grid sizes. A continuous surface's largest neighbour jump shrinks like ``1 / G`` (slope -1); a
-    cliff of fixed height keeps it (slope 0). Columns: the jumps at each ``G`` and ``slope`` /
-    ``grad_slope`` for the surface and the gradient-norm surface (NaN where a jump is undefined).
-    """
+    """Least-squares slope of ``log(jump)`` against ``log(grid_size)`` per target and loss, for the surface and its
+    gradient norm: -1 for a continuous surface, 0 for a cliff of fixed height."""
     df = _frame(rows)
     sizes = sorted(int(g) for g in df["grid_size"].unique())
     if len(sizes) < 2:
@@ -249,12 +209,8 @@ def refinement_slopes(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.Da
 
 def refinement_figure(rows: Sequence[Mapping[str, Any]] | pd.DataFrame, *,
                       panel: tuple[float, float] = (4.6, 3.6)) -> Figure:
-    """Largest relative neighbour jump against grid size (log-log), surface and gradient norm: 2 axes.
-
-    One line per loss (colour) and target (solid: ``fixed``, dashed: ``free``); the grey dotted
-    line is ``1 / (G - 1)``, a straight ramp's jump, the slope every continuous surface follows. The rows are of
-    one formula and one dtype (a ``ValueError`` says which were mixed): a line joins one measurement per size.
-    """
+    """Largest relative neighbour jump against grid size (log-log), surface and gradient norm, beside a straight
+    ramp's ``1 / (G - 1)``. The rows must be of one formula and dtype."""
     df = _frame(rows)
     for column in ("formula", "dtype"):
         if column in df and df[column].nunique() > 1:
@@ -276,25 +232,15 @@ def refinement_figure(rows: Sequence[Mapping[str, Any]] | pd.DataFrame, *,
     return fig
 
 
-# --------------------------------------------------------------------------- tables
-
 SMOOTHNESS_COLUMNS: Mapping[str, str] = {
-    "max_rel_jump": "max jump / range",
-    "grad_max_rel_jump": "‖∇‖ max jump / range",
-    "surface_nan": "loss NaN",
-    "surface_inf": "loss inf",
-    "grad_nan": "‖∇‖ NaN",
-    "grad_inf": "‖∇‖ inf",
-    "vanishing_share_of_wrong": "vanishing share (wrong cells)",
-    "exploding_share": "exploding share",
-    "fixed_grad_abs_max": "max |∂/∂ pinned|",
-    "fixed_grad_nonfinite": "pinned ∂ NaN/inf",
-}
+    "max_rel_jump": "max jump / range", "grad_max_rel_jump": "‖∇‖ max jump / range", "surface_nan": "loss NaN",
+    "surface_inf": "loss inf", "grad_nan": "‖∇‖ NaN", "grad_inf": "‖∇‖ inf",
+    "vanishing_share_of_wrong": "vanishing share (wrong cells)", "exploding_share": "exploding share",
+    "fixed_grad_abs_max": "max |∂/∂ pinned|", "fixed_grad_nonfinite": "pinned ∂ NaN/inf"}
 
 
 def smoothness_frame(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
-    """:func:`sigmse.landscape.surfaces.smoothness_table` rows as a table indexed by target, loss, formula, dtype,
-    with the columns of :data:`SMOOTHNESS_COLUMNS` under readable names (``None`` becomes NaN)."""
+    """``smoothness_table`` rows indexed by target, loss, formula, dtype, with readable column names."""
     df = _frame(rows)
     df["loss"] = df["loss"].map(pretty)
     df = df.set_index(["target", "loss", "formula", "dtype"])[list(SMOOTHNESS_COLUMNS)]
@@ -315,8 +261,7 @@ def _readable(text: str) -> str:
 
 
 def style_table(df: pd.DataFrame, *, precision: int = 3, caption: str | None = None) -> Any:
-    """A pandas Styler: floats to ``precision`` significant digits, whole numbers as integers, booleans as
-    yes/no, NaN and None as "—"; raw metric names in the labels in words; everything HTML-escaped."""
+    """A Styler: floats to ``precision`` digits, integers, yes/no, "—" for missing, labels in words, HTML-escaped."""
     def fmt(value: Any) -> str:
         if isinstance(value, (bool, np.bool_)):
             return "yes" if value else "no"
@@ -333,9 +278,6 @@ def style_table(df: pd.DataFrame, *, precision: int = 3, caption: str | None = N
     return styler.set_caption(caption) if caption else styler
 
 
-# --------------------------------------------------------------------------- curvature
-
-
 def _grid_values(rows: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
     """One loss and target's ``curvature_frame`` rows as a ``(G, G)`` array ``[i, j]`` at ``(z1[i], z2[j])``."""
     rows = rows.sort_values(["z1", "z2"])
@@ -347,13 +289,8 @@ def _grid_values(rows: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarra
 
 
 def curvature_figure(curvature: pd.DataFrame, *, panel: tuple[float, float] = (3.3, 2.7)) -> Figure:
-    """The condition number (log scale) and the smallest eigenvalue (signed) over the grid, per loss.
-
-    ``curvature`` holds :func:`sigmse.landscape.curvature.curvature_frame` rows for one pinned value and one or
-    more targets; per target the condition numbers of every loss, then their smallest eigenvalues, wrapped into
-    rows that fit the page, each panel titled with its loss, quantity and target and with its own colour bar:
-    ``2 * targets * losses`` axes. NaN condition numbers (an all-null spectrum) are grey.
-    """
+    """The condition number (log scale) and smallest eigenvalue (signed) over the grid, per target and loss, from
+    ``curvature_frame`` rows of one pinned value."""
     if curvature["fixed_logit"].nunique() != 1:
         raise ValueError(f"one pinned value per figure, got {sorted(curvature['fixed_logit'].unique().tolist())}")
     losses, targets = list(curvature["loss"].unique()), list(curvature["target"].unique())
@@ -371,8 +308,7 @@ def curvature_figure(curvature: pd.DataFrame, *, panel: tuple[float, float] = (3
 
 
 def curvature_table(curvature: pd.DataFrame) -> pd.DataFrame:
-    """Per target and loss over the grid: median and largest ``kappa``, smallest eigenvalue, share of points
-    with a negative eigenvalue; NaN ``kappa`` (an all-null spectrum) is left out of the first two."""
+    """Per target and loss: median and largest ``kappa``, smallest eigenvalue, share with a negative one."""
     grouped = curvature.assign(loss=curvature["loss"].map(pretty)).groupby(["target", "loss"], sort=False)
     return pd.DataFrame({
         "median κ": grouped["condition"].median(), "max κ": grouped["condition"].max(),

@@ -1,29 +1,7 @@
-"""The loss-surface chapter's verdict on the counter-claim, from the measured frames.
-
-The counter-claim (a widely shared note, and the book's intro): sigmoid-MSE has a *cliff-ridden, badly
-conditioned* loss surface at extreme logits, with vanishing or exploding gradients, while cross-entropy
-stays smooth. The chapter measures it (:mod:`sigmse.landscape.surfaces`, :mod:`sigmse.landscape.curvature`); this
-module holds the rule that turns those measurements into the verdict, with its thresholds fixed here:
-
-* **cliffs**: the steepest single step of an MSE surface between neighbouring grid cells, as a multiple of
-  a straight ramp's step ``1 / (G - 1)`` of the range, exceeds :data:`CLIFF_STEEPNESS`;
-* **discontinuities**: under grid refinement the largest jump of an MSE surface or of its gradient norm
-  shrinks more slowly than ``G ** SMOOTH_SLOPE`` (:data:`SMOOTH_SLOPE`), or a stable formula gives NaN/inf;
-* **vanishing gradients**: with the pinned class true the MSE losses give the pinned logit a gradient
-  below :data:`~sigmse.landscape.surfaces.VANISHING`, or some misclassified cell has a free gradient below it;
-* **exploding gradients**: some gradient (free or pinned logits) exceeds
-  :data:`~sigmse.landscape.surfaces.EXPLODING`, or a stable gradient is infinite or NaN;
-* **conditioning**: sigmoid-MSE's condition number (:func:`sigmse.landscape.curvature.condition_numbers`)
-  against cross-entropy's at the same grid points; the median of their ratio decides **worse** (above
-  :data:`CONDITION_MARGIN`), **better** (below its inverse) or **equivalent (within ×10)**.
-
-The first four are measured over :data:`MSE_LOSSES` (the claim's "MSE"), stable formulas only: a NaN that
-only the naive textbook formulas produce is an artefact of the arithmetic, not of the loss.
-
-:func:`landscape_verdict` returns a frozen :class:`LandscapeVerdict`: the measured values, the booleans
-the thresholds give, its decision table (:meth:`LandscapeVerdict.checks`), its one-line text and the values
-the chapter's prose quotes (:meth:`LandscapeVerdict.glue_values`). :func:`ramp_width` measures how wide the
-sharpest-looking feature of the note's figure is, the chapter's direct answer to "cliffs" on one cut.
+"""The loss-surface chapter's verdict on the counter-claim (sigmoid-MSE's surface has cliffs, discontinuities,
+vanishing or exploding gradients and bad conditioning; cross-entropy's does not), with its thresholds fixed here.
+Measured over :data:`MSE_LOSSES`, stable formulas only (a NaN of the naive formulas is the arithmetic's, not the
+loss's); the rule in words is the chapter's. :func:`landscape_verdict` returns a :class:`LandscapeVerdict`.
 
 Reference: Tyagi et al., *Making Sigmoid-MSE Great Again: Output Reset Challenges Softmax Cross-Entropy in
 Neural Network Classification*, arXiv 2411.11213.
@@ -96,8 +74,7 @@ class Conditioning:
 
     @property
     def verdict(self) -> str:
-        """``worse`` / ``better`` (the subject's kappa beyond ``margin`` times the reference's, either way) or
-        ``equivalent (within ×margin)``."""
+        """``worse``, ``better`` (median ratio beyond ``margin`` either way) or ``equivalent (within ×margin)``."""
         if self.median_ratio > self.margin:
             return "worse"
         if self.median_ratio < 1 / self.margin:
@@ -179,9 +156,7 @@ class LandscapeVerdict:
                 f"{c.points:,} points)")
 
     def glue_values(self) -> dict[str, float | int | str]:
-        """What the chapter's prose quotes, under its glue keys: ``verdict_<value>`` for the measured values and
-        the conditioning comparison, ``verdict_<part>`` ("yes" / "no") for each part of the claim. (The one-line
-        :attr:`text` is the intro's, glued by the chapter as ``landscape_verdict``.)"""
+        """What the prose quotes: ``verdict_<value>`` and ``verdict_<part>`` ("yes" / "no")."""
         c = self.conditioning
         values = {"mse_max_jump": self.max_rel_jump, "mse_steepness": self.steepness,
                   "ce_steepness": self.reference_steepness, "mse_worst_slope": self.worst_slope,
@@ -197,20 +172,15 @@ class LandscapeVerdict:
 
 @dataclass(frozen=True)
 class Ramp:
-    """How wide a rise is along a cut: the cells strictly between :data:`RAMP_LOW` and :data:`RAMP_HIGH` of its
-    range, and their width in logits."""
+    """How wide a rise is along a cut: cells strictly between the ramp's bounds, and their width in logits."""
 
     cells: int
     width: float
 
 
 def ramp_width(cut: Tensor, spacing: float) -> Ramp:
-    """The width of the rise of ``cut`` (a surface's values along one line of the grid, ``(G,)``) from
-    :data:`RAMP_LOW` to :data:`RAMP_HIGH` of its range, for cells ``spacing`` logits apart.
-
-    A cliff climbs in one cell or none, however fine the grid; a ramp takes a fixed width in logits, so a
-    refined grid gives it more cells. A constant cut has no range to climb: ``ValueError``.
-    """
+    """The width of the rise of ``cut`` ``(G,)`` from :data:`RAMP_LOW` to :data:`RAMP_HIGH` of its range, cells
+    ``spacing`` logits apart. A cliff climbs in one cell or none, however fine the grid; a ramp keeps its width."""
     if cut.ndim != 1 or cut.numel() < 2:
         raise ValueError(f"cut must be 1-D with at least 2 values, got shape {tuple(cut.shape)}")
     if not spacing > 0:
@@ -231,12 +201,8 @@ def _require(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
 
 def compare_conditioning(curvature: pd.DataFrame, *, subject: str = SUBJECT, reference: str = REFERENCE,
                          margin: float = CONDITION_MARGIN) -> Conditioning:
-    """Pair ``subject``'s and ``reference``'s condition numbers at each grid point of ``curvature``.
-
-    ``curvature`` has :func:`sigmse.landscape.curvature.curvature_frame` rows (any number of targets and
-    pinned values); a point is ``(target, fixed_logit, z1, z2)``. Points where either ``kappa`` is NaN (an
-    all-null spectrum) are left out of the ratio and the counts; the negative shares are over all points.
-    """
+    """Pair ``subject``'s and ``reference``'s condition numbers at each point ``(target, fixed_logit, z1, z2)`` of
+    a ``curvature_frame``; points with a NaN ``kappa`` are left out of the ratio and counts."""
     _require(curvature, "curvature", ("loss", "target", "fixed_logit", "z1", "z2", "condition", "negative"))
     if not margin > 1:
         raise ValueError(f"margin must be > 1, got {margin!r}")
@@ -273,17 +239,8 @@ def _min(values: pd.Series | np.ndarray) -> float:
 def landscape_verdict(smoothness: pd.DataFrame, slopes: pd.DataFrame, curvature: pd.DataFrame, *,
                       losses: Sequence[str] = MSE_LOSSES, subject: str = SUBJECT,
                       reference: str = REFERENCE) -> LandscapeVerdict:
-    """The chapter's verdict from its three measured frames.
-
-    Args:
-        smoothness: :func:`sigmse.landscape.surfaces.smoothness_table` rows (a DataFrame) on the note's grid, any
-            formulas and dtypes (only ``formula == "stable"`` rows are used), both targets.
-        slopes: :func:`sigmse.report.landscape_plots.refinement_slopes` (index ``(target, loss)``, columns
-            ``slope`` and ``grad_slope``).
-        curvature: :func:`sigmse.landscape.curvature.curvature_frame` rows.
-        losses: the losses the claim calls MSE. Default: :data:`MSE_LOSSES`.
-        subject, reference: the conditioning comparison. Default: sigmoid-MSE against cross-entropy.
-    """
+    """The verdict from ``smoothness_table`` rows (stable ones are read), :func:`refinement_slopes
+    <sigmse.report.landscape_plots.refinement_slopes>` and ``curvature_frame`` rows."""
     _require(smoothness, "smoothness", ("loss", "formula", "target", "grid_size", "max_rel_jump",
                                         "vanishing_share_of_wrong", "grad_norm_max", "fixed_grad_abs_max",
                                         "fixed_grad_abs_min", *NONFINITE))

@@ -1,13 +1,7 @@
-"""The noise chapter (``notebooks/noise.ipynb``): what the build's runs trained with, and one part per figure or table.
+"""The noise chapter (``notebooks/noise.ipynb``): :class:`NoiseChapter`, one method per figure or table.
 
-:class:`NoiseChapter` holds this build's records of the noise experiment, its profile and the tests' error rate, and
-derives each frame once, when a part first needs it (the runs, their curves, the per-epoch history, the reporting
-rules' frame, the two families of tests, the memorisation history and check). Each part of the page is one method
-returning a :class:`~sigmse.report.landscape.Part`: the values its prose quotes, under their glue keys (its figure
-among them), and the tables it shows. The notebook only displays the tables and glues the values.
-
-The curves and the memorisation check are :mod:`sigmse.report.noise_analysis`, the reporting rules and the tests
-:mod:`sigmse.report.noise_rules`, the tables and figures :mod:`sigmse.report.noise_tables`.
+Curves and memorisation: :mod:`~sigmse.report.noise_analysis`; rules and tests: :mod:`~sigmse.report.noise_rules`;
+tables and figures: :mod:`~sigmse.report.noise_tables`.
 """
 
 from __future__ import annotations
@@ -34,8 +28,7 @@ __all__ = ["learning_rate_protocol", "settings_text", "protocol_glue", "NoiseCha
 
 
 def learning_rate_protocol(selection: Records, report: Records) -> str:
-    """How this build's learning rates came about, read from its records: chosen on the noisy validation split by
-    the selection runs, or (no selection runs: a grid of one rate) not chosen at all."""
+    """How this build's learning rates came about, read from its records."""
     rates = listing(sorted({record["config"]["lr"] for record in report}))
     if not selection:
         return (f"No learning rate was chosen: the grid has one rate ({rates}), at which every loss trains in "
@@ -49,9 +42,7 @@ def learning_rate_protocol(selection: Records, report: Records) -> str:
 
 
 def settings_text(curves: pd.DataFrame, datasets: Sequence[str]) -> str:
-    """The settings each dataset ran, from a :func:`~sigmse.report.noise_analysis.noise_curves` frame:
-    ``"mnist: clean; symmetric 0.4, 0.8; asymmetric 0.4; input (train+test) σ 0.4; input (test only) σ 0.4 |
-    cifar10: symmetric 0.8"``."""
+    """The settings each dataset ran, e.g. ``"mnist: clean; symmetric 0.4, 0.8 | cifar10: symmetric 0.8"``."""
     parts = []
     for dataset in datasets:
         part = in_setting_order(curves[curves["dataset"] == dataset])
@@ -63,9 +54,7 @@ def settings_text(curves: pd.DataFrame, datasets: Sequence[str]) -> str:
 
 
 def protocol_glue(selection: Records, report: Records) -> dict[str, Any]:
-    """The glue values of the page's protocol, all read from this build's records: datasets, settings, learning
-    rates (:func:`learning_rate_protocol`), seeds, run count, budgets (:func:`sigmse.report.chapters.budget_text`,
-    torch threads included) and the asymmetric pairs of the datasets that ran asymmetric noise."""
+    """The glue values of the page's protocol, all read from this build's records."""
     configs = [record["config"] for record in report]
     datasets = list(dict.fromkeys(config["dataset"] for config in configs))
     asymmetric = [d for d in datasets if any(c["dataset"] == d and c["label_noise"] == "asymmetric" for c in configs)]
@@ -83,15 +72,13 @@ def protocol_glue(selection: Records, report: Records) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class NoiseChapter:
-    """This build's noise records (``selection`` chose the learning rates, ``report`` is read by every table and
-    test), its profile's name and the family-wise error rate ``alpha`` of each family of tests (Holm)."""
+    """This build's noise records (``selection`` chose the rates, ``report`` is read by the rest), its profile's
+    name and the family-wise error rate ``alpha`` of each Holm family; each frame is derived once."""
 
     selection: Records
     report: Records
     profile: str
     alpha: float = 0.05
-
-    # ----------------------------------------------------------------------- what the parts share
 
     @cached_property
     def runs(self) -> pd.DataFrame:
@@ -99,7 +86,7 @@ class NoiseChapter:
 
     @cached_property
     def datasets(self) -> list[str]:
-        """The datasets that ran, in the order first seen; the first leads the prose."""
+        """In the order first seen; the first leads the prose."""
         return list(pd.unique(self.runs["dataset"]))
 
     @cached_property
@@ -132,10 +119,9 @@ class NoiseChapter:
     def fit(self) -> pd.DataFrame:
         return flipped_fit(self.memory, datasets=self.datasets)
 
-    # ----------------------------------------------------------------------- the parts, in page order
-
+    # the parts, in page order
     def protocol(self) -> Part:
-        """The protocol: this build's profile, datasets, settings, rates, seeds and budgets, and the paper profile's."""
+        """This build's protocol, and the paper profile's."""
         paper = get_profile("paper")
         return Part({"profile_name": self.profile, **protocol_glue(self.selection, self.report),
                      "paper_datasets": listing(paper.noise_datasets),
@@ -158,7 +144,7 @@ class NoiseChapter:
         return Part({}, (nt.rule_table(self.rules),))
 
     def judged_family(self) -> Part:
-        """The judged family's table, its size, and the intro's noise rows (``claim_noise_*``)."""
+        """The judged family and the intro's noise rows (``claim_noise_*``)."""
         claims = self.claims
         return Part({"claim_comparisons": len(claims), "alpha_text": f"{self.alpha:g}",
                      "claim_family_size": family_size(claims),
@@ -169,8 +155,7 @@ class NoiseChapter:
 
     def exploratory_family(self) -> Part:
         family = self.family
-        return Part({"noise_family_size": family_size(family)},
-                    (nt.family_table(family),))
+        return Part({"noise_family_size": family_size(family)}, (nt.family_table(family),))
 
     def exploratory_figure(self) -> Part:
         return Part({"fig_noise_paired": nt.verdict_figure(self.family)})
@@ -179,7 +164,7 @@ class NoiseChapter:
         return Part({}, (nt.standings(self.curves),))
 
     def tallies(self) -> Part:
-        """Sigmoid-MSE + OR's exploratory verdicts counted per dataset (``noise_tally_<dataset>``, ``noise_tally``)."""
+        """Sigmoid-MSE + OR's exploratory verdicts counted per dataset."""
         tallies = tally(self.family, datasets=self.datasets)
         values: dict[str, Any] = {f"noise_tally_{dataset_key(d)}": text for d, text in tallies.items()}
         values["noise_tally"] = " | ".join(f"{d}: {t}" for d, t in tallies.items())
@@ -189,19 +174,18 @@ class NoiseChapter:
         return Part({"fig_noise_memorisation": nt.memorisation_figure(self.memory)})
 
     def memorisation_at_end(self) -> Part:
-        """Training accuracy on clean and flipped labels at the last epoch, and the lead dataset's values."""
+        """Training accuracy on clean and flipped labels at the last epoch."""
         end = memorisation_end(self.memory)
         return Part(memorisation_glue(end, self.datasets[0]), (end,))
 
     def flipped_labels(self) -> Part:
-        """Whether softmax CE started to fit the flipped labels (:data:`MEMORISATION_RISE`), and what each budget
-        reaches."""
+        """Whether softmax CE started to fit the flipped labels, and what each budget reaches."""
         values = {"memorisation_rise_pp": MEMORISATION_RISE * 100, "flipped_fit_summary": flipped_fit_summary(self.fit),
                   "budget_reach": budget_reach(self.curves, self.fit, self.runs)}
         return Part(values, (flipped_fit_table(self.fit),))
 
     def noise_pilot(self, noise_pilot: Records, epoch_pilot: Records) -> Part:
-        """What the noise pilot chose (``noise_pilot_text``), from its records and the epoch pilot's."""
+        """What the noise pilot chose, from its records and the epoch pilot's."""
         return Part({"noise_pilot_text": noise_pilot_text(noise_pilot, epoch_pilot, self.profile)},
                     (noise_pilot_table(noise_pilot),))
 
@@ -209,14 +193,14 @@ class NoiseChapter:
         return Part({}, (nt.literature_table(self.curves).style.format("{:.2f}", na_rep="not run"),))
 
     def verdict(self) -> Part:
-        """The exploratory verdict per dataset (``noise_verdict_<dataset>``) and in one line (``noise_verdict``)."""
+        """The exploratory verdict per dataset and in one line."""
         verdicts = noise_verdict(self.family, datasets=self.datasets)
         values = {"noise_verdict": verdict_line(verdicts, self.profile),
                   **{f"noise_verdict_{dataset_key(d)}": text for d, text in verdicts.items()}}
         return Part(values, (pd.DataFrame({"sigmoid_mse_or vs softmax_ce (exploratory, final epoch)": verdicts}),))
 
     def lead(self) -> Part:
-        """The verdict prose's accuracies on the first dataset (:func:`~sigmse.report.noise_analysis.lead_values`)."""
+        """The verdict prose's accuracies on the first dataset."""
         return Part(lead_values(self.curves, self.datasets[0]))
 
     def run_summary(self) -> str:

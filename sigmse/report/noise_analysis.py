@@ -1,17 +1,6 @@
-"""The noise chapter's curves and its memorisation check, from :mod:`sigmse.report.analysis` frames.
+"""The noise chapter's curves (:func:`noise_curves`) and its memorisation check (:func:`flipped_fit`).
 
-The noise experiment (:func:`sigmse.runs.profiles.noise_configs`) trains every loss under each noise setting: clean,
-symmetric or asymmetric label noise at a rate, or Gaussian input noise at a sigma on training *and* test images.
-The clean runs are also evaluated on noisy test inputs (``test_acc_sigma_<s>``), which makes a fourth kind of
-curve without extra training.
-
-1. :func:`noise_curves`: the runs as those curves; :func:`lead_values`: the values the verdict's prose quotes.
-2. :func:`memorisation_history`, :func:`flipped_fit`, :func:`flipped_fit_table`, :func:`flipped_fit_summary`:
-   whether the noise runs trained long enough for softmax CE to start fitting the flipped labels, by the rule
-   :data:`MEMORISATION_RISE`; :func:`budget_reach` says what that means for each dataset's budget.
-
-The reporting rules and the tests are :mod:`sigmse.report.noise_rules`, the tables and figures
-:mod:`sigmse.report.noise_tables`, the page's parts :mod:`sigmse.report.noise`.
+Clean runs evaluated on noisy test inputs (``test_acc_sigma_<s>``) make a fourth kind of curve without training.
 """
 
 from __future__ import annotations
@@ -34,20 +23,13 @@ __all__ = [
 # The curves of the chapter, in the order they are shown.
 NOISE_KINDS = ("symmetric", "asymmetric", "input (train+test)", "input (test only)")
 _SIGMA_PREFIX = "test_acc_sigma_"
-# A loss "visibly starts to fit the flipped labels" in a setting when its training accuracy on the flipped examples
-# (against their wrong label; mean over seeds) at the last epoch is at least 5 percentage points above that at
-# its lowest epoch. From the lowest epoch, not the first: a network first learns the true classes, so its
-# accuracy on the wrong labels falls before it can rise; the rise after that low is the fitting. Why 5 pp: half
-# of what guessing scores on ten classes (10 %), and thousands of images at these rates (the flipped examples
-# number 11,000 to 44,000 of the 55,000), so a rise that size is no accident of one epoch's count. The rule was
-# proposed before this check was written, and fixed in code after the MNIST noise runs existed and had been looked
-# at (softmax CE's rises there are 18 to 50 pp, so no threshold near 5 pp decides them); the chapter says so.
+# A loss "visibly starts to fit the flipped labels" when its seed-mean training accuracy on the flipped examples
+# (against their wrong label) rises at least 5 pp from its lowest epoch (a network first learns the true classes,
+# so that accuracy falls before it rises) to its last. 5 pp: half of guessing on ten classes, thousands of images.
+# Fixed after the MNIST noise runs existed (CE's rises there: 18 to 50 pp); the chapter says so.
 MEMORISATION_RISE = 0.05
 FLIPPED_FIT_COLUMNS = ("dataset", "setting", "loss", "epochs", "seeds", "lowest_epoch", "acc_lowest", "acc_end",
                        "rise", "rise_min", "rise_max", "fits")
-
-
-# -- runs to curves ---------------------------------------------------------------------------------
 
 
 def _curve(runs: pd.DataFrame, kind: str, level: pd.Series | float, value: str = "test_acc") -> pd.DataFrame:
@@ -56,12 +38,8 @@ def _curve(runs: pd.DataFrame, kind: str, level: pd.Series | float, value: str =
 
 
 def noise_curves(chosen: pd.DataFrame) -> pd.DataFrame:
-    """One row per reporting run and curve: ``dataset, loss, seed, lr, status, kind, level, test_acc``.
-
-    Label-noise runs lie on their kind's curve at their rate, input-noise runs on ``input (train+test)`` at
-    their sigma, and the clean runs at level 0 of every curve and, through their ``test_acc_sigma_<s>``
-    evaluations, on ``input (test only)`` at each sigma.
-    """
+    """One row per reporting run and curve (``kind``, ``level``, ``test_acc``); clean runs sit at level 0 of every
+    curve and, through ``test_acc_sigma_<s>``, on ``input (test only)``."""
     clean_mask = (chosen["label_noise"] == "none") & (chosen["input_noise_sigma"] == 0)
     clean, input_noise = chosen[clean_mask], chosen[(chosen["label_noise"] == "none") & ~clean_mask]
     parts = [_curve(chosen[chosen["label_noise"] == kind], kind, chosen["label_noise_rate"])
@@ -94,9 +72,6 @@ def signed(value: float, digits: int) -> str:
     return f"{value:+.{digits}f}".replace("-", "\u2212")
 
 
-# -- the values of the verdict's prose -----------------------------------------------------------------
-
-
 def _heaviest(curves: pd.DataFrame, dataset: str, kind: str) -> float:
     """The largest level of ``kind`` that ``dataset`` ran (NaN where none above 0)."""
     levels = curves.loc[(curves["dataset"] == dataset) & (curves["kind"] == kind), "level"]
@@ -104,10 +79,8 @@ def _heaviest(curves: pd.DataFrame, dataset: str, kind: str) -> float:
 
 
 def lead_values(curves: pd.DataFrame, dataset: str) -> dict[str, Any]:
-    """The glue values of the verdict's prose for ``dataset``, at the heaviest symmetric rate and test-input sigma
-    it ran (from the records, not the profile): ``top_sym_rate``, ``top_sigma``, ``best_top_sym`` (the loss with
-    the best seed-mean test accuracy there) and each loss's seed-mean test accuracy, clean (``acc_clean_<loss>``),
-    there (``acc_sym_<loss>``) and on noisy test inputs (``acc_test_sigma_<loss>``); NaN where not run."""
+    """The verdict prose's values for ``dataset`` at the heaviest symmetric rate and test-input sigma it ran: the
+    best loss there and each loss's seed-mean test accuracy clean, there and on noisy inputs (NaN: not run)."""
     top_sym, top_sigma = _heaviest(curves, dataset, "symmetric"), _heaviest(curves, dataset, "input (test only)")
     means = curves.groupby(["dataset", "kind", "level", "loss"])["test_acc"].mean()
     at_top = means.get((dataset, "symmetric", top_sym))
@@ -120,12 +93,9 @@ def lead_values(curves: pd.DataFrame, dataset: str) -> dict[str, Any]:
     return values
 
 
-# -- memorisation ----------------------------------------------------------------------------------
-
-
 def memorisation_history(history: pd.DataFrame) -> pd.DataFrame:
-    """The epochs of the (reporting) label-noise runs of ``history`` in long form: ``dataset, loss, seed, setting,
-    epoch, labels`` (``"clean"`` or ``"flipped"``) and ``train_acc`` against the (noisy) training label."""
+    """The label-noise runs' epochs in long form: ``labels`` (``clean``/``flipped``) and ``train_acc`` against the
+    given label."""
     runs = history[history["label_noise"] != "none"]
     runs = runs.assign(setting=[setting_label(k, r) for k, r in zip(runs["label_noise"], runs["label_noise_rate"])])
     runs = runs.drop(columns="train_acc")
@@ -150,15 +120,9 @@ def _fit_row(part: pd.DataFrame) -> dict[str, Any]:
 
 def flipped_fit(memory: pd.DataFrame, datasets: Sequence[str] | None = None,
                 losses: Sequence[str] = ("softmax_ce",)) -> pd.DataFrame:
-    """Per dataset, label-noise setting and loss of ``losses``, from a :func:`memorisation_history` frame: has the
-    loss started to fit the flipped labels by the last epoch? Columns :data:`FLIPPED_FIT_COLUMNS`.
-
-    On the seed-mean curve of training accuracy on the flipped examples (against their given, wrong label):
-    ``lowest_epoch`` and ``acc_lowest`` its minimum, ``acc_end`` its last epoch, ``rise`` the difference;
-    ``rise_min``/``rise_max`` the range over seeds of each seed's rise between those two epochs. ``fits`` is
-    ``rise >= MEMORISATION_RISE``; None (and the rises NaN) with a single epoch. A dataset of ``datasets``
-    without label-noise runs gets a row per loss with setting ``"not run yet"`` and no numbers.
-    """
+    """Per dataset, setting and loss: has it started to fit the flipped labels by the last epoch (``fits``:
+    the seed-mean rise from the lowest epoch >= :data:`MEMORISATION_RISE`; None with one epoch)? A dataset of
+    ``datasets`` without runs gets ``"not run yet"`` rows."""
     flipped = memory[(memory["labels"] == "flipped") & memory["loss"].isin(list(losses))].dropna(subset=["train_acc"])
     flipped = flipped.sort_values(["label_noise", "label_noise_rate"], ascending=[False, True], kind="stable")
     rows = [{"dataset": dataset, "setting": setting, "loss": loss, **_fit_row(part)}
@@ -173,8 +137,7 @@ def flipped_fit(memory: pd.DataFrame, datasets: Sequence[str] | None = None,
 
 
 def flipped_fit_table(fit: pd.DataFrame) -> pd.DataFrame:
-    """A :func:`flipped_fit` frame for print, indexed by dataset, setting and loss: epochs, seeds, the flipped-label
-    accuracy (%) at its lowest epoch and at the end, the rise in pp with its range over seeds, and the answer."""
+    """A :func:`flipped_fit` frame for print."""
     def answer(row: Mapping[str, Any]) -> str:
         if row["seeds"] == 0:
             return "not run yet"
@@ -196,9 +159,7 @@ def flipped_fit_table(fit: pd.DataFrame) -> pd.DataFrame:
 
 
 def flipped_fit_summary(fit: pd.DataFrame) -> str:
-    """One line for the prose, per dataset: the settings where the rule holds and those where it does not, e.g.
-    ``"mnist: yes at symmetric 0.4 (+23.6 pp), symmetric 0.8 (+18.4 pp); no at asymmetric 0.4 (+1.2 pp) |
-    fashion-mnist: not run yet"``."""
+    """One line, e.g. ``"mnist: yes at symmetric 0.4 (+23.6 pp); no at asymmetric 0.4 (+1.2 pp) | ..."``."""
     parts = []
     for dataset, part in fit.groupby("dataset", sort=False):
         if (part["seeds"] == 0).all():
@@ -214,11 +175,8 @@ def flipped_fit_summary(fit: pd.DataFrame) -> str:
 
 
 def budget_reach(curves: pd.DataFrame, fit: pd.DataFrame, runs: pd.DataFrame) -> str:
-    """Per dataset of ``runs`` (a :func:`~sigmse.report.analysis.records_frame` of the reporting runs), what its
-    budget (the model and epochs its runs trained with) reaches at the heaviest symmetric rate it ran: the range
-    of the losses' seed-mean final test accuracy there (a :func:`noise_curves` frame), and whether softmax CE
-    started to fit the flipped labels there (a :func:`flipped_fit` frame); where it did not, a gap between losses
-    there is about how fast each learns the clean majority, not about resisting memorisation."""
+    """Per dataset, what its budget reaches at its heaviest symmetric rate: the losses' range of test accuracy,
+    and whether softmax CE started to fit the flipped labels there (if not, gaps are about learning speed)."""
     parts = []
     for dataset, budget in runs.groupby("dataset", sort=False):
         part = curves[(curves["dataset"] == dataset) & (curves["kind"] == "symmetric") & (curves["level"] > 0)]
@@ -242,9 +200,7 @@ def budget_reach(curves: pd.DataFrame, fit: pd.DataFrame, runs: pd.DataFrame) ->
 
 
 def memorisation_end(memory: pd.DataFrame) -> pd.DataFrame:
-    """Training accuracy against the given label at each run's last epoch, at each dataset's heaviest symmetric
-    rate, from a :func:`memorisation_history` frame: mean over seeds per dataset, setting and loss (rows), on the
-    clean-label and flipped-label examples (columns), with the epochs trained."""
+    """Seed-mean training accuracy on clean and flipped examples at the last epoch, heaviest symmetric rate."""
     symmetric = memory[memory["label_noise"] == "symmetric"]
     heaviest = symmetric.groupby("dataset")["label_noise_rate"].transform("max")
     top = symmetric[symmetric["label_noise_rate"] == heaviest]
@@ -256,8 +212,7 @@ def memorisation_end(memory: pd.DataFrame) -> pd.DataFrame:
 
 def memorisation_glue(end: pd.DataFrame, dataset: str, losses: Sequence[str] = ("softmax_ce", "sigmoid_mse_or", "gce")
                       ) -> dict[str, Any]:
-    """The glue values of the memorisation prose for ``dataset`` from a :func:`memorisation_end` table:
-    ``mem_setting``, ``mem_epochs`` and ``mem_<clean|flipped>_<loss>`` (NaN where not run)."""
+    """The memorisation prose's glue values for ``dataset`` (NaN where not run)."""
     part = end.xs(dataset, level="dataset") if dataset in end.index.get_level_values("dataset") else end.iloc[0:0]
     values: dict[str, Any] = {"mem_setting": part.index.get_level_values("setting")[0] if len(part) else "not run",
                               "mem_epochs": int(part["epochs"].max()) if len(part) else 0}

@@ -1,16 +1,7 @@
-"""The noise chapter's reporting rules and its two families of paired tests.
+"""The noise chapter's two reporting rules (final or early-stopped epoch) and its two families of paired tests:
+the judged claim (:func:`claim_family`) and every noisy setting at the final epoch (:func:`noise_verdicts`).
 
-1. :data:`NOISE_REPORTING_RULES`, :func:`reported_epochs`, :func:`rule_frame`: the two pre-registered rules that
-   say which epoch of a label-noise run is reported (the final one, or the best one on the run's own noisy
-   validation split).
-2. :func:`claim_family`, :func:`claim_glue`, :func:`rules_summary`, :func:`claim_line`: the chapter's judged family
-   (the paper's claim under both rules, at the heaviest symmetric rate and at asymmetric noise) and the intro's rows.
-3. :func:`noise_verdicts`, :func:`noise_verdict`, :func:`verdict_line` and :func:`tally`: every noisy setting at
-   the final epoch, an exploratory family (superiority over softmax CE, non-inferiority to the losses built for
-   noise).
-
-Where a profile's grid has several learning rates, each loss chooses its rate per dataset *and noise setting* on
-a validation split that carries the same noise as the training split (never on test), with the selection seeds
+Learning rates are chosen per dataset and noise setting on an equally noisy validation split
 (:mod:`sigmse.runs.protocol`); the tests read the reporting runs at those rates.
 """
 
@@ -33,20 +24,10 @@ __all__ = [
     "noise_verdict", "verdict_line", "tally",
 ]
 
-# -- the reporting rules of label noise ---------------------------------------------------------------
-
-# Which epoch of a label-noise run is reported (glue-key part -> name). Two rules, fixed here before any run of
-# the next full-scale protocol exists, and never tuned on results. Why two: at the final epoch softmax CE has had
-# the whole budget to fit the flipped labels, so a final-epoch comparison rewards a loss for fitting them more
-# slowly within that budget; a practitioner with noisy labels stops at the epoch that scores best on a validation
-# split of their own, as noisy as the training split. A claim that holds under one rule only is a claim about
-# that rule, so the chapter judges both and the intro shows both.
-#   final: the last epoch trained (the rule of every other chapter);
-#   early: the epoch with the best accuracy on the run's own (noisy) validation split, the earlier epoch on a tie;
-#          only that validation accuracy is read to choose, never the test set.
-# Both read the per-epoch history the records store: nothing is retrained. The committed `full` records existed
-# before these rules were written, and a reviewer had computed early-stopped differences from them (issue 21);
-# the chapter says so.
+# Which epoch of a label-noise run is reported (glue-key part -> name), fixed before the next full protocol and
+# never tuned. Why two: at the final epoch CE has had the whole budget to fit the flipped labels, while a
+# practitioner stops at the best epoch on an equally noisy validation split; a claim that holds under one rule
+# only is a claim about that rule (the noise chapter's method section, issue 21). Both read the stored history.
 NOISE_REPORTING_RULES: Mapping[str, str] = {"final": "final epoch", "early": "early stopped"}
 _RUN_COLUMNS = ["hash", "dataset", "loss", "seed", "lr", "status", "label_noise", "label_noise_rate"]
 RULE_COLUMNS = ("hash", "dataset", "kind", "level", "loss", "seed", "lr", "status", "rule", "epoch", "val_acc",
@@ -54,15 +35,9 @@ RULE_COLUMNS = ("hash", "dataset", "kind", "level", "loss", "seed", "lr", "statu
 
 
 def reported_epochs(history: pd.DataFrame, rule: str) -> pd.DataFrame:
-    """Per run of a :func:`~sigmse.report.analysis.history_frame`, the epoch that ``rule`` (a key of
-    :data:`NOISE_REPORTING_RULES`) reports: one row per run, its run columns and ``epoch``, ``val_acc`` and
-    ``test_acc`` at that epoch.
-
-    ``final`` is the last epoch; ``early`` the epoch with the highest ``val_acc``, the earliest of tied ones.
-    Only ``val_acc`` is read to choose; ``test_acc`` is read at the chosen epoch and nowhere else. A run that did
-    not end ``ok`` (diverged) keeps its row with NaN epoch and accuracies, as in
-    :func:`~sigmse.report.analysis.records_frame`.
-    """
+    """Per run of a history frame, the epoch ``rule`` reports (``final``: the last; ``early``: the first with the
+    highest ``val_acc``) with ``val_acc`` and ``test_acc`` there. Only ``val_acc`` chooses; a diverged run keeps
+    its row with NaN values."""
     check_choice("reporting rule", rule, tuple(NOISE_REPORTING_RULES))
     ordered = history.sort_values(["hash", "epoch"], kind="stable")
     runs = ordered.drop_duplicates("hash")[_RUN_COLUMNS]
@@ -76,30 +51,22 @@ def reported_epochs(history: pd.DataFrame, rule: str) -> pd.DataFrame:
 
 
 def rule_frame(history: pd.DataFrame) -> pd.DataFrame:
-    """The label-noise runs of a history frame under each reporting rule: one row per run and rule,
-    :data:`RULE_COLUMNS` (``kind`` and ``level`` the label noise and its rate, ``rule`` the rule's name)."""
+    """The label-noise runs of a history frame under each reporting rule: one row per run and rule."""
     noisy = history[history["label_noise"] != "none"]
     parts = [reported_epochs(noisy, key).assign(rule=name) for key, name in NOISE_REPORTING_RULES.items()]
     frame = pd.concat(parts, ignore_index=True).rename(columns={"label_noise": "kind", "label_noise_rate": "level"})
     return frame.assign(level=frame["level"].astype(float))[list(RULE_COLUMNS)]
 
 
-# -- the judged family: the paper's claim under both rules -------------------------------------------
-
-# The judged claim: per dataset, at the heaviest symmetric rate it ran and at the heaviest asymmetric rate (where
-# it ran asymmetric noise), under both reporting rules, sigmoid-MSE + OR against softmax CE (the paper's claim:
-# superiority) and against GCE and symmetric CE (non-inferiority), the two losses built for label noise that the
-# literature table of the chapter (Liu et al.) reports beside CE. MAE is left to the exploratory table: it is
-# known to underfit on harder data (Zhang & Sabuncu, 2018), so keeping up with it would say little. One Holm
-# family holds every one of these tests; the chapter's table of every noisy setting at the final epoch
-# (:func:`noise_verdicts`) is exploratory.
+# The judged claim: at each dataset's heaviest symmetric and asymmetric rate, under both rules, sigmoid-MSE + OR
+# beats softmax CE and is not worse than GCE and symmetric CE (the noise losses Liu et al. report beside CE; MAE
+# underfits harder data, Zhang & Sabuncu 2018, so it stays exploratory). One Holm family.
 CLAIM_KINDS = ("symmetric", "asymmetric")
 CLAIM_ROBUST_LOSSES = ("gce", "symmetric_ce")
 
 
 def claim_settings(rules: pd.DataFrame) -> pd.DataFrame:
-    """The settings of the judged family, from a :func:`rule_frame`: per dataset, the heaviest rate of each kind of
-    :data:`CLAIM_KINDS` it ran (columns ``dataset, kind, level``)."""
+    """Per dataset, the heaviest rate of each kind of :data:`CLAIM_KINDS` it ran."""
     part = rules[rules["kind"].isin(CLAIM_KINDS)]
     return part.groupby(["dataset", "kind"], sort=False)["level"].max().reset_index()
 
@@ -118,13 +85,8 @@ def _claim_order(family: pd.DataFrame, baselines: Sequence[str]) -> pd.DataFrame
 def claim_family(rules: pd.DataFrame, candidate: str = "sigmoid_mse_or", baseline: str = "softmax_ce",
                  robust: Sequence[str] = CLAIM_ROBUST_LOSSES, alpha: float = 0.05,
                  margins: Mapping[str, float] = ACCURACY_MARGINS) -> pd.DataFrame:
-    """The chapter's judged family, from a :func:`rule_frame`: at the settings of :func:`claim_settings`, under each
-    reporting rule, paired on the seed, ``candidate`` against ``baseline`` with claim ``superiority`` and against
-    each loss of ``robust`` that the dataset ran with claim ``noninferiority``.
-
-    Every p-value is adjusted together with Holm's method (:func:`sigmse.report.verdicts.holm_verdicts`): one
-    family for the claim, its ``family_size`` the number of hypotheses tested.
-    """
+    """The judged family from a :func:`rule_frame`, paired on the seed and Holm-adjusted together: ``candidate``
+    against ``baseline`` (superiority) and each of ``robust`` (non-inferiority), per claim setting and rule."""
     judged = rules.merge(claim_settings(rules), on=["dataset", "kind", "level"])
     keys = ["dataset", "kind", "level", "rule"]
     tests = [paired_tests(judged, "test_acc", claim="superiority", margins=margins, by=keys, baseline=baseline,
@@ -137,11 +99,8 @@ def claim_family(rules: pd.DataFrame, candidate: str = "sigmoid_mse_or", baselin
 
 def claim_glue(family: pd.DataFrame, prefix: str, profile: str, datasets: Sequence[str] = VERDICT_DATASETS,
                candidate: str = "sigmoid_mse_or", baseline: str = "softmax_ce") -> dict[str, str]:
-    """The glue values of the intro's noise rows, from a :func:`claim_family`: per kind of :data:`CLAIM_KINDS` and
-    dataset, ``<prefix>_<kind>_setting_<dataset>`` (e.g. ``"symmetric 0.8"``; the kind alone where the dataset
-    did not run it), and per reporting rule (its key in :data:`NOISE_REPORTING_RULES`) the row's cells
-    (:func:`sigmse.report.chapters.claim_cells`) under ``<prefix>_<kind>_<rule>_<dataset>``: ``candidate`` against
-    ``baseline``. The keys must be those :data:`sigmse.runs.experiments.CHAPTERS` registers for the chapter."""
+    """The intro's noise rows from a :func:`claim_family`: ``<prefix>_<kind>_setting_<dataset>`` and, per rule,
+    ``<prefix>_<kind>_<rule>_<dataset>`` cells; the keys the chapter registers in ``sigmse.runs.experiments``."""
     versus = family[family["baseline"] == baseline]
     values: dict[str, str] = {}
     for kind in CLAIM_KINDS:
@@ -154,15 +113,15 @@ def claim_glue(family: pd.DataFrame, prefix: str, profile: str, datasets: Sequen
                 values.update(claim_cells(f"{prefix}_{kind}_{key}_{dataset_key(dataset)}", row, profile))
     return values
 
+
 def _effect(diff: float) -> str:
     """A difference in accuracy as percentage points for prose, ``"−0.66 pp"``."""
     return "no pairs" if not np.isfinite(diff) else f"{signed(diff * 100, 2)} pp"
 
 
 def rules_summary(family: pd.DataFrame, listed: Sequence[str] | None = None) -> str:
-    """One sentence: on which comparisons of a :func:`claim_family` the two reporting rules give different
-    verdicts, or that they agree on all. Each disagreement against a baseline of ``listed`` (default: every
-    baseline) is named with each rule's verdict and effect; those against the other baselines are counted."""
+    """One sentence: where the two reporting rules' verdicts differ (named against ``listed`` baselines, counted
+    against the others), or that they agree on all."""
     if family.empty:
         return "This build ran no label-noise setting of the judged family."
     final, early = NOISE_REPORTING_RULES.values()
@@ -191,9 +150,8 @@ def rules_summary(family: pd.DataFrame, listed: Sequence[str] | None = None) -> 
 
 
 def claim_line(family: pd.DataFrame, baseline: str = "softmax_ce") -> str:
-    """The judged family's verdicts against ``baseline`` in one line, per dataset and setting, each rule's verdict
-    and effect: ``"mnist, symmetric 0.8: final epoch better (+9.71 pp), early stopped inconclusive (−0.66 pp) |
-    ..."``."""
+    """The judged verdicts against ``baseline`` in one line, e.g. ``"mnist, symmetric 0.8: final epoch better
+    (+9.71 pp), early stopped inconclusive (−0.66 pp) | ..."``."""
     versus = family[family["baseline"] == baseline]
     if versus.empty:
         return "not run"
@@ -204,23 +162,14 @@ def claim_line(family: pd.DataFrame, baseline: str = "softmax_ce") -> str:
     return " | ".join(cells)
 
 
-# -- every noisy setting, final epoch: exploratory -------------------------------------------------
-
 ROBUST_LOSSES = ("mae", "gce", "symmetric_ce")
 
 
 def noise_verdicts(curves: pd.DataFrame, candidate: str = "sigmoid_mse_or", baseline: str = "softmax_ce",
                    robust: Sequence[str] = ROBUST_LOSSES, alpha: float = 0.05,
                    margins: Mapping[str, float] = ACCURACY_MARGINS) -> pd.DataFrame:
-    """The chapter's exploratory family of verdicts, over every *noisy* setting at the final epoch, paired on the
-    seed (same seed = same noise and initialisation), per dataset, kind and level (the judged claim is
-    :func:`claim_family`'s):
-
-    * ``candidate`` against ``baseline`` with claim ``superiority`` (the paper says OR *beats* CE on noisy data);
-    * ``candidate`` against each loss built for label noise (``robust``) with claim ``noninferiority``.
-
-    All p-values are adjusted together (:func:`sigmse.report.verdicts.holm_verdicts`), as a family of their own.
-    """
+    """The exploratory family: every noisy setting at the final epoch, paired on the seed, ``candidate`` against
+    ``baseline`` (superiority) and each of ``robust`` (non-inferiority), Holm-adjusted as a family of its own."""
     noisy = curves[curves["level"] > 0]
     keys = ["dataset", "kind", "level"]
     parts = [paired_tests(noisy, "test_acc", claim="superiority", margins=margins, by=keys, baseline=baseline,
@@ -240,9 +189,7 @@ def _cell(row: Mapping[str, Any]) -> str:
 
 def noise_verdict(family: pd.DataFrame, baseline: str = "softmax_ce",
                   datasets: Sequence[str] | None = None) -> dict[str, str]:
-    """Per dataset, one line: the verdict against ``baseline`` at each noisy level of each kind, e.g.
-    ``"symmetric: inconclusive at 0.4 (+0.3 pp), better at 0.8 (+6.1 pp); asymmetric: ..."``; a dataset without
-    runs gives ``"not run"``. The seeds are said once, at the end."""
+    """Per dataset, one line, e.g. ``"symmetric: inconclusive at 0.4 (+0.3 pp), better at 0.8 (+6.1 pp); ..."``."""
     rows = family[family["baseline"] == baseline]
     out = {}
     for dataset in (datasets if datasets is not None else pd.unique(family["dataset"])):
@@ -259,16 +206,14 @@ def noise_verdict(family: pd.DataFrame, baseline: str = "softmax_ce",
 
 def verdict_line(verdicts: Mapping[str, str], profile: str, candidate: str = "sigmoid_mse_or",
                  baseline: str = "softmax_ce") -> str:
-    """The exploratory verdicts of :func:`noise_verdict` in one line, saying that they are exploratory and read the
-    final epoch (and, with the smoke profile, that they mean nothing)."""
+    """The verdicts of :func:`noise_verdict` in one line, labelled exploratory."""
     prefix = "smoke profile, numbers meaningless: " if profile == "smoke" else ""
     return (f"{prefix}exploratory, final epoch, every noisy setting: {candidate} vs {baseline} "
             + " | ".join(f"on {dataset}: {text}" for dataset, text in verdicts.items()))
 
 
 def tally(family: pd.DataFrame, datasets: Sequence[str] | None = None) -> dict[str, str]:
-    """Per dataset, one line counting the candidate's verdicts against each baseline over the noisy settings,
-    e.g. ``"over 4 noisy settings: vs softmax CE 1 better, 3 inconclusive; vs GCE 4 not worse"``."""
+    """Per dataset, e.g. ``"over 4 noisy settings: vs softmax CE 1 better, 3 inconclusive; vs GCE 4 not worse"``."""
     out = {}
     for dataset in (datasets if datasets is not None else pd.unique(family["dataset"])):
         part = family[family["dataset"] == dataset]

@@ -1,12 +1,5 @@
-"""The noise chapter's tables and figures, from :func:`sigmse.report.noise_analysis.noise_curves`, the rules'
-frames and the families of :mod:`sigmse.report.noise_rules`.
-
-Tables: :func:`noise_table`, :func:`rule_table`, :func:`family_table`, :func:`chosen_lr_table`, :func:`standings`,
-:func:`literature_table`; figures: :func:`accuracy_vs_noise`, :func:`memorisation_figure`, :func:`verdict_figure`.
-
-Reference for the quoted CIFAR-10 numbers: Liu et al., *Early-Learning Regularization Prevents Memorization of
-Noisy Labels*, NeurIPS 2020.
-"""
+"""The noise chapter's tables and figures. Quoted CIFAR-10 numbers: Liu et al., *Early-Learning Regularization
+Prevents Memorization of Noisy Labels*, NeurIPS 2020."""
 
 from __future__ import annotations
 
@@ -30,12 +23,8 @@ __all__ = [
 ]
 
 KIND_LEVEL_NAMES: Mapping[str, str] = {  # what the level of each kind is
-    "clean": "",
-    "symmetric": "share of labels changed",
-    "asymmetric": "share of each source class flipped to its pair",
-    "input (train+test)": "input noise sigma",
-    "input (test only)": "input noise sigma",
-}
+    "clean": "", "symmetric": "share of labels changed", "asymmetric": "share of each source class flipped to its pair",
+    "input (train+test)": "input noise sigma", "input (test only)": "input noise sigma"}
 # CIFAR-10 test accuracy (%) under symmetric label noise, ResNet-34, as tabulated by Liu et al. (ELR, NeurIPS
 # 2020): quoted for context only (a different network, budget and noise generator), never used to tune ours.
 LIU2020_CIFAR10_SYMMETRIC: Mapping[str, Mapping[float, float]] = {
@@ -45,21 +34,16 @@ LIU2020_CIFAR10_SYMMETRIC: Mapping[str, Mapping[float, float]] = {
 }
 
 
-# -- tables -----------------------------------------------------------------------------------------
-
-
 def _loss_order(frame: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES) -> pd.DataFrame:
-    """Rows sorted by dataset, kind and level (:func:`~sigmse.report.noise_analysis.in_setting_order`), then by loss
-    in the order of ``losses``."""
+    """Rows in setting order, then by loss in the order of ``losses``."""
     rank = {loss: i for i, loss in enumerate(losses)}
     ranked = frame.assign(_loss=frame["loss"].map(rank)).sort_values("_loss", kind="stable")
     return in_setting_order(ranked.drop(columns="_loss"))
 
 
 def rule_table(rules: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset, label-noise setting and loss of a :func:`~sigmse.report.noise_rules.rule_frame`: test accuracy
-    (%, mean ± std over seeds) under each reporting rule, and the epochs early stopping picked: mean, range over
-    seeds, and the epochs trained."""
+    """Per setting and loss: test accuracy (%, mean ± std) under each reporting rule, and the epochs early stopping
+    picked."""
     rows = []
     early, final = NOISE_REPORTING_RULES["early"], NOISE_REPORTING_RULES["final"]
     for (dataset, kind, level, loss), part in _loss_order(rules).groupby(["dataset", "kind", "level", "loss"],
@@ -89,16 +73,14 @@ def _cell_text(row: Mapping[str, Any]) -> str:
 
 
 def _setting_index(frame: pd.DataFrame) -> pd.DataFrame:
-    """Level-0 rows of every kind collapse into one ``clean`` setting, labelled by
-    :func:`~sigmse.report.noise_analysis.setting_label`."""
+    """Level-0 rows of every kind collapse into one ``clean`` setting; adds the ``setting`` label."""
     frame = frame[(frame["level"] > 0) | (frame["kind"] == NOISE_KINDS[0])]
     frame = in_setting_order(frame.assign(kind=np.where(frame["level"] > 0, frame["kind"], "clean")))
     return frame.assign(setting=[setting_label(k, lv) for k, lv in zip(frame["kind"], frame["level"])])
 
 
 def noise_table(curves: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES) -> pd.DataFrame:
-    """Test accuracy (%) per dataset and setting (rows) and loss (columns): ``mean ± std`` over seeds (the
-    intervals of the differences that matter are in the verdict table)."""
+    """Test accuracy (%, mean ± std over seeds) per setting (rows) and loss (columns)."""
     summary = _setting_index(_summary(curves))
     table = summary.assign(text=[_cell_text(r) for _, r in summary.iterrows()])
     wide = table.pivot_table(index=["dataset", "setting"], columns="loss", values="text", aggfunc="first", sort=False)
@@ -106,10 +88,7 @@ def noise_table(curves: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES) -> p
 
 
 def family_table(family: pd.DataFrame) -> pd.DataFrame:
-    """A :func:`~sigmse.report.noise_rules.claim_family` or
-    :func:`~sigmse.report.noise_rules.noise_verdicts` frame for print
-    (:func:`sigmse.report.chapters.comparison_table`), indexed by dataset, setting, reporting rule (where the frame
-    has one) and baseline."""
+    """A family of verdicts for print, indexed by dataset, setting, rule (if any) and baseline."""
     keys = ["dataset", "setting", *(["rule"] if "rule" in family else []), "baseline"]
     labelled = family.assign(setting=[setting_label(k, lv) for k, lv in zip(family["kind"], family["level"])])
     return comparison_table(labelled, keys=keys)
@@ -124,8 +103,7 @@ def chosen_lr_table(report: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES) 
 
 
 def standings(curves: pd.DataFrame, candidate: str = "sigmoid_mse_or") -> pd.DataFrame:
-    """Per dataset and setting: the mean test accuracy (%) of each loss, the best loss, and ``candidate``'s rank
-    among the losses (1 = best; ties share the better rank)."""
+    """Per setting: each loss's mean test accuracy (%), the best loss, and ``candidate``'s rank (ties: the better)."""
     summary = _setting_index(_summary(curves))
     wide = summary.pivot_table(index=["dataset", "setting"], columns="loss", values="mean", sort=False) * 100
     wide = wide.reindex(columns=[loss for loss in NOISE_LOSSES if loss in wide.columns])
@@ -136,9 +114,8 @@ def standings(curves: pd.DataFrame, candidate: str = "sigmoid_mse_or") -> pd.Dat
 
 def literature_table(curves: pd.DataFrame, dataset: str = "cifar10",
                      ours: Sequence[str] = ("softmax_ce", "gce", "symmetric_ce", "sigmoid_mse_or")) -> pd.DataFrame:
-    """Liu et al.'s CIFAR-10 numbers (:data:`LIU2020_CIFAR10_SYMMETRIC`, typed from their paper, so the column
-    names say so) beside ours (final-epoch seed means from the records, %) at the same symmetric rates; ours are
-    NaN where this build did not run them."""
+    """Liu et al.'s CIFAR-10 numbers (typed from their paper) beside ours at the same symmetric rates (NaN: not
+    run)."""
     rates = sorted({rate for values in LIU2020_CIFAR10_SYMMETRIC.values() for rate in values})
     table = pd.DataFrame({f"{pretty(loss)} (typed from Liu et al.)": [values.get(rate, np.nan) for rate in rates]
                           for loss, values in LIU2020_CIFAR10_SYMMETRIC.items()}, index=pd.Index(rates, name="rate"))
@@ -149,12 +126,8 @@ def literature_table(curves: pd.DataFrame, dataset: str = "cifar10",
     return table.round(2)
 
 
-# -- figures ----------------------------------------------------------------------------------------
-
-
 def _panels(rows: int, cols: int, panel: tuple[float, float]) -> tuple[Figure, np.ndarray]:
-    """A :func:`sigmse.report.plots.figure` of panels sharing y within a row, at least 6 inches wide in all and
-    0.7 inch taller for the legend below the panels."""
+    """Panels sharing y within a row, at least 6 inches wide, with room for a legend below."""
     return figure(rows, cols, (panel[0], panel[1] + 0.7 / rows), extra_width=max(0.0, 6.0 - panel[0] * cols),
                   sharey="row")
 
@@ -169,9 +142,7 @@ def _legend(fig: Figure, axes: np.ndarray) -> None:
 
 def accuracy_vs_noise(curves: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES,
                       panel: tuple[float, float] = (3.6, 2.9)) -> Figure:
-    """Test accuracy against the noise level: two rows of two panels per dataset, one panel per kind of
-    :data:`~sigmse.report.noise_analysis.NOISE_KINDS` (two columns keep the panels legible at the page's width);
-    one line per loss (mean over seeds) with its 95% confidence band, clipped to [0, 1] (none with one seed)."""
+    """Test accuracy against the noise level, a panel per dataset and kind; seed mean and 95% band per loss."""
     summary = _summary(curves)
     datasets = list(pd.unique(curves["dataset"]))
     colours = palette(list(losses))
@@ -191,8 +162,7 @@ def accuracy_vs_noise(curves: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES
 
 def memorisation_figure(long: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES,
                         panel: tuple[float, float] = (3.2, 2.6)) -> Figure:
-    """Training accuracy against the given label, per epoch: rows = dataset x (clean, flipped labels), columns =
-    label-noise settings; one line per loss (mean over seeds), band = min to max over seeds."""
+    """Training accuracy against the given label per epoch: rows dataset x (clean, flipped), columns settings."""
     rows = [(d, labels) for d in pd.unique(long["dataset"]) for labels in ("clean", "flipped")]
     by_kind = long.sort_values(["label_noise", "label_noise_rate"], ascending=[False, True])  # symmetric first
     settings = list(pd.unique(by_kind["setting"]))
@@ -213,8 +183,7 @@ def memorisation_figure(long: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES
 
 
 def verdict_figure(family: pd.DataFrame, baseline: str = "softmax_ce", candidate: str = "sigmoid_mse_or") -> Figure:
-    """The rows of ``family`` against ``baseline`` as a heatmap (:func:`sigmse.report.plots.verdict_heatmap`):
-    one row per dataset and setting."""
+    """The rows of ``family`` against ``baseline`` as a verdict heatmap, one row per dataset and setting."""
     versus = family[family["baseline"] == baseline]
     grid = versus.assign(setting=[f"{d} · {setting_label(k, lv)}" for d, k, lv in
                                   zip(versus["dataset"], versus["kind"], versus["level"])])

@@ -1,13 +1,7 @@
 """The Output Reset chapter (``notebooks/output_reset.ipynb``): what Output Reset does, how often, which part matters.
 
-:class:`OutputResetChapter` is the page: one method per figure or table, each a
-:class:`~sigmse.report.analysis.Part` (the values its prose quotes under their glue keys, and its tables), every frame
-derived once from this build's records of the ablation and of the plain-SGD sweep. The chapter's own analysis: the
-ablation's names, runs and verdicts (:func:`ablation_names`, :func:`ablation_frame`, :func:`ablation_family`); where
-two runs that should agree differ, and how much of it the thread count explains (:func:`thread_pairs_table`,
-:func:`thread_agreement_text`); the plain-SGD sweep described rate by rate (:func:`lr_sweep_verdict`) and at each
-loss's best rate (:func:`at_best_validation_lr`, :func:`sgd_output_reset_share`: described, not tested). The worked
-example and the no-shift identity are :mod:`sigmse.report.analysis`'s.
+:class:`OutputResetChapter` is the page, one :class:`~sigmse.report.analysis.Part` per figure or table, from this
+build's records of the ablation and of the plain-SGD sweep (described rate by rate, not tested).
 """
 from __future__ import annotations
 
@@ -41,14 +35,12 @@ PLAIN = "no reset, targets 1/0"  # the ablation's baseline: plain sigmoid-MSE
 
 
 def ablation_names() -> dict[str, str]:
-    """Variant label (as in :func:`~sigmse.report.analysis.records_frame`) -> the ablation's readable name, from
-    OUTPUT_RESET_VARIANTS."""
+    """Variant label (as in :func:`~sigmse.report.analysis.records_frame`) -> the ablation's readable name."""
     return {variant_label(loss, options): name for name, (loss, options) in OUTPUT_RESET_VARIANTS.items()}
 
 
 def ablation_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """The Output Reset ablation's runs: a :func:`runs_frame` with each run's readable variant name in the column
-    ``ablation`` (:func:`ablation_names`)."""
+    """The ablation's runs: a :func:`runs_frame` with each variant's readable name in the column ``ablation``."""
     frame = runs_frame(records)
     return frame.assign(ablation=frame["variant"].map(ablation_names()))
 
@@ -63,10 +55,9 @@ def ablation_family(report: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFram
 def thread_pairs_table(frame: pd.DataFrame, first: str, second: str, column: str = "ablation",
                        pair_on: Sequence[str] = ("dataset", "lr", "seed"), metric: str = "test_acc",
                        scale: float = 100.0) -> pd.DataFrame:
-    """Two levels of ``column`` that should train alike (``first`` and ``second``; ``frame`` a :func:`runs_frame`),
-    paired on ``pair_on``, grouped by the torch threads of each run of the pair: per combination the pairs, how
-    many agree exactly in ``metric``, and their largest difference (times ``scale``). A diverged run counts as
-    chance, so two diverged runs agree."""
+    """Two levels of ``column`` that should train alike, paired on ``pair_on`` and grouped by each side's torch
+    threads: the pairs, how many agree exactly in ``metric``, and their largest difference (times ``scale``).
+    A diverged run counts as chance, so two diverged runs agree."""
     scored = frame[frame[column].isin([first, second])].assign(_value=lambda f: metric_or_chance(f, metric))
     pairs = scored.pivot_table(index=list(pair_on), columns=column, values=["_value", THREADS],
                                aggfunc="first").dropna()
@@ -79,8 +70,8 @@ def thread_pairs_table(frame: pd.DataFrame, first: str, second: str, column: str
 
 
 def thread_agreement_text(table: pd.DataFrame, unit: str = "pp") -> str:
-    """One or two sentences from a :func:`thread_pairs_table`: how far the pairs with the same and with different
-    thread counts agree, and, where only a different thread count separates them, why: other arithmetic."""
+    """How far the pairs of a :func:`thread_pairs_table` with the same and with different thread counts agree,
+    and, where only the thread count separates them, why."""
     if table.empty:
         return "no pairs to compare"
     same_mask = [a == b for a, b in table.index]
@@ -117,9 +108,6 @@ def thread_agreement_text(table: pd.DataFrame, unit: str = "pp") -> str:
     return text
 
 
-# -- the plain-SGD learning-rate sweep -------------------------------------------------------------------------
-
-
 def _rate_gaps(frame: pd.DataFrame, candidate: str, baseline: str, column: str = "loss",
                metric: str = "test_acc") -> pd.Series | None:
     """Per learning rate, the seed-mean ``metric`` of ``candidate`` minus ``baseline``'s (a diverged run counts as
@@ -137,8 +125,8 @@ def _rates_text(index: pd.Index) -> str:
 
 def lr_sweep_verdict(frame: pd.DataFrame, candidate: str = "sigmoid_mse_or", baseline: str = "sigmoid_mse",
                      column: str = "loss", metric: str = "test_acc", margin: float = 0.05) -> str:
-    """One line: at how many learning rates the seed-mean ``metric`` of ``candidate`` is ahead of / behind /
-    within ``margin`` of ``baseline``'s (a diverged run counts as chance), listing the rates where they differ."""
+    """One line: at how many learning rates the seed-mean ``metric`` of ``candidate`` is ahead of, behind or
+    within ``margin`` of ``baseline``'s (a diverged run counts as chance)."""
     gap = _rate_gaps(frame, candidate, baseline, column, metric)
     if gap is None:
         return "not run"
@@ -149,9 +137,8 @@ def lr_sweep_verdict(frame: pd.DataFrame, candidate: str = "sigmoid_mse_or", bas
 
 
 def at_best_validation_lr(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """The runs (a :func:`~sigmse.report.analysis.records_frame`) at the learning rate of their group with the best mean
-    validation accuracy over the same runs' seeds (:func:`sigmse.runs.protocol.chosen_learning_rates`). For a
-    descriptive sweep that reports every rate: the seeds that choose are also shown, so this is no test."""
+    """The runs at their group's learning rate with the best mean validation accuracy over the same seeds: for a
+    descriptive sweep (the seeds that choose are also shown, so this is no test)."""
     configs = [config_from_dict(record["config"]) for record in records]
     chosen = chosen_learning_rates(configs, records)
     return records_frame([r for c, r in zip(configs, records) if c.lr == chosen[lr_group(c)]])
@@ -172,13 +159,10 @@ def sgd_output_reset_share(prefix: str, records: Sequence[Mapping[str, Any]],
                            datasets: Sequence[str] = VERDICT_DATASETS, candidate: str = "sigmoid_mse_or",
                            plain: str = "sigmoid_mse", baseline: str = "softmax_ce",
                            margins: Mapping[str, float] = ACCURACY_MARGINS, apart: float = 0.05) -> dict[str, str]:
-    """Is Output Reset what makes sigmoid-MSE competitive with plain SGD? Described from a learning-rate sweep
-    that reports every rate (``records``; nothing is tested): each loss at its best rate by validation
-    (:func:`at_best_validation_lr`, over the same seeds), its seed-mean test accuracy compared with the dataset's
-    margin. Per dataset three glue keys: ``<prefix>_plain_vs_ce_<dataset>`` and ``<prefix>_or_vs_plain_<dataset>``
-    (the gaps at the best rates; the second also counts the rates where the two are more than ``apart`` apart),
-    and ``<prefix>_answer_<dataset>``, the answer in words (:func:`~sigmse.report.chapters.share_words`) with its
-    basis: the optimizer, seeds and torch threads, read from the records."""
+    """Is Output Reset what makes sigmoid-MSE competitive with plain SGD? Described, not tested, from a sweep that
+    reports every rate: each loss at its best rate by validation against the dataset's margin. Per dataset the glue
+    keys ``<prefix>_plain_vs_ce_<dataset>``, ``<prefix>_or_vs_plain_<dataset>`` (with the rates more than
+    ``apart`` apart) and ``<prefix>_answer_<dataset>`` (the answer in words, with its basis read from the runs)."""
     runs = runs_frame(records)
     best = at_best_validation_lr(records) if len(runs) else runs
     values = {}
@@ -215,22 +199,16 @@ def sgd_output_reset_share(prefix: str, records: Sequence[Mapping[str, Any]],
     return values
 
 
-# -- the page ---------------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class OutputResetChapter:
-    """This build's Output Reset records: the ablation's (``selection`` chose each variant's learning rate,
-    ``report`` is read by its tables and tests), the plain-SGD sweep's (``sgd``: every rate reported), the
-    profile's name and the family-wise error rate ``alpha`` of the ablation's tests (Holm)."""
+    """This build's records: the ablation's (``selection`` chose the learning rates, ``report`` is read by its
+    tables and tests) and the plain-SGD sweep's (``sgd``); ``alpha``: the ablation's family-wise error rate."""
 
     selection: Records
     report: Records
     sgd: Records
     profile: str
     alpha: float = 0.05
-
-    # ----------------------------------------------------------------------- what the parts share
 
     @property
     def variants(self) -> list[str]:
@@ -250,7 +228,7 @@ class OutputResetChapter:
     def sgd_runs(self) -> pd.DataFrame:
         return runs_frame(self.sgd)
 
-    # ----------------------------------------------------------------------- the parts, in page order
+    # -- the parts, in page order
 
     def protocol(self) -> Part:
         """The budgets of the ablation and of the sweep, read from their runs."""

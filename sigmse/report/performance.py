@@ -1,20 +1,6 @@
 """The performance page (``notebooks/performance.ipynb``): one ``sigmse bench`` record, and what the sweep cost.
 
-The page shows one :func:`sigmse.bench.run.run_bench` record made for the book's profile
-(:func:`sigmse.bench.run.chapter_record` reads it, or measures one). Each function here turns it into what one part
-of the page shows, a :class:`~sigmse.report.analysis.Part`: its table, its figure and the values its prose
-quotes under their glue keys.
-
-1. :func:`record_section`: which record, made when and on what;
-2. :func:`throughput_section`: the trainer against the hand-written loops and the GEMM floor;
-   :func:`phase_section`: the MNIST MLP trainer's step phase by phase;
-3. :func:`loss_section`: one loss step, time and memory; :func:`solver_section`: the Output Reset solver and its
-   share of a training step;
-4. :func:`epoch_section`: seconds per epoch of each dataset of the profile; :func:`scaling_section`: as the
-   training set grows;
-5. :func:`target_section`: the performance goals;
-6. :func:`sweep_cost_section`: what the profile's sweep cost, estimated before training and measured by its
-   stored records (not by the bench record).
+One function per part of the page, each returning a :class:`~sigmse.report.analysis.Part`.
 """
 
 from __future__ import annotations
@@ -39,7 +25,6 @@ __all__ = ["record_section", "throughput_section", "phase_section", "loss_sectio
 _BLUE, _ORANGE = "#0173b2", "#de8f05"  # seaborn's colorblind palette, its first two colours
 
 
-
 def _classes(record: dict[str, Any]) -> tuple[tuple[int, str], ...]:
     """The smallest and the largest class count measured, with their glue-key suffixes."""
     classes = record["parameters"]["classes"]
@@ -47,9 +32,8 @@ def _classes(record: dict[str, Any]) -> tuple[tuple[int, str], ...]:
 
 
 def record_section(record: dict[str, Any], made_now: bool) -> Part:
-    """The line for the top of the page (which record, measured now or read, on what: the processor and torch's CPU
-    capability too, since two CPUs of one device name time differently), and the record's provenance and
-    measurement parameters for the prose."""
+    """The page's top line (which record, on what: the processor too, since two CPUs of one name time differently),
+    and its provenance and parameters for the prose."""
     p, parameters = record["provenance"], record["parameters"]
     text = (f"{'measured now' if made_now else 'read'}: {Path(record['path']).name} ({record['wall_seconds']:.0f} s "
             f"of measurement)\n{p['device_name']}, {recorded_processor(p)}, torch {p['torch_version']} with "
@@ -67,15 +51,8 @@ def record_section(record: dict[str, Any], made_now: bool) -> Part:
     })
 
 
-# ------------------------------------------------------------------------------------------------ 1. throughput
-
-
 def throughput_section(record: dict[str, Any]) -> Part:
-    """Table: per network and loop, images per second (median, slowest and fastest pass), the trainer's speedup over
-    the loop and the time per image over the GEMM floor's. Figure: images per second, a group of bars per network
-    (log scale). Values, per network (``mlp``, ``cnn``, ``cifar``): the trainer's and the worker-less naive loop's
-    images per second, the speedups (over that loop, and over the fastest naive loop, named), the floor ratios;
-    ``cifar_model`` and ``floor_goal``."""
+    """Images per second of the trainer against the hand-written loops and the GEMM floor, per network."""
     rows = pd.DataFrame(record["throughput"])
     rows.insert(0, "run", rows["dataset"] + " / " + rows["model"] + rows["augment"].map({True: " + aug", False: ""}))
     table = rows[["run", "loop", "data_class", "steps_per_pass", "passes", "images_per_s", "images_per_s_min",
@@ -102,10 +79,7 @@ def throughput_section(record: dict[str, Any]) -> Part:
 
 
 def phase_section(record: dict[str, Any]) -> Part:
-    """Table: per phase of the MNIST MLP trainer's step, then the whole step, microseconds per step, share, the
-    microseconds of its matrix products, what it spends beyond them, its time over the whole floor's. Values:
-    ``phase_<key>_us``, ``_beyond_us`` and ``_over_floor`` for ``forward``, ``backward``, ``optimizer`` and ``step``;
-    ``phase_floor_us``, ``phase_without_optimizer_over_floor``, ``phase_steps`` and ``phase_passes``."""
+    """The MNIST MLP trainer's step phase by phase: time, share, and time beyond its matrix products."""
     rows = pd.DataFrame(record["step_phases"])
     table = rows[["phase"]].assign(**{column.replace("seconds", "microseconds"): rows[column] * 1e6 for column in
                                       ("seconds_per_step", "gemm_seconds_per_step", "beyond_gemm_seconds_per_step")})
@@ -126,14 +100,8 @@ def phase_section(record: dict[str, Any]) -> Part:
     return Part(values, (table,))
 
 
-# ------------------------------------------------------------------------------------ 2. and 3. loss and solver
-
-
 def loss_section(record: dict[str, Any]) -> Part:
-    """Table: per loss and class count, the median microseconds of a forward + backward step, its ratio to softmax
-    cross-entropy's, the KiB saved for backward and, on a GPU, the step's peak bytes. Figure: the time ratios and the
-    saved KiB (log scales), the losses ordered by their ratio at the smallest count. Values at the smallest and
-    largest count (``_small``, ``_large``): the paper's losses' ratios, microseconds and KiB, the slowest loss."""
+    """One loss step per loss and class count: time, ratio to softmax CE, KiB saved for backward (peak on GPU)."""
     steps = pd.DataFrame(record["loss_steps"])
     steps = steps.assign(microseconds=steps["seconds"] * 1e6, **{"saved KiB": steps["saved_bytes"] / 1024})
     columns = ["microseconds", "ratio", "saved KiB"] + (["peak_bytes"] if record["device"] == "cuda" else [])
@@ -168,10 +136,7 @@ _SOLVER_RATIOS = ("alternating_over_exact", "max_abs_disagreement", "share_disag
 
 
 def solver_section(record: dict[str, Any]) -> Part:
-    """Table: per class count, the exact solver against the alternating procedure (seconds, ratio, how far their
-    targets differ) and one MLP training step with each loss. Figure: milliseconds per step with each loss, the exact
-    solver timed alone inside the Output Reset bar. Values at the smallest and largest count: the ratios and
-    disagreements, the two solvers' milliseconds."""
+    """The exact Output Reset solver against the alternating procedure, and its share of a training step."""
     table = pd.DataFrame(record["output_reset"]).set_index("classes")[
         ["exact_seconds", "alternating_seconds", "alternating_over_exact", "max_abs_disagreement", "share_disagreeing",
          "step_seconds_ce", "step_seconds_or", "step_ratio", "solver_share_of_step"]]
@@ -192,14 +157,8 @@ def solver_section(record: dict[str, Any]) -> Part:
     return Part(values, (table,), fig)
 
 
-# ------------------------------------------------------------------------------------------------- 4. epochs
-
-
 def epoch_section(record: dict[str, Any]) -> Part:
-    """Table: seconds per epoch of each dataset of the record's profile with each loss, and scaled to the whole
-    split. Figure: a bar per dataset and loss. Values per dataset ``<key>`` (``fashion_mnist`` for fashion-mnist):
-    ``epoch_<key>_ce`` and ``_or`` (seconds), ``_n`` and ``_model``; ``epoch_or_over_ce_min`` and ``_max``, the
-    smallest and largest ratio of the two losses' epochs across datasets."""
+    """Seconds per epoch of each dataset of the record's profile with each loss, and the OR / CE ratio range."""
     if PROFILE_SECTION not in record:
         raise ValueError(f"the record {record.get('path')!r} has no {PROFILE_SECTION!r}: it was made without a "
                          "profile; chapter_record makes one with it")
@@ -224,9 +183,7 @@ def epoch_section(record: dict[str, Any]) -> Part:
 
 
 def scaling_section(record: dict[str, Any]) -> Part:
-    """Figure: seconds per MNIST MLP epoch against the training images (log-log), with a line in proportion to the
-    images through the largest measurement. Values: the smallest and largest training set, microseconds per image
-    at each, and the seconds of the largest epoch."""
+    """Seconds per MNIST MLP epoch against the training images (log-log), beside proportional scaling."""
     scaling = pd.DataFrame(record["epoch_scaling"])
     first, last = scaling.iloc[0], scaling.iloc[-1]
     fig, axes = figure(1, 1, (5.5, 3.6))
@@ -242,13 +199,8 @@ def scaling_section(record: dict[str, Any]) -> Part:
                  "scaling_large_s": float(last["seconds_per_epoch"])}, figure=fig)
 
 
-# ------------------------------------------------------------------------------------------------ 5. the goals
-
-
 def target_section(record: dict[str, Any]) -> Part:
-    """The goals (:data:`sigmse.bench.run.TARGETS`) checked against the record with today's definitions. Table: goal,
-    measured value, margin, verdict, reason. Values: ``target_<key>``, each goal's measured value against it, met or
-    not (or why not measured), and ``targets_met``, how many of the measured goals were met."""
+    """The goals (:data:`sigmse.bench.run.TARGETS`) checked against the record with today's definitions."""
     checked = check_targets(record)
     table = pd.DataFrame(checked)
     table["verdict"] = table["met"].map({True: "met", False: "not met"}).fillna("not measured here")
@@ -261,9 +213,6 @@ def target_section(record: dict[str, Any]) -> Part:
     return Part(values, (table[["key", "description", "goal", "measured", "margin", "verdict", "reason", "note"]],))
 
 
-# ------------------------------------------------------------------------------------------- 6. the sweep's cost
-
-
 def _hours(seconds: float) -> float:
     return seconds / 3600.0
 
@@ -273,8 +222,7 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 
 def _threads_text(threads: Sequence[ThreadCosts]) -> str:
-    """Per thread count, most runs first, their training over the table's price at that count: ``"395 runs with 1
-    torch thread (1.60 times their estimate), 196 with 2 torch threads (2.20 times)"``."""
+    """E.g. ``"395 runs with 1 torch thread (1.60 times their estimate), 196 with 2 torch threads (2.20 times)"``."""
     if not threads:
         return "no run stored"
     ordered = sorted(threads, key=lambda group: -group.runs)
@@ -286,16 +234,8 @@ def _threads_text(threads: Sequence[ThreadCosts]) -> str:
 
 
 def sweep_cost_section(profile: str, *, results_dir: str | Path) -> Part:
-    """:func:`~sigmse.runs.experiments.sweep_costs` of every experiment under ``profile`` from the records under
-    ``results_dir``.
-
-    Table: per experiment and dataset, and the whole sweep (each run once), the runs planned, stored and diverged;
-    hours estimated from the measured table for all runs (and of it evaluating) and for the stored ones (training
-    epochs; whole runs); the hours those measured, their ratios, the threads they trained with, and the runs nothing
-    prices or times. Values: the whole sweep's (``sweep_runs``, ``sweep_estimated_h``, ``sweep_train_over_estimate``,
-    ``sweep_threads``, the measured table's ``sweep_table_threads`` and ``sweep_table_records``, and its wall-clock:
-    ``sweep_first_start``, ``sweep_last_end``, ``sweep_span_h``, ``sweep_busy_h``, ``sweep_side_by_side``, ...).
-    """
+    """What ``profile``'s sweep cost: per experiment and dataset and in total, runs, estimated and measured hours
+    and their ratios (:func:`~sigmse.runs.experiments.sweep_costs` of the records under ``results_dir``)."""
     costs: SweepCosts = sweep_costs(experiment_names(), profile, PlanOptions(results_dir))
     table = pd.DataFrame([{
         "experiment": row.experiment, "dataset": row.dataset, "runs": row.planned, "stored": row.stored,

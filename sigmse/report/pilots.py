@@ -1,36 +1,12 @@
-"""Pilots: the runs that fix a protocol's budgets before its runs exist, and the rules that read them.
+"""Pilots: the runs that fix a protocol's budgets before its runs exist (selection seeds only), and their rules.
 
-A pre-registered protocol cannot tune its budget on the runs it reports, so its epochs come from pilots that
-train with the *selection* seeds only (the reporting seeds never take part), read by rules written here
-before the pilots ran:
-
-* **The epoch pilot** (experiment ``epoch_pilot``, :func:`sigmse.runs.profiles.epoch_pilot_configs`): softmax CE
-  at budgets E, 2E, 4E, ... at a rate the profile names per dataset (``Profile.epoch_pilot``). By
-  :func:`pilot_epochs`, a budget is long enough when doubling it changes softmax CE's mean selection-seed
-  validation accuracy by less than *half the equivalence margin* of its dataset (half of
-  :data:`sigmse.report.verdicts.ACCURACY_MARGINS`: 0.25 pp on MNIST and Fashion-MNIST, 0.5 pp on CIFAR-10).
-  Why: the accuracy chapter calls two losses equivalent when their paired difference lies within the margin. If
-  the reference loss still gains that much from more epochs, the budget, not the loss, decides part of the
-  difference (a loss that converges faster looks better); a drift under half the margin leaves the other half
-  for the losses. Why doubling: a budget's double is the smallest step that is a different budget on every
-  schedule (warm-up and a decay to zero stretch with it), and mean validation accuracy on the selection seeds
-  is what the protocol already chooses by, never test accuracy.
-* **The noise-fit pilot** (experiment ``noise_pilot``, :func:`sigmse.runs.profiles.noise_pilot_configs`): softmax
-  CE under symmetric label noise at candidate budgets, on one selection seed. By :func:`noise_epochs`, the noise
-  runs train for the shortest candidate, no shorter than the clean runs' budget, at whose *end* cross-entropy
-  *visibly fits the flipped labels*: the rule of the noise chapter
-  (:func:`sigmse.report.noise_analysis.flipped_fit`, :data:`~sigmse.report.noise_analysis.MEMORISATION_RISE`:
-  training accuracy on the flipped examples, against their wrong label, at its last epoch at least 5 pp above
-  its lowest epoch), at every pilot rate. Why: the paper's noise claim is that sigmoid-MSE resists memorising
-  wrong labels; a budget at which cross-entropy has not started memorising cannot show that. Why whole runs of
-  each candidate: where the rate follows a schedule (warm-up, a decay to zero), epoch e of a longer run is not
-  the end of a run of e epochs, whose rate decays on a shorter clock. :func:`noise_fit_epoch` gives, within one
-  run, the first epoch at which the rule holds (shown, not used to choose); the noise runs themselves are
-  checked by the same rule afterwards (the noise chapter's :func:`~sigmse.report.noise_analysis.flipped_fit_table`).
-
-:func:`epoch_pilot_table` and :func:`noise_pilot_table` show either pilot in the book. This module reads records
-into tables (the ``plots`` extra, as all of :mod:`sigmse.report`); the runs (:mod:`sigmse.runs.experiments`) plan
-the pilots' runs.
+* Epoch pilot (:func:`pilot_epochs`): a budget is long enough when doubling it changes softmax CE's mean
+  selection-seed validation accuracy by less than half the dataset's equivalence margin (else the budget, not the
+  loss, decides part of a difference; doubling is the smallest step that is a new budget on every schedule).
+* Noise-fit pilot (:func:`noise_epochs`): the noise runs train for the shortest candidate, no shorter than the
+  clean budget, at whose end CE visibly fits the flipped labels at every pilot rate (the noise chapter's
+  :func:`~sigmse.report.noise_analysis.flipped_fit`): a budget where CE has not started memorising cannot show
+  that a loss resists it. Whole runs per candidate, since a scheduled rate makes epoch e of a longer run differ.
 """
 
 from __future__ import annotations
@@ -73,10 +49,8 @@ def _by_dataset(records: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[
 
 
 def epoch_pilot_means(records: Iterable[Mapping[str, Any]]) -> dict[int, tuple[float, tuple[int, ...]]]:
-    """Per budget (epochs) of one dataset's epoch-pilot records, softmax CE's mean selection score (final
-    validation accuracy; chance level for a diverged run, as when choosing a rate:
-    :func:`sigmse.runs.protocol.default_score`) and the seeds it is over. A failed run has no result and is
-    left out (its budget then lacks that seed)."""
+    """Per budget of one dataset's epoch-pilot records, softmax CE's mean selection score
+    (:func:`sigmse.runs.protocol.default_score`) and its seeds; failed runs are left out."""
     kept = [record for record in records if record["status"] != "failed"]
     by_budget: dict[int, dict[int, float]] = {}
     for record in kept:
@@ -88,17 +62,9 @@ def epoch_pilot_means(records: Iterable[Mapping[str, Any]]) -> dict[int, tuple[f
 
 def pilot_epochs(records: Iterable[Mapping[str, Any]], margin: float, *, candidates: Sequence[int] | None = None,
                  seeds: Sequence[int] | None = None) -> int | None:
-    """The epoch pilot's budget for one dataset: the shortest budget E whose double 2E changes softmax CE's mean
-    selection-seed validation accuracy by *less than* ``margin / 2`` (``margin``: the dataset's equivalence
-    margin, e.g. ``ACCURACY_MARGINS[dataset]``; a change of exactly half the margin is not less). ``None`` while
-    undecided: a budget or its double not stored for the same seeds, or no doubling that changes so little.
-
-    Budgets are read in increasing order and each needs its double stored before a longer one is looked at: a
-    shorter budget that passes wins, so a missing pair is undecided rather than skipped. Records show only what
-    is stored, so pass the pilot's ``candidates`` (``EpochPilot.candidates``) and ``seeds`` (the selection
-    seeds) to treat a budget or seed with no record yet as missing rather than as not planned. Records of
-    several datasets raise ``ValueError``.
-    """
+    """The shortest budget E whose double changes CE's mean selection-seed validation accuracy by less than
+    ``margin / 2``; ``None`` while undecided (a budget or its double missing for the same seeds: a missing pair is
+    not skipped, so pass ``candidates`` and ``seeds`` to count unstored ones). One dataset only."""
     chosen = list(records)
     if not chosen:
         return None
@@ -116,11 +82,8 @@ def pilot_epochs(records: Iterable[Mapping[str, Any]], margin: float, *, candida
 
 def epoch_pilot_table(records: Iterable[Mapping[str, Any]],
                       margins: Mapping[str, float] = ACCURACY_MARGINS) -> pd.DataFrame:
-    """The epoch pilot for the book, per dataset (in the order first seen) and budget: :data:`EPOCH_PILOT_COLUMNS`,
-    with ``mean_val_acc`` softmax CE's mean selection-seed validation accuracy, ``change`` its change from the
-    half budget (NaN for the first), ``threshold`` half the dataset's margin, and ``long_enough`` whether the
-    *half* budget passed (``True``/``False``; ``None`` for the first). The chosen budget per dataset is
-    :func:`pilot_epochs` of the same records."""
+    """The epoch pilot per dataset and budget: CE's mean validation accuracy, its change from the half budget,
+    the threshold, and whether the *half* budget passed (``None`` for the first)."""
     by_dataset = _by_dataset(records)
     rows = []
     for dataset, part in by_dataset.items():
@@ -136,8 +99,7 @@ def epoch_pilot_table(records: Iterable[Mapping[str, Any]],
 
 
 def _flipped_history(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """The :func:`~sigmse.report.noise_analysis.memorisation_history` of noise-pilot records, checked to carry the
-    per-epoch flipped-label training accuracy the rule reads."""
+    """The memorisation history of noise-pilot records, checked to carry the flipped-label accuracy."""
     for record in records:
         if record["status"] == "ok" and not any(entry.get("train_acc_flipped") is not None
                                                 for entry in record["history"]):
@@ -148,12 +110,8 @@ def _flipped_history(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def noise_fit_epoch(records: Iterable[Mapping[str, Any]]) -> int | None:
-    """The first epoch count e at which softmax CE visibly fits the flipped labels in noise-pilot records of one
-    dataset and noise rate: the smallest e >= 2 for which the noise chapter's rule
-    (:func:`sigmse.report.noise_analysis.flipped_fit`: seed-mean training accuracy on the flipped examples at
-    epoch e at least :data:`~sigmse.report.noise_analysis.MEMORISATION_RISE` above its lowest over epochs 1..e)
-    holds on the epochs 1..e; ``None`` if it never does. Records of several datasets or rates raise
-    ``ValueError``, and so does a record without per-epoch flipped-label accuracy."""
+    """Within one run (one dataset and rate), the first epoch e >= 2 at which the flipped-fit rule holds on epochs
+    1..e; ``None`` if never (shown, not used to choose)."""
     chosen = [record for record in records if record["config"].get("loss") == "softmax_ce"]
     if not chosen:
         return None
@@ -169,11 +127,8 @@ def noise_fit_epoch(records: Iterable[Mapping[str, Any]]) -> int | None:
 
 def noise_epochs(records: Iterable[Mapping[str, Any]], clean_epochs: int, candidates: Sequence[int],
                  rates: Sequence[float]) -> int | None:
-    """The noise runs' budget for one dataset from its noise-pilot records: the shortest of ``candidates`` no
-    shorter than ``clean_epochs`` (the clean runs' budget, :func:`pilot_epochs`) whose pilot runs, at every one of
-    ``rates``, end with softmax CE visibly fitting the flipped labels (:func:`~sigmse.report.noise_analysis.
-    flipped_fit` over the whole run). ``None`` while undecided (a candidate's run at some rate not stored, or not
-    ``ok``, before one passes) or if no candidate passes. Records of several datasets raise ``ValueError``."""
+    """The noise runs' budget for one dataset: the shortest of ``candidates`` >= ``clean_epochs`` whose runs at
+    every rate end with CE fitting the flipped labels; ``None`` if undecided (a run missing) or none passes."""
     chosen = [record for record in records if record["config"].get("loss") == "softmax_ce"]
     if chosen:
         _one(chosen, "dataset", "the noise-fit rule")
@@ -188,10 +143,8 @@ def noise_epochs(records: Iterable[Mapping[str, Any]], clean_epochs: int, candid
 
 
 def noise_pilot_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """The noise-fit pilot for the book, per dataset, noise setting and budget (in the order first seen): the
-    epochs trained, the rule's answer at the run's end (:func:`~sigmse.report.noise_analysis.flipped_fit`: lowest
-    flipped-label accuracy, its epoch, the rise; what :func:`noise_epochs` reads) and ``fits_from``, the first
-    epoch of the run at which it holds (:func:`noise_fit_epoch`; NaN if never)."""
+    """The noise-fit pilot per dataset, setting and budget: the rule at the run's end, and ``fits_from``
+    (:func:`noise_fit_epoch`; NaN if never)."""
     groups: dict[tuple[str, float, int], list[Mapping[str, Any]]] = {}
     for record in records:
         config = record["config"]
@@ -214,9 +167,7 @@ _NO_PASS = "no stored budget passes the rule"  # what the pilot sentences say of
 
 def epoch_pilot_text(records: Sequence[Mapping[str, Any]], profile: str,
                      margins: Mapping[str, float] = ACCURACY_MARGINS) -> str:
-    """What the epoch pilot chose, in a sentence for the book: per dataset the budget :func:`pilot_epochs` reads
-    from ``records`` (the pilot's runs under ``profile``, each dataset's candidates and seeds as stored), at the
-    pilot's rate (or that no stored budget passes); or that the profile has no pilot."""
+    """What the epoch pilot chose, per dataset, in a sentence for the book."""
     if not records:
         return f"The {profile} profile ran no epoch pilot: its budgets were fixed in code without one."
     by_dataset = _by_dataset(records)
@@ -233,9 +184,7 @@ def epoch_pilot_text(records: Sequence[Mapping[str, Any]], profile: str,
 
 def noise_pilot_text(records: Sequence[Mapping[str, Any]], epoch_pilot: Sequence[Mapping[str, Any]], profile: str,
                      margins: Mapping[str, float] = ACCURACY_MARGINS) -> str:
-    """What the noise pilot chose, in a sentence for the book: per dataset the noise runs' budget
-    :func:`noise_epochs` reads from ``records`` (its candidates and rates as stored), given the clean budget the
-    epoch pilot's records ``epoch_pilot`` fix (:func:`pilot_epochs`); or that the profile has no pilot."""
+    """What the noise pilot chose, per dataset, given the clean budget ``epoch_pilot`` fixes."""
     if not records:
         return f"The {profile} profile ran no noise pilot: its noise budgets were fixed in code without one."
     by_dataset = _by_dataset(records)
@@ -259,25 +208,22 @@ AGREE, DIFFER, UNDECIDED = 0, 3, 4
 
 
 def _records(experiment: str, profile: Profile, dataset: str, results_dir: str | Path) -> list[dict[str, Any]]:
-    """The stored records of ``experiment``'s runs on ``dataset`` (a missing run is left out: the rules then
-    answer undecided, as they are given the candidates and seeds that should be there)."""
+    """The stored records of ``experiment``'s runs on ``dataset`` (missing runs left out)."""
     configs = experiment_configs(experiment, profile, datasets=[dataset])
     return [record for record in (load_record(c, profile.name, results_dir) for c in configs) if record is not None]
 
 
 def _all_stored(records: Sequence[Mapping[str, Any]], epochs: Sequence[int], key: str,
                 values: Sequence[Any]) -> bool:
-    """Whether ``records`` hold an ``ok`` run for every budget of ``epochs`` and every ``config[key]`` of
-    ``values`` (the selection seeds of an epoch pilot, the noise rates of a noise pilot)."""
+    """Whether ``records`` hold an ``ok`` run for every budget of ``epochs`` and ``config[key]`` of ``values``."""
     stored = {(r["config"]["epochs"], r["config"][key]) for r in records if r["status"] == "ok"}
     return all((e, value) in stored for e in epochs for value in values)
 
 
 def _judged(dataset: str, which: str, setting: str, chosen: int | None, trained: int, fallback: int | None,
             complete: bool, candidates: Sequence[int], setting_key: str) -> tuple[int, str]:
-    """The status and line of one pilot: the epochs its rule ``chosen`` (``None``: no candidate passes, or a run is
-    missing) against the epochs the profile's ``setting`` train. Where the rule chose nothing and every candidate is
-    stored (``complete``), the pilot's pre-registered ``fallback`` stands in for its choice."""
+    """The status and line of one pilot: ``chosen`` (or, all stored and none passing, ``fallback``) against
+    ``trained``."""
     if chosen is None and (not complete or fallback is None):
         return UNDECIDED, (f"{dataset}: {which} pilot undecided (a run missing or not ok, or no candidate of "
                            f"{tuple(candidates)} passes and the profile names no fallback); the {setting} train "
@@ -291,12 +237,9 @@ def _judged(dataset: str, which: str, setting: str, chosen: int | None, trained:
 
 
 def pilot_agreement(profile: Profile, results_dir: str | Path) -> tuple[int, list[str]]:
-    """Whether ``profile``'s stored pilots give the epochs its budgets train: :data:`AGREE` (every pilot agrees,
-    or, where every candidate is stored and none passes, the budget is the pilot's pre-registered ``fallback``;
-    or the profile has no pilots), :data:`DIFFER` (a pilot chose other epochs: the profile must say so in a commit
-    before its sweep trains anything else) or :data:`UNDECIDED` (a pilot run missing or failed, or no candidate
-    passes and there is no fallback), with one line per pilot saying which. Read before a protocol's sweep and by
-    its tests."""
+    """Whether ``profile``'s stored pilots give the epochs its budgets train: :data:`AGREE`, :data:`DIFFER` (the
+    profile must change first) or :data:`UNDECIDED` (a run missing, or none passes without a fallback), with
+    one line per pilot."""
     judged, clean = [], {}
     for dataset, pilot in profile.epoch_pilot.items():
         budget = int(profile.budgets[dataset].epochs)

@@ -1,14 +1,7 @@
-"""Figures for the book's chapters: one theme, one figure helper, one printed name and colour per loss.
-
-:func:`apply_style` sets the chapters' theme, :func:`figure` (and :func:`panel_grid`) make their figures,
-:data:`LOSS_LABELS` and :func:`pretty` print every loss name the book shows (the result chapters', the
-loss-surface chapter's, the noise chapter's robust losses) as the loss registry names them
-(:func:`sigmse.losses.modules.display_name`), and each loss keeps its colour in every figure
-(:func:`palette`). The result chapters' figures (accuracy, convergence, Output
-Reset) are drawn here too, from :mod:`sigmse.report.analysis` frames.
-
-Every figure has a solid white background (readable on a dark-mode page) and is already closed in pyplot,
-so a notebook shows it only where it displays or glues it. Axes are labelled with words (:data:`AXIS_LABELS`).
+"""Figures for the book's chapters in one style: a theme (:func:`apply_style`), a figure helper (:func:`figure`,
+:func:`panel_grid`), one printed name (:func:`pretty`, from the loss registry) and one colour (:func:`palette`) per
+loss, and the result chapters' figures. Every figure has a solid white background (readable in dark mode) and is
+already closed in pyplot, so a notebook shows it only where it displays or glues it.
 """
 
 from __future__ import annotations
@@ -29,49 +22,20 @@ from sigmse.losses.modules import LOSS_VARIANTS, LOSSES, display_name
 from sigmse.runs.profiles import ACCURACY_LOSSES
 from sigmse.report.verdicts import decisive_p
 
-__all__ = [
-    "RC",
-    "FIGURE_WIDTH",
-    "figure",
-    "panel_grid",
-    "LOSS_LABELS",
-    "AXIS_LABELS",
-    "apply_style",
-    "pretty",
-    "palette",
-    "curves_with_band",
-    "plateau_curves",
-    "point_ci",
-    "metric_vs_lr",
-    "heatmap",
-    "verdict_heatmap",
-]
+__all__ = ["RC", "FIGURE_WIDTH", "figure", "panel_grid", "LOSS_LABELS", "AXIS_LABELS", "apply_style", "pretty",
+           "palette", "curves_with_band", "plateau_curves", "point_ci", "metric_vs_lr", "heatmap", "verdict_heatmap"]
 
 # Solid white backgrounds: transparent figures are unreadable in a dark-mode page. 100 dpi (matplotlib's
 # default, stated because the figure widths below are chosen for it): a figure of FIGURE_WIDTH inches is
 # 800 px wide, which the book's content column (about 700 px) shows at 85 % or more, text included.
-RC: Mapping[str, Any] = {
-    "figure.dpi": 100,
-    "figure.facecolor": "white",
-    "savefig.facecolor": "white",
-    "savefig.transparent": False,
-    "axes.facecolor": "white",
-}
+RC: Mapping[str, Any] = {"figure.dpi": 100, "figure.facecolor": "white", "savefig.facecolor": "white",
+                         "savefig.transparent": False, "axes.facecolor": "white"}
 # Every loss name the book prints, whichever chapter shows it: each registered loss's and variant's display name.
 LOSS_LABELS: Mapping[str, str] = {name: display_name(name) for name in (*LOSSES, *LOSS_VARIANTS)}
 AXIS_LABELS: Mapping[str, str] = {
-    "epoch": "epoch",
-    "lr": "learning rate",
-    "test_acc": "test accuracy",
-    "val_acc": "validation accuracy",
-    "train_acc": "training accuracy",
-    "train_loss": "training loss",
-    "reset_fraction": "share of outputs reset",
-    "test_nll": "test NLL",
-    "test_ece": "test ECE",
-    "mean": "mean",
-    "mean_diff": "difference to baseline",
-}
+    "epoch": "epoch", "lr": "learning rate", "test_acc": "test accuracy", "val_acc": "validation accuracy",
+    "train_acc": "training accuracy", "train_loss": "training loss", "reset_fraction": "share of outputs reset",
+    "test_nll": "test NLL", "test_ece": "test ECE", "mean": "mean", "mean_diff": "difference to baseline"}
 _BANDS = ("range", "sd", "none")
 FIGURE_WIDTH = 8.0  # inches: the widest figure drawn here; more panels than fit wrap into rows
 
@@ -100,8 +64,8 @@ def _ablation_colours() -> dict[str, Any]:
 
 
 def palette(levels: Sequence[Any]) -> dict[Any, Any]:
-    """A colour per level: the five losses of the headline table and the six Output Reset ablation variants
-    (:data:`sigmse.runs.profiles.OUTPUT_RESET_VARIANTS`) always get the same colour; other levels take the rest in order."""
+    """A colour per level: the headline losses and the Output Reset ablation's variants always get the same one;
+    other levels take the rest in order."""
     fixed = {**dict(zip(ACCURACY_LOSSES, sns.color_palette("colorblind", 10))), **_ablation_colours()}
     others = [level for level in levels if level not in fixed]
     spare = sns.color_palette("colorblind", 10)[len(ACCURACY_LOSSES):] + sns.color_palette("dark", 10)
@@ -110,14 +74,9 @@ def palette(levels: Sequence[Any]) -> dict[Any, Any]:
 
 def figure(rows: int, cols: int, panel: tuple[float, float], extra_width: float = 0.0,
            **options: Any) -> tuple[Figure, np.ndarray]:
-    """A white figure of ``rows x cols`` panels of ``panel`` inches (plus ``extra_width`` inches, e.g. for long
-    tick labels) and its axes as a ``(rows, cols)`` array; ``options`` go to :func:`matplotlib.pyplot.subplots`
-    (``sharey="row"``, say).
-
-    Created through pyplot, so that the notebook's backend and display hooks are set up, then closed at once:
-    a notebook shows it only where it is displayed or glued, not again at the end of the cell, and no figure
-    piles up in pyplot's registry.
-    """
+    """A white figure of ``rows x cols`` panels of ``panel`` inches (plus ``extra_width``) and its axes as a
+    ``(rows, cols)`` array; ``options`` go to :func:`matplotlib.pyplot.subplots`. Made through pyplot (for the
+    notebook's display hooks), then closed at once: shown only where displayed or glued, never piled up."""
     fig, axes = plt.subplots(rows, cols, figsize=(panel[0] * cols + extra_width, panel[1] * rows), squeeze=False,
                              layout="constrained", facecolor="white", **options)
     plt.close(fig)
@@ -126,13 +85,9 @@ def figure(rows: int, cols: int, panel: tuple[float, float], extra_width: float 
 
 def panel_grid(count: int, panel: tuple[float, float], extra_width: float = 0.0,
                 **options: Any) -> tuple[Figure, np.ndarray]:
-    """``count`` panels of about ``panel`` inches in as few rows as keep the figure within :data:`FIGURE_WIDTH`.
-
-    One long row of panels is shrunk to the page's width, and its text with it (three 4.2-inch panels shown
-    in a 700 px column are drawn at half size); so panels wrap into rows instead, each at most
-    ``FIGURE_WIDTH / columns`` wide (a panel gives up to a fifth of its width before a row is added). The
-    slots of the last row left empty are removed; the returned array holds the ``count`` panels in order.
-    """
+    """``count`` panels of about ``panel`` inches in as few rows as keep the figure within :data:`FIGURE_WIDTH`
+    (a long row would be shrunk to the page, text and all; a panel gives up to a fifth of its width before a row
+    is added). Empty slots are removed; the array holds the ``count`` panels in order."""
     rows = max(1, math.ceil((panel[0] * count + extra_width) / (1.25 * FIGURE_WIDTH)))
     columns = math.ceil(count / rows)
     rows = math.ceil(count / columns)
@@ -169,11 +124,8 @@ def curves_with_band(history: pd.DataFrame, x: str = "epoch", y: str = "test_acc
                      col: str | None = "dataset", *, band: str = "range", hue_order: Sequence[Any] | None = None,
                      col_order: Sequence[Any] | None = None, logy: bool = False, sharey: bool = False,
                      panel: tuple[float, float] = (4.2, 3.2)) -> Figure:
-    """Mean of ``y`` over seeds against ``x``, one line per ``hue`` level, one panel per ``col`` level.
-
-    The band shows the spread over seeds: ``"range"`` (min to max), ``"sd"`` (mean +- one standard
-    deviation) or ``"none"``. Missing values (a diverged run's epochs) are skipped.
-    """
+    """Mean of ``y`` over seeds against ``x``, one line per ``hue`` level, one panel per ``col`` level; the band
+    is the spread over seeds: ``"range"`` (min to max), ``"sd"`` (mean ± one sd) or ``"none"``."""
     check_choice("band", band, _BANDS)
     panels, lines = _levels(history, col, col_order), _levels(history, hue, hue_order)
     colours = palette(lines)
@@ -202,13 +154,10 @@ def curves_with_band(history: pd.DataFrame, x: str = "epoch", y: str = "test_acc
 
 def plateau_curves(history: pd.DataFrame, plateau: pd.DataFrame, *, loss: str = "softmax_ce",
                    panel: tuple[float, float] = (4.2, 3.2)) -> Figure:
-    """``loss``'s validation accuracy per epoch (:func:`curves_with_band`: mean over seeds, band from min to max),
-    one panel per dataset of ``plateau`` (a :func:`sigmse.report.convergence.validation_plateau` frame) that has
-    runs, with the last quarter of its budget shaded and the gain over it in the title (dataset, then gain).
-
-    The y-axis spans the seeds' values over the second half of the epochs, so that a slope of a tenth of a
-    point in the last quarter is visible; the earlier epochs lie below it. With no runs at all, one panel says so.
-    """
+    """``loss``'s validation accuracy per epoch, one panel per dataset of ``plateau`` (a
+    :func:`~sigmse.report.convergence.validation_plateau` frame) with runs, the budget's last quarter shaded and
+    its gain in the title. The y-axis spans the second half of the epochs, so that a slope of a tenth of a point
+    is visible."""
     judged = plateau[(plateau["loss"] == loss) & (plateau["runs"] > 0)]
     if judged.empty:
         fig, axes = figure(1, 1, panel)
@@ -236,11 +185,8 @@ def point_ci(summary: pd.DataFrame, y: str = "variant", col: str | None = "datas
              runs: pd.DataFrame | None = None,
              value: str = "test_acc", order: Sequence[Any] | None = None, col_order: Sequence[Any] | None = None,
              xlabel: str | None = None, panel: tuple[float, float] = (4.2, 2.8)) -> Figure:
-    """Means with their 95% intervals (a :func:`sigmse.report.analysis.summarize` frame), one row per ``y`` level.
-
-    ``runs`` (the per-seed frame) adds each seed's ``value`` as a small dot. A NaN interval (one seed) draws
-    the mean alone.
-    """
+    """Means with their 95% intervals (a :func:`~sigmse.report.analysis.summarize` frame), one row per ``y``
+    level; ``runs`` adds each seed's ``value`` as a tick. A NaN interval (one seed) draws the mean alone."""
     panels = _levels(summary, col, col_order)
     rows = _levels(summary, y, order)
     colours = palette(rows)
@@ -271,10 +217,8 @@ def point_ci(summary: pd.DataFrame, y: str = "variant", col: str | None = "datas
 def metric_vs_lr(frame: pd.DataFrame, y: str = "test_acc", hue: str = "variant", col: str | None = "dataset", *,
                  hue_order: Sequence[Any] | None = None, chance: float | None = 0.1,
                  panel: tuple[float, float] = (5.0, 3.4)) -> Figure:
-    """``y`` against the learning rate (log axis): seed mean as a line, each seed as a dot, diverged runs as x.
-
-    A diverged run has no accuracy; it is drawn as an ``x`` at ``chance`` (dashed line) so it stays visible.
-    """
+    """``y`` against the learning rate (log axis): seed mean as a line, each seed as a dot, a diverged run as an
+    ``x`` at ``chance`` (dashed line) so it stays visible."""
     panels, lines = _levels(frame, col, None), _levels(frame, hue, hue_order)
     colours = palette(lines)
     fig, axes = panel_grid(len(panels), panel, sharey=True)
@@ -299,12 +243,9 @@ def metric_vs_lr(frame: pd.DataFrame, y: str = "test_acc", hue: str = "variant",
 def heatmap(values: pd.DataFrame, annotations: pd.DataFrame | None = None, *, title: str = "",
             colorbar: str = "", center: float | None = 0.0, cmap: str = "vlag",
             panel: tuple[float, float] = (1.6, 0.8)) -> Figure:
-    """A table as coloured cells: ``values`` (index x columns) colour the cells, ``annotations`` (same shape,
-    strings) are written in them (default: the values). NaN cells stay blank.
-
-    The figure is ``panel[0]`` inches per column, but at most 1.5 x :data:`FIGURE_WIDTH` wide (so the page
-    shows it at half size or more); narrower cells get a proportionally smaller annotation font.
-    """
+    """A table as coloured cells: ``values`` colour them, ``annotations`` (strings; default: the values) are
+    written in them. ``panel[0]`` inches per column, at most 1.5 x :data:`FIGURE_WIDTH` (shown at half size or
+    more); narrower cells get a proportionally smaller font."""
     rows, cols = values.shape
     wanted = max(4.0, panel[0] * cols + 2.0)
     width = min(wanted, 1.5 * FIGURE_WIDTH)

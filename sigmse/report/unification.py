@@ -1,13 +1,6 @@
-"""The unification chapter (``notebooks/unification.ipynb``): the learning-rate choice, a table over seeds, a
-figure, and paired verdicts.
-
-:class:`UnificationChapter` is the page: one method per figure or table, each returning a
-:class:`~sigmse.report.analysis.Part` (as :class:`sigmse.report.noise.NoiseChapter`). It reads the *selection*
-records of the experiment ``unification`` only for the learning-rate table, the *reporting* records for the rest.
-:func:`unification_tests` judges the family :data:`COMPARISONS`, paired on the seed and Holm-adjusted
-(:mod:`sigmse.report.verdicts`). The claim is **non-inferiority** (:data:`CLAIM`): the paper suggests one MSE
-objective *could serve* for both tasks, i.e. do each at least as well as the usual recipe, within margins fixed
-in code (:data:`sigmse.report.verdicts.ACCURACY_MARGINS`, :data:`ANGLE_RMSE_MARGIN`).
+"""The unification chapter (``notebooks/unification.ipynb``): :class:`UnificationChapter`, one method per figure or
+table. Selection records feed only the learning-rate table. The claim is non-inferiority (:data:`CLAIM`): one MSE
+objective could serve both tasks, within margins fixed in code.
 """
 
 from __future__ import annotations
@@ -33,22 +26,16 @@ __all__ = ["chosen_rates_by_method", "METHOD_LABELS", "SHORT_LABELS", "CLAIM", "
            "unification_figure", "unification_tests", "verdict_display", "unification_verdict",
            "unification_versus_single", "unification_numbers", "unification_provenance", "UnificationChapter"]
 
-METHOD_LABELS = {
-    "unified_mse": "unified sigmoid-MSE",
-    "unified_mse_or": "unified sigmoid-MSE + OR",
-    "separate_heads": "separate heads (CE + MSE)",
-    "classifier_only": "classifier only (CE)",
-    "regressor_only": "regressor only (MSE)",
-}
+METHOD_LABELS = {"unified_mse": "unified sigmoid-MSE", "unified_mse_or": "unified sigmoid-MSE + OR",
+                 "separate_heads": "separate heads (CE + MSE)", "classifier_only": "classifier only (CE)",
+                 "regressor_only": "regressor only (MSE)"}
 SHORT_LABELS = {"unified_mse": "unified", "unified_mse_or": "unified + OR", "separate_heads": "separate heads",
                 "classifier_only": "classifier alone", "regressor_only": "regressor alone"}
 
 CLAIM = "noninferiority"  # "one objective could serve both tasks": at least as well as the usual recipe
 ALPHA = 0.05  # family-wise level of the Holm-adjusted tests
-# Margin on the angle's test RMSE, in degrees, fixed before any run it judges. A rotation by 1 degree moves a
-# point 10 px from the centre of a 28x28 digit (about the reach of its strokes) by 0.17 px, well under the
-# one-pixel blur of the bilinear resampling that made the images: a gap in the error that small is finer than
-# the images can show. It is also under 4% of the RMSE of always predicting 0 degrees (45/sqrt(3) = 26 degrees).
+# Margin on the angle's test RMSE, in degrees, fixed before any run: 1 degree moves a stroke 10 px from a digit's
+# centre by 0.17 px, under the resampling's one-pixel blur, and is under 4% of predicting 0 (45/sqrt(3) degrees).
 ANGLE_RMSE_MARGIN = 1.0
 # The chapter's family: each unified objective against the two-head network on both tasks, and against each
 # single-task network on its task. (candidate, baseline, metric)
@@ -62,17 +49,15 @@ _MEASURES = {"test_acc": ("accuracy", 100.0, "pp"), "test_rmse_angle": ("angle R
 
 def chosen_rates_by_method(selection: Sequence[UnificationConfig],
                            records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    """Per method, the learning rate with the best mean validation score over the selection seeds (ties: the
-    smaller rate); ``records`` are the stored records of ``selection`` in the same order."""
+    """Per method, the rate with the best mean selection-seed validation score (ties: the smaller)."""
     by_group = protocol.chosen_learning_rates(selection, records, score=validation_score)
     methods = {protocol.lr_group(config): config.method for config in selection}
     return {methods[group]: lr for group, lr in by_group.items()}
 
 
 def unification_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per run: ``dataset``, ``method``, ``lr``, ``seed``, ``status``, the test metrics (NaN where the
-    method has no such output or the run diverged) and ``seconds`` (the median over the run's epochs: robust to
-    a burst of load on a shared machine)."""
+    """One row per run: config, test metrics (NaN: none or diverged) and ``seconds``, the median epoch (robust
+    to a burst of load on a shared machine)."""
     rows = []
     for record in records:
         config, metrics = record["config"], record["metrics"]
@@ -85,8 +70,7 @@ def unification_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def selection_display(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """The learning-rate choice: per method (rows) the mean validation score over the selection seeds at each
-    rate (columns), and the rate chosen (the best; ties to the smaller). Reads validation metrics only."""
+    """Per method, the mean selection-seed validation score at each rate, and the rate chosen."""
     configs = [unification_config_from_dict(r["config"]) for r in records]
     scores = pd.DataFrame({"method": [c.method for c in configs], "lr": [c.lr for c in configs],
                            "score": [validation_score(c, r) for c, r in zip(configs, records)]})
@@ -101,12 +85,8 @@ def selection_display(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def unification_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """Mean and std over seeds per method of the reporting runs (indexed by method, in ``METHODS`` order).
-
-    Columns: ``runs``, ``lr`` (the chosen rate), ``acc_mean``/``acc_std`` (test accuracy), ``rmse_mean``/
-    ``rmse_std`` (test RMSE of the angle, degrees), ``r2_mean``/``r2_std`` and ``seconds_mean``/``seconds_std``
-    (training seconds per epoch); NaN where a method has no such output. Only ``ok`` runs count.
-    """
+    """Per method, ``runs``, ``lr`` and mean/std over seeds of accuracy, angle RMSE, R² and seconds per epoch
+    (``ok`` runs only)."""
     frame = unification_frame(records)
     frame = frame[frame.status == "ok"].rename(columns={"test_acc": "acc", "test_rmse_angle": "rmse",
                                                         "test_r2_angle": "r2"})
@@ -135,11 +115,7 @@ def unification_display(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def unification_figure(table: pd.DataFrame, *, unit: str = "°") -> Any:
-    """Test accuracy (x) against regression RMSE (y) per method, error bars one std over seeds.
-
-    The single-task references have one metric each, so they are lines: a vertical one at the classifier's
-    accuracy and a horizontal one at the regressor's RMSE, each with a band of one std.
-    """
+    """Test accuracy against angle RMSE per method (error bars: one std); the single-task references as lines."""
     fig, axes = figure(1, 1, (6.4, 4.4))
     ax = axes[0, 0]
     markers = {"unified_mse": "o", "unified_mse_or": "s", "separate_heads": "D"}
@@ -168,13 +144,8 @@ def _zero(value: float) -> float:
 
 
 def unification_tests(records: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -> pd.DataFrame:
-    """Every comparison of :data:`COMPARISONS` on the reporting ``records``, paired on the seed, Holm-adjusted
-    together: :func:`sigmse.report.verdicts.holm_verdicts`'s frame with a ``metric`` column, in ``COMPARISONS`` order.
-
-    Accuracy is judged against :data:`sigmse.report.verdicts.ACCURACY_MARGINS` of the dataset, the angle's RMSE
-    (lower is better) against :data:`ANGLE_RMSE_MARGIN`. A diverged run has no test metric, so its pairs are
-    left out and counted in ``note``.
-    """
+    """Every comparison of :data:`COMPARISONS`, paired on the seed and Holm-adjusted together; diverged runs'
+    pairs are left out and counted in ``note``."""
     frame = unification_frame(records)
     if frame.duplicated(["dataset", "method", "seed"]).any():
         raise ValueError("more than one run per method and seed: pass the reporting records only (one learning "
@@ -199,9 +170,7 @@ def _text(row: pd.Series | None, metric: str) -> str:
 
 def unification_verdict(tests: pd.DataFrame, method: str = "unified_mse_or",
                         baseline: str = "separate_heads") -> str:
-    """One line: ``method`` against ``baseline`` on accuracy and on the angle, each verdict with its effect,
-    interval and seeds, e.g. ``"accuracy not worse (non-inferior by 0.50 pp): −0.10 pp [−0.40, +0.20], 5 seeds;
-    angle RMSE worse: +1.20° [+0.60, +1.80], 5 seeds"``; ``not run`` where a method has no runs."""
+    """One line: ``method`` against ``baseline`` on accuracy and on the angle, verdicts with effects."""
     return (f"accuracy {_text(_row(tests, method, baseline, 'test_acc'), 'test_acc')}; "
             f"angle RMSE {_text(_row(tests, method, baseline, 'test_rmse_angle'), 'test_rmse_angle')}")
 
@@ -214,10 +183,7 @@ def unification_versus_single(tests: pd.DataFrame, method: str = "unified_mse_or
 
 
 def verdict_display(tests: pd.DataFrame) -> pd.DataFrame:
-    """The family as text for the page: per comparison the measure, the mean paired difference with its 95%
-    interval, the Holm-adjusted p-value behind the verdict (:func:`sigmse.report.verdicts.decisive_p`; "—" without a
-    test) and the verdict;
-    a ``note`` column only where pairs were left out."""
+    """The family as text: difference [95% CI], decisive Holm p-value, verdict (and ``note`` where needed)."""
     rows = []
     for _, row in tests.iterrows():
         measure, scale, unit = _MEASURES[row["metric"]]
@@ -235,8 +201,7 @@ def verdict_display(tests: pd.DataFrame) -> pd.DataFrame:
 
 
 def unification_numbers(table: pd.DataFrame) -> dict[str, float]:
-    """Plain floats for the page's prose: ``<method>_<acc|rmse|r2|seconds>`` and ``..._std`` (accuracy in %),
-    and ``<method>_lr``. A std over one seed (NaN) is given as 0; a metric a method does not have is NaN."""
+    """Floats for the prose: ``<method>_<acc|rmse|r2|seconds>[_std]`` (accuracy in %, one seed's std 0), ``_lr``."""
     numbers = {}
     for method, row in table.iterrows():
         numbers[f"{method}_lr"] = float(row["lr"])
@@ -261,8 +226,7 @@ def _seeds(records: Records) -> list[int]:
 
 @dataclass(frozen=True)
 class UnificationChapter:
-    """This build's unification records (``selection`` chose each method's learning rate, ``report`` is read by
-    every other table, figure and test) and its profile's name; each part of the page is one method."""
+    """This build's unification records (``selection`` chose the rates, ``report`` feeds the rest) and profile."""
 
     selection: Records
     report: Records
@@ -277,8 +241,7 @@ class UnificationChapter:
         return unification_tests(self.report)
 
     def protocol(self) -> Part:
-        """What the runs were, read from their records: counts, seeds, torch threads, the rates tried, the
-        budget and data sizes; ``text``: the provenance line (and, on smoke, a warning)."""
+        """What the runs were, read from their records; ``text``: the provenance line."""
         first, metrics = self.report[0]["config"], self.report[0]["metrics"]
         runs = [*self.selection, *self.report]
         note = ("With the smoke profile these numbers are meaningless: the runs only check that the chapter runs "
@@ -314,8 +277,7 @@ class UnificationChapter:
         return Part({"unification_figure": unification_figure(self.table)})
 
     def paired_tests(self) -> Part:
-        """The family of paired tests (:func:`verdict_display`), and the prose's numbers: each method's metrics
-        (:func:`unification_numbers`), the family's size, level and margins, and the verdicts in words."""
+        """The family of paired tests, and the prose's numbers and verdicts."""
         tests, seeds = self.tests, ", ".join(map(str, _seeds(self.report)))
         family = int(tests.family_size.iloc[0])
         dataset = self.report[0]["config"]["dataset"]

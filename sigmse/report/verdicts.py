@@ -1,24 +1,11 @@
 """Verdicts a reviewer can accept: paired equivalence, superiority and non-inferiority tests, Holm-adjusted.
 
-A failed significance test never shows that two losses are equal (Benavoli et al., JMLR 2017). So every
-comparison of a candidate with a baseline, paired on the seed, tests up to four one-sided hypotheses with
-statsmodels' paired t machinery, against a margin ``m`` fixed in this module *before* the runs it judges exist:
-
-* **better**: the mean paired improvement is above 0 (``DescrStatsW.ttest_mean(0, alternative=...)``);
-* **worse**: it is below 0;
-* **equivalent (within ±m)**: it lies inside (−m, m): the two one-sided tests (TOST) of
-  ``statsmodels.stats.weightstats.ttost_paired``;
-* **not worse (non-inferior by m)**: it is above −m (only where the claim is non-inferiority).
-
-The p-values of a chapter's whole family of comparisons are adjusted together with Holm's step-down method
-(``statsmodels.stats.multitest.multipletests(method="holm")``, Dror et al., ACL 2018), and only adjusted p-values
-decide. The verdict is the first hypothesis, in the claim's order of priority (:data:`PRIORITY`), whose adjusted
-p-value is below ``alpha``; when none is, the verdict is **inconclusive**. A comparison with fewer than two pairs
-is inconclusive by construction: a paired test needs a spread.
-
-The margins (:data:`ACCURACY_MARGINS`) and the reporting seeds' power calculation
-(:func:`reporting_seeds_needed`) are part of the protocol: they live in code, and the method page names the
-commit that fixed them.
+A failed significance test never shows that two losses are equal (Benavoli et al., JMLR 2017): each comparison,
+paired on the seed, tests up to four one-sided hypotheses (better, worse, equivalent within ±m by TOST, not worse
+by m) against a margin fixed here before the runs it judges; a chapter's family of p-values is Holm-adjusted
+(Dror et al., ACL 2018), and the verdict is the first hypothesis in the claim's :data:`PRIORITY` whose adjusted
+p-value is below ``alpha``, else inconclusive. The rules, and the commits that fixed the margins and the power
+calculation, are on the book's method page ("How the book decides").
 """
 
 from __future__ import annotations
@@ -35,22 +22,9 @@ from statsmodels.stats.weightstats import DescrStatsW, ttost_paired
 
 from sigmse.checks import check_choice, check_number
 
-__all__ = [
-    "CLAIMS",
-    "HYPOTHESES",
-    "PRIORITY",
-    "ACCURACY_MARGINS",
-    "accuracy_margin",
-    "paired_tests",
-    "holm_verdicts",
-    "NOT_JUDGED",
-    "decisive_p",
-    "verdict_label",
-    "verdict_text",
-    "tost_power",
-    "power_table",
-    "reporting_seeds_needed",
-]
+__all__ = ["CLAIMS", "HYPOTHESES", "PRIORITY", "ACCURACY_MARGINS", "accuracy_margin", "paired_tests", "holm_verdicts",
+           "NOT_JUDGED", "decisive_p", "verdict_label", "verdict_text", "tost_power", "power_table",
+           "reporting_seeds_needed"]
 
 # What a comparison claims; it decides which hypotheses are tested and which verdict wins when several hold.
 CLAIMS = ("equivalence", "superiority", "noninferiority")
@@ -131,24 +105,14 @@ def paired_tests(frame: pd.DataFrame, metric: str, *, claim: str, margins: float
                  by: str | Sequence[str] = "dataset", baseline: str = "softmax_ce", column: str = "loss",
                  pair_on: str | Sequence[str] = "seed", higher_is_better: bool = True,
                  levels: Sequence[str] | None = None) -> pd.DataFrame:
-    """Each level of ``column`` against ``baseline``, paired on ``pair_on`` within each group of ``by``: raw tests.
+    """Each level of ``column`` (or of ``levels``) against ``baseline``, paired on ``pair_on`` within each group of
+    ``by``: raw tests, before :func:`holm_verdicts`.
 
-    Args:
-        frame: one row per run (``records_frame``), one learning rate per group already.
-        metric: the column compared (e.g. ``test_acc``).
-        claim: one of :data:`CLAIMS`.
-        margins: the margin on ``metric``'s scale, or a mapping from the first ``by`` key (the dataset) to it.
-        higher_is_better: ``False`` for a loss or an error: the improvement is then baseline minus level.
-        levels: the levels compared (default: every level but the baseline).
-
-    Returns:
-        One row per group and level: the ``by`` keys, ``column``, ``baseline``, ``claim``, ``margin``,
-        ``n_pairs``, ``mean_diff`` (level minus baseline, on the metric's scale) with its Student-t 95% interval
-        ``ci95_low``/``ci95_high`` and the standard deviation ``sd_diff`` of the differences, ``higher_is_better``
-        and the raw one-sided p-values ``p_better``, ``p_worse``, ``p_equivalent``, ``p_not_worse`` (NaN: not
-        tested). Pairs where either run has no value
-        (a diverged run) are left out and counted in ``note``. Run :func:`holm_verdicts` on the chapter's
-        family to get verdicts.
+    ``frame`` holds one row per run, one learning rate per group; ``margins`` is the margin on ``metric``'s scale,
+    or a mapping from the dataset to it; with ``higher_is_better=False`` the improvement is baseline minus level.
+    One row per group and level: ``n_pairs``, ``mean_diff`` (level minus baseline) with its Student-t 95% interval
+    and ``sd_diff``, and the raw one-sided p-values of :data:`P_COLUMNS` (NaN: not tested). Pairs without a value
+    (a diverged run) are left out and counted in ``note``.
     """
     check_choice("claim", claim, CLAIMS)
     keys = [by] if isinstance(by, str) else list(by)
@@ -185,12 +149,9 @@ def paired_tests(frame: pd.DataFrame, metric: str, *, claim: str, margins: float
 
 
 def holm_verdicts(tests: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Adjust every tested p-value of ``tests`` (one chapter's family) with Holm's method and decide verdicts.
-
-    Adds ``padj_<hypothesis>`` columns, ``family_size`` (how many hypotheses were adjusted together) and
-    ``verdict``: the first hypothesis in ``PRIORITY[claim]`` whose adjusted p-value is below ``alpha``, else
-    ``"inconclusive"`` (always so below two pairs).
-    """
+    """Holm-adjust every tested p-value of ``tests`` (one chapter's family) and decide: adds ``padj_<hypothesis>``,
+    ``family_size`` (hypotheses adjusted together) and ``verdict`` (first of ``PRIORITY[claim]`` below ``alpha``,
+    else ``"inconclusive"``, always so below two pairs)."""
     check_number("alpha", alpha, low=0, high=1, low_open=True, high_open=True)
     out = tests.copy()
     names = list(P_COLUMNS.values())
@@ -254,12 +215,9 @@ def verdict_text(row: Mapping[str, Any] | None, scale: float = 100.0, unit: str 
 
 
 def tost_power(n: int, margin: float, spread: float, alpha: float = 0.05) -> float:
-    """Lower bound on the power of the paired TOST at a true difference of 0: ``1 - 2 (1 - power_one_sided)``.
-
-    ``power_one_sided`` is statsmodels' ``TTestPower().power`` of one one-sided test at effect size
-    ``margin / spread`` (``spread``: the standard deviation of the paired differences); the bound follows from
-    the union bound on the two one-sided tests' type II errors, and is clipped at 0.
-    """
+    """Lower bound on the power of the paired TOST at a true difference of 0, ``1 - 2 (1 - power_one_sided)`` (the
+    union bound on the two one-sided tests' type II errors, clipped at 0), with statsmodels' ``TTestPower`` at effect
+    size ``margin / spread`` (``spread``: the sd of the paired differences)."""
     if n < 2:
         return 0.0
     one_sided = TTestPower().power(effect_size=margin / spread, nobs=n, alpha=alpha, alternative="larger")
@@ -267,10 +225,9 @@ def tost_power(n: int, margin: float, spread: float, alpha: float = 0.05) -> flo
 
 
 def power_table(family: pd.DataFrame, by: Sequence[str] = ("dataset",)) -> pd.DataFrame:
-    """What the runs say about the power calculation, per row of a :func:`holm_verdicts` family: the pairs, the
-    observed spread of the paired differences, the TOST power those pairs give at that spread and at the family's
-    Bonferroni level (:func:`tost_power`), and the reporting seeds :func:`reporting_seeds_needed` would ask for.
-    Computed after the fact: it informs the next profile's plan, never this one's verdicts."""
+    """Per row of a verdict family: the pairs, the observed sd of the paired differences, the TOST power they give
+    at the family's Bonferroni level, and the seeds :func:`reporting_seeds_needed` would ask for. After the fact:
+    it informs the next profile's plan, never this one's verdicts."""
     rows = []
     for _, row in family.iterrows():
         spread, n, level = row["sd_diff"], int(row["n_pairs"]), 0.05 / max(1, int(row["family_size"]))

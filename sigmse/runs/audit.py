@@ -1,23 +1,11 @@
 """``sigmse audit``: retrain stored records drawn at random and check that they reproduce.
 
-A committed result is only as good as the claim that it can be made again. :func:`audit` draws ``sample`` records
-of a profile from the store, of every kind of run (:data:`sigmse.runs.experiments.RUN_KINDS`: the classification
-runs and the unification runs, each retrained by its own trainer), with its own seeded generator, so an audit names
-which records it drew; it retrains each from its stored config and compares:
-
-* **same setup** (the same torch version, device and processor as the record's provenance, with this process
-  set to the record's torch thread count): the rerun must be *bit-identical*: every history entry, every point
-  of the validation curve and every metric, timings left out;
-* **processor not recorded** (the same torch, device and threads, but the record predates
-  :func:`sigmse.provenance.processor`): a bit-identical rerun shows the same kind of processor; otherwise the
-  rerun is judged as on another setup, and its line says that the processor may differ. Two CPUs with the same
-  name and core count can differ in the instructions (AVX-512, AMX, ...) that MKL and oneDNN choose their
-  kernels by, and then a matrix product sums in another order;
-* **another setup**: floating-point sums run in another order, so bits differ; the rerun's final test accuracy
-  must then lie within :data:`SPREAD_FACTOR` standard deviations (over the stored seeds of the same
-  configuration) of the stored one, or within :data:`MIN_TOLERANCE` where the store has no spread to offer.
-
-Each audited record gets one line saying which comparison applied and how it came out.
+:func:`audit` draws records of every kind of run with its own seeded generator and retrains each from its stored
+config. On the **same setup** (torch version, device, processor, with the record's thread count) the rerun must
+be bit-identical, timings left out; where the record names no **processor**, bit-identical shows the same kind
+(two CPUs of one name may differ in the instructions MKL and oneDNN choose kernels by); on **another setup** its
+test accuracy must lie within :data:`SPREAD_FACTOR` seed standard deviations of the stored one, or
+:data:`MIN_TOLERANCE`. Each record gets one line saying which comparison applied and how it came out.
 """
 
 from __future__ import annotations
@@ -57,10 +45,9 @@ def comparable(result: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def setup_match(stored: Mapping[str, Any], device: str) -> str:
-    """How this process compares with the one that made a record, from its provenance ``stored``:
-    :data:`SAME_SETUP` (the same torch version, device, device name and processor, and a recorded thread count,
-    which :func:`audit` sets before it retrains), :data:`PROCESSOR_NOT_RECORDED` (all of that but the processor,
-    which the record does not name) or :data:`ANOTHER_SETUP`."""
+    """How this process compares with the one that made a record (its provenance ``stored``):
+    :data:`SAME_SETUP`, :data:`PROCESSOR_NOT_RECORDED` or :data:`ANOTHER_SETUP`.
+    """
     here = run_provenance(device)
     if not (all(stored.get(k) == here.get(k) for k in ("torch_version", "device", "device_name"))
             and stored.get("torch_threads") is not None):
@@ -94,8 +81,7 @@ def _stored(kind: RunKind, profile: str, results_dir: Path) -> list[dict[str, An
 
 
 def _spread(config: Any, stored: Sequence[Mapping[str, Any]]) -> float | None:
-    """Standard deviation of the final test accuracy over the *other* ``stored`` seeds of ``config``'s configuration
-    (the audited record itself is what is in question); ``stored``: the records of ``config``'s kind."""
+    """Standard deviation of the final test accuracy over the *other* stored seeds of ``config``'s configuration."""
     values = [record["metrics"]["test_acc"] for record in stored
               if record["status"] == "ok" and record["hash"] != config.hash
               and record["metrics"].get("test_acc") is not None
@@ -105,10 +91,9 @@ def _spread(config: Any, stored: Sequence[Mapping[str, Any]]) -> float | None:
 
 def _check(config: Any, stored: Mapping[str, Any], rerun: Mapping[str, Any], replicates: Sequence[Mapping[str, Any]],
            setup: str) -> AuditResult:
-    """Compare the ``rerun`` of ``config`` with its ``stored`` record as :func:`setup_match` says (``setup``): bit
-    for bit on the same setup; where the processor is not recorded, bit for bit if it can, else like on another
-    setup: its test accuracy against the spread over ``replicates`` (the stored records of its kind, read once by
-    :func:`audit`)."""
+    """Compare the ``rerun`` of ``config`` with its ``stored`` record as ``setup`` allows: bit for bit, else its
+    test accuracy against the spread over ``replicates``.
+    """
     identical = comparable(stored) == comparable(rerun)
     if setup == SAME_SETUP:
         verdict = "bit-identical" if identical else "NOT bit-identical"
@@ -137,11 +122,9 @@ def _check(config: Any, stored: Mapping[str, Any], rerun: Mapping[str, Any], rep
 
 def audit(profile: str, *, results_dir: str | Path = "results", sample: int = 3, seed: int = 0,
           data_dir: str | Path | None = None, hashes: Sequence[str] | None = None) -> list[AuditResult]:
-    """Retrain ``sample`` stored records of ``profile`` (drawn with ``seed`` from the records of every kind of run,
-    or exactly ``hashes``) and compare.
+    """Retrain ``sample`` stored records of ``profile`` (drawn with ``seed``, or exactly ``hashes``) and compare.
 
-    Raises ``ValueError`` for a bad ``sample``/``seed``, an unknown hash, or a store with nothing to audit, before
-    any training.
+    Raises ``ValueError`` for a bad ``sample``/``seed``, an unknown hash, or an empty store, before any training.
     """
     check_number("sample", sample, low=1, integer=True)
     check_number("seed", seed, low=0, integer=True)

@@ -1,34 +1,10 @@
 """Executors: run a sweep's missing runs in this process, in a local process pool, or on a Ray cluster.
 
-Every executor does the same thing per run: :func:`run_one` calls
-:func:`train_and_store` where the run executes, so each record is
-written once, atomically, by the process that trained it, and a rerun of the
-sweep skips what is stored. Only *where* runs execute differs:
-
-* ``local``, ``jobs=1``: one at a time in this process (what a notebook run on its own does).
-* ``local``, ``jobs=N``: N worker processes (``spawn``), each with
-  ``max(1, cores // N)`` torch threads, so the workers do not oversubscribe the CPU.
-* ``ray``: one Ray task per run, on an existing cluster (``ray_address``) or on a
-  local one started for the sweep and stopped after it. Each task declares what it
-  needs: 1 CPU, and a quarter of a GPU where the run's device resolves to CUDA, so
-  four runs share a GPU (``resources`` overrides both).
-
-A run whose configuration fixes its torch threads (``RunConfig.threads``, set by a profile) trains with those,
-whatever the executor: they are part of its arithmetic. Asking a sweep for another count is an error before
-any work (:func:`check_fixed_threads`).
-
-Failures are kept apart from results. A run that raises is stored with status
-``failed`` (:func:`~sigmse.runs.store.record_failure`) and the others go on; rerunning the
-sweep tries it again. A run whose *worker process* dies (killed, out of memory) is
-retried up to ``retries`` times: by Ray (``max_retries``) or, for the process pool,
-by resubmitting the unfinished runs to a new pool. Ctrl-C stops scheduling and
-cancels the runs in flight; the atomic writes of the store mean nothing half-written
-is left behind, and a rerun resumes.
-
-Ray is optional (``pip install 'sigmse[ray]'``) and imported only when asked for.
-For a cluster of several machines, every node must see the data root at the same
-path; each record also comes back to the driver, which stores it in its own results
-folder if the worker's copy is not there (no shared disk needed for the store).
+Wherever a run executes, :func:`run_one` trains and stores it there (:func:`train_and_store`), so each record is
+written once, atomically, by the process that trained it, and a rerun skips what is stored. A run that raises
+is stored as ``failed`` while the others go on; a run whose worker dies is retried ``retries`` times. Ray is
+optional (``pip install 'sigmse[ray]'``); the driver keeps a copy of each record a Ray worker stored elsewhere.
+The book's reproduce page (``book/reproduce.md``) describes the executors for users.
 """
 
 from __future__ import annotations
@@ -79,7 +55,7 @@ class FailedRun:
 
     @property
     def run(self) -> str:
-        """The run in a few words (its config's ``label``): ``<hash> <what it trains> lr=<lr> seed=<seed>``."""
+        """The run in a few words (its config's ``label``)."""
         return self.config.label
 
     def __str__(self) -> str:
@@ -124,8 +100,9 @@ class SweepSummary:
 
 def train_and_store(config: IdentifiedConfig, *, profile: str, results_dir: str | Path,
                     data_dir: str | Path | None) -> dict[str, Any]:
-    """The stored record of ``config`` under ``profile``, training it (as its kind trains, see
-    :func:`sigmse.runs.experiments.run_kind`) and storing it first if absent or ``failed``."""
+    """The stored record of ``config`` under ``profile``, training and storing it first if absent or
+    ``failed``.
+    """
     kind = run_kind(config)
     path = record_path(config, profile, results_dir)
     record = read_record(path, kind.validate)
@@ -144,9 +121,8 @@ def run_one(config: IdentifiedConfig, *, profile: str, results_dir: str, data_di
             threads: int | None = None) -> dict[str, Any]:
     """Train (or load) one run and return its record; a run that raises is stored as ``failed``.
 
-    This is what a pool worker or a Ray task executes. ``threads`` sets torch's threads unless the config fixes
-    its own (``config.threads``), which win. ``KeyboardInterrupt`` and other ``BaseException``s are not caught:
-    an interrupted run stores nothing.
+    What a pool worker or a Ray task executes. ``threads`` sets torch's threads unless the config fixes its own.
+    ``BaseException``s such as ``KeyboardInterrupt`` are not caught: an interrupted run stores nothing.
     """
     fixed = getattr(config, "threads", None)
     if fixed is not None or threads is not None:
@@ -159,8 +135,7 @@ def run_one(config: IdentifiedConfig, *, profile: str, results_dir: str, data_di
 
 def store_failure(config: IdentifiedConfig, error: BaseException, *, profile: str,
                   results_dir: str | Path) -> dict[str, Any]:
-    """Store that the run of ``config`` failed with ``error`` (:func:`sigmse.runs.store.record_failure`), on the
-    device it would have run on, unless a finished record is already there."""
+    """Store that the run of ``config`` failed with ``error``, unless a finished record is already there."""
     try:
         device = str(resolve_device(config.device))
     except ValueError:  # e.g. 'cuda' asked for where there is none: the failure itself
@@ -188,9 +163,8 @@ def _import_ray() -> Any:
 
 def check_executor_options(executor: str, jobs: int | None = None, retries: int = 2,
                            resources: Mapping[str, float] | None = None, threads: int | None = None) -> None:
-    """Raise ``ValueError`` (quoting the bad value and the allowed ones) before any work starts.
-
-    For ``executor="ray"`` this also checks that Ray can be imported.
+    """Raise ``ValueError`` (quoting the bad value and the allowed ones) before any work starts;
+    for ``executor="ray"`` also check that Ray can be imported.
     """
     check_choice("executor", executor, EXECUTORS)
     if jobs is not None:
@@ -211,8 +185,9 @@ def check_executor_options(executor: str, jobs: int | None = None, retries: int 
 
 
 def check_fixed_threads(configs: Iterable[IdentifiedConfig], threads: int | None) -> None:
-    """Raise ``ValueError`` if ``threads`` (a sweep's ``--threads``) contradicts the torch threads a run's
-    configuration fixes (``config.threads``), naming both; a config that fixes none takes any count."""
+    """Raise ``ValueError`` if ``threads`` (a sweep's ``--threads``) contradicts the torch threads a
+    run's configuration fixes.
+    """
     if threads is None:
         return
     for config in configs:
@@ -223,9 +198,9 @@ def check_fixed_threads(configs: Iterable[IdentifiedConfig], threads: int | None
 
 
 def add_executor_arguments(parser: argparse.ArgumentParser, *, jobs_flag: str = "--jobs") -> None:
-    """The flags that choose where a sweep's runs execute: ``--executor``, ``jobs_flag``, ``--ray-address``,
-    ``--retries`` (``sigmse sweep`` calls the jobs flag ``--jobs``; ``sigmse book``, whose ``--jobs`` counts
-    notebooks, ``--sweep-jobs``)."""
+    """The flags that choose where a sweep's runs execute (``sigmse book``, whose ``--jobs``
+    counts notebooks, names the jobs flag ``--sweep-jobs``).
+    """
     parser.add_argument("--executor", default="local",
                         help="where the runs execute: local (this machine) or ray (a Ray cluster); default: local")
     parser.add_argument(jobs_flag, type=int, metavar="N",
@@ -267,30 +242,14 @@ def run_configs(configs: Iterable[IdentifiedConfig], *, profile: str, results_di
                 threads: int | None = None, progress: bool | None = None) -> SweepSummary:
     """Run every missing run of ``configs`` (duplicates once) with ``executor`` and summarise the sweep.
 
-    Args:
-        configs: the runs; stored ones (status ok or diverged) are skipped, failed ones run again.
-        profile: the store's sub-folder the records go to.
-        results_dir: the results store.
-        data_dir: the data root (else ``$SIGMSE_DATA_DIR``, else ``./data``), resolved here to an absolute path.
-        executor: ``local`` or ``ray``.
-        jobs: ``local``: worker processes (default 1: in this process). ``ray``: most runs in flight at once
-            (default: as many as the cluster's resources allow).
-        ray_address: the cluster to use (e.g. ``10.0.0.5:6379`` or ``auto``); ``None`` starts a local cluster
-            for the sweep and stops it after.
-        retries: how often a run is resubmitted when its worker process dies (not when the run raises).
-        resources: ``ray`` only: ``num_cpus`` and/or ``num_gpus`` per run, replacing the defaults
-            (1 CPU; 0.25 GPU where the device resolves to CUDA).
-        threads: torch threads per run. Default: unchanged in this process (``jobs=1``),
-            ``max(1, cores // jobs)`` in a pool, the run's CPUs on Ray. A run whose config fixes its threads
-            uses those (on Ray it reserves as many CPUs), and a ``threads`` that contradicts them raises.
-        progress: a tqdm bar over the sweep; ``None`` shows it only on a terminal.
+    Stored runs (ok or diverged) are skipped, failed ones run again; a run that fails is stored as ``failed`` and
+    listed in the :class:`SweepSummary`, it does not raise. ``jobs``: worker processes (``local``) or most runs in
+    flight (``ray``). ``ray_address``: ``None`` starts a local cluster for the sweep. ``retries``: resubmissions of
+    a run whose worker process dies. ``resources``: Ray's per-run ``num_cpus``/``num_gpus``. ``threads``: torch
+    threads per run (default: unchanged here, ``cores // jobs`` in a pool, the run's CPUs on Ray); a config's own
+    threads win, and a ``threads`` against them raises. ``progress``: ``None`` shows the bar only on a terminal.
 
-    Returns:
-        A :class:`SweepSummary`; a failed run does not raise, it is listed there and stored as ``failed``.
-
-    Raises:
-        ValueError: a bad executor option, or ``threads`` against a config's own (before any work).
-        DatasetNotFoundError: a dataset of a run still to do has no files under the data root (before any run).
+    Raises ``ValueError`` for a bad option and ``DatasetNotFoundError`` for a missing dataset, before any run.
     """
     check_executor_options(executor, jobs, retries, resources, threads)
     started = time.perf_counter()
@@ -481,16 +440,10 @@ def _run_ray(pending: list[IdentifiedConfig], common: dict[str, Any], *, jobs: i
 
 def experiment_records(name: str, profile: str, options: PlanOptions, *,
                        data_dir: str | None = None) -> ExperimentRecords:
-    """The selection and reporting records of experiment ``name`` under ``profile``, as a chapter reads them:
-    stored runs load, missing ones train here, one at a time (:func:`sigmse.runs.experiments.run_experiment`
-    through :func:`run_configs`, without a progress bar so that pages stay clean). ``options`` are the chapter's
-    parameters (:class:`~sigmse.runs.experiments.PlanOptions`). A notebook calls this before handing the records
-    to :mod:`sigmse.report`, which only reads.
-
-    A notebook run on its own with new parameters (more seeds, say) may have many runs to train; it then prints
-    one line saying how many, and how ``sigmse book`` would train them in parallel first. A build by ``sigmse
-    book`` has trained them already (:func:`sigmse.site.book.train_missing`), so its pages never show that line.
-    A run that fails raises here, with the sweep's summary of the failures."""
+    """The selection and reporting records of experiment ``name`` under ``profile``, as a chapter
+    reads them: stored runs load, missing ones train here one at a time, after one line saying how many and how
+    ``sigmse book`` would train them in parallel first. A run that fails raises, with the sweep's summary.
+    """
     results_dir = options.results_dir
     plan = plan_experiment(name, profile, options)
     listed = plan.selection + plan.report

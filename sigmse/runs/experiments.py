@@ -1,25 +1,11 @@
 """The experiment registry: every experiment's runs, how each kind of run trains, and what each chapter reads.
 
-One table answers, for the CLI, the book, the notebooks and the tests alike:
-
-* :data:`EXPERIMENTS`: each experiment of the book, unification included, as a frozen :class:`Experiment`
-  (its name, the function listing its runs for a profile and seeds, whether its runs choose a learning rate,
-  and the score they choose by);
-* :data:`RUN_KINDS`: how a run of each config class trains and how its stored record is checked
-  (:class:`RunKind`): a :class:`~sigmse.config.RunConfig` trains with :func:`sigmse.train.train`, a
-  :class:`~sigmse.unification.config.UnificationConfig` with :func:`sigmse.unification.train.train_unification`;
-* :data:`CHAPTERS`: each chapter notebook's experiments, the datasets it loads itself and the glue keys the
-  book's own pages read from it (:class:`Chapter`).
-
-Planning follows :mod:`sigmse.runs.protocol`: :func:`plan_experiment` lists the selection runs and the
-reporting runs they choose from what is stored (growing a grid whose best rate sits at its edge, where the
-profile asks for it: :class:`GridExtension`, :class:`GroupChoice`), :func:`plan_stages` and :func:`sweep_stages`
-do it for several experiments at once, and :func:`run_experiment` trains both stages through the sweep engine
-(:func:`sigmse.runs.executors.run_configs`) and returns the records. :func:`estimate_sweep` prices what a
-sweep has left to train, and :func:`sweep_costs` what its runs cost, per experiment and dataset: estimated
-before training and measured by the stored records. An unknown name raises a ``ValueError``
-that lists the valid ones. The entries are frozen dataclasses keyed by lower-case names, as in timm's
-registries (``timm/models/_registry.py``, ``timm/optim/_optim_factory.py``).
+:data:`EXPERIMENTS` lists the book's experiments (:class:`Experiment`), :data:`RUN_KINDS` how a run of each
+config class trains and how its record is checked (:class:`RunKind`), :data:`CHAPTERS` each chapter notebook's
+experiments, datasets and glue keys (:class:`Chapter`). Planning follows :mod:`sigmse.runs.protocol`
+(selection runs, then the reporting runs they choose); :func:`estimate_sweep` and :func:`sweep_costs` price a
+sweep. Entries are frozen dataclasses keyed by lower-case names, as in timm's registries; an unknown name raises
+a ``ValueError`` listing the valid ones.
 """
 
 from __future__ import annotations
@@ -52,13 +38,9 @@ __all__ = ["RunKind", "RUN_KINDS", "run_kind", "load_record", "Experiment", "EXP
 
 @dataclass(frozen=True)
 class RunKind:
-    """How a run of ``config_type`` trains and how its record is checked.
-
-    ``train(config, data_dir)`` returns the trainer's result (``status``, ``history``, ``metrics``, ...);
-    ``validate(record, expected_hash=...)`` lists a stored record's problems (:func:`sigmse.runs.store.read_record`);
-    ``record_fields`` go into every record of the kind (a unification record says which experiment it is);
-    ``from_dict`` rebuilds the config from a record's ``config`` (``sigmse audit`` retrains it). The records of a
-    kind live in ``<results>/<profile>/<config_type.record_folder>/``.
+    """How a run of ``config_type`` trains (``train(config, data_dir)``), how its stored record is checked
+    (``validate``), the fields every record of the kind carries, and how its config is rebuilt from a record
+    (``from_dict``, for ``sigmse audit``).
     """
 
     config_type: type
@@ -102,14 +84,11 @@ def load_record(config: IdentifiedConfig, profile: str, results_dir: str | Path)
 class Experiment:
     """A registry entry: a named sweep and the function that lists its runs for a profile and seeds.
 
-    ``configs(profile, *, datasets=None, seeds=None, device=None)`` lists the runs (``seeds`` default to the
-    profile's reporting seeds). ``selects_lr``: the runs choose a learning rate per group with the selection
-    seeds, by ``score`` (higher is better; validation metrics only), and the chosen rate trains again with the
-    reporting seeds (:mod:`sigmse.runs.protocol`); otherwise every run is reported. ``shared_rates(profile, *,
-    datasets=None, device=None)`` lists groups that choose no rate but train, with the reporting seeds, at the
-    rate another group chose (:class:`~sigmse.runs.profiles.SharedRate`). ``pilot``: a pilot fixes a number of
-    the protocol (epochs), so it trains with the *selection* seeds (the plan's ``selection_seeds``, default the
-    profile's) and never with reporting seeds; it chooses nothing.
+    ``selects_lr``: the runs choose a learning rate per group with the selection seeds, by ``score`` (higher is
+    better; validation metrics only), and the chosen rate trains again with the reporting seeds; otherwise every
+    run is reported. ``shared_rates`` lists groups that train at another group's chosen rate
+    (:class:`~sigmse.runs.profiles.SharedRate`). A ``pilot`` fixes a number of the protocol, so it trains with the
+    selection seeds only and chooses nothing.
     """
 
     name: str
@@ -159,9 +138,7 @@ def get_experiment(name: str) -> Experiment:
 
 def experiment_configs(name: str, profile: str | Profile, *, datasets: Sequence[str] | None = None,
                        seeds: Sequence[int] | None = None, device: str | None = None) -> list[Any]:
-    """The runs of experiment ``name`` under ``profile`` (a name or a :class:`Profile`) on ``datasets`` with
-    ``seeds`` (default: the profile's datasets and reporting seeds); :func:`plan_experiment` builds the selection
-    and reporting runs from it."""
+    """The runs of experiment ``name`` under ``profile`` (default: the profile's datasets and reporting seeds)."""
     return get_experiment(name).configs(get_profile(profile), datasets=datasets, seeds=seeds, device=device)
 
 
@@ -169,7 +146,7 @@ def experiment_configs(name: str, profile: str | Profile, *, datasets: Sequence[
 
 
 def _claim_cells(prefix: str) -> tuple[str, ...]:
-    """The glue keys of one row of the intro's claim table (see :func:`sigmse.report.chapters.claim_cells`)."""
+    """The glue keys of one row of the intro's claim table (:func:`sigmse.report.chapters.claim_cells`)."""
     return (prefix, *(f"{prefix}_{cell}" for cell in ("effect", "margin", "seeds", "profile")))
 
 
@@ -182,9 +159,9 @@ def _per_dataset(prefix: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Chapter:
-    """A chapter notebook (``notebooks/<name>.ipynb``): the experiments whose runs it reads (``sigmse book``
-    trains them first, as one sweep), the datasets it loads itself, and the glue keys that the book's own pages
-    read from it (``sigmse book`` checks each executed copy glued them)."""
+    """A chapter notebook: the experiments whose runs it reads (``sigmse book`` trains them first), the datasets
+    it loads itself, and the glue keys the book's own pages read from it (checked after execution).
+    """
 
     name: str
     experiments: tuple[str, ...] = ()
@@ -196,43 +173,31 @@ class Chapter:
             get_experiment(name)
 
 
-# Glue keys are short plain strings, e.g. glue("claim_noise", "better: ...", display=False); a verdict says
-# what the evidence shows in a few words with the numbers it rests on (computed, never typed). The book's pages
-# read them as {glue:text}`/notebooks/<name>.ipynb::<key>:s` (the trailing ``:s`` is needed: without a format
-# spec the role splits ``::`` wrongly).
+# The book's pages read glue keys as {glue:text}`/notebooks/<name>.ipynb::<key>:s` (the trailing ``:s`` is
+# needed: without a format spec the role splits ``::`` wrongly).
 CHAPTERS: dict[str, Chapter] = {
     c.name: c
     for c in (
-        # the intro's claim-table cells per dataset: claim_accuracy_<dataset>[_effect|_margin|_seeds|_profile]
-        # and Output Reset's own share, judged in the same family (sigmse.report.accuracy.output_reset_share):
-        # claim_share_<plain_vs_ce|or_vs_plain|answer>_<dataset>
+        # the claim table's cells, and Output Reset's own share (sigmse.report.accuracy.output_reset_share)
         Chapter("accuracy", ("accuracy", "epoch_pilot"), verdict_keys=(
             *_per_dataset("claim_accuracy"),
             *(f"claim_share_{cell}_{d.replace('-', '_')}" for d in VERDICT_DATASETS
               for cell in ("plain_vs_ce", "or_vs_plain", "answer")))),
-        # area under the validation curve and time to accuracy levels, sigmoid-MSE+OR versus softmax CE
         Chapter("convergence", ("accuracy",),
                 verdict_keys=("convergence_verdict", *_per_dataset("claim_convergence"))),
-        # Output Reset's share with plain SGD, described from the learning-rate sweep on the datasets it runs
-        # (sigmse.report.output_reset.sgd_output_reset_share): claim_sgd_share_<plain_vs_ce|or_vs_plain|answer>_<dataset>
+        # Output Reset's share with plain SGD (sigmse.report.output_reset.sgd_output_reset_share)
         Chapter("output_reset", ("output_reset", "lr_sweep"), verdict_keys=tuple(
             f"claim_sgd_share_{cell}_{d}" for d in ("mnist", "fashion_mnist")
             for cell in ("plain_vs_ce", "or_vs_plain", "answer"))),
-        # accuracy under label noise, sigmoid-MSE+OR versus softmax CE and the robust losses
-        # the intro's noise rows, per noise kind judged (its heaviest rate, glued as claim_noise_<kind>_setting_<d>),
-        # reporting rule (sigmse.report.noise_rules.NOISE_REPORTING_RULES) and dataset; noise_rules: when the
-        # two rules disagree
+        # the noise rows per kind (its heaviest rate), reporting rule and dataset; noise_rules: when the rules disagree
         Chapter("noise", ("noise", "noise_pilot", "epoch_pilot"), verdict_keys=(
             "noise_verdict", "noise_rules",
             *(f"claim_noise_{kind}_setting_{d.replace('-', '_')}" for kind in ("symmetric", "asymmetric")
               for d in VERDICT_DATASETS),
             *(key for kind in ("symmetric", "asymmetric") for rule in ("final", "early")
               for key in _per_dataset(f"claim_noise_{kind}_{rule}")))),
-        # is the loss surface of sigmoid-MSE cliff-ridden or badly conditioned at extreme logits?
         Chapter("landscape", verdict_keys=("landscape_verdict",)),
-        # one MSE objective for a digit and its rotation angle versus separate CE + MSE heads
         Chapter("unification", ("unification",), verdict_keys=("unification_verdict",)),
-        # sigmse.report.performance: the bench's MNIST mlp and cnn and CIFAR-10 net, and an epoch of each profile dataset
         Chapter("performance", datasets=("mnist", "fashion-mnist", "cifar10")),
     )
 }
@@ -248,9 +213,7 @@ def chapter_experiments(name: str) -> tuple[str, ...]:
 
 
 def group_label(config: Any) -> str:
-    """A learning-rate group (:func:`~sigmse.runs.protocol.lr_group`) in a few words: what its runs train (their
-    ``label`` less hash, rate and seed), then their loss options, optimizer and noise setting where not the
-    defaults, e.g. ``mnist/mlp/sigmoid_mse_or shift=False symmetric 0.4``."""
+    """A learning-rate group in a few words, e.g. ``mnist/mlp/sigmoid_mse_or shift=False symmetric 0.4``."""
     data = config.to_dict()
     words = [config.label.split(" ")[1]]
     words += [f"{key}={value}" for key, value in sorted(data.get("loss_options", {}).items())]
@@ -262,10 +225,9 @@ def group_label(config: Any) -> str:
 
 @dataclass(frozen=True)
 class GridExtension:
-    """A learning rate the grid-edge rule added to a group's grid: the group's best selection rate was the
-    smallest (``side="below"``) or largest (``"above"``) of its grid, so ``lr``, the next half-decade step beyond
-    it (:func:`~sigmse.runs.protocol.half_decade_step`), trains with the selection seeds. ``reason`` says what
-    the group's grid and best rate were when it was added; ``number`` counts the group's additions (1 first)."""
+    """A rate the grid-edge rule added to a group: the best selection rate was the smallest (``side="below"``)
+    or largest (``"above"``) of its grid, so the next half-decade step ``lr`` trains with the selection seeds.
+    """
 
     group: str  # group_label
     side: str
@@ -279,10 +241,9 @@ class GridExtension:
 
 @dataclass(frozen=True)
 class GroupChoice:
-    """Where one learning-rate group of a plan stands: the rates tried (its grid, grown by the edge rule,
-    ascending), the chosen rate (``None`` while selection runs are missing or the grid is still growing), how
-    many rates the edge rule added, and, for a group that takes another's rate, that group's label
-    (``shared_from``; its grid is the source's)."""
+    """Where one learning-rate group stands: its grid (ascending, with added rates), the chosen rate (``None``
+    while runs are missing or the grid grows), the rates added, and the source group of a shared rate.
+    """
 
     group: str
     grid: tuple[float, ...]
@@ -292,8 +253,7 @@ class GroupChoice:
 
     @property
     def edge(self) -> str | None:
-        """``"smallest"`` or ``"largest"`` where the chosen rate sits at that edge of a grid of two or more rates
-        (the optimum may lie beyond it); ``None`` inside the grid, with nothing chosen yet, or a grid of one."""
+        """``"smallest"`` or ``"largest"`` where the chosen rate sits at that edge of a grid of two or more rates."""
         if self.chosen is None or len(self.grid) < 2:
             return None
         return "smallest" if self.chosen == self.grid[0] else "largest" if self.chosen == self.grid[-1] else None
@@ -301,14 +261,10 @@ class GroupChoice:
 
 @dataclass(frozen=True)
 class ExperimentPlan:
-    """The runs of one experiment: ``selection`` (empty when it chooses nothing; with the rates the edge rule
-    added) and the ``report`` runs that can be listed now, those of every group whose rate is chosen. The
-    reporting runs of the other groups wait (selection runs missing, or a grid still growing): ``stand_ins``
-    holds one per waiting run, its group's first selection run with that run's reporting seed (its rate is not
-    chosen yet, but it trains the same data for the same epochs, so it costs the same); ``waiting`` counts them,
-    and ``report_count`` is all reporting runs once every group has chosen. ``extensions`` lists the rates the
-    grid-edge rule added (:class:`GridExtension`), ``choices`` where each group stands (:class:`GroupChoice`;
-    empty for an experiment that chooses nothing)."""
+    """The runs of one experiment: ``selection`` (with the rates the edge rule added) and the ``report`` runs
+    of every group whose rate is chosen. Each waiting reporting run has a stand-in in ``stand_ins``: its group's
+    first selection run with that run's seed (same data and epochs, so the same cost).
+    """
 
     name: str
     selection: list[Any]
@@ -327,15 +283,15 @@ class ExperimentPlan:
 
     @property
     def edge_choices(self) -> list[GroupChoice]:
-        """The groups whose chosen rate still sits at an edge of their grid (:attr:`GroupChoice.edge`)."""
+        """The groups whose chosen rate still sits at an edge of their grid."""
         return [choice for choice in self.choices if choice.edge]
 
 
 @dataclass(frozen=True)
 class PlanOptions:
-    """What a plan reads and lists besides its experiment and profile: the results store, and a chapter's
-    parameters (``None``: the profile's datasets, selection seeds, reporting seeds and device). Lists become
-    tuples, so equal options are equal keys."""
+    """What a plan reads and lists besides its experiment and profile: the results store and a chapter's
+    parameters (``None``: the profile's). Lists become tuples, so equal options are equal keys.
+    """
 
     results_dir: str | Path
     datasets: tuple[str, ...] | None = None
@@ -357,8 +313,7 @@ def _seeds(given: Sequence[int] | None, default: tuple[int, ...]) -> tuple[int, 
 
 @dataclass(frozen=True)
 class _Grown:
-    """One group after the grid-edge rule: its selection runs (given and added), their records (``None`` while
-    one is missing or failed, or while an added rate waits for its runs), its choice and the rates added."""
+    """One group after the grid-edge rule: its runs, their records (``None`` while any is missing), its choice."""
 
     runs: list[Any]
     records: list[dict[str, Any]] | None
@@ -368,10 +323,9 @@ class _Grown:
 
 def _grow_group(runs: list[Any], load: Callable[[Any], dict[str, Any] | None], score: Score,
                 limit: int) -> _Grown:
-    """Apply the grid-edge rule to one group's selection runs ``runs`` (every rate x selection seed), reading
-    records with ``load``: while every run of the current grid is stored and its best rate (by ``score``, ties
-    to the smaller) is the smallest or largest of two or more rates, add the next half-decade rate beyond that
-    edge with the runs' selection seeds, at most ``limit`` times. Deterministic: the same store, the same plan."""
+    """Apply the grid-edge rule to one group: while its grid is stored and its best rate (ties to the smaller)
+    sits at an edge of two or more rates, add the next half-decade rate beyond it, at most ``limit`` times.
+    """
     label = group_label(runs[0])
     one_rate = [config for config in runs if config.lr == runs[0].lr]  # the group's runs at one rate: a run a seed
     single = len({config.lr for config in runs}) < 2  # a grid of one rate chooses nothing, so it never grows
@@ -396,9 +350,7 @@ def _grow_group(runs: list[Any], load: Callable[[Any], dict[str, Any] | None], s
 def plan_experiment(name: str, profile: str | Profile, options: PlanOptions) -> ExperimentPlan:
     """The runs of experiment ``name``, reading the selection records stored under ``options.results_dir``.
 
-    Per group, the grid-edge rule (``profile.lr_grid_extensions`` > 0, :func:`_grow_group`) may add rates to
-    its selection runs; the group's reporting runs wait until its grid stops growing. A group of the
-    experiment's ``shared_rates`` trains its reporting runs at its source group's chosen rate, once chosen.
+    A group's reporting runs wait until its grid stops growing; a shared-rate group trains at its source's rate.
     """
     chosen = get_profile(profile)
     experiment = get_experiment(name)
@@ -446,8 +398,7 @@ def plan_experiment(name: str, profile: str | Profile, options: PlanOptions) -> 
 
 def _shared_runs(shared: Sequence[profiles.SharedRate], choices: Mapping[str, GroupChoice],
                  report_seeds: Sequence[int]) -> tuple[list[Any], list[Any], list[GroupChoice]]:
-    """For the groups that take another group's rate (``shared``): their reporting runs at the source's chosen
-    rate (``choices``, by lr_group), their stand-ins while it is not chosen, and a :class:`GroupChoice` each."""
+    """The reporting runs, stand-ins and :class:`GroupChoice` of the groups that take another group's rate."""
     report, waiting, shared_choices = [], [], []
     for share in shared:
         source = choices.get(lr_group(share.source))
@@ -465,7 +416,7 @@ def _shared_runs(shared: Sequence[profiles.SharedRate], choices: Mapping[str, Gr
 
 @dataclass(frozen=True)
 class ExperimentRecords:
-    """What a chapter reads: the selection records (the learning-rate table) and the reporting records."""
+    """What a chapter reads: the selection records and the reporting records."""
 
     selection: list[dict[str, Any]]
     report: list[dict[str, Any]]
@@ -473,11 +424,9 @@ class ExperimentRecords:
 
 def run_experiment(name: str, profile: str | Profile, run: Callable[[list[Any]], list[dict[str, Any]]],
                    options: PlanOptions) -> ExperimentRecords:
-    """Train (through ``run``, which returns the records of the configs it is given) the selection runs, then
-    the reporting runs they choose (:func:`plan_experiment` of ``options``), and return both.
-
-    The selection stage repeats, each time on the plan made from what the last one stored, until it lists no
-    new run: the grid-edge rule adds a rate only once the group's grid so far is stored."""
+    """Train through ``run`` the selection runs, repeating while the grid-edge rule adds rates, then the
+    reporting runs they choose; return both.
+    """
     plan = plan_experiment(name, profile, options)
     selection: list[dict[str, Any]] = []
     trained: set[str] | None = None
@@ -494,25 +443,20 @@ def _unique(configs: Any) -> list[Any]:
 
 
 def sweep_plans(names: Sequence[str], profile: str | Profile, options: PlanOptions) -> list[ExperimentPlan]:
-    """:func:`plan_experiment` of each experiment of ``names``, from what is stored under ``options``."""
+    """:func:`plan_experiment` of each experiment of ``names``."""
     return [plan_experiment(name, profile, options) for name in names]
 
 
 def plan_stages(plans: Sequence[ExperimentPlan]) -> tuple[list[Any], list[Any], int]:
-    """The runs that can train now, in two stages, for these plans (of :func:`sweep_plans`; duplicates once).
-
-    Returns ``(first, second, waiting)``: ``first`` holds every selection run and the runs of experiments that
-    choose nothing; ``second`` the reporting runs of the groups whose selection runs are all stored; ``waiting``
-    counts the reporting runs that cannot be listed yet because their group's selection runs are missing (a run
-    two experiments share, once).
+    """The runs that can train now, ``(first, second, waiting)``: selection runs and runs of experiments that
+    choose nothing, then chosen reporting runs, and the count of reporting runs still waiting (duplicates once).
     """
     first, second, stand_ins = _stages(plans)
     return first, second, len(stand_ins)
 
 
 def _stages(plans: Sequence[ExperimentPlan]) -> tuple[list[Any], list[Any], list[Any]]:
-    """:func:`plan_stages` of these plans, with the stand-ins of the waiting reporting runs (a group that two
-    experiments share, such as plain sigmoid-MSE in the accuracy table and the ablation, waits once)."""
+    """:func:`plan_stages` with the stand-ins of the waiting reporting runs instead of their count."""
     first = _unique(c for plan in plans for c in (plan.selection or plan.report))
     second = _unique(c for plan in plans if plan.selection for c in plan.report)
     return first, second, _unique(c for plan in plans for c in plan.stand_ins)
@@ -520,12 +464,9 @@ def _stages(plans: Sequence[ExperimentPlan]) -> tuple[list[Any], list[Any], list
 
 def sweep_stages(plans: Sequence[ExperimentPlan], profile: str | Profile, run: Callable[[list[Any]], Any],
                  options: PlanOptions) -> list[Any]:
-    """From ``plans`` (:func:`sweep_plans` of ``options``), run the selection stage with ``run`` (e.g.
-    :func:`sigmse.runs.executors.run_configs`), then the reporting runs it chose; returns what ``run`` returned for
-    each round that had runs. The selection stage repeats on the plan made from what the last round stored until
-    it lists no new run (the grid-edge rule adds a rate once its group's grid so far is stored; a profile without
-    the rule takes one round). Reporting runs of a group whose selection runs failed are skipped: ``run``'s
-    summary of the first stage lists the failures."""
+    """Run the selection stage with ``run``, repeating on a fresh plan until it lists no new run, then the
+    reporting runs; returns what ``run`` returned per round. A group whose selection runs failed is skipped.
+    """
     outcomes, trained = [], None
     first, second, _ = plan_stages(plans)
     while first and {c.hash for c in first} != trained:
@@ -538,18 +479,15 @@ def sweep_stages(plans: Sequence[ExperimentPlan], profile: str | Profile, run: C
 
 
 def duration_text(seconds: float) -> str:
-    """Seconds for a person: minutes under an hour (a quick book's 0.2 hours reads as nothing), else hours to one
-    decimal."""
+    """Seconds for a person: minutes under an hour, else hours to one decimal."""
     return f"{seconds / 60:.0f} minutes" if seconds < 3600 else f"{seconds / 3600:.1f} hours"
 
 
 @dataclass(frozen=True)
 class SweepEstimate:
-    """What a sweep of some experiments has left: runs listed now, how many are stored, how many reporting runs
-    wait for their selection runs, and the estimated seconds of the rest on this kind of machine
-    (:func:`sigmse.runs.protocol.estimate_seconds`; ``source`` says where the costs came from): ``seconds`` in
-    all, one run after another, of which ``evaluate_seconds`` evaluating and ``setup_seconds`` loading data (the
-    rest trains), for ``jobs`` runs side by side at ``threads`` torch threads each."""
+    """What a sweep has left: runs listed, stored and waiting, and the estimated seconds of the rest
+    (:func:`sigmse.runs.protocol.estimate_seconds`), summed over runs, for ``jobs`` runs at ``threads`` threads.
+    """
 
     listed: int
     stored: int
@@ -575,19 +513,15 @@ class SweepEstimate:
 
     @property
     def wall_seconds(self) -> float:
-        """The wall-clock of ``jobs`` workers sharing the runs: the summed seconds over ``jobs``."""
         return self.seconds / self.jobs
 
     @property
     def duration_text(self) -> str:
-        """:attr:`seconds` for a person (:func:`duration_text`)."""
         return duration_text(self.seconds)
 
     @property
     def parts_text(self) -> str:
-        """The estimate in words, training and evaluation apart, e.g. ``"12.0 hours: 9.5 hours training, 2.4
-        hours evaluating, 6 minutes loading data, summed over runs; with 2 jobs of 1 torch thread side by side,
-        6.0 hours of wall-clock"``."""
+        """The estimate in words, training, evaluation and data loading apart, and the wall-clock."""
         jobs = (f"{self.jobs} jobs" if self.jobs > 1 else "1 job") + (
             "" if self.threads is None else f" of {self.threads} torch thread{'s' if self.threads > 1 else ''}")
         return (f"{duration_text(self.seconds)}: {duration_text(self.train_seconds)} training, "
@@ -597,9 +531,9 @@ class SweepEstimate:
 
 
 def sweep_threads(jobs: int = 1, threads: int | None = None) -> int:
-    """The torch threads each run of a local sweep of ``jobs`` workers gets when ``threads`` is not given, as
-    :func:`sigmse.runs.executors.run_configs` gives them: torch's own one run at a time, a share of the cores
-    (at least 1) in a pool. A run whose config fixes its threads keeps its own."""
+    """The torch threads each run of a local sweep of ``jobs`` workers gets, as
+    :func:`sigmse.runs.executors.run_configs` gives them.
+    """
     import torch
 
     return threads or (torch.get_num_threads() if jobs == 1 else max(1, torch.get_num_threads() // jobs))
@@ -607,10 +541,7 @@ def sweep_threads(jobs: int = 1, threads: int | None = None) -> int:
 
 def estimate_sweep(plans: Sequence[ExperimentPlan], profile: str | Profile, options: PlanOptions, *,
                    jobs: int = 1, threads: int | None = None) -> SweepEstimate:
-    """The runs of ``plans`` (:func:`sweep_plans` of ``options``) still to train and their estimated cost
-    with ``jobs`` runs side by side at ``threads`` torch threads each (default: :func:`sweep_threads`). A reporting
-    run not listed yet costs what its stand-in costs (:class:`ExperimentPlan`: its group's budget, another seed
-    and rate)."""
+    """The runs of ``plans`` still to train and their estimated cost; a waiting run costs its stand-in's."""
     chosen, results_dir = get_profile(profile), options.results_dir
     first, second, stand_ins = _stages(plans)
     listed = first + second
@@ -627,24 +558,12 @@ def estimate_sweep(plans: Sequence[ExperimentPlan], profile: str | Profile, opti
 
 @dataclass(frozen=True)
 class RunCosts:
-    """What the runs of one experiment on one dataset cost (``experiment`` and ``dataset`` are ``"all"`` for
-    the whole sweep), estimated before training and measured once stored.
+    """What the runs of one experiment on one dataset (``"all"``: the whole sweep) cost, estimated and measured.
 
-    ``planned``: its runs once every learning rate is chosen (listed now, or waiting); ``stored``: of those, the
-    runs with a record that finished (``ok``, or ``diverged``: those stop at the epoch they diverge, so they
-    cost less than their estimate). ``estimated_seconds``: every planned run priced whole (training, evaluation
-    and setup; ``estimated_evaluate_seconds`` of it evaluating) from
-    :data:`~sigmse.runs.protocol.MEASURED_IMAGE_COSTS` alone, as for an empty store: the estimate made before
-    training (what ``sigmse sweep --dry-run`` prints before any run is stored), a stored run at the torch threads
-    it recorded, a run not stored yet at its config's threads, else the sweep's; ``untimed`` planned runs are of
-    a kind that table does not know and are in no estimate. The measured totals are over the stored records that
-    carry both timings (``unmeasured`` counts those that do not): ``train_seconds``, the sum of their
-    ``metrics.train_seconds`` (the training epochs alone), ``wall_seconds``, the sum of their
-    ``provenance.wall_seconds`` (also data loading, every evaluation and the calibration fit), and the table's
-    price of the same runs, to compare like with like: ``estimated_measured_seconds`` of their training epochs,
-    ``estimated_measured_wall_seconds`` of the whole runs. ``threads``: per torch thread count of those records,
-    a :class:`ThreadCosts`. Each is a sum over runs: runs that trained side by side (``sigmse sweep --jobs 2``)
-    add their seconds as core time does.
+    ``estimated_seconds`` prices every planned run from :data:`~sigmse.runs.protocol.MEASURED_IMAGE_COSTS` alone,
+    as before training; ``untimed`` runs are of a kind the table does not know. Measured totals are over stored
+    records with both timings (``unmeasured`` counts the others): ``train_seconds`` (training epochs) and
+    ``wall_seconds`` (whole runs), beside the table's price of the same runs. All are sums over runs.
     """
 
     experiment: str
@@ -665,10 +584,7 @@ class RunCosts:
 
 @dataclass(frozen=True)
 class ThreadCosts:
-    """The measured runs of a :class:`RunCosts` that trained with ``threads`` torch threads: how many, their
-    summed ``train_seconds`` and ``wall_seconds``, and the measured table's price of them at that thread count
-    (measured one run at a time): ``estimated_seconds`` of their training epochs, ``estimated_wall_seconds`` of
-    the whole runs (0 where the table has no entry for the thread count)."""
+    """The measured runs of a :class:`RunCosts` at ``threads`` torch threads, and the table's price of them."""
 
     threads: int | None
     runs: int
@@ -680,12 +596,9 @@ class ThreadCosts:
 
 @dataclass(frozen=True)
 class SweepCosts:
-    """:class:`RunCosts` per experiment and dataset (``rows``) and for the whole sweep (``total``: each run once,
-    though two experiments may list it), and when the stored runs trained: ``first_start`` and ``last_end``
-    (UTC, ISO 8601; ``None`` with nothing stored) and ``busy_seconds``, the time during which at least one of
-    them was training (the union of their ``[date - wall_seconds, date]`` intervals; a record's date is when it
-    was stored). A sweep stopped and resumed across sessions has gaps between the two ends, which
-    ``busy_seconds`` leaves out (and, with them, the moments between one run and the next of a worker)."""
+    """:class:`RunCosts` per experiment and dataset and in all, the first start and last end of the stored
+    runs (UTC), and ``busy_seconds``: the union of their training intervals (gaps between sessions left out).
+    """
 
     rows: list[RunCosts]
     total: RunCosts
@@ -695,14 +608,13 @@ class SweepCosts:
 
 
 def _table_seconds(runs: Sequence[tuple[Any, int | None]]) -> tuple[RunSeconds, int]:
-    """The measured table's price of the ``(config, torch threads)`` runs (as for an empty store) and how many it
-    cannot price."""
+    """The measured table's price of the ``(config, threads)`` runs and how many it cannot price."""
     priced = [run_seconds(config, threads=threads) for config, threads in runs]
     return sum((seconds for seconds in priced if seconds is not None), RunSeconds()), priced.count(None)
 
 
 def _timings(record: Mapping[str, Any]) -> tuple[float, float] | None:
-    """A stored record's ``(train_seconds, wall_seconds)``; ``None`` where either is missing."""
+    """A record's ``(train_seconds, wall_seconds)``; ``None`` where either is missing."""
     train_seconds = record.get("metrics", {}).get("train_seconds")
     wall_seconds = record.get("provenance", {}).get("wall_seconds")
     return None if train_seconds is None or wall_seconds is None else (float(train_seconds), float(wall_seconds))
@@ -714,9 +626,7 @@ def _recorded_threads(record: Mapping[str, Any]) -> int | None:
 
 def _run_costs(experiment: str, dataset: str, listed: Sequence[Any], stand_ins: Sequence[Any],
                records: Mapping[str, dict[str, Any] | None], threads: int | None) -> RunCosts:
-    """The :class:`RunCosts` of the ``listed`` runs and the waiting ones' ``stand_ins``, from ``records`` (by hash,
-    ``None`` where a listed run is not stored); a run not stored is priced at ``threads`` unless its config fixes
-    them."""
+    """The :class:`RunCosts` of the ``listed`` runs and the waiting ones' ``stand_ins``, from ``records``."""
     stored = [(c, records[c.hash]) for c in listed if records[c.hash] and records[c.hash]["status"] != "failed"]
     measured = [(config, record) for config, record in stored if _timings(record) is not None]
     at_threads = {c.hash: _recorded_threads(r) for c, r in stored}
@@ -757,11 +667,7 @@ def _busy(records: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None,
 
 def sweep_costs(names: Sequence[str], profile: str | Profile, options: PlanOptions, *,
                 threads: int | None = None) -> SweepCosts:
-    """What the sweep of experiments ``names`` costs, per experiment and dataset and in all (:class:`SweepCosts`):
-    its runs planned as :func:`sweep_plans` lists them from what is stored under ``options.results_dir``, priced
-    before training from the measured table (a run not stored yet at ``threads`` torch threads unless its config
-    fixes them; default :func:`sweep_threads`), and the timings of the stored records. Reads the store; trains
-    nothing."""
+    """What the sweep of experiments ``names`` costs, per experiment and dataset and in all; trains nothing."""
     chosen = get_profile(profile)
     results_dir = options.results_dir
     plans = sweep_plans(names, chosen, options)

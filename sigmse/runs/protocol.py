@@ -1,33 +1,11 @@
 """The reporting protocol: choose each learning rate with *selection* seeds, report with *fresh* seeds.
 
-Choosing a learning rate on validation and then reporting the test accuracy of the very seeds that chose it
-carries their luck into the headline numbers (a winner's curse: per seed, validation and test accuracy are
-strongly correlated). Bouthillier et al. (MLSys 2021) ask for the opposite, and so does this module:
-
-1. **Selection**: every configuration of an experiment trains at every learning rate of its grid with the
-   profile's ``selection_seeds``. These runs only choose.
-2. **Choice**: per *group* (the configuration with ``lr`` and ``seed`` left out: dataset, loss, its options,
-   noise setting, ...), the learning rate with the highest mean final validation accuracy over the selection
-   seeds wins; a diverged run scores chance level, so a rate that sometimes diverges is penalised rather than
-   judged on its surviving seeds; ties go to the smaller rate. Test metrics are never read.
-3. **Reporting**: each group trains again at its chosen rate with the profile's ``report_seeds``, which never
-   overlap the selection seeds. Every table, figure and test of the book reads these runs.
-
-A profile may add the *grid-edge rule* (``Profile.lr_grid_extensions``): a best rate at the smallest or largest
-rate of its group's grid says only that the optimum may lie beyond it, so the plan adds the next rate beyond that
-edge on the half-decade ladder (:func:`half_decade_step`), trains it with the selection seeds, and chooses again,
-up to that many times per group (:func:`sigmse.runs.experiments.plan_experiment` applies it).
-
-The reporting runs depend on what the selection runs stored, so the list of runs is computed from the store
-the same way by ``sigmse sweep``, ``sigmse book``, the notebooks and the tests
-(:func:`sigmse.runs.experiments.plan_experiment`, which applies this module's rules to each experiment).
-Experiments that choose nothing (the learning-rate sweep shows every rate, or a grid holds one rate) train
-with the reporting seeds directly.
-
-The module also prices runs before they train (:func:`estimate_seconds`), training and evaluation apart: a run
-costs ``trained images x c_train + evaluated images x c_eval + setup`` (:func:`run_seconds`), each cost per kind of
-run and torch thread count from the stored runs of that kind, else from the table that ``sigmse bench --costs``
-measured (:data:`MEASURED_IMAGE_COSTS`).
+Per group (a configuration less its rate and seeds), the rate with the highest mean validation score over the
+selection seeds wins (a diverged run scores chance level; ties go to the smaller rate; test metrics are never
+read), and trains again with reporting seeds that never overlap them (Bouthillier et al., MLSys 2021). A profile
+may add the grid-edge rule (:func:`half_decade_step`). ``book/method.md`` explains the protocol;
+:func:`sigmse.runs.experiments.plan_experiment` applies it. The module also prices runs before they train:
+``trained images x c_train + evaluated images x c_eval + setup`` (:func:`run_seconds`).
 """
 
 from __future__ import annotations
@@ -72,10 +50,8 @@ def mean_scores(configs: Iterable[RunConfig], records: Iterable[Mapping[str, Any
                 score: Score = default_score) -> dict[str, dict[float, float]]:
     """Per :func:`lr_group` and learning rate, the mean selection score of the runs ``configs``.
 
-    ``records`` are the stored records of ``configs`` in the same order. ``score`` (default: final validation
-    accuracy, chance level when diverged) may be replaced by an experiment whose runs have other outputs (e.g.
-    :func:`sigmse.unification.config.validation_score`); it must read validation metrics only. A failed run has
-    no result and raises ``ValueError``: the choice would otherwise blame the loss for, say, a missing file.
+    ``records`` are their stored records in the same order; ``score`` must read validation metrics only. A failed
+    run raises ``ValueError``: the choice would otherwise blame the loss for, say, a missing file.
     """
     scores: dict[str, dict[float, list[float]]] = {}
     for config, record in zip(configs, records, strict=True):
@@ -87,16 +63,15 @@ def mean_scores(configs: Iterable[RunConfig], records: Iterable[Mapping[str, Any
 
 
 def best_rate(means: Mapping[float, float]) -> float:
-    """The learning rate of ``means`` (rate -> mean selection score) with the highest mean; ties: the smaller
-    rate (it diverges less often, and a tie says the larger one buys nothing)."""
+    """The rate of ``means`` with the highest mean score; ties: the smaller rate (it diverges less often,
+    and a tie says the larger one buys nothing).
+    """
     return min(means, key=lambda lr: (-means[lr], lr))
 
 
 def chosen_learning_rates(configs: Iterable[RunConfig], records: Iterable[Mapping[str, Any]], *,
                           score: Score = default_score) -> dict[str, float]:
-    """Per :func:`lr_group`, the learning rate with the best mean selection score (:func:`mean_scores`,
-    :func:`best_rate`; ties: the smaller rate). ``records`` are the stored records of ``configs`` in the same
-    order; a failed run raises ``ValueError``."""
+    """Per :func:`lr_group`, the learning rate with the best mean selection score (:func:`best_rate`)."""
     return {group: best_rate(means) for group, means in mean_scores(configs, records, score=score).items()}
 
 
@@ -104,13 +79,11 @@ EDGE_SIDES = ("below", "above")  # where the grid-edge rule adds a rate: below t
 
 
 def half_decade_step(lr: float, side: str) -> float:
-    """The next learning rate beyond ``lr`` on the half-decade ladder ..., 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, ...
-    (1 and 3 times each power of ten, alternately x3 and x10/3), on ``side`` ``"below"`` or ``"above"``.
+    """The next learning rate beyond ``lr`` on the ladder ..., 1e-4, 3e-4, 1e-3, 3e-3, ... on ``side``.
 
-    A rate on the ladder moves one step (3e-3 above is 1e-2, below is 1e-3); a rate between two steps moves to
-    the nearest step beyond it (0.05: 0.03 below, 0.1 above). The step is computed in decimal from the rate's
-    shortest repr, so it is the exact decimal (0.003, never 0.0030000000000000005) and its config hash is the
-    one a profile spelling ``3e-3`` would give.
+    A rate between two steps moves to the nearest step beyond it (0.05: 0.03 below, 0.1 above). The step is
+    computed in decimal from the rate's shortest repr, so it is the exact decimal (0.003, never
+    0.0030000000000000005) and its config hash is the one a profile spelling ``3e-3`` would give.
     """
     check_choice("side", side, EDGE_SIDES)
     check_number("lr", lr, low=0.0, low_open=True)
@@ -123,8 +96,7 @@ def half_decade_step(lr: float, side: str) -> float:
 
 def report_configs(selection: Sequence[RunConfig], records: Sequence[Mapping[str, Any]],
                    report_seeds: Sequence[int], *, score: Score = default_score) -> list[RunConfig]:
-    """The reporting runs: each group's configuration at its chosen rate (by ``score``, see
-    :func:`chosen_learning_rates`), once per reporting seed."""
+    """The reporting runs: each group's configuration at its chosen rate, once per reporting seed."""
     overlap = sorted({c.seed for c in selection} & set(report_seeds))
     if overlap:
         raise ValueError(f"reporting seeds {overlap} are also selection seeds; report with fresh seeds only")
@@ -140,10 +112,9 @@ def report_configs(selection: Sequence[RunConfig], records: Sequence[Mapping[str
 
 @dataclass(frozen=True)
 class ImageCosts:
-    """What one kind of run costs on one machine: seconds per training image (its share of an optimizer step:
-    batch, forward, loss, backward, update), per evaluated image (one forward pass in evaluation mode) and per
-    run for its setup (loading, corrupting, splitting and normalising the data). A cost a stored record did not
-    time is ``None`` (:func:`stored_image_costs`)."""
+    """What one kind of run costs on one machine: seconds per training image, per evaluated image and per
+    run for its setup (loading and preparing the data); ``None`` where a stored record did not time it.
+    """
 
     train: float
     evaluate: float | None
@@ -152,18 +123,11 @@ class ImageCosts:
 
 # Measured with `sigmse bench --costs full quick --threads T` (T = 1, then 2) and `sigmse bench --costs full2
 # --threads 1` on the project's 2-core machine (an AMD EPYC, family 25 model 17), one run at a time, in the records
-# MEASURED_COSTS_RECORDS (tests/test_protocol.py checks the table against them: image_cost_table). Each entry is the
-# mean over the losses the bench times (softmax CE, and sigmoid-MSE + OR, whose step costs the MLP 7 to 16% more)
-# and over the records that time its kind (the 1-thread MLPs: both 1-thread records). The machine is shared: each
-# full/quick record is the quietest of the day's measurements at its thread count (1-minute load average from 0.11
-# and 0.85 at the start to 2.8 and 1.7 at the end, in the records); the full2 record was made at load 0.65 to 0.97.
-# Two more full2 records (results/full2/bench/side-by-side/), made by two benches running side by side as the
-# sweep's 2 jobs do, time airbench_quarter's training at 0.96 to 1.16x of it and the MLPs' at 0.74 to 1.33x.
-# Priced with this table, the committed full-profile runs (2 cores of a Xeon, mostly 2 runs side by side on a busy
-# machine) took 1.32 times their predicted wall-clock in all: 1.09 for the CIFAR-10 cnn, 1.46 to 2.26 for the
-# MLPs, whose slow runs count in full. Side by side, a run can take longer than alone; the stored runs of a kind
-# replace the table as soon as there are some. The v1 table, seconds per image-epoch of training alone, priced
-# those runs at 1 / 2.37 of their wall-clock.
+# MEASURED_COSTS_RECORDS (tests/test_protocol.py checks the table against them). Each entry is the mean over the
+# losses the bench times (softmax CE, and sigmoid-MSE + OR, whose step costs the MLP 7 to 16% more) and over the
+# records that time its kind. The machine is shared: each full/quick record is the quietest of the day's at its
+# thread count. Priced with this table, the committed full-profile runs (mostly 2 side by side on a busy Xeon)
+# took 1.32 times their predicted wall-clock; the stored runs of a kind replace the table once there are some.
 MEASURED_COSTS_RECORDS = ("results/full/bench/costs-cpu-20261206T231722922225Z.json",
                           "results/full/bench/costs-cpu-20261206T231257158738Z.json",
                           "results/full2/bench/costs-cpu-20261207T011259533532Z.json")
@@ -183,8 +147,9 @@ CostKind = tuple[str, str, str, int | None]  # (record folder, dataset, model, t
 
 
 def image_cost_table(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, int], ImageCosts]:
-    """:data:`MEASURED_IMAGE_COSTS` from the ``costs`` rows of a ``sigmse bench --costs`` record: per dataset,
-    model and thread count, the mean over its rows (one per loss timed) of each cost."""
+    """:data:`MEASURED_IMAGE_COSTS` from the ``costs`` rows of a ``sigmse bench --costs`` record: the
+    mean over the losses timed of each cost, per dataset, model and thread count.
+    """
     grouped: dict[tuple[str, str, int], list[Mapping[str, Any]]] = {}
     for row in rows:
         grouped.setdefault((row["dataset"], row["model"], int(row["threads"])), []).append(row)
@@ -194,15 +159,12 @@ def image_cost_table(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, 
 
 
 def run_threads(config: Any, threads: int | None = None) -> int | None:
-    """The torch threads a run trains with: its config's own where it fixes them (``RunConfig.threads``), else
-    ``threads`` (the sweep's; ``None``: not known)."""
+    """The torch threads a run trains with: its config's own where it fixes them, else ``threads``."""
     return getattr(config, "threads", None) or threads
 
 
 def cost_kind(config: Any, threads: int | None = None) -> CostKind:
-    """The kind of run whose costs price ``config``: its config class's record folder (``""`` for a
-    :class:`~sigmse.config.RunConfig`, ``"unification"``), its dataset, its model and its torch threads
-    (:func:`run_threads`)."""
+    """The kind of run whose costs price ``config``: record folder, dataset, model and torch threads."""
     return config.record_folder, config.dataset, config.model, run_threads(config, threads)
 
 
@@ -215,11 +177,10 @@ def _trained_per_epoch(values: Mapping[str, Any]) -> int:
 def _evaluated(values: Mapping[str, Any], epochs: int) -> int:
     """Images the run configured by ``values`` passes forward in evaluation mode over ``epochs`` epochs.
 
-    A run of :func:`sigmse.train.train` (its config has ``evals_per_epoch``) evaluates the validation split at each
-    step of :func:`sigmse.train.evaluation_steps` and the test set at each epoch's end, then the test set once per
-    noisy-input sigma (``test_input_sigmas``); with ``tta_flip`` each of those evaluates every image twice (itself
-    and its mirror) and the test set once more without the flip. A unification run evaluates its validation split
-    and test set once, after its last epoch."""
+    A :func:`sigmse.train.train` run evaluates the validation split at each of :func:`sigmse.train.evaluation_steps`
+    and the test set each epoch, then once per noisy-input sigma; ``tta_flip`` doubles each and adds one plain
+    test pass. A unification run evaluates validation and test once, at the end.
+    """
     spec = get_dataset_spec(values["dataset"])
     tests = spec.test_size if values.get("test_subset") is None else min(spec.test_size, values["test_subset"])
     if "evals_per_epoch" not in values:
@@ -237,7 +198,7 @@ def trained_images(config: Any) -> int:
 
 
 def evaluated_images(config: Any) -> int:
-    """Images ``config`` passes forward in evaluation mode over its budget (see :func:`_evaluated`)."""
+    """Images ``config`` passes forward in evaluation mode over its budget (:func:`_evaluated`)."""
     return _evaluated(config.to_dict(), config.epochs)
 
 
@@ -259,17 +220,11 @@ class RunSeconds:
 
 def stored_image_costs(configs: Iterable[Any], profile: str, results_dir: str | Path,
                        threads: int | None = None) -> dict[CostKind, ImageCosts]:
-    """Per kind of the runs ``configs`` (:func:`cost_kind` at ``threads``), the costs the ``ok`` runs of that kind
-    stored in ``results_dir/profile/<record folder>/`` measured (a kind with none is left out); a record's kind
-    has the torch threads its provenance recorded.
+    """Per kind of the runs ``configs`` (:func:`cost_kind`), the costs its stored ``ok`` runs measured.
 
-    ``train``: the summed ``metrics.train_seconds`` (training epochs alone) over the summed images trained
-    (``n_train * epochs_run``). ``evaluate``: the summed rest of the runs, ``provenance.wall_seconds -
-    train_seconds - setup_seconds`` (their evaluations, with the model's construction and the calibration fit),
-    over the summed images they evaluated. ``setup``: the mean ``metrics.setup_seconds``. Sums, not medians: an
-    estimate of a sweep's total must count its slow runs too. Each over the records that have the timings, else
-    ``None``. Records are read as plain JSON; an unreadable file is skipped (the planner's own reads report it). A
-    config class whose model is fixed (``UnificationConfig.model``) does not store it.
+    ``train``: summed ``train_seconds`` over summed images trained; ``evaluate``: the summed rest of the wall-clock
+    (less training and setup) over summed images evaluated; ``setup``: the mean ``setup_seconds``. Sums, not
+    medians: a sweep's total must count its slow runs too. Unreadable files are skipped (the planner reports them).
     """
     classes = {type(config).record_folder: type(config) for config in configs}
     wanted = {cost_kind(config, threads) for config in configs}
@@ -300,11 +255,10 @@ def stored_image_costs(configs: Iterable[Any], profile: str, results_dir: str | 
 
 def run_seconds(config: Any, stored: Mapping[CostKind, ImageCosts] | None = None,
                 threads: int | None = None) -> RunSeconds | None:
-    """Estimated seconds of one run at ``threads`` torch threads (unless its config fixes them):
-    ``trained_images x c_train`` + ``evaluated_images x c_eval`` + setup (:func:`trained_images`,
-    :func:`evaluated_images`), each cost from ``stored`` (:func:`stored_image_costs`) where given and timed there,
-    else from :data:`MEASURED_IMAGE_COSTS`; ``None`` for a kind in neither (ResNet-9, say, or a thread count
-    never measured): said, not guessed."""
+    """Estimated seconds of one run: images trained and evaluated times their costs, plus setup, each cost
+    from ``stored`` where timed there, else :data:`MEASURED_IMAGE_COSTS`; ``None`` for a kind in neither: said,
+    not guessed.
+    """
     kind = cost_kind(config, threads)
     sources = [(stored or {}).get(kind), MEASURED_IMAGE_COSTS.get((config.dataset, config.model, kind[3] or 0))]
     costs = [next((value for value in (getattr(source, name, None) for source in sources) if value is not None), None)
@@ -317,15 +271,12 @@ def run_seconds(config: Any, stored: Mapping[CostKind, ImageCosts] | None = None
 
 def estimate_seconds(configs: Sequence[Any], profile: str, results_dir: str | Path | None,
                      threads: int | None = None) -> tuple[RunSeconds, str]:
-    """Estimated seconds of ``configs`` on this kind of machine, training, evaluation and setup apart, one run
-    at a time at ``threads`` torch threads (a config that fixes its threads, at those), and where the costs
-    came from.
+    """Estimated seconds of ``configs`` one run at a time at ``threads`` torch threads, and where the
+    costs came from.
 
-    Per kind of run (:func:`cost_kind`: a unification run is priced by unification runs, not by the runs of the
-    accuracy table), each cost is the median over the runs of that kind already stored in
-    ``results_dir/profile`` (:func:`stored_image_costs`), else :data:`MEASURED_IMAGE_COSTS`;
-    ``results_dir=None`` prices from the table alone, as for an empty store. A kind in neither is left out of
-    the total and counted in the note. Returns the sum (:class:`RunSeconds`) and a short note of the sources.
+    Per kind of run (:func:`cost_kind`), costs come from the runs of that kind stored in ``results_dir/profile``
+    (:func:`stored_image_costs`), else from :data:`MEASURED_IMAGE_COSTS`; ``results_dir=None`` uses the table
+    alone. A kind in neither is left out of the total and counted in the note.
     """
     stored = {} if results_dir is None else stored_image_costs(configs, profile, results_dir, threads)
     total, sources, unknown = RunSeconds(), set(), 0

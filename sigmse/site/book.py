@@ -1,21 +1,9 @@
 """Build the book: train what its chapters read and the store lacks, run every chapter, ``jupyter-book build``.
 
-``sigmse book`` (what ``make book`` runs) calls :func:`build_book`, which, in order:
-
-1. finds the chapters, the notebooks of ``_toc.yml``, and checks every papermill parameter against the
-   ``parameters`` cells (:mod:`sigmse.site.pages`, :mod:`sigmse.site.notebooks`), before any work;
-2. plans the runs the chapters read (:data:`~sigmse.runs.experiments.CHAPTERS`), once per build
-   (:func:`chapter_plans`), and makes sure their datasets are under the data root (fetched with torchvision and
-   md5-checked unless ``download=False``; offline it stops here with one line saying how to fill it);
-3. trains the runs those plans list that are not stored (:func:`train_missing`, through
-   :func:`sigmse.runs.executors.run_configs`: in this process, a process pool or on Ray), after a line with how
-   many and how long. A complete store trains nothing; a failed run stops the build before any notebook, and a
-   rerun retries only the failed runs. The chapters themselves only read records (:mod:`sigmse.report`);
-4. runs the notebooks with papermill into ``_build/executed/`` and builds the HTML into ``_build/html``, with
-   the profile, machines and commits behind the book's numbers at the top of every page (:func:`book_announcement`).
-
-``--only NAME`` runs only those chapters; the others reuse their executed copies from an earlier build of the same
-profile or are left out of the book.
+:func:`build_book` checks the chapters and their parameters before any work, plans the chapters' runs once per
+build (:func:`chapter_plans`), fetches missing datasets, trains the missing runs (:func:`train_missing`; a
+failed run stops the build before any notebook), runs the notebooks with papermill and builds the HTML, with
+the provenance of the book's numbers at the top of every page (:func:`book_announcement`).
 """
 from __future__ import annotations
 
@@ -42,50 +30,25 @@ from sigmse.site.pages import (BookBuildError, discover_notebooks, find_book_roo
 __all__ = ["build_book", "chapter_plans", "train_missing", "book_announcement"]
 
 
-def build_book(
-    profile: str = "quick",
-    *,
-    notebooks: Sequence[str] | None = None,
-    results_dir: str | os.PathLike[str] = "results",
-    data_dir: str | os.PathLike[str] | None = None,
-    device: str | None = None,
-    build_dir: str | os.PathLike[str] = "_build",
-    extra_parameters: Mapping[str, Any] | None = None,
-    jobs: int = 1,
-    executor: str = "local",
-    sweep_jobs: int | None = None,
-    ray_address: str | None = None,
-    retries: int = 2,
-    resources: dict[str, float] | None = None,
-    threads: int | None = None,
-    root: str | os.PathLike[str] | None = None,
-    download: bool = True,
-    cli_reference: str | None = None,
-) -> Path:
-    """Train what the chapters read and the store lacks, run the chapter notebooks with papermill, build the HTML
-    book; return its folder (``<build_dir>/html``).
+def build_book(profile: str = "quick", *, notebooks: Sequence[str] | None = None,
+               results_dir: str | os.PathLike[str] = "results", data_dir: str | os.PathLike[str] | None = None,
+               device: str | None = None, build_dir: str | os.PathLike[str] = "_build",
+               extra_parameters: Mapping[str, Any] | None = None, jobs: int = 1, executor: str = "local",
+               sweep_jobs: int | None = None, ray_address: str | None = None, retries: int = 2,
+               resources: dict[str, float] | None = None, threads: int | None = None,
+               root: str | os.PathLike[str] | None = None, download: bool = True,
+               cli_reference: str | None = None) -> Path:
+    """Train what the chapters read and the store lacks, run the chapter notebooks with papermill, build the
+    HTML book; return its folder (``<build_dir>/html``).
 
-    Args:
-        profile: a :mod:`sigmse.runs.profiles` name, passed to every notebook.
-        notebooks: run only these (names as in ``_toc.yml``, e.g. ``["accuracy"]``); the others reuse their
-            executed copies from an earlier build with the same profile, or are left out.
-        results_dir: the results store; data_dir: the data root (:func:`sigmse.data.datasets.resolve_data_dir`).
-            Relative paths are relative to the working folder, as on every command line.
-        device: override the profile's device (``auto``, ``cpu``, ``cuda``).
-        build_dir: where ``executed/`` and ``html/`` go (relative to ``root``).
-        extra_parameters: more papermill parameters; each must be declared by one of the notebooks run.
-        jobs: notebooks run at once, each in its own process and kernel.
-        executor, sweep_jobs, ray_address, retries, resources, threads: where and how the missing runs train
-            (:func:`sigmse.runs.executors.run_configs`'s ``executor``, ``jobs``, ...).
-        root: the folder with ``_config.yml`` and ``_toc.yml``; default the current folder or the checkout.
-        download: fetch datasets missing from the data root before any work; ``False``: stop at once instead.
-        cli_reference: the page of every command's ``--help`` (``sigmse book`` passes it).
+    ``notebooks``: run only these; the others reuse their executed copies from an earlier build of the profile,
+    or are left out. Relative paths are relative to the working folder, ``build_dir`` to ``root`` (the folder
+    with ``_config.yml``). ``extra_parameters`` must each be declared by a notebook run. ``jobs``: notebooks at
+    once. ``executor`` to ``threads``: :func:`sigmse.runs.executors.run_configs`'s (``sweep_jobs`` is its
+    ``jobs``). ``download=False`` stops at a missing dataset. ``cli_reference``: every command's ``--help``.
 
-    Raises:
-        ValueError: an unknown profile, notebook or parameter, or a toc entry with no file.
-        DatasetNotFoundError: a dataset the chapters need is missing and was not (or could not be) downloaded.
-        BookBuildError: a run failed (nothing stored is lost; a rerun retries), a notebook failed (naming it,
-            the cell and the exception), or ``jupyter-book build`` warned or failed.
+    Raises ``ValueError`` (unknown profile, notebook or parameter), ``DatasetNotFoundError``, or
+    ``BookBuildError`` (a run or notebook failed, or ``jupyter-book build`` warned; nothing stored is lost).
     """
     get_profile(profile)  # an unknown profile: ValueError listing them
     check_number("jobs", jobs, low=1, integer=True, allowed="a positive integer")
@@ -113,9 +76,9 @@ def build_book(
 
 def chapter_plans(tasks: Sequence[Mapping[str, Any]], profile: str,
                   base: PlanOptions) -> dict[PlanOptions, list[ExperimentPlan]]:
-    """The plans of the experiments the chapters of ``tasks`` read, made once for the whole build: grouped by the
-    run parameters the chapters were given (``datasets``, ``selection_seeds``, ``seeds``; ``base`` holds the rest),
-    so chapters that agree share one plan per experiment."""
+    """The plans of the experiments the chapters of ``tasks`` read, once per build: chapters given the same
+    run parameters share one plan per experiment.
+    """
     names: dict[PlanOptions, list[str]] = {}
     for task in tasks:
         given = task["parameters"]
@@ -138,8 +101,7 @@ def _ensure_book_data(tasks: Sequence[Mapping[str, Any]], plans: Mapping[PlanOpt
 
 
 def _stored(plans: Sequence[ExperimentPlan], profile: str, results_dir: str | Path) -> tuple[list[dict], int]:
-    """The records of the runs ``plans`` list, and how many runs are missing: not stored, failed, or waiting for
-    their selection runs."""
+    """The records of the runs ``plans`` list, and how many are missing (not stored, failed, or waiting)."""
     first, second, waiting = plan_stages(plans)
     records = [load_record(config, profile, results_dir) for config in first + second]
     done = [record for record in records if record is not None and record["status"] != "failed"]
@@ -148,12 +110,10 @@ def _stored(plans: Sequence[ExperimentPlan], profile: str, results_dir: str | Pa
 
 def train_missing(plans: Sequence[ExperimentPlan], profile: str, options: PlanOptions,
                   run: Callable[[list[Any]], SweepSummary]) -> list[dict[str, Any]]:
-    """Train the runs of ``plans`` (:func:`sigmse.runs.experiments.sweep_plans` of ``options``) that the store
-    lacks through ``run`` (:func:`sigmse.runs.executors.run_configs` with the executor's options): the selection
-    runs, then the reporting runs they choose (:func:`sigmse.runs.experiments.sweep_stages`), after one line with
-    how many and an estimate of how long. Returns the records of every run the plans list; a complete store is
-    read once and trains nothing. A stage with a failed run raises :class:`~sigmse.site.pages.BookBuildError`
-    listing the failures; what finished stays stored, and a rerun retries the failed runs."""
+    """Train the runs of ``plans`` that the store lacks through ``run``, selection then reporting runs,
+    after one line with how many and how long; return the records of every run the plans list. A failed run
+    raises :class:`~sigmse.site.pages.BookBuildError`; what finished stays stored, and a rerun retries.
+    """
     records, missing = _stored(plans, profile, options.results_dir)
     if not missing:
         return records
@@ -176,9 +136,10 @@ def train_missing(plans: Sequence[ExperimentPlan], profile: str, options: PlanOp
 
 
 def book_announcement(records: Sequence[Mapping[str, Any]], profile: str) -> str:
-    """The line at the top of every page: the profile the book shows, the machines and sigmse commits that
-    trained the ``records`` its chapters read (:func:`sigmse.report.analysis.provenance_line`) and the commit that
-    built it, so a page read alone, or a screenshot of one, still says where its numbers come from."""
+    """The line at the top of every page: the profile, the machines and commits that trained the
+    ``records`` (:func:`sigmse.report.analysis.provenance_line`) and the commit that built the book, so a page
+    read alone still says where its numbers come from.
+    """
     chosen = get_profile(profile)
     commit = source_commit()["git_commit"]
     built = f"built at sigmse commit {commit[:7]}" if commit else "built outside a git checkout"

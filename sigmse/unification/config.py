@@ -1,35 +1,19 @@
 r"""The runs of the unification experiment: its methods, its regression targets, the config of one run, and the
 score that chooses a method's learning rate.
 
-:class:`UnificationConfig` is one run of :mod:`sigmse.unification.train` (which trains it): a method of
-:data:`METHODS`, a dataset of :data:`DATASETS`, the regression targets (:data:`REGRESSION_TARGETS`; the book's runs
-use the angle alone), the rotation, the learning rate, and the data and training budget. Like
-:class:`sigmse.config.RunConfig` it is a frozen dataclass validated on construction, identified by the hash of its
-fields (the device excluded; ``threads`` too while it is ``None``, as :data:`sigmse.config.HASH_NEUTRAL_DEFAULTS`
-says), and rebuilt from a stored record by :func:`unification_config_from_dict`, which rejects unknown keys.
+:class:`UnificationConfig` is, like :class:`sigmse.config.RunConfig`, a frozen dataclass validated on
+construction and identified by the hash of its fields (as :data:`sigmse.config.HASH_NEUTRAL_DEFAULTS` says).
 
-A profile's runs (:func:`sigmse.runs.profiles.unification_configs`) are every method at every learning rate of its
-MNIST grid with the *selection* seeds; per method the rate with the best mean :func:`validation_score` wins (ties to
-the smaller rate, :func:`sigmse.runs.protocol.report_configs`), and it trains again with the *reporting* seeds,
-which are all the chapter shows and tests.
-
-**The validation score** has to rank the learning rates of methods that have one output or two. Each task is
-scored by the share of a trivial predictor's error that the method removes on the validation split, clipped
-at 0, so 0 is "no better than trivial" and 1 is perfect:
+**The validation score** ranks the rates of methods with one output or two: per task, the share of a trivial
+predictor's error removed on the validation split, clipped at 0 (0: no better than trivial, 1: perfect):
 
 .. math::
     s_\text{cls} = \max\Bigl(0, 1 - \frac{1 - \text{acc}}{1 - 1/C}\Bigr), \qquad
     s_\text{reg} = \max\Bigl(0, 1 - \frac{\text{RMSE}}{\text{SD}}\Bigr) = \max\bigl(0, 1 - \sqrt{1 - R^2}\bigr),
 
-with chance accuracy :math:`1/C`, SD the standard deviation of the validation targets (the RMSE of predicting
-their mean) and :math:`R^2` the validation :math:`R^2`; with several regression targets :math:`s_\text{reg}` is the
-mean over them. A method's score is the mean of the scores of the tasks it has outputs for (both, for the
-two-output methods); a diverged run scores 0, the worst any run can score.
-Why this score: each method is chosen on exactly the outputs it is then judged on, so the single-task
-references get their best classification (or regression) rate, the conservative side for the claim that one
-objective does both; the two tasks are on one scale fixed before any run (each anchored at its trivial
-predictor: guessing a class, predicting the mean target), so neither task dominates the choice by its units;
-and both terms are linear in the error, like accuracy itself. Test metrics are never read.
+with SD the standard deviation of the validation targets; a method scores the mean over the tasks it has
+outputs for, a diverged run 0. Each method is thus chosen on exactly the outputs it is judged on, with both
+tasks on one scale fixed before any run (the unification chapter explains why). Test metrics are never read.
 """
 
 from __future__ import annotations
@@ -42,14 +26,8 @@ from sigmse.checks import check_choice, check_number
 from sigmse.config import DEVICES, HASH_NEUTRAL_DEFAULTS, IdentifiedConfig, check_data_budget, reject_unknown_keys
 from sigmse.data.datasets import get_dataset_spec
 
-__all__ = [
-    "METHODS",
-    "REGRESSION_TARGETS",
-    "DATASETS",
-    "UnificationConfig",
-    "unification_config_from_dict",
-    "validation_score",
-]
+__all__ = ["METHODS", "REGRESSION_TARGETS", "DATASETS", "UnificationConfig", "unification_config_from_dict",
+           "validation_score"]
 
 METHODS = ("unified_mse", "unified_mse_or", "separate_heads", "classifier_only", "regressor_only")
 CLASSIFYING = ("unified_mse", "unified_mse_or", "separate_heads", "classifier_only")

@@ -1,43 +1,17 @@
 r"""One MSE objective for classification *and* regression: a test of the paper's unification claim.
 
-Tyagi et al. suggest that, since Sigmoid-MSE classifies as well as softmax cross-entropy, one squared-error
-objective could serve classification and regression alike. This module tests that on MNIST with a regression
-target made from the same images: every image is rotated by a known angle drawn uniformly from
-``[-max_angle, max_angle]`` (45 degrees by default), and the network predicts the digit *and* the angle.
-Optionally it also predicts the *ink mass* (mean pixel intensity of the rotated image, standardised); the
-book's runs use the angle alone (``targets=("angle",)``).
+Every MNIST image is rotated by a known angle drawn from ``U[-max_angle, max_angle]``, and the network predicts
+the digit *and* the angle (optionally also the standardised *ink mass*; the book uses the angle alone). All
+methods share the ``mlp`` trunk; only the last layer's width and the loss differ (:func:`method_loss`):
+``unified_mse`` (one sum of squared errors over ``10 + R`` outputs, no task weight), ``unified_mse_or`` (with
+Output Reset on the class outputs), ``separate_heads`` (CE on the class logits plus the regression's squared
+error: a linear layer of ``10 + R`` units *is* two heads side by side, so only the loss differs),
+``classifier_only`` and ``regressor_only``. The unification chapter describes the experiment.
 
-Methods (all on the ``mlp`` trunk 784-256-256, ReLU; only the last layer's width and the loss differ):
-
-* ``unified_mse``: one output layer of ``10 + R`` units and ONE objective, the sum of per-output squared
-  errors: sigmoid of the 10 class outputs against 1/0 targets, the R regression outputs linear against the
-  standardised targets. Summing (not weighting) means there is no task weight to tune.
-* ``unified_mse_or``: the same with Output Reset on the 10 class outputs (:mod:`sigmse.losses.output_reset`).
-* ``separate_heads``: the same ``10 + R`` outputs read as two heads, cross-entropy on the 10 class logits plus
-  the squared error of the R regression outputs, summed with weight 1. (A linear layer of ``10 + R`` units *is*
-  a 10-unit and an R-unit head side by side: no weight is shared between rows, and Adam is per-parameter, so
-  the two methods differ in the loss only.)
-* ``classifier_only`` (cross-entropy, 10 outputs) and ``regressor_only`` (squared error, R outputs): the
-  single-task references.
-
-A run is a :class:`~sigmse.unification.config.UnificationConfig` (:mod:`sigmse.unification.config`: the methods,
-the targets, the budget). Every method trains with Adam at its own learning rate, chosen on validation with the
-profile's selection seeds and then trained with its reporting seeds (the protocol of :mod:`sigmse.runs.protocol`;
-:func:`sigmse.runs.profiles.unification_configs` lists a profile's runs).
-
-Data path, as in :mod:`sigmse.train`: the dataset is loaded once, the angles are drawn on the CPU from their own
-seed (``angle_seed``: every method and training seed sees the same rotated images), the kept images are
-rotated in one batched ``affine_grid``/``grid_sample`` pass on the device and normalised once. Rotation is
-bilinear with zero fill and matches :func:`torchvision.transforms.functional.rotate` (counter-clockwise for
-positive angles; tested). Training is :func:`sigmse.train.train_epoch`, the loop of :func:`sigmse.train.train`:
-each epoch draws one ``randperm`` on the device and takes one optimizer step per slice; a run says only its
-model, its optimizer and its batch loss (:class:`_UnificationRun`).
-
-A run evaluates the validation and test splits once, after its last epoch (its history keeps the training loss
-and time per epoch). The sweep engine (:mod:`sigmse.runs.executors`) trains and stores the runs, under
-``<results_dir>/<profile>/unification/``, as it does every other experiment's
-(:func:`sigmse.runs.store.validate_unification_record` checks them), and :mod:`sigmse.report.unification` turns them
-into the chapter's tables, figure and verdicts.
+Data path, as in :mod:`sigmse.train`: the dataset loads once, the angles come from their own seed on the CPU,
+the kept images rotate in one batched ``affine_grid``/``grid_sample`` pass on the device (matching torchvision's
+``rotate``; tested), and training is :func:`sigmse.train.train_epoch`. A run evaluates once, after its last
+epoch.
 
 Reference: K. Tyagi et al., *Making Sigmoid-MSE Great Again: Output Reset Challenges Softmax Cross-Entropy in
 Neural Network Classification*, arXiv:2411.11213, 2024.
@@ -64,14 +38,7 @@ from sigmse.data.splits import subset_indices, validation_split
 from sigmse.train import TrainingRun, evaluate_logits, resolve_device, train_epoch
 from sigmse.unification.config import METHODS, UnificationConfig
 
-__all__ = [
-    "rotate_images",
-    "RotatedData",
-    "prepare_rotated",
-    "unified_mse",
-    "method_loss",
-    "train_unification",
-]
+__all__ = ["rotate_images", "RotatedData", "prepare_rotated", "unified_mse", "method_loss", "train_unification"]
 
 SPLIT_SEED = 0  # validation split and training subset, as in sigmse.train
 ROTATE_CHUNK = 8192  # images per affine_grid/grid_sample call: bounds the grid's memory (N*H*W*2 floats)
@@ -83,9 +50,8 @@ ROTATE_CHUNK = 8192  # images per affine_grid/grid_sample call: bounds the grid'
 def rotate_images(images: Tensor, angles: Tensor) -> Tensor:
     """Rotate each image of ``images`` (N, C, H, W) counter-clockwise by ``angles`` (N,) degrees about its centre.
 
-    Bilinear, zero fill, ``align_corners=False``: the same as
-    ``torchvision.transforms.functional.rotate(image, angle, InterpolationMode.BILINEAR)`` for square images.
-    The whole batch goes through ``affine_grid``/``grid_sample`` in chunks of ``ROTATE_CHUNK``.
+    Bilinear, zero fill, ``align_corners=False``: torchvision's ``rotate(image, angle, BILINEAR)`` for square
+    images, in chunks of ``ROTATE_CHUNK``.
     """
     if images.ndim != 4 or angles.shape != images.shape[:1]:
         raise ValueError(f"images must be (N, C, H, W) and angles (N,); got {tuple(images.shape)} and "
@@ -144,12 +110,9 @@ def prepare_rotated(config: UnificationConfig, device: torch.device, data_dir: s
                     dataset: Dataset | None = None) -> RotatedData:
     """Load, split, rotate, normalise and make the regression targets, on ``device``.
 
-    Targets: the angle divided by the standard deviation of ``U[-a, a]``, ``a / sqrt(3)`` (mean 0 by design);
-    the ink mass (mean of the rotated image on the [0, 1] scale) standardised with the training part's mean
-    and standard deviation. Normalisation uses the dataset's (unrotated) pixel mean and std.
-
-    The result is kept for the next call with the same data settings (the methods and seeds of a sweep share
-    it; nothing writes to it); a ``dataset`` passed in is never cached.
+    The angle is divided by the standard deviation of ``U[-a, a]``, ``a / sqrt(3)``; the ink mass is standardised
+    with the training part's mean and std; images with the dataset's (unrotated) pixel mean and std. The result is
+    cached for the next call with the same data settings; a ``dataset`` passed in is never cached.
     """
     if dataset is not None:
         return _prepare_rotated(config, device, dataset)
@@ -215,21 +178,12 @@ def unified_mse(outputs: Tensor, labels: Tensor, targets: Tensor, *, num_classes
         l_n = \sum_{i=1}^{C} \bigl(\sigma(z_{n,i}) - t_{n,i}\bigr)^2
               + \sum_{j=1}^{R} \bigl(z_{n,C+j} - y_{n,j}\bigr)^2,
 
-    with :math:`t_{n,i} = 1` for the correct class and 0 otherwise (or, with ``output_reset=True``, the Output
-    Reset targets :math:`t'` of :func:`sigmse.losses.functional.sigmoid_mse_or`) and :math:`y_n` the standardised
-    regression targets; combined over samples by ``reduction``. Every output's squared error counts once: there
-    is no task weight.
-
-    Args:
-        outputs: the network's :math:`C + R` outputs :math:`z`.
-        labels: class indices, int64.
-        targets: standardised regression targets.
-        num_classes: :math:`C`, the number of leading outputs that are class outputs.
-        output_reset: Output Reset on the class outputs. Default: ``False``.
-        reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
+    with :math:`t_{n,i}` the one-hot targets (or, with ``output_reset=True``, the Output Reset targets of
+    :func:`sigmse.losses.functional.sigmoid_mse_or`) and :math:`y_n` the standardised regression targets; combined
+    over samples by ``reduction`` (``"none"`` | ``"mean"`` | ``"sum"``). There is no task weight.
 
     Shape:
-        outputs :math:`(N, C + R)`; labels :math:`(N,)`; targets :math:`(N, R)`; output scalar or :math:`(N,)`.
+        outputs :math:`(N, C + R)`, ``num_classes`` :math:`= C`; labels :math:`(N,)`; targets :math:`(N, R)`.
     """
     if outputs.ndim != 2 or targets.ndim != 2 or outputs.shape != (len(targets), num_classes + targets.shape[1]):
         raise ValueError(f"outputs must be (N, num_classes + R) = (N, {num_classes} + R) with targets (N, R); got "
@@ -281,8 +235,7 @@ def _metrics(config: UnificationConfig, outputs: Tensor, labels: Tensor, targets
 
 
 def _final_metrics(config: UnificationConfig, model: nn.Module, data: RotatedData) -> dict[str, float] | None:
-    """Validation (what the learning-rate choice reads) and test metrics after the last epoch; ``None`` if any
-    output is not finite (the run diverged)."""
+    """Validation and test metrics after the last epoch; ``None`` if any output is not finite (diverged)."""
     splits = {"val": (data.val_images, data.val_labels, data.val_targets),
               "test": (data.test_images, data.test_labels, data.test_targets)}
     outputs = {name: evaluate_logits(model, images) for name, (images, _, _) in splits.items() if len(images)}
@@ -295,12 +248,11 @@ def _final_metrics(config: UnificationConfig, model: nn.Module, data: RotatedDat
 
 
 class _UnificationRun(TrainingRun):
-    """One unification run for :func:`sigmse.train.train_epoch`: the ``mlp`` trunk with one output per class it
-    predicts and per regression target, Adam at ``config.lr`` without a schedule, and the method's loss.
+    """One unification run for :func:`sigmse.train.train_epoch`: the ``mlp`` trunk, Adam at
+    ``config.lr`` without a schedule, and the method's loss.
 
-    The global RNG is seeded with ``config.seed`` just before the model is built (its initialisation). The Adam
-    is torch's default (for-loop) one, as this experiment has always used, not the fused one of
-    :func:`sigmse.train.train`: the two agree only to rounding, so changing it would change every stored record.
+    The Adam is torch's default (for-loop) one, not the fused one of :func:`sigmse.train.train`: the two agree only
+    to rounding, so changing it would change every stored record.
     """
 
     def __init__(self, config: UnificationConfig, data: RotatedData, device: torch.device) -> None:
@@ -312,8 +264,7 @@ class _UnificationRun(TrainingRun):
         self.config, self.data = config, data
 
     def batch_loss(self, index: Tensor, start: int, sums: Tensor) -> Tensor:
-        """:func:`method_loss` of the training examples ``index``; adds it times their number to ``sums``, the
-        epoch's summed loss (0-dim, on the device: read once an epoch)."""
+        """:func:`method_loss` of the examples ``index``; adds it times their number to ``sums``."""
         data = self.data
         images, labels, targets = (torch.index_select(tensor, 0, index)
                                    for tensor in (data.train_images, data.train_labels, data.train_targets))
@@ -340,8 +291,8 @@ def train_unification(config: UnificationConfig, data_dir: str | Path | None = N
                       dataset: Dataset | None = None) -> dict[str, Any]:
     """Train one run; return ``{"status", "history", "metrics"}`` in plain JSON types.
 
-    The run is ``diverged`` if a training loss or, after the last epoch, a validation or test output is not finite.
-    ``dataset`` replaces loading ``config.dataset`` from the data root (tests pass small in-memory datasets).
+    ``diverged`` if a training loss or a final validation or test output is not finite. ``dataset`` replaces
+    loading ``config.dataset`` (tests pass small in-memory datasets).
     """
     device = resolve_device(config.device)
     if config.threads is not None:  # the run's own arithmetic: its thread count is part of its configuration
