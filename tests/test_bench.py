@@ -16,7 +16,7 @@ import torch
 from sigmse.bench.measures import PROFILE_EPOCH_LOSSES, STEP_PHASES
 from sigmse.bench import run
 from sigmse.bench.run import (BENCH_SIZES, MAX_MLP_OVER_GEMM_FLOOR, PROFILE_SECTION, SCHEMA, SECTIONS, TARGETS,
-                              BenchSize, add_bench_arguments, chapter_bench_size, chapter_record, check_targets,
+                              BenchSize, add_bench_arguments, chapter_bench_size, chapter_record, judge_targets,
                               format_table, get_bench_size, latest_bench, run_bench, run_bench_command)
 from sigmse.data.datasets import get_dataset_spec
 from sigmse.losses.modules import loss_names
@@ -202,7 +202,7 @@ def test_check_targets_takes_the_fastest_naive_loop_and_compares_with_the_thresh
         "loss_steps": [{"loss": "sigmoid_mse_or", "classes": 10, "ratio": 1.4},
                        {"loss": "sigmoid_mse_or", "classes": 1000, "ratio": 2.0}],
     }
-    targets = {t["key"]: t for t in check_targets(record)}
+    targets = {t["key"]: t for t in judge_targets(record)}
     assert targets["mnist_mlp_cpu_speedup"]["measured"] == 5.5 and targets["mnist_mlp_cpu_speedup"]["met"] is True
     assert targets["mnist_mlp_cpu_speedup"]["margin"] == pytest.approx(1.1)
     floor = targets["mnist_mlp_cpu_over_floor"]

@@ -33,7 +33,7 @@ from sigmse.runs.store import write_record
 from sigmse.train import resolve_device
 
 __all__ = ["BenchSize", "BENCH_SIZES", "get_bench_size", "PROFILE_BENCH_SIZES", "chapter_bench_size", "Target",
-           "MAX_MLP_OVER_GEMM_FLOOR", "TARGETS", "check_targets", "run_bench", "profile_bench_dir", "latest_bench",
+           "MAX_MLP_OVER_GEMM_FLOOR", "TARGETS", "judge_targets", "run_bench", "profile_bench_dir", "latest_bench",
            "chapter_record", "COSTS_SCHEMA", "run_costs", "format_table", "format_costs", "add_bench_arguments",
            "run_bench_command"]
 
@@ -127,7 +127,7 @@ TARGETS: tuple[Target, ...] = (
 )
 
 
-def check_targets(record: dict[str, Any]) -> list[dict[str, Any]]:
+def judge_targets(record: dict[str, Any]) -> list[dict[str, Any]]:
     """Each of :data:`TARGETS` with its measured value (a speedup over the *fastest* naive loop), ``met`` (``None``
     where not measured, ``note`` saying why) and ``margin`` (measured / threshold)."""
     cpu, gpu = record["device"] == "cpu", record["device"] == "cuda"
@@ -238,7 +238,7 @@ def run_bench(size: str | BenchSize = "full", device: str | None = None, out_dir
             section = time.perf_counter()
             record[name] = measure()
             record["section_seconds"][name] = time.perf_counter() - section
-        record["targets"] = check_targets(record)
+        record["targets"] = judge_targets(record)
         return _store(record, Path(out_dir) / f"bench-{bench.name}-{torch_device.type}-{_stamp()}.json", started)
 
 

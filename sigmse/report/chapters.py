@@ -162,13 +162,14 @@ def plus_minus(mean: float, std: float, scale: float, digits: int) -> str:
     return f"{mean * scale:.{digits}f}" + ("" if np.isnan(std) else f" \u00b1 {std * scale:.{digits}f}")
 
 
-def _interval(low: float, high: float, scale: float, digits: int) -> str:
+def _interval_text(low: float, high: float, scale: float, digits: int) -> str:
     return "n/a" if np.isnan(low) else f"[{low * scale:.{digits}f}, {high * scale:.{digits}f}]"
 
 
 def difference_cells(tests: pd.DataFrame, scale: float = 100.0, digits: int = 2) -> list[str]:
     """Each row's paired difference with its 95% interval, ``"+2.00 [0.10, 3.90]"`` (times ``scale``)."""
-    return ["n/a" if np.isnan(d) else f"{d * scale:+.{digits}f} {_interval(lo, hi, scale, digits)}".replace(" n/a", "")
+    return ["n/a" if np.isnan(d)
+            else f"{d * scale:+.{digits}f} {_interval_text(lo, hi, scale, digits)}".replace(" n/a", "")
             for d, lo, hi in zip(tests["mean_diff"], tests["ci95_low"], tests["ci95_high"])]
 
 
@@ -193,7 +194,7 @@ def headline_table(report: pd.DataFrame, by: Sequence[str] = ("dataset", "loss")
         "seeds": acc["n"].astype(str) + np.where(acc["n_diverged"] > 0, " (+" + acc["n_diverged"].astype(str)
                                                  + " diverged)", ""),
         "test acc (%)": [plus_minus(m, s, 100, 2) for m, s in zip(acc["mean"], acc["std"])],
-        "95% CI (%)": [_interval(lo, hi, 100, 2) for lo, hi in zip(acc["ci95_low"], acc["ci95_high"])],
+        "95% CI (%)": [_interval_text(lo, hi, 100, 2) for lo, hi in zip(acc["ci95_low"], acc["ci95_high"])],
     }, index=acc.index)
     if THREADS in report:
         table["threads"] = report.groupby(keys)[THREADS].agg(lambda t: _threads_text(t, unit=False))
@@ -273,7 +274,7 @@ def claim_cells(prefix: str, row: Mapping[str, Any] | None, profile: str, scale:
     if row is None:
         return {prefix: "not run", f"{prefix}_effect": "n/a", f"{prefix}_margin": "n/a", f"{prefix}_seeds": "0",
                 f"{prefix}_profile": profile}
-    interval = _interval(row["ci95_low"], row["ci95_high"], scale, digits)
+    interval = _interval_text(row["ci95_low"], row["ci95_high"], scale, digits)
     effect = "n/a" if np.isnan(row["mean_diff"]) else (
         f"{row['mean_diff'] * scale:+.{digits}f} {unit}" + ("" if interval == "n/a" else f" {interval}"))
     return {prefix: verdict_label(row, scale, unit), f"{prefix}_effect": effect.replace("-", "\u2212"),

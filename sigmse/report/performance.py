@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import pandas as pd
 import seaborn as sns
 
-from sigmse.bench.run import MAX_MLP_OVER_GEMM_FLOOR, PROFILE_SECTION, check_targets
+from sigmse.bench.run import MAX_MLP_OVER_GEMM_FLOOR, PROFILE_SECTION, judge_targets
 from sigmse.provenance import recorded_processor
 from sigmse.report.analysis import Part
 from sigmse.report.plots import figure
@@ -201,7 +201,7 @@ def scaling_section(record: dict[str, Any]) -> Part:
 
 def target_section(record: dict[str, Any]) -> Part:
     """The goals (:data:`sigmse.bench.run.TARGETS`) checked against the record with today's definitions."""
-    checked = check_targets(record)
+    checked = judge_targets(record)
     table = pd.DataFrame(checked)
     table["verdict"] = table["met"].map({True: "met", False: "not met"}).fillna("not measured here")
     values = {f"target_{row['key']}": (
@@ -221,7 +221,7 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else float("nan")
 
 
-def _threads_text(threads: Sequence[ThreadCosts]) -> str:
+def _thread_costs_text(threads: Sequence[ThreadCosts]) -> str:
     """E.g. ``"395 runs with 1 torch thread (1.60 times their estimate), 196 with 2 torch threads (2.20 times)"``."""
     if not threads:
         return "no run stored"
@@ -263,7 +263,7 @@ def sweep_cost_section(profile: str, *, results_dir: str | Path) -> Part:
         "sweep_train_h": _hours(total.train_seconds), "sweep_wall_h": _hours(total.wall_seconds),
         "sweep_train_over_estimate": _ratio(total.train_seconds, total.estimated_measured_seconds),
         "sweep_wall_over_estimate": _ratio(total.wall_seconds, total.estimated_measured_wall_seconds),
-        "sweep_threads": _threads_text(total.threads),
+        "sweep_threads": _thread_costs_text(total.threads),
         "sweep_table_threads": " and ".join([", ".join(counts[:-1]), counts[-1]] if len(counts) > 1 else counts)
         or "none",
         "sweep_table_records": " and ".join(f"`{path}`" for path in MEASURED_COSTS_RECORDS),

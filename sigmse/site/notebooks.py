@@ -32,7 +32,7 @@ import sigmse
 from sigmse.checks import check_like
 from sigmse.provenance import machine, source_commit, utc_now
 from sigmse.runs.experiments import CHAPTERS
-from sigmse.site.pages import BookBuildError, Chapter
+from sigmse.site.pages import BookBuildError, ChapterNotebook
 
 __all__ = ["CORE_PARAMETERS", "plan_notebook_runs", "run_notebooks", "left_out_chapters"]
 
@@ -72,7 +72,7 @@ def _literal(source: Any) -> Any:
         return None
 
 
-def plan_notebook_runs(selected: list[Chapter], core: dict[str, Any], extra: dict[str, Any],
+def plan_notebook_runs(selected: list[ChapterNotebook], core: dict[str, Any], extra: dict[str, Any],
                        staging: Path) -> list[dict[str, Any]]:
     """One papermill task per chapter, with only the parameters its ``parameters`` cell declares: ``core`` (``None``:
     the notebook's default) and the ``-p`` ``extra``, checked first. Executed copies go under ``staging``."""
@@ -113,7 +113,7 @@ def _execute(task: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-def _failure_message(summary: dict[str, Any], chapter: Chapter) -> str:
+def _failure_message(summary: dict[str, Any], chapter: ChapterNotebook) -> str:
     """Which notebook, which cell, what exception, and where the failing copy is."""
     where = "while starting or running it"
     if summary["cell_index"] is not None:
@@ -191,7 +191,7 @@ def _postprocess(path: Path, meta: dict[str, Any], root: Path) -> None:
     nbformat.write(nb, str(path))
 
 
-def _check_verdicts(chapter: Chapter, executed: Path) -> None:
+def _check_verdicts(chapter: ChapterNotebook, executed: Path) -> None:
     """The executed copy glued every verdict key of its chapter (the keys book/intro.md reads)."""
     registered = CHAPTERS.get(chapter.name)
     glued = {output.get("metadata", {}).get("scrapbook", {}).get("name")
@@ -204,7 +204,8 @@ def _check_verdicts(chapter: Chapter, executed: Path) -> None:
                              f"{executed}")
 
 
-def run_notebooks(tasks: list[dict[str, Any]], chapters: list[Chapter], jobs: int, profile: str, root: Path) -> None:
+def run_notebooks(tasks: list[dict[str, Any]], chapters: list[ChapterNotebook], jobs: int, profile: str,
+                  root: Path) -> None:
     """Execute the tasks of :func:`plan_notebook_runs`, then tidy and check each executed copy; the first failure
     raises :class:`~sigmse.site.pages.BookBuildError`."""
     by_name, by_task = {c.name: c for c in chapters}, {t["name"]: t for t in tasks}
@@ -230,7 +231,8 @@ def _reusable(executed: Path, profile: str) -> bool:
     return meta.get("profile") == profile
 
 
-def left_out_chapters(chapters: list[Chapter], selected: list[Chapter], staging: Path, profile: str) -> set[str]:
+def left_out_chapters(chapters: list[ChapterNotebook], selected: list[ChapterNotebook], staging: Path,
+                      profile: str) -> set[str]:
     """The chapters not run now reuse their executed copy from an earlier build with this ``profile`` (checked as a
     new one is), or are left out; returns the toc paths of those left out."""
     chosen = {c.name for c in selected}

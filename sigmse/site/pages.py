@@ -19,8 +19,8 @@ from pathlib import Path
 import yaml
 from sphinx_external_toc.parsing import parse_toc_yaml
 
-__all__ = ["BookBuildError", "Chapter", "CLI_REFERENCE", "find_book_root", "discover_notebooks", "select_chapters",
-           "stage_book", "publish_book"]
+__all__ = ["BookBuildError", "ChapterNotebook", "CLI_REFERENCE", "find_book_root", "discover_notebooks",
+           "select_chapters", "stage_book", "publish_book"]
 
 _SUFFIXES = ("", ".ipynb", ".md", ".myst", ".rst")
 # Included by book/api.md; stage_book writes what the CLI passes (every command's --help).
@@ -34,7 +34,7 @@ class BookBuildError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Chapter:
+class ChapterNotebook:
     """A notebook named in ``_toc.yml``."""
 
     name: str      # file stem, the name ``--only`` takes: "accuracy"
@@ -70,11 +70,12 @@ def _source(root: Path, docname: str) -> Path:
     raise ValueError(f"_toc.yml names {docname!r} but there is no {docname}.ipynb or {docname}.md in {str(root)!r}")
 
 
-def discover_notebooks(root: str | os.PathLike[str] | None = None) -> list[Chapter]:
+def discover_notebooks(root: str | os.PathLike[str] | None = None) -> list[ChapterNotebook]:
     """The notebooks ``_toc.yml`` names, in reading order; a toc entry with no file raises ``ValueError``."""
     base = find_book_root(root)
     sources = {docname: _source(base, docname) for docname in _docnames(base)}
-    chapters = [Chapter(path.stem, docname, path) for docname, path in sources.items() if path.suffix == ".ipynb"]
+    chapters = [ChapterNotebook(path.stem, docname, path) for docname, path in sources.items()
+                if path.suffix == ".ipynb"]
     names = [c.name for c in chapters]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
@@ -82,7 +83,7 @@ def discover_notebooks(root: str | os.PathLike[str] | None = None) -> list[Chapt
     return chapters
 
 
-def select_chapters(chapters: list[Chapter], names: Sequence[str] | None) -> list[Chapter]:
+def select_chapters(chapters: list[ChapterNotebook], names: Sequence[str] | None) -> list[ChapterNotebook]:
     """The chapters called ``names`` (all for ``None``), in reading order; an unknown name raises ``ValueError``.
     ``accuracy``, ``accuracy.ipynb`` and ``notebooks/accuracy`` name the same chapter."""
     if names is None:
