@@ -446,12 +446,13 @@ def experiment_records(name: str, profile: str, options: PlanOptions, *,
     """
     results_dir = options.results_dir
     plan = plan_experiment(name, profile, options)
-    listed = plan.selection + plan.report
-    missing = plan.waiting + sum(load_record(c, profile, results_dir) is None for c in listed)
-    if missing:
-        print(f"{name}: {missing} of {len(listed) + plan.waiting} runs are not in {results_dir}/{profile}/ and train "
-              f"now, one at a time; `sigmse book --only CHAPTER -p KEY=VALUE --sweep-jobs N` trains a chapter's runs "
-              f"N at a time before running it")
+    stored = [load_record(c, profile, results_dir) for c in plan.selection + plan.report]
+    missing = plan.waiting + sum(record is None or record["status"] == "failed" for record in stored)  # failed: retried
+    if not missing:  # the book's case: one plan, each record read once
+        return ExperimentRecords(stored[:len(plan.selection)], stored[len(plan.selection):])
+    print(f"{name}: {missing} of {len(stored) + plan.waiting} runs are not in {results_dir}/{profile}/ and train "
+          f"now, one at a time; `sigmse book --only CHAPTER -p KEY=VALUE --sweep-jobs N` trains a chapter's runs "
+          f"N at a time before running it")
 
     def run(configs: list[IdentifiedConfig]) -> list[dict[str, Any]]:
         summary = run_configs(configs, profile=profile, results_dir=results_dir, data_dir=data_dir, progress=False)
