@@ -73,3 +73,29 @@ def test_a_pilot_without_its_fallback_is_undecided_and_another_fallback_differs(
                                               "cifar10": EpochPilot(pilot.lr, pilot.candidates, fallback=fallback)})
         status, lines = pilot_agreement(changed, FULL2.parent)
         assert status == expected, lines
+
+
+@needs_records
+def test_the_pilot_sentences_say_cifar10_trains_unconverged_and_cannot_show_memorisation():
+    """Read with the budgets the full2 pages' runs train (10 clean epochs everywhere, 20 noise epochs on MNIST and
+    Fashion-MNIST, 10 on CIFAR-10), the pilot sentences of the accuracy and noise pages say, beside CIFAR-10 only,
+    that its runs are not converged by the pilot's rule and that its noise runs cannot show memorisation."""
+    from sigmse.report.pilots import epoch_pilot_text, noise_pilot_text
+    from sigmse.runs.experiments import experiment_configs, load_record
+    from sigmse.runs.profiles import get_profile
+
+    full2 = get_profile("full2")
+
+    def stored(experiment):
+        configs = experiment_configs(experiment, full2)
+        return [record for record in (load_record(c, "full2", FULL2.parent) for c in configs) if record is not None]
+
+    epoch_pilot, noise_pilot = stored("epoch_pilot"), stored("noise_pilot")
+    clean = epoch_pilot_text(epoch_pilot, "full2", trained={"mnist": 10, "fashion-mnist": 10, "cifar10": 10})
+    noisy = noise_pilot_text(noise_pilot, epoch_pilot, "full2",
+                             trained={"mnist": 20, "fashion-mnist": 20, "cifar10": 10})
+    for text, caveat in ((clean, "not converged"), (noisy, "cannot show that a loss resists memorisation")):
+        before, cifar10 = text.split("cifar10:")  # CIFAR-10 is the last dataset of both pilots
+        assert caveat in cifar10 and caveat not in before, text
+    assert "this page's runs train 10 epochs, so by the pilot's rule they are not converged" in clean
+    assert "this page's noise runs train 20 epochs; fashion-mnist" in noisy

@@ -171,3 +171,9 @@ def test_the_noise_budget_is_the_shortest_candidate_from_the_clean_budget_whose_
                                (0.4, 0.8)) == 10
     assert pilots.noise_epochs(records[:2], 10, (10, 20), (0.4, 0.8)) is None  # 20 not stored yet: undecided
     assert pilots.noise_epochs([_budget_record(short, 20)], 20, (10, 20), (0.4,)) is None  # none passes
+
+
+def test_trained_epochs_reads_each_datasets_single_budget_from_the_records_and_skips_a_mixed_one():
+    records = [{"config": {"dataset": "mnist", "epochs": 10}}, {"config": {"dataset": "mnist", "epochs": 10}},
+               {"config": {"dataset": "cifar10", "epochs": 10}}, {"config": {"dataset": "cifar10", "epochs": 20}}]
+    assert pilots.trained_epochs(records) == {"mnist": 10}

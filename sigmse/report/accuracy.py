@@ -19,7 +19,7 @@ from sigmse.report.chapters import (THREADS, VERDICT_DATASETS, Records, budget_t
                                     headline_table, keyed_values, listing, lr_sweep_table, order_index, plus_minus,
                                     runs_frame, share_words, threads_clause, values_text, verdict_texts)
 from sigmse.report.convergence import PLATEAU_GAIN, plateau_summary, plateau_table, validation_plateau
-from sigmse.report.pilots import epoch_pilot_table, epoch_pilot_text
+from sigmse.report.pilots import epoch_pilot_table, epoch_pilot_text, trained_epochs
 from sigmse.report.verdicts import (ACCURACY_MARGINS, NOT_JUDGED, holm_verdicts, paired_tests, power_table,
                                     verdict_text)
 from sigmse.runs.profiles import ACCURACY_LOSSES
@@ -298,7 +298,8 @@ class AccuracyChapter:
         return Part({}, (plateau_table(context[context["runs"] > 0]),))
 
     def epoch_pilot(self) -> Part:
-        return Part({"epoch_pilot_text": epoch_pilot_text(self.pilot, self.profile)},
+        text = epoch_pilot_text(self.pilot, self.profile, trained=trained_epochs(self.report))
+        return Part({"epoch_pilot_text": text},
                     (epoch_pilot_table(self.pilot),))
 
     def verdict(self) -> Part:

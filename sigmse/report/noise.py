@@ -21,7 +21,7 @@ from sigmse.report.noise_analysis import (MEMORISATION_RISE, budget_reach, flipp
                                           memorisation_glue, memorisation_history, noise_curves)
 from sigmse.report.noise_rules import (claim_family, claim_glue, claim_line, noise_verdict, noise_verdicts,
                                        rule_frame, rules_summary, tally, verdict_line)
-from sigmse.report.pilots import noise_pilot_table, noise_pilot_text
+from sigmse.report.pilots import noise_pilot_table, noise_pilot_text, trained_epochs
 from sigmse.runs.profiles import get_profile
 
 __all__ = ["learning_rate_protocol", "settings_text", "protocol_glue", "NoiseChapter"]
@@ -186,7 +186,8 @@ class NoiseChapter:
 
     def noise_pilot(self, noise_pilot: Records, epoch_pilot: Records) -> Part:
         """What the noise pilot chose, from its records and the epoch pilot's."""
-        return Part({"noise_pilot_text": noise_pilot_text(noise_pilot, epoch_pilot, self.profile)},
+        text = noise_pilot_text(noise_pilot, epoch_pilot, self.profile, trained=trained_epochs(self.report))
+        return Part({"noise_pilot_text": text},
                     (noise_pilot_table(noise_pilot),))
 
     def literature(self) -> Part:

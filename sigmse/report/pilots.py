@@ -26,8 +26,8 @@ from sigmse.runs.profiles import Profile
 from sigmse.runs.protocol import default_score
 
 __all__ = ["EPOCH_PILOT_COLUMNS", "epoch_pilot_means", "pilot_epochs", "epoch_pilot_table", "noise_fit_epoch",
-           "noise_epochs", "noise_pilot_table", "epoch_pilot_text", "noise_pilot_text", "AGREE", "DIFFER",
-           "UNDECIDED", "pilot_agreement"]
+           "noise_epochs", "noise_pilot_table", "trained_epochs", "epoch_pilot_text", "noise_pilot_text", "AGREE",
+           "DIFFER", "UNDECIDED", "pilot_agreement"]
 
 EPOCH_PILOT_COLUMNS = ("dataset", "epochs", "seeds", "mean_val_acc", "change", "threshold", "long_enough")
 
@@ -165,9 +165,17 @@ def noise_pilot_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 _NO_PASS = "no stored budget passes the rule"  # what the pilot sentences say of a dataset where the rule chose none
 
 
+def trained_epochs(records: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """The epochs a chapter's runs train, per dataset with a single budget, read from their records."""
+    budgets = {dataset: {r["config"]["epochs"] for r in part} for dataset, part in _by_dataset(records).items()}
+    return {dataset: int(epochs.pop()) for dataset, epochs in budgets.items() if len(epochs) == 1}
+
+
 def epoch_pilot_text(records: Sequence[Mapping[str, Any]], profile: str,
-                     margins: Mapping[str, float] = ACCURACY_MARGINS) -> str:
-    """What the epoch pilot chose, per dataset, in a sentence for the book."""
+                     margins: Mapping[str, float] = ACCURACY_MARGINS, *,
+                     trained: Mapping[str, int] | None = None) -> str:
+    """What the epoch pilot chose, per dataset, in a sentence for the book, and, for each dataset in ``trained``
+    (:func:`trained_epochs` of the page's runs), what those runs train and whether the rule calls them converged."""
     if not records:
         return f"The {profile} profile ran no epoch pilot: its budgets were fixed in code without one."
     by_dataset = _by_dataset(records)
@@ -177,14 +185,23 @@ def epoch_pilot_text(records: Sequence[Mapping[str, Any]], profile: str,
         chosen = pilot_epochs(part, margins[dataset], candidates=sorted(means))
         rate = _one(part, "lr", "the epoch pilot")
         tried = ", ".join(str(e) for e in means)
+        tail = ""
+        if trained and dataset in trained:
+            epochs = trained[dataset]
+            short = chosen is None or epochs < chosen
+            tail = f"; this page's runs train {epochs} epochs" + (
+                ", so by the pilot's rule they are not converged" if short else "")
         parts.append(f"{dataset}: {_NO_PASS if chosen is None else f'{chosen} epochs'} (softmax CE at lr {rate:g}, "
-                     f"budgets {tried}, {len(means[min(means)][1])} selection seeds)")
+                     f"budgets {tried}, {len(means[min(means)][1])} selection seeds){tail}")
     return "The epoch pilot chose " + "; ".join(parts) + "."
 
 
 def noise_pilot_text(records: Sequence[Mapping[str, Any]], epoch_pilot: Sequence[Mapping[str, Any]], profile: str,
-                     margins: Mapping[str, float] = ACCURACY_MARGINS) -> str:
-    """What the noise pilot chose, per dataset, given the clean budget ``epoch_pilot`` fixes."""
+                     margins: Mapping[str, float] = ACCURACY_MARGINS, *,
+                     trained: Mapping[str, int] | None = None) -> str:
+    """What the noise pilot chose, per dataset, given the clean budget ``epoch_pilot`` fixes; for each dataset in
+    ``trained`` (the page's noise runs), their budget, and whether the pilot saw softmax CE fit the flipped labels
+    by its end (where it did not, those runs cannot show that a loss resists memorisation)."""
     if not records:
         return f"The {profile} profile ran no noise pilot: its noise budgets were fixed in code without one."
     by_dataset = _by_dataset(records)
@@ -196,9 +213,18 @@ def noise_pilot_text(records: Sequence[Mapping[str, Any]], epoch_pilot: Sequence
         candidates = sorted({r["config"]["epochs"] for r in part})
         rates = sorted({r["config"]["label_noise_rate"] for r in part})
         chosen = None if clean is None else noise_epochs(part, clean, candidates, rates)
+        tail = ""
+        if trained and dataset in trained:
+            epochs = trained[dataset]
+            tail = f"; this page's noise runs train {epochs} epochs"
+            stored = {r["config"]["label_noise_rate"] for r in part if r["config"]["epochs"] == epochs
+                      and r["status"] == "ok" and r["config"]["loss"] == "softmax_ce"}
+            if stored >= set(rates) and noise_epochs(part, epochs, [epochs], rates) is None:
+                tail += (f", at whose end the pilot's softmax CE did not fit the flipped labels by the rule (a rise of "
+                         f"{MEMORISATION_RISE * 100:g} points), so they cannot show that a loss resists memorisation")
         parts.append(f"{dataset}: {_NO_PASS if chosen is None else f'{chosen} epochs'} (softmax CE at symmetric "
                      f"{', '.join(f'{r:g}' for r in rates)}, budgets {', '.join(map(str, candidates))}, "
-                     f"clean budget {'undecided' if clean is None else clean})")
+                     f"clean budget {'undecided' if clean is None else clean}){tail}")
     return "The noise pilot chose " + "; ".join(parts) + "."
 
 
