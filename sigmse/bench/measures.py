@@ -36,8 +36,14 @@ __all__ = ["BASELINE_LOSS", "PROFILE_EPOCH_LOSSES", "STEP_PHASES", "synthetic_da
            "output_reset_solver", "epoch_seconds", "epoch_scaling", "profile_synthetic_data", "profile_epochs",
            "image_costs"]
 
-BASELINE_LOSS = "softmax_ce"  # loss_step_times divides by this loss's time
+BASELINE_LOSS = "softmax_ce"  # loss_step_times divides by this loss's time; the throughput and phases train with it
+LR = 1e-3  # Adam's learning rate in the throughput and phase measurements
 PROFILE_EPOCH_LOSSES = (BASELINE_LOSS, "sigmoid_mse_or")  # profile_epochs and image_costs time each
+
+
+def _counts(**counts: int) -> None:
+    for name, value in counts.items():
+        check_number(name, value, low=1, integer=True, allowed="an integer >= 1")
 
 
 def _timed(work: Callable[[], object], device: torch.device, calls: int = 1) -> float:
@@ -48,12 +54,19 @@ def _timed(work: Callable[[], object], device: torch.device, calls: int = 1) -> 
     return synchronized_time(device) - start
 
 
+def _in_turn(works: Sequence[Callable[[], object]]) -> Callable[[], None]:
+    """One call that makes each of ``works`` in order."""
+    def run() -> None:
+        for work in works:
+            work()
+    return run
+
+
 def _interleaved_seconds(works: dict[str, Callable[[], object]], device: torch.device, blocks: int,
                          inner: int = 1) -> dict[str, list[float]]:
     """Seconds per call of each work, per block: one warm-up call each, then ``blocks`` rounds in which every work
     runs ``inner`` times in turn."""
-    for work in works.values():
-        work()
+    _in_turn(list(works.values()))()
     times: dict[str, list[float]] = {name: [] for name in works}
     for _ in range(blocks):
         for name, work in works.items():
@@ -70,8 +83,7 @@ def synthetic_dataset(name: str, n_train: int, n_test: int = 256, seed: int = 0)
         images = torch.randint(0, 256, (n, *spec.image_shape), generator=generator, dtype=torch.uint8)
         return images, torch.randint(0, spec.num_classes, (n,), generator=generator)
 
-    (train_x, train_y), (test_x, test_y) = split(n_train), split(n_test)
-    return Dataset(name, spec, train_x, train_y, test_x, test_y, source=Path("<synthetic>"), format="synthetic")
+    return Dataset(name, spec, *split(n_train), *split(n_test), source=Path("<synthetic>"), format="synthetic")
 
 
 def _layer_products(model: nn.Module, images: Tensor) -> list[tuple[tuple[int, int, int, int], bool, bool]]:
@@ -122,112 +134,86 @@ def gemm_floor_products(model_name: str, image_shape: tuple[int, int, int], num_
             calls["backward"].append(lambda x=x, g=grad: torch.mm(g.t(), x))  # weight gradient, (out, inner)
             if input_grad:
                 calls["backward"].append(lambda w=weight, g=grad: torch.mm(g, w))  # input gradient, (rows, inner)
-
-    def run_all(pass_calls: list[Callable[[], Tensor]]) -> Callable[[], None]:
-        def run() -> None:
-            for call in pass_calls:
-                call()
-        return run
-
-    return {name: run_all(pass_calls) for name, pass_calls in calls.items()}
+    return {name: _in_turn(pass_calls) for name, pass_calls in calls.items()}
 
 
 def gemm_floor_step(model_name: str, image_shape: tuple[int, int, int], num_classes: int, batch: int, *,
                     device: torch.device, seed: int = 0) -> Callable[[], None]:
     """The forward and then the backward products of :func:`gemm_floor_products`: a whole step's, once."""
-    passes = gemm_floor_products(model_name, image_shape, num_classes, batch, device=device, seed=seed)
-
-    def step() -> None:
-        passes["forward"]()
-        passes["backward"]()
-
-    return step
+    return _in_turn(list(gemm_floor_products(model_name, image_shape, num_classes, batch, device=device,
+                                             seed=seed).values()))
 
 
-def _trainer_config(dataset: str, model: str, loss: str, lr: float, batch_size: int, epochs: int, n_train: int,
-                    seed: int, device: torch.device, augment: bool = False) -> RunConfig:
+def _trainer_config(dataset: str, model: str, batch_size: int, epochs: int, n_train: int, device: torch.device,
+                    augment: bool = False) -> RunConfig:
     """The run the trainer is timed with: ``n_train`` training images, no validation split, one test batch."""
-    return RunConfig(dataset=dataset, model=model, loss=loss, lr=lr, batch_size=batch_size, epochs=epochs,
-                     augment=augment, train_subset=n_train, val_size=0, test_subset=batch_size, seed=seed,
+    return RunConfig(dataset=dataset, model=model, loss=BASELINE_LOSS, lr=LR, batch_size=batch_size, epochs=epochs,
+                     augment=augment, train_subset=n_train, val_size=0, test_subset=batch_size, seed=0,
                      device=device.type)
 
 
 def training_throughput(dataset: str = "mnist", model: str = "mlp", *, device: str | torch.device | None = None,
-                        steps: int = 20, repeats: int = 3, batch_size: int = 128,
-                        workers: Sequence[int] | None = None, augment: bool = False, loss: str = BASELINE_LOSS,
-                        lr: float = 1e-3, data_dir: str | Path | None = None, data: Dataset | None = None,
-                        seed: int = 0) -> list[dict[str, Any]]:
+                        steps: int = 20, repeats: int = 3, batch_size: int = 128, workers: Sequence[int] | None = None,
+                        augment: bool = False, data_dir: str | Path | None = None,
+                        data: Dataset | None = None) -> list[dict[str, Any]]:
     """Images per second of the sigmse trainer and of the naive ``DataLoader`` loops (``num_workers`` of
-    ``workers``; default 0 and 2, and 4 on a GPU), one row each, all training ``model`` with Adam and ``loss``.
+    ``workers``; default 0 and 2, and 4 on a GPU), one row each, all training ``model`` with Adam and softmax CE.
 
-    After each of the trainer's ``1 + repeats`` epochs the GEMM floor runs, then every naive loop makes one pass,
-    so all take turns; the first of each warms up. Rows give the median ``images_per_s`` and its spread, naive rows
-    ``speedup`` (the trainer's images/s over theirs), every row ``over_gemm_floor`` (time per image over the
-    floor's). On a GPU the trainer runs conv nets channels_last, the naive loops do not.
-    """
+    After each of the trainer's ``1 + repeats`` epochs the GEMM floor runs, then every naive loop makes one pass
+    (the first of each warms up). Rows: median ``images_per_s`` and spread, ``speedup`` (trainer / naive loop),
+    ``over_gemm_floor`` (time per image / the floor's). On a GPU the trainer runs conv nets channels_last."""
     device = resolve_device(str(device or "auto"))
-    for name, value in (("steps", steps), ("repeats", repeats), ("batch_size", batch_size)):
-        check_number(name, value, low=1, integer=True, allowed="an integer >= 1")
+    _counts(steps=steps, repeats=repeats, batch_size=batch_size)
     workers = tuple((0, 2, 4) if device.type == "cuda" else (0, 2)) if workers is None else tuple(workers)
     for w in workers:
         check_number("workers", w, low=0, integer=True, allowed="integers >= 0")
     data = data if data is not None else load_dataset(dataset, data_dir)
     n = min(steps * batch_size, len(data.train_labels))
-    config = _trainer_config(dataset, model, loss, lr, batch_size, 1 + repeats, n, seed, device, augment)
-    passes: dict[int, list[float]] = {w: [] for w in workers}
-    floor_passes: list[float] = []
-    floor_step = gemm_floor_step(model, data.spec.image_shape, data.spec.num_classes, batch_size, device=device,
-                                 seed=seed)
+    config = _trainer_config(dataset, model, batch_size, 1 + repeats, n, device, augment)
+    floor_step = gemm_floor_step(model, data.spec.image_shape, data.spec.num_classes, batch_size, device=device)
     floor_steps = math.ceil(n / batch_size)
+    passes: list[list[float]] = [[] for _ in range(1 + len(workers))]  # seconds of the floor's, then each loop's
     with naive_dataset(data, augment) as (naive, data_class):
         naive = torch.utils.data.Subset(naive, range(n))
-        loops = {w: NaiveLoop(naive, data, model, loss=loss, device=device, batch_size=batch_size, workers=w,
-                              lr=lr, seed=seed) for w in workers}
+        loops = [NaiveLoop(naive, data, model, loss=BASELINE_LOSS, device=device, batch_size=batch_size, workers=w,
+                           lr=LR, seed=0) for w in workers]
 
         def naive_turn(entry: dict[str, Any]) -> None:  # called by the trainer after each of its epochs
-            floor_seconds = _timed(floor_step, device, floor_steps)
+            seconds = [_timed(floor_step, device, floor_steps)] + [_timed(loop.one_pass, device) for loop in loops]
             if entry["epoch"] > 1:  # the first epoch, floor and pass warm up
-                floor_passes.append(floor_seconds)
-            for w, loop in loops.items():
-                seconds = _timed(loop.one_pass, device)
-                if entry["epoch"] > 1:
-                    passes[w].append(seconds)
+                for times, s in zip(passes, seconds):
+                    times.append(s)
 
         result = train(config, dataset=data, progress=False, on_epoch=naive_turn)
         loops.clear()  # shuts the persistent workers down
     if result["status"] != "ok":
-        raise RuntimeError(f"the trainer's run {dataset}/{model}/{loss} diverged; the benchmark needs a finite loss")
+        raise RuntimeError(f"the trainer's run {dataset}/{model}/{BASELINE_LOSS} diverged; the benchmark needs a "
+                           "finite loss")
     n_train = result["metrics"]["n_train"]
-    floor_rates = [floor_steps * batch_size / s for s in floor_passes]
+    floor_rates = [floor_steps * batch_size / s for s in passes[0]]
     floor_rate = statistics.median(floor_rates)
-    common = dict(dataset=dataset, model=model, loss=loss, augment=augment, batch_size=batch_size,
+    common = dict(dataset=dataset, model=model, loss=BASELINE_LOSS, augment=augment, batch_size=batch_size,
                   steps_per_pass=math.ceil(n_train / batch_size), passes=repeats, device=device.type,
                   gemm_floor_images_per_s=floor_rate)
 
-    def row(loop: str, w: int | None, data_class: str, seconds: list[float]) -> dict[str, Any]:
+    def row(loop: str, w: int | None, data_class: str, seconds: list[float], trainer: float | None) -> dict[str, Any]:
         rates = [n_train / s for s in seconds]
         return dict(common, loop=loop, workers=w, data_class=data_class, seconds=sum(seconds),
                     images_per_s=statistics.median(rates), images_per_s_min=min(rates), images_per_s_max=max(rates),
-                    speedup=None, over_gemm_floor=floor_rate / statistics.median(rates),
+                    speedup=None if trainer is None else trainer / statistics.median(rates),
+                    over_gemm_floor=floor_rate / statistics.median(rates),
                     over_gemm_floor_fastest=max(floor_rates) / max(rates))
 
     rows = [row("sigmse", None, "sigmse.train (device-resident tensors)",
-                [h["seconds"] for h in result["history"][1:]])]
-    rows += [row(f"naive, num_workers={w}", w, data_class, passes[w]) for w in workers]
-    for naive_row in rows[1:]:
-        naive_row["speedup"] = rows[0]["images_per_s"] / naive_row["images_per_s"]
-    return rows
+                [h["seconds"] for h in result["history"][1:]], None)]
+    return rows + [row(f"naive, num_workers={w}", w, data_class, seconds, rows[0]["images_per_s"])
+                   for w, seconds in zip(workers, passes[1:])]
 
 
+# The phases of TrainingRun.step in order, each with the pass of gemm_floor_products whose products it runs
 STEP_PHASES: tuple[tuple[str, str | None], ...] = (
     ("batch, forward and loss", "forward"),  # index_select, (augmentation,) the model, the loss, one argmax
-    ("zero_grad", None),
-    ("backward", "backward"),
-    ("optimizer step", None),
-    ("schedule step", None),
-)
-"""The phases of :meth:`sigmse.train.TrainingRun.step` in order, each with the pass of :func:`gemm_floor_products`
-whose products it runs (``None``: none)."""
+    ("zero_grad", None), ("backward", "backward"), ("optimizer step", None), ("schedule step", None))
 
 
 def timed_step(run: TrainingRun, index: Tensor, start: int, sums: Any) -> list[float]:
@@ -249,39 +235,33 @@ def timed_step(run: TrainingRun, index: Tensor, start: int, sums: Any) -> list[f
 
 
 def step_phases(dataset: str = "mnist", model: str = "mlp", *, device: str | torch.device | None = None,
-                steps: int = 100, repeats: int = 5, batch_size: int = 128, loss: str = BASELINE_LOSS,
-                lr: float = 1e-3, data: Dataset | None = None, data_dir: str | Path | None = None,
-                seed: int = 0) -> list[dict[str, Any]]:
-    """Where the trainer's step spends its time, phase by phase, beside the matrix products each phase runs.
-
-    ``1 + repeats`` passes of ``steps`` :func:`timed_step` calls, each followed by as many passes of
-    :func:`gemm_floor_products`; the first pass warms up. One row per phase of :data:`STEP_PHASES`, then ``whole
-    step``, with medians; ``over_gemm_floor`` is over the whole floor, so the phases' values add up to the step's.
-    """
+                steps: int = 100, repeats: int = 5, batch_size: int = 128, data: Dataset | None = None,
+                data_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    """Where the trainer's step spends its time, phase by phase, beside the matrix products each phase runs:
+    ``1 + repeats`` passes of ``steps`` :func:`timed_step` calls, each followed by as many of the GEMM floor's (the
+    first pass warms up). One row per phase of :data:`STEP_PHASES`, then ``whole step``, with medians;
+    ``over_gemm_floor`` is over the whole floor, so the phases' values add up to the step's."""
     device = resolve_device(str(device or "auto"))
-    for name, value in (("steps", steps), ("repeats", repeats), ("batch_size", batch_size)):
-        check_number(name, value, low=1, integer=True, allowed="an integer >= 1")
+    _counts(steps=steps, repeats=repeats, batch_size=batch_size)
     data = data if data is not None else load_dataset(dataset, data_dir)
     n = min(steps * batch_size, len(data.train_labels))
-    config = _trainer_config(dataset, model, loss, lr, batch_size, 1 + repeats, n, seed, device)
+    config = _trainer_config(dataset, model, batch_size, 1 + repeats, n, device)
     run = ClassificationRun(config, prepare_data(config, device, dataset=data), device)
     floor = gemm_floor_products(model, data.spec.image_shape, data.spec.num_classes, batch_size, device=device)
-    phase_passes: list[list[float]] = []  # per pass: seconds per step of each phase
-    floor_passes: list[dict[str, float]] = []
     starts = range(0, n, batch_size)
+    passes: list[list[float]] = []  # per pass: seconds per step of each phase, then of each pass of the floor
     for _ in range(1 + repeats):
         sums, order = EpochSums(n, device), torch.randperm(n, device=device, generator=run.generator)
         totals = [0.0] * len(STEP_PHASES)
         for start in starts:
             totals = [t + s for t, s in zip(totals, timed_step(run, order[start:start + batch_size], start, sums))]
-        phase_passes.append([t / len(starts) for t in totals])
-        floor_passes.append({name: _timed(products, device, len(starts)) / len(starts)
-                             for name, products in floor.items()})
-    phase_seconds = [statistics.median(p[i] for p in phase_passes[1:]) for i in range(len(STEP_PHASES))]
-    gemm_seconds = {name: statistics.median(p[name] for p in floor_passes[1:]) for name in floor}
+        passes.append([t / len(starts) for t in totals]
+                      + [_timed(products, device, len(starts)) / len(starts) for products in floor.values()])
+    medians = [statistics.median(column) for column in zip(*passes[1:])]
+    phase_seconds, gemm_seconds = medians[:len(STEP_PHASES)], dict(zip(floor, medians[len(STEP_PHASES):]))
     floor_seconds, step_seconds = sum(gemm_seconds.values()), sum(phase_seconds)
-    common = dict(dataset=dataset, model=model, loss=loss, batch_size=batch_size, steps_per_pass=len(starts),
-                  passes=repeats, device=device.type)
+    common = dict(dataset=dataset, model=model, loss=BASELINE_LOSS, batch_size=batch_size,
+                  steps_per_pass=len(starts), passes=repeats, device=device.type)
 
     def row(phase: str, seconds: float, gemm: float) -> dict[str, Any]:
         return dict(common, phase=phase, seconds_per_step=seconds, share_of_step=seconds / step_seconds,
@@ -320,46 +300,41 @@ def _peak_bytes(step: Callable[[], object], device: torch.device) -> int:
     return torch.cuda.max_memory_allocated(device) - before
 
 
-def _random_logits(batch: int, classes: int, device: torch.device, seed: int) -> tuple[Tensor, Tensor]:
-    generator = torch.Generator().manual_seed(seed)  # drawn on the CPU: the same numbers on every device
+def _random_logits(batch: int, classes: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    generator = torch.Generator().manual_seed(0)  # drawn on the CPU: the same numbers on every device
     logits = torch.randn(batch, classes, generator=generator) * 2.0  # (B, C), spread like a trained net's
     return logits.to(device), torch.randint(classes, (batch,), generator=generator).to(device)
 
 
-def loss_step_times(batch: int = 512, classes: Sequence[int] = (10, 1000), *,
-                    device: str | torch.device | None = None, losses: Sequence[str] | None = None,
-                    blocks: int = 7, inner: int = 10, seed: int = 0) -> list[dict[str, Any]]:
+def loss_step_times(batch: int = 512, classes: Sequence[int] = (10, 1000), *, device: str | torch.device | None = None,
+                    losses: Sequence[str] | None = None, blocks: int = 7, inner: int = 10) -> list[dict[str, Any]]:
     """Forward + backward time of each loss (default: all) on random logits ``(batch, C)``, one row per loss and C:
     the median over ``blocks`` alternating blocks of ``inner`` steps, its ``ratio`` to softmax_ce's, the bytes saved
-    for backward and, on CUDA, the step's peak allocation.
-    """
+    for backward and, on CUDA, the step's peak allocation."""
     device = resolve_device(str(device or "auto"))
-    for name, value in (("batch", batch), ("blocks", blocks), ("inner", inner)):
-        check_number(name, value, low=1, integer=True, allowed="an integer >= 1")
+    _counts(batch=batch, blocks=blocks, inner=inner)
     names = loss_names() if losses is None else list(dict.fromkeys([BASELINE_LOSS, *losses]))
     rows = []
     for c in classes:
         check_number("classes", c, low=2, integer=True, allowed="integers >= 2")
-        logits, labels = _random_logits(batch, c, device, seed)
+        logits, labels = _random_logits(batch, c, device)
         logits.requires_grad_()
         functions = {name: get_loss(name) for name in names}  # raises ValueError listing the valid names
         steps = {name: (lambda f=f: torch.autograd.grad(f(logits, labels), logits)) for name, f in functions.items()}
         times = _interleaved_seconds(steps, device, blocks, inner)
         baseline = statistics.median(times[BASELINE_LOSS])
-        for name in names:
-            rows.append(dict(
-                loss=name, classes=c, batch=batch, device=device.type, seconds=statistics.median(times[name]),
-                seconds_min=min(times[name]), seconds_max=max(times[name]),
-                ratio=statistics.median(times[name]) / baseline,
-                saved_bytes=_saved_bytes(functions[name], logits, labels),
-                peak_bytes=_peak_bytes(steps[name], device) if device.type == "cuda" else None))
+        rows += [dict(loss=name, classes=c, batch=batch, device=device.type, seconds=statistics.median(times[name]),
+                      seconds_min=min(times[name]), seconds_max=max(times[name]),
+                      ratio=statistics.median(times[name]) / baseline,
+                      saved_bytes=_saved_bytes(functions[name], logits, labels),
+                      peak_bytes=_peak_bytes(steps[name], device) if device.type == "cuda" else None)
+                 for name in names]
     return rows
 
 
-def _training_step(model_name: str, classes: int, batch: int, loss: str, device: torch.device,
-                   seed: int) -> Callable[[], None]:
+def _training_step(model_name: str, classes: int, batch: int, loss: str, device: torch.device) -> Callable[[], None]:
     """One training step (forward, loss, backward, fused Adam) of ``model_name`` on a random MNIST-shaped batch."""
-    torch.manual_seed(seed)
+    torch.manual_seed(0)
     image_shape = DATASETS["mnist"].image_shape
     model = get_model(model_name, image_shape, classes).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)  # the trainer's step (sigmse.train)
@@ -377,25 +352,20 @@ def _training_step(model_name: str, classes: int, batch: int, loss: str, device:
 
 
 def output_reset_solver(batch: int = 512, classes: Sequence[int] = (10, 1000), *, iterations: int = 50,
-                        device: str | torch.device | None = None, repeats: int = 10, step_model: str = "mlp",
-                        seed: int = 0) -> list[dict[str, Any]]:
+                        device: str | torch.device | None = None, repeats: int = 10) -> list[dict[str, Any]]:
     """The exact Output Reset solver against ``iterations`` steps of the alternating procedure, per ``C``, on
     sigmoid outputs of random logits: median seconds, the largest difference of their targets, and the solver's
-    share of a training step of ``step_model`` with sigmoid_mse_or, beside the step with softmax_ce.
-    """
+    share of an MLP training step with sigmoid_mse_or, beside the step with softmax_ce."""
     device = resolve_device(str(device or "auto"))
-    for name, value in (("batch", batch), ("iterations", iterations), ("repeats", repeats)):
-        check_number(name, value, low=1, integer=True, allowed="an integer >= 1")
-    rows = []
+    _counts(batch=batch, iterations=iterations, repeats=repeats)
+    rows, step_model = [], "mlp"
     for c in classes:
-        logits, labels = _random_logits(batch, c, device, seed)
+        logits, labels = _random_logits(batch, c, device)
         outputs = torch.sigmoid(logits)  # (B, C): the solver sees sigmoid outputs in training
-        works = {
-            "exact": lambda: output_reset(outputs, labels).targets,
-            "alternating": lambda: output_reset(outputs, labels, iterations=iterations).targets,
-            "step_or": _training_step(step_model, c, batch, "sigmoid_mse_or", device, seed),
-            "step_ce": _training_step(step_model, c, batch, BASELINE_LOSS, device, seed),
-        }
+        works = {"exact": lambda: output_reset(outputs, labels).targets,
+                 "alternating": lambda: output_reset(outputs, labels, iterations=iterations).targets,
+                 "step_or": _training_step(step_model, c, batch, "sigmoid_mse_or", device),
+                 "step_ce": _training_step(step_model, c, batch, BASELINE_LOSS, device)}
         difference = (works["exact"]() - works["alternating"]()).abs().amax(dim=1)  # (B,)
         median = {name: statistics.median(t) for name, t in _interleaved_seconds(works, device, repeats).items()}
         rows.append(dict(
@@ -419,8 +389,8 @@ def epoch_seconds(config: RunConfig, *, data_dir: str | Path | None = None,
 
 
 def epoch_scaling(sizes: Sequence[int] = (1000, 10000, 60000), *, dataset: str = "mnist", model: str = "mlp",
-                  device: str | torch.device | None = None, batch_size: int = 128,
-                  data_dir: str | Path | None = None, data: Dataset | None = None) -> list[dict[str, Any]]:
+                  device: str | torch.device | None = None, batch_size: int = 128, data_dir: str | Path | None = None,
+                  data: Dataset | None = None) -> list[dict[str, Any]]:
     """:func:`epoch_seconds` on the first ``n`` (class-stratified) training images, per size; no validation split,
     so ``n`` may be the whole training set."""
     device = resolve_device(str(device or "auto"))
@@ -448,8 +418,7 @@ def profile_epochs(profile: str, *, device: str | torch.device | None = None, da
                    synthetic: bool = False) -> list[dict[str, Any]]:
     """:func:`epoch_seconds` of every dataset of ``profile`` with each of :data:`PROFILE_EPOCH_LOSSES`, as its
     experiments train it (its grid's first rate, seed 0), with ``full_split_seconds``: the seconds scaled to the
-    whole training set less the validation images (``full_split_n``).
-    """
+    whole training set less the validation images (``full_split_n``)."""
     chosen = get_profile(profile)  # ValueError listing the profiles
     device = resolve_device(str(device or chosen.device))
     rows = []
@@ -467,14 +436,11 @@ def profile_epochs(profile: str, *, device: str | torch.device | None = None, da
 
 def image_costs(config: RunConfig, *, data_dir: str | Path | None = None, data: Dataset | None = None,
                 train_images: int = 16384, repeats: int = 2) -> dict[str, Any]:
-    """What one run of ``config`` costs: seconds per training image, per evaluated image and of setup.
-
-    Setup is :func:`sigmse.train.prepare_data` (the dataset decoded beforehand, as in a sweep); then ``1 + repeats``
-    epochs on the first ``train_images`` images, each followed by one evaluation of the validation split (one
-    forward pass an image: the estimate counts ``tta_flip``'s second); the first of each warms up.
-    """
-    for name, value in (("train_images", train_images), ("repeats", repeats)):
-        check_number(name, value, low=1, integer=True, allowed="an integer >= 1")
+    """What one run of ``config`` costs: seconds per training image, per evaluated image and of setup
+    (:func:`sigmse.train.prepare_data`, the dataset decoded beforehand as in a sweep). ``1 + repeats`` epochs on the
+    first ``train_images`` images, each followed by one evaluation of the validation split (one forward pass an
+    image: the estimate counts ``tta_flip``'s second); the first of each warms up."""
+    _counts(train_images=train_images, repeats=repeats)
     device = resolve_device(config.device)
     data = data if data is not None else load_dataset(config.dataset, data_dir)  # decoded before the clock starts
     started = time.perf_counter()

@@ -17,12 +17,12 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import Tensor
 
-from sigmse.data.datasets import Dataset, get_dataset_spec
+from sigmse.data.datasets import Dataset
 from sigmse.data.table import IDX_FILES
 from sigmse.losses.modules import get_loss
 from sigmse.models import get_model
 
-__all__ = ["ArrayImageDataset", "NaiveLoop", "naive_dataset", "torchvision_transform"]
+__all__ = ["ArrayImageDataset", "NaiveLoop", "naive_dataset"]
 
 
 class ArrayImageDataset(torch.utils.data.Dataset):
@@ -44,27 +44,19 @@ class ArrayImageDataset(torch.utils.data.Dataset):
         return self.transform(Image.fromarray(self.images[index])), self.labels[index]
 
 
-def torchvision_transform(name: str, augment: bool) -> Callable[[Any], Tensor]:
-    """``ToTensor`` + ``Normalize`` with the dataset's statistics; with ``augment`` the usual crop and flip first."""
-    from torchvision import transforms
-
-    spec = get_dataset_spec(name)
-    steps: list[Any] = []
-    if augment:  # what the trainer's augment_batch does, written the torchvision way
-        steps += [transforms.RandomCrop(spec.image_shape[1], padding=4, padding_mode="reflect"),
-                  transforms.RandomHorizontalFlip()]
-    return transforms.Compose([*steps, transforms.ToTensor(), transforms.Normalize(spec.mean, spec.std)])
-
-
 @contextmanager
 def naive_dataset(data: Dataset, augment: bool) -> Iterator[tuple[torch.utils.data.Dataset, str]]:
     """The dataset a user builds by hand, and its name: torchvision's own class over the official files where it
     reads them (IDX, decompressed into a temporary root if gzipped; CIFAR python batches), else
-    :class:`ArrayImageDataset`."""
+    :class:`ArrayImageDataset`; its transform ``ToTensor`` + ``Normalize``, with ``augment`` the usual crop and flip
+    first (what the trainer's augment_batch does, written the torchvision way)."""
     import torchvision.datasets
+    from torchvision import transforms
 
-    transform = torchvision_transform(data.name, augment)
     spec = data.spec
+    steps = [transforms.RandomCrop(spec.image_shape[1], padding=4, padding_mode="reflect"),
+             transforms.RandomHorizontalFlip()] if augment else []
+    transform = transforms.Compose([*steps, transforms.ToTensor(), transforms.Normalize(spec.mean, spec.std)])
     if data.format in ("idx", "idx.gz"):
         cls = getattr(torchvision.datasets, spec.torchvision_class)
         with tempfile.TemporaryDirectory(prefix="sigmse-bench-") as root:
@@ -104,8 +96,7 @@ class NaiveLoop:
         """One pass over the loader: an epoch of the dataset it was given (the caller times it)."""
         self.model.train()
         for images, labels in self.loader:
-            images = images.to(self.device, non_blocking=self.cuda)
-            labels = labels.to(self.device, non_blocking=self.cuda)
+            images, labels = (t.to(self.device, non_blocking=self.cuda) for t in (images, labels))
             loss = self.loss_fn(self.model(images), labels)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -1,11 +1,9 @@
 """``sigmse bench``: its sizes, its performance goals, its JSON records and its command.
 
-:func:`run_bench` runs the measurements of :mod:`sigmse.bench.measures` at one of :data:`BENCH_SIZES` and writes them
-with their provenance (cores, threads, load average before and after: timings move on a busy machine) as JSON; each
-of :data:`TARGETS` is reported as met or not, and nothing is tuned towards them. A record made for a profile, in
-``results/<profile>/bench/``, is the one its book's performance page shows (:func:`chapter_record`).
-``sigmse bench --costs`` (:func:`run_costs`) measures what the sweep estimate prices runs with
-(:data:`sigmse.runs.protocol.MEASURED_IMAGE_COSTS`).
+:func:`run_bench` writes the measurements of :mod:`sigmse.bench.measures` with their provenance (load average
+before and after: timings move on a busy machine); each of :data:`TARGETS` is reported as met or not, nothing is
+tuned towards them. A record made for a profile, in ``results/<profile>/bench/``, is the one its book's performance
+page shows (:func:`chapter_record`). :func:`run_costs` (``--costs``) measures what the sweep estimate prices runs with.
 """
 
 from __future__ import annotations
@@ -78,11 +76,9 @@ PROFILE_BENCH_SIZES: dict[str, str] = {"smoke": "smoke", "quick": "ci", "full": 
 
 def get_bench_size(name: str | BenchSize) -> BenchSize:
     """The :class:`BenchSize` called ``name`` (or ``name`` itself if it is one); ``ValueError`` lists the valid ones."""
-    if isinstance(name, BenchSize):
-        return name
-    if name not in BENCH_SIZES:
+    if not isinstance(name, BenchSize) and name not in BENCH_SIZES:
         raise ValueError(f"unknown bench size {name!r}; choose one of: {', '.join(BENCH_SIZES)}")
-    return BENCH_SIZES[name]
+    return name if isinstance(name, BenchSize) else BENCH_SIZES[name]
 
 
 def chapter_bench_size(profile: str, size: str | None = None, classes: Sequence[int] | None = None) -> BenchSize:
@@ -92,8 +88,7 @@ def chapter_bench_size(profile: str, size: str | None = None, classes: Sequence[
         if profile not in PROFILE_BENCH_SIZES:
             raise ValueError(f"no bench size for profile {profile!r}; choose one of: {', '.join(PROFILE_BENCH_SIZES)}")
         size = PROFILE_BENCH_SIZES[profile]
-    bench = get_bench_size(size)
-    return bench if classes is None else replace(bench, classes=tuple(classes))
+    return replace(get_bench_size(size), **({} if classes is None else {"classes": tuple(classes)}))
 
 
 @dataclass(frozen=True)
@@ -151,13 +146,13 @@ def judge_targets(record: dict[str, Any]) -> list[dict[str, Any]]:
         "or_step_c1000": (loss_ratio(1000), "C = 1000 was not measured"),
     }
     rows = []
-    for target in TARGETS:
-        value, why_not = measured[target.key]
-        met = None if value is None else (value >= target.threshold if target.at_least else value <= target.threshold)
-        rows.append(dict(key=target.key, description=target.description,
-                         goal=f"{'≥' if target.at_least else '≤'} {target.threshold:g}", threshold=target.threshold,
-                         measured=value, met=met, margin=None if value is None else value / target.threshold,
-                         note=why_not if value is None else "", reason=target.reason))
+    for t in TARGETS:
+        value, why_not = measured[t.key]
+        met = None if value is None else (value >= t.threshold if t.at_least else value <= t.threshold)
+        rows.append(dict(key=t.key, description=t.description, goal=f"{'≥' if t.at_least else '≤'} {t.threshold:g}",
+                         threshold=t.threshold, measured=value, met=met,
+                         margin=None if value is None else value / t.threshold,
+                         note=why_not if value is None else "", reason=t.reason))
     return rows
 
 
@@ -176,9 +171,15 @@ def _measuring(device: str | None, threads: int | None) -> Iterator[torch.device
         torch.set_num_threads(before)
 
 
-def _store(record: dict[str, Any], path: Path, started: float) -> dict[str, Any]:
-    """``record`` with the load average at its end and its wall seconds, written to ``path``; returned as stored,
-    with its ``path``."""
+def _new_record(schema: str, device: torch.device, synthetic: bool, **fields: Any) -> dict[str, Any]:
+    return {"schema": schema, **fields, "device": device.type, "synthetic": synthetic,
+            "provenance": {**run_provenance(device.type), **machine()}}
+
+
+def _store(record: dict[str, Any], out_dir: str | Path, name: str, started: float) -> dict[str, Any]:
+    """``record`` with the load average at its end and its wall seconds, written to ``<out_dir>/<name>-<UTC
+    time>.json``; returned as stored, with its ``path``."""
+    path = Path(out_dir) / f"{name}-{_dt.datetime.now(_dt.timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}.json"
     record["provenance"]["load_average_1min_end"] = machine()["load_average_1min"]
     record["wall_seconds"] = time.perf_counter() - started
     record = json.loads(json.dumps(record))
@@ -186,60 +187,50 @@ def _store(record: dict[str, Any], path: Path, started: float) -> dict[str, Any]
     return {**record, "path": str(path)}
 
 
-def _stamp() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-
-
 def run_bench(size: str | BenchSize = "full", device: str | None = None, out_dir: str | Path = "results/bench", *,
               data_dir: str | Path | None = None, synthetic: bool = False, threads: int | None = None,
               progress: bool = False, profile: str | None = None) -> dict[str, Any]:
     """Run the measurements of :data:`SECTIONS` (with ``profile`` also :data:`PROFILE_SECTION`, an epoch of each
     of its datasets as its experiments train them), write them as JSON into ``out_dir`` and return the record.
-    ``synthetic``: random images of each dataset's shape instead of the data root; ``progress``: name each
-    measurement on stderr as it starts.
-    """
+    ``synthetic``: random images instead of the data root; ``progress``: name each measurement on stderr."""
     bench = get_bench_size(size)
     if profile is not None:
         get_profile(profile)  # ValueError listing the profiles, before anything is measured
-    with _measuring(device, threads) as torch_device:
+    with _measuring(device, threads) as dev:
         started = time.perf_counter()
-        record: dict[str, Any] = {"schema": SCHEMA, "size": bench.name, "device": torch_device.type,
-                                  "synthetic": synthetic, "parameters": asdict(bench), "profile": profile,
-                                  "provenance": {**run_provenance(torch_device.type), **machine()}}
-        cifar_net = "resnet9" if torch_device.type == "cuda" else "resnet9_small"  # a quarter of the width on a CPU
+        record = _new_record(SCHEMA, dev, synthetic, size=bench.name, parameters=asdict(bench), profile=profile)
+        cifar_net = "resnet9" if dev.type == "cuda" else "resnet9_small"  # a quarter of the width on a CPU
         cases = [("mnist", "mlp", False), ("mnist", "cnn", False), ("cifar10", cifar_net, True)]  # (.., augment)
         needed = {"mnist": max(bench.scaling_sizes), "cifar10": 0}
         for dataset, model, _ in cases:
             needed[dataset] = max(needed[dataset], bench.throughput_steps[model] * bench.batch_size)
         data = {name: synthetic_dataset(name, n) if synthetic else load_dataset(name, data_dir)
                 for name, n in needed.items()}
+        passes = dict(device=dev, repeats=bench.throughput_repeats, batch_size=bench.batch_size)
         sections: dict[str, Callable[[], list[dict[str, Any]]]] = {
             "throughput": lambda: [row for dataset, model, augment in cases for row in training_throughput(
-                dataset, model, device=torch_device, steps=bench.throughput_steps[model],
-                repeats=bench.throughput_repeats, batch_size=bench.batch_size, workers=bench.workers,
-                augment=augment, data=data[dataset])],
-            "step_phases": lambda: step_phases(
-                "mnist", "mlp", device=torch_device, steps=bench.throughput_steps["mlp"],
-                repeats=bench.throughput_repeats, batch_size=bench.batch_size, data=data["mnist"]),
-            "loss_steps": lambda: loss_step_times(bench.loss_batch, bench.classes, device=torch_device,
+                dataset, model, steps=bench.throughput_steps[model], workers=bench.workers, augment=augment,
+                data=data[dataset], **passes)],
+            "step_phases": lambda: step_phases(steps=bench.throughput_steps["mlp"], data=data["mnist"], **passes),
+            "loss_steps": lambda: loss_step_times(bench.loss_batch, bench.classes, device=dev,
                                                   blocks=bench.loss_blocks, inner=bench.loss_inner),
-            "output_reset": lambda: output_reset_solver(bench.loss_batch, bench.classes, device=torch_device,
+            "output_reset": lambda: output_reset_solver(bench.loss_batch, bench.classes, device=dev,
                                                         iterations=bench.or_iterations, repeats=bench.solver_repeats),
-            "epoch_scaling": lambda: epoch_scaling(bench.scaling_sizes, device=torch_device,
-                                                   batch_size=bench.batch_size, data=data["mnist"]),
+            "epoch_scaling": lambda: epoch_scaling(bench.scaling_sizes, device=dev, batch_size=bench.batch_size,
+                                                   data=data["mnist"]),
+            PROFILE_SECTION: lambda: profile_epochs(profile, device=dev, data_dir=data_dir, synthetic=synthetic),
         }
-        if profile is not None:
-            sections[PROFILE_SECTION] = lambda: profile_epochs(profile, device=torch_device, data_dir=data_dir,
-                                                               synthetic=synthetic)
         record["section_seconds"] = {}
         for name, measure in sections.items():
+            if name == PROFILE_SECTION and profile is None:
+                continue
             if progress:
                 print(f"bench: {name.replace('_', ' ')}", file=sys.stderr, flush=True)
             section = time.perf_counter()
             record[name] = measure()
             record["section_seconds"][name] = time.perf_counter() - section
         record["targets"] = judge_targets(record)
-        return _store(record, Path(out_dir) / f"bench-{bench.name}-{torch_device.type}-{_stamp()}.json", started)
+        return _store(record, out_dir, f"bench-{bench.name}-{dev.type}", started)
 
 
 def profile_bench_dir(results_dir: str | Path, profile: str) -> Path:
@@ -252,11 +243,8 @@ def latest_bench(out_dir: str | Path = "results/bench", *, size: str | BenchSize
                  device: str | None = None, profile: str | None = None) -> dict[str, Any] | None:
     """The newest bench record in ``out_dir`` (of ``size``, ``device`` type and ``profile`` when given), or ``None``;
     a :class:`BenchSize` matches only the records measured with exactly its parameters."""
-    parameters = None
-    if isinstance(size, BenchSize):
-        parameters, size = json.loads(json.dumps(asdict(size))), size.name  # as stored: tuples become lists
-    elif size is not None:
-        get_bench_size(size)
+    parameters = json.loads(json.dumps(asdict(size))) if isinstance(size, BenchSize) else None  # lists, as stored
+    size = None if size is None else get_bench_size(size).name
     newest: dict[str, Any] | None = None
     for path in sorted(Path(out_dir).glob("bench-*.json")):
         try:
@@ -276,8 +264,7 @@ def chapter_record(profile: str, *, results_dir: str | Path, size: str | None = 
                    threads: int | None = None) -> tuple[dict[str, Any], bool]:
     """The bench record the performance page of ``profile``'s book shows, and whether it was measured just now:
     the newest in :func:`profile_bench_dir` at :func:`chapter_bench_size`, else (or with ``rerun``) a new one. The
-    full profile's is committed (``sigmse bench --size full --profile full --threads 1``).
-    """
+    full profile's is committed (``sigmse bench --size full --profile full --threads 1``)."""
     bench = chapter_bench_size(profile, size, classes)
     device_type = resolve_device(device or get_profile(profile).device).type
     out_dir = profile_bench_dir(results_dir, profile)
@@ -303,21 +290,19 @@ def run_costs(profiles: Sequence[str] = ("full",), device: str | None = None, ou
         for dataset in profile.datasets:
             if datasets is None or dataset in datasets:
                 kinds.setdefault((dataset, profile.budgets[dataset].model), profile)
-    with _measuring(device, threads) as torch_device:
+    with _measuring(device, threads) as dev:
         started = time.perf_counter()
-        record: dict[str, Any] = {"schema": COSTS_SCHEMA, "profiles": list(profiles), "device": torch_device.type,
-                                  "synthetic": synthetic, "costs": [],
-                                  "provenance": {**run_provenance(torch_device.type), **machine()}}
+        record = _new_record(COSTS_SCHEMA, dev, synthetic, profiles=list(profiles), costs=[])
         for (dataset, model), profile in kinds.items():
             data = profile_synthetic_data(profile, dataset) if synthetic else load_dataset(dataset, data_dir)
             for loss in PROFILE_EPOCH_LOSSES:
                 if progress:
                     print(f"bench: costs of {dataset}/{model}/{loss}", file=sys.stderr, flush=True)
                 config = base_config(profile, dataset, loss=loss, lr=profile.budgets[dataset].lr_grid[0], seed=0,
-                                     device=torch_device.type)
+                                     device=dev.type)
                 record["costs"].append({"profile": profile.name, **image_costs(
                     config, data=data, train_images=train_images, repeats=repeats)})
-        return _store(record, Path(out_dir) / f"costs-{torch_device.type}-{_stamp()}.json", started)
+        return _store(record, out_dir, f"costs-{dev.type}", started)
 
 
 def _cell(value: Any) -> str:
@@ -379,9 +364,9 @@ def format_table(record: dict[str, Any]) -> str:
 def format_costs(record: dict[str, Any]) -> str:
     """A :func:`run_costs` record as a plain-text table: microseconds per training and evaluated image, setup."""
     p = record["provenance"]
-    rows = [{**row, "train_us_per_image": 1e6 * row["train_seconds_per_image"],
-             "eval_us_per_image": None if row["eval_seconds_per_image"] is None else
-             1e6 * row["eval_seconds_per_image"]} for row in record["costs"]]
+    rows = [{**row, "train_us_per_image": 1e6 * row["train_seconds_per_image"], "eval_us_per_image":
+             None if row["eval_seconds_per_image"] is None else 1e6 * row["eval_seconds_per_image"]}
+            for row in record["costs"]]
     head = (_head(f"sigmse bench --costs {' '.join(record['profiles'])}", p) + f", load average "
             f"{_cell(p.get('load_average_1min'))} to {_cell(p.get('load_average_1min_end'))}, {p['date']}")
     return "\n\n".join([head, _text_table(
@@ -395,9 +380,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", default="full",
                         help=f"one of: {', '.join(BENCH_SIZES)} (default: full; ci: under a minute on 2 CPU cores)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    parser.add_argument("--profile",
-                        help="also time an epoch of each dataset of this profile, as its experiments train them; "
-                             "the record is then the one that profile's book shows (with --size matching it)")
+    parser.add_argument("--profile", help="also time an epoch of each dataset of this profile, as its experiments "
+                        "train them; the record is then the one that profile's book shows (with --size matching it)")
     parser.add_argument("--out-dir", help="where the JSON goes (default: results/<profile>/bench with --profile, "
                                           "else results/bench)")
     parser.add_argument("--data-dir", help="data root (default: $SIGMSE_DATA_DIR, else ./data)")
@@ -415,17 +399,14 @@ def run_bench_command(args: argparse.Namespace) -> int:
     """``sigmse bench``: measure, print the tables and where the JSON went; 0 whether or not the targets are met."""
     profiles = None if args.costs is None else (args.costs or ["full"])
     folder_profile = profiles[0] if profiles else args.profile
-    if args.out_dir is not None:
-        out_dir = Path(args.out_dir)
-    else:
-        out_dir = Path("results/bench") if folder_profile is None else profile_bench_dir("results", folder_profile)
+    out_dir = args.out_dir if args.out_dir is not None else (
+        "results/bench" if folder_profile is None else profile_bench_dir("results", folder_profile))
+    options = dict(data_dir=args.data_dir, synthetic=args.synthetic, threads=args.threads, progress=True)
     if profiles is not None:
-        record = run_costs(profiles, args.device, out_dir, data_dir=args.data_dir, synthetic=args.synthetic,
-                           threads=args.threads, progress=True)
+        record = run_costs(profiles, args.device, out_dir, **options)
         print(format_costs(record))
     else:
-        record = run_bench(args.size, args.device, out_dir, data_dir=args.data_dir, synthetic=args.synthetic,
-                           threads=args.threads, progress=True, profile=args.profile)
+        record = run_bench(args.size, args.device, out_dir, profile=args.profile, **options)
         print(format_table(record))
     print(f"\nwritten to {record['path']} in {record['wall_seconds']:.0f} s")
     return 0

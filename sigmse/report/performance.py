@@ -47,8 +47,7 @@ def record_section(record: dict[str, Any], made_now: bool) -> Part:
         "bench_made": "measured while this page was built" if made_now else "read from an earlier run",
         "batch": parameters["loss_batch"], "classes_small": min(parameters["classes"]),
         "classes_large": max(parameters["classes"]), "blocks": parameters["loss_blocks"],
-        "inner": parameters["loss_inner"], "iterations": parameters["or_iterations"],
-    })
+        "inner": parameters["loss_inner"], "iterations": parameters["or_iterations"]})
 
 
 def throughput_section(record: dict[str, Any]) -> Part:
@@ -73,31 +72,28 @@ def throughput_section(record: dict[str, Any]) -> Part:
             f"fastest_naive_{case}": naive.idxmin(), f"over_floor_{case}": trainer["over_gemm_floor"],
             f"over_floor_fastest_{case}": trainer["over_gemm_floor_fastest"],
             f"over_floor_naive0_{case}": naive0["over_gemm_floor"],
-            f"floor_ips_{case}": trainer["gemm_floor_images_per_s"],
-        })
+            f"floor_ips_{case}": trainer["gemm_floor_images_per_s"]})
     return Part(values, (table,), fig)
 
 
 def phase_section(record: dict[str, Any]) -> Part:
     """The MNIST MLP trainer's step phase by phase: time, share, and time beyond its matrix products."""
     rows = pd.DataFrame(record["step_phases"])
-    table = rows[["phase"]].assign(**{column.replace("seconds", "microseconds"): rows[column] * 1e6 for column in
-                                      ("seconds_per_step", "gemm_seconds_per_step", "beyond_gemm_seconds_per_step")})
-    table = table.assign(share_of_step=rows["share_of_step"], over_gemm_floor=rows["over_gemm_floor"])[
-        ["phase", "microseconds_per_step", "share_of_step", "gemm_microseconds_per_step",
-         "beyond_gemm_microseconds_per_step", "over_gemm_floor"]]
-    phases = {row["phase"]: row for row in record["step_phases"]}
-    whole = phases["whole step"]
-    values: dict[str, Any] = {"phase_floor_us": whole["gemm_seconds_per_step"] * 1e6,
-                              "phase_steps": whole["steps_per_pass"], "phase_passes": whole["passes"],
-                              "phase_without_optimizer_over_floor": (whole["over_gemm_floor"]
-                                                                     - phases["optimizer step"]["over_gemm_floor"])}
+    for column in ("seconds_per_step", "gemm_seconds_per_step", "beyond_gemm_seconds_per_step"):
+        rows[column.replace("seconds", "microseconds")] = rows[column] * 1e6
+    phases = rows.set_index("phase")
+    whole = phases.loc["whole step"]
+    values: dict[str, Any] = {
+        "phase_floor_us": whole["gemm_microseconds_per_step"], "phase_steps": int(whole["steps_per_pass"]),
+        "phase_passes": int(whole["passes"]), "phase_without_optimizer_over_floor":
+        whole["over_gemm_floor"] - phases.loc["optimizer step", "over_gemm_floor"]}
     for key, phase in {"forward": "batch, forward and loss", "backward": "backward", "optimizer": "optimizer step",
                        "step": "whole step"}.items():
-        values.update({f"phase_{key}_us": phases[phase]["seconds_per_step"] * 1e6,
-                       f"phase_{key}_beyond_us": phases[phase]["beyond_gemm_seconds_per_step"] * 1e6,
-                       f"phase_{key}_over_floor": phases[phase]["over_gemm_floor"]})
-    return Part(values, (table,))
+        values.update({f"phase_{key}_us": phases.loc[phase, "microseconds_per_step"],
+                       f"phase_{key}_beyond_us": phases.loc[phase, "beyond_gemm_microseconds_per_step"],
+                       f"phase_{key}_over_floor": phases.loc[phase, "over_gemm_floor"]})
+    return Part(values, (rows[["phase", "microseconds_per_step", "share_of_step", "gemm_microseconds_per_step",
+                               "beyond_gemm_microseconds_per_step", "over_gemm_floor"]],))
 
 
 def loss_section(record: dict[str, Any]) -> Part:
@@ -116,18 +112,14 @@ def loss_section(record: dict[str, Any]) -> Part:
     memory.set(xscale="log", xlabel="KiB saved for backward (log scale)", ylabel="")
     sns.move_legend(memory, "upper left", bbox_to_anchor=(1.0, 1.0), title="C")
     by = steps.set_index(["loss", "classes"])
+    short = {"or": "sigmoid_mse_or", "mse": "sigmoid_mse", "ce": "softmax_ce"}
+    quoted = (("or", "ratio", "ratio"), ("mse", "ratio", "ratio"), ("ce", "us", "microseconds"),
+              ("or", "us", "microseconds"), ("or", "kib", "saved KiB"), ("ce", "kib", "saved KiB"),
+              ("mse", "kib", "saved KiB"))  # (loss, key, column) of the values the prose quotes
     values: dict[str, Any] = {}
     for c, name in _classes(record):
-        values.update({
-            f"or_ratio_{name}": by.loc[("sigmoid_mse_or", c), "ratio"],
-            f"mse_ratio_{name}": by.loc[("sigmoid_mse", c), "ratio"],
-            f"ce_us_{name}": by.loc[("softmax_ce", c), "microseconds"],
-            f"or_us_{name}": by.loc[("sigmoid_mse_or", c), "microseconds"],
-            f"or_kib_{name}": by.loc[("sigmoid_mse_or", c), "saved KiB"],
-            f"ce_kib_{name}": by.loc[("softmax_ce", c), "saved KiB"],
-            f"mse_kib_{name}": by.loc[("sigmoid_mse", c), "saved KiB"],
-            f"slowest_{name}": steps[steps["classes"] == c].sort_values("ratio")["loss"].iloc[-1],
-        })
+        values.update({f"{loss}_{key}_{name}": by.loc[(short[loss], c), column] for loss, key, column in quoted})
+        values[f"slowest_{name}"] = steps[steps["classes"] == c].sort_values("ratio")["loss"].iloc[-1]
     return Part(values, (steps.pivot(index="loss", columns="classes", values=columns),), fig)
 
 
@@ -213,10 +205,6 @@ def target_section(record: dict[str, Any]) -> Part:
     return Part(values, (table[["key", "description", "goal", "measured", "margin", "verdict", "reason", "note"]],))
 
 
-def _hours(seconds: float) -> float:
-    return seconds / 3600.0
-
-
 def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else float("nan")
 
@@ -225,12 +213,20 @@ def _thread_costs_text(threads: Sequence[ThreadCosts]) -> str:
     """E.g. ``"395 runs with 1 torch thread (1.60 times their estimate), 196 with 2 torch threads (2.20 times)"``."""
     if not threads:
         return "no run stored"
-    ordered = sorted(threads, key=lambda group: -group.runs)
     return ", ".join(
         f"{group.runs}{' runs' if index == 0 else ''} with {group.threads} torch thread"
         f"{'' if group.threads == 1 else 's'} ("
         + (f"{_ratio(group.train_seconds, group.estimated_seconds):.2f} times{' their estimate' if index == 0 else ''}"
-           if group.estimated_seconds else "not priced") + ")" for index, group in enumerate(ordered))
+           if group.estimated_seconds else "not priced") + ")"
+        for index, group in enumerate(sorted(threads, key=lambda group: -group.runs)))
+
+
+_HOURS = {  # (table column, glue key) of each RunCosts field shown in hours
+    "estimated_seconds": ("estimated h", "sweep_estimated_h"),
+    "estimated_evaluate_seconds": ("of it evaluating h", "sweep_estimated_eval_h"),
+    "estimated_measured_seconds": ("estimated h, stored runs", "sweep_estimated_stored_h"),
+    "estimated_measured_wall_seconds": ("estimated wall h, stored runs", "sweep_estimated_stored_wall_h"),
+    "train_seconds": ("training h", "sweep_train_h"), "wall_seconds": ("run wall h", "sweep_wall_h")}
 
 
 def sweep_cost_section(profile: str, *, results_dir: str | Path) -> Part:
@@ -239,11 +235,7 @@ def sweep_cost_section(profile: str, *, results_dir: str | Path) -> Part:
     costs: SweepCosts = sweep_costs(experiment_names(), profile, PlanOptions(results_dir))
     table = pd.DataFrame([{
         "experiment": row.experiment, "dataset": row.dataset, "runs": row.planned, "stored": row.stored,
-        "diverged": row.diverged, "estimated h": _hours(row.estimated_seconds),
-        "of it evaluating h": _hours(row.estimated_evaluate_seconds),
-        "estimated h, stored runs": _hours(row.estimated_measured_seconds),
-        "estimated wall h, stored runs": _hours(row.estimated_measured_wall_seconds),
-        "training h": _hours(row.train_seconds), "run wall h": _hours(row.wall_seconds),
+        "diverged": row.diverged, **{column: getattr(row, field) / 3600.0 for field, (column, _) in _HOURS.items()},
         "training / estimate": _ratio(row.train_seconds, row.estimated_measured_seconds),
         "wall / estimate": _ratio(row.wall_seconds, row.estimated_measured_wall_seconds),
         "torch threads: runs": "; ".join(f"{group.threads}: {group.runs}" for group in row.threads),
@@ -256,11 +248,7 @@ def sweep_cost_section(profile: str, *, results_dir: str | Path) -> Part:
     return Part(tables=(table,), values={
         "sweep_profile": profile, "sweep_runs": total.planned, "sweep_runs_stored": total.stored,
         "sweep_runs_diverged": total.diverged, "sweep_runs_unpriced": total.untimed,
-        "sweep_estimated_h": _hours(total.estimated_seconds),
-        "sweep_estimated_eval_h": _hours(total.estimated_evaluate_seconds),
-        "sweep_estimated_stored_h": _hours(total.estimated_measured_seconds),
-        "sweep_estimated_stored_wall_h": _hours(total.estimated_measured_wall_seconds),
-        "sweep_train_h": _hours(total.train_seconds), "sweep_wall_h": _hours(total.wall_seconds),
+        **{key: getattr(total, field) / 3600.0 for field, (_, key) in _HOURS.items()},
         "sweep_train_over_estimate": _ratio(total.train_seconds, total.estimated_measured_seconds),
         "sweep_wall_over_estimate": _ratio(total.wall_seconds, total.estimated_measured_wall_seconds),
         "sweep_threads": _thread_costs_text(total.threads),
@@ -268,7 +256,6 @@ def sweep_cost_section(profile: str, *, results_dir: str | Path) -> Part:
         or "none",
         "sweep_table_records": " and ".join(f"`{path}`" for path in MEASURED_COSTS_RECORDS),
         "sweep_first_start": costs.first_start or "none stored", "sweep_last_end": costs.last_end or "none stored",
-        "sweep_span_h": _hours(span.total_seconds()) if span is not None else float("nan"),
-        "sweep_busy_h": _hours(costs.busy_seconds),
-        "sweep_side_by_side": _ratio(total.wall_seconds, costs.busy_seconds),
-    })
+        "sweep_span_h": span.total_seconds() / 3600.0 if span is not None else float("nan"),
+        "sweep_busy_h": costs.busy_seconds / 3600.0,
+        "sweep_side_by_side": _ratio(total.wall_seconds, costs.busy_seconds)})
