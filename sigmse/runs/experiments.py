@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import groupby
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -54,12 +56,8 @@ def _train_run(config: RunConfig, data_dir: str | Path | None) -> dict[str, Any]
     return train(config, data_dir=data_dir, progress=False)  # the sweep engine draws its own bar, over runs
 
 
-def _train_unification(config: UnificationConfig, data_dir: str | Path | None) -> dict[str, Any]:
-    return train_unification(config, data_dir)
-
-
 RUN_KINDS = (RunKind(RunConfig, _train_run, validate_record, {}, config_from_dict),
-             RunKind(UnificationConfig, _train_unification, validate_unification_record, {"experiment": "unification"},
+             RunKind(UnificationConfig, train_unification, validate_unification_record, {"experiment": "unification"},
                      unification_config_from_dict))
 
 
@@ -104,25 +102,21 @@ class Experiment:
             raise ValueError(f"experiment {self.name!r}: a pilot chooses no learning rate; set selects_lr=False")
 
 
-EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e
-    for e in (
-        Experiment("accuracy", "headline table and convergence: datasets x losses x lr grid x seeds",
-                   profiles.accuracy_configs),
-        Experiment("output_reset", "Output Reset ablation (shift, targets)", profiles.output_reset_ablation_configs),
-        Experiment("lr_sweep", "accuracy versus learning rate with plain SGD", profiles.sgd_lr_sweep_configs,
-                   selects_lr=False),
-        Experiment("noise", "label noise (symmetric, asymmetric) and input noise: datasets x settings x "
-                   "noise losses x lr grid x seeds", profiles.noise_configs, shared_rates=profiles.noise_shared_rates),
-        Experiment("unification", "one network for a digit and its rotation angle: methods x lr grid x seeds",
-                   profiles.unification_configs, score=validation_score),
-        Experiment("epoch_pilot", "softmax CE at budgets E, 2E, 4E, ... on the selection seeds: fixes the epochs "
-                   "(sigmse.report.pilots.pilot_epochs)", profiles.epoch_pilot_configs, selects_lr=False, pilot=True),
-        Experiment("noise_pilot", "softmax CE under symmetric label noise for a long budget on one selection seed: "
-                   "fixes the noise runs' epochs (sigmse.report.pilots.noise_fit_epoch)",
-                   profiles.noise_pilot_configs, selects_lr=False, pilot=True),
-    )
-}
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
+    Experiment("accuracy", "headline table and convergence: datasets x losses x lr grid x seeds",
+               profiles.accuracy_configs),
+    Experiment("output_reset", "Output Reset ablation (shift, targets)", profiles.output_reset_ablation_configs),
+    Experiment("lr_sweep", "accuracy versus learning rate with plain SGD", profiles.sgd_lr_sweep_configs,
+               selects_lr=False),
+    Experiment("noise", "label noise (symmetric, asymmetric) and input noise: datasets x settings x "
+               "noise losses x lr grid x seeds", profiles.noise_configs, shared_rates=profiles.noise_shared_rates),
+    Experiment("unification", "one network for a digit and its rotation angle: methods x lr grid x seeds",
+               profiles.unification_configs, score=validation_score),
+    Experiment("epoch_pilot", "softmax CE at budgets E, 2E, 4E, ... on the selection seeds: fixes the epochs "
+               "(sigmse.report.pilots.pilot_epochs)", profiles.epoch_pilot_configs, selects_lr=False, pilot=True),
+    Experiment("noise_pilot", "softmax CE under symmetric label noise for a long budget on one selection seed: "
+               "fixes the noise runs' epochs (sigmse.report.pilots.noise_fit_epoch)",
+               profiles.noise_pilot_configs, selects_lr=False, pilot=True))}
 
 
 def experiment_names() -> list[str]:
@@ -145,16 +139,14 @@ def experiment_configs(name: str, profile: str | Profile, *, datasets: Sequence[
 # ---- chapters ----------------------------------------------------------------------------------------------
 
 
-def _claim_cells(prefix: str) -> tuple[str, ...]:
-    """The glue keys of one row of the intro's claim table (:func:`sigmse.report.chapters.claim_cells`)."""
-    return (prefix, *(f"{prefix}_{cell}" for cell in ("effect", "margin", "seeds", "profile")))
-
-
 VERDICT_DATASETS = ("mnist", "fashion-mnist", "cifar10")  # the intro's claim table has a row for each
 
 
 def _per_dataset(prefix: str) -> tuple[str, ...]:
-    return tuple(key for dataset in VERDICT_DATASETS for key in _claim_cells(f"{prefix}_{dataset.replace('-', '_')}"))
+    """The glue keys of ``prefix``'s row of the intro's claim table per dataset
+    (:func:`sigmse.report.chapters.claim_cells`)."""
+    return tuple(key for row in (f"{prefix}_{dataset.replace('-', '_')}" for dataset in VERDICT_DATASETS)
+                 for key in (row, *(f"{row}_{cell}" for cell in ("effect", "margin", "seeds", "profile"))))
 
 
 @dataclass(frozen=True)
@@ -175,32 +167,27 @@ class Chapter:
 
 # The book's pages read glue keys as {glue:text}`/notebooks/<name>.ipynb::<key>:s` (the trailing ``:s`` is
 # needed: without a format spec the role splits ``::`` wrongly).
-CHAPTERS: dict[str, Chapter] = {
-    c.name: c
-    for c in (
-        # the claim table's cells, and Output Reset's own share (sigmse.report.accuracy.output_reset_share)
-        Chapter("accuracy", ("accuracy", "epoch_pilot"), verdict_keys=(
-            *_per_dataset("claim_accuracy"),
-            *(f"claim_share_{cell}_{d.replace('-', '_')}" for d in VERDICT_DATASETS
-              for cell in ("plain_vs_ce", "or_vs_plain", "answer")))),
-        Chapter("convergence", ("accuracy",),
-                verdict_keys=("convergence_verdict", *_per_dataset("claim_convergence"))),
-        # Output Reset's share with plain SGD (sigmse.report.output_reset.sgd_output_reset_share)
-        Chapter("output_reset", ("output_reset", "lr_sweep"), verdict_keys=tuple(
-            f"claim_sgd_share_{cell}_{d}" for d in ("mnist", "fashion_mnist")
-            for cell in ("plain_vs_ce", "or_vs_plain", "answer"))),
-        # the noise rows per kind (its heaviest rate), reporting rule and dataset; noise_rules: when the rules disagree
-        Chapter("noise", ("noise", "noise_pilot", "epoch_pilot"), verdict_keys=(
-            "noise_verdict", "noise_rules",
-            *(f"claim_noise_{kind}_setting_{d.replace('-', '_')}" for kind in ("symmetric", "asymmetric")
-              for d in VERDICT_DATASETS),
-            *(key for kind in ("symmetric", "asymmetric") for rule in ("final", "early")
-              for key in _per_dataset(f"claim_noise_{kind}_{rule}")))),
-        Chapter("landscape", verdict_keys=("landscape_verdict",)),
-        Chapter("unification", ("unification",), verdict_keys=("unification_verdict",)),
-        Chapter("performance", datasets=("mnist", "fashion-mnist", "cifar10")),
-    )
-}
+CHAPTERS: dict[str, Chapter] = {c.name: c for c in (
+    # the claim table's cells, and Output Reset's own share (sigmse.report.accuracy.output_reset_share)
+    Chapter("accuracy", ("accuracy", "epoch_pilot"), verdict_keys=(
+        *_per_dataset("claim_accuracy"),
+        *(f"claim_share_{cell}_{d.replace('-', '_')}" for d in VERDICT_DATASETS
+          for cell in ("plain_vs_ce", "or_vs_plain", "answer")))),
+    Chapter("convergence", ("accuracy",), verdict_keys=("convergence_verdict", *_per_dataset("claim_convergence"))),
+    # Output Reset's share with plain SGD (sigmse.report.output_reset.sgd_output_reset_share)
+    Chapter("output_reset", ("output_reset", "lr_sweep"), verdict_keys=tuple(
+        f"claim_sgd_share_{cell}_{d}" for d in ("mnist", "fashion_mnist")
+        for cell in ("plain_vs_ce", "or_vs_plain", "answer"))),
+    # the noise rows per kind (its heaviest rate), reporting rule and dataset; noise_rules: when the rules disagree
+    Chapter("noise", ("noise", "noise_pilot", "epoch_pilot"), verdict_keys=(
+        "noise_verdict", "noise_rules",
+        *(f"claim_noise_{kind}_setting_{d.replace('-', '_')}" for kind in ("symmetric", "asymmetric")
+          for d in VERDICT_DATASETS),
+        *(key for kind in ("symmetric", "asymmetric") for rule in ("final", "early")
+          for key in _per_dataset(f"claim_noise_{kind}_{rule}")))),
+    Chapter("landscape", verdict_keys=("landscape_verdict",)),
+    Chapter("unification", ("unification",), verdict_keys=("unification_verdict",)),
+    Chapter("performance", datasets=("mnist", "fashion-mnist", "cifar10")))}
 
 
 def chapter_experiments(name: str) -> tuple[str, ...]:
@@ -254,9 +241,7 @@ class GroupChoice:
     @property
     def edge(self) -> str | None:
         """``"smallest"`` or ``"largest"`` where the chosen rate sits at that edge of a grid of two or more rates."""
-        if self.chosen is None or len(self.grid) < 2:
-            return None
-        return "smallest" if self.chosen == self.grid[0] else "largest" if self.chosen == self.grid[-1] else None
+        return None if len(self.grid) < 2 else {self.grid[0]: "smallest", self.grid[-1]: "largest"}.get(self.chosen)
 
 
 @dataclass(frozen=True)
@@ -307,10 +292,6 @@ class PlanOptions:
                 object.__setattr__(self, name, tuple(value))
 
 
-def _seeds(given: Sequence[int] | None, default: tuple[int, ...]) -> tuple[int, ...]:
-    return default if given is None else tuple(given)
-
-
 @dataclass(frozen=True)
 class _Grown:
     """One group after the grid-edge rule: its runs, their records (``None`` while any is missing), its choice."""
@@ -321,18 +302,17 @@ class _Grown:
     extensions: list[GridExtension]
 
 
-def _grow_group(runs: list[Any], load: Callable[[Any], dict[str, Any] | None], score: Score,
-                limit: int) -> _Grown:
+def _grow_group(runs: list[Any], load: Callable[[Any], dict[str, Any] | None], score: Score, limit: int) -> _Grown:
     """Apply the grid-edge rule to one group: while its grid is stored and its best rate (ties to the smaller)
     sits at an edge of two or more rates, add the next half-decade rate beyond it, at most ``limit`` times.
     """
     label = group_label(runs[0])
     one_rate = [config for config in runs if config.lr == runs[0].lr]  # the group's runs at one rate: a run a seed
     single = len({config.lr for config in runs}) < 2  # a grid of one rate chooses nothing, so it never grows
-    runs, extensions = list(runs), []
+    runs, records, extensions = list(runs), [], []
     while True:
         grid = tuple(sorted({config.lr for config in runs}))
-        records = [load(config) for config in runs]
+        records += [load(config) for config in runs[len(records):]]
         if any(record is None or record["status"] == "failed" for record in records):
             return _Grown(runs, None, GroupChoice(label, grid, None, len(extensions)), extensions)
         (means,) = mean_scores(runs, records, score=score).values()
@@ -355,12 +335,12 @@ def plan_experiment(name: str, profile: str | Profile, options: PlanOptions) -> 
     chosen = get_profile(profile)
     experiment = get_experiment(name)
     datasets, seeds, device = options.datasets, options.seeds, options.device
-    report_seeds = _seeds(seeds, chosen.reporting_seeds(name))
+    report_seeds = chosen.reporting_seeds(name) if seeds is None else seeds  # PlanOptions holds tuples
     if not experiment.selects_lr:  # its own default seeds (the profile's reporting, sweep or selection seeds)
         given = options.selection_seeds if experiment.pilot else (
             seeds if seeds is not None or name not in chosen.experiment_report_seeds else report_seeds)
         return ExperimentPlan(name, [], experiment.configs(chosen, datasets=datasets, seeds=given, device=device))
-    chosen_selection = _seeds(options.selection_seeds, chosen.selection_seeds)
+    chosen_selection = chosen.selection_seeds if options.selection_seeds is None else options.selection_seeds
     overlap = sorted(set(chosen_selection) & set(report_seeds))
     if overlap:
         raise ValueError(f"seeds {overlap} are both selection seeds {list(chosen_selection)} and reporting seeds "
@@ -374,15 +354,8 @@ def plan_experiment(name: str, profile: str | Profile, options: PlanOptions) -> 
         choices = {key: GroupChoice(group_label(runs[0]), (runs[0].lr,), runs[0].lr) for key, runs in groups.items()}
         report = experiment.configs(chosen, datasets=datasets, seeds=report_seeds, device=device)
         report_shared, stand_ins, shared_choices = _shared_runs(shared, choices, report_seeds)
-        return ExperimentPlan(name, [], report + report_shared, stand_ins,
-                              choices=[*choices.values(), *shared_choices])
-    cache: dict[str, dict[str, Any] | None] = {}
-
-    def load(config: Any) -> dict[str, Any] | None:
-        if config.hash not in cache:
-            cache[config.hash] = load_record(config, chosen.name, options.results_dir)
-        return cache[config.hash]
-
+        return ExperimentPlan(name, [], report + report_shared, stand_ins, choices=[*choices.values(), *shared_choices])
+    load = partial(load_record, profile=chosen.name, results_dir=options.results_dir)
     grown = {key: _grow_group(runs, load, experiment.score, chosen.lr_grid_extensions) for key, runs in groups.items()}
     ready = [(c, r) for g in grown.values() if g.records is not None for c, r in zip(g.runs, g.records)]
     report = (report_configs([c for c, _ in ready], [r for _, r in ready], report_seeds, score=experiment.score)
@@ -628,24 +601,26 @@ def _run_costs(experiment: str, dataset: str, listed: Sequence[Any], stand_ins: 
                records: Mapping[str, dict[str, Any] | None], threads: int | None) -> RunCosts:
     """The :class:`RunCosts` of the ``listed`` runs and the waiting ones' ``stand_ins``, from ``records``."""
     stored = [(c, records[c.hash]) for c in listed if records[c.hash] and records[c.hash]["status"] != "failed"]
-    measured = [(config, record) for config, record in stored if _timings(record) is not None]
     at_threads = {c.hash: _recorded_threads(r) for c, r in stored}
     estimated, untimed = _table_seconds([(c, at_threads.get(c.hash, threads)) for c in [*listed, *stand_ins]])
-    by_threads: dict[int | None, list[tuple[Any, dict[str, Any]]]] = {}
-    for config, record in measured:
-        by_threads.setdefault(_recorded_threads(record), []).append((config, record))
-    groups = []
-    for count, runs in sorted(by_threads.items(), key=lambda item: item[0] or 0):
-        price = _table_seconds([(c, count) for c, _ in runs])[0]
-        groups.append(ThreadCosts(count, len(runs), sum(_timings(r)[0] for _, r in runs), price.train,
-                                  sum(_timings(r)[1] for _, r in runs), price.total))
-    price = _table_seconds([(c, _recorded_threads(r)) for c, r in measured])[0]
+    # (config, threads, train seconds, wall seconds) of each run with both timings
+    measured = [(c, _recorded_threads(r), *_timings(r)) for c, r in stored if _timings(r) is not None]
+
+    def measure(count: int | None, runs: Any) -> ThreadCosts:
+        runs = list(runs)
+        price = _table_seconds([(config, used) for config, used, _, _ in runs])[0]
+        return ThreadCosts(count, len(runs), sum(run[2] for run in runs), price.train, sum(run[3] for run in runs),
+                           price.total)
+
+    whole = measure(None, measured)
     return RunCosts(experiment, dataset, planned=len(listed) + len(stand_ins), stored=len(stored),
                     diverged=sum(record["status"] == "diverged" for _, record in stored), untimed=untimed,
                     unmeasured=len(stored) - len(measured), estimated_seconds=estimated.total,
-                    estimated_measured_seconds=price.train, train_seconds=sum(_timings(r)[0] for _, r in measured),
-                    wall_seconds=sum(_timings(r)[1] for _, r in measured), threads=tuple(groups),
-                    estimated_evaluate_seconds=estimated.evaluate, estimated_measured_wall_seconds=price.total)
+                    estimated_measured_seconds=whole.estimated_seconds, train_seconds=whole.train_seconds,
+                    wall_seconds=whole.wall_seconds, threads=tuple(measure(count, runs) for count, runs in groupby(
+                        sorted(measured, key=lambda run: run[1] or 0), key=lambda run: run[1])),
+                    estimated_evaluate_seconds=estimated.evaluate,
+                    estimated_measured_wall_seconds=whole.estimated_wall_seconds)
 
 
 def _busy(records: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None, float]:
@@ -654,15 +629,13 @@ def _busy(records: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None,
         (_dt.datetime.fromisoformat(r["provenance"]["date"]), _timings(r)[1]) for r in records))
     if not intervals:
         return None, None, 0.0
-    busy, (start, end) = 0.0, intervals[0]
-    for next_start, next_end in intervals[1:]:
-        if next_start > end:
-            busy += (end - start).total_seconds()
-            start = next_start
-        end = max(end, next_end)
-    busy += (end - start).total_seconds()
-    return (intervals[0][0].isoformat(timespec="seconds"), max(e for _, e in intervals).isoformat(timespec="seconds"),
-            busy)
+    blocks = [list(intervals[0])]  # the union: disjoint [start, end] blocks, in order
+    for start, end in intervals[1:]:
+        if start > blocks[-1][1]:
+            blocks.append([start, end])
+        blocks[-1][1] = max(blocks[-1][1], end)
+    return (blocks[0][0].isoformat(timespec="seconds"), blocks[-1][1].isoformat(timespec="seconds"),
+            sum((end - start).total_seconds() for start, end in blocks))
 
 
 def sweep_costs(names: Sequence[str], profile: str | Profile, options: PlanOptions, *,

@@ -1,12 +1,10 @@
 """Profiles (how big) and experiments (which runs): every sweep the book needs, in one place.
 
-A *profile* fixes, per dataset, the budget (model, epochs, batch, subset, learning-rate grid), and the device and two
-disjoint seed sets: the *selection* seeds choose each learning rate on validation, the *reporting* seeds are what
-the book shows and tests (:mod:`sigmse.runs.protocol`). It may also fix what a protocol pre-registers (threads, the
-grid-edge rule, noise grids and settings, the pilots that fix its epochs; every such field defaults to what the older
-profiles do). An *experiment* function (:func:`accuracy_configs`, :func:`noise_configs`, ...) turns a profile and
-seeds into run configs; :mod:`sigmse.runs.experiments` names them, so notebooks and ``sigmse sweep`` ask the same
-functions and a notebook shows exactly the runs a sweep makes.
+A *profile* fixes, per dataset, the budget (model, epochs, batch, subset, learning-rate grid), the device, the two
+disjoint seed sets of :mod:`sigmse.runs.protocol`, and what a protocol pre-registers (threads, the grid-edge rule,
+noise grids and settings, the pilots that fix its epochs; each defaults to what the older profiles do). An
+*experiment* function (:func:`accuracy_configs`, :func:`noise_configs`, ...) turns a profile and seeds into run
+configs; :mod:`sigmse.runs.experiments` names them, so a notebook shows exactly the runs ``sigmse sweep`` makes.
 """
 
 from __future__ import annotations
@@ -18,30 +16,11 @@ from sigmse.checks import check_choice, check_number
 from sigmse.config import RunConfig
 from sigmse.unification.config import METHODS as UNIFICATION_METHODS, UnificationConfig
 
-__all__ = [
-    "Budget",
-    "EpochPilot",
-    "NoisePilot",
-    "Profile",
-    "PROFILES",
-    "get_profile",
-    "profile_names",
-    "base_config",
-    "ACCURACY_LOSSES",
-    "OUTPUT_RESET_VARIANTS",
-    "NOISE_LOSSES",
-    "accuracy_configs",
-    "output_reset_ablation_configs",
-    "sgd_lr_sweep_configs",
-    "noise_configs",
-    "noise_setting_name",
-    "SharedRate",
-    "noise_shared_rates",
-    "unification_lr_grid",
-    "unification_configs",
-    "epoch_pilot_configs",
-    "noise_pilot_configs",
-]
+__all__ = ["Budget", "EpochPilot", "NoisePilot", "Profile", "PROFILES", "get_profile", "profile_names", "base_config",
+           "ACCURACY_LOSSES", "OUTPUT_RESET_VARIANTS", "NOISE_LOSSES", "accuracy_configs",
+           "output_reset_ablation_configs", "sgd_lr_sweep_configs", "noise_configs", "noise_setting_name",
+           "SharedRate", "noise_shared_rates", "unification_lr_grid", "unification_configs", "epoch_pilot_configs",
+           "noise_pilot_configs"]
 
 ACCURACY_LOSSES = ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or", "softmax_mse", "rescaled_square")
 # the noise chapter: the paper's losses and three losses built for label noise (MAE, GCE, symmetric CE)
@@ -150,11 +129,9 @@ class Profile:
         if self.threads is not None:
             check_number("threads", self.threads, low=1, integer=True)
         check_number("lr_grid_extensions", self.lr_grid_extensions, low=0, integer=True)
-        for what, keys in (("noise_lr_grids", self.noise_lr_grids), ("noise_losses", self.noise_losses),
-                           ("dataset_symmetric_rates", self.dataset_symmetric_rates),
-                           ("noise_shared_rates", self.noise_shared_rates), ("epoch_pilot", self.epoch_pilot),
-                           ("noise_pilot", self.noise_pilot)):
-            for dataset in keys:
+        for what in ("noise_lr_grids", "noise_losses", "dataset_symmetric_rates", "noise_shared_rates", "epoch_pilot",
+                     "noise_pilot"):
+            for dataset in getattr(self, what):
                 check_choice(f"profile {self.name!r}: {what} dataset", dataset, tuple(self.budgets))
         for dataset, grid in self.noise_lr_grids.items():
             if not grid:
@@ -162,8 +139,14 @@ class Profile:
         for losses in self.noise_losses.values():
             for loss in losses:
                 check_choice(f"profile {self.name!r}: noise loss", loss, NOISE_LOSSES)
-        for dataset, shared in self.noise_shared_rates.items():
-            _check_shared_rates(self, dataset, shared)
+        for dataset, shared in self.noise_shared_rates.items():  # each names settings; a source chooses its rates
+            for setting, source in shared.items():
+                _setting_named(self, dataset, setting)
+                _setting_named(self, dataset, source)
+                if source in shared:
+                    raise ValueError(f"profile {self.name!r}: noise setting {setting!r} of {dataset} takes its rates "
+                                     f"from {source!r}, which takes its own from {shared[source]!r}; name a setting "
+                                     "that chooses its rates")
 
     name: str
     description: str
@@ -187,7 +170,8 @@ class Profile:
     # experiments (absent: all of them), the noise datasets that get only the largest symmetric rate, and the
     # epochs of a dataset's noise runs (absent: its budget's), long enough to see a network fit flipped labels.
     dataset_losses: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    sweep_seeds: tuple[int, ...] | None = None  # the SGD learning-rate sweep's seeds (it reports every rate); None: report_seeds
+    # the SGD learning-rate sweep's seeds (it reports every rate); None: report_seeds
+    sweep_seeds: tuple[int, ...] | None = None
     symmetric_only: tuple[str, ...] = ()
     noise_epochs: dict[str, int] = field(default_factory=dict)
     # torch intra-op threads of every run (RunConfig.threads): fixed by the profile, so a rerun is bit-identical
@@ -228,16 +212,14 @@ def _losses(profile: Profile, dataset: str, losses: Sequence[str]) -> list[str]:
 
 
 def _noise_losses(profile: Profile, dataset: str) -> list[str]:
-    """The losses of ``dataset``'s noise runs: ``profile.noise_losses`` where it names the dataset, else
-    :data:`NOISE_LOSSES` less those ``profile.dataset_losses`` leaves out."""
+    """The losses of ``dataset``'s noise runs (see :attr:`Profile.noise_losses`)."""
     if dataset in profile.noise_losses:
         return list(profile.noise_losses[dataset])
     return _losses(profile, dataset, NOISE_LOSSES)
 
 
 def _noise_lr_grid(profile: Profile, dataset: str) -> tuple[float, ...]:
-    """The learning rates ``dataset``'s noise runs choose from: its ``noise_lr_grids`` entry, else the profile's
-    ``noise_lr_grid``, else the budget's grid."""
+    """The learning rates ``dataset``'s noise runs choose from (see :attr:`Profile.noise_lr_grids`)."""
     return tuple(profile.noise_lr_grids.get(dataset) or profile.noise_lr_grid or profile.budgets[dataset].lr_grid)
 
 
@@ -280,20 +262,8 @@ def _setting_named(profile: Profile, dataset: str, name: str) -> dict[str, objec
     return settings[name]
 
 
-def _check_shared_rates(profile: Profile, dataset: str, shared: Mapping[str, str]) -> None:
-    """Each borrowing setting and its source are settings of ``dataset``, and a source chooses its own rates."""
-    for setting, source in shared.items():
-        _setting_named(profile, dataset, setting)
-        _setting_named(profile, dataset, source)
-        if source in shared:
-            raise ValueError(f"profile {profile.name!r}: noise setting {setting!r} of {dataset} takes its rates "
-                             f"from {source!r}, which takes its own from {shared[source]!r}; name a setting that "
-                             "chooses its rates")
-
-
 _SMOKE = Profile(
-    name="smoke",
-    description="seconds per run, for CI: tiny subsets, one epoch, one seed; numbers mean nothing",
+    name="smoke", description="seconds per run, for CI: tiny subsets, one epoch, one seed; numbers mean nothing",
     budgets={
         "mnist": Budget("mlp", epochs=1, train_subset=512, test_subset=1000, val_size=500, lr_grid=(1e-3, 3e-3)),
         "fashion-mnist": Budget("mlp", epochs=1, train_subset=512, test_subset=1000, val_size=500,
@@ -301,14 +271,8 @@ _SMOKE = Profile(
         "cifar10": Budget("resnet9_small", epochs=1, batch_size=128, optimizer="nesterov", lr_grid=(0.05, 0.2),
                           weight_decay=5e-4, augment=True, train_subset=256, test_subset=256, val_size=256),
     },
-    selection_seeds=(0,),
-    report_seeds=(1,),
-    sgd_lr_grid=(0.1, 1.0),
-    noise_datasets=("mnist",),
-    symmetric_rates=(0.0, 0.4),
-    asymmetric_rates=(0.0, 0.4),
-    input_sigmas=(0.0, 0.4),
-    noise_lr_grid=(1e-3,),
+    selection_seeds=(0,), report_seeds=(1,), sgd_lr_grid=(0.1, 1.0), noise_datasets=("mnist",),
+    symmetric_rates=(0.0, 0.4), asymmetric_rates=(0.0, 0.4), input_sigmas=(0.0, 0.4), noise_lr_grid=(1e-3,),
 )
 
 _QUICK = Profile(
@@ -319,45 +283,34 @@ _QUICK = Profile(
         # 1e-4 added: plain sigmoid-MSE chose the smallest rate, 3e-4, of the default grid on MNIST
         "mnist": Budget("mlp", epochs=3, train_subset=5000, val_size=5000, lr_grid=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2)),
         "fashion-mnist": Budget("mlp", epochs=3, train_subset=5000, val_size=5000),
-        # an MLP, not ResNet-9: on 2 CPU cores a ResNet-9 run takes minutes and even the small
-        # cnn ~30 s, too slow for the 60 runs of the accuracy grid.
-        # The grid is a step lower than the default: on the default one every loss chose 3e-4, the
-        # smallest rate, and none came within 0.1 of its best validation accuracy at 1e-2.
+        # an MLP, not ResNet-9: on 2 CPU cores a ResNet-9 run takes minutes and even the small cnn ~30 s, too slow
+        # for the 60 runs of the accuracy grid. The grid is a step lower than the default: on the default one every
+        # loss chose 3e-4, the smallest rate, and none came within 0.1 of its best validation accuracy at 1e-2.
         "cifar10": Budget("mlp", epochs=3, train_subset=5000, test_subset=5000, val_size=2000,
                           lr_grid=(1e-4, 3e-4, 1e-3, 3e-3)),
     },
-    selection_seeds=(0, 1),
-    report_seeds=(2, 3, 4),
-    # noise: 180 runs of ~1 s (the paper's grid would be ~20 times as many). Two learning rates a decade
-    # apart: on clean MNIST validation, every noise loss's best rate of the 4-value grid is within 3x of one
-    # (plain sigmoid-MSE and MAE prefer smaller rates than the others)
-    noise_datasets=("mnist",),
-    symmetric_rates=(0.0, 0.4, 0.8),
-    asymmetric_rates=(0.0, 0.4),
-    input_sigmas=(0.0, 0.4),
-    noise_lr_grid=(3e-4, 3e-3),
+    selection_seeds=(0, 1), report_seeds=(2, 3, 4),
+    # noise: 180 runs of ~1 s (the paper's grid would be ~20 times as many). Two learning rates a decade apart: on
+    # clean MNIST validation, every noise loss's best rate of the 4-value grid is within 3x of one (plain
+    # sigmoid-MSE and MAE prefer smaller rates than the others)
+    noise_datasets=("mnist",), symmetric_rates=(0.0, 0.4, 0.8), asymmetric_rates=(0.0, 0.4),
+    input_sigmas=(0.0, 0.4), noise_lr_grid=(3e-4, 3e-3),
 )
 
-# Protocol v2 on CIFAR-10 on one GPU (`paper`), fixed here before any of its runs: the rules of `full2` (below) for
-# the CIFAR-10 runs, at the scale a GPU allows. What differs from `full2`'s CIFAR-10 runs, and why:
-# * `airbench` at full width (blocks of 64, 256 and 256 channels, airbench94's network; `full2` trains it at a
-#   quarter width because 2 CPU cores must), with bf16 autocast (precision "bfloat16"), channels-last and the data
-#   and its augmentation resident on the GPU (sigmse.train); the same recipe otherwise: Nesterov SGD at batch 512,
-#   flips and 2-pixel translations, the mirror averaged at evaluation (tta_flip), warm-up then a linear decay to
-#   zero, the half-decade grid (0.1, 0.3, 1, 3) and the grid-edge rule with 3 extensions; noise runs choose their rate
-#   per loss and setting from (0.1, 0.3, 1); symmetric 0.8 trains at the rates each loss chose at symmetric 0.4;
-#   the epochs come from the pilots, on the selection seeds (the budgets' 10 stands until they have run;
-#   device/paper_pilots.py compares the pilots' answers with it before the sweep trains anything else);
-# * CIFAR-10 only: MNIST and Fashion-MNIST are not trained (a GPU adds nothing to an MLP on them, and the GPU time is
-#   CIFAR-10's). `datasets` and `noise_datasets` name CIFAR-10 alone and `ablation_datasets` none, so the accuracy,
-#   noise and pilot experiments list CIFAR-10 runs only and the Output Reset ablation and the SGD sweep list none.
-#   The MNIST budget stays, as the unification experiment reads its grid (unification_lr_grid): empty, so no runs;
-# * full2's reporting seeds as they are: 18 (2..19) for the accuracy runs, 8 (2..9) for the noise runs (full2's power
+# Protocol v2 on CIFAR-10 on one GPU (`paper`), fixed here before any of its runs: `full2`'s rules and recipe (below)
+# for its CIFAR-10 runs, at the scale a GPU allows. What differs, and why:
+# * `airbench` at full width (blocks of 64, 256 and 256 channels, airbench94's network; `full2` trains a quarter
+#   width because 2 CPU cores must), in bf16 autocast, channels-last, data and augmentation resident on the GPU
+#   (sigmse.train); the budgets' 10 epochs stand until the pilots have run (device/paper_pilots.py compares the
+#   pilots' answers with it before the sweep trains anything else);
+# * CIFAR-10 only: a GPU adds nothing to an MLP on MNIST or Fashion-MNIST, and the GPU time is CIFAR-10's; with no
+#   `ablation_datasets` the Output Reset ablation and the SGD sweep list no runs. The MNIST budget stays, without
+#   rates (so no runs), as the unification experiment reads its grid (unification_lr_grid);
+# * full2's reporting seeds: 18 (2..19) for the accuracy runs, 8 (2..9) for the noise runs (full2's power
 #   calculation at the spreads of the CPU `full` runs; GPU runs may spread less, but no paper run exists to say so);
-# * threads=1: on a GPU a run's arithmetic is on the GPU (the CPU launches its kernels from one Python thread), so
-#   torch's CPU threads do not change its numbers; fixed at 1 they keep `--jobs N` runs from contending for the
-#   machine's cores (16 on the device machine), and make the cost kind of a stored GPU record (sigmse.runs.protocol.
-#   cost_kind: dataset, model, threads) the kind of a paper run still to do, whatever machine prices it;
+# * threads=1: a GPU run's arithmetic is on the GPU, so torch's CPU threads do not change its numbers; fixed at 1
+#   they keep `--jobs N` runs from contending for the machine's cores (16 on the device machine), and make the cost
+#   kind of a stored GPU record (sigmse.runs.protocol.cost_kind: dataset, model, threads) a paper run's still to do;
 # * device "cuda": a paper run never falls back to the CPU silently (a test or rehearsal passes another device).
 # What it costs on one H100, from an assumed per-epoch cost until a GPU run measures it: device/README.md and
 # `python device/paper_estimate.py`.
@@ -372,21 +325,12 @@ _PAPER = Profile(
                           augment=True, augment_translate=2, tta_flip=True, evals_per_epoch=2,
                           precision="bfloat16"),
     },
-    selection_seeds=(0, 1),
-    report_seeds=tuple(range(2, 20)),
-    experiment_report_seeds={"noise": tuple(range(2, 10))},
-    device="cuda",
-    threads=1,
-    lr_grid_extensions=3,
-    datasets=("cifar10",),
-    ablation_datasets=(),
-    noise_datasets=("cifar10",),
-    dataset_losses={"cifar10": ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or")},
-    symmetric_rates=(0.0, 0.4, 0.8),
-    noise_lr_grids={"cifar10": (0.1, 0.3, 1.0)},
+    selection_seeds=(0, 1), report_seeds=tuple(range(2, 20)), experiment_report_seeds={"noise": tuple(range(2, 10))},
+    device="cuda", threads=1, lr_grid_extensions=3, datasets=("cifar10",), ablation_datasets=(),
+    noise_datasets=("cifar10",), dataset_losses={"cifar10": ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or")},
+    symmetric_rates=(0.0, 0.4, 0.8), noise_lr_grids={"cifar10": (0.1, 0.3, 1.0)},
     noise_losses={"cifar10": ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or", "gce", "symmetric_ce")},
-    dataset_symmetric_rates={"cifar10": (0.4, 0.8)},
-    noise_shared_rates={"cifar10": {"symmetric 0.8": "symmetric 0.4"}},
+    dataset_symmetric_rates={"cifar10": (0.4, 0.8)}, noise_shared_rates={"cifar10": {"symmetric 0.8": "symmetric 0.4"}},
     epoch_pilot={"cifar10": EpochPilot(1.0, (10, 20, 40))},
     noise_pilot={"cifar10": NoisePilot(1.0, (10, 20, 40), rates=(0.4,))},
 )
@@ -396,10 +340,9 @@ _PAPER = Profile(
 # two-conv `cnn` about 20 s; ResNet-9 is far too slow there. Hence MLPs on the digits and clothes, and on CIFAR-10
 # the `cnn` with flips and crops, at fewer losses and seeds-times-settings than the others.
 # Reporting seeds: reporting_seeds_needed(margin, spread, family_size=9) for the accuracy chapter's claim family
-# (sigmoid_mse_or vs softmax_ce on three datasets, three hypotheses each), with the planning spreads of
-# FULL_PLANNING_SPREADS, gives 6 on MNIST and Fashion-MNIST and 8 on CIFAR-10; the profile takes 8 for all
-# (tests/test_profiles.py recomputes it). The planning spreads are assumptions made before any full run; the
-# accuracy chapter reports the spread observed on the reporting runs beside them.
+# (sigmoid_mse_or vs softmax_ce on three datasets, three hypotheses each) at FULL_PLANNING_SPREADS (assumed before
+# any full run; the accuracy chapter reports the observed spread beside them) gives 6 on MNIST and Fashion-MNIST and
+# 8 on CIFAR-10; the profile takes 8 for all (tests/test_profiles.py recomputes it).
 FULL_PLANNING_SPREADS = {"mnist": 0.002, "fashion-mnist": 0.002, "cifar10": 0.005}  # sd of paired differences
 _FULL = Profile(
     name="full",
@@ -410,63 +353,51 @@ _FULL = Profile(
         "fashion-mnist": Budget("mlp", epochs=20, lr_grid=(3e-4, 1e-3, 3e-3)),
         "cifar10": Budget("cnn", epochs=10, augment=True, lr_grid=(1e-3, 3e-3)),
     },
-    selection_seeds=(0, 1),
-    report_seeds=(2, 3, 4, 5, 6, 7, 8, 9),
-    device="auto",
-    ablation_datasets=("mnist", "fashion-mnist"),
-    sgd_lr_grid=(0.01, 0.1, 1.0, 10.0),
-    noise_datasets=("mnist", "fashion-mnist", "cifar10"),
-    symmetric_rates=(0.0, 0.4, 0.8),
-    asymmetric_rates=(0.0, 0.4),
-    input_sigmas=(0.0, 0.4),
+    selection_seeds=(0, 1), report_seeds=(2, 3, 4, 5, 6, 7, 8, 9), device="auto",
+    ablation_datasets=("mnist", "fashion-mnist"), sgd_lr_grid=(0.01, 0.1, 1.0, 10.0),
+    noise_datasets=("mnist", "fashion-mnist", "cifar10"), symmetric_rates=(0.0, 0.4, 0.8),
+    asymmetric_rates=(0.0, 0.4), input_sigmas=(0.0, 0.4),
     noise_lr_grid=(1e-3,),  # one rate: nothing to choose, so the noise runs are all reporting runs
-    sweep_seeds=(2, 3, 4),
-    dataset_losses={"cifar10": ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or")},
-    symmetric_only=("cifar10",),
-    noise_epochs={"mnist": 20, "fashion-mnist": 20},
+    sweep_seeds=(2, 3, 4), dataset_losses={"cifar10": ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or")},
+    symmetric_only=("cifar10",), noise_epochs={"mnist": 20, "fashion-mnist": 20},
 )
 
-# Protocol v2 on 2 CPU cores (`full2`), fixed here before any of its runs. What changes from `full`, and why:
-# * every run warms its rate up linearly, then decays it linearly to zero (schedule "linear"), so the budget can
-#   converge; its epochs come from the epoch pilot (sigmse.report.pilots.pilot_epochs: doubling the budget moves
-#   softmax CE's mean selection-seed validation accuracy by less than half the margin), run on the selection seeds
-#   before the sweep; the noise runs' epochs from the noise pilot (sigmse.report.pilots.noise_epochs: the shortest
-#   candidate, no shorter than the clean budget, at whose end softmax CE fits the flipped labels by 5 pp);
-# * half-decade grids of 4 rates, and the grid-edge rule: a group whose best selection rate sits at an edge gets the
-#   next rate beyond it, up to 3 times (sigmse.runs.experiments.plan_experiment says which it added);
-# * CIFAR-10 trains `airbench_quarter`, an airbench94-style network at a quarter of its widths (whitened 2x2 first
+# Protocol v2 on 2 CPU cores (`full2`), fixed here before any of its runs; book/method.md ("Protocol v2") states its
+# rules: warm-up then a linear decay to zero, so the budget can converge; epochs from the pilots on the selection
+# seeds (sigmse.report.pilots: doubling the budget moves softmax CE's mean validation accuracy by less than half the
+# margin; the noise runs' shortest candidate, no shorter than the clean budget, at whose end softmax CE fits the
+# flipped labels by 5 pp); half-decade grids of 4 rates and the grid-edge rule, up to 3 added rates
+# (sigmse.runs.experiments.plan_experiment says which); noise runs choose their rate per loss and setting from 3
+# rates on the noisy validation split; 1 torch thread a run, 2 runs at a time. The numbers, and why:
+# * CIFAR-10 trains `airbench_quarter`, airbench94's network at a quarter of its widths (whitened 2x2 first
 #   convolution, three conv-pool-BatchNorm-GELU blocks; flips and 2-pixel translations; the mean of the logits of an
 #   image and its mirror at evaluation, for every loss alike; Nesterov SGD at batch 512; no label smoothing, which
 #   would change one side of the comparison). A pilot on selection seed 0 (2 threads, 10 epochs, lr 0.4): softmax
-#   CE 87.8 % test accuracy (86.8 % without the mirror), about 29 s an epoch; the same net at full width is the
-#   paper profile's;
-# * noise runs choose their rate per loss and setting on the noisy validation split, from 3 rates, with the same
-#   edge rule; CIFAR-10 trains symmetric 0.4 and 0.8 for five losses, 0.8 at the rates each loss chose at 0.4;
-# * every run trains with 1 torch thread (RunConfig.threads), so a rerun is bit-identical on the same processor
-#   and the two runs of every pair share their arithmetic; the sweep runs 2 at a time on the 2 cores;
+#   CE 87.8 % test accuracy (86.8 % without the mirror), about 29 s an epoch; full width is the paper profile's;
+# * CIFAR-10 trains symmetric 0.4 and 0.8 for five losses, 0.8 at the rates each loss chose at 0.4;
 # * reporting seeds from the power calculation at the spreads observed on `full` (sd of paired differences 0.14,
 #   0.33 and 0.87 pp; FULL2_PLANNING_SPREADS): reporting_seeds_needed(margin, spread, family_size=27) for the
-#   accuracy chapter's family (3 comparisons x 3 hypotheses on 3 datasets) gives 6, 12 and 18; the profile takes
-#   18 for every accuracy run; the noise runs (effects several points wide), the Output Reset ablation and the
-#   unification runs take 8, the plain-SGD sweep 3 (it reports every rate). tests/test_profiles.py recomputes it.
+#   accuracy family (3 comparisons x 3 hypotheses on 3 datasets) gives 6, 12 and 18; every accuracy run takes 18;
+#   the noise runs (effects several points wide), the Output Reset ablation and the unification runs 8, the
+#   plain-SGD sweep 3 (it reports every rate). tests/test_profiles.py recomputes it.
 # * if the sweep's estimate exceeds 20 hours on this machine, it is trimmed in FULL2_TRIM_ORDER, first first;
 # * written down before the CIFAR-10 pilot's 20-epoch runs were stored: where no candidate passes the epoch pilot's
 #   rule (or the passing one cannot fit the 20 hours after every trim), a dataset trains for the longest candidate
 #   that fits, and its chapter says that the budget did not meet the rule; the noise pilot likewise.
 # * The pre-registration (this profile as it stands, committed before any run but the pilots'): the committed pilots
-#   (results/full2) give MNIST and Fashion-MNIST 10 clean and 20 noise epochs by the rules. On CIFAR-10 neither rule
-#   is met: 10 -> 20 epochs moves softmax CE's mean selection-seed validation accuracy by +1.73 pp (threshold 0.5),
-#   and at symmetric 0.4 softmax CE fits no flipped labels at the end of 10 or of 20 epochs (3.2 and 3.1 %, low
-#   3.0 %). Priced by MEASURED_IMAGE_COSTS (airbench_quarter measured at load 0.65 to 0.97, one run at a time, and
-#   within 0.96 to 1.16x of that with two side by side), 20 CIFAR-10 epochs cannot fit 20 hours after every trim:
-#   the clean runs alone would take about 12 hours of wall-clock at 2 jobs, 20-epoch noise runs at symmetric 0.4
-#   about 11 more, the MLP runs about 4 after their trims. So both CIFAR-10 budgets take the fallback, 10 epochs
-#   (the pilots stop at 20 epochs: the 40-epoch runs could not change that, so they are not run). At 10 epochs the
-#   whole sweep was estimated at 20.9 hours (19.4 still to run, 1.5 of pilots already run, their 3.0 hours from
-#   start to record over 2 jobs), over 20, so the first trim applies: CIFAR-10 symmetric 0.8 is not run (19.4 ->
-#   16.3 hours still to run, 17.8 in all), and no other. `sigmse sweep --dry-run` prices CIFAR-10 from the stored
-#   pilot runs instead (27.7 hours still to run): those ran beside other trials on the 2 cores and took 1.9x what
-#   the table prices them at, as its last line says. The book reports the measured total against both.
+#   (results/full2) give MNIST and Fashion-MNIST 10 clean and 20 noise epochs by the rules. CIFAR-10 meets neither:
+#   10 -> 20 epochs moves softmax CE's mean selection-seed validation accuracy by +1.73 pp (threshold 0.5), and at
+#   symmetric 0.4 softmax CE fits no flipped labels at the end of 10 or of 20 epochs (3.2 and 3.1 %, low 3.0 %).
+#   Priced by MEASURED_IMAGE_COSTS (airbench_quarter measured at load 0.65 to 0.97, one run at a time, and within
+#   0.96 to 1.16x of that with two side by side), 20 CIFAR-10 epochs cannot fit 20 hours after every trim: the clean
+#   runs alone would take about 12 hours of wall-clock at 2 jobs, 20-epoch noise runs at symmetric 0.4 about 11
+#   more, the MLP runs about 4 after their trims. So both CIFAR-10 budgets take the fallback, 10 epochs (the pilots
+#   stop at 20 epochs: the 40-epoch runs could not change that, so they are not run). At 10 epochs the whole sweep
+#   was estimated at 20.9 hours (19.4 still to run, 1.5 of pilots already run, their 3.0 hours from start to record
+#   over 2 jobs), over 20, so the first trim applies: CIFAR-10 symmetric 0.8 is not run (19.4 -> 16.3 hours still
+#   to run, 17.8 in all), and no other. `sigmse sweep --dry-run` prices CIFAR-10 from the stored pilot runs instead
+#   (27.7 hours still to run): those ran beside other trials on the 2 cores and took 1.9x what the table prices them
+#   at, as its last line says. The book reports the measured total against both.
 FULL2_PLANNING_SPREADS = {"mnist": 0.0014, "fashion-mnist": 0.0033, "cifar10": 0.0087}  # observed on `full`
 FULL2_TRIM_ORDER = ("CIFAR-10 symmetric 0.8 noise runs", "input-noise runs (MNIST, Fashion-MNIST)",
                     "clean noise runs tested on noisy inputs (MNIST, Fashion-MNIST)")
@@ -481,21 +412,14 @@ _FULL2 = Profile(
         "cifar10": Budget("airbench_quarter", epochs=10, batch_size=512, optimizer="nesterov",  # epochs: pilot's
                           lr_grid=(0.1, 0.3, 1.0, 3.0), schedule="linear", warmup_epochs=2.0, weight_decay=5e-4,
                           augment=True, augment_translate=2, tta_flip=True,
-                          evals_per_epoch=2),  # each evaluation reads 5,000 images twice (mirror): a tenth of an epoch's time
+                          # each evaluation reads 5,000 images twice (mirror): a tenth of an epoch's time
+                          evals_per_epoch=2),
     },
-    selection_seeds=(0, 1),
-    report_seeds=tuple(range(2, 20)),
+    selection_seeds=(0, 1), report_seeds=tuple(range(2, 20)),
     experiment_report_seeds={name: tuple(range(2, 10)) for name in ("noise", "output_reset", "unification")},
-    sweep_seeds=(2, 3, 4),
-    device="auto",
-    threads=1,
-    lr_grid_extensions=3,
-    ablation_datasets=("mnist", "fashion-mnist"),
-    sgd_lr_grid=(0.01, 0.1, 1.0, 10.0),
-    dataset_losses={"cifar10": ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or")},
-    noise_datasets=("mnist", "fashion-mnist", "cifar10"),
-    symmetric_rates=(0.0, 0.4, 0.8),
-    asymmetric_rates=(0.0, 0.4),
+    sweep_seeds=(2, 3, 4), device="auto", threads=1, lr_grid_extensions=3, ablation_datasets=("mnist", "fashion-mnist"),
+    sgd_lr_grid=(0.01, 0.1, 1.0, 10.0), dataset_losses={"cifar10": ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or")},
+    noise_datasets=("mnist", "fashion-mnist", "cifar10"), symmetric_rates=(0.0, 0.4, 0.8), asymmetric_rates=(0.0, 0.4),
     input_sigmas=(0.0, 0.4),
     noise_lr_grids={"mnist": (3e-4, 1e-3, 3e-3), "fashion-mnist": (3e-4, 1e-3, 3e-3), "cifar10": (0.1, 0.3, 1.0)},
     noise_losses={"cifar10": ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or", "gce", "symmetric_ce")},
@@ -518,8 +442,7 @@ def profile_names() -> list[str]:
 
 
 def get_profile(name: str | Profile) -> Profile:
-    """The profile called ``name`` (a :class:`Profile` is returned as it is); unknown names raise ``ValueError``
-    listing the valid ones."""
+    """The profile called ``name`` (a :class:`Profile` as it is); an unknown name raises ``ValueError``."""
     if isinstance(name, Profile):
         return name
     if name not in PROFILES:
@@ -547,13 +470,10 @@ def base_config(profile: Profile, dataset: str, *, loss: str, lr: float, seed: i
 def accuracy_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
                      seeds: Sequence[int] | None = None, device: str | None = None) -> list[RunConfig]:
     """Every dataset x loss x learning rate x seed of the headline table (and the convergence chapter)."""
-    return [
-        base_config(profile, dataset, loss=loss, lr=lr, seed=seed, device=device)
-        for dataset in _check_datasets(profile, datasets)
-        for loss in _losses(profile, dataset, ACCURACY_LOSSES)
-        for lr in profile.budgets[dataset].lr_grid
-        for seed in (profile.report_seeds if seeds is None else seeds)
-    ]
+    return [base_config(profile, dataset, loss=loss, lr=lr, seed=seed, device=device)
+            for dataset in _check_datasets(profile, datasets)
+            for loss in _losses(profile, dataset, ACCURACY_LOSSES)
+            for lr in profile.budgets[dataset].lr_grid for seed in (profile.report_seeds if seeds is None else seeds)]
 
 
 # name -> (loss, loss options): the Output Reset ablation
@@ -569,28 +489,22 @@ SGD_SWEEP_LOSSES = ("softmax_ce", "sigmoid_mse", "sigmoid_mse_or", "softmax_mse"
 
 
 def output_reset_ablation_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
-                                  seeds: Sequence[int] | None = None,
-                                  device: str | None = None) -> list[RunConfig]:
+                                  seeds: Sequence[int] | None = None, device: str | None = None) -> list[RunConfig]:
     """The ablation: no reset / reset without shift / with shift, for targets 1/0 and 0.9/0.1."""
-    return [
-        base_config(profile, dataset, loss=loss, lr=lr, seed=seed, device=device, loss_options=options)
-        for dataset in _check_datasets(profile, profile.ablation_datasets if datasets is None else datasets)
-        for loss, options in OUTPUT_RESET_VARIANTS.values()
-        for lr in profile.budgets[dataset].lr_grid
-        for seed in (profile.report_seeds if seeds is None else seeds)
-    ]
+    return [base_config(profile, dataset, loss=loss, lr=lr, seed=seed, device=device, loss_options=options)
+            for dataset in _check_datasets(profile, profile.ablation_datasets if datasets is None else datasets)
+            for loss, options in OUTPUT_RESET_VARIANTS.values()
+            for lr in profile.budgets[dataset].lr_grid for seed in (profile.report_seeds if seeds is None else seeds)]
 
 
 def sgd_lr_sweep_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
                          seeds: Sequence[int] | None = None, device: str | None = None) -> list[RunConfig]:
     """Accuracy versus learning rate with plain SGD (momentum 0.9), where each loss's gradient scale shows."""
-    return [
-        base_config(profile, dataset, loss=loss, lr=lr, seed=seed, device=device, optimizer="sgd")
-        for dataset in _check_datasets(profile, profile.ablation_datasets if datasets is None else datasets)
-        for loss in SGD_SWEEP_LOSSES
-        for lr in profile.sgd_lr_grid
-        for seed in ((profile.sweep_seeds or profile.report_seeds) if seeds is None else seeds)
-    ]
+    return [base_config(profile, dataset, loss=loss, lr=lr, seed=seed, device=device, optimizer="sgd")
+            for dataset in _check_datasets(profile, profile.ablation_datasets if datasets is None else datasets)
+            for loss in SGD_SWEEP_LOSSES
+            for lr in profile.sgd_lr_grid
+            for seed in ((profile.sweep_seeds or profile.report_seeds) if seeds is None else seeds)]
 
 
 def noise_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
@@ -602,16 +516,12 @@ def noise_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
     noise (a paired comparison pairs on the seed). A setting of ``profile.noise_shared_rates`` chooses no rate:
     :func:`noise_shared_rates` lists it.
     """
-    return [
-        base_config(profile, dataset, loss=loss, lr=lr, seed=seed, device=device,
-                    **setting)
-        for dataset in _check_datasets(profile, profile.noise_datasets if datasets is None else datasets)
-        for setting in _noise_settings(profile, dataset)
-        if noise_setting_name(setting) not in profile.noise_shared_rates.get(dataset, {})
-        for loss in _noise_losses(profile, dataset)
-        for lr in _noise_lr_grid(profile, dataset)
-        for seed in (profile.report_seeds if seeds is None else seeds)
-    ]
+    return [base_config(profile, dataset, loss=loss, lr=lr, seed=seed, device=device, **setting)
+            for dataset in _check_datasets(profile, profile.noise_datasets if datasets is None else datasets)
+            for setting in _noise_settings(profile, dataset)
+            if noise_setting_name(setting) not in profile.noise_shared_rates.get(dataset, {})
+            for loss in _noise_losses(profile, dataset)
+            for lr in _noise_lr_grid(profile, dataset) for seed in (profile.report_seeds if seeds is None else seeds)]
 
 
 @dataclass(frozen=True)
@@ -631,8 +541,7 @@ def noise_shared_rates(profile: Profile, *, datasets: Sequence[str] | None = Non
     symmetric 0.8 at the rates chosen at 0.4, where a second selection would cost more than the budget allows)."""
     def run(dataset: str, loss: str, setting: str) -> RunConfig:  # lr and seed: placeholders
         return base_config(profile, dataset, loss=loss, lr=_noise_lr_grid(profile, dataset)[0],
-                           seed=profile.selection_seeds[0], device=device,
-                           **_setting_named(profile, dataset, setting))
+                           seed=profile.selection_seeds[0], device=device, **_setting_named(profile, dataset, setting))
 
     return [SharedRate(run(dataset, loss, setting), run(dataset, loss, source))
             for dataset in _check_datasets(profile, profile.noise_datasets if datasets is None else datasets)
@@ -676,13 +585,11 @@ def epoch_pilot_configs(profile: Profile, *, datasets: Sequence[str] | None = No
     """The epoch pilot (rule: :func:`sigmse.report.pilots.pilot_epochs`): per dataset of ``profile.epoch_pilot``,
     softmax CE at the pilot's rate for each candidate budget, with ``seeds`` (default: the *selection* seeds; a
     pilot fixes a number of the protocol, so the reporting seeds never take part). Empty without a pilot."""
-    return [
-        base_config(profile, dataset, loss="softmax_ce", lr=profile.epoch_pilot[dataset].lr, seed=seed,
-                    device=device, epochs=epochs)
-        for dataset in _pilot_datasets(profile, profile.epoch_pilot, datasets)
-        for epochs in profile.epoch_pilot[dataset].candidates
-        for seed in (profile.selection_seeds if seeds is None else seeds)
-    ]
+    return [base_config(profile, dataset, loss="softmax_ce", lr=profile.epoch_pilot[dataset].lr, seed=seed,
+                        device=device, epochs=epochs)
+            for dataset in _pilot_datasets(profile, profile.epoch_pilot, datasets)
+            for epochs in profile.epoch_pilot[dataset].candidates
+            for seed in (profile.selection_seeds if seeds is None else seeds)]
 
 
 def noise_pilot_configs(profile: Profile, *, datasets: Sequence[str] | None = None,
@@ -690,11 +597,9 @@ def noise_pilot_configs(profile: Profile, *, datasets: Sequence[str] | None = No
     """The noise-fit pilot (rule: :func:`sigmse.report.pilots.noise_epochs`): per dataset of ``profile.noise_pilot``,
     candidate budget and symmetric noise rate, softmax CE at the pilot's rate, with ``seeds`` (default: the first
     selection seed alone). Empty without a pilot."""
-    return [
-        base_config(profile, dataset, loss="softmax_ce", lr=profile.noise_pilot[dataset].lr, seed=seed,
-                    device=device, epochs=epochs, label_noise="symmetric", label_noise_rate=rate)
-        for dataset in _pilot_datasets(profile, profile.noise_pilot, datasets)
-        for epochs in profile.noise_pilot[dataset].candidates
-        for rate in profile.noise_pilot[dataset].rates
-        for seed in (profile.selection_seeds[:1] if seeds is None else seeds)
-    ]
+    return [base_config(profile, dataset, loss="softmax_ce", lr=profile.noise_pilot[dataset].lr, seed=seed,
+                        device=device, epochs=epochs, label_noise="symmetric", label_noise_rate=rate)
+            for dataset in _pilot_datasets(profile, profile.noise_pilot, datasets)
+            for epochs in profile.noise_pilot[dataset].candidates
+            for rate in profile.noise_pilot[dataset].rates
+            for seed in (profile.selection_seeds[:1] if seeds is None else seeds)]
