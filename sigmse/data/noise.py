@@ -39,7 +39,16 @@ class LabelNoise(NamedTuple):
     realised_rate: float  # share of all N labels that changed
 
 
-def _check_labels(labels: torch.Tensor, num_classes: int) -> None:
+def corrupt_labels(labels: torch.Tensor, *, kind: str, rate: float, num_classes: int, dataset: str | None = None,
+                   seed: int) -> LabelNoise:
+    """Corrupt ``labels`` ((N,) integers in ``[0, num_classes)``, on any device; drawn on the CPU) with ``kind``
+    noise (``"none"`` needs ``rate == 0``) at ``rate`` in [0, 1), reproducibly from ``seed``. Symmetric: ``rate`` is
+    the share of all labels changed; asymmetric (``dataset`` a key of :data:`ASYMMETRIC_FLIPS`): the share of each
+    source class moved to its pair. Counts are rounded by ``round`` (halves to even)."""
+    if kind not in LABEL_NOISE_KINDS:
+        raise ValueError(f"unknown label noise kind {kind!r}; valid kinds are: {', '.join(LABEL_NOISE_KINDS)}")
+    check_number("label noise rate", rate, low=0.0, high=1.0, high_open=True, allowed="a number in [0, 1)")
+    rate = float(rate)
     check_number("num_classes", num_classes, low=2, integer=True, allowed="an integer >= 2")
     if labels.ndim != 1 or labels.dtype.is_floating_point or labels.dtype == torch.bool:
         raise TypeError(f"labels must be a 1-D integer tensor, got dtype {labels.dtype} "
@@ -47,65 +56,25 @@ def _check_labels(labels: torch.Tensor, num_classes: int) -> None:
     if labels.numel() and not 0 <= int(labels.min()) <= int(labels.max()) < num_classes:
         raise ValueError(f"labels must lie in [0, {num_classes}), got values from {int(labels.min())} "
                          f"to {int(labels.max())}")
-
-
-def _symmetric(labels: torch.Tensor, rate: float, num_classes: int, generator: torch.Generator) -> torch.Tensor:
-    """Move exactly round(rate * N) random labels, each to a uniformly drawn *other* class."""
-    chosen = torch.randperm(labels.numel(), generator=generator)[: round(rate * labels.numel())]
-    offsets = torch.randint(1, num_classes, (chosen.numel(),), generator=generator)  # never 0: the class changes
-    noisy = labels.clone()
-    noisy[chosen] = (labels[chosen] + offsets) % num_classes
-    return noisy
-
-
-def _asymmetric(labels: torch.Tensor, rate: float, flips: dict[int, int], generator: torch.Generator) -> torch.Tensor:
-    """For each source class, move exactly round(rate * n_class) of its labels to the paired target class."""
-    noisy = labels.clone()
-    for source, target in flips.items():  # a loop over the (at most 10) pairs, not over examples
-        members = (labels == source).nonzero().squeeze(1)  # the *clean* labels decide membership, so 5<->6 swaps
-        chosen = members[torch.randperm(members.numel(), generator=generator)[: round(rate * members.numel())]]
-        noisy[chosen] = target
-    return noisy
-
-
-def corrupt_labels(labels: torch.Tensor, *, kind: str, rate: float, num_classes: int, dataset: str | None = None,
-                   seed: int) -> LabelNoise:
-    """Corrupt ``labels`` with ``kind`` noise at ``rate``, reproducibly from ``seed``.
-
-    Args:
-        labels: (N,) integer class labels in ``[0, num_classes)``; on any device (the draw happens on the CPU).
-        kind: one of :data:`LABEL_NOISE_KINDS`; ``"none"`` needs ``rate == 0`` and returns the labels unchanged.
-        rate: in [0, 1). Symmetric: the share of all labels changed. Asymmetric: the share of each source
-            class's labels moved to its pair (so the share of *all* labels changed is smaller).
-        num_classes: number of classes.
-        dataset: a key of :data:`ASYMMETRIC_FLIPS`; needed for ``"asymmetric"`` only.
-        seed: seeds a private ``torch.Generator``; the same seed gives the same noise.
-
-    Returns:
-        :class:`LabelNoise` (noisy labels on ``labels``' device, the changed-mask, the realised share of all labels
-        changed). Counts are rounded by ``round`` (halves to even).
-    """
-    if kind not in LABEL_NOISE_KINDS:
-        raise ValueError(f"unknown label noise kind {kind!r}; valid kinds are: {', '.join(LABEL_NOISE_KINDS)}")
-    check_number("label noise rate", rate, low=0.0, high=1.0, high_open=True, allowed="a number in [0, 1)")
-    rate = float(rate)
-    _check_labels(labels, num_classes)
+    if kind == "none" and rate != 0.0:
+        raise ValueError(f"label noise kind 'none' needs rate 0, got {rate!r}; use 'symmetric' or 'asymmetric'")
     clean = labels.detach().to("cpu", torch.int64)
     generator = torch.Generator().manual_seed(stream_seed("label-noise", seed))
-    if kind == "none":
-        if rate != 0.0:
-            raise ValueError(f"label noise kind 'none' needs rate 0, got {rate!r}; use 'symmetric' or 'asymmetric'")
-        noisy = clean.clone()
-    elif kind == "symmetric":
-        noisy = _symmetric(clean, rate, num_classes, generator)
-    else:
+    noisy = clean.clone()
+    if kind == "symmetric":  # exactly round(rate * N) random labels, each to a uniformly drawn *other* class
+        chosen = torch.randperm(clean.numel(), generator=generator)[: round(rate * clean.numel())]
+        offsets = torch.randint(1, num_classes, (chosen.numel(),), generator=generator)  # never 0: the class changes
+        noisy[chosen] = (clean[chosen] + offsets) % num_classes
+    elif kind == "asymmetric":
         if dataset not in ASYMMETRIC_FLIPS:
             raise ValueError(f"asymmetric label noise needs dataset, one of: {', '.join(ASYMMETRIC_FLIPS)}; "
                              f"got {dataset!r}")
-        noisy = _asymmetric(clean, rate, ASYMMETRIC_FLIPS[dataset], generator)
+        for source, target in ASYMMETRIC_FLIPS[dataset].items():  # a loop over the (at most 10) pairs
+            members = (clean == source).nonzero().squeeze(1)  # the *clean* labels decide membership, so 5<->6 swaps
+            chosen = torch.randperm(members.numel(), generator=generator)[: round(rate * members.numel())]
+            noisy[members[chosen]] = target
     flipped = noisy != clean
-    realised = float(flipped.sum()) / max(1, clean.numel())
-    return LabelNoise(noisy.to(labels.device), flipped.to(labels.device), realised)
+    return LabelNoise(noisy.to(labels.device), flipped.to(labels.device), float(flipped.sum()) / max(1, clean.numel()))
 
 
 def add_input_noise(images: torch.Tensor, sigma: float, *, generator: torch.Generator) -> torch.Tensor:

@@ -24,7 +24,7 @@ from sigmse.report.noise_rules import (claim_family, claim_glue, claim_line, noi
 from sigmse.report.pilots import noise_pilot_table, noise_pilot_text, trained_epochs
 from sigmse.runs.profiles import get_profile
 
-__all__ = ["learning_rate_protocol", "settings_text", "protocol_glue", "NoiseChapter"]
+__all__ = ["learning_rate_protocol", "settings_text", "NoiseChapter"]
 
 
 def learning_rate_protocol(selection: Records, report: Records) -> str:
@@ -51,23 +51,6 @@ def settings_text(curves: pd.DataFrame, datasets: Sequence[str]) -> str:
                   for kind, group in part[part["level"] > 0].groupby("kind", sort=False)]
         parts.append(f"{dataset}: " + "; ".join(kinds))
     return " | ".join(parts) or "no runs"
-
-
-def protocol_glue(selection: Records, report: Records) -> dict[str, Any]:
-    """The glue values of the page's protocol, all read from this build's records."""
-    configs = [record["config"] for record in report]
-    datasets = list(dict.fromkeys(config["dataset"] for config in configs))
-    asymmetric = [d for d in datasets if any(c["dataset"] == d and c["label_noise"] == "asymmetric" for c in configs)]
-    return {
-        "noise_datasets": listing(datasets),
-        "settings_run": settings_text(noise_curves(records_frame(report)), datasets) if report else "no runs",
-        "lr_protocol": learning_rate_protocol(selection, report),
-        "seed_list": listing(sorted({config["seed"] for config in configs})),
-        "n_runs": len(selection) + len(report),
-        "budgets": budget_text(runs_frame(report), runs_frame(selection)),
-        "flip_pairs": "; ".join(f"{d}: " + ", ".join(f"{a}→{b}" for a, b in ASYMMETRIC_FLIPS[d].items())
-                                for d in asymmetric) or "no dataset of this build ran asymmetric noise",
-    }
 
 
 @dataclass(frozen=True)
@@ -102,11 +85,6 @@ class NoiseChapter:
         return rule_frame(self.history)
 
     @cached_property
-    def claims(self) -> pd.DataFrame:
-        """The judged family: the paper's claim under both reporting rules."""
-        return claim_family(self.rules, alpha=self.alpha)
-
-    @cached_property
     def family(self) -> pd.DataFrame:
         """The exploratory family: every noisy setting at the final epoch."""
         return noise_verdicts(self.curves, alpha=self.alpha)
@@ -115,19 +93,25 @@ class NoiseChapter:
     def memory(self) -> pd.DataFrame:
         return memorisation_history(self.history)
 
-    @cached_property
-    def fit(self) -> pd.DataFrame:
-        return flipped_fit(self.memory, datasets=self.datasets)
-
     # the parts, in page order
     def protocol(self) -> Part:
-        """This build's protocol, and the paper profile's."""
-        paper = get_profile("paper")
-        return Part({"profile_name": self.profile, **protocol_glue(self.selection, self.report),
-                     "paper_datasets": listing(paper.noise_datasets),
-                     "paper_symmetric": listing(paper.symmetric_rates),
-                     "paper_asymmetric": listing(paper.asymmetric_rates),
-                     "paper_sigmas": listing(paper.input_sigmas), "paper_seeds": listing(paper.report_seeds),
+        """This build's protocol, read from its records, and the paper profile's."""
+        paper, selection, report = get_profile("paper"), self.selection, self.report
+        configs = [record["config"] for record in report]
+        datasets = list(dict.fromkeys(config["dataset"] for config in configs))
+        asymmetric = {c["dataset"] for c in configs if c["label_noise"] == "asymmetric"}
+        flips = "; ".join(f"{d}: " + ", ".join(f"{a}→{b}" for a, b in ASYMMETRIC_FLIPS[d].items())
+                          for d in datasets if d in asymmetric)
+        settings = settings_text(noise_curves(records_frame(report)), datasets) if report else "no runs"
+        return Part({"profile_name": self.profile, "noise_datasets": listing(datasets), "settings_run": settings,
+                     "lr_protocol": learning_rate_protocol(selection, report),
+                     "seed_list": listing(sorted({config["seed"] for config in configs})),
+                     "n_runs": len(selection) + len(report),
+                     "budgets": budget_text(runs_frame(report), runs_frame(selection)),
+                     "flip_pairs": flips or "no dataset of this build ran asymmetric noise",
+                     "paper_datasets": listing(paper.noise_datasets), "paper_symmetric": listing(paper.symmetric_rates),
+                     "paper_asymmetric": listing(paper.asymmetric_rates), "paper_sigmas": listing(paper.input_sigmas),
+                     "paper_seeds": listing(paper.report_seeds),
                      "paper_selection_seeds": listing(paper.selection_seeds)})
 
     def learning_rates(self) -> Part:
@@ -144,18 +128,17 @@ class NoiseChapter:
         return Part({}, (nt.rule_table(self.rules),))
 
     def judged_family(self) -> Part:
-        """The judged family and the intro's noise rows (``claim_noise_*``)."""
-        claims = self.claims
+        """The judged family (the paper's claim under both reporting rules) and the intro's noise rows
+        (``claim_noise_*``)."""
+        claims = claim_family(self.rules, alpha=self.alpha)
         return Part({"claim_comparisons": len(claims), "alpha_text": f"{self.alpha:g}",
-                     "claim_family_size": family_size(claims),
-                     **claim_glue(claims, "claim_noise", self.profile),
+                     "claim_family_size": family_size(claims), **claim_glue(claims, "claim_noise", self.profile),
                      "noise_rules": rules_summary(claims, listed=["softmax_ce"]),
                      "noise_rules_all": rules_summary(claims), "claim_verdicts": claim_line(claims)},
                     (nt.family_table(claims),))
 
     def exploratory_family(self) -> Part:
-        family = self.family
-        return Part({"noise_family_size": family_size(family)}, (nt.family_table(family),))
+        return Part({"noise_family_size": family_size(self.family)}, (nt.family_table(self.family),))
 
     def exploratory_figure(self) -> Part:
         return Part({"fig_noise_paired": nt.verdict_figure(self.family)})
@@ -180,15 +163,15 @@ class NoiseChapter:
 
     def flipped_labels(self) -> Part:
         """Whether softmax CE started to fit the flipped labels, and what each budget reaches."""
-        values = {"memorisation_rise_pp": MEMORISATION_RISE * 100, "flipped_fit_summary": flipped_fit_summary(self.fit),
-                  "budget_reach": budget_reach(self.curves, self.fit, self.runs)}
-        return Part(values, (flipped_fit_table(self.fit),))
+        fit = flipped_fit(self.memory, datasets=self.datasets)
+        values = {"memorisation_rise_pp": MEMORISATION_RISE * 100, "flipped_fit_summary": flipped_fit_summary(fit),
+                  "budget_reach": budget_reach(self.curves, fit, self.runs)}
+        return Part(values, (flipped_fit_table(fit),))
 
     def noise_pilot(self, noise_pilot: Records, epoch_pilot: Records) -> Part:
         """What the noise pilot chose, from its records and the epoch pilot's."""
         text = noise_pilot_text(noise_pilot, epoch_pilot, self.profile, trained=trained_epochs(self.report))
-        return Part({"noise_pilot_text": text},
-                    (noise_pilot_table(noise_pilot),))
+        return Part({"noise_pilot_text": text}, (noise_pilot_table(noise_pilot),))
 
     def literature(self) -> Part:
         return Part({}, (nt.literature_table(self.curves).style.format("{:.2f}", na_rep="not run"),))

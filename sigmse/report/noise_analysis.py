@@ -5,7 +5,7 @@ Clean runs evaluated on noisy test inputs (``test_acc_sigma_<s>``) make a fourth
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -14,11 +14,9 @@ from sigmse.report.chapters import listing
 from sigmse.report.plots import pretty
 from sigmse.runs.profiles import NOISE_LOSSES
 
-__all__ = [
-    "NOISE_KINDS", "noise_curves", "setting_label", "in_setting_order", "signed", "lead_values", "memorisation_history",
-    "MEMORISATION_RISE", "flipped_fit", "flipped_fit_table", "flipped_fit_summary", "budget_reach", "memorisation_end",
-    "memorisation_glue",
-]
+__all__ = ["NOISE_KINDS", "noise_curves", "setting_label", "in_setting_order", "signed", "lead_values",
+           "memorisation_history", "MEMORISATION_RISE", "flipped_fit", "flipped_fit_table", "flipped_fit_summary",
+           "budget_reach", "memorisation_end", "memorisation_glue"]
 
 # The curves of the chapter, in the order they are shown.
 NOISE_KINDS = ("symmetric", "asymmetric", "input (train+test)", "input (test only)")
@@ -28,8 +26,6 @@ _SIGMA_PREFIX = "test_acc_sigma_"
 # so that accuracy falls before it rises) to its last. 5 pp: half of guessing on ten classes, thousands of images.
 # Fixed after the MNIST noise runs existed (CE's rises there: 18 to 50 pp); the chapter says so.
 MEMORISATION_RISE = 0.05
-FLIPPED_FIT_COLUMNS = ("dataset", "setting", "loss", "epochs", "seeds", "lowest_epoch", "acc_lowest", "acc_end",
-                       "rise", "rise_min", "rise_max", "fits")
 
 
 def _curve(runs: pd.DataFrame, kind: str, level: pd.Series | float, value: str = "test_acc") -> pd.DataFrame:
@@ -96,16 +92,15 @@ def lead_values(curves: pd.DataFrame, dataset: str) -> dict[str, Any]:
 def memorisation_history(history: pd.DataFrame) -> pd.DataFrame:
     """The label-noise runs' epochs in long form: ``labels`` (``clean``/``flipped``) and ``train_acc`` against the
     given label."""
-    runs = history[history["label_noise"] != "none"]
+    runs = history[history["label_noise"] != "none"].drop(columns="train_acc")
     runs = runs.assign(setting=[setting_label(k, r) for k, r in zip(runs["label_noise"], runs["label_noise_rate"])])
-    runs = runs.drop(columns="train_acc")
     long = runs.melt(id_vars=["dataset", "loss", "seed", "setting", "label_noise", "label_noise_rate", "epoch"],
                      value_vars=["train_acc_clean", "train_acc_flipped"], var_name="labels", value_name="train_acc")
     return long.assign(labels=long["labels"].str.removeprefix("train_acc_"))
 
 
 def _fit_row(part: pd.DataFrame) -> dict[str, Any]:
-    """The :data:`FLIPPED_FIT_COLUMNS` measures of one dataset, setting and loss (flipped-label rows)."""
+    """The measures of one dataset, setting and loss (flipped-label rows)."""
     by_seed = part.pivot_table(index="seed", columns="epoch", values="train_acc", aggfunc="first")
     mean = by_seed.mean()
     lowest, last = int(mean.idxmin()), int(mean.index.max())
@@ -127,24 +122,20 @@ def flipped_fit(memory: pd.DataFrame, datasets: Sequence[str] | None = None,
     flipped = flipped.sort_values(["label_noise", "label_noise_rate"], ascending=[False, True], kind="stable")
     rows = [{"dataset": dataset, "setting": setting, "loss": loss, **_fit_row(part)}
             for (dataset, setting, loss), part in flipped.groupby(["dataset", "setting", "loss"], sort=False)]
-    for dataset in datasets or ():
-        if dataset not in set(flipped["dataset"]):
-            rows += [{"dataset": dataset, "setting": "not run yet", "loss": loss, "seeds": 0, "fits": None}
-                     for loss in losses]
-    frame = pd.DataFrame(rows, columns=list(FLIPPED_FIT_COLUMNS))
+    rows += [{"dataset": dataset, "setting": "not run yet", "loss": loss, "seeds": 0, "fits": None}
+             for dataset in datasets or () if dataset not in set(flipped["dataset"]) for loss in losses]
+    frame = pd.DataFrame(rows, columns=["dataset", "setting", "loss", "epochs", "seeds", "lowest_epoch", "acc_lowest",
+                                        "acc_end", "rise", "rise_min", "rise_max", "fits"])
     order = {name: i for i, name in enumerate(datasets or pd.unique(frame["dataset"]))}
     return frame.sort_values("dataset", key=lambda column: column.map(order), kind="stable").reset_index(drop=True)
 
 
 def flipped_fit_table(fit: pd.DataFrame) -> pd.DataFrame:
     """A :func:`flipped_fit` frame for print."""
-    def answer(row: Mapping[str, Any]) -> str:
-        if row["seeds"] == 0:
-            return "not run yet"
-        return "cannot tell (one epoch)" if row["fits"] is None else ("yes" if row["fits"] else "no")
-
     ran = fit["seeds"] > 0
-    table = pd.DataFrame({
+    answers = [("cannot tell (one epoch)" if fits is None else "yes" if fits else "no") if seeds else "not run yet"
+               for seeds, fits in zip(fit["seeds"], fit["fits"])]
+    return pd.DataFrame({
         "epochs": [f"{e:.0f}" if ran_row else "n/a" for e, ran_row in zip(fit["epochs"], ran)],
         "seeds": fit["seeds"].to_numpy(),
         "lowest (%)": np.where(ran, [f"{a * 100:.1f} (epoch {e:.0f})" for a, e in zip(fit["acc_lowest"],
@@ -153,9 +144,8 @@ def flipped_fit_table(fit: pd.DataFrame) -> pd.DataFrame:
         "rise (pp) [min, max over seeds]": [
             "n/a" if np.isnan(r) else f"{r * 100:+.1f} [{lo * 100:+.1f}, {hi * 100:+.1f}]"
             for r, lo, hi in zip(fit["rise"], fit["rise_min"], fit["rise_max"])],
-        f"fits flipped labels (rise \u2265 {MEMORISATION_RISE * 100:g} pp)": [answer(r) for _, r in fit.iterrows()],
+        f"fits flipped labels (rise \u2265 {MEMORISATION_RISE * 100:g} pp)": answers,
     }, index=pd.MultiIndex.from_frame(fit[["dataset", "setting", "loss"]]))
-    return table
 
 
 def flipped_fit_summary(fit: pd.DataFrame) -> str:
@@ -166,9 +156,8 @@ def flipped_fit_summary(fit: pd.DataFrame) -> str:
             parts.append(f"{dataset}: not run yet")
             continue
         answers = part["fits"].map({True: "yes", False: "no"}).fillna("cannot tell")
-        cells = [f"{word} at " + ", ".join(row["setting"] + ("" if np.isnan(row["rise"]) else
-                                                             f" ({row['rise'] * 100:+.1f} pp)".replace("-", "\u2212"))
-                                           for _, row in part[answers == word].iterrows())
+        cells = [f"{word} at " + ", ".join(setting + ("" if np.isnan(rise) else f" ({signed(rise * 100, 1)} pp)")
+                                           for setting, rise in part.loc[answers == word, ["setting", "rise"]].values)
                  for word in ("yes", "no", "cannot tell") if (answers == word).any()]
         parts.append(f"{dataset}: " + "; ".join(cells))
     return " | ".join(parts) if parts else "no label-noise runs"
@@ -216,9 +205,8 @@ def memorisation_glue(end: pd.DataFrame, dataset: str, losses: Sequence[str] = (
     part = end.xs(dataset, level="dataset") if dataset in end.index.get_level_values("dataset") else end.iloc[0:0]
     values: dict[str, Any] = {"mem_setting": part.index.get_level_values("setting")[0] if len(part) else "not run",
                               "mem_epochs": int(part["epochs"].max()) if len(part) else 0}
-    for loss in losses:
-        for labels in ("clean", "flipped"):
-            found = part.xs(loss, level="loss")[labels] if loss in part.index.get_level_values("loss") else None
-            values[f"mem_{labels}_{loss}"] = float(found.iloc[0]) if found is not None else float("nan")
+    ran = set(part.index.get_level_values("loss"))
+    values.update({f"mem_{labels}_{loss}": float(part.xs(loss, level="loss")[labels].iloc[0]) if loss in ran
+                   else float("nan") for loss in losses for labels in ("clean", "flipped")})
     return values
 

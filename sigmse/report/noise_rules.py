@@ -18,20 +18,15 @@ from sigmse.report.noise_analysis import in_setting_order, setting_label, signed
 from sigmse.report.plots import pretty
 from sigmse.report.verdicts import ACCURACY_MARGINS, holm_verdicts, paired_tests
 
-__all__ = [
-    "NOISE_REPORTING_RULES", "RULE_COLUMNS", "reported_epochs", "rule_frame", "CLAIM_KINDS", "CLAIM_ROBUST_LOSSES",
-    "claim_settings", "claim_family", "claim_glue", "rules_summary", "claim_line", "ROBUST_LOSSES", "noise_verdicts",
-    "noise_verdict", "verdict_line", "tally",
-]
+__all__ = ["NOISE_REPORTING_RULES", "reported_epochs", "rule_frame", "CLAIM_KINDS", "CLAIM_ROBUST_LOSSES",
+           "claim_family", "claim_glue", "rules_summary", "claim_line", "ROBUST_LOSSES", "noise_verdicts",
+           "noise_verdict", "verdict_line", "tally"]
 
 # Which epoch of a label-noise run is reported (glue-key part -> name), fixed before the next full protocol and
 # never tuned. Why two: at the final epoch CE has had the whole budget to fit the flipped labels, while a
 # practitioner stops at the best epoch on an equally noisy validation split; a claim that holds under one rule
 # only is a claim about that rule (the noise chapter's method section, issue 21). Both read the stored history.
 NOISE_REPORTING_RULES: Mapping[str, str] = {"final": "final epoch", "early": "early stopped"}
-_RUN_COLUMNS = ["hash", "dataset", "loss", "seed", "lr", "status", "label_noise", "label_noise_rate"]
-RULE_COLUMNS = ("hash", "dataset", "kind", "level", "loss", "seed", "lr", "status", "rule", "epoch", "val_acc",
-                "test_acc")
 
 
 def reported_epochs(history: pd.DataFrame, rule: str) -> pd.DataFrame:
@@ -40,7 +35,8 @@ def reported_epochs(history: pd.DataFrame, rule: str) -> pd.DataFrame:
     its row with NaN values."""
     check_choice("reporting rule", rule, tuple(NOISE_REPORTING_RULES))
     ordered = history.sort_values(["hash", "epoch"], kind="stable")
-    runs = ordered.drop_duplicates("hash")[_RUN_COLUMNS]
+    runs = ordered.drop_duplicates("hash")[["hash", "dataset", "loss", "seed", "lr", "status", "label_noise",
+                                            "label_noise_rate"]]
     usable = ordered[ordered["status"] == "ok"]
     if rule == "final":
         picked = usable.groupby("hash", sort=False).tail(1)
@@ -55,7 +51,8 @@ def rule_frame(history: pd.DataFrame) -> pd.DataFrame:
     noisy = history[history["label_noise"] != "none"]
     parts = [reported_epochs(noisy, key).assign(rule=name) for key, name in NOISE_REPORTING_RULES.items()]
     frame = pd.concat(parts, ignore_index=True).rename(columns={"label_noise": "kind", "label_noise_rate": "level"})
-    return frame.assign(level=frame["level"].astype(float))[list(RULE_COLUMNS)]
+    return frame.assign(level=frame["level"].astype(float))[["hash", "dataset", "kind", "level", "loss", "seed", "lr",
+                                                              "status", "rule", "epoch", "val_acc", "test_acc"]]
 
 
 # The judged claim: at each dataset's heaviest symmetric and asymmetric rate, under both rules, sigmoid-MSE + OR
@@ -65,36 +62,30 @@ CLAIM_KINDS = ("symmetric", "asymmetric")
 CLAIM_ROBUST_LOSSES = ("gce", "symmetric_ce")
 
 
-def claim_settings(rules: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset, the heaviest rate of each kind of :data:`CLAIM_KINDS` it ran."""
-    part = rules[rules["kind"].isin(CLAIM_KINDS)]
-    return part.groupby(["dataset", "kind"], sort=False)["level"].max().reset_index()
-
-
-def _claim_order(family: pd.DataFrame, baselines: Sequence[str]) -> pd.DataFrame:
-    """Rows by dataset (:data:`VERDICT_DATASETS` first), kind, level, then rule and baseline in their given order."""
-    datasets = {name: i for i, name in enumerate(VERDICT_DATASETS)}
-    rules = {name: i for i, name in enumerate(NOISE_REPORTING_RULES.values())}
-    opponents = {name: i for i, name in enumerate(baselines)}
-    ranked = family.assign(_d=family["dataset"].map(datasets).fillna(len(datasets)), _r=family["rule"].map(rules),
-                           _b=family["baseline"].map(opponents))
-    ordered = in_setting_order(ranked.sort_values(["_d", "_r", "_b"], kind="stable"))
-    return ordered.drop(columns=["_d", "_r", "_b"]).reset_index(drop=True)
+def _family(frame: pd.DataFrame, keys: list[str], candidate: str, baseline: str, robust: Sequence[str],
+            alpha: float, margins: Mapping[str, float]) -> pd.DataFrame:
+    """``candidate`` against ``baseline`` (superiority) and each of ``robust`` (non-inferiority) per ``keys``,
+    paired on the seed and Holm-adjusted together."""
+    tests = [paired_tests(frame, "test_acc", claim="noninferiority" if i else "superiority", margins=margins, by=keys,
+                          baseline=other, levels=[candidate]) for i, other in enumerate([baseline, *robust])]
+    return holm_verdicts(pd.concat(tests, ignore_index=True), alpha=alpha)
 
 
 def claim_family(rules: pd.DataFrame, candidate: str = "sigmoid_mse_or", baseline: str = "softmax_ce",
                  robust: Sequence[str] = CLAIM_ROBUST_LOSSES, alpha: float = 0.05,
                  margins: Mapping[str, float] = ACCURACY_MARGINS) -> pd.DataFrame:
-    """The judged family from a :func:`rule_frame`, paired on the seed and Holm-adjusted together: ``candidate``
-    against ``baseline`` (superiority) and each of ``robust`` (non-inferiority), per claim setting and rule."""
-    judged = rules.merge(claim_settings(rules), on=["dataset", "kind", "level"])
-    keys = ["dataset", "kind", "level", "rule"]
-    tests = [paired_tests(judged, "test_acc", claim="superiority", margins=margins, by=keys, baseline=baseline,
-                          levels=[candidate])]
-    tests += [paired_tests(judged, "test_acc", claim="noninferiority", margins=margins, by=keys, baseline=other,
-                           levels=[candidate]) for other in robust]
-    family = holm_verdicts(pd.concat(tests, ignore_index=True), alpha=alpha)
-    return _claim_order(family, [baseline, *robust])
+    """The judged family from a :func:`rule_frame` (see :func:`_family`) at each dataset's heaviest rate of each
+    kind of :data:`CLAIM_KINDS`, per rule; rows by dataset (:data:`VERDICT_DATASETS` first), setting, rule and
+    baseline in their given order."""
+    heaviest = rules[rules["kind"].isin(CLAIM_KINDS)].groupby(["dataset", "kind"], sort=False)["level"].max()
+    judged = rules.merge(heaviest.reset_index(), on=["dataset", "kind", "level"])
+    family = _family(judged, ["dataset", "kind", "level", "rule"], candidate, baseline, robust, alpha, margins)
+    order = [{name: i for i, name in enumerate(names)}
+             for names in (VERDICT_DATASETS, NOISE_REPORTING_RULES.values(), [baseline, *robust])]
+    ranked = family.assign(_d=family["dataset"].map(order[0]).fillna(len(order[0])), _r=family["rule"].map(order[1]),
+                           _b=family["baseline"].map(order[2]))
+    ordered = in_setting_order(ranked.sort_values(["_d", "_r", "_b"], kind="stable"))
+    return ordered.drop(columns=["_d", "_r", "_b"]).reset_index(drop=True)
 
 
 def claim_glue(family: pd.DataFrame, prefix: str, profile: str, datasets: Sequence[str] = VERDICT_DATASETS,
@@ -134,8 +125,8 @@ def rules_summary(family: pd.DataFrame, listed: Sequence[str] | None = None) -> 
         return (f"{rules} agree on every one of the {len(paired)} judged comparisons of "
                 f"{pretty(family['loss'].iloc[0])}.")
     baselines = differ.index.get_level_values("baseline")
-    named = differ[baselines.isin(list(listed))] if listed is not None else differ
-    counted = differ[~baselines.isin(list(listed))] if listed is not None else differ.iloc[0:0]
+    is_named = baselines.isin(list(listed) if listed is not None else list(baselines))
+    named, counted = differ[is_named], differ[~is_named]
     cells = [f"against {pretty(baseline)} on {dataset} at {setting_label(kind, level)} ({final}: "
              f"{row['verdict_final']}, {_effect(row['mean_diff_final'])}; {early}: {row['verdict_early']}, "
              f"{_effect(row['mean_diff_early'])})" for (dataset, kind, level, baseline), row in named.iterrows()]
@@ -153,13 +144,9 @@ def claim_line(family: pd.DataFrame, baseline: str = "softmax_ce") -> str:
     """The judged verdicts against ``baseline`` in one line, e.g. ``"mnist, symmetric 0.8: final epoch better
     (+9.71 pp), early stopped inconclusive (−0.66 pp) | ..."``."""
     versus = family[family["baseline"] == baseline]
-    if versus.empty:
-        return "not run"
-    cells = []
-    for (dataset, kind, level), part in versus.groupby(["dataset", "kind", "level"], sort=False):
-        rules = ", ".join(f"{row['rule']} {row['verdict']} ({_effect(row['mean_diff'])})" for _, row in part.iterrows())
-        cells.append(f"{dataset}, {setting_label(kind, level)}: {rules}")
-    return " | ".join(cells)
+    return " | ".join(f"{dataset}, {setting_label(kind, level)}: " + ", ".join(
+        f"{rule} {verdict} ({_effect(diff)})" for rule, verdict, diff in part[["rule", "verdict", "mean_diff"]].values)
+        for (dataset, kind, level), part in versus.groupby(["dataset", "kind", "level"], sort=False)) or "not run"
 
 
 ROBUST_LOSSES = ("mae", "gce", "symmetric_ce")
@@ -170,13 +157,8 @@ def noise_verdicts(curves: pd.DataFrame, candidate: str = "sigmoid_mse_or", base
                    margins: Mapping[str, float] = ACCURACY_MARGINS) -> pd.DataFrame:
     """The exploratory family: every noisy setting at the final epoch, paired on the seed, ``candidate`` against
     ``baseline`` (superiority) and each of ``robust`` (non-inferiority), Holm-adjusted as a family of its own."""
-    noisy = curves[curves["level"] > 0]
-    keys = ["dataset", "kind", "level"]
-    parts = [paired_tests(noisy, "test_acc", claim="superiority", margins=margins, by=keys, baseline=baseline,
-                          levels=[candidate])]
-    parts += [paired_tests(noisy, "test_acc", claim="noninferiority", margins=margins, by=keys, baseline=other,
-                           levels=[candidate]) for other in robust]
-    family = holm_verdicts(pd.concat(parts, ignore_index=True), alpha=alpha)
+    family = _family(curves[curves["level"] > 0], ["dataset", "kind", "level"], candidate, baseline, robust, alpha,
+                     margins)
     return in_setting_order(family).reset_index(drop=True)
 
 
@@ -194,13 +176,10 @@ def noise_verdict(family: pd.DataFrame, baseline: str = "softmax_ce",
     out = {}
     for dataset in (datasets if datasets is not None else pd.unique(family["dataset"])):
         part = rows[rows["dataset"] == dataset]
-        if part.empty:
-            out[dataset] = "not run"
-            continue
         kinds = [f"{kind}: " + ", ".join(_cell(r) for _, r in group.iterrows())
                  for kind, group in part.groupby("kind", sort=False)]
-        seeds = int(part["n_pairs"].max())
-        out[dataset] = "; ".join(kinds) + f" ({seeds} seed{'s' if seeds != 1 else ''})"
+        seeds = int(part["n_pairs"].max()) if kinds else 0
+        out[dataset] = "; ".join(kinds) + f" ({seeds} seed{'s' if seeds != 1 else ''})" if kinds else "not run"
     return out
 
 

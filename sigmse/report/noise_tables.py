@@ -3,7 +3,7 @@ Prevents Memorization of Noisy Labels*, NeurIPS 2020."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,10 +17,9 @@ from sigmse.report.noise_rules import NOISE_REPORTING_RULES
 from sigmse.report.plots import figure, palette, pretty, verdict_heatmap
 from sigmse.runs.profiles import NOISE_LOSSES
 
-__all__ = [
-    "KIND_LEVEL_NAMES", "LIU2020_CIFAR10_SYMMETRIC", "rule_table", "noise_table", "family_table", "chosen_lr_table",
-    "standings", "literature_table", "accuracy_vs_noise", "memorisation_figure", "verdict_figure",
-]
+__all__ = ["KIND_LEVEL_NAMES", "LIU2020_CIFAR10_SYMMETRIC", "rule_table", "noise_table", "family_table",
+           "chosen_lr_table", "standings", "literature_table", "accuracy_vs_noise", "memorisation_figure",
+           "verdict_figure"]
 
 KIND_LEVEL_NAMES: Mapping[str, str] = {  # what the level of each kind is
     "clean": "", "symmetric": "share of labels changed", "asymmetric": "share of each source class flipped to its pair",
@@ -34,42 +33,35 @@ LIU2020_CIFAR10_SYMMETRIC: Mapping[str, Mapping[float, float]] = {
 }
 
 
-def _loss_order(frame: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES) -> pd.DataFrame:
-    """Rows in setting order, then by loss in the order of ``losses``."""
-    rank = {loss: i for i, loss in enumerate(losses)}
-    ranked = frame.assign(_loss=frame["loss"].map(rank)).sort_values("_loss", kind="stable")
-    return in_setting_order(ranked.drop(columns="_loss"))
+def _cell_text(mean: float, std: float) -> str:
+    """``"81.2 ± 0.4"`` (%), without ``±`` for one seed, ``"n/a"`` for none."""
+    if not np.isfinite(mean):
+        return "n/a"
+    return f"{mean * 100:.1f}" + ("" if not np.isfinite(std) else f" ± {std * 100:.1f}")
 
 
 def rule_table(rules: pd.DataFrame) -> pd.DataFrame:
     """Per setting and loss: test accuracy (%, mean ± std) under each reporting rule, and the epochs early stopping
     picked."""
-    rows = []
     early, final = NOISE_REPORTING_RULES["early"], NOISE_REPORTING_RULES["final"]
-    for (dataset, kind, level, loss), part in _loss_order(rules).groupby(["dataset", "kind", "level", "loss"],
-                                                                        sort=False):
-        row: dict[str, Any] = {"dataset": dataset, "setting": setting_label(kind, level), "loss": pretty(loss)}
-        for name in NOISE_REPORTING_RULES.values():
-            accuracy = part.loc[part["rule"] == name, "test_acc"].dropna()
-            row[f"{name} (%)"] = _cell_text({"mean": accuracy.mean(), "std": accuracy.std()})
+    rank = {loss: i for i, loss in enumerate(NOISE_LOSSES)}
+    ordered = in_setting_order(rules.sort_values("loss", key=lambda column: column.map(rank), kind="stable"))
+    rows, picked_name = [], "early-stopping epoch [range] of trained"
+    for (dataset, kind, level, loss), part in ordered.groupby(["dataset", "kind", "level", "loss"], sort=False):
+        accuracy = {name: part.loc[part["rule"] == name, "test_acc"].dropna()
+                    for name in NOISE_REPORTING_RULES.values()}
         picked = part.loc[part["rule"] == early, "epoch"].dropna()
         trained = part.loc[part["rule"] == final, "epoch"].max()
-        row["early-stopping epoch [range] of trained"] = (
-            "n/a" if picked.empty else f"{picked.mean():.1f} [{picked.min():.0f}, {picked.max():.0f}] of {trained:.0f}")
-        rows.append(row)
-    columns = ["dataset", "setting", "loss", *(f"{name} (%)" for name in NOISE_REPORTING_RULES.values()),
-               "early-stopping epoch [range] of trained"]
+        rows.append({"dataset": dataset, "setting": setting_label(kind, level), "loss": pretty(loss),
+                     **{f"{name} (%)": _cell_text(acc.mean(), acc.std()) for name, acc in accuracy.items()},
+                     picked_name: "n/a" if picked.empty else
+                     f"{picked.mean():.1f} [{picked.min():.0f}, {picked.max():.0f}] of {trained:.0f}"})
+    columns = ["dataset", "setting", "loss", *(f"{name} (%)" for name in NOISE_REPORTING_RULES.values()), picked_name]
     return pd.DataFrame(rows, columns=columns).set_index(["dataset", "setting", "loss"])
 
 
 def _summary(curves: pd.DataFrame) -> pd.DataFrame:
     return summarize(curves, "test_acc", ["dataset", "kind", "level", "loss"])
-
-
-def _cell_text(row: Mapping[str, Any]) -> str:
-    if not np.isfinite(row["mean"]):
-        return "n/a"
-    return f"{row['mean'] * 100:.1f}" + ("" if not np.isfinite(row["std"]) else f" ± {row['std'] * 100:.1f}")
 
 
 def _setting_index(frame: pd.DataFrame) -> pd.DataFrame:
@@ -79,12 +71,18 @@ def _setting_index(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(setting=[setting_label(k, lv) for k, lv in zip(frame["kind"], frame["level"])])
 
 
+def _by_loss(frame: pd.DataFrame, values: str, losses: Sequence[str] = NOISE_LOSSES, aggfunc: str = "first"
+             ) -> pd.DataFrame:
+    """``values`` per setting (rows) and loss (columns, in the order of ``losses``)."""
+    wide = frame.pivot_table(index=["dataset", "setting"], columns="loss", values=values, aggfunc=aggfunc, sort=False)
+    return wide.reindex(columns=[loss for loss in losses if loss in wide.columns])
+
+
 def noise_table(curves: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES) -> pd.DataFrame:
     """Test accuracy (%, mean ± std over seeds) per setting (rows) and loss (columns)."""
     summary = _setting_index(_summary(curves))
-    table = summary.assign(text=[_cell_text(r) for _, r in summary.iterrows()])
-    wide = table.pivot_table(index=["dataset", "setting"], columns="loss", values="text", aggfunc="first", sort=False)
-    return wide.reindex(columns=[loss for loss in losses if loss in wide.columns])
+    return _by_loss(summary.assign(text=[_cell_text(m, s) for m, s in zip(summary["mean"], summary["std"])]), "text",
+                    losses)
 
 
 def family_table(family: pd.DataFrame) -> pd.DataFrame:
@@ -97,16 +95,12 @@ def family_table(family: pd.DataFrame) -> pd.DataFrame:
 def chosen_lr_table(report: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES) -> pd.DataFrame:
     """The learning rate each loss chose on validation (that of its reporting runs), per dataset and setting."""
     runs = noise_curves(report)
-    runs = _setting_index(runs[runs["kind"] != "input (test only)"])
-    wide = runs.pivot_table(index=["dataset", "setting"], columns="loss", values="lr", aggfunc="first", sort=False)
-    return wide.reindex(columns=[loss for loss in losses if loss in wide.columns])
+    return _by_loss(_setting_index(runs[runs["kind"] != "input (test only)"]), "lr", losses)
 
 
 def standings(curves: pd.DataFrame, candidate: str = "sigmoid_mse_or") -> pd.DataFrame:
     """Per setting: each loss's mean test accuracy (%), the best loss, and ``candidate``'s rank (ties: the better)."""
-    summary = _setting_index(_summary(curves))
-    wide = summary.pivot_table(index=["dataset", "setting"], columns="loss", values="mean", sort=False) * 100
-    wide = wide.reindex(columns=[loss for loss in NOISE_LOSSES if loss in wide.columns])
+    wide = _by_loss(_setting_index(_summary(curves)), "mean", aggfunc="mean") * 100
     ranks = wide.rank(axis=1, ascending=False, method="min")
     return wide.round(2).assign(best=wide.idxmax(axis=1),
                                 **{f"rank of {candidate}": ranks.get(candidate, np.nan).astype("Int64")})
@@ -175,8 +169,7 @@ def memorisation_figure(long: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES
             stats = part[part["loss"] == loss].groupby("epoch")["train_acc"].agg(["mean", "min", "max"]).dropna()
             ax.plot(stats.index, stats["mean"], marker="o", ms=3, color=colours[loss], label=pretty(loss))
             ax.fill_between(stats.index, stats["min"], stats["max"], color=colours[loss], alpha=0.15, lw=0)
-        ax.set(title=f"{dataset}: {setting}", xlabel="epoch",
-               ylabel=f"train acc, {labels} labels" if c == 0 else "")
+        ax.set(title=f"{dataset}: {setting}", xlabel="epoch", ylabel=f"train acc, {labels} labels" if c == 0 else "")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _legend(fig, axes)
     return fig
@@ -187,7 +180,7 @@ def verdict_figure(family: pd.DataFrame, baseline: str = "softmax_ce", candidate
     versus = family[family["baseline"] == baseline]
     grid = versus.assign(setting=[f"{d} · {setting_label(k, lv)}" for d, k, lv in
                                   zip(versus["dataset"], versus["kind"], versus["level"])])
+    title = f"{pretty(candidate)} minus {pretty(baseline)}, paired by seed"
     return verdict_heatmap(grid, index="setting", index_order=list(pd.unique(grid["setting"])),
-                           column_order=NOISE_LOSSES,
-                           title=f"{pretty(candidate)} minus {pretty(baseline)}, paired by seed")
+                           column_order=NOISE_LOSSES, title=title)
 

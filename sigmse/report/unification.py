@@ -58,15 +58,11 @@ def chosen_rates_by_method(selection: Sequence[UnificationConfig],
 def unification_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per run: config, test metrics (NaN: none or diverged) and ``seconds``, the median epoch (robust
     to a burst of load on a shared machine)."""
-    rows = []
-    for record in records:
-        config, metrics = record["config"], record["metrics"]
-        rows.append({"dataset": config["dataset"], "method": config["method"], "lr": config["lr"],
-                     "seed": config["seed"], "status": record["status"],
-                     **{key: metrics.get(key, math.nan) for key in ("test_acc", "test_rmse_angle", "test_r2_angle")},
-                     "seconds": statistics.median(h["seconds"] for h in record["history"])})
-    return pd.DataFrame(rows, columns=["dataset", "method", "lr", "seed", "status", "test_acc", "test_rmse_angle",
-                                       "test_r2_angle", "seconds"])
+    configs, metrics = ("dataset", "method", "lr", "seed"), ("test_acc", "test_rmse_angle", "test_r2_angle")
+    rows = [{**{key: r["config"][key] for key in configs}, "status": r["status"],
+             **{key: r["metrics"].get(key, math.nan) for key in metrics},
+             "seconds": statistics.median(h["seconds"] for h in r["history"])} for r in records]
+    return pd.DataFrame(rows, columns=[*configs, "status", *metrics, "seconds"])
 
 
 def selection_display(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -88,9 +84,8 @@ def unification_table(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """Per method, ``runs``, ``lr`` and mean/std over seeds of accuracy, angle RMSE, R² and seconds per epoch
     (``ok`` runs only)."""
     frame = unification_frame(records)
-    frame = frame[frame.status == "ok"].rename(columns={"test_acc": "acc", "test_rmse_angle": "rmse",
-                                                        "test_r2_angle": "r2"})
-    grouped = frame.groupby("method")
+    grouped = frame[frame.status == "ok"].rename(columns={"test_acc": "acc", "test_rmse_angle": "rmse",
+                                                          "test_r2_angle": "r2"}).groupby("method")
     table = grouped[["acc", "rmse", "r2", "seconds"]].agg(["mean", "std"])
     table.columns = [f"{name}_{stat}" for name, stat in table.columns]
     table.insert(0, "lr", grouped["lr"].first())
@@ -131,8 +126,7 @@ def unification_figure(table: pd.DataFrame, *, unit: str = "°") -> Any:
             mean, std = scale * table.loc[method, f"{column}_mean"], scale * _zero(table.loc[method, f"{column}_std"])
             draw(mean, color="grey", linestyle="--" if column == "acc" else ":", label=METHOD_LABELS[method])
             span(mean - std, mean + std, color="grey", alpha=0.15, linewidth=0)
-    ax.set_xlabel("test accuracy (%)  →  better")
-    ax.set_ylabel(f"test RMSE of the angle ({unit})  ↓  better")
+    ax.set(xlabel="test accuracy (%)  →  better", ylabel=f"test RMSE of the angle ({unit})  ↓  better")
     ax.legend(fontsize="small", loc="best")
     ax.grid(alpha=0.3)
     return fig
@@ -157,29 +151,24 @@ def unification_tests(records: Sequence[Mapping[str, Any]], alpha: float = ALPHA
     return verdicts.holm_verdicts(pd.concat(parts, ignore_index=True), alpha=alpha)
 
 
-def _row(tests: pd.DataFrame, method: str, baseline: str, metric: str) -> pd.Series | None:
+def _text(tests: pd.DataFrame, method: str, baseline: str, metric: str) -> str:
+    """:func:`sigmse.report.verdicts.verdict_text` of one comparison (None where not run) on the metric's scale
+    (degrees written without a space)."""
     found = tests[(tests.method == method) & (tests.baseline == baseline) & (tests.metric == metric)]
-    return None if found.empty else found.iloc[0]
-
-
-def _text(row: pd.Series | None, metric: str) -> str:
-    """:func:`sigmse.report.verdicts.verdict_text` on the metric's scale (degrees written without a space)."""
     _, scale, unit = _MEASURES[metric]
-    return verdicts.verdict_text(row, scale=scale, unit=unit).replace(" °", "°")
+    return verdicts.verdict_text(None if found.empty else found.iloc[0], scale=scale, unit=unit).replace(" °", "°")
 
 
-def unification_verdict(tests: pd.DataFrame, method: str = "unified_mse_or",
-                        baseline: str = "separate_heads") -> str:
+def unification_verdict(tests: pd.DataFrame, method: str = "unified_mse_or", baseline: str = "separate_heads") -> str:
     """One line: ``method`` against ``baseline`` on accuracy and on the angle, verdicts with effects."""
-    return (f"accuracy {_text(_row(tests, method, baseline, 'test_acc'), 'test_acc')}; "
-            f"angle RMSE {_text(_row(tests, method, baseline, 'test_rmse_angle'), 'test_rmse_angle')}")
+    return (f"accuracy {_text(tests, method, baseline, 'test_acc')}; "
+            f"angle RMSE {_text(tests, method, baseline, 'test_rmse_angle')}")
 
 
 def unification_versus_single(tests: pd.DataFrame, method: str = "unified_mse_or") -> str:
     """One line: ``method`` against the classifier alone on accuracy and the regressor alone on the angle."""
-    return (f"accuracy against the classifier alone "
-            f"{_text(_row(tests, method, 'classifier_only', 'test_acc'), 'test_acc')}; angle RMSE against the "
-            f"regressor alone {_text(_row(tests, method, 'regressor_only', 'test_rmse_angle'), 'test_rmse_angle')}")
+    return (f"accuracy against the classifier alone {_text(tests, method, 'classifier_only', 'test_acc')}; angle "
+            f"RMSE against the regressor alone {_text(tests, method, 'regressor_only', 'test_rmse_angle')}")
 
 
 def verdict_display(tests: pd.DataFrame) -> pd.DataFrame:
@@ -187,11 +176,9 @@ def verdict_display(tests: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, row in tests.iterrows():
         measure, scale, unit = _MEASURES[row["metric"]]
-        if row["n_pairs"] < 2:
-            difference = "—" if row["n_pairs"] == 0 else f"{row['mean_diff'] * scale:+.2f}"
-        else:
-            difference = (f"{row['mean_diff'] * scale:+.2f} [{row['ci95_low'] * scale:+.2f}, "
-                          f"{row['ci95_high'] * scale:+.2f}]")
+        difference = "—" if row["n_pairs"] == 0 else f"{row['mean_diff'] * scale:+.2f}"
+        if row["n_pairs"] >= 2:
+            difference += f" [{row['ci95_low'] * scale:+.2f}, {row['ci95_high'] * scale:+.2f}]"
         rows.append({"comparison": f"{SHORT_LABELS[row['method']]} vs {SHORT_LABELS[row['baseline']]}",
                      "measure": f"{measure} ({unit})", "difference [95% CI]": difference.replace("-", "\u2212"),
                      "p (Holm)": f"{p:.3g}" if math.isfinite(p := verdicts.decisive_p(row)) else "—",
@@ -220,8 +207,8 @@ def unification_provenance(records: Sequence[Mapping[str, Any]], profile: str) -
             f"{', '.join(commits)}, torch {', '.join(sorted({i['torch_version'] for i in info}))}")
 
 
-def _seeds(records: Records) -> list[int]:
-    return sorted({record["config"]["seed"] for record in records})
+def _seeds(records: Records) -> str:
+    return ", ".join(map(str, sorted({record["config"]["seed"] for record in records})))
 
 
 @dataclass(frozen=True)
@@ -248,9 +235,8 @@ class UnificationChapter:
                 "end to end." if self.profile == "smoke" else "")
         provenance = unification_provenance(runs, self.profile)
         values = {"n_selection_runs": len(self.selection), "n_report_runs": len(self.report),
-                  "selection_seeds_text": ", ".join(map(str, _seeds(self.selection))),
-                  "report_seeds_text": ", ".join(map(str, _seeds(self.report))),
-                  "n_report_seeds": len(_seeds(self.report)),
+                  "selection_seeds_text": _seeds(self.selection), "report_seeds_text": _seeds(self.report),
+                  "n_report_seeds": len({record["config"]["seed"] for record in self.report}),
                   "threads_text": ", ".join(map(str, sorted({r["provenance"]["torch_threads"] for r in runs}))),
                   "lr_grid_text": ", ".join(f"{lr:g}" for lr in unification_lr_grid(self.profile)),
                   "epochs": first["epochs"], "batch_size": first["batch_size"], "max_angle": first["max_angle"],
@@ -261,16 +247,15 @@ class UnificationChapter:
 
     def learning_rates(self) -> Part:
         """The learning-rate choice (:func:`selection_display`)."""
-        seeds = ", ".join(map(str, _seeds(self.selection)))
         return Part({}, (selection_display(self.selection).style.set_caption(
-            f"Mean validation score over selection seeds {seeds} per learning rate (columns), and the rate chosen"),))
+            f"Mean validation score over selection seeds {_seeds(self.selection)} per learning rate (columns), and "
+            "the rate chosen"),))
 
     def results_table(self) -> Part:
         """The test metrics per method at its chosen rate (:func:`unification_display`)."""
-        seeds = ", ".join(map(str, _seeds(self.report)))
         return Part({}, (unification_display(self.table).style.set_caption(
-            f"Test metrics per method at its chosen learning rate, mean ± std over reporting seeds {seeds} (no ± "
-            "with one seed); —: the method has no such output"),))
+            f"Test metrics per method at its chosen learning rate, mean ± std over reporting seeds "
+            f"{_seeds(self.report)} (no ± with one seed); —: the method has no such output"),))
 
     def results_figure(self) -> Part:
         """Accuracy against the angle's RMSE (:func:`unification_figure`), glued as ``unification_figure``."""
@@ -278,15 +263,15 @@ class UnificationChapter:
 
     def paired_tests(self) -> Part:
         """The family of paired tests, and the prose's numbers and verdicts."""
-        tests, seeds = self.tests, ", ".join(map(str, _seeds(self.report)))
-        family = int(tests.family_size.iloc[0])
-        dataset = self.report[0]["config"]["dataset"]
+        tests, family = self.tests, int(self.tests.family_size.iloc[0])
         values = {**unification_numbers(self.table),  # <method>_<acc|rmse|r2|seconds>[_std], <method>_lr
                   "n_comparisons": len(tests), "n_tests": family, "alpha": ALPHA,
-                  "acc_margin": 100 * verdicts.accuracy_margin(dataset), "rmse_margin": ANGLE_RMSE_MARGIN,
+                  "acc_margin": 100 * verdicts.accuracy_margin(self.report[0]["config"]["dataset"]),
+                  "rmse_margin": ANGLE_RMSE_MARGIN,
                   "unification_verdict": unification_verdict(tests),
                   "unification_verdict_plain": unification_verdict(tests, "unified_mse"),
                   "unification_versus_single": unification_versus_single(tests),
                   "unification_versus_single_plain": unification_versus_single(tests, "unified_mse")}
         return Part(values, (verdict_display(tests).style.set_caption(
-            f"Paired differences over reporting seeds {seeds}, Holm-adjusted over the {family} tests of the family"),))
+            f"Paired differences over reporting seeds {_seeds(self.report)}, Holm-adjusted over the {family} tests "
+            "of the family"),))

@@ -36,9 +36,6 @@ REGRESSION_TARGETS = ("angle", "ink")  # stored in this order whatever order the
 DATASETS = ("mnist", "fashion-mnist")  # 28x28 greyscale on a black background: zero fill is the background
 
 
-# ---- config ---------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class UnificationConfig(IdentifiedConfig):
     """One run of the unification experiment. Defaults: the quick profile's unified run with Output Reset."""
@@ -106,13 +103,8 @@ class UnificationConfig(IdentifiedConfig):
 def unification_config_from_dict(data: Mapping[str, Any]) -> UnificationConfig:
     """Build a :class:`UnificationConfig` from a mapping, rejecting unknown keys by name."""
     reject_unknown_keys(UnificationConfig, data)
-    values = dict(data)
-    if isinstance(values.get("targets"), list):
-        values["targets"] = tuple(values["targets"])
+    values = {**data, "targets": tuple(data["targets"])} if isinstance(data.get("targets"), list) else data
     return UnificationConfig(**values)
-
-
-# ---- the selection score ------------------------------------------------------------------------------
 
 
 def validation_score(config: UnificationConfig, record: Mapping[str, Any]) -> float:
@@ -121,8 +113,7 @@ def validation_score(config: UnificationConfig, record: Mapping[str, Any]) -> fl
     if record["status"] != "ok":
         return 0.0
     metrics = record["metrics"]
-    needed = (["val_acc"] if config.classifies else []) + ([f"val_r2_{t}" for t in config.targets]
-                                                           if config.regresses else [])
+    needed = (["val_acc"] if config.classifies else []) + [f"val_r2_{t}" for t in config.targets if config.regresses]
     missing = [key for key in needed if key not in metrics]
     if missing:
         raise ValueError(f"run {config.hash} has no {', '.join(missing)}: choosing a learning rate needs the "

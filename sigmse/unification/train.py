@@ -1,17 +1,12 @@
 r"""One MSE objective for classification *and* regression: a test of the paper's unification claim.
 
-Every MNIST image is rotated by a known angle drawn from ``U[-max_angle, max_angle]``, and the network predicts
-the digit *and* the angle (optionally also the standardised *ink mass*; the book uses the angle alone). All
-methods share the ``mlp`` trunk; only the last layer's width and the loss differ (:func:`method_loss`):
-``unified_mse`` (one sum of squared errors over ``10 + R`` outputs, no task weight), ``unified_mse_or`` (with
-Output Reset on the class outputs), ``separate_heads`` (CE on the class logits plus the regression's squared
-error: a linear layer of ``10 + R`` units *is* two heads side by side, so only the loss differs),
-``classifier_only`` and ``regressor_only``. The unification chapter describes the experiment.
-
-Data path, as in :mod:`sigmse.train`: the dataset loads once, the angles come from their own seed on the CPU,
-the kept images rotate in one batched ``affine_grid``/``grid_sample`` pass on the device (matching torchvision's
-``rotate``; tested), and training is :func:`sigmse.train.train_epoch`. A run evaluates once, after its last
-epoch.
+Every MNIST image is rotated by a known angle from ``U[-max_angle, max_angle]``; the network predicts the digit
+*and* the angle (optionally the standardised *ink mass*). All methods share the ``mlp`` trunk; only the last
+layer's width and the loss differ (:func:`method_loss`): ``unified_mse`` (one sum of squared errors over ``10 + R``
+outputs, no task weight), ``unified_mse_or`` (Output Reset on the class outputs), ``separate_heads`` (CE plus the
+regression's squared error: ``10 + R`` linear units *are* two heads side by side), ``classifier_only`` and
+``regressor_only``. The images rotate once, batched on the device (torchvision's ``rotate``; tested); training is
+:func:`sigmse.train.train_epoch`, with one evaluation after the last epoch.
 
 Reference: K. Tyagi et al., *Making Sigmoid-MSE Great Again: Output Reset Challenges Softmax Cross-Entropy in
 Neural Network Classification*, arXiv:2411.11213, 2024.
@@ -44,15 +39,9 @@ SPLIT_SEED = 0  # validation split and training subset, as in sigmse.train
 ROTATE_CHUNK = 8192  # images per affine_grid/grid_sample call: bounds the grid's memory (N*H*W*2 floats)
 
 
-# ---- data: rotated images and their regression targets --------------------------------------------------
-
-
 def rotate_images(images: Tensor, angles: Tensor) -> Tensor:
-    """Rotate each image of ``images`` (N, C, H, W) counter-clockwise by ``angles`` (N,) degrees about its centre.
-
-    Bilinear, zero fill, ``align_corners=False``: torchvision's ``rotate(image, angle, BILINEAR)`` for square
-    images, in chunks of ``ROTATE_CHUNK``.
-    """
+    """Rotate each image of ``images`` (N, C, H, W) counter-clockwise by ``angles`` (N,) degrees about its centre:
+    torchvision's ``rotate(image, angle, BILINEAR)`` for square images (zero fill), in chunks of ``ROTATE_CHUNK``."""
     if images.ndim != 4 or angles.shape != images.shape[:1]:
         raise ValueError(f"images must be (N, C, H, W) and angles (N,); got {tuple(images.shape)} and "
                          f"{tuple(angles.shape)}")
@@ -97,26 +86,18 @@ def _angles(n_train: int, n_test: int, config: UnificationConfig) -> tuple[Tenso
     return angles[:n_train], angles[n_train:]
 
 
-def _data_key(config: UnificationConfig, device: torch.device, data_dir: str | Path | None) -> tuple[Any, ...]:
-    """Everything :func:`prepare_rotated` depends on: runs with the same key share one prepared copy."""
-    return (config.dataset, config.targets, config.max_angle, config.angle_seed, config.train_subset,
-            config.test_subset, config.val_size, str(device), str(resolve_data_dir(data_dir).resolve()))
-
-
 _PREPARED: dict[tuple[Any, ...], "RotatedData"] = {}  # the last prepared data (one entry): a sweep rotates once
 
 
 def prepare_rotated(config: UnificationConfig, device: torch.device, data_dir: str | Path | None = None,
                     dataset: Dataset | None = None) -> RotatedData:
-    """Load, split, rotate, normalise and make the regression targets, on ``device``.
-
-    The angle is divided by the standard deviation of ``U[-a, a]``, ``a / sqrt(3)``; the ink mass is standardised
-    with the training part's mean and std; images with the dataset's (unrotated) pixel mean and std. The result is
-    cached for the next call with the same data settings; a ``dataset`` passed in is never cached.
-    """
+    """Load, split, rotate, normalise and make the regression targets, on ``device``. The angle is divided by the
+    std of ``U[-a, a]``, ``a / sqrt(3)``; the ink mass standardised on the training part; images with the dataset's
+    pixel mean and std. Cached for the next call with the same data settings, unless ``dataset`` is passed in."""
     if dataset is not None:
         return _prepare_rotated(config, device, dataset)
-    key = _data_key(config, device, data_dir)
+    key = (config.dataset, config.targets, config.max_angle, config.angle_seed, config.train_subset,  # all it reads
+           config.test_subset, config.val_size, str(device), str(resolve_data_dir(data_dir).resolve()))
     if key not in _PREPARED:
         _PREPARED.clear()  # one entry: full MNIST on a GPU is ~0.2 GB
         _PREPARED[key] = _prepare_rotated(config, device, load_dataset(config.dataset, data_dir))
@@ -139,30 +120,18 @@ def _prepare_rotated(config: UnificationConfig, device: torch.device, dataset: D
     rotated = rotate_images(images01, angles)  # (N, C, H, W) in [0, 1]
     n_train, n_fit = len(train_index), len(kept)
 
-    raw, offset, scale = [], [], []  # per target: values (N,), and how to standardise them
-    for target in config.targets:
-        if target == "angle":
-            raw.append(angles)
-            offset.append(0.0)
-            scale.append(config.max_angle / math.sqrt(3))
-        else:  # ink
-            ink = rotated.mean(dim=(1, 2, 3))
-            raw.append(ink)
-            offset.append(float(ink[:n_train].mean()))
-            scale.append(float(ink[:n_train].std()))
-    offset_t = torch.tensor(offset, device=device)
-    scale_t = torch.tensor(scale, device=device)
+    standard = {"angle": (angles, 0.0, config.max_angle / math.sqrt(3))}  # per target: values (N,), offset, scale
+    if "ink" in config.targets:
+        ink = rotated.mean(dim=(1, 2, 3))
+        standard["ink"] = (ink, float(ink[:n_train].mean()), float(ink[:n_train].std()))
+    raw, offset, scale = zip(*(standard[target] for target in config.targets))
+    offset_t, scale_t = torch.tensor(offset, device=device), torch.tensor(scale, device=device)
     targets = (torch.stack(raw, 1) - offset_t) / scale_t  # (N, R)
     mean = torch.tensor(spec.mean, device=device).view(1, -1, 1, 1)
     std = torch.tensor(spec.std, device=device).view(1, -1, 1, 1)
-    images = (rotated - mean) / std
-    parts = [slice(0, n_train), slice(n_train, n_fit), slice(n_fit, None)]
-    (tr_x, va_x, te_x), (tr_y, va_y, te_y), (tr_t, va_t, te_t) = (
-        [tensor[p] for p in parts] for tensor in (images, labels, targets))
-    return RotatedData(tr_x, tr_y, tr_t, va_x, va_y, va_t, te_x, te_y, te_t, scale_t, offset_t, spec.num_classes)
-
-
-# ---- losses ---------------------------------------------------------------------------------------------
+    splits = [(t[:n_train], t[n_train:n_fit], t[n_fit:]) for t in ((rotated - mean) / std, labels, targets)]
+    # RotatedData's order: train images, labels, targets, then val, then test
+    return RotatedData(*(part for split in zip(*splits) for part in split), scale_t, offset_t, spec.num_classes)
 
 
 def _squared_error(outputs: Tensor, targets: Tensor) -> Tensor:
@@ -208,24 +177,15 @@ def method_loss(method: str, outputs: Tensor, labels: Tensor, targets: Tensor, n
     return _squared_error(outputs, targets).mean()  # regressor_only
 
 
-# ---- training -------------------------------------------------------------------------------------------
-
-
-def _split_outputs(config: UnificationConfig, outputs: Tensor, num_classes: int) -> tuple[Tensor | None, Tensor | None]:
-    """(class logits or None, regression outputs or None) of a method's outputs."""
-    c = num_classes if config.classifies else 0
-    return (outputs[:, :c] if c else None), (outputs[:, c:] if config.regresses else None)
-
-
 def _metrics(config: UnificationConfig, outputs: Tensor, labels: Tensor, targets: Tensor, data: RotatedData,
              split: str) -> dict[str, float]:
     """Accuracy, and per regression target RMSE (in the target's unit: degrees for the angle) and R^2."""
-    logits, regression = _split_outputs(config, outputs, data.num_classes)
+    c = data.num_classes if config.classifies else 0  # outputs: c class logits, then the regression outputs
     result: dict[str, float] = {}
-    if logits is not None:
-        result[f"{split}_acc"] = float((logits.argmax(1) == labels).float().mean())
-    if regression is not None:
-        error = (regression - targets) * data.target_scale  # (N, R) in the targets' units
+    if config.classifies:
+        result[f"{split}_acc"] = float((outputs[:, :c].argmax(1) == labels).float().mean())
+    if config.regresses:
+        error = (outputs[:, c:] - targets) * data.target_scale  # (N, R) in the targets' units
         truth = targets * data.target_scale
         sse, sst = error.square().sum(0), (truth - truth.mean(0)).square().sum(0)
         for j, name in enumerate(config.targets):
@@ -241,19 +201,14 @@ def _final_metrics(config: UnificationConfig, model: nn.Module, data: RotatedDat
     outputs = {name: evaluate_logits(model, images) for name, (images, _, _) in splits.items() if len(images)}
     if not all(bool(torch.isfinite(out).all()) for out in outputs.values()):
         return None
-    result: dict[str, float] = {}
-    for name, out in outputs.items():
-        result.update(_metrics(config, out, splits[name][1], splits[name][2], data, name))
-    return result
+    return {key: value for name, out in outputs.items()
+            for key, value in _metrics(config, out, *splits[name][1:], data, name).items()}
 
 
 class _UnificationRun(TrainingRun):
-    """One unification run for :func:`sigmse.train.train_epoch`: the ``mlp`` trunk, Adam at
-    ``config.lr`` without a schedule, and the method's loss.
-
-    The Adam is torch's default (for-loop) one, not the fused one of :func:`sigmse.train.train`: the two agree only
-    to rounding, so changing it would change every stored record.
-    """
+    """One unification run for :func:`sigmse.train.train_epoch`: the ``mlp`` trunk, Adam at ``config.lr`` without a
+    schedule, and the method's loss. Torch's default (for-loop) Adam, not the fused one of :func:`sigmse.train.train`:
+    the two agree only to rounding, so changing it would change every stored record."""
 
     def __init__(self, config: UnificationConfig, data: RotatedData, device: torch.device) -> None:
         torch.manual_seed(config.seed)
@@ -273,27 +228,10 @@ class _UnificationRun(TrainingRun):
         return loss
 
 
-def _train_epochs(run: _UnificationRun) -> list[dict[str, Any]]:
-    """Train ``config.epochs`` epochs, or up to the first with a non-finite training loss; their history."""
-    history: list[dict[str, Any]] = []
-    for epoch in range(run.config.epochs):
-        loss_sum = torch.zeros((), device=run.device)
-        seconds = train_epoch(run, loss_sum)[1]
-        train_loss = float(loss_sum) / run.n_train  # the one host sync of the epoch's training
-        history.append({"epoch": epoch + 1, "train_loss": train_loss if math.isfinite(train_loss) else None,
-                        "seconds": seconds})
-        if history[-1]["train_loss"] is None:
-            break
-    return history
-
-
 def train_unification(config: UnificationConfig, data_dir: str | Path | None = None, *,
                       dataset: Dataset | None = None) -> dict[str, Any]:
-    """Train one run; return ``{"status", "history", "metrics"}`` in plain JSON types.
-
-    ``diverged`` if a training loss or a final validation or test output is not finite. ``dataset`` replaces
-    loading ``config.dataset`` (tests pass small in-memory datasets).
-    """
+    """Train one run; return ``{"status", "history", "metrics"}`` in plain JSON types, ``diverged`` if a training
+    loss or a final output is not finite. ``dataset`` replaces loading ``config.dataset`` (tests pass small ones)."""
     device = resolve_device(config.device)
     if config.threads is not None:  # the run's own arithmetic: its thread count is part of its configuration
         torch.set_num_threads(config.threads)
@@ -301,11 +239,18 @@ def train_unification(config: UnificationConfig, data_dir: str | Path | None = N
     data = prepare_rotated(config, device, data_dir, dataset)
     setup_seconds = time.perf_counter() - started
     run = _UnificationRun(config, data, device)
-    history = _train_epochs(run)
+    history: list[dict[str, Any]] = []
+    for epoch in range(config.epochs):  # up to the first epoch with a non-finite training loss
+        loss_sum = torch.zeros((), device=run.device)
+        seconds = train_epoch(run, loss_sum)[1]
+        train_loss = float(loss_sum) / run.n_train  # the one host sync of the epoch's training
+        history.append({"epoch": epoch + 1, "train_loss": train_loss if math.isfinite(train_loss) else None,
+                        "seconds": seconds})
+        if history[-1]["train_loss"] is None:
+            break
     final = _final_metrics(config, run.model, data) if history[-1]["train_loss"] is not None else None
-    metrics: dict[str, Any] = {"train_seconds": sum(h["seconds"] for h in history),
-                               "setup_seconds": setup_seconds, "epochs_run": len(history), "n_train": run.n_train,
-                               "n_test": len(data.test_labels)}
+    metrics: dict[str, Any] = {"train_seconds": sum(h["seconds"] for h in history), "setup_seconds": setup_seconds,
+                               "epochs_run": len(history), "n_train": run.n_train, "n_test": len(data.test_labels)}
     if final is not None:
         metrics.update(final, train_loss=history[-1]["train_loss"])
     return {"status": "diverged" if final is None else "ok", "history": history, "metrics": metrics}
