@@ -299,8 +299,7 @@ class AccuracyChapter:
 
     def epoch_pilot(self) -> Part:
         text = epoch_pilot_text(self.pilot, self.profile, trained=trained_epochs(self.report))
-        return Part({"epoch_pilot_text": text},
-                    (epoch_pilot_table(self.pilot),))
+        return Part({"epoch_pilot_text": text}, (epoch_pilot_table(self.pilot),))
 
     def verdict(self) -> Part:
         """The closing table's accuracies (``acc_*``) and verdicts (``verdict_*``), and the intro's claim rows

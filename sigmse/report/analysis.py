@@ -11,13 +11,12 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 from sigmse.data.datasets import get_dataset_spec
 from sigmse.losses.functional import sigmoid_mse, sigmoid_mse_or
 from sigmse.losses.output_reset import output_reset
 from sigmse.provenance import processor_kind
-from scipy import stats
+from sigmse.report.verdicts import t_interval
 
 __all__ = ["Part", "variant_label", "records_frame", "chance_level", "metric_or_chance", "summarize", "history_frame",
            "provenance_line", "output_reset_example", "no_shift_identity"]
@@ -45,10 +44,6 @@ HISTORY_COLUMNS = (
     "train_acc_flipped", "train_acc_clean", "seconds",
 )
 _OPTION_ORDER = ("shift", "pos", "neg")  # the Output Reset ablation's knobs, in the order a reader scans them
-
-
-def _as_list(keys: str | Sequence[str]) -> list[str]:
-    return [keys] if isinstance(keys, str) else list(keys)
 
 
 def _number(value: Any) -> float:
@@ -110,30 +105,16 @@ def metric_or_chance(frame: pd.DataFrame, metric: str) -> pd.Series:
     return frame[metric].where(frame[metric].notna() & (frame["status"] == "ok"), chance)
 
 
-def _t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float, float]:
-    """Mean, sample std and the Student-t interval (n-1 dof); std and interval NaN for n < 2."""
-    n = len(values)
-    if n == 0:
-        return (math.nan,) * 4
-    mean = float(values.mean())
-    if n < 2:
-        return mean, math.nan, math.nan, math.nan
-    std = float(values.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * std / math.sqrt(n)
-    return mean, std, mean - half, mean + half
-
-
 def summarize(frame: pd.DataFrame, metric: str, by: str | Sequence[str]) -> pd.DataFrame:
     """Per group: ``n`` (runs with a value), ``n_diverged``, ``mean``, ``std`` and the Student-t 95% interval
     ``ci95_low``, ``ci95_high`` over seeds (NaN with one)."""
-    keys = _as_list(by)
+    keys = [by] if isinstance(by, str) else list(by)
     rows = []
     for group, part in frame.groupby(keys, sort=True, dropna=False):
         values = part[metric].dropna().to_numpy(dtype=float)
-        mean, std, low, high = _t_interval(values)
-        diverged = int((part["status"] != "ok").sum()) if "status" in part else 0
-        rows.append({**dict(zip(keys, group)), "n": len(values), "n_diverged": diverged, "mean": mean,
-                     "std": std, "ci95_low": low, "ci95_high": high})
+        rows.append([*group, len(values), int((part["status"] != "ok").sum()) if "status" in part else 0,
+                     float(values.mean()) if len(values) else math.nan,
+                     float(values.std(ddof=1)) if len(values) > 1 else math.nan, *t_interval(values)])
     return pd.DataFrame(rows, columns=[*keys, "n", "n_diverged", "mean", "std", "ci95_low", "ci95_high"])
 
 
@@ -142,11 +123,9 @@ def history_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     rows = []
     for record in _results(records):
         config = record["config"]
-        run = {"hash": record["hash"], "dataset": config["dataset"], "loss": config["loss"],
-               "variant": variant_label(config["loss"], config.get("loss_options")), "lr": config["lr"],
-               "seed": config["seed"], "label_noise": config.get("label_noise"),
-               "label_noise_rate": config.get("label_noise_rate"),
-               "input_noise_sigma": config.get("input_noise_sigma"), "status": record["status"]}
+        run = {"hash": record["hash"], **{k: config[k] for k in ("dataset", "loss", "lr", "seed")},
+               **{k: config.get(k) for k in ("label_noise", "label_noise_rate", "input_noise_sigma")},
+               "variant": variant_label(config["loss"], config.get("loss_options")), "status": record["status"]}
         for entry in record["history"]:
             values = {k: _number(entry.get(k)) for k in HISTORY_COLUMNS[10:]}
             rows.append({**run, **values, "epoch": int(entry["epoch"])})

@@ -130,10 +130,8 @@ def counted(count: Any, noun: str) -> str:
 
 
 def budget_text(report: pd.DataFrame, selection: pd.DataFrame | None = None) -> str:
-    """A page's setup per dataset, read from its runs (never the profile), e.g. ``"mnist: mlp, adam, constant
-    schedule, 12 epochs, batches of 128, 55000 training examples; learning rates 0.0003, 0.001 tried by selection
-    seeds 0, 1, the chosen one reported with seeds 2, 3; 2 torch threads"``. Without ``selection`` (the runs that
-    chose the rates) every rate of ``report`` is reported."""
+    """A page's setup per dataset, read from its runs (never the profile): model, optimizer, schedule, budget, the
+    rates ``selection`` tried and the seeds; without ``selection`` every rate of ``report`` is reported."""
     parts = []
     for dataset, runs in report.groupby("dataset", sort=False):
         optimizer = values_text(runs["optimizer"])

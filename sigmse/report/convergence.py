@@ -1,12 +1,10 @@
 """Convergence measured properly: validation curves, censored time to a level, and the area under the curve.
 
-Each run's validation curve (``record["curve"]``: validation accuracy several times an epoch, with the optimizer
-steps and training seconds so far) gives :func:`time_to_level` (censored where a run never got there) and the area
-under the curve; :func:`time_tests` and :func:`area_tests` compare a candidate with a baseline seed by seed, and
-:func:`convergence_family` adjusts them together (Holm). Seconds count only where the runs compared shared the
-machine evenly (:func:`machine_share`). :func:`validation_plateau` checks whether an epoch budget was long
-enough. :class:`ConvergenceChapter` is the page (``notebooks/convergence.ipynb``). The rules and why are on the
-book's method page ("Convergence"); the thresholds, fixed before the runs they judge, are below.
+Each run's validation curve (``record["curve"]``: validation accuracy several times an epoch, with steps and
+seconds so far) gives the time to a level (censored where never reached) and the area under the curve, compared
+seed by seed and Holm-adjusted together; seconds count only where the runs shared the machine evenly.
+:func:`validation_plateau` checks whether an epoch budget was long enough. :class:`ConvergenceChapter` is the page
+(``notebooks/convergence.ipynb``); the rules are on the book's method page ("Convergence").
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from scipy import stats
 from sigmse.checks import check_choice, check_number
 from sigmse.report import plots, verdicts
 from sigmse.report.analysis import Part, history_frame, records_frame, variant_label
-from sigmse.report.chapters import Records, claim_rows, family_size, order_index
+from sigmse.report.chapters import Records, claim_rows, counted, family_size, order_index
 from sigmse.report.verdicts import ACCURACY_MARGINS, P_COLUMNS, decisive_p, paired_tests
 from sigmse.runs.profiles import ACCURACY_LOSSES
 
@@ -32,24 +30,21 @@ __all__ = ["TIME_RATIO_MARGIN", "TIME_UNITS", "MAX_PACE_SPREAD", "PLATEAU_START"
            "time_tests", "area_tests", "convergence_family", "ratio_text", "time_summary", "verdict_table",
            "convergence_summary", "validation_plateau", "plateau_table", "plateau_summary", "ConvergenceChapter"]
 
-# Equivalent speed: within a factor 1.25 either way (the 80–125% rule of bioequivalence studies), fixed in code
-# before the runs it judges; a 25% difference in training time is the smallest most users would notice.
+# Equivalent speed: within a factor 1.25 either way (bioequivalence's 80-125% rule), fixed before the runs it judges;
+# a 25% difference in training time is the smallest most users would notice.
 TIME_RATIO_MARGIN = 1.25
 TIME_UNITS = {"step": "optimizer steps", "train_seconds": "training seconds"}
-# Seconds are compared only where the runs compared recorded one thread count and each loss's slowest epoch took at
-# most this factor times its fastest (every epoch does the same work): the time verdicts' own margin, so that the
-# machine alone cannot account for a margin's difference. Fixed after reading the v1 full records (spreads from
-# 1.47 to several hundred) but before it was applied to the runs it judges. It cannot see a load that stayed
-# constant through every run of one loss and was absent from every run of the other.
+# Seconds are compared only where the runs recorded one thread count and each loss's slowest epoch took at most this
+# factor times its fastest: the time verdicts' own margin, so the machine alone cannot make a margin's difference.
+# Fixed after reading the v1 full records (spreads 1.47 to several hundred), before it judged any run. It cannot see
+# a load constant through every run of one loss and absent from every run of the other.
 MAX_PACE_SPREAD = TIME_RATIO_MARGIN
 SHARE_COLUMNS = ("dataset", "loss", "runs", "threads", "epoch_seconds_min", "epoch_seconds_max", "spread", "even")
 # The last quarter of a budget of E epochs: from the end of epoch ceil(PLATEAU_START * E) to the end of epoch E.
 PLATEAU_START = 0.75
-# A budget has *flattened* softmax CE's validation accuracy when the seed mean gains less than 0.1 pp over that last
-# quarter: at that pace twice the budget would add under 0.4 pp, less than the smallest accuracy margin (0.5 pp),
-# so a longer run could not move a verdict by a margin (it is also 5 images of a 5,000-image validation split).
-# Stated before it was applied, but after the MNIST and Fashion-MNIST full runs existed (gains +0.22 and +0.23 pp,
-# so both fail it; the accuracy chapter says so): not chosen to make any budget pass.
+# A budget has *flattened* softmax CE's validation accuracy when the seed mean gains under 0.1 pp over that quarter:
+# twice the budget would then add under 0.4 pp, less than the smallest accuracy margin. Stated after the MNIST and
+# Fashion-MNIST full runs existed (gains +0.22 and +0.23 pp: both fail it), so not chosen to make a budget pass.
 PLATEAU_GAIN = 0.001
 PLATEAU_COLUMNS = ("dataset", "loss", "epochs", "from_epoch", "runs", "seeds", "val_from", "val_end", "gain",
                    "gain_min", "gain_max", "flattened")
@@ -105,33 +100,23 @@ def time_to_level(curves: pd.DataFrame, levels: pd.DataFrame, column: str = "los
 
 def machine_share(records: Iterable[Mapping[str, Any]], candidate: str = "sigmoid_mse_or",
                   baseline: str = "softmax_ce") -> pd.DataFrame:
-    """Did the runs compared share the machine evenly? Per dataset and loss (:data:`SHARE_COLUMNS`): the runs,
-    their torch thread counts (``None`` where not recorded), fastest and slowest epoch in seconds, their ratio
-    ``spread``, and ``even``, the rule of :data:`MAX_PACE_SPREAD`, judged per dataset."""
-    rows = []
-    for record in records:
-        config = record["config"]
-        if config["loss"] in (candidate, baseline):
-            rows.append({"dataset": config["dataset"], "loss": config["loss"],
-                         "threads": record.get("provenance", {}).get("torch_threads"),
-                         "seconds": [float(h["seconds"]) for h in record["history"] if h.get("seconds") is not None]})
+    """Did the runs compared share the machine evenly? Per dataset and loss (:data:`SHARE_COLUMNS`): runs, thread
+    counts (None: not recorded), fastest and slowest epoch (s), their ratio, and the :data:`MAX_PACE_SPREAD` rule."""
+    runs = [(r["config"]["dataset"], r["config"]["loss"], r.get("provenance", {}).get("torch_threads"),
+             [float(h["seconds"]) for h in r["history"] if h.get("seconds") is not None])
+            for r in records if r["config"]["loss"] in (candidate, baseline)]
     out = []
-    for dataset in dict.fromkeys(row["dataset"] for row in rows):
-        found = [row for row in rows if row["dataset"] == dataset]
-        threads = {row["threads"] for row in found}
+    for dataset in dict.fromkeys(run[0] for run in runs):
+        threads = tuple(sorted({run[2] for run in runs if run[0] == dataset}, key=lambda n: (n is None, n or 0)))
+        pair = []
         for loss in (baseline, candidate):
-            runs = [row for row in found if row["loss"] == loss]
-            seconds = [s for row in runs for s in row["seconds"]]
+            found = [run for run in runs if run[:2] == (dataset, loss)]
+            seconds = [s for run in found for s in run[3]]
             low, high = (min(seconds), max(seconds)) if seconds else (math.nan, math.nan)
-            out.append({"dataset": dataset, "loss": loss, "runs": len(runs),
-                        "threads": tuple(sorted(threads, key=lambda count: (count is None, count or 0))),
-                        "epoch_seconds_min": low, "epoch_seconds_max": high,
-                        "spread": high / low if seconds and low > 0 else math.nan})
-        pair = out[-2:]
-        even = (len(threads) == 1 and None not in threads and all(row["runs"] for row in pair)
-                and all(row["spread"] <= MAX_PACE_SPREAD for row in pair))
-        for row in pair:
-            row["even"] = even
+            spread = high / low if seconds and low > 0 else math.nan
+            pair.append([dataset, loss, len(found), threads, low, high, spread])
+        even = len(threads) == 1 and None not in threads and all(row[2] and row[6] <= MAX_PACE_SPREAD for row in pair)
+        out += [[*row, even] for row in pair]
     return pd.DataFrame(out, columns=list(SHARE_COLUMNS))
 
 
@@ -184,18 +169,16 @@ def evenly_timed(times: pd.DataFrame, share: pd.DataFrame) -> pd.DataFrame:
 
 def _sign_row(candidate: pd.Series, baseline: pd.Series) -> dict[str, Any]:
     """Sign-test p-values (who got there first) from pairs where at least one side reached the level."""
-    cand = candidate.fillna(np.inf).to_numpy()
-    base = baseline.fillna(np.inf).to_numpy()
-    informative = ~(np.isinf(cand) & np.isinf(base)) & (cand != base)
-    faster, slower = int((cand < base)[informative].sum()), int((cand > base)[informative].sum())
+    cand, base = candidate.fillna(np.inf).to_numpy(), baseline.fillna(np.inf).to_numpy()
+    neither = np.isinf(cand) & np.isinf(base)
+    faster, slower = int((cand < base)[~neither].sum()), int((cand > base)[~neither].sum())
     n = faster + slower
     p = dict.fromkeys(P_COLUMNS.values(), math.nan)
     if n:
         p["p_better"] = float(stats.binomtest(faster, n, 0.5, alternative="greater").pvalue)
         p["p_worse"] = float(stats.binomtest(faster, n, 0.5, alternative="less").pvalue)
-    neither = int((np.isinf(cand) & np.isinf(base)).sum())
     note = (f"censored: sign test over {n} pair(s), {faster} first / {slower} later"
-            + (f"; {neither} pair(s) where neither reached it" if neither else ""))
+            + (f"; {neither.sum()} pair(s) where neither reached it" if neither.any() else ""))
     return {"n_pairs": n, "mean_diff": math.nan, "ci95_low": math.nan, "ci95_high": math.nan, **p, "note": note}
 
 
@@ -294,9 +277,8 @@ def verdict_table(family: pd.DataFrame) -> pd.DataFrame:
 
 
 def convergence_summary(family: pd.DataFrame, share: pd.DataFrame | None = None) -> str:
-    """One line: the area verdict per dataset, then the verdict counts in steps and in seconds, e.g. ``"area under
-    the validation curve: mnist equivalent; steps to a level: 2 equivalent, 7 inconclusive (3 censored)"``, and
-    with ``share`` the datasets whose seconds are not reported."""
+    """One line: the area verdict per dataset, the verdict counts in steps and in seconds, and with ``share`` the
+    datasets whose seconds are not reported."""
     parts = []
     area = family[family["measure"] == "area"]
     if len(area):
@@ -339,17 +321,11 @@ def _plateau_row(part: pd.DataFrame, dataset: str, loss: str, epochs: int) -> di
 
 def validation_plateau(history: pd.DataFrame, epochs: Mapping[str, int],
                        losses: Sequence[str] = ("softmax_ce",)) -> pd.DataFrame:
-    """Per dataset of ``epochs`` (dataset -> budget E) and loss, the seed-mean gain of validation accuracy from
-    epoch ``from_epoch`` = ceil(0.75 E) to E (:data:`PLATEAU_COLUMNS`; ``seeds``: runs with both values).
-    ``flattened`` is ``gain < PLATEAU_GAIN``, or None with nothing to judge (no runs, no seed with both values,
-    or under 4 epochs). A history that ends at another epoch than the budget raises ``ValueError``."""
+    """Per dataset (-> budget E) and loss, the seed-mean gain of validation accuracy from epoch ceil(0.75 E) to E;
+    ``flattened``: ``gain < PLATEAU_GAIN``, None with nothing to judge. A history ending elsewhere raises."""
     rows = [_plateau_row(history[(history["dataset"] == dataset) & (history["loss"] == loss)], dataset, loss, budget)
             for dataset, budget in epochs.items() for loss in losses]
     return pd.DataFrame(rows, columns=list(PLATEAU_COLUMNS))
-
-
-def _epochs_text(epochs: int) -> str:
-    return f"{epochs} epoch" + ("" if epochs == 1 else "s")
 
 
 def _flattened_text(row: Mapping[str, Any]) -> str:
@@ -359,7 +335,7 @@ def _flattened_text(row: Mapping[str, Any]) -> str:
     if row["seeds"] == 0:
         return "cannot tell (no run has both accuracies)"
     if row["flattened"] is None:
-        return f"cannot tell ({_epochs_text(row['epochs'])}: no last quarter)"
+        return f"cannot tell ({counted(row['epochs'], 'epoch')}: no last quarter)"
     return "yes" if row["flattened"] else "no"
 
 
@@ -371,7 +347,7 @@ def plateau_table(plateau: pd.DataFrame) -> pd.DataFrame:
     gains = ["n/a" if math.isnan(row["gain"]) else
              f"{row['gain'] * 100:+.2f} [{row['gain_min'] * 100:+.2f}, {row['gain_max'] * 100:+.2f}]"
              for _, row in plateau.iterrows()]
-    table = pd.DataFrame({
+    return pd.DataFrame({
         "epochs": plateau["epochs"].to_numpy(), "seeds": plateau["seeds"].to_numpy(),
         "val acc at 3/4 (%)": [f"{percent(v)} (epoch {e})" if r else "n/a"
                                for v, e, r in zip(plateau["val_from"], plateau["from_epoch"], plateau["runs"])],
@@ -379,7 +355,6 @@ def plateau_table(plateau: pd.DataFrame) -> pd.DataFrame:
         "gain (pp) [min, max over seeds]": gains,
         f"flattened (gain < {PLATEAU_GAIN * 100:g} pp)": [_flattened_text(row) for _, row in plateau.iterrows()],
     }, index=pd.MultiIndex.from_frame(plateau[["dataset", "loss"]]))
-    return table
 
 
 def plateau_summary(plateau: pd.DataFrame) -> str:
@@ -387,7 +362,7 @@ def plateau_summary(plateau: pd.DataFrame) -> str:
     run yet"``."""
     parts = []
     for _, row in plateau.iterrows():
-        head = f"{row['dataset']} ({_epochs_text(row['epochs'])})"
+        head = f"{row['dataset']} ({counted(row['epochs'], 'epoch')})"
         if row["flattened"] is None:
             parts.append(f"{head}: {_flattened_text(row)}")
             continue

@@ -76,26 +76,24 @@ def thread_agreement_text(table: pd.DataFrame, unit: str = "pp") -> str:
         return "no pairs to compare"
     same_mask = [a == b for a, b in table.index]
     same, other = table[same_mask], table[[not m for m in same_mask]]
+    same_gap = float(same["largest difference"].max()) if len(same) else 0.0
+    other_gap = float(other["largest difference"].max()) if len(other) else 0.0
 
     def counts(rows: pd.DataFrame) -> str:
         return ", ".join(f"{a} and {b} threads" if a != b else f"{a} thread{'s' if a != 1 else ''} each"
                          for a, b in rows.index)
 
-    def agreement(rows: pd.DataFrame) -> str:
-        largest = float(rows["largest difference"].max())
+    def agreement(largest: float) -> str:
         return "agree exactly" if largest == 0 else f"differ by up to {largest:.2f} {unit}"
 
-    total = int(table["pairs"].sum())
     parts = []
     if len(same):
-        parts.append(f"the {int(same['pairs'].sum())} of {total} pairs that ran with the same number of torch "
-                     f"threads ({counts(same)}) {agreement(same)}")
+        parts.append(f"the {int(same['pairs'].sum())} of {int(table['pairs'].sum())} pairs that ran with the same "
+                     f"number of torch threads ({counts(same)}) {agreement(same_gap)}")
     if len(other):
         parts.append(f"the {int(other['pairs'].sum())} that ran with different numbers ({counts(other)}) "
-                     f"{agreement(other)}")
+                     f"{agreement(other_gap)}")
     text = capitalised("; ".join(parts)) + "."
-    same_gap = float(same["largest difference"].max()) if len(same) else 0.0
-    other_gap = float(other["largest difference"].max()) if len(other) else 0.0
     if same_gap == 0 and other_gap > 0:
         text += (" The thread count alone separates them: with another number of threads each matrix product "
                  "splits its sums differently, and floating-point addition is not associative, so the two runs "
@@ -151,18 +149,12 @@ def _signed_pp(value: float, margin: float, digits: int = 2) -> str:
     return f"{value * 100:+.{digits}f} pp".replace("-", "\u2212")
 
 
-def _descriptive_position(gap: float, margin: float) -> str:
-    return "ahead" if gap > margin else "behind" if gap < -margin else "within"
-
-
 def sgd_output_reset_share(prefix: str, records: Sequence[Mapping[str, Any]],
                            datasets: Sequence[str] = VERDICT_DATASETS, candidate: str = "sigmoid_mse_or",
                            plain: str = "sigmoid_mse", baseline: str = "softmax_ce",
                            margins: Mapping[str, float] = ACCURACY_MARGINS, apart: float = 0.05) -> dict[str, str]:
-    """Is Output Reset what makes sigmoid-MSE competitive with plain SGD? Described, not tested, from a sweep that
-    reports every rate: each loss at its best rate by validation against the dataset's margin. Per dataset the glue
-    keys ``<prefix>_plain_vs_ce_<dataset>``, ``<prefix>_or_vs_plain_<dataset>`` (with the rates more than
-    ``apart`` apart) and ``<prefix>_answer_<dataset>`` (the answer in words, with its basis read from the runs)."""
+    """Is Output Reset what makes sigmoid-MSE competitive with plain SGD? Described, not tested: each loss at its best
+    rate by validation against the margin. Glue keys ``<prefix>_{plain_vs_ce,or_vs_plain,answer}_<dataset>``."""
     runs = runs_frame(records)
     best = at_best_validation_lr(records) if len(runs) else runs
     values = {}
@@ -187,7 +179,7 @@ def sgd_output_reset_share(prefix: str, records: Sequence[Mapping[str, Any]],
             f"{_signed_pp(gap['reset'], margin)} at the best rates (lr {rate[candidate]} and {rate[plain]}); "
             f"more than {apart * 100:g} pp ahead at {len(ahead)} of {len(gaps)} rates{_rates_text(ahead)}, "
             f"behind at {len(behind)}{_rates_text(behind)}")
-        position = {name: _descriptive_position(value, margin) for name, value in gap.items()}
+        position = {name: "ahead" if v > margin else "behind" if v < -margin else "within" for name, v in gap.items()}
         compared = part[part["loss"].isin([candidate, plain, baseline])]
         seeds = compared.groupby(["loss", "lr"])["seed"].nunique()
         seeds_text = f"{counted(values_text(seeds.astype(float)), 'seed')} per rate"

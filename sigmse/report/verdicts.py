@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 from statsmodels.stats.weightstats import DescrStatsW, ttost_paired
@@ -30,22 +31,15 @@ __all__ = ["CLAIMS", "HYPOTHESES", "PRIORITY", "ACCURACY_MARGINS", "accuracy_mar
 CLAIMS = ("equivalence", "superiority", "noninferiority")
 HYPOTHESES = ("better", "worse", "equivalent", "not worse")
 P_COLUMNS = {h: "p_" + h.replace(" ", "_") for h in HYPOTHESES}  # the raw p-value column of each hypothesis
-PRIORITY: dict[str, tuple[str, ...]] = {
-    # "matches": equality within the margin is the claim; a significant gap inside it is not practically one
-    "equivalence": ("equivalent", "better", "worse"),
-    # "beats": a significant improvement is the claim, however small
-    "superiority": ("better", "worse", "equivalent"),
-    # "no worse than the losses built for noise": equivalence says more than non-inferiority, which says more
-    # than nothing
-    "noninferiority": ("better", "equivalent", "not worse", "worse"),
-}
+# "matches": equality within the margin is the claim (a significant gap inside it is not practically one); "beats":
+# a significant improvement, however small; "no worse than": equivalence says more than non-inferiority.
+PRIORITY: dict[str, tuple[str, ...]] = {"equivalence": ("equivalent", "better", "worse"),
+                                        "superiority": ("better", "worse", "equivalent"),
+                                        "noninferiority": ("better", "equivalent", "not worse", "worse")}
 
-# Equivalence and non-inferiority margins on test accuracy (fractions, 0.005 = 0.5 percentage points), fixed
-# before any run they judge. MNIST and Fashion-MNIST: 0.5 pp is about the gap between neighbouring entries of a
-# leaderboard at this accuracy, and several times the seed-to-seed spread of a full-data MLP, so a true gap
-# that size matters to a practitioner and can be resolved with a handful of seeds. CIFAR-10: 1 pp, since the
-# seed-to-seed spread of a convnet is about twice as large there and a 1 pp gap is the smallest that
-# papers on the dataset report as a difference.
+# Margins on test accuracy (0.005 = 0.5 pp), fixed before any run they judge. MNIST, Fashion-MNIST: 0.5 pp, about the
+# gap between neighbouring leaderboard entries and several times an MLP's seed-to-seed spread. CIFAR-10: 1 pp, as a
+# convnet's spread is about twice as large and 1 pp is the smallest gap papers on it report as a difference.
 ACCURACY_MARGINS: dict[str, float] = {"mnist": 0.005, "fashion-mnist": 0.005, "cifar10": 0.01}
 
 
@@ -57,48 +51,37 @@ def accuracy_margin(dataset: str) -> float:
     return ACCURACY_MARGINS[dataset]
 
 
-def _one_sided_p(improvement: np.ndarray, value: float, alternative: str) -> float:
-    """p of the paired t-test that the mean improvement is ``alternative`` ('larger'/'smaller') than ``value``."""
-    spread = float(improvement.std(ddof=1))
-    mean = float(improvement.mean())
-    if spread == 0.0:  # every pair moved by the same amount: the test's limit is certainty either way
-        holds = mean > value if alternative == "larger" else mean < value
-        return 0.0 if holds else 1.0
-    return float(DescrStatsW(improvement).ttest_mean(value, alternative=alternative)[1])
-
-
-def _equivalence_p(improvement: np.ndarray, margin: float) -> float:
-    """TOST p-value that the mean improvement lies in (−margin, margin) (``ttost_paired``)."""
-    if float(improvement.std(ddof=1)) == 0.0:
-        return 0.0 if abs(float(improvement.mean())) < margin else 1.0
-    return float(ttost_paired(improvement, np.zeros_like(improvement), -margin, margin)[0])
-
-
 def _tests(improvement: np.ndarray, margin: float, claim: str) -> dict[str, float]:
-    """The raw one-sided p-values of the claim's hypotheses (NaN for those not tested, and all below 2 pairs)."""
-    tested = PRIORITY[claim]
+    """The raw one-sided p-values of the claim's hypotheses (NaN for those not tested, and all below 2 pairs). With
+    no spread (every pair moved by the same amount) each test's limit is certainty either way."""
     p = dict.fromkeys(HYPOTHESES, math.nan)
     if len(improvement) < 2:
         return p
+    mean, flat = float(improvement.mean()), float(improvement.std(ddof=1)) == 0.0
+
+    def one_sided(value: float, alternative: str) -> float:  # the mean improvement is 'larger'/'smaller' than value
+        if flat:
+            return 0.0 if (mean > value if alternative == "larger" else mean < value) else 1.0
+        return float(DescrStatsW(improvement).ttest_mean(value, alternative=alternative)[1])
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        p["better"] = _one_sided_p(improvement, 0.0, "larger")
-        p["worse"] = _one_sided_p(improvement, 0.0, "smaller")
-        if "equivalent" in tested:
-            p["equivalent"] = _equivalence_p(improvement, margin)
-        if "not worse" in tested:
-            p["not worse"] = _one_sided_p(improvement, -margin, "larger")
+        p["better"], p["worse"] = one_sided(0.0, "larger"), one_sided(0.0, "smaller")
+        if "equivalent" in PRIORITY[claim]:  # TOST: the mean improvement lies in (-margin, margin)
+            p["equivalent"] = ((0.0 if abs(mean) < margin else 1.0) if flat else
+                               float(ttost_paired(improvement, np.zeros_like(improvement), -margin, margin)[0]))
+        if "not worse" in PRIORITY[claim]:
+            p["not worse"] = one_sided(-margin, "larger")
     return p
 
 
-def _interval(values: np.ndarray) -> tuple[float, float]:
-    """Student-t 95% interval of the mean (NaN below two values)."""
-    if len(values) < 2:
+def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """The Student-t interval of the mean (n - 1 degrees of freedom); NaN below two values."""
+    n = len(values)
+    if n < 2:
         return math.nan, math.nan
-    if float(values.std(ddof=1)) == 0.0:
-        return float(values.mean()), float(values.mean())
-    low, high = DescrStatsW(values).tconfint_mean(alpha=0.05)
-    return float(low), float(high)
+    mean, half = float(values.mean()), float(stats.t.ppf(0.5 + level / 2, n - 1)) * float(values.std(ddof=1))
+    return mean - half / math.sqrt(n), mean + half / math.sqrt(n)
 
 
 def paired_tests(frame: pd.DataFrame, metric: str, *, claim: str, margins: float | Mapping[str, float],
@@ -106,14 +89,10 @@ def paired_tests(frame: pd.DataFrame, metric: str, *, claim: str, margins: float
                  pair_on: str | Sequence[str] = "seed", higher_is_better: bool = True,
                  levels: Sequence[str] | None = None) -> pd.DataFrame:
     """Each level of ``column`` (or of ``levels``) against ``baseline``, paired on ``pair_on`` within each group of
-    ``by``: raw tests, before :func:`holm_verdicts`.
-
-    ``frame`` holds one row per run, one learning rate per group; ``margins`` is the margin on ``metric``'s scale,
-    or a mapping from the dataset to it; with ``higher_is_better=False`` the improvement is baseline minus level.
-    One row per group and level: ``n_pairs``, ``mean_diff`` (level minus baseline) with its Student-t 95% interval
-    and ``sd_diff``, and the raw one-sided p-values of :data:`P_COLUMNS` (NaN: not tested). Pairs without a value
-    (a diverged run) are left out and counted in ``note``.
-    """
+    ``by`` (one run per pair, one learning rate per group): raw tests, before :func:`holm_verdicts`. ``margins``:
+    on ``metric``'s scale, or per dataset. One row per group and level: ``n_pairs``, ``mean_diff`` (level minus
+    baseline) with its t interval, ``sd_diff``, the raw p-values of :data:`P_COLUMNS` (NaN: not tested), and in
+    ``note`` the pairs left out for a missing (diverged) value."""
     check_choice("claim", claim, CLAIMS)
     keys = [by] if isinstance(by, str) else list(by)
     pairs = [pair_on] if isinstance(pair_on, str) else list(pair_on)
@@ -133,25 +112,18 @@ def paired_tests(frame: pd.DataFrame, metric: str, *, claim: str, margins: float
             both = table[[level, baseline]].dropna()
             dropped = int(table[[level, baseline]].notna().any(axis=1).sum()) - len(both)
             diff = (both[level] - both[baseline]).to_numpy(dtype=float)
-            improvement = diff if higher_is_better else -diff
-            low, high = _interval(diff)
-            note = f"{dropped} pair(s) without a value (diverged or missing) left out" if dropped else ""
-            rows.append({**dict(zip(keys, group)), column: level, "baseline": baseline, "claim": claim,
-                         "margin": margin, "n_pairs": len(diff),
-                         "mean_diff": float(diff.mean()) if len(diff) else math.nan, "ci95_low": low,
-                         "ci95_high": high, "sd_diff": float(diff.std(ddof=1)) if len(diff) > 1 else math.nan,
-                         "higher_is_better": higher_is_better,
-                         **{P_COLUMNS[h]: p for h, p in _tests(improvement, margin, claim).items()},
-                         "note": note})
-    columns = [*keys, column, "baseline", "claim", "margin", "n_pairs", "mean_diff", "ci95_low", "ci95_high",
-               "sd_diff", "higher_is_better", *P_COLUMNS.values(), "note"]
-    return pd.DataFrame(rows, columns=columns)
+            p = _tests(diff if higher_is_better else -diff, margin, claim)
+            rows.append([*group, level, baseline, claim, margin, len(diff),
+                         float(diff.mean()) if len(diff) else math.nan, *t_interval(diff),
+                         float(diff.std(ddof=1)) if len(diff) > 1 else math.nan, higher_is_better, *p.values(),
+                         f"{dropped} pair(s) without a value (diverged or missing) left out" if dropped else ""])
+    return pd.DataFrame(rows, columns=[*keys, column, "baseline", "claim", "margin", "n_pairs", "mean_diff", "ci95_low",
+                                       "ci95_high", "sd_diff", "higher_is_better", *P_COLUMNS.values(), "note"])
 
 
 def holm_verdicts(tests: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Holm-adjust every tested p-value of ``tests`` (one chapter's family) and decide: adds ``padj_<hypothesis>``,
-    ``family_size`` (hypotheses adjusted together) and ``verdict`` (first of ``PRIORITY[claim]`` below ``alpha``,
-    else ``"inconclusive"``, always so below two pairs)."""
+    """Holm-adjust the tested p-values of one family: adds ``padj_<hypothesis>``, ``family_size`` and ``verdict``
+    (first of ``PRIORITY[claim]`` below ``alpha``, else ``"inconclusive"``)."""
     check_number("alpha", alpha, low=0, high=1, low_open=True, high_open=True)
     out = tests.copy()
     names = list(P_COLUMNS.values())
@@ -163,11 +135,8 @@ def holm_verdicts(tests: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     for index, name in enumerate(names):
         out["padj_" + name[2:]] = adjusted[:, index]
     out["family_size"] = int(tested.sum())
-    verdicts = []
-    for row_index, claim in enumerate(out["claim"]):
-        found = [h for h in PRIORITY[claim] if adjusted[row_index, HYPOTHESES.index(h)] < alpha]
-        verdicts.append(found[0] if found else "inconclusive")
-    out["verdict"] = verdicts
+    out["verdict"] = [next((h for h in PRIORITY[claim] if adjusted[i, HYPOTHESES.index(h)] < alpha), "inconclusive")
+                      for i, claim in enumerate(out["claim"])]
     return out
 
 
@@ -215,9 +184,8 @@ def verdict_text(row: Mapping[str, Any] | None, scale: float = 100.0, unit: str 
 
 
 def tost_power(n: int, margin: float, spread: float, alpha: float = 0.05) -> float:
-    """Lower bound on the power of the paired TOST at a true difference of 0, ``1 - 2 (1 - power_one_sided)`` (the
-    union bound on the two one-sided tests' type II errors, clipped at 0), with statsmodels' ``TTestPower`` at effect
-    size ``margin / spread`` (``spread``: the sd of the paired differences)."""
+    """Lower bound on the paired TOST's power at a true difference of 0: ``1 - 2 (1 - power_one_sided)`` (union
+    bound, clipped at 0), one-sided power at effect size ``margin / spread`` (sd of the paired differences)."""
     if n < 2:
         return 0.0
     one_sided = TTestPower().power(effect_size=margin / spread, nobs=n, alpha=alpha, alternative="larger")
@@ -225,32 +193,28 @@ def tost_power(n: int, margin: float, spread: float, alpha: float = 0.05) -> flo
 
 
 def power_table(family: pd.DataFrame, by: Sequence[str] = ("dataset",)) -> pd.DataFrame:
-    """Per row of a verdict family: the pairs, the observed sd of the paired differences, the TOST power they give
-    at the family's Bonferroni level, and the seeds :func:`reporting_seeds_needed` would ask for. After the fact:
-    it informs the next profile's plan, never this one's verdicts."""
+    """Per row of a verdict family: pairs, observed sd, TOST power at the family's Bonferroni level, and the seeds
+    the next plan would ask for (never this one's verdicts)."""
     rows = []
     for _, row in family.iterrows():
-        spread, n, level = row["sd_diff"], int(row["n_pairs"]), 0.05 / max(1, int(row["family_size"]))
+        spread, n, size = row["sd_diff"], int(row["n_pairs"]), max(1, int(row["family_size"]))
         usable = n >= 2 and np.isfinite(spread) and spread > 0
         needed: float = math.nan
         if usable:
             try:
-                needed = reporting_seeds_needed(row["margin"], spread, family_size=max(1, int(row["family_size"])),
-                                                minimum=2)
+                needed = reporting_seeds_needed(row["margin"], spread, family_size=size, minimum=2)
             except ValueError:  # more than the most we would ever plan
                 needed = math.inf
         rows.append({**{k: row[k] for k in by}, "pairs": n, "observed sd": spread,
-                     "power now": tost_power(n, row["margin"], spread, level) if usable else math.nan,
+                     "power now": tost_power(n, row["margin"], spread, 0.05 / size) if usable else math.nan,
                      "seeds needed": needed})
     return pd.DataFrame(rows)
 
 
 def reporting_seeds_needed(margin: float, spread: float, *, power: float = 0.8, alpha: float = 0.05,
                            family_size: int = 1, minimum: int = 5, maximum: int = 50) -> int:
-    """The fewest reporting seeds (at least ``minimum``) for which two losses that truly differ by nothing are
-    called equivalent with probability ``power``, at the Bonferroni level ``alpha / family_size`` (Holm's first
-    step, so a safe bound for the whole family). ``family_size`` counts *hypotheses*: an equivalence comparison
-    brings three (better, worse, equivalent). Raises ``ValueError`` if even ``maximum`` seeds fall short."""
+    """The fewest seeds (at least ``minimum``) calling two truly equal losses equivalent with probability ``power``
+    at Holm's first, Bonferroni level ``alpha / family_size`` (hypotheses: an equivalence brings three)."""
     level = alpha / family_size
     for n in range(max(2, minimum), maximum + 1):
         if tost_power(n, margin, spread, level) >= power:
