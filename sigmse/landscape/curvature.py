@@ -46,12 +46,6 @@ NULL_TOLERANCE = 1e-12
 _BATCHING_WARNING = "There is a performance drop because we have not yet implemented the batching rule"
 
 
-def _loss_module(loss: str) -> torch.nn.Module:
-    landscape_loss(loss)  # a ValueError listing the landscape's losses for any other name
-    name, options = loss_setting(loss)
-    return get_loss(name, reduction="sum", **options)
-
-
 def logit_hessians(loss: str, logits: Tensor, labels: Tensor) -> Tensor:
     r"""The Hessian :math:`H_n = \nabla^2_{z_n} \ell(z_n, c_n)` of ``loss`` at each row of ``logits``.
 
@@ -65,12 +59,12 @@ def logit_hessians(loss: str, logits: Tensor, labels: Tensor) -> Tensor:
         torch.Size([4, 3, 3])
 
     Note:
-        ``jacrev(jacrev(.))`` under :func:`torch.func.vmap`: :func:`torch.func.hessian` (forward over reverse)
-        loads its decompositions through the deprecated ``torch.jit.script`` (a FutureWarning and two seconds).
-        Output Reset's solver has in-place ops without a batching rule; vmap's speed warning about them is
-        silenced here, only it.
+        ``jacrev(jacrev(.))`` under :func:`torch.func.vmap`, as :func:`torch.func.hessian` goes through the deprecated
+        ``torch.jit.script``; vmap's speed warning about Output Reset's in-place ops is silenced, only it.
     """
-    module = _loss_module(loss)
+    landscape_loss(loss)  # a ValueError listing the landscape's losses for any other name
+    name, options = loss_setting(loss)
+    module = get_loss(name, reduction="sum", **options)
     if logits.ndim != 2 or labels.shape != logits.shape[:1]:
         raise ValueError(f"logits must be (N, C) and labels (N,), got {tuple(logits.shape)} and {tuple(labels.shape)}")
 
@@ -83,9 +77,8 @@ def logit_hessians(loss: str, logits: Tensor, labels: Tensor) -> Tensor:
 
 
 def shift_free_basis(num_classes: int, *, dtype: torch.dtype = torch.float64) -> Tensor:
-    """An orthonormal basis ``(C, C - 1)`` of the subspace orthogonal to ``(1, ..., 1)``: the QR factor
-    of the first ``C - 1`` columns of the centring matrix ``I - 1 1^T / C``.
-    """
+    """An orthonormal basis ``(C, C - 1)`` of the subspace orthogonal to ``(1, ..., 1)``: the QR factor of the first
+    ``C - 1`` columns of the centring matrix ``I - 1 1^T / C``."""
     check_number("num_classes", num_classes, low=2, integer=True, allowed="an integer >= 2")
     centring = torch.eye(num_classes, dtype=dtype) - 1.0 / num_classes  # (C, C)
     return torch.linalg.qr(centring[:, : num_classes - 1]).Q  # (C, C - 1)
@@ -93,8 +86,7 @@ def shift_free_basis(num_classes: int, *, dtype: torch.dtype = torch.float64) ->
 
 def hessian_spectrum(hessians: Tensor, *, shift_invariant: bool) -> Tensor:
     """Eigenvalues in ascending order, ``(N, C)``, or with ``shift_invariant=True`` those of ``Q^T H Q``,
-    ``(N, C - 1)`` (``Q`` from :func:`shift_free_basis`), which drops the symmetry's 0 along ``1``.
-    """
+    ``(N, C - 1)`` (``Q`` from :func:`shift_free_basis`), which drops the symmetry's 0 along ``1``."""
     if hessians.ndim != 3 or hessians.shape[1] != hessians.shape[2]:
         raise ValueError(f"hessians must be (N, C, C), got {tuple(hessians.shape)}")
     if shift_invariant:
@@ -105,8 +97,7 @@ def hessian_spectrum(hessians: Tensor, *, shift_invariant: bool) -> Tensor:
 
 def condition_numbers(eigenvalues: Tensor, *, tolerance: float = NULL_TOLERANCE) -> tuple[Tensor, Tensor]:
     """``kappa`` (module docstring; NaN where all is null) and the number of null directions
-    ``|lambda| <= tolerance`` of each spectrum ``(N, k)``; both ``(N,)``.
-    """
+    ``|lambda| <= tolerance`` of each spectrum ``(N, k)``; both ``(N,)``."""
     check_number("tolerance", tolerance, low=0, low_open=True, allowed="a number > 0")
     size = eigenvalues.abs()  # (N, k)
     live = size > tolerance  # (N, k)
@@ -115,13 +106,12 @@ def condition_numbers(eigenvalues: Tensor, *, tolerance: float = NULL_TOLERANCE)
     return kappa, (~live).sum(dim=1)
 
 
-def curvature_frame(config: LandscapeConfig, losses: Sequence[str] | None = None, *,
-                    tolerance: float = NULL_TOLERANCE) -> pd.DataFrame:
+def curvature_frame(config: LandscapeConfig, losses: Sequence[str] | None = None) -> pd.DataFrame:
     """Curvature of each loss at every point of ``config``'s grid, in float64: one row per loss x point.
 
     Columns: ``loss``, ``target``, ``fixed_logit``, ``z1``, ``z2``, ``correct`` (the true logit strictly largest);
     ``lambda_min``, ``lambda_max`` (signed, of :func:`hessian_spectrum`); ``condition`` and ``null_directions``
-    (:func:`condition_numbers`); ``negative``: an eigenvalue below ``-tolerance`` (not convex there).
+    (:func:`condition_numbers`); ``negative``: an eigenvalue below ``-NULL_TOLERANCE`` (not convex there).
     """
     cfg = dataclasses.replace(config, dtype="float64")
     _, _, logits = logit_grid(cfg)  # (G*G, C)
@@ -132,11 +122,9 @@ def curvature_frame(config: LandscapeConfig, losses: Sequence[str] | None = None
     frames = []
     for loss in (LOSS_NAMES if losses is None else losses):
         spectrum = hessian_spectrum(logit_hessians(loss, logits, labels), shift_invariant=loss in SHIFT_INVARIANT)
-        kappa, null = condition_numbers(spectrum, tolerance=tolerance)
-        frames.append(pd.DataFrame({
-            "loss": loss, **base,
-            "lambda_min": spectrum[:, 0].numpy(), "lambda_max": spectrum[:, -1].numpy(),
-            "condition": kappa.numpy(), "null_directions": null.numpy(),
-            "negative": (spectrum[:, 0] < -tolerance).numpy(),
-        }))
+        kappa, null = condition_numbers(spectrum)
+        frames.append(pd.DataFrame({"loss": loss, **base, "lambda_min": spectrum[:, 0].numpy(),
+                                    "lambda_max": spectrum[:, -1].numpy(), "condition": kappa.numpy(),
+                                    "null_directions": null.numpy(),
+                                    "negative": (spectrum[:, 0] < -NULL_TOLERANCE).numpy()}))
     return pd.concat(frames, ignore_index=True)

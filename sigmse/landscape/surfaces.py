@@ -3,11 +3,10 @@
 A widely shared note claims that for a 3-class pattern whose logit of one class is pinned at ``fixed_logit``
 (-1000, "a bad initialisation"), the MSE surface over the two free logits ``z1, z2`` "shows sharp cliffs and
 discontinuities" with chaotic gradients while cross-entropy stays smooth. This module computes those surfaces and
-their gradients on a ``grid_size x grid_size`` grid (one batch, one backward pass: the cells are independent) for
-each loss of :data:`LOSS_NAMES` in its stable and textbook (:mod:`sigmse.losses.naive`) form, in float32 and float64,
-so any NaN or inf is traced to its cause, and measures what is there (:func:`smoothness`). Every loss is summed
-over the 3 classes, as in :mod:`sigmse.losses.functional`. Curvature is :mod:`sigmse.landscape.curvature`'s; the
-verdict rule is :mod:`sigmse.report.landscape_verdict`'s.
+their gradients on a ``grid_size x grid_size`` grid (one batch, one backward pass) for each loss of
+:data:`LOSS_NAMES` in its stable and textbook (:mod:`sigmse.losses.naive`) form, in float32 and float64, so any NaN
+or inf is traced to its cause, and measures what is there (:func:`smoothness`). Every loss is summed over the 3
+classes, as in :mod:`sigmse.losses.functional`.
 
 Grid convention: ``surface[i, j]`` is the value at ``(z1[i], z2[j])``, ``z1`` and ``z2`` being the free logits in
 class order; with ``target="free"`` the true class is ``z1``'s.
@@ -16,6 +15,7 @@ class order; with ``target="free"`` the true class is ``z1``'s.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
@@ -27,8 +27,8 @@ from sigmse.checks import check_choice, check_number
 from sigmse.losses.modules import loss_form
 
 __all__ = ["LandscapeConfig", "LOSS_NAMES", "TARGETS", "FORMULAS", "DTYPES", "free_indices", "target_index",
-           "logit_grid", "correct_cells", "landscape_loss", "loss_surface", "gradient_norm_surface", "smoothness",
-           "smoothness_table", "descent_trajectory"]
+           "true_margin", "logit_grid", "correct_cells", "landscape_loss", "loss_surface", "gradient_norm_surface",
+           "smoothness", "smoothness_table", "descent_trajectory"]
 
 NUM_CLASSES = 3
 # The losses the chapter draws, in its order, by their sigmse.losses names: the note's softmax-MSE and
@@ -74,25 +74,24 @@ def target_index(config: LandscapeConfig) -> int:
     return config.fixed_index if config.target == "fixed" else free_indices(config)[0]
 
 
+def true_margin(logits: Tensor, target: int) -> Tensor:
+    """The true logit minus the largest other, ``(N, C) -> (N,)``: positive where the row is classified correctly."""
+    return logits[:, target] - logits[:, [c for c in range(NUM_CLASSES) if c != target]].amax(dim=1)
+
+
 def logit_grid(config: LandscapeConfig) -> tuple[Tensor, Tensor, Tensor]:
     """The grid axes ``z1 (G,)``, ``z2 (G,)`` and the logits ``(G*G, 3)`` in row-major ``(i, j)`` order."""
     g, dtype = config.grid_size, DTYPES[config.dtype]
     axis = torch.linspace(-config.extent, config.extent, g, dtype=dtype)  # (G,)
-    mesh1, mesh2 = torch.meshgrid(axis, axis, indexing="ij")  # (G, G) each
     logits = torch.full((g * g, NUM_CLASSES), float(config.fixed_logit), dtype=dtype)
-    i, j = free_indices(config)
-    logits[:, i] = mesh1.reshape(-1)
-    logits[:, j] = mesh2.reshape(-1)
+    logits[:, list(free_indices(config))] = torch.cartesian_prod(axis, axis)  # (G*G, 2), z2 varying fastest
     return axis, axis.clone(), logits
 
 
 def correct_cells(config: LandscapeConfig) -> Tensor:
     """``(G, G)`` bool: the true class's logit is strictly the largest (a tie is not correct)."""
-    _, _, logits = logit_grid(config)
-    t = target_index(config)
-    others = [c for c in range(NUM_CLASSES) if c != t]
     g = config.grid_size
-    return (logits[:, t] > logits[:, others].amax(dim=1)).reshape(g, g)
+    return (true_margin(logit_grid(config)[2], target_index(config)) > 0).reshape(g, g)
 
 
 def landscape_loss(loss: str, *, naive: bool = False) -> Callable[[Tensor, Tensor], Tensor]:
@@ -103,18 +102,20 @@ def landscape_loss(loss: str, *, naive: bool = False) -> Callable[[Tensor, Tenso
     return loss_form(loss, naive=naive)
 
 
+def _value_and_grad(fn: Callable[[Tensor, Tensor], Tensor], logits: Tensor, target: int) -> tuple[Tensor, Tensor]:
+    """Per-row loss ``(N,)`` and its gradient ``(N, 3)``. The rows are independent, so row n of d(sum)/d(logits)
+    is d loss_n / d logits_n, even where the sum itself is inf or NaN (backward only passes ones down)."""
+    logits.requires_grad_(True)
+    with torch.enable_grad():
+        values = fn(logits, torch.full((logits.shape[0],), target, dtype=torch.long))  # (N,)
+        (grad,) = torch.autograd.grad(values.sum(), logits)
+    return values.detach(), grad
+
+
 def _loss_and_grad(loss: str, config: LandscapeConfig) -> tuple[Tensor, Tensor]:
     """Per-cell loss ``(G*G,)`` and its gradient ``(G*G, 3)`` with respect to all three logits."""
     fn = landscape_loss(loss, naive=config.formula == "naive")
-    _, _, logits = logit_grid(config)
-    labels = torch.full((logits.shape[0],), target_index(config), dtype=torch.long)
-    logits.requires_grad_(True)
-    with torch.enable_grad():
-        values = fn(logits, labels)  # (G*G,)
-        # The cells are independent, so row n of d(sum)/d(logits) is d loss_n / d logits_n,
-        # even where the sum itself is inf or NaN (backward only passes ones down).
-        (grad,) = torch.autograd.grad(values.sum(), logits)
-    return values.detach(), grad
+    return _value_and_grad(fn, logit_grid(config)[2], target_index(config))
 
 
 def loss_surface(loss: str, config: LandscapeConfig) -> Tensor:
@@ -123,26 +124,23 @@ def loss_surface(loss: str, config: LandscapeConfig) -> Tensor:
     return _loss_and_grad(loss, config)[0].reshape(g, g)
 
 
-def _free_norm(grad: Tensor, config: LandscapeConfig, g: int) -> Tensor:
+def _free_norm(grad: Tensor, config: LandscapeConfig) -> Tensor:
     i, j = free_indices(config)
+    g = config.grid_size
     return torch.hypot(grad[:, i], grad[:, j]).reshape(g, g)  # hypot: no underflow of tiny squares
 
 
 def gradient_norm_surface(loss: str, config: LandscapeConfig) -> Tensor:
     """Euclidean norm of the gradient with respect to the two free logits, ``(G, G)``, by autograd."""
-    return _free_norm(_loss_and_grad(loss, config)[1], config, config.grid_size)
+    return _free_norm(_loss_and_grad(loss, config)[1], config)
 
 
 def _max_rel_jump(surface: Tensor) -> float | None:
     """Largest ``|difference|`` between finite horizontal or vertical neighbours over the finite range."""
     s = surface.detach().to(torch.float64)
     finite = torch.isfinite(s)
-    jumps = [
-        (a - b).abs()[fa & fb]
-        for a, b, fa, fb in ((s[1:], s[:-1], finite[1:], finite[:-1]),
-                             (s[:, 1:], s[:, :-1], finite[:, 1:], finite[:, :-1]))
-    ]
-    jumps = torch.cat(jumps)
+    jumps = torch.cat([(a - b).abs()[torch.isfinite(a) & torch.isfinite(b)]
+                       for a, b in ((s[1:], s[:-1]), (s[:, 1:], s[:, :-1]))])
     if jumps.numel() == 0:
         return None
     span = (s[finite].max() - s[finite].min()).item()
@@ -156,8 +154,7 @@ def _finite_min_max(surface: Tensor) -> tuple[float | None, float | None]:
     return values.min().item() + 0.0, values.max().item() + 0.0  # + 0.0 turns -0.0 into 0.0 for tables
 
 
-def smoothness(surface: Tensor, grad_norm: Tensor, *, correct: Tensor | None = None,
-               vanishing: float = VANISHING, exploding: float = EXPLODING) -> dict[str, Any]:
+def smoothness(surface: Tensor, grad_norm: Tensor, *, correct: Tensor | None = None) -> dict[str, Any]:
     """Summarise a ``(G, G)`` loss surface and its gradient-norm surface in plain, JSON-ready numbers.
 
     * ``max_rel_jump`` (``grad_max_rel_jump`` for the gradient norm): the largest difference between finite
@@ -166,7 +163,7 @@ def smoothness(surface: Tensor, grad_norm: Tensor, *, correct: Tensor | None = N
     * ``surface_min``, ``surface_max``, ``grad_norm_max``: finite extremes; ``surface_nan``, ``surface_inf``,
       ``grad_nan``, ``grad_inf``: cell counts.
     * ``vanishing_share``, ``exploding_share``: shares of all cells with a finite gradient norm below
-      ``vanishing`` or above ``exploding``.
+      :data:`VANISHING` or above :data:`EXPLODING`.
     * with ``correct`` (a bool mask of correctly classified cells): ``wrong_share`` and ``vanishing_share_of_wrong``
       (``None`` if none is wrong): a vanishing gradient is harmless where the pattern is right, a trap where wrong.
     """
@@ -175,7 +172,7 @@ def smoothness(surface: Tensor, grad_norm: Tensor, *, correct: Tensor | None = N
                          f"and {tuple(grad_norm.shape)}")
     cells = surface.numel()
     finite_grad = torch.isfinite(grad_norm)
-    vanish = finite_grad & (grad_norm < vanishing)
+    vanish = finite_grad & (grad_norm < VANISHING)
     low, high = _finite_min_max(surface)
     out: dict[str, Any] = {
         "max_rel_jump": _max_rel_jump(surface), "grad_max_rel_jump": _max_rel_jump(grad_norm),
@@ -183,43 +180,34 @@ def smoothness(surface: Tensor, grad_norm: Tensor, *, correct: Tensor | None = N
         "surface_nan": int(torch.isnan(surface).sum()), "surface_inf": int(torch.isinf(surface).sum()),
         "grad_nan": int(torch.isnan(grad_norm).sum()), "grad_inf": int(torch.isinf(grad_norm).sum()),
         "grad_norm_max": _finite_min_max(grad_norm)[1], "vanishing_share": vanish.sum().item() / cells,
-        "exploding_share": (finite_grad & (grad_norm > exploding)).sum().item() / cells}
+        "exploding_share": (finite_grad & (grad_norm > EXPLODING)).sum().item() / cells}
     if correct is not None:
         if correct.shape != surface.shape or correct.dtype != torch.bool:
             raise ValueError(f"correct must be a bool mask of shape {tuple(surface.shape)}, "
                              f"got {correct.dtype} {tuple(correct.shape)}")
-        wrong = ~correct
-        n_wrong = int(wrong.sum())
+        n_wrong = int((~correct).sum())
         out["wrong_share"] = n_wrong / cells
-        out["vanishing_share_of_wrong"] = (vanish & wrong).sum().item() / n_wrong if n_wrong else None
+        out["vanishing_share_of_wrong"] = (vanish & ~correct).sum().item() / n_wrong if n_wrong else None
     return out
 
 
-def _fixed_gradient_stats(grad: Tensor, config: LandscapeConfig) -> dict[str, Any]:
-    """How hard the loss pulls the pinned logit itself (it is fixed here, learnable in training)."""
-    g0 = grad[:, config.fixed_index].abs()
-    finite = torch.isfinite(g0)
-    return {"fixed_grad_abs_min": g0[finite].min().item() if finite.any() else None,
-            "fixed_grad_abs_max": g0[finite].max().item() if finite.any() else None,
-            "fixed_grad_nonfinite": int((~finite).sum())}
-
-
 def smoothness_table(config: LandscapeConfig, losses: Sequence[str] | None = None, *,
-                     formulas: Sequence[str] = FORMULAS,
-                     dtypes: Sequence[str] = tuple(DTYPES)) -> list[dict[str, Any]]:
+                     formulas: Sequence[str] = FORMULAS, dtypes: Sequence[str] = tuple(DTYPES)) -> list[dict[str, Any]]:
     """One :func:`smoothness` row per loss x formula x dtype (``config``'s own are replaced), naming its setting,
     with the gradient on the pinned logit, which the landscape holds fixed but training would update."""
     rows = []
-    for loss in (LOSS_NAMES if losses is None else losses):
-        for formula in formulas:
-            for dtype in dtypes:
-                cfg = dataclasses.replace(config, formula=formula, dtype=dtype)  # validates both
-                values, grad = _loss_and_grad(loss, cfg)
-                g = cfg.grid_size
-                metrics = smoothness(values.reshape(g, g), _free_norm(grad, cfg, g), correct=correct_cells(cfg))
-                rows.append({"loss": loss, "formula": formula, "dtype": dtype, "target": cfg.target,
-                             "fixed_logit": float(cfg.fixed_logit), "grid_size": g, "extent": float(cfg.extent),
-                             **metrics, **_fixed_gradient_stats(grad, cfg)})
+    for loss, formula, dtype in itertools.product(LOSS_NAMES if losses is None else losses, formulas, dtypes):
+        cfg = dataclasses.replace(config, formula=formula, dtype=dtype)  # validates both
+        values, grad = _loss_and_grad(loss, cfg)
+        g = cfg.grid_size
+        pinned = grad[:, cfg.fixed_index].abs()  # how hard the loss pulls the pinned logit (learnable in training)
+        finite = pinned[torch.isfinite(pinned)]
+        rows.append({"loss": loss, "formula": formula, "dtype": dtype, "target": cfg.target,
+                     "fixed_logit": float(cfg.fixed_logit), "grid_size": g, "extent": float(cfg.extent),
+                     **smoothness(values.reshape(g, g), _free_norm(grad, cfg), correct=correct_cells(cfg)),
+                     "fixed_grad_abs_min": finite.min().item() if finite.numel() else None,
+                     "fixed_grad_abs_max": finite.max().item() if finite.numel() else None,
+                     "fixed_grad_nonfinite": pinned.numel() - finite.numel()})
     return rows
 
 
@@ -240,25 +228,19 @@ def descent_trajectory(loss: str, config: LandscapeConfig, start: tuple[float, f
     check_number("steps", steps, low=0, integer=True, kind="a finite integer", allowed=">= 0")
     dtype = DTYPES[config.dtype]
     free, t = list(free_indices(config)), target_index(config)
-    others = [c for c in range(NUM_CLASSES) if c != t]
-    labels = torch.tensor([t])
     z = torch.tensor([float(v) for v in start], dtype=dtype)  # (2,)
-    path, losses, norms = (torch.empty(steps + 1, 2, dtype=dtype), torch.empty(steps + 1, dtype=dtype),
-                           torch.empty(steps + 1, dtype=dtype))
-    first_correct, correct = None, False
+    path, losses, norms, first_correct, correct = [], [], [], None, False
     for k in range(steps + 1):
         logits = torch.full((1, NUM_CLASSES), float(config.fixed_logit), dtype=dtype)
         logits[0, free] = z
-        logits.requires_grad_(True)
-        with torch.enable_grad():
-            value = fn(logits, labels)  # (1,)
-            (grad,) = torch.autograd.grad(value.sum(), logits)
+        value, grad = _value_and_grad(fn, logits, t)  # (1,), (1, 3)
         g = grad[0, free]  # (2,)
-        path[k], losses[k], norms[k] = z, value.detach()[0], torch.hypot(g[0], g[1])
-        correct = bool(logits[0, t] > logits[0, others].max())  # False for NaN logits
+        path.append(z)
+        losses.append(value[0])
+        norms.append(torch.hypot(g[0], g[1]))
+        correct = bool(true_margin(logits, t)[0] > 0)  # False for NaN logits
         if first_correct is None and correct:
             first_correct = k
         z = z - lr * g
-    return {"path": path, "loss": losses, "grad_norm": norms,
-            "reached": first_correct is not None, "first_correct_step": first_correct,
-            "final_correct": correct}
+    return {"path": torch.stack(path), "loss": torch.stack(losses), "grad_norm": torch.stack(norms),
+            "reached": first_correct is not None, "first_correct_step": first_correct, "final_correct": correct}

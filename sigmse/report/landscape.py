@@ -43,11 +43,8 @@ class LandscapeChapter:
     descent_lr: float = 10.0  # step size of plain gradient descent on the two free logits
     descent_start: Sequence[float] = (-8.0, 8.0)  # the bad start (z1, z2): confidently wrong for either true class
 
-    def __post_init__(self) -> None:
-        for _ in self.pinned_configs.values():  # building every config the chapter uses checks the parameters
-            pass
-        for g in self.refinements:
-            dataclasses.replace(self.base, grid_size=g)
+    def __post_init__(self) -> None:  # building every config the chapter uses checks the parameters
+        _ = self.pinned_configs, [dataclasses.replace(self.base, grid_size=g) for g in self.refinements]
 
     @cached_property
     def base(self) -> LandscapeConfig:
@@ -104,6 +101,10 @@ class LandscapeChapter:
         """:func:`curvature_frame` rows on the note's grid, both targets: one row per loss x point."""
         return pd.concat([curvature_frame(self.configs[t]) for t in TARGETS], ignore_index=True)
 
+    def _pinned_prob(self, config: LandscapeConfig) -> float:
+        """The largest softmax probability of the pinned class over the grid."""
+        return torch.softmax(logit_grid(config)[2], dim=1)[:, config.fixed_index].max().item()
+
     def _heatmap_titles(self, t: str, losses: Sequence[str],
                         values: dict[tuple[str, str], torch.Tensor]) -> list[tuple[str, torch.Tensor]]:
         return [(f"{pretty(loss)}\n{lp.TARGET_LABELS[t]}", values[t, loss]) for loss in losses]
@@ -121,18 +122,15 @@ class LandscapeChapter:
 
     def note_figure(self) -> Part:
         """Section 1: the note's two losses for both true classes, their ranges and the width of the MSE step."""
-        values: dict[str, Any] = {"fig_note": lp.heatmap_grid(
-            [self._heatmap_titles(t, NOTE_LOSSES, self.surfaces) for t in TARGETS], self.axis)}
-        for (t, loss), surface in self.surfaces.items():
-            values[f"{loss}_{t}_min"] = surface.min().item()
-            values[f"{loss}_{t}_max"] = surface.max().item()
         # along the cut at the middle of the z1 axis, z2 across the diagonal
         ramp = lv.ramp_width(self.surfaces["free", "softmax_mse"][self.grid_size // 2],
                              (self.axis[1] - self.axis[0]).item())
-        values.update({"mse_step_cells": ramp.cells, "mse_step_width": ramp.width})
-        probabilities = torch.softmax(logit_grid(self.base)[2], dim=1)
-        values["pinned_prob_max"] = probabilities[:, self.base.fixed_index].max().item()
-        return Part(values)
+        return Part({"fig_note": lp.heatmap_grid([self._heatmap_titles(t, NOTE_LOSSES, self.surfaces) for t in TARGETS],
+                                                 self.axis),
+                     **{f"{loss}_{t}_{end}": getattr(surface, end)().item()
+                        for (t, loss), surface in self.surfaces.items() for end in ("min", "max")},
+                     "mse_step_cells": ramp.cells, "mse_step_width": ramp.width,
+                     "pinned_prob_max": self._pinned_prob(self.base)})
 
     def gradient_norms(self) -> Part:
         """Section 2: the free gradient norm of every loss, its figure, its table and its extremes."""
@@ -174,8 +172,8 @@ class LandscapeChapter:
             "dtype_jump_diff": float((jumps["float32"] - jumps["float64"]).abs().max()),
             "logit_pinned_grad_max": float(pinned.loc["logit_mse", "fixed_grad_abs_max"].max()),
         }
-        for loss in lv.MSE_LOSSES:
-            values[f"vanishing_wrong_{loss}"] = float(pinned.loc[loss, "vanishing_share_of_wrong"].max())
+        values.update({f"vanishing_wrong_{loss}": float(pinned.loc[loss, "vanishing_share_of_wrong"].max())
+                       for loss in lv.MSE_LOSSES})
         return Part(values, tables)
 
     def pinned_values(self) -> Part:
@@ -193,8 +191,7 @@ class LandscapeChapter:
                                   "pins_nonfinite": int(rows.nonfinite.sum())}
         for name, pin in self.named_pins.items():
             values[f"pin_{name}"] = float(pin)
-            logits = logit_grid(self.pinned_configs["fixed", pin])[2]
-            values[f"pin_{name}_prob"] = torch.softmax(logits, dim=1)[:, 0].max().item()
+            values[f"pin_{name}_prob"] = self._pinned_prob(self.pinned_configs["fixed", pin])
         mse, ce = ({k: loss_surface(loss, self.pinned_configs["fixed", self.named_pins[k]])
                     for k in ("extreme", "next")} for loss in NOTE_LOSSES)
         values["pins_mse_diff"] = (mse["extreme"] - mse["next"]).abs().max().item()

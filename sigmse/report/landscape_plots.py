@@ -16,14 +16,12 @@ from matplotlib.colors import LogNorm, Normalize, SymLogNorm
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from sigmse.landscape.surfaces import LOSS_NAMES, NUM_CLASSES, LandscapeConfig, free_indices, target_index
+from sigmse.landscape.surfaces import LOSS_NAMES, NUM_CLASSES, LandscapeConfig, free_indices, target_index, true_margin
 from sigmse.report.plots import figure, panel_grid, pretty
 
-__all__ = [
-    "TARGET_LABELS", "LOG_FLOOR", "SMOOTHNESS_COLUMNS", "heatmap_grid", "trajectory_figure", "margins",
-    "refinement_figure", "refinement_slopes", "smoothness_frame", "descent_frame", "style_table", "curvature_figure",
-    "curvature_table", "condition_by_pin", "checks_frame",
-]
+__all__ = ["TARGET_LABELS", "LOG_FLOOR", "SMOOTHNESS_COLUMNS", "heatmap_grid", "trajectory_figure", "margins",
+           "refinement_figure", "refinement_slopes", "smoothness_frame", "descent_frame", "style_table",
+           "curvature_figure", "curvature_table", "condition_by_pin", "checks_frame"]
 
 TARGET_LABELS: Mapping[str, str] = {"fixed": "pinned class true", "free": "z1's class true"}
 LOG_FLOOR = 1e-12  # log colour scales draw values below this (exact zeros included) at this value
@@ -34,10 +32,9 @@ SIGNED_LINTHRESH = 1e-6  # signed panels are linear within +-1e-6 of 0, logarith
 _DASHES = {"softmax_ce": "-", "softmax_mse": "--", "sigmoid_mse": "-.", "sigmoid_mse_or": ":", "logit_mse": "-"}
 
 
-def _line_styles() -> dict[str, dict[str, Any]]:
-    """Colour and dash per loss, so that overlapping curves stay distinguishable."""
-    colours = sns.color_palette("colorblind", len(LOSS_NAMES))
-    return {loss: {"color": c, "ls": _DASHES[loss]} for loss, c in zip(LOSS_NAMES, colours)}
+def _colours() -> dict[str, Any]:
+    """A colour per loss; with :data:`_DASHES`, overlapping curves stay distinguishable."""
+    return dict(zip(LOSS_NAMES, sns.color_palette("colorblind", len(LOSS_NAMES))))
 
 
 def _as_numpy(t: Tensor | np.ndarray) -> np.ndarray:
@@ -47,12 +44,18 @@ def _as_numpy(t: Tensor | np.ndarray) -> np.ndarray:
 def _extent(axis: Tensor | np.ndarray) -> tuple[float, float, float, float]:
     a = _as_numpy(axis)
     half = (a[-1] - a[0]) / (len(a) - 1) / 2  # cells are centred on the grid points
-    return a[0] - half, a[-1] + half, a[0] - half, a[-1] + half
+    low, high = a[0] - half, a[-1] + half
+    return low, high, low, high
 
 
-def _norm(data: np.ndarray, log: bool) -> tuple[np.ndarray, Normalize]:
-    """The values to draw (non-finite -> NaN, drawn grey) and a colour norm over the finite ones."""
+def _norm(data: np.ndarray, log: bool, signed: bool) -> tuple[np.ndarray, Normalize]:
+    """The values to draw (non-finite -> NaN, drawn grey) and a colour norm over the finite ones; ``signed``: a
+    symmetric log norm up to at least 10 x :data:`SIGNED_LINTHRESH` (rounding-size values draw as 0)."""
     shown = np.where(np.isfinite(data), data, np.nan)
+    if signed:
+        finite = np.abs(shown[np.isfinite(shown)])
+        top = max(float(finite.max()) if finite.size else 0.0, 10 * SIGNED_LINTHRESH)
+        return shown, SymLogNorm(SIGNED_LINTHRESH, vmin=-top, vmax=top, base=10)
     if log:
         shown = np.maximum(shown, LOG_FLOOR)  # NaN stays NaN
     finite = shown[np.isfinite(shown)]
@@ -60,14 +63,6 @@ def _norm(data: np.ndarray, log: bool) -> tuple[np.ndarray, Normalize]:
     if high <= low:  # a constant surface: widen so the colour bar has a range
         low, high = (low / 10, high * 10) if log else (low - 0.5, high + 0.5)
     return shown, (LogNorm(low, high) if log else Normalize(low, high))
-
-
-def _signed_norm(data: np.ndarray) -> tuple[np.ndarray, Normalize]:
-    """A symmetric log norm up to at least 10 x :data:`SIGNED_LINTHRESH` (rounding-size values draw as 0)."""
-    shown = np.where(np.isfinite(data), data, np.nan)
-    finite = np.abs(shown[np.isfinite(shown)])
-    top = max(float(finite.max()) if finite.size else 0.0, 10 * SIGNED_LINTHRESH)
-    return shown, SymLogNorm(SIGNED_LINTHRESH, vmin=-top, vmax=top, base=10)
 
 
 def _signed_ticks(norm: Normalize) -> list[float]:
@@ -80,7 +75,7 @@ def _draw_surface(ax: Axes, surface: Tensor, axis: Tensor, *, log: bool = False,
                   title: str = "", colorbar: str | None = None) -> None:
     """One heatmap panel; ``signed``: a diverging map on a symmetric log scale, for values of both signs."""
     data = _as_numpy(surface).T  # imshow rows are the vertical axis: (z2, z1)
-    shown, norm = _signed_norm(data) if signed else _norm(data, log)
+    shown, norm = _norm(data, log, signed)
     cmap = mpl.colormaps[SIGNED_CMAP if signed else CMAP].with_extremes(bad=NONFINITE_COLOUR)
     image = ax.imshow(np.ma.masked_invalid(shown), origin="lower", extent=_extent(axis), cmap=cmap, norm=norm,
                       aspect="equal", interpolation="nearest")  # one cell = one block: no smoothing hides a cliff
@@ -97,18 +92,14 @@ def _draw_surface(ax: Axes, surface: Tensor, axis: Tensor, *, log: bool = False,
 
 
 def heatmap_grid(panels: Sequence[Sequence[tuple[str, Tensor]]], axis: Tensor, *, log: bool = False,
-                 colorbar: str = "loss", suptitle: str | None = None,
-                 panel: tuple[float, float] = (4.0, 3.3)) -> Figure:
+                 colorbar: str = "loss", panel: tuple[float, float] = (4.0, 3.3)) -> Figure:
     """Heatmaps of ``(title, surface (G, G))`` panels over ``axis`` ``(G,)``, each with its colour bar (``log``:
     values below :data:`LOG_FLOOR` at the floor)."""
     if not panels or any(len(row) != len(panels[0]) or not row for row in panels):
         raise ValueError(f"panels must be equal, non-empty rows, got row lengths {[len(r) for r in panels]}")
     fig, flat = panel_grid(len(panels) * len(panels[0]), panel)  # rows wrap to the page's width
-    label_text = f"{colorbar} (log scale)" if log else colorbar
     for (title, surface), ax in zip((cell for row in panels for cell in row), flat):
-        _draw_surface(ax, surface, axis, log=log, title=title, colorbar=label_text)
-    if suptitle:
-        fig.suptitle(suptitle)
+        _draw_surface(ax, surface, axis, log=log, title=title, colorbar=f"{colorbar} (log scale)" if log else colorbar)
     return fig
 
 
@@ -116,14 +107,7 @@ def margins(path: Tensor, config: LandscapeConfig) -> Tensor:
     """The true logit minus the largest other along a descent path ``(K, 2)`` -> ``(K,)``; positive: correct."""
     logits = torch.full((path.shape[0], NUM_CLASSES), float(config.fixed_logit), dtype=path.dtype)  # (K, 3)
     logits[:, list(free_indices(config))] = path
-    t = target_index(config)
-    others = [c for c in range(NUM_CLASSES) if c != t]
-    return logits[:, t] - logits[:, others].amax(dim=1)
-
-
-def _recovery(run: Mapping[str, Any]) -> str:
-    step = run["first_correct_step"]
-    return f"correct at step {step}" if step is not None else f"not correct in {len(run['loss']) - 1} steps"
+    return true_margin(logits, target_index(config))
 
 
 def _draw_path(ax: Axes, path: Tensor, axis: Tensor) -> None:
@@ -142,25 +126,27 @@ def _draw_path(ax: Axes, path: Tensor, axis: Tensor) -> None:
                     arrowprops={"arrowstyle": "->", "color": "white"})
     else:
         ax.text(0.05, 0.08, "starts outside the frame", transform=ax.transAxes, fontsize=8, bbox=box)
-    ax.set_xlim(low, high)
-    ax.set_ylim(low, high)
+    ax.set(xlim=(low, high), ylim=(low, high))
 
 
 def trajectory_figure(rows: Sequence[tuple[str, LandscapeConfig, Sequence[tuple[str, Tensor, Mapping[str, Any]]]]],
-                      axis: Tensor, *, panel: tuple[float, float] = (3.4, 3.3)) -> Figure:
+                      axis: Tensor) -> Figure:
     """Descent paths over their loss surfaces, ``rows`` of ``(title, config, [(loss, surface, run), ...])``, and
     per row a panel of margins against the step (symlog), which follows a path that leaves the frame."""
     n = len(rows[0][2])
-    fig, flat = panel_grid(len(rows) * (n + 1), panel)  # each landscape's n + 1 panels in order, wrapped
-    styles = _line_styles()
+    fig, flat = panel_grid(len(rows) * (n + 1), (3.4, 3.3))  # each landscape's n + 1 panels in order, wrapped
+    colours = _colours()
     for index, (row_title, config, runs) in enumerate(rows):
         row_axes = flat[index * (n + 1):(index + 1) * (n + 1)]
         for (loss, surface, run), ax in zip(runs, row_axes[:n]):
-            _draw_surface(ax, surface, axis, title=f"{pretty(loss)}\n{_recovery(run)}")
+            step = run["first_correct_step"]
+            recovery = f"correct at step {step}" if step is not None else f"not correct in {len(run['loss']) - 1} steps"
+            _draw_surface(ax, surface, axis, title=f"{pretty(loss)}\n{recovery}")
             _draw_path(ax, run["path"], axis)
         ax = row_axes[n]
         for loss, _, run in runs:
-            ax.plot(_as_numpy(margins(run["path"], config)), lw=2, label=pretty(loss), **styles.get(loss, {}))
+            ax.plot(_as_numpy(margins(run["path"], config)), lw=2, label=pretty(loss), color=colours.get(loss),
+                    ls=_DASHES.get(loss))
         ax.axhline(0, color="black", lw=0.8, ls="--")
         ax.set_yscale("symlog", linthresh=1.0)
         low, high = ax.get_ylim()  # pad, so that curves along the limits stay visible
@@ -182,14 +168,10 @@ def descent_frame(runs: Sequence[tuple[str, str, Mapping[str, Any]]]) -> pd.Data
     } for target, loss, run in runs]).astype({"first correct step": "Int64"}).set_index(["target", "loss"])
 
 
-def _frame(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
-    return rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-
-
 def refinement_slopes(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     """Least-squares slope of ``log(jump)`` against ``log(grid_size)`` per target and loss, for the surface and its
     gradient norm: -1 for a continuous surface, 0 for a cliff of fixed height."""
-    df = _frame(rows)
+    df = pd.DataFrame(rows)
     sizes = sorted(int(g) for g in df["grid_size"].unique())
     if len(sizes) < 2:
         raise ValueError(f"grid refinement needs at least 2 grid sizes, got {sizes}")
@@ -207,16 +189,15 @@ def refinement_slopes(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.Da
     return pd.DataFrame(out).set_index(["target", "loss"])
 
 
-def refinement_figure(rows: Sequence[Mapping[str, Any]] | pd.DataFrame, *,
-                      panel: tuple[float, float] = (4.6, 3.6)) -> Figure:
+def refinement_figure(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> Figure:
     """Largest relative neighbour jump against grid size (log-log), surface and gradient norm, beside a straight
     ramp's ``1 / (G - 1)``. The rows must be of one formula and dtype."""
-    df = _frame(rows)
+    df = pd.DataFrame(rows)
     for column in ("formula", "dtype"):
         if column in df and df[column].nunique() > 1:
             raise ValueError(f"refinement_figure takes rows of one {column}; got {sorted(df[column].unique())}")
-    fig, axes = figure(1, 2, panel)
-    colours = {loss: style["color"] for loss, style in _line_styles().items()}
+    fig, axes = figure(1, 2, (4.6, 3.6))
+    colours = _colours()
     sizes = np.array(sorted(df["grid_size"].unique()), dtype=float)
     for ax, key, title in zip(axes[0], ("max_rel_jump", "grad_max_rel_jump"), ("loss surface", "gradient norm")):
         for (target, loss), group in df.groupby(["target", "loss"], sort=False):
@@ -241,10 +222,9 @@ SMOOTHNESS_COLUMNS: Mapping[str, str] = {
 
 def smoothness_frame(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     """``smoothness_table`` rows indexed by target, loss, formula, dtype, with readable column names."""
-    df = _frame(rows)
-    df["loss"] = df["loss"].map(pretty)
-    df = df.set_index(["target", "loss", "formula", "dtype"])[list(SMOOTHNESS_COLUMNS)]
-    return df.astype(float).rename(columns=SMOOTHNESS_COLUMNS)
+    df = pd.DataFrame(rows)
+    df = df.assign(loss=df["loss"].map(pretty)).set_index(["target", "loss", "formula", "dtype"])
+    return df[list(SMOOTHNESS_COLUMNS)].astype(float).rename(columns=SMOOTHNESS_COLUMNS)
 
 
 _READABLE = (("grad_max_rel_jump", "‖∇‖ jump / range"), ("max_rel_jump", "jump / range"),
@@ -260,8 +240,8 @@ def _readable(text: str) -> str:
     return text
 
 
-def style_table(df: pd.DataFrame, *, precision: int = 3, caption: str | None = None) -> Any:
-    """A Styler: floats to ``precision`` digits, integers, yes/no, "—" for missing, labels in words, HTML-escaped."""
+def style_table(df: pd.DataFrame, *, caption: str | None = None) -> Any:
+    """A Styler: floats to 3 significant digits, integers, yes/no, "—" for missing, labels in words, HTML-escaped."""
     def fmt(value: Any) -> str:
         if isinstance(value, (bool, np.bool_)):
             return "yes" if value else "no"
@@ -270,7 +250,7 @@ def style_table(df: pd.DataFrame, *, precision: int = 3, caption: str | None = N
         if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer()
                                                      and abs(value) < 1e6):
             return f"{int(value)}"
-        return f"{value:.{precision}g}" if isinstance(value, float) else str(value)
+        return f"{value:.3g}" if isinstance(value, float) else str(value)
 
     styler = (df.style.format(fmt, escape="html")  # labels like "< 1e-06" stay text, not HTML
               .format_index(lambda v: _readable(fmt(v)), axis=0, escape="html")
@@ -288,14 +268,14 @@ def _grid_values(rows: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarra
     return rows[column].to_numpy(float).reshape(g, g), axis
 
 
-def curvature_figure(curvature: pd.DataFrame, *, panel: tuple[float, float] = (3.3, 2.7)) -> Figure:
+def curvature_figure(curvature: pd.DataFrame) -> Figure:
     """The condition number (log scale) and smallest eigenvalue (signed) over the grid, per target and loss, from
     ``curvature_frame`` rows of one pinned value."""
     if curvature["fixed_logit"].nunique() != 1:
         raise ValueError(f"one pinned value per figure, got {sorted(curvature['fixed_logit'].unique().tolist())}")
     losses, targets = list(curvature["loss"].unique()), list(curvature["target"].unique())
     panels = (("condition", False, "κ"), ("lambda_min", True, "smallest λ"))
-    fig, flat = panel_grid(2 * len(targets) * len(losses), panel)  # wrapped to the page's width, in this order
+    fig, flat = panel_grid(2 * len(targets) * len(losses), (3.3, 2.7))  # wrapped to the page's width, in this order
     slots = iter(flat)
     for target in targets:
         for column, signed, what in panels:

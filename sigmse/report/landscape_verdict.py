@@ -9,7 +9,6 @@ Neural Network Classification*, arXiv 2411.11213.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -17,14 +16,13 @@ import numpy as np
 import pandas as pd
 from torch import Tensor
 
+from sigmse.checks import check_number
 from sigmse.landscape.surfaces import EXPLODING, VANISHING
 from sigmse.losses.modules import display_name
 
-__all__ = [
-    "MSE_LOSSES", "SUBJECT", "REFERENCE", "CLIFF_STEEPNESS", "SMOOTH_SLOPE", "CONDITION_MARGIN", "NONFINITE",
-    "RAMP_LOW", "RAMP_HIGH", "Check", "Conditioning", "LandscapeVerdict", "Ramp", "ramp_width", "compare_conditioning",
-    "landscape_verdict",
-]
+__all__ = ["MSE_LOSSES", "SUBJECT", "REFERENCE", "CLIFF_STEEPNESS", "SMOOTH_SLOPE", "CONDITION_MARGIN", "NONFINITE",
+           "RAMP_LOW", "RAMP_HIGH", "Check", "Conditioning", "LandscapeVerdict", "Ramp", "ramp_width",
+           "compare_conditioning", "landscape_verdict"]
 
 MSE_LOSSES = ("softmax_mse", "sigmoid_mse", "sigmoid_mse_or")  # the claim's "MSE"; logit-MSE is only a reference
 SUBJECT, REFERENCE = "sigmoid_mse", "softmax_ce"  # the conditioning comparison: the paper's loss against CE
@@ -82,10 +80,6 @@ class Conditioning:
         return f"equivalent (within ×{self.margin:g})"
 
 
-def _ratio_text(ratio: float) -> str:
-    return f"{ratio:.3g}×" if ratio < 1e4 else f"{ratio:.1e}×"
-
-
 @dataclass(frozen=True)
 class LandscapeVerdict:
     """The measured values behind the verdict; the booleans follow from the module's thresholds."""
@@ -122,38 +116,23 @@ class LandscapeVerdict:
     def _any(self, part: str) -> bool:
         return any(check.holds for check in self.checks() if check.part == part)
 
-    @property
-    def cliffs(self) -> bool:
-        return self._any("cliffs")
-
-    @property
-    def discontinuities(self) -> bool:
-        return self._any("discontinuities")
-
-    @property
-    def vanishing(self) -> bool:
-        return self._any("vanishing")
-
-    @property
-    def exploding(self) -> bool:
-        return self._any("exploding")
+    cliffs = property(lambda self: self._any("cliffs"))
+    discontinuities = property(lambda self: self._any("discontinuities"))
+    vanishing = property(lambda self: self._any("vanishing"))
+    exploding = property(lambda self: self._any("exploding"))
 
     @property
     def text(self) -> str:
         """One line for the book's intro table, composed from the booleans and the conditioning comparison."""
-        if self.cliffs or self.discontinuities:
-            found = " and ".join(w for w, b in (("cliffs", self.cliffs), ("discontinuities", self.discontinuities))
-                                 if b)
-            shape = f"{found} found"
-        else:
-            shape = "no cliffs or discontinuities"
+        found = " and ".join(part for part in ("cliffs", "discontinuities") if getattr(self, part))
+        shape = f"{found} found" if found else "no cliffs or discontinuities"
         small = "gradients vanish (saturation)" if self.vanishing else "no vanishing gradients"
         large = "some explode" if self.exploding else "none explode"
         c = self.conditioning
+        ratio = f"{c.median_ratio:.3g}×" if c.median_ratio < 1e4 else f"{c.median_ratio:.1e}×"
         return (f"{shape}; {small}, {large}; {display_name(c.subject)}'s conditioning vs "
-                f"{display_name(c.reference)}'s: "
-                f"{c.verdict} (median κ ratio {_ratio_text(c.median_ratio)}, higher at {c.worse_points:,} of "
-                f"{c.points:,} points)")
+                f"{display_name(c.reference)}'s: {c.verdict} (median κ ratio {ratio}, higher at {c.worse_points:,} "
+                f"of {c.points:,} points)")
 
     def glue_values(self) -> dict[str, float | int | str]:
         """What the prose quotes: ``verdict_<value>`` and ``verdict_<part>`` ("yes" / "no")."""
@@ -183,14 +162,13 @@ def ramp_width(cut: Tensor, spacing: float) -> Ramp:
     ``spacing`` logits apart. A cliff climbs in one cell or none, however fine the grid; a ramp keeps its width."""
     if cut.ndim != 1 or cut.numel() < 2:
         raise ValueError(f"cut must be 1-D with at least 2 values, got shape {tuple(cut.shape)}")
-    if not spacing > 0:
-        raise ValueError(f"spacing must be > 0, got {spacing!r}")
+    check_number("spacing", spacing, low=0, low_open=True, allowed="> 0")
     low, high = float(cut.min()), float(cut.max())
     if not high > low:
         raise ValueError(f"cut is constant ({low!r}): it has no rise to measure")
     level = (cut - low) / (high - low)  # 0 .. 1 along the cut
     cells = int(((level > RAMP_LOW) & (level < RAMP_HIGH)).sum())
-    return Ramp(cells=cells, width=cells * spacing)
+    return Ramp(cells, cells * spacing)
 
 
 def _require(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
@@ -199,46 +177,34 @@ def _require(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
         raise ValueError(f"{name} lacks columns {missing}; it has {list(frame.columns)}")
 
 
-def compare_conditioning(curvature: pd.DataFrame, *, subject: str = SUBJECT, reference: str = REFERENCE,
-                         margin: float = CONDITION_MARGIN) -> Conditioning:
+def compare_conditioning(curvature: pd.DataFrame, *, subject: str = SUBJECT,
+                         reference: str = REFERENCE) -> Conditioning:
     """Pair ``subject``'s and ``reference``'s condition numbers at each point ``(target, fixed_logit, z1, z2)`` of
     a ``curvature_frame``; points with a NaN ``kappa`` are left out of the ratio and counts."""
     _require(curvature, "curvature", ("loss", "target", "fixed_logit", "z1", "z2", "condition", "negative"))
-    if not margin > 1:
-        raise ValueError(f"margin must be > 1, got {margin!r}")
-    point = ["target", "fixed_logit", "z1", "z2"]
-    sides = {}
-    for loss in (subject, reference):
-        rows = curvature[curvature["loss"] == loss]
+    sides = {loss: curvature[curvature["loss"] == loss].set_index(["target", "fixed_logit", "z1", "z2"])
+             for loss in (subject, reference)}
+    for loss, rows in sides.items():
         if rows.empty:
             raise ValueError(f"curvature has no rows for loss {loss!r}; it has {sorted(curvature['loss'].unique())}")
-        sides[loss] = rows.set_index(point)
     kappa = pd.concat({loss: rows["condition"] for loss, rows in sides.items()}, axis=1, join="inner").dropna()
     if kappa.empty:
         raise ValueError(f"{subject!r} and {reference!r} share no grid point with a defined condition number")
     a, b = kappa[subject].to_numpy(float), kappa[reference].to_numpy(float)
     return Conditioning(
-        subject=subject, reference=reference, median_ratio=float(np.median(a / b)),
-        worse_points=int((a > b).sum()), points=len(kappa),
-        subject_median=float(np.median(a)), reference_median=float(np.median(b)),
+        subject=subject, reference=reference, median_ratio=float(np.median(a / b)), worse_points=int((a > b).sum()),
+        points=len(kappa), subject_median=float(np.median(a)), reference_median=float(np.median(b)),
         subject_negative_share=float(sides[subject]["negative"].mean()),
-        reference_negative_share=float(sides[reference]["negative"].mean()), margin=margin,
-    )
+        reference_negative_share=float(sides[reference]["negative"].mean()))
 
 
-def _max(values: pd.Series | np.ndarray) -> float:
-    values = pd.Series(values, dtype=float).dropna()
-    return float(values.max()) if len(values) else math.nan
+def _max(values: pd.Series | pd.DataFrame, *, smallest: bool = False) -> float:
+    """The largest (or smallest) value, NaN and None skipped; NaN when there is none."""
+    values = values.astype(float)
+    return float(values.min(axis=None) if smallest else values.max(axis=None))
 
 
-def _min(values: pd.Series | np.ndarray) -> float:
-    values = pd.Series(values, dtype=float).dropna()
-    return float(values.min()) if len(values) else math.nan
-
-
-def landscape_verdict(smoothness: pd.DataFrame, slopes: pd.DataFrame, curvature: pd.DataFrame, *,
-                      losses: Sequence[str] = MSE_LOSSES, subject: str = SUBJECT,
-                      reference: str = REFERENCE) -> LandscapeVerdict:
+def landscape_verdict(smoothness: pd.DataFrame, slopes: pd.DataFrame, curvature: pd.DataFrame) -> LandscapeVerdict:
     """The verdict from ``smoothness_table`` rows (stable ones are read), :func:`refinement_slopes
     <sigmse.report.landscape_plots.refinement_slopes>` and ``curvature_frame`` rows."""
     _require(smoothness, "smoothness", ("loss", "formula", "target", "grid_size", "max_rel_jump",
@@ -246,22 +212,19 @@ def landscape_verdict(smoothness: pd.DataFrame, slopes: pd.DataFrame, curvature:
                                         "fixed_grad_abs_min", *NONFINITE))
     _require(slopes, "slopes", ("slope", "grad_slope"))
     stable = smoothness[smoothness["formula"] == "stable"]
-    mse = stable[stable["loss"].isin(losses)]
+    mse = stable[stable["loss"].isin(MSE_LOSSES)]
     if mse.empty:
-        raise ValueError(f"smoothness has no stable rows for the losses {list(losses)}")
-    steep = mse["max_rel_jump"].astype(float) * (mse["grid_size"] - 1)
-    ce = stable[stable["loss"] == reference]
-    mse_slopes = slopes[slopes.index.get_level_values("loss").isin(losses)]
+        raise ValueError(f"smoothness has no stable rows for the losses {list(MSE_LOSSES)}")
+    ce = stable[stable["loss"] == REFERENCE]
+    mse_slopes = slopes[slopes.index.get_level_values("loss").isin(MSE_LOSSES)]
     return LandscapeVerdict(
         max_rel_jump=_max(mse["max_rel_jump"]),
-        steepness=_max(steep),
+        steepness=_max(mse["max_rel_jump"].astype(float) * (mse["grid_size"] - 1)),
         reference_steepness=_max(ce["max_rel_jump"].astype(float) * (ce["grid_size"] - 1)),
-        worst_slope=_max(mse_slopes[["slope", "grad_slope"]].to_numpy().ravel()),
-        nonfinite=int(mse[list(NONFINITE)].to_numpy().sum()),
+        worst_slope=_max(mse_slopes[["slope", "grad_slope"]]), nonfinite=int(mse[list(NONFINITE)].to_numpy().sum()),
         pinned_grad_max=_max(mse.loc[mse["target"] == "fixed", "fixed_grad_abs_max"]),
-        reference_pinned_grad_min=_min(ce.loc[ce["target"] == "fixed", "fixed_grad_abs_min"]),
+        reference_pinned_grad_min=_max(ce.loc[ce["target"] == "fixed", "fixed_grad_abs_min"], smallest=True),
         vanishing_share_of_wrong=_max(mse["vanishing_share_of_wrong"]),
         grad_max=max(_max(mse["grad_norm_max"]), _max(mse["fixed_grad_abs_max"])),
         grad_nonfinite=int(mse[["grad_nan", "grad_inf", "fixed_grad_nonfinite"]].to_numpy().sum()),
-        conditioning=compare_conditioning(curvature, subject=subject, reference=reference),
-    )
+        conditioning=compare_conditioning(curvature))

@@ -56,11 +56,9 @@ def pretty(name: Any) -> str:
 def _ablation_colours() -> dict[str, Any]:
     """The Output Reset ablation: one hue per reset kind, dark for targets 1/0 and light for 0.9/0.1."""
     paired = sns.color_palette("Paired", 6)  # light blue, dark blue, light green, dark green, light red, dark red
-    colours = {}
-    for hue, kind in enumerate(("no reset", "reset without shift", "reset with shift")):
-        colours[f"{kind}, targets 1/0"] = paired[2 * hue + 1]
-        colours[f"{kind}, targets 0.9/0.1"] = paired[2 * hue]
-    return colours
+    return {f"{kind}, targets {targets}": paired[2 * hue + dark]
+            for hue, kind in enumerate(("no reset", "reset without shift", "reset with shift"))
+            for targets, dark in (("1/0", 1), ("0.9/0.1", 0))}
 
 
 def palette(levels: Sequence[Any]) -> dict[Any, Any]:
@@ -109,27 +107,25 @@ def _axis_label(name: str) -> str:
     return AXIS_LABELS.get(name, name.replace("_", " "))
 
 
-def _legend(fig: Figure, axes: np.ndarray, title: str | None) -> None:
+def _legend(fig: Figure, axes: np.ndarray) -> None:
     """One legend for the figure, below the panels, from the first panel that has labelled artists."""
     for ax in axes:
         handles, labels = ax.get_legend_handles_labels()
         if handles:
             columns = 2 if max(map(len, labels)) > 24 else 3  # long names (the ablation's) in two columns
-            fig.legend(handles, labels, loc="outside lower center", ncols=min(columns, len(labels)), frameon=False,
-                       title=title)
+            fig.legend(handles, labels, loc="outside lower center", ncols=min(columns, len(labels)), frameon=False)
             return
 
 
 def curves_with_band(history: pd.DataFrame, x: str = "epoch", y: str = "test_acc", hue: str = "variant",
                      col: str | None = "dataset", *, band: str = "range", hue_order: Sequence[Any] | None = None,
-                     col_order: Sequence[Any] | None = None, logy: bool = False, sharey: bool = False,
-                     panel: tuple[float, float] = (4.2, 3.2)) -> Figure:
+                     col_order: Sequence[Any] | None = None, logy: bool = False) -> Figure:
     """Mean of ``y`` over seeds against ``x``, one line per ``hue`` level, one panel per ``col`` level; the band
     is the spread over seeds: ``"range"`` (min to max), ``"sd"`` (mean ± one sd) or ``"none"``."""
     check_choice("band", band, _BANDS)
     panels, lines = _levels(history, col, col_order), _levels(history, hue, hue_order)
     colours = palette(lines)
-    fig, axes = panel_grid(len(panels), panel, sharey=sharey)
+    fig, axes = panel_grid(len(panels), (4.2, 3.2))
     for ax, level in zip(axes, panels):
         part = history if col is None else history[history[col] == level]
         for line in lines:
@@ -148,25 +144,23 @@ def curves_with_band(history: pd.DataFrame, x: str = "epoch", y: str = "test_acc
             ax.set_xticks(epochs) if len(epochs) <= 10 else ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if logy:
             ax.set_yscale("log")
-    _legend(fig, axes, None)
+    _legend(fig, axes)
     return fig
 
 
-def plateau_curves(history: pd.DataFrame, plateau: pd.DataFrame, *, loss: str = "softmax_ce",
-                   panel: tuple[float, float] = (4.2, 3.2)) -> Figure:
+def plateau_curves(history: pd.DataFrame, plateau: pd.DataFrame, *, loss: str = "softmax_ce") -> Figure:
     """``loss``'s validation accuracy per epoch, one panel per dataset of ``plateau`` (a
     :func:`~sigmse.report.convergence.validation_plateau` frame) with runs, the budget's last quarter shaded and
     its gain in the title. The y-axis spans the second half of the epochs, so that a slope of a tenth of a point
     is visible."""
     judged = plateau[(plateau["loss"] == loss) & (plateau["runs"] > 0)]
     if judged.empty:
-        fig, axes = figure(1, 1, panel)
+        fig, axes = figure(1, 1, (4.2, 3.2))
         axes[0, 0].text(0.5, 0.5, f"no {pretty(loss)} runs yet", ha="center", va="center")
         axes[0, 0].set_axis_off()
         return fig
     runs = history[(history["loss"] == loss) & history["dataset"].isin(judged["dataset"])]
-    fig = curves_with_band(runs, y="val_acc", hue="loss", col="dataset", col_order=list(judged["dataset"]),
-                           panel=panel)
+    fig = curves_with_band(runs, y="val_acc", hue="loss", col="dataset", col_order=list(judged["dataset"]))
     panels = {ax.get_title(): ax for ax in fig.axes}
     for _, row in judged.iterrows():
         ax = panels[row["dataset"]]
@@ -182,13 +176,11 @@ def plateau_curves(history: pd.DataFrame, plateau: pd.DataFrame, *, loss: str = 
 
 
 def point_ci(summary: pd.DataFrame, y: str = "variant", col: str | None = "dataset", *,
-             runs: pd.DataFrame | None = None,
-             value: str = "test_acc", order: Sequence[Any] | None = None, col_order: Sequence[Any] | None = None,
-             xlabel: str | None = None, panel: tuple[float, float] = (4.2, 2.8)) -> Figure:
+             runs: pd.DataFrame | None = None, value: str = "test_acc", order: Sequence[Any] | None = None,
+             col_order: Sequence[Any] | None = None, panel: tuple[float, float] = (4.2, 2.8)) -> Figure:
     """Means with their 95% intervals (a :func:`~sigmse.report.analysis.summarize` frame), one row per ``y``
     level; ``runs`` adds each seed's ``value`` as a tick. A NaN interval (one seed) draws the mean alone."""
-    panels = _levels(summary, col, col_order)
-    rows = _levels(summary, y, order)
+    panels, rows = _levels(summary, col, col_order), _levels(summary, y, order)
     colours = palette(rows)
     labels = [pretty(r) for r in rows]
     fig, axes = panel_grid(len(panels), (panel[0], max(panel[1], 0.45 * len(rows) + 1.0)), sharey=True,
@@ -210,15 +202,15 @@ def point_ci(summary: pd.DataFrame, y: str = "variant", col: str | None = "datas
                         zorder=3)
         ax.set_yticks(range(len(rows)), labels)
         ax.set_ylim(len(rows) - 0.5, -0.5)
-        ax.set(xlabel=xlabel or f"{_axis_label(value)} (mean, 95% CI)", title="" if level is None else str(level))
+        ax.set(xlabel=f"{_axis_label(value)} (mean, 95% CI)", title="" if level is None else str(level))
     return fig
 
 
 def metric_vs_lr(frame: pd.DataFrame, y: str = "test_acc", hue: str = "variant", col: str | None = "dataset", *,
-                 hue_order: Sequence[Any] | None = None, chance: float | None = 0.1,
-                 panel: tuple[float, float] = (5.0, 3.4)) -> Figure:
+                 hue_order: Sequence[Any] | None = None, panel: tuple[float, float] = (5.0, 3.4)) -> Figure:
     """``y`` against the learning rate (log axis): seed mean as a line, each seed as a dot, a diverged run as an
-    ``x`` at ``chance`` (dashed line) so it stays visible."""
+    ``x`` at chance (0.1 of ten classes, dashed line) so it stays visible."""
+    chance = 0.1
     panels, lines = _levels(frame, col, None), _levels(frame, hue, hue_order)
     colours = palette(lines)
     fig, axes = panel_grid(len(panels), panel, sharey=True)
@@ -230,19 +222,17 @@ def metric_vs_lr(frame: pd.DataFrame, y: str = "test_acc", hue: str = "variant",
             ax.plot(mean.index, mean.values, marker="o", color=colours[line], label=pretty(line))
             ax.plot(data["lr"], data[y], ".", color=colours[line], alpha=0.5)
             failed = data[data[y].isna()]
-            if chance is not None and len(failed):
+            if len(failed):
                 ax.plot(failed["lr"], np.full(len(failed), chance), "x", ms=8, mew=2, color=colours[line])
-        if chance is not None:
-            ax.axhline(chance, ls="--", lw=1, color="grey", label="chance (x: diverged)")
+        ax.axhline(chance, ls="--", lw=1, color="grey", label="chance (x: diverged)")
         ax.set_xscale("log")
         ax.set(xlabel=_axis_label("lr"), ylabel=_axis_label(y), title="" if level is None else str(level))
-    _legend(fig, axes, None)
+    _legend(fig, axes)
     return fig
 
 
 def heatmap(values: pd.DataFrame, annotations: pd.DataFrame | None = None, *, title: str = "",
-            colorbar: str = "", center: float | None = 0.0, cmap: str = "vlag",
-            panel: tuple[float, float] = (1.6, 0.8)) -> Figure:
+            colorbar: str = "", cmap: str = "vlag", panel: tuple[float, float] = (1.6, 0.8)) -> Figure:
     """A table as coloured cells: ``values`` colour them, ``annotations`` (strings; default: the values) are
     written in them. ``panel[0]`` inches per column, at most 1.5 x :data:`FIGURE_WIDTH` (shown at half size or
     more); narrower cells get a proportionally smaller font."""
@@ -253,10 +243,9 @@ def heatmap(values: pd.DataFrame, annotations: pd.DataFrame | None = None, *, ti
     ax: Axes = axes[0, 0]
     annot = annotations.loc[values.index, values.columns].to_numpy() if annotations is not None else True
     data = values.astype(float)
-    spread = float(np.nanmax(np.abs(data.to_numpy() - center))) if center is not None and data.notna().any().any() \
-        else None
-    limits = {"vmin": center - spread, "vmax": center + spread} if spread else {}  # symmetric: 0 is the middle colour
-    sns.heatmap(data, annot=annot, fmt="" if annotations is not None else ".3g", center=center, cmap=cmap, ax=ax,
+    spread = float(np.nanmax(np.abs(data.to_numpy()))) if data.notna().any().any() else None
+    limits = {"vmin": -spread, "vmax": spread} if spread else {}  # symmetric: 0 is the middle colour
+    sns.heatmap(data, annot=annot, fmt="" if annotations is not None else ".3g", center=0.0, cmap=cmap, ax=ax,
                 cbar_kws={"label": colorbar}, linewidths=0.5, linecolor="white", **limits,
                 annot_kws={"fontsize": max(6.0, plt.rcParams["font.size"] * (width - 2.0) / (wanted - 2.0))})
     ax.set_xticklabels([pretty(t.get_text()) for t in ax.get_xticklabels()], rotation=20, ha="right")
@@ -265,19 +254,17 @@ def heatmap(values: pd.DataFrame, annotations: pd.DataFrame | None = None, *, ti
     return fig
 
 
-def verdict_heatmap(comparison: pd.DataFrame, index: str = "dataset", columns: str = "loss", *, scale: float = 100.0,
-                    unit: str = "pp", title: str = "", index_order: Sequence[Any] | None = None,
-                    column_order: Sequence[Any] | None = None) -> Figure:
+def verdict_heatmap(comparison: pd.DataFrame, index: str = "dataset", columns: str = "loss", *, title: str = "",
+                    index_order: Sequence[Any] | None = None, column_order: Sequence[Any] | None = None) -> Figure:
     """A :func:`sigmse.report.verdicts.holm_verdicts` frame as a grid: colour = mean difference to the baseline
-    (times ``scale``), text = the difference, its verdict and the Holm-adjusted p-value behind it."""
-    values = comparison.pivot(index=index, columns=columns, values="mean_diff") * scale
+    in percentage points, text = the difference, its verdict and the Holm-adjusted p-value behind it."""
+    values = comparison.pivot(index=index, columns=columns, values="mean_diff") * 100.0
     text = comparison.assign(_text=[
-        f"{row['mean_diff'] * scale:+.2f} {unit}\n{row['verdict']}"
-        + (f"\np = {decisive_p(row):.2f}" if np.isfinite(decisive_p(row)) else "")
-        for _, row in comparison.iterrows()])
+        f"{row['mean_diff'] * 100.0:+.2f} pp\n{row['verdict']}" + (f"\np = {p:.2f}" if np.isfinite(p) else "")
+        for _, row in comparison.iterrows() for p in [decisive_p(row)]])
     annotations = text.pivot(index=index, columns=columns, values="_text")
     rows = [r for r in (index_order or sorted(values.index)) if r in values.index]
     cols = [c for c in (column_order or sorted(values.columns)) if c in values.columns]
     baseline = comparison["baseline"].iloc[0] if len(comparison) else ""
     return heatmap(values.loc[rows, cols], annotations, title=title, cmap="RdBu",
-                   colorbar=f"difference to {pretty(baseline)} ({unit})", panel=(1.9, 0.9))
+                   colorbar=f"difference to {pretty(baseline)} (pp)", panel=(1.9, 0.9))
