@@ -185,7 +185,7 @@ def test_training_is_a_plain_loop_of_adam_steps_bit_for_bit():
             total += loss.detach() * len(index)
         losses.append(float(total) / len(data.train_labels))
     assert [h["train_loss"] for h in result["history"]] == losses
-    final = U._final_metrics(config, model, data)
+    final = U._final_task_metrics(config, model, data)
     assert {key: result["metrics"][key] for key in final} == final
 
 

@@ -305,7 +305,7 @@ def run_costs(profiles: Sequence[str] = ("full",), device: str | None = None, ou
         return _store(record, out_dir, f"costs-{dev.type}", started)
 
 
-def _cell(value: Any) -> str:
+def _table_cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -316,7 +316,7 @@ def _cell(value: Any) -> str:
 
 
 def _text_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    cells = [list(columns)] + [[_cell(row.get(column)) for column in columns] for row in rows]
+    cells = [list(columns)] + [[_table_cell(row.get(column)) for column in columns] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     return "\n".join([title, *("  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells)])
 
@@ -368,7 +368,7 @@ def format_costs(record: dict[str, Any]) -> str:
              None if row["eval_seconds_per_image"] is None else 1e6 * row["eval_seconds_per_image"]}
             for row in record["costs"]]
     head = (_head(f"sigmse bench --costs {' '.join(record['profiles'])}", p) + f", load average "
-            f"{_cell(p.get('load_average_1min'))} to {_cell(p.get('load_average_1min_end'))}, {p['date']}")
+            f"{_table_cell(p.get('load_average_1min'))} to {_table_cell(p.get('load_average_1min_end'))}, {p['date']}")
     return "\n\n".join([head, _text_table(
         "What a run costs (one run at a time): training and evaluation per image, setup per run", rows,
         ("profile", "dataset", "model", "loss", "batch_size", "threads", "n_train", "n_eval", "train_us_per_image",

@@ -162,7 +162,7 @@ def noise_verdicts(curves: pd.DataFrame, candidate: str = "sigmoid_mse_or", base
     return in_setting_order(family).reset_index(drop=True)
 
 
-def _cell(row: Mapping[str, Any]) -> str:
+def _verdict_cell(row: Mapping[str, Any]) -> str:
     """``"better at 0.8 (+5.1 pp)"`` for one verdict row."""
     level = f"σ={row['level']:g}" if str(row["kind"]).startswith("input") else f"{row['level']:g}"
     diff = f"{row['mean_diff'] * 100:+.1f} pp" if np.isfinite(row["mean_diff"]) else "no pairs"
@@ -176,7 +176,7 @@ def noise_verdict(family: pd.DataFrame, baseline: str = "softmax_ce",
     out = {}
     for dataset in (datasets if datasets is not None else pd.unique(family["dataset"])):
         part = rows[rows["dataset"] == dataset]
-        kinds = [f"{kind}: " + ", ".join(_cell(r) for _, r in group.iterrows())
+        kinds = [f"{kind}: " + ", ".join(_verdict_cell(r) for _, r in group.iterrows())
                  for kind, group in part.groupby("kind", sort=False)]
         seeds = int(part["n_pairs"].max()) if kinds else 0
         out[dataset] = "; ".join(kinds) + f" ({seeds} seed{'s' if seeds != 1 else ''})" if kinds else "not run"

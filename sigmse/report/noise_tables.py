@@ -126,7 +126,7 @@ def _panels(rows: int, cols: int, panel: tuple[float, float]) -> tuple[Figure, n
                   sharey="row")
 
 
-def _legend(fig: Figure, axes: np.ndarray) -> None:
+def _legend_under_panels(fig: Figure, axes: np.ndarray) -> None:
     """One legend below the panels, as wide as the figure allows."""
     handles, labels = axes.flat[0].get_legend_handles_labels()
     if handles:
@@ -150,7 +150,7 @@ def accuracy_vs_noise(curves: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES
                             color=colours[loss], alpha=0.12, lw=0)  # an accuracy interval ends at 0 and 1
         ax.set(title=f"{dataset}: {kind}", xlabel=KIND_LEVEL_NAMES[kind],
                ylabel="test accuracy" if col % 2 == 0 else "", ylim=(0, 1.01))
-    _legend(fig, axes)
+    _legend_under_panels(fig, axes)
     return fig
 
 
@@ -171,7 +171,7 @@ def memorisation_figure(long: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES
             ax.fill_between(stats.index, stats["min"], stats["max"], color=colours[loss], alpha=0.15, lw=0)
         ax.set(title=f"{dataset}: {setting}", xlabel="epoch", ylabel=f"train acc, {labels} labels" if c == 0 else "")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    _legend(fig, axes)
+    _legend_under_panels(fig, axes)
     return fig
 
 

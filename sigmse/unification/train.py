@@ -194,7 +194,7 @@ def _metrics(config: UnificationConfig, outputs: Tensor, labels: Tensor, targets
     return result
 
 
-def _final_metrics(config: UnificationConfig, model: nn.Module, data: RotatedData) -> dict[str, float] | None:
+def _final_task_metrics(config: UnificationConfig, model: nn.Module, data: RotatedData) -> dict[str, float] | None:
     """Validation and test metrics after the last epoch; ``None`` if any output is not finite (diverged)."""
     splits = {"val": (data.val_images, data.val_labels, data.val_targets),
               "test": (data.test_images, data.test_labels, data.test_targets)}
@@ -248,7 +248,7 @@ def train_unification(config: UnificationConfig, data_dir: str | Path | None = N
                         "seconds": seconds})
         if history[-1]["train_loss"] is None:
             break
-    final = _final_metrics(config, run.model, data) if history[-1]["train_loss"] is not None else None
+    final = _final_task_metrics(config, run.model, data) if history[-1]["train_loss"] is not None else None
     metrics: dict[str, Any] = {"train_seconds": sum(h["seconds"] for h in history), "setup_seconds": setup_seconds,
                                "epochs_run": len(history), "n_train": run.n_train, "n_test": len(data.test_labels)}
     if final is not None:
