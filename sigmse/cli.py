@@ -20,14 +20,11 @@ __all__ = ["main", "build_parser", "command_reference", "UsageError"]
 
 
 def _check_data_dir(data_dir: str | None) -> None:
-    """An explicitly given data root (``--data-dir`` or ``$SIGMSE_DATA_DIR``) that is not a folder is an
-    error, before any work (a file-system check, so not in :mod:`sigmse.checks`).
-    """
+    """An explicitly given data root (``--data-dir`` or ``$SIGMSE_DATA_DIR``) that is not a folder is an error."""
     from sigmse.data.datasets import DATA_DIR_ENV, resolve_data_dir
 
     root = resolve_data_dir(data_dir)
-    explicit = data_dir is not None or DATA_DIR_ENV in os.environ
-    if explicit and not root.is_dir():
+    if (data_dir is not None or DATA_DIR_ENV in os.environ) and not root.is_dir():
         raise UsageError(f"sigmse: error: data root {str(root)!r} does not exist or is not a folder; "
                          "pass --data-dir or set SIGMSE_DATA_DIR to the folder that holds the datasets")
 
@@ -51,9 +48,8 @@ def _run_train(args: argparse.Namespace) -> int:
     print(" ".join(f"{c:>14}" for c in columns))
 
     def show(row: dict[str, Any]) -> None:
-        cells = [row.get(c) for c in columns]
         print(" ".join(f"{'-':>14}" if v is None else f"{v:>14.4f}" if isinstance(v, float) else f"{v:>14}"
-                       for v in cells), flush=True)
+                       for v in map(row.get, columns)), flush=True)
 
     result = train(config, data_dir=args.data_dir, on_epoch=show)
     metrics = result["metrics"]
@@ -75,10 +71,9 @@ def _run_sweep(args: argparse.Namespace) -> int:
     check_executor_options(args.executor, args.jobs, args.retries, resources, args.threads)  # before any work
     profile = get_profile(args.profile)
     names = args.only or experiment_names()
-    for name in names:
-        if name not in experiment_names():
-            raise UsageError(f"sigmse sweep: error: unknown experiment {name!r}; "
-                             f"choose one of: {', '.join(experiment_names())}")
+    if unknown := [name for name in names if name not in experiment_names()]:
+        raise UsageError(f"sigmse sweep: error: unknown experiment {unknown[0]!r}; "
+                         f"choose one of: {', '.join(experiment_names())}")
     options = PlanOptions(args.results_dir, device=args.device, datasets=args.datasets,
                           selection_seeds=args.selection_seeds, seeds=args.seeds)
     _check_data_dir(args.data_dir)
@@ -115,9 +110,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
 
 def _print_grid_extensions(plans: list, limit: int) -> None:
-    """One line per rate the grid-edge rule added, then one per group whose chosen rate still
-    sits at an edge after the profile's ``limit`` of additions.
-    """
+    """One line per rate the grid-edge rule added, then one per group whose chosen rate still sits at an edge
+    after the profile's ``limit`` of additions."""
     lines = dict.fromkeys(f"grid-edge rule: {extension}" for plan in plans for extension in plan.extensions)
     lines.update(dict.fromkeys(
         f"grid-edge rule: {choice.group}: chosen lr {choice.chosen:g} is still the {choice.edge} of its grid "
@@ -172,10 +166,9 @@ def _run_data_command(args: argparse.Namespace) -> int:
     from sigmse.data.report import check_datasets, format_report
 
     if args.data_command == "download":
-        for name in args.names:  # every name checked before the first download
-            if name not in dataset_names():
-                raise UsageError(f"sigmse data download: error: unknown dataset {name!r}; "
-                                 f"choose from: {', '.join(dataset_names())}")
+        if unknown := [name for name in args.names if name not in dataset_names()]:  # before the first download
+            raise UsageError(f"sigmse data download: error: unknown dataset {unknown[0]!r}; "
+                             f"choose from: {', '.join(dataset_names())}")
         for name in args.names or dataset_names():
             load_dataset(name, args.data_dir, download=True)  # files already there are not fetched again
     else:
@@ -192,19 +185,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
-        if args.command == "train":
-            return _run_train(args)
-        if args.command == "sweep":
-            return _run_sweep(args)
-        if args.command == "audit":
-            return _run_audit(args)
         if args.command == "bench":
             from sigmse.bench.run import run_bench_command
 
             return run_bench_command(args)
-        if args.command == "book":
-            return _run_book(args)
-        return _run_data_command(args)
+        commands = {"train": _run_train, "sweep": _run_sweep, "audit": _run_audit, "book": _run_book}
+        return commands.get(args.command, _run_data_command)(args)
     except UsageError as error:
         print(str(error), file=sys.stderr)
         return 2

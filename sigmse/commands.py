@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import MISSING, fields
+from functools import partial
 from typing import Any
 
 from sigmse.bench.run import add_bench_arguments
@@ -33,38 +34,35 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _parse_option_value(text: str) -> Any:
-    """JSON-typed: ``0.9`` -> 0.9, ``true`` -> True, ``[0,1]`` -> list, ``null`` -> None; else the string."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _loss_option(text: str) -> tuple[str, Any]:
+def _key_value(text: str, *, name: bool = True) -> tuple[str, Any]:
+    """``KEY=VALUE`` with the value JSON-typed (``0.9``, ``true``, ``[0,1]``, ``null``; else the string); ``name``:
+    the key must be a Python name (a papermill parameter), else not empty (a loss option)."""
     key, sep, value = text.partition("=")
-    if not sep or not key:
+    if name and not (sep and key.isidentifier()):
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY a Python name (e.g. seeds=[0,1]), got {text!r}")
+    if not (sep and key):
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. pos=0.9), got {text!r}")
-    return key, _parse_option_value(value)
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per RunConfig field, typed from the field's default."""
     for f in fields(RunConfig):
-        flag = "--" + f.name.replace("_", "-")
-        default = None if f.default is MISSING else f.default
+        flag, default = "--" + f.name.replace("_", "-"), None if f.default is MISSING else f.default
         if f.name == "loss_options":
-            parser.add_argument("--loss-option", dest="loss_options", action="append", type=_loss_option,
-                                default=None, metavar="KEY=VALUE", help="a loss option, e.g. pos=0.9 (repeatable)")
+            parser.add_argument("--loss-option", dest="loss_options", action="append", metavar="KEY=VALUE",
+                                type=partial(_key_value, name=False), help="a loss option, e.g. pos=0.9 (repeatable)")
         elif f.name == "test_input_sigmas":
-            parser.add_argument(flag, dest=f.name, type=float, nargs="+", default=None, metavar="SIGMA",
+            parser.add_argument(flag, dest=f.name, type=float, nargs="+", metavar="SIGMA",
                                 help="extra final test evaluations on inputs with this Gaussian noise")
         elif isinstance(default, bool):
-            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                                help=f"default: {default}")
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, help=f"default: {default}")
         else:
             kind = {"int | None": int, "int": int, "float": float}.get(str(f.type), str)
-            parser.add_argument(flag, dest=f.name, type=kind, default=None, help=f"default: {default}")
+            parser.add_argument(flag, dest=f.name, type=kind, help=f"default: {default}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,13 +135,6 @@ def command_reference(width: int = 80) -> str:
         command.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=width)
         sections.append(f"### `{command.prog}`\n\n```text\n{command.format_help().rstrip()}\n```\n")
     return "\n".join(sections)
-
-
-def _key_value(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.isidentifier():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY a Python name (e.g. seeds=[0,1]), got {text!r}")
-    return key, _parse_option_value(value)
 
 
 def add_book_arguments(parser: argparse.ArgumentParser) -> None:

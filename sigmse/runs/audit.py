@@ -20,7 +20,7 @@ import torch
 
 from sigmse.checks import check_number
 from sigmse.provenance import run_provenance
-from sigmse.runs.experiments import RUN_KINDS, RunKind
+from sigmse.runs.experiments import RUN_KINDS
 from sigmse.runs.store import read_record
 from sigmse.train import resolve_device
 
@@ -67,24 +67,15 @@ class AuditResult:
     line: str
 
 
-_REPLICATE_KEYS = ("seed", "noise_seed", "device")  # what differs between replicates of one configuration
-
-
 def _replicate(config: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k not in _REPLICATE_KEYS}
-
-
-def _stored(kind: RunKind, profile: str, results_dir: Path) -> list[dict[str, Any]]:
-    """The readable records of ``kind`` under ``results_dir/profile``, checked as that kind's records are."""
-    folder = results_dir / profile / kind.config_type.record_folder
-    return [r for r in (read_record(p, kind.validate) for p in sorted(folder.glob("*.json"))) if r is not None]
+    """``config`` less what differs between replicates of one configuration."""
+    return {k: v for k, v in config.items() if k not in ("seed", "noise_seed", "device")}
 
 
 def _spread(config: Any, stored: Sequence[Mapping[str, Any]]) -> float | None:
     """Standard deviation of the final test accuracy over the *other* stored seeds of ``config``'s configuration."""
-    values = [record["metrics"]["test_acc"] for record in stored
-              if record["status"] == "ok" and record["hash"] != config.hash
-              and record["metrics"].get("test_acc") is not None
+    values = [record["metrics"]["test_acc"] for record in stored if record["status"] == "ok"
+              and record["hash"] != config.hash and record["metrics"].get("test_acc") is not None
               and _replicate(record["config"]) == _replicate(config.to_dict())]
     return statistics.stdev(values) if len(values) >= 2 else None
 
@@ -92,32 +83,27 @@ def _spread(config: Any, stored: Sequence[Mapping[str, Any]]) -> float | None:
 def _check(config: Any, stored: Mapping[str, Any], rerun: Mapping[str, Any], replicates: Sequence[Mapping[str, Any]],
            setup: str) -> AuditResult:
     """Compare the ``rerun`` of ``config`` with its ``stored`` record as ``setup`` allows: bit for bit, else its
-    test accuracy against the spread over ``replicates``.
-    """
-    identical = comparable(stored) == comparable(rerun)
+    test accuracy against the spread over ``replicates``."""
+    identical, name = comparable(stored) == comparable(rerun), stored["hash"]
     if setup == SAME_SETUP:
         verdict = "bit-identical" if identical else "NOT bit-identical"
-        return AuditResult(stored["hash"], identical, True,
-                           f"{stored['hash']} {verdict} (same torch, device, processor and threads)")
+        return AuditResult(name, identical, True, f"{name} {verdict} (same torch, device, processor and threads)")
     if setup == PROCESSOR_NOT_RECORDED and identical:
-        return AuditResult(stored["hash"], True, True, f"{stored['hash']} bit-identical (same torch, device and "
-                                                       "threads; the record does not name its processor)")
+        return AuditResult(name, True, True, f"{name} bit-identical (same torch, device and threads; the record "
+                                             "does not name its processor)")
     elsewhere = (f"another setup: torch {stored['provenance'].get('torch_version')} on "
                  f"{stored['provenance'].get('device_name')}" if setup == ANOTHER_SETUP else
                  "not bit-identical; same torch, device and threads, but the record does not name its processor, "
                  "which may differ from this one")
-    before = stored["metrics"].get("test_acc")
-    after = rerun["metrics"].get("test_acc")
+    before, after = stored["metrics"].get("test_acc"), rerun["metrics"].get("test_acc")
     if before is None or after is None:
-        ok = stored["status"] == rerun["status"]
-        return AuditResult(stored["hash"], ok, False, f"{stored['hash']} status {stored['status']} -> "
-                                                      f"{rerun['status']} ({elsewhere})")
+        return AuditResult(name, stored["status"] == rerun["status"], False,
+                           f"{name} status {stored['status']} -> {rerun['status']} ({elsewhere})")
     spread = _spread(config, replicates)
     tolerance = MIN_TOLERANCE if spread is None else max(MIN_TOLERANCE, SPREAD_FACTOR * spread)
     ok = abs(after - before) <= tolerance
-    return AuditResult(stored["hash"], ok, False,
-                       f"{stored['hash']} test accuracy {before:.4f} -> {after:.4f} ({after - before:+.4f}; "
-                       f"{'within' if ok else 'OUTSIDE'} ±{tolerance:.4f}, {elsewhere})")
+    return AuditResult(name, ok, False, f"{name} test accuracy {before:.4f} -> {after:.4f} ({after - before:+.4f}; "
+                                        f"{'within' if ok else 'OUTSIDE'} ±{tolerance:.4f}, {elsewhere})")
 
 
 def audit(profile: str, *, results_dir: str | Path = "results", sample: int = 3, seed: int = 0,
@@ -129,31 +115,27 @@ def audit(profile: str, *, results_dir: str | Path = "results", sample: int = 3,
     check_number("sample", sample, low=1, integer=True)
     check_number("seed", seed, low=0, integer=True)
     folder = Path(results_dir)
-    records = [(kind, r) for kind in RUN_KINDS for r in _stored(kind, profile, folder)
-               if r["status"] in ("ok", "diverged")]
+    folders = [(kind, folder / profile / kind.config_type.record_folder) for kind in RUN_KINDS]
+    records = [(kind, r) for kind, where in folders for path in sorted(where.glob("*.json"))
+               if (r := read_record(path, kind.validate)) is not None and r["status"] in ("ok", "diverged")]
     if hashes is not None:
         known = {r["hash"]: (kind, r) for kind, r in records}
-        unknown = [h for h in hashes if h not in known]
-        if unknown:
+        if unknown := [h for h in hashes if h not in known]:
             raise ValueError(f"no stored record {unknown[0]!r} under {folder / profile}")
         chosen = [known[h] for h in hashes]
+    elif not records:
+        raise ValueError(f"nothing to audit: no stored record under {folder / profile}")
     else:
-        if not records:
-            raise ValueError(f"nothing to audit: no stored record under {folder / profile}")
         chosen = random.Random(seed).sample(records, min(sample, len(records)))
-    results = []
-    threads = torch.get_num_threads()
+    results, threads = [], torch.get_num_threads()
     try:
         for kind, stored in chosen:
             config = kind.from_dict(stored["config"])
-            device = str(resolve_device(config.device))
-            wanted = stored["provenance"].get("torch_threads")
-            if wanted:
+            if wanted := stored["provenance"].get("torch_threads"):
                 torch.set_num_threads(int(wanted))
-            setup = setup_match(stored["provenance"], device)
-            rerun = kind.train(config, data_dir)
+            setup = setup_match(stored["provenance"], str(resolve_device(config.device)))
             replicates = [r for other, r in records if other is kind]
-            results.append(_check(config, stored, rerun, replicates, setup))
+            results.append(_check(config, stored, kind.train(config, data_dir), replicates, setup))
     finally:
         torch.set_num_threads(threads)
     return results

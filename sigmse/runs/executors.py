@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import time
+import traceback
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -29,21 +30,17 @@ from sigmse.config import IdentifiedConfig
 from sigmse.data.datasets import require_dataset_files, resolve_data_dir
 from sigmse.runs.experiments import (ExperimentRecords, PlanOptions, load_record, plan_experiment, run_experiment,
                                      run_kind)
-from sigmse.runs.store import new_record, read_record, record_failure, record_path, write_record
+from sigmse.runs.store import new_record, read_record, record_path, write_record
 from sigmse.train import resolve_device
 
 __all__ = ["EXECUTORS", "RAY_INSTALL_HINT", "FailedRun", "SweepSummary", "add_executor_arguments",
-           "check_executor_options", "check_fixed_threads", "executor_resources", "run_configs", "run_one",
-           "train_and_store"]
+           "check_executor_options", "executor_resources", "run_configs", "run_one", "train_and_store"]
 
 EXECUTORS = ("local", "ray")
 RESOURCE_KEYS = ("num_cpus", "num_gpus")  # what a Ray task may declare through ``resources``
 GPU_SHARE = 0.25  # of one GPU per run on Ray: small models leave most of an H100 idle
 RAY_INSTALL_HINT = "executor 'ray' needs Ray, which is not installed; install it with: pip install 'sigmse[ray]'"
 POLL_SECONDS = 0.5  # how often the progress bar is refreshed while runs are in flight
-
-
-# -- what a sweep reports ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -53,13 +50,8 @@ class FailedRun:
     config: IdentifiedConfig
     error: str  # "TypeName: first line of the message"
 
-    @property
-    def run(self) -> str:
-        """The run in a few words (its config's ``label``)."""
-        return self.config.label
-
     def __str__(self) -> str:
-        return f"{self.run}: {self.error}"
+        return f"{self.config.label}: {self.error}"
 
 
 @dataclass(frozen=True)
@@ -86,23 +78,16 @@ class SweepSummary:
                  f"statuses: {counts}"]
         if self.failed:  # grouped by error: a missing file fails every run the same way
             lines.append(f"failed runs ({len(self.failed)}; rerun the sweep to try them again):")
-            by_error: dict[str, list[FailedRun]] = {}
-            for run in self.failed:
-                by_error.setdefault(run.error, []).append(run)
-            for error, runs in by_error.items():
-                lines.append(f"  {len(runs)} runs: {error}" if len(runs) > 1 else f"  {error}")
-                lines += [f"    {run.run}" for run in runs]
+            for error in dict.fromkeys(run.error for run in self.failed):
+                labels = [run.config.label for run in self.failed if run.error == error]
+                lines.append(f"  {len(labels)} runs: {error}" if len(labels) > 1 else f"  {error}")
+                lines += [f"    {label}" for label in labels]
         return "\n".join(lines)
-
-
-# -- one run, wherever it executes ---------------------------------------------------------
 
 
 def train_and_store(config: IdentifiedConfig, *, profile: str, results_dir: str | Path,
                     data_dir: str | Path | None) -> dict[str, Any]:
-    """The stored record of ``config`` under ``profile``, training and storing it first if absent or
-    ``failed``.
-    """
+    """The stored record of ``config`` under ``profile``, training and storing it first if absent or ``failed``."""
     kind = run_kind(config)
     path = record_path(config, profile, results_dir)
     record = read_record(path, kind.validate)
@@ -125,32 +110,38 @@ def run_one(config: IdentifiedConfig, *, profile: str, results_dir: str, data_di
     ``BaseException``s such as ``KeyboardInterrupt`` are not caught: an interrupted run stores nothing.
     """
     fixed = getattr(config, "threads", None)
-    if fixed is not None or threads is not None:
-        torch.set_num_threads(fixed if fixed is not None else threads)
+    if (wanted := threads if fixed is None else fixed) is not None:
+        torch.set_num_threads(wanted)
     try:
         return train_and_store(config, profile=profile, results_dir=results_dir, data_dir=data_dir)
     except Exception as error:  # noqa: BLE001 - every error of a run is stored, and the sweep goes on
         return store_failure(config, error, profile=profile, results_dir=results_dir)
 
 
-def store_failure(config: IdentifiedConfig, error: BaseException, *, profile: str,
-                  results_dir: str | Path) -> dict[str, Any]:
-    """Store that the run of ``config`` failed with ``error``, unless a finished record is already there."""
+def store_failure(config: IdentifiedConfig, error: BaseException, *, profile: str, results_dir: str | Path,
+                  data_dir: Any = None) -> dict[str, Any]:
+    """Store (and return) the ``failed`` record of ``config`` with ``error``'s type, message and traceback, unless
+    an ``ok`` or ``diverged`` record is stored (a worker can die after storing its run): that is returned."""
+    path = record_path(config, profile, results_dir)
+    stored = read_record(path, run_kind(config).validate)
+    if stored is not None and stored["status"] != "failed":
+        return stored
     try:
         device = str(resolve_device(config.device))
     except ValueError:  # e.g. 'cuda' asked for where there is none: the failure itself
         device = config.device
-    return record_failure(config, error, profile=profile, device=device, results_dir=results_dir,
-                          validate=run_kind(config).validate)
+    failure = {"type": type(error).__name__, "message": str(error),
+               "traceback": "".join(traceback.format_exception(error))}
+    record = new_record(config, {"status": "failed", "history": [], "metrics": {}, "error": failure}, profile=profile,
+                        device=device)
+    write_record(record, path)
+    return record
 
 
 def _error_line(record: Mapping[str, Any]) -> str:
     error = record["error"]
     message = (error["message"].strip().splitlines() or [""])[0]
     return f"{error['type']}: {message}" if message else error["type"]
-
-
-# -- checks before any work ---------------------------------------------------------------------
 
 
 def _import_ray() -> Any:
@@ -163,14 +154,13 @@ def _import_ray() -> Any:
 
 def check_executor_options(executor: str, jobs: int | None = None, retries: int = 2,
                            resources: Mapping[str, float] | None = None, threads: int | None = None) -> None:
-    """Raise ``ValueError`` (quoting the bad value and the allowed ones) before any work starts;
-    for ``executor="ray"`` also check that Ray can be imported.
+    """Raise ``ValueError`` (quoting the bad value and the allowed ones) before any work starts; for
+    ``executor="ray"`` also check that Ray can be imported.
     """
     check_choice("executor", executor, EXECUTORS)
-    if jobs is not None:
-        check_number("jobs", jobs, low=1, integer=True, allowed="an integer >= 1")
-    if threads is not None:
-        check_number("threads", threads, low=1, integer=True, allowed="an integer >= 1")
+    for name, value in (("jobs", jobs), ("threads", threads)):
+        if value is not None:
+            check_number(name, value, low=1, integer=True, allowed="an integer >= 1")
     check_number("retries", retries, low=0, integer=True, allowed="an integer >= 0")
     if resources is not None:
         if executor != "ray":
@@ -184,22 +174,9 @@ def check_executor_options(executor: str, jobs: int | None = None, retries: int 
         _import_ray()
 
 
-def check_fixed_threads(configs: Iterable[IdentifiedConfig], threads: int | None) -> None:
-    """Raise ``ValueError`` if ``threads`` (a sweep's ``--threads``) contradicts the torch threads a
-    run's configuration fixes.
-    """
-    if threads is None:
-        return
-    for config in configs:
-        fixed = getattr(config, "threads", None)
-        if fixed is not None and fixed != threads:
-            raise ValueError(f"--threads {threads} contradicts the runs' own torch threads: run {config.label} fixes "
-                             f"threads={fixed} in its configuration; leave --threads out (the runs use their own)")
-
-
 def add_executor_arguments(parser: argparse.ArgumentParser, *, jobs_flag: str = "--jobs") -> None:
-    """The flags that choose where a sweep's runs execute (``sigmse book``, whose ``--jobs``
-    counts notebooks, names the jobs flag ``--sweep-jobs``).
+    """The flags that choose where a sweep's runs execute (``sigmse book``, whose ``--jobs`` counts notebooks,
+    names the jobs flag ``--sweep-jobs``).
     """
     parser.add_argument("--executor", default="local",
                         help="where the runs execute: local (this machine) or ray (a Ray cluster); default: local")
@@ -215,8 +192,7 @@ def add_executor_arguments(parser: argparse.ArgumentParser, *, jobs_flag: str = 
                              "pool, the run's CPUs on Ray); 1 keeps a busy machine from oversubscribing "
                              "and makes CPU records identical across executors. A run whose configuration fixes "
                              "its threads (the profile's) uses those; another N for it is an error")
-    parser.add_argument("--cpus-per-run", type=float, metavar="N",
-                        help="ray: CPUs each run reserves (default: 1)")
+    parser.add_argument("--cpus-per-run", type=float, metavar="N", help="ray: CPUs each run reserves (default: 1)")
     parser.add_argument("--gpus-per-run", type=float, metavar="F",
                         help=f"ray: GPUs each run reserves, fractions allowed: 0.5 packs two runs on a GPU "
                              f"(default: {GPU_SHARE:g} where the run's device is CUDA, else 0)")
@@ -228,47 +204,38 @@ def executor_resources(args: argparse.Namespace) -> dict[str, float] | None:
     return {key: value for key, value in given.items() if value is not None} or None
 
 
-def _cores() -> int:
-    """CPU cores this process may use (the affinity mask where there is one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-# -- the sweep ---------------------------------------------------------------------------------
-
-
 def run_configs(configs: Iterable[IdentifiedConfig], *, profile: str, results_dir: str | Path = "results",
                 data_dir: str | Path | None = None, executor: str = "local", jobs: int | None = None,
                 ray_address: str | None = None, retries: int = 2, resources: Mapping[str, float] | None = None,
                 threads: int | None = None, progress: bool | None = None) -> SweepSummary:
     """Run every missing run of ``configs`` (duplicates once) with ``executor`` and summarise the sweep.
 
-    Stored runs (ok or diverged) are skipped, failed ones run again; a run that fails is stored as ``failed`` and
-    listed in the :class:`SweepSummary`, it does not raise. ``jobs``: worker processes (``local``) or most runs in
-    flight (``ray``). ``ray_address``: ``None`` starts a local cluster for the sweep. ``retries``: resubmissions of
-    a run whose worker process dies. ``resources``: Ray's per-run ``num_cpus``/``num_gpus``. ``threads``: torch
-    threads per run (default: unchanged here, ``cores // jobs`` in a pool, the run's CPUs on Ray); a config's own
-    threads win, and a ``threads`` against them raises. ``progress``: ``None`` shows the bar only on a terminal.
-
+    Stored runs (ok or diverged) are skipped, failed ones run again; a failing run is stored as ``failed`` and
+    listed in the summary. The options are ``sigmse sweep``'s (:func:`add_executor_arguments`); a config's own
+    threads win over ``threads``, which may not contradict them. ``progress``: ``None`` shows the bar on a terminal.
     Raises ``ValueError`` for a bad option and ``DatasetNotFoundError`` for a missing dataset, before any run.
     """
     check_executor_options(executor, jobs, retries, resources, threads)
     started = time.perf_counter()
     unique = list({config.hash: config for config in configs}.values())
-    check_fixed_threads(unique, threads)
-    results_dir = str(Path(results_dir).absolute())
-    data_dir = str(resolve_data_dir(data_dir).absolute())
+    clash = [c for c in unique if threads is not None and getattr(c, "threads", None) not in (None, threads)]
+    if clash:
+        raise ValueError(f"--threads {threads} contradicts the runs' own torch threads: run {clash[0].label} fixes "
+                         f"threads={clash[0].threads} in its configuration; leave --threads out (the runs use their "
+                         "own)")
+    common = dict(profile=profile, results_dir=str(Path(results_dir).absolute()),
+                  data_dir=str(resolve_data_dir(data_dir).absolute()))
     statuses: Counter[str] = Counter()
     pending = []
     for config in unique:
-        record = load_record(config, profile, results_dir)
+        record = load_record(config, profile, common["results_dir"])
         if record is not None and record["status"] != "failed":
             statuses[record["status"]] += 1
         else:
             pending.append(config)
-    require_dataset_files([config.dataset for config in pending], data_dir)  # one clear error, before any run
-    skipped = len(unique) - len(pending)
+    require_dataset_files([config.dataset for config in pending], common["data_dir"])  # one error, before any run
     failed: list[FailedRun] = []
-    bar = tqdm(total=len(unique), initial=skipped, unit="run", dynamic_ncols=True,
+    bar = tqdm(total=len(unique), initial=len(unique) - len(pending), unit="run", dynamic_ncols=True,
                desc=f"{profile} ({executor}): {len(pending)} to run",
                disable=None if progress is None else not progress)
 
@@ -282,52 +249,41 @@ def run_configs(configs: Iterable[IdentifiedConfig], *, profile: str, results_di
         bar.set_postfix_str(f"running {running}" + (f", queued {queued}" if queued else "")
                             + f", failed {len(failed)}", refresh=True)
 
-    common = dict(profile=profile, results_dir=results_dir, data_dir=data_dir)
     try:
         if executor == "ray" and pending:
-            _run_ray(pending, common, jobs=jobs, address=ray_address, retries=retries, resources=resources,
-                     threads=threads, finished=finished, show=show)
+            _run_ray(pending, common, jobs, ray_address, retries, resources, threads, finished, show)
         elif executor == "local" and (jobs or 1) == 1:
-            _run_here(pending, common, threads=threads, finished=finished, show=show)
+            before = torch.get_num_threads()
+            try:  # one run at a time in this process, torch threads restored afterwards
+                for config in pending:
+                    show(1)
+                    finished(config, run_one(config, **common, threads=threads))
+            finally:
+                torch.set_num_threads(before)
         elif executor == "local" and pending:
-            _run_pool(pending, common, jobs=jobs, retries=retries, threads=threads or max(1, _cores() // jobs),
-                      finished=finished, show=show)
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            _run_pool(pending, common, jobs, retries, threads or max(1, cores // jobs), finished, show)
         show(0)  # the bar's last line: nothing running, every failure counted
     finally:
         bar.close()
-    done = len(pending) - len(failed)
     return SweepSummary(profile=profile, executor=executor if executor == "ray" else f"local, jobs={jobs or 1}",
-                        total=len(unique), done=done, skipped=skipped, failed=tuple(failed),
-                        statuses=dict(statuses), seconds=time.perf_counter() - started)
+                        total=len(unique), done=len(pending) - len(failed), skipped=len(unique) - len(pending),
+                        failed=tuple(failed), statuses=dict(statuses), seconds=time.perf_counter() - started)
 
 
 Finished = Callable[[IdentifiedConfig, Mapping[str, Any]], None]
-Show = Callable[..., None]
 
 
-def _run_here(pending: list[IdentifiedConfig], common: dict[str, Any], *, threads: int | None,
-              finished: Finished, show: Show) -> None:
-    """One run at a time in this process (torch threads restored afterwards)."""
-    before = torch.get_num_threads()
-    try:
-        for config in pending:
-            show(1)
-            finished(config, run_one(config, **common, threads=threads))
-    finally:
-        torch.set_num_threads(before)
-
-
-def _run_pool(pending: list[IdentifiedConfig], common: dict[str, Any], *, jobs: int, retries: int, threads: int,
-              finished: Finished, show: Show) -> None:
+def _run_pool(pending: list[IdentifiedConfig], common: dict[str, Any], jobs: int, retries: int, threads: int,
+              finished: Finished, show: Callable[..., None]) -> None:
     """``jobs`` spawned worker processes; when one dies the pool breaks, and its unfinished runs go to a new one.
 
     At most ``jobs`` runs are submitted at a time, so Ctrl-C leaves nothing queued that would start later.
     """
     queue = deque(pending)
     deaths: Counter[str] = Counter()  # run hash -> times its pool broke under it
-    context = multiprocessing.get_context("spawn")
     while queue:
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
         running: dict[Future, IdentifiedConfig] = {}
         broken = False
         try:
@@ -335,12 +291,10 @@ def _run_pool(pending: list[IdentifiedConfig], common: dict[str, Any], *, jobs: 
                 while queue and not broken and len(running) < jobs:
                     config = queue.popleft()
                     try:
-                        future = pool.submit(run_one, config, **common, threads=threads)
+                        running[pool.submit(run_one, config, **common, threads=threads)] = config
                     except BrokenProcessPool:  # an idle worker died: the run never started, so no retry is spent
                         queue.appendleft(config)
                         broken = True
-                        break
-                    running[future] = config
                 show(len(running))
                 completed, _ = wait(running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                 for future in completed:
@@ -353,9 +307,9 @@ def _run_pool(pending: list[IdentifiedConfig], common: dict[str, Any], *, jobs: 
                         if deaths[config.hash] <= retries:
                             queue.appendleft(config)
                             continue
-                        record = store_failure(config, error, **_store_of(common))
+                        record = store_failure(config, error, **common)
                     except Exception as error:  # noqa: BLE001 - e.g. a result that failed to pickle
-                        record = store_failure(config, error, **_store_of(common))
+                        record = store_failure(config, error, **common)
                     finished(config, record)
         except BaseException:  # Ctrl-C: cancel what is queued, stop the workers now
             for future in running:
@@ -369,18 +323,9 @@ def _run_pool(pending: list[IdentifiedConfig], common: dict[str, Any], *, jobs: 
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _store_of(common: Mapping[str, Any]) -> dict[str, Any]:
-    return {"profile": common["profile"], "results_dir": common["results_dir"]}
-
-
-def _wants_gpu(config: IdentifiedConfig, cluster_gpus: float) -> bool:
-    """Whether a run's device resolves to CUDA on the cluster (``auto`` does where the cluster has GPUs)."""
-    return config.device == "cuda" or (config.device == "auto" and cluster_gpus > 0)
-
-
-def _run_ray(pending: list[IdentifiedConfig], common: dict[str, Any], *, jobs: int | None, address: str | None,
+def _run_ray(pending: list[IdentifiedConfig], common: dict[str, Any], jobs: int | None, address: str | None,
              retries: int, resources: Mapping[str, float] | None, threads: int | None, finished: Finished,
-             show: Show) -> None:
+             show: Callable[..., None]) -> None:
     """One Ray task per run; a task whose worker dies is retried by Ray up to ``retries`` times."""
     ray = _import_ray()
     connected_here = not ray.is_initialized()
@@ -393,10 +338,10 @@ def _run_ray(pending: list[IdentifiedConfig], common: dict[str, Any], *, jobs: i
         cluster = ray.cluster_resources()
         cluster_cpus, cluster_gpus = cluster.get("CPU", 0.0), cluster.get("GPU", 0.0)
         needs: dict[str, dict[str, float]] = {}
-        for config in pending:
-            need = {"num_cpus": float(getattr(config, "threads", None) or 1),  # a run's fixed threads: its CPUs
-                    "num_gpus": GPU_SHARE if _wants_gpu(config, cluster_gpus) else 0.0}
-            need.update(resources or {})
+        for config in pending:  # a run's fixed threads are its CPUs; 'auto' is CUDA where the cluster has GPUs
+            wants_gpu = config.device == "cuda" or (config.device == "auto" and cluster_gpus > 0)
+            need = {"num_cpus": float(getattr(config, "threads", None) or 1),
+                    "num_gpus": GPU_SHARE if wants_gpu else 0.0, **(resources or {})}
             if need["num_gpus"] > cluster_gpus or need["num_cpus"] > cluster_cpus:
                 raise ValueError(f"run {config.hash} (device {config.device!r}) needs {need['num_cpus']:g} CPU "
                                  f"and {need['num_gpus']:g} GPU, but the Ray cluster has {cluster_cpus:g} CPU "
@@ -419,12 +364,12 @@ def _run_ray(pending: list[IdentifiedConfig], common: dict[str, Any], *, jobs: i
             ready, _ = ray.wait(list(refs), num_returns=1, timeout=POLL_SECONDS)
             for ref in ready:
                 config = refs.pop(ref)
-                path = record_path(config, common["profile"], common["results_dir"])
                 try:
                     record = ray.get(ref)
                 except ray.exceptions.RayError as error:  # the worker died more than `retries` times, ...
-                    record = store_failure(config, error, **_store_of(common))
+                    record = store_failure(config, error, **common)
                 else:  # the merge: keep the driver's copy too, when the worker ran on another disk
+                    path = record_path(config, common["profile"], common["results_dir"])
                     stored = read_record(path, run_kind(config).validate)
                     if stored is None or (stored["status"] == "failed" and stored != record):
                         write_record(record, path)
@@ -440,9 +385,9 @@ def _run_ray(pending: list[IdentifiedConfig], common: dict[str, Any], *, jobs: i
 
 def experiment_records(name: str, profile: str, options: PlanOptions, *,
                        data_dir: str | None = None) -> ExperimentRecords:
-    """The selection and reporting records of experiment ``name`` under ``profile``, as a chapter
-    reads them: stored runs load, missing ones train here one at a time, after one line saying how many and how
-    ``sigmse book`` would train them in parallel first. A run that fails raises, with the sweep's summary.
+    """The selection and reporting records of experiment ``name`` under ``profile``, as a chapter reads them: stored
+    runs load, missing ones train here one at a time, after one line saying how many and how ``sigmse book`` would
+    train them in parallel first. A run that fails raises, with the sweep's summary.
     """
     results_dir = options.results_dir
     plan = plan_experiment(name, profile, options)

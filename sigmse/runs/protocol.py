@@ -22,19 +22,18 @@ from sigmse.config import RunConfig
 from sigmse.data.datasets import get_dataset_spec
 from sigmse.train import evaluation_steps
 
-__all__ = ["lr_group", "Score", "default_score", "mean_scores", "best_rate", "chosen_learning_rates",
-           "report_configs", "EDGE_SIDES", "half_decade_step",
-           "ImageCosts", "MEASURED_COSTS_RECORDS", "MEASURED_IMAGE_COSTS", "CostKind", "image_cost_table",
-           "run_threads", "cost_kind", "trained_images", "evaluated_images", "RunSeconds", "stored_image_costs",
-           "run_seconds", "estimate_seconds"]
+__all__ = ["lr_group", "Score", "default_score", "mean_scores", "best_rate", "chosen_learning_rates", "report_configs",
+           "EDGE_SIDES", "half_decade_step", "ImageCosts", "MEASURED_COSTS_RECORDS", "MEASURED_IMAGE_COSTS",
+           "CostKind", "image_cost_table", "run_threads", "cost_kind", "trained_images", "evaluated_images",
+           "RunSeconds", "stored_image_costs", "run_seconds", "estimate_seconds"]
 
 _NOT_GROUP = ("lr", "seed", "noise_seed", "device")  # what varies inside a group of the learning-rate choice
 
 
 def lr_group(config: RunConfig) -> str:
     """The group of ``config`` for the learning-rate choice: its canonical JSON without lr, seeds and device."""
-    data = {k: v for k, v in config.to_dict().items() if k not in _NOT_GROUP}
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return json.dumps({k: v for k, v in config.to_dict().items() if k not in _NOT_GROUP}, sort_keys=True,
+                      separators=(",", ":"))
 
 
 def default_score(config: RunConfig, record: Mapping[str, Any]) -> float:
@@ -48,10 +47,9 @@ Score = Callable[[Any, Mapping[str, Any]], float]  # (config, record) -> selecti
 
 def mean_scores(configs: Iterable[RunConfig], records: Iterable[Mapping[str, Any]], *,
                 score: Score = default_score) -> dict[str, dict[float, float]]:
-    """Per :func:`lr_group` and learning rate, the mean selection score of the runs ``configs``.
-
-    ``records`` are their stored records in the same order; ``score`` must read validation metrics only. A failed
-    run raises ``ValueError``: the choice would otherwise blame the loss for, say, a missing file.
+    """Per :func:`lr_group` and learning rate, the mean selection score of the runs ``configs`` (``records``: theirs,
+    in order; ``score`` reads validation metrics only). A failed run raises ``ValueError``: the choice would otherwise
+    blame the loss for, say, a missing file.
     """
     scores: dict[str, dict[float, list[float]]] = {}
     for config, record in zip(configs, records, strict=True):
@@ -63,9 +61,7 @@ def mean_scores(configs: Iterable[RunConfig], records: Iterable[Mapping[str, Any
 
 
 def best_rate(means: Mapping[float, float]) -> float:
-    """The rate of ``means`` with the highest mean score; ties: the smaller rate (it diverges less often,
-    and a tie says the larger one buys nothing).
-    """
+    """The rate with the highest mean score; ties: the smaller (it diverges less often; the larger buys nothing)."""
     return min(means, key=lambda lr: (-means[lr], lr))
 
 
@@ -79,11 +75,8 @@ EDGE_SIDES = ("below", "above")  # where the grid-edge rule adds a rate: below t
 
 
 def half_decade_step(lr: float, side: str) -> float:
-    """The next learning rate beyond ``lr`` on the ladder ..., 1e-4, 3e-4, 1e-3, 3e-3, ... on ``side``.
-
-    A rate between two steps moves to the nearest step beyond it (0.05: 0.03 below, 0.1 above). The step is
-    computed in decimal from the rate's shortest repr, so it is the exact decimal (0.003, never
-    0.0030000000000000005) and its config hash is the one a profile spelling ``3e-3`` would give.
+    """The next learning rate beyond ``lr`` on the ladder ..., 1e-4, 3e-4, 1e-3, 3e-3, ... on ``side`` (0.05: 0.03
+    below, 0.1 above), in decimal so it is exact (0.003, never 0.0030000000000000005) and hashes as ``3e-3`` would.
     """
     check_choice("side", side, EDGE_SIDES)
     check_number("lr", lr, low=0.0, low_open=True)
@@ -101,9 +94,7 @@ def report_configs(selection: Sequence[RunConfig], records: Sequence[Mapping[str
     if overlap:
         raise ValueError(f"reporting seeds {overlap} are also selection seeds; report with fresh seeds only")
     chosen = chosen_learning_rates(selection, records, score=score)
-    first = {}
-    for config in selection:
-        first.setdefault(lr_group(config), config)
+    first = {lr_group(config): config for config in reversed(selection)}  # each group's first configuration
     return [first[group].with_(lr=lr, seed=seed) for group, lr in chosen.items() for seed in report_seeds]
 
 
@@ -112,9 +103,8 @@ def report_configs(selection: Sequence[RunConfig], records: Sequence[Mapping[str
 
 @dataclass(frozen=True)
 class ImageCosts:
-    """What one kind of run costs on one machine: seconds per training image, per evaluated image and per
-    run for its setup (loading and preparing the data); ``None`` where a stored record did not time it.
-    """
+    """Seconds per training image, per evaluated image and per run's setup (loading the data) of one kind of run on
+    one machine; ``None`` where a stored record did not time it."""
 
     train: float
     evaluate: float | None
@@ -147,9 +137,8 @@ CostKind = tuple[str, str, str, int | None]  # (record folder, dataset, model, t
 
 
 def image_cost_table(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, int], ImageCosts]:
-    """:data:`MEASURED_IMAGE_COSTS` from the ``costs`` rows of a ``sigmse bench --costs`` record: the
-    mean over the losses timed of each cost, per dataset, model and thread count.
-    """
+    """:data:`MEASURED_IMAGE_COSTS` from a ``sigmse bench --costs`` record's ``costs`` rows: each cost's mean over
+    the losses timed, per dataset, model and thread count."""
     grouped: dict[tuple[str, str, int], list[Mapping[str, Any]]] = {}
     for row in rows:
         grouped.setdefault((row["dataset"], row["model"], int(row["threads"])), []).append(row)
@@ -175,11 +164,9 @@ def _trained_per_epoch(values: Mapping[str, Any]) -> int:
 
 
 def _evaluated(values: Mapping[str, Any], epochs: int) -> int:
-    """Images the run configured by ``values`` passes forward in evaluation mode over ``epochs`` epochs.
-
-    A :func:`sigmse.train.train` run evaluates the validation split at each of :func:`sigmse.train.evaluation_steps`
-    and the test set each epoch, then once per noisy-input sigma; ``tta_flip`` doubles each and adds one plain
-    test pass. A unification run evaluates validation and test once, at the end.
+    """Images the run configured by ``values`` passes forward in evaluation mode over ``epochs`` epochs: validation
+    at each :func:`sigmse.train.evaluation_steps` and test each epoch, then once per noisy-input sigma (``tta_flip``
+    doubles each, plus one plain test pass); a unification run evaluates validation and test once, at the end.
     """
     spec = get_dataset_spec(values["dataset"])
     tests = spec.test_size if values.get("test_subset") is None else min(spec.test_size, values["test_subset"])
@@ -220,11 +207,9 @@ class RunSeconds:
 
 def stored_image_costs(configs: Iterable[Any], profile: str, results_dir: str | Path,
                        threads: int | None = None) -> dict[CostKind, ImageCosts]:
-    """Per kind of the runs ``configs`` (:func:`cost_kind`), the costs its stored ``ok`` runs measured.
-
-    ``train``: summed ``train_seconds`` over summed images trained; ``evaluate``: the summed rest of the wall-clock
-    (less training and setup) over summed images evaluated; ``setup``: the mean ``setup_seconds``. Sums, not
-    medians: a sweep's total must count its slow runs too. Unreadable files are skipped (the planner reports them).
+    """Per kind of the runs ``configs`` (:func:`cost_kind`), the costs its stored ``ok`` runs measured: summed
+    seconds (training; the wall-clock's rest for evaluation) over summed images, and the mean setup. Sums, not
+    medians: a sweep's total counts its slow runs too. Unreadable files are skipped (the planner reports them).
     """
     classes = {type(config).record_folder: type(config) for config in configs}
     wanted = {cost_kind(config, threads) for config in configs}
@@ -255,10 +240,8 @@ def stored_image_costs(configs: Iterable[Any], profile: str, results_dir: str | 
 
 def run_seconds(config: Any, stored: Mapping[CostKind, ImageCosts] | None = None,
                 threads: int | None = None) -> RunSeconds | None:
-    """Estimated seconds of one run: images trained and evaluated times their costs, plus setup, each cost
-    from ``stored`` where timed there, else :data:`MEASURED_IMAGE_COSTS`; ``None`` for a kind in neither: said,
-    not guessed.
-    """
+    """Estimated seconds of one run: images trained and evaluated times their costs, plus setup, each cost from
+    ``stored`` where timed there, else :data:`MEASURED_IMAGE_COSTS`; ``None`` for a kind in neither (not guessed)."""
     kind = cost_kind(config, threads)
     sources = [(stored or {}).get(kind), MEASURED_IMAGE_COSTS.get((config.dataset, config.model, kind[3] or 0))]
     costs = [next((value for value in (getattr(source, name, None) for source in sources) if value is not None), None)
@@ -271,12 +254,9 @@ def run_seconds(config: Any, stored: Mapping[CostKind, ImageCosts] | None = None
 
 def estimate_seconds(configs: Sequence[Any], profile: str, results_dir: str | Path | None,
                      threads: int | None = None) -> tuple[RunSeconds, str]:
-    """Estimated seconds of ``configs`` one run at a time at ``threads`` torch threads, and where the
-    costs came from.
-
-    Per kind of run (:func:`cost_kind`), costs come from the runs of that kind stored in ``results_dir/profile``
-    (:func:`stored_image_costs`), else from :data:`MEASURED_IMAGE_COSTS`; ``results_dir=None`` uses the table
-    alone. A kind in neither is left out of the total and counted in the note.
+    """Estimated seconds of ``configs`` one run at a time at ``threads`` torch threads (:func:`run_seconds`; costs
+    stored in ``results_dir/profile``, none for ``None``), and a note of where the costs came from and how many runs
+    of a kind never timed are left out.
     """
     stored = {} if results_dir is None else stored_image_costs(configs, profile, results_dir, threads)
     total, sources, unknown = RunSeconds(), set(), 0

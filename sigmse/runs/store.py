@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import traceback
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -20,7 +19,7 @@ from sigmse.provenance import run_provenance
 from sigmse.unification.config import unification_config_from_dict
 
 __all__ = ["SCHEMA_VERSION", "record_path", "read_record", "write_record", "validate_record",
-           "validate_unification_record", "envelope_problems", "record_failure", "load_records", "new_record"]
+           "validate_unification_record", "envelope_problems", "load_records", "new_record"]
 
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema_version", "hash", "profile", "config", "status", "history", "metrics", "provenance")
@@ -46,11 +45,10 @@ def envelope_problems(record: Any, expected_hash: str | None,
         problems.append(f"schema_version {record['schema_version']!r}, expected {SCHEMA_VERSION}")
     if record["status"] not in STATUSES:
         problems.append(f"status {record['status']!r} is not one of {', '.join(STATUSES)}")
-    if record["status"] == "failed":
-        error = record.get("error")
-        if not (isinstance(error, dict) and isinstance(error.get("type"), str)
-                and isinstance(error.get("message"), str)):
-            problems.append("a 'failed' record has no error.type and error.message")
+    error = record.get("error")
+    if record["status"] == "failed" and not (isinstance(error, dict) and isinstance(error.get("type"), str)
+                                             and isinstance(error.get("message"), str)):
+        problems.append("a 'failed' record has no error.type and error.message")
     config = None
     try:
         config = parse_config(record["config"])
@@ -76,21 +74,17 @@ def validate_unification_record(record: Any, expected_hash: str | None = None) -
     """Problems with a unification record (:mod:`sigmse.unification.train`), as sentences; empty means valid.
     An 'ok' record carries the test metrics of its method's outputs."""
     problems, config = envelope_problems(record, expected_hash, unification_config_from_dict)
-    if config is None:
-        return problems
-    needed = (["test_acc"] if config.classifies else []) + ([f"test_rmse_{config.targets[0]}"] if config.regresses
-                                                            else [])
-    if record["status"] == "ok":
+    if config is not None and record["status"] == "ok":
+        needed = ["test_acc"] * config.classifies + [f"test_rmse_{config.targets[0]}"] * config.regresses
         problems += [f"an 'ok' record has no metrics.{key}" for key in needed if key not in record["metrics"]]
     return problems
 
 
 def read_record(path: Path, validate: Callable[..., list[str]] | None = None) -> dict[str, Any] | None:
-    """The record at ``path``; ``None`` if absent. A damaged record is reported, moved aside, and ``None``.
-
-    ``validate(record, expected_hash=...)`` lists its problems (default :func:`validate_record`). Damaged means
-    unreadable, not JSON, or failing ``validate``. It is never deleted: it moves to ``<hash>.json.corrupt`` (or
-    ``.corrupt-2``, ...) so the run is trained again; in a read-only folder it stays, with the warning.
+    """The record at ``path``; ``None`` if absent or damaged (unreadable, not JSON, or with problems that
+    ``validate(record, expected_hash=...)`` lists, default :func:`validate_record`). A damaged record is reported
+    and moved to ``<hash>.json.corrupt`` (or ``.corrupt-2``, ...), never deleted, so the run trains again; in a
+    read-only folder it stays, with the warning.
     """
     if not path.exists():
         return None
@@ -145,30 +139,9 @@ def new_record(config: IdentifiedConfig, result: Mapping[str, Any], *, profile: 
                wall_seconds: float | None = None, **fields: Any) -> dict[str, Any]:
     """The record of one finished run: the envelope (schema, hash, profile, config), the trainer's ``result``, any
     extra ``fields``, and the :func:`~sigmse.provenance.run_provenance` of ``device`` (with ``wall_seconds``)."""
-    info = run_provenance(device)
-    if wall_seconds is not None:
-        info["wall_seconds"] = wall_seconds
+    info = run_provenance(device) | ({} if wall_seconds is None else {"wall_seconds": wall_seconds})
     return {"schema_version": SCHEMA_VERSION, "hash": config.hash, "profile": profile, "config": config.to_dict(),
             **fields, **result, "provenance": info}
-
-
-def record_failure(config: IdentifiedConfig, error: BaseException, *, profile: str, device: str,
-                   results_dir: str | Path = "results",
-                   validate: Callable[..., list[str]] | None = None) -> dict[str, Any]:
-    """Store that the run of ``config`` raised ``error`` (status ``failed``, with the exception's ``type``,
-    ``message`` and ``traceback``; a sweep retries it) and return the record. A stored ``ok`` or ``diverged``
-    record is never replaced (a worker can die after storing its run): it is returned as it is.
-    """
-    path = record_path(config, profile, results_dir)
-    stored = read_record(path, validate)
-    if stored is not None and stored["status"] != "failed":
-        return stored
-    result = {"status": "failed", "history": [], "metrics": {},
-              "error": {"type": type(error).__name__, "message": str(error),
-                        "traceback": "".join(traceback.format_exception(error))}}
-    record = new_record(config, result, profile=profile, device=device)
-    write_record(record, path)
-    return record
 
 
 def load_records(configs: Iterable[IdentifiedConfig], *, profile: str, results_dir: str | Path = "results",

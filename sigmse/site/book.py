@@ -38,17 +38,11 @@ def build_book(profile: str = "quick", *, notebooks: Sequence[str] | None = None
                resources: dict[str, float] | None = None, threads: int | None = None,
                root: str | os.PathLike[str] | None = None, download: bool = True,
                cli_reference: str | None = None) -> Path:
-    """Train what the chapters read and the store lacks, run the chapter notebooks with papermill, build the
-    HTML book; return its folder (``<build_dir>/html``).
-
-    ``notebooks``: run only these; the others reuse their executed copies from an earlier build of the profile,
-    or are left out. Relative paths are relative to the working folder, ``build_dir`` to ``root`` (the folder
-    with ``_config.yml``). ``extra_parameters`` must each be declared by a notebook run. ``jobs``: notebooks at
-    once. ``executor`` to ``threads``: :func:`sigmse.runs.executors.run_configs`'s (``sweep_jobs`` is its
-    ``jobs``). ``download=False`` stops at a missing dataset. ``cli_reference``: every command's ``--help``.
-
-    Raises ``ValueError`` (unknown profile, notebook or parameter), ``DatasetNotFoundError``, or
-    ``BookBuildError`` (a run or notebook failed, or ``jupyter-book build`` warned; nothing stored is lost).
+    """Train what the chapters read and the store lacks, run the chapter notebooks, build the HTML book; return
+    its folder (``<build_dir>/html``). The options are ``sigmse book``'s; ``build_dir`` is relative to ``root`` (the
+    folder with ``_toc.yml``), the other paths to the working folder. Raises ``ValueError`` (bad profile, notebook
+    or parameter), ``DatasetNotFoundError``, or ``BookBuildError`` (a run or notebook failed, or Jupyter Book
+    warned; nothing stored is lost).
     """
     get_profile(profile)  # an unknown profile: ValueError listing them
     check_number("jobs", jobs, low=1, integer=True, allowed="a positive integer")
@@ -76,9 +70,8 @@ def build_book(profile: str = "quick", *, notebooks: Sequence[str] | None = None
 
 def chapter_plans(tasks: Sequence[Mapping[str, Any]], profile: str,
                   base: PlanOptions) -> dict[PlanOptions, list[ExperimentPlan]]:
-    """The plans of the experiments the chapters of ``tasks`` read, once per build: chapters given the same
-    run parameters share one plan per experiment.
-    """
+    """The plans of the experiments the chapters of ``tasks`` read, once per build: chapters given the same run
+    parameters share one plan per experiment."""
     names: dict[PlanOptions, list[str]] = {}
     for task in tasks:
         given = task["parameters"]
@@ -110,10 +103,9 @@ def _stored(plans: Sequence[ExperimentPlan], profile: str, results_dir: str | Pa
 
 def train_missing(plans: Sequence[ExperimentPlan], profile: str, options: PlanOptions,
                   run: Callable[[list[Any]], SweepSummary]) -> list[dict[str, Any]]:
-    """Train the runs of ``plans`` that the store lacks through ``run``, selection then reporting runs,
-    after one line with how many and how long; return the records of every run the plans list. A failed run
-    raises :class:`~sigmse.site.pages.BookBuildError`; what finished stays stored, and a rerun retries.
-    """
+    """Train the runs of ``plans`` that the store lacks through ``run``, selection then reporting runs, after a
+    line with how many and how long; return the records of every run the plans list. A failed run raises
+    :class:`~sigmse.site.pages.BookBuildError`; what finished stays stored, and a rerun retries."""
     records, missing = _stored(plans, profile, options.results_dir)
     if not missing:
         return records
@@ -136,12 +128,9 @@ def train_missing(plans: Sequence[ExperimentPlan], profile: str, options: PlanOp
 
 
 def book_announcement(records: Sequence[Mapping[str, Any]], profile: str) -> str:
-    """The line at the top of every page: the profile, the machines and commits that trained the
-    ``records`` (:func:`sigmse.report.analysis.provenance_line`) and the commit that built the book, so a page
-    read alone still says where its numbers come from.
-    """
-    chosen = get_profile(profile)
-    commit = source_commit()["git_commit"]
+    """The line atop every page, so a page read alone says where its numbers come from: the profile, the machines
+    and commits that trained the ``records`` and the commit that built the book."""
+    chosen, commit = get_profile(profile), source_commit()["git_commit"]
     built = f"built at sigmse commit {commit[:7]}" if commit else "built outside a git checkout"
     unique = list({record["hash"]: record for record in records}.values())  # two groups may list a run
     return (f"This book shows the <b>{chosen.name}</b> profile ({chosen.description}): "

@@ -1,12 +1,10 @@
 """Run the chapter notebooks with papermill (https://papermill.readthedocs.io/), and tidy each executed copy.
 
-papermill lists each notebook's parameters and runs it in its own folder into ``_build/executed/<toc path>.ipynb``
-(the committed sources are never written). This module adds: a ``-p`` value no notebook declares, that has its own
-option, or of the wrong kind fails before any work (:func:`plan_notebook_runs`); notebooks run ``jobs`` at a time and
-a failure names the notebook, the cell and the exception (:func:`run_notebooks`); each executed copy gets its inputs
-hidden, papermill's injected cell replaced by a dropdown of how the page was made (the cell lacks the
-``parameters`` tags: papermill #731), and must have glued its chapter's verdict keys; with ``--only`` the other
-chapters reuse an earlier build of the same profile or are left out (:func:`left_out_chapters`).
+papermill runs each notebook in its own folder into ``_build/executed/<toc path>.ipynb``. This module adds: a bad
+``-p`` value fails before any work (:func:`plan_notebook_runs`); notebooks run ``jobs`` at a time, a failure naming
+the notebook, cell and exception (:func:`run_notebooks`); each executed copy gets its inputs hidden, papermill's
+injected cell replaced by a dropdown of how the page was made (papermill #731), and must glue its chapter's verdict
+keys; with ``--only`` the other chapters reuse an earlier build of the profile or are left out.
 """
 
 from __future__ import annotations
@@ -54,14 +52,12 @@ def _check_extra(extra: dict[str, Any], declared: dict[str, dict[str, Any]]) -> 
         raise ValueError(f"parameter {', '.join(map(repr, clash))} has its own option "
                          f"(--{clash[0].replace('_', '-')}); pass it that way, not with -p")
     known = sorted({name for params in declared.values() for name in params})
-    unknown = sorted(set(extra) - set(known))
-    if unknown:
+    if unknown := sorted(set(extra) - set(known)):
         raise ValueError(f"parameter {', '.join(map(repr, unknown))} is declared by none of the notebooks run; "
                          f"declared: {', '.join(known) or '(none)'}")
     for key, value in extra.items():
-        for params in declared.values():
-            if key in params:
-                check_like(f"parameter {key}", value, _literal(params[key].get("default")))
+        for params in (params for params in declared.values() if key in params):
+            check_like(f"parameter {key}", value, _literal(params[key].get("default")))
 
 
 def _literal(source: Any) -> Any:
@@ -176,8 +172,7 @@ def _postprocess(path: Path, meta: dict[str, Any], root: Path) -> None:
     """Hide every code input, remove papermill's injected cell and put the dropdown of how the page was made in its
     place (else after the title); ``meta`` also goes into the metadata."""
     nb = nbformat.read(str(path), as_version=4)
-    title = bool(nb.cells) and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.lstrip().startswith("#")
-    insert_at = int(title)
+    insert_at = int(bool(nb.cells) and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.lstrip()[:1] == "#")
     for index, cell in enumerate(nb.cells):
         tags = _tags(cell)
         if "injected-parameters" in tags:
@@ -185,20 +180,18 @@ def _postprocess(path: Path, meta: dict[str, Any], root: Path) -> None:
             insert_at = index + 1
         elif cell.cell_type == "code" and not _HIDDEN & set(tags):
             tags.append("hide-input")
-    note = nbformat.v4.new_markdown_cell(_provenance_markdown(meta, root), metadata={"tags": ["sigmse-provenance"]})
-    nb.cells.insert(insert_at, note)
+    nb.cells.insert(insert_at, nbformat.v4.new_markdown_cell(_provenance_markdown(meta, root),
+                                                             metadata={"tags": ["sigmse-provenance"]}))
     nb.metadata[PROVENANCE_KEY] = meta
     nbformat.write(nb, str(path))
 
 
 def _check_verdicts(chapter: ChapterNotebook, executed: Path) -> None:
     """The executed copy glued every verdict key of its chapter (the keys book/intro.md reads)."""
-    registered = CHAPTERS.get(chapter.name)
     glued = {output.get("metadata", {}).get("scrapbook", {}).get("name")
              for cell in nbformat.read(str(executed), as_version=4).cells if cell.cell_type == "code"
              for output in cell.get("outputs", [])}
-    missing = [key for key in (registered.verdict_keys if registered else ()) if key not in glued]
-    if missing:
+    if missing := [key for key in getattr(CHAPTERS.get(chapter.name), "verdict_keys", ()) if key not in glued]:
         raise BookBuildError(f"notebook {chapter.docpath}.ipynb ran but did not glue {', '.join(map(repr, missing))},"
                              " which book/intro.md reads (see sigmse.runs.experiments.CHAPTERS); executed copy: "
                              f"{executed}")

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,11 +58,6 @@ def find_book_root(root: str | os.PathLike[str] | None) -> Path:
                      "run from the repository root or pass root=")
 
 
-def _docnames(root: Path) -> list[str]:
-    """Every page of ``root/_toc.yml``, in reading order."""
-    return list(parse_toc_yaml(str(root / "_toc.yml")).keys())
-
-
 def _source(root: Path, docname: str) -> Path:
     """The file behind a toc entry (``notebooks/accuracy`` -> ``notebooks/accuracy.ipynb``)."""
     for suffix in _SUFFIXES:
@@ -73,12 +69,9 @@ def _source(root: Path, docname: str) -> Path:
 def discover_notebooks(root: str | os.PathLike[str] | None = None) -> list[ChapterNotebook]:
     """The notebooks ``_toc.yml`` names, in reading order; a toc entry with no file raises ``ValueError``."""
     base = find_book_root(root)
-    sources = {docname: _source(base, docname) for docname in _docnames(base)}
-    chapters = [ChapterNotebook(path.stem, docname, path) for docname, path in sources.items()
-                if path.suffix == ".ipynb"]
-    names = [c.name for c in chapters]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
+    sources = {docname: _source(base, docname) for docname in parse_toc_yaml(str(base / "_toc.yml"))}
+    chapters = [ChapterNotebook(path.stem, doc, path) for doc, path in sources.items() if path.suffix == ".ipynb"]
+    if twice := sorted(name for name, n in Counter(c.name for c in chapters).items() if n > 1):
         raise ValueError(f"_toc.yml names two notebooks called {', '.join(twice)}; notebook names must differ")
     return chapters
 
@@ -88,21 +81,18 @@ def select_chapters(chapters: list[ChapterNotebook], names: Sequence[str] | None
     ``accuracy``, ``accuracy.ipynb`` and ``notebooks/accuracy`` name the same chapter."""
     if names is None:
         return chapters
-    by_name = {c.name: c for c in chapters}
-    unknown = [name for name in names if Path(name).stem not in by_name]
-    if unknown:
+    known = [c.name for c in chapters]
+    if unknown := [name for name in names if Path(name).stem not in known]:
         raise ValueError(f"unknown notebook {', '.join(map(repr, unknown))}; "
-                         f"choose from: {', '.join(by_name) or '(none: _toc.yml names no notebook)'}")
+                         f"choose from: {', '.join(known) or '(none: _toc.yml names no notebook)'}")
     return [c for c in chapters if c.name in {Path(name).stem for name in names}]
 
 
 def stage_book(root: Path, staging: Path, *, left_out: Sequence[str] = (), announcement: str | None = None,
                cli_reference: str | None = None) -> None:
-    """Copy the book's sources other than notebooks into ``staging``, where the executed notebooks are.
-
-    ``left_out``: toc paths Sphinx excludes, so an executed copy of another profile there is not built;
-    ``announcement``: the line (HTML) atop every page, in the staged ``_config.yml`` only; ``cli_reference``: the
-    text of :data:`CLI_REFERENCE` (``sigmse book`` passes every command's ``--help``).
+    """Copy the book's sources other than notebooks into ``staging``, beside the executed notebooks; the staged
+    ``_config.yml`` excludes the ``left_out`` toc paths (an executed copy of another profile there is not built) and
+    shows ``announcement`` (HTML) atop every page; :data:`CLI_REFERENCE` gets ``cli_reference``.
     """
     staging.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
@@ -112,15 +102,15 @@ def stage_book(root: Path, staging: Path, *, left_out: Sequence[str] = (), annou
     (staging / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
     shutil.copy2(root / "_toc.yml", staging / "_toc.yml")
     ignore = shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints", "__pycache__", "_build")
-    for docname in _docnames(root):
+    for docname in parse_toc_yaml(str(root / "_toc.yml")):
         top = Path(docname).parts[0]
         if (root / top).is_dir():  # book/, notebooks/: the pages and what they include (figures, bib, _ext)
             shutil.copytree(root / top, staging / top, ignore=ignore, dirs_exist_ok=True)
         elif (source := _source(root, docname)).suffix != ".ipynb":
             shutil.copy2(source, staging / source.name)
-    reference = staging / CLI_REFERENCE
-    reference.parent.mkdir(parents=True, exist_ok=True)
-    reference.write_text(cli_reference or "Run `sigmse --help` and `sigmse COMMAND --help`.\n", encoding="utf-8")
+    (staging / CLI_REFERENCE).parent.mkdir(parents=True, exist_ok=True)
+    (staging / CLI_REFERENCE).write_text(cli_reference or "Run `sigmse --help` and `sigmse COMMAND --help`.\n",
+                                         encoding="utf-8")
 
 
 def publish_book(build: Path, left_out: set[str]) -> Path:
