@@ -41,8 +41,7 @@ def check_number(name: str, value: object, *, low: float | None = None, high: fl
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
+        left, right = ("(" if low_open else "["), (")" if high_open else "]")
         interval = f"in {left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
         raise ValueError(f"{name} must be {allowed or interval}, got {value!r}")
 

@@ -24,42 +24,29 @@ SCHEDULES = ("constant", "cosine", "linear")  # after the linear warm-up
 PRECISIONS = ("float32", "bfloat16")  # bfloat16 = autocast on CUDA only
 DEVICES = ("auto", "cpu", "cuda")
 
-# Not part of a run's identity (see the module docstring).
-_EXECUTION_FIELDS = ("device",)
+_EXECUTION_FIELDS = ("device",)  # not part of a run's identity (see the module docstring)
 
 # Fields added after records existed: left out of a config's dict (and so of its identity) while they hold their
 # default, so every run configured before they existed keeps its hash and its stored record.
-HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {
-    # torch intra-op threads the run trains with; None: not fixed by the config (the sweep's --threads, else
-    # torch's own). Runs of one configuration at another thread count differ in their last bits (and, over many
-    # epochs, by up to half a point), so a protocol that pairs runs fixes it (Profile.threads).
-    "threads": None,
-    # reflect-padded translation of ``augment``, in pixels at most each way: 4 for every run before it existed,
-    # 2 for airbench94's (whose translation range it is)
-    "augment_translate": 4,
-    # validation and test logits averaged with those of the horizontally flipped images, for every loss alike
-    "tta_flip": False,
-}
+HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {"threads": None, "augment_translate": 4, "tta_flip": False}
 
 
 def check_loss_options(loss: str, options: Mapping[str, Any]) -> None:
     """Check a run's loss options: each a known option of ``loss`` (``reduction`` excepted: the trainer sets
     it), of its declared type, and then accepted by the loss itself (its own range checks, e.g. ``pos > neg``)."""
-    allowed_options = set(loss_options(loss)) - {"reduction"}  # ValueError listing the losses for an unknown one
-    unknown = sorted(set(options) - allowed_options)
-    if unknown:
-        allowed = ", ".join(sorted(allowed_options)) or "none"
-        raise ValueError(f"loss {loss!r} has no option {unknown[0]!r}; its options are: {allowed}")
+    allowed = set(loss_options(loss)) - {"reduction"}  # ValueError listing the losses for an unknown one
+    if unknown := sorted(set(options) - allowed):
+        names = ", ".join(sorted(allowed)) or "none"
+        raise ValueError(f"loss {loss!r} has no option {unknown[0]!r}; its options are: {names}")
     get_loss(loss, **options)  # the options' declared types, then the loss's own range checks
 
 
 def check_data_budget(config: Any) -> None:
     """The fields every run config shares for its data: ``train_subset`` and ``test_subset`` (``None`` or
     >= 1), ``val_size`` (>= 0) and ``seed`` (an integer >= 0); :class:`RunConfig` and the unification config."""
-    if config.train_subset is not None:
-        check_number("train_subset", config.train_subset, low=1, integer=True)
-    if config.test_subset is not None:
-        check_number("test_subset", config.test_subset, low=1, integer=True)
+    for name in ("train_subset", "test_subset"):
+        if getattr(config, name) is not None:
+            check_number(name, getattr(config, name), low=1, integer=True)
     check_number("val_size", config.val_size, low=0, integer=True)
     check_number("seed", config.seed, low=0, integer=True)  # numpy's generators take no negative seed
 
@@ -68,8 +55,7 @@ class IdentifiedConfig:
     """Run identity for a frozen config dataclass that defines ``to_dict()``: 16 hex digits of the SHA-256 of its
     canonical JSON name the result file, stably across processes and machines."""
 
-    # the store's sub-folder of a profile for records of this config class (sigmse.runs.store.record_path)
-    record_folder: ClassVar[str] = ""
+    record_folder: ClassVar[str] = ""  # the store's sub-folder of a profile for records of this config class
 
     def to_dict(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -86,7 +72,6 @@ class IdentifiedConfig:
 
     @property
     def hash(self) -> str:
-        """16 hex digits of the SHA-256 of :meth:`canonical_json`; stable across processes."""
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
 
 
@@ -97,8 +82,7 @@ class RunConfig(IdentifiedConfig):
     dataset: str = "mnist"
     model: str = "mlp"
     loss: str = "softmax_ce"
-    # Keyword options of the loss (e.g. {"pos": 0.9, "neg": 0.1}); stored sorted as pairs so
-    # the config stays hashable. Unknown options are rejected by the loss registry.
+    # keyword options of the loss (e.g. {"pos": 0.9, "neg": 0.1}), stored sorted as pairs so the config stays hashable
     loss_options: tuple[tuple[str, Any], ...] = ()
     optimizer: str = "adam"  # adam is insensitive to the gradient scale, which differs by loss
     lr: float = 1e-3
@@ -106,14 +90,14 @@ class RunConfig(IdentifiedConfig):
     momentum: float = 0.9  # sgd and nesterov only
     batch_size: int = 128
     epochs: int = 3
-    # validation accuracy measured this many times per epoch, at evenly spaced steps (the last at the
-    # epoch's end), so a convergence curve resolves fractions of an epoch; training itself is unchanged
+    # validation accuracy measured this many times per epoch at evenly spaced steps, so a convergence curve
+    # resolves fractions of an epoch; training itself is unchanged
     evals_per_epoch: int = 4
     schedule: str = "constant"
     warmup_epochs: float = 0.0  # linear warm-up from 0 to lr, in (fractional) epochs
     augment: bool = False  # random reflect-padded crop (translation) + horizontal flip, batched on the device
-    augment_translate: int = 4  # the crop's padding, pixels; see HASH_NEUTRAL_DEFAULTS
-    tta_flip: bool = False  # evaluate on the mean logits of each image and its mirror; see HASH_NEUTRAL_DEFAULTS
+    augment_translate: int = 4  # the crop's padding in pixels: 4 for every run before it existed, airbench94's 2
+    tta_flip: bool = False  # evaluate on the mean logits of each image and its mirror, for every loss alike
     label_noise: str = "none"
     label_noise_rate: float = 0.0  # share of training labels changed, in [0, 1)
     input_noise_sigma: float = 0.0  # Gaussian sigma on the [0, 1] pixel scale, clipped
@@ -126,7 +110,9 @@ class RunConfig(IdentifiedConfig):
     noise_seed: int | None = None  # label/input noise; None = same as seed
     precision: str = "float32"
     device: str = "auto"
-    threads: int | None = None  # see HASH_NEUTRAL_DEFAULTS
+    # torch intra-op threads; None: not fixed by the config (the sweep's --threads, else torch's own). Another thread
+    # count changes the last bits (over many epochs up to half a point), so a protocol that pairs runs fixes it
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, dataset_names())
@@ -170,8 +156,7 @@ class RunConfig(IdentifiedConfig):
         data = asdict(self)
         data["loss_options"] = dict(self.loss_options)
         data["test_input_sigmas"] = list(self.test_input_sigmas)
-        return {k: v for k, v in data.items()
-                if not (k in HASH_NEUTRAL_DEFAULTS and v == HASH_NEUTRAL_DEFAULTS[k])}
+        return {k: v for k, v in data.items() if not (k in HASH_NEUTRAL_DEFAULTS and v == HASH_NEUTRAL_DEFAULTS[k])}
 
     @property
     def effective_noise_seed(self) -> int:
@@ -189,8 +174,7 @@ class RunConfig(IdentifiedConfig):
 def reject_unknown_keys(config_class: type, data: Mapping[str, Any]) -> None:
     """Raise ``ValueError`` naming the first key of ``data`` that is not a field of ``config_class``."""
     known = {f.name for f in fields(config_class)}
-    unknown = sorted(set(data) - known)
-    if unknown:
+    if unknown := sorted(set(data) - known):
         raise ValueError(f"unknown config key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
 
 

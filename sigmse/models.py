@@ -15,20 +15,15 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["ModelSpec", "MODELS", "model_names", "get_model", "Airbench", "PatchWhitening",
-           "DATA_INIT_HOOK"]
+__all__ = ["ModelSpec", "MODELS", "model_names", "get_model", "Airbench", "PatchWhitening", "DATA_INIT_HOOK"]
 
 DATA_INIT_HOOK = "init_from_data"  # the method a model has when it needs the training images first
 
 
 def _mlp(image_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
     in_features = image_shape[0] * image_shape[1] * image_shape[2]
-    return nn.Sequential(
-        nn.Flatten(),
-        nn.Linear(in_features, 256), nn.ReLU(inplace=True),
-        nn.Linear(256, 256), nn.ReLU(inplace=True),
-        nn.Linear(256, num_classes),
-    )
+    return nn.Sequential(nn.Flatten(), nn.Linear(in_features, 256), nn.ReLU(inplace=True),
+                         nn.Linear(256, 256), nn.ReLU(inplace=True), nn.Linear(256, num_classes))
 
 
 def _cnn(image_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
@@ -36,18 +31,13 @@ def _cnn(image_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
     return nn.Sequential(
         nn.Conv2d(channels, 32, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),  # (N, 32, H/2, W/2)
         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),  # (N, 64, H/4, W/4)
-        nn.Flatten(),
-        nn.Linear(64 * (height // 4) * (width // 4), 128), nn.ReLU(inplace=True),
-        nn.Linear(128, num_classes),
-    )
+        nn.Flatten(), nn.Linear(64 * (height // 4) * (width // 4), 128), nn.ReLU(inplace=True),
+        nn.Linear(128, num_classes))
 
 
 def _conv_bn(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    )
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels),
+                         nn.ReLU(inplace=True))
 
 
 class _Residual(nn.Module):
@@ -73,8 +63,7 @@ class ResNet9(nn.Module):
             _conv_bn(w, 2 * w), nn.MaxPool2d(2), _Residual(2 * w),      # (N, 2w, 16, 16)
             _conv_bn(2 * w, 4 * w), nn.MaxPool2d(2),                    # (N, 4w, 8, 8)
             _conv_bn(4 * w, 8 * w), nn.MaxPool2d(2), _Residual(8 * w),  # (N, 8w, 4, 4)
-            nn.AdaptiveMaxPool2d(1), nn.Flatten(),                      # (N, 8w)
-        )
+            nn.AdaptiveMaxPool2d(1), nn.Flatten())                      # (N, 8w)
         self.classifier = nn.Linear(8 * w, num_classes)
         self.logit_scale = logit_scale
 
@@ -87,9 +76,8 @@ class PatchWhitening(nn.Module):
 
     :meth:`init_from_data` takes the eigenvectors ``v_i`` and eigenvalues ``l_i`` of the (uncentred: the images are
     normalised) second-moment matrix of every ``C k k`` patch and sets the filters ``+-v_i / sqrt(l_i + eps)``: the
-    negated half lets the GELU after it keep both signs. The filters never train; the bias does. The estimate runs
-    in float64 (in chunks) and the eigendecomposition on the CPU, so it is the same on every device up to the
-    summation order.
+    negated half lets the GELU after it keep both signs. The bias trains. Float64 estimate, eigendecomposition on the
+    CPU: the same on every device up to the summation order.
     """
 
     def __init__(self, in_channels: int, kernel_size: int = 2, eps: float = 5e-4, max_images: int = 5000) -> None:
@@ -173,17 +161,12 @@ class Airbench(nn.Module):
         super().__init__()
         self.whiten = PatchWhitening(in_channels)
         self.features = nn.Sequential(
-            nn.GELU(),
-            _AirbenchBlock(self.whiten.out_channels, widths[0]),
-            _AirbenchBlock(widths[0], widths[1]),
-            _AirbenchBlock(widths[1], widths[2]),
-            nn.AdaptiveMaxPool2d(1), nn.Flatten(),  # airbench94's MaxPool2d(3) on its 3x3 maps
-        )
+            nn.GELU(), _AirbenchBlock(self.whiten.out_channels, widths[0]), _AirbenchBlock(widths[0], widths[1]),
+            _AirbenchBlock(widths[1], widths[2]), nn.AdaptiveMaxPool2d(1), nn.Flatten())  # airbench94's MaxPool2d(3)
         self.classifier = nn.Linear(widths[2], num_classes, bias=False)
         self.logit_scale = logit_scale
 
     def init_from_data(self, train_images: torch.Tensor) -> None:
-        """Compute the whitening filters from the (normalised) training images ``(N, C, H, W)``."""
         self.whiten.init_from_data(train_images)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -202,21 +185,17 @@ class ModelSpec:
     channels_last_on_cpu: bool = False
 
 
-MODELS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec("mlp", _mlp, "fully connected 784-256-256-C, ReLU"),
-        ModelSpec("cnn", _cnn, "two conv blocks (32, 64) and a 128-unit hidden layer"),
-        ModelSpec("resnet9", lambda shape, c: ResNet9(shape[0], c, width=64), "Page's ResNet-9 (CIFAR-10)"),
-        ModelSpec("resnet9_small", lambda shape, c: ResNet9(shape[0], c, width=16), "ResNet-9 at 1/4 width, for CPU"),
-        ModelSpec("airbench", lambda shape, c: Airbench(shape[0], c, widths=(64, 256, 256)),
-                  "airbench94's network: whitened 2x2 conv, blocks of 64, 256, 256 (CIFAR-10, GPU)",
-                  channels_last_on_cpu=True),
-        ModelSpec("airbench_quarter", lambda shape, c: Airbench(shape[0], c, widths=(16, 64, 64)),
-                  "airbench94's network at 1/4 width: blocks of 16, 64, 64, for 2 CPU cores",
-                  channels_last_on_cpu=True),
-    )
-}
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
+    ModelSpec("mlp", _mlp, "fully connected 784-256-256-C, ReLU"),
+    ModelSpec("cnn", _cnn, "two conv blocks (32, 64) and a 128-unit hidden layer"),
+    ModelSpec("resnet9", lambda shape, c: ResNet9(shape[0], c, width=64), "Page's ResNet-9 (CIFAR-10)"),
+    ModelSpec("resnet9_small", lambda shape, c: ResNet9(shape[0], c, width=16), "ResNet-9 at 1/4 width, for CPU"),
+    ModelSpec("airbench", lambda shape, c: Airbench(shape[0], c, widths=(64, 256, 256)),
+              "airbench94's network: whitened 2x2 conv, blocks of 64, 256, 256 (CIFAR-10, GPU)",
+              channels_last_on_cpu=True),
+    ModelSpec("airbench_quarter", lambda shape, c: Airbench(shape[0], c, widths=(16, 64, 64)),
+              "airbench94's network at 1/4 width: blocks of 16, 64, 64, for 2 CPU cores",
+              channels_last_on_cpu=True))}
 
 
 def model_names() -> list[str]:

@@ -21,31 +21,30 @@ __all__ = ["source_commit", "machine", "processor", "processor_kind", "recorded_
 _SOURCE = Path(sigmse.__file__).resolve().parent.parent  # the checkout (or site-packages) holding sigmse/
 
 
-def _git(*args: str) -> str | None:
+def _run(*command: str) -> subprocess.CompletedProcess[str] | None:
     try:
-        done = subprocess.run(["git", *args], cwd=_SOURCE, capture_output=True, text=True, timeout=10)
+        return subprocess.run(command, cwd=_SOURCE, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _git(*args: str) -> str | None:
+    done = _run("git", *args)
+    return done.stdout.strip() if done is not None and done.returncode == 0 else None
 
 
 def source_commit() -> dict[str, Any]:
     """``git_commit`` (``None`` outside a git checkout, e.g. a pip install) and ``git_dirty`` (``sigmse/`` changed)."""
-    commit = _git("rev-parse", "HEAD")
-    if commit is None:
+    if (commit := _git("rev-parse", "HEAD")) is None:
         return {"git_commit": None, "git_dirty": None}
-    return {"git_commit": commit, "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", "sigmse"))}
+    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", "sigmse")
+    return {"git_commit": commit, "git_dirty": bool(dirty)}
 
 
 def _gpus() -> str | None:
-    if not shutil.which("nvidia-smi"):
-        return None
-    try:
-        listed = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                                capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return ", ".join(line.strip() for line in listed.stdout.splitlines() if line.strip()) or None
+    listed = _run("nvidia-smi", "--query-gpu=name", "--format=csv,noheader") if shutil.which("nvidia-smi") else None
+    names = [line.strip() for line in listed.stdout.splitlines() if line.strip()] if listed else []
+    return ", ".join(names) or None
 
 
 def machine() -> dict[str, Any]:
@@ -72,11 +71,8 @@ def processor() -> str | None:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    first: dict[str, str] = {}
-    for line in text.split("\n\n", 1)[0].splitlines():  # the first logical CPU's block
-        key, sep, value = line.partition(":")
-        if sep:
-            first[key.strip()] = value.strip()
+    lines = text.split("\n\n", 1)[0].splitlines()  # the first logical CPU's block
+    first = {key.strip(): value.strip() for key, sep, value in (line.partition(":") for line in lines) if sep}
     flags = sorted(f for f in first.get("flags", "").split() if f.startswith(_SIMD_PREFIXES))
     name = first.get("model name") or first.get("Processor") or platform.machine()
     numbers = " ".join(f"{label} {first[key]}" for key, label in

@@ -3,8 +3,7 @@
 The dataset is decoded once (cached by :mod:`sigmse.data.datasets`), normalised once and moved to the device once;
 every epoch draws one ``randperm`` on the device and trains on slices of it; augmentation (a reflect-padded crop,
 i.e. a translation, and a horizontal flip) runs for the whole batch with index arithmetic and masks. Per-step
-statistics stay on the device and are read once per epoch, so the loop waits on the host only to measure
-validation accuracy ``evals_per_epoch`` times an epoch. The loop itself (:func:`train_epoch` over a
+statistics stay on the device and are read once per epoch. The loop itself (:func:`train_epoch` over a
 :class:`TrainingRun`) knows nothing of classification: :mod:`sigmse.unification.train` trains with it too.
 
 ``torch.compile`` is not used: on a 2-core CPU it took about 20 s to compile the MNIST MLP and its compiled step
@@ -71,52 +70,44 @@ def prepare_data(config: RunConfig, device: torch.device, data_dir: str | Path |
                  dataset: Dataset | None = None) -> DeviceData:
     """Load (or take ``dataset``), corrupt (labels and/or inputs, with the noise seed), split and normalise, on
     ``device``."""
-    if dataset is None:
-        dataset = load_dataset(config.dataset, data_dir)
-    spec = dataset.spec
+    dataset = load_dataset(config.dataset, data_dir) if dataset is None else dataset
     labels = dataset.train_labels
-    flipped = torch.zeros_like(labels, dtype=torch.bool)
-    realised = 0.0
+    flipped, realised = torch.zeros_like(labels, dtype=torch.bool), 0.0
     if config.label_noise != "none":
         noisy = corrupt_labels(labels, kind=config.label_noise, rate=config.label_noise_rate,
-                               num_classes=spec.num_classes, dataset=config.dataset,
+                               num_classes=dataset.spec.num_classes, dataset=config.dataset,
                                seed=config.effective_noise_seed)
         labels, flipped, realised = noisy.labels, noisy.flipped, float(noisy.realised_rate)
 
     train_index, val_index = validation_split(len(labels), config.val_size, seed=SPLIT_SEED)
     if config.train_subset is not None and config.train_subset < len(train_index):
         train_index = train_index[subset_indices(labels[train_index], config.train_subset, seed=SPLIT_SEED)]
-
-    test_images, test_labels = dataset.test_images, dataset.test_labels
-    if config.test_subset is not None:
-        test_images, test_labels = test_images[:config.test_subset], test_labels[:config.test_subset]
+    test_images, test_labels = dataset.test_images[:config.test_subset], dataset.test_labels[:config.test_subset]
 
     generator = torch.Generator(device="cpu").manual_seed(stream_seed("input-noise", config.effective_noise_seed))
     kept = torch.cat([train_index, val_index])  # convert only the examples this run uses
     train01 = dataset.train_images[kept].to(device).float().div_(255)  # (N, C, H, W) in [0, 1]
     test01 = test_images.to(device).float().div_(255)
+    sigma, where = config.input_noise_sigma, config.input_noise_at
     noisy_train, noisy_test = train01, test01
-    if config.input_noise_sigma > 0 and config.input_noise_at in ("train", "both"):
-        noisy_train = add_input_noise(train01, config.input_noise_sigma, generator=_device_generator(generator, device))
-    if config.input_noise_sigma > 0 and config.input_noise_at in ("test", "both"):
-        noisy_test = add_input_noise(test01, config.input_noise_sigma, generator=_device_generator(generator, device))
+    if sigma > 0 and where in ("train", "both"):
+        noisy_train = add_input_noise(train01, sigma, generator=_device_generator(generator, device))
+    if sigma > 0 and where in ("test", "both"):
+        noisy_test = add_input_noise(test01, sigma, generator=_device_generator(generator, device))
 
-    mean = torch.tensor(spec.mean, device=device).view(1, -1, 1, 1)
-    std = torch.tensor(spec.std, device=device).view(1, -1, 1, 1)
-    normalised = (noisy_train - mean) / std
-    n_train = len(train_index)
+    mean = torch.tensor(dataset.spec.mean, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(dataset.spec.std, device=device).view(1, -1, 1, 1)
+    normalised, n = (noisy_train - mean) / std, len(train_index)
     labels, flipped = labels[kept].to(device), flipped[kept].to(device)
-    return DeviceData(train_images=normalised[:n_train], train_labels=labels[:n_train], train_flipped=flipped[:n_train],
-                      val_images=normalised[n_train:], val_labels=labels[n_train:],
-                      test_images=(noisy_test - mean) / std, test_labels=test_labels.to(device),
-                      test_images_clean01=test01, mean=mean, std=std, num_classes=spec.num_classes,
-                      realised_label_noise=realised)
+    return DeviceData(train_images=normalised[:n], train_labels=labels[:n], train_flipped=flipped[:n],
+                      val_images=normalised[n:], val_labels=labels[n:], test_images=(noisy_test - mean) / std,
+                      test_labels=test_labels.to(device), test_images_clean01=test01, mean=mean, std=std,
+                      num_classes=dataset.spec.num_classes, realised_label_noise=realised)
 
 
 def _device_generator(cpu_generator: torch.Generator, device: torch.device) -> torch.Generator:
     """A generator on ``device`` seeded from ``cpu_generator`` (randn needs one on the tensor's device)."""
-    seed = int(torch.randint(0, 2**62, (1,), generator=cpu_generator))
-    return torch.Generator(device=device).manual_seed(seed)
+    return torch.Generator(device=device).manual_seed(int(torch.randint(0, 2**62, (1,), generator=cpu_generator)))
 
 
 def augment_batch(images: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
@@ -136,12 +127,8 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator, padding: int
 
 
 def _optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
-    """Adam or SGD (plain, momentum, Nesterov) with ``fused=True``: one kernel updates every parameter.
-
-    The for-loop default launches about ten small kernels per parameter tensor; on a CPU that made Adam's step
-    three to four times dearer. The fused update differs from it in the last bits, but the same seed still gives a
-    bit-identical history from run to run on one machine.
-    """
+    """Adam or SGD (plain, momentum, Nesterov) with ``fused=True``: one kernel updates every parameter (the
+    for-loop default made Adam's step three to four times dearer on a CPU; fused runs still repeat bit for bit)."""
     trained = [p for p in model.parameters() if p.requires_grad]  # frozen ones (airbench's whitening) never step
     if config.optimizer == "adam":
         return torch.optim.Adam(trained, lr=config.lr, weight_decay=config.weight_decay, fused=True)
@@ -149,19 +136,14 @@ def _optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
                            nesterov=config.optimizer == "nesterov", weight_decay=config.weight_decay, fused=True)
 
 
-def _lr_factor(config: RunConfig, steps_per_epoch: int):
-    """The schedule as a multiplier of ``config.lr`` per optimizer step.
+def _lr_factor(config: RunConfig, steps_per_epoch: int) -> Callable[[int], float]:
+    """The schedule as a multiplier of ``config.lr`` per optimizer step ``s`` (from 0):
 
     1. linear warm-up from lr/warmup_steps to lr over ``warmup_epochs``;
-    2. then ``constant``, ``cosine`` decay to 0, or ``linear`` decay to 0 at the last step.
-
-    Step ``s`` (from 0) trains at ``factor(s)``; ``factor(total)``, the rate after the last step (what the last
-    epoch's record shows), is 0 for ``linear`` and ``cosine``, so the last step trains at the smallest nonzero
-    rate, ``lr / (total - warmup)``, and no step is spent at rate 0 (airbench94's triangular schedule counts
-    the same way).
+    2. then ``constant``, ``cosine`` decay to 0, or ``linear`` decay to 0 at the last step, so the last step
+       trains at the smallest nonzero rate and none at rate 0 (as airbench94's triangular schedule counts).
     """
-    warmup = round(config.warmup_epochs * steps_per_epoch)
-    total = config.epochs * steps_per_epoch
+    warmup, total = round(config.warmup_epochs * steps_per_epoch), config.epochs * steps_per_epoch
 
     def factor(step: int) -> float:
         if step < warmup:
@@ -169,16 +151,13 @@ def _lr_factor(config: RunConfig, steps_per_epoch: int):
         progress = (step - warmup) / max(1, total - warmup)
         if config.schedule == "cosine":
             return 0.5 * (1.0 + math.cos(math.pi * progress))
-        if config.schedule == "linear":
-            return 1.0 - progress
-        return 1.0
+        return 1.0 - progress if config.schedule == "linear" else 1.0
 
     return factor
 
 
 @torch.no_grad()
-def evaluate_logits(model: nn.Module, images: torch.Tensor, autocast: bool = False,
-                    flip: bool = False) -> torch.Tensor:
+def evaluate_logits(model: nn.Module, images: torch.Tensor, autocast: bool = False, flip: bool = False) -> torch.Tensor:
     """Logits for ``images`` in evaluation mode, in batches of ``EVAL_BATCH``. ``flip``: the mean of the logits of
     each image and its mirror (airbench94's test-time augmentation), before any loss reads them: alike for all."""
     model.eval()
@@ -205,9 +184,7 @@ def evaluation_steps(steps_per_epoch: int, evals_per_epoch: int) -> list[int]:
 
 
 class EpochSums:
-    """Per-step statistics of an epoch kept on the device and reduced once at its end: no host sync per step.
-    A step costs one kernel here (its argmax into the epoch's prediction buffer); losses and reset counts are the
-    0-dim tensors the step made anyway."""
+    """Per-step statistics of an epoch kept on the device and reduced once at its end: no host sync per step."""
 
     def __init__(self, n_train: int, device: torch.device) -> None:
         self.predictions = torch.empty(n_train, device=device, dtype=torch.long)  # in the epoch's order
@@ -238,16 +215,13 @@ class EpochSums:
 
 class TrainingRun:
     """A model, its optimiser, its learning-rate schedule (if any) and its batch-order generator: what
-    :func:`train_epoch` steps (:class:`ClassificationRun`; the unification experiment has its own).
-
-    A subclass says what a batch's loss is (:meth:`batch_loss`) and adds each step's statistics to ``sums``, which
-    the loop never reads. ``generator`` draws the batch order and the augmentation alone, so evaluating never moves
-    it. ``schedule`` makes the learning-rate factor per step from the number of steps per epoch.
+    :func:`train_epoch` steps. A subclass says what a batch's loss is (:meth:`batch_loss`) and adds each step's
+    statistics to ``sums``. ``generator`` draws the batch order and the augmentation alone, so evaluating never
+    moves it; ``schedule`` makes the learning-rate factor per step from the number of steps per epoch.
     """
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, *, n_train: int, batch_size: int,
-                 seed: int, device: torch.device,
-                 schedule: Callable[[int], Callable[[int], float]] | None = None) -> None:
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, *, n_train: int, batch_size: int, seed: int,
+                 device: torch.device, schedule: Callable[[int], Callable[[int], float]] | None = None) -> None:
         self.model, self.optimizer = model, optimizer
         self.n_train, self.batch_size, self.device = n_train, batch_size, device
         self.steps_per_epoch = math.ceil(n_train / batch_size)
@@ -256,8 +230,7 @@ class TrainingRun:
         self.generator = torch.Generator(device=device).manual_seed(seed)
 
     def batch_loss(self, index: torch.Tensor, start: int, sums: Any) -> torch.Tensor:
-        """The mean loss on the training examples ``index``, the epoch's ``start:start + len(index)``; adds the
-        step's statistics to ``sums``."""
+        """The mean loss on the training examples ``index``, the epoch's ``start:start + len(index)``."""
         raise NotImplementedError(f"{type(self).__name__} does not say what a batch's loss is")
 
     def step(self, index: torch.Tensor, start: int, sums: Any) -> None:
@@ -289,17 +262,16 @@ def train_epoch(run: TrainingRun, sums: Any, evaluate: Callable[[int, float], No
 
 
 class ClassificationRun(TrainingRun):
-    """One :func:`train` run: model, loss, optimiser and schedule, built from its config. The global RNG is seeded
-    with ``config.seed`` just before the model is built; a model with :data:`sigmse.models.DATA_INIT_HOOK` then gets
-    the training images. Conv models run channels-last on a GPU, and on a CPU where their ModelSpec asks for it.
+    """One :func:`train` run, built from its config. The global RNG is seeded with ``config.seed`` just before the
+    model is built; a model with :data:`sigmse.models.DATA_INIT_HOOK` then gets the training images. Conv models run
+    channels-last on a GPU, and on a CPU where their ModelSpec asks for it.
     """
 
     def __init__(self, config: RunConfig, data: DeviceData, device: torch.device) -> None:
         torch.manual_seed(config.seed)
         model = get_model(config.model, tuple(data.train_images.shape[1:]), data.num_classes).to(device)
-        init_from_data = getattr(model, DATA_INIT_HOOK, None)
-        if init_from_data is not None:
-            init_from_data(data.train_images)
+        if hasattr(model, DATA_INIT_HOOK):
+            getattr(model, DATA_INIT_HOOK)(data.train_images)
         self.channels_last = (data.train_images.dim() == 4 and config.model != "mlp"
                               and (device.type == "cuda" or MODELS[config.model].channels_last_on_cpu))
         model = model.to(memory_format=torch.channels_last) if self.channels_last else model
@@ -312,15 +284,12 @@ class ClassificationRun(TrainingRun):
         self.config, self.data = config, data
 
     def logits(self, images: torch.Tensor, flip: bool | None = None) -> torch.Tensor:
-        """Logits of ``images`` in evaluation mode (the model stays in it); ``flip`` (default: the config's
-        ``tta_flip``) averages them with those of the mirrored images."""
+        """Logits in evaluation mode (the model stays in it); ``flip`` defaults to the config's ``tta_flip``."""
         return evaluate_logits(self.model, images, self.autocast, self.config.tta_flip if flip is None else flip)
 
     def batch_loss(self, index: torch.Tensor, start: int, sums: EpochSums) -> torch.Tensor:
-        """The loss of the (augmented) training examples ``index``; its statistics go to ``sums``.
-
-        ``index_select`` gathers the batch (about three times faster on a CPU than indexing with a tensor).
-        """
+        """The loss of the (augmented) training examples ``index``; ``index_select`` gathers the batch (about three
+        times faster on a CPU than indexing with a tensor)."""
         images = torch.index_select(self.data.train_images, 0, index)
         labels = torch.index_select(self.data.train_labels, 0, index)
         if self.config.augment:
@@ -342,20 +311,15 @@ def _curve_point(run: ClassificationRun, step: int, train_seconds: float, val_ac
     return {"step": step, "epoch": step / run.steps_per_epoch, "train_seconds": train_seconds, "val_acc": val_acc}
 
 
-def _mid_epoch_val_acc(run: ClassificationRun) -> float | None:
-    """Validation accuracy now, back in training mode after; ``None`` without a split or on non-finite logits."""
-    logits = run.logits(run.data.val_images)
-    run.model.train()
-    return _accuracy(logits, run.data.val_labels) if bool(torch.isfinite(logits).all()) else None
-
-
 def _train_epoch(run: ClassificationRun, epoch: int, seconds_before: float,
                  curve: list[dict[str, Any]]) -> tuple[dict[str, float], float]:
-    """Train one epoch, appending mid-epoch validation points to ``curve``; return its :meth:`EpochSums.totals`
-    and training seconds (evaluation excluded)."""
+    """Train one epoch, appending mid-epoch validation points to ``curve`` (``None`` without a split or on
+    non-finite logits); return its :meth:`EpochSums.totals` and training seconds (evaluation excluded)."""
     def evaluate(step: int, seconds: float) -> None:
-        point_step = epoch * run.steps_per_epoch + step
-        curve.append(_curve_point(run, point_step, seconds_before + seconds, _mid_epoch_val_acc(run)))
+        logits = run.logits(run.data.val_images)
+        run.model.train()
+        val_acc = _accuracy(logits, run.data.val_labels) if bool(torch.isfinite(logits).all()) else None
+        curve.append(_curve_point(run, epoch * run.steps_per_epoch + step, seconds_before + seconds, val_acc))
 
     sums = EpochSums(run.n_train, run.device)
     order, seconds = train_epoch(run, sums, evaluate, run.config.evals_per_epoch)
@@ -386,30 +350,23 @@ def _epoch_record(run: ClassificationRun, epoch: int, sums: dict[str, float], se
     return record
 
 
-def _calibration_metrics(config: RunConfig, data: DeviceData, val_logits: torch.Tensor,
-                         test_logits: torch.Tensor) -> dict[str, Any]:
+def _final_metrics(run: ClassificationRun, val_logits: torch.Tensor, test_logits: torch.Tensor) -> dict[str, Any]:
     """Test NLL and ECE of the loss's probabilities, raw and after temperature scaling fitted on validation
-    (:mod:`sigmse.calibration`); without a validation split the temperature and scaled metrics are ``None``."""
+    (``None`` without a validation split), then test accuracy with Gaussian input noise of each
+    ``config.test_input_sigmas``."""
+    config, data = run.config, run.data
     probabilities = class_probabilities(test_logits, config.loss)
-    metrics: dict[str, Any] = {
-        "test_nll": negative_log_likelihood(probabilities, data.test_labels),
-        "test_ece": expected_calibration_error(probabilities, data.test_labels),
-        "temperature": None, "test_nll_ts": None, "test_ece_ts": None,
-    }
+    metrics: dict[str, Any] = {"test_nll": negative_log_likelihood(probabilities, data.test_labels),
+                               "test_ece": expected_calibration_error(probabilities, data.test_labels),
+                               "temperature": None, "test_nll_ts": None, "test_ece_ts": None}
     if len(data.val_labels):
         temperature = fit_temperature(val_logits, data.val_labels, config.loss)
         scaled = temperature_scaled_probabilities(test_logits, config.loss, temperature)
         metrics.update(temperature=temperature, test_nll_ts=negative_log_likelihood(scaled, data.test_labels),
                        test_ece_ts=expected_calibration_error(scaled, data.test_labels))
-    return metrics
-
-
-def _noisy_test_metrics(run: ClassificationRun) -> dict[str, float | None]:
-    """Test accuracy on inputs with Gaussian noise of each of ``config.test_input_sigmas``."""
-    data, metrics = run.data, {}
-    generator = torch.Generator(device=run.device).manual_seed(
-        stream_seed("test-input-noise", run.config.effective_noise_seed))
-    for sigma in run.config.test_input_sigmas:
+    seed = stream_seed("test-input-noise", config.effective_noise_seed)
+    generator = torch.Generator(device=run.device).manual_seed(seed)
+    for sigma in config.test_input_sigmas:
         noisy = add_input_noise(data.test_images_clean01, sigma, generator=generator)
         metrics[f"test_acc_sigma_{sigma:g}"] = _accuracy(run.logits((noisy - data.mean) / data.std), data.test_labels)
     return metrics
@@ -440,9 +397,7 @@ def train(config: RunConfig, *, data_dir: str | Path | None = None, progress: bo
     setup_seconds = time.perf_counter() - started
     run = ClassificationRun(config, data, device)
 
-    history: list[dict[str, Any]] = []
-    curve: list[dict[str, Any]] = []
-    status, train_seconds = "ok", 0.0
+    history, curve, status, train_seconds = [], [], "ok", 0.0
     bar = tqdm(range(config.epochs), desc=f"{config.dataset}/{config.model}/{config.loss}",
                disable=None if progress is None else not progress, leave=False)
     for epoch in bar:
@@ -467,7 +422,7 @@ def train(config: RunConfig, *, data_dir: str | Path | None = None, progress: bo
         last = history[-1]
         metrics.update(test_acc=last["test_acc"], val_acc=last["val_acc"], train_acc=last["train_acc"],
                        best_val_acc=max((h["val_acc"] for h in history if h["val_acc"] is not None), default=None),
-                       **_calibration_metrics(config, data, val_logits, test_logits), **_noisy_test_metrics(run))
+                       **_final_metrics(run, val_logits, test_logits))
         if config.tta_flip:  # what the test-time flips add: the same test images without them
             metrics["test_acc_without_tta"] = _accuracy(run.logits(data.test_images, flip=False), data.test_labels)
     return {"status": status, "history": history, "curve": curve, "metrics": metrics}

@@ -96,21 +96,18 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
 
 def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """The decode cache: ``cache_dir`` if given, else ``$SIGMSE_CACHE_DIR`` if set, else ``~/.cache/sigmse``."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    return Path(os.environ.get(CACHE_DIR_ENV) or _DEFAULT_CACHE_DIR).expanduser()
+    chosen = cache_dir if cache_dir is not None else os.environ.get(CACHE_DIR_ENV) or _DEFAULT_CACHE_DIR
+    return Path(chosen).expanduser()
 
 
 def _not_found_message(spec: DatasetSpec, root: Path, origin: str, looked: Sequence[str]) -> str:
     root_note = "" if root.is_dir() else " (which does not exist)"
     places = "\n".join(f"  {line}" for line in looked)
-    return (
-        f"Dataset {spec.name!r} not found under the data root {root.absolute()}{root_note}, from {origin}.\n"
-        f"Looked in:\n{places}\n"
-        f"To fix it, either point the data root at the folder holding the official files, with --data-dir PATH "
-        f"(Python: data_dir=PATH) or the environment variable {DATA_DIR_ENV}=PATH, or let torchvision download "
-        f"them into the data root with --download (Python: download=True)."
-    )
+    return (f"Dataset {spec.name!r} not found under the data root {root.absolute()}{root_note}, from {origin}.\n"
+            f"Looked in:\n{places}\n"
+            f"To fix it, either point the data root at the folder holding the official files, with --data-dir PATH "
+            f"(Python: data_dir=PATH) or the environment variable {DATA_DIR_ENV}=PATH, or let torchvision download "
+            f"them into the data root with --download (Python: download=True).")
 
 
 def _locate(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None, download: bool) -> DatasetFiles:
@@ -125,13 +122,13 @@ def _locate(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None, download
         # train=False: torchvision downloads every file but then parses only the (smaller) test split.
         torchvision_class(spec)(str(root), train=False, download=True)
     except (RuntimeError, OSError) as err:  # torchvision raises RuntimeError; URLError is an OSError
-        message = _not_found_message(spec, root, origin, looked)
-        raise DatasetNotFoundError(f"{message}\nThe download into {root.absolute()} failed: {err}") from err
-    source, looked = find_dataset_files(spec, root)
-    if source is None:
-        message = _not_found_message(spec, root, origin, looked)
-        raise DatasetNotFoundError(f"{message}\ntorchvision's download finished, yet the files are still missing.")
-    return source
+        note, cause = f"The download into {root.absolute()} failed: {err}", err
+    else:
+        source, looked = find_dataset_files(spec, root)
+        if source is not None:
+            return source
+        note, cause = "torchvision's download finished, yet the files are still missing.", None
+    raise DatasetNotFoundError(f"{_not_found_message(spec, root, origin, looked)}\n{note}") from cause
 
 
 def require_dataset_files(names: Sequence[str], data_dir: str | os.PathLike[str] | None = None) -> None:
@@ -193,11 +190,10 @@ def _load_cached(entry: Path) -> DatasetArrays | None:
     if not entry.is_dir():
         return None
     try:
-        train_x, train_y, test_x, test_y = (np.load(entry / f"{name}.npy", allow_pickle=False) for name in _ARRAY_NAMES)
+        return tuple(np.load(entry / f"{name}.npy", allow_pickle=False) for name in _ARRAY_NAMES)
     except (OSError, ValueError, EOFError) as err:  # EOFError: an empty (truncated) .npy
         warnings.warn(f"ignoring the unreadable cache entry {entry} ({err}); decoding again", stacklevel=3)
         return None
-    return train_x, train_y, test_x, test_y
 
 
 def _store_cached(entry: Path, arrays: DatasetArrays) -> None:
@@ -220,8 +216,7 @@ def _store_cached(entry: Path, arrays: DatasetArrays) -> None:
 def load_arrays(spec: DatasetSpec, source: DatasetFiles, cache_dir: Path, verify: bool) -> DatasetArrays:
     """The cached arrays for ``source``, decoding (and caching) them on a miss (also for ``sigmse data check``)."""
     entry = _cache_entry(cache_dir, spec, source, verify)
-    arrays = _load_cached(entry)
-    if arrays is None:
+    if (arrays := _load_cached(entry)) is None:
         arrays = decode_dataset_files(spec, source, verify)
         _store_cached(entry, arrays)
     return arrays
@@ -247,6 +242,5 @@ def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, *, d
     """
     spec = get_dataset_spec(name)
     source = _locate(spec, data_dir, download)
-    arrays = load_arrays(spec, source, resolve_cache_dir(cache_dir), verify)
-    train_x, train_y, test_x, test_y = (torch.from_numpy(array) for array in arrays)
-    return Dataset(spec.name, spec, train_x, train_y, test_x, test_y, source=source.folder, format=source.format)
+    arrays = (torch.from_numpy(array) for array in load_arrays(spec, source, resolve_cache_dir(cache_dir), verify))
+    return Dataset(spec.name, spec, *arrays, source=source.folder, format=source.format)

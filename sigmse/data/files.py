@@ -31,10 +31,9 @@ __all__ = ["DatasetIntegrityError", "DatasetFiles", "DatasetArrays", "find_datas
 _CIFAR_RECORD = 1 + 3 * 32 * 32  # one label byte, then the red, green and blue planes, each 32x32 row-major
 
 # Per layout: the files it needs (without compression suffix) and the suffixes accepted, preferred first.
-_LAYOUT_FILES: dict[str, tuple[str, ...]] = {"idx": IDX_FILES, "cifar-bin": CIFAR_BIN_FILES,
-                                             "cifar-python": CIFAR_PY_FILES}
-_LAYOUT_SUFFIXES: dict[str, tuple[str, ...]] = {"idx": ("", ".gz"), "cifar-bin": ("", ".gz", ".xz"),
-                                                "cifar-python": ("",)}  # cifar-python: torchvision's extracted tarball
+_LAYOUT_FILES = {"idx": IDX_FILES, "cifar-bin": CIFAR_BIN_FILES, "cifar-python": CIFAR_PY_FILES}
+_LAYOUT_SUFFIXES = {"idx": ("", ".gz"), "cifar-bin": ("", ".gz", ".xz"),
+                    "cifar-python": ("",)}  # cifar-python: torchvision's extracted tarball
 
 
 class DatasetIntegrityError(RuntimeError):
@@ -94,22 +93,15 @@ def _md5(data: bytes) -> str:
 def _read(path: Path, expected_md5: str | None) -> bytes:
     """The uncompressed bytes of ``path`` (by suffix: .gz, .xz or raw), checked against ``expected_md5`` if given."""
     try:
-        if path.suffix == ".gz":
-            data = gzip.decompress(path.read_bytes())
-        elif path.suffix == ".xz":
-            data = lzma.decompress(path.read_bytes())
-        else:
-            data = path.read_bytes()
+        data = {".gz": gzip.decompress, ".xz": lzma.decompress}.get(path.suffix, bytes)(path.read_bytes())
     except (EOFError, gzip.BadGzipFile, zlib.error, lzma.LZMAError) as err:  # truncated or damaged archive
-        raise DatasetIntegrityError(
-            f"{path}: not a complete {path.suffix} file ({err}): truncated or damaged, e.g. by an interrupted "
-            f"copy or download; replace it, or delete it and use --download."
-        ) from err
+        raise DatasetIntegrityError(f"{path}: not a complete {path.suffix} file ({err}): truncated or damaged, e.g. "
+                                    f"by an interrupted copy or download; replace it, or delete it and use --download."
+                                    ) from err
     if expected_md5 is not None and (actual := _md5(data)) != expected_md5:
-        raise DatasetIntegrityError(
-            f"{path}: md5 of the uncompressed content is {actual}, expected {expected_md5}. The file is not the "
-            f"official one (corrupt, truncated or a different version); replace it, or delete it and use --download."
-        )
+        raise DatasetIntegrityError(f"{path}: md5 of the uncompressed content is {actual}, expected {expected_md5}. "
+                                    f"The file is not the official one (corrupt, truncated or a different version); "
+                                    f"replace it, or delete it and use --download.")
     return data
 
 
@@ -135,11 +127,8 @@ def _parse_idx(data: bytes, path: Path, ndim: int) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def _decode_idx(spec: DatasetSpec, source: DatasetFiles, verify: bool) -> DatasetArrays:
-    md5s = [MANIFEST_MD5[spec.name][name] if verify else None for name in IDX_FILES]
-    blobs = _read_all(source.files, md5s)
-    train_x, train_y, test_x, test_y = (_parse_idx(blob, path, ndim)
-                                        for blob, path, ndim in zip(blobs, source.files, (3, 1, 3, 1)))
+def _decode_idx(blobs: Sequence[bytes], paths: Sequence[Path]) -> DatasetArrays:
+    train_x, train_y, test_x, test_y = (_parse_idx(*entry) for entry in zip(blobs, paths, (3, 1, 3, 1)))
     # (N, 1, H, W); a copy, as frombuffer's array is read-only
     return train_x[:, None].copy(), train_y.astype(np.int64), test_x[:, None].copy(), test_y.astype(np.int64)
 
@@ -155,12 +144,6 @@ def _cifar_records(blobs: Sequence[bytes], paths: Sequence[Path]) -> tuple[np.nd
     return images, records[:, 0].astype(np.int64)
 
 
-def _decode_cifar_bin(spec: DatasetSpec, source: DatasetFiles, verify: bool) -> DatasetArrays:
-    md5s = [MANIFEST_MD5[spec.name][name] if verify else None for name in CIFAR_BIN_FILES]
-    blobs = _read_all(source.files, md5s)
-    return (*_cifar_records(blobs[:5], source.files[:5]), *_cifar_records(blobs[5:], source.files[5:]))
-
-
 def _decode_cifar_python(spec: DatasetSpec, source: DatasetFiles) -> DatasetArrays:
     """CIFAR-10 python batches through torchvision, always md5-checked first since they are pickles."""
     cifar = torchvision_class(spec)
@@ -168,10 +151,9 @@ def _decode_cifar_python(spec: DatasetSpec, source: DatasetFiles) -> DatasetArra
     contents = _read_all([source.folder / name for name, _ in official], [None] * len(official))
     for (name, expected), content in zip(official, contents):
         if (actual := _md5(content)) != expected:
-            raise DatasetIntegrityError(
-                f"{source.folder / name}: md5 is {actual}, expected {expected}. It is not the official file, "
-                f"and as a pickle it is never loaded unverified; replace it, or delete it and use --download."
-            )
+            raise DatasetIntegrityError(f"{source.folder / name}: md5 is {actual}, expected {expected}. It is not the "
+                                        f"official file, and as a pickle it is never loaded unverified; replace it, "
+                                        f"or delete it and use --download.")
     train = cifar(str(source.folder.parent), train=True, download=False)
     test = cifar(str(source.folder.parent), train=False, download=False)
     return (np.ascontiguousarray(train.data.transpose(0, 3, 1, 2)),  # (N, H, W, C) -> (N, C, H, W)
@@ -198,11 +180,12 @@ def _check_arrays(spec: DatasetSpec, source: DatasetFiles, arrays: DatasetArrays
 
 def decode_dataset_files(spec: DatasetSpec, source: DatasetFiles, verify: bool) -> DatasetArrays:
     """Decode ``source`` into numpy arrays and check them (md5s and counts when ``verify``)."""
-    if source.layout == "idx":
-        arrays = _decode_idx(spec, source, verify)
-    elif source.layout == "cifar-bin":
-        arrays = _decode_cifar_bin(spec, source, verify)
-    else:
+    if source.layout == "cifar-python":
         arrays = _decode_cifar_python(spec, source)
+    else:
+        md5s = [MANIFEST_MD5[spec.name][name] if verify else None for name in _LAYOUT_FILES[source.layout]]
+        blobs, paths = _read_all(source.files, md5s), source.files
+        arrays = (_decode_idx(blobs, paths) if source.layout == "idx"  # cifar-bin: 5 train batches, then test
+                  else (*_cifar_records(blobs[:5], paths[:5]), *_cifar_records(blobs[5:], paths[5:])))
     _check_arrays(spec, source, arrays, verify)
     return arrays

@@ -15,6 +15,7 @@ import numpy as np
 
 from sigmse.data.datasets import DATA_DIR_ENV, DATASETS, load_arrays, resolve_cache_dir, resolve_data_dir
 from sigmse.data.files import DatasetIntegrityError, find_dataset_files
+from sigmse.data.table import DatasetSpec
 
 __all__ = ["DatasetReport", "check_datasets", "format_report"]
 
@@ -51,29 +52,24 @@ class DatasetReport:
         return max(counts) / min(counts) if counts and min(counts) > 0 else float("nan")
 
 
-def check_datasets(
-    data_dir: str | os.PathLike[str] | None = None, *, cache_dir: str | os.PathLike[str] | None = None
-) -> list[DatasetReport]:
+def _check_dataset(spec: DatasetSpec, root: Path, cache_dir: Path) -> DatasetReport:
+    source, looked = find_dataset_files(spec, root)
+    if source is None:
+        return DatasetReport(spec.name, found=False, looked=looked)
+    try:
+        _, train_y, _, test_y = load_arrays(spec, source, cache_dir, verify=True)
+    except (DatasetIntegrityError, ValueError, OSError) as err:
+        return DatasetReport(spec.name, True, source.folder, source.format, error=str(err))
+    train_counts, test_counts = (tuple(np.bincount(y, minlength=spec.num_classes).tolist()) for y in (train_y, test_y))
+    return DatasetReport(spec.name, True, source.folder, source.format, len(train_y), len(test_y), train_counts,
+                         test_counts, verified=True)
+
+
+def check_datasets(data_dir: str | os.PathLike[str] | None = None, *,
+                   cache_dir: str | os.PathLike[str] | None = None) -> list[DatasetReport]:
     """A :class:`DatasetReport` for every registered dataset under the data root; never downloads, never raises."""
     root = resolve_data_dir(data_dir)
-    reports = []
-    for spec in DATASETS.values():
-        source, looked = find_dataset_files(spec, root)
-        if source is None:
-            reports.append(DatasetReport(spec.name, found=False, looked=looked))
-            continue
-        try:
-            _, train_y, _, test_y = load_arrays(spec, source, resolve_cache_dir(cache_dir), verify=True)
-        except (DatasetIntegrityError, ValueError, OSError) as err:
-            reports.append(DatasetReport(spec.name, True, source.folder, source.format, error=str(err)))
-            continue
-        reports.append(DatasetReport(
-            spec.name, True, source.folder, source.format, len(train_y), len(test_y),
-            tuple(np.bincount(train_y, minlength=spec.num_classes).tolist()),
-            tuple(np.bincount(test_y, minlength=spec.num_classes).tolist()),
-            verified=True,
-        ))
-    return reports
+    return [_check_dataset(spec, root, resolve_cache_dir(cache_dir)) for spec in DATASETS.values()]
 
 
 def _class_counts_cell(report: DatasetReport) -> str:
@@ -87,13 +83,9 @@ def _class_counts_cell(report: DatasetReport) -> str:
 def format_report(reports: Sequence[DatasetReport]) -> str:
     """A plain-text table of ``reports``, then where each missing dataset was looked for and each error."""
     header = ("dataset", "status", "format", "train", "test", "per class (train)", "md5 + counts", "source")
-    rows = [header]
-    for r in reports:
-        status = "ok" if r.ok else ("error" if r.found else "missing")
-        rows.append((
-            r.name, status, r.format or "-", str(r.train_size) if r.ok else "-", str(r.test_size) if r.ok else "-",
-            _class_counts_cell(r), "verified" if r.verified else "-", str(r.source) if r.source else "-",
-        ))
+    rows = [header] + [(r.name, "ok" if r.ok else ("error" if r.found else "missing"), r.format or "-",
+                        str(r.train_size) if r.ok else "-", str(r.test_size) if r.ok else "-", _class_counts_cell(r),
+                        "verified" if r.verified else "-", str(r.source) if r.source else "-") for r in reports]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     for r in reports:

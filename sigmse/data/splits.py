@@ -19,7 +19,8 @@ def validation_split(num_train: int, val_size: int, seed: int = 0) -> tuple[torc
     check_number("num_train", num_train, low=1, integer=True, allowed="an integer with 1 <= num_train")
     check_number("val_size", val_size, low=0, high=num_train, high_open=True, integer=True,
                  allowed=f"an integer with 0 <= val_size < {num_train}")
-    permutation = torch.randperm(num_train, generator=torch.Generator().manual_seed(stream_seed("validation-split", seed)))
+    generator = torch.Generator().manual_seed(stream_seed("validation-split", seed))
+    permutation = torch.randperm(num_train, generator=generator)
     return permutation[val_size:].sort().values, permutation[:val_size].sort().values
 
 
@@ -33,7 +34,8 @@ def subset_indices(labels: torch.Tensor, size: int, seed: int = 0) -> torch.Tens
     check_number("size", size, low=1, high=labels.numel() + 1, high_open=True, integer=True,
                  allowed=f"an integer with 1 <= size < {labels.numel() + 1}")
     cpu_labels = labels.cpu()
-    permutation = torch.randperm(labels.numel(), generator=torch.Generator().manual_seed(stream_seed("train-subset", seed)))
+    generator = torch.Generator().manual_seed(stream_seed("train-subset", seed))
+    permutation = torch.randperm(labels.numel(), generator=generator)
     classes, counts = torch.unique(cpu_labels, return_counts=True)  # classes sorted
     exact = counts.double() * size / labels.numel()
     quota = exact.floor().long()

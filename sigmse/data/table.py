@@ -26,27 +26,23 @@ class DatasetSpec:
     torchvision_class: str  # the torchvision.datasets class used for download=True
 
 
-DATASETS: dict[str, DatasetSpec] = {
-    spec.name: spec
-    for spec in (
-        DatasetSpec(name="mnist", num_classes=10, image_shape=(1, 28, 28),
-                    class_names=tuple(str(digit) for digit in range(10)), train_size=60000, test_size=10000,
-                    mean=(0.1307,), std=(0.3081,), layouts=(("MNIST/raw", "idx"), ("mnist", "idx")),
-                    torchvision_class="MNIST"),
-        DatasetSpec(name="fashion-mnist", num_classes=10, image_shape=(1, 28, 28),
-                    class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                                 "Bag", "Ankle boot"), train_size=60000, test_size=10000,
-                    mean=(0.2860,), std=(0.3530,), layouts=(("FashionMNIST/raw", "idx"), ("fashion-mnist", "idx")),
-                    torchvision_class="FashionMNIST"),
-        DatasetSpec(name="cifar10", num_classes=10, image_shape=(3, 32, 32),
-                    class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-                                 "truck"), train_size=50000, test_size=10000,
-                    mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),
-                    layouts=(("cifar-10-batches-bin", "cifar-bin"),  # binary first: it needs no pickle at all
-                             ("cifar-10-batches-py", "cifar-python")),
-                    torchvision_class="CIFAR10"),
-    )
-}
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
+    DatasetSpec(name="mnist", num_classes=10, image_shape=(1, 28, 28),
+                class_names=tuple(str(digit) for digit in range(10)), train_size=60000, test_size=10000,
+                mean=(0.1307,), std=(0.3081,), layouts=(("MNIST/raw", "idx"), ("mnist", "idx")),
+                torchvision_class="MNIST"),
+    DatasetSpec(name="fashion-mnist", num_classes=10, image_shape=(1, 28, 28),
+                class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                             "Bag", "Ankle boot"), train_size=60000, test_size=10000,
+                mean=(0.2860,), std=(0.3530,), layouts=(("FashionMNIST/raw", "idx"), ("fashion-mnist", "idx")),
+                torchvision_class="FashionMNIST"),
+    DatasetSpec(name="cifar10", num_classes=10, image_shape=(3, 32, 32),
+                class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                             "truck"), train_size=50000, test_size=10000,
+                mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),
+                layouts=(("cifar-10-batches-bin", "cifar-bin"),  # binary first: it needs no pickle at all
+                         ("cifar-10-batches-py", "cifar-python")),
+                torchvision_class="CIFAR10"))}
 
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

@@ -23,25 +23,21 @@ REDUCTIONS = ("none", "mean", "sum")
 
 
 def check_reduction(reduction: str) -> None:
-    """Raise ``ValueError`` unless ``reduction`` is one of ``"none"``, ``"mean"``, ``"sum"``."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 def check_rescale(k: float, M: float) -> None:
-    """Raise ``ValueError`` unless the square-loss rescaling ``k`` and target ``M`` are positive."""
     if not (k > 0 and M > 0):
         raise ValueError(f"k and M must be positive, got k={k!r}, M={M!r}")
 
 
 def check_q(q: float) -> None:
-    """Raise ``ValueError`` unless the GCE exponent lies in (0, 1]."""
     if not 0 < q <= 1:
         raise ValueError(f"q must lie in (0, 1], got q={q!r}")
 
 
 def check_symmetric(alpha: float, beta: float, log_clip: float) -> None:
-    """Raise ``ValueError`` unless SCE's weights are non-negative, not both 0, and ``log_clip < 0``."""
     if not (alpha >= 0 and beta >= 0 and alpha + beta > 0):
         raise ValueError(f"alpha and beta must be >= 0 and not both 0, got alpha={alpha!r}, beta={beta!r}")
     if not log_clip < 0:
@@ -62,11 +58,7 @@ def _prepare(logits: Tensor, labels: Tensor) -> Tensor:
 
 
 def _reduce(per_sample: Tensor, reduction: str) -> Tensor:
-    if reduction == "mean":
-        return per_sample.mean()
-    if reduction == "sum":
-        return per_sample.sum()
-    return per_sample
+    return per_sample.mean() if reduction == "mean" else per_sample.sum() if reduction == "sum" else per_sample
 
 
 def _log_softmax_correct(z: Tensor, labels: Tensor) -> Tensor:
@@ -75,12 +67,10 @@ def _log_softmax_correct(z: Tensor, labels: Tensor) -> Tensor:
 
 
 def softmax_ce_unchecked(logits: Tensor, labels: Tensor, *, reduction: str) -> Tensor:
-    """:func:`softmax_ce` without the option checks."""
     return F.cross_entropy(_prepare(logits, labels), labels, reduction=reduction)
 
 
 def sigmoid_mse_unchecked(logits: Tensor, labels: Tensor, *, reduction: str, pos: float, neg: float) -> Tensor:
-    """:func:`sigmoid_mse` without the option checks."""
     z = _prepare(logits, labels)
     targets = torch.full_like(z, neg).masked_fill(correct_mask(labels, z.shape[1]), pos)  # (N, C)
     return _reduce((torch.sigmoid(z) - targets).square().sum(dim=1), reduction)
@@ -88,7 +78,7 @@ def sigmoid_mse_unchecked(logits: Tensor, labels: Tensor, *, reduction: str, pos
 
 def sigmoid_mse_or_unchecked(logits: Tensor, labels: Tensor, *, reduction: str, pos: float, neg: float, shift: bool,
                              iterations: int | None) -> tuple[Tensor, OutputReset]:
-    """:func:`sigmoid_mse_or` without the option checks, and the :class:`OutputReset` it regressed on."""
+    """The loss and the :class:`OutputReset` it regressed on."""
     z = _prepare(logits, labels)
     check_shapes(z, labels)  # Output Reset needs C >= 2
     y = torch.sigmoid(z)  # (N, C)
@@ -97,35 +87,29 @@ def sigmoid_mse_or_unchecked(logits: Tensor, labels: Tensor, *, reduction: str, 
 
 
 def softmax_mse_unchecked(logits: Tensor, labels: Tensor, *, reduction: str) -> Tensor:
-    """:func:`softmax_mse` without the option checks."""
     z = _prepare(logits, labels)
     p = z.softmax(dim=1)
     return _reduce((p - correct_mask(labels, z.shape[1]).to(p.dtype)).square().sum(dim=1), reduction)
 
 
 def rescaled_square_unchecked(logits: Tensor, labels: Tensor, *, reduction: str, k: float, M: float) -> Tensor:
-    """:func:`rescaled_square` without the option checks."""
     z = _prepare(logits, labels)
     per_class = torch.where(correct_mask(labels, z.shape[1]), k * (z - M).square(), z.square())  # (N, C)
     return _reduce(per_class.sum(dim=1), reduction)
 
 
 def mae_unchecked(logits: Tensor, labels: Tensor, *, reduction: str) -> Tensor:
-    """:func:`mae` without the option checks."""
     z = _prepare(logits, labels)
     return _reduce(-2 * torch.expm1(_log_softmax_correct(z, labels)), reduction)
 
 
 def gce_unchecked(logits: Tensor, labels: Tensor, *, reduction: str, q: float) -> Tensor:
-    """:func:`gce` without the option checks."""
     z = _prepare(logits, labels)
     return _reduce(-torch.expm1(q * _log_softmax_correct(z, labels)) / q, reduction)
 
 
-def symmetric_ce_unchecked(
-    logits: Tensor, labels: Tensor, *, reduction: str, alpha: float, beta: float, log_clip: float
-) -> Tensor:
-    """:func:`symmetric_ce` without the option checks."""
+def symmetric_ce_unchecked(logits: Tensor, labels: Tensor, *, reduction: str, alpha: float, beta: float,
+                           log_clip: float) -> Tensor:
     log_p_c = _log_softmax_correct(_prepare(logits, labels), labels)  # (N,)
     return _reduce(-alpha * log_p_c + beta * log_clip * torch.expm1(log_p_c), reduction)
 
@@ -136,9 +120,8 @@ def softmax_ce(logits: Tensor, labels: Tensor, *, reduction: str = "mean") -> Te
     return softmax_ce_unchecked(logits, labels, reduction=reduction)
 
 
-def sigmoid_mse(
-    logits: Tensor, labels: Tensor, *, reduction: str = "mean", pos: float = 1.0, neg: float = 0.0
-) -> Tensor:
+def sigmoid_mse(logits: Tensor, labels: Tensor, *, reduction: str = "mean", pos: float = 1.0,
+                neg: float = 0.0) -> Tensor:
     """Sigmoid-MSE to fixed targets: :class:`~sigmse.losses.modules.SigmoidMSELoss` as a function."""
     check_reduction(reduction)
     check_targets(pos, neg)
@@ -151,9 +134,8 @@ def sigmoid_mse_or(logits: Tensor, labels: Tensor, *, reduction: str = "mean", p
     check_reduction(reduction)
     check_targets(pos, neg)
     check_iterations(iterations)
-    return sigmoid_mse_or_unchecked(
-        logits, labels, reduction=reduction, pos=pos, neg=neg, shift=shift, iterations=iterations
-    )[0]
+    return sigmoid_mse_or_unchecked(logits, labels, reduction=reduction, pos=pos, neg=neg, shift=shift,
+                                    iterations=iterations)[0]
 
 
 def softmax_mse(logits: Tensor, labels: Tensor, *, reduction: str = "mean") -> Tensor:
@@ -162,9 +144,8 @@ def softmax_mse(logits: Tensor, labels: Tensor, *, reduction: str = "mean") -> T
     return softmax_mse_unchecked(logits, labels, reduction=reduction)
 
 
-def rescaled_square(
-    logits: Tensor, labels: Tensor, *, reduction: str = "mean", k: float = 1.0, M: float = 1.0
-) -> Tensor:
+def rescaled_square(logits: Tensor, labels: Tensor, *, reduction: str = "mean", k: float = 1.0,
+                    M: float = 1.0) -> Tensor:
     """Hui & Belkin's square loss on logits: :class:`~sigmse.losses.modules.RescaledSquareLoss` as a function."""
     check_reduction(reduction)
     check_rescale(k, M)

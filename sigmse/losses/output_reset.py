@@ -15,12 +15,11 @@ non-decreasing and so converges to the minimiser nearest its first step.
 Targets are detached: that is the exact gradient (Danskin's theorem), not an approximation.
 
 References:
-    J. Li, M. T. Manry, L.-M. Liu, C. Yu, J. Wei, *Iterative Improvement of Neural Classifiers*,
-    FLAIRS 2004.
-    K. Tyagi, M. T. Manry, *Multi-step training of a generalized linear classifier*,
-    Neural Processing Letters 50, 2019.
-    K. Tyagi et al., *Making Sigmoid-MSE Great Again: Output Reset Challenges Softmax
-    Cross-Entropy in Neural Network Classification*, arXiv:2411.11213, 2024.
+    J. Li, M. T. Manry, L.-M. Liu, C. Yu, J. Wei, *Iterative Improvement of Neural Classifiers*, FLAIRS 2004.
+    K. Tyagi, M. T. Manry, *Multi-step training of a generalized linear classifier*, Neural Processing Letters 50,
+    2019.
+    K. Tyagi et al., *Making Sigmoid-MSE Great Again: Output Reset Challenges Softmax Cross-Entropy in Neural
+    Network Classification*, arXiv:2411.11213, 2024.
 """
 
 from __future__ import annotations
@@ -46,19 +45,16 @@ class OutputReset(NamedTuple):
 
 
 def check_targets(pos: float, neg: float) -> None:
-    """Raise ``ValueError`` unless the correct-class target ``pos`` exceeds the other target ``neg``."""
     if not pos > neg:  # `not >` also rejects NaN
         raise ValueError(f"pos must be greater than neg, got pos={pos!r}, neg={neg!r}")
 
 
 def check_iterations(iterations: int | None) -> None:
-    """Raise ``ValueError`` unless ``iterations`` is ``None`` (exact solver) or an int >= 1."""
     if iterations is not None:
         check_number("iterations", iterations, low=1, integer=True, allowed="None (exact solver) or an int >= 1")
 
 
 def check_shapes(outputs: Tensor, labels: Tensor) -> None:
-    """Raise ``ValueError`` unless ``outputs`` is (N, C) with C >= 2 and ``labels`` is (N,)."""
     if outputs.ndim != 2 or outputs.shape[1] < 2:
         raise ValueError(f"outputs must have shape (N, C) with C >= 2, got {tuple(outputs.shape)}")
     if labels.shape != outputs.shape[:1]:
@@ -119,14 +115,12 @@ def _root_by_iteration(others: Tensor, r_c: Tensor, start: Tensor) -> Tensor:
 def _exact_shift(outputs: Tensor, labels: Tensor, pos: float, neg: float) -> Tensor:
     """Solve ``(a - r_c)_+ = sum_{i != c} (r_i - a)_+`` for every pattern at once; returns (N, 1).
 
-    Two exact methods, chosen by cost: sorting (:func:`_root_by_sort`) takes a fixed number of operations
-    and never waits for the device, so it is used on CUDA and for up to ``SORT_MAX_CLASSES`` classes; on
-    the CPU a sort of more classes costs more than the whole iteration (:func:`_root_by_iteration`;
-    measured at batch 512: sort 0.1 ms vs 0.18 ms at C = 10, 0.5 ms vs 0.25 ms at C = 32, 21 ms vs
-    2.1 ms at C = 1000). The iteration starts at ``mean(r)``, which is never above the root: the
-    residuals sum to ``C mean(r)``, so ``sum_{i != c} (r_i - mean)_+ >= mean - r_c``.
-    When ``r_c >= max_{i != c} r_i`` every ``a`` in ``[max_{i != c} r_i, r_c]`` is a root, and the one nearest
-    ``mean(r)`` is taken (see the module docstring).
+    Sorting (:func:`_root_by_sort`) never waits for the device: used on CUDA and up to ``SORT_MAX_CLASSES``
+    classes; on the CPU a sort of more classes costs more than the whole iteration (:func:`_root_by_iteration`;
+    at batch 512: sort 0.1 vs 0.18 ms at C = 10, 0.5 vs 0.25 ms at C = 32, 21 vs 2.1 ms at C = 1000). The
+    iteration starts at ``mean(r)``, never above the root: the residuals sum to ``C mean(r)``, so
+    ``sum_{i != c} (r_i - mean)_+ >= mean - r_c``. When ``r_c >= max_{i != c} r_i`` every ``a`` in
+    ``[max_{i != c} r_i, r_c]`` is a root; the one nearest ``mean(r)`` is taken (see the module docstring).
     """
     c = outputs.shape[1]
     index = labels[:, None]  # (N, 1)
@@ -134,10 +128,8 @@ def _exact_shift(outputs: Tensor, labels: Tensor, pos: float, neg: float) -> Ten
     mean = (outputs.sum(dim=1, keepdim=True) - pos - (c - 1) * neg) / c  # mean_i r_i, without forming r
     others = (outputs - neg).scatter_(1, index, float("-inf"))  # (N, C): r_i, the correct class never active
     max_other = others.amax(dim=1, keepdim=True)
-    if others.is_cuda or c <= SORT_MAX_CLASSES:
-        root = _root_by_sort(others, r_c)
-    else:
-        root = _root_by_iteration(others, r_c, mean)
+    use_sort = others.is_cuda or c <= SORT_MAX_CLASSES
+    root = _root_by_sort(others, r_c) if use_sort else _root_by_iteration(others, r_c, mean)
     return torch.where(max_other <= r_c, torch.minimum(torch.maximum(mean, max_other), r_c), root)
 
 
