@@ -118,8 +118,8 @@ def run_one(config: IdentifiedConfig, *, profile: str, results_dir: str, data_di
         return store_failure(config, error, profile=profile, results_dir=results_dir)
 
 
-def store_failure(config: IdentifiedConfig, error: BaseException, *, profile: str, results_dir: str | Path,
-                  data_dir: Any = None) -> dict[str, Any]:
+def store_failure(config: IdentifiedConfig, error: BaseException, *, profile: str,
+                  results_dir: str | Path) -> dict[str, Any]:
     """Store (and return) the ``failed`` record of ``config`` with ``error``'s type, message and traceback, unless
     an ``ok`` or ``diverged`` record is stored (a worker can die after storing its run): that is returned."""
     path = record_path(config, profile, results_dir)
@@ -282,6 +282,7 @@ def _run_pool(pending: list[IdentifiedConfig], common: dict[str, Any], jobs: int
     """
     queue = deque(pending)
     deaths: Counter[str] = Counter()  # run hash -> times its pool broke under it
+    stored_under = {"profile": common["profile"], "results_dir": common["results_dir"]}
     while queue:
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
         running: dict[Future, IdentifiedConfig] = {}
@@ -307,9 +308,9 @@ def _run_pool(pending: list[IdentifiedConfig], common: dict[str, Any], jobs: int
                         if deaths[config.hash] <= retries:
                             queue.appendleft(config)
                             continue
-                        record = store_failure(config, error, **common)
+                        record = store_failure(config, error, **stored_under)
                     except Exception as error:  # noqa: BLE001 - e.g. a result that failed to pickle
-                        record = store_failure(config, error, **common)
+                        record = store_failure(config, error, **stored_under)
                     finished(config, record)
         except BaseException:  # Ctrl-C: cancel what is queued, stop the workers now
             for future in running:
@@ -352,6 +353,7 @@ def _run_ray(pending: list[IdentifiedConfig], common: dict[str, Any], jobs: int 
                         cluster_gpus / first["num_gpus"] if first["num_gpus"] else float("inf"), len(pending)))
         task = ray.remote(run_one)
         queue = deque(pending)
+        stored_under = {"profile": common["profile"], "results_dir": common["results_dir"]}
         while queue or refs:
             while queue and (jobs is None or len(refs) < jobs):
                 config = queue.popleft()
@@ -367,7 +369,7 @@ def _run_ray(pending: list[IdentifiedConfig], common: dict[str, Any], jobs: int 
                 try:
                     record = ray.get(ref)
                 except ray.exceptions.RayError as error:  # the worker died more than `retries` times, ...
-                    record = store_failure(config, error, **common)
+                    record = store_failure(config, error, **stored_under)
                 else:  # the merge: keep the driver's copy too, when the worker ran on another disk
                     path = record_path(config, common["profile"], common["results_dir"])
                     stored = read_record(path, run_kind(config).validate)
