@@ -1,7 +1,8 @@
 """Checks of values a user passes in: each raises ``ValueError`` quoting the bad value and what is allowed.
 
 Every package checks its input here and nowhere else. Messages have one form: ``<name> <value> is not allowed;
-choose one of: ...`` or ``<name> must be <what is allowed>, got <value>``.
+choose one of: ...``, ``<name> must be <what is allowed>, got <value>``, or, for a table,
+``<name> lacks columns [...]; it has [...]``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-__all__ = ["check_choice", "check_number", "check_typed", "check_list", "check_like"]
+__all__ = ["check_choice", "check_number", "check_typed", "check_list", "check_like", "check_columns"]
 
 
 def check_choice(name: str, value: object, allowed: Sequence[Any], *, quote: bool = False) -> None:
@@ -91,3 +92,11 @@ def check_like(name: str, value: Any, example: Any) -> None:
     elif isinstance(value, (list, dict)):
         for item in value.values() if isinstance(value, dict) else value:
             check_like(f"{name} entry", item, None)
+
+
+def check_columns(name: str, frame: Any, columns: Sequence[str]) -> None:
+    """Check that the table ``frame`` (anything with ``.columns``, a pandas frame) has every one of ``columns``;
+    the error lists the missing ones and those it has."""
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} lacks columns {missing}; it has {list(frame.columns)}")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
-from sigmse.checks import check_choice, check_like, check_list, check_number, check_typed
+from sigmse.checks import check_choice, check_columns, check_like, check_list, check_number, check_typed
 
 
 def _message(check, *args, **kwargs) -> str:
@@ -93,3 +94,10 @@ def test_check_list_wants_several_values_of_the_declared_type():
     assert _message(check_list, "datasets", "mnist", "str") == "datasets must be a list, got 'mnist'"
     assert _message(check_list, "seeds", 3, "int") == "seeds must be a list, got 3"
     assert _message(check_list, "seeds", [1, 1.5], "int") == "seeds entry must be an integer, got 1.5"
+
+
+def test_check_columns_names_the_missing_columns_and_those_the_table_has():
+    frame = pd.DataFrame({"loss": [], "slope": []})
+    check_columns("slopes", frame, ("loss", "slope"))
+    with pytest.raises(ValueError, match=r"^slopes lacks columns \['grad_slope'\]; it has \['loss', 'slope'\]$"):
+        check_columns("slopes", frame, ("slope", "grad_slope"))

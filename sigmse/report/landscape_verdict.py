@@ -10,13 +10,12 @@ Neural Network Classification*, arXiv 2411.11213.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from torch import Tensor
 
-from sigmse.checks import check_number
+from sigmse.checks import check_columns, check_number
 from sigmse.landscape.surfaces import EXPLODING, VANISHING
 from sigmse.losses.modules import display_name
 
@@ -171,17 +170,11 @@ def ramp_width(cut: Tensor, spacing: float) -> Ramp:
     return Ramp(cells, cells * spacing)
 
 
-def _require(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{name} lacks columns {missing}; it has {list(frame.columns)}")
-
-
 def compare_conditioning(curvature: pd.DataFrame, *, subject: str = SUBJECT,
                          reference: str = REFERENCE) -> Conditioning:
     """Pair ``subject``'s and ``reference``'s condition numbers at each point ``(target, fixed_logit, z1, z2)`` of
     a ``curvature_frame``; points with a NaN ``kappa`` are left out of the ratio and counts."""
-    _require(curvature, "curvature", ("loss", "target", "fixed_logit", "z1", "z2", "condition", "negative"))
+    check_columns("curvature", curvature, ("loss", "target", "fixed_logit", "z1", "z2", "condition", "negative"))
     sides = {loss: curvature[curvature["loss"] == loss].set_index(["target", "fixed_logit", "z1", "z2"])
              for loss in (subject, reference)}
     for loss, rows in sides.items():
@@ -207,10 +200,10 @@ def _max(values: pd.Series | pd.DataFrame, *, smallest: bool = False) -> float:
 def landscape_verdict(smoothness: pd.DataFrame, slopes: pd.DataFrame, curvature: pd.DataFrame) -> LandscapeVerdict:
     """The verdict from ``smoothness_table`` rows (stable ones are read), :func:`refinement_slopes
     <sigmse.report.landscape_plots.refinement_slopes>` and ``curvature_frame`` rows."""
-    _require(smoothness, "smoothness", ("loss", "formula", "target", "grid_size", "max_rel_jump",
+    check_columns("smoothness", smoothness, ("loss", "formula", "target", "grid_size", "max_rel_jump",
                                         "vanishing_share_of_wrong", "grad_norm_max", "fixed_grad_abs_max",
                                         "fixed_grad_abs_min", *NONFINITE))
-    _require(slopes, "slopes", ("slope", "grad_slope"))
+    check_columns("slopes", slopes, ("slope", "grad_slope"))
     stable = smoothness[smoothness["formula"] == "stable"]
     mse = stable[stable["loss"].isin(MSE_LOSSES)]
     if mse.empty:
