@@ -217,9 +217,8 @@ def noise_pilot_text(records: Sequence[Mapping[str, Any]], epoch_pilot: Sequence
         if trained and dataset in trained:
             epochs = trained[dataset]
             tail = f"; this page's noise runs train {epochs} epochs"
-            stored = {r["config"]["label_noise_rate"] for r in part if r["config"]["epochs"] == epochs
-                      and r["status"] == "ok" and r["config"]["loss"] == "softmax_ce"}
-            if stored >= set(rates) and noise_epochs(part, epochs, [epochs], rates) is None:
+            stored = _all_stored(part, [epochs], "label_noise_rate", rates)  # the pilot's runs are softmax CE's
+            if stored and noise_epochs(part, epochs, [epochs], rates) is None:
                 tail += (f", at whose end the pilot's softmax CE did not fit the flipped labels by the rule (a rise of "
                          f"{MEMORISATION_RISE * 100:g} points), so they cannot show that a loss resists memorisation")
         parts.append(f"{dataset}: {_NO_PASS if chosen is None else f'{chosen} epochs'} (softmax CE at symmetric "
