@@ -28,15 +28,6 @@ def test_calibration_table_shows_raw_and_temperature_scaled_figures():
     assert row["ECE"] == "0.060 \u00b1 0.014" and row["ECE (TS)"] == "0.020 \u00b1 0.000" and row["T"] == "2.00"
 
 
-def test_grid_edges_flags_rates_at_either_end():
-    frame = _frame([(v, lr, 0, val, 0.5, "ok") for v, vals in (("a", (0.9, 0.5, 0.4)), ("b", (0.4, 0.9, 0.5)),
-                                                                 ("c", (0.4, 0.5, 0.9)))
-                    for lr, val in zip((0.01, 0.1, 1.0), vals)])
-    report = frame.loc[frame.groupby("variant")["val_acc"].idxmax()]  # the rate each variant chose
-    edges = accuracy.grid_edges(report, frame)
-    assert edges[["variant", "chosen_lr", "edge"]].values.tolist() == [["a", 0.01, "smallest"], ["c", 1.0, "largest"]]
-
-
 def test_context_comparisons_are_shown_without_a_verdict_or_p():
     frame = _paired_frame([0.90, 0.92, 0.94], [0.91, 0.95, 0.96], name="sigmoid_mse")
     tests = verdicts.paired_tests(frame, "test_acc", claim="equivalence", margins=0.005)

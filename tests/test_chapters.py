@@ -96,6 +96,41 @@ def test_lr_sweep_table():
 
 
 
+def test_grid_edges_flags_rates_at_either_end():
+    frame = _frame([(v, lr, 0, val, 0.5, "ok") for v, vals in (("a", (0.9, 0.5, 0.4)), ("b", (0.4, 0.9, 0.5)),
+                                                                 ("c", (0.4, 0.5, 0.9)))
+                    for lr, val in zip((0.01, 0.1, 1.0), vals)])
+    report = frame.loc[frame.groupby("variant")["val_acc"].idxmax()]  # the rate each variant chose
+    edges = chapters.grid_edges(report, frame)
+    assert edges[["variant", "chosen_lr", "edge"]].values.tolist() == [["a", 0.01, "smallest"], ["c", 1.0, "largest"]]
+    assert edges["added"].tolist() == ["", ""]  # every variant tried the same three rates
+
+
+def test_grid_edges_lists_the_rates_only_some_groups_of_a_dataset_tried_and_says_so():
+    """``a`` chose the largest of the shared grid, so the grid-edge rule trained it at 10 too, where its choice
+    ends inside; ``b`` was extended below and still chose its new smallest rate. Another dataset's grid is its own."""
+    rows = [(v, lr, 0, val, 0.5, "ok") for v, vals in (("a", (0.4, 0.5, 0.9, 0.8)), ("b", (0.9, 0.6, 0.5, 0.4)),
+                                                         ("c", (0.4, 0.9, 0.5)))
+            for lr, val in zip({"a": (0.01, 0.1, 1.0, 10.0), "b": (0.001, 0.01, 0.1, 1.0)}.get(v, (0.01, 0.1, 1.0)),
+                               vals)]
+    frame = pd.concat([_frame(rows), _frame([("a", 5.0, 0, 0.9, 0.5, "ok")]).assign(dataset="cifar10")],
+                      ignore_index=True)
+    report = frame.loc[frame.groupby(["dataset", "variant"])["val_acc"].idxmax()]
+    edges = chapters.grid_edges(report, frame)
+    assert edges[["dataset", "variant", "tried", "added", "chosen_lr", "edge"]].values.tolist() == [
+        ["cifar10", "a", "5", "", 5.0, "only one tried"],
+        ["mnist", "a", "0.01, 0.1, 1, 10", "10", 1.0, ""],
+        ["mnist", "b", "0.001, 0.01, 0.1, 1", "0.001", 0.001, "smallest"]]
+    assert chapters.common_rates(frame, ["variant"]) == {"cifar10": {5.0}, "mnist": {0.01, 0.1, 1.0}}
+    assert chapters.grid_edge_text(edges, 4, "dataset and variant pairs") == (
+        "The grid-edge rule added rates beyond the grid for 2 of the 4 dataset and variant pairs, whose best rate "
+        "had sat at an edge; 2 of the 4 chosen rates are the smallest or largest tried, so the best rate may lie "
+        "beyond (listed below).")
+    assert chapters.grid_edge_text(edges.iloc[:0], 4, "pairs") == (
+        "All 4 pairs tried the rates of their dataset's grid and no others; no chosen rate is the smallest or "
+        "largest tried.")
+
+
 def test_page_note():
     assert chapters.page_note([_record()], "smoke").startswith("SMOKE PROFILE")
     assert chapters.page_note([_record()], "quick").startswith("1 runs")

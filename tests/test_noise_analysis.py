@@ -214,3 +214,40 @@ def test_the_learning_rate_sentence_says_when_no_rate_was_chosen():
     selection[1]["config"]["lr"] = 3e-3
     assert noise.learning_rate_protocol(selection, report).startswith(
         "Each loss trains at every rate of the grid (0.001, 0.003) with the selection seeds (0, 1)")
+
+
+def _chosen_run(dataset: str, loss: str, seed: int, lr: float) -> dict:
+    record = _noisy_run(loss, seed, [0.1], dataset=dataset)
+    record["config"]["lr"] = lr
+    record["hash"] += f"-{lr:g}"
+    return record
+
+
+def test_each_dataset_states_its_own_grid_without_the_rates_the_grid_edge_rule_added():
+    """On MNIST softmax CE was extended to 0.01 and chose 0.003 inside, GCE chose the smallest of its grid; on
+    CIFAR-10 softmax CE chose the largest: the sentence gives each dataset's grid, the table the three groups."""
+    tried = {("mnist", "softmax_ce"): (1e-3, 3e-3, 1e-2), ("mnist", "gce"): (1e-3, 3e-3),
+             ("cifar10", "softmax_ce"): (0.1, 0.3)}
+    selection = [_chosen_run(d, loss, seed, lr) for (d, loss), rates in tried.items() for lr in rates
+                 for seed in (0, 1)]
+    report = [_chosen_run(d, loss, 2, lr) for d, loss, lr in (("mnist", "softmax_ce", 3e-3), ("mnist", "gce", 1e-3),
+                                                              ("cifar10", "softmax_ce", 0.3))]
+    assert noise.learning_rate_protocol(selection, report).startswith(
+        "Each loss trains at every rate of the grid (mnist: 0.001, 0.003; cifar10: 0.1, 0.3) with the selection "
+        "seeds (0, 1)")
+    part = noise.NoiseChapter(selection, report, profile="full2").chosen_rates()
+    assert part.values["edge_rule"] == (
+        "The grid-edge rule added rates beyond the grid for 1 of the 3 dataset, setting and loss groups, whose best "
+        "rate had sat at an edge; 2 of the 3 chosen rates are the smallest or largest tried, so the best rate may "
+        "lie beyond (listed below).")
+    assert part.tables[1][["dataset", "setting", "loss", "added", "edge"]].values.tolist() == [
+        ["cifar10", "symmetric 0.4", "softmax_ce", "", "largest"], ["mnist", "symmetric 0.4", "gce", "", "smallest"],
+        ["mnist", "symmetric 0.4", "softmax_ce", "0.01", ""]]
+    without = noise.NoiseChapter([], report, profile="full").chosen_rates()
+    assert without.values["edge_rule"].startswith("No rate was chosen") and len(without.tables) == 1
+
+
+def test_noise_curves_of_runs_with_one_kind_of_noise_hold_only_that_kind():
+    """A kind no run trained under adds no rows (it once added a row without a kind per run)."""
+    curves = noise_analysis.noise_curves(analysis.records_frame([_noisy_run("softmax_ce", 0, [0.1])]))
+    assert curves[["kind", "level"]].values.tolist() == [["symmetric", 0.4]]

@@ -194,8 +194,14 @@ def test_the_chapter_gives_each_part_of_the_page_its_values_and_tables():
     assert part.values["zero_rmse"] == pytest.approx(first["max_angle"] / 3 ** 0.5)
     assert part.text == f"{part.values['provenance']}\n{part.values['profile_note']}" and "smoke" in part.text
     assert ua.UnificationChapter(selection, report, profile="quick").protocol().values["profile_note"] == ""
-    (shown,) = chapter.learning_rates().tables
+    shown, edges = chapter.learning_rates().tables
     assert shown.data.equals(ua.selection_display(selection)) and "selection seeds 0, 1" in shown.caption
+    # the smoke grid has two rates, so every method's choice is an edge of it, and no rate was added
+    assert sorted(edges["method"]) == sorted(METHODS) and set(edges["edge"]) <= {"smallest", "largest"}
+    assert chapter.learning_rates().values["unification_edge_rule"] == (
+        f"All {len(METHODS)} methods tried the rates of their dataset's grid and no others; {len(METHODS)} of the "
+        f"{len(METHODS)} chosen rates are the smallest or largest tried, so the best rate may lie beyond (listed "
+        "below).")
     (shown,) = chapter.results_table().tables
     assert shown.data.equals(ua.unification_display(ua.unification_table(report)))
     assert list(chapter.results_figure().values) == ["unification_figure"]

@@ -16,15 +16,16 @@ from sigmse.report import plots
 from sigmse.report.analysis import Part, chance_level, history_frame, metric_or_chance, summarize
 from sigmse.report.chapters import (THREADS, VERDICT_DATASETS, Records, budget_text, capitalised, claim_rows,
                                     comparison_row, comparison_table, dataset_key, difference_cells, family_size,
-                                    headline_table, keyed_values, listing, lr_sweep_table, order_index, plus_minus,
-                                    runs_frame, share_words, threads_clause, values_text, verdict_texts)
+                                    grid_edge_text, grid_edges, headline_table, keyed_values, listing,
+                                    lr_sweep_table, order_index, plus_minus, runs_frame, share_words,
+                                    threads_clause, values_text, verdict_texts)
 from sigmse.report.convergence import PLATEAU_GAIN, plateau_summary, plateau_table, validation_plateau
 from sigmse.report.pilots import epoch_pilot_table, epoch_pilot_text, trained_epochs
 from sigmse.report.verdicts import (ACCURACY_MARGINS, NOT_JUDGED, holm_verdicts, paired_tests, power_table,
                                     verdict_text)
 from sigmse.runs.profiles import ACCURACY_LOSSES
 
-__all__ = ["epoch_budgets", "calibration_table", "difference_table", "grid_edges", "accuracy_family",
+__all__ = ["epoch_budgets", "calibration_table", "difference_table", "accuracy_family",
            "claim_alone_text", "unjudged", "against", "NEAR_CHANCE", "output_reset_share", "AccuracyChapter"]
 
 
@@ -63,19 +64,6 @@ def difference_table(tests: pd.DataFrame, scale: float = 100.0, unit: str = "pp"
         f"difference [95% CI]{suffix}": difference_cells(tests, scale, digits),
     }, index=pd.MultiIndex.from_frame(tests[list(keys)]))
     return order_index(table, orders)
-
-
-def grid_edges(report: pd.DataFrame, selection: pd.DataFrame,
-               group: str | Sequence[str] = ("dataset", "variant")) -> pd.DataFrame:
-    """The groups whose chosen rate (the ``report`` runs') is the smallest or largest the ``selection`` runs tried:
-    their best rate may lie outside the grid. Columns: ``group``, ``chosen_lr``, ``edge``."""
-    keys = [group] if isinstance(group, str) else list(group)
-    tried = selection.groupby(keys)["lr"].agg(["min", "max"])
-    picked = report.groupby(keys)["lr"].first().rename("chosen_lr").to_frame().join(tried)
-    edge = np.where(picked["chosen_lr"] == picked["min"], "smallest",
-                    np.where(picked["chosen_lr"] == picked["max"], "largest", ""))
-    picked = picked.assign(edge=edge)
-    return picked[picked["edge"] != ""][["chosen_lr", "edge"]].reset_index()
 
 
 def accuracy_family(report: pd.DataFrame, *, alpha: float = 0.05,
@@ -244,7 +232,10 @@ class AccuracyChapter:
         return Part({}, (table.style.format(precision=4),))
 
     def rates_at_edges(self) -> Part:
-        return Part({}, (grid_edges(self.runs, self.chose, group=("dataset", "loss")),))
+        """The groups whose rate is the smallest or largest they tried, or that the grid-edge rule extended."""
+        edges = grid_edges(self.runs, self.chose, group=("dataset", "loss"))
+        groups = self.runs.groupby(["dataset", "loss"]).ngroups
+        return Part({"edge_rule": grid_edge_text(edges, groups, "dataset and loss pairs")}, (edges,))
 
     def headline(self) -> Part:
         return Part({}, (headline_table(self.runs, by=("dataset", "loss"), orders=self.order),))

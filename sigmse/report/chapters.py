@@ -17,7 +17,8 @@ from sigmse.runs.experiments import VERDICT_DATASETS
 __all__ = ["VERDICT_DATASETS", "Records", "glue", "glue_all", "listing", "dataset_key", "family_size", "comparison_row",
            "THREADS", "runs_frame", "threads_clause", "values_text", "counted", "budget_text", "plus_minus",
            "difference_cells", "order_index", "headline_table", "comparison_table", "claim_cells", "claim_rows",
-           "verdict_texts", "keyed_values", "lr_sweep_table", "share_words", "capitalised", "page_note"]
+           "verdict_texts", "keyed_values", "lr_sweep_table", "common_rates", "grid_edges", "grid_edge_text",
+           "share_words", "capitalised", "page_note"]
 
 Records = Sequence[Mapping[str, Any]]  # stored run records (JSON dicts)
 
@@ -255,6 +256,49 @@ def lr_sweep_table(frame: pd.DataFrame, metric: str = "test_acc", by: Sequence[s
     table.columns = [f"lr={lr:g}" for lr in table.columns]
     grouped = means.groupby(keys)
     return table.assign(diverged=grouped["diverged"].sum(), **{"usable lrs": grouped["usable"].sum()})
+
+
+def common_rates(selection: pd.DataFrame, group: Sequence[str], within: str | None = "dataset") -> dict[Any, set]:
+    """Per value of ``within`` (``None``: one block, keyed 0), the learning rates every ``group`` of ``selection``
+    runs in it tried: its grid, without the rates the grid-edge rule added for some groups only."""
+    tried = selection.groupby(list(dict.fromkeys([*([within] if within else []), *group])))["lr"].agg(set)
+    if not within:
+        return {0: set.intersection(*tried)} if len(tried) else {}
+    return {name: set.intersection(*sets) for name, sets in tried.groupby(level=within)}
+
+
+def grid_edges(report: pd.DataFrame, selection: pd.DataFrame, group: Sequence[str] = ("dataset", "variant"),
+               within: str | None = "dataset") -> pd.DataFrame:
+    """The groups a referee checks: those whose chosen rate (their ``report`` runs') is the ``smallest`` or
+    ``largest`` their ``selection`` runs tried, so that their best rate may lie beyond it, and those that tried
+    rates the other groups of their ``within`` (``None``: of the page) did not, which only the grid-edge rule adds
+    (the method page). Columns: ``group``, ``tried``, ``added``, ``chosen_lr``, ``edge``; one row per such group."""
+    keys = list(dict.fromkeys([*([within] if within else []), *group]))
+    columns = [*keys, "tried", "added", "chosen_lr", "edge"]
+    if selection.empty or report.empty:
+        return pd.DataFrame(columns=columns)
+    rates = selection.groupby(keys)["lr"].agg(lambda lrs: sorted(set(lrs))).rename("rates")
+    frame = rates.to_frame().join(report.groupby(keys)["lr"].first().rename("chosen_lr"), how="inner").reset_index()
+    block = frame[within] if within else pd.Series(0, index=frame.index)
+    common = common_rates(selection, group, within)
+    edge = ["only one tried" if len(r) == 1 else "smallest" if chosen == r[0] else "largest" if chosen == r[-1]
+            else "" for chosen, r in zip(frame["chosen_lr"], frame["rates"])]
+    frame = frame.assign(tried=[listing(r) for r in frame["rates"]], edge=edge,
+                         added=[listing(sorted(set(r) - common[name])) for r, name in zip(frame["rates"], block)])
+    return frame[(frame["edge"] != "") | (frame["added"] != "")][columns].reset_index(drop=True)
+
+
+def grid_edge_text(edges: pd.DataFrame, groups: int, unit: str) -> str:
+    """:func:`grid_edges` in a sentence: for how many of the ``groups`` (``unit``, e.g. "dataset and loss pairs")
+    the grid-edge rule added rates, and how many chosen rates are the smallest or largest their group tried."""
+    added, at_edge = int((edges["added"] != "").sum()), int((edges["edge"] != "").sum())
+    extended = (f"the grid-edge rule added rates beyond the grid for {added} of the {groups} {unit}, whose best "
+                "rate had sat at an edge" if added
+                else f"all {groups} {unit} tried the rates of their dataset's grid and no others")
+    edged = (f"{at_edge} of the {groups} chosen rates {'are' if at_edge != 1 else 'is'} the smallest or largest "
+             "tried, so the best rate may lie beyond (listed below)" if at_edge
+             else "no chosen rate is the smallest or largest tried")
+    return capitalised(f"{extended}; {edged}.")
 
 
 def keyed_values(summary: pd.DataFrame, prefix: str, datasets: Sequence[str], levels: Sequence[str],

@@ -15,7 +15,8 @@ import pandas as pd
 from sigmse.data.noise import ASYMMETRIC_FLIPS
 from sigmse.report import noise_tables as nt
 from sigmse.report.analysis import Part, history_frame, records_frame
-from sigmse.report.chapters import Records, budget_text, dataset_key, family_size, listing, runs_frame
+from sigmse.report.chapters import (Records, budget_text, common_rates, dataset_key, family_size,
+                                    grid_edge_text, listing, runs_frame)
 from sigmse.report.noise_analysis import (MEMORISATION_RISE, budget_reach, flipped_fit, flipped_fit_summary,
                                           flipped_fit_table, in_setting_order, lead_values, memorisation_end,
                                           memorisation_glue, memorisation_history, noise_curves)
@@ -33,7 +34,11 @@ def learning_rate_protocol(selection: Records, report: Records) -> str:
     if not selection:
         return (f"No learning rate was chosen: the grid has one rate ({rates}), at which every loss trains in "
                 "every setting, so every run is a reporting run and no seed is spent on choosing")
-    grid = listing(sorted({record["config"]["lr"] for record in selection}))
+    common = common_rates(nt.trained_settings(records_frame(selection)), ("setting", "loss"))
+    grids = {dataset: listing(sorted(common[dataset]))  # in the order the datasets first ran
+             for dataset in dict.fromkeys(record["config"]["dataset"] for record in selection)}
+    grid = (next(iter(grids.values())) if len(set(grids.values())) == 1
+            else "; ".join(f"{dataset}: {rates}" for dataset, rates in grids.items()))
     seeds = listing(sorted({record["config"]["seed"] for record in selection}))
     return (f"Each loss trains at every rate of the grid ({grid}) with the selection seeds ({seeds}) and, per "
             "dataset and noise setting, keeps the rate with the best mean final validation accuracy over those "
@@ -114,9 +119,15 @@ class NoiseChapter:
                      "paper_seeds": listing(paper.report_seeds),
                      "paper_selection_seeds": listing(paper.selection_seeds)})
 
-    def learning_rates(self) -> Part:
-        """The learning rate of each loss's reporting runs, per dataset and setting."""
-        return Part({}, (nt.chosen_lr_table(self.runs).style.format("{:g}", na_rep="–"),))
+    def chosen_rates(self) -> Part:
+        """The learning rate of each loss's reporting runs, per dataset and setting, and the rates at an edge of
+        those tried or added by the grid-edge rule (``edge_rule``: in a sentence)."""
+        edges = nt.rate_edges_table(self.runs, runs_frame(self.selection))
+        groups = nt.trained_settings(self.runs).groupby(["dataset", "setting", "loss"]).ngroups
+        text = (grid_edge_text(edges, groups, "dataset, setting and loss groups") if self.selection
+                else "No rate was chosen, so none sits at an edge of a grid it was chosen from.")
+        return Part({"edge_rule": text}, (nt.chosen_lr_table(self.runs).style.format("{:g}", na_rep="–"),
+                                          *((edges,) if self.selection else ())))
 
     def accuracy_figure(self) -> Part:
         return Part({"fig_noise_accuracy": nt.accuracy_vs_noise(self.curves)})

@@ -38,8 +38,8 @@ def noise_curves(chosen: pd.DataFrame) -> pd.DataFrame:
     curve and, through ``test_acc_sigma_<s>``, on ``input (test only)``."""
     clean_mask = (chosen["label_noise"] == "none") & (chosen["input_noise_sigma"] == 0)
     clean, input_noise = chosen[clean_mask], chosen[(chosen["label_noise"] == "none") & ~clean_mask]
-    parts = [_curve(chosen[chosen["label_noise"] == kind], kind, chosen["label_noise_rate"])
-             for kind in ("symmetric", "asymmetric")]
+    labelled = [chosen[chosen["label_noise"] == kind] for kind in ("symmetric", "asymmetric")]
+    parts = [_curve(runs, kind, runs["label_noise_rate"]) for runs, kind in zip(labelled, ("symmetric", "asymmetric"))]
     parts.append(_curve(input_noise, "input (train+test)", input_noise["input_noise_sigma"]))
     parts += [_curve(clean, kind, 0.0) for kind in NOISE_KINDS]
     parts += [_curve(clean, "input (test only)", float(column[len(_SIGMA_PREFIX):]), column)

@@ -11,14 +11,14 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from sigmse.report.analysis import summarize
-from sigmse.report.chapters import comparison_table
+from sigmse.report.chapters import comparison_table, grid_edges
 from sigmse.report.noise_analysis import NOISE_KINDS, in_setting_order, noise_curves, setting_label
 from sigmse.report.noise_rules import NOISE_REPORTING_RULES
 from sigmse.report.plots import figure, palette, pretty, verdict_heatmap
 from sigmse.runs.profiles import NOISE_LOSSES
 
 __all__ = ["KIND_LEVEL_NAMES", "LIU2020_CIFAR10_SYMMETRIC", "rule_table", "noise_table", "family_table",
-           "chosen_lr_table", "standings", "literature_table", "accuracy_vs_noise", "memorisation_figure",
+           "trained_settings", "chosen_lr_table", "rate_edges_table", "standings", "literature_table", "accuracy_vs_noise", "memorisation_figure",
            "verdict_figure"]
 
 KIND_LEVEL_NAMES: Mapping[str, str] = {  # what the level of each kind is
@@ -92,10 +92,23 @@ def family_table(family: pd.DataFrame) -> pd.DataFrame:
     return comparison_table(labelled, keys=keys)
 
 
+def trained_settings(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run, with the ``setting`` it trained under (clean runs once, not once per curve)."""
+    curves = noise_curves(runs)
+    return _setting_index(curves[curves["kind"] != "input (test only)"])
+
+
 def chosen_lr_table(report: pd.DataFrame, losses: Sequence[str] = NOISE_LOSSES) -> pd.DataFrame:
     """The learning rate each loss chose on validation (that of its reporting runs), per dataset and setting."""
-    runs = noise_curves(report)
-    return _by_loss(_setting_index(runs[runs["kind"] != "input (test only)"]), "lr", losses)
+    return _by_loss(trained_settings(report), "lr", losses)
+
+
+def rate_edges_table(report: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
+    """:func:`~sigmse.report.chapters.grid_edges` per dataset, setting and loss: the chosen rates at an edge of
+    those tried, and the rates the grid-edge rule added; empty when no rate was chosen."""
+    if selection.empty:
+        return grid_edges(report, selection, group=("dataset", "setting", "loss"))
+    return grid_edges(trained_settings(report), trained_settings(selection), group=("dataset", "setting", "loss"))
 
 
 def standings(curves: pd.DataFrame, candidate: str = "sigmoid_mse_or") -> pd.DataFrame:

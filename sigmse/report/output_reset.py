@@ -16,8 +16,9 @@ from sigmse.report import plots
 from sigmse.report.analysis import (Part, history_frame, metric_or_chance, no_shift_identity, output_reset_example,
                                     records_frame, summarize, variant_label)
 from sigmse.report.chapters import (THREADS, VERDICT_DATASETS, Records, budget_text, capitalised, comparison_table,
-                                    counted, dataset_key, family_size, headline_table, keyed_values, lr_sweep_table,
-                                    order_index, runs_frame, share_words, threads_clause, values_text, verdict_texts)
+                                    counted, dataset_key, family_size, grid_edge_text, grid_edges, headline_table,
+                                    keyed_values, lr_sweep_table, order_index, runs_frame, share_words,
+                                    threads_clause, values_text, verdict_texts)
 from sigmse.report.verdicts import ACCURACY_MARGINS, holm_verdicts, paired_tests
 from sigmse.runs.profiles import ACCURACY_LOSSES, OUTPUT_RESET_VARIANTS
 from sigmse.runs.protocol import chosen_learning_rates, lr_group
@@ -265,6 +266,16 @@ class OutputResetChapter:
         return Part({"fig_reset_fraction": figure,
                      "reset_share_default": float(share["reset with shift, targets 1/0"].iloc[0]),
                      "reset_dataset": str(share.index[0])}, (share.style.format("{:.1%}"),))
+
+    def ablation_rates(self) -> Part:
+        """Mean validation accuracy of the selection runs per variant and rate, and the variants whose chosen rate
+        is the smallest or largest they tried or that the grid-edge rule extended (``ablation_edge_rule``)."""
+        orders = {"dataset": list(pd.unique(self.chose["dataset"])), "ablation": self.variants}
+        table = order_index(lr_sweep_table(self.chose, metric="val_acc", by=("dataset", "ablation")), orders)
+        edges = grid_edges(self.runs, self.chose, group=("dataset", "ablation"))
+        groups = self.runs.groupby(["dataset", "ablation"]).ngroups
+        return Part({"ablation_edge_rule": grid_edge_text(edges, groups, "dataset and variant pairs")},
+                    (table.style.format(precision=4), edges))
 
     def headline(self) -> Part:
         return Part({}, (headline_table(self.runs, by=("dataset", "ablation"), orders={"ablation": self.variants}),))

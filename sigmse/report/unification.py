@@ -15,7 +15,7 @@ import pandas as pd
 
 from sigmse.report import verdicts
 from sigmse.report.analysis import Part
-from sigmse.report.chapters import Records
+from sigmse.report.chapters import Records, grid_edge_text, grid_edges
 from sigmse.report.plots import figure
 from sigmse.runs import protocol
 from sigmse.runs.profiles import unification_lr_grid
@@ -246,10 +246,14 @@ class UnificationChapter:
         return Part(values, text="\n".join(line for line in (provenance, note) if line))
 
     def learning_rates(self) -> Part:
-        """The learning-rate choice (:func:`selection_display`)."""
-        return Part({}, (selection_display(self.selection).style.set_caption(
+        """The learning-rate choice (:func:`selection_display`), and the methods whose chosen rate is the smallest
+        or largest they tried or that the grid-edge rule extended (``unification_edge_rule``)."""
+        report = unification_frame(self.report)
+        edges = grid_edges(report, unification_frame(self.selection), group=("method",))
+        text = grid_edge_text(edges, report["method"].nunique(), "methods")
+        return Part({"unification_edge_rule": text}, (selection_display(self.selection).style.set_caption(
             f"Mean validation score over selection seeds {_seeds(self.selection)} per learning rate (columns), and "
-            "the rate chosen"),))
+            "the rate chosen"), edges))
 
     def results_table(self) -> Part:
         """The test metrics per method at its chosen rate (:func:`unification_display`)."""
