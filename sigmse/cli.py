@@ -90,8 +90,12 @@ def _run_sweep(args: argparse.Namespace) -> int:
         print("every run is stored: nothing to train")
     if args.dry_run:
         _print_grid_extensions(plans, profile.lr_grid_extensions)
+        costs = sweep_costs(names, profile, options, threads=estimate.threads)
+        for experiment in dict.fromkeys(row.experiment for row in costs.rows):  # where a long sweep stands
+            print(f"stored in {experiment}: " + ", ".join(f"{row.dataset} {row.stored} of {row.planned}"
+                                                         for row in costs.rows if row.experiment == experiment))
         if estimate.stored:
-            stored = sweep_costs(names, profile, options, threads=estimate.threads).total
+            stored = costs.total
             print(f"the {stored.stored} stored runs measured {stored.train_seconds / 3600:.1f} hours of training "
                   f"({stored.wall_seconds / 3600:.1f} hours from start to record), summed over runs, against "
                   f"{stored.estimated_measured_seconds / 3600:.1f} hours the measured table prices them at "

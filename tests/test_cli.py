@@ -94,6 +94,7 @@ def test_sweep_dry_run_lists_runs_without_training(tmp_path, shared_data_dir, ca
     assert "profile smoke: 45 runs in accuracy; 0 already stored" in out
     assert "15 reporting runs wait for their selection runs" in out
     assert "stored runs measured" not in out  # nothing stored, nothing measured
+    assert "stored in accuracy: mnist 0 of 15, fashion-mnist 0 of 15, cifar10 0 of 15" in out  # per dataset
     assert not any(tmp_path.iterdir())
 
 
@@ -110,8 +111,10 @@ def test_sweep_dry_run_says_what_the_stored_runs_measured(tmp_path, shared_data_
                  record_path(config, "smoke", tmp_path))
     assert main(["sweep", "--profile", "smoke", "--only", "accuracy", "--results-dir", str(tmp_path), "--dry-run",
                  "--data-dir", str(shared_data_dir)]) == 0
+    out = capsys.readouterr().out
     assert ("the 1 stored runs measured 1.0 hours of training (1.5 hours from start to record), summed over runs, "
-            "against 0.0 hours the measured table prices them at") in capsys.readouterr().out
+            "against 0.0 hours the measured table prices them at") in out
+    assert f"stored in accuracy: {config.dataset} 1 of 15" in out
 
 
 def test_sweep_takes_a_chapters_datasets_and_seeds(tmp_path, shared_data_dir, capsys):
