@@ -266,7 +266,7 @@ def test_curves_put_clean_runs_on_every_curve_and_the_verdicts_read_the_pairs():
 
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "noise.ipynb"
-PARTS = ("protocol", "learning_rates", "accuracy_figure", "accuracy_table", "reporting_rules", "judged_family",
+PARTS = ("protocol", "chosen_rates", "accuracy_figure", "accuracy_table", "reporting_rules", "judged_family",
          "exploratory_family", "exploratory_figure", "standings_table", "tallies", "memorisation_curves",
          "memorisation_at_end", "flipped_labels", "literature", "verdict", "lead")
 

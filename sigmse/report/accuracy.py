@@ -234,7 +234,7 @@ class AccuracyChapter:
     def rates_at_edges(self) -> Part:
         """The groups whose rate is the smallest or largest they tried, or that the grid-edge rule extended."""
         edges = grid_edges(self.runs, self.chose, group=("dataset", "loss"))
-        groups = self.runs.groupby(["dataset", "loss"]).ngroups
+        groups = self.chose.groupby(["dataset", "loss"]).ngroups
         return Part({"edge_rule": grid_edge_text(edges, groups, "dataset and loss pairs")}, (edges,))
 
     def headline(self) -> Part:

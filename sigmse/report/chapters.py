@@ -289,8 +289,8 @@ def grid_edges(report: pd.DataFrame, selection: pd.DataFrame, group: Sequence[st
 
 
 def grid_edge_text(edges: pd.DataFrame, groups: int, unit: str) -> str:
-    """:func:`grid_edges` in a sentence: for how many of the ``groups`` (``unit``, e.g. "dataset and loss pairs")
-    the grid-edge rule added rates, and how many chosen rates are the smallest or largest their group tried."""
+    """:func:`grid_edges` in a sentence: for how many of the ``groups`` that chose a rate (``unit``, e.g. "dataset
+    and loss pairs") the grid-edge rule added rates, and how many chosen rates are the smallest or largest tried."""
     added, at_edge = int((edges["added"] != "").sum()), int((edges["edge"] != "").sum())
     extended = (f"the grid-edge rule added rates beyond the grid for {added} of the {groups} {unit}, whose best "
                 "rate had sat at an edge" if added

@@ -122,8 +122,9 @@ class NoiseChapter:
     def chosen_rates(self) -> Part:
         """The learning rate of each loss's reporting runs, per dataset and setting, and the rates at an edge of
         those tried or added by the grid-edge rule (``edge_rule``: in a sentence)."""
-        edges = nt.rate_edges_table(self.runs, runs_frame(self.selection))
-        groups = nt.trained_settings(self.runs).groupby(["dataset", "setting", "loss"]).ngroups
+        chose = runs_frame(self.selection)
+        edges = nt.rate_edges_table(self.runs, chose)
+        groups = nt.trained_settings(chose).groupby(["dataset", "setting", "loss"]).ngroups if len(chose) else 0
         text = (grid_edge_text(edges, groups, "dataset, setting and loss groups") if self.selection
                 else "No rate was chosen, so none sits at an edge of a grid it was chosen from.")
         return Part({"edge_rule": text}, (nt.chosen_lr_table(self.runs).style.format("{:g}", na_rep="–"),

@@ -273,7 +273,7 @@ class OutputResetChapter:
         orders = {"dataset": list(pd.unique(self.chose["dataset"])), "ablation": self.variants}
         table = order_index(lr_sweep_table(self.chose, metric="val_acc", by=("dataset", "ablation")), orders)
         edges = grid_edges(self.runs, self.chose, group=("dataset", "ablation"))
-        groups = self.runs.groupby(["dataset", "ablation"]).ngroups
+        groups = self.chose.groupby(["dataset", "ablation"]).ngroups
         return Part({"ablation_edge_rule": grid_edge_text(edges, groups, "dataset and variant pairs")},
                     (table.style.format(precision=4), edges))
 

@@ -248,9 +248,9 @@ class UnificationChapter:
     def learning_rates(self) -> Part:
         """The learning-rate choice (:func:`selection_display`), and the methods whose chosen rate is the smallest
         or largest they tried or that the grid-edge rule extended (``unification_edge_rule``)."""
-        report = unification_frame(self.report)
-        edges = grid_edges(report, unification_frame(self.selection), group=("method",))
-        text = grid_edge_text(edges, report["method"].nunique(), "methods")
+        chose = unification_frame(self.selection)
+        edges = grid_edges(unification_frame(self.report), chose, group=("method",))
+        text = grid_edge_text(edges, chose["method"].nunique(), "methods")
         return Part({"unification_edge_rule": text}, (selection_display(self.selection).style.set_caption(
             f"Mean validation score over selection seeds {_seeds(self.selection)} per learning rate (columns), and "
             "the rate chosen"), edges))
