@@ -18,8 +18,8 @@ from sigmse.report.plots import figure, palette, pretty, verdict_heatmap
 from sigmse.runs.profiles import NOISE_LOSSES
 
 __all__ = ["KIND_LEVEL_NAMES", "LIU2020_CIFAR10_SYMMETRIC", "rule_table", "noise_table", "family_table",
-           "trained_settings", "chosen_lr_table", "rate_edges_table", "standings", "literature_table", "accuracy_vs_noise", "memorisation_figure",
-           "verdict_figure"]
+           "trained_settings", "chosen_lr_table", "rate_edges_table", "standings", "literature_table",
+           "accuracy_vs_noise", "memorisation_figure", "verdict_figure"]
 
 KIND_LEVEL_NAMES: Mapping[str, str] = {  # what the level of each kind is
     "clean": "", "symmetric": "share of labels changed", "asymmetric": "share of each source class flipped to its pair",
