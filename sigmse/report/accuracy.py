@@ -19,7 +19,8 @@ from sigmse.report.chapters import (THREADS, VERDICT_DATASETS, Records, budget_t
                                     grid_edge_text, grid_edges, headline_table, keyed_values, listing,
                                     lr_sweep_table, order_index, plus_minus, runs_frame, share_words,
                                     threads_clause, values_text, verdict_texts)
-from sigmse.report.convergence import PLATEAU_GAIN, plateau_summary, plateau_table, validation_plateau
+from sigmse.report.convergence import (PLATEAU_GAIN, plateau_reading, plateau_summary, plateau_table,
+                                       validation_plateau)
 from sigmse.report.pilots import epoch_pilot_table, epoch_pilot_text, trained_epochs
 from sigmse.report.verdicts import (ACCURACY_MARGINS, NOT_JUDGED, holm_verdicts, paired_tests, power_table,
                                     verdict_text)
@@ -277,7 +278,8 @@ class AccuracyChapter:
 
     def plateau(self) -> Part:
         """Whether the budget flattened softmax CE's validation accuracy (the rule's threshold and its answer)."""
-        return Part({"plateau_gain_pp": PLATEAU_GAIN * 100, "plateau_summary": plateau_summary(self.flattened)},
+        return Part({"plateau_gain_pp": PLATEAU_GAIN * 100, "plateau_summary": plateau_summary(self.flattened),
+                     "plateau_reading": plateau_reading(self.runs["schedule"])},
                     (plateau_table(self.flattened),))
 
     def plateau_figure(self) -> Part:

@@ -28,7 +28,8 @@ from sigmse.runs.profiles import ACCURACY_LOSSES
 __all__ = ["TIME_RATIO_MARGIN", "TIME_UNITS", "MAX_PACE_SPREAD", "PLATEAU_START", "PLATEAU_GAIN", "curve_frame",
            "validation_levels", "time_to_level", "machine_share", "share_table", "seconds_note", "evenly_timed",
            "time_tests", "area_tests", "convergence_family", "ratio_text", "time_summary", "verdict_table",
-           "convergence_summary", "validation_plateau", "plateau_table", "plateau_summary", "ConvergenceChapter"]
+           "convergence_summary", "validation_plateau", "plateau_table", "plateau_summary", "plateau_reading",
+           "ConvergenceChapter"]
 
 # Equivalent speed: within a factor 1.25 either way (bioequivalence's 80-125% rule), fixed before the runs it judges;
 # a 25% difference in training time is the smallest most users would notice.
@@ -370,6 +371,27 @@ def plateau_summary(plateau: pd.DataFrame) -> str:
         parts.append(f"{head}: {gain} over epochs {row['from_epoch']} to {row['epochs']}, "
                      + ("flattened" if row["flattened"] else "not flattened"))
     return "; ".join(parts) if parts else "not run"
+
+
+def plateau_reading(schedules: Iterable[str]) -> str:
+    """What a *not flattened* answer of :func:`plateau_summary` means for runs on these learning-rate schedules
+    (read from the runs). At a constant rate, a gain over the last quarter is a network still learning at the pace
+    longer training would keep. A decaying rate ends every budget with shrinking steps, which raise validation
+    accuracy whatever the budget, so there the last-quarter gain does not say that more epochs would help, and the
+    budget's test is the epoch pilot's, which doubles whole runs."""
+    distinct = sorted(set(schedules))
+    if not distinct:
+        return "No run has a schedule to read."
+    if distinct == ["constant"]:
+        return ("Where it says not flattened, softmax CE was still gaining when training stopped, so the accuracies "
+                "and verdicts of this chapter describe this epoch budget, not what the network would reach with more "
+                "epochs.")
+    named = " and ".join(distinct)
+    return (f"These runs train on the {named} learning-rate schedule{'s' if len(distinct) > 1 else ''} (read from "
+            "the runs), and a rate that decays to zero raises validation accuracy over the last epochs of any budget "
+            "as its steps shrink: here a gain over the last quarter does not say that more epochs would help, and the "
+            "rule above is shown as context only. Whether these budgets are long enough is the epoch pilot's "
+            "question below, which trains whole runs of twice the budget.")
 
 
 @dataclass(frozen=True)
