@@ -169,6 +169,23 @@ def test_heatmap_is_capped_at_one_and_a_half_page_widths():
     assert _render(fig)
 
 
+def test_a_heatmap_with_long_row_labels_widens_to_hold_them_and_wraps_its_title(recwarn):
+    """The noise page's verdict grid: one column, rows such as "fashion-mnist · input (train+test) σ=0.4". At a
+    fixed 2-inch margin its labels were cut and constrained layout gave up ("axes sizes collapsed to zero"); the
+    margin now grows with the longest label, and a title longer than the cells and colour bar wraps."""
+    rows = ["mnist · symmetric 0.4", "fashion-mnist · input (train+test) σ=0.4"]
+    values = pd.DataFrame({"sigmoid_mse_or": [1.0, -2.0]}, index=rows)
+    fig = plots.heatmap(values, panel=(1.9, 0.9), title="sigmoid-MSE + OR minus softmax CE, paired by seed")
+    assert fig.get_size_inches()[0] == pytest.approx(1.9 + 0.85 + 0.085 * len(rows[1]))
+    assert "\n" in fig.axes[0].get_title()
+    assert _render(fig)
+    assert not [w for w in recwarn if "constrained_layout not applied" in str(w.message)]
+    short = plots.heatmap(pd.DataFrame(np.ones((2, 4)), index=["mnist", "fashion-mnist"]), panel=(1.9, 0.9),
+                          title="test accuracy minus softmax CE's, same seeds")
+    assert short.get_size_inches()[0] == pytest.approx(1.9 * 4 + 2.0)  # short labels keep the 2-inch margin
+    assert "\n" not in short.axes[0].get_title()
+
+
 def test_plateau_curves_shade_the_last_quarter_of_each_run_dataset_and_skip_the_others():
     """One panel per dataset with runs (CIFAR-10 has none and gets none), the shaded span from epoch ceil(0.75 E)
     to E, the gain in the title, the seed mean as the line; no runs at all still draws a figure that says so."""

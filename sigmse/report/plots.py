@@ -7,6 +7,7 @@ already closed in pyplot, so a notebook shows it only where it displays or glues
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -234,10 +235,13 @@ def metric_vs_lr(frame: pd.DataFrame, y: str = "test_acc", hue: str = "variant",
 def heatmap(values: pd.DataFrame, annotations: pd.DataFrame | None = None, *, title: str = "",
             colorbar: str = "", cmap: str = "vlag", panel: tuple[float, float] = (1.6, 0.8)) -> Figure:
     """A table as coloured cells: ``values`` colour them, ``annotations`` (strings; default: the values) are
-    written in them. ``panel[0]`` inches per column, at most 1.5 x :data:`FIGURE_WIDTH` (shown at half size or
-    more); narrower cells get a proportionally smaller font."""
+    written in them. ``panel[0]`` inches per column beside a margin for the colour bar and the row labels (wider
+    for longer labels, so that a column of labels such as ``"fashion-mnist · symmetric 0.8"`` is not cut), at most
+    1.5 x :data:`FIGURE_WIDTH` (shown at half size or more); narrower cells get a proportionally smaller font."""
     rows, cols = values.shape
-    wanted = max(4.0, panel[0] * cols + 2.0)
+    longest = max((len(str(label)) for label in values.index), default=0)
+    margin = max(2.0, 0.85 + 0.085 * longest)  # inches: about 0.085 a character of a row label at the base font
+    wanted = max(4.0, panel[0] * cols + margin)
     width = min(wanted, 1.5 * FIGURE_WIDTH)
     fig, axes = figure(1, 1, (width, max(2.5, panel[1] * rows + 1.2)))
     ax: Axes = axes[0, 0]
@@ -247,9 +251,11 @@ def heatmap(values: pd.DataFrame, annotations: pd.DataFrame | None = None, *, ti
     limits = {"vmin": -spread, "vmax": spread} if spread else {}  # symmetric: 0 is the middle colour
     sns.heatmap(data, annot=annot, fmt="" if annotations is not None else ".3g", center=0.0, cmap=cmap, ax=ax,
                 cbar_kws={"label": colorbar}, linewidths=0.5, linecolor="white", **limits,
-                annot_kws={"fontsize": max(6.0, plt.rcParams["font.size"] * (width - 2.0) / (wanted - 2.0))})
+                annot_kws={"fontsize": max(6.0, plt.rcParams["font.size"] * (width - margin) / (wanted - margin))})
     ax.set_xticklabels([pretty(t.get_text()) for t in ax.get_xticklabels()], rotation=20, ha="right")
     ax.set_yticklabels(ax.get_yticklabels(), rotation=0)
+    # a title is centred on the cells: wrapped to their width and the colour bar's, so that it is not cut
+    title = textwrap.fill(title, width=max(20, int((panel[0] * cols + 1.5) / 0.085)))
     ax.set(title=title, xlabel=values.columns.name or "", ylabel=values.index.name or "")
     return fig
 
