@@ -136,6 +136,27 @@ def test_page_note():
     assert chapters.page_note([_record()], "quick").startswith("1 runs")
 
 
+def test_page_note_counts_the_groups_of_paired_runs_that_ran_on_two_kinds_of_processor():
+    """Seed 0's softmax CE and OR runs (at their own rates) ran on an Intel and an AMD processor, seed 1's both on
+    AMD, and seed 2's OR run names no processor: one group of three pairing groups mixed processors, and the note
+    says so; with no group mixed, or no processor recorded at all, it adds nothing."""
+    def run(loss, seed, lr, cpu):
+        provenance = {"git_commit": "abcdef1234567", "device_name": "CPU", "torch_version": "2.9",
+                      "date": "2026-01-02T00:00:00+00:00"} | ({"processor": cpu + "; torch AVX512; avx2 fma"}
+                                                             if cpu else {})
+        return _record(loss=loss, seed=seed, lr=lr, provenance=provenance)
+
+    records = [run("softmax_ce", 0, 0.001, "Intel Xeon"), run("sigmoid_mse_or", 0, 0.003, "AMD EPYC"),
+               run("softmax_ce", 1, 0.001, "AMD EPYC"), run("sigmoid_mse_or", 1, 0.003, "AMD EPYC"),
+               run("softmax_ce", 2, 0.001, "AMD EPYC"), run("sigmoid_mse_or", 2, 0.003, None),
+               run("softmax_ce", 3, 0.001, "Intel Xeon")]  # seed 3 has no partner: no group
+    assert chapters.mixed_processor_groups(records) == (1, 3)
+    note = chapters.page_note(records, "full2")
+    assert "\n1 of the 3 groups of runs that pair up" in note and "do not share their arithmetic bit for bit" in note
+    assert "groups of runs" not in chapters.page_note(records[2:], "full2")
+    assert chapters.mixed_processor_groups([run("softmax_ce", 0, 0.1, None), run("gce", 0, 0.1, None)]) == (0, 1)
+
+
 def test_the_report_layer_reads_records_and_never_trains():
     """No module of sigmse.report imports the sweep engine, a trainer or the book builder: it reads records
     (sigmse.site trains what a book needs before its chapters run; a notebook run alone trains missing runs

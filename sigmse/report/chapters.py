@@ -5,12 +5,14 @@ verdict lines, so prose never types a number.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from sigmse.report.analysis import metric_or_chance, provenance_line, records_frame, summarize
+from sigmse.provenance import processor_kind
 from sigmse.report.verdicts import decisive_p, verdict_label, verdict_text
 from sigmse.runs.experiments import VERDICT_DATASETS
 
@@ -18,7 +20,7 @@ __all__ = ["VERDICT_DATASETS", "Records", "glue", "glue_all", "listing", "datase
            "THREADS", "runs_frame", "threads_clause", "values_text", "counted", "budget_text", "plus_minus",
            "difference_cells", "order_index", "headline_table", "comparison_table", "claim_cells", "claim_rows",
            "verdict_texts", "keyed_values", "lr_sweep_table", "common_rates", "grid_edges", "grid_edge_text",
-           "share_words", "capitalised", "page_note"]
+           "share_words", "capitalised", "PAIR_FREE_FIELDS", "mixed_processor_groups", "page_note"]
 
 Records = Sequence[Mapping[str, Any]]  # stored run records (JSON dicts)
 
@@ -67,9 +69,36 @@ def comparison_row(comparison: pd.DataFrame, compared: str, column: str = "loss"
     return None if rows.empty else rows.iloc[0].to_dict()
 
 
+# The config fields in which the runs a page pairs by seed may differ: the loss, its options and its own rate.
+PAIR_FREE_FIELDS = ("loss", "loss_options", "lr")
+
+
+def mixed_processor_groups(records: Records) -> tuple[int, int]:
+    """``(mixed, groups)``: of the groups of two or more runs that pair up (the same configuration but for
+    :data:`PAIR_FREE_FIELDS`), how many ran on more than one kind of processor (records that name none are left
+    out of the count of kinds). MKL and oneDNN pick their kernels by processor, so such pairs do not share their
+    arithmetic bit for bit, as one thread count alone would promise (``sigmse.provenance.processor``)."""
+    kinds: dict[str, set[str]] = {}
+    sizes: dict[str, int] = {}
+    for record in records:
+        key = json.dumps({k: v for k, v in record["config"].items() if k not in PAIR_FREE_FIELDS}, sort_keys=True)
+        sizes[key] = sizes.get(key, 0) + 1
+        description = record.get("provenance", {}).get("processor")
+        kinds.setdefault(key, set()).update([processor_kind(description)] if description else [])
+    groups = [key for key, size in sizes.items() if size > 1]
+    return sum(len(kinds[key]) > 1 for key in groups), len(groups)
+
+
 def page_note(records: Sequence[Mapping[str, Any]], profile: str) -> str:
-    """What a chapter prints first: the provenance line, and a warning when the numbers mean nothing."""
+    """What a chapter prints first: the provenance line, a warning when the numbers mean nothing, and how many
+    groups of paired runs mixed processors (where any did)."""
     line = provenance_line(records)
+    mixed, groups = mixed_processor_groups(records)
+    if mixed:
+        line += (f"\n{mixed} of the {groups} groups of runs that pair up (one configuration and seed, another loss, "
+                 "loss option or learning rate) ran on more than one kind of processor: their matrix kernels "
+                 "differ, so those pairs do not share their arithmetic bit for bit (a record retrained on another "
+                 "processor can differ in its last digits; see the reproduce page).")
     if profile == "smoke":
         return ("SMOKE PROFILE: tiny subsets, one epoch, one seed. These numbers only show that the pipeline "
                 "runs; they say nothing about the losses.\n" + line)
