@@ -148,7 +148,26 @@ def test_seconds_are_judged_only_where_each_loss_kept_its_pace_on_one_thread_cou
     unrecorded = convergence.machine_share([_timed("softmax_ce", 0, [1.0]), _timed("sigmoid_mse_or", 0, [1.0], None)])
     assert not unrecorded["even"].any()
     assert "did not record its torch thread count" in convergence.seconds_note(unrecorded)
-    assert convergence.share_table(share).iloc[0].tolist()[:2] == [4, "1"]
+    assert convergence.share_table(share).iloc[0].tolist()[:3] == [4, "1", "not recorded"]
+
+
+def test_seconds_are_not_judged_where_the_compared_runs_ran_on_two_kinds_of_processor():
+    """Even pace and one thread count on both datasets, but Fashion-MNIST's OR runs ran on another kind of
+    processor than its CE runs: another machine, so its seconds are withheld; MNIST's runs all name one."""
+    def on(record: dict, cpu: str) -> dict:
+        record["provenance"]["processor"] = f"{cpu}; torch AVX512; avx2 fma"
+        return record
+
+    records = [r for s in range(4) for r in (
+        on(_timed("softmax_ce", s, [1.0, 1.0]), "AMD EPYC"), on(_timed("sigmoid_mse_or", s, [1.2, 1.2]), "AMD EPYC"),
+        on(_timed("softmax_ce", s, [1.0, 1.0], dataset="fashion-mnist"), "Intel Xeon"),
+        on(_timed("sigmoid_mse_or", s, [1.0, 1.0], dataset="fashion-mnist"), "AMD EPYC"))]
+    share = convergence.machine_share(records)
+    assert share.groupby("dataset", sort=False)["even"].all().to_dict() == {"mnist": True, "fashion-mnist": False}
+    note = convergence.seconds_note(share)
+    assert ("fashion-mnist (its runs trained on AMD EPYC; torch AVX512 and on Intel Xeon; torch AVX512)" in note
+            and "one kind of processor" in note)
+    assert convergence.share_table(share)["processors"].tolist() == [1, 1, 2, 2]
 
 
 def test_the_family_tests_seconds_only_for_evenly_shared_datasets_and_the_summary_says_so():

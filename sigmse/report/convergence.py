@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from sigmse.checks import check_choice, check_number
+from sigmse.provenance import processor_kind
 from sigmse.report import plots, verdicts
 from sigmse.report.analysis import Part, history_frame, records_frame, variant_label
 from sigmse.report.chapters import Records, claim_rows, counted, family_size, order_index
@@ -40,7 +41,11 @@ TIME_UNITS = {"step": "optimizer steps", "train_seconds": "training seconds"}
 # Fixed after reading the v1 full records (spreads 1.47 to several hundred), before it judged any run. It cannot see
 # a load constant through every run of one loss and absent from every run of the other.
 MAX_PACE_SPREAD = TIME_RATIO_MARGIN
-SHARE_COLUMNS = ("dataset", "loss", "runs", "threads", "epoch_seconds_min", "epoch_seconds_max", "spread", "even")
+# ... and only where the compared runs that name their processor name one kind: another processor is another
+# machine, whatever the spread. Added when full2's sweep resumed on a second kind of machine, before any full2 page
+# was built (seconds can only be withheld by it, never given).
+SHARE_COLUMNS = ("dataset", "loss", "runs", "threads", "processors", "epoch_seconds_min", "epoch_seconds_max",
+                 "spread", "even")
 # The last quarter of a budget of E epochs: from the end of epoch ceil(PLATEAU_START * E) to the end of epoch E.
 PLATEAU_START = 0.75
 # A budget has *flattened* softmax CE's validation accuracy when the seed mean gains under 0.1 pp over that quarter:
@@ -102,21 +107,25 @@ def time_to_level(curves: pd.DataFrame, levels: pd.DataFrame, column: str = "los
 def machine_share(records: Iterable[Mapping[str, Any]], candidate: str = "sigmoid_mse_or",
                   baseline: str = "softmax_ce") -> pd.DataFrame:
     """Did the runs compared share the machine evenly? Per dataset and loss (:data:`SHARE_COLUMNS`): runs, thread
-    counts (None: not recorded), fastest and slowest epoch (s), their ratio, and the :data:`MAX_PACE_SPREAD` rule."""
+    counts (None: not recorded), the kinds of processor the dataset's runs name (records made before provenance
+    named one are left out), fastest and slowest epoch (s), their ratio, and the :data:`MAX_PACE_SPREAD` rule."""
     runs = [(r["config"]["dataset"], r["config"]["loss"], r.get("provenance", {}).get("torch_threads"),
-             [float(h["seconds"]) for h in r["history"] if h.get("seconds") is not None])
+             [float(h["seconds"]) for h in r["history"] if h.get("seconds") is not None],
+             r.get("provenance", {}).get("processor"))
             for r in records if r["config"]["loss"] in (candidate, baseline)]
     out = []
     for dataset in dict.fromkeys(run[0] for run in runs):
         threads = tuple(sorted({run[2] for run in runs if run[0] == dataset}, key=lambda n: (n is None, n or 0)))
+        processors = tuple(sorted({processor_kind(run[4]) for run in runs if run[0] == dataset and run[4]}))
         pair = []
         for loss in (baseline, candidate):
             found = [run for run in runs if run[:2] == (dataset, loss)]
             seconds = [s for run in found for s in run[3]]
             low, high = (min(seconds), max(seconds)) if seconds else (math.nan, math.nan)
             spread = high / low if seconds and low > 0 else math.nan
-            pair.append([dataset, loss, len(found), threads, low, high, spread])
-        even = len(threads) == 1 and None not in threads and all(row[2] and row[6] <= MAX_PACE_SPREAD for row in pair)
+            pair.append([dataset, loss, len(found), threads, processors, low, high, spread])
+        even = (len(threads) == 1 and None not in threads and len(processors) <= 1
+                and all(row[2] and row[7] <= MAX_PACE_SPREAD for row in pair))
         out += [[*row, even] for row in pair]
     return pd.DataFrame(out, columns=list(SHARE_COLUMNS))
 
@@ -128,6 +137,8 @@ def _uneven_reason(part: pd.DataFrame) -> str:
         return "a run did not record its torch thread count"
     if len(threads) > 1:
         return "its runs trained with " + " and ".join(str(count) for count in threads) + " torch threads"
+    if len(part["processors"].iloc[0]) > 1:
+        return "its runs trained on " + " and on ".join(part["processors"].iloc[0])
     if not part["runs"].all():
         return "a loss has no runs"
     worst = part.loc[part["spread"].idxmax()]
@@ -145,7 +156,8 @@ def seconds_note(share: pd.DataFrame) -> str:
                      "machine evenly.")
     if uneven:
         parts.append(f"Seconds to a level are not reported for {'; '.join(uneven)}: the runs compared shared the "
-                     f"machine unevenly (the rule allows a spread of {MAX_PACE_SPREAD:g} and one thread count), so "
+                     f"machine unevenly (the rule allows a spread of {MAX_PACE_SPREAD:g}, one thread count and one kind of "
+                     "processor), so "
                      "their seconds would measure the machine as much as the loss.")
     return " ".join(parts) or "No runs to time."
 
@@ -155,10 +167,11 @@ def share_table(share: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "runs": share["runs"].to_numpy(),
         "torch threads": [", ".join("not recorded" if c is None else str(c) for c in t) for t in share["threads"]],
+        "processors": [len(kinds) or "not recorded" for kinds in share["processors"]],
         "fastest epoch (s)": share["epoch_seconds_min"].to_numpy(),
         "slowest epoch (s)": share["epoch_seconds_max"].to_numpy(),
         "slowest / fastest": share["spread"].to_numpy(),
-        f"seconds reported (spread \u2264 {MAX_PACE_SPREAD:g}, one thread count)":
+        f"seconds reported (spread \u2264 {MAX_PACE_SPREAD:g}, one thread count, one processor)":
             ["yes" if even else "no" for even in share["even"]],
     }, index=pd.MultiIndex.from_frame(share[["dataset", "loss"]]))
 
