@@ -145,7 +145,8 @@ def test_sweep_cost_table_and_values_show_hours_ratios_threads_and_the_wall_cloc
                    estimated_seconds=7200.0, estimated_measured_seconds=1800.0, train_seconds=3600.0,
                    wall_seconds=5400.0, threads=threads)
     costs = SweepCosts([row], replace(row, experiment="all", dataset="all"),
-                       "2026-01-01T10:00:00+00:00", "2026-01-01T13:00:00+00:00", busy_seconds=3600.0)
+                       "2026-01-01T10:00:00+00:00", "2026-01-01T13:00:00+00:00", busy_seconds=3600.0,
+                       processors=(("AMD EPYC; torch AVX512", 3), ("not recorded", 1)))
     table = section(costs, "full").tables[0]
     assert list(table["experiment"]) == ["noise", "all"]
     first = table.iloc[0]
@@ -157,6 +158,8 @@ def test_sweep_cost_table_and_values_show_hours_ratios_threads_and_the_wall_cloc
                                        "1 with 2 torch threads (1.00 times)")
     assert (values["sweep_runs"], values["sweep_runs_stored"], values["sweep_estimated_h"]) == (10, 4, 2.0)
     assert (values["sweep_span_h"], values["sweep_busy_h"], values["sweep_side_by_side"]) == (3.0, 1.0, 1.5)
+    assert values["sweep_processors"] == "3 runs on AMD EPYC; torch AVX512 and 1 run whose processor is not recorded"
+    assert values["sweep_table_processor"] == performance.MEASURED_COSTS_PROCESSOR
     priced = replace(row, estimated_evaluate_seconds=1800.0, estimated_measured_wall_seconds=2700.0,
                      threads=(ThreadCosts(1, 3, 3000.0, 1200.0, 4000.0, 2000.0), ThreadCosts(4, 1, 600.0, 0.0)))
     first = section(SweepCosts([priced], priced, None, None, 0.0), "full").tables[0].iloc[0]
@@ -170,4 +173,5 @@ def test_sweep_cost_table_and_values_show_hours_ratios_threads_and_the_wall_cloc
                                 wall_seconds=0.0, threads=())
     nothing = section(SweepCosts([empty], empty, None, None, 0.0), "smoke").values
     assert nothing["sweep_first_start"] == "none stored" and nothing["sweep_threads"] == "no run stored"
+    assert nothing["sweep_processors"] == "no run stored"
     assert math.isnan(nothing["sweep_train_over_estimate"]) and math.isnan(nothing["sweep_span_h"])

@@ -154,9 +154,14 @@ def test_the_measured_table_is_the_committed_bench_records_mean_over_losses():
     import json
     from pathlib import Path
 
+    from sigmse.provenance import recorded_processor
+
     root = Path(__file__).resolve().parent.parent
     rows = [row for path in protocol.MEASURED_COSTS_RECORDS for row in json.loads((root / path).read_text())["costs"]]
     assert protocol.image_cost_table(rows) == protocol.MEASURED_IMAGE_COSTS
+    processors = {recorded_processor(json.loads((root / path).read_text())["provenance"])
+                  for path in protocol.MEASURED_COSTS_RECORDS}
+    assert processors == {protocol.MEASURED_COSTS_PROCESSOR}  # the performance page names it beside the ratios
     assert {threads for _, _, threads in protocol.MEASURED_IMAGE_COSTS} == {1, 2}
     row = {"dataset": "mnist", "model": "mlp", "threads": 1, "setup_seconds": 1.0}
     assert protocol.image_cost_table([{**row, "train_seconds_per_image": 1.0, "eval_seconds_per_image": 0.5},

@@ -17,7 +17,7 @@ from sigmse.provenance import recorded_processor
 from sigmse.report.analysis import Part
 from sigmse.report.plots import figure
 from sigmse.runs.experiments import PlanOptions, SweepCosts, ThreadCosts, experiment_names, sweep_costs
-from sigmse.runs.protocol import MEASURED_COSTS_RECORDS, MEASURED_IMAGE_COSTS
+from sigmse.runs.protocol import MEASURED_COSTS_PROCESSOR, MEASURED_COSTS_RECORDS, MEASURED_IMAGE_COSTS
 
 __all__ = ["record_section", "throughput_section", "phase_section", "loss_section", "solver_section",
            "epoch_section", "scaling_section", "target_section", "sweep_cost_section"]
@@ -229,6 +229,11 @@ _HOURS = {  # (table column, glue key) of each RunCosts field shown in hours
     "train_seconds": ("training h", "sweep_train_h"), "wall_seconds": ("run wall h", "sweep_wall_h")}
 
 
+def _and_list(items: Sequence[str]) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"`` (processor kinds hold semicolons, so no semicolon between items)."""
+    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else list(items))
+
+
 def sweep_cost_section(profile: str, *, results_dir: str | Path) -> Part:
     """What ``profile``'s sweep cost: per experiment and dataset and in total, runs, estimated and measured hours
     and their ratios (:func:`~sigmse.runs.experiments.sweep_costs` of the records under ``results_dir``)."""
@@ -252,9 +257,12 @@ def sweep_cost_section(profile: str, *, results_dir: str | Path) -> Part:
         "sweep_train_over_estimate": _ratio(total.train_seconds, total.estimated_measured_seconds),
         "sweep_wall_over_estimate": _ratio(total.wall_seconds, total.estimated_measured_wall_seconds),
         "sweep_threads": _thread_costs_text(total.threads),
-        "sweep_table_threads": " and ".join([", ".join(counts[:-1]), counts[-1]] if len(counts) > 1 else counts)
-        or "none",
+        "sweep_table_threads": _and_list(counts) or "none",
         "sweep_table_records": " and ".join(f"`{path}`" for path in MEASURED_COSTS_RECORDS),
+        "sweep_table_processor": MEASURED_COSTS_PROCESSOR,
+        "sweep_processors": _and_list([f"{runs} run{'s' * (runs != 1)}" + (
+            f" on {kind}" if kind != "not recorded" else " whose processor is not recorded")
+            for kind, runs in costs.processors]) or "no run stored",
         "sweep_first_start": costs.first_start or "none stored", "sweep_last_end": costs.last_end or "none stored",
         "sweep_span_h": span.total_seconds() / 3600.0 if span is not None else float("nan"),
         "sweep_busy_h": costs.busy_seconds / 3600.0,

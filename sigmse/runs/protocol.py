@@ -23,7 +23,8 @@ from sigmse.data.datasets import get_dataset_spec
 from sigmse.train import evaluation_steps
 
 __all__ = ["lr_group", "Score", "default_score", "mean_scores", "best_rate", "chosen_learning_rates", "report_configs",
-           "EDGE_SIDES", "half_decade_step", "ImageCosts", "MEASURED_COSTS_RECORDS", "MEASURED_IMAGE_COSTS",
+           "EDGE_SIDES", "half_decade_step", "ImageCosts", "MEASURED_COSTS_RECORDS", "MEASURED_COSTS_PROCESSOR",
+           "MEASURED_IMAGE_COSTS",
            "CostKind", "image_cost_table", "run_threads", "cost_kind", "trained_images", "evaluated_images",
            "RunSeconds", "stored_image_costs", "run_seconds", "estimate_seconds"]
 
@@ -121,6 +122,7 @@ class ImageCosts:
 MEASURED_COSTS_RECORDS = ("results/full/bench/costs-cpu-20261206T231722922225Z.json",
                           "results/full/bench/costs-cpu-20261206T231257158738Z.json",
                           "results/full2/bench/costs-cpu-20261207T011259533532Z.json")
+MEASURED_COSTS_PROCESSOR = "AMD EPYC (family 25 model 17 stepping 1); torch AVX512"  # every record's processor_kind
 MEASURED_IMAGE_COSTS: dict[tuple[str, str, int], ImageCosts] = {
     ("mnist", "mlp", 1): ImageCosts(2.4435373802190324e-05, 6.902764749986545e-06, 0.4345450567498119),
     ("fashion-mnist", "mlp", 1): ImageCosts(2.2739173698417547e-05, 6.373448550107241e-06, 0.36208183799965354),
