@@ -15,8 +15,8 @@ import torch
 
 import sigmse
 
-__all__ = ["source_commit", "machine", "processor", "processor_kind", "recorded_processor", "device_name",
-           "run_provenance", "utc_now"]
+__all__ = ["source_commit", "machine", "processor", "processor_kind", "UNRECORDED_PROCESSOR", "recorded_processor",
+           "device_name", "run_provenance", "utc_now"]
 
 _SOURCE = Path(sigmse.__file__).resolve().parent.parent  # the checkout (or site-packages) holding sigmse/
 
@@ -87,11 +87,14 @@ def processor_kind(description: str) -> str:
     return "; ".join(description.split("; ")[:2])
 
 
+UNRECORDED_PROCESSOR = "processor not recorded"  # what recorded_processor says of a record that names none
+
+
 def recorded_processor(provenance: Mapping[str, Any]) -> str:
-    """The :func:`processor_kind` of a record's (or a bench record's) ``provenance``, or ``"processor not
-    recorded"`` for one made before provenance named its processor."""
+    """The :func:`processor_kind` of a record's (or a bench record's) ``provenance``, or
+    :data:`UNRECORDED_PROCESSOR` for one made before provenance named its processor."""
     description = provenance.get("processor")
-    return processor_kind(description) if description else "processor not recorded"
+    return processor_kind(description) if description else UNRECORDED_PROCESSOR
 
 
 def device_name(device: str) -> str:

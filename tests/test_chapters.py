@@ -154,7 +154,8 @@ def test_page_note_counts_the_groups_of_paired_runs_that_ran_on_two_kinds_of_pro
     note = chapters.page_note(records, "full2")
     assert "\n1 of the 3 groups of runs that pair up" in note and "do not share their arithmetic bit for bit" in note
     assert "groups of runs" not in chapters.page_note(records[2:], "full2")
-    assert chapters.mixed_processor_groups([run("softmax_ce", 0, 0.1, None), run("gce", 0, 0.1, None)]) == (0, 1)
+    unnamed = [run("softmax_ce", 0, 0.1, None), run("gce", 0, 0.1, None)]
+    assert chapters.mixed_processor_groups(unnamed) == (0, 1)
 
 
 def test_the_report_layer_reads_records_and_never_trains():

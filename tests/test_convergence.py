@@ -271,7 +271,6 @@ def test_only_the_asked_losses_are_judged_and_a_history_of_another_budget_is_ref
         _plateau(records, {"mnist": 20})
 
 
-
 def test_a_gain_says_more_epochs_would_help_only_at_a_constant_rate():
     """At a constant rate (protocol v1's records) a last-quarter gain means the network was still learning; on a
     decaying schedule (full2's linear decay to zero) the gain comes with the shrinking steps of any budget, so the
@@ -283,6 +282,7 @@ def test_a_gain_says_more_epochs_would_help_only_at_a_constant_rate():
     assert "still gaining" not in linear
     assert "constant and linear learning-rate schedules" in convergence.plateau_reading(["linear", "constant"])
     assert convergence.plateau_reading([]) == "No run has a schedule to read."
+
 
 # -- the page ------------------------------------------------------------------------------------------------------
 

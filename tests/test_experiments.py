@@ -237,7 +237,7 @@ def test_sweep_costs_price_every_planned_run_from_the_table_and_sum_what_the_rec
                                                            for c in p.selection + p.report + p.stand_ins}.values()))
     assert (costs.first_start, costs.last_end) == ("2026-01-01T10:00:00+00:00", "2026-01-01T12:00:00+00:00")
     assert costs.busy_seconds == pytest.approx(12.0 + 6.0 + 5.0)
-    assert costs.processors == (("not recorded", 4),)  # these hand-made records name no processor
+    assert costs.processors == (("processor not recorded", 4),)  # these hand-made records name no processor
 
 
 def test_sweep_costs_count_runs_the_table_cannot_price_and_say_nothing_stored(tmp_path):

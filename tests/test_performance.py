@@ -146,7 +146,7 @@ def test_sweep_cost_table_and_values_show_hours_ratios_threads_and_the_wall_cloc
                    wall_seconds=5400.0, threads=threads)
     costs = SweepCosts([row], replace(row, experiment="all", dataset="all"),
                        "2026-01-01T10:00:00+00:00", "2026-01-01T13:00:00+00:00", busy_seconds=3600.0,
-                       processors=(("AMD EPYC; torch AVX512", 3), ("not recorded", 1)))
+                       processors=(("AMD EPYC; torch AVX512", 3), ("processor not recorded", 1)))
     table = section(costs, "full").tables[0]
     assert list(table["experiment"]) == ["noise", "all"]
     first = table.iloc[0]

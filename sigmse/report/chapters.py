@@ -11,8 +11,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from sigmse.report.analysis import metric_or_chance, provenance_line, records_frame, summarize
 from sigmse.provenance import processor_kind
+from sigmse.report.analysis import metric_or_chance, provenance_line, records_frame, summarize
 from sigmse.report.verdicts import decisive_p, verdict_label, verdict_text
 from sigmse.runs.experiments import VERDICT_DATASETS
 

@@ -156,9 +156,8 @@ def seconds_note(share: pd.DataFrame) -> str:
                      "machine evenly.")
     if uneven:
         parts.append(f"Seconds to a level are not reported for {'; '.join(uneven)}: the runs compared shared the "
-                     f"machine unevenly (the rule allows a spread of {MAX_PACE_SPREAD:g}, one thread count and one kind of "
-                     "processor), so "
-                     "their seconds would measure the machine as much as the loss.")
+                     f"machine unevenly (the rule allows a spread of {MAX_PACE_SPREAD:g}, one thread count and one "
+                     "kind of processor), so their seconds would measure the machine as much as the loss.")
     return " ".join(parts) or "No runs to time."
 
 

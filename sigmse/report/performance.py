@@ -13,7 +13,7 @@ import pandas as pd
 import seaborn as sns
 
 from sigmse.bench.run import MAX_MLP_OVER_GEMM_FLOOR, PROFILE_SECTION, judge_targets
-from sigmse.provenance import recorded_processor
+from sigmse.provenance import UNRECORDED_PROCESSOR, recorded_processor
 from sigmse.report.analysis import Part
 from sigmse.report.plots import figure
 from sigmse.runs.experiments import PlanOptions, SweepCosts, ThreadCosts, experiment_names, sweep_costs
@@ -261,7 +261,7 @@ def sweep_cost_section(profile: str, *, results_dir: str | Path) -> Part:
         "sweep_table_records": " and ".join(f"`{path}`" for path in MEASURED_COSTS_RECORDS),
         "sweep_table_processor": MEASURED_COSTS_PROCESSOR,
         "sweep_processors": _and_list([f"{runs} run{'s' * (runs != 1)}" + (
-            f" on {kind}" if kind != "not recorded" else " whose processor is not recorded")
+            f" on {kind}" if kind != UNRECORDED_PROCESSOR else " whose processor is not recorded")
             for kind, runs in costs.processors]) or "no run stored",
         "sweep_first_start": costs.first_start or "none stored", "sweep_last_end": costs.last_end or "none stored",
         "sweep_span_h": span.total_seconds() / 3600.0 if span is not None else float("nan"),

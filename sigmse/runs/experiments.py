@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from sigmse.checks import check_list
 from sigmse.config import IdentifiedConfig, RunConfig, config_from_dict
-from sigmse.provenance import processor_kind
+from sigmse.provenance import recorded_processor
 from sigmse.runs import profiles
 from sigmse.runs.profiles import Profile, get_profile
 from sigmse.runs.protocol import (RunSeconds, Score, best_rate, default_score, estimate_seconds, half_decade_step,
@@ -573,8 +573,9 @@ class ThreadCosts:
 class SweepCosts:
     """:class:`RunCosts` per experiment and dataset and in all, the first start and last end of the stored
     runs (UTC), ``busy_seconds``: the union of their training intervals (gaps between sessions left out), and
-    ``processors``: ``(kind, runs)`` of the stored runs per kind of processor (``"not recorded"`` for records that
-    name none), most runs first, since a sweep resumed across sessions can land on another kind of machine.
+    ``processors``: ``(kind, runs)`` of the stored runs per kind of processor
+    (:func:`~sigmse.provenance.recorded_processor`), most runs first, since a sweep resumed across sessions can
+    land on another kind of machine.
     """
 
     rows: list[RunCosts]
@@ -661,6 +662,5 @@ def sweep_costs(names: Sequence[str], profile: str | Profile, options: PlanOptio
                                    [c for c in plan.stand_ins if c.dataset == dataset], records, default))
     total = _run_costs("all", "all", first + second, stand_ins, records, default)
     stored = [r for r in records.values() if r and r["status"] != "failed" and _timings(r) is not None]
-    kinds = Counter(processor_kind(r["provenance"]["processor"]) if r["provenance"].get("processor")
-                    else "not recorded" for r in stored)
+    kinds = Counter(recorded_processor(r["provenance"]) for r in stored)
     return SweepCosts(rows, total, *_busy(stored), processors=tuple(kinds.most_common()))
