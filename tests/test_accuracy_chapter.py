@@ -121,8 +121,8 @@ def test_the_accuracy_page_glues_every_key_the_book_reads_and_the_notebook_shows
     assert set(CHAPTERS["accuracy"].verdict_keys) <= set(values)
     assert values["selection_seeds"] == "0, 1" and values["report_seeds"] == "2, 3, 4"
     assert values["accuracy_comparisons"] == 3 and values["alpha_text"] == "0.05"
-    assert values["acc_mnist_sigmoid_mse"] == pytest.approx(0.93 + 0.002 * (1 + 0 + 2) / 3)
-    assert math.isnan(values["acc_cifar10_softmax_ce"]) and values["claim_accuracy_cifar10"] == "not run"
+    assert values["acc_mnist_sigmoid_mse"] == f"{0.93 + 0.002 * (1 + 0 + 2) / 3:.2%}"
+    assert values["acc_cifar10_softmax_ce"] == "not run" and values["claim_accuracy_cifar10"] == "not run"
     assert values["claim_accuracy_mnist_profile"] == "quick" and values["claim_accuracy_mnist_seeds"] == "3"
     assert values["plateau_summary"] == "mnist (3 epochs): not run yet"  # these records carry no history
     assert values["epoch_pilot_text"] == ("The quick profile ran no epoch pilot: its budgets were fixed in code "

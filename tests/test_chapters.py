@@ -84,6 +84,13 @@ def test_keyed_values_are_plain_floats_with_nan_for_missing():
     assert math.isnan(values["acc_cifar10_softmax_ce"])
 
 
+def test_keyed_texts_print_each_value_in_its_style_and_not_run_where_missing_never_nan():
+    summary = pd.DataFrame({"dataset": ["mnist"], "loss": ["softmax_ce"], "mean": [0.98765]})
+    values = chapters.keyed_texts(summary, "acc", ["mnist", "cifar10"], ["softmax_ce"])
+    assert values == {"acc_mnist_softmax_ce": "98.77%", "acc_cifar10_softmax_ce": "not run"}
+    assert chapters.keyed_texts(summary, "n", ["mnist"], ["softmax_ce"], style="{:.0f}") == {"n_mnist_softmax_ce": "1"}
+
+
 def test_lr_sweep_table():
     frame = _frame([("sigmoid_mse", 0.1, 0, 0.5, 0.5, "ok"), ("sigmoid_mse", 1.0, 0, 0.9, 0.9, "ok"),
                     ("sigmoid_mse_or", 0.1, 0, 0.85, 0.85, "ok"),

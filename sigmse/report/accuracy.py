@@ -16,7 +16,7 @@ from sigmse.report import plots
 from sigmse.report.analysis import Part, chance_level, history_frame, metric_or_chance, summarize
 from sigmse.report.chapters import (THREADS, VERDICT_DATASETS, Records, budget_text, capitalised, claim_rows,
                                     comparison_row, comparison_table, dataset_key, difference_cells, family_size,
-                                    grid_edge_text, grid_edges, headline_table, keyed_values, listing,
+                                    grid_edge_text, grid_edges, headline_table, keyed_texts, listing,
                                     lr_sweep_table, order_index, plus_minus, runs_frame, share_words,
                                     threads_clause, values_text, verdict_texts)
 from sigmse.report.convergence import (PLATEAU_GAIN, plateau_reading, plateau_summary, plateau_table,
@@ -297,6 +297,6 @@ class AccuracyChapter:
     def verdict(self) -> Part:
         """The closing table's accuracies (``acc_*``) and verdicts (``verdict_*``), and the intro's claim rows
         (``claim_accuracy_*``)."""
-        return Part({**keyed_values(self.summary, "acc", VERDICT_DATASETS, ACCURACY_LOSSES),
+        return Part({**keyed_texts(self.summary, "acc", VERDICT_DATASETS, ACCURACY_LOSSES),
                      **verdict_texts("verdict", self.family),
                      **claim_rows("claim_accuracy", self.family, self.profile)})

@@ -338,6 +338,14 @@ def keyed_values(summary: pd.DataFrame, prefix: str, datasets: Sequence[str], le
             for d in datasets for level in levels}
 
 
+def keyed_texts(summary: pd.DataFrame, prefix: str, datasets: Sequence[str], levels: Sequence[str],
+                column: str = "loss", value: str = "mean", style: str = "{:.2%}") -> dict[str, str]:
+    """:func:`keyed_values` as prose cells: each value in ``style`` and "not run" where it is missing, since a
+    format applied in the page (``:.2%``) would print "nan%" for a dataset left out of a build."""
+    return {key: "not run" if np.isnan(number) else style.format(number)
+            for key, number in keyed_values(summary, prefix, datasets, levels, column, value).items()}
+
+
 def claim_cells(prefix: str, row: Mapping[str, Any] | None, profile: str, scale: float = 100.0,
                 unit: str = "pp", digits: int = 2) -> dict[str, str]:
     """The intro's claim-table cells of one verdict row: ``<prefix>`` (verdict), ``<prefix>_effect``,

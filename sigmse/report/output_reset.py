@@ -17,7 +17,7 @@ from sigmse.report.analysis import (Part, history_frame, metric_or_chance, no_sh
                                     records_frame, summarize, variant_label)
 from sigmse.report.chapters import (THREADS, VERDICT_DATASETS, Records, budget_text, capitalised, comparison_table,
                                     counted, dataset_key, family_size, grid_edge_text, grid_edges, headline_table,
-                                    keyed_values, lr_sweep_table, order_index, runs_frame, share_words,
+                                    keyed_texts, lr_sweep_table, order_index, runs_frame, share_words,
                                     threads_clause, values_text, verdict_texts)
 from sigmse.report.verdicts import ACCURACY_MARGINS, holm_verdicts, paired_tests
 from sigmse.runs.profiles import ACCURACY_LOSSES, OUTPUT_RESET_VARIANTS
@@ -305,8 +305,9 @@ class OutputResetChapter:
         best rate by validation (``sgd_acc_mnist_*``), its usable rates and the rate-by-rate comparison."""
         sweep = lr_sweep_table(self.sgd_runs, by=("dataset", "loss"))
         best = summarize(at_best_validation_lr(self.sgd), "test_acc", ["dataset", "loss"])
-        values = {**keyed_values(best, "sgd_acc", ["mnist"], ACCURACY_LOSSES),
-                  **keyed_values(sweep.reset_index(), "sgd_usable", ["mnist"], ACCURACY_LOSSES, value="usable lrs"),
+        values = {**keyed_texts(best, "sgd_acc", ["mnist"], ACCURACY_LOSSES),
+                  **keyed_texts(sweep.reset_index(), "sgd_usable", ["mnist"], ACCURACY_LOSSES, value="usable lrs",
+                              style="{:.0f}"),
                   "sgd_verdict_mnist": lr_sweep_verdict(self.sgd_runs.query("dataset == 'mnist'"))}
         return Part(values, (order_index(sweep, {"loss": ACCURACY_LOSSES}).style.format(precision=4),))
 
