@@ -251,3 +251,15 @@ def test_noise_curves_of_runs_with_one_kind_of_noise_hold_only_that_kind():
     """A kind no run trained under adds no rows (it once added a row without a kind per run)."""
     curves = noise_analysis.noise_curves(analysis.records_frame([_noisy_run("softmax_ce", 0, [0.1])]))
     assert curves[["kind", "level"]].values.tolist() == [["symmetric", 0.4]]
+
+
+def test_the_verdict_prose_prints_not_run_for_a_loss_or_setting_a_build_left_out_never_nan():
+    """Only softmax CE ran, under symmetric 0.4 and no input noise: its accuracy is printed, every other loss and
+    the test-input sigma say "not run" (a float glued with ``:.2%`` once printed "nan%")."""
+    records = [_noisy_run("softmax_ce", seed, [0.1]) for seed in (0, 1)]
+    values = noise_analysis.lead_values(noise_analysis.noise_curves(analysis.records_frame(records)), "mnist")
+    assert values["top_sym_rate"] == "0.4" and values["acc_sym_softmax_ce"] == "95.00%"
+    assert values["acc_sym_gce"] == values["top_sigma"] == values["acc_test_sigma_softmax_ce"] == "not run"
+    memory = noise_analysis.memorisation_history(analysis.history_frame(records))
+    glued = noise_analysis.memorisation_glue(noise_analysis.memorisation_end(memory), "mnist")
+    assert glued["mem_flipped_softmax_ce"] == "10.0%" and glued["mem_flipped_gce"] == "not run"

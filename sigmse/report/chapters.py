@@ -338,11 +338,16 @@ def keyed_values(summary: pd.DataFrame, prefix: str, datasets: Sequence[str], le
             for d in datasets for level in levels}
 
 
+def number_text(value: float, style: str = "{:.2%}") -> str:
+    """A glued number as prose: ``value`` in ``style``, or "not run" where it is NaN, since a format applied in
+    the page (``:.2%``) would print "nan%" for a dataset or loss left out of a build."""
+    return "not run" if np.isnan(value) else style.format(value)
+
+
 def keyed_texts(summary: pd.DataFrame, prefix: str, datasets: Sequence[str], levels: Sequence[str],
                 column: str = "loss", value: str = "mean", style: str = "{:.2%}") -> dict[str, str]:
-    """:func:`keyed_values` as prose cells: each value in ``style`` and "not run" where it is missing, since a
-    format applied in the page (``:.2%``) would print "nan%" for a dataset left out of a build."""
-    return {key: "not run" if np.isnan(number) else style.format(number)
+    """:func:`keyed_values` as prose cells (:func:`number_text`)."""
+    return {key: number_text(number, style)
             for key, number in keyed_values(summary, prefix, datasets, levels, column, value).items()}
 
 

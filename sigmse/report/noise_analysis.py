@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from sigmse.report.chapters import listing
+from sigmse.report.chapters import listing, number_text
 from sigmse.report.plots import pretty
 from sigmse.runs.profiles import NOISE_LOSSES
 
@@ -76,15 +76,17 @@ def _heaviest(curves: pd.DataFrame, dataset: str, kind: str) -> float:
 
 def lead_values(curves: pd.DataFrame, dataset: str) -> dict[str, Any]:
     """The verdict prose's values for ``dataset`` at the heaviest symmetric rate and test-input sigma it ran: the
-    best loss there and each loss's seed-mean test accuracy clean, there and on noisy inputs (NaN: not run)."""
+    best loss there and each loss's seed-mean test accuracy clean, there and on noisy inputs, as prose
+    (:func:`~sigmse.report.chapters.number_text`: "not run" where a loss or setting did not run)."""
     top_sym, top_sigma = _heaviest(curves, dataset, "symmetric"), _heaviest(curves, dataset, "input (test only)")
     means = curves.groupby(["dataset", "kind", "level", "loss"])["test_acc"].mean()
     at_top = means.get((dataset, "symmetric", top_sym))
-    values: dict[str, Any] = {"lead_dataset": dataset, "top_sym_rate": top_sym, "top_sigma": top_sigma,
+    values: dict[str, Any] = {"lead_dataset": dataset, "top_sym_rate": number_text(top_sym, "{:.1f}"),
+                              "top_sigma": number_text(top_sigma, "{:.1f}"),
                               "best_top_sym": pretty(at_top.idxmax()) if at_top is not None else "n/a"}
     for key, kind, level in (("acc_clean", "symmetric", 0.0), ("acc_sym", "symmetric", top_sym),
                              ("acc_test_sigma", "input (test only)", top_sigma)):
-        values.update({f"{key}_{loss}": float(means.get((dataset, kind, level, loss), np.nan))
+        values.update({f"{key}_{loss}": number_text(float(means.get((dataset, kind, level, loss), np.nan)))
                        for loss in NOISE_LOSSES})
     return values
 
@@ -201,12 +203,13 @@ def memorisation_end(memory: pd.DataFrame) -> pd.DataFrame:
 
 def memorisation_glue(end: pd.DataFrame, dataset: str, losses: Sequence[str] = ("softmax_ce", "sigmoid_mse_or", "gce")
                       ) -> dict[str, Any]:
-    """The memorisation prose's glue values for ``dataset`` (NaN where not run)."""
+    """The memorisation prose's glue values for ``dataset`` (:func:`~sigmse.report.chapters.number_text`)."""
     part = end.xs(dataset, level="dataset") if dataset in end.index.get_level_values("dataset") else end.iloc[0:0]
     values: dict[str, Any] = {"mem_setting": part.index.get_level_values("setting")[0] if len(part) else "not run",
                               "mem_epochs": int(part["epochs"].max()) if len(part) else 0}
     ran = set(part.index.get_level_values("loss"))
-    values.update({f"mem_{labels}_{loss}": float(part.xs(loss, level="loss")[labels].iloc[0]) if loss in ran
-                   else float("nan") for loss in losses for labels in ("clean", "flipped")})
+    values.update({f"mem_{labels}_{loss}": number_text(float(part.xs(loss, level="loss")[labels].iloc[0])
+                                                       if loss in ran else float("nan"), "{:.1%}")
+                   for loss in losses for labels in ("clean", "flipped")})
     return values
 
