@@ -19,8 +19,9 @@ from sigmse.runs.experiments import VERDICT_DATASETS
 __all__ = ["VERDICT_DATASETS", "Records", "glue", "glue_all", "listing", "dataset_key", "family_size", "comparison_row",
            "THREADS", "runs_frame", "threads_clause", "values_text", "counted", "budget_text", "plus_minus",
            "difference_cells", "order_index", "headline_table", "comparison_table", "claim_cells", "claim_rows",
-           "verdict_texts", "keyed_values", "lr_sweep_table", "common_rates", "grid_edges", "grid_edge_text",
-           "share_words", "capitalised", "PAIR_FREE_FIELDS", "mixed_processor_groups", "page_note"]
+           "verdict_texts", "keyed_values", "number_text", "keyed_texts", "lr_sweep_table", "common_rates",
+           "grid_edges", "grid_edge_text", "share_words", "capitalised", "PAIR_FREE_FIELDS", "mixed_processor_groups",
+           "page_note"]
 
 Records = Sequence[Mapping[str, Any]]  # stored run records (JSON dicts)
 
