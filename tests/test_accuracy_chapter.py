@@ -33,7 +33,7 @@ def test_context_comparisons_are_shown_without_a_verdict_or_p():
     tests = verdicts.paired_tests(frame, "test_acc", claim="equivalence", margins=0.005)
     row = accuracy.difference_table(tests).loc[("mnist", "sigmoid_mse")]
     half = 100 * T_975_2DOF * 0.01 / math.sqrt(3)
-    assert row.to_dict() == {"seeds": 3, "difference [95% CI] (pp)": f"+2.00 [{2 - half:.2f}, {2 + half:.2f}]"}
+    assert row.to_dict() == {"seeds": 3, "difference [95% CI] (pp)": f"+2.00 [{2 - half:+.2f}, {2 + half:+.2f}]"}
     assert math.isnan(verdicts.decisive_p({**tests.iloc[0].to_dict(), "verdict": verdicts.NOT_JUDGED}))
 
 
@@ -59,7 +59,7 @@ def test_accuracy_family_judges_the_claim_and_output_resets_share_together():
     assert family["mean_diff"].tolist() == pytest.approx([0.02, 0.08 / 3, 0.02 / 3])
     assert set(family["family_size"]) == {9} and set(family["verdict"]) == {"inconclusive"}
     assert accuracy.claim_alone_text(runs, family) == (
-        "judged alone, Holm over its own 3 p-values instead of the family's 9, sigmoid_mse_or against softmax_ce: "
+        "judged alone, Holm over its own 3 p-values instead of the family's 9, sigmoid-MSE + OR against softmax CE: "
         "mnist would be better, not inconclusive")
     assert chapters.verdict_texts("verdict", family, datasets=["mnist", "cifar10"]) == {
         "verdict_mnist": verdicts.verdict_text(family.iloc[1].to_dict()), "verdict_cifar10": "not run"}

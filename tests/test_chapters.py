@@ -67,12 +67,12 @@ def test_headline_and_comparison_tables_format_hand_computed_numbers():
     assert chapters.family_size(family) == 3 and chapters.family_size(family.iloc[:0]) == 0
     printed = chapters.comparison_table(family, keys=["dataset", "loss"]).iloc[0]
     half = 100 * T_975_2DOF * 0.01 / math.sqrt(3)
-    assert printed["difference [95% CI] (pp)"] == f"+2.00 [{2 - half:.2f}, {2 + half:.2f}]"
+    assert printed["difference [95% CI] (pp)"] == f"+2.00 [{2 - half:+.2f}, {2 + half:+.2f}]"  # signed, as in prose
     assert printed["margin (pp)"] == "\u00b10.50" and printed["seeds"] == 3
     assert printed["verdict"] == "inconclusive"  # 3 x 0.0371 = 0.111 after Holm
     assert printed["p (Holm)"] == "1.000"  # inconclusive shows the claim's primary hypothesis: equivalence
     cells = chapters.claim_cells("claim_x", family.iloc[0].to_dict(), "quick")
-    effect = f"+2.00 pp [{2 - half:.2f}, {2 + half:.2f}]".replace("-", "\u2212")  # prose: a true minus sign
+    effect = f"+2.00 pp [{2 - half:+.2f}, {2 + half:+.2f}]".replace("-", "\u2212")  # prose: a true minus sign
     assert cells == {"claim_x": "inconclusive", "claim_x_effect": effect,
                      "claim_x_margin": "\u00b10.50 pp", "claim_x_seeds": "3", "claim_x_profile": "quick"}
 
@@ -89,6 +89,19 @@ def test_keyed_texts_print_each_value_in_its_style_and_not_run_where_missing_nev
     values = chapters.keyed_texts(summary, "acc", ["mnist", "cifar10"], ["softmax_ce"])
     assert values == {"acc_mnist_softmax_ce": "98.77%", "acc_cifar10_softmax_ce": "not run"}
     assert chapters.keyed_texts(summary, "n", ["mnist"], ["softmax_ce"], style="{:.0f}") == {"n_mnist_softmax_ce": "1"}
+
+
+def test_share_words_give_both_readings_when_a_gain_within_the_margin_is_what_lifts_plain_sigmoid_mse_level():
+    """OR against plain is equivalent (a gain under the margin), yet plain trails CE while OR is level with it:
+    "no" would hide that OR is what separates the two verdicts against CE, "yes" that its effect is small."""
+    assert chapters.share_words("behind", "within", "within") == (
+        "in part, and two readings differ: Output Reset moves sigmoid-MSE's accuracy by less than the margin, yet "
+        "plain sigmoid-MSE trails softmax CE while sigmoid-MSE + OR is within the margin of it")
+    assert chapters.share_words("behind", "within", "ahead").endswith("sigmoid-MSE + OR is ahead of it")
+    assert chapters.share_words("behind", "within", "behind") == (
+        "no: Output Reset moves sigmoid-MSE's accuracy by less than the margin, and plain sigmoid-MSE trails "
+        "softmax CE")
+    assert chapters.share_words("within", "within", "within").startswith("no: Output Reset moves")
 
 
 def test_lr_sweep_table():
@@ -210,13 +223,17 @@ def _setup_record(loss, seed, test_acc, *, threads, lr=0.001, dataset="mnist", o
 
 
 def test_runs_frame_and_budget_text_state_what_the_records_say():
-    """Threads from the provenance (NaN where a record has none), training examples from the metrics; the budget
-    line reads every field from the runs, with mixed values listed and the rates tried by the selection seeds."""
+    """Threads and the kind of processor from the provenance (missing where a record has none), training
+    examples from the metrics; the budget line reads every field from the runs, with mixed values listed and the
+    rates tried by the selection seeds."""
     selection = [_setup_record("softmax_ce", seed, 0.9, threads=1, lr=lr) for seed in (0, 1) for lr in (0.001, 0.01)]
     report = [_setup_record("softmax_ce", seed, 0.9, threads=threads) for seed, threads in ((2, 2), (3, 1), (4, 2))]
     del report[0]["provenance"]["torch_threads"]
+    report[1]["provenance"]["processor"] = "AMD EPYC (family 25 model 17 stepping 1); torch AVX512; avx avx2"
     frame = chapters.runs_frame(report)
     assert math.isnan(frame[chapters.THREADS].iloc[0]) and frame[chapters.THREADS].iloc[1:].tolist() == [1.0, 2.0]
+    assert frame[chapters.PROCESSOR].isna().tolist() == [True, False, True]
+    assert frame[chapters.PROCESSOR].iloc[1] == "AMD EPYC (family 25 model 17 stepping 1); torch AVX512"
     assert frame["n_train"].tolist() == [55000] * 3 and frame["batch_size"].tolist() == [128] * 3
     assert chapters.budget_text(frame, chapters.runs_frame(selection)) == (
         "mnist: mlp, adam, constant schedule, 3 epochs, batches of 128, 55000 training examples; learning rates 0.001, "

@@ -31,7 +31,7 @@ def test_lr_sweep_verdict_counts_the_rates_where_the_losses_differ():
     frame = _frame([("sigmoid_mse", 0.1, 0, 0.5, 0.5, "ok"), ("sigmoid_mse", 1.0, 0, 0.9, 0.9, "ok"),
                     ("sigmoid_mse_or", 0.1, 0, 0.85, 0.85, "ok"),
                     ("sigmoid_mse_or", 1.0, 0, np.nan, np.nan, "diverged")])
-    assert output_reset.lr_sweep_verdict(frame) == ("sigmoid_mse_or is ahead of sigmoid_mse by more than 5 pp at 1 of "
+    assert output_reset.lr_sweep_verdict(frame) == ("sigmoid-MSE + OR is ahead of sigmoid-MSE by more than 5 pp at 1 of "
                                                     "2 learning rates (0.1), behind at 1 (1), within 5 pp at 0")
 
 
@@ -76,6 +76,32 @@ def test_thread_pairs_say_how_much_of_a_gap_the_thread_count_explains():
     same_only = output_reset.thread_pairs_table(frame[frame["seed"] < 2], "plain", "no shift")
     assert output_reset.thread_agreement_text(same_only) == ("The 2 of 2 pairs that ran with the same number of torch "
                                                          "threads (2 threads each) agree exactly.")
+
+
+def test_thread_pairs_split_the_same_thread_count_by_processor_where_the_records_name_it():
+    """Four pairs with one thread each: two on one kind of processor agree exactly, two on two kinds differ;
+    the text then puts the gap on the processor, not on the loss, and never on the thread count."""
+    rows = [(seed, variant, kind, acc) for seed, (kinds, a, b) in enumerate(
+        [(("x", "x"), 0.95, 0.95), (("y", "y"), 0.96, 0.96), (("x", "y"), 0.950, 0.951), (("y", "x"), 0.96, 0.958)])
+        for variant, kind, acc in (("plain", kinds[0], a), ("no shift", kinds[1], b))]
+    frame = pd.DataFrame([{"dataset": "mnist", "lr": 0.001, "seed": s, "ablation": v, chapters.THREADS: 1.0,
+                           chapters.PROCESSOR: k, "test_acc": acc, "status": "ok"} for s, v, k, acc in rows])
+    table = output_reset.thread_pairs_table(frame, "plain", "no shift")
+    assert table["pairs"].to_dict() == {(1, 1, "one kind"): 2, (1, 1, "two kinds"): 2}
+    assert table["identical"].to_dict() == {(1, 1, "one kind"): 2, (1, 1, "two kinds"): 0}
+    text = output_reset.thread_agreement_text(table)
+    assert text.startswith("The 2 of 4 pairs that ran with the same number of torch threads (1 thread each) on one "
+                           "kind of processor agree exactly; the 2 of 4 pairs that ran with the same number of torch "
+                           "threads (1 thread each) on two kinds of processor differ by up to 0.20 pp. The processor "
+                           "alone separates those on two kinds")
+    assert "thread count alone" not in text
+    unnamed = frame.assign(**{chapters.PROCESSOR: [None if s == 3 else k for s, k in zip(frame["seed"],
+                                                                                         frame[chapters.PROCESSOR])]})
+    assert output_reset.thread_pairs_table(unnamed, "plain", "no shift")["pairs"].to_dict() == {
+        (1, 1, "not recorded"): 1, (1, 1, "one kind"): 2, (1, 1, "two kinds"): 1}
+    # records that name no processor keep the thread-count table and text of before
+    assert output_reset.thread_pairs_table(frame.assign(**{chapters.PROCESSOR: None}), "plain",
+                                           "no shift").index.nlevels == 2
 
 
 # -- the page ----------------------------------------------------------------------------------------------------

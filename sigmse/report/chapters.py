@@ -17,11 +17,11 @@ from sigmse.report.verdicts import decisive_p, verdict_label, verdict_text
 from sigmse.runs.experiments import VERDICT_DATASETS
 
 __all__ = ["VERDICT_DATASETS", "Records", "glue", "glue_all", "listing", "dataset_key", "family_size", "comparison_row",
-           "THREADS", "runs_frame", "threads_clause", "values_text", "counted", "budget_text", "plus_minus",
-           "difference_cells", "order_index", "headline_table", "comparison_table", "claim_cells", "claim_rows",
-           "verdict_texts", "keyed_values", "number_text", "keyed_texts", "lr_sweep_table", "common_rates",
-           "grid_edges", "grid_edge_text", "share_words", "capitalised", "PAIR_FREE_FIELDS", "mixed_processor_groups",
-           "page_note"]
+           "THREADS", "PROCESSOR", "runs_frame", "threads_clause", "values_text", "counted", "budget_text",
+           "plus_minus", "difference_cells", "order_index", "headline_table", "comparison_table", "claim_cells",
+           "claim_rows", "verdict_texts", "keyed_values", "number_text", "keyed_texts", "lr_sweep_table",
+           "common_rates", "grid_edges", "grid_edge_text", "share_words", "capitalised", "PAIR_FREE_FIELDS",
+           "mixed_processor_groups", "page_note"]
 
 Records = Sequence[Mapping[str, Any]]  # stored run records (JSON dicts)
 
@@ -109,20 +109,25 @@ def page_note(records: Sequence[Mapping[str, Any]], profile: str) -> str:
 # The torch thread count a run trained with (provenance): part of its arithmetic, since floating-point sums split
 # over other threads round differently (book/method.md, "Verdicts").
 THREADS = "torch_threads"
+# The kind of processor a run trained on (provenance, ``sigmse.provenance.processor_kind``; missing where not
+# recorded): MKL and oneDNN pick their kernels by processor, so it is part of a run's arithmetic too.
+PROCESSOR = "processor"
 _SETUP_FIELDS = ("batch_size", "momentum", "schedule")  # config fields records_frame leaves out
 
 
 def runs_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """:func:`~sigmse.report.analysis.records_frame` plus the setup a page states, from each record:
-    :data:`THREADS` (NaN where not recorded), ``batch_size``, ``momentum``, ``schedule`` and ``n_train``."""
+    :data:`THREADS` (NaN where not recorded), :data:`PROCESSOR` (missing where not recorded), ``batch_size``,
+    ``momentum``, ``schedule`` and ``n_train``."""
     records = list(records)
     frame = records_frame(records)
     if frame.empty:
-        return frame.assign(**{THREADS: [], **{name: [] for name in _SETUP_FIELDS}, "n_train": []})
+        return frame.assign(**{THREADS: [], PROCESSOR: [], **{name: [] for name in _SETUP_FIELDS}, "n_train": []})
     provenance = [record.get("provenance", {}) for record in records]
     return frame.assign(
         **{THREADS: [float("nan") if p.get("torch_threads") is None else float(p["torch_threads"])
                      for p in provenance]},
+        **{PROCESSOR: [processor_kind(p["processor"]) if p.get("processor") else None for p in provenance]},
         **{name: [record["config"].get(name) for record in records] for name in _SETUP_FIELDS},
         n_train=[record.get("metrics", {}).get("n_train") for record in records])
 
@@ -191,14 +196,17 @@ def plus_minus(mean: float, std: float, scale: float, digits: int) -> str:
     return f"{mean * scale:.{digits}f}" + ("" if np.isnan(std) else f" \u00b1 {std * scale:.{digits}f}")
 
 
-def _interval_text(low: float, high: float, scale: float, digits: int) -> str:
-    return "n/a" if np.isnan(low) else f"[{low * scale:.{digits}f}, {high * scale:.{digits}f}]"
+def _interval_text(low: float, high: float, scale: float, digits: int, signed: bool = False) -> str:
+    """``"[98.30, 98.50]"`` (times ``scale``); ``signed`` puts a sign on both bounds, as a difference's interval
+    has in the verdict texts (``"[-0.07, +0.05]"``)."""
+    sign = "+" if signed else ""
+    return "n/a" if np.isnan(low) else f"[{low * scale:{sign}.{digits}f}, {high * scale:{sign}.{digits}f}]"
 
 
 def difference_cells(tests: pd.DataFrame, scale: float = 100.0, digits: int = 2) -> list[str]:
-    """Each row's paired difference with its 95% interval, ``"+2.00 [0.10, 3.90]"`` (times ``scale``)."""
+    """Each row's paired difference with its 95% interval, ``"+2.00 [+0.10, +3.90]"`` (times ``scale``)."""
     return ["n/a" if np.isnan(d)
-            else f"{d * scale:+.{digits}f} {_interval_text(lo, hi, scale, digits)}".replace(" n/a", "")
+            else f"{d * scale:+.{digits}f} {_interval_text(lo, hi, scale, digits, signed=True)}".replace(" n/a", "")
             for d, lo, hi in zip(tests["mean_diff"], tests["ci95_low"], tests["ci95_high"])]
 
 
@@ -359,7 +367,7 @@ def claim_cells(prefix: str, row: Mapping[str, Any] | None, profile: str, scale:
     if row is None:
         return {prefix: "not run", f"{prefix}_effect": "n/a", f"{prefix}_margin": "n/a", f"{prefix}_seeds": "0",
                 f"{prefix}_profile": profile}
-    interval = _interval_text(row["ci95_low"], row["ci95_high"], scale, digits)
+    interval = _interval_text(row["ci95_low"], row["ci95_high"], scale, digits, signed=True)
     effect = "n/a" if np.isnan(row["mean_diff"]) else (
         f"{row['mean_diff'] * scale:+.{digits}f} {unit}" + ("" if interval == "n/a" else f" {interval}"))
     return {prefix: verdict_label(row, scale, unit), f"{prefix}_effect": effect.replace("-", "\u2212"),
@@ -395,10 +403,17 @@ _PLAIN_CLAUSE = {
 
 def share_words(plain: str, reset: str, claim: str) -> str:
     """Is Output Reset what makes sigmoid-MSE competitive, in words, from three positions (``"ahead"``,
-    ``"behind"``, ``"within"`` or ``"unknown"``): plain against CE, OR against plain, OR against CE."""
+    ``"behind"``, ``"within"`` or ``"unknown"``): plain against CE, OR against plain, OR against CE.
+
+    When OR moves the accuracy by less than the margin but is what separates a plain loss that trails CE from a
+    candidate level with (or ahead of) it, the two readings disagree, and the answer gives both."""
     if reset == "unknown":
         return ("the runs cannot tell: sigmoid-MSE + OR against plain sigmoid-MSE is inconclusive, and "
                 f"{_PLAIN_CLAUSE[plain]}")
+    if reset == "within" and plain == "behind" and claim in ("within", "ahead"):
+        lifted = "within the margin of" if claim == "within" else "ahead of"
+        return ("in part, and two readings differ: Output Reset moves sigmoid-MSE's accuracy by less than the margin, "
+                f"yet plain sigmoid-MSE trails softmax CE while sigmoid-MSE + OR is {lifted} it")
     if reset in ("within", "behind"):
         effect = "by less than the margin" if reset == "within" else "down"
         return f"no: Output Reset moves sigmoid-MSE's accuracy {effect}, and {_PLAIN_CLAUSE[plain]}"

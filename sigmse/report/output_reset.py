@@ -12,13 +12,14 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from sigmse.config import config_from_dict
+from sigmse.losses.modules import display_name
 from sigmse.report import plots
 from sigmse.report.analysis import (Part, history_frame, metric_or_chance, no_shift_identity, output_reset_example,
                                     records_frame, summarize, variant_label)
-from sigmse.report.chapters import (THREADS, VERDICT_DATASETS, Records, budget_text, capitalised, comparison_table,
-                                    counted, dataset_key, family_size, grid_edge_text, grid_edges, headline_table,
-                                    keyed_texts, lr_sweep_table, order_index, runs_frame, share_words,
-                                    threads_clause, values_text, verdict_texts)
+from sigmse.report.chapters import (PROCESSOR, THREADS, VERDICT_DATASETS, Records, budget_text, capitalised,
+                                    comparison_table, counted, dataset_key, family_size, grid_edge_text, grid_edges,
+                                    headline_table, keyed_texts, lr_sweep_table, order_index, runs_frame,
+                                    share_words, threads_clause, values_text, verdict_texts)
 from sigmse.report.verdicts import ACCURACY_MARGINS, holm_verdicts, paired_tests
 from sigmse.runs.profiles import ACCURACY_LOSSES, OUTPUT_RESET_VARIANTS
 from sigmse.runs.protocol import chosen_learning_rates, lr_group
@@ -57,53 +58,87 @@ def thread_pairs_table(frame: pd.DataFrame, first: str, second: str, column: str
                        pair_on: Sequence[str] = ("dataset", "lr", "seed"), metric: str = "test_acc",
                        scale: float = 100.0) -> pd.DataFrame:
     """Two levels of ``column`` that should train alike, paired on ``pair_on`` and grouped by each side's torch
-    threads: the pairs, how many agree exactly in ``metric``, and their largest difference (times ``scale``).
-    A diverged run counts as chance, so two diverged runs agree."""
-    scored = frame[frame[column].isin([first, second])].assign(_value=lambda f: metric_or_chance(f, metric))
-    pairs = scored.pivot_table(index=list(pair_on), columns=column, values=["_value", THREADS],
+    threads and, where any record names its processor (:data:`PROCESSOR`), by whether the two ran on ``"one
+    kind"`` or ``"two kinds"`` of processor (``"not recorded"`` where either does not say): the pairs, how many
+    agree exactly in ``metric``, and their largest difference (times ``scale``). A diverged run counts as chance,
+    so two diverged runs agree."""
+    scored = frame[frame[column].isin([first, second])]
+    processors = scored[PROCESSOR] if PROCESSOR in scored else pd.Series(None, index=scored.index, dtype=object)
+    scored = scored.assign(_value=metric_or_chance(scored, metric), _processor=processors.fillna(""))
+    pairs = scored.pivot_table(index=list(pair_on), columns=column, values=["_value", THREADS, "_processor"],
                                aggfunc="first").dropna()
     gap = (pairs[("_value", first)] - pairs[("_value", second)]).abs() * scale
     table = pd.DataFrame({f"threads ({first})": pairs[(THREADS, first)].astype(int),
                           f"threads ({second})": pairs[(THREADS, second)].astype(int), "gap": gap})
-    grouped = table.groupby([f"threads ({first})", f"threads ({second})"])["gap"]
+    keys = list(table.columns[:2])
+    kinds = pairs[("_processor", first)], pairs[("_processor", second)]
+    if (kinds[0] != "").any() or (kinds[1] != "").any():
+        table["processors"] = [_NOT_RECORDED if not a or not b else "one kind" if a == b else "two kinds"
+                               for a, b in zip(*kinds)]
+        keys.append("processors")
+    grouped = table.groupby(keys)["gap"]
     return pd.DataFrame({"pairs": grouped.size(), "identical": grouped.agg(lambda g: int((g == 0).sum())),
                          "largest difference": grouped.max()})
 
 
+_NOT_RECORDED = "not recorded"  # a pair of which a run does not name its processor (thread_pairs_table)
+
+
 def thread_agreement_text(table: pd.DataFrame, unit: str = "pp") -> str:
-    """How far the pairs of a :func:`thread_pairs_table` with the same and with different thread counts agree,
-    and, where only the thread count separates them, why."""
+    """How far the pairs of a :func:`thread_pairs_table` agree: those with the same thread count (on one kind of
+    processor, on two, or on processors not recorded, where the table says) and those with different thread
+    counts; and, where only the thread count or only the processor separates them, why."""
     if table.empty:
         return "no pairs to compare"
-    same_mask = [a == b for a, b in table.index]
-    same, other = table[same_mask], table[[not m for m in same_mask]]
-    same_gap = float(same["largest difference"].max()) if len(same) else 0.0
-    other_gap = float(other["largest difference"].max()) if len(other) else 0.0
+    index = table.index.to_frame(index=False)
+    same_threads = (index.iloc[:, 0] == index.iloc[:, 1]).to_numpy()
+    split = "processors" in index
+    kind = index["processors"].to_numpy() if split else None
+    total = int(table["pairs"].sum())
 
     def counts(rows: pd.DataFrame) -> str:
+        threads = dict.fromkeys((int(key[0]), int(key[1])) for key in rows.index)
         return ", ".join(f"{a} and {b} threads" if a != b else f"{a} thread{'s' if a != 1 else ''} each"
-                         for a, b in rows.index)
+                         for a, b in threads)
+
+    def gap(rows: pd.DataFrame) -> float:
+        return float(rows["largest difference"].max()) if len(rows) else 0.0
 
     def agreement(largest: float) -> str:
         return "agree exactly" if largest == 0 else f"differ by up to {largest:.2f} {unit}"
 
-    parts = []
-    if len(same):
-        parts.append(f"the {int(same['pairs'].sum())} of {int(table['pairs'].sum())} pairs that ran with the same "
-                     f"number of torch threads ({counts(same)}) {agreement(same_gap)}")
+    other = table[~same_threads]
+    if not split:
+        same, two_kinds, unrecorded = table[same_threads], table.iloc[:0], table.iloc[:0]
+        wheres = ("",)
+    else:
+        same, two_kinds, unrecorded = (table[same_threads & (kind == name)]
+                                       for name in ("one kind", "two kinds", _NOT_RECORDED))
+        wheres = (" on one kind of processor", " on two kinds of processor", " whose processors are not all recorded")
+    parts = [f"the {int(rows['pairs'].sum())} of {total} pairs that ran with the same number of torch threads "
+             f"({counts(rows)}){where} {agreement(gap(rows))}"
+             for rows, where in zip((same, two_kinds, unrecorded), wheres) if len(rows)]
     if len(other):
         parts.append(f"the {int(other['pairs'].sum())} that ran with different numbers ({counts(other)}) "
-                     f"{agreement(other_gap)}")
+                     f"{agreement(gap(other))}")
     text = capitalised("; ".join(parts)) + "."
-    if same_gap == 0 and other_gap > 0:
+    other_on_one_kind = not split or bool((index.loc[~same_threads, "processors"] == "one kind").all())
+    if len(same) and gap(same) == 0 and gap(other) > 0 and other_on_one_kind:
         text += (" The thread count alone separates them: with another number of threads each matrix product "
                  "splits its sums differently, and floating-point addition is not associative, so the two runs "
                  "round differently from their first step and the small differences grow over training. "
-                 f"A difference of up to {other_gap:.2f} {unit} between runs with different thread counts can "
+                 f"A difference of up to {gap(other):.2f} {unit} between runs with different thread counts can "
                  "therefore come from their arithmetic, not from their losses.")
-    elif same_gap > 0:
+    if len(same) and gap(same) == 0 and gap(two_kinds) > 0:
+        text += (" The processor alone separates those on two kinds: torch, MKL and oneDNN pick their kernels by the "
+                 "processor's instruction set, so the two runs round differently from their first step and the small "
+                 f"differences grow over training. A difference of up to {gap(two_kinds):.2f} {unit} between runs "
+                 "on two kinds of processor can therefore come from their arithmetic, not from their losses.")
+    elif gap(same) > 0:
         text += (" Even runs with the same thread count differ, so their arithmetic differs in some other way "
-                 "too (another processor or library).")
+                 "too (another processor or library)." if not split else
+                 " Even runs with the same thread count on one kind of processor differ, so something else "
+                 "changes their arithmetic too (another library, say).")
     return text
 
 
@@ -125,13 +160,14 @@ def _rates_text(index: pd.Index) -> str:
 def lr_sweep_verdict(frame: pd.DataFrame, candidate: str = "sigmoid_mse_or", baseline: str = "sigmoid_mse",
                      column: str = "loss", metric: str = "test_acc", margin: float = 0.05) -> str:
     """One line: at how many learning rates the seed-mean ``metric`` of ``candidate`` is ahead of, behind or
-    within ``margin`` of ``baseline``'s (a diverged run counts as chance)."""
+    within ``margin`` of ``baseline``'s (a diverged run counts as chance); losses by the names the book prints."""
     gap = _rate_gaps(frame, candidate, baseline, column, metric)
     if gap is None:
         return "not run"
     ahead, behind = gap[gap > margin].index, gap[gap < -margin].index
-    return (f"{candidate} is ahead of {baseline} by more than {margin * 100:g} pp at {len(ahead)} of {len(gap)} "
-            f"learning rates{_rates_text(ahead)}, behind at {len(behind)}{_rates_text(behind)}, "
+    named = display_name if column == "loss" else str
+    return (f"{named(candidate)} is ahead of {named(baseline)} by more than {margin * 100:g} pp at {len(ahead)} of "
+            f"{len(gap)} learning rates{_rates_text(ahead)}, behind at {len(behind)}{_rates_text(behind)}, "
             f"within {margin * 100:g} pp at {len(gap) - len(ahead) - len(behind)}")
 
 
