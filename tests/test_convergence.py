@@ -143,7 +143,7 @@ def test_seconds_are_judged_only_where_each_loss_kept_its_pace_on_one_thread_cou
     assert share.set_index(["dataset", "loss"]).loc[("cifar10", "softmax_ce"), "threads"] == (1, 2)
     note = convergence.seconds_note(share)
     assert note.startswith("Seconds to a level are reported for mnist, where the runs compared shared the machine")
-    assert "fashion-mnist (softmax_ce's slowest epoch took 1.50 times its fastest)" in note
+    assert "fashion-mnist (softmax CE's slowest epoch took 1.50 times its fastest)" in note
     assert "cifar10 (its runs trained with 1 and 2 torch threads)" in note
     unrecorded = convergence.machine_share([_timed("softmax_ce", 0, [1.0]), _timed("sigmoid_mse_or", 0, [1.0], None)])
     assert not unrecorded["even"].any()

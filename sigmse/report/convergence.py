@@ -142,7 +142,7 @@ def _uneven_reason(part: pd.DataFrame) -> str:
     if not part["runs"].all():
         return "a loss has no runs"
     worst = part.loc[part["spread"].idxmax()]
-    return f"{worst['loss']}'s slowest epoch took {worst['spread']:.2f} times its fastest"
+    return f"{plots.pretty(worst['loss'])}'s slowest epoch took {worst['spread']:.2f} times its fastest"
 
 
 def seconds_note(share: pd.DataFrame) -> str:
