@@ -22,6 +22,7 @@ pytest.importorskip("scipy")
 
 from test_analysis import T_975_2DOF, _frame, _record  # noqa: E402
 
+from sigmse.provenance import UNRECORDED_PROCESSOR  # noqa: E402
 from sigmse.report import accuracy, chapters, verdicts  # noqa: E402
 from sigmse.report.analysis import Part  # noqa: E402
 
@@ -223,17 +224,18 @@ def _setup_record(loss, seed, test_acc, *, threads, lr=0.001, dataset="mnist", o
 
 
 def test_runs_frame_and_budget_text_state_what_the_records_say():
-    """Threads and the kind of processor from the provenance (missing where a record has none), training
-    examples from the metrics; the budget line reads every field from the runs, with mixed values listed and the
-    rates tried by the selection seeds."""
+    """Threads and the kind of processor from the provenance (NaN and "processor not recorded" where a record has
+    none), training examples from the metrics; the budget line reads every field from the runs, with mixed values
+    listed and the rates tried by the selection seeds."""
     selection = [_setup_record("softmax_ce", seed, 0.9, threads=1, lr=lr) for seed in (0, 1) for lr in (0.001, 0.01)]
     report = [_setup_record("softmax_ce", seed, 0.9, threads=threads) for seed, threads in ((2, 2), (3, 1), (4, 2))]
     del report[0]["provenance"]["torch_threads"]
     report[1]["provenance"]["processor"] = "AMD EPYC (family 25 model 17 stepping 1); torch AVX512; avx avx2"
     frame = chapters.runs_frame(report)
     assert math.isnan(frame[chapters.THREADS].iloc[0]) and frame[chapters.THREADS].iloc[1:].tolist() == [1.0, 2.0]
-    assert frame[chapters.PROCESSOR].isna().tolist() == [True, False, True]
-    assert frame[chapters.PROCESSOR].iloc[1] == "AMD EPYC (family 25 model 17 stepping 1); torch AVX512"
+    assert frame[chapters.PROCESSOR].tolist() == [UNRECORDED_PROCESSOR,
+                                                  "AMD EPYC (family 25 model 17 stepping 1); torch AVX512",
+                                                  UNRECORDED_PROCESSOR]
     assert frame["n_train"].tolist() == [55000] * 3 and frame["batch_size"].tolist() == [128] * 3
     assert chapters.budget_text(frame, chapters.runs_frame(selection)) == (
         "mnist: mlp, adam, constant schedule, 3 epochs, batches of 128, 55000 training examples; learning rates 0.001, "

@@ -16,6 +16,7 @@ pytest.importorskip("scipy")
 from test_analysis import _frame, _record  # noqa: E402
 from test_chapters import REPO, _setup_record, page_parts  # noqa: E402
 
+from sigmse.provenance import UNRECORDED_PROCESSOR  # noqa: E402
 from sigmse.report import chapters, output_reset  # noqa: E402
 from sigmse.runs.experiments import CHAPTERS  # noqa: E402
 from sigmse.runs.profiles import ACCURACY_LOSSES, OUTPUT_RESET_VARIANTS  # noqa: E402
@@ -31,8 +32,9 @@ def test_lr_sweep_verdict_counts_the_rates_where_the_losses_differ():
     frame = _frame([("sigmoid_mse", 0.1, 0, 0.5, 0.5, "ok"), ("sigmoid_mse", 1.0, 0, 0.9, 0.9, "ok"),
                     ("sigmoid_mse_or", 0.1, 0, 0.85, 0.85, "ok"),
                     ("sigmoid_mse_or", 1.0, 0, np.nan, np.nan, "diverged")])
-    assert output_reset.lr_sweep_verdict(frame) == ("sigmoid-MSE + OR is ahead of sigmoid-MSE by more than 5 pp at 1 of "
-                                                    "2 learning rates (0.1), behind at 1 (1), within 5 pp at 0")
+    assert output_reset.lr_sweep_verdict(frame) == (
+        "sigmoid-MSE + OR is ahead of sigmoid-MSE by more than 5 pp at 1 of 2 learning rates (0.1), behind at 1 (1), "
+        "within 5 pp at 0")
 
 
 def test_sgd_output_reset_share_describes_the_best_rates_against_the_margin():
@@ -95,12 +97,12 @@ def test_thread_pairs_split_the_same_thread_count_by_processor_where_the_records
                            "threads (1 thread each) on two kinds of processor differ by up to 0.20 pp. The processor "
                            "alone separates those on two kinds")
     assert "thread count alone" not in text
-    unnamed = frame.assign(**{chapters.PROCESSOR: [None if s == 3 else k for s, k in zip(frame["seed"],
-                                                                                         frame[chapters.PROCESSOR])]})
+    unnamed = frame.assign(**{chapters.PROCESSOR: [UNRECORDED_PROCESSOR if s == 3 else k
+                                                   for s, k in zip(frame["seed"], frame[chapters.PROCESSOR])]})
     assert output_reset.thread_pairs_table(unnamed, "plain", "no shift")["pairs"].to_dict() == {
         (1, 1, "not recorded"): 1, (1, 1, "one kind"): 2, (1, 1, "two kinds"): 1}
     # records that name no processor keep the thread-count table and text of before
-    assert output_reset.thread_pairs_table(frame.assign(**{chapters.PROCESSOR: None}), "plain",
+    assert output_reset.thread_pairs_table(frame.assign(**{chapters.PROCESSOR: UNRECORDED_PROCESSOR}), "plain",
                                            "no shift").index.nlevels == 2
 
 

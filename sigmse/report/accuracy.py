@@ -12,7 +12,6 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from sigmse.losses.modules import display_name
 from sigmse.report import plots
 from sigmse.report.analysis import Part, chance_level, history_frame, metric_or_chance, summarize
 from sigmse.report.chapters import (THREADS, VERDICT_DATASETS, Records, budget_text, capitalised, claim_rows,
@@ -99,7 +98,7 @@ def claim_alone_text(report: pd.DataFrame, family: pd.DataFrame, *, alpha: float
         if judged is not None and judged["verdict"] != row["verdict"]:
             changed.append(f"{row['dataset']} would be {row['verdict']}, not {judged['verdict']}")
     head = (f"judged alone, Holm over its own {family_size(alone)} p-values instead of the "
-            f"family's {size}, {display_name(candidate)} against {display_name(baseline)}")
+            f"family's {size}, {plots.pretty(candidate)} against {plots.pretty(baseline)}")
     return f"{head} gets the same verdicts" if not changed else f"{head}: {'; '.join(changed)}"
 
 

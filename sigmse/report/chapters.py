@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from sigmse.provenance import processor_kind
+from sigmse.provenance import processor_kind, recorded_processor
 from sigmse.report.analysis import metric_or_chance, provenance_line, records_frame, summarize
 from sigmse.report.verdicts import decisive_p, verdict_label, verdict_text
 from sigmse.runs.experiments import VERDICT_DATASETS
@@ -109,16 +109,16 @@ def page_note(records: Sequence[Mapping[str, Any]], profile: str) -> str:
 # The torch thread count a run trained with (provenance): part of its arithmetic, since floating-point sums split
 # over other threads round differently (book/method.md, "Verdicts").
 THREADS = "torch_threads"
-# The kind of processor a run trained on (provenance, ``sigmse.provenance.processor_kind``; missing where not
-# recorded): MKL and oneDNN pick their kernels by processor, so it is part of a run's arithmetic too.
+# The kind of processor a run trained on (``sigmse.provenance.recorded_processor``, which says when a record names
+# none): torch, MKL and oneDNN pick their kernels by processor, so it is part of a run's arithmetic too.
 PROCESSOR = "processor"
 _SETUP_FIELDS = ("batch_size", "momentum", "schedule")  # config fields records_frame leaves out
 
 
 def runs_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """:func:`~sigmse.report.analysis.records_frame` plus the setup a page states, from each record:
-    :data:`THREADS` (NaN where not recorded), :data:`PROCESSOR` (missing where not recorded), ``batch_size``,
-    ``momentum``, ``schedule`` and ``n_train``."""
+    :data:`THREADS` (NaN where not recorded), :data:`PROCESSOR` (``UNRECORDED_PROCESSOR`` where not recorded),
+    ``batch_size``, ``momentum``, ``schedule`` and ``n_train``."""
     records = list(records)
     frame = records_frame(records)
     if frame.empty:
@@ -127,7 +127,7 @@ def runs_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return frame.assign(
         **{THREADS: [float("nan") if p.get("torch_threads") is None else float(p["torch_threads"])
                      for p in provenance]},
-        **{PROCESSOR: [processor_kind(p["processor"]) if p.get("processor") else None for p in provenance]},
+        **{PROCESSOR: [recorded_processor(p) for p in provenance]},
         **{name: [record["config"].get(name) for record in records] for name in _SETUP_FIELDS},
         n_train=[record.get("metrics", {}).get("n_train") for record in records])
 

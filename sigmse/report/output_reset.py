@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from sigmse.config import config_from_dict
-from sigmse.losses.modules import display_name
+from sigmse.provenance import UNRECORDED_PROCESSOR
 from sigmse.report import plots
 from sigmse.report.analysis import (Part, history_frame, metric_or_chance, no_shift_identity, output_reset_example,
                                     records_frame, summarize, variant_label)
@@ -54,17 +54,20 @@ def ablation_family(report: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFram
                                       column="ablation", baseline=PLAIN), alpha=alpha)
 
 
+_NOT_RECORDED = "not recorded"  # thread_pairs_table's kind of a pair of which a run does not name its processor
+
+
 def thread_pairs_table(frame: pd.DataFrame, first: str, second: str, column: str = "ablation",
                        pair_on: Sequence[str] = ("dataset", "lr", "seed"), metric: str = "test_acc",
                        scale: float = 100.0) -> pd.DataFrame:
     """Two levels of ``column`` that should train alike, paired on ``pair_on`` and grouped by each side's torch
     threads and, where any record names its processor (:data:`PROCESSOR`), by whether the two ran on ``"one
-    kind"`` or ``"two kinds"`` of processor (``"not recorded"`` where either does not say): the pairs, how many
+    kind"`` or ``"two kinds"`` of processor (:data:`_NOT_RECORDED` where either does not say): the pairs, how many
     agree exactly in ``metric``, and their largest difference (times ``scale``). A diverged run counts as chance,
     so two diverged runs agree."""
     scored = frame[frame[column].isin([first, second])]
-    processors = scored[PROCESSOR] if PROCESSOR in scored else pd.Series(None, index=scored.index, dtype=object)
-    scored = scored.assign(_value=metric_or_chance(scored, metric), _processor=processors.fillna(""))
+    scored = scored.assign(_value=metric_or_chance(scored, metric),
+                           _processor=scored.get(PROCESSOR, UNRECORDED_PROCESSOR))
     pairs = scored.pivot_table(index=list(pair_on), columns=column, values=["_value", THREADS, "_processor"],
                                aggfunc="first").dropna()
     gap = (pairs[("_value", first)] - pairs[("_value", second)]).abs() * scale
@@ -72,16 +75,13 @@ def thread_pairs_table(frame: pd.DataFrame, first: str, second: str, column: str
                           f"threads ({second})": pairs[(THREADS, second)].astype(int), "gap": gap})
     keys = list(table.columns[:2])
     kinds = pairs[("_processor", first)], pairs[("_processor", second)]
-    if (kinds[0] != "").any() or (kinds[1] != "").any():
-        table["processors"] = [_NOT_RECORDED if not a or not b else "one kind" if a == b else "two kinds"
-                               for a, b in zip(*kinds)]
+    if (kinds[0] != UNRECORDED_PROCESSOR).any() or (kinds[1] != UNRECORDED_PROCESSOR).any():
+        table["processors"] = [_NOT_RECORDED if UNRECORDED_PROCESSOR in (a, b) else "one kind" if a == b
+                               else "two kinds" for a, b in zip(*kinds)]
         keys.append("processors")
     grouped = table.groupby(keys)["gap"]
     return pd.DataFrame({"pairs": grouped.size(), "identical": grouped.agg(lambda g: int((g == 0).sum())),
                          "largest difference": grouped.max()})
-
-
-_NOT_RECORDED = "not recorded"  # a pair of which a run does not name its processor (thread_pairs_table)
 
 
 def thread_agreement_text(table: pd.DataFrame, unit: str = "pp") -> str:
@@ -98,8 +98,7 @@ def thread_agreement_text(table: pd.DataFrame, unit: str = "pp") -> str:
 
     def counts(rows: pd.DataFrame) -> str:
         threads = dict.fromkeys((int(key[0]), int(key[1])) for key in rows.index)
-        return ", ".join(f"{a} and {b} threads" if a != b else f"{a} thread{'s' if a != 1 else ''} each"
-                         for a, b in threads)
+        return ", ".join(f"{a} and {b} threads" if a != b else f"{counted(a, 'thread')} each" for a, b in threads)
 
     def gap(rows: pd.DataFrame) -> float:
         return float(rows["largest difference"].max()) if len(rows) else 0.0
@@ -108,16 +107,15 @@ def thread_agreement_text(table: pd.DataFrame, unit: str = "pp") -> str:
         return "agree exactly" if largest == 0 else f"differ by up to {largest:.2f} {unit}"
 
     other = table[~same_threads]
-    if not split:
-        same, two_kinds, unrecorded = table[same_threads], table.iloc[:0], table.iloc[:0]
-        wheres = ("",)
-    else:
+    if split:
         same, two_kinds, unrecorded = (table[same_threads & (kind == name)]
                                        for name in ("one kind", "two kinds", _NOT_RECORDED))
-        wheres = (" on one kind of processor", " on two kinds of processor", " whose processors are not all recorded")
+    else:
+        same, two_kinds, unrecorded = table[same_threads], table.iloc[:0], table.iloc[:0]
+    groups = ((same, " on one kind of processor" if split else ""), (two_kinds, " on two kinds of processor"),
+              (unrecorded, " whose processors are not all recorded"))
     parts = [f"the {int(rows['pairs'].sum())} of {total} pairs that ran with the same number of torch threads "
-             f"({counts(rows)}){where} {agreement(gap(rows))}"
-             for rows, where in zip((same, two_kinds, unrecorded), wheres) if len(rows)]
+             f"({counts(rows)}){where} {agreement(gap(rows))}" for rows, where in groups if len(rows)]
     if len(other):
         parts.append(f"the {int(other['pairs'].sum())} that ran with different numbers ({counts(other)}) "
                      f"{agreement(gap(other))}")
@@ -165,10 +163,9 @@ def lr_sweep_verdict(frame: pd.DataFrame, candidate: str = "sigmoid_mse_or", bas
     if gap is None:
         return "not run"
     ahead, behind = gap[gap > margin].index, gap[gap < -margin].index
-    named = display_name if column == "loss" else str
-    return (f"{named(candidate)} is ahead of {named(baseline)} by more than {margin * 100:g} pp at {len(ahead)} of "
-            f"{len(gap)} learning rates{_rates_text(ahead)}, behind at {len(behind)}{_rates_text(behind)}, "
-            f"within {margin * 100:g} pp at {len(gap) - len(ahead) - len(behind)}")
+    return (f"{plots.pretty(candidate)} is ahead of {plots.pretty(baseline)} by more than {margin * 100:g} pp at "
+            f"{len(ahead)} of {len(gap)} learning rates{_rates_text(ahead)}, behind at "
+            f"{len(behind)}{_rates_text(behind)}, within {margin * 100:g} pp at {len(gap) - len(ahead) - len(behind)}")
 
 
 def at_best_validation_lr(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

@@ -13,10 +13,10 @@ import pandas as pd
 import seaborn as sns
 
 from sigmse.bench.run import MAX_MLP_OVER_GEMM_FLOOR, PROFILE_SECTION, judge_targets
-from sigmse.losses.modules import display_name
 from sigmse.provenance import UNRECORDED_PROCESSOR, recorded_processor
 from sigmse.report.analysis import Part
-from sigmse.report.plots import figure
+from sigmse.report.chapters import counted
+from sigmse.report.plots import figure, pretty
 from sigmse.runs.experiments import PlanOptions, SweepCosts, ThreadCosts, experiment_names, sweep_costs
 from sigmse.runs.protocol import MEASURED_COSTS_PROCESSOR, MEASURED_COSTS_RECORDS, MEASURED_IMAGE_COSTS
 
@@ -44,7 +44,7 @@ def record_section(record: dict[str, Any], made_now: bool) -> Part:
     return Part(text=text, values={
         "bench_size": record["size"], "bench_profile": record["profile"], "bench_device": p["device_name"],
         "bench_date": p["date"],
-        "bench_threads": f"{p['torch_threads']} torch thread{'s' if p['torch_threads'] != 1 else ''}",
+        "bench_threads": counted(p["torch_threads"], "torch thread"),
         "bench_load": p["load_average_1min"],
         "bench_cpus": p["cpus_usable"] or p["cpu_count"],
         "bench_made": "measured while this page was built" if made_now else "read from an earlier run",
@@ -122,7 +122,7 @@ def loss_section(record: dict[str, Any]) -> Part:
     values: dict[str, Any] = {}
     for c, name in _classes(record):
         values.update({f"{loss}_{key}_{name}": by.loc[(short[loss], c), column] for loss, key, column in quoted})
-        values[f"slowest_{name}"] = display_name(steps[steps["classes"] == c].sort_values("ratio")["loss"].iloc[-1])
+        values[f"slowest_{name}"] = pretty(steps[steps["classes"] == c].sort_values("ratio")["loss"].iloc[-1])
     return Part(values, (steps.pivot(index="loss", columns="classes", values=columns),), fig)
 
 
